@@ -1,0 +1,74 @@
+using System.Runtime.InteropServices;
+using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Consuming;
+using KafkaConsumerProxy.Delivery;
+using KafkaConsumerProxy.Telemetry;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace KafkaConsumerProxy.Cli;
+
+/// <summary>
+/// Hosts the <see cref="ProxyRunner"/> for <c>kcp run</c>. SIGTERM, SIGINT and SIGQUIT stop it through the host's
+/// console lifetime; SIGHUP stops it too (as the previous service did); SIGUSR1 skips the messages being retried.
+/// </summary>
+internal sealed class ProxyService : BackgroundService
+{
+    // SIGUSR1 has no PosixSignal member; raw Linux signal numbers are accepted by casting.
+    private const PosixSignal SigUsr1 = (PosixSignal)10;
+
+    private readonly ProxyRunner _runner;
+    private readonly ManualSkipSignal _manualSkip;
+    private readonly IHostApplicationLifetime _lifetime;
+    private readonly ILogger _logger;
+    private readonly List<PosixSignalRegistration> _signals = [];
+
+    public ProxyService(KcpConfig config, ProxyMetrics metrics, ManualSkipSignal manualSkip, IHostApplicationLifetime lifetime, ILoggerFactory loggers, TimeProvider time)
+    {
+        _manualSkip = manualSkip;
+        _lifetime = lifetime;
+        _logger = loggers.CreateLogger("kcp");
+        _runner = new ProxyRunner(config, loggers, metrics, manualSkip, time);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            _lifetime.StopApplication();
+        }));
+        if (OperatingSystem.IsLinux())
+        {
+            _signals.Add(PosixSignalRegistration.Create(SigUsr1, context =>
+            {
+                context.Cancel = true;
+                Log.ManualSkipRequested(_logger);
+                _manualSkip.Trigger();
+            }));
+        }
+
+        using var stopping = stoppingToken.Register(() => Log.Stopping(_logger));
+        try
+        {
+            await _runner.RunAsync(stoppingToken).ConfigureAwait(false);
+            Log.Stopped(_logger);
+        }
+        catch (Exception)
+        {
+            // Already logged by the runner with the route and member that failed.
+            Environment.ExitCode = 1;
+            _lifetime.StopApplication();
+        }
+    }
+
+    public override void Dispose()
+    {
+        foreach (var signal in _signals)
+        {
+            signal.Dispose();
+        }
+
+        base.Dispose();
+    }
+}

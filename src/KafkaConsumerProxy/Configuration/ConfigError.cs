@@ -1,0 +1,69 @@
+using System.Text;
+
+namespace KafkaConsumerProxy.Configuration;
+
+/// <summary>
+/// One problem found while loading the configuration.
+/// <paramref name="File"/> is the absolute path of the file at fault; <paramref name="Key"/> is the key path inside it
+/// (nested keys joined with '.', e.g. <c>clusters.default.bootstrap_servers</c>); <paramref name="Value"/> is the
+/// offending value as written, already redacted when it belongs to a secret property.
+/// </summary>
+public sealed record ConfigError(string File, string? Key, string? Value, string Message)
+{
+    private const int MaxShownValueLength = 120;
+
+    /// <summary>
+    /// <c>routes/orders.yaml: key 'retry_nums' = '-1': must be an integer from 0 to 2147483647</c>; the path is shown
+    /// relative to the current directory when the file is under it, otherwise absolute.
+    /// </summary>
+    public override string ToString()
+    {
+        var text = new StringBuilder(DisplayPath(File, Environment.CurrentDirectory)).Append(": ");
+        if (Key is not null)
+        {
+            text.Append("key '").Append(Key).Append('\'');
+            if (Value is not null)
+                text.Append(" = '").Append(Shorten(Value)).Append('\'');
+            text.Append(": ");
+        }
+
+        return text.Append(Message).ToString();
+    }
+
+    /// <summary>The path as the user would recognise it: relative when under <paramref name="currentDirectory"/>.</summary>
+    internal static string DisplayPath(string path, string currentDirectory)
+    {
+        var full = Path.GetFullPath(path);
+        var relative = Path.GetRelativePath(currentDirectory, full);
+        var outside = relative == "." || relative == ".." || Path.IsPathRooted(relative)
+            || relative.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+        return outside ? full : relative;
+    }
+
+    // Keeps every error on one line and a pasted blob from flooding the terminal.
+    private static string Shorten(string value)
+    {
+        var oneLine = value.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
+        return oneLine.Length <= MaxShownValueLength ? oneLine : string.Concat(oneLine.AsSpan(0, MaxShownValueLength), "…");
+    }
+}
+
+/// <summary>Thrown by <see cref="ConfigLoader.Load"/> with every error found, not just the first.</summary>
+public sealed class ConfigException : Exception
+{
+    /// <summary>Creates the exception; its message has a header line and then one error per line.</summary>
+    public ConfigException(IReadOnlyList<ConfigError> errors)
+        : base(Format(errors))
+    {
+        Errors = errors;
+    }
+
+    /// <summary>Every error found, in file order.</summary>
+    public IReadOnlyList<ConfigError> Errors { get; }
+
+    private static string Format(IReadOnlyList<ConfigError> errors)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        return string.Join(Environment.NewLine, errors.Select(e => e.ToString()).Prepend($"{errors.Count} configuration error(s):"));
+    }
+}

@@ -1,0 +1,604 @@
+using System.Collections.ObjectModel;
+using System.Globalization;
+using System.Text.Json;
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
+using YamlDotNet.RepresentationModel;
+
+namespace KafkaConsumerProxy.Configuration;
+
+/// <summary>
+/// Loads the main config file and every route file of its <c>routes_dir</c>, validating all of it before anything
+/// starts. Every error is collected (never only the first), each naming the file, the key and the bad value.
+/// Only reads files. Scalars are accepted when their text parses as the expected type, whether quoted or not.
+/// </summary>
+public static class ConfigLoader
+{
+    private static readonly string[] RouteExtensions = [".yaml", ".yml", ".json"];
+    private static readonly string[] ResponseChecks = ["errno", "status"];
+
+    /// <summary>Loads and validates the configuration.</summary>
+    /// <exception cref="ConfigException">The configuration has one or more errors; all of them are listed.</exception>
+    public static KcpConfig Load(string configPath)
+    {
+        var (config, errors) = TryLoad(configPath);
+        return config ?? throw new ConfigException(errors);
+    }
+
+    /// <summary>Loads and validates the configuration; <c>Config</c> is null exactly when <c>Errors</c> is not empty.</summary>
+    public static (KcpConfig? Config, IReadOnlyList<ConfigError> Errors) TryLoad(string configPath)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(configPath);
+        var file = Path.GetFullPath(configPath);
+        var errors = new List<ConfigError>();
+        if (!File.Exists(file))
+        {
+            errors.Add(new ConfigError(file, null, null, Directory.Exists(file) ? "is a directory, not a config file" : "config file not found"));
+            return (null, errors);
+        }
+
+        var root = ConfigTree.Parse(file, errors);
+        if (root is null)
+            return (null, errors);
+
+        var baseDir = Path.GetDirectoryName(file)!;
+        var main = new MapReader(file, root, errors);
+        var clusters = ReadClusters(main, errors);
+        var routesDir = ResolveDirectory(main, "routes_dir", "routes", baseDir, mustExist: true);
+        var stateDir = ResolveDirectory(main, "state_dir", "state", baseDir, mustExist: false);
+        main.ReportUnknownKeys();
+
+        var routes = routesDir is null ? [] : LoadRoutes(routesDir, clusters, errors);
+        if (errors.Count > 0)
+            return (null, errors);
+
+        return (new KcpConfig
+        {
+            ConfigFile = file,
+            Clusters = clusters!,
+            RoutesDir = routesDir!,
+            StateDir = stateDir!,
+            Routes = routes,
+        }, errors);
+    }
+
+    // Returns null when `clusters` itself is unusable, so that routes are not also blamed for naming a cluster.
+    private static Dictionary<string, ClusterDefinition>? ReadClusters(MapReader main, List<ConfigError> errors)
+    {
+        var node = main.Mapping("clusters", required: true, "a mapping of cluster names to {bootstrap_servers, consumer_conf}");
+        if (node is null)
+            return null;
+        if (node.Entries.Count == 0)
+            main.Error("clusters", null, "must define at least one cluster");
+
+        // Invalid clusters are still listed (the config is discarded anyway) so that routes naming them get no extra error.
+        var clusters = new Dictionary<string, ClusterDefinition>(StringComparer.Ordinal);
+        foreach (var (name, value) in node.Entries)
+        {
+            if (value is not MappingNode clusterNode)
+            {
+                main.Error($"clusters.{name}", null, $"must be a mapping with bootstrap_servers and optional consumer_conf, got {value.Kind}");
+                clusters[name] = new ClusterDefinition(name, "", ReadOnlyDictionary<string, string>.Empty);
+                continue;
+            }
+
+            var reader = new MapReader(main.File, clusterNode, errors, $"clusters.{name}.");
+            var servers = reader.RequiredString("bootstrap_servers");
+            var conf = reader.Conf("consumer_conf");
+            reader.ReportUnknownKeys();
+            clusters[name] = new ClusterDefinition(name, servers, conf);
+        }
+
+        return clusters;
+    }
+
+    private static string? ResolveDirectory(MapReader main, string key, string defaultValue, string baseDir, bool mustExist)
+    {
+        var before = main.ErrorCount;
+        var written = main.OptionalString(key);
+        if (main.ErrorCount != before)
+            return null;
+
+        var path = Path.GetFullPath(Path.Combine(baseDir, written ?? defaultValue));
+        if (File.Exists(path))
+            main.Error(key, written ?? defaultValue, $"must be a directory, but {path} is a file");
+        else if (mustExist && !Directory.Exists(path))
+            main.Error(key, written ?? defaultValue, $"directory not found: {path}");
+        return main.ErrorCount == before ? path : null;
+    }
+
+    private static List<RouteDefinition> LoadRoutes(string routesDir, Dictionary<string, ClusterDefinition>? clusters, List<ConfigError> errors)
+    {
+        string[] files;
+        try
+        {
+            // Dot-files are skipped: editors and macOS leave ._orders.yaml style companions that are not routes.
+            files = [.. Directory.EnumerateFiles(routesDir)
+                .Where(f => !Path.GetFileName(f).StartsWith('.')
+                    && RouteExtensions.Contains(Path.GetExtension(f), StringComparer.OrdinalIgnoreCase))
+                .Order(StringComparer.Ordinal)];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            errors.Add(new ConfigError(routesDir, null, null, $"cannot list route files: {e.Message}"));
+            return [];
+        }
+
+        var routes = new List<RouteDefinition>();
+        var fileByName = new Dictionary<string, string>(StringComparer.Ordinal);
+        var routeByPair = new Dictionary<(string Topic, string Group), RouteDefinition>();
+        foreach (var file in files)
+        {
+            var name = Path.GetFileNameWithoutExtension(file);
+            var duplicateName = fileByName.TryGetValue(name, out var firstFile);
+            if (duplicateName)
+            {
+                errors.Add(new ConfigError(file, null, null,
+                    $"route name '{name}' is also used by {ConfigError.DisplayPath(firstFile!, Environment.CurrentDirectory)}; a route's name is its file name without extension and must be unique"));
+            }
+            else
+            {
+                fileByName[name] = file;
+            }
+
+            var route = ReadRoute(file, name, clusters, errors);
+            if (route is null || duplicateName)
+                continue;
+
+            if (routeByPair.TryGetValue((route.Topic, route.Group), out var first))
+            {
+                errors.Add(new ConfigError(file, "topic", route.Topic,
+                    $"topic '{route.Topic}' with group '{route.Group}' is already consumed by route '{first.Name}' ({ConfigError.DisplayPath(first.SourceFile, Environment.CurrentDirectory)}); each (topic, group) pair may have only one route"));
+                continue;
+            }
+
+            routeByPair[(route.Topic, route.Group)] = route;
+            routes.Add(route);
+        }
+
+        return routes;
+    }
+
+    private static RouteDefinition? ReadRoute(string file, string name, Dictionary<string, ClusterDefinition>? clusters, List<ConfigError> errors)
+    {
+        var root = ConfigTree.Parse(file, errors);
+        if (root is null)
+            return null;
+
+        var before = errors.Count;
+        var r = new MapReader(file, root, errors);
+        var topic = r.RequiredString("topic");
+        var group = r.RequiredString("group");
+
+        var beforeCluster = errors.Count;
+        var cluster = r.OptionalString("cluster");
+        if (clusters is not null && errors.Count == beforeCluster && !clusters.ContainsKey(cluster ?? RouteDefaults.Cluster))
+        {
+            var defined = clusters.Count == 0 ? "none" : string.Join(", ", clusters.Keys.Order(StringComparer.Ordinal));
+            var implicitNote = cluster is null ? $" (the route has no 'cluster' key, so it uses '{RouteDefaults.Cluster}')" : "";
+            r.Error("cluster", cluster ?? RouteDefaults.Cluster, $"unknown cluster; defined clusters: {defined}{implicitNote}");
+        }
+
+        var hostText = r.RequiredString("host");
+        var hosts = hostText.Split(',', StringSplitOptions.TrimEntries);
+        if (hostText.Length > 0 && hosts.Any(h => h.Length == 0 || h.Contains('/', StringComparison.Ordinal) || h.Any(char.IsWhiteSpace)))
+            r.Error("host", hostText, "must be one or more host names or IP addresses separated by ',', without empty entries, scheme or path");
+
+        var port = r.Int("port", 1, 65535, required: true);
+        var url = r.RequiredString("url");
+        if (url.Length > 0 && !url.StartsWith('/'))
+            r.Error("url", url, "must be a path starting with '/'");
+
+        var route = new RouteDefinition
+        {
+            Name = name,
+            SourceFile = file,
+            Topic = topic,
+            Group = group,
+            Cluster = cluster ?? RouteDefaults.Cluster,
+            Hosts = hosts,
+            Port = port ?? 0,
+            Url = url,
+            Concurrency = r.Int("concurrency", 1, 256, required: true) ?? 0,
+            CanSkip = r.Bool("can_skip", required: true) ?? false,
+            RetryNums = r.Int("retry_nums", 0, int.MaxValue, required: true) ?? 0,
+            RetryIntervalMs = r.Int("retry_interval_ms", 0, int.MaxValue, required: true) ?? 0,
+            ConnTimeoutMs = r.Int("conn_timeout_ms", 1, int.MaxValue, required: true) ?? 0,
+            ExecTimeoutMs = r.Int("exec_timeout_ms", 1, int.MaxValue, required: true) ?? 0,
+            UseSavedOffsetTime = r.Int("use_saved_offset_time", int.MinValue, int.MaxValue, required: true) ?? 0,
+            SlowTimeMs = r.Int("slow_time_ms", 1, int.MaxValue, required: false),
+            Domain = r.OptionalString("domain"),
+            ConsumerConf = r.Conf("consumer_conf"),
+            ConsumerTopicConf = r.Conf("consumer_topic_conf"),
+            AsyncConcurrency = r.Int("async_concurrency", 0, 10000, required: false) ?? 0,
+            MessageDeliveryGuarantees = (DeliveryGuarantee)(r.Int("message_delivery_guarantees", 1, 3, required: false) ?? (int)RouteDefaults.MessageDeliveryGuarantees),
+            ResponseCheck = r.Choice("response_check", ResponseChecks) switch
+            {
+                "status" => ResponseCheck.Status,
+                "errno" => ResponseCheck.Errno,
+                _ => RouteDefaults.ResponseCheck,
+            },
+            CommitIntervalMs = r.Int("commit_interval_ms", 1, 3_600_000, required: false) ?? RouteDefaults.CommitIntervalMs,
+        };
+        r.ReportUnknownKeys();
+        return errors.Count == before ? route : null;
+    }
+
+    /// <summary>
+    /// Reads typed values from one mapping and reports what is wrong with them. Every key read is remembered as
+    /// known, so the keys left over are the unknown ones. Typed readers return null when the key is absent (or null
+    /// in the file) or invalid; the caller discards the whole object when any error was added.
+    /// </summary>
+    private sealed class MapReader(string file, MappingNode map, List<ConfigError> errors, string keyPrefix = "")
+    {
+        private const int MaxSuggestionDistance = 3;
+        private readonly List<string> _known = [];
+
+        public string File => file;
+
+        public int ErrorCount => errors.Count;
+
+        public void Error(string key, string? value, string message) =>
+            errors.Add(new ConfigError(file, keyPrefix + key, SecretRedactor.Redact(key, value), message));
+
+        public string RequiredString(string key) => String(key, required: true) ?? "";
+
+        public string? OptionalString(string key) => String(key, required: false);
+
+        public int? Int(string key, int min, int max, bool required)
+        {
+            var expected = min == int.MinValue && max == int.MaxValue
+                ? "an integer"
+                : string.Create(CultureInfo.InvariantCulture, $"an integer from {min} to {max}");
+            var scalar = Scalar(key, required, expected);
+            if (scalar is null)
+                return null;
+            if (int.TryParse(scalar.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
+                return value;
+            Error(key, scalar.Text, $"must be {expected}");
+            return null;
+        }
+
+        public bool? Bool(string key, bool required)
+        {
+            var scalar = Scalar(key, required, "true or false");
+            if (scalar is null)
+                return null;
+            if (scalar.Text.Equals("true", StringComparison.OrdinalIgnoreCase))
+                return true;
+            if (scalar.Text.Equals("false", StringComparison.OrdinalIgnoreCase))
+                return false;
+            Error(key, scalar.Text, "must be true or false");
+            return null;
+        }
+
+        /// <summary>One of <paramref name="choices"/> (matched case-insensitively), returned as spelled in the list.</summary>
+        public string? Choice(string key, string[] choices)
+        {
+            var expected = $"one of: {string.Join(", ", choices)}";
+            var scalar = Scalar(key, required: false, expected);
+            if (scalar is null)
+                return null;
+            var match = Array.Find(choices, c => c.Equals(scalar.Text, StringComparison.OrdinalIgnoreCase));
+            if (match is null)
+                Error(key, scalar.Text, $"must be {expected}");
+            return match;
+        }
+
+        public MappingNode? Mapping(string key, bool required, string expected)
+        {
+            _known.Add(key);
+            var node = Find(key);
+            if (node is null or ScalarNode { IsNull: true })
+            {
+                if (required)
+                    Error(key, null, $"required key is missing; must be {expected}");
+                return null;
+            }
+
+            if (node is MappingNode mapping)
+                return mapping;
+            Error(key, null, $"must be {expected}, got {node.Kind}");
+            return null;
+        }
+
+        /// <summary>A librdkafka property map; values become strings, plain true/false in lower case.</summary>
+        public IReadOnlyDictionary<string, string> Conf(string key)
+        {
+            // The whole value is never shown when it is not a mapping: `sasl.password=...` may be written inline.
+            var node = Mapping(key, required: false, "a mapping of librdkafka property names to string, number or bool values");
+            if (node is null)
+                return ReadOnlyDictionary<string, string>.Empty;
+
+            var conf = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var (property, value) in node.Entries)
+            {
+                var path = $"{keyPrefix}{key}.{property}";
+                if (property.Length == 0)
+                    errors.Add(new ConfigError(file, $"{keyPrefix}{key}", null, "property names must not be empty"));
+                else if (value is ScalarNode { IsNull: false } scalar)
+                    conf[property] = !scalar.IsQuoted && bool.TryParse(scalar.Text, out var b) ? (b ? "true" : "false") : scalar.Text;
+                else
+                    errors.Add(new ConfigError(file, path, value is ScalarNode s ? SecretRedactor.Redact(property, s.Text) : null,
+                        $"must be a string, number or bool, got {value.Kind}"));
+            }
+
+            return conf;
+        }
+
+        public void ReportUnknownKeys()
+        {
+            foreach (var (key, _) in map.Entries)
+            {
+                if (_known.Contains(key))
+                    continue;
+                var suggestion = _known
+                    .Select(k => (Key: k, Distance: Levenshtein(key.ToLowerInvariant(), k)))
+                    .Where(c => c.Distance <= MaxSuggestionDistance && c.Distance < key.Length)
+                    .OrderBy(c => c.Distance)
+                    .Select(c => c.Key)
+                    .FirstOrDefault();
+                Error(key, null, suggestion is null ? "unknown key" : $"unknown key; did you mean '{suggestion}'?");
+            }
+        }
+
+        private string? String(string key, bool required)
+        {
+            var scalar = Scalar(key, required, "a non-empty string");
+            if (scalar is null)
+                return null;
+            if (!string.IsNullOrWhiteSpace(scalar.Text))
+                return scalar.Text;
+            Error(key, scalar.Text, "must be a non-empty string");
+            return null;
+        }
+
+        // An explicit null (`key:` or `key: ~`) of an optional key means "use the default", as YAML users expect.
+        private ScalarNode? Scalar(string key, bool required, string expected)
+        {
+            _known.Add(key);
+            var node = Find(key);
+            switch (node)
+            {
+                case null:
+                    if (required)
+                        Error(key, null, $"required key is missing; must be {expected}");
+                    return null;
+                case ScalarNode { IsNull: true } nullNode:
+                    if (required)
+                        Error(key, nullNode.Text, $"must be {expected}");
+                    return null;
+                case ScalarNode scalar:
+                    return scalar;
+                default:
+                    Error(key, null, $"must be {expected}, got {node.Kind}");
+                    return null;
+            }
+        }
+
+        private ConfigNode? Find(string key)
+        {
+            foreach (var (k, v) in map.Entries)
+            {
+                if (k == key)
+                    return v;
+            }
+
+            return null;
+        }
+
+        private static int Levenshtein(string a, string b)
+        {
+            var previous = new int[b.Length + 1];
+            var current = new int[b.Length + 1];
+            for (var j = 0; j <= b.Length; j++)
+                previous[j] = j;
+            for (var i = 1; i <= a.Length; i++)
+            {
+                current[0] = i;
+                for (var j = 1; j <= b.Length; j++)
+                {
+                    var cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                    current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + cost);
+                }
+
+                (previous, current) = (current, previous);
+            }
+
+            return previous[b.Length];
+        }
+    }
+}
+
+/// <summary>A format-neutral document tree, so that YAML and JSON files are validated by the same code.</summary>
+internal abstract record ConfigNode
+{
+    /// <summary>"a string", "a mapping", ... for messages such as "must be an integer, got a mapping".</summary>
+    public abstract string Kind { get; }
+}
+
+/// <summary>A scalar's text as written; <paramref name="IsQuoted"/> for quoted YAML and JSON strings.</summary>
+internal sealed record ScalarNode(string Text, bool IsQuoted, bool IsNull) : ConfigNode
+{
+    public override string Kind => IsNull ? "null" : "a scalar";
+}
+
+/// <summary>Keys in file order; duplicates were reported while building the tree.</summary>
+internal sealed record MappingNode(IReadOnlyList<KeyValuePair<string, ConfigNode>> Entries) : ConfigNode
+{
+    public override string Kind => "a mapping";
+}
+
+/// <summary>No key takes a list, so only the fact that one was written is kept.</summary>
+internal sealed record SequenceNode : ConfigNode
+{
+    public override string Kind => "a sequence";
+}
+
+/// <summary>Parses a .yaml/.yml (YamlDotNet node API) or .json (JsonDocument) file into a <see cref="MappingNode"/>.</summary>
+internal static class ConfigTree
+{
+    // Deeper nesting only happens through a recursive YAML alias (`a: &x [*x]`), which would otherwise never end.
+    private const int MaxDepth = 32;
+
+    private static readonly JsonDocumentOptions JsonOptions = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+
+    /// <summary>The file's top-level mapping, or null after adding the reason to <paramref name="errors"/>.</summary>
+    public static MappingNode? Parse(string file, List<ConfigError> errors)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            errors.Add(new ConfigError(file, null, null, $"cannot read file: {e.Message}"));
+            return null;
+        }
+
+        var root = Path.GetExtension(file).Equals(".json", StringComparison.OrdinalIgnoreCase)
+            ? ParseJson(file, text, errors)
+            : ParseYaml(file, text, errors);
+        if (root is null or MappingNode)
+            return (MappingNode?)root;
+        errors.Add(new ConfigError(file, null, null, $"the top level must be a mapping of keys to values, got {root.Kind}"));
+        return null;
+    }
+
+    private static ConfigNode? ParseYaml(string file, string text, List<ConfigError> errors)
+    {
+        var stream = new YamlStream();
+        var parser = new PositionTrackingParser(new Parser(new StringReader(text)));
+        try
+        {
+            stream.Load(parser);
+        }
+        catch (YamlException e)
+        {
+            errors.Add(new ConfigError(file, null, null, $"cannot parse YAML at line {e.Start.Line}, column {e.Start.Column}: {e.Message}"));
+            return null;
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet 16 throws this without a position for some malformed flow collections (`a: [1` + newline + `b: 2`).
+            errors.Add(new ConfigError(file, null, null,
+                $"cannot parse YAML after line {parser.LastGood.Line}, column {parser.LastGood.Column}: malformed content (unclosed '[' or '{{'?)"));
+            return null;
+        }
+
+        if (stream.Documents.Count != 1)
+        {
+            errors.Add(new ConfigError(file, null, null, stream.Documents.Count == 0
+                ? "the file is empty; expected a mapping of keys to values"
+                : $"the file holds {stream.Documents.Count} YAML documents; expected one"));
+            return null;
+        }
+
+        return FromYaml(file, stream.Documents[0].RootNode, "", 0, errors);
+    }
+
+    private static ConfigNode FromYaml(string file, YamlNode node, string path, int depth, List<ConfigError> errors)
+    {
+        if (depth > MaxDepth)
+        {
+            errors.Add(new ConfigError(file, path, null, $"nested deeper than {MaxDepth} levels (a recursive anchor?)"));
+            return new SequenceNode();
+        }
+
+        switch (node)
+        {
+            case YamlScalarNode scalar:
+                var value = scalar.Value ?? "";
+                var isPlain = scalar.Style is ScalarStyle.Plain or ScalarStyle.Any;
+                var isNull = isPlain && value is "" or "~" or "null" or "Null" or "NULL";
+                return new ScalarNode(value, !isPlain, isNull);
+            case YamlMappingNode mapping:
+                var entries = new List<KeyValuePair<string, ConfigNode>>();
+                foreach (var (key, child) in mapping.Children)
+                {
+                    if (key is not YamlScalarNode { Value: { } name })
+                    {
+                        errors.Add(new ConfigError(file, path.Length == 0 ? null : path, null,
+                            $"keys must be strings; found a complex key at line {key.Start.Line}, column {key.Start.Column}"));
+                        continue;
+                    }
+
+                    entries.Add(new(name, FromYaml(file, child, Join(path, name), depth + 1, errors)));
+                }
+
+                return new MappingNode(entries);
+            default:
+                return new SequenceNode();
+        }
+    }
+
+    private static ConfigNode? ParseJson(string file, string text, List<ConfigError> errors)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(text, JsonOptions);
+            return FromJson(file, document.RootElement, "", errors);
+        }
+        catch (JsonException e)
+        {
+            // The parser appends " LineNumber: 0 | BytePositionInLine: 7." with zero-based numbers; show them one-based instead.
+            var reason = e.Message;
+            var cut = reason.IndexOf(" LineNumber:", StringComparison.Ordinal);
+            if (cut > 0)
+                reason = reason[..cut];
+            errors.Add(new ConfigError(file, null, null,
+                $"cannot parse JSON at line {(e.LineNumber ?? 0) + 1}, column {(e.BytePositionInLine ?? 0) + 1}: {reason}"));
+            return null;
+        }
+    }
+
+    private static ConfigNode FromJson(string file, JsonElement element, string path, List<ConfigError> errors)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                var entries = new List<KeyValuePair<string, ConfigNode>>();
+                var seen = new HashSet<string>(StringComparer.Ordinal);
+                foreach (var property in element.EnumerateObject())
+                {
+                    // JsonDocument keeps duplicate properties; report them the way YamlDotNet does for YAML.
+                    if (!seen.Add(property.Name))
+                    {
+                        errors.Add(new ConfigError(file, Join(path, property.Name), null, "duplicate key"));
+                        continue;
+                    }
+
+                    entries.Add(new(property.Name, FromJson(file, property.Value, Join(path, property.Name), errors)));
+                }
+
+                return new MappingNode(entries);
+            case JsonValueKind.Array:
+                return new SequenceNode();
+            case JsonValueKind.String:
+                return new ScalarNode(element.GetString()!, IsQuoted: true, IsNull: false);
+            case JsonValueKind.Null:
+                return new ScalarNode("null", IsQuoted: false, IsNull: true);
+            default:
+                // Numbers and booleans keep their literal text, so 8080.0 fails an integer check like the YAML scalar would.
+                return new ScalarNode(element.GetRawText(), IsQuoted: false, IsNull: false);
+        }
+    }
+
+    private static string Join(string path, string key) => path.Length == 0 ? key : $"{path}.{key}";
+
+    /// <summary>Remembers where the last good event ended, for errors YamlDotNet raises without a position.</summary>
+    private sealed class PositionTrackingParser(IParser inner) : IParser
+    {
+        public Mark LastGood { get; private set; } = Mark.Empty;
+
+        public ParsingEvent? Current => inner.Current;
+
+        public bool MoveNext()
+        {
+            if (inner.Current is { } current)
+                LastGood = current.End;
+            return inner.MoveNext();
+        }
+    }
+}

@@ -1,0 +1,24 @@
+namespace KafkaConsumerProxy.Configuration;
+
+/// <summary>A Kafka cluster that routes can name in <c>cluster</c>.</summary>
+public sealed record ClusterDefinition(
+    string Name,
+    string BootstrapServers,
+    IReadOnlyDictionary<string, string> ConsumerConf);
+
+/// <summary>The validated content of <c>kcp.yaml</c> and its routes directory.</summary>
+public sealed record KcpConfig
+{
+    /// <summary>Absolute path of the main config file.</summary>
+    public required string ConfigFile { get; init; }
+
+    public required IReadOnlyDictionary<string, ClusterDefinition> Clusters { get; init; }
+
+    /// <summary>Absolute path of <c>routes_dir</c> (default <c>routes</c>, relative to the config file).</summary>
+    public required string RoutesDir { get; init; }
+
+    /// <summary>Absolute path of <c>state_dir</c> (default <c>state</c>, relative to the config file).</summary>
+    public required string StateDir { get; init; }
+
+    public required IReadOnlyList<RouteDefinition> Routes { get; init; }
+}

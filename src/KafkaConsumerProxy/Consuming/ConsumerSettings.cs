@@ -1,0 +1,52 @@
+using Confluent.Kafka;
+using KafkaConsumerProxy.Configuration;
+
+namespace KafkaConsumerProxy.Consuming;
+
+/// <summary>The librdkafka settings of a route member: the proxy's fixed choices, then cluster and route overrides.</summary>
+internal static class ConsumerSettings
+{
+    public static ConsumerConfig Create(RouteDefinition route, ClusterDefinition cluster, int member)
+    {
+        var config = new ConsumerConfig
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            GroupId = route.Group,
+            ClientId = $"kcp-{route.Name}-{member}",
+            // A new group starts at the beginning of the topic: nothing already in it is passed over.
+            // consumer_topic_conf `auto.offset.reset` overrides this.
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+        };
+        Apply(config, cluster.ConsumerConf);
+        Apply(config, route.ConsumerConf);
+        Apply(config, route.ConsumerTopicConf);
+
+        // Not overridable: committing is the proxy's job, and only finished offsets may be committed.
+        config.EnableAutoCommit = false;
+        config.EnableAutoOffsetStore = false;
+        config.EnablePartitionEof = false;
+        return config;
+    }
+
+    /// <summary>Replaces every secret value of <paramref name="config"/> found in <paramref name="message"/> with ***.</summary>
+    public static string Scrub(string message, ConsumerConfig config)
+    {
+        foreach (var (key, value) in config)
+        {
+            if (!string.IsNullOrEmpty(value) && SecretRedactor.IsSecretKey(key))
+            {
+                message = message.Replace(value, "***", StringComparison.Ordinal);
+            }
+        }
+
+        return message;
+    }
+
+    private static void Apply(ConsumerConfig config, IReadOnlyDictionary<string, string> settings)
+    {
+        foreach (var (key, value) in settings)
+        {
+            config.Set(key, value);
+        }
+    }
+}

@@ -1,0 +1,40 @@
+namespace KafkaConsumerProxy.Delivery;
+
+/// <summary>
+/// What one delivery attempt came to. Retry and skip decisions read this instead of catching exceptions,
+/// so every way an attempt can fail is named here.
+/// </summary>
+public enum DeliveryOutcome
+{
+    /// <summary>The endpoint accepted the message.</summary>
+    Success,
+
+    /// <summary>The endpoint answered with a status the route does not accept (non-2xx).</summary>
+    BadStatus,
+
+    /// <summary>2xx, but the body is not a JSON object or its <c>errno</c> is set.</summary>
+    RejectedBody,
+
+    /// <summary>No connection within <c>conn_timeout_ms</c>.</summary>
+    ConnectTimeout,
+
+    /// <summary>The whole request took longer than <c>exec_timeout_ms</c>.</summary>
+    Timeout,
+
+    /// <summary>The connection was refused, reset or closed before a full response arrived.</summary>
+    ConnectionError,
+}
+
+/// <summary>The result of one attempt: the outcome, a human-readable reason for failures, and timing.</summary>
+public readonly record struct DeliveryResult(DeliveryOutcome Outcome, string Host, TimeSpan Elapsed, int? StatusCode = null, string? Reason = null)
+{
+    public bool IsSuccess => Outcome == DeliveryOutcome.Success;
+
+    /// <summary>A one-line description for logs and skip records.</summary>
+    public string Describe() => Outcome switch
+    {
+        DeliveryOutcome.Success => $"success from {Host}",
+        DeliveryOutcome.BadStatus => $"HTTP {StatusCode} from {Host}",
+        _ => $"{Outcome} from {Host}: {Reason}",
+    };
+}

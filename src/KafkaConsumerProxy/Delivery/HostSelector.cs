@@ -1,0 +1,24 @@
+namespace KafkaConsumerProxy.Delivery;
+
+/// <summary>
+/// Spreads messages over a route's hosts round-robin and moves each retry of a message to the next host,
+/// so one dead host delays a message by one attempt instead of stalling its partition.
+/// </summary>
+public sealed class HostSelector
+{
+    private readonly Uri[] _targets;
+    private int _next = -1;
+
+    public HostSelector(IReadOnlyList<string> hosts, int port, string path)
+    {
+        _targets = hosts.Select(h => new UriBuilder(Uri.UriSchemeHttp, h, port, path).Uri).ToArray();
+    }
+
+    public int Count => _targets.Length;
+
+    /// <summary>Chooses the first host of a new message; pass the result to <see cref="Target"/> on each attempt.</summary>
+    public int NextSlot() => Interlocked.Increment(ref _next) & int.MaxValue;
+
+    /// <summary>The target of attempt <paramref name="attempt"/> (1-based) of the message given <paramref name="slot"/>.</summary>
+    public Uri Target(int slot, int attempt) => _targets[(int)(((long)slot + attempt - 1) % _targets.Length)];
+}

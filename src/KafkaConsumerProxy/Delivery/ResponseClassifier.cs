@@ -1,0 +1,95 @@
+using System.Text.Json;
+using KafkaConsumerProxy.Configuration;
+
+namespace KafkaConsumerProxy.Delivery;
+
+/// <summary>Decides whether an HTTP response means the message was accepted (<c>response_check</c>).</summary>
+public static class ResponseClassifier
+{
+    /// <summary>Bodies longer than this are not parsed; an <c>errno</c> answer is a few bytes.</summary>
+    public const int MaxBodyBytes = 64 * 1024;
+
+    /// <summary>Classifies a status and body; <paramref name="body"/> is ignored for <see cref="ResponseCheck.Status"/>.</summary>
+    public static (DeliveryOutcome Outcome, string? Reason) Classify(ResponseCheck check, int status, ReadOnlySpan<byte> body)
+    {
+        if (status is < 200 or > 299)
+        {
+            return (DeliveryOutcome.BadStatus, $"HTTP {status}");
+        }
+
+        if (check == ResponseCheck.Status)
+        {
+            return (DeliveryOutcome.Success, null);
+        }
+
+        return CheckErrno(body);
+    }
+
+    /// <summary>
+    /// The previous service's rule: a JSON object whose <c>errno</c> is absent or falsy in PHP's sense
+    /// (0, false, "", "0", null). Anything else, including a body that is not JSON, is a rejection.
+    /// </summary>
+    public static (DeliveryOutcome Outcome, string? Reason) CheckErrno(ReadOnlySpan<byte> body)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(body, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return (DeliveryOutcome.RejectedBody, $"body is not a JSON object: {Preview(body)}");
+            }
+
+            string? errno = null;
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+            {
+                // Only top-level properties count; nested values are skipped whole.
+                var isErrno = reader.ValueTextEquals("errno"u8);
+                reader.Read();
+                if (isErrno && !IsFalsy(ref reader))
+                {
+                    errno = FormatValue(ref reader);
+                }
+
+                reader.Skip();
+            }
+
+            if (reader.TokenType != JsonTokenType.EndObject)
+            {
+                return (DeliveryOutcome.RejectedBody, $"body is not a complete JSON object: {Preview(body)}");
+            }
+
+            return errno is null ? (DeliveryOutcome.Success, null) : (DeliveryOutcome.RejectedBody, $"errno {errno}: {Preview(body)}");
+        }
+        catch (JsonException)
+        {
+            return (DeliveryOutcome.RejectedBody, $"body is not JSON: {Preview(body)}");
+        }
+    }
+
+    private static bool IsFalsy(ref Utf8JsonReader reader) => reader.TokenType switch
+    {
+        JsonTokenType.Null or JsonTokenType.False => true,
+        JsonTokenType.Number => reader.TryGetDouble(out var d) && d == 0,
+        JsonTokenType.String => reader.ValueTextEquals(""u8) || reader.ValueTextEquals("0"u8),
+        _ => false,
+    };
+
+    private static string FormatValue(ref Utf8JsonReader reader) => reader.TokenType switch
+    {
+        JsonTokenType.String => "\"" + reader.GetString() + "\"",
+        JsonTokenType.Number or JsonTokenType.True => System.Text.Encoding.UTF8.GetString(reader.ValueSpan),
+        _ => reader.TokenType.ToString(),
+    };
+
+    private static string Preview(ReadOnlySpan<byte> body)
+    {
+        const int Max = 200;
+        if (body.IsEmpty)
+        {
+            return "(empty body)";
+        }
+
+        var text = System.Text.Encoding.UTF8.GetString(body[..Math.Min(body.Length, Max)]);
+        return body.Length > Max ? text + "…" : text;
+    }
+}

@@ -1,0 +1,1 @@
+return await KafkaConsumerProxy.Cli.CliApp.RunAsync(args);

@@ -1,0 +1,67 @@
+using Microsoft.Extensions.Logging;
+
+namespace KafkaConsumerProxy.Telemetry;
+
+/// <summary>Every log line the proxy writes, with stable event ids that operators can alert on.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Information, "Route {Route} started: topic {Topic}, group {Group}, cluster {Cluster}, {Members} member(s), guarantee mode {Mode}, {DeliveryMode}")]
+    public static partial void RouteStarted(ILogger logger, string route, string topic, string group, string cluster, int members, int mode, string deliveryMode);
+
+    [LoggerMessage(2, LogLevel.Information, "Route {Route} member {Member}: partitions assigned [{Partitions}]")]
+    public static partial void PartitionsAssigned(ILogger logger, string route, int member, string partitions);
+
+    [LoggerMessage(3, LogLevel.Information, "Route {Route} member {Member}: partitions revoked [{Partitions}]")]
+    public static partial void PartitionsRevoked(ILogger logger, string route, int member, string partitions);
+
+    [LoggerMessage(4, LogLevel.Warning, "Route {Route} member {Member}: partitions lost [{Partitions}]; their unfinished messages will be delivered by the new owner")]
+    public static partial void PartitionsLost(ILogger logger, string route, int member, string partitions);
+
+    [LoggerMessage(5, LogLevel.Warning, "Route {Route}: delivery of {Topic}/{Partition}@{Offset} failed (attempt {Attempt}): {Reason}")]
+    public static partial void DeliveryFailed(ILogger logger, string route, string topic, int partition, long offset, int attempt, string reason);
+
+    [LoggerMessage(6, LogLevel.Warning, "Route {Route}: {Topic}/{Partition}@{Offset} is blocked: {Attempts} failed attempts over {Seconds:F0} s, partition waiting; last failure: {Reason}")]
+    public static partial void DeliveryBlocked(ILogger logger, string route, string topic, int partition, long offset, int attempts, double seconds, string reason);
+
+    [LoggerMessage(7, LogLevel.Warning, "Route {Route}: slow delivery of {Topic}/{Partition}@{Offset}: {ElapsedMs} ms (slow_time_ms {SlowMs}) to {Host}")]
+    public static partial void DeliverySlow(ILogger logger, string route, string topic, int partition, long offset, long elapsedMs, int slowMs, string host);
+
+    [LoggerMessage(8, LogLevel.Warning, "Route {Route}: skipped {Topic}/{Partition}@{Offset} after {Attempts} attempt(s); last failure: {Reason}")]
+    public static partial void MessageSkipped(ILogger logger, string route, string topic, int partition, long offset, int attempts, string reason);
+
+    [LoggerMessage(9, LogLevel.Warning, "Route {Route}: manually skipped {Topic}/{Partition}@{Offset} after {Attempts} attempt(s); last failure: {Reason}")]
+    public static partial void MessageSkippedManually(ILogger logger, string route, string topic, int partition, long offset, int attempts, string reason);
+
+    [LoggerMessage(10, LogLevel.Error, "Route {Route} member {Member}: commit of [{Offsets}] failed: {Error}")]
+    public static partial void CommitFailed(ILogger logger, string route, int member, string offsets, string error);
+
+    [LoggerMessage(11, LogLevel.Warning, "Route {Route} member {Member}: consume error: {Error}")]
+    public static partial void ConsumeError(ILogger logger, string route, int member, string error);
+
+    [LoggerMessage(12, LogLevel.Debug, "Route {Route} member {Member}: librdkafka {Facility}: {Message}")]
+    public static partial void KafkaLog(ILogger logger, string route, int member, string facility, string message);
+
+    [LoggerMessage(13, LogLevel.Warning, "Route {Route} member {Member}: Kafka client error: {Error}")]
+    public static partial void KafkaError(ILogger logger, string route, int member, string error);
+
+    [LoggerMessage(14, LogLevel.Critical, "Route {Route} member {Member}: fatal Kafka client error, stopping the member: {Error}")]
+    public static partial void KafkaFatal(ILogger logger, string route, int member, string error);
+
+    [LoggerMessage(15, LogLevel.Information, "Route {Route} member {Member} stopped")]
+    public static partial void MemberStopped(ILogger logger, string route, int member);
+
+    [LoggerMessage(16, LogLevel.Warning, "Manual skip requested (SIGUSR1): messages now being retried will be skipped")]
+    public static partial void ManualSkipRequested(ILogger logger);
+
+    [LoggerMessage(17, LogLevel.Debug, "Route {Route} member {Member}: committed [{Offsets}]")]
+    public static partial void Committed(ILogger logger, string route, int member, string offsets);
+
+    [LoggerMessage(18, LogLevel.Information, "Stopping: finishing in-flight deliveries, committing and leaving the groups")]
+    public static partial void Stopping(ILogger logger);
+
+    [LoggerMessage(19, LogLevel.Information, "Stopped")]
+    public static partial void Stopped(ILogger logger);
+
+    [LoggerMessage(20, LogLevel.Error, "Route {Route} member {Member} failed: {Error}")]
+    public static partial void MemberFailed(ILogger logger, string route, int member, string error);
+}

@@ -1,0 +1,54 @@
+using System.Diagnostics.Metrics;
+
+namespace KafkaConsumerProxy.Telemetry;
+
+/// <summary>
+/// The proxy's counters: one <see cref="Meter"/> named <c>KafkaConsumerProxy</c> for metric exporters, plus
+/// process-wide totals that <c>kcp demo</c> and tests read directly.
+/// </summary>
+public sealed class ProxyMetrics : IDisposable
+{
+    public const string MeterName = "KafkaConsumerProxy";
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _delivered;
+    private readonly Counter<long> _failedAttempts;
+    private readonly Counter<long> _skipped;
+    private long _deliveredTotal;
+    private long _failedTotal;
+    private long _skippedTotal;
+
+    public ProxyMetrics()
+    {
+        _meter = new Meter(MeterName);
+        _delivered = _meter.CreateCounter<long>("kcp.messages.delivered", description: "Messages the endpoint accepted");
+        _failedAttempts = _meter.CreateCounter<long>("kcp.delivery.failures", description: "Failed delivery attempts");
+        _skipped = _meter.CreateCounter<long>("kcp.messages.skipped", description: "Messages skipped after failures or by hand");
+    }
+
+    public long Delivered => Interlocked.Read(ref _deliveredTotal);
+
+    public long FailedAttempts => Interlocked.Read(ref _failedTotal);
+
+    public long Skipped => Interlocked.Read(ref _skippedTotal);
+
+    internal void OnDelivered(string route)
+    {
+        Interlocked.Increment(ref _deliveredTotal);
+        _delivered.Add(1, new KeyValuePair<string, object?>("route", route));
+    }
+
+    internal void OnFailedAttempt(string route)
+    {
+        Interlocked.Increment(ref _failedTotal);
+        _failedAttempts.Add(1, new KeyValuePair<string, object?>("route", route));
+    }
+
+    internal void OnSkipped(string route)
+    {
+        Interlocked.Increment(ref _skippedTotal);
+        _skipped.Add(1, new KeyValuePair<string, object?>("route", route));
+    }
+
+    public void Dispose() => _meter.Dispose();
+}
