@@ -1,15 +1,150 @@
 using System.CommandLine;
+using System.Diagnostics;
+using System.Text;
+using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Consuming;
+using KafkaConsumerProxy.Delivery;
+using KafkaConsumerProxy.Embedded;
+using KafkaConsumerProxy.Telemetry;
+using Microsoft.Extensions.Logging;
 
 namespace KafkaConsumerProxy.Cli;
 
-/// <summary><c>kcp demo</c>: the product working end to end with an embedded cluster and endpoint.</summary>
+/// <summary>
+/// <c>kcp demo</c>: the product working end to end with no Kafka or endpoint of the user's own — an embedded
+/// cluster (librdkafka's mock cluster), a demo receiver, and a route written to a temporary directory.
+/// </summary>
 internal static class DemoCommand
 {
+    private const string Topic = "demo-orders";
+    private const int Partitions = 4;
+
     public static Command Create()
     {
         var messages = new Option<int>("--messages") { Description = "How many sample messages to produce", DefaultValueFactory = _ => 1000 };
+        messages.Validators.Add(r =>
+        {
+            if (r.GetValue(messages) is < 1 or > 10_000_000)
+            {
+                r.AddError("--messages must be from 1 to 10000000");
+            }
+        });
         var command = new Command("demo", "Run kcp against an embedded Kafka cluster and a demo HTTP receiver") { messages };
-        command.SetAction(_ => 0);
+        command.SetAction((parse, _) => RunAsync(parse.GetValue(messages)));
         return command;
+    }
+
+    private static async Task<int> RunAsync(int count)
+    {
+        using var stop = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            stop.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            return await RunDemoAsync(count, stop.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    private static async Task<int> RunDemoAsync(int count, CancellationToken interrupted)
+    {
+        var output = Console.Out;
+        output.WriteLine("kcp demo: starting an embedded Kafka cluster (librdkafka mock cluster, 3 brokers)...");
+        using var cluster = MockKafkaCluster.Start(3);
+        cluster.CreateTopic(Topic, Partitions);
+        await using var endpoint = await DemoEndpoint.StartAsync("/demo/orders", refuseEvery: 50).ConfigureAwait(false);
+
+        var directory = Directory.CreateTempSubdirectory("kcp-demo-");
+        var configFile = WriteConfig(directory.FullName, cluster.BootstrapServers, endpoint.Port);
+        var config = ConfigLoader.Load(configFile);
+        output.WriteLine($"  cluster    {cluster.BootstrapServers}, topic '{Topic}' with {Partitions} partitions");
+        output.WriteLine($"  endpoint   http://127.0.0.1:{endpoint.Port}/demo/orders (refuses every 50th request once, to show a retry)");
+        output.WriteLine($"  config     {configFile}");
+        output.WriteLine($"  route      {Path.Combine(config.RoutesDir, Topic + ".yaml")}");
+
+        output.WriteLine($"Producing {count} sample messages...");
+        await EmbeddedProducer.ProduceAsync(
+            cluster.BootstrapServers,
+            Topic,
+            Enumerable.Range(0, count).Select(i => (i % Partitions, (byte[]?)Encoding.UTF8.GetBytes($"order-{i}"), (byte[]?)Encoding.UTF8.GetBytes($"{{\"order\":{i},\"amount\":{i % 97}.50}}"))),
+            cancellationToken: interrupted).ConfigureAwait(false);
+
+        using var loggers = LoggerFactory.Create(logging =>
+        {
+            CliApp.ConfigureLogging(logging);
+            // Retries are the point of the demo's refusals; the progress line reports them instead.
+            logging.AddFilter("kcp.route", LogLevel.Error);
+        });
+        using var metrics = new ProxyMetrics();
+        using var stopProxy = CancellationTokenSource.CreateLinkedTokenSource(interrupted);
+        var runner = new ProxyRunner(config, loggers, metrics, new ManualSkipSignal(), TimeProvider.System);
+        var running = runner.RunAsync(stopProxy.Token);
+
+        var clock = Stopwatch.StartNew();
+        var lastTime = TimeSpan.Zero;
+        var lastDelivered = 0L;
+        while (!interrupted.IsCancellationRequested && !running.IsCompleted && endpoint.Accepted < count)
+        {
+            await Task.WhenAny(running, Task.Delay(500, interrupted)).ConfigureAwait(false);
+            var now = clock.Elapsed;
+            var delivered = metrics.Delivered;
+            var rate = (delivered - lastDelivered) / Math.Max((now - lastTime).TotalSeconds, 0.001);
+            (lastTime, lastDelivered) = (now, delivered);
+            output.WriteLine($"  delivered {delivered,8}/{count}   {rate,9:F0} msg/s   failed attempts {metrics.FailedAttempts,5}   skipped {metrics.Skipped}");
+        }
+
+        await stopProxy.CancelAsync().ConfigureAwait(false);
+        await running.ConfigureAwait(false);
+
+        var complete = endpoint.Accepted >= count;
+        output.WriteLine();
+        output.WriteLine(complete
+            ? $"Done: all {count} messages delivered to the endpoint in {clock.Elapsed.TotalSeconds:F1} s; {metrics.FailedAttempts} refused attempt(s) were retried, nothing was skipped or lost, and the offsets are committed."
+            : $"Interrupted: {endpoint.Accepted} of {count} messages delivered; the rest stay uncommitted and would be delivered on the next start.");
+        output.WriteLine();
+        output.WriteLine("To run kcp against your own Kafka and endpoint:");
+        output.WriteLine($"  1. copy {configFile} and its routes/ folder, set clusters.default.bootstrap_servers to your brokers");
+        output.WriteLine("  2. in routes/<name>.yaml set topic, group, host, port and url of your endpoint");
+        output.WriteLine("  3. kcp validate --config kcp.yaml   then   kcp run --config kcp.yaml");
+        return complete ? 0 : 130;
+    }
+
+    private static string WriteConfig(string directory, string bootstrapServers, int port)
+    {
+        var routes = Directory.CreateDirectory(Path.Combine(directory, "routes")).FullName;
+        var configFile = Path.Combine(directory, "kcp.yaml");
+        File.WriteAllText(configFile, $"""
+            clusters:
+              default:
+                bootstrap_servers: "{bootstrapServers}"
+            routes_dir: routes
+            state_dir: state
+
+            """);
+        File.WriteAllText(Path.Combine(routes, Topic + ".yaml"), $"""
+            # One route: topic + consumer group -> one HTTP endpoint.
+            topic: {Topic}
+            group: demo-group
+            host: 127.0.0.1
+            port: {port}
+            url: /demo/orders
+            concurrency: 2
+            can_skip: false
+            retry_nums: 3
+            retry_interval_ms: 100
+            conn_timeout_ms: 1000
+            exec_timeout_ms: 5000
+            use_saved_offset_time: 0
+            slow_time_ms: 1000
+
+            """);
+        return configFile;
     }
 }

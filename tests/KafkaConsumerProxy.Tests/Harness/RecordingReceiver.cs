@@ -87,8 +87,9 @@ public sealed class RecordingReceiver : IAsyncDisposable
         var receiver = new RecordingReceiver(app, script, timeProvider ?? TimeProvider.System);
         await app.StartAsync();
 
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>()
-            .Addresses.Single();
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()
+            ?? throw new InvalidOperationException("Kestrel exposes no IServerAddressesFeature.");
+        var address = addresses.Addresses.Single();
         receiver.BaseAddress = new Uri(address.TrimEnd('/') + "/");
         return receiver;
     }
@@ -244,7 +245,7 @@ public sealed class RecordingReceiver : IAsyncDisposable
 
     private static string Describe(TimeSpan timeout, IReadOnlyList<ReceivedRequest> requests)
     {
-        var text = new StringBuilder(CultureInfo.InvariantCulture,
+        var text = new StringBuilder().Append(CultureInfo.InvariantCulture,
             $"Condition not met within {timeout.TotalSeconds:0.###} s; {requests.Count} request(s) received");
         const int Shown = 20;
         if (requests.Count > Shown)

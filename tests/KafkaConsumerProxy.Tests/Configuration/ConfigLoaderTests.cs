@@ -1,0 +1,478 @@
+using KafkaConsumerProxy.Configuration;
+
+namespace KafkaConsumerProxy.Tests.Configuration;
+
+public sealed class ConfigLoaderTests : IDisposable
+{
+    private const string MainYaml = """
+        clusters:
+          default:
+            bootstrap_servers: "10.0.0.1:9092,10.0.0.2:9092"
+        """;
+
+    // Every required route key, in the order of the spec table.
+    private static readonly (string Key, string Value)[] RequiredRouteKeys =
+    [
+        ("topic", "orders"), ("group", "billing"), ("host", "10.0.0.5"), ("port", "8080"), ("url", "/inner/orders"),
+        ("concurrency", "2"), ("can_skip", "true"), ("retry_nums", "3"), ("retry_interval_ms", "100"),
+        ("conn_timeout_ms", "1000"), ("exec_timeout_ms", "5000"), ("use_saved_offset_time", "0"),
+    ];
+
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "kcp-config-tests", Guid.NewGuid().ToString("N"));
+
+    public ConfigLoaderTests() => Directory.CreateDirectory(Path.Combine(_dir, "routes"));
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Load_YamlYmlAndJsonRoutes_ReturnsRoutesSortedByNameWithDefaults()
+    {
+        var config = WriteMain(MainYaml);
+        Write("routes/b.yml", RouteYaml(("topic", "t-b")));
+        Write("routes/a.yaml", RouteYaml(("topic", "t-a")));
+        Write("routes/c.json", """
+            {
+              "topic": "t-c", "group": "billing", "host": "h1", "port": 80, "url": "/x", "concurrency": 1,
+              "can_skip": false, "retry_nums": 0, "retry_interval_ms": 0, "conn_timeout_ms": 1, "exec_timeout_ms": 1,
+              "use_saved_offset_time": -1
+            }
+            """);
+        Write("routes/README.md", "not a route");
+
+        var loaded = ConfigLoader.Load(config);
+
+        Assert.Equal(Path.Combine(_dir, "kcp.yaml"), loaded.ConfigFile);
+        Assert.Equal(Path.Combine(_dir, "routes"), loaded.RoutesDir);
+        Assert.Equal(Path.Combine(_dir, "state"), loaded.StateDir);
+        var cluster = Assert.Single(loaded.Clusters).Value;
+        Assert.Equal(new ClusterDefinition("default", "10.0.0.1:9092,10.0.0.2:9092", cluster.ConsumerConf), cluster);
+        Assert.Empty(cluster.ConsumerConf);
+        Assert.Equal(["a", "b", "c"], loaded.Routes.Select(r => r.Name));
+
+        var a = loaded.Routes[0];
+        Assert.Equal(Path.Combine(_dir, "routes", "a.yaml"), a.SourceFile);
+        Assert.Equal(("t-a", "billing", "default"), (a.Topic, a.Group, a.Cluster));
+        Assert.Equal(["10.0.0.5"], a.Hosts);
+        Assert.Equal((8080, "/inner/orders", 2, true), (a.Port, a.Url, a.Concurrency, a.CanSkip));
+        Assert.Equal((3, 100, 1000, 5000, 0), (a.RetryNums, a.RetryIntervalMs, a.ConnTimeoutMs, a.ExecTimeoutMs, a.UseSavedOffsetTime));
+        // Defaults of every optional key.
+        Assert.Null(a.SlowTimeMs);
+        Assert.Null(a.Domain);
+        Assert.Empty(a.ConsumerConf);
+        Assert.Empty(a.ConsumerTopicConf);
+        Assert.Equal(0, a.AsyncConcurrency);
+        Assert.Equal(DeliveryGuarantee.AtLeastOnce, a.MessageDeliveryGuarantees);
+        Assert.Equal(ResponseCheck.Errno, a.ResponseCheck);
+        Assert.Equal(5000, a.CommitIntervalMs);
+
+        var c = loaded.Routes[2];
+        Assert.Equal(("t-c", 80, false, -1), (c.Topic, c.Port, c.CanSkip, c.UseSavedOffsetTime));
+        Assert.Equal(Path.Combine(_dir, "routes", "c.json"), c.SourceFile);
+    }
+
+    [Fact]
+    public void Load_EveryOptionalKeySet_ReadsEveryValue()
+    {
+        var config = WriteMain("""
+            clusters:
+              default:
+                bootstrap_servers: a:9092
+              eu:
+                bootstrap_servers: b:9092
+                consumer_conf: { security.protocol: SASL_SSL, sasl.password: hunter2 }
+            """);
+        Write("routes/r.yaml", RouteYaml(
+            ("cluster", "eu"), ("host", "\" h1 , h2,h3\""), ("port", "\"8081\""), ("can_skip", "FALSE"),
+            ("slow_time_ms", "250"), ("domain", "orders.internal"),
+            ("consumer_conf", "{ enable.partition.eof: True, fetch.wait.max.ms: 50, client.id: \"True\" }"),
+            ("consumer_topic_conf", "{ auto.offset.reset: smallest }"),
+            ("async_concurrency", "10000"), ("message_delivery_guarantees", "3"), ("response_check", "status"),
+            ("commit_interval_ms", "3600000")));
+
+        var route = Assert.Single(ConfigLoader.Load(config).Routes);
+
+        Assert.Equal("eu", route.Cluster);
+        Assert.Equal(["h1", "h2", "h3"], route.Hosts);
+        Assert.Equal(8081, route.Port);
+        Assert.False(route.CanSkip);
+        Assert.Equal(250, route.SlowTimeMs);
+        Assert.Equal("orders.internal", route.Domain);
+        // A plain YAML bool becomes "true"; a quoted string is passed on as written.
+        Assert.Equal(new Dictionary<string, string> { ["enable.partition.eof"] = "true", ["fetch.wait.max.ms"] = "50", ["client.id"] = "True" }, route.ConsumerConf);
+        Assert.Equal(new Dictionary<string, string> { ["auto.offset.reset"] = "smallest" }, route.ConsumerTopicConf);
+        Assert.Equal(10000, route.AsyncConcurrency);
+        Assert.Equal(DeliveryGuarantee.NoRepeatOnOneMachine, route.MessageDeliveryGuarantees);
+        Assert.Equal(ResponseCheck.Status, route.ResponseCheck);
+        Assert.Equal(3_600_000, route.CommitIntervalMs);
+    }
+
+    [Fact]
+    public void Load_RelativeDirectories_ResolvedAgainstConfigFileDirectory()
+    {
+        Directory.CreateDirectory(Path.Combine(_dir, "shared-routes"));
+        var config = Write("conf/kcp.yaml", MainYaml + "\nroutes_dir: ../shared-routes\nstate_dir: var/state\n");
+
+        var loaded = ConfigLoader.Load(config);
+
+        Assert.Equal(Path.Combine(_dir, "shared-routes"), loaded.RoutesDir);
+        Assert.Equal(Path.Combine(_dir, "conf", "var", "state"), loaded.StateDir);
+        Assert.Empty(loaded.Routes);
+    }
+
+    [Fact]
+    public void Load_AbsoluteRoutesDir_UsedAsIs()
+    {
+        var elsewhere = Path.Combine(_dir, "elsewhere");
+        Directory.CreateDirectory(elsewhere);
+        var config = Write("conf/kcp.yaml", MainYaml + $"\nroutes_dir: '{elsewhere}'\n");
+
+        Assert.Equal(elsewhere, ConfigLoader.Load(config).RoutesDir);
+    }
+
+    [Fact]
+    public void TryLoad_ConfigFileMissing_ReportsNotFound()
+    {
+        var (config, errors) = ConfigLoader.TryLoad(Path.Combine(_dir, "nope.yaml"));
+
+        Assert.Null(config);
+        Assert.Equal([new ConfigError(Path.Combine(_dir, "nope.yaml"), null, null, "config file not found")], errors);
+    }
+
+    [Fact]
+    public void TryLoad_UnparseableYaml_ReportsLineAndColumn()
+    {
+        Write("routes/bad.yaml", "topic: orders\ngroup: [billing\nport: 1\n");
+
+        var error = Assert.Single(Errors());
+
+        Assert.Equal(Path.Combine(_dir, "routes", "bad.yaml"), error.File);
+        Assert.StartsWith("cannot parse YAML after line 2, column ", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TryLoad_YamlDuplicateKey_ReportsLineAndColumn()
+    {
+        Write("routes/dup.yaml", "topic: a\ntopic: b\n");
+
+        Assert.Equal("cannot parse YAML at line 2, column 1: Duplicate key topic", Assert.Single(Errors()).Message);
+    }
+
+    [Fact]
+    public void TryLoad_UnparseableJson_ReportsLineAndColumn()
+    {
+        Write("routes/bad.json", "{\n  \"topic\": orders\n}");
+
+        Assert.Equal("cannot parse JSON at line 2, column 12: 'o' is an invalid start of a value.", Assert.Single(Errors()).Message);
+    }
+
+    [Fact]
+    public void TryLoad_JsonDuplicateKey_Reported()
+    {
+        Write("routes/dup.json", """{ "topic": "a", "topic": "b" }""");
+
+        Assert.Contains(Errors(), e => e is { Key: "topic", Value: null, Message: "duplicate key" });
+    }
+
+    [Theory]
+    [InlineData("routes/list.yaml", "- topic: a\n", "the top level must be a mapping of keys to values, got a sequence")]
+    [InlineData("routes/scalar.json", "42", "the top level must be a mapping of keys to values, got a scalar")]
+    [InlineData("routes/empty.yaml", "# nothing yet\n", "the file is empty; expected a mapping of keys to values")]
+    [InlineData("routes/two.yaml", "topic: a\n---\ntopic: b\n", "the file holds 2 YAML documents; expected one")]
+    public void TryLoad_TopLevelNotOneMapping_Reported(string file, string content, string message)
+    {
+        Write(file, content);
+
+        Assert.Equal(new ConfigError(Path.Combine(_dir, file), null, null, message), Assert.Single(Errors()));
+    }
+
+    [Fact]
+    public void TryLoad_RequiredKeysMissing_ReportsEachWithAllowedValues()
+    {
+        Write("routes/r.yaml", RouteYaml(("port", null), ("can_skip", null), ("topic", null)));
+
+        Assert.Equal(
+        [
+            "key 'topic': required key is missing; must be a non-empty string",
+            "key 'port': required key is missing; must be an integer from 1 to 65535",
+            "key 'can_skip': required key is missing; must be true or false",
+        ], Errors().Select(Describe));
+    }
+
+    [Theory]
+    [InlineData("port", "\"abc\"", "key 'port' = 'abc': must be an integer from 1 to 65535")]
+    [InlineData("port", "65536", "key 'port' = '65536': must be an integer from 1 to 65535")]
+    [InlineData("port", "8080.0", "key 'port' = '8080.0': must be an integer from 1 to 65535")]
+    [InlineData("port", "", "key 'port' = '': must be an integer from 1 to 65535")]
+    [InlineData("port", "{ a: 1 }", "key 'port': must be an integer from 1 to 65535, got a mapping")]
+    [InlineData("can_skip", "maybe", "key 'can_skip' = 'maybe': must be true or false")]
+    [InlineData("can_skip", "yes", "key 'can_skip' = 'yes': must be true or false")]
+    [InlineData("retry_nums", "-1", "key 'retry_nums' = '-1': must be an integer from 0 to 2147483647")]
+    [InlineData("retry_nums", "99999999999", "key 'retry_nums' = '99999999999': must be an integer from 0 to 2147483647")]
+    [InlineData("retry_interval_ms", "-5", "key 'retry_interval_ms' = '-5': must be an integer from 0 to 2147483647")]
+    [InlineData("concurrency", "0", "key 'concurrency' = '0': must be an integer from 1 to 256")]
+    [InlineData("concurrency", "257", "key 'concurrency' = '257': must be an integer from 1 to 256")]
+    [InlineData("conn_timeout_ms", "0", "key 'conn_timeout_ms' = '0': must be an integer from 1 to 2147483647")]
+    [InlineData("exec_timeout_ms", "[1]", "key 'exec_timeout_ms': must be an integer from 1 to 2147483647, got a sequence")]
+    [InlineData("use_saved_offset_time", "soon", "key 'use_saved_offset_time' = 'soon': must be an integer")]
+    [InlineData("slow_time_ms", "0", "key 'slow_time_ms' = '0': must be an integer from 1 to 2147483647")]
+    [InlineData("async_concurrency", "10001", "key 'async_concurrency' = '10001': must be an integer from 0 to 10000")]
+    [InlineData("message_delivery_guarantees", "4", "key 'message_delivery_guarantees' = '4': must be an integer from 1 to 3")]
+    [InlineData("commit_interval_ms", "3600001", "key 'commit_interval_ms' = '3600001': must be an integer from 1 to 3600000")]
+    [InlineData("response_check", "body", "key 'response_check' = 'body': must be one of: errno, status")]
+    [InlineData("topic", "\" \"", "key 'topic' = ' ': must be a non-empty string")]
+    [InlineData("group", "~", "key 'group' = '~': must be a non-empty string")]
+    [InlineData("url", "inner/orders", "key 'url' = 'inner/orders': must be a path starting with '/'")]
+    [InlineData("host", "\"a,,b\"", "key 'host' = 'a,,b': must be one or more host names or IP addresses separated by ',', without empty entries, scheme or path")]
+    [InlineData("host", "http://a", "key 'host' = 'http://a': must be one or more host names or IP addresses separated by ',', without empty entries, scheme or path")]
+    [InlineData("consumer_conf", "[a]", "key 'consumer_conf': must be a mapping of librdkafka property names to string, number or bool values, got a sequence")]
+    [InlineData("consumer_topic_conf", "{ auto.offset.reset: [1] }", "key 'consumer_topic_conf.auto.offset.reset': must be a string, number or bool, got a sequence")]
+    public void TryLoad_WrongTypeOrOutOfRange_ReportsKeyValueAndAllowedValues(string key, string yamlValue, string expected)
+    {
+        Write("routes/r.yaml", RouteYaml((key, yamlValue)));
+
+        Assert.Equal(expected, Describe(Assert.Single(Errors())));
+    }
+
+    [Fact]
+    public void TryLoad_JsonWrongTypes_ReportsKeyValueAndAllowedValues()
+    {
+        Write("routes/r.json", """
+            {
+              "topic": "t", "group": "g", "host": "h", "port": "80", "url": "/x", "concurrency": 1.5,
+              "can_skip": "maybe", "retry_nums": 0, "retry_interval_ms": 0, "conn_timeout_ms": 1, "exec_timeout_ms": 1,
+              "use_saved_offset_time": null, "domain": null, "consumer_conf": { "sasl.password": null }
+            }
+            """);
+
+        Assert.Equal(
+        [
+            "key 'concurrency' = '1.5': must be an integer from 1 to 256",
+            "key 'can_skip' = 'maybe': must be true or false",
+            "key 'use_saved_offset_time' = 'null': must be an integer",
+            "key 'consumer_conf.sasl.password' = '***': must be a string, number or bool, got null",
+        ], Errors().Select(Describe));
+    }
+
+    [Theory]
+    [InlineData("retry_num", "unknown key; did you mean 'retry_nums'?")]
+    [InlineData("Retry_Nums", "unknown key; did you mean 'retry_nums'?")]
+    [InlineData("slow_time", "unknown key; did you mean 'slow_time_ms'?")]
+    [InlineData("consumer-conf", "unknown key; did you mean 'consumer_conf'?")]
+    [InlineData("priority", "unknown key")]
+    public void TryLoad_UnknownRouteKey_SuggestsClosestKnownKey(string key, string message)
+    {
+        Write("routes/r.yaml", RouteYaml((key, "1")));
+
+        Assert.Equal(new ConfigError(Path.Combine(_dir, "routes", "r.yaml"), key, null, message), Assert.Single(Errors()));
+    }
+
+    [Fact]
+    public void TryLoad_UnknownCluster_ListsDefinedClusters()
+    {
+        WriteMain("clusters:\n  us: { bootstrap_servers: 'a:1' }\n  eu: { bootstrap_servers: 'b:1' }\n");
+        Write("routes/named.yaml", RouteYaml(("cluster", "asia"), ("group", "g1")));
+        Write("routes/unnamed.yaml", RouteYaml(("group", "g2")));
+
+        Assert.Equal(
+        [
+            "key 'cluster' = 'asia': unknown cluster; defined clusters: eu, us",
+            "key 'cluster' = 'default': unknown cluster; defined clusters: eu, us (the route has no 'cluster' key, so it uses 'default')",
+        ], Errors().Select(Describe));
+    }
+
+    [Fact]
+    public void TryLoad_DuplicateTopicAndGroup_NamesBothFiles()
+    {
+        Write("routes/a.yaml", RouteYaml());
+        Write("routes/b.json", """
+            { "topic": "orders", "group": "billing", "host": "h", "port": 1, "url": "/", "concurrency": 1, "can_skip": true,
+              "retry_nums": 1, "retry_interval_ms": 1, "conn_timeout_ms": 1, "exec_timeout_ms": 1, "use_saved_offset_time": 0 }
+            """);
+
+        var error = Assert.Single(Errors());
+
+        Assert.Equal(Path.Combine(_dir, "routes", "b.json"), error.File);
+        Assert.Equal(
+            $"key 'topic' = 'orders': topic 'orders' with group 'billing' is already consumed by route 'a' ({Path.Combine(_dir, "routes", "a.yaml")}); each (topic, group) pair may have only one route",
+            Describe(error));
+    }
+
+    [Fact]
+    public void TryLoad_SameRouteNameTwice_NamesBothFiles()
+    {
+        Write("routes/orders.yaml", RouteYaml(("group", "g1")));
+        Write("routes/orders.yml", RouteYaml(("group", "g2")));
+
+        var error = Assert.Single(Errors());
+
+        Assert.Equal(Path.Combine(_dir, "routes", "orders.yml"), error.File);
+        Assert.Equal(
+            $"route name 'orders' is also used by {Path.Combine(_dir, "routes", "orders.yaml")}; a route's name is its file name without extension and must be unique",
+            error.Message);
+    }
+
+    [Fact]
+    public void TryLoad_RoutesDirMissing_ReportsResolvedPath()
+    {
+        var config = WriteMain(MainYaml + "\nroutes_dir: routez\n");
+
+        var error = Assert.Single(ConfigLoader.TryLoad(config).Errors);
+
+        Assert.Equal(new ConfigError(config, "routes_dir", "routez", $"directory not found: {Path.Combine(_dir, "routez")}"), error);
+    }
+
+    [Fact]
+    public void TryLoad_RoutesDirIsFile_Reported()
+    {
+        var config = WriteMain(MainYaml + "\nroutes_dir: kcp.yaml\n");
+
+        Assert.Equal($"key 'routes_dir' = 'kcp.yaml': must be a directory, but {config} is a file", Describe(Assert.Single(ConfigLoader.TryLoad(config).Errors)));
+    }
+
+    [Fact]
+    public void Load_NoRouteFiles_ReturnsEmptyRoutes()
+    {
+        Assert.Empty(ConfigLoader.Load(WriteMain(MainYaml)).Routes);
+    }
+
+    [Theory]
+    [InlineData("routes_dir: routes\n", "key 'clusters': required key is missing; must be a mapping of cluster names to {bootstrap_servers, consumer_conf}")]
+    [InlineData("clusters: {}\n", "key 'clusters': must define at least one cluster")]
+    [InlineData("clusters: [a]\n", "key 'clusters': must be a mapping of cluster names to {bootstrap_servers, consumer_conf}, got a sequence")]
+    [InlineData("clusters:\n  default: {}\n", "key 'clusters.default.bootstrap_servers': required key is missing; must be a non-empty string")]
+    [InlineData("clusters:\n  default: 'a:9092'\n", "key 'clusters.default': must be a mapping with bootstrap_servers and optional consumer_conf, got a scalar")]
+    [InlineData("clusters:\n  default: { bootstrap_server: 'a:9092', bootstrap_servers: 'a:9092' }\n", "key 'clusters.default.bootstrap_server': unknown key; did you mean 'bootstrap_servers'?")]
+    [InlineData("clusters:\n  default: { bootstrap_servers: 'a:9092' }\nroutes_di: routes\n", "key 'routes_di': unknown key; did you mean 'routes_dir'?")]
+    [InlineData("clusters:\n  default: { bootstrap_servers: 'a:9092' }\nstate_dir: kcp.yaml\n", "key 'state_dir' = 'kcp.yaml': must be a directory, but {dir}/kcp.yaml is a file")]
+    public void TryLoad_MainFileError_Reported(string mainYaml, string expected)
+    {
+        var config = WriteMain(mainYaml);
+
+        var error = Assert.Single(ConfigLoader.TryLoad(config).Errors);
+
+        Assert.Equal(config, error.File);
+        Assert.Equal(expected.Replace("{dir}", _dir, StringComparison.Ordinal), Describe(error));
+    }
+
+    [Fact]
+    public void Load_ErrorsInSeveralFiles_ThrowsWithAllOfThem()
+    {
+        var config = WriteMain(MainYaml + "\nrouts_dir: x\n");
+        Write("routes/a.yaml", RouteYaml(("port", "0"), ("retry_num", "1")));
+        Write("routes/b.json", "{ \"topic\": ");
+        Write("routes/c.yml", RouteYaml(("group", "other"), ("can_skip", "maybe")));
+
+        var exception = Assert.Throws<ConfigException>(() => ConfigLoader.Load(config));
+
+        Assert.Equal(
+        [
+            (config, "key 'routs_dir': unknown key; did you mean 'routes_dir'?"),
+            (Route("a.yaml"), "key 'port' = '0': must be an integer from 1 to 65535"),
+            (Route("a.yaml"), "key 'retry_num': unknown key; did you mean 'retry_nums'?"),
+            (Route("b.json"), "cannot parse JSON at line 1, column 12: Expected a value, but reached the end of the data."),
+            (Route("c.yml"), "key 'can_skip' = 'maybe': must be true or false"),
+        ], exception.Errors.Select(e => (e.File, Describe(e))));
+        var lines = exception.Message.Split(Environment.NewLine);
+        Assert.Equal("5 configuration error(s):", lines[0]);
+        Assert.Equal(exception.Errors.Select(e => e.ToString()), lines[1..]);
+        Assert.EndsWith("a.yaml: key 'port' = '0': must be an integer from 1 to 65535", lines[2], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TryLoad_SecretsInInvalidConf_NeverShown()
+    {
+        var config = WriteMain("""
+            clusters:
+              default:
+                bootstrap_servers: a:9092
+                consumer_conf: { sasl.password: ~, ssl.key.password: "hunter2", sasl.username: ~ }
+            """);
+        Write("routes/r.yaml", RouteYaml(("consumer_conf", "\"sasl.password=hunter2\""), ("port", "0")));
+
+        var errors = ConfigLoader.TryLoad(config).Errors;
+
+        Assert.Equal(
+        [
+            "key 'clusters.default.consumer_conf.sasl.password' = '***': must be a string, number or bool, got null",
+            "key 'clusters.default.consumer_conf.sasl.username' = '~': must be a string, number or bool, got null",
+            "key 'port' = '0': must be an integer from 1 to 65535",
+            "key 'consumer_conf': must be a mapping of librdkafka property names to string, number or bool values, got a scalar",
+        ], errors.Select(Describe));
+        Assert.DoesNotContain("hunter2", new ConfigException(errors).Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("ssl.key.password", true)]
+    [InlineData("sasl.password", true)]
+    [InlineData("SASL.PASSWORD", true)]
+    [InlineData("sasl.oauthbearer.config", true)]
+    [InlineData("sasl.oauthbearer.client.secret", true)]
+    [InlineData("ssl.key.pem", true)]
+    [InlineData("api_token", true)]
+    [InlineData("sasl.username", false)]
+    [InlineData("auto.offset.reset", false)]
+    public void SecretRedactor_IsSecretKey_MatchesSecretProperties(string key, bool secret)
+    {
+        Assert.Equal(secret, SecretRedactor.IsSecretKey(key));
+        Assert.Equal(secret ? "***" : "v", SecretRedactor.Redact(key, "v"));
+    }
+
+    [Theory]
+    [InlineData("/srv/kcp", "/srv/kcp/routes/orders.yaml", "routes/orders.yaml")]
+    [InlineData("/srv/kcp", "/etc/kcp/kcp.yaml", "/etc/kcp/kcp.yaml")]
+    [InlineData("/srv/kcp", "/srv/kcp-other/kcp.yaml", "/srv/kcp-other/kcp.yaml")]
+    public void ConfigError_DisplayPath_RelativeOnlyUnderCurrentDirectory(string currentDir, string path, string expected)
+    {
+        Assert.Equal(expected, ConfigError.DisplayPath(path, currentDir));
+    }
+
+    [Fact]
+    public void ConfigError_ToString_NamesFileKeyValueAndMessage()
+    {
+        var error = new ConfigError("/nowhere/routes/orders.yaml", "retry_nums", "-1", "must be an integer from 0 to 2147483647");
+
+        Assert.Equal("/nowhere/routes/orders.yaml: key 'retry_nums' = '-1': must be an integer from 0 to 2147483647", error.ToString());
+        Assert.Equal("/nowhere/kcp.yaml: config file not found", new ConfigError("/nowhere/kcp.yaml", null, null, "config file not found").ToString());
+    }
+
+    private static string RouteYaml(params (string Key, string? Value)[] overrides)
+    {
+        var keys = RequiredRouteKeys.Select(k => (k.Key, (string?)k.Value)).ToList();
+        foreach (var (key, value) in overrides)
+        {
+            var index = keys.FindIndex(k => k.Key == key);
+            if (index >= 0)
+                keys[index] = (key, value);
+            else
+                keys.Add((key, value));
+        }
+
+        return string.Concat(keys.Where(k => k.Item2 is not null).Select(k => $"{k.Key}: {k.Item2}\n"));
+    }
+
+    // The error without its file part, as the user reads it after the path.
+    private static string Describe(ConfigError error) =>
+        error.ToString()[(ConfigError.DisplayPath(error.File, Environment.CurrentDirectory).Length + ": ".Length)..];
+
+    private string Route(string file) => Path.Combine(_dir, "routes", file);
+
+    private IReadOnlyList<ConfigError> Errors()
+    {
+        var config = Path.Combine(_dir, "kcp.yaml");
+        if (!File.Exists(config))
+            WriteMain(MainYaml);
+        var (loaded, errors) = ConfigLoader.TryLoad(config);
+        Assert.Null(loaded);
+        return errors;
+    }
+
+    private string WriteMain(string content) => Write("kcp.yaml", content);
+
+    private string Write(string relativePath, string content)
+    {
+        var path = Path.Combine(_dir, relativePath);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, content);
+        return path;
+    }
+}
