@@ -19,6 +19,10 @@ internal static class ConsumerSettings
             // A member learns of a rebalance at its next heartbeat; 1 s instead of 3 s shortens the time
             // in which commits are refused with REBALANCE_IN_PROGRESS.
             HeartbeatIntervalMs = 1000,
+            // Incremental rebalancing: partitions that stay with a member keep flowing during a rebalance, and a
+            // partition that moves is revoked (finished, committed) while the group is stable, so that commit is
+            // accepted and its new owner starts exactly after it.
+            PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
         };
         Apply(config, cluster.ConsumerConf);
         Apply(config, route.ConsumerConf);

@@ -21,10 +21,14 @@ internal sealed class RouteMember
     private readonly int _index;
     private readonly MessageDeliverer _deliverer;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly OffsetCommitter _committer;
     private readonly Dictionary<int, PartitionWorker> _workers = [];
     private readonly TimeSpan _stopBound;
+    private static readonly TimeSpan FinalCommitPatience = TimeSpan.FromSeconds(15);
+
     private volatile string? _fatalError;
+    private bool _stopping;
 
     public RouteMember(RouteDefinition route, ClusterDefinition cluster, int index, MessageDeliverer deliverer, ILogger logger, TimeProvider time)
     {
@@ -33,6 +37,7 @@ internal sealed class RouteMember
         _index = index;
         _deliverer = deliverer;
         _logger = logger;
+        _time = time;
         var interval = route.MessageDeliveryGuarantees == DeliveryGuarantee.BatchedCommit
             ? TimeSpan.FromMilliseconds(route.CommitIntervalMs)
             : TimeSpan.FromMilliseconds(RouteDefaults.CoalescedCommitIntervalMs);
@@ -76,11 +81,12 @@ internal sealed class RouteMember
         finally
         {
             // Stop fetching, let attempts in flight finish, commit what finished, then leave the group.
+            _stopping = true;
             StopWorkers(_workers.Values);
-            _committer.CommitNow(consumer, _workers.Values);
-            _workers.Clear();
+            CommitBeforeLeaving(consumer);
             try
             {
+                // Revokes what is still assigned (committing it once more if anything moved) and leaves the group.
                 consumer.Close();
             }
             catch (KafkaException ex)
@@ -88,12 +94,35 @@ internal sealed class RouteMember
                 Log.KafkaError(_logger, _route.Name, _index, ex.Error.Reason);
             }
 
+            _workers.Clear();
             Log.MemberStopped(_logger, _route.Name, _index);
         }
 
         if (_fatalError is { } fatal)
         {
             throw new InvalidOperationException($"route {_route.Name} member {_index}: fatal Kafka client error: {fatal}");
+        }
+    }
+
+    /// <summary>
+    /// The final commit. A group in the middle of a rebalance refuses commits (REBALANCE_IN_PROGRESS,
+    /// ILLEGAL_GENERATION) until this member has rejoined, which happens only while it polls; so poll, without
+    /// delivering anything, until the commit goes through or <see cref="FinalCommitPatience"/> has passed.
+    /// </summary>
+    private void CommitBeforeLeaving(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        var started = _time.GetTimestamp();
+        while (!_committer.CommitNow(consumer, _workers.Values) && _fatalError is null && _time.GetElapsedTime(started) < FinalCommitPatience)
+        {
+            try
+            {
+                // Messages returned now are not delivered and so never committed: the next owner gets them.
+                consumer.Consume(TimeSpan.FromMilliseconds(200));
+            }
+            catch (ConsumeException ex) when (!ex.Error.IsFatal)
+            {
+                Log.ConsumeError(_logger, _route.Name, _index, ex.Error.Reason);
+            }
         }
     }
 
@@ -139,12 +168,21 @@ internal sealed class RouteMember
     {
         foreach (var partition in partitions)
         {
+            if (_stopping)
+            {
+                // Assigned during the final commit: left to the members that stay.
+                continue;
+            }
+
             var worker = new PartitionWorker(partition, _deliverer, consumer);
             _workers[partition.Partition.Value] = worker;
             worker.Start();
         }
 
-        Log.PartitionsAssigned(_logger, _route.Name, _index, Describe(partitions));
+        if (partitions.Count > 0)
+        {
+            Log.PartitionsAssigned(_logger, _route.Name, _index, Describe(partitions));
+        }
     }
 
     private void OnRevoked(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions, bool lost)

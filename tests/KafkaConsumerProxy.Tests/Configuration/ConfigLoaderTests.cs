@@ -369,7 +369,7 @@ public sealed class ConfigLoaderTests : IDisposable
             (config, "key 'routs_dir': unknown key; did you mean 'routes_dir'?"),
             (Route("a.yaml"), "key 'port' = '0': must be an integer from 1 to 65535"),
             (Route("a.yaml"), "key 'retry_num': unknown key; did you mean 'retry_nums'?"),
-            (Route("b.json"), "cannot parse JSON at line 1, column 12: Expected a value, but reached the end of the data."),
+            (Route("b.json"), "cannot parse JSON at line 1, column 12: Expected depth to be zero at the end of the JSON payload. There is an open JSON object or array that should be closed."),
             (Route("c.yml"), "key 'can_skip' = 'maybe': must be true or false"),
         ], exception.Errors.Select(e => (e.File, Describe(e))));
         var lines = exception.Message.Split(Environment.NewLine);

@@ -1,0 +1,106 @@
+using System.Collections.Concurrent;
+using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Consuming;
+using KafkaConsumerProxy.Delivery;
+using KafkaConsumerProxy.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace KafkaConsumerProxy.Tests.Harness;
+
+/// <summary>
+/// The real proxy (config loader + <see cref="ProxyRunner"/>) running inside the test process, with its log
+/// lines captured for assertions. Stop it with <see cref="StopAsync"/> as SIGTERM would.
+/// </summary>
+public sealed class InProcessProxy : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ILoggerFactory _loggers;
+    private readonly CapturingLoggerProvider _logs = new();
+    private readonly Task _running;
+
+    private InProcessProxy(KcpConfig config)
+    {
+        Config = config;
+        _loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Information).AddProvider(_logs));
+        _running = Task.Run(() => new ProxyRunner(config, _loggers, Metrics, ManualSkip, TimeProvider.System).RunAsync(_stop.Token));
+    }
+
+    public KcpConfig Config { get; }
+
+    public ProxyMetrics Metrics { get; } = new();
+
+    public ManualSkipSignal ManualSkip { get; } = new();
+
+    /// <summary>Log lines so far, formatted as "level: message".</summary>
+    public IReadOnlyList<string> Logs => [.. _logs.Lines];
+
+    public static InProcessProxy Start(string configFile) => new(ConfigLoader.Load(configFile));
+
+    /// <summary>Graceful stop: in-flight deliveries finish, offsets are committed, the group is left.</summary>
+    public async Task StopAsync()
+    {
+        await _stop.CancelAsync();
+        await _running.WaitAsync(TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>Waits for a log line containing <paramref name="text"/>.</summary>
+    public async Task WaitForLogAsync(string text, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        while (!Logs.Any(l => l.Contains(text, StringComparison.Ordinal)))
+        {
+            if (_running.IsCompleted)
+            {
+                await _running;
+            }
+
+            try
+            {
+                await Task.Delay(20, cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"no log line containing '{text}' within {timeout}; lines:\n{string.Join('\n', Logs.TakeLast(30))}");
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_running.IsCompleted)
+        {
+            await StopAsync();
+        }
+
+        if (Environment.GetEnvironmentVariable("KCP_TEST_LOGS") is { Length: > 0 } logFile)
+        {
+            await File.AppendAllLinesAsync(logFile, Logs);
+        }
+
+        _loggers.Dispose();
+        Metrics.Dispose();
+        _stop.Dispose();
+    }
+
+    private sealed class CapturingLoggerProvider : ILoggerProvider
+    {
+        public ConcurrentQueue<string> Lines { get; } = new();
+
+        public ILogger CreateLogger(string categoryName) => new CapturingLogger(Lines);
+
+        public void Dispose()
+        {
+        }
+    }
+
+    private sealed class CapturingLogger(ConcurrentQueue<string> lines) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
+    }
+}
