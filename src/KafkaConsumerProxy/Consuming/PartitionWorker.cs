@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Confluent.Kafka;
 using KafkaConsumerProxy.Delivery;
+using KafkaConsumerProxy.Offsets;
 
 namespace KafkaConsumerProxy.Consuming;
 
@@ -22,29 +23,30 @@ internal sealed class PartitionWorker
     private bool _paused;
     private Task _loop = Task.CompletedTask;
 
-    public PartitionWorker(TopicPartition partition, MessageDeliverer deliverer, IConsumer<byte[]?, byte[]?> consumer)
+    public PartitionWorker(TopicPartition partition, PartitionProgress progress, MessageDeliverer deliverer, IConsumer<byte[]?, byte[]?> consumer)
     {
         Partition = partition;
+        Progress = progress;
         _deliverer = deliverer;
         _consumer = consumer;
     }
 
     public TopicPartition Partition { get; }
 
-    public OffsetTracker Tracker { get; } = new();
+    public PartitionProgress Progress { get; }
 
     public void Start() => _loop = Task.Run(RunAsync);
 
     /// <summary>Called on the consumer thread for each fetched message of this partition.</summary>
     public void Enqueue(KafkaRecord record)
     {
-        Tracker.Track(record.Offset);
+        Progress.Track(record.Offset);
         _queue.Writer.TryWrite(record);
-        if (Tracker.Pending >= MaxPending)
+        if (Progress.Pending >= MaxPending)
         {
             lock (_pauseLock)
             {
-                if (!_paused && Tracker.Pending >= MaxPending)
+                if (!_paused && Progress.Pending >= MaxPending)
                 {
                     _paused = true;
                     _consumer.Pause([Partition]);
@@ -76,7 +78,7 @@ internal sealed class PartitionWorker
                     return;
                 }
 
-                Tracker.Finish(record.Offset);
+                await Progress.FinishAsync(record.Offset).ConfigureAwait(false);
                 ResumeIfDrained();
                 if (_abandon.IsCancellationRequested)
                 {
@@ -92,7 +94,7 @@ internal sealed class PartitionWorker
 
     private void ResumeIfDrained()
     {
-        if (!Volatile.Read(ref _paused) || Tracker.Pending > MaxPending / 2)
+        if (!Volatile.Read(ref _paused) || Progress.Pending > MaxPending / 2)
         {
             return;
         }

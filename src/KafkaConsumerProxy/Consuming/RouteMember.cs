@@ -174,7 +174,7 @@ internal sealed class RouteMember
                 continue;
             }
 
-            var worker = new PartitionWorker(partition, _deliverer, consumer);
+            var worker = new PartitionWorker(partition, new PartitionProgress(), _deliverer, consumer);
             _workers[partition.Partition.Value] = worker;
             worker.Start();
         }

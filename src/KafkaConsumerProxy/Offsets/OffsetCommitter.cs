@@ -47,7 +47,7 @@ internal sealed class OffsetCommitter
         var offsets = new List<TopicPartitionOffset>();
         foreach (var worker in workers)
         {
-            var position = worker.Tracker.CommitPosition;
+            var position = worker.Progress.CommitPosition;
             if (position >= 0 && (!_committed.TryGetValue(worker.Partition.Partition.Value, out var done) || done != position))
             {
                 offsets.Add(new TopicPartitionOffset(worker.Partition, position));
