@@ -1,5 +1,6 @@
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
+using KafkaConsumerProxy.Offsets;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 
@@ -32,6 +33,7 @@ public sealed class ProxyRunner
     {
         var logger = _loggers.CreateLogger("kcp");
         using var skipLog = new SkipLog(_config.StateDir);
+        await using var store = new LocalOffsetStore(_config.StateDir, logger, _time);
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(stop);
         var deliverers = new List<HttpDeliverer>();
         var members = new List<Task>();
@@ -47,7 +49,7 @@ public sealed class ProxyRunner
                 Log.RouteStarted(logger, route.Name, route.Topic, route.Group, route.Cluster, route.Concurrency, (int)route.MessageDeliveryGuarantees, "sync");
                 for (var i = 0; i < route.Concurrency; i++)
                 {
-                    var member = new RouteMember(route, cluster, i, deliverer, routeLogger, _time);
+                    var member = new RouteMember(route, cluster, i, deliverer, store, _metrics, routeLogger, _time);
                     members.Add(WatchAsync(member.RunAsync(failed.Token), route.Name, i, failed, logger));
                 }
             }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Confluent.Kafka;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
@@ -24,14 +25,20 @@ internal sealed class RouteMember
     private readonly TimeProvider _time;
     private readonly OffsetCommitter _committer;
     private readonly Dictionary<int, PartitionWorker> _workers = [];
+    private readonly Dictionary<int, RepeatFilter> _filters = [];
+    private readonly LocalOffsetStore _store;
+    private readonly ProxyMetrics _metrics;
     private readonly TimeSpan _stopBound;
     private static readonly TimeSpan FinalCommitPatience = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan CommittedLookupTimeout = TimeSpan.FromSeconds(10);
 
     private volatile string? _fatalError;
     private bool _stopping;
 
-    public RouteMember(RouteDefinition route, ClusterDefinition cluster, int index, MessageDeliverer deliverer, ILogger logger, TimeProvider time)
+    public RouteMember(RouteDefinition route, ClusterDefinition cluster, int index, MessageDeliverer deliverer, LocalOffsetStore store, ProxyMetrics metrics, ILogger logger, TimeProvider time)
     {
+        _store = store;
+        _metrics = metrics;
         _route = route;
         _cluster = cluster;
         _index = index;
@@ -135,8 +142,14 @@ internal sealed class RouteMember
             return;
         }
 
+        var offset = result.Offset.Value;
+        if (_filters.TryGetValue(partition, out var filter) && !filter.Pass(offset, worker.Progress, this))
+        {
+            return;
+        }
+
         var message = result.Message;
-        worker.Enqueue(new KafkaRecord(result.Topic, partition, result.Offset.Value, message.Timestamp.UnixTimestampMs, message.Key, message.Value));
+        worker.Enqueue(new KafkaRecord(result.Topic, partition, offset, message.Timestamp.UnixTimestampMs, message.Key, message.Value));
     }
 
     private IConsumer<byte[]?, byte[]?> Build()
@@ -164,32 +177,77 @@ internal sealed class RouteMember
         return consumer;
     }
 
-    private void OnAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
+    /// <summary>
+    /// Starts a worker per new partition, after comparing the group's committed offset with the local record:
+    /// a committed offset behind the record is an "offset behind" anomaly; messages below the record are filtered as
+    /// repeats, and the consumer starts at the record instead (and commits it) in mode 3, or when the record is at
+    /// least <c>use_saved_offset_time</c> seconds old.
+    /// </summary>
+    private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
     {
+        if (_stopping || partitions.Count == 0)
+        {
+            // Assigned during the final commit: left to the members that stay.
+            return partitions.Select(p => new TopicPartitionOffset(p, Offset.Unset));
+        }
+
+        var committed = CommittedOffsets(consumer, partitions);
+        var start = new List<TopicPartitionOffset>(partitions.Count);
         foreach (var partition in partitions)
         {
-            if (_stopping)
+            var key = new PartitionKey(_cluster.Name, _route.Group, partition.Topic, partition.Partition.Value);
+            var local = _store.Read(key);
+            var committedOffset = committed.GetValueOrDefault(partition.Partition.Value, Offset.Unset);
+            var progress = new PartitionProgress(key, _store, _route.MessageDeliveryGuarantees, local?.NextOffset ?? -1);
+            var from = Offset.Unset;
+            if (local is { } record && (committedOffset.IsSpecial || committedOffset.Value < record.NextOffset))
             {
-                // Assigned during the final commit: left to the members that stay.
-                continue;
+                var known = !committedOffset.IsSpecial;
+                Log.OffsetBehind(_logger, _route.Name, partition.Topic, partition.Partition.Value, known ? committedOffset.Value.ToString(CultureInfo.InvariantCulture) : "(none)", record.LastDone, known ? record.NextOffset - committedOffset.Value : record.NextOffset);
+                var age = _time.GetUtcNow() - record.Updated;
+                if (_route.MessageDeliveryGuarantees == DeliveryGuarantee.NoRepeatOnOneMachine
+                    || (_route.UseSavedOffsetTime >= 0 && age.TotalSeconds >= _route.UseSavedOffsetTime))
+                {
+                    from = new Offset(record.NextOffset);
+                    progress.CommitFrom(record.NextOffset);
+                    Log.OffsetRestored(_logger, _route.Name, partition.Topic, partition.Partition.Value, record.NextOffset, age.TotalSeconds);
+                }
             }
 
-            var worker = new PartitionWorker(partition, new PartitionProgress(), _deliverer, consumer);
+            _filters[partition.Partition.Value] = new RepeatFilter(partition.Partition.Value, local);
+            var worker = new PartitionWorker(partition, progress, _deliverer, consumer);
             _workers[partition.Partition.Value] = worker;
             worker.Start();
+            start.Add(new TopicPartitionOffset(partition, from));
+            Log.PartitionStart(_logger, _route.Name, partition.Topic, partition.Partition.Value, Describe(committedOffset), local is { } l ? l.LastDone.ToString(CultureInfo.InvariantCulture) : "(none)", from.IsSpecial ? "committed offset" : from.Value.ToString(CultureInfo.InvariantCulture));
         }
 
-        if (partitions.Count > 0)
+        Log.PartitionsAssigned(_logger, _route.Name, _index, Describe(partitions));
+        return start;
+    }
+
+    private Dictionary<int, Offset> CommittedOffsets(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
+    {
+        try
         {
-            Log.PartitionsAssigned(_logger, _route.Name, _index, Describe(partitions));
+            return consumer.Committed(partitions, CommittedLookupTimeout).ToDictionary(c => c.Partition.Value, c => c.Offset);
+        }
+        catch (KafkaException ex)
+        {
+            // Without the committed offsets the anomaly checks are skipped; the repeat filter still applies.
+            Log.KafkaError(_logger, _route.Name, _index, "could not read committed offsets: " + ex.Error.Reason);
+            return [];
         }
     }
+
+    private static string Describe(Offset offset) => offset.IsSpecial ? "(none)" : offset.Value.ToString(CultureInfo.InvariantCulture);
 
     private void OnRevoked(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions, bool lost)
     {
         var workers = new List<PartitionWorker>();
         foreach (var partition in partitions)
         {
+            _filters.Remove(partition.Partition.Value);
             if (_workers.Remove(partition.Partition.Value, out var worker))
             {
                 workers.Add(worker);
@@ -244,4 +302,49 @@ internal sealed class RouteMember
 
     private static string Describe(IEnumerable<TopicPartition> partitions) =>
         string.Join(", ", partitions.Select(p => p.Partition.Value));
+
+    /// <summary>
+    /// Per partition: drops messages below the local record (delivered before, per this machine's record) and
+    /// reports, at the first message after assignment, a gap between the record and what the cluster serves.
+    /// </summary>
+    private sealed class RepeatFilter(int partition, LocalRecord? local)
+    {
+        private bool _seenFirst;
+        private long _filtered;
+
+        public bool Pass(long offset, PartitionProgress progress, RouteMember member)
+        {
+            if (local is not { } record)
+            {
+                return true;
+            }
+
+            if (!_seenFirst)
+            {
+                _seenFirst = true;
+                if (offset > record.NextOffset)
+                {
+                    Log.OffsetGap(member._logger, member._route.Name, member._route.Topic, partition, offset, record.LastDone, offset - record.NextOffset);
+                }
+            }
+
+            if (offset >= record.NextOffset)
+            {
+                if (_filtered > 0)
+                {
+                    Log.RepeatsFiltered(member._logger, member._route.Name, member._route.Topic, partition, _filtered, record.LastDone);
+                    _filtered = 0;
+                }
+
+                return true;
+            }
+
+            // Finished without delivery so the commit moves past it.
+            progress.Track(offset);
+            progress.FinishRepeat(offset);
+            _filtered++;
+            member._metrics.OnRepeatFiltered(member._route.Name);
+            return false;
+        }
+    }
 }

@@ -64,4 +64,25 @@ internal static partial class Log
 
     [LoggerMessage(20, LogLevel.Error, "Route {Route} member {Member} failed: {Error}")]
     public static partial void MemberFailed(ILogger logger, string route, int member, string error);
+
+    [LoggerMessage(21, LogLevel.Warning, "Local offset record {Partition} in {Path} is damaged; it is ignored")]
+    public static partial void LocalRecordDamaged(ILogger logger, string partition, string path);
+
+    [LoggerMessage(22, LogLevel.Error, "Local offset record {Partition} could not be written: {Error}")]
+    public static partial void LocalRecordWriteFailed(ILogger logger, string partition, string error);
+
+    [LoggerMessage(23, LogLevel.Information, "Route {Route}: {Topic}/{Partition} assigned: committed {Committed}, local record {Local}, starting at {Start}")]
+    public static partial void PartitionStart(ILogger logger, string route, string topic, int partition, string committed, string local, string start);
+
+    [LoggerMessage(24, LogLevel.Warning, "Route {Route}: offset behind on {Topic}/{Partition}: the group's committed offset {Committed} is behind the local record {Local} ({Count} message(s) would repeat)")]
+    public static partial void OffsetBehind(ILogger logger, string route, string topic, int partition, string committed, long local, long count);
+
+    [LoggerMessage(25, LogLevel.Warning, "Route {Route}: offset restored on {Topic}/{Partition}: seeking to {Offset} from the local record ({AgeSeconds:F0} s old) and committing it")]
+    public static partial void OffsetRestored(ILogger logger, string route, string topic, int partition, long offset, double ageSeconds);
+
+    [LoggerMessage(26, LogLevel.Warning, "Route {Route}: offset gap on {Topic}/{Partition}: next message is {Offset} but the local record ends at {Local}; {Gap} offset(s) were never fetched (deleted or skipped by the cluster)")]
+    public static partial void OffsetGap(ILogger logger, string route, string topic, int partition, long offset, long local, long gap);
+
+    [LoggerMessage(27, LogLevel.Information, "Route {Route}: filtered {Count} repeated message(s) on {Topic}/{Partition} below the local record {Local}")]
+    public static partial void RepeatsFiltered(ILogger logger, string route, string topic, int partition, long count, long local);
 }

@@ -17,6 +17,8 @@ public sealed class ProxyMetrics : IDisposable
     private long _deliveredTotal;
     private long _failedTotal;
     private long _skippedTotal;
+    private long _repeatsTotal;
+    private readonly Counter<long> _repeats;
 
     public ProxyMetrics()
     {
@@ -24,6 +26,7 @@ public sealed class ProxyMetrics : IDisposable
         _delivered = _meter.CreateCounter<long>("kcp.messages.delivered", description: "Messages the endpoint accepted");
         _failedAttempts = _meter.CreateCounter<long>("kcp.delivery.failures", description: "Failed delivery attempts");
         _skipped = _meter.CreateCounter<long>("kcp.messages.skipped", description: "Messages skipped after failures or by hand");
+        _repeats = _meter.CreateCounter<long>("kcp.messages.repeats_filtered", description: "Messages not delivered again because the local offset record shows them done");
     }
 
     public long Delivered => Interlocked.Read(ref _deliveredTotal);
@@ -31,6 +34,14 @@ public sealed class ProxyMetrics : IDisposable
     public long FailedAttempts => Interlocked.Read(ref _failedTotal);
 
     public long Skipped => Interlocked.Read(ref _skippedTotal);
+
+    public long RepeatsFiltered => Interlocked.Read(ref _repeatsTotal);
+
+    internal void OnRepeatFiltered(string route)
+    {
+        Interlocked.Increment(ref _repeatsTotal);
+        _repeats.Add(1, new KeyValuePair<string, object?>("route", route));
+    }
 
     internal void OnDelivered(string route)
     {
