@@ -19,6 +19,7 @@ public static class CliApp
             RunCommand(),
             ValidateCommand(),
             DemoCommand.Create(),
+            OffsetsCommand.Create(),
         };
 
         // The host handles SIGINT/SIGTERM itself; the parser must not cancel on them first.

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -210,7 +211,8 @@ public sealed class LocalOffsetStore : IAsyncDisposable
         }
     }
 
-    // The rename itself is durable only once the directory entry is flushed.
+    // The rename itself is durable only once the directory entry is flushed; .NET cannot open a directory as a
+    // file, so this goes to libc.
     private void SyncDirectory()
     {
         if (!OperatingSystem.IsLinux())
@@ -218,8 +220,23 @@ public sealed class LocalOffsetStore : IAsyncDisposable
             return;
         }
 
-        using var handle = File.OpenHandle(_directory, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileOptions.None);
-        RandomAccess.FlushToDisk(handle);
+        var fd = DirectorySync.open(_directory, 0 /* O_RDONLY */);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open {_directory} to flush it (errno {Marshal.GetLastPInvokeError()})");
+        }
+
+        try
+        {
+            if (DirectorySync.fsync(fd) != 0)
+            {
+                throw new IOException($"cannot flush {_directory} (errno {Marshal.GetLastPInvokeError()})");
+            }
+        }
+        finally
+        {
+            _ = DirectorySync.close(fd);
+        }
     }
 
     private string PathOf(PartitionKey key) =>
@@ -277,3 +294,15 @@ internal sealed record StoredRecord(string Version, string Cluster, string Group
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(StoredRecord))]
 internal sealed partial class StoreJson : System.Text.Json.Serialization.JsonSerializerContext;
+
+internal static partial class DirectorySync
+{
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int open(string path, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int fsync(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int close(int fd);
+}

@@ -1,0 +1,201 @@
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
+using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Consuming;
+using KafkaConsumerProxy.Offsets;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace KafkaConsumerProxy.Admin;
+
+/// <summary>One partition as <c>kcp offsets show</c> reports it.</summary>
+public sealed record PartitionOffsets(int Partition, long? Committed, long? LocalLastDone, long LogStart, long LogEnd)
+{
+    /// <summary>Messages not yet committed: from the committed offset (or the log start when none) to the log end.</summary>
+    public long Lag => LogEnd - Math.Max(Committed ?? LogStart, LogStart);
+}
+
+/// <summary>Where <c>kcp offsets set</c> moves each partition.</summary>
+public abstract record OffsetTarget
+{
+    public sealed record Explicit(IReadOnlyDictionary<int, long> Offsets) : OffsetTarget;
+
+    public sealed record Earliest : OffsetTarget;
+
+    public sealed record Latest : OffsetTarget;
+
+    public sealed record AtTime(DateTimeOffset Time) : OffsetTarget;
+}
+
+/// <summary>
+/// The offsets tool: shows a route's committed offsets, local records, log ends and lag, and sets a group's committed
+/// offsets (the previous service's offset-reset script), keeping the local offset store in line so a deliberate replay
+/// is not filtered as a repeat.
+/// </summary>
+public sealed class OffsetsTool : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+
+    private readonly KcpConfig _config;
+    private readonly RouteDefinition _route;
+    private readonly ClusterDefinition _cluster;
+    private readonly IConsumer<byte[]?, byte[]?> _reader;
+
+    public OffsetsTool(KcpConfig config, string routeName)
+    {
+        _config = config;
+        _route = config.Routes.FirstOrDefault(r => r.Name == routeName)
+            ?? throw new ArgumentException($"no route named '{routeName}' in {config.RoutesDir}; routes: {string.Join(", ", config.Routes.Select(r => r.Name))}");
+        _cluster = config.Clusters[_route.Cluster];
+        _reader = Quiet(new ConsumerBuilder<byte[]?, byte[]?>(Settings())).Build();
+    }
+
+    public RouteDefinition Route => _route;
+
+    /// <summary>Per partition: committed offset, local record, log start and end.</summary>
+    public async Task<IReadOnlyList<PartitionOffsets>> ShowAsync()
+    {
+        var partitions = Partitions();
+        var committed = _reader.Committed(partitions, Timeout).ToDictionary(c => c.Partition.Value, c => c.Offset);
+        await using var store = new LocalOffsetStore(_config.StateDir, NullLogger.Instance, TimeProvider.System);
+        return partitions.Select(p =>
+        {
+            var marks = _reader.QueryWatermarkOffsets(p, Timeout);
+            var c = committed.GetValueOrDefault(p.Partition.Value, Offset.Unset);
+            var local = store.Read(Key(p.Partition.Value));
+            return new PartitionOffsets(p.Partition.Value, c.IsSpecial ? null : c.Value, local?.LastDone, marks.Low.Value, marks.High.Value);
+        }).ToList();
+    }
+
+    /// <summary>
+    /// Sets the group's committed offsets and the local records. Refused while the group has active members, since
+    /// they would overwrite the new offsets with their own commits.
+    /// </summary>
+    public async Task<IReadOnlyList<TopicPartitionOffset>> SetAsync(OffsetTarget target)
+    {
+        await EnsureGroupInactiveAsync().ConfigureAwait(false);
+        var offsets = Resolve(target);
+        CommitAsSoleMember(offsets, Partitions().Count);
+        await using var store = new LocalOffsetStore(_config.StateDir, NullLogger.Instance, TimeProvider.System);
+        foreach (var offset in offsets)
+        {
+            store.WriteNow(Key(offset.Partition.Value), offset.Offset.Value);
+        }
+
+        return offsets;
+    }
+
+    private async Task EnsureGroupInactiveAsync()
+    {
+        using var admin = new AdminClientBuilder(new AdminClientConfig(Settings())).SetLogHandler((_, _) => { }).Build();
+        ConsumerGroupDescription group;
+        try
+        {
+            var description = await admin.DescribeConsumerGroupsAsync([_route.Group], new DescribeConsumerGroupsOptions { RequestTimeout = Timeout }).ConfigureAwait(false);
+            group = description.ConsumerGroupDescriptions.Single();
+        }
+        catch (DescribeConsumerGroupsException ex) when (ex.Results.ConsumerGroupDescriptions.Any(d => d.Error.Code == ErrorCode.Local_UnsupportedFeature))
+        {
+            // A cluster without DescribeGroups (such as the embedded one): joining the group tells instead, see
+            // CommitAsSoleMember.
+            return;
+        }
+
+        if (group.Members.Count > 0)
+        {
+            throw new InvalidOperationException(
+                $"group '{_route.Group}' has {group.Members.Count} active member(s) ({string.Join(", ", group.Members.Select(m => $"{m.ClientId}@{m.Host}"))}); stop every kcp running route '{_route.Name}' first");
+        }
+    }
+
+    private List<TopicPartitionOffset> Resolve(OffsetTarget target)
+    {
+        var partitions = Partitions();
+        switch (target)
+        {
+            case OffsetTarget.Explicit(var offsets):
+                var unknown = offsets.Keys.Where(p => partitions.All(tp => tp.Partition.Value != p)).ToList();
+                if (unknown.Count > 0)
+                {
+                    throw new ArgumentException($"topic '{_route.Topic}' has no partition {string.Join(", ", unknown)} (it has 0..{partitions.Count - 1})");
+                }
+
+                return offsets.Select(o => new TopicPartitionOffset(_route.Topic, o.Key, o.Value)).ToList();
+            case OffsetTarget.Earliest:
+                return partitions.Select(p => new TopicPartitionOffset(p, _reader.QueryWatermarkOffsets(p, Timeout).Low)).ToList();
+            case OffsetTarget.Latest:
+                return partitions.Select(p => new TopicPartitionOffset(p, _reader.QueryWatermarkOffsets(p, Timeout).High)).ToList();
+            case OffsetTarget.AtTime(var time):
+                var found = _reader.OffsetsForTimes(partitions.Select(p => new TopicPartitionTimestamp(p, new Timestamp(time))), Timeout);
+                // No message at or after the time: the partition's end.
+                return found.Select(f => f.Offset.IsSpecial
+                    ? new TopicPartitionOffset(f.TopicPartition, _reader.QueryWatermarkOffsets(f.TopicPartition, Timeout).High)
+                    : f).ToList();
+            default:
+                throw new ArgumentOutOfRangeException(nameof(target));
+        }
+    }
+
+    /// <summary>
+    /// Commits by joining the (empty) group as its only member: the commit then carries a valid generation, which
+    /// every broker accepts, and the member leaves right after. Being assigned fewer than all partitions means other
+    /// members are active, and nothing is committed.
+    /// </summary>
+    private void CommitAsSoleMember(List<TopicPartitionOffset> offsets, int partitionCount)
+    {
+        int? assignedCount = null;
+        using var member = Quiet(new ConsumerBuilder<byte[]?, byte[]?>(Settings()))
+            .SetPartitionsAssignedHandler((_, partitions) => assignedCount = (assignedCount ?? 0) + partitions.Count)
+            .Build();
+        member.Subscribe(_route.Topic);
+        var started = TimeProvider.System.GetTimestamp();
+        while (assignedCount is null && TimeProvider.System.GetElapsedTime(started) < Timeout)
+        {
+            member.Consume(TimeSpan.FromMilliseconds(100));
+        }
+
+        try
+        {
+            if (assignedCount is null)
+            {
+                throw new TimeoutException($"could not join group '{_route.Group}' within {Timeout.TotalSeconds:F0} s to commit offsets");
+            }
+
+            if (assignedCount < partitionCount)
+            {
+                throw new InvalidOperationException(
+                    $"group '{_route.Group}' has other active member(s) (this tool was assigned {assignedCount} of {partitionCount} partitions); stop every kcp running route '{_route.Name}' first");
+            }
+
+            member.Commit(offsets);
+        }
+        finally
+        {
+            member.Close();
+        }
+    }
+
+    private List<TopicPartition> Partitions()
+    {
+        using var admin = new AdminClientBuilder(new AdminClientConfig(Settings())).SetLogHandler((_, _) => { }).Build();
+        var topic = admin.GetMetadata(_route.Topic, Timeout).Topics.Single();
+        if (topic.Error.IsError)
+        {
+            throw new InvalidOperationException($"topic '{_route.Topic}': {topic.Error.Reason}");
+        }
+
+        return topic.Partitions.Select(p => new TopicPartition(_route.Topic, p.PartitionId)).OrderBy(p => p.Partition.Value).ToList();
+    }
+
+    private ConsumerConfig Settings() => ConsumerSettings.Create(_route, _cluster, member: 0);
+
+    private PartitionKey Key(int partition) => new(_cluster.Name, _route.Group, _route.Topic, partition);
+
+    private static ConsumerBuilder<byte[]?, byte[]?> Quiet(ConsumerBuilder<byte[]?, byte[]?> builder) =>
+        builder.SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { });
+
+    public void Dispose()
+    {
+        _reader.Close();
+        _reader.Dispose();
+    }
+}

@@ -1,0 +1,153 @@
+using System.CommandLine;
+using System.Globalization;
+using Confluent.Kafka;
+using KafkaConsumerProxy.Admin;
+using KafkaConsumerProxy.Configuration;
+
+namespace KafkaConsumerProxy.Cli;
+
+/// <summary><c>kcp offsets show|set</c>: inspect and reset a route's committed offsets and local records.</summary>
+internal static class OffsetsCommand
+{
+    public static Command Create() => new("offsets", "Inspect or set a route's committed offsets and local offset records")
+    {
+        Show(),
+        Set(),
+    };
+
+    private static Option<string> RouteOption() => new("--route", "-r") { Description = "Route name (its file name without extension)", Required = true };
+
+    private static Command Show()
+    {
+        var config = CliApp.ConfigOption();
+        var route = RouteOption();
+        var command = new Command("show", "Per partition: committed offset, local record, log end, lag") { config, route };
+        command.SetAction(async (parse, _) =>
+        {
+            return await WithToolAsync(parse.GetRequiredValue(config), parse.GetRequiredValue(route), async tool =>
+            {
+                var rows = await tool.ShowAsync().ConfigureAwait(false);
+                Console.Out.WriteLine($"route {tool.Route.Name}: topic {tool.Route.Topic}, group {tool.Route.Group}, cluster {tool.Route.Cluster}");
+                Console.Out.WriteLine($"{"partition",9}  {"committed",12}  {"local last done",15}  {"log start",12}  {"log end",12}  {"lag",10}");
+                foreach (var row in rows)
+                {
+                    Console.Out.WriteLine($"{row.Partition,9}  {Text(row.Committed),12}  {Text(row.LocalLastDone),15}  {row.LogStart,12}  {row.LogEnd,12}  {row.Lag,10}");
+                }
+
+                Console.Out.WriteLine($"{"total",9}  {"",12}  {"",15}  {"",12}  {"",12}  {rows.Sum(r => r.Lag),10}");
+                return 0;
+            }).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    private static Command Set()
+    {
+        var config = CliApp.ConfigOption();
+        var route = RouteOption();
+        var offsets = new Argument<string[]>("PARTITION:OFFSET") { Description = "Offsets to set, e.g. 0:100 1:250", Arity = ArgumentArity.ZeroOrMore };
+        var earliest = new Option<bool>("--to-earliest") { Description = "Every partition to its first available offset" };
+        var latest = new Option<bool>("--to-latest") { Description = "Every partition to its end (skip everything not yet consumed)" };
+        var time = new Option<DateTimeOffset?>("--to-time") { Description = "Every partition to its first message at or after this time, e.g. 2026-11-24T10:00:00Z" };
+        var command = new Command("set", "Set the group's committed offsets (the group must have no active members) and the local records") { config, route, offsets, earliest, latest, time };
+        command.Validators.Add(result =>
+        {
+            var chosen = (result.GetValue(offsets)?.Length > 0 ? 1 : 0) + (result.GetValue(earliest) ? 1 : 0) + (result.GetValue(latest) ? 1 : 0) + (result.GetValue(time) is null ? 0 : 1);
+            if (chosen != 1)
+            {
+                result.AddError("give exactly one of: PARTITION:OFFSET pairs, --to-earliest, --to-latest, --to-time");
+            }
+        });
+        command.SetAction(async (parse, _) =>
+        {
+            OffsetTarget target;
+            if (parse.GetValue(earliest))
+            {
+                target = new OffsetTarget.Earliest();
+            }
+            else if (parse.GetValue(latest))
+            {
+                target = new OffsetTarget.Latest();
+            }
+            else if (parse.GetValue(time) is { } at)
+            {
+                target = new OffsetTarget.AtTime(at);
+            }
+            else if (ParsePairs(parse.GetValue(offsets) ?? [], out var pairs, out var error))
+            {
+                target = new OffsetTarget.Explicit(pairs);
+            }
+            else
+            {
+                Console.Error.WriteLine(error);
+                return 2;
+            }
+
+            return await WithToolAsync(parse.GetRequiredValue(config), parse.GetRequiredValue(route), async tool =>
+            {
+                var set = await tool.SetAsync(target).ConfigureAwait(false);
+                Console.Out.WriteLine($"route {tool.Route.Name}: committed offsets of group {tool.Route.Group} on {tool.Route.Topic} set, local records updated:");
+                foreach (var offset in set)
+                {
+                    Console.Out.WriteLine($"  partition {offset.Partition.Value}: next offset {offset.Offset.Value}");
+                }
+
+                return 0;
+            }).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    /// <summary>Parses <c>PARTITION:OFFSET</c> pairs, e.g. <c>0:100</c>.</summary>
+    internal static bool ParsePairs(IEnumerable<string> values, out Dictionary<int, long> pairs, out string error)
+    {
+        pairs = [];
+        error = "";
+        foreach (var value in values)
+        {
+            var parts = value.Split(':');
+            if (parts.Length != 2
+                || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var partition)
+                || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
+            {
+                error = $"'{value}' is not PARTITION:OFFSET with two non-negative integers, e.g. 0:100";
+                return false;
+            }
+
+            if (!pairs.TryAdd(partition, offset))
+            {
+                error = $"partition {partition} is given twice";
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static async Task<int> WithToolAsync(FileInfo configFile, string route, Func<OffsetsTool, Task<int>> action)
+    {
+        KcpConfig config;
+        try
+        {
+            config = ConfigLoader.Load(configFile.FullName);
+        }
+        catch (ConfigException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+            return 2;
+        }
+
+        try
+        {
+            using var tool = new OffsetsTool(config, route);
+            return await action(tool).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or TimeoutException or KafkaException)
+        {
+            Console.Error.WriteLine($"kcp offsets: {ex.Message}");
+            return 1;
+        }
+    }
+
+    private static string Text(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "-";
+}

@@ -1,0 +1,36 @@
+using Confluent.Kafka;
+
+namespace KafkaConsumerProxy.Tests.Harness;
+
+/// <summary>Changes a group's committed offsets behind the proxy's back, as a lost or reset commit would.</summary>
+public static class GroupOffsets
+{
+    /// <summary>Joins the (empty) group alone, commits <paramref name="offsets"/>, and leaves.</summary>
+    public static void CommitBehindTheBack(string bootstrapServers, string group, string topic, IReadOnlyDictionary<int, long> offsets)
+    {
+        var assigned = false;
+        var config = new ConsumerConfig
+        {
+            BootstrapServers = bootstrapServers,
+            GroupId = group,
+            EnableAutoCommit = false,
+            SessionTimeoutMs = 6000,
+            FetchWaitMaxMs = 20,
+        };
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
+            .SetLogHandler((_, _) => { })
+            .SetErrorHandler((_, _) => { })
+            .SetPartitionsAssignedHandler((_, p) => assigned |= p.Count > 0)
+            .Build();
+        consumer.Subscribe(topic);
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(20);
+        while (!assigned && DateTimeOffset.UtcNow < deadline)
+        {
+            consumer.Consume(TimeSpan.FromMilliseconds(100));
+        }
+
+        Assert.True(assigned, "could not join the group to change its offsets");
+        consumer.Commit(offsets.Select(o => new TopicPartitionOffset(topic, o.Key, o.Value)));
+        consumer.Close();
+    }
+}
