@@ -56,7 +56,7 @@ public sealed class OffsetsTool : IDisposable
     {
         var partitions = Partitions();
         var committed = _reader.Committed(partitions, Timeout).ToDictionary(c => c.Partition.Value, c => c.Offset);
-        await using var store = new LocalOffsetStore(_config.StateDir, NullLogger.Instance, TimeProvider.System);
+        var store = new LocalOffsetStore(_config.StateDir, NullLogger.Instance, TimeProvider.System);
         return partitions.Select(p =>
         {
             var marks = _reader.QueryWatermarkOffsets(p, Timeout);
@@ -75,7 +75,7 @@ public sealed class OffsetsTool : IDisposable
         await EnsureGroupInactiveAsync().ConfigureAwait(false);
         var offsets = Resolve(target);
         CommitAsSoleMember(offsets, Partitions().Count);
-        await using var store = new LocalOffsetStore(_config.StateDir, NullLogger.Instance, TimeProvider.System);
+        var store = new LocalOffsetStore(_config.StateDir, NullLogger.Instance, TimeProvider.System);
         foreach (var offset in offsets)
         {
             store.WriteNow(Key(offset.Partition.Value), offset.Offset.Value);

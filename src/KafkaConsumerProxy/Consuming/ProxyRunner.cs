@@ -33,7 +33,7 @@ public sealed class ProxyRunner
     {
         var logger = _loggers.CreateLogger("kcp");
         using var skipLog = new SkipLog(_config.StateDir);
-        await using var store = new LocalOffsetStore(_config.StateDir, logger, _time);
+        var store = new LocalOffsetStore(_config.StateDir, logger, _time);
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(stop);
         var deliverers = new List<HttpDeliverer>();
         var members = new List<Task>();

@@ -26,6 +26,7 @@ internal sealed class RouteMember
     private readonly OffsetCommitter _committer;
     private readonly Dictionary<int, PartitionWorker> _workers = [];
     private readonly Dictionary<int, RepeatFilter> _filters = [];
+    private readonly Dictionary<int, OffsetRecordFile> _recordFiles = [];
     private readonly LocalOffsetStore _store;
     private readonly ProxyMetrics _metrics;
     private readonly TimeSpan _stopBound;
@@ -102,6 +103,12 @@ internal sealed class RouteMember
             }
 
             _workers.Clear();
+            foreach (var recordFile in _recordFiles.Values)
+            {
+                recordFile.Dispose();
+            }
+
+            _recordFiles.Clear();
             Log.MemberStopped(_logger, _route.Name, _index);
         }
 
@@ -149,7 +156,7 @@ internal sealed class RouteMember
         }
 
         var message = result.Message;
-        worker.Enqueue(new KafkaRecord(result.Topic, partition, offset, message.Timestamp.UnixTimestampMs, message.Key, message.Value));
+        worker.Enqueue(new KafkaRecord(result.Topic, partition, offset, message.Timestamp.UnixTimestampMs, message.Key, message.Value, KafkaHeader.From(message.Headers)));
     }
 
     private IConsumer<byte[]?, byte[]?> Build()
@@ -198,7 +205,9 @@ internal sealed class RouteMember
             var key = new PartitionKey(_cluster.Name, _route.Group, partition.Topic, partition.Partition.Value);
             var local = _store.Read(key);
             var committedOffset = committed.GetValueOrDefault(partition.Partition.Value, Offset.Unset);
-            var progress = new PartitionProgress(key, _store, _route.MessageDeliveryGuarantees, local?.NextOffset ?? -1);
+            var recordFile = _store.Open(key);
+            _recordFiles[partition.Partition.Value] = recordFile;
+            var progress = new PartitionProgress(recordFile, _route.MessageDeliveryGuarantees, local?.NextOffset ?? -1);
             var from = Offset.Unset;
             if (local is { } record && (committedOffset.IsSpecial || committedOffset.Value < record.NextOffset))
             {
@@ -255,6 +264,14 @@ internal sealed class RouteMember
         }
 
         StopWorkers(workers);
+        foreach (var partition in partitions)
+        {
+            if (_recordFiles.Remove(partition.Partition.Value, out var recordFile))
+            {
+                recordFile.Dispose();
+            }
+        }
+
         if (lost)
         {
             // The group already gave these partitions away; a commit would be refused and could

@@ -1,8 +1,8 @@
+using System.Buffers.Binary;
 using System.Globalization;
+using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 
@@ -22,39 +22,26 @@ public readonly record struct LocalRecord(long NextOffset, DateTimeOffset Update
 }
 
 /// <summary>
-/// The local offset store under <c>{state_dir}/offsets/</c>: one small file per (cluster, group, topic, partition),
+/// The local offset store under <c>{state_dir}/offsets/</c>: one 72-byte file per (cluster, group, topic, partition)
 /// holding the offset below which everything was delivered or skipped.
 /// <para>
-/// One file per partition because a partition has one owner at a time, so processes sharing a state directory
-/// never write the same file together. Each write goes to a temporary file that is renamed over the old one, so a
-/// crash leaves either the old or the new record, never a torn one; a checksum line catches any other damage, and a
-/// damaged file is reported and treated as absent. Files are rewritten in place, so the store's size depends only
-/// on the number of partitions.
+/// One file per partition because a partition has one owner at a time, so processes sharing a state directory never
+/// write the same record together. The owner maps its file into memory and updates it after every finished message:
+/// a store into shared memory, no system call and no disk flush, yet it survives the process being killed because the
+/// kernel owns the page. The operating system writes the page back in its own batches; guarantee mode 3 additionally
+/// flushes it to disk (msync) before a message counts as done, so the record also survives a machine crash.
 /// </para>
 /// <para>
-/// Writes are batched: <see cref="Record"/> only marks a partition dirty, and a background loop writes every dirty
-/// partition once per <see cref="FlushInterval"/>. In durable mode (guarantee mode 3) each write is flushed to disk
-/// (file and directory fsync) and <see cref="RecordDurableAsync"/> completes only then; waiters that arrive during a
-/// flush share the next one.
+/// The file has two slots written alternately, each with a sequence number and a checksum, so a crash in the middle
+/// of an update leaves the previous slot intact; a file with no valid slot is reported as damaged and treated as
+/// absent. The files never grow: the store's size depends only on the number of partitions.
 /// </para>
 /// </summary>
-public sealed class LocalOffsetStore : IAsyncDisposable
+public sealed class LocalOffsetStore
 {
-    /// <summary>How often recorded positions are written in modes 1 and 2.</summary>
-    public static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(200);
-
-    private const string Version = "kcp-offset-v1";
-
     private readonly string _directory;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly Lock _gate = new();
-    private Dictionary<PartitionKey, long> _dirty = [];
-    private TaskCompletionSource? _nextDurableFlush;
-    private readonly SemaphoreSlim _wake = new(0);
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _loop;
-    private readonly Lock _writeLock = new();
 
     public LocalOffsetStore(string stateDir, ILogger logger, TimeProvider time)
     {
@@ -62,181 +49,40 @@ public sealed class LocalOffsetStore : IAsyncDisposable
         Directory.CreateDirectory(_directory);
         _logger = logger;
         _time = time;
-        _loop = Task.Run(FlushLoopAsync);
     }
 
     /// <summary>Reads a partition's record; null when there is none or it is damaged (damage is logged).</summary>
     public LocalRecord? Read(PartitionKey key)
     {
         var path = PathOf(key);
-        string text;
+        byte[] bytes;
         try
         {
-            text = File.ReadAllText(path);
+            bytes = File.ReadAllBytes(path);
         }
-        catch (FileNotFoundException)
-        {
-            return null;
-        }
-        catch (DirectoryNotFoundException)
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
             return null;
         }
 
-        if (TryParse(text, key, out var record))
+        var state = OffsetRecordFile.Parse(bytes, key, out var record);
+        if (state == OffsetRecordFile.ParseState.Damaged)
         {
-            return record;
+            Log.LocalRecordDamaged(_logger, key.ToString(), path);
         }
 
-        Log.LocalRecordDamaged(_logger, key.ToString(), path);
-        return null;
+        return state == OffsetRecordFile.ParseState.Valid ? record : null;
     }
 
-    /// <summary>Records that everything below <paramref name="nextOffset"/> is done; written at the next flush.</summary>
-    public void Record(PartitionKey key, long nextOffset) => Enqueue(key, nextOffset, durable: false);
+    /// <summary>Maps a partition's record for its owner; dispose it when the partition is released.</summary>
+    public OffsetRecordFile Open(PartitionKey key) => new(PathOf(key), _directory, key, Read(key), _time);
 
-    /// <summary>Records and completes once the record is on disk (flushed and fsynced).</summary>
-    public Task RecordDurableAsync(PartitionKey key, long nextOffset) => Enqueue(key, nextOffset, durable: true);
-
-    /// <summary>Writes a record now, durably (used by the offsets tool and on offset restore).</summary>
-    public void WriteNow(PartitionKey key, long nextOffset) => Write(key, nextOffset, durable: true);
-
-    /// <summary>Removes a partition's record (the offsets tool, when the group's offsets are reset).</summary>
-    public void Delete(PartitionKey key)
+    /// <summary>Writes a record now, durably (the offsets tool).</summary>
+    public void WriteNow(PartitionKey key, long nextOffset)
     {
-        lock (_writeLock)
-        {
-            File.Delete(PathOf(key));
-        }
-    }
-
-    private Task Enqueue(PartitionKey key, long nextOffset, bool durable)
-    {
-        Task durableWrite;
-        lock (_gate)
-        {
-            _dirty[key] = _dirty.TryGetValue(key, out var known) ? Math.Max(known, nextOffset) : nextOffset;
-            if (!durable)
-            {
-                return Task.CompletedTask;
-            }
-
-            _nextDurableFlush ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            durableWrite = _nextDurableFlush.Task;
-        }
-
-        _wake.Release();
-        return durableWrite;
-    }
-
-    private async Task FlushLoopAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            try
-            {
-                await _wake.WaitAsync(FlushInterval, _stop.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-
-            FlushDirty();
-        }
-
-        FlushDirty();
-    }
-
-    private void FlushDirty()
-    {
-        Dictionary<PartitionKey, long> dirty;
-        TaskCompletionSource? waiters;
-        lock (_gate)
-        {
-            if (_dirty.Count == 0)
-            {
-                return;
-            }
-
-            (dirty, _dirty) = (_dirty, []);
-            (waiters, _nextDurableFlush) = (_nextDurableFlush, null);
-        }
-
-        Exception? failure = null;
-        foreach (var (key, nextOffset) in dirty)
-        {
-            try
-            {
-                Write(key, nextOffset, durable: waiters is not null);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                Log.LocalRecordWriteFailed(_logger, key.ToString(), ex.Message);
-                failure = ex;
-            }
-        }
-
-        if (failure is null)
-        {
-            waiters?.TrySetResult();
-        }
-        else
-        {
-            waiters?.TrySetException(failure);
-        }
-    }
-
-    private void Write(PartitionKey key, long nextOffset, bool durable)
-    {
-        var path = PathOf(key);
-        var temp = path + ".tmp";
-        var content = Format(key, new LocalRecord(nextOffset, _time.GetUtcNow()));
-        lock (_writeLock)
-        {
-            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.None))
-            {
-                file.Write(content);
-                if (durable)
-                {
-                    file.Flush(flushToDisk: true);
-                }
-            }
-
-            File.Move(temp, path, overwrite: true);
-            if (durable)
-            {
-                SyncDirectory();
-            }
-        }
-    }
-
-    // The rename itself is durable only once the directory entry is flushed; .NET cannot open a directory as a
-    // file, so this goes to libc.
-    private void SyncDirectory()
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return;
-        }
-
-        var fd = DirectorySync.open(_directory, 0 /* O_RDONLY */);
-        if (fd < 0)
-        {
-            throw new IOException($"cannot open {_directory} to flush it (errno {Marshal.GetLastPInvokeError()})");
-        }
-
-        try
-        {
-            if (DirectorySync.fsync(fd) != 0)
-            {
-                throw new IOException($"cannot flush {_directory} (errno {Marshal.GetLastPInvokeError()})");
-            }
-        }
-        finally
-        {
-            _ = DirectorySync.close(fd);
-        }
+        using var file = Open(key);
+        file.Write(nextOffset);
+        file.Flush();
     }
 
     private string PathOf(PartitionKey key) =>
@@ -244,65 +90,213 @@ public sealed class LocalOffsetStore : IAsyncDisposable
 
     // Group and cluster names may hold characters a file name cannot; topic names are already safe.
     private static string Escape(string name) => Uri.EscapeDataString(name).Replace("~", "%7E", StringComparison.Ordinal);
+}
 
-    internal static byte[] Format(PartitionKey key, LocalRecord record)
+/// <summary>
+/// One partition's record file, mapped into memory by the partition's owner. Thread-safe: with async delivery
+/// several messages of a partition finish concurrently.
+/// </summary>
+public sealed class OffsetRecordFile : IDisposable
+{
+    internal enum ParseState
     {
-        var payload = JsonSerializer.Serialize(new StoredRecord(Version, key.Cluster, key.Group, key.Topic, key.Partition, record.NextOffset, record.Updated.ToUnixTimeMilliseconds()), StoreJson.Default.StoredRecord);
-        return Encoding.UTF8.GetBytes(payload + "\n" + Checksum(payload) + "\n");
+        Absent,
+        Valid,
+        Damaged,
     }
 
-    internal static bool TryParse(string text, PartitionKey key, out LocalRecord record)
+    private const int SlotSize = 32;
+    private const int Size = 8 + (2 * SlotSize);
+    private static readonly byte[] Magic = "KCPOFS01"u8.ToArray();
+
+    private readonly MemoryMappedFile _map;
+    private readonly MemoryMappedViewAccessor _view;
+    private readonly TimeProvider _time;
+    private readonly ulong _keyHash;
+    private readonly Lock _lock = new();
+    private ulong _sequence;
+    private long _written = -1;
+    private bool _disposed;
+
+    internal OffsetRecordFile(string path, string directory, PartitionKey key, LocalRecord? existing, TimeProvider time)
+    {
+        _time = time;
+        _keyHash = KeyHash(key);
+        var created = !File.Exists(path);
+        var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        if (stream.Length != Size || existing is null)
+        {
+            // New, or damaged and already reported: start over with an empty record.
+            stream.SetLength(0);
+            stream.SetLength(Size);
+            stream.Write(Magic);
+            stream.Flush(flushToDisk: true);
+            if (created)
+            {
+                DirectorySync.Flush(directory);
+            }
+        }
+
+        _map = MemoryMappedFile.CreateFromFile(stream, null, Size, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: false);
+        _view = _map.CreateViewAccessor(0, Size);
+        _sequence = ReadSequence();
+        if (existing is { } record)
+        {
+            _written = record.NextOffset;
+        }
+    }
+
+    /// <summary>Records that everything below <paramref name="nextOffset"/> is done; survives a process crash.</summary>
+    public void Write(long nextOffset)
+    {
+        lock (_lock)
+        {
+            // A delivery that outlived its partition's release may still finish; its owner has moved on.
+            if (_disposed || nextOffset == _written)
+            {
+                return;
+            }
+
+            _written = nextOffset;
+            var sequence = ++_sequence;
+            var slot = 8 + (int)(sequence % 2) * SlotSize;
+            var updated = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            _view.Write(slot, sequence);
+            _view.Write(slot + 8, nextOffset);
+            _view.Write(slot + 16, updated);
+            // The checksum goes last: a slot cut short by a crash fails it and the other slot is used.
+            _view.Write(slot + 24, Checksum(sequence, nextOffset, updated, _keyHash));
+        }
+    }
+
+    /// <summary>Flushes the record to disk (guarantee mode 3): it then survives a machine crash too.</summary>
+    public void Flush()
+    {
+        lock (_lock)
+        {
+            if (!_disposed)
+            {
+                _view.Flush();
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _view.Dispose();
+            _map.Dispose();
+        }
+    }
+
+    internal static ParseState Parse(ReadOnlySpan<byte> bytes, PartitionKey key, out LocalRecord record)
     {
         record = default;
-        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        if (lines.Length != 2 || lines[1] != Checksum(lines[0]))
+        if (bytes.Length != Size || !bytes[..8].SequenceEqual(Magic))
         {
-            return false;
+            return bytes.Length == 0 ? ParseState.Absent : ParseState.Damaged;
+        }
+
+        var keyHash = KeyHash(key);
+        ulong best = 0;
+        var sawData = false;
+        for (var slot = 8; slot < Size; slot += SlotSize)
+        {
+            var span = bytes.Slice(slot, SlotSize);
+            var sequence = BinaryPrimitives.ReadUInt64LittleEndian(span);
+            var next = BinaryPrimitives.ReadInt64LittleEndian(span[8..]);
+            var updated = BinaryPrimitives.ReadInt64LittleEndian(span[16..]);
+            var checksum = BinaryPrimitives.ReadUInt64LittleEndian(span[24..]);
+            sawData |= sequence != 0 || next != 0 || updated != 0 || checksum != 0;
+            if (sequence > best && next >= 0 && checksum == Checksum(sequence, next, updated, keyHash))
+            {
+                best = sequence;
+                record = new LocalRecord(next, DateTimeOffset.FromUnixTimeMilliseconds(updated));
+            }
+        }
+
+        return best > 0 ? ParseState.Valid : sawData ? ParseState.Damaged : ParseState.Absent;
+    }
+
+    private ulong ReadSequence()
+    {
+        var a = _view.ReadUInt64(8);
+        var b = _view.ReadUInt64(8 + SlotSize);
+        return Math.Max(a, b);
+    }
+
+    // Detects torn or foreign slots, not tampering: a 64-bit mix (splitmix64 finalizer) of the fields and the key.
+    private static ulong Checksum(ulong sequence, long next, long updated, ulong keyHash)
+    {
+        var h = keyHash;
+        h = Mix(h ^ sequence);
+        h = Mix(h ^ (ulong)next);
+        h = Mix(h ^ (ulong)updated);
+        return h;
+    }
+
+    private static ulong KeyHash(PartitionKey key)
+    {
+        // FNV-1a: stable across processes, unlike string.GetHashCode.
+        var h = 14695981039346656037UL;
+        foreach (var b in Encoding.UTF8.GetBytes(key.ToString()))
+        {
+            h = (h ^ b) * 1099511628211UL;
+        }
+
+        return h;
+    }
+
+    private static ulong Mix(ulong z)
+    {
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}
+
+/// <summary>Flushes a directory entry to disk; .NET cannot open a directory as a file, so this goes to libc.</summary>
+internal static partial class DirectorySync
+{
+    public static void Flush(string directory)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        var fd = open(directory, 0 /* O_RDONLY */);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open {directory} to flush it (errno {Marshal.GetLastPInvokeError()})");
         }
 
         try
         {
-            var stored = JsonSerializer.Deserialize(lines[0], StoreJson.Default.StoredRecord);
-            if (stored is null || stored.Version != Version || stored.Cluster != key.Cluster || stored.Group != key.Group
-                || stored.Topic != key.Topic || stored.Partition != key.Partition || stored.NextOffset < 0)
+            if (fsync(fd) != 0)
             {
-                return false;
+                throw new IOException($"cannot flush {directory} (errno {Marshal.GetLastPInvokeError()})");
             }
-
-            record = new LocalRecord(stored.NextOffset, DateTimeOffset.FromUnixTimeMilliseconds(stored.UpdatedMs));
-            return true;
         }
-        catch (JsonException)
+        finally
         {
-            return false;
+            _ = close(fd);
         }
     }
 
-    private static string Checksum(string payload) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(payload)));
-
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync().ConfigureAwait(false);
-        await _loop.ConfigureAwait(false);
-        _stop.Dispose();
-        _wake.Dispose();
-    }
-}
-
-internal sealed record StoredRecord(string Version, string Cluster, string Group, string Topic, int Partition, long NextOffset, long UpdatedMs);
-
-[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower)]
-[System.Text.Json.Serialization.JsonSerializable(typeof(StoredRecord))]
-internal sealed partial class StoreJson : System.Text.Json.Serialization.JsonSerializerContext;
-
-internal static partial class DirectorySync
-{
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial int open(string path, int flags);
+    private static partial int open(string path, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
-    internal static partial int fsync(int fd);
+    private static partial int fsync(int fd);
 
     [LibraryImport("libc", SetLastError = true)]
-    internal static partial int close(int fd);
+    private static partial int close(int fd);
 }

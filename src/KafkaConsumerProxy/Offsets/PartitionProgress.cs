@@ -10,23 +10,21 @@ namespace KafkaConsumerProxy.Offsets;
 internal sealed class PartitionProgress
 {
     private readonly OffsetTracker _tracker = new();
-    private readonly PartitionKey _key;
-    private readonly LocalOffsetStore? _store;
+    private readonly OffsetRecordFile? _record;
     private readonly DeliveryGuarantee _mode;
     private long _durable;
     private long _initial = -1;
 
     /// <summary>Progress without a local store (tests of the worker alone).</summary>
     public PartitionProgress()
-        : this(default, null, DeliveryGuarantee.AtLeastOnce, -1)
+        : this(null, DeliveryGuarantee.AtLeastOnce, -1)
     {
     }
 
     /// <param name="durableFrom">The next offset of the partition's local record at assignment (-1: none); it is already on disk.</param>
-    public PartitionProgress(PartitionKey key, LocalOffsetStore? store, DeliveryGuarantee mode, long durableFrom)
+    public PartitionProgress(OffsetRecordFile? record, DeliveryGuarantee mode, long durableFrom)
     {
-        _key = key;
-        _store = store;
+        _record = record;
         _mode = mode;
         _durable = durableFrom;
     }
@@ -65,34 +63,30 @@ internal sealed class PartitionProgress
     /// Marks a message delivered or skipped and records the new position locally. In mode 3 this completes only
     /// once the record is durable on disk, so the message counts as done only then.
     /// </summary>
-    public async ValueTask FinishAsync(long offset)
+    public ValueTask FinishAsync(long offset)
     {
         _tracker.Finish(offset);
-        if (_store is null)
+        if (_record is null)
         {
-            return;
+            return ValueTask.CompletedTask;
         }
 
         var position = _tracker.CommitPosition;
-        if (_mode != DeliveryGuarantee.NoRepeatOnOneMachine)
-        {
-            _store.Record(_key, position);
-            return;
-        }
-
         try
         {
-            await _store.RecordDurableAsync(_key, position).ConfigureAwait(false);
-            InterlockedMax(ref _durable, position);
+            _record.Write(position);
+            if (_mode == DeliveryGuarantee.NoRepeatOnOneMachine)
+            {
+                _record.Flush();
+                InterlockedMax(ref _durable, position);
+            }
         }
         catch (IOException)
         {
-            // Logged by the store; the position stays uncommitted until a later write succeeds.
+            // The position stays uncommitted in mode 3 until a later flush succeeds; the next write retries.
         }
-        catch (UnauthorizedAccessException)
-        {
-            // As above.
-        }
+
+        return ValueTask.CompletedTask;
     }
 
     private static void InterlockedMax(ref long target, long value)
