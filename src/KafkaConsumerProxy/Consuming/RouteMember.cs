@@ -84,6 +84,7 @@ internal sealed class RouteMember
                 }
 
                 _committer.CommitIfDue(consumer, _workers.Values);
+                _committer.RetryReleased(consumer);
             }
         }
         finally
@@ -280,7 +281,7 @@ internal sealed class RouteMember
         }
         else
         {
-            _committer.CommitNow(consumer, workers);
+            _committer.CommitReleased(consumer, workers);
             Log.PartitionsRevoked(_logger, _route.Name, _index, Describe(partitions.Select(p => p.TopicPartition)));
         }
 

@@ -18,7 +18,10 @@ internal sealed class OffsetCommitter
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Dictionary<int, long> _committed = [];
+    private readonly List<TopicPartitionOffset> _released = [];
     private long _lastCommit;
+    private long _releasedAt;
+    private long _lastReleasedTry;
 
     public OffsetCommitter(string route, int member, TimeSpan interval, ILogger logger, TimeProvider time)
     {
@@ -41,9 +44,65 @@ internal sealed class OffsetCommitter
     }
 
     /// <summary>Commits what is finished now; returns false when the commit failed.</summary>
-    public bool CommitNow(IConsumer<byte[]?, byte[]?> consumer, IEnumerable<PartitionWorker> workers)
+    public bool CommitNow(IConsumer<byte[]?, byte[]?> consumer, IEnumerable<PartitionWorker> workers) =>
+        Commit(consumer, Uncommitted(workers));
+
+    /// <summary>
+    /// Commits the final positions of partitions being released. If the group refuses the commit (as it may while it
+    /// rebalances), the positions are kept and tried again by <see cref="RetryReleased"/> once the rebalance is over,
+    /// unless the partition's new owner has committed further by then.
+    /// </summary>
+    public void CommitReleased(IConsumer<byte[]?, byte[]?> consumer, IEnumerable<PartitionWorker> workers)
     {
-        _lastCommit = _time.GetTimestamp();
+        var offsets = Uncommitted(workers);
+        if (!Commit(consumer, offsets))
+        {
+            _released.AddRange(offsets);
+            _releasedAt = _time.GetTimestamp();
+        }
+    }
+
+    /// <summary>Retries refused commits of released partitions, for <see cref="ReleasedRetryWindow"/> at most.</summary>
+    public void RetryReleased(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        if (_released.Count == 0 || _time.GetElapsedTime(_lastReleasedTry) < TimeSpan.FromMilliseconds(100))
+        {
+            return;
+        }
+
+        _lastReleasedTry = _time.GetTimestamp();
+        if (_time.GetElapsedTime(_releasedAt) > ReleasedRetryWindow)
+        {
+            Log.CommitFailed(_logger, _route, _member, Describe(_released), "given up: the partitions' new owners deliver from the last committed offset, so these messages repeat");
+            _released.Clear();
+            return;
+        }
+
+        try
+        {
+            // Never move a partition back behind what its new owner has committed meanwhile.
+            var current = consumer.Committed(_released.Select(o => o.TopicPartition), TimeSpan.FromSeconds(2))
+                .ToDictionary(c => c.TopicPartition, c => c.Offset);
+            var stillBehind = _released.Where(o => !current.TryGetValue(o.TopicPartition, out var c) || c.IsSpecial || c.Value < o.Offset.Value).ToList();
+            if (stillBehind.Count > 0)
+            {
+                consumer.Commit(stillBehind);
+                Log.Committed(_logger, _route, _member, Describe(stillBehind));
+            }
+
+            _released.Clear();
+        }
+        catch (KafkaException)
+        {
+            // Still rebalancing; try again shortly.
+        }
+    }
+
+    /// <summary>How long refused commits of released partitions are retried.</summary>
+    public static readonly TimeSpan ReleasedRetryWindow = TimeSpan.FromSeconds(10);
+
+    private List<TopicPartitionOffset> Uncommitted(IEnumerable<PartitionWorker> workers)
+    {
         var offsets = new List<TopicPartitionOffset>();
         foreach (var worker in workers)
         {
@@ -54,6 +113,12 @@ internal sealed class OffsetCommitter
             }
         }
 
+        return offsets;
+    }
+
+    private bool Commit(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> offsets)
+    {
+        _lastCommit = _time.GetTimestamp();
         if (offsets.Count == 0)
         {
             return true;
@@ -76,7 +141,7 @@ internal sealed class OffsetCommitter
         }
         catch (KafkaException ex)
         {
-            Log.CommitFailed(_logger, _route, _member, Describe(offsets), ex.Error.Reason);
+            Log.CommitFailed(_logger, _route, _member, Describe(offsets), ex.Error.Reason + "; will be retried");
             return false;
         }
     }

@@ -32,7 +32,7 @@ internal static partial class Log
     [LoggerMessage(9, LogLevel.Warning, "Route {Route}: manually skipped {Topic}/{Partition}@{Offset} after {Attempts} attempt(s); last failure: {Reason}")]
     public static partial void MessageSkippedManually(ILogger logger, string route, string topic, int partition, long offset, int attempts, string reason);
 
-    [LoggerMessage(10, LogLevel.Warning, "Route {Route} member {Member}: commit of [{Offsets}] failed, will be retried: {Error}")]
+    [LoggerMessage(10, LogLevel.Warning, "Route {Route} member {Member}: commit of [{Offsets}] failed: {Error}")]
     public static partial void CommitFailed(ILogger logger, string route, int member, string offsets, string error);
 
     [LoggerMessage(11, LogLevel.Warning, "Route {Route} member {Member}: consume error: {Error}")]

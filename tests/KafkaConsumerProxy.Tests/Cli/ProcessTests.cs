@@ -1,0 +1,334 @@
+using System.Diagnostics;
+using System.Text.Json;
+using KafkaConsumerProxy.Tests.Harness;
+
+namespace KafkaConsumerProxy.Tests.Cli;
+
+/// <summary>
+/// <c>kcp</c> as the operator runs it: a separate process stopped by signals, restarted, validated, sharing its group
+/// with another member. What is checked is what the operator relies on: exit codes, what was delivered and committed.
+/// </summary>
+public sealed class ProcessTests : IClassFixture<TestCluster>
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    // A stop with nothing stuck takes a commit and a group leave; far below this.
+    private static readonly TimeSpan StopBound = TimeSpan.FromSeconds(15);
+
+    // The mock coordinator waits session.timeout.ms - 1 s for members to (re)join once a group has had members (5 s
+    // with the usual 6 s); each group change of these tests costs that wait, so they use a shorter session.
+    private static readonly Dictionary<string, string> QuickRebalanceConf = new(ProxyConfigWriter.FastConsumerConf)
+    {
+        ["session.timeout.ms"] = "2000",
+    };
+
+    private readonly TestCluster _cluster;
+
+    public ProcessTests(TestCluster cluster) => _cluster = cluster;
+
+    [Theory]
+    [InlineData(KcpProcess.SigTerm)]
+    [InlineData(KcpProcess.SigInt)]
+    [InlineData(KcpProcess.SigHup)]
+    public async Task Run_StopSignalAfterAllDelivered_ExitsZeroAndCommitsEndOffsets(int signal)
+    {
+        const int Partitions = 4, PerPartition = 10;
+        var topic = _cluster.CreateTopic("stop", Partitions);
+        var group = Names.Unique("g");
+        await _cluster.ProduceAsync(topic, Delivered.Numbered(Partitions, PerPartition));
+        await using var receiver = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("stop", topic, group, receiver.Port);
+        var expected = Enumerable.Range(0, Partitions).ToDictionary(p => p, _ => PerPartition);
+
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        await receiver.WaitForAsync(r => r.AllAccepted(expected), Patience);
+        kcp.SendSignal(signal);
+
+        Assert.Equal(0, await kcp.WaitForExitAsync(StopBound));
+        Assert.Contains(kcp.StdOut, l => l.Contains("Stopping: finishing in-flight deliveries", StringComparison.Ordinal));
+        Assert.Contains(kcp.StdOut, l => l.Contains("Route stop member 0 stopped", StringComparison.Ordinal));
+        Assert.EndsWith(" Stopped", kcp.StdOut[^1], StringComparison.Ordinal);
+        Assert.Empty(kcp.StdErr);
+        Delivered.AssertExactlyOnceInOrder(receiver.Requests, expected);
+        Assert.Equal(expected.ToDictionary(p => p.Key, p => (long)p.Value), Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, Partitions));
+    }
+
+    [Fact]
+    public async Task Run_SigTermWhileDeliveryInFlight_DeliveryCompletesIsCommittedAndExitsZero()
+    {
+        var topic = _cluster.CreateTopic("inflight", 1);
+        var group = Names.Unique("g");
+        await _cluster.ProduceAsync(topic, Delivered.Numbered(1, 3));
+        await using var receiver = await RecordingReceiver.StartAsync(FaultScript.ForMessage(0, 2, Fault.Delayed(TimeSpan.FromSeconds(1))));
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("inflight", topic, group, receiver.Port);
+
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        // Recorded on arrival, answered a second later: the delivery is in flight now.
+        await receiver.WaitForAsync(r => r.Any(x => x.Offset == 2), Patience);
+        var stopping = Stopwatch.StartNew();
+        kcp.SendSignal(KcpProcess.SigTerm);
+
+        Assert.Equal(0, await kcp.WaitForExitAsync(StopBound));
+        Assert.True(stopping.Elapsed >= TimeSpan.FromMilliseconds(500), $"exited {stopping.ElapsedMilliseconds} ms after SIGTERM, before the delivery in flight could have been answered");
+        Assert.Single(receiver.Requests, r => r.Offset == 2);
+        Assert.Equal(3, Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0]);
+    }
+
+    [Fact]
+    public async Task Run_SigTermWhileRetryingForever_ExitsZeroPromptlyAndStuckMessageUncommitted()
+    {
+        var topic = _cluster.CreateTopic("stuckstop", 1);
+        var group = Names.Unique("g");
+        await _cluster.ProduceAsync(topic, Delivered.Numbered(1, 3));
+        await using var receiver = await RecordingReceiver.StartAsync(FaultScript.ForMessage(0, 1, Fault.Status(500)));
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("stuckstop", topic, group, receiver.Port, new Dictionary<string, object> { ["can_skip"] = false, ["retry_interval_ms"] = 200 });
+
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        await receiver.WaitForAsync(r => r.Count(x => x.Offset == 1) >= 2, Patience);
+        var stopping = Stopwatch.StartNew();
+        kcp.SendSignal(KcpProcess.SigTerm);
+
+        Assert.Equal(0, await kcp.WaitForExitAsync(StopBound));
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(5), $"took {stopping.Elapsed.TotalSeconds:F1} s to stop while retrying");
+        Assert.DoesNotContain(receiver.Requests.Accepted(), r => r.Offset >= 1);
+        Assert.Equal(1, Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0]);
+        Assert.False(File.Exists(config.SkipFile) && new FileInfo(config.SkipFile).Length > 0, "a stop must not skip the stuck message");
+    }
+
+    [Fact]
+    public async Task Run_SigUsr1WhileMessageRetried_SkipsOnlyThatMessageAndRecordsManualSkip()
+    {
+        var topic = _cluster.CreateTopic("manual", 1);
+        var group = Names.Unique("g");
+        await _cluster.ProduceAsync(topic, Delivered.Numbered(1, 6));
+        // Offset 2 fails forever; offset 4, reached only after the signal, fails 3 times and then succeeds.
+        var laterFailures = 0;
+        await using var receiver = await RecordingReceiver.StartAsync(r => r.Offset switch
+        {
+            2 => Fault.Status(500),
+            4 when Interlocked.Increment(ref laterFailures) <= 3 => Fault.Status(503),
+            _ => Fault.None,
+        });
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("manual", topic, group, receiver.Port, new Dictionary<string, object> { ["can_skip"] = false, ["retry_interval_ms"] = 50 });
+
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        await receiver.WaitForAsync(r => r.Count(x => x.Offset == 2) >= 2, Patience);
+        Assert.DoesNotContain(receiver.Requests, r => r.Offset > 2);
+        kcp.SendSignal(KcpProcess.SigUsr1);
+
+        await receiver.WaitForAsync(r => r.Accepted().Any(x => x.Offset == 5), Patience);
+        await kcp.WaitForOutputAsync($"manually skipped {topic}/0@2 after", Patience);
+        await kcp.WaitForOutputAsync("Manual skip requested (SIGUSR1)", Patience);
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(StopBound));
+
+        Assert.Equal([0L, 1, 3, 4, 5], receiver.Requests.Accepted().Select(r => r.Offset!.Value));
+        Assert.Equal(4, receiver.Requests.Count(r => r.Offset == 4));
+        var record = JsonDocument.Parse(Assert.Single(File.ReadAllLines(config.SkipFile))).RootElement;
+        Assert.Equal((topic, 0, 2L), (record.GetProperty("topic").GetString(), record.GetProperty("partition").GetInt32(), record.GetProperty("offset").GetInt64()));
+        Assert.True(record.GetProperty("manual").GetBoolean());
+        Assert.Equal(6, Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0]);
+    }
+
+    [Fact]
+    public async Task Run_RestartAfterGracefulStop_NothingDeliveredTwice()
+    {
+        const int Partitions = 2, PerBatch = 15;
+        var topic = _cluster.CreateTopic("restart", Partitions);
+        var group = Names.Unique("g");
+        await using var receiver = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers, QuickRebalanceConf);
+        config.AddRoute("restart", topic, group, receiver.Port);
+        var first = Enumerable.Range(0, Partitions).ToDictionary(p => p, _ => PerBatch);
+        var both = Enumerable.Range(0, Partitions).ToDictionary(p => p, _ => 2 * PerBatch);
+
+        await _cluster.ProduceAsync(topic, Delivered.Numbered(Partitions, PerBatch));
+        await using (var kcp = KcpProcess.Run(config.ConfigFile))
+        {
+            await receiver.WaitForAsync(r => r.AllAccepted(first), Patience);
+            kcp.SendSignal(KcpProcess.SigTerm);
+            Assert.Equal(0, await kcp.WaitForExitAsync(StopBound));
+        }
+
+        await _cluster.ProduceAsync(topic, Delivered.Numbered(Partitions, PerBatch));
+        await using (var kcp = KcpProcess.Run(config.ConfigFile))
+        {
+            await receiver.WaitForAsync(r => r.AllAccepted(both), Patience);
+            kcp.SendSignal(KcpProcess.SigTerm);
+            Assert.Equal(0, await kcp.WaitForExitAsync(StopBound));
+        }
+
+        Delivered.AssertExactlyOnceInOrder(receiver.Requests, both);
+        Assert.Equal(both.ToDictionary(p => p.Key, p => (long)p.Value), Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, Partitions));
+    }
+
+    [Fact]
+    public async Task Run_MemberLeavesGroupMidRun_OtherTakesOverWithNothingLostOrRepeated()
+    {
+        const int Partitions = 8, PerBatch = 25;
+        var topic = _cluster.CreateTopic("leave", Partitions);
+        var group = Names.Unique("g");
+        // A little latency per request, so that deliveries are still flowing when the member leaves.
+        await using var receiver = await RecordingReceiver.StartAsync(FaultScript.Always(Fault.Delayed(TimeSpan.FromMilliseconds(5))));
+        using var stayingConfig = MachineConfig(topic, group, receiver.Port);
+        using var leavingConfig = MachineConfig(topic, group, receiver.Port);
+        Task ProduceBatchAsync() => _cluster.ProduceAsync(topic, Delivered.Numbered(Partitions, PerBatch));
+
+        await using var staying = InProcessProxy.Start(stayingConfig.ConfigFile);
+        await using var leaving = InProcessProxy.Start(leavingConfig.ConfigFile);
+        // Both hold partitions before anything is produced: the only move of a partition with progress is the leave.
+        await staying.WaitForLogAsync("partitions assigned", Patience);
+        await leaving.WaitForLogAsync("partitions assigned", Patience);
+        await ProduceBatchAsync();
+        await ProduceBatchAsync();
+        await receiver.WaitForAsync(r => r.Accepted().Count() >= PerBatch * Partitions * 3 / 2, Patience);
+        await ProduceBatchAsync();
+        await leaving.StopAsync();
+        // Produced after the leave, so every partition's last batch can only be delivered by the member that stayed.
+        await ProduceBatchAsync();
+        var expected = Enumerable.Range(0, Partitions).ToDictionary(p => p, _ => PerBatch * 4);
+        await receiver.WaitForAsync(r => r.AllAccepted(expected), Patience);
+        await staying.StopAsync();
+
+        AssertNoOffsetAcceptedTwice(receiver.Requests);
+        Delivered.AssertExactlyOnceInOrder(receiver.Requests, expected);
+        Assert.Contains(leaving.Logs, l => l.Contains("partitions revoked", StringComparison.Ordinal));
+        Assert.Equal(expected.ToDictionary(p => p.Key, p => (long)p.Value), Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, Partitions));
+    }
+
+    [Fact]
+    public async Task Run_MemberJoinsGroupMidRun_RevokedPartitionsNotDeliveredAgain()
+    {
+        const int Partitions = 8, PerBatch = 25;
+        var topic = _cluster.CreateTopic("join", Partitions);
+        var group = Names.Unique("g");
+        await using var receiver = await RecordingReceiver.StartAsync(FaultScript.Always(Fault.Delayed(TimeSpan.FromMilliseconds(5))));
+        using var firstConfig = MachineConfig(topic, group, receiver.Port);
+        using var joiningConfig = MachineConfig(topic, group, receiver.Port);
+        Task ProduceBatchAsync() => _cluster.ProduceAsync(topic, Delivered.Numbered(Partitions, PerBatch));
+
+        await ProduceBatchAsync();
+        await ProduceBatchAsync();
+        await using var first = InProcessProxy.Start(firstConfig.ConfigFile);
+        await receiver.WaitForAsync(r => r.Accepted().Count() >= PerBatch * Partitions / 2, Patience);
+        // Joins while the first member is delivering: half of its partitions are revoked with progress not yet committed.
+        await using var joining = InProcessProxy.Start(joiningConfig.ConfigFile);
+        await joining.WaitForLogAsync("partitions assigned", Patience);
+        await ProduceBatchAsync();
+        var expected = Enumerable.Range(0, Partitions).ToDictionary(p => p, _ => PerBatch * 3);
+        await receiver.WaitForAsync(r => r.AllAccepted(expected), Patience);
+        await joining.StopAsync();
+        await first.StopAsync();
+
+        AssertNoOffsetAcceptedTwice(receiver.Requests);
+        Delivered.AssertExactlyOnceInOrder(receiver.Requests, expected);
+        Assert.Contains(first.Logs, l => l.Contains("partitions revoked", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Validate_ErrorsInSeveralRouteFiles_ListsEveryErrorWithFileKeyAndValueAndExitsNonZero()
+    {
+        using var config = WriteBrokenConfig(out var routes);
+
+        await using var kcp = KcpProcess.Validate(config.ConfigFile);
+
+        Assert.NotEqual(0, await kcp.WaitForExitAsync(Patience));
+        Assert.Equal(
+        [
+            "4 configuration error(s):",
+            $"{routes["missing"]}: key 'url': required key is missing; must be a non-empty string",
+            $"{routes["range"]}: key 'port' = '70000': must be an integer from 1 to 65535",
+            $"{routes["typo"]}: key 'retry_num': unknown key; did you mean 'retry_nums'?",
+            $"{routes["where"]}: key 'cluster' = 'asia': unknown cluster; defined clusters: default",
+        ], kcp.StdErr);
+        Assert.Empty(kcp.StdOut);
+    }
+
+    [Fact]
+    public async Task Validate_GoodConfig_PrintsOkAndExitsZero()
+    {
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("orders", "orders", "billing", 8080);
+        config.AddRoute("audit", "audit", "billing", 8081);
+
+        await using var kcp = KcpProcess.Validate(config.ConfigFile);
+
+        Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+        Assert.Equal([$"{config.ConfigFile}: OK, 2 route(s): audit, orders"], kcp.StdOut);
+        Assert.Empty(kcp.StdErr);
+    }
+
+    [Fact]
+    public async Task Run_BrokenConfig_ExitsNonZeroWithoutConsuming()
+    {
+        var topic = _cluster.CreateTopic("broken", 1);
+        var group = Names.Unique("g");
+        await _cluster.ProduceAsync(topic, Delivered.Numbered(1, 3));
+        await using var receiver = await RecordingReceiver.StartAsync();
+        using var config = WriteBrokenConfig(out _);
+        config.AddRoute("good", topic, group, receiver.Port);
+
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+
+        Assert.NotEqual(0, await kcp.WaitForExitAsync(Patience));
+        Assert.Equal("4 configuration error(s):", kcp.StdErr[0]);
+        Assert.DoesNotContain(kcp.StdOut, l => l.Contains("started", StringComparison.Ordinal));
+        Assert.Empty(receiver.Requests);
+        Assert.True(Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0] < 0, "nothing may be committed");
+    }
+
+    [Theory]
+    [InlineData("session.timeout.ms", "soon")]
+    // The password pasted into the wrong key: the client's error message quotes the invalid value.
+    [InlineData("security.protocol", "hunter2-secret")]
+    public async Task Run_KafkaClientRefusesSettings_NoOutputLineShowsThePassword(string key, string value)
+    {
+        var topic = _cluster.CreateTopic("secret", 1);
+        await using var receiver = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("secret", topic, Names.Unique("g"), receiver.Port, new Dictionary<string, object>
+        {
+            ["consumer_conf"] = new Dictionary<string, string> { ["sasl.username"] = "kcp", ["sasl.password"] = "hunter2-secret", [key] = value },
+        });
+
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+
+        Assert.NotEqual(0, await kcp.WaitForExitAsync(Patience));
+        Assert.Contains(kcp.Output, l => l.Contains("invalid Kafka consumer settings", StringComparison.Ordinal) && l.Contains(key, StringComparison.Ordinal));
+        Assert.DoesNotContain(kcp.Output, l => l.Contains("hunter2-secret", StringComparison.Ordinal));
+    }
+
+    private static void AssertNoOffsetAcceptedTwice(IReadOnlyList<ReceivedRequest> requests)
+    {
+        var repeated = requests.Accepted().GroupBy(r => (r.Partition, r.Offset)).Where(g => g.Count() > 1).Select(g => $"{g.Key.Partition}:{g.Key.Offset}").ToList();
+        Assert.True(repeated.Count == 0, $"{repeated.Count} message(s) accepted more than once (partition:offset): {string.Join(", ", repeated)}");
+    }
+
+    // One group member's machine: its own state_dir, so only the group's committed offsets pass progress on.
+    private ProxyConfigWriter MachineConfig(string topic, string group, int port)
+    {
+        var config = new ProxyConfigWriter(_cluster.BootstrapServers, QuickRebalanceConf);
+        config.AddRoute("rebalance", topic, group, port);
+        return config;
+    }
+
+    // Four route files, each with one kind of mistake, next to a valid main file.
+    private ProxyConfigWriter WriteBrokenConfig(out Dictionary<string, string> routes)
+    {
+        var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        routes = new Dictionary<string, string>
+        {
+            ["missing"] = config.AddRoute("missing", "t1", "g", 8080),
+            ["range"] = config.AddRoute("range", "t2", "g", 70000),
+            ["typo"] = config.AddRoute("typo", "t3", "g", 8080, new Dictionary<string, object> { ["retry_num"] = 3 }),
+            ["where"] = config.AddRoute("where", "t4", "g", 8080, new Dictionary<string, object> { ["cluster"] = "asia" }),
+        };
+        var missing = routes["missing"];
+        File.WriteAllLines(missing, File.ReadAllLines(missing).Where(l => !l.StartsWith("url:", StringComparison.Ordinal)));
+        return config;
+    }
+}
