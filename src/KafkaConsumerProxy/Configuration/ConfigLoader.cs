@@ -16,6 +16,8 @@ public static class ConfigLoader
 {
     private static readonly string[] RouteExtensions = [".yaml", ".yml", ".json"];
     private static readonly string[] ResponseChecks = ["errno", "status"];
+    private static readonly string[] Orderings = ["key", "none"];
+    private static readonly string[] Formats = ["form", "json", "raw"];
 
     /// <summary>Loads and validates the configuration.</summary>
     /// <exception cref="ConfigException">The configuration has one or more errors; all of them are listed.</exception>
@@ -220,8 +222,55 @@ public static class ConfigLoader
             },
             CommitIntervalMs = r.Int("commit_interval_ms", 1, 3_600_000, required: false) ?? RouteDefaults.CommitIntervalMs,
         };
+        route = ReadThroughputKeys(r, route);
         r.ReportUnknownKeys();
         return errors.Count == before ? route : null;
+    }
+
+    /// <summary>
+    /// The keys of async delivery, request formats and batching, and the rules between them. A key that would have
+    /// no effect with the others as written is an error, so nobody believes a setting is active when it is not.
+    /// </summary>
+    private static RouteDefinition ReadThroughputKeys(MapReader r, RouteDefinition route)
+    {
+        var before = r.ErrorCount;
+        var ordering = r.Choice("ordering", Orderings);
+        var maxPending = r.Int("max_pending", 1, 1_000_000, required: false);
+        var format = r.Choice("format", Formats);
+        var contentType = r.OptionalString("content_type");
+        var batchSize = r.Int("batch_size", 1, 10_000, required: false);
+        var linger = r.Int("batch_linger_ms", 0, 60_000, required: false);
+        route = route with
+        {
+            Ordering = ordering == "none" ? DeliveryOrdering.None : RouteDefaults.Ordering,
+            MaxPending = maxPending ?? RouteDefaults.MaxPending,
+            Format = format switch
+            {
+                "json" => RequestFormat.Json,
+                "raw" => RequestFormat.Raw,
+                _ => RouteDefaults.Format,
+            },
+            ContentType = contentType ?? RouteDefaults.RawContentType,
+            BatchSize = batchSize ?? RouteDefaults.BatchSize,
+            BatchLingerMs = linger ?? RouteDefaults.BatchLingerMs,
+        };
+        if (r.ErrorCount != before)
+            return route;
+
+        if (ordering is not null && route.AsyncConcurrency == 0)
+            r.Error("ordering", ordering, "applies only with async_concurrency > 0; sync delivery (async_concurrency 0) is always in partition order");
+        if (contentType is not null && route.Format != RequestFormat.Raw)
+            r.Error("content_type", contentType, "applies only with format: raw; form and json set their own Content-Type");
+        else if (contentType is not null && !System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out _))
+            r.Error("content_type", contentType, "must be a media type such as application/octet-stream or text/plain; charset=utf-8");
+        if (route.BatchSize > 1 && route.Format != RequestFormat.Json)
+            r.Error("batch_size", batchSize?.ToString(CultureInfo.InvariantCulture), "must be 1 unless format is json: a batch is sent as a JSON array of envelopes");
+        else if (route.BatchSize > route.MaxPending)
+            r.Error("batch_size", batchSize?.ToString(CultureInfo.InvariantCulture), string.Create(CultureInfo.InvariantCulture,
+                $"must not exceed max_pending ({route.MaxPending}): a batch is made of one partition's pending messages"));
+        if (linger is not null && route.BatchSize == 1)
+            r.Error("batch_linger_ms", linger.Value.ToString(CultureInfo.InvariantCulture), "applies only with batch_size > 1");
+        return route;
     }
 
     /// <summary>
@@ -316,6 +365,9 @@ public static class ConfigLoader
                 var path = $"{keyPrefix}{key}.{property}";
                 if (property.Length == 0)
                     errors.Add(new ConfigError(file, $"{keyPrefix}{key}", null, "property names must not be empty"));
+                else if (ReservedProperty(property) is { } setBy)
+                    errors.Add(new ConfigError(file, path, value is ScalarNode r ? SecretRedactor.Redact(property, r.Text) : null,
+                        $"'{property}' is set by kcp {setBy}; remove it from {key}"));
                 else if (value is ScalarNode { IsNull: false } scalar)
                     conf[property] = !scalar.IsQuoted && bool.TryParse(scalar.Text, out var b) ? (b ? "true" : "false") : scalar.Text;
                 else
@@ -325,6 +377,23 @@ public static class ConfigLoader
 
             return conf;
         }
+
+        /// <summary>
+        /// Where kcp takes the value of a librdkafka property it controls itself, or null when
+        /// <paramref name="property"/> is free to set. Matched case-insensitively, aliases included: a user who
+        /// writes <c>Group.Id</c> means the group, and learns here rather than from librdkafka at startup.
+        /// </summary>
+        private string? ReservedProperty(string property) => property.ToLowerInvariant() switch
+        {
+            "group.id" => "from the route key 'group'",
+            "bootstrap.servers" or "metadata.broker.list" => keyPrefix.Length > 0
+                ? $"from '{keyPrefix}bootstrap_servers'"
+                : "from the bootstrap_servers of the route's cluster (clusters.<name>.bootstrap_servers)",
+            "enable.auto.commit" or "auto.commit.enable" or "enable.auto.offset.store" =>
+                "(always false): an offset is stored and committed only after its message was delivered or skipped",
+            "enable.partition.eof" => "(always false): the consume loop has no use for end-of-partition events",
+            _ => null,
+        };
 
         public void ReportUnknownKeys()
         {

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace KafkaConsumerProxy.Configuration;
 
 /// <summary>How a delivery's HTTP response is judged.</summary>
@@ -24,6 +26,32 @@ public enum DeliveryGuarantee
 
     /// <summary>3: as 2, but a message counts as done only when its local offset record is durable on disk.</summary>
     NoRepeatOnOneMachine = 3,
+}
+
+/// <summary>In what order <c>async_concurrency</c> &gt; 0 delivers a partition's messages (<c>ordering</c>).</summary>
+public enum DeliveryOrdering
+{
+    /// <summary>
+    /// <c>key</c> (default): messages with the same key are never in flight together and arrive in offset order;
+    /// different keys run in parallel. All null-key messages of a partition count as one key.
+    /// </summary>
+    Key,
+
+    /// <summary><c>none</c>: any message may be in flight with any other; no order at all.</summary>
+    None,
+}
+
+/// <summary>What the HTTP request carries (<c>format</c>).</summary>
+public enum RequestFormat
+{
+    /// <summary><c>form</c> (default): the previous service's <c>application/x-www-form-urlencoded</c> body <c>m</c>, <c>p</c>, <c>o</c>.</summary>
+    Form,
+
+    /// <summary><c>json</c>: a JSON envelope with topic, partition, offset, timestamp, key, value and headers; with batching an array of them.</summary>
+    Json,
+
+    /// <summary><c>raw</c>: the value bytes unchanged, with <c>content_type</c>; the metadata travels in HTTP headers.</summary>
+    Raw,
 }
 
 /// <summary>
@@ -81,8 +109,32 @@ public sealed record RouteDefinition
 
     public IReadOnlyDictionary<string, string> ConsumerTopicConf { get; init; } = new Dictionary<string, string>();
 
-    /// <summary><c>async_concurrency</c>: 0 = sync (strict partition order).</summary>
+    /// <summary>
+    /// <c>async_concurrency</c>: 0 = sync (strict partition order, one message or batch in flight per partition);
+    /// N &gt; 0 = up to N requests in flight at once per route member, shared by its partitions.
+    /// </summary>
     public int AsyncConcurrency { get; init; }
+
+    /// <summary><c>ordering</c>: with <c>async_concurrency</c> &gt; 0 only; default <see cref="DeliveryOrdering.Key"/>.</summary>
+    public DeliveryOrdering Ordering { get; init; } = RouteDefaults.Ordering;
+
+    /// <summary>
+    /// <c>max_pending</c>: fetched but unfinished messages per partition; fetching of the partition pauses at this
+    /// bound and resumes at half of it. Default <see cref="RouteDefaults.MaxPending"/>.
+    /// </summary>
+    public int MaxPending { get; init; } = RouteDefaults.MaxPending;
+
+    /// <summary><c>format</c>: the request body; default <see cref="RequestFormat.Form"/>.</summary>
+    public RequestFormat Format { get; init; } = RouteDefaults.Format;
+
+    /// <summary><c>content_type</c>: the Content-Type of <c>format: raw</c>; default <see cref="RouteDefaults.RawContentType"/>.</summary>
+    public string ContentType { get; init; } = RouteDefaults.RawContentType;
+
+    /// <summary><c>batch_size</c>: messages per request (<c>format: json</c> only); 1 = no batching (default).</summary>
+    public int BatchSize { get; init; } = RouteDefaults.BatchSize;
+
+    /// <summary><c>batch_linger_ms</c>: how long a batch that is not full may wait for more messages; default <see cref="RouteDefaults.BatchLingerMs"/>.</summary>
+    public int BatchLingerMs { get; init; } = RouteDefaults.BatchLingerMs;
 
     public DeliveryGuarantee MessageDeliveryGuarantees { get; init; } = RouteDefaults.MessageDeliveryGuarantees;
 
@@ -90,6 +142,20 @@ public sealed record RouteDefinition
 
     /// <summary><c>commit_interval_ms</c>: commit period in mode 1.</summary>
     public int CommitIntervalMs { get; init; } = RouteDefaults.CommitIntervalMs;
+
+    /// <summary>
+    /// The delivery mode for the start-up log line, e.g. <c>sync; format form; max_pending 10000</c> or
+    /// <c>async 64 ordering key; format json; max_pending 10000; batch 100 linger 5 ms</c>. Parts are separated by
+    /// "; " so the log line's own ", " separators still delimit it.
+    /// </summary>
+    public string DescribeDelivery()
+    {
+        var mode = AsyncConcurrency == 0
+            ? "sync"
+            : string.Create(CultureInfo.InvariantCulture, $"async {AsyncConcurrency} ordering {Ordering.ToString().ToLowerInvariant()}");
+        var text = string.Create(CultureInfo.InvariantCulture, $"{mode}; format {Format.ToString().ToLowerInvariant()}; max_pending {MaxPending}");
+        return BatchSize > 1 ? text + string.Create(CultureInfo.InvariantCulture, $"; batch {BatchSize} linger {BatchLingerMs} ms") : text;
+    }
 }
 
 /// <summary>The single place where route defaults are declared.</summary>
@@ -104,4 +170,26 @@ public static class RouteDefaults
 
     /// <summary>Commits of modes 2 and 3 are coalesced over this many milliseconds.</summary>
     public const int CoalescedCommitIntervalMs = 200;
+
+    /// <summary>Same-key messages in order, different keys in parallel.</summary>
+    public const DeliveryOrdering Ordering = DeliveryOrdering.Key;
+
+    /// <summary>
+    /// 10,000 unfinished messages per partition before its fetching pauses. A pause drops what the client had
+    /// already fetched ahead for the partition (up to a fetch of 1 MiB), and a resume fetches it again; with 1,000
+    /// that refetching, not delivery, limited a backlog's throughput to a fifth of what 10,000 allows, while 10,000
+    /// messages of 100 bytes hold only a few MB.
+    /// </summary>
+    public const int MaxPending = 10_000;
+
+    public const RequestFormat Format = RequestFormat.Form;
+
+    /// <summary>Content-Type of <c>format: raw</c> when <c>content_type</c> is not set.</summary>
+    public const string RawContentType = "application/octet-stream";
+
+    /// <summary>1: one message per request.</summary>
+    public const int BatchSize = 1;
+
+    /// <summary>5 ms: long enough to fill batches under load, short enough not to be felt at low rates.</summary>
+    public const int BatchLingerMs = 5;
 }

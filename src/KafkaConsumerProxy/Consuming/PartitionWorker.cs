@@ -1,27 +1,48 @@
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Confluent.Kafka;
+using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Offsets;
 
 namespace KafkaConsumerProxy.Consuming;
 
 /// <summary>
-/// Delivers one assigned partition's messages strictly in offset order, one at a time, independently of the
-/// other partitions. The consumer thread hands messages over through an unbounded queue whose size is bounded by
-/// pausing the partition at <see cref="MaxPending"/> unfinished messages and resuming it at half of that.
+/// Delivers one assigned partition's messages, independently of the other partitions, in the route's mode:
+/// <list type="bullet">
+/// <item>sync (<c>async_concurrency: 0</c>): strictly in offset order, one message (or batch of consecutive offsets) at a time;</item>
+/// <item>async: up to <c>async_concurrency</c> requests in flight, a limit shared by all partitions of the route member;
+/// with <c>ordering: key</c> a message waits until the previous message with its key is finished (<see cref="KeyScheduler"/>),
+/// with <c>ordering: none</c> it goes as soon as a slot is free.</item>
+/// </list>
+/// The consumer thread hands messages over through an unbounded queue whose size is bounded by pausing the
+/// partition at <c>max_pending</c> unfinished messages and resuming it at half of that. Each message is tracked when
+/// it arrives and finished, in any order, when delivered or skipped, so commits never pass an unfinished one.
 /// </summary>
 internal sealed class PartitionWorker
 {
-    /// <summary>Unfinished messages per partition before fetching of that partition pauses.</summary>
-    public const int MaxPending = 1000;
+    // The consumer instance identifies the route member, so all workers of one member share its in-flight limit
+    // without the member having to hand it over; the limit goes away with the consumer.
+    private static readonly ConditionalWeakTable<IConsumer<byte[]?, byte[]?>, SemaphoreSlim> MemberLimits = [];
 
-    private readonly Channel<KafkaRecord> _queue = Channel.CreateUnbounded<KafkaRecord>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly Channel<KafkaRecord> _ready;
     private readonly CancellationTokenSource _abandon = new();
     private readonly MessageDeliverer _deliverer;
     private readonly IConsumer<byte[]?, byte[]?> _consumer;
+    private readonly KeyScheduler? _keys;
+    private readonly SemaphoreSlim? _inFlight;
+    private readonly int _maxPending;
+    private readonly int _batchSize;
+    private readonly TimeSpan _linger;
+    private readonly Func<KafkaRecord, MessageDisposition, ValueTask> _batchMessageDone;
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _pauseLock = new();
     private bool _paused;
-    private Task _loop = Task.CompletedTask;
+
+    // The dispatch loop counts as one, and so does each async delivery in flight; the worker has stopped at zero.
+    private int _running;
+    private bool _started;
+    private Exception? _fault;
 
     public PartitionWorker(TopicPartition partition, PartitionProgress progress, MessageDeliverer deliverer, IConsumer<byte[]?, byte[]?> consumer)
     {
@@ -29,24 +50,49 @@ internal sealed class PartitionWorker
         Progress = progress;
         _deliverer = deliverer;
         _consumer = consumer;
+        var route = deliverer.Route;
+        _maxPending = route.MaxPending;
+        _batchSize = route.BatchSize;
+        _linger = TimeSpan.FromMilliseconds(route.BatchLingerMs);
+        if (route.AsyncConcurrency > 0)
+        {
+            _inFlight = MemberLimits.GetValue(consumer, _ => new SemaphoreSlim(route.AsyncConcurrency, route.AsyncConcurrency));
+            if (route.Ordering == DeliveryOrdering.Key)
+            {
+                _keys = new KeyScheduler();
+            }
+        }
+
+        // With key ordering, a finished message releases the next one of its key from a completion thread.
+        _ready = Channel.CreateUnbounded<KafkaRecord>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = _keys is null });
+        _batchMessageDone = OnBatchMessageDone;
     }
 
     public TopicPartition Partition { get; }
 
     public PartitionProgress Progress { get; }
 
-    public void Start() => _loop = Task.Run(RunAsync);
+    public void Start()
+    {
+        _started = true;
+        _running = 1;
+        _ = Task.Run(RunAsync);
+    }
 
-    /// <summary>Called on the consumer thread for each fetched message of this partition.</summary>
+    /// <summary>Called on the consumer thread for each fetched message of this partition, in offset order.</summary>
     public void Enqueue(KafkaRecord record)
     {
         Progress.Track(record.Offset);
-        _queue.Writer.TryWrite(record);
-        if (Progress.Pending >= MaxPending)
+        if (_keys is null || _keys.TryAdmit(record))
+        {
+            _ready.Writer.TryWrite(record);
+        }
+
+        if (Progress.Pending >= _maxPending)
         {
             lock (_pauseLock)
             {
-                if (!_paused && Progress.Pending >= MaxPending)
+                if (!_paused && Progress.Pending >= _maxPending)
                 {
                     _paused = true;
                     _consumer.Pause([Partition]);
@@ -56,45 +102,185 @@ internal sealed class PartitionWorker
     }
 
     /// <summary>
-    /// Stops taking new messages and abandons waits between retries; an attempt already sent finishes
-    /// (bounded by <c>exec_timeout_ms</c>). Queued messages stay uncommitted for the next owner.
+    /// Stops taking new messages and abandons waits between retries; attempts already sent finish (bounded by
+    /// <c>exec_timeout_ms</c>). Queued and abandoned messages stay uncommitted for the next owner.
     /// </summary>
     public Task StopAsync()
     {
-        _queue.Writer.TryComplete();
+        _ready.Writer.TryComplete();
         _abandon.Cancel();
-        return _loop;
+        return _started ? _stopped.Task : Task.CompletedTask;
     }
 
+    /// <summary>
+    /// The dispatch loop: takes the next message or batch and delivers it, waiting for it in sync mode; in async mode
+    /// it first takes a slot of the member's limit, hands it to the delivery and goes on without waiting.
+    /// </summary>
     private async Task RunAsync()
     {
+        var reader = _ready.Reader;
         try
         {
-            await foreach (var record in _queue.Reader.ReadAllAsync(_abandon.Token).ConfigureAwait(false))
+            while (!_abandon.IsCancellationRequested && await reader.WaitToReadAsync(_abandon.Token).ConfigureAwait(false))
             {
-                var disposition = await _deliverer.DeliverAsync(record, _abandon.Token).ConfigureAwait(false);
-                if (disposition == MessageDisposition.Abandoned)
+                SemaphoreSlim? slot = null;
+                if (_inFlight is not null)
                 {
-                    return;
+                    // Taken before the work, so that while all slots are busy messages gather into fuller batches.
+                    await _inFlight.WaitAsync(_abandon.Token).ConfigureAwait(false);
+                    slot = _inFlight;
                 }
 
-                await Progress.FinishAsync(record.Offset).ConfigureAwait(false);
-                ResumeIfDrained();
-                if (_abandon.IsCancellationRequested)
+                Task delivery;
+                try
                 {
-                    return;
+                    if (_batchSize == 1)
+                    {
+                        // Only this loop reads, and it saw a message.
+                        reader.TryRead(out var record);
+                        Interlocked.Increment(ref _running);
+                        delivery = DeliverAsync(record!, Hand(ref slot));
+                    }
+                    else
+                    {
+                        var batch = await CollectBatchAsync(reader).ConfigureAwait(false);
+                        Interlocked.Increment(ref _running);
+                        delivery = DeliverAsync(batch, Hand(ref slot));
+                    }
+                }
+                finally
+                {
+                    // Still ours only when stopped while a batch gathered.
+                    slot?.Release();
+                }
+
+                if (_inFlight is null)
+                {
+                    await delivery.ConfigureAwait(false);
                 }
             }
         }
         catch (OperationCanceledException) when (_abandon.IsCancellationRequested)
         {
-            // Revoked or stopping while waiting for the next message.
+            // Revoked or stopping while waiting for a message or a slot.
         }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    /// <summary>Passes the loop's slot on to a delivery, whose deliverer gives it back.</summary>
+    private static SemaphoreSlim? Hand(ref SemaphoreSlim? slot)
+    {
+        var taken = slot;
+        slot = null;
+        return taken;
+    }
+
+    private async Task DeliverAsync(KafkaRecord record, SemaphoreSlim? slot)
+    {
+        try
+        {
+            var disposition = await _deliverer.DeliverAsync(record, _abandon.Token, slot).ConfigureAwait(false);
+            if (disposition != MessageDisposition.Abandoned)
+            {
+                await FinishAsync(record).ConfigureAwait(false);
+            }
+        }
+#pragma warning disable CA1031 // A bug must not vanish in a delivery nobody awaits: it stops the partition and surfaces in StopAsync.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Fail(ex);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    private async Task DeliverAsync(List<KafkaRecord> batch, SemaphoreSlim? slot)
+    {
+        try
+        {
+            await _deliverer.DeliverBatchAsync(batch, _batchMessageDone, _abandon.Token, slot).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // As above.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Fail(ex);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    private void Fail(Exception ex)
+    {
+        Interlocked.CompareExchange(ref _fault, ex, null);
+        _ready.Writer.TryComplete();
+        _abandon.Cancel();
+    }
+
+    /// <summary>
+    /// The messages ready now, up to <c>batch_size</c>; when fewer are ready, waits up to <c>batch_linger_ms</c> for
+    /// more. In sync mode they are consecutive offsets; with key ordering no two share a key (each was admitted alone).
+    /// </summary>
+    private async Task<List<KafkaRecord>> CollectBatchAsync(ChannelReader<KafkaRecord> reader)
+    {
+        var batch = new List<KafkaRecord>(Math.Min(_batchSize, 256));
+        while (batch.Count < _batchSize && reader.TryRead(out var record))
+        {
+            batch.Add(record);
+        }
+
+        if (batch.Count == _batchSize || _linger <= TimeSpan.Zero)
+        {
+            return batch;
+        }
+
+        using var linger = new CancellationTokenSource(_linger, _deliverer.Time);
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(linger.Token, _abandon.Token);
+        try
+        {
+            while (batch.Count < _batchSize && await reader.WaitToReadAsync(wait.Token).ConfigureAwait(false))
+            {
+                while (batch.Count < _batchSize && reader.TryRead(out var record))
+                {
+                    batch.Add(record);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!_abandon.IsCancellationRequested)
+        {
+            // Lingered long enough: send what there is.
+        }
+
+        _abandon.Token.ThrowIfCancellationRequested();
+        return batch;
+    }
+
+    private ValueTask OnBatchMessageDone(KafkaRecord record, MessageDisposition disposition) =>
+        disposition == MessageDisposition.Abandoned ? ValueTask.CompletedTask : FinishAsync(record);
+
+    /// <summary>A message was delivered or skipped: frees its key, counts it finished and resumes fetching when drained.</summary>
+    private async ValueTask FinishAsync(KafkaRecord record)
+    {
+        if (_keys?.Release(record) is { } next)
+        {
+            _ready.Writer.TryWrite(next);
+        }
+
+        await Progress.FinishAsync(record.Offset).ConfigureAwait(false);
+        ResumeIfDrained();
     }
 
     private void ResumeIfDrained()
     {
-        if (!Volatile.Read(ref _paused) || Progress.Pending > MaxPending / 2)
+        if (!Volatile.Read(ref _paused) || Progress.Pending > _maxPending / 2)
         {
             return;
         }
@@ -113,6 +299,23 @@ internal sealed class PartitionWorker
                     // The partition was revoked meanwhile; the new owner fetches it.
                 }
             }
+        }
+    }
+
+    private void Exit()
+    {
+        if (Interlocked.Decrement(ref _running) != 0)
+        {
+            return;
+        }
+
+        if (Volatile.Read(ref _fault) is { } fault)
+        {
+            _stopped.TrySetException(fault);
+        }
+        else
+        {
+            _stopped.TrySetResult();
         }
     }
 }

@@ -23,6 +23,9 @@ public enum DeliveryOutcome
 
     /// <summary>The connection was refused, reset or closed before a full response arrived.</summary>
     ConnectionError,
+
+    /// <summary>The endpoint accepted a batch but named this message in the answer's <c>retry</c> list.</summary>
+    RetryListed,
 }
 
 /// <summary>The result of one attempt: the outcome, a human-readable reason for failures, and timing.</summary>

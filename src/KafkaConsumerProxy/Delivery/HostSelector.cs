@@ -7,11 +7,13 @@ namespace KafkaConsumerProxy.Delivery;
 public sealed class HostSelector
 {
     private readonly Uri[] _targets;
+    private readonly string[] _authorities;
     private int _next = -1;
 
     public HostSelector(IReadOnlyList<string> hosts, int port, string path)
     {
         _targets = hosts.Select(h => new UriBuilder(Uri.UriSchemeHttp, h, port, path).Uri).ToArray();
+        _authorities = _targets.Select(t => t.Authority).ToArray();
     }
 
     public int Count => _targets.Length;
@@ -20,5 +22,10 @@ public sealed class HostSelector
     public int NextSlot() => Interlocked.Increment(ref _next) & int.MaxValue;
 
     /// <summary>The target of attempt <paramref name="attempt"/> (1-based) of the message given <paramref name="slot"/>.</summary>
-    public Uri Target(int slot, int attempt) => _targets[(int)(((long)slot + attempt - 1) % _targets.Length)];
+    public Uri Target(int slot, int attempt) => _targets[Index(slot, attempt)];
+
+    /// <summary>The <c>host:port</c> of <see cref="Target"/>, for logs and delivery results.</summary>
+    public string Authority(int slot, int attempt) => _authorities[Index(slot, attempt)];
+
+    private int Index(int slot, int attempt) => (int)(((long)slot + attempt - 1) % _targets.Length);
 }

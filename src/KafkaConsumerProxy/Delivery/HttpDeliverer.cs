@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Sockets;
 using KafkaConsumerProxy.Configuration;
@@ -6,7 +7,7 @@ using KafkaConsumerProxy.Configuration;
 namespace KafkaConsumerProxy.Delivery;
 
 /// <summary>
-/// Sends one attempt of one message to a route's endpoint over pooled keep-alive connections and sorts the
+/// Sends one attempt of one message (or of one batch) to a route's endpoint over pooled keep-alive connections and sorts the
 /// result into a <see cref="DeliveryOutcome"/>; it never throws for an endpoint's misbehaviour.
 /// One instance serves every member and partition of a route.
 /// </summary>
@@ -15,12 +16,15 @@ public sealed class HttpDeliverer : IDisposable
     private readonly RouteDefinition _route;
     private readonly HttpClient _client;
     private readonly HostSelector _hosts;
+    private readonly RequestBuilder _requests;
     private readonly TimeSpan _execTimeout;
+    private readonly ConcurrentQueue<CancellationTokenSource> _timeouts = new();
 
     public HttpDeliverer(RouteDefinition route)
     {
         _route = route;
         _hosts = new HostSelector(route.Hosts, route.Port, route.Url);
+        _requests = new RequestBuilder(route);
         _execTimeout = TimeSpan.FromMilliseconds(route.ExecTimeoutMs);
         var handler = new SocketsHttpHandler
         {
@@ -44,32 +48,44 @@ public sealed class HttpDeliverer : IDisposable
     /// One attempt. Bounded by <c>exec_timeout_ms</c> only: a stop or revoke lets the attempt finish rather than
     /// cut it, because a cut request may still have been processed by the endpoint.
     /// </summary>
-    public async Task<DeliveryResult> SendAsync(KafkaRecord record, int slot, int attempt)
+    public Task<DeliveryResult> SendAsync(KafkaRecord record, int slot, int attempt) =>
+        SendCoreAsync(_requests.Build(_hosts.Target(slot, attempt), record), _hosts.Authority(slot, attempt), retry: null);
+
+    /// <summary>
+    /// One attempt of a batch (one partition's records, <c>format: json</c>). On success, offsets the endpoint asked
+    /// to have retried are added to <paramref name="retry"/> (see <see cref="ResponseClassifier.ClassifyBatch"/>).
+    /// </summary>
+    public Task<DeliveryResult> SendBatchAsync(IReadOnlyList<KafkaRecord> records, int slot, int attempt, List<long> retry) =>
+        SendCoreAsync(_requests.BuildBatch(_hosts.Target(slot, attempt), records), _hosts.Authority(slot, attempt), retry);
+
+    private async Task<DeliveryResult> SendCoreAsync(HttpRequestMessage request, string host, List<long>? retry)
     {
-        var target = _hosts.Target(slot, attempt);
-        var host = target.Authority;
         var started = Stopwatch.GetTimestamp();
-        using var timeout = new CancellationTokenSource(_execTimeout);
+        var timeout = RentTimeout();
         try
         {
-            using var request = RequestBuilder.Build(_route, target, record);
-            using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
-            var status = (int)response.StatusCode;
-            var (body, length, tooLarge) = await ReadBodyAsync(response.Content, timeout.Token).ConfigureAwait(false);
-            try
+            using (request)
             {
-                var elapsed = Stopwatch.GetElapsedTime(started);
-                if (tooLarge && _route.ResponseCheck == ResponseCheck.Errno && status is >= 200 and <= 299)
+                using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                var status = (int)response.StatusCode;
+                var (body, length, tooLarge) = await ReadBodyAsync(response.Content, timeout.Token).ConfigureAwait(false);
+                try
                 {
-                    return new DeliveryResult(DeliveryOutcome.RejectedBody, host, elapsed, status, $"body larger than {ResponseClassifier.MaxBodyBytes} bytes");
-                }
+                    var elapsed = Stopwatch.GetElapsedTime(started);
+                    if (tooLarge && _route.ResponseCheck == ResponseCheck.Errno && status is >= 200 and <= 299)
+                    {
+                        return new DeliveryResult(DeliveryOutcome.RejectedBody, host, elapsed, status, $"body larger than {ResponseClassifier.MaxBodyBytes} bytes");
+                    }
 
-                var (outcome, reason) = ResponseClassifier.Classify(_route.ResponseCheck, status, body.AsSpan(0, length));
-                return new DeliveryResult(outcome, host, elapsed, status, reason);
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(body);
+                    var (outcome, reason) = retry is null
+                        ? ResponseClassifier.Classify(_route.ResponseCheck, status, body.AsSpan(0, length))
+                        : ResponseClassifier.ClassifyBatch(_route.ResponseCheck, status, body.AsSpan(0, length), retry);
+                    return new DeliveryResult(outcome, host, elapsed, status, reason);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(body);
+                }
             }
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
@@ -79,6 +95,35 @@ public sealed class HttpDeliverer : IDisposable
         catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException or SocketException)
         {
             return Classify(ex, host, Stopwatch.GetElapsedTime(started));
+        }
+        finally
+        {
+            ReturnTimeout(timeout);
+        }
+    }
+
+    // A timeout source per attempt costs an allocation and a timer; reused ones only re-arm their timer.
+    private CancellationTokenSource RentTimeout()
+    {
+        if (!_timeouts.TryDequeue(out var timeout))
+        {
+            timeout = new CancellationTokenSource();
+        }
+
+        timeout.CancelAfter(_execTimeout);
+        return timeout;
+    }
+
+    // Called when the attempt's request and response are disposed, so nothing still listens to the token.
+    private void ReturnTimeout(CancellationTokenSource timeout)
+    {
+        if (timeout.TryReset())
+        {
+            _timeouts.Enqueue(timeout);
+        }
+        else
+        {
+            timeout.Dispose();
         }
     }
 
@@ -129,5 +174,12 @@ public sealed class HttpDeliverer : IDisposable
         }
     }
 
-    public void Dispose() => _client.Dispose();
+    public void Dispose()
+    {
+        _client.Dispose();
+        while (_timeouts.TryDequeue(out var timeout))
+        {
+            timeout.Dispose();
+        }
+    }
 }

@@ -1,10 +1,39 @@
+using Confluent.Kafka;
+
 namespace KafkaConsumerProxy.Delivery;
 
-/// <summary>One consumed message, as the delivery layer sees it; values are the exact bytes from the log.</summary>
+/// <summary>One consumed message, as the delivery layer sees it; key, value and header values are the exact bytes from the log.</summary>
 public sealed record KafkaRecord(
     string Topic,
     int Partition,
     long Offset,
     long TimestampMs,
     byte[]? Key,
-    byte[]? Value);
+    byte[]? Value,
+    IReadOnlyList<KafkaHeader>? Headers = null)
+{
+    /// <summary>The record headers in log order (names may repeat); empty when the message has none.</summary>
+    public IReadOnlyList<KafkaHeader> Headers { get; init; } = Headers ?? [];
+}
+
+/// <summary>One record header. Kafka header names are case-sensitive and may repeat; a value may be null.</summary>
+public readonly record struct KafkaHeader(string Name, byte[]? Value)
+{
+    /// <summary>Copies the client's headers; messages without headers share one empty list.</summary>
+    public static IReadOnlyList<KafkaHeader> From(Headers? headers)
+    {
+        if (headers is null || headers.Count == 0)
+        {
+            return [];
+        }
+
+        var copy = new KafkaHeader[headers.Count];
+        for (var i = 0; i < copy.Length; i++)
+        {
+            var header = headers[i];
+            copy[i] = new KafkaHeader(header.Key, header.GetValueBytes());
+        }
+
+        return copy;
+    }
+}

@@ -44,11 +44,22 @@ public sealed class MessageDeliverer
         _retryInterval = TimeSpan.FromMilliseconds(route.RetryIntervalMs);
     }
 
+    /// <summary>The route whose messages this deliverer sends.</summary>
+    public RouteDefinition Route => _route;
+
+    /// <summary>The clock of retries, shared with the workers for batch linger.</summary>
+    public TimeProvider Time => _time;
+
     /// <summary>
     /// Delivers <paramref name="record"/>. <paramref name="abandon"/> ends the wait between attempts (revoke or
     /// stop); an attempt already sent is allowed to finish, bounded by <c>exec_timeout_ms</c>.
     /// </summary>
-    public async Task<MessageDisposition> DeliverAsync(KafkaRecord record, CancellationToken abandon)
+    /// <param name="inFlight">
+    /// With async delivery, the member's limit of requests in flight: the caller holds one of its slots for the first
+    /// attempt. The slot is given back after every attempt and taken again before the next, so a message waiting to
+    /// be retried does not keep other messages from being sent. Returns holding no slot.
+    /// </param>
+    public async Task<MessageDisposition> DeliverAsync(KafkaRecord record, CancellationToken abandon, SemaphoreSlim? inFlight = null)
     {
         var slot = _http.Hosts.NextSlot();
         CancellationToken manualSkip = default;
@@ -56,7 +67,21 @@ public sealed class MessageDeliverer
         long lastBlockedReport = 0;
         for (var attempt = 1; ; attempt++)
         {
-            var result = await _http.SendAsync(record, slot, attempt).ConfigureAwait(false);
+            if (!await TakeSlotAsync(inFlight, attempt, abandon).ConfigureAwait(false))
+            {
+                return MessageDisposition.Abandoned;
+            }
+
+            DeliveryResult result;
+            try
+            {
+                result = await _http.SendAsync(record, slot, attempt).ConfigureAwait(false);
+            }
+            finally
+            {
+                inFlight?.Release();
+            }
+
             if (result.IsSuccess)
             {
                 if (_route.SlowTimeMs is { } slow && result.Elapsed.TotalMilliseconds > slow)
@@ -114,6 +139,159 @@ public sealed class MessageDeliverer
             {
                 return MessageDisposition.Abandoned;
             }
+        }
+    }
+
+    /// <summary>
+    /// Delivers a batch (records of one partition, in the order given; the list is consumed) to the end, reporting each
+    /// message to <paramref name="finished"/> as soon as it is delivered or skipped. Messages abandoned on revoke or
+    /// stop are not reported. A failed request fails every message in it; a success whose answer lists offsets to
+    /// retry fails only those. The messages still failing are sent again together after <c>retry_interval_ms</c>, so
+    /// all of them have had the same attempts: <c>retry_nums</c>, blocked reports and manual skips apply to them
+    /// alike, while skip records and metrics stay per message.
+    /// </summary>
+    /// <param name="inFlight">As for <see cref="DeliverAsync"/>: the caller holds a slot for the first attempt.</param>
+    public async Task DeliverBatchAsync(List<KafkaRecord> batch, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon, SemaphoreSlim? inFlight = null)
+    {
+        var slot = _http.Hosts.NextSlot();
+        var retry = new List<long>();
+        CancellationToken manualSkip = default;
+        long firstFailure = 0;
+        long lastBlockedReport = 0;
+        for (var attempt = 1; ; attempt++)
+        {
+            if (!await TakeSlotAsync(inFlight, attempt, abandon).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            retry.Clear();
+            DeliveryResult result;
+            try
+            {
+                result = await _http.SendBatchAsync(batch, slot, attempt, retry).ConfigureAwait(false);
+            }
+            finally
+            {
+                inFlight?.Release();
+            }
+
+            string reason;
+            if (result.IsSuccess)
+            {
+                var first = batch[0];
+                if (_route.SlowTimeMs is { } slow && result.Elapsed.TotalMilliseconds > slow)
+                {
+                    Log.DeliverySlow(_logger, _route.Name, first.Topic, first.Partition, first.Offset, (long)result.Elapsed.TotalMilliseconds, slow, result.Host);
+                }
+
+                retry.Sort();
+                var kept = 0;
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    var record = batch[i];
+                    if (retry.BinarySearch(record.Offset) >= 0)
+                    {
+                        batch[kept++] = record;
+                        continue;
+                    }
+
+                    _metrics.OnDelivered(_route.Name);
+                    await finished(record, MessageDisposition.Delivered).ConfigureAwait(false);
+                }
+
+                batch.RemoveRange(kept, batch.Count - kept);
+                if (kept == 0)
+                {
+                    return;
+                }
+
+                reason = (result with { Outcome = DeliveryOutcome.RetryListed, Reason = "named in the answer's retry list" }).Describe();
+            }
+            else
+            {
+                reason = result.Describe();
+            }
+
+            var head = batch[0];
+            for (var i = 0; i < batch.Count; i++)
+            {
+                _metrics.OnFailedAttempt(_route.Name);
+            }
+
+            // One line per attempt, not per message: a failing batch of hundreds would otherwise flood the log.
+            Log.DeliveryFailed(_logger, _route.Name, head.Topic, head.Partition, head.Offset, attempt,
+                batch.Count == 1 ? reason : $"{reason} (batch of {batch.Count}: offsets {RequestBuilder.DescribeOffsets(batch)})");
+            var now = _time.GetTimestamp();
+            if (attempt == 1)
+            {
+                firstFailure = now;
+                manualSkip = _manualSkip.Token;
+            }
+
+            if (attempt >= RetryPolicy.BlockedAfterAttempts
+                && (lastBlockedReport == 0 || _time.GetElapsedTime(lastBlockedReport, now) >= RetryPolicy.BlockedReportInterval))
+            {
+                lastBlockedReport = now;
+                foreach (var record in batch)
+                {
+                    Log.DeliveryBlocked(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempt, _time.GetElapsedTime(firstFailure, now).TotalSeconds, reason);
+                }
+            }
+
+            var skip = RetryPolicy.AfterFailure(_route, attempt) == RetryDecision.Skip;
+            if (skip || manualSkip.IsCancellationRequested)
+            {
+                await SkipAllAsync(batch, attempt, reason, manual: !skip, finished).ConfigureAwait(false);
+                return;
+            }
+
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(abandon, manualSkip);
+            try
+            {
+                await Task.Delay(_retryInterval, _time, wait.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                if (manualSkip.IsCancellationRequested)
+                {
+                    await SkipAllAsync(batch, attempt, reason, manual: true, finished).ConfigureAwait(false);
+                }
+
+                return;
+            }
+
+            if (abandon.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Before a retry, waits for a slot of the in-flight limit; false when abandoned meanwhile. The first attempt's slot is the caller's.</summary>
+    private static async ValueTask<bool> TakeSlotAsync(SemaphoreSlim? inFlight, int attempt, CancellationToken abandon)
+    {
+        if (inFlight is null || attempt == 1)
+        {
+            return true;
+        }
+
+        try
+        {
+            await inFlight.WaitAsync(abandon).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private async Task SkipAllAsync(List<KafkaRecord> batch, int attempts, string reason, bool manual, Func<KafkaRecord, MessageDisposition, ValueTask> finished)
+    {
+        foreach (var record in batch)
+        {
+            await finished(record, Skip(record, attempts, reason, manual)).ConfigureAwait(false);
         }
     }
 

@@ -1,46 +1,129 @@
 using System.Globalization;
-using System.Net.Http.Headers;
 using System.Text;
 using KafkaConsumerProxy.Configuration;
 
 namespace KafkaConsumerProxy.Delivery;
 
 /// <summary>
-/// Builds the HTTP request for one message: the previous service's form body (<c>m</c>, <c>p</c>, <c>o</c>)
-/// plus the headers that let an endpoint de-duplicate and route without parsing the body.
+/// Builds a route's HTTP requests in its <c>format</c>: the previous service's form body (<c>m</c>, <c>p</c>, <c>o</c>),
+/// a JSON envelope (or an array of them for a batch), or the raw value; plus, on every format, the headers that let
+/// an endpoint de-duplicate and route without parsing the body. One instance per route, shared by all its workers.
 /// </summary>
-public static class RequestBuilder
+public sealed class RequestBuilder
 {
-    private static readonly MediaTypeHeaderValue FormContentType = new("application/x-www-form-urlencoded");
+    /// <summary>Prefix of the HTTP headers that carry record headers (form and raw); the Kafka name follows, percent-encoded.</summary>
+    public const string RecordHeaderPrefix = "X-Kafka-Header-";
 
-    /// <summary>Creates the POST for <paramref name="record"/> to <paramref name="target"/>.</summary>
-    public static HttpRequestMessage Build(RouteDefinition route, Uri target, KafkaRecord record)
+    private const string Hex = "0123456789ABCDEF";
+    private const string FormContentType = "application/x-www-form-urlencoded";
+    private const string JsonContentType = "application/json";
+
+    // Partition numbers are few and repeat on every request; their text is made once.
+    private static readonly string[] SmallNumbers = [.. Enumerable.Range(0, 1024).Select(i => i.ToString(CultureInfo.InvariantCulture))];
+
+    private readonly string? _domain;
+    private readonly RequestFormat _format;
+    private readonly string _rawContentType;
+
+    public RequestBuilder(RouteDefinition route)
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, target)
+        _domain = route.Domain;
+        _format = route.Format;
+        _rawContentType = route.ContentType;
+    }
+
+    /// <summary>Creates the POST of one message to <paramref name="target"/>.</summary>
+    public HttpRequestMessage Build(Uri target, KafkaRecord record)
+    {
+        var (body, contentType) = _format switch
         {
-            Content = new ByteArrayContent(FormBody(record)),
+            RequestFormat.Json => (JsonEnvelope.Single(record), JsonContentType),
+            // The record's own array: the value is sent as it is, without a copy.
+            RequestFormat.Raw => (record.Value ?? [], _rawContentType),
+            _ => (FormBody(record), FormContentType),
         };
-        request.Content.Headers.ContentType = FormContentType;
-
+        var request = NewRequest(target, body, contentType);
         var headers = request.Headers;
-        if (route.Domain is not null)
-        {
-            headers.Host = route.Domain;
-        }
-
-        var partition = record.Partition.ToString(CultureInfo.InvariantCulture);
+        var partition = Number(record.Partition);
         var offset = record.Offset.ToString(CultureInfo.InvariantCulture);
-        headers.TryAddWithoutValidation("Idempotency-Key", $"{record.Topic}/{partition}/{offset}");
+        headers.TryAddWithoutValidation("Idempotency-Key", string.Concat(record.Topic, "/", partition, "/", offset));
         headers.TryAddWithoutValidation("X-Kafka-Topic", record.Topic);
         headers.TryAddWithoutValidation("X-Kafka-Partition", partition);
         headers.TryAddWithoutValidation("X-Kafka-Offset", offset);
         headers.TryAddWithoutValidation("X-Kafka-Timestamp", record.TimestampMs.ToString(CultureInfo.InvariantCulture));
         if (record.Key is not null)
         {
-            headers.TryAddWithoutValidation("X-Kafka-Key", Encoding.ASCII.GetString(PercentEncode(record.Key, spaceAsPlus: false)));
+            headers.TryAddWithoutValidation("X-Kafka-Key", PercentEncodeToString(record.Key));
+        }
+
+        if (_format == RequestFormat.Raw && record.Value is null)
+        {
+            // An empty body alone cannot tell a tombstone from an empty value.
+            headers.TryAddWithoutValidation("X-Kafka-Tombstone", "true");
+        }
+
+        if (_format != RequestFormat.Json)
+        {
+            // JSON carries the record headers in the envelope; the other formats have only HTTP headers for them.
+            foreach (var header in record.Headers)
+            {
+                headers.TryAddWithoutValidation(RecordHeaderPrefix + PercentEncodeToString(Encoding.UTF8.GetBytes(header.Name)), header.Value is null ? "" : PercentEncodeToString(header.Value));
+            }
         }
 
         return request;
+    }
+
+    /// <summary>
+    /// Creates the POST of a batch: a JSON array of envelopes. All records are of one partition; per-message metadata
+    /// is in the envelopes, and the headers name the partition and the offsets (<see cref="DescribeOffsets"/>).
+    /// </summary>
+    public HttpRequestMessage BuildBatch(Uri target, IReadOnlyList<KafkaRecord> records)
+    {
+        var request = NewRequest(target, JsonEnvelope.Batch(records), JsonContentType);
+        var headers = request.Headers;
+        var first = records[0];
+        var partition = Number(first.Partition);
+        var offsets = DescribeOffsets(records);
+        headers.TryAddWithoutValidation("Idempotency-Key", string.Concat(first.Topic, "/", partition, "/", offsets));
+        headers.TryAddWithoutValidation("X-Kafka-Topic", first.Topic);
+        headers.TryAddWithoutValidation("X-Kafka-Partition", partition);
+        headers.TryAddWithoutValidation("X-Kafka-Offsets", offsets);
+        headers.TryAddWithoutValidation("X-Kafka-Batch-Size", Number(records.Count));
+        return request;
+    }
+
+    /// <summary>
+    /// The offsets of a batch in increasing order, runs of consecutive offsets written as <c>first-last</c>:
+    /// <c>5-7,9</c> for 5, 6, 7, 9. A retried batch holds fewer messages, so its text differs from the first try's.
+    /// </summary>
+    public static string DescribeOffsets(IReadOnlyList<KafkaRecord> records)
+    {
+        var text = new StringBuilder();
+        var i = 0;
+        while (i < records.Count)
+        {
+            var start = records[i].Offset;
+            var end = start;
+            while (i + 1 < records.Count && records[i + 1].Offset == end + 1)
+            {
+                end = records[++i].Offset;
+            }
+
+            i++;
+            if (text.Length > 0)
+            {
+                text.Append(',');
+            }
+
+            text.Append(CultureInfo.InvariantCulture, $"{start}");
+            if (end != start)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"-{end}");
+            }
+        }
+
+        return text.ToString();
     }
 
     /// <summary>
@@ -49,20 +132,29 @@ public static class RequestBuilder
     /// </summary>
     public static byte[] FormBody(KafkaRecord record)
     {
-        var tail = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"p={record.Partition}&o={record.Offset}"));
+        // Sized exactly and written in one pass: this runs for every message of a form route.
+        Span<byte> tail = stackalloc byte[48];
+        var tailLength = 0;
+        "p="u8.CopyTo(tail);
+        tailLength += 2;
+        record.Partition.TryFormat(tail[tailLength..], out var written, default, CultureInfo.InvariantCulture);
+        tailLength += written;
+        "&o="u8.CopyTo(tail[tailLength..]);
+        tailLength += 3;
+        record.Offset.TryFormat(tail[tailLength..], out written, default, CultureInfo.InvariantCulture);
+        tailLength += written;
         if (record.Value is null)
         {
-            return tail;
+            return tail[..tailLength].ToArray();
         }
 
         var value = record.Value;
-        var size = 2 + EncodedLength(value, spaceAsPlus: true) + 1 + tail.Length;
-        var body = new byte[size];
+        var body = new byte[2 + EncodedLength(value, spaceAsPlus: true) + 1 + tailLength];
         body[0] = (byte)'m';
         body[1] = (byte)'=';
-        var written = 2 + Encode(value, body.AsSpan(2), spaceAsPlus: true);
-        body[written++] = (byte)'&';
-        tail.CopyTo(body, written);
+        var length = 2 + Encode(value, body.AsSpan(2), spaceAsPlus: true);
+        body[length++] = (byte)'&';
+        tail[..tailLength].CopyTo(body.AsSpan(length));
         return body;
     }
 
@@ -73,6 +165,42 @@ public static class RequestBuilder
         Encode(bytes, output, spaceAsPlus);
         return output;
     }
+
+    /// <summary>As <see cref="PercentEncode"/> (a space is %20), as a header value.</summary>
+    public static string PercentEncodeToString(byte[] bytes) =>
+        string.Create(EncodedLength(bytes, spaceAsPlus: false), bytes, static (chars, source) =>
+        {
+            var i = 0;
+            foreach (var b in source)
+            {
+                if (IsUnreserved(b))
+                {
+                    chars[i++] = (char)b;
+                }
+                else
+                {
+                    chars[i++] = '%';
+                    chars[i++] = Hex[b >> 4];
+                    chars[i++] = Hex[b & 0xF];
+                }
+            }
+        });
+
+    private HttpRequestMessage NewRequest(Uri target, byte[] body, string contentType)
+    {
+        var content = new ByteArrayContent(body);
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        var request = new HttpRequestMessage(HttpMethod.Post, target) { Content = content };
+        if (_domain is not null)
+        {
+            request.Headers.Host = _domain;
+        }
+
+        return request;
+    }
+
+    private static string Number(int value) =>
+        (uint)value < (uint)SmallNumbers.Length ? SmallNumbers[value] : value.ToString(CultureInfo.InvariantCulture);
 
     private static int EncodedLength(ReadOnlySpan<byte> bytes, bool spaceAsPlus)
     {
@@ -87,7 +215,6 @@ public static class RequestBuilder
 
     private static int Encode(ReadOnlySpan<byte> bytes, Span<byte> output, bool spaceAsPlus)
     {
-        const string Hex = "0123456789ABCDEF";
         var i = 0;
         foreach (var b in bytes)
         {

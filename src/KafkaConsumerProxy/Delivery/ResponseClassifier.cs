@@ -26,10 +26,40 @@ public static class ResponseClassifier
     }
 
     /// <summary>
+    /// Classifies the answer to a batch. Success acknowledges every message of the batch, except that with
+    /// <see cref="ResponseCheck.Errno"/> a top-level <c>"retry": [offset, ...]</c> (integers, offsets of the batch's
+    /// partition) names messages to retry; they are added to <paramref name="retry"/>. Anything else (bad status, errno
+    /// set, a body that is not a JSON object, a <c>retry</c> that is not an array of integers) fails the whole batch.
+    /// </summary>
+    public static (DeliveryOutcome Outcome, string? Reason) ClassifyBatch(ResponseCheck check, int status, ReadOnlySpan<byte> body, List<long> retry)
+    {
+        if (status is < 200 or > 299)
+        {
+            return (DeliveryOutcome.BadStatus, $"HTTP {status}");
+        }
+
+        if (check == ResponseCheck.Status)
+        {
+            return (DeliveryOutcome.Success, null);
+        }
+
+        var result = CheckErrno(body, retry);
+        if (result.Outcome != DeliveryOutcome.Success)
+        {
+            retry.Clear();
+        }
+
+        return result;
+    }
+
+    /// <summary>
     /// The previous service's rule: a JSON object whose <c>errno</c> is absent or falsy in PHP's sense
     /// (0, false, "", "0", null). Anything else, including a body that is not JSON, is a rejection.
     /// </summary>
-    public static (DeliveryOutcome Outcome, string? Reason) CheckErrno(ReadOnlySpan<byte> body)
+    public static (DeliveryOutcome Outcome, string? Reason) CheckErrno(ReadOnlySpan<byte> body) => CheckErrno(body, retry: null);
+
+    // With retry: null (single messages) a "retry" property is an ordinary property and ignored.
+    private static (DeliveryOutcome Outcome, string? Reason) CheckErrno(ReadOnlySpan<byte> body, List<long>? retry)
     {
         try
         {
@@ -44,10 +74,15 @@ public static class ResponseClassifier
             {
                 // Only top-level properties count; nested values are skipped whole.
                 var isErrno = reader.ValueTextEquals("errno"u8);
+                var isRetry = retry is not null && reader.ValueTextEquals("retry"u8);
                 reader.Read();
                 if (isErrno && !IsFalsy(ref reader))
                 {
                     errno = FormatValue(ref reader);
+                }
+                else if (isRetry && !ReadOffsets(ref reader, retry!))
+                {
+                    return (DeliveryOutcome.RejectedBody, $"\"retry\" must be an array of offsets (integers): {Preview(body)}");
                 }
 
                 reader.Skip();
@@ -64,6 +99,32 @@ public static class ResponseClassifier
         {
             return (DeliveryOutcome.RejectedBody, $"body is not JSON: {Preview(body)}");
         }
+    }
+
+    /// <summary>Reads <c>[5, 9]</c> (or <c>null</c>: nothing to retry) into <paramref name="offsets"/>; false for anything else.</summary>
+    private static bool ReadOffsets(ref Utf8JsonReader reader, List<long> offsets)
+    {
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return true;
+        }
+
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            return false;
+        }
+
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out var offset))
+            {
+                return false;
+            }
+
+            offsets.Add(offset);
+        }
+
+        return reader.TokenType == JsonTokenType.EndArray;
     }
 
     private static bool IsFalsy(ref Utf8JsonReader reader) => reader.TokenType switch

@@ -84,7 +84,7 @@ public sealed class ConfigLoaderTests : IDisposable
         Write("routes/r.yaml", RouteYaml(
             ("cluster", "eu"), ("host", "\" h1 , h2,h3\""), ("port", "\"8081\""), ("can_skip", "FALSE"),
             ("slow_time_ms", "250"), ("domain", "orders.internal"),
-            ("consumer_conf", "{ enable.partition.eof: True, fetch.wait.max.ms: 50, client.id: \"True\" }"),
+            ("consumer_conf", "{ check.crcs: True, fetch.wait.max.ms: 50, client.id: \"True\" }"),
             ("consumer_topic_conf", "{ auto.offset.reset: smallest }"),
             ("async_concurrency", "10000"), ("message_delivery_guarantees", "3"), ("response_check", "status"),
             ("commit_interval_ms", "3600000")));
@@ -98,7 +98,7 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(250, route.SlowTimeMs);
         Assert.Equal("orders.internal", route.Domain);
         // A plain YAML bool becomes "true"; a quoted string is passed on as written.
-        Assert.Equal(new Dictionary<string, string> { ["enable.partition.eof"] = "true", ["fetch.wait.max.ms"] = "50", ["client.id"] = "True" }, route.ConsumerConf);
+        Assert.Equal(new Dictionary<string, string> { ["check.crcs"] = "true", ["fetch.wait.max.ms"] = "50", ["client.id"] = "True" }, route.ConsumerConf);
         Assert.Equal(new Dictionary<string, string> { ["auto.offset.reset"] = "smallest" }, route.ConsumerTopicConf);
         Assert.Equal(10000, route.AsyncConcurrency);
         Assert.Equal(DeliveryGuarantee.NoRepeatOnOneMachine, route.MessageDeliveryGuarantees);
@@ -402,6 +402,57 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Theory]
+    [InlineData("consumer_conf", "group.id", "other", "key 'consumer_conf.group.id' = 'other': 'group.id' is set by kcp from the route key 'group'; remove it from consumer_conf")]
+    [InlineData("consumer_conf", "Group.Id", "other", "key 'consumer_conf.Group.Id' = 'other': 'Group.Id' is set by kcp from the route key 'group'; remove it from consumer_conf")]
+    [InlineData("consumer_conf", "bootstrap.servers", "x:9092", "key 'consumer_conf.bootstrap.servers' = 'x:9092': 'bootstrap.servers' is set by kcp from the bootstrap_servers of the route's cluster (clusters.<name>.bootstrap_servers); remove it from consumer_conf")]
+    [InlineData("consumer_conf", "metadata.broker.list", "x:9092", "key 'consumer_conf.metadata.broker.list' = 'x:9092': 'metadata.broker.list' is set by kcp from the bootstrap_servers of the route's cluster (clusters.<name>.bootstrap_servers); remove it from consumer_conf")]
+    [InlineData("consumer_conf", "enable.auto.commit", "true", "key 'consumer_conf.enable.auto.commit' = 'true': 'enable.auto.commit' is set by kcp (always false): an offset is stored and committed only after its message was delivered or skipped; remove it from consumer_conf")]
+    [InlineData("consumer_conf", "enable.auto.offset.store", "false", "key 'consumer_conf.enable.auto.offset.store' = 'false': 'enable.auto.offset.store' is set by kcp (always false): an offset is stored and committed only after its message was delivered or skipped; remove it from consumer_conf")]
+    [InlineData("consumer_conf", "enable.partition.eof", "true", "key 'consumer_conf.enable.partition.eof' = 'true': 'enable.partition.eof' is set by kcp (always false): the consume loop has no use for end-of-partition events; remove it from consumer_conf")]
+    [InlineData("consumer_topic_conf", "auto.commit.enable", "true", "key 'consumer_topic_conf.auto.commit.enable' = 'true': 'auto.commit.enable' is set by kcp (always false): an offset is stored and committed only after its message was delivered or skipped; remove it from consumer_topic_conf")]
+    [InlineData("consumer_topic_conf", "group.id", "\"\"", "key 'consumer_topic_conf.group.id' = '': 'group.id' is set by kcp from the route key 'group'; remove it from consumer_topic_conf")]
+    public void TryLoad_ReservedPropertyInRouteConf_ReportsThatKcpSetsIt(string key, string property, string value, string expected)
+    {
+        Write("routes/r.yaml", RouteYaml((key, $"{{ fetch.wait.max.ms: 50, {property}: {value} }}")));
+
+        var error = Assert.Single(Errors());
+
+        Assert.Equal(Route("r.yaml"), error.File);
+        Assert.Equal(expected, Describe(error));
+    }
+
+    [Fact]
+    public void TryLoad_ReservedPropertiesInClusterConf_EachReportedWithClusterKey()
+    {
+        var config = WriteMain("""
+            clusters:
+              eu:
+                bootstrap_servers: a:9092
+                consumer_conf: { bootstrap.servers: "b:9092", enable.auto.commit: true, group.id: g, client.id: ok }
+            """);
+
+        var errors = ConfigLoader.TryLoad(config).Errors;
+
+        Assert.All(errors, e => Assert.Equal(config, e.File));
+        Assert.Equal(
+        [
+            "key 'clusters.eu.consumer_conf.bootstrap.servers' = 'b:9092': 'bootstrap.servers' is set by kcp from 'clusters.eu.bootstrap_servers'; remove it from consumer_conf",
+            "key 'clusters.eu.consumer_conf.enable.auto.commit' = 'true': 'enable.auto.commit' is set by kcp (always false): an offset is stored and committed only after its message was delivered or skipped; remove it from consumer_conf",
+            "key 'clusters.eu.consumer_conf.group.id' = 'g': 'group.id' is set by kcp from the route key 'group'; remove it from consumer_conf",
+        ], errors.Select(Describe));
+    }
+
+    [Fact]
+    public void Load_NonReservedPropertiesNearReservedNames_Accepted()
+    {
+        Write("routes/r.yaml", RouteYaml(("consumer_conf", "{ group.instance.id: i1, auto.commit.interval.ms: 100, group.protocol: classic }")));
+
+        var route = Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes);
+
+        Assert.Equal(["auto.commit.interval.ms", "group.instance.id", "group.protocol"], route.ConsumerConf.Keys.Order(StringComparer.Ordinal));
+    }
+
+    [Theory]
     [InlineData("ssl.key.password", true)]
     [InlineData("sasl.password", true)]
     [InlineData("SASL.PASSWORD", true)]
@@ -433,6 +484,72 @@ public sealed class ConfigLoaderTests : IDisposable
 
         Assert.Equal("/nowhere/routes/orders.yaml: key 'retry_nums' = '-1': must be an integer from 0 to 2147483647", error.ToString());
         Assert.Equal("/nowhere/kcp.yaml: config file not found", new ConfigError("/nowhere/kcp.yaml", null, null, "config file not found").ToString());
+    }
+
+    [Fact]
+    public void Load_ThroughputKeysAbsent_SyncFormBodyNoBatchingWithDocumentedDefaults()
+    {
+        Write("routes/r.yaml", RouteYaml());
+
+        var route = Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes);
+
+        Assert.Equal(0, route.AsyncConcurrency);
+        Assert.Equal(DeliveryOrdering.Key, route.Ordering);
+        Assert.Equal(10_000, route.MaxPending);
+        Assert.Equal(RequestFormat.Form, route.Format);
+        Assert.Equal("application/octet-stream", route.ContentType);
+        Assert.Equal(1, route.BatchSize);
+        Assert.Equal(5, route.BatchLingerMs);
+        Assert.Equal("sync; format form; max_pending 10000", route.DescribeDelivery());
+    }
+
+    [Fact]
+    public void Load_ThroughputKeysSet_ReadsEveryValue()
+    {
+        Write("routes/a.yaml", RouteYaml(("group", "g1"), ("async_concurrency", "64"), ("ordering", "none"), ("max_pending", "1000000"),
+            ("format", "json"), ("batch_size", "10000"), ("batch_linger_ms", "60000")));
+        Write("routes/b.yaml", RouteYaml(("group", "g2"), ("async_concurrency", "8"), ("ordering", "KEY"), ("max_pending", "1"),
+            ("format", "raw"), ("content_type", "\"text/plain; charset=utf-8\"")));
+
+        var routes = ConfigLoader.Load(WriteMain(MainYaml)).Routes;
+
+        var a = routes[0];
+        Assert.Equal((64, DeliveryOrdering.None, 1_000_000, RequestFormat.Json, 10_000, 60_000), (a.AsyncConcurrency, a.Ordering, a.MaxPending, a.Format, a.BatchSize, a.BatchLingerMs));
+        Assert.Equal("async 64 ordering none; format json; max_pending 1000000; batch 10000 linger 60000 ms", a.DescribeDelivery());
+        var b = routes[1];
+        Assert.Equal((8, DeliveryOrdering.Key, 1, RequestFormat.Raw, "text/plain; charset=utf-8"), (b.AsyncConcurrency, b.Ordering, b.MaxPending, b.Format, b.ContentType));
+    }
+
+    [Theory]
+    [InlineData("ordering", "partition", "key 'ordering' = 'partition': must be one of: key, none")]
+    [InlineData("format", "xml", "key 'format' = 'xml': must be one of: form, json, raw")]
+    [InlineData("max_pending", "0", "key 'max_pending' = '0': must be an integer from 1 to 1000000")]
+    [InlineData("max_pending", "1000001", "key 'max_pending' = '1000001': must be an integer from 1 to 1000000")]
+    [InlineData("batch_size", "0", "key 'batch_size' = '0': must be an integer from 1 to 10000")]
+    [InlineData("batch_linger_ms", "-1", "key 'batch_linger_ms' = '-1': must be an integer from 0 to 60000")]
+    public void TryLoad_ThroughputKeyOutOfRange_ReportsKeyValueAndAllowedValues(string key, string value, string expected)
+    {
+        Write("routes/r.yaml", RouteYaml((key, value)));
+
+        Assert.Equal(expected, Describe(Assert.Single(Errors())));
+    }
+
+    [Theory]
+    [InlineData("ordering: none", "key 'ordering' = 'none': applies only with async_concurrency > 0; sync delivery (async_concurrency 0) is always in partition order")]
+    [InlineData("content_type: text/plain", "key 'content_type' = 'text/plain': applies only with format: raw; form and json set their own Content-Type")]
+    [InlineData("format: raw\ncontent_type: \"not a type\"", "key 'content_type' = 'not a type': must be a media type such as application/octet-stream or text/plain; charset=utf-8")]
+    [InlineData("batch_size: 10", "key 'batch_size' = '10': must be 1 unless format is json: a batch is sent as a JSON array of envelopes")]
+    [InlineData("format: raw\nbatch_size: 10", "key 'batch_size' = '10': must be 1 unless format is json: a batch is sent as a JSON array of envelopes")]
+    [InlineData("format: json\nbatch_size: 11\nmax_pending: 10", "key 'batch_size' = '11': must not exceed max_pending (10): a batch is made of one partition's pending messages")]
+    [InlineData("format: json\nbatch_linger_ms: 5", "key 'batch_linger_ms' = '5': applies only with batch_size > 1")]
+    public void TryLoad_ThroughputKeyWithoutEffect_ReportsWhyAndWhatItNeeds(string extraYaml, string expected)
+    {
+        Write("routes/r.yaml", RouteYaml() + extraYaml + "\n");
+
+        var error = Assert.Single(Errors());
+
+        Assert.Equal(Route("r.yaml"), error.File);
+        Assert.Equal(expected, Describe(error));
     }
 
     private static string RouteYaml(params (string Key, string? Value)[] overrides)

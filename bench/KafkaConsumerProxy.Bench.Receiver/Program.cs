@@ -1,0 +1,3 @@
+using KafkaConsumerProxy.Bench.Receiver;
+
+return await ReceiverApp.RunAsync(args);

@@ -1,0 +1,109 @@
+using System.CommandLine;
+
+namespace KafkaConsumerProxy.Bench;
+
+/// <summary>
+/// The benchmark's command line. Without a subcommand it runs the benchmark; the hidden subcommands are the
+/// ceiling measurements, which the benchmark starts as separate processes of itself.
+/// </summary>
+internal static class BenchCli
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var messages = new Option<int>("--messages") { Description = "Messages per throughput scenario (and requests of the HttpClient ceiling)", DefaultValueFactory = _ => 200_000 };
+        messages.Validators.Add(r =>
+        {
+            if (r.GetValue(messages) is < 1_000 or > BenchOptions.MaxThroughputMessages)
+            {
+                r.AddError($"--messages must be from 1000 to {BenchOptions.MaxThroughputMessages} (the mock cluster keeps at most 5 MiB per partition)");
+            }
+        });
+        var scenarios = new Option<string>("--scenarios")
+        {
+            Description = $"Comma-separated subset of: {string.Join(", ", BenchOptions.AllScenarios)}",
+            DefaultValueFactory = _ => string.Join(',', BenchOptions.AllScenarios),
+        };
+        scenarios.Validators.Add(r =>
+        {
+            var unknown = BenchOptions.ParseScenarios(r.GetValue(scenarios) ?? "").Except(BenchOptions.AllScenarios).ToList();
+            if (unknown.Count > 0)
+            {
+                r.AddError($"unknown scenario(s): {string.Join(", ", unknown)}; choose from {string.Join(", ", BenchOptions.AllScenarios)}");
+            }
+        });
+        var backlog = new Option<int>("--backlog") { Description = "Messages preloaded for the backlog memory scenario", DefaultValueFactory = _ => 1_000_000 };
+        var backlogSeconds = new Option<int>("--backlog-seconds") { Description = "How long kcp runs against the backlog", DefaultValueFactory = _ => 20 };
+        var slowDelay = new Option<int>("--slow-delay-ms") { Description = "Answer delay of the receiver's slow endpoint (backlog scenario)", DefaultValueFactory = _ => 5 };
+        var latencyRate = new Option<int>("--latency-rate") { Description = "Messages per second produced in the latency scenario", DefaultValueFactory = _ => 1_000 };
+        var latencySeconds = new Option<int>("--latency-seconds") { Description = "Seconds of paced producing in the latency scenario", DefaultValueFactory = _ => 10 };
+        var fetchWait = new Option<int>("--fetch-wait-ms") { Description = "fetch.wait.max.ms of every consumer (the mock cluster holds an empty fetch this long)", DefaultValueFactory = _ => 1 };
+        var brokers = new Option<int>("--brokers") { Description = "Brokers of the embedded cluster", DefaultValueFactory = _ => 3 };
+        var keep = new Option<bool>("--keep") { Description = "Keep the work directory (published kcp, configs) after the run" };
+
+        var root = new RootCommand("kcp benchmark: embedded Kafka cluster, a receiver process and kcp processes; prints throughput, CPU, memory and latency")
+        {
+            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, brokers, keep,
+            Ceilings.ConsumeCommand(),
+            Ceilings.HttpCommand(),
+        };
+        root.SetAction((parse, cancel) => BenchRun.RunAsync(
+            new BenchOptions
+            {
+                Messages = parse.GetValue(messages),
+                Scenarios = BenchOptions.ParseScenarios(parse.GetValue(scenarios) ?? ""),
+                Backlog = parse.GetValue(backlog),
+                BacklogSeconds = parse.GetValue(backlogSeconds),
+                SlowDelayMs = parse.GetValue(slowDelay),
+                LatencyRate = parse.GetValue(latencyRate),
+                LatencySeconds = parse.GetValue(latencySeconds),
+                FetchWaitMs = parse.GetValue(fetchWait),
+                Brokers = parse.GetValue(brokers),
+                KeepWorkDirectory = parse.GetValue(keep),
+                Command = "dotnet run -c Release --project bench/KafkaConsumerProxy.Bench" + (args.Length == 0 ? "" : " -- " + string.Join(' ', args)),
+            },
+            cancel));
+        return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+    }
+}
+
+/// <summary>What one benchmark run does.</summary>
+internal sealed record BenchOptions
+{
+    /// <summary>
+    /// The mock cluster keeps at most 5 MiB of record batches per partition and drops the oldest beyond that;
+    /// 8 partitions of uncompressed 100-byte messages hold about 350,000.
+    /// </summary>
+    public const int MaxThroughputMessages = 300_000;
+
+    public const int Partitions = 8;
+
+    public static IReadOnlyList<string> AllScenarios { get; } = ["sync", "async", "batch", "ceilings", "latency", "backlog"];
+
+    public required int Messages { get; init; }
+
+    public required IReadOnlySet<string> Scenarios { get; init; }
+
+    public required int Backlog { get; init; }
+
+    public required int BacklogSeconds { get; init; }
+
+    public required int SlowDelayMs { get; init; }
+
+    public required int LatencyRate { get; init; }
+
+    public required int LatencySeconds { get; init; }
+
+    public required int FetchWaitMs { get; init; }
+
+    public required int Brokers { get; init; }
+
+    public required bool KeepWorkDirectory { get; init; }
+
+    /// <summary>The command line that reproduces this run.</summary>
+    public required string Command { get; init; }
+
+    public static IReadOnlySet<string> ParseScenarios(string text) =>
+        text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Select(s => s.ToLowerInvariant())
+            .ToHashSet(StringComparer.Ordinal);
+}

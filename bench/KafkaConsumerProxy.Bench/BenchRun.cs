@@ -1,0 +1,570 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Confluent.Kafka;
+using KafkaConsumerProxy.Embedded;
+
+namespace KafkaConsumerProxy.Bench;
+
+/// <summary>
+/// One benchmark run: publishes kcp and the receiver, starts the embedded cluster and the receiver, runs each
+/// selected scenario with its own topic, consumer group and kcp process, and prints the report. Every wait is
+/// bounded; every child process is killed when the run ends, however it ends.
+/// </summary>
+internal sealed class BenchRun
+{
+    // Often enough to place the first and last delivery within 1% of a multi-second window, seldom enough that the
+    // polling (an HTTP request and a few /proc reads) costs little of the two cores.
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>The thread librdkafka runs the mock cluster on.</summary>
+    private const string MockClusterThread = "rdk:mock";
+    private static readonly TimeSpan StallLimit = TimeSpan.FromSeconds(30);
+
+    private readonly BenchOptions _options;
+    private readonly MockKafkaCluster _cluster;
+    private readonly ReceiverClient _receiver;
+    private readonly Kcp _kcp;
+    private readonly string _work;
+    private readonly string _runId;
+    private readonly CancellationToken _cancel;
+    private readonly Stopwatch _clock;
+    private readonly TextWriter _out = Console.Out;
+    private readonly IReadOnlyList<int> _mockThreads;
+    private string? _syncTopic;
+
+    private BenchRun(BenchOptions options, MockKafkaCluster cluster, ReceiverClient receiver, Kcp kcp, string work, Stopwatch clock, CancellationToken cancel)
+    {
+        _options = options;
+        _cluster = cluster;
+        _receiver = receiver;
+        _kcp = kcp;
+        _work = work;
+        _clock = clock;
+        _cancel = cancel;
+        _runId = TimeProvider.System.GetUtcNow().ToString("HHmmss", CultureInfo.InvariantCulture);
+        _mockThreads = ProcFs.FindThreads(Environment.ProcessId, MockClusterThread);
+    }
+
+    public static async Task<int> RunAsync(BenchOptions options, CancellationToken cancel)
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => ChildProcess.KillAll();
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => ChildProcess.KillAll());
+        var output = Console.Out;
+        var clock = Stopwatch.StartNew();
+        var work = Directory.CreateTempSubdirectory("kcp-bench-").FullName;
+        try
+        {
+            PrintHeader(output, options, work);
+            var repo = FindRepositoryRoot();
+            Step(output, clock, "publishing kcp (Release) ...");
+            var kcpDir = await PublishAsync(Path.Combine(repo, "src", "KafkaConsumerProxy", "KafkaConsumerProxy.csproj"), Path.Combine(work, "kcp"), work).ConfigureAwait(false);
+            Step(output, clock, "publishing the receiver (Release) ...");
+            var receiverDir = await PublishAsync(Path.Combine(repo, "bench", "KafkaConsumerProxy.Bench.Receiver", "KafkaConsumerProxy.Bench.Receiver.csproj"), Path.Combine(work, "receiver"), work).ConfigureAwait(false);
+
+            using var cluster = MockKafkaCluster.Start(options.Brokers);
+
+            // Like a real broker's group.initial.rebalance.delay.ms (MockKafkaCluster.Start sets 0 for tests): kcp's
+            // 4 members then form the group in one rebalance. With 0 the first member takes every partition and the
+            // others force a second rebalance, which the mock holds for session.timeout.ms - 1 s.
+            cluster.SetGroupInitialRebalanceDelay(3000);
+            using var receiver = await ReceiverClient.StartAsync(Path.Combine(receiverDir, "KafkaConsumerProxy.Bench.Receiver"), options.SlowDelayMs).ConfigureAwait(false);
+            Step(output, clock, $"mock cluster {cluster.BootstrapServers} ({options.Brokers} broker(s), librdkafka {Library.VersionString}); receiver {receiver.BaseAddress} (pid {receiver.Process.Id})");
+            var run = new BenchRun(options, cluster, receiver, new Kcp(Path.Combine(kcpDir, "kcp")), work, clock, cancel);
+            var results = await run.RunScenariosAsync().ConfigureAwait(false);
+
+            Report.Print(output, results);
+            output.WriteLine();
+            output.WriteLine($"Command: {options.Command}");
+            output.WriteLine($"Total time: {clock.Elapsed.TotalSeconds:F0} s; 1-minute load average at the end: {ProcFs.LoadAverage()}");
+            return results.Any(r => r.Outcome == Outcome.Failed) ? 1 : 0;
+        }
+        finally
+        {
+            ChildProcess.KillAll();
+            if (options.KeepWorkDirectory)
+            {
+                output.WriteLine($"Work directory kept: {work}");
+            }
+            else
+            {
+                TryDelete(work);
+            }
+        }
+    }
+
+    private async Task<List<ScenarioResult>> RunScenariosAsync()
+    {
+        var results = new List<ScenarioResult>();
+        var selected = _options.Scenarios;
+
+        async Task Run(string scenario, string name, string label, Func<Task<ScenarioResult>> body)
+        {
+            if (!selected.Contains(scenario))
+            {
+                return;
+            }
+
+            Step($"{label} ...");
+            ScenarioResult result;
+            try
+            {
+                result = await body().ConfigureAwait(false);
+            }
+            catch (Exception e) when (!_cancel.IsCancellationRequested && e is not OutOfMemoryException)
+            {
+                result = ScenarioResult.Failed(name, label, e.Message);
+            }
+
+            results.Add(result);
+            Step($"  -> {Summary(result)}");
+        }
+
+        await Run("sync", "sync", "sync, concurrency 4", () => ThroughputAsync("sync", "sync, concurrency 4", new Dictionary<string, object>(), expectAsync: false, expectBatch: false)).ConfigureAwait(false);
+        await Run("async", "async", "async 64", () => ThroughputAsync("async", "async 64", new Dictionary<string, object> { ["async_concurrency"] = 64 }, expectAsync: true, expectBatch: false)).ConfigureAwait(false);
+        await Run("batch", "batch", "batch 100 (json)", () => ThroughputAsync("batch", "batch 100 (json)", new Dictionary<string, object> { ["format"] = "json", ["batch_size"] = 100 }, expectAsync: false, expectBatch: true)).ConfigureAwait(false);
+        await Run("ceilings", "ceiling-consume", "ceiling: consume only, no HTTP", ConsumeCeilingAsync).ConfigureAwait(false);
+        await Run("ceilings", "ceiling-http", "ceiling: HttpClient loop, 64 tasks", () => HttpCeilingAsync("ceiling-http", 64)).ConfigureAwait(false);
+        await Run("ceilings", "ceiling-http-8", "HttpClient loop, 8 tasks", () => HttpCeilingAsync("ceiling-http-8", BenchOptions.Partitions)).ConfigureAwait(false);
+        await Run("latency", "latency", $"latency: sync at {_options.LatencyRate:N0} msg/s", LatencyAsync).ConfigureAwait(false);
+        if (selected.Contains("backlog"))
+        {
+            var retained = await PreloadBacklogAsync().ConfigureAwait(false);
+            await Run("backlog", "backlog-sync", "backlog: sync, concurrency 4", () => BacklogAsync("backlog-sync", "backlog: sync, concurrency 4", new Dictionary<string, object>(), expectAsync: false, retained)).ConfigureAwait(false);
+            await Run("backlog", "backlog-async", "backlog: async 64", () => BacklogAsync("backlog-async", "backlog: async 64", new Dictionary<string, object> { ["async_concurrency"] = 64 }, expectAsync: true, retained)).ConfigureAwait(false);
+        }
+
+        return results;
+    }
+
+    /// <summary>Preloads a fresh topic, runs kcp until the receiver has every message, and measures the window between first and last delivery.</summary>
+    private async Task<ScenarioResult> ThroughputAsync(string name, string label, Dictionary<string, object> keys, bool expectAsync, bool expectBatch)
+    {
+        var count = _options.Messages;
+        var topic = $"bench-{name}-{_runId}";
+        var config = WriteConfig(name, topic, "/consume", keys);
+        if (await _kcp.UnsupportedKeyAsync(config).ConfigureAwait(false) is { } key)
+        {
+            return ScenarioResult.NotAvailable(name, label, $"key {key} not supported by this build");
+        }
+
+        var retained = await PreloadAsync(topic, count, CompressionType.None).ConfigureAwait(false);
+        if (retained < count)
+        {
+            throw new InvalidOperationException($"the mock cluster kept only {retained:N0} of {count:N0} messages; use a smaller --messages");
+        }
+
+        await _receiver.ResetAsync().ConfigureAwait(false);
+        using var proxy = _kcp.Run(config);
+        if (await WrongModeAsync(proxy, expectAsync).ConfigureAwait(false) is { } reason)
+        {
+            return ScenarioResult.NotAvailable(name, label, reason);
+        }
+
+        var (start, half, end, stats) = await WaitForDeliveriesAsync(proxy, count, TimeSpan.FromSeconds(60 + count / 2_000)).ConfigureAwait(false);
+
+        // What kcp spends when it has nothing to do (fetch polling, timers), for comparison with the busy figure.
+        var idleFrom = Probe(proxy, stats.Messages);
+        await Task.Delay(TimeSpan.FromSeconds(1), _cancel).ConfigureAwait(false);
+        var idle = Cores(idleFrom, Probe(proxy, stats.Messages)).Kcp;
+        var peak = proxy.PeakMemoryMb;
+
+        var result = new ScenarioResult(name, label)
+        {
+            MessagesPerSecond = stats.Rate,
+            Messages = stats.Messages,
+            Seconds = stats.Seconds,
+            MessagesPerRequest = stats.Messages / (double)stats.Requests,
+            CpuUsPerMessage = (end.Kcp - start.Kcp).TotalMicroseconds / Math.Max(1, end.Messages - start.Messages),
+            SecondHalfMessagesPerSecond = (end.Messages - half.Messages) / Math.Max(1e-6, (end.Timestamp - half.Timestamp) / (double)Stopwatch.Frequency),
+            SecondHalfCpuUsPerMessage = (end.Kcp - half.Kcp).TotalMicroseconds / Math.Max(1, end.Messages - half.Messages),
+            PeakMemoryMb = peak,
+            Split = Cores(start, end),
+        };
+        var notes = new List<string>
+        {
+            string.Create(CultureInfo.InvariantCulture, $"the mock cluster spent {(end.Cluster - start.Cluster).TotalMicroseconds / Math.Max(1, end.Messages - start.Messages):F1} µs CPU per message serving kcp"),
+            string.Create(CultureInfo.InvariantCulture, $"kcp idle afterwards: {idle:F3} cores"),
+        };
+        if (stats.Messages > count)
+        {
+            notes.Add($"{stats.Messages - count:N0} duplicate deliveries");
+        }
+
+        if (expectBatch && result.MessagesPerRequest < 1.5)
+        {
+            notes.Add(string.Create(CultureInfo.InvariantCulture, $"batching not in effect: {result.MessagesPerRequest:F2} messages per request"));
+        }
+
+        result.Note = string.Join("; ", notes);
+        if (name == "sync")
+        {
+            _syncTopic = topic;
+        }
+
+        return result;
+    }
+
+    private async Task<ScenarioResult> ConsumeCeilingAsync()
+    {
+        const string Name = "ceiling-consume";
+        var count = _options.Messages;
+        var topic = _syncTopic;
+        var source = "the sync scenario's topic";
+        if (topic is null)
+        {
+            topic = $"bench-ceiling-{_runId}";
+            await PreloadAsync(topic, count, CompressionType.None).ConfigureAwait(false);
+            source = "a topic preloaded the same way";
+        }
+
+        var (file, arguments) = Self(
+            "ceiling-consume", "--bootstrap", _cluster.BootstrapServers, "--topic", topic, "--group", $"bench-ceiling-{_runId}",
+            "--count", count.ToString(CultureInfo.InvariantCulture), "--timeout-s", "120", "--fetch-wait-ms", _options.FetchWaitMs.ToString(CultureInfo.InvariantCulture));
+        var clusterCpu = ProcFs.ThreadsCpuTime(Environment.ProcessId, _mockThreads);
+        var (exitCode, output) = await ChildProcess.RunAsync(Name, file, arguments, TimeSpan.FromSeconds(150)).ConfigureAwait(false);
+        clusterCpu = ProcFs.ThreadsCpuTime(Environment.ProcessId, _mockThreads) - clusterCpu;
+        var figures = ParseResult<ConsumeCeilingResult>(output, Name, exitCode);
+        if (figures.Messages < count)
+        {
+            throw new InvalidOperationException($"consumed only {figures.Messages:N0} of {count:N0} messages within 120 s");
+        }
+
+        return new ScenarioResult(Name, "ceiling: consume only, no HTTP")
+        {
+            MessagesPerSecond = figures.Rate,
+            Messages = figures.Messages,
+            Seconds = (figures.LastUnixMs - figures.FirstUnixMs) / 1000,
+            CpuUsPerMessage = figures.CpuMs * 1000 / figures.Messages,
+            PeakMemoryMb = figures.PeakMb,
+            Note = string.Create(CultureInfo.InvariantCulture,
+                $"one plain Confluent.Kafka consumer in its own process, kcp's consumer settings, {source}, new group, no commits; CPU is the consumer process's; the mock cluster spent {clusterCpu.TotalMicroseconds / figures.Messages:F1} µs CPU per message serving it (whole child run, group join included)"),
+        };
+    }
+
+    /// <summary>
+    /// A plain HttpClient loop against the receiver. With 64 tasks it is the HTTP ceiling; with 8 tasks it has the
+    /// in-flight limit of sync delivery (one request per partition), which bounds what sync mode can reach.
+    /// </summary>
+    private async Task<ScenarioResult> HttpCeilingAsync(string name, int concurrency)
+    {
+        var label = concurrency == 64 ? "ceiling: HttpClient loop, 64 tasks" : $"HttpClient loop, {concurrency} tasks";
+        var requests = _options.Messages;
+        await _receiver.ResetAsync().ConfigureAwait(false);
+        var receiverCpu = _receiver.Process.CpuTime;
+        var (file, arguments) = Self(
+            "ceiling-http", "--url", new Uri(_receiver.BaseAddress, "consume").ToString(),
+            "--requests", requests.ToString(CultureInfo.InvariantCulture), "--concurrency", concurrency.ToString(CultureInfo.InvariantCulture), "--timeout-s", "120",
+            "--warmup", (requests / 10).ToString(CultureInfo.InvariantCulture), "--reset-url", new Uri(_receiver.BaseAddress, "reset").ToString());
+        var (exitCode, output) = await ChildProcess.RunAsync(name, file, arguments, TimeSpan.FromSeconds(150)).ConfigureAwait(false);
+        var figures = ParseResult<HttpCeilingResult>(output, name, exitCode);
+        var stats = await _receiver.StatsAsync().ConfigureAwait(false);
+        receiverCpu = _receiver.Process.CpuTime - receiverCpu;
+        if (figures.Errors > 0 || stats.Requests < requests)
+        {
+            throw new InvalidOperationException($"{figures.Errors} failed requests; the receiver saw {stats.Requests:N0} of {requests:N0}");
+        }
+
+        return new ScenarioResult(name, label)
+        {
+            RequestsPerSecond = stats.RequestRate,
+            Messages = stats.Requests,
+            Seconds = stats.Seconds,
+            CpuUsPerMessage = figures.CpuMs * 1000 / figures.Requests,
+            Note = string.Create(CultureInfo.InvariantCulture,
+                $"one HttpClient, keep-alive, 100-byte form POSTs to the same receiver, measured after {requests / 10:N0} warm-up requests; CPU is the client's per request; the receiver used {receiverCpu.TotalMicroseconds / (stats.Requests + requests / 10):F1} µs per request (warm-up and measured requests)"),
+        };
+    }
+
+    private async Task<ScenarioResult> LatencyAsync()
+    {
+        const string Name = "latency";
+        var label = $"latency: sync at {_options.LatencyRate:N0} msg/s";
+        var rate = _options.LatencyRate;
+        var topic = $"bench-latency-{_runId}";
+        _cluster.CreateTopic(topic, BenchOptions.Partitions);
+        var config = WriteConfig(Name, topic, "/consume", new Dictionary<string, object>());
+        if (await _kcp.UnsupportedKeyAsync(config).ConfigureAwait(false) is { } key)
+        {
+            return ScenarioResult.NotAvailable(Name, label, $"key {key} not supported by this build");
+        }
+
+        await _receiver.ResetAsync().ConfigureAwait(false);
+        using var proxy = _kcp.Run(config);
+        await proxy.WaitForLineAsync(l => l.Contains("Route bench started", StringComparison.Ordinal), TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+
+        // Warm-up: the group forms and rebalances, and kcp's delivery path is compiled, before anything is measured.
+        var warmup = rate;
+        await BenchProducer.ProducePacedAsync(_cluster.BootstrapServers, topic, BenchOptions.Partitions, rate, warmup, 0, _cancel).ConfigureAwait(false);
+        await WaitForDeliveriesAsync(proxy, warmup, TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        await Task.Delay(TimeSpan.FromSeconds(1), _cancel).ConfigureAwait(false);
+        await _receiver.ResetAsync().ConfigureAwait(false);
+
+        var total = (long)rate * _options.LatencySeconds;
+        var before = Probe(proxy, 0);
+        await BenchProducer.ProducePacedAsync(_cluster.BootstrapServers, topic, BenchOptions.Partitions, rate, total, warmup, _cancel).ConfigureAwait(false);
+        var (_, _, end, stats) = await WaitForDeliveriesAsync(proxy, total, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        var latency = await _receiver.LatencyAsync().ConfigureAwait(false);
+        var split = Cores(before, end);
+        return new ScenarioResult(Name, label)
+        {
+            MessagesPerSecond = stats.Rate,
+            Messages = stats.Messages,
+            Seconds = stats.Seconds,
+            PeakMemoryMb = proxy.PeakMemoryMb,
+            Latency = latency,
+            Split = split,
+            Note = string.Create(CultureInfo.InvariantCulture,
+                $"{latency.Samples:N0} samples, p99.9 {latency.P999Ms:F2} ms, max {latency.MaxMs:F2} ms, mean {latency.MeanMs:F2} ms; latency = arrival - Kafka CreateTime (whole ms, so up to 1 ms high); fetch.wait.max.ms {_options.FetchWaitMs}; {rate:N0} msg/s produced one by one (linger 0) for {_options.LatencySeconds} s after a {warmup:N0}-message warm-up"),
+        };
+    }
+
+    private async Task<long> PreloadBacklogAsync()
+    {
+        var topic = $"bench-backlog-{_runId}";
+        Step($"preloading the backlog topic with {_options.Backlog:N0} messages (lz4) ...");
+        return await PreloadAsync(topic, _options.Backlog, CompressionType.Lz4).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs kcp for a fixed time against the preloaded backlog and a slow endpoint; reports its peak memory.</summary>
+    private async Task<ScenarioResult> BacklogAsync(string name, string label, Dictionary<string, object> keys, bool expectAsync, long retained)
+    {
+        var topic = $"bench-backlog-{_runId}";
+        var config = WriteConfig(name, topic, "/slow", keys);
+        if (await _kcp.UnsupportedKeyAsync(config).ConfigureAwait(false) is { } key)
+        {
+            return ScenarioResult.NotAvailable(name, label, $"key {key} not supported by this build");
+        }
+
+        await _receiver.ResetAsync().ConfigureAwait(false);
+        using var proxy = _kcp.Run(config);
+        if (await WrongModeAsync(proxy, expectAsync).ConfigureAwait(false) is { } reason)
+        {
+            return ScenarioResult.NotAvailable(name, label, reason);
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        var start = Probe(proxy, 0);
+        double maxRss = 0;
+        while (Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(_options.BacklogSeconds))
+        {
+            ThrowIfExited(proxy);
+            maxRss = Math.Max(maxRss, proxy.MemoryMb ?? 0);
+            await Task.Delay(TimeSpan.FromMilliseconds(250), _cancel).ConfigureAwait(false);
+        }
+
+        var stats = await _receiver.StatsAsync().ConfigureAwait(false);
+        var end = Probe(proxy, stats.Messages);
+        var peak = proxy.PeakMemoryMb;
+        return new ScenarioResult(name, label)
+        {
+            MessagesPerSecond = stats.Rate,
+            Messages = stats.Messages,
+            Seconds = stats.Seconds,
+            PeakMemoryMb = peak,
+            Split = Cores(start, end),
+            Note = string.Create(CultureInfo.InvariantCulture,
+                $"backlog {retained:N0} messages (8 partitions, lz4-compressed so the mock cluster keeps them all); receiver answers after {_options.SlowDelayMs} ms; ran {_options.BacklogSeconds} s, {stats.Messages:N0} delivered, so at least {retained - stats.Messages:N0} stayed in the backlog; highest VmRSS sampled {maxRss:F0} MB"),
+        };
+    }
+
+    /// <summary>Why this kcp is not running the scenario's delivery mode, or null when it is (or it cannot tell).</summary>
+    private static async Task<string?> WrongModeAsync(ChildProcess proxy, bool expectAsync)
+    {
+        var line = await proxy.WaitForLineAsync(l => l.Contains("Route bench started", StringComparison.Ordinal), TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        return expectAsync && Kcp.DeliveryMode(line) == "sync"
+            ? "async_concurrency is accepted, but this build still delivers in sync mode (its route start line ends in 'sync')"
+            : null;
+    }
+
+    /// <summary>
+    /// Polls the receiver until <paramref name="target"/> messages arrived; returns probes at the first poll that saw
+    /// a message, at the first poll that saw half of them, and at the poll that saw the last one, and the receiver's
+    /// final counters.
+    /// </summary>
+    private async Task<(Sample Start, Sample Half, Sample End, ReceiverStats Stats)> WaitForDeliveriesAsync(ChildProcess proxy, long target, TimeSpan limit)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(limit.TotalSeconds * Stopwatch.Frequency);
+        Sample? start = null;
+        Sample? half = null;
+        var lastCount = -1L;
+        var lastProgress = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            var stats = await _receiver.StatsAsync().ConfigureAwait(false);
+            var probe = Probe(proxy, stats.Messages);
+            if (start is null && stats.Messages > 0)
+            {
+                start = probe;
+            }
+
+            if (half is null && stats.Messages >= target / 2)
+            {
+                half = probe;
+            }
+
+            if (stats.Messages >= target)
+            {
+                return (start!, half!, probe, stats);
+            }
+
+            if (stats.Messages != lastCount)
+            {
+                lastCount = stats.Messages;
+                lastProgress = Stopwatch.GetTimestamp();
+            }
+
+            ThrowIfExited(proxy);
+            if (Stopwatch.GetElapsedTime(lastProgress) > StallLimit)
+            {
+                throw new TimeoutException($"no delivery for {StallLimit.TotalSeconds:F0} s at {stats.Messages:N0} of {target:N0}. kcp output:\n{proxy.Output(20)}");
+            }
+
+            if (Stopwatch.GetTimestamp() > deadline)
+            {
+                throw new TimeoutException($"only {stats.Messages:N0} of {target:N0} delivered within {limit.TotalSeconds:F0} s");
+            }
+
+            await Task.Delay(PollInterval, _cancel).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<long> PreloadAsync(string topic, long count, CompressionType compression)
+    {
+        _cluster.CreateTopic(topic, BenchOptions.Partitions);
+        var watch = Stopwatch.StartNew();
+        var timeout = TimeSpan.FromSeconds(60 + count / 5_000);
+        await Task.Run(() => BenchProducer.Preload(_cluster.BootstrapServers, topic, BenchOptions.Partitions, count, compression, timeout), _cancel).ConfigureAwait(false);
+        var retained = BenchProducer.Retained(_cluster.BootstrapServers, topic, BenchOptions.Partitions);
+        Step(string.Create(CultureInfo.InvariantCulture, $"  preloaded {count:N0} messages into {topic} in {watch.Elapsed.TotalSeconds:F1} s; the cluster holds {retained:N0}"));
+        return retained;
+    }
+
+    private string WriteConfig(string scenario, string topic, string url, IReadOnlyDictionary<string, object> keys)
+    {
+        var directory = Directory.CreateDirectory(Path.Combine(_work, "configs", scenario)).FullName;
+        return BenchConfig.Write(directory, _cluster.BootstrapServers, BenchConfig.ConsumerConf(_options.FetchWaitMs), topic, $"{topic}-group", _receiver.BaseAddress.Port, url, keys);
+    }
+
+    private Sample Probe(ChildProcess proxy, long messages) => new(
+        messages,
+        Stopwatch.GetTimestamp(),
+        proxy.CpuTime,
+        _receiver.Process.CpuTime,
+        ProcFs.CpuTime(Environment.ProcessId) ?? TimeSpan.Zero,
+        ProcFs.ThreadsCpuTime(Environment.ProcessId, _mockThreads),
+        ProcFs.MachineBusyTime());
+
+    private static CpuSplit Cores(Sample from, Sample to)
+    {
+        var seconds = Math.Max(1e-6, (to.Timestamp - from.Timestamp) / (double)Stopwatch.Frequency);
+        var kcp = (to.Kcp - from.Kcp).TotalSeconds / seconds;
+        var receiver = (to.Receiver - from.Receiver).TotalSeconds / seconds;
+        var bench = (to.Bench - from.Bench).TotalSeconds / seconds;
+        var cluster = (to.Cluster - from.Cluster).TotalSeconds / seconds;
+        var machine = (to.Machine - from.Machine).TotalSeconds / seconds;
+        return new CpuSplit(kcp, receiver, cluster, Math.Max(0, bench - cluster), Math.Max(0, machine - kcp - receiver - bench));
+    }
+
+    private static void ThrowIfExited(ChildProcess proxy)
+    {
+        if (proxy.HasExited)
+        {
+            throw new InvalidOperationException($"kcp exited with code {proxy.ExitCode}:\n{proxy.Output(30)}");
+        }
+    }
+
+    private static T ParseResult<T>(string output, string name, int exitCode)
+    {
+        var line = output.Split('\n').LastOrDefault(l => l.StartsWith(Ceilings.ResultPrefix, StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"{name} exited with code {exitCode} without a result:\n{output}");
+        return JsonSerializer.Deserialize<T>(line[Ceilings.ResultPrefix.Length..])
+            ?? throw new InvalidOperationException($"{name} printed an empty result");
+    }
+
+    /// <summary>The command that starts this program again with <paramref name="arguments"/>.</summary>
+    private static (string File, string[] Arguments) Self(params string[] arguments)
+    {
+        var path = Environment.ProcessPath ?? "dotnet";
+        return Path.GetFileNameWithoutExtension(path) == "dotnet"
+            ? (path, [typeof(BenchRun).Assembly.Location, .. arguments])
+            : (path, arguments);
+    }
+
+    private static async Task<string> PublishAsync(string project, string outputDirectory, string work)
+    {
+        var (exitCode, output) = await ChildProcess.RunAsync(
+            "dotnet publish",
+            "dotnet",
+            ["publish", project, "-c", "Release", "-o", outputDirectory, "--artifacts-path", Path.Combine(work, "artifacts"), "--nologo", "-v", "quiet"],
+            TimeSpan.FromMinutes(5)).ConfigureAwait(false);
+        return exitCode == 0 ? outputDirectory : throw new InvalidOperationException($"dotnet publish {project} failed (exit {exitCode}):\n{output}");
+    }
+
+    private static string FindRepositoryRoot()
+    {
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
+            {
+                if (File.Exists(Path.Combine(directory.FullName, "KafkaConsumerProxy.slnx")))
+                {
+                    return directory.FullName;
+                }
+            }
+        }
+
+        throw new InvalidOperationException("cannot find the repository (KafkaConsumerProxy.slnx) above the current directory; run from the repository");
+    }
+
+    private static void PrintHeader(TextWriter output, BenchOptions options, string work)
+    {
+        output.WriteLine("kcp benchmark");
+        output.WriteLine($"  command   {options.Command}");
+        output.WriteLine($"  machine   {Environment.ProcessorCount} cores ({ProcFs.CpuModel()}), {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}");
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  workload  {options.Messages:N0} messages per throughput scenario, {BenchProducer.ValueBytes}-byte values, {BenchOptions.Partitions} partitions; scenarios: {string.Join(", ", BenchOptions.AllScenarios.Where(options.Scenarios.Contains))}"));
+        output.WriteLine($"  consumer  {string.Join(", ", BenchConfig.ConsumerConf(options.FetchWaitMs).Select(kv => $"{kv.Key}={kv.Value}"))} (every kcp run and the consume-only ceiling)");
+        output.WriteLine($"  work dir  {work}");
+        output.WriteLine($"  load      1-minute load average {ProcFs.LoadAverage()} at start (anything else running shares the same cores)");
+    }
+
+    private void Step(string text) => Step(_out, _clock, text);
+
+    private static void Step(TextWriter output, Stopwatch clock, string text) =>
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{clock.Elapsed:mm\\:ss}] {text}"));
+
+    private static string Summary(ScenarioResult r) => r.Outcome switch
+    {
+        Outcome.Measured => string.Join(", ", new[]
+        {
+            r.MessagesPerSecond is { } m ? m.ToString("N0", CultureInfo.InvariantCulture) + " msg/s" : null,
+            r.RequestsPerSecond is { } q ? q.ToString("N0", CultureInfo.InvariantCulture) + " req/s" : null,
+            r.CpuUsPerMessage is { } c ? c.ToString("F1", CultureInfo.InvariantCulture) + " µs CPU/msg" : null,
+            r.PeakMemoryMb is { } p ? p.ToString("F0", CultureInfo.InvariantCulture) + " MB peak" : null,
+            r.Latency is { } l ? string.Create(CultureInfo.InvariantCulture, $"p50 {l.P50Ms:F2} ms, p99 {l.P99Ms:F2} ms") : null,
+            r.Split?.ToString(),
+        }.Where(s => s is not null)),
+        _ => r.Note ?? "",
+    };
+
+    private static void TryDelete(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A child may still hold a file; the temp directory is cleaned by the OS.
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // As above.
+        }
+    }
+
+    /// <summary>Counters at one moment: messages the receiver had, each process's CPU time so far, and the machine's.</summary>
+    private sealed record Sample(long Messages, long Timestamp, TimeSpan Kcp, TimeSpan Receiver, TimeSpan Bench, TimeSpan Cluster, TimeSpan Machine);
+}

@@ -1,0 +1,3 @@
+using KafkaConsumerProxy.Bench;
+
+return await BenchCli.RunAsync(args);

@@ -1,0 +1,235 @@
+using System.Globalization;
+using System.Text;
+
+namespace KafkaConsumerProxy.Bench;
+
+/// <summary>How a scenario ended.</summary>
+internal enum Outcome
+{
+    Measured,
+
+    /// <summary>The build under test lacks a feature the scenario needs; no figure is made up for it.</summary>
+    NotAvailable,
+
+    /// <summary>The scenario broke (timeout, crash); its note says why.</summary>
+    Failed,
+}
+
+/// <summary>
+/// Average cores used over a measuring window (2.0 = both cores of this machine) by kcp, the receiver, the mock
+/// cluster (the <c>rdk:mock</c> thread of this process), the rest of this process (polling, producing), and everything
+/// else on the machine.
+/// </summary>
+internal sealed record CpuSplit(double Kcp, double Receiver, double Cluster, double Bench, double Other)
+{
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"kcp {Kcp:F2} / receiver {Receiver:F2} / mock cluster {Cluster:F2} / bench {Bench:F2} / other processes {Other:F2}");
+}
+
+/// <summary>One row of the report; a figure is null when the scenario does not measure it.</summary>
+internal sealed class ScenarioResult(string name, string label)
+{
+    public string Name { get; } = name;
+
+    public string Label { get; } = label;
+
+    public Outcome Outcome { get; set; } = Outcome.Measured;
+
+    public string? Note { get; set; }
+
+    public double? MessagesPerSecond { get; set; }
+
+    public double? RequestsPerSecond { get; set; }
+
+    public double? CpuUsPerMessage { get; set; }
+
+    /// <summary>Messages per second over the second half of the messages: start-up, group forming and JIT excluded.</summary>
+    public double? SecondHalfMessagesPerSecond { get; set; }
+
+    /// <summary>kcp CPU per message over the second half of the messages.</summary>
+    public double? SecondHalfCpuUsPerMessage { get; set; }
+
+    public double? PeakMemoryMb { get; set; }
+
+    public double? MessagesPerRequest { get; set; }
+
+    public long? Messages { get; set; }
+
+    public double? Seconds { get; set; }
+
+    public CpuSplit? Split { get; set; }
+
+    public LatencyStats? Latency { get; set; }
+
+    public static ScenarioResult NotAvailable(string name, string label, string reason) =>
+        new(name, label) { Outcome = Outcome.NotAvailable, Note = "not available: " + reason };
+
+    public static ScenarioResult Failed(string name, string label, string reason) =>
+        new(name, label) { Outcome = Outcome.Failed, Note = "FAILED: " + reason };
+}
+
+/// <summary>Prints the results table, the ratios to the ceilings and the targets of issue 4.</summary>
+internal static class Report
+{
+    public static void Print(TextWriter output, IReadOnlyList<ScenarioResult> results)
+    {
+        var consume = results.FirstOrDefault(r => r is { Name: "ceiling-consume", Outcome: Outcome.Measured })?.MessagesPerSecond;
+        var http = results.FirstOrDefault(r => r is { Name: "ceiling-http", Outcome: Outcome.Measured })?.RequestsPerSecond;
+
+        output.WriteLine();
+        output.WriteLine("Results (msg/s from the receiver's first to last arrival; CPU = kcp utime+stime between the first and last delivery, per message;");
+        output.WriteLine("2nd half = the same over the second half of the messages only; peak MB = VmHWM of the process; ratios = msg/s divided by each ceiling):");
+        output.WriteLine();
+        var rows = new List<string[]>
+        {
+            new[] { "scenario", "msg/s", "CPU µs/msg", "2nd half: msg/s", "µs/msg", "peak MB", "msg/request", "vs consume-only", "vs HttpClient", "p50 / p99 ms" },
+        };
+        foreach (var r in results)
+        {
+            if (r.Outcome != Outcome.Measured)
+            {
+                rows.Add([r.Label, FirstLine(r.Note), "", "", "", "", "", "", "", ""]);
+                continue;
+            }
+
+            var rate = r.RequestsPerSecond ?? r.MessagesPerSecond;
+            rows.Add(
+            [
+                r.Label,
+                rate is { } v ? N0(v) + (r.RequestsPerSecond is null ? "" : " req/s") : "",
+                F(r.CpuUsPerMessage, "F1"),
+                r.SecondHalfMessagesPerSecond is { } h ? N0(h) : "",
+                F(r.SecondHalfCpuUsPerMessage, "F1"),
+                F(r.PeakMemoryMb, "F0"),
+                F(r.MessagesPerRequest, "F1"),
+                Ratio(r, rate, consume),
+                Ratio(r, rate, http),
+                r.Latency is { } l ? string.Create(CultureInfo.InvariantCulture, $"{l.P50Ms:F2} / {l.P99Ms:F2}") : "",
+            ]);
+        }
+
+        WriteTable(output, rows);
+
+        output.WriteLine();
+        output.WriteLine("Notes:");
+        foreach (var r in results.Where(r => r.Outcome == Outcome.Measured && (r.Note is not null || r.Split is not null)))
+        {
+            var parts = new List<string>();
+            if (r.Messages is { } m && r.Seconds is { } s)
+            {
+                parts.Add(string.Create(CultureInfo.InvariantCulture, $"{m:N0} messages in {s:F2} s"));
+            }
+
+            if (r.Split is { } split)
+            {
+                parts.Add("cores used: " + split);
+            }
+
+            if (r.Note is { } note)
+            {
+                parts.Add(note);
+            }
+
+            output.WriteLine($"  {r.Label}: {string.Join("; ", parts)}");
+        }
+
+        foreach (var r in results.Where(r => r.Outcome == Outcome.Failed))
+        {
+            output.WriteLine($"  {r.Label}: {r.Note}");
+        }
+
+        output.WriteLine();
+        output.WriteLine("Targets (issue 4):");
+        WriteTable(output, [new[] { "target", "measured", "verdict" }, .. Targets(results, http).Select(t => new[] { t.Target, t.Measured, t.Verdict })], leftAligned: true);
+    }
+
+    public static IEnumerable<(string Target, string Measured, string Verdict)> Targets(IReadOnlyList<ScenarioResult> results, double? httpCeiling)
+    {
+        ScenarioResult? Find(string name) => results.FirstOrDefault(r => r.Name == name);
+
+        (string, string, string) AtLeast(string target, ScenarioResult? r, Func<ScenarioResult, double?> figure, double bound, string format, string unit)
+        {
+            if (r is null)
+            {
+                return (target, "", "not run");
+            }
+
+            if (r.Outcome != Outcome.Measured || figure(r) is not { } value)
+            {
+                return (target, r.Outcome == Outcome.NotAvailable ? "not available" : "failed", "not measured");
+            }
+
+            return (target, value.ToString(format, CultureInfo.InvariantCulture) + unit, value >= bound ? "met" : "MISSED");
+        }
+
+        (string, string, string) AtMost(string target, ScenarioResult? r, Func<ScenarioResult, double?> figure, double bound, string format, string unit)
+        {
+            if (r is null)
+            {
+                return (target, "", "not run");
+            }
+
+            if (r.Outcome != Outcome.Measured || figure(r) is not { } value)
+            {
+                return (target, r.Outcome == Outcome.NotAvailable ? "not available" : "failed", "not measured");
+            }
+
+            return (target, value.ToString(format, CultureInfo.InvariantCulture) + unit, value <= bound ? "met" : "MISSED");
+        }
+
+        yield return AtLeast("sync (concurrency 4) >= 40,000 msg/s", Find("sync"), r => r.MessagesPerSecond, 40_000, "N0", " msg/s");
+        yield return AtLeast("async 64 >= 60,000 msg/s", Find("async"), r => r.MessagesPerSecond, 60_000, "N0", " msg/s");
+        yield return httpCeiling is { } ceiling
+            ? AtLeast("async 64 >= 50% of the HttpClient ceiling", Find("async"), r => r.MessagesPerSecond / ceiling * 100, 50, "F0", " %")
+            : ("async 64 >= 50% of the HttpClient ceiling", "", "no ceiling measured");
+        yield return AtLeast("batch 100 >= 500,000 msg/s", Find("batch"), r => r.MessagesPerSecond, 500_000, "N0", " msg/s");
+        yield return AtMost("<= 20 µs kcp CPU/msg, sync", Find("sync"), r => r.CpuUsPerMessage, 20, "F1", " µs");
+        yield return AtMost("<= 20 µs kcp CPU/msg, async", Find("async"), r => r.CpuUsPerMessage, 20, "F1", " µs");
+        yield return AtMost("p99 produce->arrival <= 5 ms at 1,000 msg/s", Find("latency"), r => r.Latency?.P99Ms, 5, "F2", " ms");
+        foreach (var backlog in results.Where(r => r.Name.StartsWith("backlog", StringComparison.Ordinal)))
+        {
+            yield return AtMost($"<= 200 MB with a 1,000,000 backlog ({backlog.Label})", backlog, r => r.PeakMemoryMb, 200, "F0", " MB");
+        }
+    }
+
+    // Only the throughput scenarios are compared: the latency and backlog runs are paced or slowed on purpose, and
+    // the ceilings are not compared with each other (one counts messages, the other requests).
+    private static string Ratio(ScenarioResult r, double? rate, double? ceiling) =>
+        r.Name is "sync" or "async" or "batch" && rate is not null && ceiling is > 0
+            ? (rate.Value / ceiling.Value * 100).ToString("F0", CultureInfo.InvariantCulture) + "%"
+            : "";
+
+    private static string FirstLine(string? text)
+    {
+        var line = (text ?? "").Split('\n')[0].Trim();
+        return line.Length <= 110 ? line : string.Concat(line.AsSpan(0, 110), "…");
+    }
+
+    private static string N0(double value) => value.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string F(double? value, string format) => value?.ToString(format, CultureInfo.InvariantCulture) ?? "";
+
+    private static void WriteTable(TextWriter output, IReadOnlyList<string[]> rows, bool leftAligned = false)
+    {
+        var columns = rows.Max(r => r.Length);
+        var widths = Enumerable.Range(0, columns).Select(c => rows.Max(r => c < r.Length && !IsSpanning(r) ? r[c].Length : 0)).ToArray();
+        foreach (var row in rows)
+        {
+            var line = new StringBuilder("  ");
+            for (var c = 0; c < row.Length; c++)
+            {
+                if (IsSpanning(row) && c > 1)
+                {
+                    break;
+                }
+
+                line.Append(c == 0 || leftAligned || IsSpanning(row) ? row[c].PadRight(widths[c]) : row[c].PadLeft(widths[c])).Append("  ");
+            }
+
+            output.WriteLine(line.ToString().TrimEnd());
+        }
+    }
+
+    // A results row that was not measured carries only its label and a note that spans the figure columns.
+    private static bool IsSpanning(string[] row) => row.Length > 3 && row.Skip(2).All(string.IsNullOrEmpty);
+}
