@@ -17,6 +17,8 @@ internal sealed class ArrivalLog(int capacity)
     private long _requests;
     private long _firstTicks;
     private long _lastTicks;
+    private int _inFlight;
+    private int _maxInFlight;
 
     public int Capacity => capacity;
 
@@ -38,8 +40,29 @@ internal sealed class ArrivalLog(int capacity)
         }
     }
 
+    /// <summary>A request has arrived and is not yet answered; tracks the most requests open at once.</summary>
+    public void RequestStarted()
+    {
+        var open = Interlocked.Increment(ref _inFlight);
+        var seen = Volatile.Read(ref _maxInFlight);
+        while (open > seen)
+        {
+            var previous = Interlocked.CompareExchange(ref _maxInFlight, open, seen);
+            if (previous == seen)
+            {
+                return;
+            }
+
+            seen = previous;
+        }
+    }
+
+    /// <summary>A request has been answered.</summary>
+    public void RequestEnded() => Interlocked.Decrement(ref _inFlight);
+
     public void Reset()
     {
+        Interlocked.Exchange(ref _maxInFlight, Volatile.Read(ref _inFlight));
         Interlocked.Exchange(ref _messages, 0);
         Interlocked.Exchange(ref _requests, 0);
         Interlocked.Exchange(ref _firstTicks, 0);
@@ -54,7 +77,8 @@ internal sealed class ArrivalLog(int capacity)
             Interlocked.Read(ref _messages),
             Interlocked.Read(ref _requests),
             first == 0 ? 0 : ToUnixMs(first),
-            last == 0 ? 0 : ToUnixMs(last));
+            last == 0 ? 0 : ToUnixMs(last),
+            Volatile.Read(ref _maxInFlight));
     }
 
     /// <summary>Percentiles of arrival minus produce time over the recorded messages that carried a timestamp.</summary>
@@ -108,8 +132,11 @@ internal sealed class ArrivalLog(int capacity)
         (utcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / (double)TimeSpan.TicksPerMillisecond;
 }
 
-/// <summary>What <c>GET /stats</c> returns; arrival times are Unix milliseconds, 0 before the first message.</summary>
-internal sealed record ReceiverStats(long Messages, long Requests, double FirstArrivalUnixMs, double LastArrivalUnixMs);
+/// <summary>
+/// What <c>GET /stats</c> returns; arrival times are Unix milliseconds, 0 before the first message;
+/// <paramref name="MaxInFlight"/> is the most requests that were open at once.
+/// </summary>
+internal sealed record ReceiverStats(long Messages, long Requests, double FirstArrivalUnixMs, double LastArrivalUnixMs, int MaxInFlight);
 
 /// <summary>What <c>GET /latency</c> returns: produce-to-arrival milliseconds over <paramref name="Samples"/> messages.</summary>
 internal sealed record LatencyStats(int Samples, double P50Ms, double P99Ms, double P999Ms, double MaxMs, double MeanMs);

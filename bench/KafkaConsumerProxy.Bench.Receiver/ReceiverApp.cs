@@ -89,6 +89,19 @@ internal static class ReceiverApp
     private static async Task HandleAsync(HttpContext context, ArrivalLog log, TimeProvider time, TimeSpan delay)
     {
         var arrival = time.GetUtcNow().UtcTicks;
+        log.RequestStarted();
+        try
+        {
+            await RecordAndAnswerAsync(context, log, arrival, time, delay);
+        }
+        finally
+        {
+            log.RequestEnded();
+        }
+    }
+
+    private static async Task RecordAndAnswerAsync(HttpContext context, ArrivalLog log, long arrival, TimeProvider time, TimeSpan delay)
+    {
         var request = context.Request;
         var headerTimestamp = MessageTimestamps.FromHeader(request.Headers["X-Kafka-Timestamp"].ToString());
         if (request.ContentType is { } type && type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))

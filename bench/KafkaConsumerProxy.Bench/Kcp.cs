@@ -32,16 +32,6 @@ internal sealed partial class Kcp(string executable)
         return ChildProcess.Start("kcp run", executable, ["run", "--config", configFile], directory, Path.Combine(directory, "kcp.log"));
     }
 
-    /// <summary>
-    /// The delivery mode kcp reports when the route starts: the last ", " part of its "Route ... started" line up to
-    /// its first ';', e.g. <c>sync</c> or <c>async 64 ordering key</c>; null when the line has another shape.
-    /// </summary>
-    public static string? DeliveryMode(string routeStartedLine)
-    {
-        var comma = routeStartedLine.LastIndexOf(", ", StringComparison.Ordinal);
-        return comma < 0 ? null : routeStartedLine[(comma + 2)..].Split(';')[0].Trim();
-    }
-
     // ConfigError's format: "routes/bench.yaml: key 'batch_size': unknown key" (optionally "; did you mean ...").
     [GeneratedRegex(@"key '(?<key>[^']+)'(?: = '[^']*')?: unknown key")]
     private static partial Regex UnknownKey();

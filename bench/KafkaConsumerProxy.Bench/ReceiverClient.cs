@@ -64,8 +64,11 @@ internal sealed class ReceiverClient : IDisposable
     }
 }
 
-/// <summary>The receiver's <c>GET /stats</c>: arrival times are Unix ms with sub-ms precision, 0 before the first message.</summary>
-internal sealed record ReceiverStats(long Messages, long Requests, double FirstArrivalUnixMs, double LastArrivalUnixMs)
+/// <summary>
+/// The receiver's <c>GET /stats</c>: arrival times are Unix ms with sub-ms precision, 0 before the first message;
+/// <paramref name="MaxInFlight"/> is the most requests it had open at once.
+/// </summary>
+internal sealed record ReceiverStats(long Messages, long Requests, double FirstArrivalUnixMs, double LastArrivalUnixMs, int MaxInFlight)
 {
     /// <summary>Messages per second from the first to the last arrival.</summary>
     public double Rate => LastArrivalUnixMs > FirstArrivalUnixMs ? Messages / ((LastArrivalUnixMs - FirstArrivalUnixMs) / 1000) : double.NaN;

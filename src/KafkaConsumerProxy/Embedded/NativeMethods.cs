@@ -46,11 +46,15 @@ internal static partial class NativeMethods
                 return s_handle;
             }
 
+            // A framework-dependent build keeps the native libraries under runtimes/; a self-contained
+            // (-r linux-x64) publish puts them next to the executable.
             var native = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native");
             string[] candidates =
             [
                 Path.Combine(native, "librdkafka.so"),
                 Path.Combine(native, "centos8-librdkafka.so"),
+                Path.Combine(AppContext.BaseDirectory, "librdkafka.so"),
+                Path.Combine(AppContext.BaseDirectory, "centos8-librdkafka.so"),
                 "librdkafka",
             ];
             foreach (var candidate in candidates)
