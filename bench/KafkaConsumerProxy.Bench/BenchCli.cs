@@ -38,11 +38,12 @@ internal static class BenchCli
         var latencySeconds = new Option<int>("--latency-seconds") { Description = "Seconds of paced producing in the latency scenario", DefaultValueFactory = _ => 10 };
         var fetchWait = new Option<int>("--fetch-wait-ms") { Description = "fetch.wait.max.ms of every consumer (the mock cluster holds an empty fetch this long)", DefaultValueFactory = _ => 1 };
         var brokers = new Option<int>("--brokers") { Description = "Brokers of the embedded cluster", DefaultValueFactory = _ => 3 };
+        var idleSeconds = new Option<int>("--idle-seconds") { Description = "How long kcp's idle CPU is measured after each throughput scenario", DefaultValueFactory = _ => 1 };
         var keep = new Option<bool>("--keep") { Description = "Keep the work directory (published kcp, configs) after the run" };
 
         var root = new RootCommand("kcp benchmark: embedded Kafka cluster, a receiver process and kcp processes; prints throughput, CPU, memory and latency")
         {
-            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, brokers, keep,
+            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, brokers, idleSeconds, keep,
             Ceilings.ConsumeCommand(),
             Ceilings.HttpCommand(),
         };
@@ -58,6 +59,7 @@ internal static class BenchCli
                 LatencySeconds = parse.GetValue(latencySeconds),
                 FetchWaitMs = parse.GetValue(fetchWait),
                 Brokers = parse.GetValue(brokers),
+                IdleSeconds = parse.GetValue(idleSeconds),
                 KeepWorkDirectory = parse.GetValue(keep),
                 Command = "dotnet run -c Release --project bench/KafkaConsumerProxy.Bench" + (args.Length == 0 ? "" : " -- " + string.Join(' ', args)),
             },
@@ -96,6 +98,8 @@ internal sealed record BenchOptions
     public required int FetchWaitMs { get; init; }
 
     public required int Brokers { get; init; }
+
+    public required int IdleSeconds { get; init; }
 
     public required bool KeepWorkDirectory { get; init; }
 

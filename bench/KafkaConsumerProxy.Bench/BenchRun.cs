@@ -22,6 +22,17 @@ internal sealed class BenchRun
     private const string MockClusterThread = "rdk:mock";
     private static readonly TimeSpan StallLimit = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The async scenario's route keys. <c>ordering: key</c> is the default with async_concurrency, but it is written
+    /// out: the key is new with async delivery, so a build without async delivery fails <c>kcp validate</c> on it
+    /// (async_concurrency itself was accepted, and ignored, before).
+    /// </summary>
+    private static readonly IReadOnlyDictionary<string, object> AsyncKeys = new Dictionary<string, object>
+    {
+        ["async_concurrency"] = 64,
+        ["ordering"] = "key",
+    };
+
     private readonly BenchOptions _options;
     private readonly MockKafkaCluster _cluster;
     private readonly ReceiverClient _receiver;
@@ -121,9 +132,9 @@ internal sealed class BenchRun
             Step($"  -> {Summary(result)}");
         }
 
-        await Run("sync", "sync", "sync, concurrency 4", () => ThroughputAsync("sync", "sync, concurrency 4", new Dictionary<string, object>(), expectAsync: false, expectBatch: false)).ConfigureAwait(false);
-        await Run("async", "async", "async 64", () => ThroughputAsync("async", "async 64", new Dictionary<string, object> { ["async_concurrency"] = 64 }, expectAsync: true, expectBatch: false)).ConfigureAwait(false);
-        await Run("batch", "batch", "batch 100 (json)", () => ThroughputAsync("batch", "batch 100 (json)", new Dictionary<string, object> { ["format"] = "json", ["batch_size"] = 100 }, expectAsync: false, expectBatch: true)).ConfigureAwait(false);
+        await Run("sync", "sync", "sync, concurrency 4", () => ThroughputAsync("sync", "sync, concurrency 4", new Dictionary<string, object>(), expectBatch: false)).ConfigureAwait(false);
+        await Run("async", "async", "async 64", () => ThroughputAsync("async", "async 64", AsyncKeys, expectBatch: false)).ConfigureAwait(false);
+        await Run("batch", "batch", "batch 100 (json)", () => ThroughputAsync("batch", "batch 100 (json)", new Dictionary<string, object> { ["format"] = "json", ["batch_size"] = 100 }, expectBatch: true)).ConfigureAwait(false);
         await Run("ceilings", "ceiling-consume", "ceiling: consume only, no HTTP", ConsumeCeilingAsync).ConfigureAwait(false);
         await Run("ceilings", "ceiling-http", "ceiling: HttpClient loop, 64 tasks", () => HttpCeilingAsync("ceiling-http", 64)).ConfigureAwait(false);
         await Run("ceilings", "ceiling-http-8", "HttpClient loop, 8 tasks", () => HttpCeilingAsync("ceiling-http-8", BenchOptions.Partitions)).ConfigureAwait(false);
@@ -131,15 +142,15 @@ internal sealed class BenchRun
         if (selected.Contains("backlog"))
         {
             var retained = await PreloadBacklogAsync().ConfigureAwait(false);
-            await Run("backlog", "backlog-sync", "backlog: sync, concurrency 4", () => BacklogAsync("backlog-sync", "backlog: sync, concurrency 4", new Dictionary<string, object>(), expectAsync: false, retained)).ConfigureAwait(false);
-            await Run("backlog", "backlog-async", "backlog: async 64", () => BacklogAsync("backlog-async", "backlog: async 64", new Dictionary<string, object> { ["async_concurrency"] = 64 }, expectAsync: true, retained)).ConfigureAwait(false);
+            await Run("backlog", "backlog-sync", "backlog: sync, concurrency 4", () => BacklogAsync("backlog-sync", "backlog: sync, concurrency 4", new Dictionary<string, object>(), retained)).ConfigureAwait(false);
+            await Run("backlog", "backlog-async", "backlog: async 64", () => BacklogAsync("backlog-async", "backlog: async 64", AsyncKeys, retained)).ConfigureAwait(false);
         }
 
         return results;
     }
 
     /// <summary>Preloads a fresh topic, runs kcp until the receiver has every message, and measures the window between first and last delivery.</summary>
-    private async Task<ScenarioResult> ThroughputAsync(string name, string label, Dictionary<string, object> keys, bool expectAsync, bool expectBatch)
+    private async Task<ScenarioResult> ThroughputAsync(string name, string label, IReadOnlyDictionary<string, object> keys, bool expectBatch)
     {
         var count = _options.Messages;
         var topic = $"bench-{name}-{_runId}";
@@ -161,7 +172,7 @@ internal sealed class BenchRun
 
         // What kcp spends when it has nothing to do (fetch polling, timers), for comparison with the busy figure.
         var idleFrom = Probe(proxy, stats.Messages);
-        await Task.Delay(TimeSpan.FromSeconds(1), _cancel).ConfigureAwait(false);
+        await Task.Delay(TimeSpan.FromSeconds(_options.IdleSeconds), _cancel).ConfigureAwait(false);
         var idle = Cores(idleFrom, Probe(proxy, stats.Messages)).Kcp;
         var peak = proxy.PeakMemoryMb;
 
@@ -194,11 +205,6 @@ internal sealed class BenchRun
                 $"batch keys accepted, but requests carried {result.MessagesPerRequest:F2} messages each ({result.MessagesPerSecond:N0} msg/s)"));
         }
 
-        if (expectAsync && stats.MaxInFlight <= BenchOptions.Partitions)
-        {
-            return ScenarioResult.NotAvailable(name, label,
-                $"async_concurrency accepted, but never more than {stats.MaxInFlight} requests were open at once (sync allows one per partition, {BenchOptions.Partitions}); {result.MessagesPerSecond:N0} msg/s");
-        }
 
         result.Note = string.Join("; ", notes);
         if (name == "sync")
@@ -329,7 +335,7 @@ internal sealed class BenchRun
     }
 
     /// <summary>Runs kcp for a fixed time against the preloaded backlog and a slow endpoint; reports its peak memory.</summary>
-    private async Task<ScenarioResult> BacklogAsync(string name, string label, Dictionary<string, object> keys, bool expectAsync, long retained)
+    private async Task<ScenarioResult> BacklogAsync(string name, string label, IReadOnlyDictionary<string, object> keys, long retained)
     {
         var topic = $"bench-backlog-{_runId}";
         var config = WriteConfig(name, topic, "/slow", keys);
@@ -353,12 +359,6 @@ internal sealed class BenchRun
         var stats = await _receiver.StatsAsync().ConfigureAwait(false);
         var end = Probe(proxy, stats.Messages);
         var peak = proxy.PeakMemoryMb;
-        if (expectAsync && stats.MaxInFlight <= BenchOptions.Partitions)
-        {
-            return ScenarioResult.NotAvailable(name, label,
-                $"async_concurrency accepted, but never more than {stats.MaxInFlight} requests were open at once (sync allows one per partition, {BenchOptions.Partitions})");
-        }
-
         return new ScenarioResult(name, label)
         {
             MessagesPerSecond = stats.Rate,

@@ -164,6 +164,12 @@ internal sealed class PartitionWorker
         {
             // Revoked or stopping while waiting for a message or a slot.
         }
+#pragma warning disable CA1031 // As in DeliverAsync: surfaces in StopAsync.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Fail(ex);
+        }
         finally
         {
             Exit();
