@@ -38,12 +38,28 @@ internal static class BenchCli
         var latencySeconds = new Option<int>("--latency-seconds") { Description = "Seconds of paced producing in the latency scenario", DefaultValueFactory = _ => 10 };
         var fetchWait = new Option<int>("--fetch-wait-ms") { Description = "fetch.wait.max.ms of every consumer (the mock cluster holds an empty fetch this long)", DefaultValueFactory = _ => 1 };
         var brokers = new Option<int>("--brokers") { Description = "Brokers of the embedded cluster", DefaultValueFactory = _ => 3 };
+        var consumerConf = new Option<string>("--consumer-conf")
+        {
+            Description = "Extra librdkafka settings for every consumer, key=value,key=value (experiments; the report prints them)",
+            DefaultValueFactory = _ => "",
+        };
+        consumerConf.Validators.Add(r =>
+        {
+            try
+            {
+                BenchConfig.ParseConf(r.GetValue(consumerConf) ?? "");
+            }
+            catch (FormatException e)
+            {
+                r.AddError($"--consumer-conf: {e.Message}");
+            }
+        });
         var idleSeconds = new Option<int>("--idle-seconds") { Description = "How long kcp's idle CPU is measured after each throughput scenario", DefaultValueFactory = _ => 1 };
         var keep = new Option<bool>("--keep") { Description = "Keep the work directory (published kcp, configs) after the run" };
 
         var root = new RootCommand("kcp benchmark: embedded Kafka cluster, a receiver process and kcp processes; prints throughput, CPU, memory and latency")
         {
-            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, brokers, idleSeconds, keep,
+            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, consumerConf, brokers, idleSeconds, keep,
             Ceilings.ConsumeCommand(),
             Ceilings.HttpCommand(),
         };
@@ -58,6 +74,7 @@ internal static class BenchCli
                 LatencyRate = parse.GetValue(latencyRate),
                 LatencySeconds = parse.GetValue(latencySeconds),
                 FetchWaitMs = parse.GetValue(fetchWait),
+                ExtraConsumerConf = BenchConfig.ParseConf(parse.GetValue(consumerConf) ?? ""),
                 Brokers = parse.GetValue(brokers),
                 IdleSeconds = parse.GetValue(idleSeconds),
                 KeepWorkDirectory = parse.GetValue(keep),
@@ -96,6 +113,11 @@ internal sealed record BenchOptions
     public required int LatencySeconds { get; init; }
 
     public required int FetchWaitMs { get; init; }
+
+    public required IReadOnlyDictionary<string, string> ExtraConsumerConf { get; init; }
+
+    /// <summary>The librdkafka settings of every consumer: kcp's route members and the consume-only ceiling.</summary>
+    public IReadOnlyDictionary<string, string> ConsumerConf => BenchConfig.ConsumerConf(FetchWaitMs, ExtraConsumerConf);
 
     public required int Brokers { get; init; }
 

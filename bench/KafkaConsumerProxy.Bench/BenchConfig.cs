@@ -16,11 +16,43 @@ internal static class BenchConfig
     /// <c>session.timeout.ms</c>: the mock holds a rebalance that adds members for session.timeout.ms - 1 s
     /// (default 45 s); 10 s bounds that stall should one happen.
     /// </summary>
-    public static IReadOnlyDictionary<string, string> ConsumerConf(int fetchWaitMs) => new Dictionary<string, string>
+    /// <remarks><paramref name="extra"/> (the <c>--consumer-conf</c> option, for experiments) is applied last.</remarks>
+    public static IReadOnlyDictionary<string, string> ConsumerConf(int fetchWaitMs, IReadOnlyDictionary<string, string> extra)
     {
-        ["fetch.wait.max.ms"] = fetchWaitMs.ToString(CultureInfo.InvariantCulture),
-        ["session.timeout.ms"] = "10000",
-    };
+        var conf = new Dictionary<string, string>
+        {
+            ["fetch.wait.max.ms"] = fetchWaitMs.ToString(CultureInfo.InvariantCulture),
+            ["session.timeout.ms"] = "10000",
+        };
+        foreach (var (key, value) in extra)
+        {
+            conf[key] = value;
+        }
+
+        return conf;
+    }
+
+    /// <summary>Parses <c>key=value,key=value</c>; throws <see cref="FormatException"/> for an entry without '='.</summary>
+    public static IReadOnlyDictionary<string, string> ParseConf(string text)
+    {
+        var conf = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var entry in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var equals = entry.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                throw new FormatException($"'{entry}' is not key=value");
+            }
+
+            conf[entry[..equals].Trim()] = entry[(equals + 1)..].Trim();
+        }
+
+        return conf;
+    }
+
+    /// <summary>The inverse of <see cref="ParseConf"/>.</summary>
+    public static string FormatConf(IReadOnlyDictionary<string, string> conf) =>
+        string.Join(',', conf.Select(kv => $"{kv.Key}={kv.Value}"));
 
     /// <summary>Route keys of every scenario unless it overrides them.</summary>
     public static IReadOnlyDictionary<string, object> RouteBaseline { get; } = new Dictionary<string, object>

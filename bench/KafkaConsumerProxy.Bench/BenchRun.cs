@@ -230,7 +230,7 @@ internal sealed class BenchRun
 
         var (file, arguments) = Self(
             "ceiling-consume", "--bootstrap", _cluster.BootstrapServers, "--topic", topic, "--group", $"bench-ceiling-{_runId}",
-            "--count", count.ToString(CultureInfo.InvariantCulture), "--timeout-s", "120", "--fetch-wait-ms", _options.FetchWaitMs.ToString(CultureInfo.InvariantCulture));
+            "--count", count.ToString(CultureInfo.InvariantCulture), "--timeout-s", "120", "--consumer-conf", BenchConfig.FormatConf(_options.ConsumerConf));
         var clusterCpu = ProcFs.ThreadsCpuTime(Environment.ProcessId, _mockThreads);
         var (exitCode, output) = await ChildProcess.RunAsync(Name, file, arguments, TimeSpan.FromSeconds(150)).ConfigureAwait(false);
         clusterCpu = ProcFs.ThreadsCpuTime(Environment.ProcessId, _mockThreads) - clusterCpu;
@@ -437,7 +437,7 @@ internal sealed class BenchRun
     private string WriteConfig(string scenario, string topic, string url, IReadOnlyDictionary<string, object> keys)
     {
         var directory = Directory.CreateDirectory(Path.Combine(_work, "configs", scenario)).FullName;
-        return BenchConfig.Write(directory, _cluster.BootstrapServers, BenchConfig.ConsumerConf(_options.FetchWaitMs), topic, $"{topic}-group", _receiver.BaseAddress.Port, url, keys);
+        return BenchConfig.Write(directory, _cluster.BootstrapServers, _options.ConsumerConf, topic, $"{topic}-group", _receiver.BaseAddress.Port, url, keys);
     }
 
     private Sample Probe(ChildProcess proxy, long messages) => new(
@@ -518,7 +518,7 @@ internal sealed class BenchRun
         output.WriteLine($"  machine   {Environment.ProcessorCount} cores ({ProcFs.CpuModel()}), {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  workload  {options.Messages:N0} messages per throughput scenario, {BenchProducer.ValueBytes}-byte values, {BenchOptions.Partitions} partitions; scenarios: {string.Join(", ", BenchOptions.AllScenarios.Where(options.Scenarios.Contains))}"));
-        output.WriteLine($"  consumer  {string.Join(", ", BenchConfig.ConsumerConf(options.FetchWaitMs).Select(kv => $"{kv.Key}={kv.Value}"))} (every kcp run and the consume-only ceiling)");
+        output.WriteLine($"  consumer  {string.Join(", ", options.ConsumerConf.Select(kv => $"{kv.Key}={kv.Value}"))} (every kcp run and the consume-only ceiling)");
         output.WriteLine($"  work dir  {work}");
         output.WriteLine($"  load      1-minute load average {ProcFs.LoadAverage()} at start (anything else running shares the same cores)");
     }

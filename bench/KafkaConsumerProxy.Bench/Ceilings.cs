@@ -23,15 +23,15 @@ internal static class Ceilings
         var group = new Option<string>("--group") { Required = true };
         var count = new Option<long>("--count") { Required = true };
         var timeout = new Option<int>("--timeout-s") { DefaultValueFactory = _ => 120 };
-        var fetchWait = new Option<int>("--fetch-wait-ms") { Required = true };
+        var consumerConf = new Option<string>("--consumer-conf") { Description = "librdkafka settings, key=value,key=value", Required = true };
         var command = new Command("ceiling-consume", "Consume --count messages with a plain consumer and kcp's consumer settings; no HTTP")
         {
-            bootstrap, topic, group, count, timeout, fetchWait,
+            bootstrap, topic, group, count, timeout, consumerConf,
         };
         command.Hidden = true;
         command.SetAction(parse => Consume(
             parse.GetRequiredValue(bootstrap), parse.GetRequiredValue(topic), parse.GetRequiredValue(group),
-            parse.GetValue(count), TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(fetchWait)));
+            parse.GetValue(count), TimeSpan.FromSeconds(parse.GetValue(timeout)), BenchConfig.ParseConf(parse.GetRequiredValue(consumerConf))));
         return command;
     }
 
@@ -55,7 +55,7 @@ internal static class Ceilings
     }
 
     /// <summary>The settings kcp's ConsumerSettings gives a route member, plus the benchmark's consumer_conf.</summary>
-    public static ConsumerConfig KcpLikeConsumerConfig(string bootstrapServers, string group, int fetchWaitMs)
+    public static ConsumerConfig KcpLikeConsumerConfig(string bootstrapServers, string group, IReadOnlyDictionary<string, string> consumerConf)
     {
         var config = new ConsumerConfig
         {
@@ -69,7 +69,7 @@ internal static class Ceilings
             EnableAutoOffsetStore = false,
             EnablePartitionEof = false,
         };
-        foreach (var (key, value) in BenchConfig.ConsumerConf(fetchWaitMs))
+        foreach (var (key, value) in consumerConf)
         {
             config.Set(key, value);
         }
@@ -77,10 +77,10 @@ internal static class Ceilings
         return config;
     }
 
-    private static int Consume(string bootstrap, string topic, string group, long count, TimeSpan timeout, int fetchWaitMs)
+    private static int Consume(string bootstrap, string topic, string group, long count, TimeSpan timeout, IReadOnlyDictionary<string, string> consumerConf)
     {
         var clock = TimeProvider.System;
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(KcpLikeConsumerConfig(bootstrap, group, fetchWaitMs))
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(KcpLikeConsumerConfig(bootstrap, group, consumerConf))
             .SetKeyDeserializer(Deserializers.ByteArray)
             .SetValueDeserializer(Deserializers.ByteArray)
             .SetLogHandler((_, _) => { })

@@ -46,7 +46,7 @@ public sealed class ProxyRunner
                 deliverers.Add(http);
                 var deliverer = new MessageDeliverer(route, http, skipLog, _manualSkip, _metrics, routeLogger, _time);
                 var cluster = _config.Clusters[route.Cluster];
-                Log.RouteStarted(logger, route.Name, route.Topic, route.Group, route.Cluster, route.Concurrency, (int)route.MessageDeliveryGuarantees, "sync");
+                Log.RouteStarted(logger, route.Name, route.Topic, route.Group, route.Cluster, route.Concurrency, (int)route.MessageDeliveryGuarantees, route.DescribeDelivery());
                 for (var i = 0; i < route.Concurrency; i++)
                 {
                     var member = new RouteMember(route, cluster, i, deliverer, store, _metrics, routeLogger, _time);

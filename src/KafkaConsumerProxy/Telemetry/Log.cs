@@ -20,7 +20,7 @@ internal static partial class Log
     [LoggerMessage(5, LogLevel.Warning, "Route {Route}: delivery of {Topic}/{Partition}@{Offset} failed (attempt {Attempt}): {Reason}")]
     public static partial void DeliveryFailed(ILogger logger, string route, string topic, int partition, long offset, int attempt, string reason);
 
-    [LoggerMessage(6, LogLevel.Warning, "Route {Route}: {Topic}/{Partition}@{Offset} is blocked: {Attempts} failed attempts over {Seconds:F0} s, partition waiting; last failure: {Reason}")]
+    [LoggerMessage(6, LogLevel.Warning, "Route {Route}: {Topic}/{Partition}@{Offset} is blocked: {Attempts} failed attempts over {Seconds:F0} s, the messages behind it wait; last failure: {Reason}")]
     public static partial void DeliveryBlocked(ILogger logger, string route, string topic, int partition, long offset, int attempts, double seconds, string reason);
 
     [LoggerMessage(7, LogLevel.Warning, "Route {Route}: slow delivery of {Topic}/{Partition}@{Offset}: {ElapsedMs} ms (slow_time_ms {SlowMs}) to {Host}")]

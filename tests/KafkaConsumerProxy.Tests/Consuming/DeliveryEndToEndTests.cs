@@ -140,9 +140,11 @@ public sealed class DeliveryEndToEndTests : IClassFixture<TestCluster>
     {
         var topic = _cluster.CreateTopic("slow", 1);
         await _cluster.ProduceAsync(topic, Delivered.Numbered(1, 2));
-        await using var receiver = await RecordingReceiver.StartAsync(FaultScript.FailTimes(1, Fault.Delayed(TimeSpan.FromSeconds(3))));
+        // The first answer comes after exec_timeout_ms; the later ones are slower than slow_time_ms but in time.
+        var first = FaultScript.FailTimes(1, Fault.Delayed(TimeSpan.FromSeconds(3)));
+        await using var receiver = await RecordingReceiver.StartAsync(r => first(r) is { Delay.TotalSeconds: > 1 } timeout ? timeout : Fault.Delayed(TimeSpan.FromMilliseconds(60)));
         using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
-        config.AddRoute("slow", topic, Names.Unique("g"), receiver.Port, new Dictionary<string, object> { ["exec_timeout_ms"] = 300, ["slow_time_ms"] = 1 });
+        config.AddRoute("slow", topic, Names.Unique("g"), receiver.Port, new Dictionary<string, object> { ["exec_timeout_ms"] = 300, ["slow_time_ms"] = 30 });
 
         await using var proxy = InProcessProxy.Start(config.ConfigFile);
         await receiver.WaitForAsync(r => r.Count >= 3, Patience);
