@@ -18,9 +18,18 @@ public sealed class CrashRecoveryTests : IClassFixture<TestCluster>
 
     private static readonly Dictionary<string, string> CrashConsumerConf = new(ProxyConfigWriter.FastConsumerConf)
     {
-        // A killed member is noticed by the group after the session timeout; keep restarts quick.
-        ["session.timeout.ms"] = "2000",
-        ["heartbeat.interval.ms"] = "200",
+        // A killed member is noticed by the group after the session timeout; keep restarts quick, yet long enough that
+        // a live member on a loaded 2-core machine is not dropped for a late heartbeat.
+        ["session.timeout.ms"] = "3000",
+        ["heartbeat.interval.ms"] = "300",
+    };
+
+    private static readonly Dictionary<string, string> GroupOfThreeConsumerConf = new(ProxyConfigWriter.FastConsumerConf)
+    {
+        // Three processes share two cores here: a short session timeout would drop busy survivors and keep the
+        // group rebalancing.
+        ["session.timeout.ms"] = "6000",
+        ["heartbeat.interval.ms"] = "500",
     };
 
     private readonly TestCluster _cluster;
@@ -93,7 +102,7 @@ public sealed class CrashRecoveryTests : IClassFixture<TestCluster>
         await _cluster.ProduceAsync(topic, Delivered.Numbered(Partitions, PerPartition));
         await using var receiver = await RecordingReceiver.StartAsync(FaultScript.Always(Fault.Delayed(TimeSpan.FromMilliseconds(1))));
         // Each process has its own state directory, as on separate machines.
-        var configs = Enumerable.Range(0, 3).Select(_ => new ProxyConfigWriter(_cluster.BootstrapServers, CrashConsumerConf)).ToList();
+        var configs = Enumerable.Range(0, 3).Select(_ => new ProxyConfigWriter(_cluster.BootstrapServers, GroupOfThreeConsumerConf)).ToList();
         var group = Names.Unique("g");
         foreach (var config in configs)
         {
