@@ -191,7 +191,7 @@ internal sealed class BenchRun
         var notes = new List<string>
         {
             string.Create(CultureInfo.InvariantCulture, $"the mock cluster spent {(end.Cluster - start.Cluster).TotalMicroseconds / Math.Max(1, end.Messages - start.Messages):F1} µs CPU per message serving kcp"),
-            string.Create(CultureInfo.InvariantCulture, $"kcp idle afterwards: {idle:F3} cores"),
+            string.Create(CultureInfo.InvariantCulture, $"kcp used {idle:F2} cores in the {_options.IdleSeconds} s after the last delivery (commits, background JIT, idle fetching)"),
         };
         if (stats.Messages > count)
         {
@@ -359,6 +359,11 @@ internal sealed class BenchRun
         var stats = await _receiver.StatsAsync().ConfigureAwait(false);
         var end = Probe(proxy, stats.Messages);
         var peak = proxy.PeakMemoryMb;
+        if (stats.Messages == 0)
+        {
+            throw new InvalidOperationException($"nothing was delivered in {_options.BacklogSeconds} s. kcp output:\n{proxy.Output(20)}");
+        }
+
         return new ScenarioResult(name, label)
         {
             MessagesPerSecond = stats.Rate,
@@ -437,7 +442,8 @@ internal sealed class BenchRun
     private string WriteConfig(string scenario, string topic, string url, IReadOnlyDictionary<string, object> keys)
     {
         var directory = Directory.CreateDirectory(Path.Combine(_work, "configs", scenario)).FullName;
-        return BenchConfig.Write(directory, _cluster.BootstrapServers, _options.ConsumerConf, topic, $"{topic}-group", _receiver.BaseAddress.Port, url, keys);
+        // A group per scenario: the backlog scenarios share one topic, and each must start from its beginning.
+        return BenchConfig.Write(directory, _cluster.BootstrapServers, _options.ConsumerConf, topic, $"bench-{scenario}-{_runId}-group", _receiver.BaseAddress.Port, url, keys);
     }
 
     private Sample Probe(ChildProcess proxy, long messages) => new(

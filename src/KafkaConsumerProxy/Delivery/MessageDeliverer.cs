@@ -62,9 +62,7 @@ public sealed class MessageDeliverer
     public async Task<MessageDisposition> DeliverAsync(KafkaRecord record, CancellationToken abandon, SemaphoreSlim? inFlight = null)
     {
         var slot = _http.Hosts.NextSlot();
-        CancellationToken manualSkip = default;
-        long firstFailure = 0;
-        long lastBlockedReport = 0;
+        var failures = new FailureHistory(_time, _manualSkip);
         for (var attempt = 1; ; attempt++)
         {
             if (!await TakeSlotAsync(inFlight, attempt, abandon).ConfigureAwait(false))
@@ -96,18 +94,9 @@ public sealed class MessageDeliverer
             var reason = result.Describe();
             _metrics.OnFailedAttempt(_route.Name);
             Log.DeliveryFailed(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempt, reason);
-            var now = _time.GetTimestamp();
-            if (attempt == 1)
+            if (failures.OnFailure(attempt, out var failingFor))
             {
-                firstFailure = now;
-                manualSkip = _manualSkip.Token;
-            }
-
-            if (attempt >= RetryPolicy.BlockedAfterAttempts
-                && (lastBlockedReport == 0 || _time.GetElapsedTime(lastBlockedReport, now) >= RetryPolicy.BlockedReportInterval))
-            {
-                lastBlockedReport = now;
-                Log.DeliveryBlocked(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempt, _time.GetElapsedTime(firstFailure, now).TotalSeconds, reason);
+                Log.DeliveryBlocked(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempt, failingFor.TotalSeconds, reason);
             }
 
             if (RetryPolicy.AfterFailure(_route, attempt) == RetryDecision.Skip)
@@ -115,19 +104,19 @@ public sealed class MessageDeliverer
                 return Skip(record, attempt, reason, manual: false);
             }
 
-            if (manualSkip.IsCancellationRequested)
+            if (failures.ManualSkip.IsCancellationRequested)
             {
                 return Skip(record, attempt, reason, manual: true);
             }
 
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(abandon, manualSkip);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(abandon, failures.ManualSkip);
             try
             {
                 await Task.Delay(_retryInterval, _time, wait.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
-                if (manualSkip.IsCancellationRequested)
+                if (failures.ManualSkip.IsCancellationRequested)
                 {
                     return Skip(record, attempt, reason, manual: true);
                 }
@@ -155,9 +144,7 @@ public sealed class MessageDeliverer
     {
         var slot = _http.Hosts.NextSlot();
         var retry = new List<long>();
-        CancellationToken manualSkip = default;
-        long firstFailure = 0;
-        long lastBlockedReport = 0;
+        var failures = new FailureHistory(_time, _manualSkip);
         for (var attempt = 1; ; attempt++)
         {
             if (!await TakeSlotAsync(inFlight, attempt, abandon).ConfigureAwait(false))
@@ -222,38 +209,29 @@ public sealed class MessageDeliverer
             // One line per attempt, not per message: a failing batch of hundreds would otherwise flood the log.
             Log.DeliveryFailed(_logger, _route.Name, head.Topic, head.Partition, head.Offset, attempt,
                 batch.Count == 1 ? reason : $"{reason} (batch of {batch.Count}: offsets {RequestBuilder.DescribeOffsets(batch)})");
-            var now = _time.GetTimestamp();
-            if (attempt == 1)
+            if (failures.OnFailure(attempt, out var failingFor))
             {
-                firstFailure = now;
-                manualSkip = _manualSkip.Token;
-            }
-
-            if (attempt >= RetryPolicy.BlockedAfterAttempts
-                && (lastBlockedReport == 0 || _time.GetElapsedTime(lastBlockedReport, now) >= RetryPolicy.BlockedReportInterval))
-            {
-                lastBlockedReport = now;
                 foreach (var record in batch)
                 {
-                    Log.DeliveryBlocked(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempt, _time.GetElapsedTime(firstFailure, now).TotalSeconds, reason);
+                    Log.DeliveryBlocked(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempt, failingFor.TotalSeconds, reason);
                 }
             }
 
             var skip = RetryPolicy.AfterFailure(_route, attempt) == RetryDecision.Skip;
-            if (skip || manualSkip.IsCancellationRequested)
+            if (skip || failures.ManualSkip.IsCancellationRequested)
             {
                 await SkipAllAsync(batch, attempt, reason, manual: !skip, finished).ConfigureAwait(false);
                 return;
             }
 
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(abandon, manualSkip);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(abandon, failures.ManualSkip);
             try
             {
                 await Task.Delay(_retryInterval, _time, wait.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
-                if (manualSkip.IsCancellationRequested)
+                if (failures.ManualSkip.IsCancellationRequested)
                 {
                     await SkipAllAsync(batch, attempt, reason, manual: true, finished).ConfigureAwait(false);
                 }

@@ -25,3 +25,37 @@ public static class RetryPolicy
     public static RetryDecision AfterFailure(RouteDefinition route, int attempts) =>
         route.CanSkip && attempts >= (long)route.RetryNums + 1 ? RetryDecision.Skip : RetryDecision.Retry;
 }
+
+/// <summary>
+/// The failure history of one message (or batch) in the delivery loop: when it started failing, when it was last
+/// reported blocked, and the manual-skip token it took when it started failing.
+/// </summary>
+internal struct FailureHistory(TimeProvider time, ManualSkipSignal manualSkip)
+{
+    private long _firstFailure;
+    private long _lastBlockedReport;
+
+    /// <summary>Cancelled when the operator asks to skip what is being retried (SIGUSR1).</summary>
+    public CancellationToken ManualSkip { get; private set; }
+
+    /// <summary>Records failed attempt <paramref name="attempt"/>; true when a blocked report is due now.</summary>
+    public bool OnFailure(int attempt, out TimeSpan failingFor)
+    {
+        var now = time.GetTimestamp();
+        if (attempt == 1)
+        {
+            _firstFailure = now;
+            ManualSkip = manualSkip.Token;
+        }
+
+        failingFor = time.GetElapsedTime(_firstFailure, now);
+        if (attempt < RetryPolicy.BlockedAfterAttempts
+            || (_lastBlockedReport != 0 && time.GetElapsedTime(_lastBlockedReport, now) < RetryPolicy.BlockedReportInterval))
+        {
+            return false;
+        }
+
+        _lastBlockedReport = now;
+        return true;
+    }
+}
