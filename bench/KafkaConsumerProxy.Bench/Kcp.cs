@@ -5,8 +5,6 @@ namespace KafkaConsumerProxy.Bench;
 /// <summary>The published kcp executable: validates configs and runs them as separate processes.</summary>
 internal sealed partial class Kcp(string executable)
 {
-    public string Executable => executable;
-
     /// <summary>
     /// Runs <c>kcp validate</c>. Returns null when the config is valid, the name of the first key this build does
     /// not know when that is why it failed; throws for any other validation error (a bug in the benchmark).
