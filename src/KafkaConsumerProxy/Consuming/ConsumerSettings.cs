@@ -23,6 +23,9 @@ internal static class ConsumerSettings
             // partition that moves is revoked (finished, committed) while the group is stable, so that commit is
             // accepted and its new owner starts exactly after it.
             PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
+            // librdkafka prefetches up to 64 MiB per consumer by default, and a route runs `concurrency` consumers;
+            // 16 MiB keeps a large backlog from costing hundreds of MB while still far ahead of delivery.
+            QueuedMaxMessagesKbytes = 16384,
         };
         Apply(config, cluster.ConsumerConf);
         Apply(config, route.ConsumerConf);
