@@ -24,8 +24,9 @@ internal static class ConsumerSettings
             // accepted and its new owner starts exactly after it.
             PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
             // librdkafka prefetches up to 64 MiB per consumer by default, and a route runs `concurrency` consumers;
-            // 16 MiB keeps a large backlog from costing hundreds of MB while still far ahead of delivery.
-            QueuedMaxMessagesKbytes = 16384,
+            // 4 MiB (some 40,000 messages of 100 bytes) keeps a large backlog from costing hundreds of MB while still far
+            // ahead of delivery (see docs/PERFORMANCE.md).
+            QueuedMaxMessagesKbytes = 4096,
         };
         Apply(config, cluster.ConsumerConf);
         Apply(config, route.ConsumerConf);
