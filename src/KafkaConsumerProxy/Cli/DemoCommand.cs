@@ -114,7 +114,7 @@ internal static class DemoCommand
             : $"Interrupted: {endpoint.Accepted} of {count} messages delivered; the rest stay uncommitted and would be delivered on the next start.");
         output.WriteLine();
         output.WriteLine("To run kcp against your own Kafka and endpoint:");
-        output.WriteLine($"  1. copy {configFile} and its routes/ folder, set clusters.default.bootstrap_servers to your brokers");
+        output.WriteLine($"  1. copy {configFile} and its routes/ folder, set clusters.default.bootstrap_servers to your brokers and drop its consumer_conf (it tunes the embedded cluster)");
         output.WriteLine("  2. in routes/<name>.yaml set topic, group, host, port and url of your endpoint");
         output.WriteLine("  3. kcp validate --config kcp.yaml   then   kcp run --config kcp.yaml");
         return complete ? 0 : 130;
