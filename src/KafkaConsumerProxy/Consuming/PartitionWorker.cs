@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Confluent.Kafka;
 using KafkaConsumerProxy.Configuration;
@@ -21,10 +20,6 @@ namespace KafkaConsumerProxy.Consuming;
 /// </summary>
 internal sealed class PartitionWorker
 {
-    // The consumer instance identifies the route member, so all workers of one member share its in-flight limit
-    // without the member having to hand it over; the limit goes away with the consumer.
-    private static readonly ConditionalWeakTable<IConsumer<byte[]?, byte[]?>, SemaphoreSlim> MemberLimits = [];
-
     private readonly Channel<KafkaRecord> _ready;
     private readonly CancellationTokenSource _abandon = new();
     private readonly MessageDeliverer _deliverer;
@@ -44,7 +39,9 @@ internal sealed class PartitionWorker
     private bool _started;
     private Exception? _fault;
 
-    public PartitionWorker(TopicPartition partition, PartitionProgress progress, MessageDeliverer deliverer, IConsumer<byte[]?, byte[]?> consumer)
+    /// <param name="inFlight">The route member's limit of requests in flight (<c>async_concurrency</c>), shared by all its
+    /// partitions; null in sync mode.</param>
+    public PartitionWorker(TopicPartition partition, PartitionProgress progress, MessageDeliverer deliverer, IConsumer<byte[]?, byte[]?> consumer, SemaphoreSlim? inFlight)
     {
         Partition = partition;
         Progress = progress;
@@ -54,13 +51,10 @@ internal sealed class PartitionWorker
         _maxPending = route.MaxPending;
         _batchSize = route.BatchSize;
         _linger = TimeSpan.FromMilliseconds(route.BatchLingerMs);
-        if (route.AsyncConcurrency > 0)
+        _inFlight = inFlight;
+        if (inFlight is not null && route.Ordering == DeliveryOrdering.Key)
         {
-            _inFlight = MemberLimits.GetValue(consumer, _ => new SemaphoreSlim(route.AsyncConcurrency, route.AsyncConcurrency));
-            if (route.Ordering == DeliveryOrdering.Key)
-            {
-                _keys = new KeyScheduler();
-            }
+            _keys = new KeyScheduler();
         }
 
         // With key ordering, a finished message releases the next one of its key from a completion thread.

@@ -26,6 +26,9 @@ internal sealed class RouteMember
     private readonly OffsetCommitter _committer;
     private readonly Dictionary<int, PartitionWorker> _workers = [];
     private readonly Dictionary<int, RepeatFilter> _filters = [];
+
+    // async_concurrency: requests in flight at once for all partitions of this member; null in sync mode.
+    private readonly SemaphoreSlim? _inFlight;
     private readonly Dictionary<int, OffsetRecordFile> _recordFiles = [];
     private readonly LocalOffsetStore _store;
     private readonly ProxyMetrics _metrics;
@@ -46,6 +49,7 @@ internal sealed class RouteMember
         _deliverer = deliverer;
         _logger = logger;
         _time = time;
+        _inFlight = route.AsyncConcurrency > 0 ? new SemaphoreSlim(route.AsyncConcurrency, route.AsyncConcurrency) : null;
         var interval = route.MessageDeliveryGuarantees == DeliveryGuarantee.BatchedCommit
             ? TimeSpan.FromMilliseconds(route.CommitIntervalMs)
             : TimeSpan.FromMilliseconds(RouteDefaults.CoalescedCommitIntervalMs);
@@ -151,9 +155,15 @@ internal sealed class RouteMember
         }
 
         var offset = result.Offset.Value;
-        if (_filters.TryGetValue(partition, out var filter) && !filter.Pass(offset, worker.Progress, this))
+        if (_filters.TryGetValue(partition, out var filter))
         {
-            return;
+            if (filter.IsRepeat(offset, worker.Progress, this))
+            {
+                return;
+            }
+
+            // Offsets only grow from here: the filter has done its work.
+            _filters.Remove(partition);
         }
 
         var message = result.Message;
@@ -204,9 +214,9 @@ internal sealed class RouteMember
         foreach (var partition in partitions)
         {
             var key = new PartitionKey(_cluster.Name, _route.Group, partition.Topic, partition.Partition.Value);
-            var local = _store.Read(key);
-            var committedOffset = committed.GetValueOrDefault(partition.Partition.Value, Offset.Unset);
             var recordFile = _store.Open(key);
+            var local = recordFile.Initial;
+            var committedOffset = committed.GetValueOrDefault(partition.Partition.Value, Offset.Unset);
             _recordFiles[partition.Partition.Value] = recordFile;
             var progress = new PartitionProgress(recordFile, _route.MessageDeliveryGuarantees, local?.NextOffset ?? -1);
             var from = Offset.Unset;
@@ -224,8 +234,12 @@ internal sealed class RouteMember
                 }
             }
 
-            _filters[partition.Partition.Value] = new RepeatFilter(partition.Partition.Value, local);
-            var worker = new PartitionWorker(partition, progress, _deliverer, consumer);
+            if (local is { } localRecord)
+            {
+                _filters[partition.Partition.Value] = new RepeatFilter(partition.Partition.Value, localRecord);
+            }
+
+            var worker = new PartitionWorker(partition, progress, _deliverer, consumer, _inFlight);
             _workers[partition.Partition.Value] = worker;
             worker.Start();
             start.Add(new TopicPartitionOffset(partition, from));
@@ -325,18 +339,17 @@ internal sealed class RouteMember
     /// Per partition: drops messages below the local record (delivered before, per this machine's record) and
     /// reports, at the first message after assignment, a gap between the record and what the cluster serves.
     /// </summary>
-    private sealed class RepeatFilter(int partition, LocalRecord? local)
+    private sealed class RepeatFilter(int partition, LocalRecord record)
     {
         private bool _seenFirst;
         private long _filtered;
 
-        public bool Pass(long offset, PartitionProgress progress, RouteMember member)
+        /// <summary>
+        /// True when <paramref name="offset"/> is below the record: it is finished without delivery so the commit moves
+        /// past it. False at the first offset at or beyond the record, after which the filter is dropped.
+        /// </summary>
+        public bool IsRepeat(long offset, PartitionProgress progress, RouteMember member)
         {
-            if (local is not { } record)
-            {
-                return true;
-            }
-
             if (!_seenFirst)
             {
                 _seenFirst = true;
@@ -351,18 +364,16 @@ internal sealed class RouteMember
                 if (_filtered > 0)
                 {
                     Log.RepeatsFiltered(member._logger, member._route.Name, member._route.Topic, partition, _filtered, record.LastDone);
-                    _filtered = 0;
                 }
 
-                return true;
+                return false;
             }
 
-            // Finished without delivery so the commit moves past it.
             progress.Track(offset);
             progress.FinishRepeat(offset);
             _filtered++;
             member._metrics.OnRepeatFiltered(member._route.Name);
-            return false;
+            return true;
         }
     }
 }

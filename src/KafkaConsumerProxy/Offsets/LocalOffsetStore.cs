@@ -74,7 +74,10 @@ public sealed class LocalOffsetStore
         return state == OffsetRecordFile.ParseState.Valid ? record : null;
     }
 
-    /// <summary>Maps a partition's record for its owner; dispose it when the partition is released.</summary>
+    /// <summary>
+    /// Maps a partition's record for its owner (its <see cref="OffsetRecordFile.Initial"/> is the record as found);
+    /// dispose it when the partition is released.
+    /// </summary>
     public OffsetRecordFile Open(PartitionKey key) => new(PathOf(key), _directory, key, Read(key), _time);
 
     /// <summary>Writes a record now, durably (the offsets tool).</summary>
@@ -140,11 +143,15 @@ public sealed class OffsetRecordFile : IDisposable
         _map = MemoryMappedFile.CreateFromFile(stream, null, Size, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: false);
         _view = _map.CreateViewAccessor(0, Size);
         _sequence = ReadSequence();
+        Initial = existing;
         if (existing is { } record)
         {
             _written = record.NextOffset;
         }
     }
+
+    /// <summary>The record as it was when the file was opened; null when there was none, or it was damaged.</summary>
+    public LocalRecord? Initial { get; }
 
     /// <summary>Records that everything below <paramref name="nextOffset"/> is done; survives a process crash.</summary>
     public void Write(long nextOffset)
