@@ -48,20 +48,20 @@ public sealed class OffsetTracker
         }
     }
 
-    /// <summary>Marks a message finished and advances the commit position over the finished run.</summary>
-    public void Finish(long offset)
+    /// <summary>Marks a message finished, advances the commit position over the finished run, and returns it.</summary>
+    public long Finish(long offset)
     {
         lock (_lock)
         {
             if (_order.Count == 0)
             {
-                return;
+                return _commitPosition;
             }
 
             if (_order.Peek() != offset)
             {
                 _finishedAhead.Add(offset);
-                return;
+                return _commitPosition;
             }
 
             _order.Dequeue();
@@ -70,6 +70,8 @@ public sealed class OffsetTracker
             {
                 _commitPosition = _order.Dequeue() + 1;
             }
+
+            return _commitPosition;
         }
     }
 }

@@ -57,7 +57,7 @@ internal sealed class PartitionProgress
     public void Track(long offset) => _tracker.Track(offset);
 
     /// <summary>Marks a message that is not delivered because the local record shows it was done before.</summary>
-    public void FinishRepeat(long offset) => _tracker.Finish(offset);
+    public void FinishRepeat(long offset) => _ = _tracker.Finish(offset);
 
     /// <summary>
     /// Marks a message delivered or skipped and records the new position locally. In mode 3 this completes only
@@ -65,13 +65,12 @@ internal sealed class PartitionProgress
     /// </summary>
     public ValueTask FinishAsync(long offset)
     {
-        _tracker.Finish(offset);
+        var position = _tracker.Finish(offset);
         if (_record is null)
         {
             return ValueTask.CompletedTask;
         }
 
-        var position = _tracker.CommitPosition;
         try
         {
             _record.Write(position);
