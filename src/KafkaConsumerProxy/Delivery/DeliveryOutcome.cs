@@ -33,11 +33,20 @@ public readonly record struct DeliveryResult(DeliveryOutcome Outcome, string Hos
 {
     public bool IsSuccess => Outcome == DeliveryOutcome.Success;
 
-    /// <summary>A one-line description for logs and skip records.</summary>
+    /// <summary>
+    /// The longest reason put into a log line or skip record, after escaping (600 characters): room for a cut
+    /// body preview (<see cref="Telemetry.LogText.DefaultMaxChars"/>) and what is said about it.
+    /// </summary>
+    public const int MaxReasonChars = 600;
+
+    /// <summary>
+    /// A one-line description for logs and skip records. The reason may carry endpoint text (a body, an exception
+    /// message quoting a header), so it is escaped and cut here, whoever built it.
+    /// </summary>
     public string Describe() => Outcome switch
     {
         DeliveryOutcome.Success => $"success from {Host}",
         DeliveryOutcome.BadStatus => $"HTTP {StatusCode} from {Host}",
-        _ => $"{Outcome} from {Host}: {Reason}",
+        _ => $"{Outcome} from {Host}: {Telemetry.LogText.Escape(Reason, MaxReasonChars)}",
     };
 }

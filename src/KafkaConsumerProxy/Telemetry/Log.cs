@@ -85,4 +85,16 @@ internal static partial class Log
 
     [LoggerMessage(27, LogLevel.Information, "Route {Route}: filtered {Count} repeated message(s) on {Topic}/{Partition} below the local record {Local}")]
     public static partial void RepeatsFiltered(ILogger logger, string route, string topic, int partition, long count, long local);
+
+    [LoggerMessage(1200, LogLevel.Warning, "Route {Route}: {Topic}/{Partition}: {Count} more failed attempt(s) in the last {Seconds:F0} s (not logged one by one); latest: offset {Offset}, attempt {Attempt}: {Reason}")]
+    public static partial void DeliveryFailuresRepeated(ILogger logger, string route, string topic, int partition, long count, double seconds, long offset, int attempt, string reason);
+
+    [LoggerMessage(1201, LogLevel.Warning, "Route {Route} member {Member}: Kafka client error {Code} repeated {Count} more time(s) in the last {Seconds:F0} s (not logged one by one); latest: {Error}")]
+    public static partial void KafkaErrorsRepeated(ILogger logger, string route, int member, string code, long count, double seconds, string error);
+
+    [LoggerMessage(1202, LogLevel.Warning, "Route {Route} member {Member}: consume error {Code} repeated {Count} more time(s) in the last {Seconds:F0} s (not logged one by one); latest: {Error}")]
+    public static partial void ConsumeErrorsRepeated(ILogger logger, string route, int member, string code, long count, double seconds, string error);
+
+    [LoggerMessage(1203, LogLevel.Warning, "Ignored {Count} manual skip request(s) (SIGUSR1) that came within {IntervalMs} ms of the previous accepted one; at most one request per second counts")]
+    public static partial void ManualSkipIgnored(ILogger logger, long count, long intervalMs);
 }
