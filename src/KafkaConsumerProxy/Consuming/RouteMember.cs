@@ -38,6 +38,7 @@ internal sealed class RouteMember
 
     private volatile string? _fatalError;
     private bool _stopping;
+    private RepeatedLog<(bool Consume, ErrorCode Code), string>? _kafkaErrors;
 
     public RouteMember(RouteDefinition route, ClusterDefinition cluster, int index, MessageDeliverer deliverer, LocalOffsetStore store, ProxyMetrics metrics, ILogger logger, TimeProvider time)
     {
@@ -78,7 +79,7 @@ internal sealed class RouteMember
                 }
                 catch (ConsumeException ex) when (!ex.Error.IsFatal)
                 {
-                    Log.ConsumeError(_logger, _route.Name, _index, ex.Error.Reason);
+                    ReportKafkaError(ex.Error, consume: true);
                     continue;
                 }
 
@@ -140,7 +141,7 @@ internal sealed class RouteMember
             }
             catch (ConsumeException ex) when (!ex.Error.IsFatal)
             {
-                Log.ConsumeError(_logger, _route.Name, _index, ex.Error.Reason);
+                ReportKafkaError(ex.Error, consume: true);
             }
         }
     }
@@ -328,7 +329,41 @@ internal sealed class RouteMember
         }
         else
         {
-            Log.KafkaError(_logger, _route.Name, _index, error.Reason);
+            ReportKafkaError(error, consume: false);
+        }
+    }
+
+    /// <summary>
+    /// A broker outage makes librdkafka report the same error many times a second: per member and error code the
+    /// first one is logged, then a count at most every 30 s (<see cref="RepeatedLog{TKey, TNote}"/>). Errors and
+    /// consume errors are called back on the consume thread only, so the lazy start needs no lock.
+    /// </summary>
+    private void ReportKafkaError(Error error, bool consume)
+    {
+        _kafkaErrors ??= new RepeatedLog<(bool Consume, ErrorCode Code), string>(_time, RepeatedLog<(bool, ErrorCode), string>.DefaultInterval, (key, summary) =>
+        {
+            if (key.Consume)
+            {
+                Log.ConsumeErrorsRepeated(_logger, _route.Name, _index, key.Code.ToString(), summary.Count, summary.Since.TotalSeconds, summary.Latest);
+            }
+            else
+            {
+                Log.KafkaErrorsRepeated(_logger, _route.Name, _index, key.Code.ToString(), summary.Count, summary.Since.TotalSeconds, summary.Latest);
+            }
+        });
+        var reason = LogText.Escape(error.Reason, DeliveryResult.MaxReasonChars);
+        if (!_kafkaErrors.ShouldLog((consume, error.Code), reason))
+        {
+            return;
+        }
+
+        if (consume)
+        {
+            Log.ConsumeError(_logger, _route.Name, _index, reason);
+        }
+        else
+        {
+            Log.KafkaError(_logger, _route.Name, _index, reason);
         }
     }
 
