@@ -32,7 +32,7 @@ public sealed class ProxyRunner
     public async Task RunAsync(CancellationToken stop)
     {
         var logger = _loggers.CreateLogger("kcp");
-        using var skipLog = new SkipLog(_config.StateDir);
+        using var skipLog = new SkipLog(_config.StateDir, logger, _time);
         var store = new LocalOffsetStore(_config.StateDir, logger, _time);
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(stop);
         var deliverers = new List<HttpDeliverer>();

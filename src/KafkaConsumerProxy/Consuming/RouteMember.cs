@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using Confluent.Kafka;
 using KafkaConsumerProxy.Configuration;
@@ -36,6 +37,16 @@ internal sealed class RouteMember
     private static readonly TimeSpan FinalCommitPatience = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan CommittedLookupTimeout = TimeSpan.FromSeconds(10);
 
+    // A partition whose worker faulted is restarted at once, then at most once per RestartPause.
+    private static readonly TimeSpan RestartPause = TimeSpan.FromSeconds(1);
+
+    // max_pending_bytes over all partitions of this member.
+    private readonly PendingBytes _pendingBytes;
+
+    // Workers stopped by a fault, to be restarted by the consume loop (the consumer may only be used on its thread).
+    private readonly ConcurrentQueue<PartitionWorker> _faulted = new();
+    private readonly Dictionary<int, long> _lastRestart = [];
+
     private volatile string? _fatalError;
     private bool _stopping;
     private RepeatedLog<(bool Consume, ErrorCode Code), string>? _kafkaErrors;
@@ -55,6 +66,7 @@ internal sealed class RouteMember
             ? TimeSpan.FromMilliseconds(route.CommitIntervalMs)
             : TimeSpan.FromMilliseconds(RouteDefaults.CoalescedCommitIntervalMs);
         _committer = new OffsetCommitter(route.Name, index, interval, logger, time);
+        _pendingBytes = new PendingBytes(route.MaxPendingBytes);
 
         // An attempt in flight may take exec_timeout_ms; a little more covers connection teardown.
         _stopBound = TimeSpan.FromMilliseconds(route.ExecTimeoutMs) + TimeSpan.FromSeconds(5);
@@ -88,30 +100,39 @@ internal sealed class RouteMember
                     Dispatch(result);
                 }
 
+                if (!_faulted.IsEmpty)
+                {
+                    RestartFaulted(consumer);
+                }
+
                 _committer.CommitIfDue(consumer, _workers.Values);
                 _committer.RetryReleased(consumer);
             }
         }
         finally
         {
-            // Stop fetching, let attempts in flight finish, commit what finished, then leave the group.
+            // Stop fetching, let attempts in flight finish, commit what finished, then leave the group. Each step runs
+            // even when one before it failed: a fault in one partition must not cost the others their final commit.
             _stopping = true;
-            StopWorkers(_workers.Values);
-            CommitBeforeLeaving(consumer);
-            try
+            StopStep("stopping the partition workers", () => StopWorkers(_workers.Values));
+            StopStep("the final commit", () => CommitBeforeLeaving(consumer));
+            StopStep("leaving the group", () =>
             {
-                // Revokes what is still assigned (committing it once more if anything moved) and leaves the group.
-                consumer.Close();
-            }
-            catch (KafkaException ex)
-            {
-                Log.KafkaError(_logger, _route.Name, _index, ex.Error.Reason);
-            }
+                try
+                {
+                    // Revokes what is still assigned (committing it once more if anything moved) and leaves the group.
+                    consumer.Close();
+                }
+                catch (KafkaException ex)
+                {
+                    Log.KafkaError(_logger, _route.Name, _index, ex.Error.Reason);
+                }
+            });
 
             _workers.Clear();
             foreach (var recordFile in _recordFiles.Values)
             {
-                recordFile.Dispose();
+                StopStep("closing a local offset record", recordFile.Dispose);
             }
 
             _recordFiles.Clear();
@@ -143,6 +164,78 @@ internal sealed class RouteMember
             {
                 ReportKafkaError(ex.Error, consume: true);
             }
+        }
+    }
+
+    private void StopStep(string step, Action action)
+    {
+        try
+        {
+            action();
+        }
+#pragma warning disable CA1031 // Whatever one step of the stop throws, the next steps still run; it is logged.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.StopStepFailed(_logger, _route.Name, _index, step, ex.ToString());
+        }
+    }
+
+    /// <summary>Starts the worker of a partition this member now owns (at assignment or after a fault).</summary>
+    private PartitionWorker StartWorker(IConsumer<byte[]?, byte[]?> consumer, TopicPartition partition, PartitionProgress progress)
+    {
+        var worker = new PartitionWorker(partition, progress, _deliverer, consumer, _inFlight, _pendingBytes, _logger, _faulted.Enqueue);
+        _workers[partition.Partition.Value] = worker;
+        worker.Start();
+        return worker;
+    }
+
+    /// <summary>
+    /// Restarts the partitions whose worker stopped on a fault (logged by the worker with its stack trace): the
+    /// partition is fetched again from its oldest unfinished offset, so every message not finished is delivered again
+    /// and the commit never passes one. Runs on the consumer thread, the only one that may seek.
+    /// </summary>
+    private void RestartFaulted(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        var count = _faulted.Count;
+        for (var i = 0; i < count && _faulted.TryDequeue(out var faulted); i++)
+        {
+            var partition = faulted.Partition.Partition.Value;
+            if (_stopping || !_workers.TryGetValue(partition, out var current) || !ReferenceEquals(current, faulted))
+            {
+                // Revoked meanwhile: the partition's next owner starts from its committed offset.
+                continue;
+            }
+
+            if (_lastRestart.TryGetValue(partition, out var last) && _time.GetElapsedTime(last) < RestartPause)
+            {
+                // A fault that comes back at once would otherwise restart the partition in a tight loop.
+                _faulted.Enqueue(faulted);
+                continue;
+            }
+
+            _lastRestart[partition] = _time.GetTimestamp();
+            var progress = faulted.Progress.Restart(out var seekTo);
+            try
+            {
+                if (seekTo >= 0)
+                {
+                    // Messages fetched before the seek are dropped by the client, so the new worker sees offsets in order.
+                    consumer.Seek(new TopicPartitionOffset(faulted.Partition, seekTo));
+                }
+
+                // The faulted worker may have paused fetching at a bound.
+                consumer.Resume([faulted.Partition]);
+            }
+            catch (KafkaException ex)
+            {
+                Log.KafkaError(_logger, _route.Name, _index, $"restart of {faulted.Partition.Topic}/{partition} at {seekTo} failed, tried again: {ex.Error.Reason}");
+                _faulted.Enqueue(faulted);
+                continue;
+            }
+
+            StartWorker(consumer, faulted.Partition, progress);
+            Log.PartitionRestarted(_logger, _route.Name, _index, faulted.Partition.Topic, partition, seekTo);
         }
     }
 
@@ -240,9 +333,7 @@ internal sealed class RouteMember
                 _filters[partition.Partition.Value] = new RepeatFilter(partition.Partition.Value, localRecord);
             }
 
-            var worker = new PartitionWorker(partition, progress, _deliverer, consumer, _inFlight);
-            _workers[partition.Partition.Value] = worker;
-            worker.Start();
+            StartWorker(consumer, partition, progress);
             start.Add(new TopicPartitionOffset(partition, from));
             Log.PartitionStart(_logger, _route.Name, partition.Topic, partition.Partition.Value, Describe(committedOffset), local is { } l ? l.LastDone.ToString(CultureInfo.InvariantCulture) : "(none)", from.IsSpecial ? "committed offset" : from.Value.ToString(CultureInfo.InvariantCulture));
         }
@@ -282,10 +373,22 @@ internal sealed class RouteMember
         StopWorkers(workers);
         foreach (var partition in partitions)
         {
+            _lastRestart.Remove(partition.Partition.Value);
             if (_recordFiles.Remove(partition.Partition.Value, out var recordFile))
             {
                 recordFile.Dispose();
             }
+        }
+
+        try
+        {
+            // The client keeps a partition's pause across revoke and assign: a partition paused at a bound when it was
+            // revoked would never be fetched again if it came back to this member.
+            consumer.Resume(partitions.Select(p => p.TopicPartition).ToList());
+        }
+        catch (KafkaException ex)
+        {
+            Log.KafkaError(_logger, _route.Name, _index, "could not resume revoked partitions: " + ex.Error.Reason);
         }
 
         if (lost)
@@ -303,12 +406,25 @@ internal sealed class RouteMember
         _committer.Forget(partitions.Select(p => p.TopicPartition));
     }
 
+    /// <summary>Stops workers and waits for them, bounded; never throws, so the caller's next steps always run.</summary>
     private void StopWorkers(IEnumerable<PartitionWorker> workers)
     {
-        var stopping = workers.Select(w => w.StopAsync()).ToArray();
-        if (stopping.Length > 0 && !Task.WaitAll(stopping, _stopBound))
+        var stopping = new List<Task>();
+        foreach (var worker in workers)
         {
-            Log.KafkaError(_logger, _route.Name, _index, $"deliveries still in flight after {_stopBound.TotalSeconds:F0} s; their messages stay uncommitted");
+            StopStep($"stopping the worker of partition {worker.Partition.Partition.Value}", () => stopping.Add(worker.StopAsync()));
+        }
+
+        try
+        {
+            if (stopping.Count > 0 && !Task.WaitAll([.. stopping], _stopBound))
+            {
+                Log.KafkaError(_logger, _route.Name, _index, $"deliveries still in flight after {_stopBound.TotalSeconds:F0} s; their messages stay uncommitted");
+            }
+        }
+        catch (AggregateException ex)
+        {
+            Log.StopStepFailed(_logger, _route.Name, _index, "waiting for the partition workers", ex.ToString());
         }
     }
 

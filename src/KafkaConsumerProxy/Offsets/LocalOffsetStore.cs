@@ -78,7 +78,7 @@ public sealed class LocalOffsetStore
     /// Maps a partition's record for its owner (its <see cref="OffsetRecordFile.Initial"/> is the record as found);
     /// dispose it when the partition is released.
     /// </summary>
-    public OffsetRecordFile Open(PartitionKey key) => new(PathOf(key), _directory, key, Read(key), _time);
+    public OffsetRecordFile Open(PartitionKey key) => new(PathOf(key), _directory, key, Read(key), _time) { Logger = _logger };
 
     /// <summary>Writes a record now, durably (the offsets tool).</summary>
     public void WriteNow(PartitionKey key, long nextOffset)
@@ -112,14 +112,27 @@ public sealed class OffsetRecordFile : IDisposable
     private const int Size = 8 + (2 * SlotSize);
     private static readonly byte[] Magic = "KCPOFS01"u8.ToArray();
 
-    private readonly MemoryMappedFile _map;
-    private readonly MemoryMappedViewAccessor _view;
+    // How often a write checks that the file is still the one at its path (state_dir deleted or replaced).
+    private static readonly TimeSpan IdentityCheckInterval = TimeSpan.FromSeconds(1);
+
+    // Failures after the first are logged at most this often.
+    private static readonly TimeSpan FailureLogInterval = TimeSpan.FromSeconds(30);
+
+    private MemoryMappedFile _map;
+    private MemoryMappedViewAccessor _view;
     private readonly TimeProvider _time;
     private readonly ulong _keyHash;
     private readonly Lock _lock = new();
     private ulong _sequence;
     private long _written = -1;
     private bool _disposed;
+
+    // This owner's highest record: a completion that finishes late never moves the record back.
+    private long _highest = -1;
+    private FileIdentity _identity;
+    private long _lastIdentityCheck;
+    private int _failures;
+    private long _lastFailureLog;
 
     internal OffsetRecordFile(string path, string directory, PartitionKey key, LocalRecord? existing, TimeProvider time)
     {
@@ -140,6 +153,10 @@ public sealed class OffsetRecordFile : IDisposable
             }
         }
 
+        _path = path;
+        _directory = directory;
+        _identity = FileIdentity.Of(stream.SafeFileHandle);
+        _lastIdentityCheck = time.GetTimestamp();
         _map = MemoryMappedFile.CreateFromFile(stream, null, Size, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: false);
         _view = _map.CreateViewAccessor(0, Size);
         _sequence = ReadSequence();
@@ -153,38 +170,165 @@ public sealed class OffsetRecordFile : IDisposable
     /// <summary>The record as it was when the file was opened; null when there was none, or it was damaged.</summary>
     public LocalRecord? Initial { get; }
 
-    /// <summary>Records that everything below <paramref name="nextOffset"/> is done; survives a process crash.</summary>
+    /// <summary>Where failures of this record are reported; null: not reported (the offsets tool reports its own).</summary>
+    public ILogger? Logger { get; init; }
+
+    private readonly string _path;
+    private readonly string _directory;
+
+    /// <summary>
+    /// Records that everything below <paramref name="nextOffset"/> is done; survives a process crash. The record only
+    /// moves forward: a position at or below one this owner already wrote is ignored (async completions may arrive
+    /// out of order). Never throws: a failure (the file's directory removed and not re-creatable) is logged at error and
+    /// the write is retried with the next one; mode 3 learns of it from <see cref="Flush"/>.
+    /// </summary>
     public void Write(long nextOffset)
     {
         lock (_lock)
         {
             // A delivery that outlived its partition's release may still finish; its owner has moved on.
-            if (_disposed || nextOffset == _written)
+            if (_disposed || nextOffset <= _highest)
             {
                 return;
             }
 
-            _written = nextOffset;
-            var sequence = ++_sequence;
-            var slot = 8 + (int)(sequence % 2) * SlotSize;
-            var updated = _time.GetUtcNow().ToUnixTimeMilliseconds();
-            _view.Write(slot, sequence);
-            _view.Write(slot + 8, nextOffset);
-            _view.Write(slot + 16, updated);
-            // The checksum goes last: a slot cut short by a crash fails it and the other slot is used.
-            _view.Write(slot + 24, Checksum(sequence, nextOffset, updated, _keyHash));
+            _highest = nextOffset;
+            if (nextOffset != _written)
+            {
+                _written = nextOffset;
+                var sequence = ++_sequence;
+                var slot = 8 + (int)(sequence % 2) * SlotSize;
+                var updated = _time.GetUtcNow().ToUnixTimeMilliseconds();
+                _view.Write(slot, sequence);
+                _view.Write(slot + 8, nextOffset);
+                _view.Write(slot + 16, updated);
+                // The checksum goes last: a slot cut short by a crash fails it and the other slot is used.
+                _view.Write(slot + 24, Checksum(sequence, nextOffset, updated, _keyHash));
+            }
+
+            if (_time.GetElapsedTime(_lastIdentityCheck) >= IdentityCheckInterval)
+            {
+                try
+                {
+                    EnsureAtPath();
+                }
+                catch (IOException ex)
+                {
+                    ReportFailure(ex);
+                }
+                catch (UnauthorizedAccessException ex)
+                {
+                    ReportFailure(ex);
+                }
+            }
         }
     }
 
-    /// <summary>Flushes the record to disk (guarantee mode 3): it then survives a machine crash too.</summary>
-    public void Flush()
+    /// <summary>
+    /// Flushes the record to disk (guarantee mode 3): it then survives a machine crash too. Returns the position that
+    /// was flushed, which may be beyond the caller's (a later completion wrote first) but never behind what is on
+    /// disk. Throws <see cref="IOException"/> when the flush failed (logged at error; the caller retries).
+    /// </summary>
+    public long Flush()
     {
         lock (_lock)
         {
-            if (!_disposed)
+            if (_disposed)
             {
-                _view.Flush();
+                return _written;
             }
+
+            try
+            {
+                // Every flush is a system call anyway: also make sure it reaches the file at the record's path.
+                EnsureAtPath();
+                var flushed = _written;
+                _view.Flush();
+                if (_failures > 0)
+                {
+                    if (Logger is { } logger)
+                    {
+                        Log.LocalRecordRecovered(logger, _path, _failures);
+                    }
+
+                    _failures = 0;
+                }
+
+                return flushed;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                ReportFailure(ex);
+                throw ex as IOException ?? new IOException(ex.Message, ex);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A state directory deleted (or this file replaced) while running leaves the mapping on an unlinked file whose
+    /// updates vanish. Noticed here, the file is written anew at its path from the mapped record and mapped again.
+    /// </summary>
+    private void EnsureAtPath()
+    {
+        _lastIdentityCheck = _time.GetTimestamp();
+        if (_identity.IsAt(_path))
+        {
+            if (_failures > 0 && Logger is { } logger)
+            {
+                Log.LocalRecordRecovered(logger, _path, _failures);
+                _failures = 0;
+            }
+
+            return;
+        }
+
+        var content = new byte[Size];
+        _view.ReadArray(0, content, 0, Size);
+        Directory.CreateDirectory(_directory);
+        // A short name: the record's own name may already be near the file system's limit.
+        var temporary = Path.Combine(_directory, string.Create(CultureInfo.InvariantCulture, $".kcp-{Environment.ProcessId}.tmp"));
+        var stream = new FileStream(temporary, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        MemoryMappedFile map;
+        try
+        {
+            stream.Write(content);
+            stream.Flush(flushToDisk: true);
+            File.Move(temporary, _path, overwrite: true);
+            DirectorySync.Flush(_directory);
+            _identity = FileIdentity.Of(stream.SafeFileHandle);
+            map = MemoryMappedFile.CreateFromFile(stream, null, Size, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: false);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+
+        var view = map.CreateViewAccessor(0, Size);
+        _view.Dispose();
+        _map.Dispose();
+        _view = view;
+        _map = map;
+        if (Logger is { } log)
+        {
+            Log.LocalRecordRecreated(log, _path, _written);
+        }
+
+        if (_failures > 0 && Logger is { } again)
+        {
+            Log.LocalRecordRecovered(again, _path, _failures);
+        }
+
+        _failures = 0;
+    }
+
+    private void ReportFailure(Exception ex)
+    {
+        _failures++;
+        if (Logger is { } logger && (_failures == 1 || _time.GetElapsedTime(_lastFailureLog) >= FailureLogInterval))
+        {
+            _lastFailureLog = _time.GetTimestamp();
+            Log.LocalRecordWriteFailed(logger, _path, $"{ex.Message} (failure {_failures}; retried)");
         }
     }
 

@@ -97,4 +97,28 @@ internal static partial class Log
 
     [LoggerMessage(1203, LogLevel.Warning, "Ignored {Count} manual skip request(s) (SIGUSR1) that came within {IntervalMs} ms of the previous accepted one; at most one request per second counts")]
     public static partial void ManualSkipIgnored(ILogger logger, long count, long intervalMs);
+
+    [LoggerMessage(1400, LogLevel.Error, "Local offset record {Path} was removed while running (state_dir deleted?); re-created it holding offset {NextOffset}")]
+    public static partial void LocalRecordRecreated(ILogger logger, string path, long nextOffset);
+
+    [LoggerMessage(1401, LogLevel.Warning, "Local offset record {Path} written again after {Failures} failed attempt(s)")]
+    public static partial void LocalRecordRecovered(ILogger logger, string path, int failures);
+
+    [LoggerMessage(1402, LogLevel.Error, "Route {Route}: unexpected fault in the delivery of {Topic}/{Partition}@{Offset}; the partition is restarted from its last finished offset")]
+    public static partial void PartitionFaulted(ILogger logger, Exception exception, string route, string topic, int partition, string offset);
+
+    [LoggerMessage(1403, LogLevel.Warning, "Route {Route} member {Member}: {Topic}/{Partition} restarted at offset {Offset} after a fault; its unfinished messages are delivered again")]
+    public static partial void PartitionRestarted(ILogger logger, string route, int member, string topic, int partition, long offset);
+
+    [LoggerMessage(1404, LogLevel.Error, "Skip record of {Topic}/{Partition}@{Offset} could not be written to {Path}: {Error}; the message is not skipped until it is (failure {Failures}, retrying)")]
+    public static partial void SkipRecordWriteFailed(ILogger logger, string topic, int partition, long offset, string path, string error, int failures);
+
+    [LoggerMessage(1405, LogLevel.Warning, "Skip record of {Topic}/{Partition}@{Offset} written to {Path} after {Failures} failed attempt(s)")]
+    public static partial void SkipRecordWritten(ILogger logger, string topic, int partition, long offset, string path, int failures);
+
+    [LoggerMessage(1406, LogLevel.Error, "Skip records file {Path} was removed while running (state_dir deleted?); re-created it")]
+    public static partial void SkipLogRecreated(ILogger logger, string path);
+
+    [LoggerMessage(1407, LogLevel.Error, "Route {Route} member {Member}: {Step} failed while stopping; going on with the rest: {Error}")]
+    public static partial void StopStepFailed(ILogger logger, string route, int member, string step, string error);
 }
