@@ -3,6 +3,7 @@ using System.Globalization;
 using Confluent.Kafka;
 using KafkaConsumerProxy.Admin;
 using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Offsets;
 
 namespace KafkaConsumerProxy.Cli;
 
@@ -27,11 +28,11 @@ internal static class OffsetsCommand
             return await WithToolAsync(parse.GetRequiredValue(config), parse.GetRequiredValue(route), async tool =>
             {
                 var rows = await tool.ShowAsync().ConfigureAwait(false);
-                Console.Out.WriteLine($"route {tool.Route.Name}: topic {tool.Route.Topic}, group {tool.Route.Group}, cluster {tool.Route.Cluster}");
-                Console.Out.WriteLine($"{"partition",9}  {"committed",12}  {"local last done",15}  {"log start",12}  {"log end",12}  {"lag",10}");
+                Console.Out.WriteLine($"route {tool.Route.Name}: topic {tool.Route.Topic}, group {tool.Route.Group}, cluster {tool.Route.Cluster} (cluster id {tool.ClusterId ?? "unknown"})");
+                Console.Out.WriteLine($"{"partition",9}  {"committed",12}  {"local last done",15}  {"log start",12}  {"log end",12}  {"lag",10}  {"record cluster id",-24}  note");
                 foreach (var row in rows)
                 {
-                    Console.Out.WriteLine($"{row.Partition,9}  {Text(row.Committed),12}  {Text(row.LocalLastDone),15}  {row.LogStart,12}  {row.LogEnd,12}  {row.Lag,10}");
+                    Console.Out.WriteLine($"{row.Partition,9}  {Text(row.Committed),12}  {Text(row.LocalLastDone),15}  {row.LogStart,12}  {row.LogEnd,12}  {row.Lag,10}  {(row.LocalLastDone is null ? "-" : row.LocalClusterId ?? "unknown"),-24}  {Note(row.LocalTrust)}");
                 }
 
                 Console.Out.WriteLine($"{"total",9}  {"",12}  {"",15}  {"",12}  {"",12}  {rows.Sum(r => r.Lag),10}");
@@ -49,7 +50,8 @@ internal static class OffsetsCommand
         var earliest = new Option<bool>("--to-earliest") { Description = "Every partition to its first available offset" };
         var latest = new Option<bool>("--to-latest") { Description = "Every partition to its end (skip everything not yet consumed)" };
         var time = new Option<DateTimeOffset?>("--to-time") { Description = "Every partition to its first message at or after this time, e.g. 2026-11-24T10:00:00Z" };
-        var command = new Command("set", "Set the group's committed offsets (the group must have no active members) and the local records") { config, route, offsets, earliest, latest, time };
+        var force = new Option<bool>("--force") { Description = "Set offsets outside the partition's log (below its low or above its high watermark) too, saying what the next run does with them" };
+        var command = new Command("set", "Set the group's committed offsets (the group must have no active members) and the local records") { config, route, offsets, earliest, latest, time, force };
         command.Validators.Add(result =>
         {
             var chosen = (result.GetValue(offsets)?.Length > 0 ? 1 : 0) + (result.GetValue(earliest) ? 1 : 0) + (result.GetValue(latest) ? 1 : 0) + (result.GetValue(time) is null ? 0 : 1);
@@ -85,7 +87,7 @@ internal static class OffsetsCommand
 
             return await WithToolAsync(parse.GetRequiredValue(config), parse.GetRequiredValue(route), async tool =>
             {
-                var set = await tool.SetAsync(target).ConfigureAwait(false);
+                var set = await tool.SetAsync(target, parse.GetValue(force), Console.Out.WriteLine).ConfigureAwait(false);
                 Console.Out.WriteLine($"route {tool.Route.Name}: committed offsets of group {tool.Route.Group} on {tool.Route.Topic} set, local records updated:");
                 foreach (var offset in set)
                 {
@@ -148,6 +150,14 @@ internal static class OffsetsCommand
             return 1;
         }
     }
+
+    private static string Note(RecordTrust trust) => trust switch
+    {
+        RecordTrust.OutsideLog => "OUTSIDE THE LOG: the next run ignores this record",
+        RecordTrust.OtherCluster => "ANOTHER CLUSTER'S: the next run ignores this record",
+        RecordTrust.TrustedClusterUnknown => "no cluster id: trusted while inside the log",
+        _ => "",
+    };
 
     private static string Text(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "-";
 }

@@ -36,6 +36,7 @@ internal sealed class RouteMember
     private readonly TimeSpan _stopBound;
     private static readonly TimeSpan FinalCommitPatience = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan CommittedLookupTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan LogBoundsTimeout = TimeSpan.FromSeconds(5);
 
     // A partition whose worker faulted is restarted at once, then at most once per RestartPause.
     private static readonly TimeSpan RestartPause = TimeSpan.FromSeconds(1);
@@ -215,6 +216,8 @@ internal sealed class RouteMember
             }
 
             _lastRestart[partition] = _time.GetTimestamp();
+            // A filter still in place holds the old progress; a fault comes from a delivery, so the filter has passed.
+            _filters.Remove(partition);
             var progress = faulted.Progress.Restart(out var seekTo);
             try
             {
@@ -251,7 +254,7 @@ internal sealed class RouteMember
         var offset = result.Offset.Value;
         if (_filters.TryGetValue(partition, out var filter))
         {
-            if (filter.IsRepeat(offset, worker.Progress, this))
+            if (filter.IsRepeat(offset))
             {
                 return;
             }
@@ -290,10 +293,9 @@ internal sealed class RouteMember
     }
 
     /// <summary>
-    /// Starts a worker per new partition, after comparing the group's committed offset with the local record:
-    /// a committed offset behind the record is an "offset behind" anomaly; messages below the record are filtered as
-    /// repeats, and the consumer starts at the record instead (and commits it) in mode 3, or when the record is at
-    /// least <c>use_saved_offset_time</c> seconds old.
+    /// Starts a worker per new partition where <see cref="StartPositionPolicy"/> says, from the group's committed offset,
+    /// the local record, the partition's log bounds and the cluster's id: a record that is not trusted is reported and
+    /// discarded; a trusted one filters repeats and may be restored.
     /// </summary>
     private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
     {
@@ -304,42 +306,79 @@ internal sealed class RouteMember
         }
 
         var committed = CommittedOffsets(consumer, partitions);
-        var start = new List<TopicPartitionOffset>(partitions.Count);
+        var clusterId = ClusterIdOf(consumer);
+        var logs = LogBoundsOf(consumer, partitions);
+        var starts = new List<TopicPartitionOffset>(partitions.Count);
         foreach (var partition in partitions)
         {
-            var key = new PartitionKey(_cluster.Name, _route.Group, partition.Topic, partition.Partition.Value);
-            var recordFile = _store.Open(key);
-            var local = recordFile.Initial;
-            var committedOffset = committed.GetValueOrDefault(partition.Partition.Value, Offset.Unset);
-            _recordFiles[partition.Partition.Value] = recordFile;
-            var progress = new PartitionProgress(recordFile, _route.MessageDeliveryGuarantees, local?.NextOffset ?? -1);
-            var from = Offset.Unset;
-            if (local is { } record && (committedOffset.IsSpecial || committedOffset.Value < record.NextOffset))
+            var number = partition.Partition.Value;
+            var recordFile = _store.Open(new PartitionKey(_cluster.Name, _route.Group, partition.Topic, number), clusterId);
+            _recordFiles[number] = recordFile;
+            var committedOffset = committed.GetValueOrDefault(number, Offset.Unset);
+            var (bounds, logError) = logs[number];
+            var start = StartPositionPolicy.Decide(new StartInputs(
+                committedOffset.IsSpecial ? null : committedOffset.Value, recordFile.Initial, bounds, clusterId,
+                _route.MessageDeliveryGuarantees, _route.UseSavedOffsetTime, _time.GetUtcNow()));
+            start.Report(_logger, _route.Name, partition.Topic, number, _cluster.Name, logError);
+            if (start.DiscardRecord)
             {
-                var known = !committedOffset.IsSpecial;
-                Log.OffsetBehind(_logger, _route.Name, partition.Topic, partition.Partition.Value, known ? committedOffset.Value.ToString(CultureInfo.InvariantCulture) : "(none)", record.LastDone, known ? record.NextOffset - committedOffset.Value : record.NextOffset);
-                var age = _time.GetUtcNow() - record.Updated;
-                if (_route.MessageDeliveryGuarantees == DeliveryGuarantee.NoRepeatOnOneMachine
-                    || (_route.UseSavedOffsetTime >= 0 && age.TotalSeconds >= _route.UseSavedOffsetTime))
-                {
-                    from = new Offset(record.NextOffset);
-                    progress.CommitFrom(record.NextOffset);
-                    Log.OffsetRestored(_logger, _route.Name, partition.Topic, partition.Partition.Value, record.NextOffset, age.TotalSeconds);
-                }
+                recordFile.Discard();
             }
 
-            if (local is { } localRecord)
+            var progress = new PartitionProgress(recordFile, _route.MessageDeliveryGuarantees, start.DurableFrom);
+            if (start.SeekTo is { } seek)
             {
-                _filters[partition.Partition.Value] = new RepeatFilter(partition.Partition.Value, localRecord);
+                progress.CommitFrom(seek);
+            }
+
+            if (start.TrustedRecord is { } trusted)
+            {
+                _filters[number] = new RepeatFilter(_route.Name, partition.Topic, number, trusted, progress, _metrics, _logger, _time);
             }
 
             StartWorker(consumer, partition, progress);
-            start.Add(new TopicPartitionOffset(partition, from));
-            Log.PartitionStart(_logger, _route.Name, partition.Topic, partition.Partition.Value, Describe(committedOffset), local is { } l ? l.LastDone.ToString(CultureInfo.InvariantCulture) : "(none)", from.IsSpecial ? "committed offset" : from.Value.ToString(CultureInfo.InvariantCulture));
+            var from = start.SeekTo is { } at ? new Offset(at) : Offset.Unset;
+            starts.Add(new TopicPartitionOffset(partition, from));
+            Log.PartitionStart(_logger, _route.Name, partition.Topic, number, Describe(committedOffset), recordFile.Initial is { } l ? l.LastDone.ToString(CultureInfo.InvariantCulture) : "(none)", from.IsSpecial ? "committed offset" : from.Value.ToString(CultureInfo.InvariantCulture));
         }
 
         Log.PartitionsAssigned(_logger, _route.Name, _index, Describe(partitions));
-        return start;
+        return starts;
+    }
+
+    private string? ClusterIdOf(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        try
+        {
+            // From the metadata the consumer already holds once it has joined the group; null when unknown.
+            return consumer.ClusterId(LogBoundsTimeout);
+        }
+        catch (KafkaException ex)
+        {
+            Log.KafkaError(_logger, _route.Name, _index, "could not read the cluster id: " + ex.Error.Reason);
+            return null;
+        }
+    }
+
+    /// <summary>Each partition's low and high watermark, queried in parallel; bounds null with the reason when unknown.</summary>
+    private Dictionary<int, (LogBounds? Bounds, string? Error)> LogBoundsOf(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
+    {
+        var queries = partitions.Select(p => Task.Run<(int Partition, LogBounds? Bounds, string? Error)>(() =>
+        {
+            try
+            {
+                var marks = consumer.QueryWatermarkOffsets(p, LogBoundsTimeout);
+                return marks.Low.IsSpecial || marks.High.IsSpecial
+                    ? (p.Partition.Value, null, $"the cluster answered {marks.Low}..{marks.High}")
+                    : (p.Partition.Value, new LogBounds(marks.Low.Value, marks.High.Value), null);
+            }
+            catch (KafkaException ex)
+            {
+                return (p.Partition.Value, null, ex.Error.Reason);
+            }
+        })).ToArray();
+        Task.WaitAll(queries);
+        return queries.Select(q => q.Result).ToDictionary(r => r.Partition, r => (r.Bounds, r.Error));
     }
 
     private Dictionary<int, Offset> CommittedOffsets(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
@@ -363,7 +402,11 @@ internal sealed class RouteMember
         var workers = new List<PartitionWorker>();
         foreach (var partition in partitions)
         {
-            _filters.Remove(partition.Partition.Value);
+            if (_filters.Remove(partition.Partition.Value, out var filter))
+            {
+                filter.Stop();
+            }
+
             if (_workers.Remove(partition.Partition.Value, out var worker))
             {
                 workers.Add(worker);
@@ -485,46 +528,4 @@ internal sealed class RouteMember
 
     private static string Describe(IEnumerable<TopicPartition> partitions) =>
         string.Join(", ", partitions.Select(p => p.Partition.Value));
-
-    /// <summary>
-    /// Per partition: drops messages below the local record (delivered before, per this machine's record) and
-    /// reports, at the first message after assignment, a gap between the record and what the cluster serves.
-    /// </summary>
-    private sealed class RepeatFilter(int partition, LocalRecord record)
-    {
-        private bool _seenFirst;
-        private long _filtered;
-
-        /// <summary>
-        /// True when <paramref name="offset"/> is below the record: it is finished without delivery so the commit moves
-        /// past it. False at the first offset at or beyond the record, after which the filter is dropped.
-        /// </summary>
-        public bool IsRepeat(long offset, PartitionProgress progress, RouteMember member)
-        {
-            if (!_seenFirst)
-            {
-                _seenFirst = true;
-                if (offset > record.NextOffset)
-                {
-                    Log.OffsetGap(member._logger, member._route.Name, member._route.Topic, partition, offset, record.LastDone, offset - record.NextOffset);
-                }
-            }
-
-            if (offset >= record.NextOffset)
-            {
-                if (_filtered > 0)
-                {
-                    Log.RepeatsFiltered(member._logger, member._route.Name, member._route.Topic, partition, _filtered, record.LastDone);
-                }
-
-                return false;
-            }
-
-            progress.Track(offset);
-            progress.FinishRepeat(offset);
-            _filtered++;
-            member._metrics.OnRepeatFiltered(member._route.Name);
-            return true;
-        }
-    }
 }

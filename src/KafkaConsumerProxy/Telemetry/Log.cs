@@ -121,4 +121,25 @@ internal static partial class Log
 
     [LoggerMessage(1407, LogLevel.Error, "Route {Route} member {Member}: {Step} failed while stopping; going on with the rest: {Error}")]
     public static partial void StopStepFailed(ILogger logger, string route, int member, string step, string error);
+
+    [LoggerMessage(1300, LogLevel.Warning, "Route {Route}: local offset record of {Topic}/{Partition} ignored: it was written for cluster id {RecordCluster} (last done {Local}), but cluster {Cluster} has id {ClusterId} (log {Low}..{High}); nothing is filtered, restored or committed from it, and new progress replaces it")]
+    public static partial void LocalRecordOtherCluster(ILogger logger, string route, string topic, int partition, string recordCluster, long local, string cluster, string clusterId, string low, string high);
+
+    [LoggerMessage(1301, LogLevel.Warning, "Route {Route}: local offset record of {Topic}/{Partition} ignored: last done {Local} lies outside the partition's log (low watermark {Low}, high watermark {High}; record cluster id {RecordCluster}, cluster id {ClusterId}); nothing is filtered, restored or committed from it, and new progress replaces it")]
+    public static partial void LocalRecordOutsideLog(ILogger logger, string route, string topic, int partition, long local, long low, long high, string recordCluster, string clusterId);
+
+    [LoggerMessage(1302, LogLevel.Warning, "Route {Route}: local offset record of {Topic}/{Partition} not trusted: the partition's log bounds could not be read ({Error}), so the record (last done {Local}, record cluster id {RecordCluster}, cluster id {ClusterId}) cannot be checked; nothing is filtered or restored from it and delivery starts at the committed offset (repeats possible)")]
+    public static partial void LocalRecordUnchecked(ILogger logger, string route, string topic, int partition, string error, long local, string recordCluster, string clusterId);
+
+    [LoggerMessage(1303, LogLevel.Information, "Route {Route}: local offset record of {Topic}/{Partition} (last done {Local}) trusted on the log bounds alone (low watermark {Low}, high watermark {High}): record cluster id {RecordCluster}, cluster id {ClusterId}")]
+    public static partial void LocalRecordClusterUnchecked(ILogger logger, string route, string topic, int partition, long local, long low, long high, string recordCluster, string clusterId);
+
+    [LoggerMessage(1304, LogLevel.Warning, "Route {Route}: filtering repeats on {Topic}/{Partition}: offset {Offset} is below the local record {Local}, so it and the messages after it up to {Local} were delivered before on this machine and are not delivered again")]
+    public static partial void RepeatFilteringStarted(ILogger logger, string route, string topic, int partition, long offset, long local);
+
+    [LoggerMessage(1305, LogLevel.Information, "Route {Route}: still filtering repeats on {Topic}/{Partition}: {Count} filtered so far, now at offset {Offset} of up to {Local}")]
+    public static partial void RepeatFilteringProgress(ILogger logger, string route, string topic, int partition, long count, long offset, long local);
+
+    [LoggerMessage(1306, LogLevel.Warning, "Route {Route}: the group's committed offset {Committed} of {Topic}/{Partition} lies outside the partition's log (low watermark {Low}, high watermark {High}); the consumer starts where auto.offset.reset says")]
+    public static partial void CommittedOutsideLog(ILogger logger, string route, string topic, int partition, long committed, long low, long high);
 }

@@ -1,5 +1,6 @@
 using KafkaConsumerProxy.Admin;
 using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Offsets;
 using KafkaConsumerProxy.Tests.Harness;
 
 namespace KafkaConsumerProxy.Tests.Offsets;
@@ -83,10 +84,10 @@ public sealed class OffsetAnomalyTests : IClassFixture<TestCluster>
         using (var tool = new OffsetsTool(loaded, "route"))
         {
             var shown = Assert.Single(await tool.ShowAsync());
-            Assert.Equal(new PartitionOffsets(0, 10, 9, 0, 10), shown);
+            Assert.Equal(new PartitionOffsets(0, 10, 9, 0, 10, tool.ClusterId, RecordTrust.Trusted), shown);
             Assert.Equal(0, shown.Lag);
             await tool.SetAsync(new OffsetTarget.Explicit(new Dictionary<int, long> { [0] = 6 }));
-            Assert.Equal(new PartitionOffsets(0, 6, 5, 0, 10), Assert.Single(await tool.ShowAsync()));
+            Assert.Equal(new PartitionOffsets(0, 6, 5, 0, 10, tool.ClusterId, RecordTrust.Trusted), Assert.Single(await tool.ShowAsync()));
         }
 
         await using (var proxy = InProcessProxy.Start(config.ConfigFile))
