@@ -552,6 +552,135 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(expected, Describe(error));
     }
 
+    [Fact]
+    public void TryLoad_YamlAliasBomb_RefusedFastWithoutExpanding_Issue7()
+    {
+        // Nine levels of anchors of nine aliases each: under 1 KB that would expand to 9^9 (387 million) scalars.
+        var bomb = new System.Text.StringBuilder(RouteYaml()).Append("l0: &l0 [x, x, x, x, x, x, x, x, x]\n");
+        for (var level = 1; level <= 9; level++)
+            bomb.Append(System.Globalization.CultureInfo.InvariantCulture, $"l{level}: &l{level} [{string.Join(", ", Enumerable.Repeat($"*l{level - 1}", 9))}]\n");
+        Write("routes/bomb.yaml", bomb.ToString());
+        Assert.InRange(new FileInfo(Route("bomb.yaml")).Length, 500, 1200);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        var error = Assert.Single(Errors());
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"took {watch.ElapsedMilliseconds} ms");
+        Assert.Equal(Route("bomb.yaml"), error.File);
+        Assert.Matches(@"^cannot parse YAML at line \d+, column \d+: the document expands to more than 100000 nodes through aliases \(an alias bomb\?\); a config file may hold at most 100000$", error.Message);
+    }
+
+    [Fact]
+    public void Load_YamlAliasesWithinBudget_ResolvedToTheAnchoredValue()
+    {
+        Write("routes/r.yaml", RouteYaml(("topic", "&t orders"), ("consumer_conf", "&c { fetch.wait.max.ms: 50 }"), ("consumer_topic_conf", "*c"), ("group", "*t")));
+
+        var route = Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes);
+
+        Assert.Equal(("orders", "orders"), (route.Topic, route.Group));
+        Assert.Equal(route.ConsumerConf, route.ConsumerTopicConf);
+    }
+
+    [Theory]
+    [InlineData("a: &x [*x]\n", "cannot parse YAML at line 1, column 8: alias *x does not name a complete anchor defined before it")]
+    [InlineData("a: *nowhere\n", "cannot parse YAML at line 1, column 4: alias *nowhere does not name a complete anchor defined before it")]
+    public void TryLoad_YamlAliasWithoutCompleteAnchor_Reported_Issue7(string yaml, string message)
+    {
+        Write("routes/r.yaml", yaml);
+
+        Assert.Equal(message, Assert.Single(Errors()).Message);
+    }
+
+    [Fact]
+    public void TryLoad_DeepNesting_ReportedWithPath()
+    {
+        Write("routes/r.yaml", RouteYaml(("consumer_conf", new string('[', 40) + new string(']', 40))));
+
+        Assert.Contains(Errors(), e => e.Key == "consumer_conf" && e.Message.StartsWith("nested deeper than 32 levels at line ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TryLoad_FileOverOneMiB_Refused_Issue7()
+    {
+        Write("routes/big.yaml", RouteYaml() + "# " + new string('x', ConfigFile.MaxBytes) + "\n");
+
+        Assert.Equal(new ConfigError(Route("big.yaml"), null, null, "is larger than 1048576 bytes (1 MiB), the limit for a config file"), Assert.Single(Errors()));
+    }
+
+    [Fact]
+    public void Load_FileOfExactlyOneMiB_Accepted()
+    {
+        var yaml = RouteYaml() + "# ";
+        Write("routes/r.yaml", yaml + new string('x', ConfigFile.MaxBytes - yaml.Length - 1) + "\n");
+        Assert.Equal(ConfigFile.MaxBytes, new FileInfo(Route("r.yaml")).Length);
+
+        Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes);
+    }
+
+    [Fact]
+    public void TryLoad_RouteFileNotUtf8_ReportsBytePositionLineAndColumn_Issue7()
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(RouteYaml() + "domain: caf");
+        File.WriteAllBytes(Route("latin1.yaml"), [.. bytes, 0xE9, (byte)'\n']);
+
+        Assert.Equal(
+            new ConfigError(Route("latin1.yaml"), null, null, $"is not valid UTF-8: byte 0xE9 at byte offset {bytes.Length} (line 13, column 12); config files must be UTF-8"),
+            Assert.Single(Errors()));
+    }
+
+    [Fact]
+    public void Load_Utf8WithByteOrderMark_Accepted()
+    {
+        File.WriteAllBytes(Route("r.yaml"), [0xEF, 0xBB, 0xBF, .. System.Text.Encoding.UTF8.GetBytes(RouteYaml())]);
+
+        Assert.Equal("orders", Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes).Topic);
+    }
+
+    [Fact]
+    public void TryLoad_DirectoryNamedLikeRouteFile_Reported_Issue7()
+    {
+        Directory.CreateDirectory(Route("dir.yaml"));
+
+        Assert.Equal(new ConfigError(Route("dir.yaml"), null, null, "is a directory, not a regular file; a config file must be a regular file"), Assert.Single(Errors()));
+    }
+
+    [Fact]
+    public async Task TryLoad_FifoNamedLikeRouteFile_ReportedWithoutBlocking_Issue7()
+    {
+        MakeFifo(Route("pipe.yaml"));
+
+        // Opening a FIFO for reading blocks until a writer comes; the loader must not wait for one.
+        var load = Task.Run(Errors);
+        var error = Assert.Single(await load.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        Assert.Equal(new ConfigError(Route("pipe.yaml"), null, null, "is a FIFO (named pipe), not a regular file; a config file must be a regular file"), error);
+    }
+
+    [Fact]
+    public void TryLoad_MainFileIsCharacterDevice_Reported_Issue7()
+    {
+        var (config, errors) = ConfigLoader.TryLoad("/dev/zero");
+
+        Assert.Null(config);
+        Assert.Equal(new ConfigError("/dev/zero", null, null, "is a character device, not a regular file; a config file must be a regular file"), Assert.Single(errors));
+    }
+
+    [Fact]
+    public void Load_SymlinkToRouteFile_Followed()
+    {
+        Write("elsewhere/r.yaml", RouteYaml());
+        File.CreateSymbolicLink(Route("r.yaml"), Path.Combine(_dir, "elsewhere", "r.yaml"));
+
+        Assert.Equal("r", Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes).Name);
+    }
+
+    internal static void MakeFifo(string path)
+    {
+        using var mkfifo = System.Diagnostics.Process.Start("mkfifo", [path]);
+        mkfifo.WaitForExit(10_000);
+        Assert.True(mkfifo.HasExited && mkfifo.ExitCode == 0, $"mkfifo {path} failed");
+    }
+
     private static string RouteYaml(params (string Key, string? Value)[] overrides)
     {
         var keys = RequiredRouteKeys.Select(k => (k.Key, (string?)k.Value)).ToList();
