@@ -170,6 +170,8 @@ public static class ConfigLoader
         var before = errors.Count;
         var r = new MapReader(file, root, errors);
         var topic = r.RequiredString("topic");
+        if (topic.Length > 0 && !IsKafkaTopicName(topic))
+            r.Error("topic", topic, "must be a Kafka topic name: 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-', and not '.' or '..'");
         var group = r.RequiredString("group");
 
         var beforeCluster = errors.Count;
@@ -183,13 +185,26 @@ public static class ConfigLoader
 
         var hostText = r.RequiredString("host");
         var hosts = hostText.Split(',', StringSplitOptions.TrimEntries);
-        if (hostText.Length > 0 && hosts.Any(h => h.Length == 0 || h.Contains('/', StringComparison.Ordinal) || h.Any(char.IsWhiteSpace)))
-            r.Error("host", hostText, "must be one or more host names or IP addresses separated by ',', without empty entries, scheme or path");
-
         var port = r.Int("port", 1, 65535, required: true);
+        if (hostText.Length > 0 && hosts.Any(h => h.Length == 0 || h.Contains("://", StringComparison.Ordinal) || h.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))))
+        {
+            r.Error("host", hostText, "must be one or more host names or IP addresses separated by ',', without empty entries, scheme or path");
+        }
+        else if (hostText.Length > 0)
+        {
+            foreach (var problem in hosts.Select(h => EndpointRules.HostEntryProblem(h)).OfType<string>())
+                r.Error("host", hostText, problem);
+        }
+
         var url = r.RequiredString("url");
         if (url.Length > 0 && !url.StartsWith('/'))
             r.Error("url", url, "must be a path starting with '/'");
+        else if (url.Length > 0 && EndpointRules.UrlProblem(url) is { } urlProblem)
+            r.Error("url", url, urlProblem);
+
+        var domain = r.OptionalString("domain");
+        if (domain is not null && EndpointRules.DomainProblem(domain) is { } domainProblem)
+            r.Error("domain", domain, domainProblem);
 
         var route = new RouteDefinition
         {
@@ -209,7 +224,7 @@ public static class ConfigLoader
             ExecTimeoutMs = r.Int("exec_timeout_ms", 1, int.MaxValue, required: true) ?? 0,
             UseSavedOffsetTime = r.Int("use_saved_offset_time", int.MinValue, int.MaxValue, required: true) ?? 0,
             SlowTimeMs = r.Int("slow_time_ms", 1, int.MaxValue, required: false),
-            Domain = r.OptionalString("domain"),
+            Domain = domain,
             ConsumerConf = r.Conf("consumer_conf"),
             ConsumerTopicConf = r.Conf("consumer_topic_conf"),
             AsyncConcurrency = r.Int("async_concurrency", 0, 10000, required: false) ?? 0,
@@ -224,8 +239,17 @@ public static class ConfigLoader
         };
         route = ReadThroughputKeys(r, route);
         r.ReportUnknownKeys();
+        if (errors.Count != before)
+            return null;
+
+        foreach (var (key, message) in EndpointRules.CheckWithDelivery(route))
+            r.Error(key, key switch { "host" => hostText, "url" => url, _ => domain }, message);
         return errors.Count == before ? route : null;
     }
+
+    // Kafka's own rule (org.apache.kafka.common.internals.Topic.validate).
+    private static bool IsKafkaTopicName(string topic) =>
+        topic.Length <= 249 && topic is not "." and not ".." && topic.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
 
     /// <summary>
     /// The keys of async delivery, request formats and batching, and the rules between them. A key that would have

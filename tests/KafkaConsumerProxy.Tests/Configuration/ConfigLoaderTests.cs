@@ -552,6 +552,139 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(expected, Describe(error));
     }
 
+    [Theory]
+    [InlineData("127.0.0.1:9999", "'127.0.0.1:9999' includes a port; write the host alone here and the port in the key 'port' (host: 127.0.0.1, port: 9999)")]
+    [InlineData("a.example,b.example:8080", "'b.example:8080' includes a port; write the host alone here and the port in the key 'port' (host: b.example, port: 8080)")]
+    [InlineData("[::1]:9999", "'[::1]:9999' includes a port; write the host alone here and the port in the key 'port' (host: [::1], port: 9999)")]
+    [InlineData("user:pw@127.0.0.1", "'user:pw@127.0.0.1' holds user information ('user:password@'); write the bare host: a host entry cannot carry credentials")]
+    [InlineData("127.0.0.1?b", "'127.0.0.1?b' is not a bare host: a host entry has no path, query ('?') or fragment ('#'); the request path goes in 'url'")]
+    [InlineData("127.0.0.1#b", "'127.0.0.1#b' is not a bare host: a host entry has no path, query ('?') or fragment ('#'); the request path goes in 'url'")]
+    [InlineData("127.0.0.1/x", "'127.0.0.1/x' is not a bare host: a host entry has no path, query ('?') or fragment ('#'); the request path goes in 'url'")]
+    [InlineData("::1", "'::1' is an IPv6 address; write it in brackets: [::1]")]
+    [InlineData("[::g]", "'[::g]' is not a valid IPv6 address in brackets, e.g. [::1]")]
+    [InlineData("1.2.3", "'1.2.3' is not a valid IPv4 address (four numbers from 0 to 255 separated by '.')")]
+    [InlineData("300.1.1.1", "'300.1.1.1' is not a valid IPv4 address (four numbers from 0 to 255 separated by '.')")]
+    [InlineData("a..b", "'a..b' is not a valid host name: labels of 1 to 63 letters, digits, '-' or '_' separated by '.', at most 253 characters")]
+    [InlineData("-a.example", "'-a.example' is not a valid host name: labels of 1 to 63 letters, digits, '-' or '_' separated by '.', at most 253 characters")]
+    [InlineData("a:b", "'a:b' is not a host name or IP address")]
+    public void TryLoad_HostNotABareHost_ReportsWhatToWriteInstead_Issue7(string host, string message)
+    {
+        Write("routes/r.yaml", RouteYaml(("host", $"\"{host}\"")));
+
+        Assert.Equal(new ConfigError(Route("r.yaml"), "host", host, message), Assert.Single(Errors()));
+    }
+
+    [Theory]
+    [InlineData("\"a b\"", "a b")]
+    [InlineData("\"a\\tb\"", "a\tb")]
+    public void TryLoad_HostWithWhitespace_ReportsGenericRule(string yaml, string value)
+    {
+        Write("routes/r.yaml", RouteYaml(("host", yaml)));
+
+        Assert.Equal(new ConfigError(Route("r.yaml"), "host", value, "must be one or more host names or IP addresses separated by ',', without empty entries, scheme or path"), Assert.Single(Errors()));
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("[::1]")]
+    [InlineData("localhost")]
+    [InlineData("orders-1.svc.cluster.local.")]
+    [InlineData("my_host.internal")]
+    [InlineData("bücher.example")]
+    public void Load_BareHosts_Accepted(string host)
+    {
+        Write("routes/r.yaml", RouteYaml(("host", $"\"{host}\"")));
+
+        Assert.Equal([host], Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes).Hosts);
+    }
+
+    [Theory]
+    [InlineData("\"/a b\"", "/a b", "must not contain spaces or control characters; write them percent-encoded (a space is %20)")]
+    [InlineData("\"/a\\r\\nHost: evil\"", "/a\r\nHost: evil", "must not contain spaces or control characters; write them percent-encoded (a space is %20)")]
+    [InlineData("\"/a\\x01\"", "/a\x01", "must not contain spaces or control characters; write them percent-encoded (a space is %20)")]
+    [InlineData("/consume?src=kafka", "/consume?src=kafka", "must be a path without query ('?') or fragment ('#'): the path is sent as written and '?' or '#' would be percent-encoded into it")]
+    [InlineData("\"/consume#x\"", "/consume#x", "must be a path without query ('?') or fragment ('#'): the path is sent as written and '?' or '#' would be percent-encoded into it")]
+    [InlineData("/café", "/café", "must be ASCII; write 'é' percent-encoded as its UTF-8 bytes (é is %C3%A9)")]
+    [InlineData("\"/a|b\"", "/a|b", "must hold only characters allowed in a URL path; write '|' percent-encoded as %7C")]
+    [InlineData("\"/a\\\\b\"", "/a\\b", "must hold only characters allowed in a URL path; write '\\' percent-encoded as %5C")]
+    [InlineData("/100%", "/100%", "has a '%' that does not start a percent-encoded byte (%XX); write a literal '%' as %25")]
+    [InlineData("/a%zz", "/a%zz", "has a '%' that does not start a percent-encoded byte (%XX); write a literal '%' as %25")]
+    [InlineData("/a/../b", "/a/../b", "would be sent as '/b'; write the path in the form it is sent ('.' and '..' segments are removed, other characters percent-encoded)")]
+    [InlineData("/a/./b", "/a/./b", "would be sent as '/a/b'; write the path in the form it is sent ('.' and '..' segments are removed, other characters percent-encoded)")]
+    public void TryLoad_UrlNotSentAsWritten_Reported_Issue7(string yaml, string value, string message)
+    {
+        Write("routes/r.yaml", RouteYaml(("url", yaml)));
+
+        Assert.Equal(new ConfigError(Route("r.yaml"), "url", value, message), Assert.Single(Errors()));
+    }
+
+    [Theory]
+    [InlineData("/inner/mqdemo/test")]
+    [InlineData("/a%20b/c%2Fd")]
+    [InlineData("/a:b@c!$&'()*+,;=~_-.")]
+    [InlineData("/")]
+    public void Load_OriginFormPaths_KeptAsWritten(string url)
+    {
+        Write("routes/r.yaml", RouteYaml(("url", $"\"{url}\"")));
+
+        Assert.Equal(url, Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes).Url);
+    }
+
+    [Theory]
+    [InlineData("\"a b\"", "a b")]
+    [InlineData("\"orders.internal\\r\\nX-Evil: 1\"", "orders.internal\r\nX-Evil: 1")]
+    [InlineData("\"orders.internal\\t\"", "orders.internal\t")]
+    [InlineData("user@orders.internal", "user@orders.internal")]
+    [InlineData("orders.internal/x", "orders.internal/x")]
+    [InlineData("orders.internal:99999", "orders.internal:99999")]
+    [InlineData("orders.internal:http", "orders.internal:http")]
+    [InlineData("a,b", "a,b")]
+    [InlineData("a..b", "a..b")]
+    public void TryLoad_DomainNotAHostHeader_Reported_Issue7(string yaml, string value)
+    {
+        Write("routes/r.yaml", RouteYaml(("domain", yaml)));
+
+        Assert.Equal(
+            new ConfigError(Route("r.yaml"), "domain", value, "must be a host name or IP address with an optional port, e.g. orders.internal or orders.internal:8080, without spaces or control characters: it is sent as the Host header"),
+            Assert.Single(Errors()));
+    }
+
+    [Theory]
+    [InlineData("orders.internal")]
+    [InlineData("orders.internal:8080")]
+    [InlineData("10.0.0.5")]
+    [InlineData("[::1]:8080")]
+    public void Load_DomainHostHeaders_Accepted(string domain)
+    {
+        Write("routes/r.yaml", RouteYaml(("domain", $"\"{domain}\"")));
+
+        Assert.Equal(domain, Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes).Domain);
+    }
+
+    [Theory]
+    [InlineData("\"a b\"", "a b")]
+    [InlineData("bestellungen-ä", "bestellungen-ä")]
+    [InlineData("\".\"", ".")]
+    [InlineData("\"..\"", "..")]
+    [InlineData("orders/eu", "orders/eu")]
+    public void TryLoad_TopicKafkaDoesNotAllow_Reported_Issue7(string yaml, string value)
+    {
+        Write("routes/r.yaml", RouteYaml(("topic", yaml)));
+
+        Assert.Equal(
+            new ConfigError(Route("r.yaml"), "topic", value, "must be a Kafka topic name: 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-', and not '.' or '..'"),
+            Assert.Single(Errors()));
+    }
+
+    [Fact]
+    public void TryLoad_TopicOf250Characters_Reported_Issue7()
+    {
+        var topic = new string('t', 250);
+        Write("routes/r.yaml", RouteYaml(("topic", topic)));
+
+        Assert.Contains(new ConfigError(Route("r.yaml"), "topic", topic, "must be a Kafka topic name: 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-', and not '.' or '..'"), Errors());
+    }
+
     [Fact]
     public void TryLoad_YamlAliasBomb_RefusedFastWithoutExpanding_Issue7()
     {
