@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
-using YamlDotNet.RepresentationModel;
 
 namespace KafkaConsumerProxy.Configuration;
 
@@ -115,7 +114,8 @@ public static class ConfigLoader
         try
         {
             // Dot-files are skipped: editors and macOS leave ._orders.yaml style companions that are not routes.
-            files = [.. Directory.EnumerateFiles(routesDir)
+            // Directories, FIFOs and devices with a route file's name are listed too, so that they are reported.
+            files = [.. Directory.EnumerateFileSystemEntries(routesDir)
                 .Where(f => !Path.GetFileName(f).StartsWith('.')
                     && RouteExtensions.Contains(Path.GetExtension(f), StringComparer.OrdinalIgnoreCase))
                 .Order(StringComparer.Ordinal)];
@@ -170,6 +170,8 @@ public static class ConfigLoader
         var before = errors.Count;
         var r = new MapReader(file, root, errors);
         var topic = r.RequiredString("topic");
+        if (topic.Length > 0 && !IsKafkaTopicName(topic))
+            r.Error("topic", topic, "must be a Kafka topic name: 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-', and not '.' or '..'");
         var group = r.RequiredString("group");
 
         var beforeCluster = errors.Count;
@@ -183,13 +185,26 @@ public static class ConfigLoader
 
         var hostText = r.RequiredString("host");
         var hosts = hostText.Split(',', StringSplitOptions.TrimEntries);
-        if (hostText.Length > 0 && hosts.Any(h => h.Length == 0 || h.Contains('/', StringComparison.Ordinal) || h.Any(char.IsWhiteSpace)))
-            r.Error("host", hostText, "must be one or more host names or IP addresses separated by ',', without empty entries, scheme or path");
-
         var port = r.Int("port", 1, 65535, required: true);
+        if (hostText.Length > 0 && hosts.Any(h => h.Length == 0 || h.Contains("://", StringComparison.Ordinal) || h.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))))
+        {
+            r.Error("host", hostText, "must be one or more host names or IP addresses separated by ',', without empty entries, scheme or path");
+        }
+        else if (hostText.Length > 0)
+        {
+            foreach (var problem in hosts.Select(h => EndpointRules.HostEntryProblem(h)).OfType<string>())
+                r.Error("host", hostText, problem);
+        }
+
         var url = r.RequiredString("url");
         if (url.Length > 0 && !url.StartsWith('/'))
             r.Error("url", url, "must be a path starting with '/'");
+        else if (url.Length > 0 && EndpointRules.UrlProblem(url) is { } urlProblem)
+            r.Error("url", url, urlProblem);
+
+        var domain = r.OptionalString("domain");
+        if (domain is not null && EndpointRules.DomainProblem(domain) is { } domainProblem)
+            r.Error("domain", domain, domainProblem);
 
         var route = new RouteDefinition
         {
@@ -209,7 +224,7 @@ public static class ConfigLoader
             ExecTimeoutMs = r.Int("exec_timeout_ms", 1, int.MaxValue, required: true) ?? 0,
             UseSavedOffsetTime = r.Int("use_saved_offset_time", int.MinValue, int.MaxValue, required: true) ?? 0,
             SlowTimeMs = r.Int("slow_time_ms", 1, int.MaxValue, required: false),
-            Domain = r.OptionalString("domain"),
+            Domain = domain,
             ConsumerConf = r.Conf("consumer_conf"),
             ConsumerTopicConf = r.Conf("consumer_topic_conf"),
             AsyncConcurrency = r.Int("async_concurrency", 0, 10000, required: false) ?? 0,
@@ -224,8 +239,17 @@ public static class ConfigLoader
         };
         route = ReadThroughputKeys(r, route);
         r.ReportUnknownKeys();
+        if (errors.Count != before)
+            return null;
+
+        foreach (var (key, message) in EndpointRules.CheckWithDelivery(route))
+            r.Error(key, key switch { "host" => hostText, "url" => url, _ => domain }, message);
         return errors.Count == before ? route : null;
     }
+
+    // Kafka's own rule (org.apache.kafka.common.internals.Topic.validate).
+    private static bool IsKafkaTopicName(string topic) =>
+        topic.Length <= 249 && topic is not "." and not ".." && topic.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
 
     /// <summary>
     /// The keys of async delivery, request formats and batching, and the rules between them. A key that would have
@@ -506,10 +530,18 @@ internal sealed record SequenceNode : ConfigNode
     public override string Kind => "a sequence";
 }
 
-/// <summary>Parses a .yaml/.yml (YamlDotNet node API) or .json (JsonDocument) file into a <see cref="MappingNode"/>.</summary>
+/// <summary>
+/// Parses a .yaml/.yml (YamlDotNet parser events) or .json (JsonDocument) file into a <see cref="MappingNode"/>.
+/// A YAML alias shares the node of its anchor instead of copying it, and the size the document would have with every
+/// alias expanded is counted and bounded by <see cref="MaxExpandedNodes"/>, so an alias bomb (anchors of anchors,
+/// a few hundred bytes that would expand to gigabytes) is refused at once instead of taking the process down.
+/// </summary>
 internal static class ConfigTree
 {
-    // Deeper nesting only happens through a recursive YAML alias (`a: &x [*x]`), which would otherwise never end.
+    /// <summary>100,000: nodes a YAML document may hold with every alias expanded; a route file holds a few dozen.</summary>
+    public const int MaxExpandedNodes = 100_000;
+
+    // Deeper nesting has no use in a config file; the check also ends a recursive alias (`a: &x [*x]`).
     private const int MaxDepth = 32;
 
     private static readonly JsonDocumentOptions JsonOptions = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
@@ -517,16 +549,9 @@ internal static class ConfigTree
     /// <summary>The file's top-level mapping, or null after adding the reason to <paramref name="errors"/>.</summary>
     public static MappingNode? Parse(string file, List<ConfigError> errors)
     {
-        string text;
-        try
-        {
-            text = File.ReadAllText(file);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            errors.Add(new ConfigError(file, null, null, $"cannot read file: {e.Message}"));
+        var text = ConfigFile.ReadText(file, errors);
+        if (text is null)
             return null;
-        }
 
         var root = Path.GetExtension(file).Equals(".json", StringComparison.OrdinalIgnoreCase)
             ? ParseJson(file, text, errors)
@@ -539,15 +564,19 @@ internal static class ConfigTree
 
     private static ConfigNode? ParseYaml(string file, string text, List<ConfigError> errors)
     {
-        var stream = new YamlStream();
         var parser = new PositionTrackingParser(new Parser(new StringReader(text)));
         try
         {
-            stream.Load(parser);
+            return new YamlTreeBuilder(file, parser, errors).ReadStream();
         }
         catch (YamlException e)
         {
             errors.Add(new ConfigError(file, null, null, $"cannot parse YAML at line {e.Start.Line}, column {e.Start.Column}: {e.Message}"));
+            return null;
+        }
+        catch (YamlTreeException e)
+        {
+            errors.Add(new ConfigError(file, null, null, $"cannot parse YAML at line {e.At.Line}, column {e.At.Column}: {e.Message}"));
             return null;
         }
         catch (InvalidOperationException)
@@ -557,50 +586,144 @@ internal static class ConfigTree
                 $"cannot parse YAML after line {parser.LastGood.Line}, column {parser.LastGood.Column}: malformed content (unclosed '[' or '{{'?)"));
             return null;
         }
+    }
 
-        if (stream.Documents.Count != 1)
+    /// <summary>A document that cannot become a config tree, at a position of the file.</summary>
+    private sealed class YamlTreeException(Mark at, string message) : Exception(message)
+    {
+        public Mark At { get; } = at;
+    }
+
+    /// <summary>Builds the tree from parser events, counting the nodes the document would have with aliases expanded.</summary>
+    private sealed class YamlTreeBuilder(string file, IParser parser, List<ConfigError> errors)
+    {
+        private readonly Dictionary<string, (ConfigNode Node, long Size)> _anchors = new(StringComparer.Ordinal);
+        private long _expanded;
+
+        public ConfigNode? ReadStream()
         {
-            errors.Add(new ConfigError(file, null, null, stream.Documents.Count == 0
-                ? "the file is empty; expected a mapping of keys to values"
-                : $"the file holds {stream.Documents.Count} YAML documents; expected one"));
+            parser.Consume<StreamStart>();
+            if (parser.Accept<StreamEnd>(out _))
+            {
+                errors.Add(new ConfigError(file, null, null, "the file is empty; expected a mapping of keys to values"));
+                return null;
+            }
+
+            parser.Consume<DocumentStart>();
+            var (root, _) = ReadNode("", 0);
+            parser.Consume<DocumentEnd>();
+            var documents = 1;
+            while (parser.TryConsume<DocumentStart>(out _))
+            {
+                documents++;
+                Skip();
+                parser.Consume<DocumentEnd>();
+            }
+
+            parser.Consume<StreamEnd>();
+            if (documents == 1)
+                return root;
+            errors.Add(new ConfigError(file, null, null, string.Create(CultureInfo.InvariantCulture, $"the file holds {documents} YAML documents; expected one")));
             return null;
         }
 
-        return FromYaml(file, stream.Documents[0].RootNode, "", 0, errors);
-    }
-
-    private static ConfigNode FromYaml(string file, YamlNode node, string path, int depth, List<ConfigError> errors)
-    {
-        if (depth > MaxDepth)
+        private (ConfigNode Node, long Size) ReadNode(string path, int depth)
         {
-            errors.Add(new ConfigError(file, path, null, $"nested deeper than {MaxDepth} levels (a recursive anchor?)"));
-            return new SequenceNode();
+            if (parser.TryConsume<AnchorAlias>(out var alias))
+            {
+                if (!_anchors.TryGetValue(alias.Value.Value, out var target))
+                    throw new YamlTreeException(alias.Start, $"alias *{alias.Value.Value} does not name a complete anchor defined before it");
+                Count(target.Size, alias.Start);
+                return target;
+            }
+
+            if (depth > MaxDepth)
+            {
+                var start = parser.Current!.Start;
+                Skip();
+                errors.Add(new ConfigError(file, path.Length == 0 ? null : path, null,
+                    $"nested deeper than {MaxDepth} levels at line {start.Line}, column {start.Column}"));
+                return (new SequenceNode(), 1);
+            }
+
+            var anchor = parser.Current is NodeEvent { Anchor.IsEmpty: false } node ? node.Anchor.Value : null;
+            var read = ReadValue(path, depth);
+            if (anchor is not null)
+                _anchors[anchor] = read;
+            return read;
         }
 
-        switch (node)
+        private (ConfigNode Node, long Size) ReadValue(string path, int depth)
         {
-            case YamlScalarNode scalar:
+            if (parser.TryConsume<Scalar>(out var scalar))
+            {
+                Count(1, scalar.Start);
                 var value = scalar.Value ?? "";
                 var isPlain = scalar.Style is ScalarStyle.Plain or ScalarStyle.Any;
                 var isNull = isPlain && value is "" or "~" or "null" or "Null" or "NULL";
-                return new ScalarNode(value, !isPlain, isNull);
-            case YamlMappingNode mapping:
-                var entries = new List<KeyValuePair<string, ConfigNode>>();
-                foreach (var (key, child) in mapping.Children)
-                {
-                    if (key is not YamlScalarNode { Value: { } name })
-                    {
-                        errors.Add(new ConfigError(file, path.Length == 0 ? null : path, null,
-                            $"keys must be strings; found a complex key at line {key.Start.Line}, column {key.Start.Column}"));
-                        continue;
-                    }
+                return (new ScalarNode(value, !isPlain, isNull), 1);
+            }
 
-                    entries.Add(new(name, FromYaml(file, child, Join(path, name), depth + 1, errors)));
+            if (parser.TryConsume<SequenceStart>(out var sequence))
+            {
+                Count(1, sequence.Start);
+                long size = 1;
+                while (!parser.TryConsume<SequenceEnd>(out _))
+                    size = Add(size, ReadNode(path, depth + 1).Size);
+                return (new SequenceNode(), size);
+            }
+
+            var mapping = parser.Consume<MappingStart>();
+            Count(1, mapping.Start);
+            long total = 1;
+            var entries = new List<KeyValuePair<string, ConfigNode>>();
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            while (!parser.TryConsume<MappingEnd>(out _))
+            {
+                var keyStart = parser.Current!.Start;
+                var (key, keySize) = ReadNode(path, depth + 1);
+                var name = (key as ScalarNode)?.Text;
+                var (value, valueSize) = ReadNode(name is null ? path : Join(path, name), depth + 1);
+                total = Add(Add(total, keySize), valueSize);
+                if (name is null)
+                {
+                    errors.Add(new ConfigError(file, path.Length == 0 ? null : path, null,
+                        $"keys must be strings; found a complex key at line {keyStart.Line}, column {keyStart.Column}"));
+                    continue;
                 }
 
-                return new MappingNode(entries);
-            default:
-                return new SequenceNode();
+                if (!seen.Add(name))
+                    throw new YamlTreeException(keyStart, $"Duplicate key {name}");
+                entries.Add(new(name, value));
+            }
+
+            return (new MappingNode(entries), total);
+        }
+
+        // Every node read and every node an alias stands for counts, so the total is the size of the expanded document.
+        private void Count(long nodes, Mark at)
+        {
+            _expanded = Add(_expanded, nodes);
+            if (_expanded > MaxExpandedNodes)
+            {
+                throw new YamlTreeException(at, string.Create(CultureInfo.InvariantCulture,
+                    $"the document expands to more than {MaxExpandedNodes} nodes through aliases (an alias bomb?); a config file may hold at most {MaxExpandedNodes}"));
+            }
+        }
+
+        private static long Add(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
+
+        // Consumes one node and everything inside it without building anything.
+        private void Skip()
+        {
+            var nesting = 0;
+            do
+            {
+                var current = parser.Current ?? throw new YamlTreeException(Mark.Empty, "unexpected end of the document");
+                nesting += current.NestingIncrease;
+                parser.MoveNext();
+            }
+            while (nesting > 0);
         }
     }
 

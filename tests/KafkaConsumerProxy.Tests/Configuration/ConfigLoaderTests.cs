@@ -552,6 +552,268 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(expected, Describe(error));
     }
 
+    [Theory]
+    [InlineData("127.0.0.1:9999", "'127.0.0.1:9999' includes a port; write the host alone here and the port in the key 'port' (host: 127.0.0.1, port: 9999)")]
+    [InlineData("a.example,b.example:8080", "'b.example:8080' includes a port; write the host alone here and the port in the key 'port' (host: b.example, port: 8080)")]
+    [InlineData("[::1]:9999", "'[::1]:9999' includes a port; write the host alone here and the port in the key 'port' (host: [::1], port: 9999)")]
+    [InlineData("user:pw@127.0.0.1", "'user:pw@127.0.0.1' holds user information ('user:password@'); write the bare host: a host entry cannot carry credentials")]
+    [InlineData("127.0.0.1?b", "'127.0.0.1?b' is not a bare host: a host entry has no path, query ('?') or fragment ('#'); the request path goes in 'url'")]
+    [InlineData("127.0.0.1#b", "'127.0.0.1#b' is not a bare host: a host entry has no path, query ('?') or fragment ('#'); the request path goes in 'url'")]
+    [InlineData("127.0.0.1/x", "'127.0.0.1/x' is not a bare host: a host entry has no path, query ('?') or fragment ('#'); the request path goes in 'url'")]
+    [InlineData("::1", "'::1' is an IPv6 address; write it in brackets: [::1]")]
+    [InlineData("[::g]", "'[::g]' is not a valid IPv6 address in brackets, e.g. [::1]")]
+    [InlineData("1.2.3", "'1.2.3' is not a valid IPv4 address (four numbers from 0 to 255 separated by '.')")]
+    [InlineData("300.1.1.1", "'300.1.1.1' is not a valid IPv4 address (four numbers from 0 to 255 separated by '.')")]
+    [InlineData("a..b", "'a..b' is not a valid host name: labels of 1 to 63 letters, digits, '-' or '_' separated by '.', at most 253 characters")]
+    [InlineData("-a.example", "'-a.example' is not a valid host name: labels of 1 to 63 letters, digits, '-' or '_' separated by '.', at most 253 characters")]
+    [InlineData("a:b", "'a:b' is not a host name or IP address")]
+    public void TryLoad_HostNotABareHost_ReportsWhatToWriteInstead_Issue7(string host, string message)
+    {
+        Write("routes/r.yaml", RouteYaml(("host", $"\"{host}\"")));
+
+        Assert.Equal(new ConfigError(Route("r.yaml"), "host", host, message), Assert.Single(Errors()));
+    }
+
+    [Theory]
+    [InlineData("\"a b\"", "a b")]
+    [InlineData("\"a\\tb\"", "a\tb")]
+    public void TryLoad_HostWithWhitespace_ReportsGenericRule(string yaml, string value)
+    {
+        Write("routes/r.yaml", RouteYaml(("host", yaml)));
+
+        Assert.Equal(new ConfigError(Route("r.yaml"), "host", value, "must be one or more host names or IP addresses separated by ',', without empty entries, scheme or path"), Assert.Single(Errors()));
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("[::1]")]
+    [InlineData("localhost")]
+    [InlineData("orders-1.svc.cluster.local.")]
+    [InlineData("my_host.internal")]
+    [InlineData("bücher.example")]
+    public void Load_BareHosts_Accepted(string host)
+    {
+        Write("routes/r.yaml", RouteYaml(("host", $"\"{host}\"")));
+
+        Assert.Equal([host], Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes).Hosts);
+    }
+
+    [Theory]
+    [InlineData("\"/a b\"", "/a b", "must not contain spaces or control characters; write them percent-encoded (a space is %20)")]
+    [InlineData("\"/a\\r\\nHost: evil\"", "/a\r\nHost: evil", "must not contain spaces or control characters; write them percent-encoded (a space is %20)")]
+    [InlineData("\"/a\\x01\"", "/a\x01", "must not contain spaces or control characters; write them percent-encoded (a space is %20)")]
+    [InlineData("/consume?src=kafka", "/consume?src=kafka", "must be a path without query ('?') or fragment ('#'): the path is sent as written and '?' or '#' would be percent-encoded into it")]
+    [InlineData("\"/consume#x\"", "/consume#x", "must be a path without query ('?') or fragment ('#'): the path is sent as written and '?' or '#' would be percent-encoded into it")]
+    [InlineData("/café", "/café", "must be ASCII; write 'é' percent-encoded as its UTF-8 bytes (é is %C3%A9)")]
+    [InlineData("\"/a|b\"", "/a|b", "must hold only characters allowed in a URL path; write '|' percent-encoded as %7C")]
+    [InlineData("\"/a\\\\b\"", "/a\\b", "must hold only characters allowed in a URL path; write '\\' percent-encoded as %5C")]
+    [InlineData("/100%", "/100%", "has a '%' that does not start a percent-encoded byte (%XX); write a literal '%' as %25")]
+    [InlineData("/a%zz", "/a%zz", "has a '%' that does not start a percent-encoded byte (%XX); write a literal '%' as %25")]
+    [InlineData("/a/../b", "/a/../b", "would be sent as '/b'; write the path in the form it is sent ('.' and '..' segments are removed, other characters percent-encoded)")]
+    [InlineData("/a/./b", "/a/./b", "would be sent as '/a/b'; write the path in the form it is sent ('.' and '..' segments are removed, other characters percent-encoded)")]
+    public void TryLoad_UrlNotSentAsWritten_Reported_Issue7(string yaml, string value, string message)
+    {
+        Write("routes/r.yaml", RouteYaml(("url", yaml)));
+
+        Assert.Equal(new ConfigError(Route("r.yaml"), "url", value, message), Assert.Single(Errors()));
+    }
+
+    [Theory]
+    [InlineData("/inner/mqdemo/test")]
+    [InlineData("/a%20b/c%2Fd")]
+    [InlineData("/a:b@c!$&'()*+,;=~_-.")]
+    [InlineData("/")]
+    public void Load_OriginFormPaths_KeptAsWritten(string url)
+    {
+        Write("routes/r.yaml", RouteYaml(("url", $"\"{url}\"")));
+
+        Assert.Equal(url, Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes).Url);
+    }
+
+    [Theory]
+    [InlineData("\"a b\"", "a b")]
+    [InlineData("\"orders.internal\\r\\nX-Evil: 1\"", "orders.internal\r\nX-Evil: 1")]
+    [InlineData("\"orders.internal\\t\"", "orders.internal\t")]
+    [InlineData("user@orders.internal", "user@orders.internal")]
+    [InlineData("orders.internal/x", "orders.internal/x")]
+    [InlineData("orders.internal:99999", "orders.internal:99999")]
+    [InlineData("orders.internal:http", "orders.internal:http")]
+    [InlineData("a,b", "a,b")]
+    [InlineData("a..b", "a..b")]
+    public void TryLoad_DomainNotAHostHeader_Reported_Issue7(string yaml, string value)
+    {
+        Write("routes/r.yaml", RouteYaml(("domain", yaml)));
+
+        Assert.Equal(
+            new ConfigError(Route("r.yaml"), "domain", value, "must be a host name or IP address with an optional port, e.g. orders.internal or orders.internal:8080, without spaces or control characters: it is sent as the Host header"),
+            Assert.Single(Errors()));
+    }
+
+    [Theory]
+    [InlineData("orders.internal")]
+    [InlineData("orders.internal:8080")]
+    [InlineData("10.0.0.5")]
+    [InlineData("[::1]:8080")]
+    public void Load_DomainHostHeaders_Accepted(string domain)
+    {
+        Write("routes/r.yaml", RouteYaml(("domain", $"\"{domain}\"")));
+
+        Assert.Equal(domain, Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes).Domain);
+    }
+
+    [Theory]
+    [InlineData("\"a b\"", "a b")]
+    [InlineData("bestellungen-ä", "bestellungen-ä")]
+    [InlineData("\".\"", ".")]
+    [InlineData("\"..\"", "..")]
+    [InlineData("orders/eu", "orders/eu")]
+    public void TryLoad_TopicKafkaDoesNotAllow_Reported_Issue7(string yaml, string value)
+    {
+        Write("routes/r.yaml", RouteYaml(("topic", yaml)));
+
+        Assert.Equal(
+            new ConfigError(Route("r.yaml"), "topic", value, "must be a Kafka topic name: 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-', and not '.' or '..'"),
+            Assert.Single(Errors()));
+    }
+
+    [Fact]
+    public void TryLoad_TopicOf250Characters_Reported_Issue7()
+    {
+        var topic = new string('t', 250);
+        Write("routes/r.yaml", RouteYaml(("topic", topic)));
+
+        Assert.Contains(new ConfigError(Route("r.yaml"), "topic", topic, "must be a Kafka topic name: 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-', and not '.' or '..'"), Errors());
+    }
+
+    [Fact]
+    public void TryLoad_YamlAliasBomb_RefusedFastWithoutExpanding_Issue7()
+    {
+        // Nine levels of anchors of nine aliases each: under 1 KB that would expand to 9^9 (387 million) scalars.
+        var bomb = new System.Text.StringBuilder(RouteYaml()).Append("l0: &l0 [x, x, x, x, x, x, x, x, x]\n");
+        for (var level = 1; level <= 9; level++)
+            bomb.Append(System.Globalization.CultureInfo.InvariantCulture, $"l{level}: &l{level} [{string.Join(", ", Enumerable.Repeat($"*l{level - 1}", 9))}]\n");
+        Write("routes/bomb.yaml", bomb.ToString());
+        Assert.InRange(new FileInfo(Route("bomb.yaml")).Length, 500, 1200);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        var error = Assert.Single(Errors());
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"took {watch.ElapsedMilliseconds} ms");
+        Assert.Equal(Route("bomb.yaml"), error.File);
+        Assert.Matches(@"^cannot parse YAML at line \d+, column \d+: the document expands to more than 100000 nodes through aliases \(an alias bomb\?\); a config file may hold at most 100000$", error.Message);
+    }
+
+    [Fact]
+    public void Load_YamlAliasesWithinBudget_ResolvedToTheAnchoredValue()
+    {
+        Write("routes/r.yaml", RouteYaml(("topic", "&t orders"), ("consumer_conf", "&c { fetch.wait.max.ms: 50 }"), ("consumer_topic_conf", "*c"), ("group", "*t")));
+
+        var route = Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes);
+
+        Assert.Equal(("orders", "orders"), (route.Topic, route.Group));
+        Assert.Equal(route.ConsumerConf, route.ConsumerTopicConf);
+    }
+
+    [Theory]
+    [InlineData("a: &x [*x]\n", "cannot parse YAML at line 1, column 8: alias *x does not name a complete anchor defined before it")]
+    [InlineData("a: *nowhere\n", "cannot parse YAML at line 1, column 4: alias *nowhere does not name a complete anchor defined before it")]
+    public void TryLoad_YamlAliasWithoutCompleteAnchor_Reported_Issue7(string yaml, string message)
+    {
+        Write("routes/r.yaml", yaml);
+
+        Assert.Equal(message, Assert.Single(Errors()).Message);
+    }
+
+    [Fact]
+    public void TryLoad_DeepNesting_ReportedWithPath()
+    {
+        Write("routes/r.yaml", RouteYaml(("consumer_conf", new string('[', 40) + new string(']', 40))));
+
+        Assert.Contains(Errors(), e => e.Key == "consumer_conf" && e.Message.StartsWith("nested deeper than 32 levels at line ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TryLoad_FileOverOneMiB_Refused_Issue7()
+    {
+        Write("routes/big.yaml", RouteYaml() + "# " + new string('x', ConfigFile.MaxBytes) + "\n");
+
+        Assert.Equal(new ConfigError(Route("big.yaml"), null, null, "is larger than 1048576 bytes (1 MiB), the limit for a config file"), Assert.Single(Errors()));
+    }
+
+    [Fact]
+    public void Load_FileOfExactlyOneMiB_Accepted()
+    {
+        var yaml = RouteYaml() + "# ";
+        Write("routes/r.yaml", yaml + new string('x', ConfigFile.MaxBytes - yaml.Length - 1) + "\n");
+        Assert.Equal(ConfigFile.MaxBytes, new FileInfo(Route("r.yaml")).Length);
+
+        Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes);
+    }
+
+    [Fact]
+    public void TryLoad_RouteFileNotUtf8_ReportsBytePositionLineAndColumn_Issue7()
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(RouteYaml() + "domain: caf");
+        File.WriteAllBytes(Route("latin1.yaml"), [.. bytes, 0xE9, (byte)'\n']);
+
+        Assert.Equal(
+            new ConfigError(Route("latin1.yaml"), null, null, $"is not valid UTF-8: byte 0xE9 at byte offset {bytes.Length} (line 13, column 12); config files must be UTF-8"),
+            Assert.Single(Errors()));
+    }
+
+    [Fact]
+    public void Load_Utf8WithByteOrderMark_Accepted()
+    {
+        File.WriteAllBytes(Route("r.yaml"), [0xEF, 0xBB, 0xBF, .. System.Text.Encoding.UTF8.GetBytes(RouteYaml())]);
+
+        Assert.Equal("orders", Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes).Topic);
+    }
+
+    [Fact]
+    public void TryLoad_DirectoryNamedLikeRouteFile_Reported_Issue7()
+    {
+        Directory.CreateDirectory(Route("dir.yaml"));
+
+        Assert.Equal(new ConfigError(Route("dir.yaml"), null, null, "is a directory, not a regular file; a config file must be a regular file"), Assert.Single(Errors()));
+    }
+
+    [Fact]
+    public async Task TryLoad_FifoNamedLikeRouteFile_ReportedWithoutBlocking_Issue7()
+    {
+        MakeFifo(Route("pipe.yaml"));
+
+        // Opening a FIFO for reading blocks until a writer comes; the loader must not wait for one.
+        var load = Task.Run(Errors);
+        var error = Assert.Single(await load.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        Assert.Equal(new ConfigError(Route("pipe.yaml"), null, null, "is a FIFO (named pipe), not a regular file; a config file must be a regular file"), error);
+    }
+
+    [Fact]
+    public void TryLoad_MainFileIsCharacterDevice_Reported_Issue7()
+    {
+        var (config, errors) = ConfigLoader.TryLoad("/dev/zero");
+
+        Assert.Null(config);
+        Assert.Equal(new ConfigError("/dev/zero", null, null, "is a character device, not a regular file; a config file must be a regular file"), Assert.Single(errors));
+    }
+
+    [Fact]
+    public void Load_SymlinkToRouteFile_Followed()
+    {
+        Write("elsewhere/r.yaml", RouteYaml());
+        File.CreateSymbolicLink(Route("r.yaml"), Path.Combine(_dir, "elsewhere", "r.yaml"));
+
+        Assert.Equal("r", Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes).Name);
+    }
+
+    internal static void MakeFifo(string path)
+    {
+        using var mkfifo = System.Diagnostics.Process.Start("mkfifo", [path]);
+        mkfifo.WaitForExit(10_000);
+        Assert.True(mkfifo.HasExited && mkfifo.ExitCode == 0, $"mkfifo {path} failed");
+    }
+
     private static string RouteYaml(params (string Key, string? Value)[] overrides)
     {
         var keys = RequiredRouteKeys.Select(k => (k.Key, (string?)k.Value)).ToList();
