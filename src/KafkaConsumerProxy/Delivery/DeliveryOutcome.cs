@@ -12,13 +12,19 @@ public enum DeliveryOutcome
     /// <summary>The endpoint answered with a status the route does not accept (non-2xx).</summary>
     BadStatus,
 
-    /// <summary>2xx, but the body is not a JSON object or its <c>errno</c> is set.</summary>
+    /// <summary>
+    /// 2xx, but the body is not a JSON object (or not UTF-8), its <c>errno</c> is set, it is over 64 KiB, or the
+    /// answer to a batch has a <c>retry</c> list that is not integers or names offsets not in the batch.
+    /// </summary>
     RejectedBody,
 
     /// <summary>No connection within <c>conn_timeout_ms</c>.</summary>
     ConnectTimeout,
 
-    /// <summary>The whole request took longer than <c>exec_timeout_ms</c>.</summary>
+    /// <summary>
+    /// No decision within <c>exec_timeout_ms</c>: with <c>response_check: errno</c> the whole answer must arrive in
+    /// time, with <c>response_check: status</c> only its status line.
+    /// </summary>
     Timeout,
 
     /// <summary>The connection was refused, reset or closed before a full response arrived.</summary>

@@ -119,7 +119,8 @@ public sealed class HttpDeliverer : IDisposable
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
-            return new DeliveryResult(DeliveryOutcome.Timeout, host, Stopwatch.GetElapsedTime(started), Reason: $"no complete response within exec_timeout_ms={_route.ExecTimeoutMs}");
+            var missing = _route.ResponseCheck == ResponseCheck.Status ? "no status line" : "no complete response";
+            return new DeliveryResult(DeliveryOutcome.Timeout, host, Stopwatch.GetElapsedTime(started), Reason: $"{missing} within exec_timeout_ms={_route.ExecTimeoutMs}");
         }
         catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException or SocketException)
         {

@@ -97,6 +97,13 @@ public static class ResponseClassifier
     // With retry: null (single messages) a "retry" property is an ordinary property and ignored.
     private static (DeliveryOutcome Outcome, string? Reason) CheckErrno(ReadOnlySpan<byte> body, List<long>? retry)
     {
+        // JSON is UTF-8 (RFC 8259), and PHP's json_decode refuses anything else too; the reader would not check
+        // every string, and decoding a bad one would throw.
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+        {
+            return (DeliveryOutcome.RejectedBody, $"body is not valid UTF-8 JSON: {Preview(body)}");
+        }
+
         try
         {
             var reader = new Utf8JsonReader(body, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });

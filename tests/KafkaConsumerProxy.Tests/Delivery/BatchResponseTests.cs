@@ -128,7 +128,19 @@ public sealed class BatchResponseTests
         var (outcome, reason) = ResponseClassifier.Classify(ResponseCheck.Errno, 200, body);
 
         Assert.Equal(DeliveryOutcome.RejectedBody, outcome);
-        Assert.Equal("body is not JSON: \\x1B[31m\\x00\\x0D\\x0A\\x1F\\x8B\\x08", reason);
+        Assert.Equal("body is not valid UTF-8 JSON: \\x1B[31m\\x00\\x0D\\x0A\\x1F\\x8B\\x08", reason);
+    }
+
+    [Theory]
+    [InlineData(new byte[] { (byte)'{', (byte)'"', (byte)'e', (byte)'r', (byte)'r', (byte)'n', (byte)'o', (byte)'"', (byte)':', (byte)'"', 0xFF, (byte)'"', (byte)'}' })]
+    [InlineData(new byte[] { (byte)'{', (byte)'"', 0xC3, (byte)'"', (byte)':', (byte)'1', (byte)'}' })]
+    public void Classify_InvalidUtf8InsideJsonStrings_RejectedBodyWithEscapedPreviewNotAnException_Issue7(byte[] body)
+    {
+        var (outcome, reason) = ResponseClassifier.Classify(ResponseCheck.Errno, 200, body);
+
+        Assert.Equal(DeliveryOutcome.RejectedBody, outcome);
+        Assert.StartsWith("body is not valid UTF-8 JSON: {\"", reason, StringComparison.Ordinal);
+        Assert.Matches(@"\\x(FF|C3)", reason);
     }
 
     [Fact]
