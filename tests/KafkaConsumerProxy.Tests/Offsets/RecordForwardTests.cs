@@ -34,6 +34,37 @@ public sealed class RecordForwardTests : IDisposable
     }
 
     [Fact]
+    public async Task Write_ManyThreadsWritingPositionsOutOfOrder_RecordNeverMovesBackAndEndsAtTheHighest_Issue7()
+    {
+        const int Count = 5_000;
+        var store = new LocalOffsetStore(_stateDir, _logs, TimeProvider.System);
+        using var record = store.Open(Key);
+        var next = 0L;
+        var writers = Enumerable.Range(0, 8).Select(seed => Task.Run(() =>
+        {
+            var random = new Random(seed);
+            long position;
+            while ((position = Interlocked.Increment(ref next)) <= Count)
+            {
+                // As completions do: the position is known, then some time passes before it is written.
+                Thread.SpinWait(random.Next(20_000));
+                record.Write(position);
+            }
+        })).ToArray();
+
+        var seen = new List<long>();
+        while (!writers.All(t => t.IsCompleted))
+        {
+            seen.Add(store.Read(Key)?.NextOffset ?? -1);
+        }
+
+        await Task.WhenAll(writers);
+        var back = seen.Zip(seen.Skip(1)).Where(p => p.Second < p.First).Take(5).ToList();
+        Assert.True(back.Count == 0, $"{seen.Count} observations; record moved back: " + string.Join(", ", back.Select(p => $"{p.First} -> {p.Second}")));
+        Assert.Equal(Count, store.Read(Key)!.Value.NextOffset);
+    }
+
+    [Fact]
     public void WriteNow_OffsetsToolSetsAnEarlierOffset_Written()
     {
         // Forward-only holds per owner; the operator's tool may still move a record back.
