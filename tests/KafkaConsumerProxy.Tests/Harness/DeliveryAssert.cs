@@ -73,6 +73,25 @@ public static class DeliveryAssert
         }
     }
 
+    /// <summary>
+    /// Waits, bounded, until every offset 0..n-1 of each partition in <paramref name="expected"/> was accepted, then fails
+    /// naming the offsets still missing (and those repeated). Extra offsets do not fail it: tests that wait for part of
+    /// what is produced use it too.
+    /// </summary>
+    public static Task AllArrivedAsync(RecordingReceiver receiver, IReadOnlyDictionary<int, int> expected, TimeSpan timeout) =>
+        AllArrivedAsync(receiver, Offsets(expected), timeout);
+
+    /// <inheritdoc cref="AllArrivedAsync(RecordingReceiver, IReadOnlyDictionary{int, int}, TimeSpan)"/>
+    public static async Task AllArrivedAsync(RecordingReceiver receiver, IReadOnlySet<(int Partition, long Offset)> expected, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(receiver);
+        if (!await WaitForAllAsync(receiver, expected, timeout))
+        {
+            var comparison = Compare(expected, receiver.Requests);
+            Assert.Fail(string.Create(CultureInfo.InvariantCulture, $"not every expected message arrived within {timeout.TotalSeconds:0.#} s: {comparison}"));
+        }
+    }
+
     /// <summary>Compares the accepted (partition, offset) pairs of <paramref name="received"/> with <paramref name="expected"/>.</summary>
     public static DeliveryComparison Compare(IReadOnlySet<(int Partition, long Offset)> expected, IEnumerable<ReceivedRequest> received)
     {
