@@ -13,8 +13,14 @@ namespace KafkaConsumerProxy.Admin;
 /// <param name="LocalTrust">Whether the next run trusts the local record (it does not trust one of another cluster or outside the log).</param>
 public sealed record PartitionOffsets(int Partition, long? Committed, long? LocalLastDone, long LogStart, long LogEnd, string? LocalClusterId = null, RecordTrust LocalTrust = RecordTrust.None)
 {
-    /// <summary>Messages not yet committed: from the committed offset (or the log start when none) to the log end.</summary>
-    public long Lag => LogEnd - Math.Max(Committed ?? LogStart, LogStart);
+    /// <summary>
+    /// Messages not yet committed: from the committed offset to the log end; from the log start when there is no
+    /// committed offset or it lies outside the log (where auto.offset.reset=earliest, kcp's default, starts).
+    /// </summary>
+    public long Lag => LogEnd - (CommittedOutsideLog ? LogStart : Math.Max(Committed ?? LogStart, LogStart));
+
+    /// <summary>The committed offset lies outside the log [log start, log end]: the next run starts where auto.offset.reset says.</summary>
+    public bool CommittedOutsideLog => Committed is { } c && (c < LogStart || c > LogEnd);
 }
 
 /// <summary>Where <c>kcp offsets set</c> moves each partition.</summary>

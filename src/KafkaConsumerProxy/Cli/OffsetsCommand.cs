@@ -32,7 +32,7 @@ internal static class OffsetsCommand
                 Console.Out.WriteLine($"{"partition",9}  {"committed",12}  {"local last done",15}  {"log start",12}  {"log end",12}  {"lag",10}  {"record cluster id",-24}  note");
                 foreach (var row in rows)
                 {
-                    Console.Out.WriteLine($"{row.Partition,9}  {Text(row.Committed),12}  {Text(row.LocalLastDone),15}  {row.LogStart,12}  {row.LogEnd,12}  {row.Lag,10}  {(row.LocalLastDone is null ? "-" : row.LocalClusterId ?? "unknown"),-24}  {Note(row.LocalTrust)}");
+                    Console.Out.WriteLine($"{row.Partition,9}  {Text(row.Committed),12}  {Text(row.LocalLastDone),15}  {row.LogStart,12}  {row.LogEnd,12}  {row.Lag,10}  {(row.LocalLastDone is null ? "-" : row.LocalClusterId ?? "unknown"),-24}  {Note(row)}");
                 }
 
                 Console.Out.WriteLine($"{"total",9}  {"",12}  {"",15}  {"",12}  {"",12}  {rows.Sum(r => r.Lag),10}");
@@ -151,13 +151,18 @@ internal static class OffsetsCommand
         }
     }
 
-    private static string Note(RecordTrust trust) => trust switch
+    private static string Note(PartitionOffsets row)
     {
-        RecordTrust.OutsideLog => "OUTSIDE THE LOG: the next run ignores this record",
-        RecordTrust.OtherCluster => "ANOTHER CLUSTER'S: the next run ignores this record",
-        RecordTrust.TrustedClusterUnknown => "no cluster id: trusted while inside the log",
-        _ => "",
-    };
+        var record = row.LocalTrust switch
+        {
+            RecordTrust.OutsideLog => "OUTSIDE THE LOG: the next run ignores this record",
+            RecordTrust.OtherCluster => "ANOTHER CLUSTER'S: the next run ignores this record",
+            RecordTrust.TrustedClusterUnknown => "no cluster id: trusted while inside the log",
+            _ => "",
+        };
+        var committed = row.CommittedOutsideLog ? "COMMITTED OFFSET OUTSIDE THE LOG: the next run starts where auto.offset.reset says" : "";
+        return string.Join("; ", new[] { record, committed }.Where(n => n.Length > 0));
+    }
 
     private static string Text(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "-";
 }
