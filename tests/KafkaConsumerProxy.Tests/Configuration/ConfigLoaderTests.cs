@@ -111,19 +111,20 @@ public sealed class ConfigLoaderTests : IDisposable
     {
         Directory.CreateDirectory(Path.Combine(_dir, "shared-routes"));
         var config = Write("conf/kcp.yaml", MainYaml + "\nroutes_dir: ../shared-routes\nstate_dir: var/state\n");
+        Write("shared-routes/r.yaml", RouteYaml());
 
         var loaded = ConfigLoader.Load(config);
 
         Assert.Equal(Path.Combine(_dir, "shared-routes"), loaded.RoutesDir);
         Assert.Equal(Path.Combine(_dir, "conf", "var", "state"), loaded.StateDir);
-        Assert.Empty(loaded.Routes);
+        Assert.Equal("r", Assert.Single(loaded.Routes).Name);
     }
 
     [Fact]
     public void Load_AbsoluteRoutesDir_UsedAsIs()
     {
         var elsewhere = Path.Combine(_dir, "elsewhere");
-        Directory.CreateDirectory(elsewhere);
+        Write("elsewhere/r.yaml", RouteYaml());
         var config = Write("conf/kcp.yaml", MainYaml + $"\nroutes_dir: '{elsewhere}'\n");
 
         Assert.Equal(elsewhere, ConfigLoader.Load(config).RoutesDir);
@@ -330,9 +331,94 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Fact]
-    public void Load_NoRouteFiles_ReturnsEmptyRoutes()
+    public void TryLoad_NoRouteFiles_ReportsEmptyRoutesDir_Issue7()
     {
-        Assert.Empty(ConfigLoader.Load(WriteMain(MainYaml)).Routes);
+        var config = WriteMain(MainYaml);
+        Write("routes/README.md", "not a route");
+
+        Assert.Equal(
+            new ConfigError(config, "routes_dir", "routes", $"holds no route file (*.yaml, *.yml or *.json) in {Path.Combine(_dir, "routes")}; kcp needs at least one route"),
+            Assert.Single(ConfigLoader.TryLoad(config).Errors));
+    }
+
+    [Fact]
+    public void TryLoad_StateDirBelowAFile_ReportsThatItCannotBeCreated_Issue7()
+    {
+        var config = WriteMain(MainYaml + "\nstate_dir: kcp.yaml/sub\n");
+        Write("routes/r.yaml", RouteYaml());
+
+        Assert.Equal(
+            new ConfigError(config, "state_dir", "kcp.yaml/sub", $"cannot be created: {config} is a file, not a directory"),
+            Assert.Single(ConfigLoader.TryLoad(config).Errors));
+    }
+
+    [Fact]
+    public void TryLoad_StateDirWhereNothingCanBeCreated_ReportsSystemReason_Issue7()
+    {
+        // sysfs refuses every mkdir, also to root, for whom permission bits (and access()) would say yes.
+        var config = WriteMain(MainYaml + "\nstate_dir: /sys/kcp-state\n");
+        Write("routes/r.yaml", RouteYaml());
+
+        var error = Assert.Single(ConfigLoader.TryLoad(config).Errors);
+
+        Assert.Equal((config, "state_dir", "/sys/kcp-state"), (error.File, error.Key, error.Value));
+        Assert.Matches("^cannot be created in /sys: (Operation not permitted|Permission denied)$", error.Message);
+        Assert.False(Directory.Exists("/sys/kcp-state"));
+    }
+
+    [Fact]
+    public void TryLoad_StateDirSkipFileIsADirectory_Reported()
+    {
+        var config = WriteMain(MainYaml);
+        Write("routes/r.yaml", RouteYaml());
+        Directory.CreateDirectory(Path.Combine(_dir, "state", "skipped.jsonl"));
+
+        Assert.Equal(
+            new ConfigError(config, "state_dir", "state", $"holds a directory {Path.Combine(_dir, "state", "skipped.jsonl")} where kcp appends its skip records"),
+            Assert.Single(ConfigLoader.TryLoad(config).Errors));
+    }
+
+    [Fact]
+    public void Load_StateDirValidated_LeavesNothingBehind()
+    {
+        var config = WriteMain(MainYaml);
+        Write("routes/r.yaml", RouteYaml());
+
+        ConfigLoader.Load(config);
+
+        Assert.False(Directory.Exists(Path.Combine(_dir, "state")));
+        Assert.Equal(["kcp.yaml", "routes"], Directory.EnumerateFileSystemEntries(_dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void TryLoad_GroupTooLongForRecordFileName_ReportsGroupAndLimit_Issue7()
+    {
+        // 230 characters: 'default~' + 230 + '~orders~2147483647.offset' is 263 bytes.
+        var group = new string('g', 230);
+        Write("routes/r.yaml", RouteYaml(("group", group)));
+
+        Assert.Equal(
+            new ConfigError(Route("r.yaml"), "group", group, "too long: the partitions' local record file names ('{cluster}~{group}~{topic}~{partition}.offset', names percent-encoded) would be up to 263 bytes, over the file name limit of 255; shorten the group, cluster or topic name"),
+            Assert.Single(Errors()));
+    }
+
+    [Fact]
+    public void TryLoad_GroupShortButEncodedTooLong_Reported_Issue7()
+    {
+        // 80 characters that each take 9 bytes once percent-encoded (%E2%82%AC).
+        var group = new string('€', 80);
+        Write("routes/r.yaml", RouteYaml(("group", group)));
+
+        Assert.Equal("group", Assert.Single(Errors()).Key);
+    }
+
+    [Fact]
+    public void Load_LongestGroupThatFits_Accepted()
+    {
+        // 'default~' (8) + group + '~orders~2147483647.offset' (25) = 255.
+        Write("routes/r.yaml", RouteYaml(("group", new string('g', 255 - 8 - 25))));
+
+        Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes);
     }
 
     [Theory]
