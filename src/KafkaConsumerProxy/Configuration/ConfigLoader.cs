@@ -57,6 +57,20 @@ public static class ConfigLoader
             main.Error("routes_dir", main.WrittenOrDefault("routes_dir", "routes"), $"holds no route file (*.yaml, *.yml or *.json) in {routesDir}; kcp needs at least one route");
         if (stateDir is not null)
             CheckStateDir(main, stateDir, routes, errors);
+
+        // Only once every property passed on its own: what is left are librdkafka's checks between properties.
+        if (errors.Count == 0)
+        {
+            foreach (var route in routes)
+            {
+                if (LibrdkafkaCheck.ConsumerProblem(Consuming.ConsumerSettings.Create(route, clusters![route.Cluster], 0)) is { } problem)
+                {
+                    errors.Add(new ConfigError(route.SourceFile, "consumer_conf", null,
+                        $"librdkafka refuses the route's consumer settings (cluster '{route.Cluster}' consumer_conf, then this file's consumer_conf and consumer_topic_conf): {problem}"));
+                }
+            }
+        }
+
         if (errors.Count > 0)
             return (null, errors);
 
@@ -476,7 +490,12 @@ public static class ConfigLoader
                     errors.Add(new ConfigError(file, path, value is ScalarNode r ? SecretRedactor.Redact(property, r.Text) : null,
                         $"'{property}' is set by kcp {setBy}; remove it from {key}"));
                 else if (value is ScalarNode { IsNull: false } scalar)
-                    conf[property] = !scalar.IsQuoted && bool.TryParse(scalar.Text, out var b) ? (b ? "true" : "false") : scalar.Text;
+                {
+                    var text = !scalar.IsQuoted && bool.TryParse(scalar.Text, out var b) ? (b ? "true" : "false") : scalar.Text;
+                    conf[property] = text;
+                    if (LibrdkafkaCheck.PropertyProblem(property, text) is { } problem)
+                        errors.Add(new ConfigError(file, path, SecretRedactor.Redact(property, scalar.Text), $"rejected by librdkafka: {problem}"));
+                }
                 else
                     errors.Add(new ConfigError(file, path, value is ScalarNode s ? SecretRedactor.Redact(property, s.Text) : null,
                         $"must be a string, number or bool, got {value.Kind}"));

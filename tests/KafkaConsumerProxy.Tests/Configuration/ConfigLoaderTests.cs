@@ -79,7 +79,7 @@ public sealed class ConfigLoaderTests : IDisposable
                 bootstrap_servers: a:9092
               eu:
                 bootstrap_servers: b:9092
-                consumer_conf: { security.protocol: SASL_SSL, sasl.password: hunter2 }
+                consumer_conf: { security.protocol: SASL_SSL, sasl.mechanisms: PLAIN, sasl.username: u, sasl.password: hunter2 }
             """);
         Write("routes/r.yaml", RouteYaml(
             ("cluster", "eu"), ("host", "\" h1 , h2,h3\""), ("port", "\"8081\""), ("can_skip", "FALSE"),
@@ -526,6 +526,60 @@ public sealed class ConfigLoaderTests : IDisposable
             "key 'clusters.eu.consumer_conf.enable.auto.commit' = 'true': 'enable.auto.commit' is set by kcp (always false): an offset is stored and committed only after its message was delivered or skipped; remove it from consumer_conf",
             "key 'clusters.eu.consumer_conf.group.id' = 'g': 'group.id' is set by kcp from the route key 'group'; remove it from consumer_conf",
         ], errors.Select(Describe));
+    }
+
+    [Theory]
+    [InlineData("consumer_conf", "fetch.wait.max.msec", "50", "key 'consumer_conf.fetch.wait.max.msec' = '50': rejected by librdkafka: No such configuration property: \"fetch.wait.max.msec\"")]
+    [InlineData("consumer_conf", "fetch.wait.max.ms", "soon", "key 'consumer_conf.fetch.wait.max.ms' = 'soon': rejected by librdkafka: Invalid value for configuration property \"fetch.wait.max.ms\"")]
+    [InlineData("consumer_conf", "session.timeout.ms", "-1", "key 'consumer_conf.session.timeout.ms' = '-1': rejected by librdkafka: Configuration property \"session.timeout.ms\" value -1 is outside allowed range 1..3600000\n")]
+    [InlineData("consumer_topic_conf", "auto.offset.reset", "sometime", "key 'consumer_topic_conf.auto.offset.reset' = 'sometime': rejected by librdkafka: Invalid value \"sometime\" for configuration property \"auto.offset.reset\"")]
+    public void TryLoad_RouteConfRejectedByLibrdkafka_ReportsPropertyValueAndReason_Issue7(string key, string property, string value, string expected)
+    {
+        Write("routes/r.yaml", RouteYaml((key, $"{{ {property}: {value} }}")));
+
+        var error = Assert.Single(Errors());
+
+        Assert.Equal(Route("r.yaml"), error.File);
+        Assert.Equal(expected, Describe(error));
+    }
+
+    [Fact]
+    public void TryLoad_ClusterConfRejectedByLibrdkafka_ReportsClusterKey_Issue7()
+    {
+        var config = WriteMain("clusters:\n  eu:\n    bootstrap_servers: a:9092\n    consumer_conf: { security.protocol: carrier-pigeon }\n");
+        Write("routes/r.yaml", RouteYaml(("cluster", "eu")));
+
+        var error = Assert.Single(ConfigLoader.TryLoad(config).Errors);
+
+        Assert.Equal(config, error.File);
+        Assert.Equal("key 'clusters.eu.consumer_conf.security.protocol' = 'carrier-pigeon': rejected by librdkafka: Invalid value \"carrier-pigeon\" for configuration property \"security.protocol\"", Describe(error));
+    }
+
+    [Fact]
+    public void TryLoad_SecretRejectedByLibrdkafka_ValueNeverShown_Issue7()
+    {
+        Write("routes/r.yaml", RouteYaml(("consumer_conf", "{ sasl.oauthbearer.method: hunter2 }")));
+
+        var error = Assert.Single(Errors());
+
+        Assert.Equal(("consumer_conf.sasl.oauthbearer.method", "***"), (error.Key, error.Value));
+        Assert.StartsWith("rejected by librdkafka: ", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TryLoad_PropertiesLibrdkafkaRefusesTogether_ReportedForTheRoute_Issue7()
+    {
+        // Each is valid alone; librdkafka refuses the pair only when a client is created.
+        Write("routes/r.yaml", RouteYaml(("consumer_conf", "{ fetch.max.bytes: 1000, message.max.bytes: 2000 }")));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        var error = Assert.Single(Errors());
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"took {watch.ElapsedMilliseconds} ms");
+        Assert.Equal((Route("r.yaml"), "consumer_conf", null), (error.File, error.Key, error.Value));
+        Assert.StartsWith("librdkafka refuses the route's consumer settings (cluster 'default' consumer_conf, then this file's consumer_conf and consumer_topic_conf): ", error.Message, StringComparison.Ordinal);
+        Assert.Contains("fetch.max.bytes", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
