@@ -85,4 +85,7 @@ internal static partial class Log
 
     [LoggerMessage(27, LogLevel.Information, "Route {Route}: filtered {Count} repeated message(s) on {Topic}/{Partition} below the local record {Local}")]
     public static partial void RepeatsFiltered(ILogger logger, string route, string topic, int partition, long count, long local);
+
+    [LoggerMessage(1100, LogLevel.Critical, "Cannot start: {What}: {Reason}")]
+    public static partial void StartFailed(ILogger logger, string what, string reason);
 }
