@@ -490,15 +490,20 @@ public static class ConfigLoader
                     errors.Add(new ConfigError(file, path, value is ScalarNode r ? SecretRedactor.Redact(property, r.Text) : null,
                         $"'{property}' is set by kcp {setBy}; remove it from {key}"));
                 else if (value is ScalarNode { IsNull: false } scalar)
-                {
-                    var text = !scalar.IsQuoted && bool.TryParse(scalar.Text, out var b) ? (b ? "true" : "false") : scalar.Text;
-                    conf[property] = text;
-                    if (LibrdkafkaCheck.PropertyProblem(property, text) is { } problem)
-                        errors.Add(new ConfigError(file, path, SecretRedactor.Redact(property, scalar.Text), $"rejected by librdkafka: {problem}"));
-                }
+                    conf[property] = !scalar.IsQuoted && bool.TryParse(scalar.Text, out var b) ? (b ? "true" : "false") : scalar.Text;
                 else
                     errors.Add(new ConfigError(file, path, value is ScalarNode s ? SecretRedactor.Redact(property, s.Text) : null,
                         $"must be a string, number or bool, got {value.Kind}"));
+            }
+
+            // A secret pasted into the wrong property shows up in librdkafka's reason and as the value: both hide
+            // every secret value of the mapping, as the consumer's own error messages do at run time.
+            var secrets = conf.Where(p => SecretRedactor.IsSecretKey(p.Key) && p.Value.Length > 0).Select(p => p.Value).ToList();
+            string Hide(string text) => secrets.Aggregate(text, (t, secret) => t.Replace(secret, SecretRedactor.Mask, StringComparison.Ordinal));
+            foreach (var (property, text) in conf)
+            {
+                if (LibrdkafkaCheck.PropertyProblem(property, text) is { } problem)
+                    errors.Add(new ConfigError(file, $"{keyPrefix}{key}.{property}", Hide(SecretRedactor.Redact(property, text)), $"rejected by librdkafka: {Hide(problem)}"));
             }
 
             return conf;

@@ -568,6 +568,16 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void TryLoad_PasswordPastedIntoAnotherProperty_HiddenInValueAndReason_Issue7()
+    {
+        Write("routes/r.yaml", RouteYaml(("consumer_conf", "{ sasl.password: hunter2-secret, security.protocol: hunter2-secret }")));
+
+        Assert.Equal(
+            "key 'consumer_conf.security.protocol' = '***': rejected by librdkafka: Invalid value \"***\" for configuration property \"security.protocol\"",
+            Describe(Assert.Single(Errors())));
+    }
+
+    [Fact]
     public void TryLoad_PropertiesLibrdkafkaRefusesTogether_ReportedForTheRoute_Issue7()
     {
         // Each is valid alone; librdkafka refuses the pair only when a client is created.
