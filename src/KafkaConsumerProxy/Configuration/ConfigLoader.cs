@@ -379,7 +379,7 @@ public static class ConfigLoader
             r.Error("ordering", ordering, "applies only with async_concurrency > 0; sync delivery (async_concurrency 0) is always in partition order");
         if (contentType is not null && route.Format != RequestFormat.Raw)
             r.Error("content_type", contentType, "applies only with format: raw; form and json set their own Content-Type");
-        else if (contentType is not null && !System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out _))
+        else if (contentType is not null && (contentType.Any(c => char.IsControl(c) || c > '\x7e') || !System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out _)))
             r.Error("content_type", contentType, "must be a media type such as application/octet-stream or text/plain; charset=utf-8");
         if (route.BatchSize > 1 && route.Format != RequestFormat.Json)
             r.Error("batch_size", batchSize?.ToString(CultureInfo.InvariantCulture), "must be 1 unless format is json: a batch is sent as a JSON array of envelopes");

@@ -688,6 +688,8 @@ public sealed class ConfigLoaderTests : IDisposable
     [InlineData("ordering: none", "key 'ordering' = 'none': applies only with async_concurrency > 0; sync delivery (async_concurrency 0) is always in partition order")]
     [InlineData("content_type: text/plain", "key 'content_type' = 'text/plain': applies only with format: raw; form and json set their own Content-Type")]
     [InlineData("format: raw\ncontent_type: \"not a type\"", "key 'content_type' = 'not a type': must be a media type such as application/octet-stream or text/plain; charset=utf-8")]
+    [InlineData("format: raw\ncontent_type: \"text/plain; charset=\\\"ü\\\"\"", "key 'content_type' = 'text/plain; charset=\"ü\"': must be a media type such as application/octet-stream or text/plain; charset=utf-8")]
+    [InlineData("format: raw\ncontent_type: \"text/plain\\r\\nX-Evil: 1\"", "key 'content_type' = 'text/plain\\r\\nX-Evil: 1': must be a media type such as application/octet-stream or text/plain; charset=utf-8")]
     [InlineData("batch_size: 10", "key 'batch_size' = '10': must be 1 unless format is json: a batch is sent as a JSON array of envelopes")]
     [InlineData("format: raw\nbatch_size: 10", "key 'batch_size' = '10': must be 1 unless format is json: a batch is sent as a JSON array of envelopes")]
     [InlineData("format: json\nbatch_size: 11\nmax_pending: 10", "key 'batch_size' = '11': must not exceed max_pending (10): a batch is made of one partition's pending messages")]
@@ -790,6 +792,7 @@ public sealed class ConfigLoaderTests : IDisposable
     [InlineData("orders.internal:http", "orders.internal:http")]
     [InlineData("a,b", "a,b")]
     [InlineData("a..b", "a..b")]
+    [InlineData("bücher.example", "bücher.example")]
     public void TryLoad_DomainNotAHostHeader_Reported_Issue7(string yaml, string value)
     {
         Write("routes/r.yaml", RouteYaml(("domain", yaml)));
