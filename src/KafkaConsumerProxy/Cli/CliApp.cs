@@ -9,11 +9,29 @@ using Microsoft.Extensions.Logging.Console;
 
 namespace KafkaConsumerProxy.Cli;
 
-/// <summary>The <c>kcp</c> command line: run, validate, demo.</summary>
+/// <summary>
+/// The <c>kcp</c> command line: run, validate, demo, offsets. Exit codes: 0 success; 1 an environment failure
+/// (something the configuration cannot fix: a directory that cannot be created at run time, an unreachable cluster
+/// in <c>kcp offsets</c>, an unexpected error); 2 invalid configuration or invalid command-line arguments. Every
+/// failure is reported in one line (a configuration's errors one per line), never as a stack trace.
+/// </summary>
 public static class CliApp
 {
+    /// <summary>Exit code of a configuration or argument error.</summary>
+    public const int ConfigError = 2;
+
+    /// <summary>Exit code of a failure of the environment, or of anything unexpected.</summary>
+    public const int EnvironmentError = 1;
+
     public static async Task<int> RunAsync(string[] args)
     {
+        // The last line of defence for an exception on a thread of its own: one line and exit 1, not a core dump.
+        AppDomain.CurrentDomain.UnhandledException += (_, e) =>
+        {
+            Console.Error.WriteLine($"kcp: unexpected error: {OneLine(e.ExceptionObject as Exception)}");
+            Environment.Exit(EnvironmentError);
+        };
+
         var root = new RootCommand("kcp: consumes Kafka topics with consumer groups and POSTs every message to an HTTP endpoint.")
         {
             RunCommand(),
@@ -22,9 +40,65 @@ public static class CliApp
             OffsetsCommand.Create(),
         };
 
-        // The host handles SIGINT/SIGTERM itself; the parser must not cancel on them first.
-        var invocation = new InvocationConfiguration { ProcessTerminationTimeout = null };
-        return await root.Parse(args).InvokeAsync(invocation).ConfigureAwait(false);
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            // One line per error; the last one says where the arguments are described.
+            var command = string.Join(' ', CommandPath(parse.CommandResult).Prepend("kcp"));
+            for (var i = 0; i < parse.Errors.Count; i++)
+            {
+                var hint = i == parse.Errors.Count - 1 ? $" (see '{command} --help')" : "";
+                Console.Error.WriteLine($"{command}: {parse.Errors[i].Message.TrimEnd('.')}{hint}");
+            }
+
+            return ConfigError;
+        }
+
+        // The host handles SIGINT/SIGTERM itself; the parser must not cancel on them first. Exceptions reach the
+        // handler below instead of System.CommandLine's, which prints the stack trace.
+        var invocation = new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false };
+        try
+        {
+            return await parse.InvokeAsync(invocation).ConfigureAwait(false);
+        }
+        catch (ConfigException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+            return ConfigError;
+        }
+        catch (Exception ex)
+        {
+            Console.Error.WriteLine($"kcp: {OneLine(ex)}");
+            return EnvironmentError;
+        }
+    }
+
+    /// <summary>An exception as one line: its type and message, inner exceptions' messages after ' -> '.</summary>
+    internal static string OneLine(Exception? ex)
+    {
+        if (ex is null)
+        {
+            return "unknown error";
+        }
+
+        var text = $"{ex.GetType().Name}: {ex.Message}";
+        for (var inner = ex.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            text += $" -> {inner.Message}";
+        }
+
+        return text.ReplaceLineEndings(" ");
+    }
+
+    private static IEnumerable<string> CommandPath(System.CommandLine.Parsing.CommandResult? command)
+    {
+        var names = new Stack<string>();
+        for (var current = command; current?.Parent is System.CommandLine.Parsing.CommandResult parent; current = parent)
+        {
+            names.Push(current.Command.Name);
+        }
+
+        return names;
     }
 
     internal static Option<FileInfo> ConfigOption() => new("--config", "-c")
@@ -42,7 +116,7 @@ public static class CliApp
             var loaded = LoadOrReport(parse.GetRequiredValue(config));
             if (loaded is null)
             {
-                return 2;
+                return ConfigError;
             }
 
             await RunHostAsync(loaded).ConfigureAwait(false);
@@ -60,7 +134,7 @@ public static class CliApp
             var loaded = LoadOrReport(parse.GetRequiredValue(config));
             if (loaded is null)
             {
-                return 2;
+                return ConfigError;
             }
 
             Console.Out.WriteLine($"{loaded.ConfigFile}: OK, {loaded.Routes.Count} route(s): {string.Join(", ", loaded.Routes.Select(r => r.Name))}");

@@ -49,12 +49,17 @@ internal static class OffsetsCommand
         var offsets = new Argument<string[]>("PARTITION:OFFSET") { Description = "Offsets to set, e.g. 0:100 1:250", Arity = ArgumentArity.ZeroOrMore };
         var earliest = new Option<bool>("--to-earliest") { Description = "Every partition to its first available offset" };
         var latest = new Option<bool>("--to-latest") { Description = "Every partition to its end (skip everything not yet consumed)" };
-        var time = new Option<DateTimeOffset?>("--to-time") { Description = "Every partition to its first message at or after this time, e.g. 2026-11-24T10:00:00Z" };
+        var time = new Option<DateTimeOffset?>("--to-time")
+        {
+            Description = "Every partition to its first message at or after this time, e.g. 2026-11-24T10:00:00Z",
+            CustomParser = ParseTime,
+        };
         var force = new Option<bool>("--force") { Description = "Set offsets outside the partition's log (below its low or above its high watermark) too, saying what the next run does with them" };
         var command = new Command("set", "Set the group's committed offsets (the group must have no active members) and the local records") { config, route, offsets, earliest, latest, time, force };
         command.Validators.Add(result =>
         {
-            var chosen = (result.GetValue(offsets)?.Length > 0 ? 1 : 0) + (result.GetValue(earliest) ? 1 : 0) + (result.GetValue(latest) ? 1 : 0) + (result.GetValue(time) is null ? 0 : 1);
+            // Whether --to-time was given, not its value: a value that did not parse is reported by ParseTime.
+            var chosen = (result.GetValue(offsets)?.Length > 0 ? 1 : 0) + (result.GetValue(earliest) ? 1 : 0) + (result.GetValue(latest) ? 1 : 0) + (result.GetResult(time) is null ? 0 : 1);
             if (chosen != 1)
             {
                 result.AddError("give exactly one of: PARTITION:OFFSET pairs, --to-earliest, --to-latest, --to-time");
@@ -98,6 +103,20 @@ internal static class OffsetsCommand
             }).ConfigureAwait(false);
         });
         return command;
+    }
+
+    /// <summary>An ISO 8601 date and time with its offset (<c>2026-11-24T10:00:00Z</c>, <c>2026-11-24T11:00:00+01:00</c>).</summary>
+    internal static DateTimeOffset? ParseTime(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+        string[] formats = ["yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", "yyyy-MM-dd'T'HH:mmK"];
+        if (DateTimeOffset.TryParseExact(text, formats, CultureInfo.InvariantCulture, DateTimeStyles.None, out var at) && text.Length > 0 && (text[^1] is 'Z' or 'z' || text.LastIndexOfAny(['+', '-']) > 10))
+        {
+            return at;
+        }
+
+        result.AddError($"--to-time '{text}' is not a date and time with offset; give an ISO 8601 time such as 2026-11-24T10:00:00Z or 2026-11-24T11:00:00+01:00");
+        return null;
     }
 
     /// <summary>Parses <c>PARTITION:OFFSET</c> pairs, e.g. <c>0:100</c>.</summary>

@@ -53,11 +53,14 @@ internal sealed class ProxyService : BackgroundService
         {
             await _runner.RunAsync(stoppingToken).ConfigureAwait(false);
             Log.Stopped(_logger);
+
+            // Also when the runner ended without a stop request: a process that consumes nothing must not stay up.
+            _lifetime.StopApplication();
         }
         catch (Exception)
         {
-            // Already logged by the runner with the route and member that failed.
-            Environment.ExitCode = 1;
+            // Already logged by the runner: the start step or the route and member that failed.
+            Environment.ExitCode = CliApp.EnvironmentError;
             _lifetime.StopApplication();
         }
     }

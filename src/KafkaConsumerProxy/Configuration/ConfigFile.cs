@@ -142,6 +142,39 @@ internal static partial class ConfigFile
         _ => "a special file",
     };
 
+    /// <summary>
+    /// Null when a directory can be created in <paramref name="directory"/> (one is created and removed again),
+    /// otherwise the system's reason, e.g. "Read-only file system".
+    /// </summary>
+    public static string? CreateDirectoryProblem(string directory)
+    {
+        var probe = Path.Combine(directory, $".kcp-write-probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        if (OperatingSystem.IsLinux())
+        {
+            if (mkdir(probe, 0x1C0) != 0)
+                return Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
+            _ = rmdir(probe);
+            return null;
+        }
+
+        try
+        {
+            Directory.CreateDirectory(probe);
+            Directory.Delete(probe);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return e.Message;
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "mkdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int mkdir(string path, int mode);
+
+    [LibraryImport("libc", EntryPoint = "rmdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int rmdir(string path);
+
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int open(string path, int flags);
 

@@ -18,6 +18,9 @@ public static class ConfigLoader
     private static readonly string[] Orderings = ["key", "none"];
     private static readonly string[] Formats = ["form", "json", "raw"];
 
+    // NAME_MAX of Linux file systems (ext4, xfs, btrfs, tmpfs): a file name of at most 255 bytes.
+    private const int MaxFileNameBytes = 255;
+
     /// <summary>Loads and validates the configuration.</summary>
     /// <exception cref="ConfigException">The configuration has one or more errors; all of them are listed.</exception>
     public static KcpConfig Load(string configPath)
@@ -50,6 +53,24 @@ public static class ConfigLoader
         main.ReportUnknownKeys();
 
         var routes = routesDir is null ? [] : LoadRoutes(routesDir, clusters, errors);
+        if (routesDir is not null && routes.Count == 0 && errors.Count == 0)
+            main.Error("routes_dir", main.WrittenOrDefault("routes_dir", "routes"), $"holds no route file (*.yaml, *.yml or *.json) in {routesDir}; kcp needs at least one route");
+        if (stateDir is not null)
+            CheckStateDir(main, stateDir, routes, errors);
+
+        // Only once every property passed on its own: what is left are librdkafka's checks between properties.
+        if (errors.Count == 0)
+        {
+            foreach (var route in routes)
+            {
+                if (LibrdkafkaCheck.ConsumerProblem(Consuming.ConsumerSettings.Create(route, clusters![route.Cluster], 0)) is { } problem)
+                {
+                    errors.Add(new ConfigError(route.SourceFile, "consumer_conf", null,
+                        $"librdkafka refuses the route's consumer settings (cluster '{route.Cluster}' consumer_conf, then this file's consumer_conf and consumer_topic_conf): {problem}"));
+                }
+            }
+        }
+
         if (errors.Count > 0)
             return (null, errors);
 
@@ -106,6 +127,79 @@ public static class ConfigLoader
         else if (mustExist && !Directory.Exists(path))
             main.Error(key, written ?? defaultValue, $"directory not found: {path}");
         return main.ErrorCount == before ? path : null;
+    }
+
+    /// <summary>
+    /// <c>state_dir</c> must be a directory kcp can create (or has) and write into, and every record file name of the
+    /// routes must fit the file system's name limit. Creating a directory is the only reliable test of writability
+    /// (access() says yes to root on a file system that refuses it), so a uniquely named directory is created in
+    /// <c>state_dir</c>, or in its nearest existing ancestor when it does not exist yet, and removed at once.
+    /// </summary>
+    private static void CheckStateDir(MapReader main, string stateDir, IReadOnlyList<RouteDefinition> routes, List<ConfigError> errors)
+    {
+        var written = main.WrittenOrDefault("state_dir", "state");
+        if (StateDirProblem(stateDir) is { } problem)
+            main.Error("state_dir", written, problem);
+
+        foreach (var route in routes)
+        {
+            // The longest name a partition of the route can give: partition numbers go up to int.MaxValue.
+            var name = Offsets.LocalOffsetStore.FileNameOf(new Offsets.PartitionKey(route.Cluster, route.Group, route.Topic, int.MaxValue));
+            var length = System.Text.Encoding.UTF8.GetByteCount(name);
+            if (length <= MaxFileNameBytes)
+                continue;
+            // Blamed on the name that takes most of the file name once encoded.
+            static int Encoded(string cluster, string group, string topic) =>
+                Offsets.LocalOffsetStore.FileNameOf(new Offsets.PartitionKey(cluster, group, topic, 0)).Length;
+            var (key, value) = new[]
+            {
+                ("group", route.Group, Encoded("", route.Group, "")),
+                ("cluster", route.Cluster, Encoded(route.Cluster, "", "")),
+                ("topic", route.Topic, Encoded("", "", route.Topic)),
+            }.MaxBy(k => k.Item3) is var (k, v, _) ? (k, v) : default;
+            errors.Add(new ConfigError(route.SourceFile, key, value, string.Create(CultureInfo.InvariantCulture,
+                $"too long: the partitions' local record file names ('{{cluster}}~{{group}}~{{topic}}~{{partition}}.offset', names percent-encoded) would be up to {length} bytes, over the file name limit of {MaxFileNameBytes}; shorten the group, cluster or topic name")));
+        }
+    }
+
+    private static string? StateDirProblem(string stateDir)
+    {
+        var existing = stateDir;
+        while (!Directory.Exists(existing))
+        {
+            if (File.Exists(existing))
+                return $"cannot be created: {existing} is a file, not a directory";
+            existing = Path.GetDirectoryName(existing);
+            if (existing is null)
+                return "cannot be created: none of its parent directories exists";
+        }
+
+        if (ConfigFile.CreateDirectoryProblem(existing) is { } reason)
+            return existing == stateDir ? $"is not writable: {reason}" : $"cannot be created in {existing}: {reason}";
+
+        var offsets = Path.Combine(stateDir, "offsets");
+        if (File.Exists(offsets))
+            return $"holds a file {offsets} where kcp keeps its offset records directory";
+        if (Directory.Exists(offsets) && ConfigFile.CreateDirectoryProblem(offsets) is { } offsetsReason)
+            return $"has a directory {offsets} that is not writable: {offsetsReason}";
+
+        var skipped = Path.Combine(stateDir, "skipped.jsonl");
+        if (Directory.Exists(skipped))
+            return $"holds a directory {skipped} where kcp appends its skip records";
+        if (File.Exists(skipped))
+        {
+            try
+            {
+                // Opened for appending and closed again: tests the permission without changing the file.
+                using var _ = new FileStream(skipped, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return $"has a skip records file {skipped} that cannot be written: {e.Message}";
+            }
+        }
+
+        return null;
     }
 
     private static List<RouteDefinition> LoadRoutes(string routesDir, Dictionary<string, ClusterDefinition>? clusters, List<ConfigError> errors)
@@ -287,7 +381,7 @@ public static class ConfigLoader
             r.Error("ordering", ordering, "applies only with async_concurrency > 0; sync delivery (async_concurrency 0) is always in partition order");
         if (contentType is not null && route.Format != RequestFormat.Raw)
             r.Error("content_type", contentType, "applies only with format: raw; form and json set their own Content-Type");
-        else if (contentType is not null && !System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out _))
+        else if (contentType is not null && (contentType.Any(c => char.IsControl(c) || c > '\x7e') || !System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out _)))
             r.Error("content_type", contentType, "must be a media type such as application/octet-stream or text/plain; charset=utf-8");
         if (route.BatchSize > 1 && route.Format != RequestFormat.Json)
             r.Error("batch_size", batchSize?.ToString(CultureInfo.InvariantCulture), "must be 1 unless format is json: a batch is sent as a JSON array of envelopes");
@@ -312,6 +406,9 @@ public static class ConfigLoader
         public string File => file;
 
         public int ErrorCount => errors.Count;
+
+        /// <summary>The text written for <paramref name="key"/>, or <paramref name="defaultValue"/> when it is not a scalar.</summary>
+        public string WrittenOrDefault(string key, string defaultValue) => Find(key) is ScalarNode { IsNull: false } s ? s.Text : defaultValue;
 
         public void Error(string key, string? value, string message) =>
             errors.Add(new ConfigError(file, keyPrefix + key, SecretRedactor.Redact(key, value), message));
@@ -399,6 +496,16 @@ public static class ConfigLoader
                 else
                     errors.Add(new ConfigError(file, path, value is ScalarNode s ? SecretRedactor.Redact(property, s.Text) : null,
                         $"must be a string, number or bool, got {value.Kind}"));
+            }
+
+            // A secret pasted into the wrong property shows up in librdkafka's reason and as the value: both hide
+            // every secret value of the mapping, as the consumer's own error messages do at run time.
+            var secrets = conf.Where(p => SecretRedactor.IsSecretKey(p.Key) && p.Value.Length > 0).Select(p => p.Value).ToList();
+            string Hide(string text) => secrets.Aggregate(text, (t, secret) => t.Replace(secret, SecretRedactor.Mask, StringComparison.Ordinal));
+            foreach (var (property, text) in conf)
+            {
+                if (LibrdkafkaCheck.PropertyProblem(property, text) is { } problem)
+                    errors.Add(new ConfigError(file, $"{keyPrefix}{key}.{property}", Hide(SecretRedactor.Redact(property, text)), $"rejected by librdkafka: {Hide(problem)}"));
             }
 
             return conf;

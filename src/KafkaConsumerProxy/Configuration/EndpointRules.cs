@@ -53,7 +53,8 @@ internal static class EndpointRules
     public static string? DomainProblem(string domain)
     {
         const string Expected = "must be a host name or IP address with an optional port, e.g. orders.internal or orders.internal:8080, without spaces or control characters: it is sent as the Host header";
-        if (domain.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)) || domain.IndexOfAny(['@', '/', '?', '#', '\\', ',']) >= 0)
+        // ASCII only: the HTTP client refuses other characters in a header when it sends the request, not before.
+        if (domain.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c > '\x7e') || domain.IndexOfAny(['@', '/', '?', '#', '\\', ',']) >= 0)
             return Expected;
 
         var host = domain;

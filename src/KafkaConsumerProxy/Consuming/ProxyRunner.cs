@@ -32,8 +32,16 @@ public sealed class ProxyRunner
     public async Task RunAsync(CancellationToken stop)
     {
         var logger = _loggers.CreateLogger("kcp");
-        using var skipLog = new SkipLog(_config.StateDir, logger, _time);
-        var store = new LocalOffsetStore(_config.StateDir, logger, _time);
+        if (_config.Routes.Count == 0)
+        {
+            // The loader refuses this; a runner without routes would otherwise idle forever.
+            var what = $"routes_dir {_config.RoutesDir}";
+            Log.StartFailed(logger, what, "no routes to run");
+            throw new StartFailedException(what, new InvalidOperationException("no routes to run"));
+        }
+
+        using var skipLog = Starting(logger, $"state_dir {_config.StateDir}", () => new SkipLog(_config.StateDir, logger, _time));
+        var store = Starting(logger, $"state_dir {_config.StateDir}", () => new LocalOffsetStore(_config.StateDir, logger, _time));
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(stop);
         var deliverers = new List<HttpDeliverer>();
         var members = new List<Task>();
@@ -42,7 +50,7 @@ public sealed class ProxyRunner
             foreach (var route in _config.Routes)
             {
                 var routeLogger = _loggers.CreateLogger($"kcp.route.{route.Name}");
-                var http = new HttpDeliverer(route);
+                var http = Starting(logger, $"route {route.Name} ({route.SourceFile})", () => new HttpDeliverer(route));
                 deliverers.Add(http);
                 var deliverer = new MessageDeliverer(route, http, skipLog, _manualSkip, _metrics, routeLogger, _time);
                 var cluster = _config.Clusters[route.Cluster];
@@ -65,6 +73,23 @@ public sealed class ProxyRunner
         }
     }
 
+    /// <summary>
+    /// Runs one step of the start; a failure is logged in one line naming what could not be started (and where) and
+    /// rethrown as <see cref="StartFailedException"/>, which makes the process exit with 1.
+    /// </summary>
+    private static T Starting<T>(ILogger logger, string what, Func<T> step)
+    {
+        try
+        {
+            return step();
+        }
+        catch (Exception ex)
+        {
+            Log.StartFailed(logger, what, ex.Message.ReplaceLineEndings(" "));
+            throw new StartFailedException(what, ex);
+        }
+    }
+
     private static async Task WatchAsync(Task member, string route, int index, CancellationTokenSource stopAll, ILogger logger)
     {
         try
@@ -79,3 +104,6 @@ public sealed class ProxyRunner
         }
     }
 }
+
+/// <summary>Something the proxy needs could not be set up before the routes start; already logged.</summary>
+public sealed class StartFailedException(string what, Exception inner) : Exception($"cannot start {what}: {inner.Message}", inner);

@@ -129,8 +129,11 @@ public sealed class LocalOffsetStore
         file.Flush();
     }
 
-    private string PathOf(PartitionKey key) =>
-        Path.Combine(_directory, string.Create(CultureInfo.InvariantCulture, $"{Escape(key.Cluster)}~{Escape(key.Group)}~{Escape(key.Topic)}~{key.Partition}.offset"));
+    /// <summary>The name of a partition's record file in <c>{state_dir}/offsets/</c>; the config validator checks its length.</summary>
+    internal static string FileNameOf(PartitionKey key) =>
+        string.Create(CultureInfo.InvariantCulture, $"{Escape(key.Cluster)}~{Escape(key.Group)}~{Escape(key.Topic)}~{key.Partition}.offset");
+
+    private string PathOf(PartitionKey key) => Path.Combine(_directory, FileNameOf(key));
 
     // Group and cluster names may hold characters a file name cannot; topic names are already safe.
     private static string Escape(string name) => Uri.EscapeDataString(name).Replace("~", "%7E", StringComparison.Ordinal);

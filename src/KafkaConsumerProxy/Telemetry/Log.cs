@@ -142,4 +142,7 @@ internal static partial class Log
 
     [LoggerMessage(1306, LogLevel.Warning, "Route {Route}: the group's committed offset {Committed} of {Topic}/{Partition} lies outside the partition's log (low watermark {Low}, high watermark {High}); the consumer starts where auto.offset.reset says")]
     public static partial void CommittedOutsideLog(ILogger logger, string route, string topic, int partition, long committed, long low, long high);
+
+    [LoggerMessage(1100, LogLevel.Critical, "Cannot start: {What}: {Reason}")]
+    public static partial void StartFailed(ILogger logger, string what, string reason);
 }

@@ -285,7 +285,7 @@ public sealed class ProcessTests : IClassFixture<TestCluster>
     [InlineData("session.timeout.ms", "soon")]
     // The password pasted into the wrong key: the client's error message quotes the invalid value.
     [InlineData("security.protocol", "hunter2-secret")]
-    public async Task Run_KafkaClientRefusesSettings_NoOutputLineShowsThePassword(string key, string value)
+    public async Task Run_KafkaClientRefusesSettings_RefusedAtValidationAndNoOutputLineShowsThePassword(string key, string value)
     {
         var topic = _cluster.CreateTopic("secret", 1);
         await using var receiver = await RecordingReceiver.StartAsync();
@@ -297,9 +297,11 @@ public sealed class ProcessTests : IClassFixture<TestCluster>
 
         await using var kcp = KcpProcess.Run(config.ConfigFile);
 
-        Assert.NotEqual(0, await kcp.WaitForExitAsync(Patience));
-        Assert.Contains(kcp.Output, l => l.Contains("invalid Kafka consumer settings", StringComparison.Ordinal) && l.Contains(key, StringComparison.Ordinal));
+        // librdkafka's own check runs at validation (issue 7): exit 2 with the property's key, before anything starts.
+        Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
+        Assert.Contains(kcp.StdErr, l => l.Contains($"key 'consumer_conf.{key}'", StringComparison.Ordinal) && l.Contains("rejected by librdkafka", StringComparison.Ordinal));
         Assert.DoesNotContain(kcp.Output, l => l.Contains("hunter2-secret", StringComparison.Ordinal));
+        Assert.DoesNotContain(kcp.StdOut, l => l.Contains("started", StringComparison.Ordinal));
     }
 
     private static void AssertNoOffsetAcceptedTwice(IReadOnlyList<ReceivedRequest> requests)

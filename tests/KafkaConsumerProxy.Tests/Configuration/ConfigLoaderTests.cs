@@ -79,7 +79,7 @@ public sealed class ConfigLoaderTests : IDisposable
                 bootstrap_servers: a:9092
               eu:
                 bootstrap_servers: b:9092
-                consumer_conf: { security.protocol: SASL_SSL, sasl.password: hunter2 }
+                consumer_conf: { security.protocol: SASL_SSL, sasl.mechanisms: PLAIN, sasl.username: u, sasl.password: hunter2 }
             """);
         Write("routes/r.yaml", RouteYaml(
             ("cluster", "eu"), ("host", "\" h1 , h2,h3\""), ("port", "\"8081\""), ("can_skip", "FALSE"),
@@ -111,19 +111,20 @@ public sealed class ConfigLoaderTests : IDisposable
     {
         Directory.CreateDirectory(Path.Combine(_dir, "shared-routes"));
         var config = Write("conf/kcp.yaml", MainYaml + "\nroutes_dir: ../shared-routes\nstate_dir: var/state\n");
+        Write("shared-routes/r.yaml", RouteYaml());
 
         var loaded = ConfigLoader.Load(config);
 
         Assert.Equal(Path.Combine(_dir, "shared-routes"), loaded.RoutesDir);
         Assert.Equal(Path.Combine(_dir, "conf", "var", "state"), loaded.StateDir);
-        Assert.Empty(loaded.Routes);
+        Assert.Equal("r", Assert.Single(loaded.Routes).Name);
     }
 
     [Fact]
     public void Load_AbsoluteRoutesDir_UsedAsIs()
     {
         var elsewhere = Path.Combine(_dir, "elsewhere");
-        Directory.CreateDirectory(elsewhere);
+        Write("elsewhere/r.yaml", RouteYaml());
         var config = Write("conf/kcp.yaml", MainYaml + $"\nroutes_dir: '{elsewhere}'\n");
 
         Assert.Equal(elsewhere, ConfigLoader.Load(config).RoutesDir);
@@ -330,9 +331,94 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Fact]
-    public void Load_NoRouteFiles_ReturnsEmptyRoutes()
+    public void TryLoad_NoRouteFiles_ReportsEmptyRoutesDir_Issue7()
     {
-        Assert.Empty(ConfigLoader.Load(WriteMain(MainYaml)).Routes);
+        var config = WriteMain(MainYaml);
+        Write("routes/README.md", "not a route");
+
+        Assert.Equal(
+            new ConfigError(config, "routes_dir", "routes", $"holds no route file (*.yaml, *.yml or *.json) in {Path.Combine(_dir, "routes")}; kcp needs at least one route"),
+            Assert.Single(ConfigLoader.TryLoad(config).Errors));
+    }
+
+    [Fact]
+    public void TryLoad_StateDirBelowAFile_ReportsThatItCannotBeCreated_Issue7()
+    {
+        var config = WriteMain(MainYaml + "\nstate_dir: kcp.yaml/sub\n");
+        Write("routes/r.yaml", RouteYaml());
+
+        Assert.Equal(
+            new ConfigError(config, "state_dir", "kcp.yaml/sub", $"cannot be created: {config} is a file, not a directory"),
+            Assert.Single(ConfigLoader.TryLoad(config).Errors));
+    }
+
+    [Fact]
+    public void TryLoad_StateDirWhereNothingCanBeCreated_ReportsSystemReason_Issue7()
+    {
+        // sysfs refuses every mkdir, also to root, for whom permission bits (and access()) would say yes.
+        var config = WriteMain(MainYaml + "\nstate_dir: /sys/kcp-state\n");
+        Write("routes/r.yaml", RouteYaml());
+
+        var error = Assert.Single(ConfigLoader.TryLoad(config).Errors);
+
+        Assert.Equal((config, "state_dir", "/sys/kcp-state"), (error.File, error.Key, error.Value));
+        Assert.Matches("^cannot be created in /sys: (Operation not permitted|Permission denied)$", error.Message);
+        Assert.False(Directory.Exists("/sys/kcp-state"));
+    }
+
+    [Fact]
+    public void TryLoad_StateDirSkipFileIsADirectory_Reported()
+    {
+        var config = WriteMain(MainYaml);
+        Write("routes/r.yaml", RouteYaml());
+        Directory.CreateDirectory(Path.Combine(_dir, "state", "skipped.jsonl"));
+
+        Assert.Equal(
+            new ConfigError(config, "state_dir", "state", $"holds a directory {Path.Combine(_dir, "state", "skipped.jsonl")} where kcp appends its skip records"),
+            Assert.Single(ConfigLoader.TryLoad(config).Errors));
+    }
+
+    [Fact]
+    public void Load_StateDirValidated_LeavesNothingBehind()
+    {
+        var config = WriteMain(MainYaml);
+        Write("routes/r.yaml", RouteYaml());
+
+        ConfigLoader.Load(config);
+
+        Assert.False(Directory.Exists(Path.Combine(_dir, "state")));
+        Assert.Equal(["kcp.yaml", "routes"], Directory.EnumerateFileSystemEntries(_dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void TryLoad_GroupTooLongForRecordFileName_ReportsGroupAndLimit_Issue7()
+    {
+        // 230 characters: 'default~' + 230 + '~orders~2147483647.offset' is 263 bytes.
+        var group = new string('g', 230);
+        Write("routes/r.yaml", RouteYaml(("group", group)));
+
+        Assert.Equal(
+            new ConfigError(Route("r.yaml"), "group", group, "too long: the partitions' local record file names ('{cluster}~{group}~{topic}~{partition}.offset', names percent-encoded) would be up to 263 bytes, over the file name limit of 255; shorten the group, cluster or topic name"),
+            Assert.Single(Errors()));
+    }
+
+    [Fact]
+    public void TryLoad_GroupShortButEncodedTooLong_Reported_Issue7()
+    {
+        // 80 characters that each take 9 bytes once percent-encoded (%E2%82%AC).
+        var group = new string('€', 80);
+        Write("routes/r.yaml", RouteYaml(("group", group)));
+
+        Assert.Equal("group", Assert.Single(Errors()).Key);
+    }
+
+    [Fact]
+    public void Load_LongestGroupThatFits_Accepted()
+    {
+        // 'default~' (8) + group + '~orders~2147483647.offset' (25) = 255.
+        Write("routes/r.yaml", RouteYaml(("group", new string('g', 255 - 8 - 25))));
+
+        Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes);
     }
 
     [Theory]
@@ -442,6 +528,70 @@ public sealed class ConfigLoaderTests : IDisposable
         ], errors.Select(Describe));
     }
 
+    [Theory]
+    [InlineData("consumer_conf", "fetch.wait.max.msec", "50", "key 'consumer_conf.fetch.wait.max.msec' = '50': rejected by librdkafka: No such configuration property: \"fetch.wait.max.msec\"")]
+    [InlineData("consumer_conf", "fetch.wait.max.ms", "soon", "key 'consumer_conf.fetch.wait.max.ms' = 'soon': rejected by librdkafka: Invalid value for configuration property \"fetch.wait.max.ms\"")]
+    [InlineData("consumer_conf", "session.timeout.ms", "-1", "key 'consumer_conf.session.timeout.ms' = '-1': rejected by librdkafka: Configuration property \"session.timeout.ms\" value -1 is outside allowed range 1..3600000\n")]
+    [InlineData("consumer_topic_conf", "auto.offset.reset", "sometime", "key 'consumer_topic_conf.auto.offset.reset' = 'sometime': rejected by librdkafka: Invalid value \"sometime\" for configuration property \"auto.offset.reset\"")]
+    public void TryLoad_RouteConfRejectedByLibrdkafka_ReportsPropertyValueAndReason_Issue7(string key, string property, string value, string expected)
+    {
+        Write("routes/r.yaml", RouteYaml((key, $"{{ {property}: {value} }}")));
+
+        var error = Assert.Single(Errors());
+
+        Assert.Equal(Route("r.yaml"), error.File);
+        Assert.Equal(expected, Describe(error));
+    }
+
+    [Fact]
+    public void TryLoad_ClusterConfRejectedByLibrdkafka_ReportsClusterKey_Issue7()
+    {
+        var config = WriteMain("clusters:\n  eu:\n    bootstrap_servers: a:9092\n    consumer_conf: { security.protocol: carrier-pigeon }\n");
+        Write("routes/r.yaml", RouteYaml(("cluster", "eu")));
+
+        var error = Assert.Single(ConfigLoader.TryLoad(config).Errors);
+
+        Assert.Equal(config, error.File);
+        Assert.Equal("key 'clusters.eu.consumer_conf.security.protocol' = 'carrier-pigeon': rejected by librdkafka: Invalid value \"carrier-pigeon\" for configuration property \"security.protocol\"", Describe(error));
+    }
+
+    [Fact]
+    public void TryLoad_SecretRejectedByLibrdkafka_ValueNeverShown_Issue7()
+    {
+        Write("routes/r.yaml", RouteYaml(("consumer_conf", "{ sasl.oauthbearer.method: hunter2 }")));
+
+        var error = Assert.Single(Errors());
+
+        Assert.Equal(("consumer_conf.sasl.oauthbearer.method", "***"), (error.Key, error.Value));
+        Assert.StartsWith("rejected by librdkafka: ", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TryLoad_PasswordPastedIntoAnotherProperty_HiddenInValueAndReason_Issue7()
+    {
+        Write("routes/r.yaml", RouteYaml(("consumer_conf", "{ sasl.password: hunter2-secret, security.protocol: hunter2-secret }")));
+
+        Assert.Equal(
+            "key 'consumer_conf.security.protocol' = '***': rejected by librdkafka: Invalid value \"***\" for configuration property \"security.protocol\"",
+            Describe(Assert.Single(Errors())));
+    }
+
+    [Fact]
+    public void TryLoad_PropertiesLibrdkafkaRefusesTogether_ReportedForTheRoute_Issue7()
+    {
+        // Each is valid alone; librdkafka refuses the pair only when a client is created.
+        Write("routes/r.yaml", RouteYaml(("consumer_conf", "{ fetch.max.bytes: 1000, message.max.bytes: 2000 }")));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        var error = Assert.Single(Errors());
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"took {watch.ElapsedMilliseconds} ms");
+        Assert.Equal((Route("r.yaml"), "consumer_conf", null), (error.File, error.Key, error.Value));
+        Assert.StartsWith("librdkafka refuses the route's consumer settings (cluster 'default' consumer_conf, then this file's consumer_conf and consumer_topic_conf): ", error.Message, StringComparison.Ordinal);
+        Assert.Contains("fetch.max.bytes", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Load_NonReservedPropertiesNearReservedNames_Accepted()
     {
@@ -538,6 +688,8 @@ public sealed class ConfigLoaderTests : IDisposable
     [InlineData("ordering: none", "key 'ordering' = 'none': applies only with async_concurrency > 0; sync delivery (async_concurrency 0) is always in partition order")]
     [InlineData("content_type: text/plain", "key 'content_type' = 'text/plain': applies only with format: raw; form and json set their own Content-Type")]
     [InlineData("format: raw\ncontent_type: \"not a type\"", "key 'content_type' = 'not a type': must be a media type such as application/octet-stream or text/plain; charset=utf-8")]
+    [InlineData("format: raw\ncontent_type: \"text/plain; charset=\\\"ü\\\"\"", "key 'content_type' = 'text/plain; charset=\"ü\"': must be a media type such as application/octet-stream or text/plain; charset=utf-8")]
+    [InlineData("format: raw\ncontent_type: \"text/plain\\r\\nX-Evil: 1\"", "key 'content_type' = 'text/plain\\r\\nX-Evil: 1': must be a media type such as application/octet-stream or text/plain; charset=utf-8")]
     [InlineData("batch_size: 10", "key 'batch_size' = '10': must be 1 unless format is json: a batch is sent as a JSON array of envelopes")]
     [InlineData("format: raw\nbatch_size: 10", "key 'batch_size' = '10': must be 1 unless format is json: a batch is sent as a JSON array of envelopes")]
     [InlineData("format: json\nbatch_size: 11\nmax_pending: 10", "key 'batch_size' = '11': must not exceed max_pending (10): a batch is made of one partition's pending messages")]
@@ -640,6 +792,7 @@ public sealed class ConfigLoaderTests : IDisposable
     [InlineData("orders.internal:http", "orders.internal:http")]
     [InlineData("a,b", "a,b")]
     [InlineData("a..b", "a..b")]
+    [InlineData("bücher.example", "bücher.example")]
     public void TryLoad_DomainNotAHostHeader_Reported_Issue7(string yaml, string value)
     {
         Write("routes/r.yaml", RouteYaml(("domain", yaml)));

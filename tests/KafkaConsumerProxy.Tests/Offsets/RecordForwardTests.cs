@@ -23,7 +23,7 @@ public sealed class RecordForwardTests : IDisposable
     public void Write_PositionBehindTheOneWritten_RecordStaysWhereItWas_Issue7()
     {
         var store = new LocalOffsetStore(_stateDir, _logs, _time);
-        using (var record = store.Open(Key))
+        using (var record = store.Open(Key, clusterId: null))
         {
             record.Write(7);
             record.Write(6);
@@ -38,7 +38,7 @@ public sealed class RecordForwardTests : IDisposable
     {
         const int Count = 5_000;
         var store = new LocalOffsetStore(_stateDir, _logs, TimeProvider.System);
-        using var record = store.Open(Key);
+        using var record = store.Open(Key, clusterId: null);
         var next = 0L;
         var writers = Enumerable.Range(0, 8).Select(seed => Task.Run(() =>
         {
@@ -69,8 +69,8 @@ public sealed class RecordForwardTests : IDisposable
     {
         // Forward-only holds per owner; the operator's tool may still move a record back.
         var store = new LocalOffsetStore(_stateDir, _logs, _time);
-        store.WriteNow(Key, 50);
-        store.WriteNow(Key, 20);
+        store.WriteNow(Key, 50, clusterId: null);
+        store.WriteNow(Key, 20, clusterId: null);
         Assert.Equal(20, store.Read(Key)!.Value.NextOffset);
     }
 
@@ -81,7 +81,7 @@ public sealed class RecordForwardTests : IDisposable
     {
         var count = mode == DeliveryGuarantee.NoRepeatOnOneMachine ? 3_000 : 100_000;
         var store = new LocalOffsetStore(_stateDir, _logs, TimeProvider.System);
-        using var record = store.Open(Key);
+        using var record = store.Open(Key, clusterId: null);
         var progress = new PartitionProgress(record, mode, -1);
         for (var offset = 0; offset < count; offset++)
         {
@@ -127,7 +127,7 @@ public sealed class RecordForwardTests : IDisposable
     public async Task FinishAsync_Mode3RecordCannotBeWritten_ProgressStopsWithErrorThenResumesWhenWritable_Issue7()
     {
         var store = new LocalOffsetStore(_stateDir, _logs, _time);
-        using var record = store.Open(Key);
+        using var record = store.Open(Key, clusterId: null);
         var progress = new PartitionProgress(record, DeliveryGuarantee.NoRepeatOnOneMachine, -1);
         progress.Track(0);
         progress.Track(1);
@@ -161,7 +161,7 @@ public sealed class RecordForwardTests : IDisposable
     public void Write_StateDirDeletedWhileRunning_NoticedRecreatedWithTheCurrentRecordAndLogged_Issue7()
     {
         var store = new LocalOffsetStore(_stateDir, _logs, _time);
-        using var record = store.Open(Key);
+        using var record = store.Open(Key, clusterId: null);
         record.Write(5);
         Directory.Delete(_stateDir, recursive: true);
 
