@@ -229,6 +229,9 @@ public static class RouteDefaults
     /// <summary><c>constant</c>: <c>retry_interval_ms</c> before every retry, as the previous service did.</summary>
     public const RetryBackoff Backoff = RetryBackoff.Constant;
 
+    /// <summary>1,000,000: the highest <c>max_requests_per_second</c> of a route or shared budget.</summary>
+    public const int MaxRequestsPerSecondLimit = 1_000_000;
+
     /// <summary>60,000 ms: the longest wait between attempts (<c>retry_max_interval_ms</c>).</summary>
     public const int RetryMaxIntervalMs = 60_000;
 }

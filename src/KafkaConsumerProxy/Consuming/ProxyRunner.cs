@@ -44,15 +44,16 @@ public sealed class ProxyRunner
         var store = Starting(logger, $"state_dir {_config.StateDir}", () => new LocalOffsetStore(_config.StateDir, logger, _time));
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(stop);
         var deliverers = new List<HttpDeliverer>();
+        var budgets = _config.Limits.Values.ToDictionary(l => l.Name, l => new RequestBudget(l.Name, l.MaxRequestsPerSecond, l.MaxConcurrency), StringComparer.Ordinal);
         var members = new List<Task>();
         try
         {
             foreach (var route in _config.Routes)
             {
                 var routeLogger = _loggers.CreateLogger($"kcp.route.{route.Name}");
-                var http = Starting(logger, $"route {route.Name} ({route.SourceFile})", () => new HttpDeliverer(route));
+                var http = Starting(logger, $"route {route.Name} ({route.SourceFile})", () => new HttpDeliverer(route, _time));
                 deliverers.Add(http);
-                var deliverer = new MessageDeliverer(route, http, skipLog, _manualSkip, _metrics, routeLogger, _time);
+                var deliverer = new MessageDeliverer(route, http, skipLog, _manualSkip, _metrics, routeLogger, _time, route.Delivery.Limit is { } limit ? budgets[limit] : null);
                 var cluster = _config.Clusters[route.Cluster];
                 Log.RouteStarted(logger, route.Name, route.Topic, route.Group, route.Cluster, route.Concurrency, (int)route.MessageDeliveryGuarantees, route.DescribeDelivery());
                 for (var i = 0; i < route.Concurrency; i++)
@@ -69,6 +70,11 @@ public sealed class ProxyRunner
             foreach (var http in deliverers)
             {
                 http.Dispose();
+            }
+
+            foreach (var budget in budgets.Values)
+            {
+                budget.Dispose();
             }
         }
     }

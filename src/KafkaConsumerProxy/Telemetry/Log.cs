@@ -145,4 +145,10 @@ internal static partial class Log
 
     [LoggerMessage(1100, LogLevel.Critical, "Cannot start: {What}: {Reason}")]
     public static partial void StartFailed(ILogger logger, string what, string reason);
+
+    [LoggerMessage(1600, LogLevel.Information, "Route {Route}: adaptive in-flight limit {Before} -> {After} (upper bound {Max})")]
+    public static partial void ConcurrencyLimitChanged(ILogger logger, string route, int before, int after, int max);
+
+    [LoggerMessage(1601, LogLevel.Warning, "Route {Route}: HTTP {Status} from {Host} with Retry-After: no request of the route starts for {DelayMs:F0} ms")]
+    public static partial void EndpointAskedToWait(ILogger logger, string route, int status, string host, double delayMs);
 }

@@ -20,6 +20,8 @@ public sealed class ProxyMetrics : IDisposable
     private long _repeatsTotal;
     private readonly Counter<long> _repeats;
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _concurrencyLimits = new(StringComparer.Ordinal);
+
     public ProxyMetrics()
     {
         _meter = new Meter(MeterName);
@@ -28,6 +30,11 @@ public sealed class ProxyMetrics : IDisposable
         _skipped = _meter.CreateCounter<long>("kcp.messages.skipped", description: "Messages skipped after failures or by hand");
         _repeats = _meter.CreateCounter<long>("kcp.messages.repeats_filtered", description: "Messages not delivered again because the local offset record shows them done");
     }
+
+    /// <summary>The current adaptive in-flight limit of <paramref name="route"/>; null when its limit is fixed.</summary>
+    public int? ConcurrencyLimit(string route) => _concurrencyLimits.TryGetValue(route, out var limit) ? limit : null;
+
+    internal void SetConcurrencyLimit(string route, int limit) => _concurrencyLimits[route] = limit;
 
     public long Delivered => Interlocked.Read(ref _deliveredTotal);
 
