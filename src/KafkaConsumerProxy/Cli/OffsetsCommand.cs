@@ -84,8 +84,8 @@ internal static class OffsetsCommand
             }
             else
             {
-                Console.Error.WriteLine(error);
-                return 2;
+                Console.Error.WriteLine($"kcp offsets set: {error}");
+                return CliApp.ConfigError;
             }
 
             return await WithToolAsync(parse.GetRequiredValue(config), parse.GetRequiredValue(route), async tool =>
@@ -153,7 +153,13 @@ internal static class OffsetsCommand
         catch (ConfigException ex)
         {
             Console.Error.WriteLine(ex.Message);
-            return 2;
+            return CliApp.ConfigError;
+        }
+
+        if (!config.Routes.Any(r => r.Name == route))
+        {
+            Console.Error.WriteLine($"kcp offsets: --route '{route}': no route named '{route}' in {config.RoutesDir}; routes: {string.Join(", ", config.Routes.Select(r => r.Name))}");
+            return CliApp.ConfigError;
         }
 
         try
@@ -163,8 +169,8 @@ internal static class OffsetsCommand
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or TimeoutException or KafkaException)
         {
-            Console.Error.WriteLine($"kcp offsets: {ex.Message}");
-            return 1;
+            Console.Error.WriteLine($"kcp offsets: {ex.Message.ReplaceLineEndings(" ")}");
+            return CliApp.EnvironmentError;
         }
     }
 
