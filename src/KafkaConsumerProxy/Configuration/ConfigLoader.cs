@@ -646,7 +646,7 @@ internal static class ConfigTree
     /// <summary>100,000: nodes a YAML document may hold with every alias expanded; a route file holds a few dozen.</summary>
     public const int MaxExpandedNodes = 100_000;
 
-    // Deeper nesting has no use in a config file; the check also ends a recursive alias (`a: &x [*x]`).
+    // Deeper nesting has no use in a config file.
     private const int MaxDepth = 32;
 
     private static readonly JsonDocumentOptions JsonOptions = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
@@ -744,11 +744,10 @@ internal static class ConfigTree
 
             if (depth > MaxDepth)
             {
-                var start = parser.Current!.Start;
-                Skip();
-                errors.Add(new ConfigError(file, path.Length == 0 ? null : path, null,
-                    $"nested deeper than {MaxDepth} levels at line {start.Line}, column {start.Column}"));
-                return (new SequenceNode(), 1);
+                // Parsing stops here: YamlDotNet's scanner spends time in proportion to the nesting on every token,
+                // so a megabyte of '[' would take many minutes to read to its end.
+                throw new YamlTreeException(parser.Current!.Start,
+                    $"nested deeper than {MaxDepth} levels" + (path.Length == 0 ? "" : $" (under '{path}')"));
             }
 
             var anchor = parser.Current is NodeEvent { Anchor.IsEmpty: false } node ? node.Anchor.Value : null;
