@@ -704,6 +704,7 @@ internal static class ConfigTree
     {
         private readonly Dictionary<string, (ConfigNode Node, long Size)> _anchors = new(StringComparer.Ordinal);
         private long _expanded;
+        private bool _aliases;
 
         public ConfigNode? ReadStream()
         {
@@ -738,6 +739,7 @@ internal static class ConfigTree
             {
                 if (!_anchors.TryGetValue(alias.Value.Value, out var target))
                     throw new YamlTreeException(alias.Start, $"alias *{alias.Value.Value} does not name a complete anchor defined before it");
+                _aliases = true;
                 Count(target.Size, alias.Start);
                 return target;
             }
@@ -810,8 +812,9 @@ internal static class ConfigTree
             _expanded = Add(_expanded, nodes);
             if (_expanded > MaxExpandedNodes)
             {
-                throw new YamlTreeException(at, string.Create(CultureInfo.InvariantCulture,
-                    $"the document expands to more than {MaxExpandedNodes} nodes through aliases (an alias bomb?); a config file may hold at most {MaxExpandedNodes}"));
+                throw new YamlTreeException(at, _aliases
+                    ? string.Create(CultureInfo.InvariantCulture, $"the document expands to more than {MaxExpandedNodes} nodes through aliases (an alias bomb?); a config file may hold at most {MaxExpandedNodes}")
+                    : string.Create(CultureInfo.InvariantCulture, $"the document holds more than {MaxExpandedNodes} nodes; a config file may hold at most {MaxExpandedNodes}"));
             }
         }
 

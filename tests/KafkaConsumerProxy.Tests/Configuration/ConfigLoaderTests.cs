@@ -857,6 +857,14 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void TryLoad_MoreNodesThanTheBudgetWithoutAliases_Reported()
+    {
+        Write("routes/r.yaml", RouteYaml() + string.Concat(Enumerable.Range(0, 101).Select(i => $"k{i}: [{string.Join(",", Enumerable.Repeat("x", 1000))}]\n")));
+
+        Assert.Matches(@"^cannot parse YAML at line \d+, column \d+: the document holds more than 100000 nodes; a config file may hold at most 100000$", Assert.Single(Errors()).Message);
+    }
+
+    [Fact]
     public void Load_YamlAliasesWithinBudget_ResolvedToTheAnchoredValue()
     {
         Write("routes/r.yaml", RouteYaml(("topic", "&t orders"), ("consumer_conf", "&c { fetch.wait.max.ms: 50 }"), ("consumer_topic_conf", "*c"), ("group", "*t")));
