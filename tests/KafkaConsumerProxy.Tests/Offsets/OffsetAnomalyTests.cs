@@ -36,6 +36,27 @@ public sealed class OffsetAnomalyTests : IClassFixture<TestCluster>
     }
 
     [Fact]
+    public async Task OffsetBehind_RecordAtTheLogEnd_FilteringReportedWithoutWaitingForALaterMessage_Issue7()
+    {
+        var (topic, group, receiver, config) = await DeliverTenAsync(useSavedOffsetTime: -1);
+        await using var _ = receiver;
+        using var __ = config;
+        GroupOffsets.CommitBehindTheBack(_cluster.BootstrapServers, group, topic, new Dictionary<int, long> { [0] = 3 });
+
+        // Nothing is produced after the record: the end of filtering is reported at the record's last offset.
+        await using (var proxy = InProcessProxy.Start(config.ConfigFile))
+        {
+            await proxy.WaitForLogAsync("filtering repeats on " + topic + "/0: offset 3 is below the local record 9", Patience);
+            await proxy.WaitForLogAsync("filtered 7 repeated message(s) on " + topic + "/0 below the local record 9", Patience);
+            Assert.Equal(7, proxy.Metrics.RepeatsFiltered);
+            await proxy.StopAsync();
+        }
+
+        Assert.Equal(10, receiver.Requests.Count);
+        Assert.Equal(10, Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0]);
+    }
+
+    [Fact]
     public async Task OffsetBehind_OldEnoughRecord_OffsetRestoredAndCommitted()
     {
         var (topic, group, receiver, config) = await DeliverTenAsync(useSavedOffsetTime: 0);
