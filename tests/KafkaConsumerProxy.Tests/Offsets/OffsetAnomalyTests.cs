@@ -1,5 +1,7 @@
 using KafkaConsumerProxy.Admin;
+using Confluent.Kafka;
 using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Embedded;
 using KafkaConsumerProxy.Offsets;
 using KafkaConsumerProxy.Tests.Harness;
 
@@ -53,6 +55,34 @@ public sealed class OffsetAnomalyTests : IClassFixture<TestCluster>
         }
 
         Assert.Equal(10, receiver.Requests.Count);
+        Assert.Equal(10, Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0]);
+    }
+
+    [Fact]
+    public async Task LogBoundsUnreadable_RecordNotTrusted_RepeatsDeliveredNotFilteredNorRestored_Issue7()
+    {
+        var (topic, group, receiver, config) = await DeliverTenAsync(useSavedOffsetTime: 0);
+        await using var _ = receiver;
+        using var __ = config;
+        GroupOffsets.CommitBehindTheBack(_cluster.BootstrapServers, group, topic, new Dictionary<int, long> { [0] = 3 });
+
+        // The watermark queries at assignment (one ListOffsets request each for the low and the high watermark) fail.
+        _cluster.Mock.PushRequestErrors(KafkaApiKey.ListOffsets, ErrorCode.TopicAuthorizationFailed, ErrorCode.TopicAuthorizationFailed);
+        try
+        {
+            await using var proxy = InProcessProxy.Start(config.ConfigFile);
+            await proxy.WaitForLogAsync($"local offset record of {topic}/0 not trusted: the partition's log bounds could not be read", Patience);
+            await DeliveryAssert.AllArrivedAsync(receiver, Enumerable.Range(3, 7).Select(o => (0, (long)o)).ToHashSet(), Patience);
+            await proxy.StopAsync();
+            Assert.DoesNotContain(proxy.Logs, l => l.Contains("filtering repeats", StringComparison.Ordinal) || l.Contains("offset restored", StringComparison.Ordinal));
+        }
+        finally
+        {
+            _cluster.Mock.ClearRequestErrors(KafkaApiKey.ListOffsets);
+        }
+
+        // Delivered again from the committed offset: repeats, never a loss.
+        Assert.Equal([3L, 4, 5, 6, 7, 8, 9], receiver.Requests.Skip(10).Select(r => r.Offset!.Value));
         Assert.Equal(10, Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0]);
     }
 
