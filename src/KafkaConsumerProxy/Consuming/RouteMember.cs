@@ -245,7 +245,7 @@ internal sealed class RouteMember
             worker.Start();
             var from = start.SeekTo is { } at ? new Offset(at) : Offset.Unset;
             starts.Add(new TopicPartitionOffset(partition, from));
-            Log.PartitionStart(_logger, _route.Name, partition.Topic, number, Describe(committedOffset), recordFile.Initial is { } l ? l.LastDone.ToString(CultureInfo.InvariantCulture) : "(none)", from.IsSpecial ? "committed offset" : from.Value.ToString(CultureInfo.InvariantCulture));
+            Log.PartitionStart(_logger, _route.Name, partition.Topic, number, Describe(committedOffset), recordFile.Initial is { } l ? l.LastDone.ToString(CultureInfo.InvariantCulture) + (start.DiscardRecord ? " (ignored)" : "") : "(none)", from.IsSpecial ? "committed offset" : from.Value.ToString(CultureInfo.InvariantCulture));
         }
 
         Log.PartitionsAssigned(_logger, _route.Name, _index, Describe(partitions));
