@@ -65,6 +65,9 @@ public sealed class ProxyConfigWriter : IDisposable
     /// <summary>Path of the skip records file.</summary>
     public string SkipFile => Path.Combine(StateDir, "skipped.jsonl");
 
+    /// <summary>Appends top-level YAML (e.g. a <c>limits</c> mapping) to kcp.yaml.</summary>
+    public void AppendMain(string yaml) => File.AppendAllText(ConfigFile, yaml.EndsWith('\n') ? yaml : yaml + "\n");
+
     /// <summary>Writes routes/{name}.yaml with the baseline keys, then <paramref name="keys"/> on top.</summary>
     public string AddRoute(string name, string topic, string group, int port, IReadOnlyDictionary<string, object>? keys = null)
     {
@@ -94,6 +97,7 @@ public sealed class ProxyConfigWriter : IDisposable
     {
         bool b => b ? "true" : "false",
         string s => "\"" + s.Replace("\"", "\\\"", StringComparison.Ordinal) + "\"",
+        int[] list => "[" + string.Join(", ", list.Select(i => i.ToString(CultureInfo.InvariantCulture))) + "]",
         IReadOnlyDictionary<string, string> map => "{" + string.Join(", ", map.Select(kv => $"\"{kv.Key}\": \"{kv.Value}\"")) + "}",
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => value.ToString() ?? "",
