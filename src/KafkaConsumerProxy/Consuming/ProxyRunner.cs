@@ -44,6 +44,7 @@ public sealed class ProxyRunner
         var store = Starting(logger, $"state_dir {_config.StateDir}", () => new LocalOffsetStore(_config.StateDir, logger, _time));
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(stop);
         var deliverers = new List<HttpDeliverer>();
+        var deadLetters = new List<DeadLetterWriter>();
         var budgets = _config.Limits.Values.ToDictionary(l => l.Name, l => new RequestBudget(l.Name, l.MaxRequestsPerSecond, l.MaxConcurrency), StringComparer.Ordinal);
         var members = new List<Task>();
         try
@@ -53,7 +54,15 @@ public sealed class ProxyRunner
                 var routeLogger = _loggers.CreateLogger($"kcp.route.{route.Name}");
                 var http = Starting(logger, $"route {route.Name} ({route.SourceFile})", () => new HttpDeliverer(route, _time));
                 deliverers.Add(http);
-                var deliverer = new MessageDeliverer(route, http, skipLog, _manualSkip, _metrics, routeLogger, _time, route.Delivery.Limit is { } limit ? budgets[limit] : null);
+                var deadLetter = route.DeadLetter.Enabled
+                    ? Starting(logger, $"route {route.Name} dead_letter_topic {route.DeadLetter.Topic}", () => new DeadLetterWriter(route, _config.Clusters[route.DeadLetter.Cluster ?? route.Cluster], routeLogger, _time))
+                    : null;
+                if (deadLetter is not null)
+                {
+                    deadLetters.Add(deadLetter);
+                }
+
+                var deliverer = new MessageDeliverer(route, http, skipLog, _manualSkip, _metrics, routeLogger, _time, route.Delivery.Limit is { } limit ? budgets[limit] : null, deadLetter);
                 var cluster = _config.Clusters[route.Cluster];
                 Log.RouteStarted(logger, route.Name, route.Topic, route.Group, route.Cluster, route.Concurrency, (int)route.MessageDeliveryGuarantees, route.DescribeDelivery());
                 for (var i = 0; i < route.Concurrency; i++)
@@ -75,6 +84,11 @@ public sealed class ProxyRunner
             foreach (var budget in budgets.Values)
             {
                 budget.Dispose();
+            }
+
+            foreach (var deadLetter in deadLetters)
+            {
+                deadLetter.Dispose();
             }
         }
     }

@@ -46,6 +46,12 @@ public readonly record struct DeliveryResult(DeliveryOutcome Outcome, string Hos
     public TimeSpan? RetryAfter { get; init; }
 
     /// <summary>
+    /// The first bytes (up to <see cref="DeadLetterWriter.MaxBodyBytes"/>) of a failed answer's body, kept only for a
+    /// route with a dead-letter topic (<c>kcp.dlq.last_body</c>); null otherwise.
+    /// </summary>
+    public byte[]? BodyStart { get; init; }
+
+    /// <summary>
     /// The longest reason put into a log line or skip record, after escaping (600 characters): room for a cut
     /// body preview (<see cref="Telemetry.LogText.DefaultMaxChars"/>) and what is said about it.
     /// </summary>

@@ -95,9 +95,11 @@ public sealed class HttpDeliverer : IDisposable
                 if (_route.ResponseCheck == ResponseCheck.Status || status is < 200 or > 299)
                 {
                     var (decided, why) = ResponseClassifier.Classify(_route.ResponseCheck, status, []);
-                    return new DeliveryResult(decided, host, Stopwatch.GetElapsedTime(started), status, why)
+                    var elapsedAtStatus = Stopwatch.GetElapsedTime(started);
+                    return new DeliveryResult(decided, host, elapsedAtStatus, status, why)
                     {
                         RetryAfter = Delivery.RetryPolicy.HonoursRetryAfter(status) ? RetryAfterOf(response) : null,
+                        BodyStart = decided != DeliveryOutcome.Success && _route.DeadLetter.Enabled ? await ReadStartAsync(response.Content, timeout.Token).ConfigureAwait(false) : null,
                     };
                 }
 
@@ -116,7 +118,10 @@ public sealed class HttpDeliverer : IDisposable
                     var (outcome, reason) = batch is null || retry is null
                         ? ResponseClassifier.Classify(_route.ResponseCheck, status, body.AsSpan(0, length))
                         : ResponseClassifier.ClassifyBatch(_route.ResponseCheck, status, body.AsSpan(0, length), batch, retry);
-                    return new DeliveryResult(outcome, host, elapsed, status, reason);
+                    return new DeliveryResult(outcome, host, elapsed, status, reason)
+                    {
+                        BodyStart = outcome != DeliveryOutcome.Success && _route.DeadLetter.Enabled ? body.AsSpan(0, Math.Min(length, DeadLetterWriter.MaxBodyBytes)).ToArray() : null,
+                    };
                 }
                 finally
                 {
@@ -158,6 +163,35 @@ public sealed class HttpDeliverer : IDisposable
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Up to <see cref="DeadLetterWriter.MaxBodyBytes"/> of a failed answer's body, for the dead-letter headers; what
+    /// arrived before <paramref name="token"/> (<c>exec_timeout_ms</c>) fired or the connection failed. Never decides the
+    /// attempt, which the status line already did.
+    /// </summary>
+    private static async Task<byte[]> ReadStartAsync(HttpContent content, CancellationToken token)
+    {
+        var buffer = new byte[DeadLetterWriter.MaxBodyBytes];
+        var length = 0;
+        try
+        {
+            var stream = await content.ReadAsStreamAsync(token).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                int read;
+                while (length < buffer.Length && (read = await stream.ReadAsync(buffer.AsMemory(length), token).ConfigureAwait(false)) > 0)
+                {
+                    length += read;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException)
+        {
+            // What arrived is kept.
+        }
+
+        return buffer.AsSpan(0, length).ToArray();
     }
 
     // A timeout source per attempt costs an allocation and a timer; reused ones only re-arm their timer.

@@ -55,10 +55,13 @@ public sealed class MessageDeliverer
     private readonly RequestBudget? _rate;
     private readonly RequestBudget? _shared;
     private readonly AdaptiveConcurrencyLimit? _adaptive;
+    private readonly DeadLetterWriter? _deadLetter;
 
     /// <param name="shared">The budget of <c>limits</c> the route names with <c>limit</c>, shared with other routes; null: none.</param>
-    public MessageDeliverer(RouteDefinition route, HttpDeliverer http, SkipLog skipLog, ManualSkipSignal manualSkip, ProxyMetrics metrics, ILogger logger, TimeProvider time, RequestBudget? shared = null)
+    /// <param name="deadLetter">Where skipped messages are written first (<c>dead_letter_topic</c>); null: none.</param>
+    public MessageDeliverer(RouteDefinition route, HttpDeliverer http, SkipLog skipLog, ManualSkipSignal manualSkip, ProxyMetrics metrics, ILogger logger, TimeProvider time, RequestBudget? shared = null, DeadLetterWriter? deadLetter = null)
     {
+        _deadLetter = deadLetter;
         _route = route;
         _http = http;
         _skipLog = skipLog;
@@ -142,6 +145,7 @@ public sealed class MessageDeliverer
         var slot = _http.Hosts.NextSlot();
         var retry = asBatch ? new List<long>() : null;
         var failures = new FailureHistory(_time, _manualSkip);
+        var firstFailureAt = default(DateTimeOffset);
         for (var attempt = 1; ; attempt++)
         {
             if (!await TakeSlotAsync(inFlight, attempt, abandon).ConfigureAwait(false))
@@ -213,6 +217,11 @@ public sealed class MessageDeliverer
                 _metrics.OnFailedAttempt(_route.Name);
             }
 
+            if (attempt == 1)
+            {
+                firstFailureAt = _time.GetUtcNow();
+            }
+
             // One line per batch, not per message: a failing batch of hundreds would otherwise flood the log.
             var described = batch.Count == 1 ? reason : $"{reason} (batch of {batch.Count}: offsets {RequestBuilder.DescribeOffsets(batch)})";
             LogFailure(head, attempt, described);
@@ -230,9 +239,10 @@ public sealed class MessageDeliverer
             }
 
             var (decision, kind) = RetryPolicy.AfterFailure(_route, attempt, result.IsSuccess ? null : result.StatusCode);
+            SkipDetails Details(SkipKind skipKind) => new(skipKind, attempt, firstFailureAt, reason, result.StatusCode, result.BodyStart, _time.GetUtcNow());
             if (decision == RetryDecision.Skip || failures.ManualSkip.IsCancellationRequested)
             {
-                await SkipAllAsync(batch, attempt, reason, decision == RetryDecision.Skip ? kind : SkipKind.Manual, result.StatusCode, finished).ConfigureAwait(false);
+                await SkipAllAsync(batch, Details(decision == RetryDecision.Skip ? kind : SkipKind.Manual), finished, abandon).ConfigureAwait(false);
                 return;
             }
 
@@ -245,7 +255,7 @@ public sealed class MessageDeliverer
             {
                 if (failures.ManualSkip.IsCancellationRequested)
                 {
-                    await SkipAllAsync(batch, attempt, reason, SkipKind.Manual, result.StatusCode, finished).ConfigureAwait(false);
+                    await SkipAllAsync(batch, Details(SkipKind.Manual), finished, abandon).ConfigureAwait(false);
                 }
 
                 return;
@@ -353,21 +363,44 @@ public sealed class MessageDeliverer
         }
     }
 
-    private async Task SkipAllAsync(List<KafkaRecord> batch, int attempts, string reason, SkipKind kind, int? status, Func<KafkaRecord, MessageDisposition, ValueTask> finished)
+    private async Task SkipAllAsync(List<KafkaRecord> batch, SkipDetails details, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon)
     {
         foreach (var record in batch)
         {
-            await finished(record, Skip(record, attempts, reason, kind, status)).ConfigureAwait(false);
+            var disposition = await SkipAsync(record, details, abandon).ConfigureAwait(false);
+            if (disposition == MessageDisposition.Abandoned)
+            {
+                // This one and the rest stay unfinished for whoever takes the partition next.
+                return;
+            }
+
+            await finished(record, disposition).ConfigureAwait(false);
         }
     }
 
-    private MessageDisposition Skip(KafkaRecord record, int attempts, string reason, SkipKind kind, int? status)
+    /// <summary>
+    /// Skips one message: first into the dead-letter topic when the route has one (waiting as long as that takes; the
+    /// message is abandoned, not skipped, when the partition is given up meanwhile), then the skip record.
+    /// </summary>
+    private async ValueTask<MessageDisposition> SkipAsync(KafkaRecord record, SkipDetails details, CancellationToken abandon)
     {
+        DeadLetterPosition? position = null;
+        if (_deadLetter is not null)
+        {
+            position = await _deadLetter.WriteAsync(record, details, abandon).ConfigureAwait(false);
+            if (position is null)
+            {
+                return MessageDisposition.Abandoned;
+            }
+        }
+
+        var (attempts, reason, kind) = (details.Attempts, details.LastFailure, details.Kind);
         var manual = kind == SkipKind.Manual;
         _skipLog.Write(new SkipRecord(_time.GetUtcNow(), _route.Name, record.Topic, record.Partition, record.Offset, record.Key, attempts, reason, manual)
         {
             Kind = kind,
-            Status = status,
+            Status = details.LastStatus,
+            DeadLetter = position,
         });
         if (manual)
         {

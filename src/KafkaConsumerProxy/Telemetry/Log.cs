@@ -151,4 +151,10 @@ internal static partial class Log
 
     [LoggerMessage(1601, LogLevel.Warning, "Route {Route}: HTTP {Status} from {Host} with Retry-After: no request of the route starts for {DelayMs:F0} ms")]
     public static partial void EndpointAskedToWait(ILogger logger, string route, int status, string host, double delayMs);
+
+    [LoggerMessage(1602, LogLevel.Error, "Route {Route}: {Topic}/{Partition}@{Offset} stays blocked: it cannot be written to dead-letter topic {DeadLetterTopic} ({Failures} failed write(s)), so it is not skipped and is tried again: {Reason}")]
+    public static partial void DeadLetterWriteFailed(ILogger logger, string route, string topic, int partition, long offset, string deadLetterTopic, int failures, string reason);
+
+    [LoggerMessage(1603, LogLevel.Information, "Route {Route}: {Topic}/{Partition}@{Offset} written to dead-letter topic {DeadLetterTopic} after {Failures} failed write(s)")]
+    public static partial void DeadLetterWritten(ILogger logger, string route, string topic, int partition, long offset, string deadLetterTopic, int failures);
 }

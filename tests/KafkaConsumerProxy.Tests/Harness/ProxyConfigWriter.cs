@@ -65,6 +65,16 @@ public sealed class ProxyConfigWriter : IDisposable
     /// <summary>Path of the skip records file.</summary>
     public string SkipFile => Path.Combine(StateDir, "skipped.jsonl");
 
+    /// <summary>Adds a cluster <paramref name="name"/> to kcp.yaml's <c>clusters</c>, with the fast consumer settings.</summary>
+    public void AddCluster(string name, string bootstrapServers)
+    {
+        var text = File.ReadAllText(ConfigFile);
+        var entry = new StringBuilder();
+        entry.AppendLine(CultureInfo.InvariantCulture, $"  {name}:");
+        entry.AppendLine(CultureInfo.InvariantCulture, $"    bootstrap_servers: \"{bootstrapServers}\"");
+        File.WriteAllText(ConfigFile, text.Replace("clusters:\n", "clusters:\n" + entry.ToString().ReplaceLineEndings("\n"), StringComparison.Ordinal));
+    }
+
     /// <summary>Appends top-level YAML (e.g. a <c>limits</c> mapping) to kcp.yaml.</summary>
     public void AppendMain(string yaml) => File.AppendAllText(ConfigFile, yaml.EndsWith('\n') ? yaml : yaml + "\n");
 
