@@ -38,6 +38,7 @@ public static class CliApp
             ValidateCommand(),
             DemoCommand.Create(),
             OffsetsCommand.Create(),
+            DlqCommand.Create(),
         };
 
         var parse = root.Parse(args);

@@ -24,8 +24,8 @@ public sealed class DeadLetterWriter : IDisposable
     /// <summary>The first 1 KiB of the last answer's body goes into <c>kcp.dlq.last_body</c>.</summary>
     public const int MaxBodyBytes = 1024;
 
-    /// <summary>How long one write may take inside librdkafka (its own retries included) before it counts as failed: 10 s.</summary>
-    public const int MessageTimeoutMs = 10_000;
+    /// <summary>How long one write may take inside librdkafka (its own retries included) before it counts as failed (5 s): then it is logged and written again.</summary>
+    public const int MessageTimeoutMs = 5_000;
 
     private static readonly TimeSpan FailureLogInterval = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan MaxRetryWait = TimeSpan.FromSeconds(5);
@@ -76,7 +76,7 @@ public sealed class DeadLetterWriter : IDisposable
     /// </summary>
     public async Task<DeadLetterPosition?> WriteAsync(KafkaRecord record, SkipDetails details, CancellationToken abandon)
     {
-        var message = new Message<byte[]?, byte[]?> { Key = record.Key, Value = record.Value, Headers = HeadersOf(record, details), Timestamp = new Timestamp(record.TimestampMs, TimestampType.CreateTime) };
+        var message = new Message<byte[]?, byte[]?> { Key = record.Key, Value = record.Value, Headers = HeadersOf(record, details) };
         var failures = 0;
         var lastLog = 0L;
         var wait = TimeSpan.FromMilliseconds(100);

@@ -17,6 +17,9 @@ public sealed class RequestBuilder
     /// <summary>The attempt of the message or batch this request is, 1 for the first: <c>X-Kafka-Delivery-Attempt</c>.</summary>
     public const string AttemptHeader = "X-Kafka-Delivery-Attempt";
 
+    /// <summary>Set to <c>true</c> on messages replayed from a dead-letter topic.</summary>
+    public const string ReplayHeader = "X-Kafka-Replay";
+
     private const string Hex = "0123456789ABCDEF";
     private const string FormContentType = "application/x-www-form-urlencoded";
     private const string JsonContentType = "application/json";
@@ -55,6 +58,11 @@ public sealed class RequestBuilder
         headers.TryAddWithoutValidation("X-Kafka-Offset", offset);
         headers.TryAddWithoutValidation("X-Kafka-Timestamp", record.TimestampMs.ToString(CultureInfo.InvariantCulture));
         headers.TryAddWithoutValidation(AttemptHeader, Number(attempt));
+        if (record.Replay)
+        {
+            headers.TryAddWithoutValidation(ReplayHeader, "true");
+        }
+
         if (record.Key is not null)
         {
             headers.TryAddWithoutValidation("X-Kafka-Key", PercentEncodeToString(record.Key));
