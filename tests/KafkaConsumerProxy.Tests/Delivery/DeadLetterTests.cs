@@ -58,7 +58,9 @@ public sealed class DeadLetterTests : IClassFixture<TestCluster>
         Assert.Equal(topic, dlqHeaders["kcp.dlq.topic"]);
         Assert.Equal("0", dlqHeaders["kcp.dlq.partition"]);
         Assert.Equal(sourceOffset.ToString(System.Globalization.CultureInfo.InvariantCulture), dlqHeaders["kcp.dlq.offset"]);
-        Assert.Equal(message.Message.Timestamp.UnixTimestampMs.ToString(System.Globalization.CultureInfo.InvariantCulture), dlqHeaders["kcp.dlq.timestamp"]);
+        // The source message's own timestamp; the dead-letter record's timestamp is when it was dead-lettered.
+        Assert.Equal(SourceTimestamp(topic, sourceOffset).ToString(System.Globalization.CultureInfo.InvariantCulture), dlqHeaders["kcp.dlq.timestamp"]);
+        Assert.True(message.Message.Timestamp.UnixTimestampMs >= SourceTimestamp(topic, sourceOffset));
         Assert.Equal("dlq", dlqHeaders["kcp.dlq.route"]);
         Assert.Equal(group, dlqHeaders["kcp.dlq.group"]);
         Assert.Equal("1", dlqHeaders["kcp.dlq.attempts"]);
@@ -124,6 +126,9 @@ public sealed class DeadLetterTests : IClassFixture<TestCluster>
         Assert.Contains(proxy.Logs, l => l.Contains("written to dead-letter topic " + dlq + " after", StringComparison.Ordinal));
         Assert.Single(File.ReadAllLines(config.SkipFile));
     }
+
+    private long SourceTimestamp(string topic, long offset) =>
+        ReadAll(_cluster.BootstrapServers, topic, 1).Single(r => r.Offset.Value == offset).Message.Timestamp.UnixTimestampMs;
 
     internal static async Task<long> ProduceWithHeadersAsync(string bootstrap, string topic, byte[]? key, byte[]? value, params (string Name, byte[]? Value)[] headers)
     {
