@@ -169,6 +169,8 @@ public static class ConfigLoader
         {
             if (File.Exists(existing))
                 return $"cannot be created: {existing} is a file, not a directory";
+            if (new FileInfo(existing).LinkTarget is { } target)
+                return $"cannot be created: {existing} is a symbolic link to {target}, which does not exist";
             existing = Path.GetDirectoryName(existing);
             if (existing is null)
                 return "cannot be created: none of its parent directories exists";
@@ -178,7 +180,7 @@ public static class ConfigLoader
             return existing == stateDir ? $"is not writable: {reason}" : $"cannot be created in {existing}: {reason}";
 
         var offsets = Path.Combine(stateDir, "offsets");
-        if (File.Exists(offsets))
+        if (File.Exists(offsets) || (!Directory.Exists(offsets) && new FileInfo(offsets).LinkTarget is not null))
             return $"holds a file {offsets} where kcp keeps its offset records directory";
         if (Directory.Exists(offsets) && ConfigFile.CreateDirectoryProblem(offsets) is { } offsetsReason)
             return $"has a directory {offsets} that is not writable: {offsetsReason}";
