@@ -122,7 +122,7 @@ public static class ConfigLoader
             return null;
 
         var path = Path.GetFullPath(Path.Combine(baseDir, written ?? defaultValue));
-        if (!Directory.Exists(path) && new FileInfo(path).LinkTarget is { } target && !Path.Exists(path))
+        if (!Directory.Exists(path) && new FileInfo(path) is { LinkTarget: { } target } link && link.ResolveLinkTarget(returnFinalTarget: true) is null or { Exists: false })
             main.Error(key, written ?? defaultValue, $"cannot be created: {path} is a symbolic link to {target}, which does not exist");
         else if (File.Exists(path))
             main.Error(key, written ?? defaultValue, $"must be a directory, but {path} is a file");
