@@ -9,7 +9,9 @@ namespace KafkaConsumerProxy.Configuration;
 /// <summary>
 /// Loads the main config file and every route file of its <c>routes_dir</c>, validating all of it before anything
 /// starts. Every error is collected (never only the first), each naming the file, the key and the bad value.
-/// Only reads files. Scalars are accepted when their text parses as the expected type, whether quoted or not.
+/// Scalars are accepted when their text parses as the expected type, whether quoted or not. Values are checked with
+/// the rule that will be applied to them: requests are built by the delivery code, librdkafka checks the consumer
+/// settings (offline), and <c>state_dir</c> is tested by creating and removing a directory. Nothing else is written.
 /// </summary>
 public static class ConfigLoader
 {
