@@ -57,6 +57,8 @@ internal static class ReceiverApp
         var time = TimeProvider.System;
         app.MapPost("/consume", context => HandleAsync(context, log, time, TimeSpan.Zero));
         app.MapPost("/slow", context => HandleAsync(context, log, time, slowDelay));
+        // The large-value scenario's endpoint.
+        app.MapPost("/slow50", context => HandleAsync(context, log, time, TimeSpan.FromMilliseconds(50)));
         app.MapGet("/stats", () => log.Stats());
         app.MapGet("/latency", () => log.Latency());
         app.MapPost("/reset", () =>

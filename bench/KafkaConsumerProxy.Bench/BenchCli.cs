@@ -96,7 +96,7 @@ internal sealed record BenchOptions
 
     public const int Partitions = 8;
 
-    public static IReadOnlyList<string> AllScenarios { get; } = ["sync", "async", "batch", "ceilings", "latency", "backlog"];
+    public static IReadOnlyList<string> AllScenarios { get; } = ["sync", "async", "batch", "ceilings", "latency", "backlog", "large"];
 
     public required int Messages { get; init; }
 

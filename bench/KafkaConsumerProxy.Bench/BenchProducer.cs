@@ -34,11 +34,43 @@ internal static class BenchProducer
         return value;
     }
 
+    /// <summary>Messages of the large-value scenario: about what the mock cluster keeps of them, lz4-compressed.</summary>
+    public const int LargeCount = 1_900;
+
+    /// <summary>Value size of the large-value scenario.</summary>
+    public const int LargeValueBytes = 900_000;
+
+    /// <summary>
+    /// A 900,000-byte value of letters: a 1,000-byte block, random per message, repeated. lz4 finds the repeats, so
+    /// the mock cluster (5 MiB per partition) keeps all of them, while kcp holds each at its full size.
+    /// </summary>
+    public static byte[] LargeValue(long i)
+    {
+        const int Block = 1_000;
+        // Seeded per message so every run produces the same data; not for security.
+#pragma warning disable CA5394
+        var random = new Random((int)i);
+        var value = new byte[LargeValueBytes];
+        for (var j = 0; j < Block; j++)
+        {
+            value[j] = (byte)('a' + random.Next(26));
+        }
+#pragma warning restore CA5394
+
+        for (var j = Block; j < LargeValueBytes; j++)
+        {
+            value[j] = value[j - Block];
+        }
+
+        return value;
+    }
+
     public static byte[] Key(long i) => Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"k{i % DistinctKeys}"));
 
     /// <summary>Produces <paramref name="count"/> messages as fast as the cluster takes them, and waits for every acknowledgement.</summary>
-    public static void Preload(string bootstrapServers, string topic, int partitions, long count, CompressionType compression, TimeSpan timeout)
+    public static void Preload(string bootstrapServers, string topic, int partitions, long count, CompressionType compression, TimeSpan timeout, Func<long, byte[]>? value = null)
     {
+        value ??= Value;
         var config = new ProducerConfig
         {
             BootstrapServers = bootstrapServers,
@@ -63,7 +95,7 @@ internal static class BenchProducer
         };
         for (long i = 0; i < count; i++)
         {
-            var message = new Message<byte[], byte[]> { Key = Key(i), Value = Value(i) };
+            var message = new Message<byte[], byte[]> { Key = Key(i), Value = value(i) };
             var partition = new TopicPartition(topic, (int)(i % partitions));
             while (true)
             {

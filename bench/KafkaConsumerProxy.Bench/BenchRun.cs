@@ -146,6 +146,14 @@ internal sealed class BenchRun
             await Run("backlog", "backlog-async", "backlog: async 64", () => BacklogAsync("backlog-async", "backlog: async 64", AsyncKeys, retained)).ConfigureAwait(false);
         }
 
+        if (selected.Contains("large"))
+        {
+            var topic = $"bench-large-{_runId}";
+            Step($"preloading the large-value topic with {BenchProducer.LargeCount:N0} messages of {BenchProducer.LargeValueBytes:N0} bytes (lz4) ...");
+            var retained = await PreloadAsync(topic, BenchProducer.LargeCount, CompressionType.Lz4, BenchProducer.LargeValue).ConfigureAwait(false);
+            await Run("large", "large-async", "large values: async 64", () => LargeAsync("large-async", "large values: async 64", topic, retained)).ConfigureAwait(false);
+        }
+
         return results;
     }
 
@@ -377,6 +385,50 @@ internal sealed class BenchRun
     }
 
     /// <summary>
+    /// Runs kcp against the preloaded large-value topic and a 50 ms endpoint (<c>/slow50</c>) until every message is
+    /// delivered or <c>--backlog-seconds</c> have passed; reports its peak memory.
+    /// </summary>
+    private async Task<ScenarioResult> LargeAsync(string name, string label, string topic, long retained)
+    {
+        var config = WriteConfig(name, topic, "/slow50", AsyncKeys);
+        if (await _kcp.UnsupportedKeyAsync(config).ConfigureAwait(false) is { } key)
+        {
+            return ScenarioResult.NotAvailable(name, label, $"key {key} not supported by this build");
+        }
+
+        await _receiver.ResetAsync().ConfigureAwait(false);
+        using var proxy = _kcp.Run(config);
+        var started = Stopwatch.GetTimestamp();
+        var start = Probe(proxy, 0);
+        double maxRss = 0;
+        var stats = await _receiver.StatsAsync().ConfigureAwait(false);
+        while (Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(_options.BacklogSeconds) && stats.Messages < retained)
+        {
+            ThrowIfExited(proxy);
+            maxRss = Math.Max(maxRss, proxy.MemoryMb ?? 0);
+            await Task.Delay(TimeSpan.FromMilliseconds(250), _cancel).ConfigureAwait(false);
+            stats = await _receiver.StatsAsync().ConfigureAwait(false);
+        }
+
+        var end = Probe(proxy, stats.Messages);
+        if (stats.Messages == 0)
+        {
+            throw new InvalidOperationException($"nothing was delivered in {_options.BacklogSeconds} s. kcp output:\n{proxy.Output(20)}");
+        }
+
+        return new ScenarioResult(name, label)
+        {
+            MessagesPerSecond = stats.Rate,
+            Messages = stats.Messages,
+            Seconds = stats.Seconds,
+            PeakMemoryMb = proxy.PeakMemoryMb,
+            Split = Cores(start, end),
+            Note = string.Create(CultureInfo.InvariantCulture,
+                $"{retained:N0} messages of {BenchProducer.LargeValueBytes:N0} bytes (8 partitions, lz4); receiver answers after 50 ms, at most {stats.MaxInFlight} requests were open at once; {stats.Messages:N0} delivered in {Stopwatch.GetElapsedTime(started).TotalSeconds:F0} s; highest VmRSS sampled {maxRss:F0} MB"),
+        };
+    }
+
+    /// <summary>
     /// Polls the receiver until <paramref name="target"/> messages arrived; returns probes at the first poll that saw
     /// a message, at the first poll that saw half of them, and at the poll that saw the last one, and the receiver's
     /// final counters.
@@ -428,12 +480,12 @@ internal sealed class BenchRun
         }
     }
 
-    private async Task<long> PreloadAsync(string topic, long count, CompressionType compression)
+    private async Task<long> PreloadAsync(string topic, long count, CompressionType compression, Func<long, byte[]>? value = null)
     {
         _cluster.CreateTopic(topic, BenchOptions.Partitions);
         var watch = Stopwatch.StartNew();
         var timeout = TimeSpan.FromSeconds(60 + count / 5_000);
-        await Task.Run(() => BenchProducer.Preload(_cluster.BootstrapServers, topic, BenchOptions.Partitions, count, compression, timeout), _cancel).ConfigureAwait(false);
+        await Task.Run(() => BenchProducer.Preload(_cluster.BootstrapServers, topic, BenchOptions.Partitions, count, compression, timeout, value), _cancel).ConfigureAwait(false);
         var retained = BenchProducer.Retained(_cluster.BootstrapServers, topic, BenchOptions.Partitions);
         Step(string.Create(CultureInfo.InvariantCulture, $"  preloaded {count:N0} messages into {topic} in {watch.Elapsed.TotalSeconds:F1} s; the cluster holds {retained:N0}"));
         return retained;

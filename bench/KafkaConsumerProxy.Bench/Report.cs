@@ -190,6 +190,11 @@ internal static class Report
         {
             yield return AtMost($"<= 200 MB with a 1,000,000 backlog ({backlog.Label})", backlog, r => r.PeakMemoryMb, 200, "F0", " MB");
         }
+
+        if (Find("large-async") is { } large)
+        {
+            yield return AtMost("<= 300 MB with 900 KB values, 50 ms endpoint, async 64", large, r => r.PeakMemoryMb, 300, "F0", " MB");
+        }
     }
 
     // Only the throughput scenarios are compared: the latency and backlog runs are paced or slowed on purpose, and

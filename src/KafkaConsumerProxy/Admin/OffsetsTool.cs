@@ -1,3 +1,4 @@
+using System.Globalization;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using KafkaConsumerProxy.Configuration;
@@ -8,10 +9,18 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace KafkaConsumerProxy.Admin;
 
 /// <summary>One partition as <c>kcp offsets show</c> reports it.</summary>
-public sealed record PartitionOffsets(int Partition, long? Committed, long? LocalLastDone, long LogStart, long LogEnd)
+/// <param name="LocalClusterId">The cluster id stored in the local record; null when there is no record or it has none.</param>
+/// <param name="LocalTrust">Whether the next run trusts the local record (it does not trust one of another cluster or outside the log).</param>
+public sealed record PartitionOffsets(int Partition, long? Committed, long? LocalLastDone, long LogStart, long LogEnd, string? LocalClusterId = null, RecordTrust LocalTrust = RecordTrust.None)
 {
-    /// <summary>Messages not yet committed: from the committed offset (or the log start when none) to the log end.</summary>
-    public long Lag => LogEnd - Math.Max(Committed ?? LogStart, LogStart);
+    /// <summary>
+    /// Messages not yet committed: from the committed offset to the log end; from the log start when there is no
+    /// committed offset or it lies outside the log (where auto.offset.reset=earliest, kcp's default, starts).
+    /// </summary>
+    public long Lag => LogEnd - (CommittedOutsideLog ? LogStart : Math.Max(Committed ?? LogStart, LogStart));
+
+    /// <summary>The committed offset lies outside the log [log start, log end]: the next run starts where auto.offset.reset says.</summary>
+    public bool CommittedOutsideLog => Committed is { } c && (c < LogStart || c > LogEnd);
 }
 
 /// <summary>Where <c>kcp offsets set</c> moves each partition.</summary>
@@ -26,6 +35,9 @@ public abstract record OffsetTarget
     public sealed record AtTime(DateTimeOffset Time) : OffsetTarget;
 }
 
+/// <summary><c>kcp offsets set</c> was asked for offsets outside the partitions' logs, without <c>--force</c>; nothing was changed.</summary>
+public sealed class OffsetOutsideLogException(string message) : ArgumentException(message);
+
 /// <summary>
 /// The offsets tool: shows a route's committed offsets, local records, log ends and lag, and sets a group's committed
 /// offsets (the previous service's offset-reset script), keeping the local offset store in line so a deliberate replay
@@ -39,6 +51,7 @@ public sealed class OffsetsTool : IDisposable
     private readonly RouteDefinition _route;
     private readonly ClusterDefinition _cluster;
     private readonly IConsumer<byte[]?, byte[]?> _reader;
+    private string? _clusterId;
 
     public OffsetsTool(KcpConfig config, string routeName)
     {
@@ -51,37 +64,83 @@ public sealed class OffsetsTool : IDisposable
 
     public RouteDefinition Route => _route;
 
-    /// <summary>Per partition: committed offset, local record, log start and end.</summary>
+    /// <summary>The id of the route's cluster (from its metadata); null when it does not tell.</summary>
+    public string? ClusterId => _clusterId ??= _reader.ClusterId(Timeout);
+
+    /// <summary>Per partition: committed offset, local record (with its cluster id, and whether the next run trusts it), log start and end.</summary>
     public async Task<IReadOnlyList<PartitionOffsets>> ShowAsync()
     {
         var partitions = Partitions();
         var committed = _reader.Committed(partitions, Timeout).ToDictionary(c => c.Partition.Value, c => c.Offset);
         var store = new LocalOffsetStore(_config.StateDir, NullLogger.Instance, TimeProvider.System);
+        var clusterId = ClusterId;
         return partitions.Select(p =>
         {
             var marks = _reader.QueryWatermarkOffsets(p, Timeout);
             var c = committed.GetValueOrDefault(p.Partition.Value, Offset.Unset);
             var local = store.Read(Key(p.Partition.Value));
-            return new PartitionOffsets(p.Partition.Value, c.IsSpecial ? null : c.Value, local?.LastDone, marks.Low.Value, marks.High.Value);
+            var trust = StartPositionPolicy.Judge(local, new LogBounds(marks.Low.Value, marks.High.Value), clusterId);
+            return new PartitionOffsets(p.Partition.Value, c.IsSpecial ? null : c.Value, local?.LastDone, marks.Low.Value, marks.High.Value, local?.ClusterId, trust);
         }).ToList();
     }
 
     /// <summary>
     /// Sets the group's committed offsets and the local records. Refused while the group has active members, since
-    /// they would overwrite the new offsets with their own commits.
+    /// they would overwrite the new offsets with their own commits; and refused for an offset outside its partition's
+    /// log ([low watermark, high watermark]) unless <paramref name="force"/>, in which case <paramref name="notice"/>
+    /// is told, before anything changes, what the next run will do with each such offset.
     /// </summary>
-    public async Task<IReadOnlyList<TopicPartitionOffset>> SetAsync(OffsetTarget target)
+    /// <exception cref="OffsetOutsideLogException">An offset lies outside its partition's log and <paramref name="force"/> is false.</exception>
+    public async Task<IReadOnlyList<TopicPartitionOffset>> SetAsync(OffsetTarget target, bool force = false, Action<string>? notice = null)
     {
-        await EnsureGroupInactiveAsync().ConfigureAwait(false);
         var offsets = Resolve(target);
-        CommitAsSoleMember(offsets, Partitions().Count);
-        var store = new LocalOffsetStore(_config.StateDir, NullLogger.Instance, TimeProvider.System);
+        var outside = new List<(int Partition, long Offset, long Low, long High)>();
         foreach (var offset in offsets)
         {
-            store.WriteNow(Key(offset.Partition.Value), offset.Offset.Value);
+            var marks = _reader.QueryWatermarkOffsets(offset.TopicPartition, Timeout);
+            if (offset.Offset.Value < marks.Low.Value || offset.Offset.Value > marks.High.Value)
+            {
+                outside.Add((offset.Partition.Value, offset.Offset.Value, marks.Low.Value, marks.High.Value));
+            }
+        }
+
+        if (outside.Count > 0 && !force)
+        {
+            throw new OffsetOutsideLogException(string.Join("\n", outside.Select(o =>
+                string.Create(CultureInfo.InvariantCulture, $"partition {o.Partition}: offset {o.Offset} is outside the partition's log (low watermark {o.Low}, high watermark {o.High}: an offset from {o.Low} to {o.High} can be set)")))
+                + "\nnothing was changed; give --force to set it anyway, which means: " + string.Join("; ", outside.Select(o => Consequence(o.Partition, o.Offset, o.Low, o.High))));
+        }
+
+        foreach (var o in outside)
+        {
+            notice?.Invoke("--force: " + Consequence(o.Partition, o.Offset, o.Low, o.High));
+        }
+
+        await EnsureGroupInactiveAsync().ConfigureAwait(false);
+        CommitAsSoleMember(offsets, Partitions().Count);
+        var store = new LocalOffsetStore(_config.StateDir, NullLogger.Instance, TimeProvider.System);
+        var clusterId = ClusterId;
+        foreach (var offset in offsets)
+        {
+            store.WriteNow(Key(offset.Partition.Value), offset.Offset.Value, clusterId);
         }
 
         return offsets;
+    }
+
+    /// <summary>What the next run does with a committed offset and local record outside the partition's log.</summary>
+    private string Consequence(int partition, long offset, long low, long high)
+    {
+        var where = offset > high ? $"past the log end {high}" : $"before the log start {low}";
+        var reset = Settings().FirstOrDefault(kv => kv.Key == "auto.offset.reset").Value ?? "latest";
+        var start = reset switch
+        {
+            "earliest" or "smallest" or "beginning" => $"starts at the log start ({low} now): every message still in the partition is delivered again",
+            "latest" or "largest" or "end" => "starts at the log end as it is then: messages produced before that run are passed over",
+            _ => "does not start the partition: the consumer reports an offset-out-of-range error",
+        };
+        return string.Create(CultureInfo.InvariantCulture,
+            $"partition {partition}: the group's committed offset {offset} lies {where}, so the next kcp run finds it out of range and {start} (auto.offset.reset={reset}); this machine's local record is set to it too, lies outside the log and is ignored by that run (nothing is filtered as a repeat; new progress replaces it)");
     }
 
     private async Task EnsureGroupInactiveAsync()

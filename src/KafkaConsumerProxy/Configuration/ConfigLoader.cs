@@ -360,6 +360,7 @@ public static class ConfigLoader
         var before = r.ErrorCount;
         var ordering = r.Choice("ordering", Orderings);
         var maxPending = r.Int("max_pending", 1, 1_000_000, required: false);
+        var maxPendingBytes = r.Int("max_pending_bytes", RouteDefaults.MinPendingBytes, RouteDefaults.MaxMaxPendingBytes, required: false);
         var format = r.Choice("format", Formats);
         var contentType = r.OptionalString("content_type");
         var batchSize = r.Int("batch_size", 1, 10_000, required: false);
@@ -368,6 +369,7 @@ public static class ConfigLoader
         {
             Ordering = ordering == "none" ? DeliveryOrdering.None : RouteDefaults.Ordering,
             MaxPending = maxPending ?? RouteDefaults.MaxPending,
+            MaxPendingBytes = maxPendingBytes ?? RouteDefaults.MaxPendingBytes,
             Format = format switch
             {
                 "json" => RequestFormat.Json,

@@ -124,6 +124,13 @@ public sealed record RouteDefinition
     /// </summary>
     public int MaxPending { get; init; } = RouteDefaults.MaxPending;
 
+    /// <summary>
+    /// <c>max_pending_bytes</c>: key + value bytes of fetched but unfinished messages per route member, over all its
+    /// partitions (1 KiB to 1 GiB); fetching pauses at this bound and resumes at half of it. A single larger message
+    /// still goes through. Default <see cref="RouteDefaults.MaxPendingBytes"/>.
+    /// </summary>
+    public int MaxPendingBytes { get; init; } = RouteDefaults.MaxPendingBytes;
+
     /// <summary><c>format</c>: the request body; default <see cref="RequestFormat.Form"/>.</summary>
     public RequestFormat Format { get; init; } = RouteDefaults.Format;
 
@@ -181,6 +188,15 @@ public static class RouteDefaults
     /// messages of 100 bytes hold only a few MB.
     /// </summary>
     public const int MaxPending = 10_000;
+
+    /// <summary>64 MiB of message keys and values pending per route member (<c>max_pending_bytes</c>).</summary>
+    public const int MaxPendingBytes = 64 * 1024 * 1024;
+
+    /// <summary>The smallest <c>max_pending_bytes</c>: 1 KiB.</summary>
+    public const int MinPendingBytes = 1024;
+
+    /// <summary>The largest <c>max_pending_bytes</c>: 1 GiB.</summary>
+    public const int MaxMaxPendingBytes = 1024 * 1024 * 1024;
 
     public const RequestFormat Format = RequestFormat.Form;
 

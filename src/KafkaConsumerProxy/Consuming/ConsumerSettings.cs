@@ -25,8 +25,11 @@ internal static class ConsumerSettings
             PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
             // librdkafka prefetches up to 64 MiB per consumer by default, and a route runs `concurrency` consumers;
             // 4 MiB (some 40,000 messages of 100 bytes) keeps a large backlog from costing hundreds of MB while still far
-            // ahead of delivery (see docs/PERFORMANCE.md).
-            QueuedMaxMessagesKbytes = 4096,
+            // ahead of delivery (see docs/PERFORMANCE.md). A smaller max_pending_bytes lowers it to match, so the
+            // client never holds more ahead than the proxy itself may. librdkafka also caps fetch.max.bytes (50 MB) at
+            // this unless it is set, though never below message.max.bytes; a partition's fetch stays at
+            // max.partition.fetch.bytes (1 MiB, raised by the client for a larger message).
+            QueuedMaxMessagesKbytes = PrefetchKbytes(route.MaxPendingBytes),
         };
         Apply(config, cluster.ConsumerConf);
         Apply(config, route.ConsumerConf);
@@ -38,6 +41,9 @@ internal static class ConsumerSettings
         config.EnablePartitionEof = false;
         return config;
     }
+
+    /// <summary>librdkafka's prefetch (<c>queued.max.messages.kbytes</c>) for a route member: 4 MiB, or <c>max_pending_bytes</c> if less.</summary>
+    internal static int PrefetchKbytes(int maxPendingBytes) => Math.Clamp(maxPendingBytes / 1024, 1, 4096);
 
     /// <summary>Replaces every secret value of <paramref name="config"/> found in <paramref name="message"/> with ***.</summary>
     public static string Scrub(string message, ConsumerConfig config)

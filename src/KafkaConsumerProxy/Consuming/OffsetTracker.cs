@@ -39,6 +39,22 @@ public sealed class OffsetTracker
         }
     }
 
+    /// <summary>
+    /// Where a restarted partition must be fetched from so that nothing unfinished is passed over: the oldest
+    /// unfinished offset, else the commit position; -1 when nothing was ever tracked.
+    /// </summary>
+    public long RestartPosition
+    {
+        get
+        {
+            lock (_lock)
+            {
+                // The head of the queue is always unfinished: finished heads are dequeued at once.
+                return _order.Count > 0 ? _order.Peek() : _commitPosition;
+            }
+        }
+    }
+
     /// <summary>Registers a fetched message; offsets of one partition arrive in increasing order.</summary>
     public void Track(long offset)
     {

@@ -3,6 +3,9 @@ using Confluent.Kafka;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Offsets;
+using KafkaConsumerProxy.Telemetry;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KafkaConsumerProxy.Consuming;
 
@@ -15,8 +18,14 @@ namespace KafkaConsumerProxy.Consuming;
 /// with <c>ordering: none</c> it goes as soon as a slot is free.</item>
 /// </list>
 /// The consumer thread hands messages over through an unbounded queue whose size is bounded by pausing the
-/// partition at <c>max_pending</c> unfinished messages and resuming it at half of that. Each message is tracked when
-/// it arrives and finished, in any order, when delivered or skipped, so commits never pass an unfinished one.
+/// partition at <c>max_pending</c> unfinished messages and resuming it at half of that, and by the member's
+/// <c>max_pending_bytes</c> (<see cref="PendingBytes"/>). Each message is tracked when it arrives and finished, in any
+/// order, when delivered or skipped, so commits never pass an unfinished one.
+/// <para>
+/// An unexpected exception (a bug, not a failed delivery: those are outcomes) is logged at error with the partition,
+/// offset and stack trace; the worker then stops and reports itself through the <c>faulted</c> callback once nothing of
+/// it runs any more, so that the member restarts the partition from its last finished offset.
+/// </para>
 /// </summary>
 internal sealed class PartitionWorker
 {
@@ -32,7 +41,17 @@ internal sealed class PartitionWorker
     private readonly Func<KafkaRecord, MessageDisposition, ValueTask> _batchMessageDone;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _pauseLock = new();
+    private readonly PendingBytes? _bytes;
+    private readonly ILogger _logger;
+    private readonly Action<PartitionWorker>? _faulted;
     private bool _paused;
+    private bool _pausedByCount;
+    private bool _pausedByBytes;
+
+    // Bytes of this partition's messages counted in _bytes and not yet released; released all at once when the worker
+    // has stopped (messages abandoned or never admitted by the key scheduler). Under _pauseLock.
+    private long _pendingBytes;
+    private bool _closed;
 
     // The dispatch loop counts as one, and so does each async delivery in flight; the worker has stopped at zero.
     private int _running;
@@ -41,8 +60,22 @@ internal sealed class PartitionWorker
 
     /// <param name="inFlight">The route member's limit of requests in flight (<c>async_concurrency</c>), shared by all its
     /// partitions; null in sync mode.</param>
-    public PartitionWorker(TopicPartition partition, PartitionProgress progress, MessageDeliverer deliverer, IConsumer<byte[]?, byte[]?> consumer, SemaphoreSlim? inFlight)
+    /// <param name="bytes">The member's bound of pending bytes (<c>max_pending_bytes</c>); null: none.</param>
+    /// <param name="logger">Where a fault is logged.</param>
+    /// <param name="faulted">Called once, from any thread, when the worker stopped after a fault.</param>
+    public PartitionWorker(
+        TopicPartition partition,
+        PartitionProgress progress,
+        MessageDeliverer deliverer,
+        IConsumer<byte[]?, byte[]?> consumer,
+        SemaphoreSlim? inFlight,
+        PendingBytes? bytes = null,
+        ILogger? logger = null,
+        Action<PartitionWorker>? faulted = null)
     {
+        _bytes = bytes;
+        _logger = logger ?? NullLogger.Instance;
+        _faulted = faulted;
         Partition = partition;
         Progress = progress;
         _deliverer = deliverer;
@@ -66,6 +99,24 @@ internal sealed class PartitionWorker
 
     public PartitionProgress Progress { get; }
 
+    /// <summary>True while fetching of the partition is paused by this worker (either bound).</summary>
+    public bool IsPaused
+    {
+        get
+        {
+            lock (_pauseLock)
+            {
+                return _paused;
+            }
+        }
+    }
+
+    /// <summary>The fault that stopped the worker, if any.</summary>
+    public Exception? Fault => Volatile.Read(ref _fault);
+
+    /// <summary>Completes when nothing of the worker runs any more; never faults (a fault is in <see cref="Fault"/>).</summary>
+    public Task Stopped => _stopped.Task;
+
     public void Start()
     {
         _started = true;
@@ -77,23 +128,46 @@ internal sealed class PartitionWorker
     public void Enqueue(KafkaRecord record)
     {
         Progress.Track(record.Offset);
+        var bytes = SizeOf(record);
+        var overBytes = false;
+        lock (_pauseLock)
+        {
+            // A stopped worker's messages are fetched again by whoever takes the partition next; they hold no memory here.
+            if (!_closed && _bytes is not null)
+            {
+                _pendingBytes += bytes;
+                overBytes = _bytes.Add(this, bytes);
+            }
+        }
+
         if (_keys is null || _keys.TryAdmit(record))
         {
             _ready.Writer.TryWrite(record);
         }
 
-        if (Progress.Pending >= _maxPending)
+        var overCount = Progress.Pending >= _maxPending;
+        if (overCount || overBytes)
         {
             lock (_pauseLock)
             {
-                if (!_paused && Progress.Pending >= _maxPending)
-                {
-                    _paused = true;
-                    _consumer.Pause([Partition]);
-                }
+                _pausedByCount |= overCount && Progress.Pending >= _maxPending;
+                _pausedByBytes |= overBytes;
+                UpdatePause();
             }
         }
     }
+
+    /// <summary>The member's pending bytes fell to half their bound: this partition may fetch again as far as bytes go.</summary>
+    internal void OnBytesDrained()
+    {
+        lock (_pauseLock)
+        {
+            _pausedByBytes = false;
+            UpdatePause();
+        }
+    }
+
+    private static long SizeOf(KafkaRecord record) => (record.Key?.LongLength ?? 0) + (record.Value?.LongLength ?? 0);
 
     /// <summary>
     /// Stops taking new messages and abandons waits between retries; attempts already sent finish (bounded by
@@ -158,11 +232,11 @@ internal sealed class PartitionWorker
         {
             // Revoked or stopping while waiting for a message or a slot.
         }
-#pragma warning disable CA1031 // As in DeliverAsync: surfaces in StopAsync.
+#pragma warning disable CA1031 // As in DeliverAsync: the partition is restarted.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Fail(ex);
+            Fail(ex, "(between messages)");
         }
         finally
         {
@@ -182,17 +256,18 @@ internal sealed class PartitionWorker
     {
         try
         {
+            InjectedFaults.ThrowIfInjected(record, slot);
             var disposition = await _deliverer.DeliverAsync(record, _abandon.Token, slot).ConfigureAwait(false);
             if (disposition != MessageDisposition.Abandoned)
             {
                 await FinishAsync(record).ConfigureAwait(false);
             }
         }
-#pragma warning disable CA1031 // A bug must not vanish in a delivery nobody awaits: it stops the partition and surfaces in StopAsync.
+#pragma warning disable CA1031 // A bug must not vanish in a delivery nobody awaits: it stops the partition, which is restarted.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Fail(ex);
+            Fail(ex, record.Offset.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
         finally
         {
@@ -204,13 +279,14 @@ internal sealed class PartitionWorker
     {
         try
         {
+            InjectedFaults.ThrowIfInjected(batch[0], slot);
             await _deliverer.DeliverBatchAsync(batch, _batchMessageDone, _abandon.Token, slot).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // As above.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Fail(ex);
+            Fail(ex, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{batch[0].Offset}-{batch[^1].Offset}"));
         }
         finally
         {
@@ -218,9 +294,13 @@ internal sealed class PartitionWorker
         }
     }
 
-    private void Fail(Exception ex)
+    private void Fail(Exception ex, string offset)
     {
-        Interlocked.CompareExchange(ref _fault, ex, null);
+        if (Interlocked.CompareExchange(ref _fault, ex, null) is null)
+        {
+            Log.PartitionFaulted(_logger, ex, _deliverer.Route.Name, Partition.Topic, Partition.Partition.Value, offset);
+        }
+
         _ready.Writer.TryComplete();
         _abandon.Cancel();
     }
@@ -274,31 +354,71 @@ internal sealed class PartitionWorker
             _ready.Writer.TryWrite(next);
         }
 
-        await Progress.FinishAsync(record.Offset).ConfigureAwait(false);
+        await Progress.FinishAsync(record.Offset, _deliverer.Time, _abandon.Token).ConfigureAwait(false);
+        if (_bytes is not null)
+        {
+            var bytes = SizeOf(record);
+            lock (_pauseLock)
+            {
+                if (_closed)
+                {
+                    bytes = 0;
+                }
+                else
+                {
+                    _pendingBytes -= bytes;
+                }
+            }
+
+            _bytes.Release(bytes);
+        }
+
         ResumeIfDrained();
     }
 
     private void ResumeIfDrained()
     {
-        if (!Volatile.Read(ref _paused) || Progress.Pending > _maxPending / 2)
+        if (!Volatile.Read(ref _pausedByCount) || Progress.Pending > _maxPending / 2)
         {
             return;
         }
 
         lock (_pauseLock)
         {
-            if (_paused && !_abandon.IsCancellationRequested)
+            if (_pausedByCount && Progress.Pending <= _maxPending / 2)
             {
-                _paused = false;
-                try
-                {
-                    _consumer.Resume([Partition]);
-                }
-                catch (KafkaException)
-                {
-                    // The partition was revoked meanwhile; the new owner fetches it.
-                }
+                _pausedByCount = false;
+                UpdatePause();
             }
+        }
+    }
+
+    /// <summary>Pauses or resumes the partition to match the two bounds. Under <see cref="_pauseLock"/>.</summary>
+    private void UpdatePause()
+    {
+        var pause = _pausedByCount || _pausedByBytes;
+        if (pause == _paused || (!pause && _abandon.IsCancellationRequested))
+        {
+            // Stopped workers leave resuming to whoever takes the partition next (see RouteMember.OnRevoked).
+            return;
+        }
+
+        try
+        {
+            if (pause)
+            {
+                _consumer.Pause([Partition]);
+            }
+            else
+            {
+                _consumer.Resume([Partition]);
+            }
+
+            _paused = pause;
+        }
+        catch (KafkaException)
+        {
+            // The partition was revoked meanwhile; the new owner fetches it.
         }
     }
 
@@ -309,13 +429,24 @@ internal sealed class PartitionWorker
             return;
         }
 
-        if (Volatile.Read(ref _fault) is { } fault)
+        long release;
+        lock (_pauseLock)
         {
-            _stopped.TrySetException(fault);
+            _closed = true;
+            release = _pendingBytes;
+            _pendingBytes = 0;
         }
-        else
+
+        if (_bytes is not null)
         {
-            _stopped.TrySetResult();
+            _bytes.Forget(this);
+            _bytes.Release(release);
+        }
+
+        _stopped.TrySetResult();
+        if (Volatile.Read(ref _fault) is not null)
+        {
+            _faulted?.Invoke(this);
         }
     }
 }

@@ -40,7 +40,7 @@ public sealed class ProxyRunner
             throw new StartFailedException(what, new InvalidOperationException("no routes to run"));
         }
 
-        using var skipLog = Starting(logger, $"state_dir {_config.StateDir}", () => new SkipLog(_config.StateDir));
+        using var skipLog = Starting(logger, $"state_dir {_config.StateDir}", () => new SkipLog(_config.StateDir, logger, _time));
         var store = Starting(logger, $"state_dir {_config.StateDir}", () => new LocalOffsetStore(_config.StateDir, logger, _time));
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(stop);
         var deliverers = new List<HttpDeliverer>();

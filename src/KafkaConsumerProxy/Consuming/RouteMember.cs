@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using Confluent.Kafka;
 using KafkaConsumerProxy.Configuration;
@@ -35,9 +36,21 @@ internal sealed class RouteMember
     private readonly TimeSpan _stopBound;
     private static readonly TimeSpan FinalCommitPatience = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan CommittedLookupTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan LogBoundsTimeout = TimeSpan.FromSeconds(5);
+
+    // A partition whose worker faulted is restarted at once, then at most once per RestartPause.
+    private static readonly TimeSpan RestartPause = TimeSpan.FromSeconds(1);
+
+    // max_pending_bytes over all partitions of this member.
+    private readonly PendingBytes _pendingBytes;
+
+    // Workers stopped by a fault, to be restarted by the consume loop (the consumer may only be used on its thread).
+    private readonly ConcurrentQueue<PartitionWorker> _faulted = new();
+    private readonly Dictionary<int, long> _lastRestart = [];
 
     private volatile string? _fatalError;
     private bool _stopping;
+    private RepeatedLog<(bool Consume, ErrorCode Code), string>? _kafkaErrors;
 
     public RouteMember(RouteDefinition route, ClusterDefinition cluster, int index, MessageDeliverer deliverer, LocalOffsetStore store, ProxyMetrics metrics, ILogger logger, TimeProvider time)
     {
@@ -54,6 +67,7 @@ internal sealed class RouteMember
             ? TimeSpan.FromMilliseconds(route.CommitIntervalMs)
             : TimeSpan.FromMilliseconds(RouteDefaults.CoalescedCommitIntervalMs);
         _committer = new OffsetCommitter(route.Name, index, interval, logger, time);
+        _pendingBytes = new PendingBytes(route.MaxPendingBytes);
 
         // An attempt in flight may take exec_timeout_ms; a little more covers connection teardown.
         _stopBound = TimeSpan.FromMilliseconds(route.ExecTimeoutMs) + TimeSpan.FromSeconds(5);
@@ -78,7 +92,7 @@ internal sealed class RouteMember
                 }
                 catch (ConsumeException ex) when (!ex.Error.IsFatal)
                 {
-                    Log.ConsumeError(_logger, _route.Name, _index, ex.Error.Reason);
+                    ReportKafkaError(ex.Error, consume: true);
                     continue;
                 }
 
@@ -87,30 +101,39 @@ internal sealed class RouteMember
                     Dispatch(result);
                 }
 
+                if (!_faulted.IsEmpty)
+                {
+                    RestartFaulted(consumer);
+                }
+
                 _committer.CommitIfDue(consumer, _workers.Values);
                 _committer.RetryReleased(consumer);
             }
         }
         finally
         {
-            // Stop fetching, let attempts in flight finish, commit what finished, then leave the group.
+            // Stop fetching, let attempts in flight finish, commit what finished, then leave the group. Each step runs
+            // even when one before it failed: a fault in one partition must not cost the others their final commit.
             _stopping = true;
-            StopWorkers(_workers.Values);
-            CommitBeforeLeaving(consumer);
-            try
+            StopStep("stopping the partition workers", () => StopWorkers(_workers.Values));
+            StopStep("the final commit", () => CommitBeforeLeaving(consumer));
+            StopStep("leaving the group", () =>
             {
-                // Revokes what is still assigned (committing it once more if anything moved) and leaves the group.
-                consumer.Close();
-            }
-            catch (KafkaException ex)
-            {
-                Log.KafkaError(_logger, _route.Name, _index, ex.Error.Reason);
-            }
+                try
+                {
+                    // Revokes what is still assigned (committing it once more if anything moved) and leaves the group.
+                    consumer.Close();
+                }
+                catch (KafkaException ex)
+                {
+                    Log.KafkaError(_logger, _route.Name, _index, ex.Error.Reason);
+                }
+            });
 
             _workers.Clear();
             foreach (var recordFile in _recordFiles.Values)
             {
-                recordFile.Dispose();
+                StopStep("closing a local offset record", recordFile.Dispose);
             }
 
             _recordFiles.Clear();
@@ -140,8 +163,82 @@ internal sealed class RouteMember
             }
             catch (ConsumeException ex) when (!ex.Error.IsFatal)
             {
-                Log.ConsumeError(_logger, _route.Name, _index, ex.Error.Reason);
+                ReportKafkaError(ex.Error, consume: true);
             }
+        }
+    }
+
+    private void StopStep(string step, Action action)
+    {
+        try
+        {
+            action();
+        }
+#pragma warning disable CA1031 // Whatever one step of the stop throws, the next steps still run; it is logged.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.StopStepFailed(_logger, _route.Name, _index, step, ex.ToString());
+        }
+    }
+
+    /// <summary>Starts the worker of a partition this member now owns (at assignment or after a fault).</summary>
+    private PartitionWorker StartWorker(IConsumer<byte[]?, byte[]?> consumer, TopicPartition partition, PartitionProgress progress)
+    {
+        var worker = new PartitionWorker(partition, progress, _deliverer, consumer, _inFlight, _pendingBytes, _logger, _faulted.Enqueue);
+        _workers[partition.Partition.Value] = worker;
+        worker.Start();
+        return worker;
+    }
+
+    /// <summary>
+    /// Restarts the partitions whose worker stopped on a fault (logged by the worker with its stack trace): the
+    /// partition is fetched again from its oldest unfinished offset, so every message not finished is delivered again
+    /// and the commit never passes one. Runs on the consumer thread, the only one that may seek.
+    /// </summary>
+    private void RestartFaulted(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        var count = _faulted.Count;
+        for (var i = 0; i < count && _faulted.TryDequeue(out var faulted); i++)
+        {
+            var partition = faulted.Partition.Partition.Value;
+            if (_stopping || !_workers.TryGetValue(partition, out var current) || !ReferenceEquals(current, faulted))
+            {
+                // Revoked meanwhile: the partition's next owner starts from its committed offset.
+                continue;
+            }
+
+            if (_lastRestart.TryGetValue(partition, out var last) && _time.GetElapsedTime(last) < RestartPause)
+            {
+                // A fault that comes back at once would otherwise restart the partition in a tight loop.
+                _faulted.Enqueue(faulted);
+                continue;
+            }
+
+            _lastRestart[partition] = _time.GetTimestamp();
+            // A filter still in place holds the old progress; a fault comes from a delivery, so the filter has passed.
+            _filters.Remove(partition);
+            var progress = faulted.Progress.Restart(out var seekTo);
+            try
+            {
+                if (seekTo >= 0)
+                {
+                    // Messages fetched before the seek are dropped by the client, so the new worker sees offsets in order.
+                    consumer.Seek(new TopicPartitionOffset(faulted.Partition, seekTo));
+                }
+
+                // The faulted worker may have paused fetching at a bound.
+                consumer.Resume([faulted.Partition]);
+            }
+            catch (KafkaException ex)
+            {
+                Log.KafkaError(_logger, _route.Name, _index, $"restart of {faulted.Partition.Topic}/{partition} at {seekTo} failed, tried again: {ex.Error.Reason}");
+                _faulted.Enqueue(faulted);
+                continue;
+            }
+
+            StartWorker(consumer, faulted.Partition, progress);
+            Log.PartitionRestarted(_logger, _route.Name, _index, faulted.Partition.Topic, partition, seekTo);
         }
     }
 
@@ -157,7 +254,7 @@ internal sealed class RouteMember
         var offset = result.Offset.Value;
         if (_filters.TryGetValue(partition, out var filter))
         {
-            if (filter.IsRepeat(offset, worker.Progress, this))
+            if (filter.IsRepeat(offset))
             {
                 return;
             }
@@ -196,10 +293,9 @@ internal sealed class RouteMember
     }
 
     /// <summary>
-    /// Starts a worker per new partition, after comparing the group's committed offset with the local record:
-    /// a committed offset behind the record is an "offset behind" anomaly; messages below the record are filtered as
-    /// repeats, and the consumer starts at the record instead (and commits it) in mode 3, or when the record is at
-    /// least <c>use_saved_offset_time</c> seconds old.
+    /// Starts a worker per new partition where <see cref="StartPositionPolicy"/> says, from the group's committed offset,
+    /// the local record, the partition's log bounds and the cluster's id: a record that is not trusted is reported and
+    /// discarded; a trusted one filters repeats and may be restored.
     /// </summary>
     private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
     {
@@ -210,44 +306,92 @@ internal sealed class RouteMember
         }
 
         var committed = CommittedOffsets(consumer, partitions);
-        var start = new List<TopicPartitionOffset>(partitions.Count);
+        var clusterId = ClusterIdOf(consumer);
+        var logs = LogBoundsOf(consumer, partitions);
+        var starts = new List<TopicPartitionOffset>(partitions.Count);
         foreach (var partition in partitions)
         {
-            var key = new PartitionKey(_cluster.Name, _route.Group, partition.Topic, partition.Partition.Value);
-            var recordFile = _store.Open(key);
-            var local = recordFile.Initial;
-            var committedOffset = committed.GetValueOrDefault(partition.Partition.Value, Offset.Unset);
-            _recordFiles[partition.Partition.Value] = recordFile;
-            var progress = new PartitionProgress(recordFile, _route.MessageDeliveryGuarantees, local?.NextOffset ?? -1);
-            var from = Offset.Unset;
-            if (local is { } record && (committedOffset.IsSpecial || committedOffset.Value < record.NextOffset))
+            var number = partition.Partition.Value;
+            var recordFile = _store.Open(new PartitionKey(_cluster.Name, _route.Group, partition.Topic, number), clusterId);
+            _recordFiles[number] = recordFile;
+            var committedOffset = committed.GetValueOrDefault(number, Offset.Unset);
+            var (bounds, logError) = logs[number];
+            var start = StartPositionPolicy.Decide(new StartInputs(
+                committedOffset.IsSpecial ? null : committedOffset.Value, recordFile.Initial, bounds, clusterId,
+                _route.MessageDeliveryGuarantees, _route.UseSavedOffsetTime, _time.GetUtcNow()));
+            start.Report(_logger, _route.Name, partition.Topic, number, _cluster.Name, logError);
+            if (start.DiscardRecord)
             {
-                var known = !committedOffset.IsSpecial;
-                Log.OffsetBehind(_logger, _route.Name, partition.Topic, partition.Partition.Value, known ? committedOffset.Value.ToString(CultureInfo.InvariantCulture) : "(none)", record.LastDone, known ? record.NextOffset - committedOffset.Value : record.NextOffset);
-                var age = _time.GetUtcNow() - record.Updated;
-                if (_route.MessageDeliveryGuarantees == DeliveryGuarantee.NoRepeatOnOneMachine
-                    || (_route.UseSavedOffsetTime >= 0 && age.TotalSeconds >= _route.UseSavedOffsetTime))
-                {
-                    from = new Offset(record.NextOffset);
-                    progress.CommitFrom(record.NextOffset);
-                    Log.OffsetRestored(_logger, _route.Name, partition.Topic, partition.Partition.Value, record.NextOffset, age.TotalSeconds);
-                }
+                recordFile.Discard();
             }
 
-            if (local is { } localRecord)
+            var progress = new PartitionProgress(recordFile, _route.MessageDeliveryGuarantees, start.DurableFrom);
+            if (start.SeekTo is { } seek)
             {
-                _filters[partition.Partition.Value] = new RepeatFilter(partition.Partition.Value, localRecord);
+                progress.CommitFrom(seek);
             }
 
-            var worker = new PartitionWorker(partition, progress, _deliverer, consumer, _inFlight);
-            _workers[partition.Partition.Value] = worker;
-            worker.Start();
-            start.Add(new TopicPartitionOffset(partition, from));
-            Log.PartitionStart(_logger, _route.Name, partition.Topic, partition.Partition.Value, Describe(committedOffset), local is { } l ? l.LastDone.ToString(CultureInfo.InvariantCulture) : "(none)", from.IsSpecial ? "committed offset" : from.Value.ToString(CultureInfo.InvariantCulture));
+            if (start.TrustedRecord is { } trusted)
+            {
+                _filters[number] = new RepeatFilter(_route.Name, partition.Topic, number, trusted, progress, _metrics, _logger, _time);
+            }
+
+            StartWorker(consumer, partition, progress);
+            var from = start.SeekTo is { } at ? new Offset(at) : Offset.Unset;
+            starts.Add(new TopicPartitionOffset(partition, from));
+            Log.PartitionStart(_logger, _route.Name, partition.Topic, number, Describe(committedOffset), recordFile.Initial is { } l ? l.LastDone.ToString(CultureInfo.InvariantCulture) + (start.DiscardRecord ? " (ignored)" : "") : "(none)", from.IsSpecial ? "committed offset" : from.Value.ToString(CultureInfo.InvariantCulture));
         }
 
         Log.PartitionsAssigned(_logger, _route.Name, _index, Describe(partitions));
-        return start;
+        return starts;
+    }
+
+    private string? ClusterIdOf(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        try
+        {
+            // From the metadata the consumer already holds once it has joined the group; null when unknown.
+            return consumer.ClusterId(LogBoundsTimeout);
+        }
+        catch (KafkaException ex)
+        {
+            Log.KafkaError(_logger, _route.Name, _index, "could not read the cluster id: " + ex.Error.Reason);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Each partition's low and high watermark; bounds null with the reason when unknown. All queries share one
+    /// <see cref="LogBoundsTimeout"/>, so an unreachable cluster holds the assignment up for that long, not that long per
+    /// partition.
+    /// </summary>
+    private Dictionary<int, (LogBounds? Bounds, string? Error)> LogBoundsOf(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
+    {
+        var started = _time.GetTimestamp();
+        var bounds = new Dictionary<int, (LogBounds? Bounds, string? Error)>(partitions.Count);
+        foreach (var partition in partitions)
+        {
+            var left = LogBoundsTimeout - _time.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero)
+            {
+                bounds[partition.Partition.Value] = (null, $"not queried: the {LogBoundsTimeout.TotalSeconds:F0} s for reading the log bounds at assignment ran out");
+                continue;
+            }
+
+            try
+            {
+                var marks = consumer.QueryWatermarkOffsets(partition, left);
+                bounds[partition.Partition.Value] = marks.Low.IsSpecial || marks.High.IsSpecial
+                    ? (null, $"the cluster answered {marks.Low}..{marks.High}")
+                    : (new LogBounds(marks.Low.Value, marks.High.Value), null);
+            }
+            catch (KafkaException ex)
+            {
+                bounds[partition.Partition.Value] = (null, ex.Error.Reason);
+            }
+        }
+
+        return bounds;
     }
 
     private Dictionary<int, Offset> CommittedOffsets(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
@@ -271,7 +415,11 @@ internal sealed class RouteMember
         var workers = new List<PartitionWorker>();
         foreach (var partition in partitions)
         {
-            _filters.Remove(partition.Partition.Value);
+            if (_filters.Remove(partition.Partition.Value, out var filter))
+            {
+                filter.Stop();
+            }
+
             if (_workers.Remove(partition.Partition.Value, out var worker))
             {
                 workers.Add(worker);
@@ -281,10 +429,22 @@ internal sealed class RouteMember
         StopWorkers(workers);
         foreach (var partition in partitions)
         {
+            _lastRestart.Remove(partition.Partition.Value);
             if (_recordFiles.Remove(partition.Partition.Value, out var recordFile))
             {
                 recordFile.Dispose();
             }
+        }
+
+        try
+        {
+            // The client keeps a partition's pause across revoke and assign: a partition paused at a bound when it was
+            // revoked would never be fetched again if it came back to this member.
+            consumer.Resume(partitions.Select(p => p.TopicPartition).ToList());
+        }
+        catch (KafkaException ex)
+        {
+            Log.KafkaError(_logger, _route.Name, _index, "could not resume revoked partitions: " + ex.Error.Reason);
         }
 
         if (lost)
@@ -302,12 +462,25 @@ internal sealed class RouteMember
         _committer.Forget(partitions.Select(p => p.TopicPartition));
     }
 
+    /// <summary>Stops workers and waits for them, bounded; never throws, so the caller's next steps always run.</summary>
     private void StopWorkers(IEnumerable<PartitionWorker> workers)
     {
-        var stopping = workers.Select(w => w.StopAsync()).ToArray();
-        if (stopping.Length > 0 && !Task.WaitAll(stopping, _stopBound))
+        var stopping = new List<Task>();
+        foreach (var worker in workers)
         {
-            Log.KafkaError(_logger, _route.Name, _index, $"deliveries still in flight after {_stopBound.TotalSeconds:F0} s; their messages stay uncommitted");
+            StopStep($"stopping the worker of partition {worker.Partition.Partition.Value}", () => stopping.Add(worker.StopAsync()));
+        }
+
+        try
+        {
+            if (stopping.Count > 0 && !Task.WaitAll([.. stopping], _stopBound))
+            {
+                Log.KafkaError(_logger, _route.Name, _index, $"deliveries still in flight after {_stopBound.TotalSeconds:F0} s; their messages stay uncommitted");
+            }
+        }
+        catch (AggregateException ex)
+        {
+            Log.StopStepFailed(_logger, _route.Name, _index, "waiting for the partition workers", ex.ToString());
         }
     }
 
@@ -328,52 +501,44 @@ internal sealed class RouteMember
         }
         else
         {
-            Log.KafkaError(_logger, _route.Name, _index, error.Reason);
+            ReportKafkaError(error, consume: false);
+        }
+    }
+
+    /// <summary>
+    /// A broker outage makes librdkafka report the same error many times a second: per member and error code the
+    /// first one is logged, then a count at most every 30 s (<see cref="RepeatedLog{TKey, TNote}"/>). Errors and
+    /// consume errors are called back on the consume thread only, so the lazy start needs no lock.
+    /// </summary>
+    private void ReportKafkaError(Error error, bool consume)
+    {
+        _kafkaErrors ??= new RepeatedLog<(bool Consume, ErrorCode Code), string>(_time, RepeatedLog<(bool, ErrorCode), string>.DefaultInterval, (key, summary) =>
+        {
+            if (key.Consume)
+            {
+                Log.ConsumeErrorsRepeated(_logger, _route.Name, _index, key.Code.ToString(), summary.Count, summary.Since.TotalSeconds, summary.Latest);
+            }
+            else
+            {
+                Log.KafkaErrorsRepeated(_logger, _route.Name, _index, key.Code.ToString(), summary.Count, summary.Since.TotalSeconds, summary.Latest);
+            }
+        });
+        var reason = LogText.Escape(error.Reason, DeliveryResult.MaxReasonChars);
+        if (!_kafkaErrors.ShouldLog((consume, error.Code), reason))
+        {
+            return;
+        }
+
+        if (consume)
+        {
+            Log.ConsumeError(_logger, _route.Name, _index, reason);
+        }
+        else
+        {
+            Log.KafkaError(_logger, _route.Name, _index, reason);
         }
     }
 
     private static string Describe(IEnumerable<TopicPartition> partitions) =>
         string.Join(", ", partitions.Select(p => p.Partition.Value));
-
-    /// <summary>
-    /// Per partition: drops messages below the local record (delivered before, per this machine's record) and
-    /// reports, at the first message after assignment, a gap between the record and what the cluster serves.
-    /// </summary>
-    private sealed class RepeatFilter(int partition, LocalRecord record)
-    {
-        private bool _seenFirst;
-        private long _filtered;
-
-        /// <summary>
-        /// True when <paramref name="offset"/> is below the record: it is finished without delivery so the commit moves
-        /// past it. False at the first offset at or beyond the record, after which the filter is dropped.
-        /// </summary>
-        public bool IsRepeat(long offset, PartitionProgress progress, RouteMember member)
-        {
-            if (!_seenFirst)
-            {
-                _seenFirst = true;
-                if (offset > record.NextOffset)
-                {
-                    Log.OffsetGap(member._logger, member._route.Name, member._route.Topic, partition, offset, record.LastDone, offset - record.NextOffset);
-                }
-            }
-
-            if (offset >= record.NextOffset)
-            {
-                if (_filtered > 0)
-                {
-                    Log.RepeatsFiltered(member._logger, member._route.Name, member._route.Topic, partition, _filtered, record.LastDone);
-                }
-
-                return false;
-            }
-
-            progress.Track(offset);
-            progress.FinishRepeat(offset);
-            _filtered++;
-            member._metrics.OnRepeatFiltered(member._route.Name);
-            return true;
-        }
-    }
 }

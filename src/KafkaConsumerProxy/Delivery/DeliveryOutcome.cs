@@ -12,13 +12,19 @@ public enum DeliveryOutcome
     /// <summary>The endpoint answered with a status the route does not accept (non-2xx).</summary>
     BadStatus,
 
-    /// <summary>2xx, but the body is not a JSON object or its <c>errno</c> is set.</summary>
+    /// <summary>
+    /// 2xx, but the body is not a JSON object (or not UTF-8), its <c>errno</c> is set, it is over 64 KiB, or the
+    /// answer to a batch has a <c>retry</c> list that is not integers or names offsets not in the batch.
+    /// </summary>
     RejectedBody,
 
     /// <summary>No connection within <c>conn_timeout_ms</c>.</summary>
     ConnectTimeout,
 
-    /// <summary>The whole request took longer than <c>exec_timeout_ms</c>.</summary>
+    /// <summary>
+    /// No decision within <c>exec_timeout_ms</c>: with <c>response_check: errno</c> the whole answer must arrive in
+    /// time, with <c>response_check: status</c> only its status line.
+    /// </summary>
     Timeout,
 
     /// <summary>The connection was refused, reset or closed before a full response arrived.</summary>
@@ -33,11 +39,20 @@ public readonly record struct DeliveryResult(DeliveryOutcome Outcome, string Hos
 {
     public bool IsSuccess => Outcome == DeliveryOutcome.Success;
 
-    /// <summary>A one-line description for logs and skip records.</summary>
+    /// <summary>
+    /// The longest reason put into a log line or skip record, after escaping (600 characters): room for a cut
+    /// body preview (<see cref="Telemetry.LogText.DefaultMaxChars"/>) and what is said about it.
+    /// </summary>
+    public const int MaxReasonChars = 600;
+
+    /// <summary>
+    /// A one-line description for logs and skip records. The reason may carry endpoint text (a body, an exception
+    /// message quoting a header), so it is escaped and cut here, whoever built it.
+    /// </summary>
     public string Describe() => Outcome switch
     {
         DeliveryOutcome.Success => $"success from {Host}",
         DeliveryOutcome.BadStatus => $"HTTP {StatusCode} from {Host}",
-        _ => $"{Outcome} from {Host}: {Reason}",
+        _ => $"{Outcome} from {Host}: {Telemetry.LogText.Escape(Reason, MaxReasonChars)}",
     };
 }

@@ -13,6 +13,16 @@ namespace KafkaConsumerProxy.Delivery;
 /// </summary>
 public sealed class HttpDeliverer : IDisposable
 {
+    /// <summary>
+    /// A response body that is not read (<c>response_check: status</c>, a non-2xx answer, a body over
+    /// <see cref="ResponseClassifier.MaxBodyBytes"/>) is drained in the background after the attempt has been decided,
+    /// so its connection can be reused: at most this many bytes (256 KiB) ...
+    /// </summary>
+    public const int MaxDrainBytes = 256 * 1024;
+
+    /// <summary>... within this time (2 s); a body that is longer or slower has its connection closed instead.</summary>
+    public static readonly TimeSpan MaxDrainTime = TimeSpan.FromSeconds(2);
+
     private readonly RouteDefinition _route;
     private readonly HttpClient _client;
     private readonly HostSelector _hosts;
@@ -37,6 +47,10 @@ public sealed class HttpDeliverer : IDisposable
             UseCookies = false,
             AllowAutoRedirect = false,
             AutomaticDecompression = System.Net.DecompressionMethods.None,
+            // Disposing a response whose body was not read drains it in the background within these bounds, else
+            // closes the connection; either way it never counts against the attempt.
+            MaxResponseDrainSize = MaxDrainBytes,
+            ResponseDrainTimeout = MaxDrainTime,
         };
         _client = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
     }
@@ -49,16 +63,22 @@ public sealed class HttpDeliverer : IDisposable
     /// cut it, because a cut request may still have been processed by the endpoint.
     /// </summary>
     public Task<DeliveryResult> SendAsync(KafkaRecord record, int slot, int attempt) =>
-        SendCoreAsync(_requests.Build(_hosts.Target(slot, attempt), record), _hosts.Authority(slot, attempt), retry: null);
+        SendCoreAsync(_requests.Build(_hosts.Target(slot, attempt), record), _hosts.Authority(slot, attempt));
 
     /// <summary>
     /// One attempt of a batch (one partition's records, <c>format: json</c>). On success, offsets the endpoint asked
     /// to have retried are added to <paramref name="retry"/> (see <see cref="ResponseClassifier.ClassifyBatch"/>).
     /// </summary>
     public Task<DeliveryResult> SendBatchAsync(IReadOnlyList<KafkaRecord> records, int slot, int attempt, List<long> retry) =>
-        SendCoreAsync(_requests.BuildBatch(_hosts.Target(slot, attempt), records), _hosts.Authority(slot, attempt), retry);
+        SendCoreAsync(_requests.BuildBatch(_hosts.Target(slot, attempt), records), _hosts.Authority(slot, attempt), records, retry);
 
-    private async Task<DeliveryResult> SendCoreAsync(HttpRequestMessage request, string host, List<long>? retry)
+    /// <summary>
+    /// Sends and decides. The body is read only when the decision needs it (<c>response_check: errno</c> and a 2xx
+    /// status), and then at most <see cref="ResponseClassifier.MaxBodyBytes"/> + 1 bytes of it. Otherwise the attempt is
+    /// decided on the status line: an endpoint that answers 200 and keeps the body open has the message delivered at
+    /// once, and disposing the response drains or drops that connection in the background.
+    /// </summary>
+    private async Task<DeliveryResult> SendCoreAsync(HttpRequestMessage request, string host, IReadOnlyList<KafkaRecord>? batch = null, List<long>? retry = null)
     {
         var started = Stopwatch.GetTimestamp();
         var timeout = RentTimeout();
@@ -68,18 +88,27 @@ public sealed class HttpDeliverer : IDisposable
             {
                 using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
                 var status = (int)response.StatusCode;
+                if (_route.ResponseCheck == ResponseCheck.Status || status is < 200 or > 299)
+                {
+                    var (decided, why) = ResponseClassifier.Classify(_route.ResponseCheck, status, []);
+                    return new DeliveryResult(decided, host, Stopwatch.GetElapsedTime(started), status, why);
+                }
+
                 var (body, length, tooLarge) = await ReadBodyAsync(response.Content, timeout.Token).ConfigureAwait(false);
                 try
                 {
                     var elapsed = Stopwatch.GetElapsedTime(started);
-                    if (tooLarge && _route.ResponseCheck == ResponseCheck.Errno && status is >= 200 and <= 299)
+                    if (tooLarge)
                     {
-                        return new DeliveryResult(DeliveryOutcome.RejectedBody, host, elapsed, status, $"body larger than {ResponseClassifier.MaxBodyBytes} bytes");
+                        var size = response.Content.Headers.ContentLength is { } declared ? $"{declared} bytes" : $"more than {ResponseClassifier.MaxBodyBytes} bytes";
+                        var start = length > 0 ? ": " + Telemetry.LogText.Escape(body.AsSpan(0, length)) : "";
+                        return new DeliveryResult(DeliveryOutcome.RejectedBody, host, elapsed, status,
+                            $"body of {size} is over the {ResponseClassifier.MaxBodyBytes}-byte (64 KiB) limit{start}");
                     }
 
-                    var (outcome, reason) = retry is null
+                    var (outcome, reason) = batch is null || retry is null
                         ? ResponseClassifier.Classify(_route.ResponseCheck, status, body.AsSpan(0, length))
-                        : ResponseClassifier.ClassifyBatch(_route.ResponseCheck, status, body.AsSpan(0, length), retry);
+                        : ResponseClassifier.ClassifyBatch(_route.ResponseCheck, status, body.AsSpan(0, length), batch, retry);
                     return new DeliveryResult(outcome, host, elapsed, status, reason);
                 }
                 finally
@@ -90,7 +119,8 @@ public sealed class HttpDeliverer : IDisposable
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
-            return new DeliveryResult(DeliveryOutcome.Timeout, host, Stopwatch.GetElapsedTime(started), Reason: $"no complete response within exec_timeout_ms={_route.ExecTimeoutMs}");
+            var missing = _route.ResponseCheck == ResponseCheck.Status ? "no status line" : "no complete response";
+            return new DeliveryResult(DeliveryOutcome.Timeout, host, Stopwatch.GetElapsedTime(started), Reason: $"{missing} within exec_timeout_ms={_route.ExecTimeoutMs}");
         }
         catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException or SocketException)
         {
@@ -139,31 +169,32 @@ public sealed class HttpDeliverer : IDisposable
         return new DeliveryResult(DeliveryOutcome.ConnectionError, host, elapsed, Reason: message);
     }
 
+    // Reads the body into a pooled buffer, but never more than MaxBodyBytes + 1 bytes: one byte past the limit tells
+    // "exactly 64 KiB" (accepted) from "over 64 KiB" (rejected). The rest is left to the response's disposal.
     private static async Task<(byte[] Buffer, int Length, bool TooLarge)> ReadBodyAsync(HttpContent content, CancellationToken token)
     {
+        const int Limit = ResponseClassifier.MaxBodyBytes + 1;
+        var buffer = ArrayPool<byte>.Shared.Rent(512);
+        if (content.Headers.ContentLength is > ResponseClassifier.MaxBodyBytes)
+        {
+            return (buffer, 0, true);
+        }
+
         var stream = await content.ReadAsStreamAsync(token).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
-            var buffer = ArrayPool<byte>.Shared.Rent(512);
             var length = 0;
-            while (true)
+            while (length < Limit)
             {
                 if (length == buffer.Length)
                 {
-                    if (length >= ResponseClassifier.MaxBodyBytes)
-                    {
-                        // Drain the rest so the connection can be reused.
-                        await stream.CopyToAsync(Stream.Null, token).ConfigureAwait(false);
-                        return (buffer, length, true);
-                    }
-
-                    var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                    var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, Limit));
                     buffer.AsSpan(0, length).CopyTo(larger);
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = larger;
                 }
 
-                var read = await stream.ReadAsync(buffer.AsMemory(length), token).ConfigureAwait(false);
+                var read = await stream.ReadAsync(buffer.AsMemory(length, Math.Min(buffer.Length, Limit) - length), token).ConfigureAwait(false);
                 if (read == 0)
                 {
                     return (buffer, length, false);
@@ -171,6 +202,8 @@ public sealed class HttpDeliverer : IDisposable
 
                 length += read;
             }
+
+            return (buffer, length, true);
         }
     }
 

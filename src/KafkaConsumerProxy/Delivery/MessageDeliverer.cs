@@ -18,9 +18,16 @@ public enum MessageDisposition
 }
 
 /// <summary>
-/// Delivers one message to the end: attempts, waits <c>retry_interval_ms</c> between them, reports slow and
-/// blocked deliveries, and skips by policy or on the operator's signal.
+/// Delivers one message to the end: attempts, waits <c>retry_interval_ms</c> between them (at least
+/// <see cref="RetryPolicy.MinRetryInterval"/>), reports slow and blocked deliveries, and skips by policy or on the
+/// operator's signal.
 /// </summary>
+/// <remarks>
+/// Failed attempts are logged so that a message failing forever cannot flood the log: the first failure of each
+/// message (or batch) is logged in full; later failures of a partition are counted and summarised at most every
+/// 30 s per partition (<see cref="RepeatedLog{TKey, TNote}"/>): attempts since the last line, the latest offset,
+/// attempt and reason. The blocked warnings (every 30 s per blocked message or batch) come on top.
+/// </remarks>
 public sealed class MessageDeliverer
 {
     private readonly RouteDefinition _route;
@@ -31,6 +38,7 @@ public sealed class MessageDeliverer
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly TimeSpan _retryInterval;
+    private readonly RepeatedLog<(string Topic, int Partition), FailureNote> _failureLog;
 
     public MessageDeliverer(RouteDefinition route, HttpDeliverer http, SkipLog skipLog, ManualSkipSignal manualSkip, ProxyMetrics metrics, ILogger logger, TimeProvider time)
     {
@@ -41,7 +49,9 @@ public sealed class MessageDeliverer
         _metrics = metrics;
         _logger = logger;
         _time = time;
-        _retryInterval = TimeSpan.FromMilliseconds(route.RetryIntervalMs);
+        _retryInterval = RetryPolicy.RetryInterval(route);
+        _failureLog = new RepeatedLog<(string Topic, int Partition), FailureNote>(time, RepeatedLog<(string, int), FailureNote>.DefaultInterval, (key, summary) =>
+            Log.DeliveryFailuresRepeated(_logger, _route.Name, key.Topic, key.Partition, summary.Count, summary.Since.TotalSeconds, summary.Latest.Offset, summary.Latest.Attempt, summary.Latest.Reason));
     }
 
     /// <summary>The route whose messages this deliverer sends.</summary>
@@ -93,7 +103,7 @@ public sealed class MessageDeliverer
 
             var reason = result.Describe();
             _metrics.OnFailedAttempt(_route.Name);
-            Log.DeliveryFailed(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempt, reason);
+            LogFailure(record, attempt, reason);
             if (failures.OnFailure(attempt, out var failingFor))
             {
                 Log.DeliveryBlocked(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempt, failingFor.TotalSeconds, reason);
@@ -206,15 +216,12 @@ public sealed class MessageDeliverer
                 _metrics.OnFailedAttempt(_route.Name);
             }
 
-            // One line per attempt, not per message: a failing batch of hundreds would otherwise flood the log.
-            Log.DeliveryFailed(_logger, _route.Name, head.Topic, head.Partition, head.Offset, attempt,
-                batch.Count == 1 ? reason : $"{reason} (batch of {batch.Count}: offsets {RequestBuilder.DescribeOffsets(batch)})");
+            // One line per batch, not per message: a failing batch of hundreds would otherwise flood the log.
+            var described = batch.Count == 1 ? reason : $"{reason} (batch of {batch.Count}: offsets {RequestBuilder.DescribeOffsets(batch)})";
+            LogFailure(head, attempt, described);
             if (failures.OnFailure(attempt, out var failingFor))
             {
-                foreach (var record in batch)
-                {
-                    Log.DeliveryBlocked(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempt, failingFor.TotalSeconds, reason);
-                }
+                Log.DeliveryBlocked(_logger, _route.Name, head.Topic, head.Partition, head.Offset, attempt, failingFor.TotalSeconds, described);
             }
 
             var skip = RetryPolicy.AfterFailure(_route, attempt) == RetryDecision.Skip;
@@ -243,6 +250,15 @@ public sealed class MessageDeliverer
             {
                 return;
             }
+        }
+    }
+
+    // The first failure of a message or batch is logged; later ones are summarised per partition (see the remarks).
+    private void LogFailure(KafkaRecord head, int attempt, string reason)
+    {
+        if (_failureLog.ShouldLog((head.Topic, head.Partition), new FailureNote(head.Offset, attempt, reason), always: attempt == 1))
+        {
+            Log.DeliveryFailed(_logger, _route.Name, head.Topic, head.Partition, head.Offset, attempt, reason);
         }
     }
 
@@ -289,3 +305,6 @@ public sealed class MessageDeliverer
         return MessageDisposition.Skipped;
     }
 }
+
+/// <summary>The latest failed attempt of a partition, for its summary line.</summary>
+internal readonly record struct FailureNote(long Offset, int Attempt, string Reason);

@@ -1,13 +1,21 @@
+using System.Globalization;
 using System.Text.Json;
 using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Telemetry;
 
 namespace KafkaConsumerProxy.Delivery;
 
 /// <summary>Decides whether an HTTP response means the message was accepted (<c>response_check</c>).</summary>
 public static class ResponseClassifier
 {
-    /// <summary>Bodies longer than this are not parsed; an <c>errno</c> answer is a few bytes.</summary>
+    /// <summary>
+    /// Bodies longer than this (65,536 bytes, 64 KiB) are not parsed and count as rejected; a body of exactly this
+    /// size is read. An <c>errno</c> answer is a few bytes.
+    /// </summary>
     public const int MaxBodyBytes = 64 * 1024;
+
+    /// <summary>At most this many unknown offsets are named in the reason of a rejected <c>retry</c> list.</summary>
+    private const int UnknownOffsetsShown = 10;
 
     /// <summary>Classifies a status and body; <paramref name="body"/> is ignored for <see cref="ResponseCheck.Status"/>.</summary>
     public static (DeliveryOutcome Outcome, string? Reason) Classify(ResponseCheck check, int status, ReadOnlySpan<byte> body)
@@ -27,11 +35,13 @@ public static class ResponseClassifier
 
     /// <summary>
     /// Classifies the answer to a batch. Success acknowledges every message of the batch, except that with
-    /// <see cref="ResponseCheck.Errno"/> a top-level <c>"retry": [offset, ...]</c> (integers, offsets of the batch's
-    /// partition) names messages to retry; they are added to <paramref name="retry"/>. Anything else (bad status, errno
-    /// set, a body that is not a JSON object, a <c>retry</c> that is not an array of integers) fails the whole batch.
+    /// <see cref="ResponseCheck.Errno"/> a top-level <c>"retry": [offset, ...]</c> (integers, offsets of messages in
+    /// <paramref name="batch"/>) names messages to retry; they are added to <paramref name="retry"/>. Anything else (bad
+    /// status, errno set, a body that is not a JSON object, a <c>retry</c> that is not an array of integers or that names
+    /// an offset not in the batch) fails the whole batch: a list the endpoint got wrong must not be read as "the rest
+    /// succeeded".
     /// </summary>
-    public static (DeliveryOutcome Outcome, string? Reason) ClassifyBatch(ResponseCheck check, int status, ReadOnlySpan<byte> body, List<long> retry)
+    public static (DeliveryOutcome Outcome, string? Reason) ClassifyBatch(ResponseCheck check, int status, ReadOnlySpan<byte> body, IReadOnlyList<KafkaRecord> batch, List<long> retry)
     {
         if (status is < 200 or > 299)
         {
@@ -44,12 +54,38 @@ public static class ResponseClassifier
         }
 
         var result = CheckErrno(body, retry);
+        if (result.Outcome == DeliveryOutcome.Success && retry.Count > 0 && UnknownOffsets(batch, retry) is { } unknown)
+        {
+            result = (DeliveryOutcome.RejectedBody,
+                $"\"retry\" names offset(s) not in the batch ({unknown}; the batch holds {RequestBuilder.DescribeOffsets(batch)}): {Preview(body)}");
+        }
+
         if (result.Outcome != DeliveryOutcome.Success)
         {
             retry.Clear();
         }
 
         return result;
+    }
+
+    // The offsets of retry that no message of the batch has, described; null when every one is in the batch.
+    private static string? UnknownOffsets(IReadOnlyList<KafkaRecord> batch, List<long> retry)
+    {
+        var offsets = new long[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            offsets[i] = batch[i].Offset;
+        }
+
+        Array.Sort(offsets);
+        var unknown = retry.Where(o => Array.BinarySearch(offsets, o) < 0).Distinct().ToList();
+        if (unknown.Count == 0)
+        {
+            return null;
+        }
+
+        var shown = string.Join(", ", unknown.Take(UnknownOffsetsShown).Select(o => o.ToString(CultureInfo.InvariantCulture)));
+        return unknown.Count > UnknownOffsetsShown ? $"{shown}, … {unknown.Count} in all" : shown;
     }
 
     /// <summary>
@@ -61,6 +97,13 @@ public static class ResponseClassifier
     // With retry: null (single messages) a "retry" property is an ordinary property and ignored.
     private static (DeliveryOutcome Outcome, string? Reason) CheckErrno(ReadOnlySpan<byte> body, List<long>? retry)
     {
+        // JSON is UTF-8 (RFC 8259), and PHP's json_decode refuses anything else too; the reader would not check
+        // every string, and decoding a bad one would throw.
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+        {
+            return (DeliveryOutcome.RejectedBody, $"body is not valid UTF-8 JSON: {Preview(body)}");
+        }
+
         try
         {
             var reader = new Utf8JsonReader(body, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
@@ -137,20 +180,11 @@ public static class ResponseClassifier
 
     private static string FormatValue(ref Utf8JsonReader reader) => reader.TokenType switch
     {
-        JsonTokenType.String => "\"" + reader.GetString() + "\"",
+        JsonTokenType.String => "\"" + LogText.Escape(reader.GetString()) + "\"",
         JsonTokenType.Number or JsonTokenType.True => System.Text.Encoding.UTF8.GetString(reader.ValueSpan),
         _ => reader.TokenType.ToString(),
     };
 
-    private static string Preview(ReadOnlySpan<byte> body)
-    {
-        const int Max = 200;
-        if (body.IsEmpty)
-        {
-            return "(empty body)";
-        }
-
-        var text = System.Text.Encoding.UTF8.GetString(body[..Math.Min(body.Length, Max)]);
-        return body.Length > Max ? text + "…" : text;
-    }
+    // Endpoint text goes into log lines and skip records: escaped to one safe line and cut (see LogText).
+    private static string Preview(ReadOnlySpan<byte> body) => body.IsEmpty ? "(empty body)" : LogText.Escape(body);
 }

@@ -19,6 +19,20 @@ public static class RetryPolicy
     public static readonly TimeSpan BlockedReportInterval = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// The shortest wait between two attempts of a message or batch (10 ms), whatever <c>retry_interval_ms</c> says:
+    /// <c>retry_interval_ms: 0</c> against an endpoint that fails at once would otherwise spin a core and send
+    /// thousands of requests a second. 10 ms bounds a failing message to 100 attempts a second.
+    /// </summary>
+    public static readonly TimeSpan MinRetryInterval = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>The wait between attempts: <c>retry_interval_ms</c>, but at least <see cref="MinRetryInterval"/>.</summary>
+    public static TimeSpan RetryInterval(RouteDefinition route)
+    {
+        var configured = TimeSpan.FromMilliseconds(route.RetryIntervalMs);
+        return configured > MinRetryInterval ? configured : MinRetryInterval;
+    }
+
+    /// <summary>
     /// <c>can_skip: false</c> retries forever (the partition waits); <c>can_skip: true</c> skips after
     /// <c>retry_nums</c> retries, i.e. after <c>retry_nums + 1</c> attempts.
     /// </summary>

@@ -1,5 +1,8 @@
 using System.Text;
 using System.Text.Json;
+using KafkaConsumerProxy.Telemetry;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KafkaConsumerProxy.Delivery;
 
@@ -16,34 +19,116 @@ public sealed record SkipRecord(
     bool Manual);
 
 /// <summary>
-/// Appends skip records as JSON lines. Each line is flushed before the skip is committed, so a skipped
-/// message is never committed without its record. Keys are UTF-8 text when valid, else base64 with
+/// Appends skip records as JSON lines to <c>{state_dir}/skipped.jsonl</c>, one file that every kcp process sharing the
+/// state directory appends to. Each line goes out in a single <c>write</c> on a descriptor opened with
+/// <c>O_APPEND</c>, under an exclusive <c>flock</c> taken by every writer, and is flushed to disk before the skip
+/// counts: so lines of several processes never interleave or overwrite each other, and a skipped message is never
+/// committed without its record. A write that fails part-way (disk full) is cut back to the previous end of the file,
+/// so no torn line stays behind; a file that ends without a newline (a crash of the machine mid-write) gets one before
+/// the next record. While writing fails the record is retried every <see cref="RetryInterval"/> at most, each failure
+/// logged at error (the first at once, then every 30 s), and <see cref="Write"/> does not return: the message is not
+/// skipped, and its partition does not move, until its record is on disk. A state directory deleted while running is
+/// noticed at the next record and created again. Keys are UTF-8 text when valid, else base64 with
 /// <c>"key_encoding":"base64"</c>.
 /// </summary>
-public sealed class SkipLog : IDisposable
+public sealed partial class SkipLog : IDisposable
 {
     public const string FileName = "skipped.jsonl";
 
-    private readonly FileStream _file;
-    private readonly Lock _lock = new();
+    /// <summary>The longest wait between two attempts to write a record.</summary>
+    public static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
 
-    public SkipLog(string stateDir)
+    private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan FailureLogInterval = TimeSpan.FromSeconds(30);
+
+    private readonly string _stateDir;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Lock _lock = new();
+    private readonly CancellationTokenSource _disposed = new();
+    private AppendFile? _file;
+
+    public SkipLog(string stateDir, ILogger? logger = null, TimeProvider? time = null)
     {
+        _stateDir = stateDir;
+        _logger = logger ?? NullLogger.Instance;
+        _time = time ?? TimeProvider.System;
         Directory.CreateDirectory(stateDir);
         Path = System.IO.Path.Combine(stateDir, FileName);
-        _file = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        _file = AppendFile.Open(Path);
     }
 
     public string Path { get; }
 
+    /// <summary>Test seam: called before each attempt to append, with the line; an exception it throws counts as a failed write.</summary>
+    internal Action<byte[]>? BeforeAppend { get; set; }
+
+    /// <summary>
+    /// Appends <paramref name="record"/> and returns once it is on disk. Retries until then; throws
+    /// <see cref="ObjectDisposedException"/> only when the log is closed (stopping) before the record could be written.
+    /// </summary>
     public void Write(SkipRecord record)
     {
         var line = Serialize(record);
+        var failures = 0;
+        var wait = FirstRetry;
+        var lastLog = 0L;
         lock (_lock)
         {
-            _file.Write(line);
-            _file.Flush(flushToDisk: true);
+            while (true)
+            {
+                ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
+                try
+                {
+                    BeforeAppend?.Invoke(line);
+                    Append(line);
+                    if (failures > 0)
+                    {
+                        Log.SkipRecordWritten(_logger, record.Topic, record.Partition, record.Offset, Path, failures);
+                    }
+
+                    return;
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    failures++;
+                    if (failures == 1 || _time.GetElapsedTime(lastLog) >= FailureLogInterval)
+                    {
+                        lastLog = _time.GetTimestamp();
+                        Log.SkipRecordWriteFailed(_logger, record.Topic, record.Partition, record.Offset, Path, ex.Message, failures);
+                    }
+                }
+
+                try
+                {
+                    Task.Delay(wait, _time, _disposed.Token).GetAwaiter().GetResult();
+                }
+                catch (OperationCanceledException)
+                {
+                    // Closed while waiting: checked at the top.
+                }
+
+                wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, RetryInterval.Ticks));
+            }
         }
+    }
+
+    private void Append(byte[] line)
+    {
+        if (_file is null || !_file.IsAtPath(Path))
+        {
+            var lost = _file is not null;
+            _file?.Dispose();
+            _file = null;
+            Directory.CreateDirectory(_stateDir);
+            _file = AppendFile.Open(Path);
+            if (lost)
+            {
+                Log.SkipLogRecreated(_logger, Path);
+            }
+        }
+
+        _file.Append(line);
     }
 
     internal static byte[] Serialize(SkipRecord record)
@@ -87,5 +172,15 @@ public sealed class SkipLog : IDisposable
 
     internal static bool IsUtf8(ReadOnlySpan<byte> bytes) => System.Text.Unicode.Utf8.IsValid(bytes);
 
-    public void Dispose() => _file.Dispose();
+    public void Dispose()
+    {
+        _disposed.Cancel();
+        lock (_lock)
+        {
+            _file?.Dispose();
+            _file = null;
+        }
+
+        _disposed.Dispose();
+    }
 }

@@ -14,16 +14,46 @@ public readonly record struct PartitionKey(string Cluster, string Group, string 
     public override string ToString() => $"{Cluster}/{Group}/{Topic}/{Partition}";
 }
 
-/// <summary>A partition's local record: every offset below <see cref="NextOffset"/> was delivered or skipped.</summary>
-public readonly record struct LocalRecord(long NextOffset, DateTimeOffset Updated)
+/// <summary>
+/// A partition's local record: every offset below <see cref="NextOffset"/> was delivered or skipped, on the cluster
+/// whose id is <see cref="ClusterId"/>.
+/// </summary>
+/// <param name="ClusterId">
+/// The id of the cluster the record was written for (from the cluster's metadata), in its stored form (see
+/// <see cref="StoredClusterId"/>); null when unknown: a record written by a kcp before the id was stored, or while the
+/// cluster did not tell its id.
+/// </param>
+public readonly record struct LocalRecord(long NextOffset, DateTimeOffset Updated, string? ClusterId = null)
 {
+    /// <summary>Cluster ids up to this many UTF-8 bytes are stored as they are (Kafka's own are 22).</summary>
+    public const int MaxStoredClusterIdBytes = 64;
+
     /// <summary>The last offset delivered or skipped.</summary>
     public long LastDone => NextOffset - 1;
+
+    /// <summary>
+    /// The form in which a cluster id is stored and compared: the id itself, or for an id longer than
+    /// <see cref="MaxStoredClusterIdBytes"/> bytes a digest of it (<c>sha256:</c> and 56 hex digits). Null or empty: unknown.
+    /// </summary>
+    public static string? StoredClusterId(string? clusterId)
+    {
+        if (string.IsNullOrEmpty(clusterId))
+        {
+            return null;
+        }
+
+        if (Encoding.UTF8.GetByteCount(clusterId) <= MaxStoredClusterIdBytes)
+        {
+            return clusterId;
+        }
+
+        return "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(clusterId)))[..56];
+    }
 }
 
 /// <summary>
-/// The local offset store under <c>{state_dir}/offsets/</c>: one 72-byte file per (cluster, group, topic, partition)
-/// holding the offset below which everything was delivered or skipped.
+/// The local offset store under <c>{state_dir}/offsets/</c>: one 216-byte file per (cluster, group, topic, partition)
+/// holding the offset below which everything was delivered or skipped, and the id of the cluster it was delivered from.
 /// <para>
 /// One file per partition because a partition has one owner at a time, so processes sharing a state directory never
 /// write the same record together. The owner maps its file into memory and updates it after every finished message:
@@ -35,6 +65,11 @@ public readonly record struct LocalRecord(long NextOffset, DateTimeOffset Update
 /// The file has two slots written alternately, each with a sequence number and a checksum, so a crash in the middle
 /// of an update leaves the previous slot intact; a file with no valid slot is reported as damaged and treated as
 /// absent. The files never grow: the store's size depends only on the number of partitions.
+/// </para>
+/// <para>
+/// A record is evidence about one partition of one cluster only: its owner decides at assignment whether to trust it
+/// (<see cref="StartPositionPolicy"/>). Files of the previous format (<c>KCPOFS01</c>, 72 bytes, no cluster id) are
+/// read as records of an unknown cluster and rewritten in the current format when opened.
 /// </para>
 /// </summary>
 public sealed class LocalOffsetStore
@@ -78,12 +113,18 @@ public sealed class LocalOffsetStore
     /// Maps a partition's record for its owner (its <see cref="OffsetRecordFile.Initial"/> is the record as found);
     /// dispose it when the partition is released.
     /// </summary>
-    public OffsetRecordFile Open(PartitionKey key) => new(PathOf(key), _directory, key, Read(key), _time);
+    /// <param name="key">The partition.</param>
+    /// <param name="clusterId">
+    /// The id of the cluster the owner consumes from, stored with every write; null when unknown (then a record found
+    /// keeps its own id until <see cref="OffsetRecordFile.Discard"/>).
+    /// </param>
+    public OffsetRecordFile Open(PartitionKey key, string? clusterId) => new(PathOf(key), _directory, key, Read(key), clusterId, _time) { Logger = _logger };
 
-    /// <summary>Writes a record now, durably (the offsets tool).</summary>
-    public void WriteNow(PartitionKey key, long nextOffset)
+    /// <summary>Replaces a record now, durably, whatever it held before (the offsets tool).</summary>
+    public void WriteNow(PartitionKey key, long nextOffset, string? clusterId)
     {
-        using var file = Open(key);
+        using var file = Open(key, clusterId);
+        file.Discard();
         file.Write(nextOffset);
         file.Flush();
     }
@@ -111,28 +152,61 @@ public sealed class OffsetRecordFile : IDisposable
         Damaged,
     }
 
-    private const int SlotSize = 32;
+    // Layout: magic (8 bytes), then two slots. A slot: sequence (8), next offset (8), updated, Unix ms (8), cluster id
+    // length (4), reserved (4), cluster id in UTF-8 (64, zero padded), checksum (8). Little-endian, as mapped.
+    private const int SlotSize = 104;
     private const int Size = 8 + (2 * SlotSize);
-    private static readonly byte[] Magic = "KCPOFS01"u8.ToArray();
+    private const int IdLengthAt = 24;
+    private const int IdAt = 32;
+    private const int ChecksumAt = IdAt + LocalRecord.MaxStoredClusterIdBytes;
+    private static readonly byte[] Magic = "KCPOFS02"u8.ToArray();
 
-    private readonly MemoryMappedFile _map;
-    private readonly MemoryMappedViewAccessor _view;
+    // The previous format: 72 bytes, 32-byte slots (sequence, next, updated, checksum), no cluster id.
+    private const int V1SlotSize = 32;
+    private const int V1Size = 8 + (2 * V1SlotSize);
+    private static readonly byte[] V1Magic = "KCPOFS01"u8.ToArray();
+
+    // How often a write checks that the file is still the one at its path (state_dir deleted or replaced).
+    private static readonly TimeSpan IdentityCheckInterval = TimeSpan.FromSeconds(1);
+
+    // Failures after the first are logged at most this often.
+    private static readonly TimeSpan FailureLogInterval = TimeSpan.FromSeconds(30);
+
+    private MemoryMappedFile _map;
+    private MemoryMappedViewAccessor _view;
     private readonly TimeProvider _time;
     private readonly ulong _keyHash;
+    private readonly string? _openedWithClusterId;
     private readonly Lock _lock = new();
+    private byte[] _clusterIdBytes = [];
+    private int _clusterIdLength;
     private ulong _sequence;
     private long _written = -1;
     private bool _disposed;
 
-    internal OffsetRecordFile(string path, string directory, PartitionKey key, LocalRecord? existing, TimeProvider time)
+    // This owner's highest record: a completion that finishes late never moves the record back.
+    private long _highest = -1;
+    private FileIdentity _identity;
+    private long _lastIdentityCheck;
+    private int _failures;
+    private long _lastFailureLog;
+    private readonly string _path;
+    private readonly string _directory;
+
+    internal OffsetRecordFile(string path, string directory, PartitionKey key, LocalRecord? existing, string? clusterId, TimeProvider time)
     {
         _time = time;
-        _keyHash = KeyHash(key);
+        _openedWithClusterId = LocalRecord.StoredClusterId(clusterId);
+        // With the cluster's id unknown, a record found keeps its own (until it is discarded as untrusted).
+        SetClusterId(_openedWithClusterId ?? existing?.ClusterId);
         var created = !File.Exists(path);
         var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        var convert = stream.Length != Size && existing is not null;
+        _keyHash = KeyHash(key);
         if (stream.Length != Size || existing is null)
         {
-            // New, or damaged and already reported: start over with an empty record.
+            // New, damaged and already reported, or of the previous format: start over in the current format; a record
+            // of the previous format is carried over below.
             stream.SetLength(0);
             stream.SetLength(Size);
             stream.Write(Magic);
@@ -143,6 +217,10 @@ public sealed class OffsetRecordFile : IDisposable
             }
         }
 
+        _path = path;
+        _directory = directory;
+        _identity = FileIdentity.Of(stream.SafeFileHandle);
+        _lastIdentityCheck = time.GetTimestamp();
         _map = MemoryMappedFile.CreateFromFile(stream, null, Size, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: false);
         _view = _map.CreateViewAccessor(0, Size);
         _sequence = ReadSequence();
@@ -150,44 +228,198 @@ public sealed class OffsetRecordFile : IDisposable
         if (existing is { } record)
         {
             _written = record.NextOffset;
+            if (convert)
+            {
+                WriteSlot(++_sequence, record.NextOffset, record.Updated.ToUnixTimeMilliseconds(), Encoding.UTF8.GetBytes(record.ClusterId ?? ""));
+                _view.Flush();
+            }
         }
     }
 
     /// <summary>The record as it was when the file was opened; null when there was none, or it was damaged.</summary>
     public LocalRecord? Initial { get; }
 
-    /// <summary>Records that everything below <paramref name="nextOffset"/> is done; survives a process crash.</summary>
+    /// <summary>Where failures of this record are reported; null: not reported (the offsets tool reports its own).</summary>
+    public ILogger? Logger { get; init; }
+
+    /// <summary>
+    /// Records that everything below <paramref name="nextOffset"/> is done; survives a process crash. The record only
+    /// moves forward: a position at or below one this owner already wrote is ignored (async completions may arrive
+    /// out of order). Never throws: a failure (the file's directory removed and not re-creatable) is logged at error and
+    /// the write is retried with the next one; mode 3 learns of it from <see cref="Flush"/>.
+    /// </summary>
     public void Write(long nextOffset)
     {
         lock (_lock)
         {
             // A delivery that outlived its partition's release may still finish; its owner has moved on.
-            if (_disposed || nextOffset == _written)
+            if (_disposed || nextOffset <= _highest)
             {
                 return;
             }
 
-            _written = nextOffset;
-            var sequence = ++_sequence;
-            var slot = 8 + (int)(sequence % 2) * SlotSize;
-            var updated = _time.GetUtcNow().ToUnixTimeMilliseconds();
-            _view.Write(slot, sequence);
-            _view.Write(slot + 8, nextOffset);
-            _view.Write(slot + 16, updated);
-            // The checksum goes last: a slot cut short by a crash fails it and the other slot is used.
-            _view.Write(slot + 24, Checksum(sequence, nextOffset, updated, _keyHash));
+            _highest = nextOffset;
+            if (nextOffset != _written)
+            {
+                _written = nextOffset;
+                var sequence = ++_sequence;
+                var slot = 8 + (int)(sequence % 2) * SlotSize;
+                var updated = _time.GetUtcNow().ToUnixTimeMilliseconds();
+                _view.Write(slot, sequence);
+                _view.Write(slot + 8, nextOffset);
+                _view.Write(slot + 16, updated);
+                _view.Write(slot + IdLengthAt, _clusterIdLength);
+                _view.WriteArray(slot + IdAt, _clusterIdBytes, 0, _clusterIdBytes.Length);
+                // The checksum goes last: a slot cut short by a crash fails it and the other slot is used.
+                _view.Write(slot + ChecksumAt, Checksum(sequence, nextOffset, updated, _keyHash, _clusterIdBytes.AsSpan(0, _clusterIdLength)));
+            }
+
+            if (_time.GetElapsedTime(_lastIdentityCheck) >= IdentityCheckInterval)
+            {
+                try
+                {
+                    EnsureAtPath();
+                }
+                catch (IOException ex)
+                {
+                    ReportFailure(ex);
+                }
+                catch (UnauthorizedAccessException ex)
+                {
+                    ReportFailure(ex);
+                }
+            }
         }
     }
 
-    /// <summary>Flushes the record to disk (guarantee mode 3): it then survives a machine crash too.</summary>
-    public void Flush()
+    /// <summary>
+    /// Forgets the record found (one its owner does not trust: another cluster's, or outside the partition's log):
+    /// both slots are cleared, durably, so the next <see cref="Write"/> starts the record afresh at any offset, stamped
+    /// with the cluster id given to <see cref="LocalOffsetStore.Open"/>. <see cref="Initial"/> still tells what was found.
+    /// </summary>
+    public void Discard()
     {
         lock (_lock)
         {
-            if (!_disposed)
+            if (_disposed)
             {
-                _view.Flush();
+                return;
             }
+
+            var empty = new byte[2 * SlotSize];
+            _view.WriteArray(8, empty, 0, empty.Length);
+            _view.Flush();
+            _written = -1;
+            _highest = -1;
+            SetClusterId(_openedWithClusterId);
+        }
+    }
+
+    /// <summary>
+    /// Flushes the record to disk (guarantee mode 3): it then survives a machine crash too. Returns the position that
+    /// was flushed, which may be beyond the caller's (a later completion wrote first) but never behind what is on
+    /// disk. Throws <see cref="IOException"/> when the flush failed (logged at error; the caller retries).
+    /// </summary>
+    public long Flush()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return _written;
+            }
+
+            try
+            {
+                // Every flush is a system call anyway: also make sure it reaches the file at the record's path.
+                EnsureAtPath();
+                var flushed = _written;
+                _view.Flush();
+                if (_failures > 0)
+                {
+                    if (Logger is { } logger)
+                    {
+                        Log.LocalRecordRecovered(logger, _path, _failures);
+                    }
+
+                    _failures = 0;
+                }
+
+                return flushed;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                ReportFailure(ex);
+                throw ex as IOException ?? new IOException(ex.Message, ex);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A state directory deleted (or this file replaced) while running leaves the mapping on an unlinked file whose
+    /// updates vanish. Noticed here, the file is written anew at its path from the mapped record and mapped again.
+    /// </summary>
+    private void EnsureAtPath()
+    {
+        _lastIdentityCheck = _time.GetTimestamp();
+        if (_identity.IsAt(_path))
+        {
+            if (_failures > 0 && Logger is { } logger)
+            {
+                Log.LocalRecordRecovered(logger, _path, _failures);
+                _failures = 0;
+            }
+
+            return;
+        }
+
+        var content = new byte[Size];
+        _view.ReadArray(0, content, 0, Size);
+        Directory.CreateDirectory(_directory);
+        // A short name: the record's own name may already be near the file system's limit.
+        var temporary = Path.Combine(_directory, string.Create(CultureInfo.InvariantCulture, $".kcp-{Environment.ProcessId}.tmp"));
+        var stream = new FileStream(temporary, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        MemoryMappedFile map;
+        try
+        {
+            stream.Write(content);
+            stream.Flush(flushToDisk: true);
+            File.Move(temporary, _path, overwrite: true);
+            DirectorySync.Flush(_directory);
+            _identity = FileIdentity.Of(stream.SafeFileHandle);
+            map = MemoryMappedFile.CreateFromFile(stream, null, Size, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: false);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+
+        var view = map.CreateViewAccessor(0, Size);
+        _view.Dispose();
+        _map.Dispose();
+        _view = view;
+        _map = map;
+        if (Logger is { } log)
+        {
+            Log.LocalRecordRecreated(log, _path, _written);
+        }
+
+        if (_failures > 0 && Logger is { } again)
+        {
+            Log.LocalRecordRecovered(again, _path, _failures);
+        }
+
+        _failures = 0;
+    }
+
+    private void ReportFailure(Exception ex)
+    {
+        _failures++;
+        if (Logger is { } logger && (_failures == 1 || _time.GetElapsedTime(_lastFailureLog) >= FailureLogInterval))
+        {
+            _lastFailureLog = _time.GetTimestamp();
+            Log.LocalRecordWriteFailed(logger, _path, $"{ex.Message} (failure {_failures}; retried)");
         }
     }
 
@@ -209,6 +441,11 @@ public sealed class OffsetRecordFile : IDisposable
     internal static ParseState Parse(ReadOnlySpan<byte> bytes, PartitionKey key, out LocalRecord record)
     {
         record = default;
+        if (bytes.Length == V1Size && bytes[..8].SequenceEqual(V1Magic))
+        {
+            return ParseV1(bytes, key, out record);
+        }
+
         if (bytes.Length != Size || !bytes[..8].SequenceEqual(Magic))
         {
             return bytes.Length == 0 ? ParseState.Absent : ParseState.Damaged;
@@ -220,12 +457,44 @@ public sealed class OffsetRecordFile : IDisposable
         for (var slot = 8; slot < Size; slot += SlotSize)
         {
             var span = bytes.Slice(slot, SlotSize);
+            sawData |= span.ContainsAnyExcept((byte)0);
+            var sequence = BinaryPrimitives.ReadUInt64LittleEndian(span);
+            var next = BinaryPrimitives.ReadInt64LittleEndian(span[8..]);
+            var updated = BinaryPrimitives.ReadInt64LittleEndian(span[16..]);
+            var idLength = BinaryPrimitives.ReadInt32LittleEndian(span[IdLengthAt..]);
+            var checksum = BinaryPrimitives.ReadUInt64LittleEndian(span[ChecksumAt..]);
+            if (sequence <= best || next < 0 || idLength is < 0 or > LocalRecord.MaxStoredClusterIdBytes)
+            {
+                continue;
+            }
+
+            var id = span.Slice(IdAt, idLength);
+            if (checksum == Checksum(sequence, next, updated, keyHash, id))
+            {
+                best = sequence;
+                record = new LocalRecord(next, DateTimeOffset.FromUnixTimeMilliseconds(updated), idLength == 0 ? null : Encoding.UTF8.GetString(id));
+            }
+        }
+
+        return best > 0 ? ParseState.Valid : sawData ? ParseState.Damaged : ParseState.Absent;
+    }
+
+    // A record of the previous format: its cluster is unknown.
+    private static ParseState ParseV1(ReadOnlySpan<byte> bytes, PartitionKey key, out LocalRecord record)
+    {
+        record = default;
+        var keyHash = KeyHash(key);
+        ulong best = 0;
+        var sawData = false;
+        for (var slot = 8; slot < V1Size; slot += V1SlotSize)
+        {
+            var span = bytes.Slice(slot, V1SlotSize);
             var sequence = BinaryPrimitives.ReadUInt64LittleEndian(span);
             var next = BinaryPrimitives.ReadInt64LittleEndian(span[8..]);
             var updated = BinaryPrimitives.ReadInt64LittleEndian(span[16..]);
             var checksum = BinaryPrimitives.ReadUInt64LittleEndian(span[24..]);
             sawData |= sequence != 0 || next != 0 || updated != 0 || checksum != 0;
-            if (sequence > best && next >= 0 && checksum == Checksum(sequence, next, updated, keyHash))
+            if (sequence > best && next >= 0 && checksum == ChecksumV1(sequence, next, updated, keyHash))
             {
                 best = sequence;
                 record = new LocalRecord(next, DateTimeOffset.FromUnixTimeMilliseconds(updated));
@@ -233,6 +502,41 @@ public sealed class OffsetRecordFile : IDisposable
         }
 
         return best > 0 ? ParseState.Valid : sawData ? ParseState.Damaged : ParseState.Absent;
+    }
+
+    /// <summary>A file of the previous format holding <paramref name="nextOffset"/>, for tests of the conversion.</summary>
+    internal static byte[] FormatV1(PartitionKey key, long nextOffset, DateTimeOffset updated)
+    {
+        var bytes = new byte[V1Size];
+        V1Magic.CopyTo(bytes, 0);
+        var span = bytes.AsSpan(8 + V1SlotSize);
+        var ms = updated.ToUnixTimeMilliseconds();
+        BinaryPrimitives.WriteUInt64LittleEndian(span, 1);
+        BinaryPrimitives.WriteInt64LittleEndian(span[8..], nextOffset);
+        BinaryPrimitives.WriteInt64LittleEndian(span[16..], ms);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[24..], ChecksumV1(1, nextOffset, ms, KeyHash(key)));
+        return bytes;
+    }
+
+    private void SetClusterId(string? storedClusterId)
+    {
+        var bytes = Encoding.UTF8.GetBytes(storedClusterId ?? "");
+        _clusterIdLength = bytes.Length;
+        _clusterIdBytes = new byte[LocalRecord.MaxStoredClusterIdBytes];
+        bytes.CopyTo(_clusterIdBytes, 0);
+    }
+
+    private void WriteSlot(ulong sequence, long nextOffset, long updated, byte[] clusterId)
+    {
+        var slot = 8 + (int)(sequence % 2) * SlotSize;
+        var padded = new byte[LocalRecord.MaxStoredClusterIdBytes];
+        clusterId.CopyTo(padded, 0);
+        _view.Write(slot, sequence);
+        _view.Write(slot + 8, nextOffset);
+        _view.Write(slot + 16, updated);
+        _view.Write(slot + IdLengthAt, clusterId.Length);
+        _view.WriteArray(slot + IdAt, padded, 0, padded.Length);
+        _view.Write(slot + ChecksumAt, Checksum(sequence, nextOffset, updated, _keyHash, clusterId));
     }
 
     private ulong ReadSequence()
@@ -243,7 +547,14 @@ public sealed class OffsetRecordFile : IDisposable
     }
 
     // Detects torn or foreign slots, not tampering: a 64-bit mix (splitmix64 finalizer) of the fields and the key.
-    private static ulong Checksum(ulong sequence, long next, long updated, ulong keyHash)
+    private static ulong Checksum(ulong sequence, long next, long updated, ulong keyHash, ReadOnlySpan<byte> clusterId)
+    {
+        var h = ChecksumV1(sequence, next, updated, keyHash);
+        h = Mix(h ^ Fnv(clusterId) ^ (ulong)clusterId.Length);
+        return h;
+    }
+
+    private static ulong ChecksumV1(ulong sequence, long next, long updated, ulong keyHash)
     {
         var h = keyHash;
         h = Mix(h ^ sequence);
@@ -252,11 +563,13 @@ public sealed class OffsetRecordFile : IDisposable
         return h;
     }
 
-    private static ulong KeyHash(PartitionKey key)
+    private static ulong KeyHash(PartitionKey key) => Fnv(Encoding.UTF8.GetBytes(key.ToString()));
+
+    // FNV-1a: stable across processes, unlike string.GetHashCode.
+    private static ulong Fnv(ReadOnlySpan<byte> bytes)
     {
-        // FNV-1a: stable across processes, unlike string.GetHashCode.
         var h = 14695981039346656037UL;
-        foreach (var b in Encoding.UTF8.GetBytes(key.ToString()))
+        foreach (var b in bytes)
         {
             h = (h ^ b) * 1099511628211UL;
         }

@@ -59,33 +59,76 @@ internal sealed class PartitionProgress
     /// <summary>Marks a message that is not delivered because the local record shows it was done before.</summary>
     public void FinishRepeat(long offset) => _ = _tracker.Finish(offset);
 
+    /// <summary>How long mode 3 waits before flushing again after a failed flush of the local record.</summary>
+    public static readonly TimeSpan FlushRetryInterval = TimeSpan.FromSeconds(1);
+
     /// <summary>
     /// Marks a message delivered or skipped and records the new position locally. In mode 3 this completes only
-    /// once the record is durable on disk, so the message counts as done only then.
+    /// once a position at or beyond it is durable on disk, so the message counts as done only then: while the flush
+    /// fails (logged at error by the record) it is retried every <see cref="FlushRetryInterval"/> and the partition's
+    /// commit stays where it is. <paramref name="abandon"/> ends the retries (revoke or stop); the message then stays
+    /// uncommitted.
     /// </summary>
-    public ValueTask FinishAsync(long offset)
+    public async ValueTask FinishAsync(long offset, TimeProvider time, CancellationToken abandon)
     {
         var position = _tracker.Finish(offset);
         if (_record is null)
         {
-            return ValueTask.CompletedTask;
+            return;
         }
 
-        try
+        // The record refuses positions behind the one it holds, so out-of-order completions never move it back.
+        _record.Write(position);
+        if (_mode != DeliveryGuarantee.NoRepeatOnOneMachine)
         {
-            _record.Write(position);
-            if (_mode == DeliveryGuarantee.NoRepeatOnOneMachine)
+            return;
+        }
+
+        while (Volatile.Read(ref _durable) < position)
+        {
+            try
             {
-                _record.Flush();
-                InterlockedMax(ref _durable, position);
+                // Durable is what was actually flushed, never a position computed before the flush.
+                var flushed = _record.Flush();
+                InterlockedMax(ref _durable, flushed);
+                if (flushed < position)
+                {
+                    // Released meanwhile: the record is closed and the message stays uncommitted.
+                    return;
+                }
+            }
+            catch (IOException)
+            {
+                try
+                {
+                    await Task.Delay(FlushRetryInterval, time, abandon).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
             }
         }
-        catch (IOException)
-        {
-            // The position stays uncommitted in mode 3 until a later flush succeeds; the next write retries.
-        }
+    }
 
-        return ValueTask.CompletedTask;
+    /// <summary>Finishes without waiting for durability (tests of the progress alone).</summary>
+    public ValueTask FinishAsync(long offset) => FinishAsync(offset, TimeProvider.System, CancellationToken.None);
+
+    /// <summary>The position that is known to be on disk (mode 3), or -1.</summary>
+    public long Durable => Volatile.Read(ref _durable);
+
+    /// <summary>
+    /// The progress of the same partition restarted after a fault: it continues from this one's finished run and
+    /// durable position. <paramref name="seekTo"/> is where fetching must resume so that every unfinished message is
+    /// delivered again (-1: nothing was ever fetched, fetching goes on where it is).
+    /// </summary>
+    public PartitionProgress Restart(out long seekTo)
+    {
+        seekTo = _tracker.RestartPosition;
+        var successor = new PartitionProgress(_record, _mode, Volatile.Read(ref _durable));
+        var finished = _tracker.CommitPosition;
+        successor.CommitFrom(finished >= 0 ? finished : Volatile.Read(ref _initial));
+        return successor;
     }
 
     private static void InterlockedMax(ref long target, long value)

@@ -86,6 +86,63 @@ internal static partial class Log
     [LoggerMessage(27, LogLevel.Information, "Route {Route}: filtered {Count} repeated message(s) on {Topic}/{Partition} below the local record {Local}")]
     public static partial void RepeatsFiltered(ILogger logger, string route, string topic, int partition, long count, long local);
 
+    [LoggerMessage(1200, LogLevel.Warning, "Route {Route}: {Topic}/{Partition}: {Count} more failed attempt(s) in the last {Seconds:F0} s (not logged one by one); latest: offset {Offset}, attempt {Attempt}: {Reason}")]
+    public static partial void DeliveryFailuresRepeated(ILogger logger, string route, string topic, int partition, long count, double seconds, long offset, int attempt, string reason);
+
+    [LoggerMessage(1201, LogLevel.Warning, "Route {Route} member {Member}: Kafka client error {Code} repeated {Count} more time(s) in the last {Seconds:F0} s (not logged one by one); latest: {Error}")]
+    public static partial void KafkaErrorsRepeated(ILogger logger, string route, int member, string code, long count, double seconds, string error);
+
+    [LoggerMessage(1202, LogLevel.Warning, "Route {Route} member {Member}: consume error {Code} repeated {Count} more time(s) in the last {Seconds:F0} s (not logged one by one); latest: {Error}")]
+    public static partial void ConsumeErrorsRepeated(ILogger logger, string route, int member, string code, long count, double seconds, string error);
+
+    [LoggerMessage(1203, LogLevel.Warning, "Ignored {Count} manual skip request(s) (SIGUSR1) that came within {IntervalMs} ms of the previous accepted one; at most one request per second counts")]
+    public static partial void ManualSkipIgnored(ILogger logger, long count, long intervalMs);
+
+    [LoggerMessage(1400, LogLevel.Error, "Local offset record {Path} was removed while running (state_dir deleted?); re-created it holding offset {NextOffset}")]
+    public static partial void LocalRecordRecreated(ILogger logger, string path, long nextOffset);
+
+    [LoggerMessage(1401, LogLevel.Warning, "Local offset record {Path} written again after {Failures} failed attempt(s)")]
+    public static partial void LocalRecordRecovered(ILogger logger, string path, int failures);
+
+    [LoggerMessage(1402, LogLevel.Error, "Route {Route}: unexpected fault in the delivery of {Topic}/{Partition}@{Offset}; the partition is restarted from its last finished offset")]
+    public static partial void PartitionFaulted(ILogger logger, Exception exception, string route, string topic, int partition, string offset);
+
+    [LoggerMessage(1403, LogLevel.Warning, "Route {Route} member {Member}: {Topic}/{Partition} restarted at offset {Offset} after a fault; its unfinished messages are delivered again")]
+    public static partial void PartitionRestarted(ILogger logger, string route, int member, string topic, int partition, long offset);
+
+    [LoggerMessage(1404, LogLevel.Error, "Skip record of {Topic}/{Partition}@{Offset} could not be written to {Path}: {Error}; the message is not skipped until it is (failure {Failures}, retrying)")]
+    public static partial void SkipRecordWriteFailed(ILogger logger, string topic, int partition, long offset, string path, string error, int failures);
+
+    [LoggerMessage(1405, LogLevel.Warning, "Skip record of {Topic}/{Partition}@{Offset} written to {Path} after {Failures} failed attempt(s)")]
+    public static partial void SkipRecordWritten(ILogger logger, string topic, int partition, long offset, string path, int failures);
+
+    [LoggerMessage(1406, LogLevel.Error, "Skip records file {Path} was removed while running (state_dir deleted?); re-created it")]
+    public static partial void SkipLogRecreated(ILogger logger, string path);
+
+    [LoggerMessage(1407, LogLevel.Error, "Route {Route} member {Member}: {Step} failed while stopping; going on with the rest: {Error}")]
+    public static partial void StopStepFailed(ILogger logger, string route, int member, string step, string error);
+
+    [LoggerMessage(1300, LogLevel.Warning, "Route {Route}: local offset record of {Topic}/{Partition} ignored: it was written for cluster id {RecordCluster} (last done {Local}), but cluster {Cluster} has id {ClusterId} (log {Low}..{High}); nothing is filtered, restored or committed from it, and new progress replaces it")]
+    public static partial void LocalRecordOtherCluster(ILogger logger, string route, string topic, int partition, string recordCluster, long local, string cluster, string clusterId, string low, string high);
+
+    [LoggerMessage(1301, LogLevel.Warning, "Route {Route}: local offset record of {Topic}/{Partition} ignored: last done {Local} lies outside the partition's log (low watermark {Low}, high watermark {High}; record cluster id {RecordCluster}, cluster id {ClusterId}); nothing is filtered, restored or committed from it, and new progress replaces it")]
+    public static partial void LocalRecordOutsideLog(ILogger logger, string route, string topic, int partition, long local, long low, long high, string recordCluster, string clusterId);
+
+    [LoggerMessage(1302, LogLevel.Warning, "Route {Route}: local offset record of {Topic}/{Partition} not trusted: the partition's log bounds could not be read ({Error}), so the record (last done {Local}, record cluster id {RecordCluster}, cluster id {ClusterId}) cannot be checked; nothing is filtered or restored from it and delivery starts at the committed offset (repeats possible)")]
+    public static partial void LocalRecordUnchecked(ILogger logger, string route, string topic, int partition, string error, long local, string recordCluster, string clusterId);
+
+    [LoggerMessage(1303, LogLevel.Information, "Route {Route}: local offset record of {Topic}/{Partition} (last done {Local}) trusted on the log bounds alone (low watermark {Low}, high watermark {High}): record cluster id {RecordCluster}, cluster id {ClusterId}")]
+    public static partial void LocalRecordClusterUnchecked(ILogger logger, string route, string topic, int partition, long local, long low, long high, string recordCluster, string clusterId);
+
+    [LoggerMessage(1304, LogLevel.Warning, "Route {Route}: filtering repeats on {Topic}/{Partition}: offset {Offset} is below the local record {Local}, so it and the messages after it up to {Local} were delivered before on this machine and are not delivered again")]
+    public static partial void RepeatFilteringStarted(ILogger logger, string route, string topic, int partition, long offset, long local);
+
+    [LoggerMessage(1305, LogLevel.Information, "Route {Route}: still filtering repeats on {Topic}/{Partition}: {Count} filtered so far, now at offset {Offset} of up to {Local}")]
+    public static partial void RepeatFilteringProgress(ILogger logger, string route, string topic, int partition, long count, long offset, long local);
+
+    [LoggerMessage(1306, LogLevel.Warning, "Route {Route}: the group's committed offset {Committed} of {Topic}/{Partition} lies outside the partition's log (low watermark {Low}, high watermark {High}); the consumer starts where auto.offset.reset says")]
+    public static partial void CommittedOutsideLog(ILogger logger, string route, string topic, int partition, long committed, long low, long high);
+
     [LoggerMessage(1100, LogLevel.Critical, "Cannot start: {What}: {Reason}")]
     public static partial void StartFailed(ILogger logger, string what, string reason);
 }

@@ -42,7 +42,7 @@ public sealed class ProcessTests : IClassFixture<TestCluster>
         var expected = Enumerable.Range(0, Partitions).ToDictionary(p => p, _ => PerPartition);
 
         await using var kcp = KcpProcess.Run(config.ConfigFile);
-        await receiver.WaitForAsync(r => r.AllAccepted(expected), Patience);
+        await DeliveryAssert.AllArrivedAsync(receiver, expected, Patience);
         kcp.SendSignal(signal);
 
         Assert.Equal(0, await kcp.WaitForExitAsync(StopBound));
@@ -149,7 +149,7 @@ public sealed class ProcessTests : IClassFixture<TestCluster>
         await _cluster.ProduceAsync(topic, Delivered.Numbered(Partitions, PerBatch));
         await using (var kcp = KcpProcess.Run(config.ConfigFile))
         {
-            await receiver.WaitForAsync(r => r.AllAccepted(first), Patience);
+            await DeliveryAssert.AllArrivedAsync(receiver, first, Patience);
             kcp.SendSignal(KcpProcess.SigTerm);
             Assert.Equal(0, await kcp.WaitForExitAsync(StopBound));
         }
@@ -157,7 +157,7 @@ public sealed class ProcessTests : IClassFixture<TestCluster>
         await _cluster.ProduceAsync(topic, Delivered.Numbered(Partitions, PerBatch));
         await using (var kcp = KcpProcess.Run(config.ConfigFile))
         {
-            await receiver.WaitForAsync(r => r.AllAccepted(both), Patience);
+            await DeliveryAssert.AllArrivedAsync(receiver, both, Patience);
             kcp.SendSignal(KcpProcess.SigTerm);
             Assert.Equal(0, await kcp.WaitForExitAsync(StopBound));
         }
@@ -191,7 +191,7 @@ public sealed class ProcessTests : IClassFixture<TestCluster>
         // Produced after the leave, so every partition's last batch can only be delivered by the member that stayed.
         await ProduceBatchAsync();
         var expected = Enumerable.Range(0, Partitions).ToDictionary(p => p, _ => PerBatch * 4);
-        await receiver.WaitForAsync(r => r.AllAccepted(expected), Patience);
+        await DeliveryAssert.AllArrivedAsync(receiver, expected, Patience);
         await staying.StopAsync();
 
         AssertNoOffsetAcceptedTwice(receiver.Requests);
@@ -220,7 +220,7 @@ public sealed class ProcessTests : IClassFixture<TestCluster>
         await joining.WaitForLogAsync("partitions assigned", Patience);
         await ProduceBatchAsync();
         var expected = Enumerable.Range(0, Partitions).ToDictionary(p => p, _ => PerBatch * 3);
-        await receiver.WaitForAsync(r => r.AllAccepted(expected), Patience);
+        await DeliveryAssert.AllArrivedAsync(receiver, expected, Patience);
         await joining.StopAsync();
         await first.StopAsync();
 

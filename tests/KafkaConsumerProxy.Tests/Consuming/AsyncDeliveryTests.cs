@@ -35,7 +35,7 @@ public sealed class AsyncDeliveryTests : IClassFixture<TestCluster>
 
         await using (var proxy = InProcessProxy.Start(config.ConfigFile))
         {
-            await receiver.WaitForAsync(r => r.AllAccepted(expected), Patience);
+            await DeliveryAssert.AllArrivedAsync(receiver, expected, Patience);
             await proxy.StopAsync();
         }
 
@@ -83,7 +83,7 @@ public sealed class AsyncDeliveryTests : IClassFixture<TestCluster>
                 {
                     // The join moves partitions away from the first member while its deliveries are in flight.
                     await b.WaitForLogAsync("partitions assigned", Patience);
-                    await receiver.WaitForAsync(r => r.AllAccepted(expected), Patience);
+                    await DeliveryAssert.AllArrivedAsync(receiver, expected, Patience);
                     await b.StopAsync();
                 }
 
@@ -159,7 +159,7 @@ public sealed class AsyncDeliveryTests : IClassFixture<TestCluster>
             Assert.Equal(Enumerable.Range(0, MaxPending).Select(o => (long)o), receiver.Requests.Select(r => r.Offset!.Value).Distinct().Order());
 
             Volatile.Write(ref answering, true);
-            await receiver.WaitForAsync(r => r.AllAccepted(new Dictionary<int, int> { [0] = Count }), Patience);
+            await DeliveryAssert.AllArrivedAsync(receiver, new Dictionary<int, int> { [0] = Count }, Patience);
             await proxy.StopAsync();
         }
 

@@ -69,7 +69,7 @@ public sealed class BatchingTests : IClassFixture<TestCluster>
             var offsets = Batch(r).Select(m => m.Offset).ToList();
             if (offsets.Contains(3) && Interlocked.Exchange(ref listed, 1) == 0)
             {
-                return Retry(3, 7, 1000);
+                return Retry(3, 7);
             }
 
             return offsets.Contains(15) && Interlocked.Exchange(ref failed, 1) == 0 ? Fault.Status(503) : Fault.None;

@@ -26,7 +26,7 @@ public sealed class DeliveryEndToEndTests : IClassFixture<TestCluster>
 
         await using (var proxy = InProcessProxy.Start(config.ConfigFile))
         {
-            await receiver.WaitForAsync(r => r.AllAccepted(expected), Patience);
+            await DeliveryAssert.AllArrivedAsync(receiver, expected, Patience);
             await proxy.StopAsync();
         }
 
@@ -50,7 +50,7 @@ public sealed class DeliveryEndToEndTests : IClassFixture<TestCluster>
         var expected = Enumerable.Range(0, Partitions).ToDictionary(p => p, _ => PerPartition);
 
         await using var proxy = InProcessProxy.Start(config.ConfigFile);
-        await receiver.WaitForAsync(r => r.AllAccepted(expected), Patience);
+        await DeliveryAssert.AllArrivedAsync(receiver, expected, Patience);
 
         var requests = receiver.Requests;
         Delivered.AssertExactlyOnceInOrder(requests, expected);
@@ -71,7 +71,7 @@ public sealed class DeliveryEndToEndTests : IClassFixture<TestCluster>
         config.AddRoute("noskip", topic, Names.Unique("g"), receiver.Port, new Dictionary<string, object> { ["can_skip"] = false, ["retry_nums"] = 1 });
 
         await using var proxy = InProcessProxy.Start(config.ConfigFile);
-        await receiver.WaitForAsync(r => r.AllAccepted(new Dictionary<int, int> { [0] = 5 }), Patience);
+        await DeliveryAssert.AllArrivedAsync(receiver, new Dictionary<int, int> { [0] = 5 }, Patience);
 
         Assert.Equal(13, receiver.Requests.Count(r => r.Offset == 2));
         Delivered.AssertExactlyOnceInOrder(receiver.Requests, new Dictionary<int, int> { [0] = 5 });
@@ -125,7 +125,7 @@ public sealed class DeliveryEndToEndTests : IClassFixture<TestCluster>
         await using (var proxy = InProcessProxy.Start(config.ConfigFile))
         {
             var others = Enumerable.Range(0, Partitions).Where(p => p != 1).ToDictionary(p => p, _ => PerPartition);
-            await receiver.WaitForAsync(r => r.AllAccepted(others), Patience);
+            await DeliveryAssert.AllArrivedAsync(receiver, others, Patience);
             Assert.DoesNotContain(receiver.Requests, r => r.Partition == 1 && r.Offset > 0);
             await proxy.StopAsync();
         }
@@ -204,7 +204,7 @@ public sealed class DeliveryEndToEndTests : IClassFixture<TestCluster>
         config.AddRoute("hosts", topic, Names.Unique("g"), receiver.Port, new Dictionary<string, object> { ["host"] = "127.0.0.1, localhost, 127.0.0.3" });
 
         await using var proxy = InProcessProxy.Start(config.ConfigFile);
-        await receiver.WaitForAsync(r => r.AllAccepted(new Dictionary<int, int> { [0] = 10 }), Patience);
+        await DeliveryAssert.AllArrivedAsync(receiver, new Dictionary<int, int> { [0] = 10 }, Patience);
 
         var hosts = receiver.Requests.Select(r => r.Header("Host")!.Split(':')[0]).Distinct().Order().ToList();
         Assert.Equal(["127.0.0.1", "localhost"], hosts);

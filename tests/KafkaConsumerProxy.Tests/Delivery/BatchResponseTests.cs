@@ -7,6 +7,9 @@ namespace KafkaConsumerProxy.Tests.Delivery;
 /// <summary>How the answer to a batch is read: whole success, a retry list, or a failure of the whole batch.</summary>
 public sealed class BatchResponseTests
 {
+    // Offsets 5-12 of one partition, as a batch sent to the endpoint holds them.
+    private static readonly KafkaRecord[] Batch = [.. Enumerable.Range(5, 8).Select(o => new KafkaRecord("t", 0, o, 0, null, [], []))];
+
     [Theory]
     [InlineData("""{"errno":0}""")]
     [InlineData("""{}""")]
@@ -17,7 +20,7 @@ public sealed class BatchResponseTests
     {
         var retry = new List<long>();
 
-        var (outcome, _) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, Encoding.UTF8.GetBytes(body), retry);
+        var (outcome, _) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, Encoding.UTF8.GetBytes(body), Batch, retry);
 
         Assert.Equal(DeliveryOutcome.Success, outcome);
         Assert.Empty(retry);
@@ -28,7 +31,7 @@ public sealed class BatchResponseTests
     {
         var retry = new List<long>();
 
-        var (outcome, _) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, """{"retry":[12,9],"errno":0}"""u8, retry);
+        var (outcome, _) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, """{"retry":[12,9],"errno":0}"""u8, Batch, retry);
 
         Assert.Equal(DeliveryOutcome.Success, outcome);
         Assert.Equal([12L, 9L], retry);
@@ -45,7 +48,7 @@ public sealed class BatchResponseTests
     {
         var retry = new List<long>();
 
-        var (outcome, reason) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, status, Encoding.UTF8.GetBytes(body), retry);
+        var (outcome, reason) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, status, Encoding.UTF8.GetBytes(body), Batch, retry);
 
         Assert.Equal(expected, outcome);
         Assert.StartsWith(reasonStart, reason, StringComparison.Ordinal);
@@ -57,8 +60,87 @@ public sealed class BatchResponseTests
     {
         var retry = new List<long>();
 
-        Assert.Equal(DeliveryOutcome.Success, ResponseClassifier.ClassifyBatch(ResponseCheck.Status, 204, """{"retry":[1]}"""u8, retry).Outcome);
+        Assert.Equal(DeliveryOutcome.Success, ResponseClassifier.ClassifyBatch(ResponseCheck.Status, 204, """{"retry":[1]}"""u8, Batch, retry).Outcome);
         Assert.Empty(retry);
+    }
+
+    [Theory]
+    [InlineData("""{"errno":0,"retry":[1000]}""", "1000; the batch holds 5-12")]
+    [InlineData("""{"errno":0,"retry":[6,4,13,-1]}""", "4, 13, -1; the batch holds 5-12")]
+    [InlineData("""{"errno":0,"retry":[7,7,99,99]}""", "99; the batch holds 5-12")]
+    public void ClassifyBatch_RetryNamesOffsetNotInBatch_RejectedBodyNotTheRestSucceeded_Issue7(string body, string named)
+    {
+        var retry = new List<long>();
+
+        var (outcome, reason) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, Encoding.UTF8.GetBytes(body), Batch, retry);
+
+        Assert.Equal(DeliveryOutcome.RejectedBody, outcome);
+        Assert.StartsWith($"\"retry\" names offset(s) not in the batch ({named}): {body}", reason, StringComparison.Ordinal);
+        Assert.Empty(retry);
+    }
+
+    [Fact]
+    public void ClassifyBatch_RetryAgainstPartialBatch_OffsetsOfEarlierAttemptNotAccepted_Issue7()
+    {
+        // A retry of part of a batch holds only the offsets still failing; 6 was delivered by the first attempt.
+        KafkaRecord[] partial = [Batch[2], Batch[4]];
+        var retry = new List<long>();
+
+        var (outcome, reason) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, """{"retry":[7,6]}"""u8, partial, retry);
+        var (listed, _) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, """{"retry":[9,7]}"""u8, partial, retry);
+
+        Assert.Equal(DeliveryOutcome.RejectedBody, outcome);
+        Assert.Contains("(6; the batch holds 7,9)", reason, StringComparison.Ordinal);
+        Assert.Equal(DeliveryOutcome.Success, listed);
+        Assert.Equal([9L, 7L], retry);
+    }
+
+    [Fact]
+    public void ClassifyBatch_ManyUnknownOffsets_ReasonNamesTenAndTheCount_Issue7()
+    {
+        var body = "{\"retry\":[" + string.Join(",", Enumerable.Range(100, 50)) + "]}";
+
+        var (outcome, reason) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, Encoding.UTF8.GetBytes(body), Batch, []);
+
+        Assert.Equal(DeliveryOutcome.RejectedBody, outcome);
+        Assert.Contains("(100, 101, 102, 103, 104, 105, 106, 107, 108, 109, … 50 in all; the batch holds 5-12)", reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ClassifyBatch_ErrnoTextWithControlCharacters_ReasonEscapedAndCut_Issue7()
+    {
+        // Valid JSON whose errno string decodes to ESC and NUL; the body itself is long.
+        var body = Encoding.UTF8.GetBytes("{\"errno\":\"\\u001b[2J\\u0000bad\",\"pad\":\"" + new string('p', 500) + "\"}");
+
+        var (outcome, reason) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, body, Batch, []);
+
+        Assert.Equal(DeliveryOutcome.RejectedBody, outcome);
+        Assert.StartsWith("errno \"\\x1B[2J\\x00bad\": {\"errno\":\"\\u001b[2J", reason, StringComparison.Ordinal);
+        Assert.EndsWith($"… ({body.Length} bytes)", reason, StringComparison.Ordinal);
+        Assert.DoesNotContain(reason!, c => c < 0x20);
+    }
+
+    [Fact]
+    public void Classify_RawControlAndGzipBytes_ReasonEscaped_Issue7()
+    {
+        byte[] body = [0x1B, (byte)'[', (byte)'3', (byte)'1', (byte)'m', 0x00, (byte)'\r', (byte)'\n', 0x1F, 0x8B, 0x08];
+
+        var (outcome, reason) = ResponseClassifier.Classify(ResponseCheck.Errno, 200, body);
+
+        Assert.Equal(DeliveryOutcome.RejectedBody, outcome);
+        Assert.Equal("body is not valid UTF-8 JSON: \\x1B[31m\\x00\\x0D\\x0A\\x1F\\x8B\\x08", reason);
+    }
+
+    [Theory]
+    [InlineData(new byte[] { (byte)'{', (byte)'"', (byte)'e', (byte)'r', (byte)'r', (byte)'n', (byte)'o', (byte)'"', (byte)':', (byte)'"', 0xFF, (byte)'"', (byte)'}' })]
+    [InlineData(new byte[] { (byte)'{', (byte)'"', 0xC3, (byte)'"', (byte)':', (byte)'1', (byte)'}' })]
+    public void Classify_InvalidUtf8InsideJsonStrings_RejectedBodyWithEscapedPreviewNotAnException_Issue7(byte[] body)
+    {
+        var (outcome, reason) = ResponseClassifier.Classify(ResponseCheck.Errno, 200, body);
+
+        Assert.Equal(DeliveryOutcome.RejectedBody, outcome);
+        Assert.StartsWith("body is not valid UTF-8 JSON: {\"", reason, StringComparison.Ordinal);
+        Assert.Matches(@"\\x(FF|C3)", reason);
     }
 
     [Fact]

@@ -73,24 +73,24 @@ public sealed class CrashRecoveryTests : IClassFixture<TestCluster>
             }
         }
 
+        var expected = DeliveryAssert.Offsets(Partitions, PerPartition);
         await using (var kcp = KcpProcess.Run(config.ConfigFile))
         {
-            await receiver.WaitForAsync(r => r.Select(q => (q.Partition, q.Offset)).Distinct().Count() >= Total, Patience);
+            // Bounded, and not an assertion: what is missing after it is named below.
+            await DeliveryAssert.WaitForAllAsync(receiver, expected, Patience);
             kcp.SendSignal(KcpProcess.SigTerm);
             Assert.Equal(0, await kcp.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         }
 
-        var accepted = receiver.Requests.Select(r => (r.Partition!.Value, r.Offset!.Value)).ToList();
-        var unique = accepted.ToHashSet();
-        var lost = Total - unique.Count;
-        var repeats = accepted.GroupBy(a => a).Where(g => g.Count() > 1).ToList();
-        var repeated = repeats.Sum(g => g.Count() - 1);
-        var outsideWindow = repeats.Where(g => !inFlightAtKill.Contains(g.Key)).Select(g => g.Key).ToList();
-        _output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"mode {mode}: {Total} messages, kills at {string.Join(",", killPoints)}: lost {lost}, repeated {repeated} ({repeats.Count} distinct), outside in-flight window {outsideWindow.Count}"));
+        var comparison = DeliveryAssert.Compare(expected, receiver.Requests);
+        var lost = comparison.Missing.Count;
+        var repeated = comparison.RepeatCount;
+        var outsideWindow = comparison.Repeated.Keys.Where(k => !inFlightAtKill.Contains(k)).Order().ToList();
+        _output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"mode {mode}: {Total} messages, kills at {string.Join(",", killPoints)}: lost {lost}, repeated {repeated} ({comparison.Repeated.Count} distinct), outside in-flight window {outsideWindow.Count}"));
         await File.AppendAllTextAsync(Path.Combine(AppContext.BaseDirectory, "delivery-proof.txt"), string.Create(CultureInfo.InvariantCulture, $"mode {mode}: messages {Total}, kills 5, lost {lost}, repeated {repeated}, outside window {outsideWindow.Count}\n"));
 
-        Assert.Equal(0, lost);
-        Assert.Empty(outsideWindow);
+        DeliveryAssert.NoneLost(expected, receiver.Requests);
+        Assert.True(outsideWindow.Count == 0, $"repeated outside the in-flight window of a kill: {DeliveryAssert.Ranges(outsideWindow)}");
         Assert.True(repeated <= killPoints.Count * Partitions, $"at most one in-flight message per partition per kill may repeat, saw {repeated}");
     }
 
@@ -109,12 +109,13 @@ public sealed class CrashRecoveryTests : IClassFixture<TestCluster>
             config.AddRoute("trio", topic, group, receiver.Port);
         }
 
+        var expected = DeliveryAssert.Offsets(Partitions, PerPartition);
         var processes = configs.Select(c => KcpProcess.Run(c.ConfigFile)).ToList();
         try
         {
             await receiver.WaitForAsync(r => r.Count >= Total / 3, Patience);
             processes[1].SendSignal(SigKill);
-            await receiver.WaitForAsync(r => r.Select(q => (q.Partition, q.Offset)).Distinct().Count() >= Total, Patience);
+            await DeliveryAssert.WaitForAllAsync(receiver, expected, Patience);
             foreach (var survivor in new[] { processes[0], processes[2] })
             {
                 survivor.SendSignal(KcpProcess.SigTerm);
@@ -134,10 +135,10 @@ public sealed class CrashRecoveryTests : IClassFixture<TestCluster>
             }
         }
 
-        var unique = receiver.Requests.Select(r => (r.Partition, r.Offset)).Distinct().Count();
-        _output.WriteLine($"three processes, one killed: {Total} messages, lost {Total - unique}, repeated {receiver.Requests.Count - unique}");
-        await File.AppendAllTextAsync(Path.Combine(AppContext.BaseDirectory, "delivery-proof.txt"), $"three processes, one killed: messages {Total}, lost {Total - unique}, repeated {receiver.Requests.Count - unique}\n");
-        Assert.Equal(Total, unique);
+        var comparison = DeliveryAssert.Compare(expected, receiver.Requests);
+        _output.WriteLine($"three processes, one killed: {Total} messages, lost {comparison.Missing.Count}, repeated {comparison.RepeatCount}");
+        await File.AppendAllTextAsync(Path.Combine(AppContext.BaseDirectory, "delivery-proof.txt"), $"three processes, one killed: messages {Total}, lost {comparison.Missing.Count}, repeated {comparison.RepeatCount}\n");
+        DeliveryAssert.NoneLost(expected, receiver.Requests);
     }
 
     [Fact]
@@ -166,13 +167,14 @@ public sealed class CrashRecoveryTests : IClassFixture<TestCluster>
         cluster.PushRequestErrors(KafkaApiKey.JoinGroup, Confluent.Kafka.ErrorCode.RebalanceInProgress, Confluent.Kafka.ErrorCode.NotCoordinatorForGroup);
         cluster.PushRequestErrors(KafkaApiKey.SyncGroup, Confluent.Kafka.ErrorCode.RebalanceInProgress);
         await using var second = InProcessProxy.Start(config.ConfigFile);
-        await receiver.WaitForAsync(r => r.Select(q => (q.Partition, q.Offset)).Distinct().Count() >= Total, Patience);
+        var expected = DeliveryAssert.Offsets(Partitions, PerPartition);
+        await DeliveryAssert.WaitForAllAsync(receiver, expected, Patience);
         await second.StopAsync();
         await first.StopAsync();
 
-        var unique = receiver.Requests.Select(r => (r.Partition, r.Offset)).Distinct().Count();
-        _output.WriteLine($"broker down/up + injected errors: {Total} messages, lost {Total - unique}, repeated {receiver.Requests.Count - unique}");
-        await File.AppendAllTextAsync(Path.Combine(AppContext.BaseDirectory, "delivery-proof.txt"), $"broker down/up and injected OffsetCommit/Fetch/JoinGroup/SyncGroup errors: messages {Total}, lost {Total - unique}, repeated {receiver.Requests.Count - unique}\n");
-        Assert.Equal(Total, unique);
+        var comparison = DeliveryAssert.Compare(expected, receiver.Requests);
+        _output.WriteLine($"broker down/up + injected errors: {Total} messages, lost {comparison.Missing.Count}, repeated {comparison.RepeatCount}");
+        await File.AppendAllTextAsync(Path.Combine(AppContext.BaseDirectory, "delivery-proof.txt"), $"broker down/up and injected OffsetCommit/Fetch/JoinGroup/SyncGroup errors: messages {Total}, lost {comparison.Missing.Count}, repeated {comparison.RepeatCount}\n");
+        DeliveryAssert.NoneLost(expected, receiver.Requests);
     }
 }

@@ -1,0 +1,334 @@
+using System.Collections.Concurrent;
+using System.Reflection;
+using System.Text;
+using Confluent.Kafka;
+using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Consuming;
+using KafkaConsumerProxy.Delivery;
+using KafkaConsumerProxy.Offsets;
+using KafkaConsumerProxy.Telemetry;
+using KafkaConsumerProxy.Tests.Harness;
+using Microsoft.Extensions.Logging;
+
+namespace KafkaConsumerProxy.Tests.Consuming;
+
+/// <summary>
+/// One partition worker against a real endpoint, with the consumer replaced by a recorder of its pause and resume calls
+/// (the worker uses nothing else of it): fault handling, and pausing at the count and byte bounds.
+/// </summary>
+public sealed class PartitionWorkerTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task Fault_InOneDelivery_LoggedWithOffsetAndStackAndWorkerReportsItselfForRestartAtTheFaultedOffset_Issue7()
+    {
+        var topic = Names.Unique("worker-fault");
+        await using var receiver = await RecordingReceiver.StartAsync();
+        await using var fixture = new Fixture(topic, receiver.Port);
+        using var fault = InjectedFaults.Register(topic, r => r.Offset == 2);
+        var faulted = new ConcurrentQueue<PartitionWorker>();
+        var progress = new PartitionProgress();
+        var worker = fixture.Worker(progress, faulted: faulted.Enqueue);
+
+        worker.Start();
+        for (var offset = 0; offset < 6; offset++)
+        {
+            worker.Enqueue(Record(topic, offset, 10));
+        }
+
+        await worker.Stopped.WaitAsync(Patience);
+
+        Assert.Same(worker, Assert.Single(faulted));
+        Assert.IsType<InjectedFaultException>(worker.Fault);
+        var line = Assert.Single(fixture.Logs.Lines, l => l.Level == LogLevel.Error);
+        Assert.Contains($"{topic}/0@2", line.Message, StringComparison.Ordinal);
+        Assert.Contains("route w", line.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.NotNull(line.Exception?.StackTrace);
+        // Sync delivery: nothing after the faulted message was sent.
+        Assert.Equal([0L, 1L], receiver.Requests.Select(r => r.Offset!.Value).Order());
+
+        var successor = progress.Restart(out var seekTo);
+        Assert.Equal(2, seekTo);
+        Assert.Equal(2, successor.CommitPosition);
+        Assert.Equal(0, successor.Pending);
+    }
+
+    [Fact]
+    public async Task Fault_AsyncWithOthersInFlight_RestartPositionIsTheOldestUnfinished_Issue7()
+    {
+        var topic = Names.Unique("worker-fault-async");
+        var release = new ManualResetEventSlim();
+        var holding = new TaskCompletionSource();
+        // Offset 3 is held until released; 5 faults meanwhile.
+        await using var receiver = await RecordingReceiver.StartAsync(r =>
+        {
+            if (r.Offset == 3)
+            {
+                holding.TrySetResult();
+                release.Wait(Patience);
+            }
+
+            return Fault.None;
+        });
+        await using var fixture = new Fixture(topic, receiver.Port, asyncConcurrency: 4);
+        using var fault = InjectedFaults.Register(topic, r => r.Offset == 5);
+        var progress = new PartitionProgress();
+        var worker = fixture.Worker(progress);
+
+        worker.Start();
+        for (var offset = 0; offset < 6; offset++)
+        {
+            worker.Enqueue(Record(topic, offset, 10));
+        }
+
+        await holding.Task.WaitAsync(Patience);
+        await fixture.Logs.WaitForAsync(l => l.Level == LogLevel.Error, Patience);
+        // The worker waits for the deliveries in flight before it reports itself stopped.
+        Assert.False(worker.Stopped.IsCompleted);
+        release.Set();
+        await worker.Stopped.WaitAsync(Patience);
+
+        _ = progress.Restart(out var seekTo);
+        // 0-2 are finished; 5 never is; 3 and 4 may finish or be abandoned. Fetching resumes at the oldest unfinished.
+        Assert.InRange(seekTo, 3, 5);
+        Assert.Equal(progress.CommitPosition, seekTo);
+    }
+
+    [Fact]
+    public async Task CountBound_EndpointHolding_PausesAtMaxPendingAndResumesAtHalf()
+    {
+        var topic = Names.Unique("worker-count");
+        var release = new ManualResetEventSlim();
+        await using var receiver = await RecordingReceiver.StartAsync(_ =>
+        {
+            release.Wait(Patience);
+            return Fault.None;
+        });
+        await using var fixture = new Fixture(topic, receiver.Port, maxPending: 4);
+        var progress = new PartitionProgress();
+        var worker = fixture.Worker(progress);
+        fixture.Consumer.PendingNow = () => progress.Pending;
+
+        worker.Start();
+        for (var offset = 0; offset < 4; offset++)
+        {
+            Assert.Empty(fixture.Consumer.Calls);
+            worker.Enqueue(Record(topic, offset, 10));
+        }
+
+        Assert.Equal([("Pause", 4)], fixture.Consumer.Calls);
+        Assert.True(worker.IsPaused);
+        release.Set();
+        await WaitUntilAsync(() => progress.Pending == 0 && !worker.IsPaused, Patience);
+        var calls = fixture.Consumer.Calls;
+        Assert.Equal(2, calls.Count);
+        Assert.Equal("Resume", calls[1].Method);
+        Assert.True(calls[1].Pending <= 2, $"resumed with {calls[1].Pending} pending; half of max_pending is 2");
+        await worker.StopAsync().WaitAsync(Patience);
+    }
+
+    [Fact]
+    public async Task ByteBound_EndpointHolding_PausesWhenBytesReachTheBoundAndResumesAtHalf_Issue7()
+    {
+        var topic = Names.Unique("worker-bytes");
+        var release = new ManualResetEventSlim();
+        await using var receiver = await RecordingReceiver.StartAsync(_ =>
+        {
+            release.Wait(Patience);
+            return Fault.None;
+        });
+        await using var fixture = new Fixture(topic, receiver.Port, maxPending: 1000, asyncConcurrency: 8);
+        var bytes = new PendingBytes(1000);
+        var progress = new PartitionProgress();
+        var worker = fixture.Worker(progress, bytes);
+        fixture.Consumer.PendingNow = () => (int)bytes.Total;
+
+        worker.Start();
+        // 2 bytes of key + 398 of value: 400 a message, the third reaches the bound of 1000.
+        worker.Enqueue(Record(topic, 0, 398));
+        worker.Enqueue(Record(topic, 1, 398));
+        Assert.Empty(fixture.Consumer.Calls);
+        worker.Enqueue(Record(topic, 2, 398));
+        Assert.Equal([("Pause", 1200)], fixture.Consumer.Calls);
+
+        release.Set();
+        await WaitUntilAsync(() => progress.Pending == 0 && !worker.IsPaused, Patience);
+        var resume = fixture.Consumer.Calls[1];
+        Assert.Equal("Resume", resume.Method);
+        Assert.True(resume.Pending <= 500, $"resumed with {resume.Pending} bytes pending; half the bound is 500");
+        Assert.Equal(0, bytes.Total);
+        Assert.Equal(1200, bytes.Peak);
+        await worker.StopAsync().WaitAsync(Patience);
+    }
+
+    [Fact]
+    public async Task ByteBound_OneMessageLargerThanTheBound_StillDeliveredAndFetchingResumes_Issue7()
+    {
+        var topic = Names.Unique("worker-big");
+        await using var receiver = await RecordingReceiver.StartAsync();
+        await using var fixture = new Fixture(topic, receiver.Port);
+        var bytes = new PendingBytes(1024);
+        var progress = new PartitionProgress();
+        var worker = fixture.Worker(progress, bytes);
+
+        worker.Start();
+        worker.Enqueue(Record(topic, 0, 100_000));
+        await WaitUntilAsync(() => progress.CommitPosition == 1 && !worker.IsPaused, Patience);
+
+        Assert.Equal(["Pause", "Resume"], fixture.Consumer.Calls.Select(c => c.Method));
+        Assert.Equal(0, bytes.Total);
+        await worker.StopAsync().WaitAsync(Patience);
+    }
+
+    [Fact]
+    public async Task ByteBound_WorkerStoppedWithMessagesPending_ReleasesTheirBytes_Issue7()
+    {
+        var topic = Names.Unique("worker-bytes-stop");
+        await using var receiver = await RecordingReceiver.StartAsync(_ => Fault.Status(503));
+        await using var fixture = new Fixture(topic, receiver.Port);
+        var bytes = new PendingBytes(1_000_000);
+        var worker = fixture.Worker(new PartitionProgress(), bytes);
+
+        worker.Start();
+        for (var offset = 0; offset < 5; offset++)
+        {
+            worker.Enqueue(Record(topic, offset, 1000));
+        }
+
+        await receiver.WaitForCountAsync(2, Patience);
+        await worker.StopAsync().WaitAsync(Patience);
+
+        // Abandoned messages are fetched again by the next owner; here they would otherwise hold the bound forever.
+        Assert.Equal(0, bytes.Total);
+        worker.Enqueue(Record(topic, 5, 1000));
+        Assert.Equal(0, bytes.Total);
+    }
+
+    internal static KafkaRecord Record(string topic, long offset, int valueBytes) =>
+        new(topic, 0, offset, 0, Encoding.UTF8.GetBytes("k" + (offset % 10)), new byte[valueBytes]);
+
+    internal static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        while (!condition())
+        {
+            await Task.Delay(10, cts.Token);
+        }
+    }
+
+    /// <summary>A deliverer for a one-partition route on a real endpoint, and the recorder that stands for the consumer.</summary>
+    private sealed class Fixture : IAsyncDisposable
+    {
+        private readonly string _stateDir = Directory.CreateTempSubdirectory("kcp-worker-").FullName;
+        private readonly HttpDeliverer _http;
+        private readonly SkipLog _skipLog;
+        private readonly ProxyMetrics _metrics = new();
+        private readonly MessageDeliverer _deliverer;
+        private readonly SemaphoreSlim? _inFlight;
+
+        public Fixture(string topic, int port, int maxPending = 10_000, int asyncConcurrency = 0)
+        {
+            var route = new RouteDefinition
+            {
+                Name = "w",
+                SourceFile = "w.yaml",
+                Topic = topic,
+                Group = "g",
+                Hosts = ["127.0.0.1"],
+                Port = port,
+                Url = "/consume",
+                Concurrency = 1,
+                CanSkip = false,
+                RetryNums = 3,
+                RetryIntervalMs = 10,
+                ConnTimeoutMs = 1000,
+                ExecTimeoutMs = 30_000,
+                UseSavedOffsetTime = 0,
+                MaxPending = maxPending,
+                AsyncConcurrency = asyncConcurrency,
+                Ordering = DeliveryOrdering.None,
+            };
+            _http = new HttpDeliverer(route);
+            _skipLog = new SkipLog(_stateDir);
+            _deliverer = new MessageDeliverer(route, _http, _skipLog, new ManualSkipSignal(), _metrics, Logs, TimeProvider.System);
+            _inFlight = asyncConcurrency > 0 ? new SemaphoreSlim(asyncConcurrency, asyncConcurrency) : null;
+            Topic = topic;
+        }
+
+        public string Topic { get; }
+
+        public ListLogger Logs { get; } = new();
+
+        public ConsumerRecorder Consumer { get; } = ConsumerRecorder.Create();
+
+        public PartitionWorker Worker(PartitionProgress progress, PendingBytes? bytes = null, Action<PartitionWorker>? faulted = null) =>
+            new(new TopicPartition(Topic, 0), progress, _deliverer, (IConsumer<byte[]?, byte[]?>)(object)Consumer, _inFlight, bytes, Logs, faulted);
+
+        public ValueTask DisposeAsync()
+        {
+            _http.Dispose();
+            _skipLog.Dispose();
+            _metrics.Dispose();
+            _inFlight?.Dispose();
+            Directory.Delete(_stateDir, recursive: true);
+            return ValueTask.CompletedTask;
+        }
+    }
+}
+
+/// <summary>Stands for <see cref="IConsumer{TKey, TValue}"/>: records Pause and Resume, refuses everything else.</summary>
+public class ConsumerRecorder : DispatchProxy
+{
+    private readonly ConcurrentQueue<(string Method, int Pending)> _calls = new();
+
+    /// <summary>What the recorded calls note as "pending" (a count or bytes, as the test chooses).</summary>
+    public Func<int> PendingNow { get; set; } = () => -1;
+
+    public IReadOnlyList<(string Method, int Pending)> Calls => [.. _calls];
+
+    public static ConsumerRecorder Create() => (ConsumerRecorder)(object)Create<IConsumer<byte[]?, byte[]?>, ConsumerRecorder>();
+
+    protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
+    {
+        if (targetMethod?.Name is "Pause" or "Resume")
+        {
+            _calls.Enqueue((targetMethod.Name, PendingNow()));
+            return null;
+        }
+
+        throw new NotSupportedException($"the worker is not expected to call {targetMethod?.Name}");
+    }
+}
+
+/// <summary>A logger that keeps every entry with its exception.</summary>
+public sealed class ListLogger : ILogger
+{
+    private readonly ConcurrentQueue<(LogLevel Level, string Message, Exception? Exception)> _lines = new();
+
+    public IReadOnlyList<(LogLevel Level, string Message, Exception? Exception)> Lines => [.. _lines];
+
+    public IDisposable? BeginScope<TState>(TState state)
+        where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => true;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        _lines.Enqueue((logLevel, formatter(state, exception), exception));
+
+    public async Task WaitForAsync(Func<(LogLevel Level, string Message, Exception? Exception), bool> predicate, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        while (!Lines.Any(predicate))
+        {
+            try
+            {
+                await Task.Delay(10, cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException("no such log line; lines:\n" + string.Join('\n', Lines.Select(l => $"{l.Level}: {l.Message}")));
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Text;
+using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Delivery;
+using Microsoft.AspNetCore.Http;
+
+namespace KafkaConsumerProxy.Tests.Delivery;
+
+/// <summary>One attempt against a real Kestrel endpoint: what is read of the answer, and what the outcome is.</summary>
+public sealed class HttpDelivererTests
+{
+    private static readonly KafkaRecord Record = new("orders", 0, 1, 0, null, "v"u8.ToArray(), []);
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData(1_000L)]
+    [InlineData(10_000_000L)]
+    public async Task StatusCheck_200ThenBodyNeverEnds_DeliveredAtOnceAndConnectionDroppedInBackground_Issue7(long? contentLength)
+    {
+        var held = new ScriptedEndpointCounter();
+        await using var endpoint = await ScriptedEndpoint.StartAsync(ScriptedEndpoint.HoldBodyOpen(held, "{\"errno\":"u8.ToArray(), contentLength));
+        using var http = new HttpDeliverer(Route(endpoint.Port, ResponseCheck.Status, execTimeoutMs: 5_000));
+
+        var results = new List<DeliveryResult>();
+        var clock = Stopwatch.StartNew();
+        for (var attempt = 1; attempt <= 5; attempt++)
+        {
+            results.Add(await http.SendAsync(Record with { Offset = attempt }, slot: 0, attempt: 1));
+        }
+
+        var elapsed = clock.Elapsed;
+        Assert.All(results, r => Assert.Equal(DeliveryOutcome.Success, r.Outcome));
+        Assert.True(elapsed < TimeSpan.FromSeconds(2), $"5 attempts took {elapsed}; each should be decided on the status line");
+        Assert.Equal(5, endpoint.Requests);
+
+        // The held connections are not kept forever: drained within MaxDrainTime, then closed.
+        await WaitAsync(() => held.Aborted == 5, HttpDeliverer.MaxDrainTime + TimeSpan.FromSeconds(5), () => $"{held.Aborted} of 5 held connections closed");
+    }
+
+    [Fact]
+    public async Task StatusCheck_404ThenBodyNeverEnds_BadStatusAtOnce_Issue7()
+    {
+        var held = new ScriptedEndpointCounter();
+        await using var endpoint = await ScriptedEndpoint.StartAsync(ScriptedEndpoint.HoldBodyOpen(held, "not found"u8.ToArray(), status: 404));
+        using var http = new HttpDeliverer(Route(endpoint.Port, ResponseCheck.Errno, execTimeoutMs: 5_000));
+
+        var result = await http.SendAsync(Record, slot: 0, attempt: 1);
+
+        Assert.Equal((DeliveryOutcome.BadStatus, 404), (result.Outcome, result.StatusCode));
+        Assert.True(result.Elapsed < TimeSpan.FromSeconds(2), $"took {result.Elapsed}");
+    }
+
+    [Fact]
+    public async Task ErrnoCheck_200ThenBodyNeverEnds_TimeoutAfterExecTimeout()
+    {
+        // The errno check needs the whole body, so exec_timeout_ms bounds it; contrast with the status check.
+        var held = new ScriptedEndpointCounter();
+        await using var endpoint = await ScriptedEndpoint.StartAsync(ScriptedEndpoint.HoldBodyOpen(held, "{\"errno\":"u8.ToArray()));
+        using var http = new HttpDeliverer(Route(endpoint.Port, ResponseCheck.Errno, execTimeoutMs: 300));
+
+        var result = await http.SendAsync(Record, slot: 0, attempt: 1);
+
+        Assert.Equal(DeliveryOutcome.Timeout, result.Outcome);
+    }
+
+    [Theory]
+    [InlineData(65_536, true, DeliveryOutcome.Success)]
+    [InlineData(65_536, false, DeliveryOutcome.Success)]
+    [InlineData(65_537, true, DeliveryOutcome.RejectedBody)]
+    [InlineData(65_537, false, DeliveryOutcome.RejectedBody)]
+    [InlineData(1_000_000, false, DeliveryOutcome.RejectedBody)]
+    public async Task ErrnoCheck_BodySizeAtTheDocumentedLimit_64KiBAcceptedOneByteMoreRejected_Issue7(int size, bool declareLength, DeliveryOutcome expected)
+    {
+        var body = Body(size);
+        await using var endpoint = await ScriptedEndpoint.StartAsync(async context =>
+        {
+            context.Response.ContentType = "application/json";
+            if (declareLength)
+            {
+                context.Response.ContentLength = body.Length;
+            }
+
+            await context.Response.Body.WriteAsync(body);
+        });
+        using var http = new HttpDeliverer(Route(endpoint.Port, ResponseCheck.Errno, execTimeoutMs: 5_000));
+
+        var result = await http.SendAsync(Record, slot: 0, attempt: 1);
+        var second = await http.SendAsync(Record, slot: 0, attempt: 1);
+
+        Assert.Equal(expected, result.Outcome);
+        Assert.Equal(expected, second.Outcome);
+        if (expected == DeliveryOutcome.RejectedBody)
+        {
+            Assert.Contains("over the 65536-byte (64 KiB) limit", result.Reason, StringComparison.Ordinal);
+            Assert.Contains(declareLength ? $"body of {size} bytes" : "body of more than 65536 bytes", result.Reason, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task ErrnoCheck_BodyWithAnsiAndNul_DescribeEscapesIt_Issue7()
+    {
+        await using var endpoint = await ScriptedEndpoint.StartAsync(context =>
+            context.Response.Body.WriteAsync("\u001b[31mFAIL\0\r\nWarning: forged line"u8.ToArray()).AsTask());
+        using var http = new HttpDeliverer(Route(endpoint.Port, ResponseCheck.Errno, execTimeoutMs: 5_000));
+
+        var result = await http.SendAsync(Record, slot: 0, attempt: 1);
+
+        Assert.Equal(DeliveryOutcome.RejectedBody, result.Outcome);
+        Assert.Equal($"RejectedBody from 127.0.0.1:{endpoint.Port}: body is not JSON: \\x1B[31mFAIL\\x00\\x0D\\x0AWarning: forged line", result.Describe());
+    }
+
+    // {"errno":0,"pad":"xxx…"} of exactly size bytes.
+    private static byte[] Body(int size)
+    {
+        const string Head = "{\"errno\":0,\"pad\":\"", Tail = "\"}";
+        return Encoding.ASCII.GetBytes(Head + new string('x', size - Head.Length - Tail.Length) + Tail);
+    }
+
+    private static RouteDefinition Route(int port, ResponseCheck check, int execTimeoutMs) =>
+        TestRoutes.Route() with { Port = port, ResponseCheck = check, ExecTimeoutMs = execTimeoutMs };
+
+    private static async Task WaitAsync(Func<bool> condition, TimeSpan timeout, Func<string> describe)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed < timeout, $"not within {timeout}: {describe()}");
+            await Task.Delay(20);
+        }
+    }
+}

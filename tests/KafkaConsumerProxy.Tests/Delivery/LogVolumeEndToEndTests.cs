@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using KafkaConsumerProxy.Tests.Harness;
+
+namespace KafkaConsumerProxy.Tests.Delivery;
+
+/// <summary>
+/// Logs that stay readable under failure, measured through the real delivery loop: lines written while a message
+/// fails forever, and while the broker is down.
+/// </summary>
+public sealed class LogVolumeEndToEndTests : IClassFixture<TestCluster>
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+    private readonly TestCluster _cluster;
+
+    public LogVolumeEndToEndTests(TestCluster cluster) => _cluster = cluster;
+
+    [Fact]
+    public async Task FailingEndpoint_RetryIntervalZero_AHandfulOfLinesNotOnePerAttempt_Issue7()
+    {
+        var topic = _cluster.CreateTopic("log-404", 1);
+        await _cluster.ProduceAsync(topic, Delivered.Numbered(1, 3));
+        await using var receiver = await RecordingReceiver.StartAsync(FaultScript.Always(Fault.Status(404)));
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("log404", topic, Names.Unique("g"), receiver.Port, new Dictionary<string, object>
+        {
+            ["retry_interval_ms"] = 0, ["can_skip"] = false,
+        });
+
+        IReadOnlyList<string> lines;
+        TimeSpan window;
+        int attempts;
+        await using (var proxy = InProcessProxy.Start(config.ConfigFile))
+        {
+            await receiver.WaitForCountAsync(1, Patience);
+            var clock = Stopwatch.StartNew();
+            var before = proxy.Logs.Count;
+
+            // 150 attempts take at least 1.5 s with the 10 ms floor between attempts (before it, 0.1 s).
+            await receiver.WaitForCountAsync(150, Patience);
+            window = clock.Elapsed;
+            attempts = receiver.Requests.Count;
+            lines = [.. proxy.Logs.Skip(before - 1)];
+            await proxy.StopAsync();
+        }
+
+        var warnings = lines.Where(l => l.StartsWith("Warning", StringComparison.Ordinal)).ToList();
+        var perMinute = warnings.Count / window.TotalMinutes;
+
+        // The first failure and the first blocked report; the 30 s summary is not due within the window.
+        Assert.True(warnings.Count <= 4, $"{warnings.Count} warning lines ({perMinute:F0}/min) for {attempts} attempts in {window}:\n{string.Join('\n', warnings.Take(20))}");
+        Assert.Single(warnings, l => l.Contains($"{topic}/0@0 failed (attempt 1): HTTP 404", StringComparison.Ordinal));
+        Assert.Single(warnings, l => l.Contains($"{topic}/0@0 is blocked: 10 failed attempts", StringComparison.Ordinal));
+        Assert.True(attempts <= window.TotalMilliseconds / 10 + 10, $"{attempts} attempts in {window}: more than one per 10 ms");
+    }
+
+    [Fact]
+    public async Task BrokerDown_ErrorsOfLibrdkafkaSummarised_FirstOfEachCodeThenCounts_Issue7()
+    {
+        // A cluster of its own: its only broker goes down.
+        using var cluster = TestCluster.Start(brokers: 1);
+        var topic = cluster.CreateTopic("log-outage", 1);
+        await cluster.ProduceAsync(topic, Delivered.Numbered(1, 2));
+        await using var receiver = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(cluster.BootstrapServers);
+        config.AddRoute("outage", topic, Names.Unique("g"), receiver.Port);
+
+        await using var proxy = InProcessProxy.Start(config.ConfigFile);
+        await receiver.WaitForCountAsync(2, Patience);
+
+        // A plain consumer with the same settings beside kcp counts what librdkafka reports, one line each before.
+        var reported = 0;
+        using var witness = new Confluent.Kafka.ConsumerBuilder<byte[]?, byte[]?>(cluster.ConsumerConfig(Names.Unique("witness")))
+            .SetLogHandler((_, _) => { })
+            .SetErrorHandler((_, _) => Interlocked.Increment(ref reported))
+            .Build();
+        witness.Subscribe(topic);
+        witness.Consume(TimeSpan.FromMilliseconds(500));
+        var before = proxy.Logs.Count;
+        cluster.Mock.SetBrokerDown(1);
+        try
+        {
+            // A measurement window of 3 s of outage, bounded; the witness polls so its errors are reported.
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < TimeSpan.FromSeconds(3))
+            {
+                witness.Consume(TimeSpan.FromMilliseconds(100));
+            }
+        }
+        finally
+        {
+            cluster.Mock.SetBrokerUp(1);
+        }
+
+        var errors = proxy.Logs.Skip(before).Where(l => l.Contains("Kafka client error", StringComparison.Ordinal) || l.Contains("consume error", StringComparison.Ordinal)).ToList();
+        witness.Close();
+
+        // One line per error code (a handful of codes), while the client reported many more; the counts come every 30 s.
+        Assert.NotEmpty(errors);
+        Assert.True(errors.Count <= 6, $"{errors.Count} error lines in a 3 s outage:\n{string.Join('\n', errors.Take(30))}");
+        Assert.True(reported > 2 * errors.Count, $"the witness saw only {reported} errors, kcp logged {errors.Count}: the outage did not repeat errors, so the test shows nothing");
+    }
+}

@@ -1,0 +1,66 @@
+using KafkaConsumerProxy.Delivery;
+using KafkaConsumerProxy.Tests.Telemetry;
+using Microsoft.Extensions.Time.Testing;
+
+namespace KafkaConsumerProxy.Tests.Delivery;
+
+/// <summary>SIGUSR1 bursts: at most one manual skip request per second counts.</summary>
+public sealed class ManualSkipSignalTests
+{
+    private readonly FakeTimeProvider _time = new();
+    private readonly CapturingLogger _logs = new();
+
+    [Fact]
+    public void Trigger_BurstOf100In1500Ms_TwoRequestsCountAndOneLinePerIgnoredRun_Issue7()
+    {
+        var signal = new ManualSkipSignal(_time, _logs);
+        var cancelled = 0;
+        var accepted = 0;
+
+        for (var i = 0; i < 100; i++)
+        {
+            var token = signal.Token;
+            if (signal.Trigger())
+            {
+                accepted++;
+            }
+
+            if (token.IsCancellationRequested)
+            {
+                cancelled++;
+            }
+
+            _time.Advance(TimeSpan.FromMilliseconds(15));
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(2));
+
+        Assert.Equal(2, accepted);
+        Assert.Equal(2, cancelled);
+        var lines = _logs.Lines;
+        Assert.Equal(2, lines.Count(l => l.Contains("Manual skip requested", StringComparison.Ordinal)));
+        var ignored = lines.Where(l => l.Contains("Ignored", StringComparison.Ordinal)).ToList();
+        // 0 ms counts, then 1..66 (15..990 ms) are ignored; 67 (1005 ms) counts, then 68..99 are ignored.
+        Assert.Equal(["Warning: Ignored 66 manual skip request(s) (SIGUSR1) that came within 1000 ms of the previous accepted one; at most one request per second counts",
+            "Warning: Ignored 32 manual skip request(s) (SIGUSR1) that came within 1000 ms of the previous accepted one; at most one request per second counts"], ignored);
+        Assert.Equal(4, lines.Count);
+    }
+
+    [Fact]
+    public void Trigger_OncePerSecond_EveryRequestCounts_Issue7()
+    {
+        var signal = new ManualSkipSignal(_time, _logs);
+
+        for (var i = 0; i < 5; i++)
+        {
+            var token = signal.Token;
+            Assert.True(signal.Trigger());
+            Assert.True(token.IsCancellationRequested);
+            Assert.False(signal.Token.IsCancellationRequested);
+            _time.Advance(ManualSkipSignal.MinInterval);
+        }
+
+        Assert.Equal(5, _logs.Lines.Count);
+        Assert.DoesNotContain(_logs.Lines, l => l.Contains("Ignored", StringComparison.Ordinal));
+    }
+}
