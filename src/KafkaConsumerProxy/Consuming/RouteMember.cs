@@ -4,6 +4,7 @@ using Confluent.Kafka;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Offsets;
+using KafkaConsumerProxy.Routes;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 
@@ -14,7 +15,7 @@ namespace KafkaConsumerProxy.Consuming;
 /// message to the partition's <see cref="PartitionWorker"/>; rebalance callbacks and commits run on that thread too,
 /// so no lock is needed around the consumer's assignment.
 /// </summary>
-internal sealed class RouteMember
+internal sealed partial class RouteMember : ISupervisedMember
 {
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(20);
 
@@ -96,10 +97,12 @@ internal sealed class RouteMember
                     continue;
                 }
 
-                if (result is { IsPartitionEOF: false, Message: not null })
+                if (result is { IsPartitionEOF: false, Message: not null } && !HoldIfPaused(result))
                 {
                     Dispatch(result);
                 }
+
+                ApplyPause(consumer);
 
                 if (!_faulted.IsEmpty)
                 {
@@ -138,6 +141,7 @@ internal sealed class RouteMember
 
             _recordFiles.Clear();
             Log.MemberStopped(_logger, _route.Name, _index);
+            PauseEnded();
         }
 
         if (_fatalError is { } fatal)
@@ -484,6 +488,7 @@ internal sealed class RouteMember
         if (error.IsFatal)
         {
             _fatalError = error.Reason;
+            ErrorObserved?.Invoke($"fatal Kafka client error: {error.Reason}");
             Log.KafkaFatal(_logger, _route.Name, _index, error.Reason);
         }
         else
@@ -511,6 +516,7 @@ internal sealed class RouteMember
             }
         });
         var reason = LogText.Escape(error.Reason, DeliveryResult.MaxReasonChars);
+        ErrorObserved?.Invoke($"{error.Code}: {reason}");
         if (!_kafkaErrors.ShouldLog((consume, error.Code), reason))
         {
             return;
