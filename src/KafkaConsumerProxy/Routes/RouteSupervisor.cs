@@ -37,6 +37,7 @@ internal sealed class RouteSupervisor : IAsyncDisposable
     private TaskCompletionSource _wake = NewSignal();
     private TaskCompletionSource _changed = NewSignal();
     private Task _loop = Task.CompletedTask;
+    private int _runs;
 
     /// <param name="route">The route; its <c>Concurrency</c> is the number of members.</param>
     /// <param name="createMember">Creates member <c>index</c>; the action receives every error the member reports.</param>
@@ -155,6 +156,7 @@ internal sealed class RouteSupervisor : IAsyncDisposable
     /// <summary>Starts a stopped route, or a failed one at once instead of after its backoff.</summary>
     public Task StartAsync(string cause)
     {
+        int runs;
         lock (_gate)
         {
             var wasIdle = _stopped || _state is RouteState.Failed or RouteState.Stopped;
@@ -166,30 +168,30 @@ internal sealed class RouteSupervisor : IAsyncDisposable
 
             _backoff.Reset();
             _request = cause;
+            runs = _runs;
             Wake();
         }
 
-        return WaitForAsync(s => s is RouteState.Running or RouteState.Paused or RouteState.Failed);
+        return WaitForAsync(s => s is RouteState.Running or RouteState.Paused or RouteState.Failed, afterRun: runs);
     }
 
     /// <summary>Stops the route's members (finish, commit, leave) and starts new ones.</summary>
-    public async Task RestartAsync(string cause)
+    public Task RestartAsync(string cause)
     {
-        Task changed;
+        int runs;
         lock (_gate)
         {
             _stopped = false;
             _restartRequested = true;
             _request = cause;
             _backoff.Reset();
-            changed = _changed.Task;
+            runs = _runs;
             _run?.Cancel();
             Wake();
         }
 
-        // The state passes through Restarting; wait for that, then for the new members to be up.
-        await WaitForAsync(s => s is RouteState.Restarting or RouteState.Starting, changed).ConfigureAwait(false);
-        await WaitForAsync(s => s is RouteState.Running or RouteState.Paused or RouteState.Failed).ConfigureAwait(false);
+        // Until members of a later run are up (or that run failed).
+        return WaitForAsync(s => s is RouteState.Running or RouteState.Paused or RouteState.Failed, afterRun: runs);
     }
 
     /// <summary>Stops the route for good (kcp stops, or a reload removed or replaced it) and releases its resources.</summary>
@@ -293,6 +295,7 @@ internal sealed class RouteSupervisor : IAsyncDisposable
         lock (_gate)
         {
             _restartRequested = false;
+            _runs++;
             Transition(restarting ? RouteState.Restarting : RouteState.Starting, cause);
             paused = _paused;
             _run = run;
@@ -375,31 +378,14 @@ internal sealed class RouteSupervisor : IAsyncDisposable
         }
     }
 
-    private async Task WaitForAsync(Func<RouteState, bool> reached, Task? firstChange = null)
+    private async Task WaitForAsync(Func<RouteState, bool> reached, int afterRun = -1)
     {
-        if (firstChange is not null)
-        {
-            while (true)
-            {
-                await firstChange.ConfigureAwait(false);
-                lock (_gate)
-                {
-                    if (reached(_state) || _shutdown)
-                    {
-                        return;
-                    }
-
-                    firstChange = _changed.Task;
-                }
-            }
-        }
-
         while (true)
         {
             Task changed;
             lock (_gate)
             {
-                if (reached(_state) || _shutdown)
+                if ((reached(_state) && _runs > afterRun) || _shutdown)
                 {
                     return;
                 }
