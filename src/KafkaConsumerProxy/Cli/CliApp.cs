@@ -38,6 +38,8 @@ public static class CliApp
             ValidateCommand(),
             DemoCommand.Create(),
             OffsetsCommand.Create(),
+            RoutesCommand.Create(),
+            RoutesCommand.ReloadCommand(),
         };
 
         var parse = root.Parse(args);
