@@ -41,12 +41,12 @@ internal static class BenchProducer
     public const int LargeValueBytes = 900_000;
 
     /// <summary>
-    /// A 900,000-byte value of letters: a 20,000-byte block, random per message, repeated. lz4 finds the repeats, so
+    /// A 900,000-byte value of letters: a 1,000-byte block, random per message, repeated. lz4 finds the repeats, so
     /// the mock cluster (5 MiB per partition) keeps all of them, while kcp holds each at its full size.
     /// </summary>
     public static byte[] LargeValue(long i)
     {
-        const int Block = 20_000;
+        const int Block = 1_000;
         // Seeded per message so every run produces the same data; not for security.
 #pragma warning disable CA5394
         var random = new Random((int)i);

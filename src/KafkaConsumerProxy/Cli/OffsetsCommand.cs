@@ -86,8 +86,8 @@ internal static class OffsetsCommand
             }
             else
             {
-                Console.Error.WriteLine(error);
-                return 2;
+                Console.Error.WriteLine($"kcp offsets set: {error}");
+                return CliApp.ConfigError;
             }
 
             return await WithToolAsync(parse.GetRequiredValue(config), parse.GetRequiredValue(route), async tool =>
@@ -155,7 +155,13 @@ internal static class OffsetsCommand
         catch (ConfigException ex)
         {
             Console.Error.WriteLine(ex.Message);
-            return 2;
+            return CliApp.ConfigError;
+        }
+
+        if (!config.Routes.Any(r => r.Name == route))
+        {
+            Console.Error.WriteLine($"kcp offsets: --route '{route}': no route named '{route}' in {config.RoutesDir}; routes: {string.Join(", ", config.Routes.Select(r => r.Name))}");
+            return CliApp.ConfigError;
         }
 
         try
@@ -165,8 +171,8 @@ internal static class OffsetsCommand
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or TimeoutException or KafkaException)
         {
-            Console.Error.WriteLine($"kcp offsets: {ex.Message}");
-            return 1;
+            Console.Error.WriteLine($"kcp offsets: {ex.Message.ReplaceLineEndings(" ")}");
+            return CliApp.EnvironmentError;
         }
     }
 

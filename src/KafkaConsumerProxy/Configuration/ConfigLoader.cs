@@ -648,7 +648,7 @@ internal static class ConfigTree
     /// <summary>100,000: nodes a YAML document may hold with every alias expanded; a route file holds a few dozen.</summary>
     public const int MaxExpandedNodes = 100_000;
 
-    // Deeper nesting has no use in a config file; the check also ends a recursive alias (`a: &x [*x]`).
+    // Deeper nesting has no use in a config file.
     private const int MaxDepth = 32;
 
     private static readonly JsonDocumentOptions JsonOptions = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
@@ -706,6 +706,7 @@ internal static class ConfigTree
     {
         private readonly Dictionary<string, (ConfigNode Node, long Size)> _anchors = new(StringComparer.Ordinal);
         private long _expanded;
+        private bool _aliases;
 
         public ConfigNode? ReadStream()
         {
@@ -740,17 +741,17 @@ internal static class ConfigTree
             {
                 if (!_anchors.TryGetValue(alias.Value.Value, out var target))
                     throw new YamlTreeException(alias.Start, $"alias *{alias.Value.Value} does not name a complete anchor defined before it");
+                _aliases = true;
                 Count(target.Size, alias.Start);
                 return target;
             }
 
             if (depth > MaxDepth)
             {
-                var start = parser.Current!.Start;
-                Skip();
-                errors.Add(new ConfigError(file, path.Length == 0 ? null : path, null,
-                    $"nested deeper than {MaxDepth} levels at line {start.Line}, column {start.Column}"));
-                return (new SequenceNode(), 1);
+                // Parsing stops here: YamlDotNet's scanner spends time in proportion to the nesting on every token,
+                // so a megabyte of '[' would take many minutes to read to its end.
+                throw new YamlTreeException(parser.Current!.Start,
+                    $"nested deeper than {MaxDepth} levels" + (path.Length == 0 ? "" : $" (under '{path}')"));
             }
 
             var anchor = parser.Current is NodeEvent { Anchor.IsEmpty: false } node ? node.Anchor.Value : null;
@@ -813,8 +814,9 @@ internal static class ConfigTree
             _expanded = Add(_expanded, nodes);
             if (_expanded > MaxExpandedNodes)
             {
-                throw new YamlTreeException(at, string.Create(CultureInfo.InvariantCulture,
-                    $"the document expands to more than {MaxExpandedNodes} nodes through aliases (an alias bomb?); a config file may hold at most {MaxExpandedNodes}"));
+                throw new YamlTreeException(at, _aliases
+                    ? string.Create(CultureInfo.InvariantCulture, $"the document expands to more than {MaxExpandedNodes} nodes through aliases (an alias bomb?); a config file may hold at most {MaxExpandedNodes}")
+                    : string.Create(CultureInfo.InvariantCulture, $"the document holds more than {MaxExpandedNodes} nodes; a config file may hold at most {MaxExpandedNodes}"));
             }
         }
 

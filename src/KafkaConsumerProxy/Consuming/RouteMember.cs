@@ -343,7 +343,7 @@ internal sealed partial class RouteMember : ISupervisedMember
             StartWorker(consumer, partition, progress);
             var from = start.SeekTo is { } at ? new Offset(at) : Offset.Unset;
             starts.Add(new TopicPartitionOffset(partition, from));
-            Log.PartitionStart(_logger, _route.Name, partition.Topic, number, Describe(committedOffset), recordFile.Initial is { } l ? l.LastDone.ToString(CultureInfo.InvariantCulture) : "(none)", from.IsSpecial ? "committed offset" : from.Value.ToString(CultureInfo.InvariantCulture));
+            Log.PartitionStart(_logger, _route.Name, partition.Topic, number, Describe(committedOffset), recordFile.Initial is { } l ? l.LastDone.ToString(CultureInfo.InvariantCulture) + (start.DiscardRecord ? " (ignored)" : "") : "(none)", from.IsSpecial ? "committed offset" : from.Value.ToString(CultureInfo.InvariantCulture));
         }
 
         Log.PartitionsAssigned(_logger, _route.Name, _index, Describe(partitions));
@@ -364,25 +364,38 @@ internal sealed partial class RouteMember : ISupervisedMember
         }
     }
 
-    /// <summary>Each partition's low and high watermark, queried in parallel; bounds null with the reason when unknown.</summary>
+    /// <summary>
+    /// Each partition's low and high watermark; bounds null with the reason when unknown. All queries share one
+    /// <see cref="LogBoundsTimeout"/>, so an unreachable cluster holds the assignment up for that long, not that long per
+    /// partition.
+    /// </summary>
     private Dictionary<int, (LogBounds? Bounds, string? Error)> LogBoundsOf(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
     {
-        var queries = partitions.Select(p => Task.Run<(int Partition, LogBounds? Bounds, string? Error)>(() =>
+        var started = _time.GetTimestamp();
+        var bounds = new Dictionary<int, (LogBounds? Bounds, string? Error)>(partitions.Count);
+        foreach (var partition in partitions)
         {
+            var left = LogBoundsTimeout - _time.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero)
+            {
+                bounds[partition.Partition.Value] = (null, $"not queried: the {LogBoundsTimeout.TotalSeconds:F0} s for reading the log bounds at assignment ran out");
+                continue;
+            }
+
             try
             {
-                var marks = consumer.QueryWatermarkOffsets(p, LogBoundsTimeout);
-                return marks.Low.IsSpecial || marks.High.IsSpecial
-                    ? (p.Partition.Value, null, $"the cluster answered {marks.Low}..{marks.High}")
-                    : (p.Partition.Value, new LogBounds(marks.Low.Value, marks.High.Value), null);
+                var marks = consumer.QueryWatermarkOffsets(partition, left);
+                bounds[partition.Partition.Value] = marks.Low.IsSpecial || marks.High.IsSpecial
+                    ? (null, $"the cluster answered {marks.Low}..{marks.High}")
+                    : (new LogBounds(marks.Low.Value, marks.High.Value), null);
             }
             catch (KafkaException ex)
             {
-                return (p.Partition.Value, null, ex.Error.Reason);
+                bounds[partition.Partition.Value] = (null, ex.Error.Reason);
             }
-        })).ToArray();
-        Task.WaitAll(queries);
-        return queries.Select(q => q.Result).ToDictionary(r => r.Partition, r => (r.Bounds, r.Error));
+        }
+
+        return bounds;
     }
 
     private Dictionary<int, Offset> CommittedOffsets(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)

@@ -172,6 +172,37 @@ public sealed class ConfigProcessTests
         Assert.Empty(kcp.StdOut);
     }
 
+    [Theory]
+    [InlineData("0:x", "kcp offsets set: '0:x' is not PARTITION:OFFSET with two non-negative integers, e.g. 0:100")]
+    [InlineData("--to-latest --to-earliest", "kcp offsets set: give exactly one of: PARTITION:OFFSET pairs, --to-earliest, --to-latest, --to-time (see 'kcp offsets set --help')")]
+    // An unknown option is taken as a PARTITION:OFFSET argument, and reported as one.
+    [InlineData("--to-lates", "kcp offsets set: '--to-lates' is not PARTITION:OFFSET with two non-negative integers, e.g. 0:100")]
+    [InlineData("--to-time", "kcp offsets set: Required argument missing for option: '--to-time' (see 'kcp offsets set --help')")]
+    public async Task OffsetsSet_BadArguments_OneLinePerErrorAndExit2_Issue7(string arguments, string firstLine)
+    {
+        using var config = new ProxyConfigWriter(NoCluster);
+        config.AddRoute("r", "orders", "billing", 8080);
+
+        await using var kcp = KcpProcess.Start(["offsets", "set", "--config", config.ConfigFile, "--route", "r", .. arguments.Split(' ')]);
+
+        Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
+        Assert.Equal(firstLine, kcp.StdErr[0]);
+        Assert.DoesNotContain(kcp.StdErr, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task OffsetsShow_UnknownRoute_NamesArgumentAndRoutesAndExit2_Issue7()
+    {
+        using var config = new ProxyConfigWriter(NoCluster);
+        config.AddRoute("orders", "orders", "billing", 8080);
+        config.AddRoute("audit", "audit", "billing", 8080);
+
+        await using var kcp = KcpProcess.Start("offsets", "show", "--config", config.ConfigFile, "--route", "nope");
+
+        Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
+        Assert.Equal([$"kcp offsets: --route 'nope': no route named 'nope' in {config.RoutesDir}; routes: audit, orders"], kcp.StdErr);
+    }
+
     [Fact]
     public async Task Validate_MissingConfigOption_OneLineAndExit2_Issue7()
     {

@@ -124,7 +124,7 @@ public sealed class OffsetsCommandTests : IClassFixture<TestCluster>
         Assert.Contains(both.StdErr, l => l.Contains("exactly one of", StringComparison.Ordinal));
 
         await using var unknownRoute = KcpProcess.Start("offsets", "show", "--config", config.ConfigFile, "--route", "nope");
-        Assert.Equal(1, await unknownRoute.WaitForExitAsync(Patience));
+        Assert.Equal(2, await unknownRoute.WaitForExitAsync(Patience));
         Assert.Contains(unknownRoute.StdErr, l => l.Contains("no route named 'nope'", StringComparison.Ordinal));
     }
 

@@ -857,6 +857,14 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void TryLoad_MoreNodesThanTheBudgetWithoutAliases_Reported()
+    {
+        Write("routes/r.yaml", RouteYaml() + string.Concat(Enumerable.Range(0, 101).Select(i => $"k{i}: [{string.Join(",", Enumerable.Repeat("x", 1000))}]\n")));
+
+        Assert.Matches(@"^cannot parse YAML at line \d+, column \d+: the document holds more than 100000 nodes; a config file may hold at most 100000$", Assert.Single(Errors()).Message);
+    }
+
+    [Fact]
     public void Load_YamlAliasesWithinBudget_ResolvedToTheAnchoredValue()
     {
         Write("routes/r.yaml", RouteYaml(("topic", "&t orders"), ("consumer_conf", "&c { fetch.wait.max.ms: 50 }"), ("consumer_topic_conf", "*c"), ("group", "*t")));
@@ -878,11 +886,29 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Fact]
-    public void TryLoad_DeepNesting_ReportedWithPath()
+    public void TryLoad_DeepNesting_ReportedWithPositionAndKey()
     {
         Write("routes/r.yaml", RouteYaml(("consumer_conf", new string('[', 40) + new string(']', 40))));
 
-        Assert.Contains(Errors(), e => e.Key == "consumer_conf" && e.Message.StartsWith("nested deeper than 32 levels at line ", StringComparison.Ordinal));
+        Assert.Equal("cannot parse YAML at line 13, column 48: nested deeper than 32 levels (under 'consumer_conf')", Assert.Single(Errors()).Message);
+    }
+
+    [Theory]
+    [InlineData("[", "cannot parse YAML at line 1, column 36: nested deeper than 32 levels (under 'a')")]
+    [InlineData("{a: ", "cannot parse YAML at line 1, column 129: nested deeper than 32 levels (under 'a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a')")]
+    [InlineData("- ", "cannot parse YAML at line 1, column 4: ")]
+    public void TryLoad_MegabyteOfNesting_RefusedFast_Issue7(string opener, string message)
+    {
+        var text = new System.Text.StringBuilder("a: ");
+        while (text.Length + opener.Length < ConfigFile.MaxBytes - 1)
+            text.Append(opener);
+        Write("routes/r.yaml", text.Append('\n').ToString());
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        var error = Assert.Single(Errors());
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"took {watch.ElapsedMilliseconds} ms");
+        Assert.StartsWith(message, error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,5 +1,7 @@
 using KafkaConsumerProxy.Admin;
+using Confluent.Kafka;
 using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Embedded;
 using KafkaConsumerProxy.Offsets;
 using KafkaConsumerProxy.Tests.Harness;
 
@@ -33,6 +35,55 @@ public sealed class OffsetAnomalyTests : IClassFixture<TestCluster>
 
         Delivered.AssertExactlyOnceInOrder(receiver.Requests, new Dictionary<int, int> { [0] = 12 });
         Assert.Equal(12, Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0]);
+    }
+
+    [Fact]
+    public async Task OffsetBehind_RecordAtTheLogEnd_FilteringReportedWithoutWaitingForALaterMessage_Issue7()
+    {
+        var (topic, group, receiver, config) = await DeliverTenAsync(useSavedOffsetTime: -1);
+        await using var _ = receiver;
+        using var __ = config;
+        GroupOffsets.CommitBehindTheBack(_cluster.BootstrapServers, group, topic, new Dictionary<int, long> { [0] = 3 });
+
+        // Nothing is produced after the record: the end of filtering is reported at the record's last offset.
+        await using (var proxy = InProcessProxy.Start(config.ConfigFile))
+        {
+            await proxy.WaitForLogAsync("filtering repeats on " + topic + "/0: offset 3 is below the local record 9", Patience);
+            await proxy.WaitForLogAsync("filtered 7 repeated message(s) on " + topic + "/0 below the local record 9", Patience);
+            Assert.Equal(7, proxy.Metrics.RepeatsFiltered);
+            await proxy.StopAsync();
+        }
+
+        Assert.Equal(10, receiver.Requests.Count);
+        Assert.Equal(10, Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0]);
+    }
+
+    [Fact]
+    public async Task LogBoundsUnreadable_RecordNotTrusted_RepeatsDeliveredNotFilteredNorRestored_Issue7()
+    {
+        var (topic, group, receiver, config) = await DeliverTenAsync(useSavedOffsetTime: 0);
+        await using var _ = receiver;
+        using var __ = config;
+        GroupOffsets.CommitBehindTheBack(_cluster.BootstrapServers, group, topic, new Dictionary<int, long> { [0] = 3 });
+
+        // The watermark queries at assignment (one ListOffsets request each for the low and the high watermark) fail.
+        _cluster.Mock.PushRequestErrors(KafkaApiKey.ListOffsets, ErrorCode.TopicAuthorizationFailed, ErrorCode.TopicAuthorizationFailed);
+        try
+        {
+            await using var proxy = InProcessProxy.Start(config.ConfigFile);
+            await proxy.WaitForLogAsync($"local offset record of {topic}/0 not trusted: the partition's log bounds could not be read", Patience);
+            await DeliveryAssert.AllArrivedAsync(receiver, Enumerable.Range(3, 7).Select(o => (0, (long)o)).ToHashSet(), Patience);
+            await proxy.StopAsync();
+            Assert.DoesNotContain(proxy.Logs, l => l.Contains("filtering repeats", StringComparison.Ordinal) || l.Contains("offset restored", StringComparison.Ordinal));
+        }
+        finally
+        {
+            _cluster.Mock.ClearRequestErrors(KafkaApiKey.ListOffsets);
+        }
+
+        // Delivered again from the committed offset: repeats, never a loss.
+        Assert.Equal([3L, 4, 5, 6, 7, 8, 9], receiver.Requests.Skip(10).Select(r => r.Offset!.Value));
+        Assert.Equal(10, Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0]);
     }
 
     [Fact]

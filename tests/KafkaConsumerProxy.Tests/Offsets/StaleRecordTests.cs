@@ -17,10 +17,12 @@ public sealed class StaleRecordTests
 
     [Theory]
     // Fewer messages than the record: the record lies past the new log end as well.
-    [InlineData(10)]
+    [InlineData(10, 2)]
     // More messages than the record: only the cluster id tells that the record is another cluster's.
-    [InlineData(45)]
-    public async Task ReplacedCluster_KeptStateDir_EveryNewMessageDeliveredAndMismatchWarned_Issue7(int onNewCluster)
+    [InlineData(45, 2)]
+    // Mode 3 restores a trusted record whatever use_saved_offset_time says.
+    [InlineData(45, 3)]
+    public async Task ReplacedCluster_KeptStateDir_EveryNewMessageDeliveredAndMismatchWarned_Issue7(int onNewCluster, int mode)
     {
         const int OnOldCluster = 30, ProducedLater = 5;
         using var clusterA = MockKafkaCluster.Start(1);
@@ -31,7 +33,8 @@ public sealed class StaleRecordTests
         await using var first = await RecordingReceiver.StartAsync();
         using var config = new ProxyConfigWriter(clusterA.BootstrapServers);
         // use_saved_offset_time: 0 (the baseline): a trusted record behind which the committed offset lies is restored.
-        config.AddRoute("r", topic, group, first.Port);
+        var keys = new Dictionary<string, object> { ["message_delivery_guarantees"] = mode };
+        config.AddRoute("r", topic, group, first.Port, keys);
         await using (var kcp = KcpProcess.Run(config.ConfigFile))
         {
             await DeliveryAssert.WaitForAllAsync(first, DeliveryAssert.Offsets(1, OnOldCluster), Patience);
@@ -52,7 +55,7 @@ public sealed class StaleRecordTests
         // The same cluster name, group and state_dir; the bootstrap now leads to the new cluster.
         File.WriteAllText(config.ConfigFile, File.ReadAllText(config.ConfigFile).Replace(clusterA.BootstrapServers, clusterB.BootstrapServers, StringComparison.Ordinal));
         await using var second = await RecordingReceiver.StartAsync();
-        config.AddRoute("r", topic, group, second.Port);
+        config.AddRoute("r", topic, group, second.Port, keys);
         var expected = DeliveryAssert.Offsets(1, onNewCluster + ProducedLater);
         await using (var kcp = KcpProcess.Run(config.ConfigFile))
         {
