@@ -208,11 +208,14 @@ internal sealed class RouteSupervisor : IAsyncDisposable
         await _loop.ConfigureAwait(false);
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary><see cref="ShutdownAsync"/>, then releases the route's resources.</summary>
+    public async Task RetireAsync(string cause)
     {
-        await ShutdownAsync("disposed").ConfigureAwait(false);
+        await ShutdownAsync(cause).ConfigureAwait(false);
         _resources?.Dispose();
     }
+
+    public async ValueTask DisposeAsync() => await RetireAsync("disposed").ConfigureAwait(false);
 
     private async Task LoopAsync()
     {
