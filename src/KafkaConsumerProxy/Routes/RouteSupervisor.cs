@@ -330,12 +330,23 @@ internal sealed class RouteSupervisor : IAsyncDisposable
         }
 
         var started = _time.GetTimestamp();
+        bool want;
         lock (_gate)
         {
             _members = members;
+            want = _paused;
             if (!run.IsCancellationRequested)
             {
                 Transition(_paused ? RouteState.Paused : RouteState.Running, restarting ? "members started again" : "members started");
+            }
+        }
+
+        if (want != paused)
+        {
+            // A pause or resume came while the members were being created, before they could be told.
+            foreach (var member in members)
+            {
+                _ = member.SetPausedAsync(want);
             }
         }
 
