@@ -1,15 +1,19 @@
+using KafkaConsumerProxy.Admin;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Offsets;
+using KafkaConsumerProxy.Routes;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace KafkaConsumerProxy.Consuming;
 
 /// <summary>
-/// Runs every route of a validated configuration: <c>concurrency</c> group members per route, one shared HTTP
-/// connection pool per route. A member that fails stops the whole proxy, so a broken route is never left
-/// silently dead while the others run.
+/// Runs every route of a validated configuration, each under its own <see cref="RouteSupervisor"/>
+/// (<c>concurrency</c> group members, one HTTP connection pool per route). A route that fails is restarted with
+/// backoff and never stops the others or the process; the process ends only when <c>stop</c> is cancelled. Operators
+/// reach the routes through the control socket (<see cref="ControlServer"/>); changes to the configuration files are
+/// reloaded (<see cref="ConfigWatcher"/>).
 /// </summary>
 public sealed class ProxyRunner
 {
@@ -28,7 +32,10 @@ public sealed class ProxyRunner
         _time = time;
     }
 
-    /// <summary>Runs until <paramref name="stop"/> is cancelled, then stops every member cleanly.</summary>
+    /// <summary>The routes of the running proxy; null until <see cref="RunAsync"/> has started them.</summary>
+    internal RouteRegistry? Routes { get; private set; }
+
+    /// <summary>Runs until <paramref name="stop"/> is cancelled, then stops every route cleanly.</summary>
     public async Task RunAsync(CancellationToken stop)
     {
         var logger = _loggers.CreateLogger("kcp");
@@ -42,53 +49,26 @@ public sealed class ProxyRunner
 
         using var skipLog = Starting(logger, $"state_dir {_config.StateDir}", () => new SkipLog(_config.StateDir, logger, _time));
         var store = Starting(logger, $"state_dir {_config.StateDir}", () => new LocalOffsetStore(_config.StateDir, logger, _time));
-        using var failed = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        var deliverers = new List<HttpDeliverer>();
-        var deadLetters = new List<DeadLetterWriter>();
-        var budgets = _config.Limits.Values.ToDictionary(l => l.Name, l => new RequestBudget(l.Name, l.MaxRequestsPerSecond, l.MaxConcurrency), StringComparer.Ordinal);
-        var members = new List<Task>();
-        try
+        var registry = new RouteRegistry(_config, new RouteRuntime(_loggers, _metrics, _manualSkip, skipLog, store, _time), logger);
+        await using (registry.ConfigureAwait(false))
         {
-            foreach (var route in _config.Routes)
+            var control = await StartingAsync(logger, $"control socket {ControlServer.SocketPath(_config.StateDir)}",
+                () => ControlServer.StartAsync(_config.StateDir, registry, logger)).ConfigureAwait(false);
+            await using (control.ConfigureAwait(false))
             {
-                var routeLogger = _loggers.CreateLogger($"kcp.route.{route.Name}");
-                var http = Starting(logger, $"route {route.Name} ({route.SourceFile})", () => new HttpDeliverer(route, _time));
-                deliverers.Add(http);
-                var deadLetter = route.DeadLetter.Enabled
-                    ? Starting(logger, $"route {route.Name} dead_letter_topic {route.DeadLetter.Topic}", () => new DeadLetterWriter(route, _config.Clusters[route.DeadLetter.Cluster ?? route.Cluster], routeLogger, _time))
-                    : null;
-                if (deadLetter is not null)
+                registry.StartAll((route, create) => Starting(logger, $"route {route.Name} ({route.SourceFile})", create));
+                Routes = registry;
+                using var watcher = new ConfigWatcher(registry, logger, _time);
+                try
                 {
-                    deadLetters.Add(deadLetter);
+                    await Task.Delay(Timeout.Infinite, stop).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    // The stop signal: every route finishes, commits and leaves its group.
                 }
 
-                var deliverer = new MessageDeliverer(route, http, skipLog, _manualSkip, _metrics, routeLogger, _time, route.Delivery.Limit is { } limit ? budgets[limit] : null, deadLetter);
-                var cluster = _config.Clusters[route.Cluster];
-                Log.RouteStarted(logger, route.Name, route.Topic, route.Group, route.Cluster, route.Concurrency, (int)route.MessageDeliveryGuarantees, route.DescribeDelivery());
-                for (var i = 0; i < route.Concurrency; i++)
-                {
-                    var member = new RouteMember(route, cluster, i, deliverer, store, _metrics, routeLogger, _time);
-                    members.Add(WatchAsync(member.RunAsync(failed.Token), route.Name, i, failed, logger));
-                }
-            }
-
-            await Task.WhenAll(members).ConfigureAwait(false);
-        }
-        finally
-        {
-            foreach (var http in deliverers)
-            {
-                http.Dispose();
-            }
-
-            foreach (var budget in budgets.Values)
-            {
-                budget.Dispose();
-            }
-
-            foreach (var deadLetter in deadLetters)
-            {
-                deadLetter.Dispose();
+                await registry.StopAllAsync().ConfigureAwait(false);
             }
         }
     }
@@ -110,17 +90,16 @@ public sealed class ProxyRunner
         }
     }
 
-    private static async Task WatchAsync(Task member, string route, int index, CancellationTokenSource stopAll, ILogger logger)
+    private static async Task<T> StartingAsync<T>(ILogger logger, string what, Func<Task<T>> step)
     {
         try
         {
-            await member.ConfigureAwait(false);
+            return await step().ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            Log.MemberFailed(logger, route, index, ex.Message);
-            await stopAll.CancelAsync().ConfigureAwait(false);
-            throw;
+            Log.StartFailed(logger, what, ex.Message.ReplaceLineEndings(" "));
+            throw new StartFailedException(what, ex);
         }
     }
 }

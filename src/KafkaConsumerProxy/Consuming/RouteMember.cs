@@ -4,6 +4,7 @@ using Confluent.Kafka;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Offsets;
+using KafkaConsumerProxy.Routes;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 
@@ -14,7 +15,7 @@ namespace KafkaConsumerProxy.Consuming;
 /// message to the partition's <see cref="PartitionWorker"/>; rebalance callbacks and commits run on that thread too,
 /// so no lock is needed around the consumer's assignment.
 /// </summary>
-internal sealed class RouteMember
+internal sealed partial class RouteMember : ISupervisedMember
 {
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(20);
 
@@ -75,7 +76,17 @@ internal sealed class RouteMember
 
     /// <summary>Runs the member until <paramref name="stop"/>; then finishes in-flight work, commits and leaves the group.</summary>
     public Task RunAsync(CancellationToken stop) =>
-        Task.Factory.StartNew(() => Run(stop), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                Run(stop);
+            }
+            finally
+            {
+                PauseEnded();
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     private void Run(CancellationToken stop)
     {
@@ -96,10 +107,12 @@ internal sealed class RouteMember
                     continue;
                 }
 
-                if (result is { IsPartitionEOF: false, Message: not null })
+                if (result is { IsPartitionEOF: false, Message: not null } && !HoldIfPaused(result))
                 {
                     Dispatch(result);
                 }
+
+                ApplyPause(consumer);
 
                 if (!_faulted.IsEmpty)
                 {
@@ -497,6 +510,7 @@ internal sealed class RouteMember
         if (error.IsFatal)
         {
             _fatalError = error.Reason;
+            ErrorObserved?.Invoke($"fatal Kafka client error: {error.Reason}");
             Log.KafkaFatal(_logger, _route.Name, _index, error.Reason);
         }
         else
@@ -524,6 +538,7 @@ internal sealed class RouteMember
             }
         });
         var reason = LogText.Escape(error.Reason, DeliveryResult.MaxReasonChars);
+        ErrorObserved?.Invoke($"{error.Code}: {reason}");
         if (!_kafkaErrors.ShouldLog((consume, error.Code), reason))
         {
             return;

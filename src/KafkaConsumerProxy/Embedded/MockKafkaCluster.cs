@@ -143,6 +143,27 @@ public sealed class MockKafkaCluster : IDisposable
         }
     }
 
+    /// <summary>
+    /// Makes the next <paramref name="count"/> requests of type <paramref name="apiKey"/> to broker
+    /// <paramref name="brokerId"/> only fail with <paramref name="error"/>: with a group's coordinator pinned to that
+    /// broker (<see cref="SetCoordinator"/>), errors reach that group and no other.
+    /// </summary>
+    public void PushBrokerRequestError(int brokerId, short apiKey, ErrorCode error, int count = 1)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            Check(NativeMethods.rd_kafka_mock_broker_push_request_error_rtts(Cluster, brokerId, apiKey, 1, (int)error, 0),
+                $"push error {error} for API key {apiKey} on broker {brokerId}");
+        }
+    }
+
+    /// <summary>
+    /// Makes metadata answer <paramref name="error"/> for <paramref name="topic"/> (for instance
+    /// <see cref="ErrorCode.TopicAuthorizationFailed"/>); <see cref="ErrorCode.NoError"/> clears it.
+    /// </summary>
+    public void SetTopicError(string topic, ErrorCode error) =>
+        NativeMethods.rd_kafka_mock_topic_set_error(Cluster, topic, (int)error);
+
     /// <summary>Drops the errors still queued by <see cref="PushRequestErrors"/> for <paramref name="apiKey"/>.</summary>
     public void ClearRequestErrors(short apiKey) => NativeMethods.rd_kafka_mock_clear_request_errors(Cluster, apiKey);
 

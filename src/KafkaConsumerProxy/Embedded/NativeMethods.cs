@@ -127,4 +127,12 @@ internal static partial class NativeMethods
 
     [LibraryImport(LibraryName, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int rd_kafka_mock_partition_set_leader(nint mcluster, string topic, int partition, int brokerId);
+
+    [LibraryImport(LibraryName, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial void rd_kafka_mock_topic_set_error(nint mcluster, string topic, int err);
+
+    // Variadic in C (cnt pairs of rd_kafka_resp_err_t, int rtt); called with one pair. On x86-64 and arm64 Linux the
+    // integer arguments of a variadic call are passed as for a fixed one.
+    [LibraryImport(LibraryName)]
+    internal static partial int rd_kafka_mock_broker_push_request_error_rtts(nint mcluster, int brokerId, short apiKey, nuint count, int err, int rttMs);
 }

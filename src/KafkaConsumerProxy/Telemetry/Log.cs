@@ -157,4 +157,7 @@ internal static partial class Log
 
     [LoggerMessage(1603, LogLevel.Information, "Route {Route}: {Topic}/{Partition}@{Offset} written to dead-letter topic {DeadLetterTopic} after {Failures} failed write(s)")]
     public static partial void DeadLetterWritten(ILogger logger, string route, string topic, int partition, long offset, string deadLetterTopic, int failures);
+
+    [LoggerMessage(1590, LogLevel.Information, "Control socket {Shared} is served by another kcp sharing this state_dir; this one listens on {Own}, and kcp routes reaches both")]
+    public static partial void ControlSocketShared(ILogger logger, string shared, string own);
 }

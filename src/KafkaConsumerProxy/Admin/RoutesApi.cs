@@ -1,0 +1,48 @@
+using KafkaConsumerProxy.Routes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace KafkaConsumerProxy.Admin;
+
+/// <summary>
+/// The routes part of the <c>/api/v1</c> API, mapped onto any ASP.NET Core app (the control socket now, the admin
+/// listener later), all of it calling <see cref="RouteRegistry"/>:
+/// <list type="bullet">
+/// <item><c>GET /api/v1/routes</c>: every route's status and the last reload results.</item>
+/// <item><c>GET /api/v1/routes/{route}</c>: one route's status.</item>
+/// <item><c>POST /api/v1/routes/{route}/{pause|resume|stop|start|restart}</c>: one route.</item>
+/// <item><c>POST /api/v1/routes/{action}?topic=T[&amp;group=G]</c> or <c>?all=true</c>: the old service's selectors.</item>
+/// <item><c>POST /api/v1/reload</c>, <c>GET /api/v1/reload</c>: reload now; the last reload results.</item>
+/// </list>
+/// </summary>
+internal static class RoutesApi
+{
+    public static void Map(IEndpointRouteBuilder app, RouteRegistry registry, Func<HttpContext, string> who)
+    {
+        var api = app.MapGroup("/api/v1");
+        api.MapGet("/routes", () => Results.Json(new RoutesListing(registry.List(), registry.LastReload, registry.LastRejectedReload), ControlJson.Options));
+        api.MapGet("/routes/{route}", (string route) => registry.Find(route) is { } status
+            ? Results.Json(status, ControlJson.Options)
+            : Results.Json(new ControlError($"no route named '{route}'"), ControlJson.Options, statusCode: StatusCodes.Status404NotFound));
+        api.MapPost("/routes/{route}/{action}", (string route, string action, HttpContext context) =>
+            OperateAsync(registry, action, new RouteSelector(Route: route), who(context)));
+        api.MapPost("/routes/{action}", (string action, string? topic, string? group, bool? all, HttpContext context) =>
+            OperateAsync(registry, action, new RouteSelector(Topic: topic, Group: group, All: all == true && topic is null), who(context)));
+        api.MapPost("/reload", async () => Results.Json(await registry.ReloadAsync("request").ConfigureAwait(false), ControlJson.Options));
+        api.MapGet("/reload", () => Results.Json(new RoutesListing([], registry.LastReload, registry.LastRejectedReload), ControlJson.Options));
+    }
+
+    private static async Task<IResult> OperateAsync(RouteRegistry registry, string action, RouteSelector selector, string who)
+    {
+        if (!Enum.TryParse<RouteAction>(action, ignoreCase: true, out var parsed) || !Enum.IsDefined(parsed) || int.TryParse(action, out _))
+        {
+            return Results.Json(new ControlError($"unknown action '{action}'; one of: pause, resume, stop, start, restart"), ControlJson.Options, statusCode: StatusCodes.Status404NotFound);
+        }
+
+        var result = await registry.OperateAsync(parsed, selector, who).ConfigureAwait(false);
+        return result.Error is null
+            ? Results.Json(result, ControlJson.Options)
+            : Results.Json(new ControlError(result.Error), ControlJson.Options, statusCode: selector.Route is null ? StatusCodes.Status400BadRequest : StatusCodes.Status404NotFound);
+    }
+}

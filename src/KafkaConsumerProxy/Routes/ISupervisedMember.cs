@@ -1,0 +1,20 @@
+namespace KafkaConsumerProxy.Routes;
+
+/// <summary>
+/// What <see cref="RouteSupervisor"/> needs of one group member (<see cref="Consuming.RouteMember"/> in kcp; a fake
+/// in the supervisor's unit tests, which drive backoff with a fake clock).
+/// </summary>
+internal interface ISupervisedMember
+{
+    /// <summary>
+    /// Runs until <paramref name="stop"/> is cancelled, then finishes in-flight work, commits and leaves the group.
+    /// A fault (a fatal client error, an exception) ends the task with that exception, after the same clean-up.
+    /// </summary>
+    Task RunAsync(CancellationToken stop);
+
+    /// <summary>
+    /// Pauses (stop fetching and starting deliveries; attempts in flight finish and are committed; the member stays in
+    /// the group) or resumes. Completes when the member has applied it, or when it is not running.
+    /// </summary>
+    Task SetPausedAsync(bool paused);
+}

@@ -1,0 +1,406 @@
+using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Consuming;
+using KafkaConsumerProxy.Delivery;
+using KafkaConsumerProxy.Offsets;
+using KafkaConsumerProxy.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace KafkaConsumerProxy.Routes;
+
+/// <summary>What every route of the process shares: logs, metrics, the skip log, the local offset store, the clock.</summary>
+internal sealed record RouteRuntime(ILoggerFactory Loggers, ProxyMetrics Metrics, ManualSkipSignal ManualSkip, SkipLog SkipLog, LocalOffsetStore Store, TimeProvider Time);
+
+/// <summary>
+/// The one place where routes are operated on: the supervisors of the running configuration, the operator's
+/// pause/stop/start/resume/restart by name, by topic (and group) or all, and reloads of the configuration. The control
+/// socket (<c>kcp routes</c>, <c>kcp reload</c>) calls it, and so will the admin endpoint. Operations and reloads run one
+/// at a time.
+/// </summary>
+internal sealed class RouteRegistry : IAsyncDisposable
+{
+    private readonly RouteRuntime _runtime;
+    private readonly OperatorState _operator;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _serial = new(1, 1);
+    private readonly Dictionary<LimitDefinition, RequestBudget> _budgets = [];
+    private readonly Lock _gate = new();
+    private Dictionary<string, RouteSupervisor> _routes = new(StringComparer.Ordinal);
+    private KcpConfig _config;
+    private ReloadResult? _lastReload;
+    private ReloadResult? _lastRejected;
+
+    public RouteRegistry(KcpConfig config, RouteRuntime runtime, ILogger logger)
+    {
+        _config = config;
+        _runtime = runtime;
+        _logger = logger;
+        _operator = new OperatorState(config.StateDir, logger);
+    }
+
+    /// <summary>The configuration in force (the last accepted one).</summary>
+    public KcpConfig Config
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _config;
+            }
+        }
+    }
+
+    /// <summary>The last reload, accepted or not; null before the first.</summary>
+    public ReloadResult? LastReload
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _lastReload;
+            }
+        }
+    }
+
+    /// <summary>The last rejected reload (time and errors); null when none was rejected.</summary>
+    public ReloadResult? LastRejectedReload
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _lastRejected;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Creates and starts the supervisor of every route. A route whose parts cannot be built throws (the caller reports
+    /// it as a start failure); routes that fail later are restarted by their supervisor.
+    /// </summary>
+    public void StartAll(Func<RouteDefinition, Func<RouteSupervisor>, RouteSupervisor>? step = null)
+    {
+        var routes = new Dictionary<string, RouteSupervisor>(StringComparer.Ordinal);
+        foreach (var route in _config.Routes)
+        {
+            var supervisor = step is null ? Create(route, _config) : step(route, () => Create(route, _config));
+            routes[route.Name] = supervisor;
+        }
+
+        lock (_gate)
+        {
+            _routes = routes;
+        }
+
+        foreach (var supervisor in routes.Values)
+        {
+            Begin(supervisor, "kcp started");
+        }
+    }
+
+    /// <summary>Every route's status, by name.</summary>
+    public IReadOnlyList<RouteStatus> List()
+    {
+        lock (_gate)
+        {
+            return [.. _routes.Values.Select(s => s.Status()).OrderBy(s => s.Route, StringComparer.Ordinal)];
+        }
+    }
+
+    /// <summary>One route's status, or null when there is no such route.</summary>
+    public RouteStatus? Find(string route)
+    {
+        lock (_gate)
+        {
+            return _routes.TryGetValue(route, out var s) ? s.Status() : null;
+        }
+    }
+
+    /// <summary>Applies <paramref name="action"/> to the selected routes; <paramref name="who"/> is logged.</summary>
+    public async Task<RouteOperationResult> OperateAsync(RouteAction action, RouteSelector selector, string who)
+    {
+        await _serial.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var (selected, error) = Select(selector);
+            if (error is not null)
+            {
+                return new RouteOperationResult(action, [], error);
+            }
+
+            var verb = action.ToString().ToLowerInvariant();
+            Log.RouteOperationRequested(_logger, verb, string.Join(", ", selected.Select(s => s.Name)), who);
+            var cause = $"operator {verb} ({selector}, by {who})";
+            await Task.WhenAll(selected.Select(s => ApplyAsync(s, action, cause))).ConfigureAwait(false);
+            return new RouteOperationResult(action, [.. selected.Select(s => s.Status())], null);
+        }
+        finally
+        {
+            _serial.Release();
+        }
+    }
+
+    /// <summary>
+    /// Loads and validates the whole configuration again; with any error nothing changes and the errors are kept.
+    /// Otherwise added routes start, removed ones stop cleanly, changed ones (or ones whose cluster changed) stop and
+    /// start with the new definition, and unchanged ones are not touched.
+    /// </summary>
+    public async Task<ReloadResult> ReloadAsync(string trigger)
+    {
+        await _serial.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var old = Config;
+            var now = _runtime.Time.GetUtcNow();
+            var (loaded, errors) = ConfigLoader.TryLoad(old.ConfigFile);
+            if (loaded is null)
+            {
+                var lines = errors.Select(e => e.ToString()).ToList();
+                Log.ReloadRejected(_logger, trigger, lines.Count);
+                foreach (var line in lines)
+                {
+                    Log.ReloadError(_logger, line);
+                }
+
+                return Remember(new ReloadResult(now, trigger, false, lines, [], [], [], [], []));
+            }
+
+            var needRestart = new List<string>();
+            if (!string.Equals(loaded.StateDir, old.StateDir, StringComparison.Ordinal))
+            {
+                Log.ReloadNeedsRestart(_logger, "state_dir", old.StateDir, loaded.StateDir);
+                needRestart.Add($"state_dir: {old.StateDir} -> {loaded.StateDir}");
+                loaded = loaded with { StateDir = old.StateDir };
+            }
+
+            Dictionary<string, RouteSupervisor> current;
+            lock (_gate)
+            {
+                current = new Dictionary<string, RouteSupervisor>(_routes, StringComparer.Ordinal);
+            }
+
+            var next = loaded.Routes.ToDictionary(r => r.Name, StringComparer.Ordinal);
+            var removed = current.Keys.Where(n => !next.ContainsKey(n)).Order(StringComparer.Ordinal).ToList();
+            var added = next.Keys.Where(n => !current.ContainsKey(n)).Order(StringComparer.Ordinal).ToList();
+            var changed = next.Keys.Where(n => current.TryGetValue(n, out var s) && !Unchanged(s, next[n], loaded)).Order(StringComparer.Ordinal).ToList();
+            var unchanged = next.Keys.Where(n => current.ContainsKey(n) && !changed.Contains(n)).Order(StringComparer.Ordinal).ToList();
+
+            // Old members stop (commit, leave) before new ones start, so these start at what the old ones committed.
+            await Task.WhenAll(removed.Select(n => current[n].RetireAsync($"removed by reload ({trigger})"))
+                .Concat(changed.Select(n => current[n].RetireAsync($"changed by reload ({trigger}); the new definition starts at what this one committed"))))
+                .ConfigureAwait(false);
+            foreach (var name in removed)
+            {
+                current.Remove(name);
+                _operator.Forget(name);
+            }
+
+            var failedToBuild = new List<string>();
+            foreach (var name in changed.Concat(added))
+            {
+                try
+                {
+                    current[name] = Create(next[name], loaded);
+                }
+#pragma warning disable CA1031 // One route that cannot be built must not keep the others from the new configuration.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    current.Remove(name);
+                    failedToBuild.Add($"route {name}: {ex.Message.ReplaceLineEndings(" ")}");
+                    Log.ReloadError(_logger, $"route {name} could not be started: {ex.Message.ReplaceLineEndings(" ")}");
+                }
+            }
+
+            lock (_gate)
+            {
+                _routes = current;
+                _config = loaded;
+            }
+
+            foreach (var name in added)
+            {
+                if (current.TryGetValue(name, out var s))
+                {
+                    Begin(s, $"added by reload ({trigger})");
+                }
+            }
+
+            foreach (var name in changed)
+            {
+                if (current.TryGetValue(name, out var s))
+                {
+                    Begin(s, $"changed by reload ({trigger})");
+                }
+            }
+
+            if (added.Count + removed.Count + changed.Count == 0)
+            {
+                Log.ReloadUnchanged(_logger, trigger);
+            }
+            else
+            {
+                Log.ReloadApplied(_logger, trigger, added.Count, removed.Count, changed.Count, unchanged.Count);
+            }
+
+            return Remember(new ReloadResult(now, trigger, true, failedToBuild, added, removed, changed, unchanged, needRestart));
+        }
+        finally
+        {
+            _serial.Release();
+        }
+    }
+
+    /// <summary>Stops every route cleanly (in parallel: each finishes, commits and leaves its group).</summary>
+    public async Task StopAllAsync()
+    {
+        List<RouteSupervisor> all;
+        lock (_gate)
+        {
+            all = [.. _routes.Values];
+        }
+
+        await Task.WhenAll(all.Select(s => s.RetireAsync("kcp stopping"))).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAllAsync().ConfigureAwait(false);
+        _serial.Dispose();
+        lock (_budgets)
+        {
+            foreach (var budget in _budgets.Values)
+            {
+                budget.Dispose();
+            }
+        }
+    }
+
+    private ReloadResult Remember(ReloadResult result)
+    {
+        lock (_gate)
+        {
+            _lastReload = result;
+            if (!result.Accepted)
+            {
+                _lastRejected = result;
+            }
+        }
+
+        return result;
+    }
+
+    private static bool Unchanged(RouteSupervisor running, RouteDefinition route, KcpConfig next) =>
+        RouteComparison.Same(running.Route, route)
+        && next.Clusters.TryGetValue(route.Cluster, out var cluster)
+        && RouteComparison.Same(running.Cluster, cluster);
+
+    private (List<RouteSupervisor> Selected, string? Error) Select(RouteSelector selector)
+    {
+        List<RouteSupervisor> all;
+        lock (_gate)
+        {
+            all = [.. _routes.Values.OrderBy(s => s.Name, StringComparer.Ordinal)];
+        }
+
+        if (selector.All)
+        {
+            return (all, null);
+        }
+
+        if (selector.Route is { } name)
+        {
+            return all.Find(s => s.Name == name) is { } one
+                ? ([one], null)
+                : ([], $"no route named '{name}'; routes: {string.Join(", ", all.Select(s => s.Name))}");
+        }
+
+        if (selector.Topic is { } topic)
+        {
+            var matching = all.Where(s => s.Route.Topic == topic && (selector.Group is null || s.Route.Group == selector.Group)).ToList();
+            return matching.Count > 0 ? (matching, null) : ([], $"no route consumes {selector}");
+        }
+
+        return ([], "select routes by name, by --topic (and --group), or --all");
+    }
+
+    private async Task ApplyAsync(RouteSupervisor supervisor, RouteAction action, string cause)
+    {
+        var (paused, stopped) = _operator.Get(supervisor.Name);
+        switch (action)
+        {
+            case RouteAction.Pause:
+                _operator.Set(supervisor.Name, true, stopped);
+                await supervisor.PauseAsync(cause).ConfigureAwait(false);
+                break;
+            case RouteAction.Resume:
+                _operator.Set(supervisor.Name, false, stopped);
+                await supervisor.ResumeAsync(cause).ConfigureAwait(false);
+                break;
+            case RouteAction.Stop:
+                _operator.Set(supervisor.Name, paused, true);
+                await supervisor.StopAsync(cause).ConfigureAwait(false);
+                break;
+            case RouteAction.Start:
+                _operator.Set(supervisor.Name, paused, false);
+                await supervisor.StartAsync(cause).ConfigureAwait(false);
+                break;
+            case RouteAction.Restart:
+                _operator.Set(supervisor.Name, paused, false);
+                await supervisor.RestartAsync(cause).ConfigureAwait(false);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(action), action, null);
+        }
+    }
+
+    private void Begin(RouteSupervisor supervisor, string cause)
+    {
+        var (paused, stopped) = _operator.Get(supervisor.Name);
+        if (stopped || paused)
+        {
+            Log.RouteOperatorStateRestored(_logger, supervisor.Name, stopped ? "stopped" : "paused", _operator.Path, stopped ? "start" : "resume");
+        }
+
+        supervisor.Start(paused, stopped, cause);
+    }
+
+    private RouteSupervisor Create(RouteDefinition route, KcpConfig config)
+    {
+        var routeLogger = _runtime.Loggers.CreateLogger($"kcp.route.{route.Name}");
+        var cluster = config.Clusters[route.Cluster];
+        var http = new HttpDeliverer(route, _runtime.Time);
+        DeadLetterWriter? deadLetter = null;
+        try
+        {
+            deadLetter = route.DeadLetter.Enabled ? new DeadLetterWriter(route, config.Clusters[route.DeadLetter.Cluster ?? route.Cluster], routeLogger, _runtime.Time) : null;
+            var budget = route.Delivery.Limit is { } limit ? Budget(config.Limits[limit]) : null;
+            var deliverer = new MessageDeliverer(route, http, _runtime.SkipLog, _runtime.ManualSkip, _runtime.Metrics, routeLogger, _runtime.Time, budget, deadLetter);
+            Log.RouteStarted(_logger, route.Name, route.Topic, route.Group, route.Cluster, route.Concurrency, (int)route.MessageDeliveryGuarantees, route.DescribeDelivery());
+            return new RouteSupervisor(route, cluster,
+                (index, onError) => new RouteMember(route, cluster, index, deliverer, _runtime.Store, _runtime.Metrics, routeLogger, _runtime.Time) { ErrorObserved = onError },
+                new RouteDeliveryResources(http, deadLetter), routeLogger, _runtime.Time);
+        }
+        catch
+        {
+            deadLetter?.Dispose();
+            http.Dispose();
+            throw;
+        }
+    }
+
+    // A shared budget of kcp.yaml's limits, one per definition: routes naming it share it, across reloads too while
+    // its values stay the same. Disposed with the registry.
+    private RequestBudget Budget(LimitDefinition limit)
+    {
+        lock (_budgets)
+        {
+            if (!_budgets.TryGetValue(limit, out var budget))
+            {
+                budget = new RequestBudget(limit.Name, limit.MaxRequestsPerSecond, limit.MaxConcurrency);
+                _budgets[limit] = budget;
+            }
+
+            return budget;
+        }
+    }
+}

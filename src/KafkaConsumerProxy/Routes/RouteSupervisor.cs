@@ -1,0 +1,444 @@
+using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace KafkaConsumerProxy.Routes;
+
+/// <summary>
+/// Runs one route's members and keeps them running. A member that fails (a fatal Kafka client error, an exception
+/// escaping it) has already committed what finished and left the group; the supervisor then stops the route's other
+/// members the same way, shows the route <see cref="RouteState.Failed"/> with the reason and starts it again after
+/// <see cref="RestartBackoff"/>. Nothing here touches other routes. Operator requests (pause, resume, stop, start,
+/// restart) may come from any thread; every state change is logged with its cause.
+/// </summary>
+internal sealed class RouteSupervisor : IAsyncDisposable
+{
+    private readonly Func<int, Action<string>, ISupervisedMember> _createMember;
+    private readonly IDisposable? _resources;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Lock _gate = new();
+    private readonly RestartBackoff _backoff = new();
+
+    // Under _gate.
+    private RouteState _state = RouteState.Stopped;
+    private DateTimeOffset _since;
+    private string _cause = "not started";
+    private bool _paused;
+    private bool _stopped;
+    private bool _shutdown;
+    private bool _restartRequested;
+    private string _request = "";
+    private DateTimeOffset? _nextRestart;
+    private string? _lastError;
+    private DateTimeOffset? _lastErrorAt;
+    private List<ISupervisedMember>? _members;
+    private CancellationTokenSource? _run;
+    private TaskCompletionSource _wake = NewSignal();
+    private TaskCompletionSource _changed = NewSignal();
+    private Task _loop = Task.CompletedTask;
+    private int _runs;
+
+    /// <param name="route">The route; its <c>Concurrency</c> is the number of members.</param>
+    /// <param name="createMember">Creates member <c>index</c>; the action receives every error the member reports.</param>
+    /// <param name="resources">Disposed once the supervisor has stopped for good (the route's HTTP connection pool).</param>
+    public RouteSupervisor(RouteDefinition route, ClusterDefinition cluster, Func<int, Action<string>, ISupervisedMember> createMember, IDisposable? resources, ILogger logger, TimeProvider time)
+    {
+        Route = route;
+        Cluster = cluster;
+        _createMember = createMember;
+        _resources = resources;
+        _logger = logger;
+        _time = time;
+        _since = time.GetUtcNow();
+    }
+
+    public RouteDefinition Route { get; }
+
+    public ClusterDefinition Cluster { get; }
+
+    public string Name => Route.Name;
+
+    /// <summary>The current state.</summary>
+    public RouteState State
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _state;
+            }
+        }
+    }
+
+    public RouteStatus Status()
+    {
+        lock (_gate)
+        {
+            return new RouteStatus(Route.Name, Route.Topic, Route.Group, Route.Cluster, Route.Concurrency, _state, _since, _cause,
+                _paused, _stopped, _backoff.Failures, _state == RouteState.Failed ? _nextRestart : null, _lastError, _lastErrorAt);
+        }
+    }
+
+    /// <summary>Starts supervising; <paramref name="paused"/> and <paramref name="stopped"/> are the operator's state to begin with.</summary>
+    public void Start(bool paused, bool stopped, string cause)
+    {
+        lock (_gate)
+        {
+            _paused = paused;
+            _stopped = stopped;
+            _request = cause;
+        }
+
+        _loop = Task.Run(LoopAsync);
+    }
+
+    /// <summary>Pauses the route: once this completes, its members start no delivery; what was in flight is committed.</summary>
+    public async Task PauseAsync(string cause)
+    {
+        List<ISupervisedMember>? members;
+        lock (_gate)
+        {
+            _paused = true;
+            members = _members;
+        }
+
+        if (members is not null)
+        {
+            await Task.WhenAll(members.Select(m => m.SetPausedAsync(true))).ConfigureAwait(false);
+            lock (_gate)
+            {
+                if (_state == RouteState.Running && ReferenceEquals(members, _members))
+                {
+                    Transition(RouteState.Paused, cause);
+                }
+            }
+        }
+    }
+
+    /// <summary>Resumes a paused route.</summary>
+    public async Task ResumeAsync(string cause)
+    {
+        List<ISupervisedMember>? members;
+        lock (_gate)
+        {
+            _paused = false;
+            members = _members;
+        }
+
+        if (members is not null)
+        {
+            await Task.WhenAll(members.Select(m => m.SetPausedAsync(false))).ConfigureAwait(false);
+            lock (_gate)
+            {
+                if (_state == RouteState.Paused && ReferenceEquals(members, _members))
+                {
+                    Transition(RouteState.Running, cause);
+                }
+            }
+        }
+    }
+
+    /// <summary>Stops the route (finish, commit, leave the group); it stays stopped until <see cref="StartAsync"/>.</summary>
+    public Task StopAsync(string cause)
+    {
+        lock (_gate)
+        {
+            _stopped = true;
+            _request = cause;
+            _run?.Cancel();
+            Wake();
+        }
+
+        return WaitForAsync(s => s == RouteState.Stopped);
+    }
+
+    /// <summary>Starts a stopped route, or a failed one at once instead of after its backoff.</summary>
+    public Task StartAsync(string cause)
+    {
+        int runs;
+        lock (_gate)
+        {
+            var wasIdle = _stopped || _state is RouteState.Failed or RouteState.Stopped;
+            _stopped = false;
+            if (!wasIdle)
+            {
+                return Task.CompletedTask;
+            }
+
+            _backoff.Reset();
+            _request = cause;
+            runs = _runs;
+            Wake();
+        }
+
+        return WaitForAsync(s => s is RouteState.Running or RouteState.Paused or RouteState.Failed, afterRun: runs);
+    }
+
+    /// <summary>Stops the route's members (finish, commit, leave) and starts new ones.</summary>
+    public Task RestartAsync(string cause)
+    {
+        int runs;
+        lock (_gate)
+        {
+            _stopped = false;
+            _restartRequested = true;
+            _request = cause;
+            _backoff.Reset();
+            runs = _runs;
+            _run?.Cancel();
+            Wake();
+        }
+
+        // Until members of a later run are up (or that run failed).
+        return WaitForAsync(s => s is RouteState.Running or RouteState.Paused or RouteState.Failed, afterRun: runs);
+    }
+
+    /// <summary>Stops the route for good (kcp stops, or a reload removed or replaced it) and releases its resources.</summary>
+    public async Task ShutdownAsync(string cause)
+    {
+        lock (_gate)
+        {
+            _shutdown = true;
+            _request = cause;
+            _run?.Cancel();
+            Wake();
+        }
+
+        await _loop.ConfigureAwait(false);
+    }
+
+    /// <summary><see cref="ShutdownAsync"/>, then releases the route's resources.</summary>
+    public async Task RetireAsync(string cause)
+    {
+        await ShutdownAsync(cause).ConfigureAwait(false);
+        _resources?.Dispose();
+    }
+
+    public async ValueTask DisposeAsync() => await RetireAsync("disposed").ConfigureAwait(false);
+
+    private async Task LoopAsync()
+    {
+        var restarting = false;
+        while (true)
+        {
+            string cause;
+            Task wake;
+            lock (_gate)
+            {
+                cause = _request;
+                wake = _wake.Task;
+                if (_shutdown || _stopped)
+                {
+                    if (_state != RouteState.Stopped)
+                    {
+                        Transition(RouteState.Stopped, cause);
+                    }
+
+                    if (_shutdown)
+                    {
+                        return;
+                    }
+                }
+            }
+
+            if (Stopped())
+            {
+                // Stopped by the operator: wait for a start, restart or shutdown.
+                await wake.ConfigureAwait(false);
+                restarting = false;
+                continue;
+            }
+
+            var failure = await RunOnceAsync(restarting, cause).ConfigureAwait(false);
+            restarting = true;
+            if (failure is null)
+            {
+                continue;
+            }
+
+            TimeSpan delay;
+            lock (_gate)
+            {
+                wake = _wake.Task;
+                _lastError = failure.Value.Reason;
+                _lastErrorAt = _time.GetUtcNow();
+                if (_shutdown || _stopped || _restartRequested)
+                {
+                    continue;
+                }
+
+                delay = _backoff.NextDelay(failure.Value.RanFor);
+                _nextRestart = _time.GetUtcNow() + delay;
+                Transition(RouteState.Failed, failure.Value.Reason);
+                _request = $"restart after failure {_backoff.Failures} in a row (backoff {delay.TotalSeconds:0.#} s)";
+            }
+
+            Log.RouteRestartScheduled(_logger, Route.Name, delay.TotalSeconds, _backoff.Failures);
+            using var cancel = new CancellationTokenSource();
+            await Task.WhenAny(wake, Task.Delay(delay, _time, cancel.Token)).ConfigureAwait(false);
+            await cancel.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    private bool Stopped()
+    {
+        lock (_gate)
+        {
+            return _stopped && !_shutdown;
+        }
+    }
+
+    /// <summary>One life of the route's members; returns the failure that ended it, or null when a request did.</summary>
+    private async Task<(string Reason, TimeSpan RanFor)?> RunOnceAsync(bool restarting, string cause)
+    {
+        using var run = new CancellationTokenSource();
+        List<ISupervisedMember> members;
+        bool paused;
+        lock (_gate)
+        {
+            _restartRequested = false;
+            _runs++;
+            Transition(restarting ? RouteState.Restarting : RouteState.Starting, cause);
+            paused = _paused;
+            _run = run;
+        }
+
+        members = [];
+        var tasks = new List<Task<Exception?>>();
+        try
+        {
+            for (var i = 0; i < Route.Concurrency; i++)
+            {
+                var member = _createMember(i, OnMemberError);
+                if (paused)
+                {
+                    // Before it runs: applied as soon as the member has partitions, so nothing is delivered meanwhile.
+                    _ = member.SetPausedAsync(true);
+                }
+
+                members.Add(member);
+                tasks.Add(WatchAsync(member, i, run));
+            }
+        }
+#pragma warning disable CA1031 // Whatever creating a member throws is a failure of this route only.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            await run.CancelAsync().ConfigureAwait(false);
+            tasks.Add(Task.FromResult<Exception?>(ex));
+        }
+
+        var started = _time.GetTimestamp();
+        bool want;
+        lock (_gate)
+        {
+            _members = members;
+            want = _paused;
+            if (!run.IsCancellationRequested)
+            {
+                Transition(_paused ? RouteState.Paused : RouteState.Running, restarting ? "members started again" : "members started");
+            }
+        }
+
+        if (want != paused)
+        {
+            // A pause or resume came while the members were being created, before they could be told.
+            foreach (var member in members)
+            {
+                _ = member.SetPausedAsync(want);
+            }
+        }
+
+        var results = await Task.WhenAll(tasks).ConfigureAwait(false);
+        lock (_gate)
+        {
+            _members = null;
+            _run = null;
+        }
+
+        var failures = results.Where(r => r is not null).Select(r => r!.Message.ReplaceLineEndings(" ")).Distinct().ToList();
+        return failures.Count == 0 ? null : (string.Join("; ", failures), _time.GetElapsedTime(started));
+    }
+
+    private async Task<Exception?> WatchAsync(ISupervisedMember member, int index, CancellationTokenSource run)
+    {
+        try
+        {
+            await member.RunAsync(run.Token).ConfigureAwait(false);
+            if (run.IsCancellationRequested)
+            {
+                return null;
+            }
+
+            throw new InvalidOperationException($"member {index} ended without being asked to stop");
+        }
+#pragma warning disable CA1031 // A member's failure is this route's failure, never the process's.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.MemberFailed(_logger, Route.Name, index, ex.Message.ReplaceLineEndings(" "));
+            await run.CancelAsync().ConfigureAwait(false);
+            return ex;
+        }
+    }
+
+    private void OnMemberError(string error)
+    {
+        lock (_gate)
+        {
+            _lastError = error;
+            _lastErrorAt = _time.GetUtcNow();
+        }
+    }
+
+    private async Task WaitForAsync(Func<RouteState, bool> reached, int afterRun = -1)
+    {
+        while (true)
+        {
+            Task changed;
+            lock (_gate)
+            {
+                if ((reached(_state) && _runs > afterRun) || _shutdown)
+                {
+                    return;
+                }
+
+                changed = _changed.Task;
+            }
+
+            await changed.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Under <see cref="_gate"/>.</summary>
+    private void Transition(RouteState to, string cause)
+    {
+        var from = _state;
+        _state = to;
+        _since = _time.GetUtcNow();
+        _cause = cause;
+        if (to == RouteState.Failed)
+        {
+            Log.RouteFailed(_logger, Route.Name, from.ToString().ToLowerInvariant(), cause);
+        }
+        else
+        {
+            Log.RouteStateChanged(_logger, Route.Name, from.ToString().ToLowerInvariant(), to.ToString().ToLowerInvariant(), cause);
+        }
+
+        var changed = _changed;
+        _changed = NewSignal();
+        changed.TrySetResult();
+    }
+
+    /// <summary>Under <see cref="_gate"/>.</summary>
+    private void Wake()
+    {
+        var wake = _wake;
+        _wake = NewSignal();
+        wake.TrySetResult();
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}

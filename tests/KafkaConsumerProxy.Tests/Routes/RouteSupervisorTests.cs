@@ -1,0 +1,228 @@
+using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Routes;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace KafkaConsumerProxy.Tests.Routes;
+
+/// <summary>The supervisor's state machine and backoff, with fake members and a fake clock.</summary>
+public sealed class RouteSupervisorTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+    private readonly List<FakeMember> _members = [];
+    private readonly Lock _gate = new();
+
+    [Fact]
+    public async Task MemberFails_RouteFailedWithReason_RestartedAfterOneThenTwoSeconds()
+    {
+        await using var supervisor = Create(concurrency: 2);
+        supervisor.Start(paused: false, stopped: false, "test");
+        await WaitForAsync(supervisor, RouteState.Running);
+        Assert.Equal(2, Members().Count);
+
+        Members()[0].Fail("fatal Kafka client error: fenced");
+
+        await WaitForAsync(supervisor, RouteState.Failed);
+        var failed = supervisor.Status();
+        Assert.Contains("fenced", failed.Cause, StringComparison.Ordinal);
+        Assert.Contains("fenced", failed.LastError, StringComparison.Ordinal);
+        Assert.Equal(_time.GetUtcNow() + TimeSpan.FromSeconds(1), failed.NextRestart);
+        // The healthy member of the failed route was stopped too, through its stop token (commit, leave).
+        Assert.True(Members()[1].StoppedCleanly);
+
+        _time.Advance(TimeSpan.FromMilliseconds(999));
+        await Task.Delay(50);
+        Assert.Equal(RouteState.Failed, supervisor.State);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        await WaitForAsync(supervisor, RouteState.Running);
+        Assert.Equal(4, Members().Count);
+
+        Members()[2].Fail("again");
+        await WaitForAsync(supervisor, RouteState.Failed);
+        Assert.Equal(_time.GetUtcNow() + TimeSpan.FromSeconds(2), supervisor.Status().NextRestart);
+        Assert.Equal(2, supervisor.Status().Failures);
+        _time.Advance(TimeSpan.FromSeconds(2));
+        await WaitForAsync(supervisor, RouteState.Running);
+    }
+
+    [Fact]
+    public async Task MemberFailsAfterFiveHealthyMinutes_BackoffStartsAgainAtOneSecond()
+    {
+        await using var supervisor = Create(concurrency: 1);
+        supervisor.Start(false, false, "test");
+        await WaitForAsync(supervisor, RouteState.Running);
+        for (var i = 0; i < 3; i++)
+        {
+            Members()[^1].Fail("boom");
+            await WaitForAsync(supervisor, RouteState.Failed);
+            _time.Advance(supervisor.Status().NextRestart!.Value - _time.GetUtcNow());
+            await WaitForAsync(supervisor, RouteState.Running);
+        }
+
+        _time.Advance(TimeSpan.FromMinutes(5));
+        Members()[^1].Fail("boom");
+        await WaitForAsync(supervisor, RouteState.Failed);
+
+        Assert.Equal(_time.GetUtcNow() + TimeSpan.FromSeconds(1), supervisor.Status().NextRestart);
+    }
+
+    [Fact]
+    public async Task StopWhileFailed_StaysStopped_StartRunsAtOnce()
+    {
+        await using var supervisor = Create(concurrency: 1);
+        supervisor.Start(false, false, "test");
+        await WaitForAsync(supervisor, RouteState.Running);
+        Members()[0].Fail("boom");
+        await WaitForAsync(supervisor, RouteState.Failed);
+
+        await supervisor.StopAsync("operator").WaitAsync(Patience);
+        _time.Advance(TimeSpan.FromMinutes(2));
+        await Task.Delay(50);
+        Assert.Equal(RouteState.Stopped, supervisor.State);
+        Assert.Single(Members());
+
+        await supervisor.StartAsync("operator").WaitAsync(Patience);
+        Assert.Equal(RouteState.Running, supervisor.State);
+        Assert.Equal(2, Members().Count);
+        Assert.Equal(0, supervisor.Status().Failures);
+    }
+
+    [Fact]
+    public async Task PauseResumeRestart_ForwardedToMembers_RestartKeepsThePause()
+    {
+        await using var supervisor = Create(concurrency: 2);
+        supervisor.Start(false, false, "test");
+        await WaitForAsync(supervisor, RouteState.Running);
+
+        await supervisor.PauseAsync("operator").WaitAsync(Patience);
+        Assert.Equal(RouteState.Paused, supervisor.State);
+        Assert.All(Members(), m => Assert.True(m.Paused));
+
+        await supervisor.RestartAsync("operator").WaitAsync(Patience);
+        Assert.Equal(RouteState.Paused, supervisor.State);
+        Assert.Equal(4, Members().Count);
+        Assert.All(Members().Take(2), m => Assert.True(m.StoppedCleanly));
+        Assert.All(Members().Skip(2), m => Assert.True(m.Paused));
+
+        await supervisor.ResumeAsync("operator").WaitAsync(Patience);
+        Assert.Equal(RouteState.Running, supervisor.State);
+        Assert.All(Members().Skip(2), m => Assert.False(m.Paused));
+    }
+
+    [Fact]
+    public async Task StartedStopped_CreatesNoMember_UntilStarted()
+    {
+        await using var supervisor = Create(concurrency: 1);
+        supervisor.Start(paused: false, stopped: true, "test");
+        await WaitForAsync(supervisor, RouteState.Stopped);
+        await Task.Delay(50);
+        Assert.Empty(Members());
+
+        await supervisor.StartAsync("operator").WaitAsync(Patience);
+        Assert.Single(Members());
+    }
+
+    [Fact]
+    public async Task MemberCreationThrows_RouteFailedAndRetried()
+    {
+        var attempts = 0;
+        await using var supervisor = new RouteSupervisor(Route(1), Cluster(), (i, _) =>
+        {
+            if (Interlocked.Increment(ref attempts) == 1)
+            {
+                throw new InvalidOperationException("cannot build consumer");
+            }
+
+            return Add(new FakeMember());
+        }, null, NullLogger.Instance, _time);
+        supervisor.Start(false, false, "test");
+        await WaitForAsync(supervisor, RouteState.Failed);
+        Assert.Contains("cannot build consumer", supervisor.Status().Cause, StringComparison.Ordinal);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await WaitForAsync(supervisor, RouteState.Running);
+    }
+
+    private RouteSupervisor Create(int concurrency) =>
+        new(Route(concurrency), Cluster(), (_, _) => Add(new FakeMember()), null, NullLogger.Instance, _time);
+
+    private FakeMember Add(FakeMember member)
+    {
+        lock (_gate)
+        {
+            _members.Add(member);
+        }
+
+        return member;
+    }
+
+    private List<FakeMember> Members()
+    {
+        lock (_gate)
+        {
+            return [.. _members];
+        }
+    }
+
+    private static async Task WaitForAsync(RouteSupervisor supervisor, RouteState state)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (supervisor.State != state)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"still {supervisor.State} ({supervisor.Status().Cause}), not {state}, after {Patience.TotalSeconds} s");
+            await Task.Delay(10);
+        }
+    }
+
+    private static ClusterDefinition Cluster() => new("default", "localhost:9092", new Dictionary<string, string>());
+
+    private static RouteDefinition Route(int concurrency) => new()
+    {
+        Name = "r",
+        SourceFile = "/tmp/r.yaml",
+        Topic = "t",
+        Group = "g",
+        Hosts = ["127.0.0.1"],
+        Port = 80,
+        Url = "/",
+        Concurrency = concurrency,
+        CanSkip = false,
+        RetryNums = 0,
+        RetryIntervalMs = 10,
+        ConnTimeoutMs = 1000,
+        ExecTimeoutMs = 1000,
+        UseSavedOffsetTime = 0,
+    };
+
+    private sealed class FakeMember : ISupervisedMember
+    {
+        private readonly TaskCompletionSource _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private volatile bool _paused;
+
+        public bool Paused => _paused;
+
+        public bool StoppedCleanly { get; private set; }
+
+        public void Fail(string reason) => _failed.TrySetException(new InvalidOperationException(reason));
+
+        public async Task RunAsync(CancellationToken stop)
+        {
+            var stopped = Task.Delay(Timeout.Infinite, stop);
+            var ended = await Task.WhenAny(stopped, _failed.Task);
+            await ended.ContinueWith(_ => { }, TaskScheduler.Default);
+            if (ended == _failed.Task)
+            {
+                await _failed.Task;
+            }
+
+            StoppedCleanly = true;
+        }
+
+        public Task SetPausedAsync(bool paused)
+        {
+            _paused = paused;
+            return Task.CompletedTask;
+        }
+    }
+}
