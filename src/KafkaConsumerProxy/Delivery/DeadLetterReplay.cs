@@ -112,6 +112,8 @@ public sealed class DeadLetterReplay
             var result = consumer.Consume(TimeSpan.FromMilliseconds(200));
             if (result?.Message is null || !pending.Contains(result.Partition.Value))
             {
+                // A partition whose last offsets hold no message (control records, a compacted tail) ends by position.
+                pending.RemoveWhere(p => consumer.Position(new TopicPartition(topic, p)) is { Value: >= 0 } at && at.Value >= ends[p].High.Value);
                 continue;
             }
 

@@ -181,7 +181,7 @@ internal sealed class RouteRegistry : IAsyncDisposable
             var next = loaded.Routes.ToDictionary(r => r.Name, StringComparer.Ordinal);
             var removed = current.Keys.Where(n => !next.ContainsKey(n)).Order(StringComparer.Ordinal).ToList();
             var added = next.Keys.Where(n => !current.ContainsKey(n)).Order(StringComparer.Ordinal).ToList();
-            var changed = next.Keys.Where(n => current.TryGetValue(n, out var s) && !Unchanged(s, next[n], loaded)).Order(StringComparer.Ordinal).ToList();
+            var changed = next.Keys.Where(n => current.TryGetValue(n, out var s) && !Unchanged(s, next[n], old, loaded)).Order(StringComparer.Ordinal).ToList();
             var unchanged = next.Keys.Where(n => current.ContainsKey(n) && !changed.Contains(n)).Order(StringComparer.Ordinal).ToList();
 
             // Old members stop (commit, leave) before new ones start, so these start at what the old ones committed.
@@ -289,10 +289,14 @@ internal sealed class RouteRegistry : IAsyncDisposable
         return result;
     }
 
-    private static bool Unchanged(RouteSupervisor running, RouteDefinition route, KcpConfig next) =>
+    private static bool Unchanged(RouteSupervisor running, RouteDefinition route, KcpConfig old, KcpConfig next) =>
         RouteComparison.Same(running.Route, route)
         && next.Clusters.TryGetValue(route.Cluster, out var cluster)
-        && RouteComparison.Same(running.Cluster, cluster);
+        && RouteComparison.Same(running.Cluster, cluster)
+        // The shared budget it names and its dead-letter cluster are part of the route too.
+        && Equals(route.Delivery.Limit is { } limit ? old.Limits.GetValueOrDefault(limit) : null, route.Delivery.Limit is { } same ? next.Limits.GetValueOrDefault(same) : null)
+        && (route.DeadLetter.Cluster is not { } dlq
+            || (old.Clusters.TryGetValue(dlq, out var before) && next.Clusters.TryGetValue(dlq, out var after) && RouteComparison.Same(before, after)));
 
     private (List<RouteSupervisor> Selected, string? Error) Select(RouteSelector selector)
     {
