@@ -28,6 +28,9 @@ public sealed class ProxyMetrics : IDisposable
         _delivered = _meter.CreateCounter<long>("kcp.messages.delivered", description: "Messages the endpoint accepted");
         _failedAttempts = _meter.CreateCounter<long>("kcp.delivery.failures", description: "Failed delivery attempts");
         _skipped = _meter.CreateCounter<long>("kcp.messages.skipped", description: "Messages skipped after failures or by hand");
+        _meter.CreateObservableGauge("kcp.delivery.concurrency_limit",
+            () => _concurrencyLimits.Select(kv => new Measurement<int>(kv.Value, new KeyValuePair<string, object?>("route", kv.Key))),
+            description: "The adaptive in-flight limit of routes with adaptive_concurrency");
         _repeats = _meter.CreateCounter<long>("kcp.messages.repeats_filtered", description: "Messages not delivered again because the local offset record shows them done");
     }
 
