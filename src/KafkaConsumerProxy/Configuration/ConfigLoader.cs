@@ -13,7 +13,7 @@ namespace KafkaConsumerProxy.Configuration;
 /// the rule that will be applied to them: requests are built by the delivery code, librdkafka checks the consumer
 /// settings (offline), and <c>state_dir</c> is tested by creating and removing a directory. Nothing else is written.
 /// </summary>
-public static class ConfigLoader
+public static partial class ConfigLoader
 {
     private static readonly string[] RouteExtensions = [".yaml", ".yml", ".json"];
     private static readonly string[] ResponseChecks = ["errno", "status"];
@@ -311,6 +311,7 @@ public static class ConfigLoader
         };
         route = ReadThroughputKeys(r, route);
         route = ReadPolicyKeys(r, route, clusters, limits);
+        route = ReadSecurityKeys(r, route);
         r.ReportUnknownKeys();
         if (errors.Count != before)
             return null;

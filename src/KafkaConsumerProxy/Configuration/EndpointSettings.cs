@@ -26,4 +26,7 @@ public sealed record EndpointSettings
 
     /// <summary><c>response_check</c>: default <see cref="RouteDefaults.ResponseCheck"/>.</summary>
     public ResponseCheck ResponseCheck { get; init; } = RouteDefaults.ResponseCheck;
+
+    /// <summary><c>scheme</c> and the <c>tls_*</c> keys.</summary>
+    public TlsSettings Tls { get; init; } = new();
 }

@@ -32,6 +32,12 @@ public enum DeliveryOutcome
 
     /// <summary>The endpoint accepted a batch but named this message in the answer's <c>retry</c> list.</summary>
     RetryListed,
+
+    /// <summary>
+    /// <c>scheme: https</c>: the TLS connection failed; the reason says what (expired, name mismatch, unknown CA, client
+    /// certificate required or refused, a file of the tls_* keys that cannot be read).
+    /// </summary>
+    TlsError,
 }
 
 /// <summary>The result of one attempt: the outcome, a human-readable reason for failures, and timing.</summary>

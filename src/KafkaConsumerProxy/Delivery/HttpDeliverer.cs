@@ -30,6 +30,7 @@ public sealed class HttpDeliverer : IDisposable
     private readonly TimeSpan _execTimeout;
     private readonly ConcurrentQueue<CancellationTokenSource> _timeouts = new();
     private readonly TimeProvider _time;
+    private readonly Tls.TlsConnector? _tls;
 
     /// <param name="route">The route whose endpoint is called.</param>
     /// <param name="time">The clock a <c>Retry-After</c> date is read against; default the system clock.</param>
@@ -56,6 +57,12 @@ public sealed class HttpDeliverer : IDisposable
             MaxResponseDrainSize = MaxDrainBytes,
             ResponseDrainTimeout = MaxDrainTime,
         };
+        if (route.Endpoint.Tls.Enabled)
+        {
+            _tls = new Tls.TlsConnector(route.Endpoint);
+            handler.ConnectCallback = _tls.ConnectAsync;
+        }
+
         _client = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
     }
 
@@ -227,6 +234,12 @@ public sealed class HttpDeliverer : IDisposable
             return new DeliveryResult(DeliveryOutcome.ConnectTimeout, host, elapsed, Reason: $"no connection within conn_timeout_ms={_route.ConnTimeoutMs}");
         }
 
+        for (var cause = ex; cause is not null; cause = cause.InnerException)
+        {
+            if (cause is Tls.TlsFailureException tls)
+                return new DeliveryResult(DeliveryOutcome.TlsError, host, elapsed, Reason: tls.Message);
+        }
+
         var message = ex.InnerException is { } inner ? $"{ex.Message} ({inner.Message})" : ex.Message;
         return new DeliveryResult(DeliveryOutcome.ConnectionError, host, elapsed, Reason: message);
     }
@@ -272,6 +285,7 @@ public sealed class HttpDeliverer : IDisposable
     public void Dispose()
     {
         _client.Dispose();
+        _tls?.Dispose();
         while (_timeouts.TryDequeue(out var timeout))
         {
             timeout.Dispose();

@@ -380,6 +380,8 @@ internal sealed class RouteRegistry : IAsyncDisposable
             var budget = route.Delivery.Limit is { } limit ? Budget(config.Limits[limit]) : null;
             var deliverer = new MessageDeliverer(route, http, _runtime.SkipLog, _runtime.ManualSkip, _runtime.Metrics, routeLogger, _runtime.Time, budget, deadLetter);
             Log.RouteStarted(_logger, route.Name, route.Topic, route.Group, route.Cluster, route.Concurrency, (int)route.MessageDeliveryGuarantees, route.DescribeDelivery());
+            if (route.Endpoint.Tls.InsecureSkipVerify)
+                Log.TlsVerificationDisabled(_logger, route.Name);
             return new RouteSupervisor(route, cluster,
                 (index, onError) => new RouteMember(route, cluster, index, deliverer, _runtime.Store, _runtime.Metrics, routeLogger, _runtime.Time) { ErrorObserved = onError },
                 new RouteDeliveryResources(http, deadLetter), routeLogger, _runtime.Time);

@@ -1,0 +1,42 @@
+namespace KafkaConsumerProxy.Configuration;
+
+/// <summary>How a route reaches its endpoint (<c>scheme</c>).</summary>
+public enum EndpointScheme
+{
+    /// <summary><c>http</c> (default): plain HTTP.</summary>
+    Http,
+
+    /// <summary><c>https</c>: HTTP over TLS, verified as <see cref="TlsSettings"/> says.</summary>
+    Https,
+}
+
+/// <summary>
+/// The TLS keys of a route's endpoint. Every file is read again when it changes on disk (size or modification time),
+/// so certificates and keys can be rotated without a restart; a pooled connection keeps the certificate it was opened with.
+/// </summary>
+public sealed record TlsSettings
+{
+    /// <summary><c>scheme</c>: default <see cref="EndpointScheme.Http"/>.</summary>
+    public EndpointScheme Scheme { get; init; } = EndpointScheme.Http;
+
+    /// <summary><c>tls_ca_file</c>: a PEM bundle of the CAs the endpoint's certificate must chain to; null = the system trust store.</summary>
+    public string? CaFile { get; init; }
+
+    /// <summary>
+    /// <c>tls_server_name</c>: the name the endpoint's certificate must be valid for, also sent as SNI; null = <c>domain</c>
+    /// (without its port) when set, else the host of the attempt.
+    /// </summary>
+    public string? ServerName { get; init; }
+
+    /// <summary><c>tls_client_cert_file</c>: PEM client certificate for mutual TLS; null = none. Needs <see cref="ClientKeyFile"/>.</summary>
+    public string? ClientCertFile { get; init; }
+
+    /// <summary><c>tls_client_key_file</c>: PEM (PKCS#8, PKCS#1 or SEC1) unencrypted private key of <see cref="ClientCertFile"/>.</summary>
+    public string? ClientKeyFile { get; init; }
+
+    /// <summary><c>tls_insecure_skip_verify</c>: default false. When true the endpoint's certificate is not checked at all (a warning at every start).</summary>
+    public bool InsecureSkipVerify { get; init; }
+
+    /// <summary>True for <c>scheme: https</c>.</summary>
+    public bool Enabled => Scheme == EndpointScheme.Https;
+}
