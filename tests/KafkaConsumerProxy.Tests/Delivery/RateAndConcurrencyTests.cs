@@ -50,6 +50,34 @@ public sealed class RateAndConcurrencyTests : IClassFixture<TestCluster>
     }
 
     [Fact]
+    public async Task RetryAfter_OneAnswer_HoldsBackEveryPartitionOfTheRoute_Issue10()
+    {
+        const int Partitions = 4, PerPartition = 10;
+        var topic = _cluster.CreateTopic("retry-after", Partitions);
+        await _cluster.ProduceAsync(topic, Delivered.Numbered(Partitions, PerPartition));
+        var refused = 0;
+        // The first request is answered 503 with Retry-After: 2; every other one is accepted.
+        await using var receiver = await RecordingReceiver.StartAsync(_ => Interlocked.Increment(ref refused) == 1
+            ? Fault.Status(503) with { Headers = new Dictionary<string, string> { ["Retry-After"] = "2" } }
+            : Fault.None);
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("retry-after", topic, Names.Unique("g"), receiver.Port, new Dictionary<string, object> { ["async_concurrency"] = 1, ["retry_interval_ms"] = 10 });
+
+        await using (var proxy = InProcessProxy.Start(config.ConfigFile))
+        {
+            await DeliveryAssert.AllArrivedAsync(receiver, Enumerable.Range(0, Partitions).ToDictionary(p => p, _ => PerPartition), Patience);
+            await proxy.StopAsync();
+        }
+
+        var requests = receiver.Requests.OrderBy(r => r.ArrivedAt).ToList();
+        var first = requests[0];
+        Assert.Equal(503, first.Fault.StatusCode);
+        // Nothing of any partition started within the 2 s asked for (a small margin for timer granularity).
+        var early = requests.Skip(1).Where(r => r.ArrivedAt - first.ArrivedAt < TimeSpan.FromSeconds(2) - TimeSpan.FromMilliseconds(20)).ToList();
+        Assert.True(early.Count == 0, $"{early.Count} request(s) within the Retry-After of {first}: {string.Join(", ", early.Take(5))}");
+    }
+
+    [Fact]
     public async Task SharedLimit_TwoRoutes_ShareOneRateAndOneConcurrency_Issue10()
     {
         const int PerRoute = 60, Rate = 40, MaxConcurrency = 3;
