@@ -23,6 +23,11 @@ internal sealed partial class RouteMember
     private volatile bool _pauseRequested;
     private volatile bool _ended;
 
+    private volatile int _assignedPartitions;
+
+    /// <inheritdoc />
+    public int AssignedPartitions => _assignedPartitions;
+
     /// <summary>Receives every error the Kafka client reports (for the route's status); called on the consumer thread.</summary>
     public Action<string>? ErrorObserved { get; init; }
 
@@ -57,6 +62,8 @@ internal sealed partial class RouteMember
     /// <summary>Applies the requested pause state; runs on the consumer thread after every poll.</summary>
     private void ApplyPause(IConsumer<byte[]?, byte[]?> consumer)
     {
+        // Also the place, after every poll, where the member's assignment is published for the route's status.
+        _assignedPartitions = _workers.Count;
         var waiters = _pauseWaiters.Count;
         if (!_pauseRequested && _paused.Count == 0 && _held.Count == 0)
         {
@@ -186,6 +193,7 @@ internal sealed partial class RouteMember
     private void PauseEnded()
     {
         _ended = true;
+        _assignedPartitions = 0;
         _paused.Clear();
         _held.Clear();
         CompletePauseWaiters(int.MaxValue);
