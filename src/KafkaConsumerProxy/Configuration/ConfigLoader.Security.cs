@@ -11,7 +11,7 @@ public static partial class ConfigLoader
     /// The keys of a secure endpoint: <c>scheme</c> and <c>tls_*</c>. Files are resolved against the route file's
     /// directory and read now, with the code that reads them for connections.
     /// </summary>
-    private static RouteDefinition ReadSecurityKeys(MapReader r, RouteDefinition route)
+    private static RouteDefinition ReadSecurityKeys(MapReader r, RouteDefinition route, List<ConfigError> errors)
     {
         var before = r.ErrorCount;
         var scheme = r.Choice("scheme", Schemes);
@@ -31,9 +31,13 @@ public static partial class ConfigLoader
             ClientKeyFile = Resolve(keyFile),
             InsecureSkipVerify = insecure ?? false,
         };
-        route = route with { Endpoint = route.Endpoint with { Tls = tls } };
+        route = route with { Endpoint = route.Endpoint with { Tls = tls, Auth = ReadAuth(r, errors), Headers = ReadHeaders(r, errors) } };
         if (r.ErrorCount != before)
             return route;
+        if (route.Endpoint.Auth?.Type == AuthType.Hmac && route.Endpoint.Headers.Any(h => h.Key.StartsWith("webhook-", StringComparison.OrdinalIgnoreCase)))
+            r.Error("headers", null, "must not set webhook-* headers with auth.type: hmac, which sets them");
+        else if (route.Endpoint.Auth?.Type is AuthType.Bearer or AuthType.Basic or AuthType.OAuth2ClientCredentials && route.Endpoint.Headers.Any(h => h.Key.Equals("Authorization", StringComparison.OrdinalIgnoreCase)))
+            r.Error("headers.Authorization", null, "must not be set together with auth, which sets it");
 
         if (!tls.Enabled)
         {
@@ -69,4 +73,116 @@ public static partial class ConfigLoader
 
         return route;
     }
+
+    private static readonly string[] AuthTypes = ["bearer", "basic", "oauth2_client_credentials", "hmac"];
+
+    // Every key of the auth mapping, and the types it belongs to.
+    private static readonly (string Key, string Type, bool Required)[] AuthKeys =
+    [
+        ("token", "bearer", true),
+        ("username", "basic", true), ("password", "basic", true),
+        ("token_url", "oauth2_client_credentials", true), ("client_id", "oauth2_client_credentials", true),
+        ("client_secret", "oauth2_client_credentials", true), ("scope", "oauth2_client_credentials", false),
+        ("audience", "oauth2_client_credentials", false),
+        ("secret", "hmac", true),
+    ];
+
+    // Headers kcp sets itself, and those the HTTP client owns; a static header must not replace them.
+    private static readonly string[] ReservedHeaders =
+        ["Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection", "Upgrade", "TE", "Trailer", "Keep-Alive", "Expect", "Idempotency-Key", "traceparent", "tracestate"];
+
+    /// <summary>The <c>auth</c> mapping: <c>type</c> and the keys of that type; null when absent or invalid.</summary>
+    private static AuthSettings? ReadAuth(MapReader route, List<ConfigError> errors)
+    {
+        var node = route.Mapping("auth", required: false, "a mapping with a 'type' (bearer, basic, oauth2_client_credentials or hmac) and its keys");
+        if (node is null)
+            return null;
+        var before = errors.Count;
+        var a = new MapReader(route.File, node, errors, "auth.");
+        var type = a.Choice("type", AuthTypes);
+        if (type is null && errors.Count == before)
+            a.Error("type", null, "required key is missing; must be one of: " + string.Join(", ", AuthTypes));
+        var values = AuthKeys.ToDictionary(k => k.Key, k => a.OptionalString(k.Key));
+        a.ReportUnknownKeys();
+        if (type is null)
+            return null;
+
+        foreach (var (key, owner, required) in AuthKeys)
+        {
+            if (owner != type && values[key] is not null)
+                a.Error(key, values[key], $"applies only with auth.type: {owner}");
+            else if (owner == type && required && values[key] is null)
+                a.Error(key, null, $"required key is missing for auth.type: {type}");
+        }
+
+        foreach (var key in new[] { "token", "username", "password", "client_id", "client_secret", "scope", "audience" })
+        {
+            if (values[key] is { } text && text.Any(char.IsControl))
+                a.Error(key, text, "must not contain control characters (a line break read from a file is removed only at its end)");
+        }
+
+        if (values["token"] is { } bearer && bearer.Any(c => c == ' ' || c > '\x7e'))
+            a.Error("token", bearer, "must be printable ASCII without spaces: it is sent as 'Authorization: Bearer <token>'");
+        if (values["username"] is { } user && user.Contains(':', StringComparison.Ordinal))
+            a.Error("username", user, "must not contain ':', which separates it from the password in basic authentication");
+        Uri? tokenUrl = null;
+        if (values["token_url"] is { } url && (!Uri.TryCreate(url, UriKind.Absolute, out tokenUrl) || tokenUrl.Scheme is not ("http" or "https") || tokenUrl.UserInfo.Length > 0 || tokenUrl.Fragment.Length > 0))
+            a.Error("token_url", url, "must be an absolute http:// or https:// URL without user information or fragment");
+        if (values["secret"] is { } secret && Delivery.Auth.WebhookSignature.KeyProblem(secret) is { } keyProblem)
+            a.Error("secret", secret, keyProblem);
+        if (errors.Count != before)
+            return null;
+
+        return new AuthSettings
+        {
+            Type = type switch
+            {
+                "bearer" => AuthType.Bearer,
+                "basic" => AuthType.Basic,
+                "oauth2_client_credentials" => AuthType.OAuth2ClientCredentials,
+                _ => AuthType.Hmac,
+            },
+            Token = values["token"],
+            Username = values["username"],
+            Password = values["password"],
+            TokenUrl = tokenUrl,
+            ClientId = values["client_id"],
+            ClientSecret = values["client_secret"],
+            Scope = values["scope"],
+            Audience = values["audience"],
+            Secret = values["secret"],
+        };
+    }
+
+    /// <summary>The <c>headers</c> mapping: names are HTTP tokens, values printable ASCII, kcp's own headers are refused.</summary>
+    private static IReadOnlyList<KeyValuePair<string, string>> ReadHeaders(MapReader route, List<ConfigError> errors)
+    {
+        var node = route.Mapping("headers", required: false, "a mapping of header names to values");
+        if (node is null)
+            return [];
+        var headers = new List<KeyValuePair<string, string>>();
+        foreach (var (name, value) in node.Entries)
+        {
+            var key = $"headers.{name}";
+            string? text = value is ScalarNode { IsNull: false } scalar ? scalar.Text : null;
+            string Shown() => SecretRedactor.Redact(name, text) ?? "";
+            if (name.Length == 0 || !name.All(IsTokenChar))
+                errors.Add(new ConfigError(route.File, key, null, "must be a header name: letters, digits and !#$%&'*+-.^_`|~"));
+            else if (ReservedHeaders.Contains(name, StringComparer.OrdinalIgnoreCase) || name.StartsWith("X-Kafka-", StringComparison.OrdinalIgnoreCase))
+                errors.Add(new ConfigError(route.File, key, null, "is set by kcp (or by the HTTP client) and cannot be replaced; X-Kafka-*, Idempotency-Key, traceparent, tracestate, Host, Content-Type and the connection headers are reserved"));
+            else if (text is null)
+                errors.Add(new ConfigError(route.File, key, null, $"must be a string, got {value.Kind}"));
+            else if (text.Any(c => c is < ' ' or > '\x7e'))
+                errors.Add(new ConfigError(route.File, key, Shown(), "must be printable ASCII: no line breaks, control or non-ASCII characters in a header value"));
+            else if (headers.Any(h => h.Key.Equals(name, StringComparison.OrdinalIgnoreCase)))
+                errors.Add(new ConfigError(route.File, key, null, "is given twice (header names are case-insensitive)"));
+            else
+                headers.Add(new(name, text));
+        }
+
+        return headers;
+    }
+
+    // RFC 9110 tchar.
+    private static bool IsTokenChar(char c) => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal);
 }

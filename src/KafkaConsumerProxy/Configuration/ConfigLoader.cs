@@ -311,7 +311,7 @@ public static partial class ConfigLoader
         };
         route = ReadThroughputKeys(r, route);
         route = ReadPolicyKeys(r, route, clusters, limits);
-        route = ReadSecurityKeys(r, route);
+        route = ReadSecurityKeys(r, route, errors);
         r.ReportUnknownKeys();
         if (errors.Count != before)
             return null;

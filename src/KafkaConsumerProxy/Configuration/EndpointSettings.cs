@@ -29,4 +29,10 @@ public sealed record EndpointSettings
 
     /// <summary><c>scheme</c> and the <c>tls_*</c> keys.</summary>
     public TlsSettings Tls { get; init; } = new();
+
+    /// <summary><c>auth</c>: how requests authenticate; null = not at all.</summary>
+    public AuthSettings? Auth { get; init; }
+
+    /// <summary><c>headers</c>: static extra request headers, in file order; default none.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Headers { get; init; } = [];
 }

@@ -38,6 +38,12 @@ public enum DeliveryOutcome
     /// certificate required or refused, a file of the tls_* keys that cannot be read).
     /// </summary>
     TlsError,
+
+    /// <summary>
+    /// <c>auth.type: oauth2_client_credentials</c>: no token could be had from <c>token_url</c> (it failed, answered an
+    /// error or no token), so the request was not sent; the reason says what the token endpoint did.
+    /// </summary>
+    AuthError,
 }
 
 /// <summary>The result of one attempt: the outcome, a human-readable reason for failures, and timing.</summary>

@@ -63,7 +63,8 @@ public sealed class HttpDeliverer : IDisposable
             handler.ConnectCallback = _tls.ConnectAsync;
         }
 
-        _client = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
+        HttpMessageHandler outer = Auth.AuthHandler.Needed(route.Endpoint) ? new Auth.AuthHandler(route.Endpoint, _time, handler) : handler;
+        _client = new HttpClient(outer, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
     }
 
     /// <summary>The host selector, shared so a message's retries rotate over hosts.</summary>
@@ -228,16 +229,18 @@ public sealed class HttpDeliverer : IDisposable
 
     private DeliveryResult Classify(Exception ex, string host, TimeSpan elapsed)
     {
-        // SocketsHttpHandler reports an expired ConnectTimeout as a cancellation caused by a TimeoutException.
-        if (ex is OperationCanceledException || ex.InnerException is TimeoutException)
-        {
-            return new DeliveryResult(DeliveryOutcome.ConnectTimeout, host, elapsed, Reason: $"no connection within conn_timeout_ms={_route.ConnTimeoutMs}");
-        }
-
         for (var cause = ex; cause is not null; cause = cause.InnerException)
         {
             if (cause is Tls.TlsFailureException tls)
                 return new DeliveryResult(DeliveryOutcome.TlsError, host, elapsed, Reason: tls.Message);
+            if (cause is Auth.AuthFailureException auth)
+                return new DeliveryResult(DeliveryOutcome.AuthError, host, elapsed, Reason: auth.Message);
+        }
+
+        // SocketsHttpHandler reports an expired ConnectTimeout as a cancellation caused by a TimeoutException.
+        if (ex is OperationCanceledException || ex.InnerException is TimeoutException)
+        {
+            return new DeliveryResult(DeliveryOutcome.ConnectTimeout, host, elapsed, Reason: $"no connection within conn_timeout_ms={_route.ConnTimeoutMs}");
         }
 
         var message = ex.InnerException is { } inner ? $"{ex.Message} ({inner.Message})" : ex.Message;

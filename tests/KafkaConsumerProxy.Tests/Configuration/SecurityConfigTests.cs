@@ -99,6 +99,42 @@ public sealed class SecurityConfigTests : IDisposable
         Assert.Equal(new ConfigError(RouteFile, "scheme", "ftp", "must be one of: http, https"), Assert.Single(Errors("scheme: ftp\n")));
     }
 
+    [Fact]
+    public void Auth_EachTypeWithItsKeys_Loaded_Issue11()
+    {
+        Assert.Equal(new AuthSettings { Type = AuthType.Bearer, Token = "abc" }, Load("auth:\n  type: bearer\n  token: abc\n").Endpoint.Auth);
+        Assert.Equal(new AuthSettings { Type = AuthType.Hmac, Secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }, Load("auth: {type: hmac, secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}\n").Endpoint.Auth);
+        var oauth = Load("auth: {type: oauth2_client_credentials, token_url: 'https://idp.test/token', client_id: kcp, client_secret: s, audience: orders}\n").Endpoint.Auth!;
+        Assert.Equal((AuthType.OAuth2ClientCredentials, "https://idp.test/token", "kcp", "s", null, "orders"), (oauth.Type, oauth.TokenUrl!.ToString(), oauth.ClientId, oauth.ClientSecret, oauth.Scope, oauth.Audience));
+        Assert.Equal([new KeyValuePair<string, string>("X-Tenant", "acme")], Load("headers: {X-Tenant: acme}\n").Endpoint.Headers);
+    }
+
+    [Fact]
+    public void Auth_MissingWrongAndMisplacedKeys_NamedWithSecretsMasked_Issue11()
+    {
+        Assert.Equal(
+        [
+            new ConfigError(RouteFile, "auth.token", null, "required key is missing for auth.type: bearer"),
+            new ConfigError(RouteFile, "auth.password", "***", "applies only with auth.type: basic"),
+        ], Errors("auth: {type: bearer, password: hunter2}\n"));
+        Assert.Equal(new ConfigError(RouteFile, "auth.type", "jwt", "must be one of: bearer, basic, oauth2_client_credentials, hmac"), Assert.Single(Errors("auth: {type: jwt}\n")));
+        Assert.Equal(new ConfigError(RouteFile, "auth.secret", "***", "starts with whsec_ but what follows is not base64 (Standard Webhooks' whsec_<base64 key>)"), Assert.Single(Errors("auth: {type: hmac, secret: 'whsec_!!'}\n")));
+        Assert.Equal(new ConfigError(RouteFile, "auth.token_url", "***", "must be an absolute http:// or https:// URL without user information or fragment"),
+            Assert.Single(Errors("auth: {type: oauth2_client_credentials, token_url: 'ftp://x/token', client_id: a, client_secret: b}\n")));
+        Assert.Equal(new ConfigError(RouteFile, "auth.username", "a:b", "must not contain ':', which separates it from the password in basic authentication"), Assert.Single(Errors("auth: {type: basic, username: 'a:b', password: p}\n")));
+    }
+
+    [Theory]
+    [InlineData("X-Kafka-Offset: '1'", "headers.X-Kafka-Offset", null, "is set by kcp (or by the HTTP client) and cannot be replaced; X-Kafka-*, Idempotency-Key, traceparent, tracestate, Host, Content-Type and the connection headers are reserved")]
+    [InlineData("idempotency-key: x", "headers.idempotency-key", null, "is set by kcp (or by the HTTP client) and cannot be replaced; X-Kafka-*, Idempotency-Key, traceparent, tracestate, Host, Content-Type and the connection headers are reserved")]
+    [InlineData("'Bad Name': x", "headers.Bad Name", null, "must be a header name: letters, digits and !#$%&'*+-.^_`|~")]
+    [InlineData("X-Note: \"a\\r\\nX-Evil: 1\"", "headers.X-Note", "a\r\nX-Evil: 1", "must be printable ASCII: no line breaks, control or non-ASCII characters in a header value")]
+    [InlineData("X-Api-Key: \"a\\nb\"", "headers.X-Api-Key", "***", "must be printable ASCII: no line breaks, control or non-ASCII characters in a header value")]
+    public void Headers_InvalidOrReserved_Refused_Issue11(string entry, string key, string? value, string message)
+    {
+        Assert.Equal(new ConfigError(RouteFile, key, value, message), Assert.Single(Errors($"headers:\n  {entry}\n")));
+    }
+
     private RouteDefinition Load(string extra)
     {
         File.WriteAllText(RouteFile, RouteKeys + extra);
