@@ -32,9 +32,6 @@ public sealed class ProxyRunner
         _time = time;
     }
 
-    /// <summary>The routes of the running proxy; null until <see cref="RunAsync"/> has started them.</summary>
-    internal RouteRegistry? Routes { get; private set; }
-
     /// <summary>Runs until <paramref name="stop"/> is cancelled, then stops every route cleanly.</summary>
     public async Task RunAsync(CancellationToken stop)
     {
@@ -57,7 +54,6 @@ public sealed class ProxyRunner
             await using (control.ConfigureAwait(false))
             {
                 registry.StartAll((route, create) => Starting(logger, $"route {route.Name} ({route.SourceFile})", create));
-                Routes = registry;
                 using var watcher = new ConfigWatcher(registry, logger, _time);
                 try
                 {

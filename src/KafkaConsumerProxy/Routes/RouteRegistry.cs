@@ -28,6 +28,7 @@ internal sealed class RouteRegistry : IAsyncDisposable
     private KcpConfig _config;
     private ReloadResult? _lastReload;
     private ReloadResult? _lastRejected;
+    private bool _closed;
 
     public RouteRegistry(KcpConfig config, RouteRuntime runtime, ILogger logger)
     {
@@ -121,7 +122,7 @@ internal sealed class RouteRegistry : IAsyncDisposable
         await _serial.WaitAsync().ConfigureAwait(false);
         try
         {
-            var (selected, error) = Select(selector);
+            var (selected, error) = Closed() ? ([], "kcp is stopping") : Select(selector);
             if (error is not null)
             {
                 return new RouteOperationResult(action, [], error);
@@ -151,6 +152,11 @@ internal sealed class RouteRegistry : IAsyncDisposable
         {
             var old = Config;
             var now = _runtime.Time.GetUtcNow();
+            if (Closed())
+            {
+                return new ReloadResult(now, trigger, false, ["kcp is stopping"], [], [], [], [], []);
+            }
+
             var (loaded, errors) = ConfigLoader.TryLoad(old.ConfigFile);
             if (loaded is null)
             {
@@ -253,13 +259,23 @@ internal sealed class RouteRegistry : IAsyncDisposable
     /// <summary>Stops every route cleanly (in parallel: each finishes, commits and leaves its group).</summary>
     public async Task StopAllAsync()
     {
-        List<RouteSupervisor> all;
-        lock (_gate)
+        // After the operation or reload in progress; none runs after this.
+        await _serial.WaitAsync().ConfigureAwait(false);
+        try
         {
-            all = [.. _routes.Values];
-        }
+            List<RouteSupervisor> all;
+            lock (_gate)
+            {
+                _closed = true;
+                all = [.. _routes.Values];
+            }
 
-        await Task.WhenAll(all.Select(s => s.RetireAsync("kcp stopping"))).ConfigureAwait(false);
+            await Task.WhenAll(all.Select(s => s.RetireAsync("kcp stopping"))).ConfigureAwait(false);
+        }
+        finally
+        {
+            _serial.Release();
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -272,6 +288,14 @@ internal sealed class RouteRegistry : IAsyncDisposable
             {
                 budget.Dispose();
             }
+        }
+    }
+
+    private bool Closed()
+    {
+        lock (_gate)
+        {
+            return _closed;
         }
     }
 
