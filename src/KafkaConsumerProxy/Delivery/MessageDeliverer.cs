@@ -230,13 +230,9 @@ public sealed class MessageDeliverer
                 Log.DeliveryBlocked(_logger, _route.Name, head.Topic, head.Partition, head.Offset, attempt, failingFor.TotalSeconds, described);
             }
 
+            // With a Retry-After the route's gate was already moved (SendAsync); this message waits the same.
             var retryAfter = RetryPolicy.HonoursRetryAfter(result.StatusCode) ? result.RetryAfter : null;
             var delay = RetryPolicy.Delay(_route.Retry, attempt, retryAfter, Random.Shared.NextDouble());
-            if (retryAfter is not null)
-            {
-                // The endpoint asked the route to wait, whatever becomes of this message.
-                DeferRoute(delay, result);
-            }
 
             var (decision, kind) = RetryPolicy.AfterFailure(_route, attempt, result.IsSuccess ? null : result.StatusCode);
             SkipDetails Details(SkipKind skipKind) => new(skipKind, attempt, firstFailureAt, reason, result.StatusCode, result.BodyStart, _time.GetUtcNow());
@@ -311,6 +307,13 @@ public sealed class MessageDeliverer
             result = retry is null
                 ? await _http.SendAsync(batch[0], slot, attempt).ConfigureAwait(false)
                 : await _http.SendBatchAsync(batch, slot, attempt, retry).ConfigureAwait(false);
+            if (RetryPolicy.HonoursRetryAfter(result.Value.StatusCode) && result.Value.RetryAfter is { } asked)
+            {
+                // The endpoint asked the route to wait, whatever becomes of this message: the gate moves before any
+                // slot or budget of this request is given back, so no other request slips in meanwhile.
+                DeferRoute(RetryPolicy.Delay(_route.Retry, attempt, asked, 0), result.Value);
+            }
+
             return result;
         }
         finally
