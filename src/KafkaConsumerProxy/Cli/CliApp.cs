@@ -42,6 +42,7 @@ public static class CliApp
             OffsetsCommand.Create(),
             RoutesCommand.Create(),
             RoutesCommand.ReloadCommand(),
+            DlqCommand.Create(),
         };
 
         var parse = root.Parse(args);

@@ -21,4 +21,13 @@ public sealed record KcpConfig
     public required string StateDir { get; init; }
 
     public required IReadOnlyList<RouteDefinition> Routes { get; init; }
+
+    /// <summary><c>limits</c>: shared budgets by name, which routes name with <c>limit</c>; default none.</summary>
+    public IReadOnlyDictionary<string, LimitDefinition> Limits { get; init; } = new Dictionary<string, LimitDefinition>();
 }
+
+/// <summary>
+/// A shared budget of <c>limits</c>: every route naming it with <c>limit</c> shares its rate and its in-flight
+/// requests, in this process. Null = not limited.
+/// </summary>
+public sealed record LimitDefinition(string Name, int? MaxRequestsPerSecond, int? MaxConcurrency);

@@ -16,7 +16,20 @@ public sealed record SkipRecord(
     byte[]? Key,
     int Attempts,
     string LastFailure,
-    bool Manual);
+    bool Manual)
+{
+    /// <summary>Why it was skipped (<c>kind</c>: auto, status, manual).</summary>
+    public SkipKind Kind { get; init; } = Manual ? SkipKind.Manual : SkipKind.Auto;
+
+    /// <summary>The HTTP status of the last answer (<c>status</c>); null when there was none (timeout, connection error).</summary>
+    public int? Status { get; init; }
+
+    /// <summary>Where the message was written in the dead-letter topic (<c>dead_letter</c>); null without one.</summary>
+    public DeadLetterPosition? DeadLetter { get; init; }
+}
+
+/// <summary>A message's place in the dead-letter topic: <c>{"topic", "partition", "offset"}</c> of the skip record.</summary>
+public sealed record DeadLetterPosition(string Topic, int Partition, long Offset);
 
 /// <summary>
 /// Appends skip records as JSON lines to <c>{state_dir}/skipped.jsonl</c>, one file that every kcp process sharing the
@@ -146,6 +159,20 @@ public sealed partial class SkipLog : IDisposable
             json.WriteNumber("attempts", record.Attempts);
             json.WriteString("last_failure", record.LastFailure);
             json.WriteBoolean("manual", record.Manual);
+            json.WriteString("kind", record.Kind.ToString().ToLowerInvariant());
+            if (record.Status is { } status)
+            {
+                json.WriteNumber("status", status);
+            }
+
+            if (record.DeadLetter is { } dlq)
+            {
+                json.WriteStartObject("dead_letter");
+                json.WriteString("topic", dlq.Topic);
+                json.WriteNumber("partition", dlq.Partition);
+                json.WriteNumber("offset", dlq.Offset);
+                json.WriteEndObject();
+            }
             json.WriteEndObject();
         }
 

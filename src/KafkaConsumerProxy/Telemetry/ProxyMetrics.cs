@@ -20,14 +20,24 @@ public sealed class ProxyMetrics : IDisposable
     private long _repeatsTotal;
     private readonly Counter<long> _repeats;
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _concurrencyLimits = new(StringComparer.Ordinal);
+
     public ProxyMetrics()
     {
         _meter = new Meter(MeterName);
         _delivered = _meter.CreateCounter<long>("kcp.messages.delivered", description: "Messages the endpoint accepted");
         _failedAttempts = _meter.CreateCounter<long>("kcp.delivery.failures", description: "Failed delivery attempts");
         _skipped = _meter.CreateCounter<long>("kcp.messages.skipped", description: "Messages skipped after failures or by hand");
+        _meter.CreateObservableGauge("kcp.delivery.concurrency_limit",
+            () => _concurrencyLimits.Select(kv => new Measurement<int>(kv.Value, new KeyValuePair<string, object?>("route", kv.Key))),
+            description: "The adaptive in-flight limit of routes with adaptive_concurrency");
         _repeats = _meter.CreateCounter<long>("kcp.messages.repeats_filtered", description: "Messages not delivered again because the local offset record shows them done");
     }
+
+    /// <summary>The current adaptive in-flight limit of <paramref name="route"/>; null when its limit is fixed.</summary>
+    public int? ConcurrencyLimit(string route) => _concurrencyLimits.TryGetValue(route, out var limit) ? limit : null;
+
+    internal void SetConcurrencyLimit(string route, int limit) => _concurrencyLimits[route] = limit;
 
     public long Delivered => Interlocked.Read(ref _deliveredTotal);
 
