@@ -27,7 +27,7 @@ public sealed record ConfigError(string File, string? Key, string? Value, string
             text.Append(": ");
         }
 
-        return text.Append(Message).ToString();
+        return SecretRedactor.Hide(text.Append(Message).ToString());
     }
 
     /// <summary>The path as the user would recognise it: relative when under <paramref name="currentDirectory"/>.</summary>

@@ -44,6 +44,7 @@ public static partial class ConfigLoader
         var root = ConfigTree.Parse(file, errors);
         if (root is null)
             return (null, errors);
+        root = SecretReferences.Resolve(file, root, errors);
 
         var baseDir = Path.GetDirectoryName(file)!;
         var main = new MapReader(file, root, errors);
@@ -238,6 +239,7 @@ public static partial class ConfigLoader
         var root = ConfigTree.Parse(file, errors);
         if (root is null)
             return null;
+        root = SecretReferences.Resolve(file, root, errors);
 
         var before = errors.Count;
         var r = new MapReader(file, root, errors);

@@ -77,6 +77,6 @@ public readonly record struct DeliveryResult(DeliveryOutcome Outcome, string Hos
     {
         DeliveryOutcome.Success => $"success from {Host}",
         DeliveryOutcome.BadStatus => $"HTTP {StatusCode} from {Host}",
-        _ => $"{Outcome} from {Host}: {Telemetry.LogText.Escape(Reason, MaxReasonChars)}",
+        _ => $"{Outcome} from {Host}: {Configuration.SecretRedactor.Hide(Telemetry.LogText.Escape(Configuration.SecretRedactor.Hide(Reason), MaxReasonChars))}",
     };
 }

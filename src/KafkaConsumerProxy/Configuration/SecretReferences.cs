@@ -1,0 +1,104 @@
+using System.Text;
+
+namespace KafkaConsumerProxy.Configuration;
+
+/// <summary>
+/// Resolves secret references at load: a string value that is exactly <c>${env:NAME}</c> becomes the environment
+/// variable NAME, one that is exactly <c>${file:/path}</c> the file's text (UTF-8, at most <see cref="MaxFileBytes"/>,
+/// one trailing line break removed; a relative path is taken from the config file's directory). Every resolved value is
+/// registered with <see cref="SecretRedactor"/>, so it is masked wherever kcp writes text. An error names the key and
+/// the reference, never a value.
+/// </summary>
+internal static class SecretReferences
+{
+    /// <summary>64 KiB: the largest secret file read.</summary>
+    public const int MaxFileBytes = 64 * 1024;
+
+    /// <summary>The tree with every reference replaced; unresolved ones are reported and left as written.</summary>
+    public static MappingNode Resolve(string file, MappingNode root, List<ConfigError> errors) =>
+        (MappingNode)Resolve(file, root, "", errors);
+
+    private static ConfigNode Resolve(string file, ConfigNode node, string path, List<ConfigError> errors) => node switch
+    {
+        MappingNode map => new MappingNode(map.Entries.Select(e => new KeyValuePair<string, ConfigNode>(e.Key, Resolve(file, e.Value, path.Length == 0 ? e.Key : $"{path}.{e.Key}", errors))).ToList()),
+        SequenceNode list => new SequenceNode(list.Items.Select((item, i) => Resolve(file, item, $"{path}[{i}]", errors)).ToList()),
+        ScalarNode { IsNull: false } scalar when scalar.Text.StartsWith("${", StringComparison.Ordinal) && scalar.Text.EndsWith('}') =>
+            Value(file, scalar, path, errors) is { } value ? new ScalarNode(value, IsQuoted: true, IsNull: false) : scalar,
+        _ => node,
+    };
+
+    private static string? Value(string file, ScalarNode scalar, string path, List<ConfigError> errors)
+    {
+        var reference = scalar.Text[2..^1];
+        string? value;
+        if (reference.StartsWith("env:", StringComparison.Ordinal))
+        {
+            var name = reference[4..];
+            value = name.Length == 0 ? null : Environment.GetEnvironmentVariable(name);
+            if (value is null || value.Length == 0)
+            {
+                errors.Add(new ConfigError(file, path, null, $"refers to the environment variable '{name}' (${{env:{name}}}), which is not set or empty"));
+                return null;
+            }
+        }
+        else if (reference.StartsWith("file:", StringComparison.Ordinal))
+        {
+            var given = reference[5..];
+            var full = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(file)!, given));
+            value = ReadFile(full, out var problem);
+            if (value is null)
+            {
+                errors.Add(new ConfigError(file, path, null, $"refers to the file {full} (${{file:{given}}}), which {problem}"));
+                return null;
+            }
+        }
+        else
+        {
+            errors.Add(new ConfigError(file, path, null, "is a reference of an unknown kind: write ${env:NAME} or ${file:/path}"));
+            return null;
+        }
+
+        SecretRedactor.Register(value);
+        return value;
+    }
+
+    private static string? ReadFile(string path, out string problem)
+    {
+        problem = "";
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists)
+            {
+                problem = "does not exist";
+                return null;
+            }
+
+            if (info.Length > MaxFileBytes)
+            {
+                problem = $"is larger than {MaxFileBytes} bytes";
+                return null;
+            }
+
+            var text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(File.ReadAllBytes(path));
+            text = text.EndsWith("\r\n", StringComparison.Ordinal) ? text[..^2] : text.EndsWith('\n') ? text[..^1] : text;
+            if (text.Length == 0)
+                problem = "is empty";
+            return text.Length == 0 ? null : text;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            problem = "cannot be read: permission denied";
+        }
+        catch (IOException ex)
+        {
+            problem = $"cannot be read: {ex.Message}";
+        }
+        catch (DecoderFallbackException)
+        {
+            problem = "is not UTF-8 text";
+        }
+
+        return null;
+    }
+}

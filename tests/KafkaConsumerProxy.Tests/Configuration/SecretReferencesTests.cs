@@ -1,0 +1,93 @@
+using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Delivery;
+using KafkaConsumerProxy.Tests.Delivery;
+using KafkaConsumerProxy.Tests.Harness;
+using Microsoft.AspNetCore.Http;
+
+namespace KafkaConsumerProxy.Tests.Configuration;
+
+/// <summary><c>${env:NAME}</c> and <c>${file:/path}</c> references, and a planted secret that must never be shown.</summary>
+public sealed class SecretReferencesTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public void EnvAndFile_ResolvedAtLoad_Issue11()
+    {
+        using var config = new ProxyConfigWriter("127.0.0.1:1");
+        var name = "KCP_TEST_TOKEN_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(name, "env-token-value");
+        try
+        {
+            var dir = Path.GetDirectoryName(config.ConfigFile)!;
+            File.WriteAllText(Path.Combine(dir, "pw.txt"), "file-password\n");
+            var route = config.AddRoute("a", "orders", "billing", 8080);
+            File.AppendAllText(route, $"auth: {{type: bearer, token: '${{env:{name}}}'}}\n");
+            var other = config.AddRoute("b", "orders", "billing2", 8080);
+            File.AppendAllText(other, "auth: {type: basic, username: kcp, password: '${file:../pw.txt}'}\n");
+
+            var loaded = ConfigLoader.Load(config.ConfigFile);
+
+            Assert.Equal("env-token-value", loaded.Routes.Single(r => r.Name == "a").Endpoint.Auth!.Token);
+            Assert.Equal("file-password", loaded.Routes.Single(r => r.Name == "b").Endpoint.Auth!.Password);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(name, null);
+        }
+    }
+
+    [Fact]
+    public void MissingVariableAndFile_ErrorNamesKeyAndReference_Issue11()
+    {
+        using var config = new ProxyConfigWriter("127.0.0.1:1");
+        var route = config.AddRoute("a", "orders", "billing", 8080);
+        File.AppendAllText(route, "auth: {type: bearer, token: '${env:KCP_TEST_NOT_SET_11}'}\nheaders: {X-Note: '${file:/nonexistent/kcp-11}', X-Other: '${vault:x}'}\n");
+
+        var (loaded, errors) = ConfigLoader.TryLoad(config.ConfigFile);
+
+        Assert.Null(loaded);
+        Assert.Equal(
+        [
+            new ConfigError(route, "auth.token", null, "refers to the environment variable 'KCP_TEST_NOT_SET_11' (${env:KCP_TEST_NOT_SET_11}), which is not set or empty"),
+            new ConfigError(route, "headers.X-Note", null, "refers to the file /nonexistent/kcp-11 (${file:/nonexistent/kcp-11}), which does not exist"),
+            new ConfigError(route, "headers.X-Other", null, "is a reference of an unknown kind: write ${env:NAME} or ${file:/path}"),
+        ], errors.Take(3));
+    }
+
+    [Fact]
+    public async Task PlantedSecret_NeverInValidateOutput_Issue11()
+    {
+        const string Secret = "planted-SECRET-4711-zz";
+        using var config = new ProxyConfigWriter("127.0.0.1:1");
+        var dir = Path.GetDirectoryName(config.ConfigFile)!;
+        File.WriteAllText(Path.Combine(dir, "token.txt"), Secret);
+        var route = config.AddRoute("r", "orders", "billing", 8080);
+        // The secret is referenced where it belongs, and pasted by mistake where values are shown.
+        File.AppendAllText(route, $"auth: {{type: bearer, token: '${{file:../token.txt}}'}}\ndomain: '{Secret}/x'\nheaders: {{X-Note: \"{Secret}\\n\"}}\nscheme: '{Secret}'\n");
+
+        await using var kcp = KcpProcess.Validate(config.ConfigFile);
+
+        Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
+        Assert.True(kcp.StdErr.Count >= 4, string.Join("\n", kcp.StdErr));
+        Assert.All(kcp.Output, line => Assert.DoesNotContain(Secret, line, StringComparison.Ordinal));
+        Assert.Contains(kcp.StdErr, l => l.Contains("key 'domain' = '***/x'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task PlantedSecret_EchoedByTheEndpoint_NotInTheFailureReason_Issue11()
+    {
+        const string Secret = "planted-SECRET-echo-0815";
+        SecretRedactor.Register(Secret);
+        await using var endpoint = await ScriptedEndpoint.StartAsync(context => context.Response.WriteAsync($"denied for Bearer {Secret}"));
+        var route = TestRoutes.Route() with { Port = endpoint.Port };
+        using var http = new HttpDeliverer(route with { Endpoint = route.Endpoint with { Auth = new AuthSettings { Type = AuthType.Bearer, Token = Secret } } });
+
+        var result = await http.SendAsync(new KafkaRecord("orders", 0, 1, 0, null, "v"u8.ToArray(), []), 0, 1);
+
+        Assert.Equal(DeliveryOutcome.RejectedBody, result.Outcome);
+        Assert.Contains(Secret, result.Reason, StringComparison.Ordinal);
+        Assert.DoesNotContain(Secret, result.Describe(), StringComparison.Ordinal);
+        Assert.Contains("Bearer ***", result.Describe(), StringComparison.Ordinal);
+    }
+}
