@@ -39,6 +39,8 @@ internal static class LibrdkafkaCheck
 
         if (!NativeAvailable.Value)
             return null;
+        if (KafkaFeatures.Problem(property, value) is { } unusable)
+            return unusable;
 
         var conf = NativeMethods.rd_kafka_conf_new();
         try
