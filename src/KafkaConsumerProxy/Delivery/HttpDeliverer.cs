@@ -75,14 +75,23 @@ public sealed class HttpDeliverer : IDisposable
     /// cut it, because a cut request may still have been processed by the endpoint.
     /// </summary>
     public Task<DeliveryResult> SendAsync(KafkaRecord record, int slot, int attempt) =>
-        SendCoreAsync(_requests.Build(_hosts.Target(slot, attempt), record, attempt), _hosts.Authority(slot, attempt));
+        TracedAsync(_requests.Build(_hosts.Target(slot, attempt), record, attempt), _hosts.Authority(slot, attempt), record, 1);
 
     /// <summary>
     /// One attempt of a batch (one partition's records, <c>format: json</c>). On success, offsets the endpoint asked
     /// to have retried are added to <paramref name="retry"/> (see <see cref="ResponseClassifier.ClassifyBatch"/>).
     /// </summary>
     public Task<DeliveryResult> SendBatchAsync(IReadOnlyList<KafkaRecord> records, int slot, int attempt, List<long> retry) =>
-        SendCoreAsync(_requests.BuildBatch(_hosts.Target(slot, attempt), records, attempt), _hosts.Authority(slot, attempt), records, retry);
+        TracedAsync(_requests.BuildBatch(_hosts.Target(slot, attempt), records, attempt), _hosts.Authority(slot, attempt), records[0], records.Count, records, retry);
+
+    // The attempt as an activity continuing the record's trace (Tracing/DeliveryTracing).
+    private async Task<DeliveryResult> TracedAsync(HttpRequestMessage request, string host, KafkaRecord first, int count, IReadOnlyList<KafkaRecord>? batch = null, List<long>? retry = null)
+    {
+        using var activity = Tracing.DeliveryTracing.Start(_route, first, count, request);
+        var result = await SendCoreAsync(request, host, batch, retry).ConfigureAwait(false);
+        Tracing.DeliveryTracing.Stop(activity, result);
+        return result;
+    }
 
     /// <summary>
     /// Sends and decides. The body is read only when the decision needs it (<c>response_check: errno</c> and a 2xx
