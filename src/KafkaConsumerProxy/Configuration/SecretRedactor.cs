@@ -54,6 +54,23 @@ public static class SecretRedactor
         return Markers.Any(m => key.Contains(m, StringComparison.OrdinalIgnoreCase));
     }
 
+    /// <summary>The bytes with every registered secret's UTF-8 bytes (<see cref="MinHiddenLength"/> or more characters) replaced by <see cref="Mask"/>.</summary>
+    public static byte[] HideBytes(ReadOnlySpan<byte> bytes)
+    {
+        var result = bytes.ToArray();
+        foreach (var value in _values)
+        {
+            if (value.Length < MinHiddenLength)
+                continue;
+            var secret = System.Text.Encoding.UTF8.GetBytes(value);
+            int at;
+            while ((at = result.AsSpan().IndexOf(secret)) >= 0)
+                result = [.. result.AsSpan(0, at), .. "***"u8, .. result.AsSpan(at + secret.Length)];
+        }
+
+        return result;
+    }
+
     /// <summary>Returns <see cref="Mask"/> for a secret key's value, otherwise the value unchanged.</summary>
     [return: NotNullIfNotNull(nameof(value))]
     public static string? Redact(string key, string? value) => value is not null && (IsSecretKey(key) || _values.Contains(value, StringComparer.Ordinal)) ? Mask : Hide(value);

@@ -142,7 +142,7 @@ public sealed class DeadLetterWriter : IDisposable
         Add("first_failure_at", Time(details.FirstFailureAt));
         Add("last_failure", details.LastFailure);
         Add("last_status", details.LastStatus?.ToString(CultureInfo.InvariantCulture) ?? "");
-        headers.Add("kcp.dlq.last_body", details.LastBody is { } body ? body.AsSpan(0, Math.Min(body.Length, MaxBodyBytes)).ToArray() : []);
+        headers.Add("kcp.dlq.last_body", details.LastBody is { } body ? Configuration.SecretRedactor.HideBytes(body.AsSpan(0, Math.Min(body.Length, MaxBodyBytes))) : []);
         Add("skipped_at", Time(details.SkippedAt));
         Add("kind", details.Kind.ToString().ToLowerInvariant());
         return headers;

@@ -90,4 +90,15 @@ public sealed class SecretReferencesTests
         Assert.DoesNotContain(Secret, result.Describe(), StringComparison.Ordinal);
         Assert.Contains("Bearer ***", result.Describe(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void PlantedSecret_InBodyBytes_MaskedForDeadLetterHeaders_Issue11()
+    {
+        const string Secret = "planted-SECRET-bytes-31";
+        SecretRedactor.Register(Secret);
+
+        var hidden = SecretRedactor.HideBytes(System.Text.Encoding.UTF8.GetBytes($"a {Secret} b {Secret}"));
+
+        Assert.Equal("a *** b ***", System.Text.Encoding.UTF8.GetString(hidden));
+    }
 }
