@@ -62,43 +62,33 @@ internal static class SecretReferences
         return value;
     }
 
+    // Read as config files are: never blocking on a FIFO or device, bounded, UTF-8 only.
     private static string? ReadFile(string path, out string problem)
     {
         problem = "";
-        try
+        if (!File.Exists(path) && !Directory.Exists(path))
         {
-            var info = new FileInfo(path);
-            if (!info.Exists)
-            {
-                problem = "does not exist";
-                return null;
-            }
-
-            if (info.Length > MaxFileBytes)
-            {
-                problem = $"is larger than {MaxFileBytes} bytes";
-                return null;
-            }
-
-            var text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(File.ReadAllBytes(path));
-            text = text.EndsWith("\r\n", StringComparison.Ordinal) ? text[..^2] : text.EndsWith('\n') ? text[..^1] : text;
-            if (text.Length == 0)
-                problem = "is empty";
-            return text.Length == 0 ? null : text;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            problem = "cannot be read: permission denied";
-        }
-        catch (IOException ex)
-        {
-            problem = $"cannot be read: {ex.Message}";
-        }
-        catch (DecoderFallbackException)
-        {
-            problem = "is not UTF-8 text";
+            problem = "does not exist";
+            return null;
         }
 
-        return null;
+        var errors = new List<ConfigError>();
+        var text = ConfigFile.ReadText(path, errors);
+        if (text is null)
+        {
+            problem = errors.Count > 0 ? errors[0].Message.Replace("a config file must", "a secret file must", StringComparison.Ordinal) : "cannot be read";
+            return null;
+        }
+
+        if (text.Length > MaxFileBytes)
+        {
+            problem = $"is larger than {MaxFileBytes} bytes";
+            return null;
+        }
+
+        text = text.EndsWith("\r\n", StringComparison.Ordinal) ? text[..^2] : text.EndsWith('\n') ? text[..^1] : text;
+        if (text.Length == 0)
+            problem = "is empty";
+        return text.Length == 0 ? null : text;
     }
 }

@@ -101,4 +101,21 @@ public sealed class SecretReferencesTests
 
         Assert.Equal("a *** b ***", System.Text.Encoding.UTF8.GetString(hidden));
     }
+
+    [Fact]
+    public async Task FileReferenceToAFifo_RefusedWithoutBlocking_Issue11()
+    {
+        using var config = new ProxyConfigWriter("127.0.0.1:1");
+        var fifo = Path.Combine(Path.GetDirectoryName(config.ConfigFile)!, "secret.fifo");
+        Assert.Equal(0, System.Diagnostics.Process.Start("mkfifo", fifo)!.WaitForExit(10_000) ? 0 : 1);
+        var route = config.AddRoute("r", "orders", "billing", 8080);
+        File.AppendAllText(route, $"auth: {{type: bearer, token: '${{file:{fifo}}}'}}\n");
+
+        var load = Task.Run(() => ConfigLoader.TryLoad(config.ConfigFile));
+
+        var (_, errors) = await load.WaitAsync(TimeSpan.FromSeconds(10));
+        var error = Assert.Single(errors);
+        Assert.Equal("auth.token", error.Key);
+        Assert.StartsWith($"refers to the file {fifo} (${{file:{fifo}}}), which is a FIFO", error.Message, StringComparison.Ordinal);
+    }
 }
