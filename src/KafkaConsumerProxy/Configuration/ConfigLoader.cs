@@ -11,7 +11,7 @@ namespace KafkaConsumerProxy.Configuration;
 /// starts. Every error is collected (never only the first), each naming the file, the key and the bad value.
 /// Only reads files. Scalars are accepted when their text parses as the expected type, whether quoted or not.
 /// </summary>
-public static class ConfigLoader
+public static partial class ConfigLoader
 {
     private static readonly string[] RouteExtensions = [".yaml", ".yml", ".json"];
     private static readonly string[] ResponseChecks = ["errno", "status"];
@@ -50,6 +50,7 @@ public static class ConfigLoader
         var clusters = ReadClusters(main, errors);
         var routesDir = ResolveDirectory(main, "routes_dir", "routes", baseDir, mustExist: true);
         var stateDir = ResolveDirectory(main, "state_dir", "state", baseDir, mustExist: false);
+        var admin = ReadAdmin(main, errors, baseDir);
         main.ReportUnknownKeys();
 
         var routes = routesDir is null ? [] : LoadRoutes(routesDir, clusters, errors);
@@ -81,6 +82,7 @@ public static class ConfigLoader
             RoutesDir = routesDir!,
             StateDir = stateDir!,
             Routes = routes,
+            Admin = admin!,
         }, errors);
     }
 

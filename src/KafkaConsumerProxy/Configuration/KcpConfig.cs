@@ -21,4 +21,7 @@ public sealed record KcpConfig
     public required string StateDir { get; init; }
 
     public required IReadOnlyList<RouteDefinition> Routes { get; init; }
+
+    /// <summary>The <c>admin</c> section: the metrics, status and actions endpoint.</summary>
+    public AdminSettings Admin { get; init; } = AdminSettings.Default;
 }

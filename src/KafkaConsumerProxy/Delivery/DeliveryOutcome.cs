@@ -39,6 +39,9 @@ public readonly record struct DeliveryResult(DeliveryOutcome Outcome, string Hos
 {
     public bool IsSuccess => Outcome == DeliveryOutcome.Success;
 
+    /// <summary>The first 512 bytes of a failed attempt's response body, escaped for display; null when none was read.</summary>
+    public string? BodyExcerpt { get; init; }
+
     /// <summary>
     /// The longest reason put into a log line or skip record, after escaping (600 characters): room for a cut
     /// body preview (<see cref="Telemetry.LogText.DefaultMaxChars"/>) and what is said about it.

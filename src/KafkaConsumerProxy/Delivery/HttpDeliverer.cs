@@ -91,7 +91,11 @@ public sealed class HttpDeliverer : IDisposable
                 if (_route.ResponseCheck == ResponseCheck.Status || status is < 200 or > 299)
                 {
                     var (decided, why) = ResponseClassifier.Classify(_route.ResponseCheck, status, []);
-                    return new DeliveryResult(decided, host, Stopwatch.GetElapsedTime(started), status, why);
+                    var elapsedAtStatus = Stopwatch.GetElapsedTime(started);
+                    return new DeliveryResult(decided, host, elapsedAtStatus, status, why)
+                    {
+                        BodyExcerpt = decided == DeliveryOutcome.Success ? null : await BodyExcerpt.ReadAsync(response.Content, timeout.Token).ConfigureAwait(false),
+                    };
                 }
 
                 var (body, length, tooLarge) = await ReadBodyAsync(response.Content, timeout.Token).ConfigureAwait(false);
@@ -109,7 +113,10 @@ public sealed class HttpDeliverer : IDisposable
                     var (outcome, reason) = batch is null || retry is null
                         ? ResponseClassifier.Classify(_route.ResponseCheck, status, body.AsSpan(0, length))
                         : ResponseClassifier.ClassifyBatch(_route.ResponseCheck, status, body.AsSpan(0, length), batch, retry);
-                    return new DeliveryResult(outcome, host, elapsed, status, reason);
+                    return new DeliveryResult(outcome, host, elapsed, status, reason)
+                    {
+                        BodyExcerpt = outcome == DeliveryOutcome.Success ? null : BodyExcerpt.Of(body.AsSpan(0, length)),
+                    };
                 }
                 finally
                 {

@@ -73,14 +73,16 @@ public sealed class MessageDeliverer
     {
         var slot = _http.Hosts.NextSlot();
         var failures = new FailureHistory(_time, _manualSkip);
+        FailingEntry? failing = null;
         for (var attempt = 1; ; attempt++)
         {
             if (!await TakeSlotAsync(inFlight, attempt, abandon).ConfigureAwait(false))
             {
-                return MessageDisposition.Abandoned;
+                return Done(failing, MessageDisposition.Abandoned);
             }
 
             DeliveryResult result;
+            _metrics.OnAttemptStarted(_route.Name);
             try
             {
                 result = await _http.SendAsync(record, slot, attempt).ConfigureAwait(false);
@@ -90,6 +92,8 @@ public sealed class MessageDeliverer
                 inFlight?.Release();
             }
 
+            _metrics.OnAttempt(_route.Name, result);
+
             if (result.IsSuccess)
             {
                 if (_route.SlowTimeMs is { } slow && result.Elapsed.TotalMilliseconds > slow)
@@ -98,11 +102,12 @@ public sealed class MessageDeliverer
                 }
 
                 _metrics.OnDelivered(_route.Name);
-                return MessageDisposition.Delivered;
+                return Done(failing, MessageDisposition.Delivered);
             }
 
             var reason = result.Describe();
             _metrics.OnFailedAttempt(_route.Name);
+            failing = _metrics.Observations.Failed(_route.Name, record, attempt, result, _time.GetUtcNow());
             LogFailure(record, attempt, reason);
             if (failures.OnFailure(attempt, out var failingFor))
             {
@@ -111,32 +116,37 @@ public sealed class MessageDeliverer
 
             if (RetryPolicy.AfterFailure(_route, attempt) == RetryDecision.Skip)
             {
-                return Skip(record, attempt, reason, manual: false);
+                return Done(failing, Skip(record, attempt, reason, manual: false));
             }
 
-            if (failures.ManualSkip.IsCancellationRequested)
+            if (failures.ManualSkip.IsCancellationRequested || failing.SkipToken.IsCancellationRequested)
             {
-                return Skip(record, attempt, reason, manual: true);
+                return Done(failing, Skip(record, attempt, reason, manual: true, failing.SkippedBy));
             }
 
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(abandon, failures.ManualSkip);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(abandon, failures.ManualSkip, failing.SkipToken, failing.RetryToken);
             try
             {
                 await Task.Delay(_retryInterval, _time, wait.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
-                if (failures.ManualSkip.IsCancellationRequested)
+                if (failures.ManualSkip.IsCancellationRequested || failing.SkipToken.IsCancellationRequested)
                 {
-                    return Skip(record, attempt, reason, manual: true);
+                    return Done(failing, Skip(record, attempt, reason, manual: true, failing.SkippedBy));
                 }
 
-                return MessageDisposition.Abandoned;
+                if (abandon.IsCancellationRequested)
+                {
+                    return Done(failing, MessageDisposition.Abandoned);
+                }
+
+                // An operator asked for the next attempt now.
             }
 
             if (abandon.IsCancellationRequested)
             {
-                return MessageDisposition.Abandoned;
+                return Done(failing, MessageDisposition.Abandoned);
             }
         }
     }
@@ -155,6 +165,9 @@ public sealed class MessageDeliverer
         var slot = _http.Hosts.NextSlot();
         var retry = new List<long>();
         var failures = new FailureHistory(_time, _manualSkip);
+        FailingEntry? failing = null;
+        try
+        {
         for (var attempt = 1; ; attempt++)
         {
             if (!await TakeSlotAsync(inFlight, attempt, abandon).ConfigureAwait(false))
@@ -164,6 +177,7 @@ public sealed class MessageDeliverer
 
             retry.Clear();
             DeliveryResult result;
+            _metrics.OnAttemptStarted(_route.Name);
             try
             {
                 result = await _http.SendBatchAsync(batch, slot, attempt, retry).ConfigureAwait(false);
@@ -172,6 +186,8 @@ public sealed class MessageDeliverer
             {
                 inFlight?.Release();
             }
+
+            _metrics.OnAttempt(_route.Name, result);
 
             string reason;
             if (result.IsSuccess)
@@ -216,6 +232,14 @@ public sealed class MessageDeliverer
                 _metrics.OnFailedAttempt(_route.Name);
             }
 
+            // The batch is shown (and skipped or retried by an operator) through its first message.
+            if (failing is not null && failing.Record.Offset != head.Offset)
+            {
+                _metrics.Observations.Finished(failing);
+            }
+
+            failing = _metrics.Observations.Failed(_route.Name, head, attempt, result, _time.GetUtcNow());
+
             // One line per batch, not per message: a failing batch of hundreds would otherwise flood the log.
             var described = batch.Count == 1 ? reason : $"{reason} (batch of {batch.Count}: offsets {RequestBuilder.DescribeOffsets(batch)})";
             LogFailure(head, attempt, described);
@@ -225,25 +249,31 @@ public sealed class MessageDeliverer
             }
 
             var skip = RetryPolicy.AfterFailure(_route, attempt) == RetryDecision.Skip;
-            if (skip || failures.ManualSkip.IsCancellationRequested)
+            if (skip || failures.ManualSkip.IsCancellationRequested || failing.SkipToken.IsCancellationRequested)
             {
-                await SkipAllAsync(batch, attempt, reason, manual: !skip, finished).ConfigureAwait(false);
+                await SkipAllAsync(batch, attempt, reason, manual: !skip, finished, skip ? null : failing.SkippedBy).ConfigureAwait(false);
                 return;
             }
 
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(abandon, failures.ManualSkip);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(abandon, failures.ManualSkip, failing.SkipToken, failing.RetryToken);
             try
             {
                 await Task.Delay(_retryInterval, _time, wait.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
-                if (failures.ManualSkip.IsCancellationRequested)
+                if (failures.ManualSkip.IsCancellationRequested || failing.SkipToken.IsCancellationRequested)
                 {
-                    await SkipAllAsync(batch, attempt, reason, manual: true, finished).ConfigureAwait(false);
+                    await SkipAllAsync(batch, attempt, reason, manual: true, finished, failing.SkippedBy).ConfigureAwait(false);
+                    return;
                 }
 
-                return;
+                if (abandon.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                // An operator asked for the next attempt now.
             }
 
             if (abandon.IsCancellationRequested)
@@ -251,6 +281,17 @@ public sealed class MessageDeliverer
                 return;
             }
         }
+        }
+        finally
+        {
+            _metrics.Observations.Finished(failing);
+        }
+    }
+
+    private MessageDisposition Done(FailingEntry? failing, MessageDisposition disposition)
+    {
+        _metrics.Observations.Finished(failing);
+        return disposition;
     }
 
     // The first failure of a message or batch is logged; later ones are summarised per partition (see the remarks).
@@ -281,18 +322,22 @@ public sealed class MessageDeliverer
         }
     }
 
-    private async Task SkipAllAsync(List<KafkaRecord> batch, int attempts, string reason, bool manual, Func<KafkaRecord, MessageDisposition, ValueTask> finished)
+    private async Task SkipAllAsync(List<KafkaRecord> batch, int attempts, string reason, bool manual, Func<KafkaRecord, MessageDisposition, ValueTask> finished, string? by = null)
     {
         foreach (var record in batch)
         {
-            await finished(record, Skip(record, attempts, reason, manual)).ConfigureAwait(false);
+            await finished(record, Skip(record, attempts, reason, manual, by)).ConfigureAwait(false);
         }
     }
 
-    private MessageDisposition Skip(KafkaRecord record, int attempts, string reason, bool manual)
+    private MessageDisposition Skip(KafkaRecord record, int attempts, string reason, bool manual, string? by = null)
     {
-        _skipLog.Write(new SkipRecord(_time.GetUtcNow(), _route.Name, record.Topic, record.Partition, record.Offset, record.Key, attempts, reason, manual));
-        if (manual)
+        _skipLog.Write(new SkipRecord(_time.GetUtcNow(), _route.Name, record.Topic, record.Partition, record.Offset, record.Key, attempts, reason, manual, by));
+        if (manual && by is not null)
+        {
+            Log.MessageSkippedByOperator(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempts, by, reason);
+        }
+        else if (manual)
         {
             Log.MessageSkippedManually(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempts, reason);
         }
@@ -301,7 +346,7 @@ public sealed class MessageDeliverer
             Log.MessageSkipped(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempts, reason);
         }
 
-        _metrics.OnSkipped(_route.Name);
+        _metrics.OnSkipped(_route.Name, manual);
         return MessageDisposition.Skipped;
     }
 }

@@ -16,7 +16,8 @@ public sealed record SkipRecord(
     byte[]? Key,
     int Attempts,
     string LastFailure,
-    bool Manual);
+    bool Manual,
+    string? By = null);
 
 /// <summary>
 /// Appends skip records as JSON lines to <c>{state_dir}/skipped.jsonl</c>, one file that every kcp process sharing the
@@ -146,6 +147,11 @@ public sealed partial class SkipLog : IDisposable
             json.WriteNumber("attempts", record.Attempts);
             json.WriteString("last_failure", record.LastFailure);
             json.WriteBoolean("manual", record.Manual);
+            if (record.By is not null)
+            {
+                json.WriteString("by", record.By);
+            }
+
             json.WriteEndObject();
         }
 
