@@ -59,7 +59,7 @@ internal sealed class ProxyService : BackgroundService
         }
         catch (Exception)
         {
-            // Already logged by the runner: the start step or the route and member that failed.
+            // Already logged by the runner: the start step that failed (route failures never end the runner).
             Environment.ExitCode = CliApp.EnvironmentError;
             _lifetime.StopApplication();
         }

@@ -106,14 +106,15 @@ internal static class RoutesCommand
     private static async Task<int> WithClientAsync(FileInfo configFile, Func<ControlClient, Task<int>> action)
     {
         var (config, errors) = ConfigLoader.TryLoad(configFile.FullName);
-        if (config is null)
+        var stateDir = config?.StateDir ?? StateDirOf(configFile.FullName);
+        if (stateDir is null)
         {
             Console.Error.WriteLine(new ConfigException(errors).Message);
-            Console.Error.WriteLine("kcp: cannot find the running kcp's control socket while the configuration has errors");
+            Console.Error.WriteLine("kcp: cannot find the running kcp's control socket: state_dir cannot be read from the configuration");
             return CliApp.ConfigError;
         }
 
-        using var client = new ControlClient(config.StateDir);
+        using var client = new ControlClient(stateDir);
         try
         {
             return await action(client).ConfigureAwait(false);
@@ -127,6 +128,35 @@ internal static class RoutesCommand
         {
             Console.Error.WriteLine($"kcp: {ex.Message}");
             return CliApp.ConfigError;
+        }
+    }
+
+    /// <summary>
+    /// state_dir as written in kcp.yaml (default <c>state</c>, relative to the file), for a configuration that does not
+    /// validate: a route file being edited must not keep the operator from reaching the running kcp (or from asking it
+    /// to reload, which reports the errors). Null when kcp.yaml itself cannot be read.
+    /// </summary>
+    private static string? StateDirOf(string configFile)
+    {
+        try
+        {
+            var yaml = new YamlDotNet.RepresentationModel.YamlStream();
+            using (var reader = new StreamReader(configFile))
+            {
+                yaml.Load(reader);
+            }
+
+            var written = yaml.Documents.Count > 0
+                && yaml.Documents[0].RootNode is YamlDotNet.RepresentationModel.YamlMappingNode root
+                && root.Children.TryGetValue(new YamlDotNet.RepresentationModel.YamlScalarNode("state_dir"), out var node)
+                && node is YamlDotNet.RepresentationModel.YamlScalarNode { Value: { Length: > 0 } value }
+                    ? value
+                    : "state";
+            return Path.GetFullPath(Path.Combine(Path.GetDirectoryName(configFile)!, written));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or YamlDotNet.Core.YamlException)
+        {
+            return null;
         }
     }
 

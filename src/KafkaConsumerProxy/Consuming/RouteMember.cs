@@ -76,7 +76,17 @@ internal sealed partial class RouteMember : ISupervisedMember
 
     /// <summary>Runs the member until <paramref name="stop"/>; then finishes in-flight work, commits and leaves the group.</summary>
     public Task RunAsync(CancellationToken stop) =>
-        Task.Factory.StartNew(() => Run(stop), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                Run(stop);
+            }
+            finally
+            {
+                PauseEnded();
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     private void Run(CancellationToken stop)
     {
@@ -143,7 +153,6 @@ internal sealed partial class RouteMember : ISupervisedMember
 
             _recordFiles.Clear();
             Log.MemberStopped(_logger, _route.Name, _index);
-            PauseEnded();
         }
 
         if (_fatalError is { } fatal)

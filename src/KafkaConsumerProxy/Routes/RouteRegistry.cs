@@ -184,7 +184,9 @@ internal sealed class RouteRegistry : IAsyncDisposable
             var unchanged = next.Keys.Where(n => current.ContainsKey(n) && !changed.Contains(n)).Order(StringComparer.Ordinal).ToList();
 
             // Old members stop (commit, leave) before new ones start, so these start at what the old ones committed.
-            await Task.WhenAll(removed.Concat(changed).Select(n => current[n].DisposeAsync().AsTask())).ConfigureAwait(false);
+            await Task.WhenAll(removed.Select(n => current[n].RetireAsync($"removed by reload ({trigger})"))
+                .Concat(changed.Select(n => current[n].RetireAsync($"changed by reload ({trigger}); the new definition starts at what this one committed"))))
+                .ConfigureAwait(false);
             foreach (var name in removed)
             {
                 current.Remove(name);
@@ -256,7 +258,7 @@ internal sealed class RouteRegistry : IAsyncDisposable
             all = [.. _routes.Values];
         }
 
-        await Task.WhenAll(all.Select(s => s.DisposeAsync().AsTask())).ConfigureAwait(false);
+        await Task.WhenAll(all.Select(s => s.RetireAsync("kcp stopping"))).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()

@@ -208,11 +208,14 @@ internal sealed class RouteSupervisor : IAsyncDisposable
         await _loop.ConfigureAwait(false);
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary><see cref="ShutdownAsync"/>, then releases the route's resources.</summary>
+    public async Task RetireAsync(string cause)
     {
-        await ShutdownAsync("disposed").ConfigureAwait(false);
+        await ShutdownAsync(cause).ConfigureAwait(false);
         _resources?.Dispose();
     }
+
+    public async ValueTask DisposeAsync() => await RetireAsync("disposed").ConfigureAwait(false);
 
     private async Task LoopAsync()
     {
@@ -327,12 +330,23 @@ internal sealed class RouteSupervisor : IAsyncDisposable
         }
 
         var started = _time.GetTimestamp();
+        bool want;
         lock (_gate)
         {
             _members = members;
+            want = _paused;
             if (!run.IsCancellationRequested)
             {
                 Transition(_paused ? RouteState.Paused : RouteState.Running, restarting ? "members started again" : "members started");
+            }
+        }
+
+        if (want != paused)
+        {
+            // A pause or resume came while the members were being created, before they could be told.
+            foreach (var member in members)
+            {
+                _ = member.SetPausedAsync(want);
             }
         }
 
