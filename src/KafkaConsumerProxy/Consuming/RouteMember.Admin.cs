@@ -93,6 +93,7 @@ internal sealed partial class RouteMember
         }
 
         _published.Clear();
+        Observations.SetJoined(_route.Name, _index, false);
         _oldest.Clear();
         _atAssignment.Clear();
     }

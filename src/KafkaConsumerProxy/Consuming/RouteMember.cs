@@ -314,6 +314,7 @@ internal sealed partial class RouteMember : ISupervisedMember
     /// </summary>
     private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
     {
+        Observations.SetJoined(_route.Name, _index, true);
         if (_stopping || partitions.Count == 0)
         {
             // Assigned during the final commit: left to the members that stay.

@@ -36,6 +36,12 @@ internal sealed class RouteRegistry : IAsyncDisposable
         _operator = new OperatorState(config.StateDir, logger);
     }
 
+    /// <summary>The process's metrics and what they observe of the routes (partitions, failing messages).</summary>
+    public ProxyMetrics Metrics => _runtime.Metrics;
+
+    /// <summary>The process's loggers.</summary>
+    public ILoggerFactory Loggers => _runtime.Loggers;
+
     /// <summary>The configuration in force (the last accepted one).</summary>
     public KcpConfig Config
     {

@@ -81,6 +81,7 @@ public sealed class ProxyMetrics : IDisposable
     internal void OnDelivered(string route)
     {
         Interlocked.Increment(ref _deliveredTotal);
+        Observations.CountDelivered(route);
         _delivered.Add(1, new KeyValuePair<string, object?>("route", route));
     }
 

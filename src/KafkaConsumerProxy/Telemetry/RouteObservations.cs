@@ -50,6 +50,29 @@ public sealed class RouteObservations
     private readonly ConcurrentDictionary<(string Route, int Partition), PartitionView> _partitions = new();
     private readonly ConcurrentDictionary<(string Route, int Partition, long Offset), FailingEntry> _failing = new();
 
+    private readonly ConcurrentDictionary<string, RateWindow> _delivered = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Route, int Member), bool> _joined = new();
+
+    /// <summary>Messages of <paramref name="route"/> delivered per second over the last minute (less since kcp started).</summary>
+    public double DeliveredPerSecond(string route) => _delivered.TryGetValue(route, out var w) ? w.Rate(DateTimeOffset.UtcNow) : 0;
+
+    /// <summary>True when at least one member of <paramref name="route"/> has joined its group (received an assignment, maybe empty).</summary>
+    public bool HasJoined(string route) => _joined.Keys.Any(k => k.Route == route);
+
+    internal void CountDelivered(string route) => _delivered.GetOrAdd(route, _ => new RateWindow()).Add(DateTimeOffset.UtcNow);
+
+    internal void SetJoined(string route, int member, bool joined)
+    {
+        if (joined)
+        {
+            _joined[(route, member)] = true;
+        }
+        else
+        {
+            _joined.TryRemove((route, member), out _);
+        }
+    }
+
     /// <summary>Every partition owned by a member in this process.</summary>
     public IReadOnlyList<PartitionView> Partitions(string? route = null) =>
         [.. _partitions.Values.Where(p => route is null || p.Route == route).OrderBy(p => p.Route, StringComparer.Ordinal).ThenBy(p => p.Partition)];
@@ -187,6 +210,56 @@ internal sealed class FailingEntry
             var key = Record.Key is { } k ? LogText.Escape(k.AsSpan(0, Math.Min(k.Length, BodyExcerptBytes))) : null;
             return new FailingMessage(Route, Record.Topic, Record.Partition, Record.Offset, key, _attempts, _since,
                 _last.Outcome.ToString(), _last.StatusCode, _last.BodyExcerpt, _last.Describe());
+        }
+    }
+}
+
+/// <summary>A total with samples (at most one a second) of the last minute, for a rate.</summary>
+internal sealed class RateWindow
+{
+    private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan Step = TimeSpan.FromSeconds(1);
+    private readonly Lock _gate = new();
+    private readonly Queue<(DateTimeOffset At, long Total)> _samples = new();
+    private long _total;
+
+    public void Add(DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            if (_samples.Count == 0)
+            {
+                // The base: nothing delivered before now.
+                _samples.Enqueue((now, 0));
+            }
+
+            _total++;
+            Sample(now);
+        }
+    }
+
+    public double Rate(DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            Sample(now);
+            var (at, total) = _samples.Peek();
+            var span = (now - at).TotalSeconds;
+            return span <= 0 ? 0 : (_total - total) / Math.Min(span, Window.TotalSeconds + Step.TotalSeconds);
+        }
+    }
+
+    // Under _gate.
+    private void Sample(DateTimeOffset now)
+    {
+        if (_samples.Count == 0 || now - _samples.Last().At >= Step)
+        {
+            _samples.Enqueue((now, _total));
+        }
+
+        while (_samples.Count > 1 && now - _samples.ElementAt(1).At >= Window)
+        {
+            _samples.Dequeue();
         }
     }
 }
