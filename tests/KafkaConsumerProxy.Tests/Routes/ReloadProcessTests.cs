@@ -94,4 +94,42 @@ public sealed class ReloadProcessTests : IClassFixture<TestCluster>
         kcp.SendSignal(KcpProcess.SigTerm);
         Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
     }
+
+    [Fact]
+    public async Task Reload_ClusterSettingsChanged_RestartsItsRoutes_StateDirChangeReportedAsNeedingARestart_Issue8()
+    {
+        var topicA = _cluster.CreateTopic("rl-cl-a", 1);
+        var topicB = _cluster.CreateTopic("rl-cl-b", 1);
+        await using var receiver = await RecordingReceiver.StartAsync();
+        await using var receiverB = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers, QuickConf);
+        config.AddRoute("a", topicA, Names.Unique("g"), receiver.Port);
+        config.AddRoute("b", topicB, Names.Unique("g"), receiverB.Port);
+        var a = new RoutesProcessTests.Produced(_cluster, topicA, 1);
+        var b = new RoutesProcessTests.Produced(_cluster, topicB, 1);
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        await a.AddAsync(3);
+        await b.AddAsync(3);
+        await DeliveryAssert.AllArrivedAsync(receiver, a.Expected, Patience);
+        await DeliveryAssert.AllArrivedAsync(receiverB, b.Expected, Patience);
+
+        var text = await File.ReadAllTextAsync(config.ConfigFile);
+        Assert.Contains("fetch.wait.max.ms: \"20\"", text, StringComparison.Ordinal);
+        await File.WriteAllTextAsync(config.ConfigFile, text
+            .Replace("fetch.wait.max.ms: \"20\"", "fetch.wait.max.ms: \"25\"", StringComparison.Ordinal)
+            .Replace("state_dir: state", "state_dir: state2", StringComparison.Ordinal));
+
+        await kcp.WaitForOutputAsync("Reload: state_dir changed from", Patience);
+        await kcp.WaitForOutputAsync("Route a: stopped -> starting: changed by reload", Patience);
+        await kcp.WaitForOutputAsync("Route b: stopped -> starting: changed by reload", Patience);
+        await a.AddAsync(3);
+        await b.AddAsync(3);
+        await DeliveryAssert.AllArrivedAsync(receiver, a.Expected, Patience);
+        await DeliveryAssert.AllArrivedAsync(receiverB, b.Expected, Patience);
+        DeliveryAssert.AllOnce(a.Expected, receiver.Requests);
+        DeliveryAssert.AllOnce(b.Expected, receiverB.Requests);
+        Assert.False(Directory.Exists(Path.Combine(config.Directory, "state2")));
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+    }
 }
