@@ -171,7 +171,7 @@ internal static class OffsetsCommand
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or TimeoutException or KafkaException)
         {
-            Console.Error.WriteLine($"kcp offsets: {ex.Message.ReplaceLineEndings(" ")}");
+            Console.Error.WriteLine($"kcp offsets: {ex.Message}");
             return CliApp.EnvironmentError;
         }
     }

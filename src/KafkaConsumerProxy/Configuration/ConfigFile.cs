@@ -101,7 +101,7 @@ internal static partial class ConfigFile
             while (length < buffer.Length && (read = RandomAccess.Read(handle, buffer.AsSpan(length), length)) > 0)
                 length += read;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
         {
             errors.Add(new ConfigError(file, null, null, $"cannot read file: {e.Message}"));
             return null;

@@ -9,7 +9,9 @@ namespace KafkaConsumerProxy.Configuration;
 /// <summary>
 /// Loads the main config file and every route file of its <c>routes_dir</c>, validating all of it before anything
 /// starts. Every error is collected (never only the first), each naming the file, the key and the bad value.
-/// Only reads files. Scalars are accepted when their text parses as the expected type, whether quoted or not.
+/// Scalars are accepted when their text parses as the expected type, whether quoted or not. Values are checked with
+/// the rule that will be applied to them: requests are built by the delivery code, librdkafka checks the consumer
+/// settings (offline), and <c>state_dir</c> is tested by creating and removing a directory. Nothing else is written.
 /// </summary>
 public static partial class ConfigLoader
 {
@@ -17,9 +19,6 @@ public static partial class ConfigLoader
     private static readonly string[] ResponseChecks = ["errno", "status"];
     private static readonly string[] Orderings = ["key", "none"];
     private static readonly string[] Formats = ["form", "json", "raw"];
-
-    // NAME_MAX of Linux file systems (ext4, xfs, btrfs, tmpfs): a file name of at most 255 bytes.
-    private const int MaxFileNameBytes = 255;
 
     /// <summary>Loads and validates the configuration.</summary>
     /// <exception cref="ConfigException">The configuration has one or more errors; all of them are listed.</exception>
@@ -124,84 +123,25 @@ public static partial class ConfigLoader
             return null;
 
         var path = Path.GetFullPath(Path.Combine(baseDir, written ?? defaultValue));
-        if (File.Exists(path))
+        if (!Directory.Exists(path) && new FileInfo(path) is { LinkTarget: { } target } link && link.ResolveLinkTarget(returnFinalTarget: true) is null or { Exists: false })
+            main.Error(key, written ?? defaultValue, $"cannot be created: {path} is a symbolic link to {target}, which does not exist");
+        else if (File.Exists(path))
             main.Error(key, written ?? defaultValue, $"must be a directory, but {path} is a file");
         else if (mustExist && !Directory.Exists(path))
             main.Error(key, written ?? defaultValue, $"directory not found: {path}");
         return main.ErrorCount == before ? path : null;
     }
 
-    /// <summary>
-    /// <c>state_dir</c> must be a directory kcp can create (or has) and write into, and every record file name of the
-    /// routes must fit the file system's name limit. Creating a directory is the only reliable test of writability
-    /// (access() says yes to root on a file system that refuses it), so a uniquely named directory is created in
-    /// <c>state_dir</c>, or in its nearest existing ancestor when it does not exist yet, and removed at once.
-    /// </summary>
     private static void CheckStateDir(MapReader main, string stateDir, IReadOnlyList<RouteDefinition> routes, List<ConfigError> errors)
     {
-        var written = main.WrittenOrDefault("state_dir", "state");
-        if (StateDirProblem(stateDir) is { } problem)
-            main.Error("state_dir", written, problem);
+        if (StateDirRules.Problem(stateDir) is { } problem)
+            main.Error("state_dir", main.WrittenOrDefault("state_dir", "state"), problem);
 
         foreach (var route in routes)
         {
-            // The longest name a partition of the route can give: partition numbers go up to int.MaxValue.
-            var name = Offsets.LocalOffsetStore.FileNameOf(new Offsets.PartitionKey(route.Cluster, route.Group, route.Topic, int.MaxValue));
-            var length = System.Text.Encoding.UTF8.GetByteCount(name);
-            if (length <= MaxFileNameBytes)
-                continue;
-            // Blamed on the name that takes most of the file name once encoded.
-            static int Encoded(string cluster, string group, string topic) =>
-                Offsets.LocalOffsetStore.FileNameOf(new Offsets.PartitionKey(cluster, group, topic, 0)).Length;
-            var (key, value) = new[]
-            {
-                ("group", route.Group, Encoded("", route.Group, "")),
-                ("cluster", route.Cluster, Encoded(route.Cluster, "", "")),
-                ("topic", route.Topic, Encoded("", "", route.Topic)),
-            }.MaxBy(k => k.Item3) is var (k, v, _) ? (k, v) : default;
-            errors.Add(new ConfigError(route.SourceFile, key, value, string.Create(CultureInfo.InvariantCulture,
-                $"too long: the partitions' local record file names ('{{cluster}}~{{group}}~{{topic}}~{{partition}}.offset', names percent-encoded) would be up to {length} bytes, over the file name limit of {MaxFileNameBytes}; shorten the group, cluster or topic name")));
+            if (StateDirRules.RecordNameProblem(route) is var (key, value, message))
+                errors.Add(new ConfigError(route.SourceFile, key, value, message));
         }
-    }
-
-    private static string? StateDirProblem(string stateDir)
-    {
-        var existing = stateDir;
-        while (!Directory.Exists(existing))
-        {
-            if (File.Exists(existing))
-                return $"cannot be created: {existing} is a file, not a directory";
-            existing = Path.GetDirectoryName(existing);
-            if (existing is null)
-                return "cannot be created: none of its parent directories exists";
-        }
-
-        if (ConfigFile.CreateDirectoryProblem(existing) is { } reason)
-            return existing == stateDir ? $"is not writable: {reason}" : $"cannot be created in {existing}: {reason}";
-
-        var offsets = Path.Combine(stateDir, "offsets");
-        if (File.Exists(offsets))
-            return $"holds a file {offsets} where kcp keeps its offset records directory";
-        if (Directory.Exists(offsets) && ConfigFile.CreateDirectoryProblem(offsets) is { } offsetsReason)
-            return $"has a directory {offsets} that is not writable: {offsetsReason}";
-
-        var skipped = Path.Combine(stateDir, "skipped.jsonl");
-        if (Directory.Exists(skipped))
-            return $"holds a directory {skipped} where kcp appends its skip records";
-        if (File.Exists(skipped))
-        {
-            try
-            {
-                // Opened for appending and closed again: tests the permission without changing the file.
-                using var _ = new FileStream(skipped, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                return $"has a skip records file {skipped} that cannot be written: {e.Message}";
-            }
-        }
-
-        return null;
     }
 
     private static List<RouteDefinition> LoadRoutes(string routesDir, Dictionary<string, ClusterDefinition>? clusters, List<ConfigError> errors)

@@ -137,6 +137,9 @@ internal sealed class PartitionWorker
             {
                 _pendingBytes += bytes;
                 overBytes = _bytes.Add(this, bytes);
+
+                // Set in the same section as the registration: a drain that follows at once must find it set to clear it.
+                _pausedByBytes |= overBytes;
             }
         }
 
@@ -151,7 +154,6 @@ internal sealed class PartitionWorker
             lock (_pauseLock)
             {
                 _pausedByCount |= overCount && Progress.Pending >= _maxPending;
-                _pausedByBytes |= overBytes;
                 UpdatePause();
             }
         }

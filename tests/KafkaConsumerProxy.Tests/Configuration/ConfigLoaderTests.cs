@@ -367,6 +367,31 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void TryLoad_StateDirDanglingSymlink_Reported()
+    {
+        var config = WriteMain(MainYaml);
+        Write("routes/r.yaml", RouteYaml());
+        File.CreateSymbolicLink(Path.Combine(_dir, "state"), Path.Combine(_dir, "gone"));
+
+        Assert.Equal(
+            new ConfigError(config, "state_dir", "state", $"cannot be created: {Path.Combine(_dir, "state")} is a symbolic link to {Path.Combine(_dir, "gone")}, which does not exist"),
+            Assert.Single(ConfigLoader.TryLoad(config).Errors));
+    }
+
+    [Fact]
+    public void TryLoad_OffsetsDirDanglingSymlink_Reported()
+    {
+        var config = WriteMain(MainYaml);
+        Write("routes/r.yaml", RouteYaml());
+        Directory.CreateDirectory(Path.Combine(_dir, "state"));
+        File.CreateSymbolicLink(Path.Combine(_dir, "state", "offsets"), Path.Combine(_dir, "gone"));
+
+        Assert.Equal(
+            new ConfigError(config, "state_dir", "state", $"holds a file {Path.Combine(_dir, "state", "offsets")} where kcp keeps its offset records directory"),
+            Assert.Single(ConfigLoader.TryLoad(config).Errors));
+    }
+
+    [Fact]
     public void TryLoad_StateDirSkipFileIsADirectory_Reported()
     {
         var config = WriteMain(MainYaml);

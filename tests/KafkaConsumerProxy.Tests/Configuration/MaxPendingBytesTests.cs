@@ -16,7 +16,9 @@ public sealed class MaxPendingBytesTests
         var route = Assert.Single(ConfigLoader.Load(config.ConfigFile).Routes);
 
         Assert.Equal(64 * 1024 * 1024, route.MaxPendingBytes);
-        Assert.Equal("4096", ConsumerSettings.Create(route, new ClusterDefinition("default", "x", new Dictionary<string, string>()), 0).Get("queued.max.messages.kbytes"));
+        var settings = ConsumerSettings.Create(route, new ClusterDefinition("default", "x", new Dictionary<string, string>()), 0);
+        Assert.Equal("4096", settings.Get("queued.max.messages.kbytes"));
+        Assert.Equal("5000", settings.Get("queued.min.messages"));
     }
 
     [Theory]

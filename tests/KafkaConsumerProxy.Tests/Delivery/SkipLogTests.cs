@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Text.Json;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Tests.Consuming;
+using KafkaConsumerProxy.Tests.Harness;
 using Microsoft.Extensions.Logging;
 
 namespace KafkaConsumerProxy.Tests.Delivery;
@@ -60,7 +60,6 @@ public sealed class SkipLogTests : IDisposable
         await writing.WaitAsync(Patience);
         AssertWholeLines(log.Path, [0, 1]);
         Assert.Contains(_logs.Lines, l => l.Message.Contains("written to", StringComparison.Ordinal) && l.Message.Contains("failed attempt", StringComparison.Ordinal));
-        Assert.True(disk is not null || !OperatingSystem.IsLinux() || Environment.UserName != "root", "as root on Linux the test should run on a real tmpfs");
     }
 
     [Fact]
@@ -142,73 +141,5 @@ public sealed class SkipLogTests : IDisposable
         var repeated = seen.GroupBy(o => o).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         Assert.True(missing.Count == 0 && repeated.Count == 0 && seen.Count == offsets.Length,
             $"missing [{string.Join(",", missing.Take(20))}], repeated [{string.Join(",", repeated.Take(20))}], {seen.Count} lines for {offsets.Length} records");
-    }
-
-    /// <summary>A tmpfs of a few hundred KiB mounted for one test; null when mounting is not permitted.</summary>
-    private sealed class SmallDisk : IDisposable
-    {
-        private SmallDisk(string directory) => Directory = directory;
-
-        public string Directory { get; }
-
-        public static SmallDisk? TryMount(int bytes)
-        {
-            if (!OperatingSystem.IsLinux())
-            {
-                return null;
-            }
-
-            var directory = System.IO.Directory.CreateTempSubdirectory("kcp-tmpfs-").FullName;
-            if (Run("mount", "-t", "tmpfs", "-o", $"size={bytes}", "tmpfs", directory) == 0)
-            {
-                return new SmallDisk(directory);
-            }
-
-            System.IO.Directory.Delete(directory);
-            return null;
-        }
-
-        /// <summary>Fills the disk with one file and returns its path; delete it to free the space.</summary>
-        public string Fill()
-        {
-            var path = Path.Combine(Directory, "filler");
-            using var file = new FileStream(path, FileMode.CreateNew);
-            var block = new byte[4096];
-            try
-            {
-                // Bounded: the disk is a few hundred KiB.
-                for (var i = 0; i < 100_000; i++)
-                {
-                    file.Write(block);
-                    file.Flush();
-                }
-            }
-            catch (IOException)
-            {
-                // Full.
-            }
-
-            return path;
-        }
-
-        public void Dispose()
-        {
-            _ = Run("umount", "-l", Directory);
-            System.IO.Directory.Delete(Directory, recursive: true);
-        }
-
-        private static int Run(string command, params string[] args)
-        {
-            try
-            {
-                using var process = Process.Start(new ProcessStartInfo(command, args) { RedirectStandardError = true, RedirectStandardOutput = true })!;
-                process.WaitForExit(10_000);
-                return process.HasExited ? process.ExitCode : -1;
-            }
-            catch (System.ComponentModel.Win32Exception)
-            {
-                return -1;
-            }
-        }
     }
 }

@@ -1,0 +1,74 @@
+using System.Text.Json;
+using KafkaConsumerProxy.Tests.Harness;
+using Xunit.Abstractions;
+
+namespace KafkaConsumerProxy.Tests.Consuming;
+
+/// <summary>
+/// The real kcp process with its <c>state_dir</c> on a small tmpfs that fills up while it runs (issue 7, section 4):
+/// a skip that cannot be recorded stops its partition with an error at once, nothing is committed past it, and it goes
+/// on once there is space again, leaving whole lines only.
+/// </summary>
+public sealed class StateDirFailureTests : IClassFixture<TestCluster>
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+    private readonly TestCluster _cluster;
+    private readonly ITestOutputHelper _output;
+
+    public StateDirFailureTests(TestCluster cluster, ITestOutputHelper output)
+    {
+        _cluster = cluster;
+        _output = output;
+    }
+
+    [Fact]
+    public async Task StateDirFull_SkipCannotBeRecorded_PartitionStopsWithErrorAtOnceAndGoesOnWhenThereIsSpace_Issue7()
+    {
+        const int Count = 10, Failing = 3;
+        var topic = _cluster.CreateTopic("statedir-full", 1);
+        var group = Names.Unique("g");
+        await _cluster.ProduceAsync(topic, Delivered.Numbered(1, Count));
+        using var filled = new ManualResetEventSlim();
+        // Nothing is answered until the disk is full; then offset 3 fails every time and is skipped.
+        await using var receiver = await RecordingReceiver.StartAsync(r =>
+        {
+            filled.Wait(Patience);
+            return r.Offset == Failing ? Fault.Status(500) : Fault.None;
+        });
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("full", topic, group, receiver.Port, new Dictionary<string, object> { ["can_skip"] = true, ["retry_nums"] = 1, ["exec_timeout_ms"] = 30_000 });
+        using var disk = SmallDisk.TryMount(256 * 1024, config.StateDir);
+        if (disk is null)
+        {
+            // Mounting needs root (CAP_SYS_ADMIN) on Linux; without it the full disk is covered at the file level by
+            // SkipLogTests, which simulates the failing write instead.
+            _output.WriteLine("not run: this process may not mount a tmpfs");
+            return;
+        }
+
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        await kcp.WaitForOutputAsync("partitions assigned", Patience);
+        var filler = disk.Fill();
+        filled.Set();
+
+        await kcp.WaitForOutputAsync($"{topic}/0@{Failing} could not be written", Patience);
+        // Sync delivery: the partition waits for the record; nothing behind the skipped message is sent or committed.
+        Assert.DoesNotContain(receiver.Requests, r => r.Offset > Failing);
+        Assert.True(Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0] <= Failing);
+
+        File.Delete(filler);
+        await receiver.WaitForAsync(r => r.AllAccepted(new Dictionary<int, int> { [0] = Count }) || r.Accepted().Count() == Count - 1, Patience);
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+
+        var accepted = receiver.Requests.Accepted().Select(r => r.Offset!.Value).ToHashSet();
+        var missing = Enumerable.Range(0, Count).Select(o => (long)o).Where(o => o != Failing && !accepted.Contains(o)).ToList();
+        Assert.True(missing.Count == 0, $"never accepted: {string.Join(",", missing)}");
+        var lines = File.ReadAllText(config.SkipFile);
+        Assert.EndsWith("\n", lines, StringComparison.Ordinal);
+        var skipped = Assert.Single(lines.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(Failing, JsonDocument.Parse(skipped).RootElement.GetProperty("offset").GetInt64());
+        Assert.Contains(kcp.Output, l => l.Contains($"{topic}/0@{Failing} written to", StringComparison.Ordinal));
+        Assert.Equal(Count, Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0]);
+    }
+}
