@@ -14,8 +14,10 @@ namespace KafkaConsumerProxy.Admin;
 /// <summary>
 /// The local control channel of a running kcp: the <see cref="RoutesApi"/> over HTTP on the Unix domain socket
 /// <c>{state_dir}/kcp.sock</c> (mode 0600: only the user kcp runs as, and root, can use it). <c>kcp routes</c> and
-/// <c>kcp reload</c> find it from <c>--config</c>. The socket also marks the state_dir as taken: a second kcp on the
-/// same state_dir finds it answering and refuses to start; a socket file left by a killed kcp is replaced.
+/// <c>kcp reload</c> find it from <c>--config</c>. Several kcp processes may share a state_dir (they share its skip
+/// records, operator state and local records, one owner per partition): the first serves <c>kcp.sock</c>, each further
+/// one <c>kcp-{pid}.sock</c>, and the CLI sends an operation to every one that answers. A socket file left by a killed
+/// kcp is replaced.
 /// </summary>
 internal sealed class ControlServer : IAsyncDisposable
 {
@@ -37,8 +39,29 @@ internal sealed class ControlServer : IAsyncDisposable
 
     public static string SocketPath(string stateDir) => System.IO.Path.Combine(stateDir, SocketName);
 
+    /// <summary>Every control socket file under <paramref name="stateDir"/>: <c>kcp.sock</c> first, then <c>kcp-{pid}.sock</c>.</summary>
+    public static IReadOnlyList<string> SocketPaths(string stateDir)
+    {
+        var paths = new List<string>();
+        if (File.Exists(SocketPath(stateDir)))
+        {
+            paths.Add(SocketPath(stateDir));
+        }
+
+        try
+        {
+            paths.AddRange(Directory.EnumerateFiles(stateDir, "kcp-*.sock").Order(StringComparer.Ordinal));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // No state_dir: no kcp runs there.
+        }
+
+        return paths;
+    }
+
     /// <summary>Listens on the state_dir's socket.</summary>
-    /// <exception cref="InvalidOperationException">Another kcp serves this state_dir, or the socket cannot be created.</exception>
+    /// <exception cref="InvalidOperationException">The socket cannot be created.</exception>
     public static async Task<ControlServer> StartAsync(string stateDir, RouteRegistry registry, ILogger logger)
     {
         var path = SocketPath(stateDir);
@@ -47,15 +70,27 @@ internal sealed class ControlServer : IAsyncDisposable
             throw new InvalidOperationException($"the control socket path {path} is longer than the {MaxSocketPathBytes} bytes a Unix socket path may have; use a shorter state_dir");
         }
 
-        if (File.Exists(path))
+        foreach (var existing in SocketPaths(stateDir))
         {
-            if (await AnswersAsync(path).ConfigureAwait(false))
+            if (await AnswersAsync(existing).ConfigureAwait(false))
             {
-                throw new InvalidOperationException($"another kcp is running with state_dir {stateDir} (its control socket {path} answers); stop it first, or give this one its own state_dir");
+                if (existing == path)
+                {
+                    // Another kcp shares this state_dir: this one gets a socket of its own.
+                    path = System.IO.Path.Combine(stateDir, $"kcp-{Environment.ProcessId}.sock");
+                    Log.ControlSocketShared(logger, existing, path);
+                }
+
+                continue;
             }
 
-            File.Delete(path);
-            Log.ControlStaleSocketReplaced(logger, path);
+            File.Delete(existing);
+            Log.ControlStaleSocketReplaced(logger, existing);
+        }
+
+        if (Encoding.UTF8.GetByteCount(path) > MaxSocketPathBytes)
+        {
+            throw new InvalidOperationException($"the control socket path {path} is longer than the {MaxSocketPathBytes} bytes a Unix socket path may have; use a shorter state_dir");
         }
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions

@@ -12,7 +12,7 @@ namespace KafkaConsumerProxy.Cli;
 /// <summary>
 /// The <c>kcp</c> command line: run, validate, demo, offsets, routes, reload. Exit codes: 0 success (for <c>run</c>:
 /// a clean stop on a signal; a failing route never ends the process); 1 an environment failure (something the
-/// configuration cannot fix: a directory that cannot be created at run time, another kcp on the same state_dir, an
+/// configuration cannot fix: a directory that cannot be created at run time, an
 /// unreachable cluster in <c>kcp offsets</c>, no running kcp for <c>kcp routes</c>, an unexpected error); 2 invalid
 /// configuration or invalid command-line arguments. Every
 /// failure is reported in one line (a configuration's errors one per line), never as a stack trace.

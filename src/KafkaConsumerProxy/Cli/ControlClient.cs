@@ -7,8 +7,8 @@ using KafkaConsumerProxy.Routes;
 namespace KafkaConsumerProxy.Cli;
 
 /// <summary>
-/// The client side of the control socket (<see cref="ControlServer"/>): HTTP over the Unix domain socket
-/// <c>{state_dir}/kcp.sock</c>. Failures to reach kcp become <see cref="ControlUnavailableException"/> with a message
+/// The client side of one control socket (<see cref="ControlServer"/>): HTTP over a Unix domain socket under
+/// state_dir. Failures to reach kcp become <see cref="ControlUnavailableException"/> with a message
 /// for the operator.
 /// </summary>
 internal sealed class ControlClient : IDisposable
@@ -19,9 +19,9 @@ internal sealed class ControlClient : IDisposable
     private readonly HttpClient _http;
     private readonly string _socket;
 
-    public ControlClient(string stateDir)
+    public ControlClient(string socket)
     {
-        _socket = ControlServer.SocketPath(stateDir);
+        _socket = socket;
         var handler = new SocketsHttpHandler
         {
             ConnectCallback = async (_, cancel) =>

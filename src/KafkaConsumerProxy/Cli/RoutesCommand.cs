@@ -114,21 +114,51 @@ internal static class RoutesCommand
             return CliApp.ConfigError;
         }
 
-        using var client = new ControlClient(stateDir);
-        try
+        // Several kcp processes may share a state_dir: the operation goes to each one that answers.
+        var sockets = new List<string>();
+        foreach (var socket in ControlServer.SocketPaths(stateDir))
         {
-            return await action(client).ConfigureAwait(false);
+            if (await ControlServer.AnswersAsync(socket).ConfigureAwait(false))
+            {
+                sockets.Add(socket);
+            }
         }
-        catch (ControlUnavailableException ex)
+
+        if (sockets.Count == 0)
         {
-            Console.Error.WriteLine($"kcp: {ex.Message}");
+            Console.Error.WriteLine($"kcp: kcp is not running for this configuration (no kcp answers on {ControlServer.SocketPath(stateDir)})");
             return CliApp.EnvironmentError;
         }
-        catch (ControlRequestException ex)
+
+        var worst = 0;
+        foreach (var socket in sockets)
         {
-            Console.Error.WriteLine($"kcp: {ex.Message}");
-            return CliApp.ConfigError;
+            if (sockets.Count > 1)
+            {
+                Console.Out.WriteLine($"== kcp on {socket}");
+            }
+
+            using var client = new ControlClient(socket);
+            int code;
+            try
+            {
+                code = await action(client).ConfigureAwait(false);
+            }
+            catch (ControlUnavailableException ex)
+            {
+                Console.Error.WriteLine($"kcp: {ex.Message}");
+                code = CliApp.EnvironmentError;
+            }
+            catch (ControlRequestException ex)
+            {
+                Console.Error.WriteLine($"kcp: {ex.Message}");
+                code = CliApp.ConfigError;
+            }
+
+            worst = Math.Max(worst, code);
         }
+
+        return worst;
     }
 
     /// <summary>

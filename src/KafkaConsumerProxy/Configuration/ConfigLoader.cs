@@ -107,6 +107,8 @@ public static partial class ConfigLoader
 
             var reader = new MapReader(main.File, clusterNode, errors, $"clusters.{name}.");
             var servers = reader.RequiredString("bootstrap_servers");
+            if (servers.Length > 0 && EndpointRules.BootstrapProblem(servers) is { } serversProblem)
+                reader.Error("bootstrap_servers", servers, serversProblem);
             var conf = reader.Conf("consumer_conf");
             reader.ReportUnknownKeys();
             clusters[name] = new ClusterDefinition(name, servers, conf);

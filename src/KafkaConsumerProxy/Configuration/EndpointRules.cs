@@ -70,6 +70,37 @@ internal static class EndpointRules
     }
 
     /// <summary>
+    /// Why <c>bootstrap_servers</c> is not a list of <c>host:port</c> entries as librdkafka reads them (an optional
+    /// <c>protocol://</c> prefix, the port 9092 when omitted), or null. librdkafka itself only logs a bad entry
+    /// when it tries to connect, so this is checked here.
+    /// </summary>
+    public static string? BootstrapProblem(string servers)
+    {
+        // librdkafka separates entries by ',' or ' ' and skips empty ones.
+        foreach (var raw in servers.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries))
+        {
+            var entry = raw;
+            var scheme = entry.IndexOf("://", StringComparison.Ordinal);
+            if (scheme >= 0 && entry[..scheme].ToUpperInvariant() is "PLAINTEXT" or "SSL" or "SASL_PLAINTEXT" or "SASL_SSL")
+                entry = entry[(scheme + 3)..];
+
+            var host = entry;
+            var colon = entry.LastIndexOf(':');
+            if (colon >= 0 && colon > entry.LastIndexOf(']'))
+            {
+                host = entry[..colon];
+                if (!int.TryParse(entry.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+                    host = "";
+            }
+
+            if (host.Length == 0 || host.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)) || HostProblem(host, "") is not null)
+                return $"must be host:port entries separated by ',', e.g. 10.0.0.1:9092,kafka-2.internal:9092 (an IPv6 address in brackets, [::1]:9092); '{raw}' is not one";
+        }
+
+        return null;
+    }
+
+    /// <summary>
     /// Builds the route's requests with the delivery code and reports every value that would not be sent as written:
     /// key and message per problem. Call only when host, port, url and domain passed their own checks.
     /// </summary>

@@ -27,6 +27,7 @@ internal sealed class RouteRegistry : IAsyncDisposable
     private KcpConfig _config;
     private ReloadResult? _lastReload;
     private ReloadResult? _lastRejected;
+    private bool _closed;
 
     public RouteRegistry(KcpConfig config, RouteRuntime runtime, ILogger logger)
     {
@@ -126,7 +127,7 @@ internal sealed class RouteRegistry : IAsyncDisposable
         await _serial.WaitAsync().ConfigureAwait(false);
         try
         {
-            var (selected, error) = Select(selector);
+            var (selected, error) = Closed() ? ([], "kcp is stopping") : Select(selector);
             if (error is not null)
             {
                 return new RouteOperationResult(action, [], error);
@@ -156,6 +157,11 @@ internal sealed class RouteRegistry : IAsyncDisposable
         {
             var old = Config;
             var now = _runtime.Time.GetUtcNow();
+            if (Closed())
+            {
+                return new ReloadResult(now, trigger, false, ["kcp is stopping"], [], [], [], [], []);
+            }
+
             var (loaded, errors) = ConfigLoader.TryLoad(old.ConfigFile);
             if (loaded is null)
             {
@@ -258,19 +264,37 @@ internal sealed class RouteRegistry : IAsyncDisposable
     /// <summary>Stops every route cleanly (in parallel: each finishes, commits and leaves its group).</summary>
     public async Task StopAllAsync()
     {
-        List<RouteSupervisor> all;
-        lock (_gate)
+        // After the operation or reload in progress; none runs after this.
+        await _serial.WaitAsync().ConfigureAwait(false);
+        try
         {
-            all = [.. _routes.Values];
-        }
+            List<RouteSupervisor> all;
+            lock (_gate)
+            {
+                _closed = true;
+                all = [.. _routes.Values];
+            }
 
-        await Task.WhenAll(all.Select(s => s.RetireAsync("kcp stopping"))).ConfigureAwait(false);
+            await Task.WhenAll(all.Select(s => s.RetireAsync("kcp stopping"))).ConfigureAwait(false);
+        }
+        finally
+        {
+            _serial.Release();
+        }
     }
 
     public async ValueTask DisposeAsync()
     {
         await StopAllAsync().ConfigureAwait(false);
         _serial.Dispose();
+    }
+
+    private bool Closed()
+    {
+        lock (_gate)
+        {
+            return _closed;
+        }
     }
 
     private ReloadResult Remember(ReloadResult result)

@@ -145,4 +145,7 @@ internal static partial class Log
 
     [LoggerMessage(1100, LogLevel.Critical, "Cannot start: {What}: {Reason}")]
     public static partial void StartFailed(ILogger logger, string what, string reason);
+
+    [LoggerMessage(1590, LogLevel.Information, "Control socket {Shared} is served by another kcp sharing this state_dir; this one listens on {Own}, and kcp routes reaches both")]
+    public static partial void ControlSocketShared(ILogger logger, string shared, string own);
 }

@@ -863,6 +863,36 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Contains(new ConfigError(Route("r.yaml"), "topic", topic, "must be a Kafka topic name: 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-', and not '.' or '..'"), Errors());
     }
 
+    [Theory]
+    [InlineData("\"kafka-1:9092\\tkafka-2:9092\"", "kafka-1:9092\tkafka-2:9092")]
+    [InlineData("kafka-1:http", "kafka-1:http")]
+    [InlineData("kafka-1:99999", "kafka-1:99999")]
+    [InlineData("http://kafka-1:9092", "http://kafka-1:9092")]
+    [InlineData("\"kafka-1:9092,user@kafka-2:9092\"", "user@kafka-2:9092")]
+    public void TryLoad_BootstrapServersNotHostPortList_Reported_Issue7(string yaml, string badEntry)
+    {
+        var config = WriteMain($"clusters:\n  default:\n    bootstrap_servers: {yaml}\n");
+        Write("routes/r.yaml", RouteYaml());
+
+        var error = Assert.Single(ConfigLoader.TryLoad(config).Errors);
+
+        Assert.Equal("clusters.default.bootstrap_servers", error.Key);
+        Assert.Equal($"must be host:port entries separated by ',', e.g. 10.0.0.1:9092,kafka-2.internal:9092 (an IPv6 address in brackets, [::1]:9092); '{badEntry}' is not one", error.Message);
+    }
+
+    [Theory]
+    [InlineData("10.0.0.1:9092,10.0.0.2:9092")]
+    [InlineData("kafka-1, kafka-2:9093")]
+    [InlineData("kafka-1:9092 kafka-2:9092,,kafka-3")]
+    [InlineData("SASL_SSL://kafka-1.internal:9093")]
+    [InlineData("[::1]:9092")]
+    public void Load_BootstrapServersLists_Accepted(string servers)
+    {
+        Write("routes/r.yaml", RouteYaml());
+
+        Assert.Equal(servers, ConfigLoader.Load(WriteMain($"clusters:\n  default:\n    bootstrap_servers: \"{servers}\"\n")).Clusters["default"].BootstrapServers);
+    }
+
     [Fact]
     public void TryLoad_YamlAliasBomb_RefusedFastWithoutExpanding_Issue7()
     {

@@ -281,7 +281,7 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
     }
 
     [Fact]
-    public async Task SecondKcpOnTheSameStateDir_RefusedWithExit1_CliWithoutKcpSaysSo_Issue8()
+    public async Task SecondKcpOnTheSameStateDir_GetsItsOwnSocket_CliReachesBoth_CliWithoutKcpSaysSo_Issue8()
     {
         var topic = _cluster.CreateTopic("second", 1);
         await using var receiver = await RecordingReceiver.StartAsync();
@@ -307,12 +307,19 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(config.StateDir, "kcp.sock")));
         }
 
+        // Processes sharing a state_dir (they share skip records and operator state): the second gets its own socket.
         await using var second = KcpProcess.Run(config.ConfigFile);
-        Assert.Equal(1, await second.WaitForExitAsync(Patience));
-        Assert.Contains(second.Output, l => l.Contains("another kcp is running with state_dir", StringComparison.Ordinal));
+        await second.WaitForOutputAsync("is served by another kcp sharing this state_dir", Patience);
+        await second.WaitForOutputAsync("Control socket listening", Patience);
         Assert.False(kcp.HasExited);
+        Assert.False(second.HasExited);
         (code, output) = await CliAsync("routes", "list", "--config", config.ConfigFile);
         Assert.True(code == 0, output);
+        Assert.Contains($"== kcp on {Path.Combine(config.StateDir, "kcp.sock")}", output, StringComparison.Ordinal);
+        Assert.Contains($"== kcp on {Path.Combine(config.StateDir, "kcp-")}", output, StringComparison.Ordinal);
+        second.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await second.WaitForExitAsync(Patience));
+        Assert.Empty(Directory.GetFiles(config.StateDir, "kcp-*.sock"));
         kcp.SendSignal(KcpProcess.SigTerm);
         Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
     }
