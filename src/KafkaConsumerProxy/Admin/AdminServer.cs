@@ -56,6 +56,43 @@ internal sealed class AdminServer : IAsyncDisposable
 
     public static string AddressFile(string stateDir) => Path.Combine(stateDir, AddressFileName);
 
+    /// <summary>
+    /// <c>admin.json</c>, or <c>admin-{pid}.json</c> when another live kcp process sharing the state_dir wrote
+    /// <c>admin.json</c>.
+    /// </summary>
+    private static string AddressFileFor(string stateDir)
+    {
+        var main = AddressFile(stateDir);
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(main));
+            var pid = doc.RootElement.GetProperty("pid").GetInt32();
+            if (pid != Environment.ProcessId && Alive(pid))
+            {
+                return Path.Combine(stateDir, $"admin-{Environment.ProcessId}.json");
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            // None, or unreadable: this process takes it.
+        }
+
+        return main;
+    }
+
+    private static bool Alive(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Starts listening; null when <c>admin.listen: off</c>.</summary>
     /// <exception cref="IOException">The address cannot be bound (in use, not this machine's).</exception>
     public static async Task<AdminServer?> StartAsync(KcpConfig config, RouteRegistry registry, ILogger logger)
@@ -137,6 +174,14 @@ internal sealed class AdminServer : IAsyncDisposable
         {
             await app.StartAsync().ConfigureAwait(false);
         }
+        catch (IOException ex)
+        {
+            // Address in use (typically another kcp of the same configuration): deliveries matter more than this
+            // endpoint, so kcp runs on without it, saying so at error.
+            await app.DisposeAsync().ConfigureAwait(false);
+            Log.AdminBindFailed(logger, listen.ToString(), ex.Message);
+            return null;
+        }
         catch
         {
             await app.DisposeAsync().ConfigureAwait(false);
@@ -146,7 +191,7 @@ internal sealed class AdminServer : IAsyncDisposable
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
             ?? throw new IOException($"the admin endpoint did not report the address it listens on ({listen})");
         var address = new Uri(bound.EndsWith('/') ? bound : bound + "/");
-        var file = AddressFile(config.StateDir);
+        var file = AddressFileFor(config.StateDir);
         try
         {
             Directory.CreateDirectory(config.StateDir);

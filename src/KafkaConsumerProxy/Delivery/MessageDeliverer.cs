@@ -168,119 +168,119 @@ public sealed class MessageDeliverer
         FailingEntry? failing = null;
         try
         {
-        for (var attempt = 1; ; attempt++)
-        {
-            if (!await TakeSlotAsync(inFlight, attempt, abandon).ConfigureAwait(false))
+            for (var attempt = 1; ; attempt++)
             {
-                return;
-            }
-
-            retry.Clear();
-            DeliveryResult result;
-            _metrics.OnAttemptStarted(_route.Name);
-            try
-            {
-                result = await _http.SendBatchAsync(batch, slot, attempt, retry).ConfigureAwait(false);
-            }
-            finally
-            {
-                inFlight?.Release();
-            }
-
-            _metrics.OnAttempt(_route.Name, result);
-
-            string reason;
-            if (result.IsSuccess)
-            {
-                var first = batch[0];
-                if (_route.SlowTimeMs is { } slow && result.Elapsed.TotalMilliseconds > slow)
+                if (!await TakeSlotAsync(inFlight, attempt, abandon).ConfigureAwait(false))
                 {
-                    Log.DeliverySlow(_logger, _route.Name, first.Topic, first.Partition, first.Offset, (long)result.Elapsed.TotalMilliseconds, slow, result.Host);
+                    return;
                 }
 
-                retry.Sort();
-                var kept = 0;
-                for (var i = 0; i < batch.Count; i++)
+                retry.Clear();
+                DeliveryResult result;
+                _metrics.OnAttemptStarted(_route.Name);
+                try
                 {
-                    var record = batch[i];
-                    if (retry.BinarySearch(record.Offset) >= 0)
+                    result = await _http.SendBatchAsync(batch, slot, attempt, retry).ConfigureAwait(false);
+                }
+                finally
+                {
+                    inFlight?.Release();
+                }
+
+                _metrics.OnAttempt(_route.Name, result);
+
+                string reason;
+                if (result.IsSuccess)
+                {
+                    var first = batch[0];
+                    if (_route.SlowTimeMs is { } slow && result.Elapsed.TotalMilliseconds > slow)
                     {
-                        batch[kept++] = record;
-                        continue;
+                        Log.DeliverySlow(_logger, _route.Name, first.Topic, first.Partition, first.Offset, (long)result.Elapsed.TotalMilliseconds, slow, result.Host);
                     }
 
-                    _metrics.OnDelivered(_route.Name);
-                    await finished(record, MessageDisposition.Delivered).ConfigureAwait(false);
+                    retry.Sort();
+                    var kept = 0;
+                    for (var i = 0; i < batch.Count; i++)
+                    {
+                        var record = batch[i];
+                        if (retry.BinarySearch(record.Offset) >= 0)
+                        {
+                            batch[kept++] = record;
+                            continue;
+                        }
+
+                        _metrics.OnDelivered(_route.Name);
+                        await finished(record, MessageDisposition.Delivered).ConfigureAwait(false);
+                    }
+
+                    batch.RemoveRange(kept, batch.Count - kept);
+                    if (kept == 0)
+                    {
+                        return;
+                    }
+
+                    reason = (result with { Outcome = DeliveryOutcome.RetryListed, Reason = "named in the answer's retry list" }).Describe();
+                }
+                else
+                {
+                    reason = result.Describe();
                 }
 
-                batch.RemoveRange(kept, batch.Count - kept);
-                if (kept == 0)
+                var head = batch[0];
+                for (var i = 0; i < batch.Count; i++)
                 {
+                    _metrics.OnFailedAttempt(_route.Name);
+                }
+
+                // The batch is shown (and skipped or retried by an operator) through its first message.
+                if (failing is not null && failing.Record.Offset != head.Offset)
+                {
+                    _metrics.Observations.Finished(failing);
+                }
+
+                failing = _metrics.Observations.Failed(_route.Name, head, attempt, result, _time.GetUtcNow());
+
+                // One line per batch, not per message: a failing batch of hundreds would otherwise flood the log.
+                var described = batch.Count == 1 ? reason : $"{reason} (batch of {batch.Count}: offsets {RequestBuilder.DescribeOffsets(batch)})";
+                LogFailure(head, attempt, described);
+                if (failures.OnFailure(attempt, out var failingFor))
+                {
+                    Log.DeliveryBlocked(_logger, _route.Name, head.Topic, head.Partition, head.Offset, attempt, failingFor.TotalSeconds, described);
+                }
+
+                var skip = RetryPolicy.AfterFailure(_route, attempt) == RetryDecision.Skip;
+                if (skip || failures.ManualSkip.IsCancellationRequested || failing.SkipToken.IsCancellationRequested)
+                {
+                    await SkipAllAsync(batch, attempt, reason, manual: !skip, finished, skip ? null : failing.SkippedBy).ConfigureAwait(false);
                     return;
                 }
 
-                reason = (result with { Outcome = DeliveryOutcome.RetryListed, Reason = "named in the answer's retry list" }).Describe();
-            }
-            else
-            {
-                reason = result.Describe();
-            }
-
-            var head = batch[0];
-            for (var i = 0; i < batch.Count; i++)
-            {
-                _metrics.OnFailedAttempt(_route.Name);
-            }
-
-            // The batch is shown (and skipped or retried by an operator) through its first message.
-            if (failing is not null && failing.Record.Offset != head.Offset)
-            {
-                _metrics.Observations.Finished(failing);
-            }
-
-            failing = _metrics.Observations.Failed(_route.Name, head, attempt, result, _time.GetUtcNow());
-
-            // One line per batch, not per message: a failing batch of hundreds would otherwise flood the log.
-            var described = batch.Count == 1 ? reason : $"{reason} (batch of {batch.Count}: offsets {RequestBuilder.DescribeOffsets(batch)})";
-            LogFailure(head, attempt, described);
-            if (failures.OnFailure(attempt, out var failingFor))
-            {
-                Log.DeliveryBlocked(_logger, _route.Name, head.Topic, head.Partition, head.Offset, attempt, failingFor.TotalSeconds, described);
-            }
-
-            var skip = RetryPolicy.AfterFailure(_route, attempt) == RetryDecision.Skip;
-            if (skip || failures.ManualSkip.IsCancellationRequested || failing.SkipToken.IsCancellationRequested)
-            {
-                await SkipAllAsync(batch, attempt, reason, manual: !skip, finished, skip ? null : failing.SkippedBy).ConfigureAwait(false);
-                return;
-            }
-
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(abandon, failures.ManualSkip, failing.SkipToken, failing.RetryToken);
-            try
-            {
-                await Task.Delay(_retryInterval, _time, wait.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                if (failures.ManualSkip.IsCancellationRequested || failing.SkipToken.IsCancellationRequested)
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(abandon, failures.ManualSkip, failing.SkipToken, failing.RetryToken);
+                try
                 {
-                    await SkipAllAsync(batch, attempt, reason, manual: true, finished, failing.SkippedBy).ConfigureAwait(false);
-                    return;
+                    await Task.Delay(_retryInterval, _time, wait.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    if (failures.ManualSkip.IsCancellationRequested || failing.SkipToken.IsCancellationRequested)
+                    {
+                        await SkipAllAsync(batch, attempt, reason, manual: true, finished, failing.SkippedBy).ConfigureAwait(false);
+                        return;
+                    }
+
+                    if (abandon.IsCancellationRequested)
+                    {
+                        return;
+                    }
+
+                    // An operator asked for the next attempt now.
                 }
 
                 if (abandon.IsCancellationRequested)
                 {
                     return;
                 }
-
-                // An operator asked for the next attempt now.
             }
-
-            if (abandon.IsCancellationRequested)
-            {
-                return;
-            }
-        }
         }
         finally
         {

@@ -23,6 +23,9 @@ internal static partial class Log
     [LoggerMessage(1705, LogLevel.Information, "Route {Route}: retry of {Topic}/{Partition} offset {Offset} now, as {Who} asked")]
     public static partial void RetryNowRequested(ILogger logger, string route, string topic, int partition, long offset, string who);
 
+    [LoggerMessage(1707, LogLevel.Error, "Admin endpoint not started: cannot listen on {Address}: {Error}; routes run without metrics, dashboard and admin API (the control socket still works); give this kcp another admin.listen")]
+    public static partial void AdminBindFailed(ILogger logger, string address, string error);
+
     [LoggerMessage(1706, LogLevel.Information, "Admin endpoint is off (admin.listen: off)")]
     public static partial void AdminOff(ILogger logger);
 }

@@ -41,8 +41,8 @@ public sealed class ProxyMetrics : IDisposable
         _inFlight = _meter.CreateUpDownCounter<long>("kcp.delivery.in_flight", description: "Delivery requests in flight");
         _rebalances = _meter.CreateCounter<long>("kcp.consumer.rebalances", description: "Partition assignments and revocations seen by the route's members");
         _commitFailures = _meter.CreateCounter<long>("kcp.offsets.commit_failures", description: "Offset commits the group coordinator refused or that failed");
-        _meter.CreateObservableGauge("kcp.consumer.lag", () => Observations.Partitions().Select(p => new Measurement<long>(p.Lag, PartitionTags(p))),
-            description: "High watermark minus the committed offset, per partition owned by this process");
+        _meter.CreateObservableGauge("kcp.consumer.lag", () => Observations.Partitions().Where(p => p.HighWatermark >= 0).Select(p => new Measurement<long>(p.Lag, PartitionTags(p))),
+            description: "High watermark minus the committed offset, per partition owned by this process (absent while the high watermark is unknown)");
         _meter.CreateObservableGauge("kcp.consumer.committed_offset", () => Observations.Partitions().Select(p => new Measurement<long>(p.CommittedOffset, PartitionTags(p))),
             description: "The offset last committed by this process, per partition (-1: none yet)");
         _meter.CreateObservableGauge("kcp.consumer.high_watermark", () => Observations.Partitions().Select(p => new Measurement<long>(p.HighWatermark, PartitionTags(p))),

@@ -40,7 +40,7 @@ public sealed class AdminEndpointTests : IClassFixture<TestCluster>
 
         await using var kcp = KcpProcess.Run(config.ConfigFile);
         using var admin = await AdminClient.ConnectAsync(config.StateDir, kcp, Token, Patience);
-        Assert.Contains(kcp.StdOut, l => l.Contains("Admin endpoint listening on http://" + admin.BaseAddress.Authority, StringComparison.Ordinal));
+        await kcp.WaitForOutputAsync("Admin endpoint listening on http://" + admin.BaseAddress.Authority, Patience);
 
         // Access: health without a token; everything else needs the right one.
         Assert.Equal(200, (await admin.SendAsync(HttpMethod.Get, "/healthz", noToken: true)).Status);
@@ -99,7 +99,9 @@ public sealed class AdminEndpointTests : IClassFixture<TestCluster>
         var metrics = await WaitForMetricsAsync(admin, m =>
             Value(m, "kcp_messages_delivered_total", "route=\"orders\"") == 9
             && Values(m, "kcp_consumer_lag", "route=\"orders\"").Count == 2
-            && Values(m, "kcp_consumer_lag", "route=\"orders\"").All(v => v == 0), "9 delivered and lag 0 on both partitions");
+            && Values(m, "kcp_consumer_lag", "route=\"orders\"").All(v => v == 0)
+            && Value(m, "kcp_consumer_committed_offset", "route=\"orders\"") == 10
+            && Value(m, "kcp_consumer_high_watermark", "route=\"orders\"") == 10, "9 delivered, committed 5 and 5, lag 0 on both partitions");
         Assert.Equal(1, Value(metrics, "kcp_messages_skipped_total", "kind=\"manual\""));
         Assert.True(Value(metrics, "kcp_delivery_attempts_total", "outcome=\"bad_status\"") >= 3, metrics);
         Assert.Equal(9, Value(metrics, "kcp_delivery_attempts_total", "outcome=\"success\""));
@@ -138,6 +140,35 @@ public sealed class AdminEndpointTests : IClassFixture<TestCluster>
         kcp.SendSignal(KcpProcess.SigTerm);
         Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
         Assert.False(File.Exists(Path.Combine(config.StateDir, "admin.json")), "admin.json is removed at a clean stop");
+    }
+
+    [Fact]
+    public async Task AdminPortInUse_KcpDeliversWithoutTheEndpoint_SaysSoAtError_Issue9()
+    {
+        var topic = _cluster.CreateTopic("adm-port", 1);
+        await using var receiver = await RecordingReceiver.StartAsync();
+        using var first = new ProxyConfigWriter(_cluster.BootstrapServers);
+        first.AddRoute("one", topic, Names.Unique("g"), receiver.Port);
+        await using var kcp1 = KcpProcess.Run(first.ConfigFile);
+        using var admin = await AdminClient.ConnectAsync(first.StateDir, kcp1, null, Patience);
+
+        using var second = new ProxyConfigWriter(_cluster.BootstrapServers);
+        second.AddRoute("two", topic, Names.Unique("g"), receiver.Port);
+        var text = await File.ReadAllTextAsync(second.ConfigFile);
+        await File.WriteAllTextAsync(second.ConfigFile, text.Replace("listen: \"127.0.0.1:0\"", $"listen: \"{admin.BaseAddress.Authority}\"", StringComparison.Ordinal));
+        await using var kcp2 = KcpProcess.Run(second.ConfigFile);
+        await kcp2.WaitForOutputAsync("Admin endpoint not started: cannot listen on " + admin.BaseAddress.Authority, Patience);
+
+        // Both groups get every message: the second kcp runs its route without the endpoint.
+        await _cluster.ProduceAsync(topic, Enumerable.Range(0, 3).Select(i => (0, (byte[]?)null, (byte[]?)Encoding.UTF8.GetBytes($"p{i}"))));
+        await receiver.WaitForAsync(r => r.Accepted().Count() >= 6, Patience);
+        Assert.False(kcp2.HasExited, kcp2.Tail());
+        Assert.Equal(200, (await admin.GetAsync("/healthz")).Status);
+
+        kcp2.SendSignal(KcpProcess.SigTerm);
+        kcp1.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp2.WaitForExitAsync(Patience));
+        Assert.Equal(0, await kcp1.WaitForExitAsync(Patience));
     }
 
     [Theory]
