@@ -32,9 +32,6 @@ public sealed class ProxyRunner
         _time = time;
     }
 
-    /// <summary>The routes of the running proxy; null until <see cref="RunAsync"/> has started them.</summary>
-    internal RouteRegistry? Routes { get; private set; }
-
     /// <summary>The admin endpoint; null until <see cref="RunAsync"/> started it, or with <c>admin.listen: off</c>.</summary>
     internal AdminServer? Admin { get; private set; }
 
@@ -63,7 +60,6 @@ public sealed class ProxyRunner
                 await using var adminScope = ((IAsyncDisposable?)admin ?? AdminServer.Off).ConfigureAwait(false);
                 Admin = admin;
                 registry.StartAll((route, create) => Starting(logger, $"route {route.Name} ({route.SourceFile})", create));
-                Routes = registry;
                 using var watcher = new ConfigWatcher(registry, logger, _time);
                 try
                 {

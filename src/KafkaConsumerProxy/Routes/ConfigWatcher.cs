@@ -30,9 +30,6 @@ internal sealed class ConfigWatcher : IDisposable
         Watch();
     }
 
-    /// <summary>Completes when the reload started by the latest change has finished (for tests and shutdown).</summary>
-    public Task Current { get; private set; } = Task.CompletedTask;
-
     private void Watch()
     {
         var config = _registry.Config;
@@ -99,9 +96,7 @@ internal sealed class ConfigWatcher : IDisposable
 
         try
         {
-            var reload = _registry.ReloadAsync("files changed");
-            Current = reload;
-            await reload.ConfigureAwait(false);
+            await _registry.ReloadAsync("files changed").ConfigureAwait(false);
             Watch();
         }
 #pragma warning disable CA1031 // A reload that throws must not end the watching; the error is logged.

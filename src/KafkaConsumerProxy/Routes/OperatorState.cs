@@ -81,7 +81,8 @@ internal sealed class OperatorState
 
     private void Write()
     {
-        var temp = Path + ".tmp";
+        // Per process: kcp processes sharing a state_dir must not write into each other's temporary file.
+        var temp = $"{Path}.{Environment.ProcessId}.tmp";
         try
         {
             using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
@@ -95,6 +96,14 @@ internal sealed class OperatorState
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             Log.OperatorStateWriteFailed(_logger, Path, ex.Message);
+            try
+            {
+                File.Delete(temp);
+            }
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+            {
+                // Nothing more to do; the next write replaces it.
+            }
         }
     }
 

@@ -85,6 +85,9 @@ public sealed class ReloadProcessTests : IClassFixture<TestCluster>
         Assert.True(code == 0, output);
         Assert.Contains("unchanged [change, keep]", output, StringComparison.Ordinal);
 
+        // Debounced: each of the five edits (each several file events) made one reload.
+        Assert.Equal(5, kcp.StdOut.Count(l => l.Contains("Reload (files changed)", StringComparison.Ordinal)));
+
         // The unchanged route was never touched: one assignment, no revoke, nothing twice.
         DeliveryAssert.AllOnce(keep.Expected, keepReceiver.Requests);
         DeliveryAssert.AllOnce(change.Expected, changeReceiver.Requests);

@@ -147,6 +147,61 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
     }
 
     [Fact]
+    public async Task Pause_RebalanceWhilePaused_KeptAndNewlyAssignedPartitionsStayPaused_OtherMemberDeliversItsShare_Issue8()
+    {
+        const int Partitions = 4;
+        var topic = _cluster.CreateTopic("pause-rebalance", Partitions);
+        var group = Names.Unique("g");
+        await using var pausedReceiver = await RecordingReceiver.StartAsync();
+        await using var otherReceiver = await RecordingReceiver.StartAsync();
+        using var pausedConfig = new ProxyConfigWriter(_cluster.BootstrapServers, QuickConf);
+        pausedConfig.AddRoute("r", topic, group, pausedReceiver.Port);
+        // Another machine in the same group: its own state_dir and its own endpoint, to tell who delivered what.
+        using var otherConfig = new ProxyConfigWriter(_cluster.BootstrapServers, QuickConf);
+        otherConfig.AddRoute("r", topic, group, otherReceiver.Port);
+        var produced = new Produced(_cluster, topic, Partitions);
+        await produced.AddAsync(2);
+        await using var paused = KcpProcess.Run(pausedConfig.ConfigFile);
+        await DeliveryAssert.AllArrivedAsync(pausedReceiver, produced.Expected, Patience);
+        var (code, output) = await CliAsync("routes", "pause", "r", "--config", pausedConfig.ConfigFile);
+        Assert.True(code == 0, output);
+        var before = pausedReceiver.Requests.Count;
+
+        await using var other = KcpProcess.Run(otherConfig.ConfigFile);
+        await other.WaitForOutputAsync("Route r member 0: partitions assigned", Patience);
+        // The paused member gave up part of its partitions and kept the rest, still paused (with an eager assignor it
+        // would be given its share again, and pause that).
+        await paused.WaitForOutputAsync("Route r member 0: partitions revoked", Patience);
+        var otherLine = other.StdOut.Last(l => l.Contains("Route r member 0: partitions assigned", StringComparison.Ordinal));
+        var otherPartitions = otherLine[(otherLine.LastIndexOf('[') + 1)..otherLine.LastIndexOf(']')]
+            .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToHashSet();
+        Assert.InRange(otherPartitions.Count, 1, Partitions - 1);
+
+        await produced.AddAsync(3);
+        var otherShare = produced.Expected.Where(e => otherPartitions.Contains(e.Partition) && e.Offset >= 2).ToHashSet();
+        await DeliveryAssert.AllArrivedAsync(otherReceiver, otherShare, Patience);
+        Assert.Equal(before, pausedReceiver.Requests.Count);
+
+        // The other member leaves: its partitions are assigned to the paused member, which pauses them too.
+        other.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await other.WaitForExitAsync(Patience));
+        await paused.WaitForOutputAsync(l => l.Contains("Route r member 0: partitions assigned", StringComparison.Ordinal)
+            && paused.StdOut.Count(x => x.Contains("Route r member 0: paused:", StringComparison.Ordinal)) >= 2, "the newly assigned partitions paused", Patience);
+        await produced.AddAsync(1);
+        (code, output) = await CliAsync("routes", "list", "--config", pausedConfig.ConfigFile);
+        Assert.Matches(@"(?m)^r\s+paused\s", output);
+        Assert.Equal(before, pausedReceiver.Requests.Count);
+
+        (code, output) = await CliAsync("routes", "resume", "r", "--config", pausedConfig.ConfigFile);
+        Assert.True(code == 0, output);
+        var pausedShare = produced.Expected.Where(e => !otherShare.Contains(e)).ToHashSet();
+        await DeliveryAssert.AllArrivedAsync(pausedReceiver, pausedShare, Patience);
+        DeliveryAssert.AllOnce(produced.Expected, pausedReceiver.Requests.Concat(otherReceiver.Requests));
+        paused.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await paused.WaitForExitAsync(Patience));
+    }
+
+    [Fact]
     public async Task Pause_SurvivesARestartOfKcp_StartsPausedWithALogLine_Issue8()
     {
         var topic = _cluster.CreateTopic("keep-pause", 1);
@@ -322,6 +377,20 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
         Assert.Empty(Directory.GetFiles(config.StateDir, "kcp-*.sock"));
         kcp.SendSignal(KcpProcess.SigTerm);
         Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+    }
+
+    [Fact]
+    public async Task Run_ControlSocketPathTooLong_ExitsOneNamingTheLimit_Issue8()
+    {
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers, QuickConf);
+        config.AddRoute("r", _cluster.CreateTopic("longpath", 1), Names.Unique("g"), 1);
+        var text = await File.ReadAllTextAsync(config.ConfigFile);
+        await File.WriteAllTextAsync(config.ConfigFile, text.Replace("state_dir: state", "state_dir: " + new string('s', 110), StringComparison.Ordinal));
+
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+
+        Assert.Equal(1, await kcp.WaitForExitAsync(Patience));
+        Assert.Contains(kcp.Output, l => l.Contains("bytes a Unix socket path may have; use a shorter state_dir", StringComparison.Ordinal));
     }
 
     internal static async Task<(int Code, string Output)> CliAsync(params string[] args)
