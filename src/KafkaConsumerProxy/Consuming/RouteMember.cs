@@ -152,6 +152,9 @@ internal sealed partial class RouteMember : ISupervisedMember
             }
 
             _recordFiles.Clear();
+
+            // Error counts not yet reported are written out now instead of being lost with the member.
+            StopStep("reporting repeated Kafka client errors", () => _kafkaErrors?.Dispose());
             Log.MemberStopped(_logger, _route.Name, _index);
         }
 

@@ -72,7 +72,8 @@ public sealed class OffsetAnomalyTests : IClassFixture<TestCluster>
         {
             await using var proxy = InProcessProxy.Start(config.ConfigFile);
             await proxy.WaitForLogAsync($"local offset record of {topic}/0 not trusted: the partition's log bounds could not be read", Patience);
-            await DeliveryAssert.AllArrivedAsync(receiver, Enumerable.Range(3, 7).Select(o => (0, (long)o)).ToHashSet(), Patience);
+            // The first run's ten requests are in the receiver too: wait for the seven of this run (bounded).
+            await receiver.WaitForCountAsync(17, Patience);
             await proxy.StopAsync();
             Assert.DoesNotContain(proxy.Logs, l => l.Contains("filtering repeats", StringComparison.Ordinal) || l.Contains("offset restored", StringComparison.Ordinal));
         }
