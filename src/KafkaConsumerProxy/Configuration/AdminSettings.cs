@@ -36,5 +36,9 @@ public sealed class AdminSettings
     /// <summary>The token read from <see cref="TokenFile"/> (trimmed); only the admin endpoint's check reads it.</summary>
     internal string? Token => _token;
 
+    /// <summary>The same listen address, token file and token (a changed token needs a restart too).</summary>
+    public bool SameAs(AdminSettings other) =>
+        Equals(Listen, other.Listen) && TokenFile == other.TokenFile && string.Equals(_token, other._token, StringComparison.Ordinal);
+
     public override string ToString() => Listen is null ? "admin off" : $"admin {Listen}" + (TokenFile is null ? "" : $" (token from {TokenFile})");
 }

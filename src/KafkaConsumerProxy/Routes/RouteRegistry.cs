@@ -183,6 +183,13 @@ internal sealed class RouteRegistry : IAsyncDisposable
                 loaded = loaded with { StateDir = old.StateDir };
             }
 
+            if (!loaded.Admin.SameAs(old.Admin))
+            {
+                Log.ReloadNeedsRestart(_logger, "admin", old.Admin.ToString(), loaded.Admin.ToString());
+                needRestart.Add($"admin: {old.Admin} -> {loaded.Admin}");
+                loaded = loaded with { Admin = old.Admin };
+            }
+
             Dictionary<string, RouteSupervisor> current;
             lock (_gate)
             {
