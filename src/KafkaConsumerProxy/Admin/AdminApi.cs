@@ -149,6 +149,29 @@ internal static class AdminApi
             return Results.Json(new PartitionActionResult(route, partition, offset.Value, action, done ? "skipped" : "skip requested; not finished yet", snapshot), ControlJson.Options,
                 statusCode: done ? StatusCodes.Status200OK : StatusCodes.Status202Accepted);
         });
+        api.MapPost("/routes/{route}/seek", async (string route, HttpContext context) =>
+        {
+            if (registry.Find(route) is null)
+            {
+                return NotFound($"no route named '{route}'");
+            }
+
+            if (await ParseSeekAsync(context).ConfigureAwait(false) is not { } target)
+            {
+                return Results.Json(new ControlError("give {\"partition\": p or null, \"offset\": o}, {\"timestamp\": \"2026-01-01T00:00:00Z\"} or {\"position\": \"earliest\" or \"latest\"}"),
+                    ControlJson.Options, statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            try
+            {
+                var moved = await observations.SeekAsync(route, target).WaitAsync(TimeSpan.FromSeconds(60), context.RequestAborted).ConfigureAwait(false);
+                return Results.Json(new { route, moved }, ControlJson.Options);
+            }
+            catch (Exception ex) when (ex is ArgumentOutOfRangeException or Confluent.Kafka.KafkaException)
+            {
+                return Results.Json(new ControlError(ex.Message.ReplaceLineEndings(" ")), ControlJson.Options, statusCode: StatusCodes.Status400BadRequest);
+            }
+        });
         api.MapGet("/skipped", (string? route, int? limit) =>
         {
             var n = Math.Clamp(limit ?? 50, 1, MaxSkippedLimit);
@@ -174,6 +197,35 @@ internal static class AdminApi
         return new RouteInfo(s.Route, s.Topic, s.Group, s.Cluster, s.Members, s.State, s.Since, s.Cause, s.OperatorPaused, s.OperatorStopped,
             s.Failures, s.NextRestart, s.LastError, s.LastErrorAt, Math.Round(observations.DeliveredPerSecond(s.Route), 3),
             partitions.Sum(p => p.Lag), partitions.Sum(p => p.InFlight), failing.Count, details);
+    }
+
+    private static async Task<SeekTarget?> ParseSeekAsync(HttpContext context)
+    {
+        try
+        {
+            using var doc = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted).ConfigureAwait(false);
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return null;
+            }
+
+            int? partition = root.TryGetProperty("partition", out var p) && p.ValueKind == JsonValueKind.Number ? p.GetInt32() : null;
+            long? offset = root.TryGetProperty("offset", out var o) && o.ValueKind == JsonValueKind.Number ? o.GetInt64() : null;
+            DateTimeOffset? time = root.TryGetProperty("timestamp", out var t) && t.ValueKind == JsonValueKind.String ? t.GetDateTimeOffset() : null;
+            string? position = root.TryGetProperty("position", out var w) && w.ValueKind == JsonValueKind.String ? w.GetString() : null;
+            var given = (offset is null ? 0 : 1) + (time is null ? 0 : 1) + (position is null ? 0 : 1);
+            if (given != 1 || (position is not null && position is not ("earliest" or "latest")) || partition < 0 || offset < 0)
+            {
+                return null;
+            }
+
+            return new SeekTarget(partition, offset, time, position);
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
+        {
+            return null;
+        }
     }
 
     private static IResult NotFound(string error) =>

@@ -92,6 +92,7 @@ internal sealed partial class RouteMember : ISupervisedMember
     {
         using var consumer = Build();
         consumer.Subscribe(_route.Topic);
+        Observations.RegisterSeeker(_route.Name, _index, RequestSeek);
         try
         {
             while (!stop.IsCancellationRequested && _fatalError is null)

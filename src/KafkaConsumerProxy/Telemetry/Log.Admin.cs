@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(1707, LogLevel.Error, "Admin endpoint not started: cannot listen on {Address}: {Error}; routes run without metrics, dashboard and admin API (the control socket still works); give this kcp another admin.listen")]
     public static partial void AdminBindFailed(ILogger logger, string address, string error);
 
+    [LoggerMessage(1708, LogLevel.Warning, "Route {Route} member {Member}: {Topic}/{Partition} moved by an operator's seek from {From} to {To}; its local record was reset, so the messages from {To} are delivered again")]
+    public static partial void PartitionSeek(ILogger logger, string route, int member, string topic, int partition, long from, long to);
+
     [LoggerMessage(1706, LogLevel.Information, "Admin endpoint is off (admin.listen: off)")]
     public static partial void AdminOff(ILogger logger);
 }

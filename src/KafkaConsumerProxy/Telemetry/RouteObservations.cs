@@ -26,6 +26,12 @@ public sealed record PartitionView(
     public long Lag => HighWatermark < 0 ? 0 : Math.Max(0, HighWatermark - Math.Max(CommittedOffset, 0));
 }
 
+/// <summary>Where a seek moves partitions: an offset (of one partition, or of all), a time, or earliest/latest.</summary>
+public sealed record SeekTarget(int? Partition, long? Offset, DateTimeOffset? Timestamp, string? Position);
+
+/// <summary>One partition moved by a seek.</summary>
+public sealed record SeekMove(string Topic, int Partition, int Member, long From, long To);
+
 /// <summary>A message being retried: the head of line of its partition (sync) or one of its failing messages (async).</summary>
 public sealed record FailingMessage(
     string Route,
@@ -52,6 +58,19 @@ public sealed class RouteObservations
 
     private readonly ConcurrentDictionary<string, RateWindow> _delivered = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Route, int Member), bool> _joined = new();
+    private readonly ConcurrentDictionary<(string Route, int Member), Func<SeekTarget, Task<IReadOnlyList<SeekMove>>>> _seekers = new();
+
+    /// <summary>Moves the partitions of <paramref name="route"/> that this process owns; the moves made.</summary>
+    public async Task<IReadOnlyList<SeekMove>> SeekAsync(string route, SeekTarget target)
+    {
+        var members = _seekers.Where(s => s.Key.Route == route).Select(s => s.Value(target)).ToList();
+        var moved = await Task.WhenAll(members).ConfigureAwait(false);
+        return [.. moved.SelectMany(m => m).OrderBy(m => m.Partition)];
+    }
+
+    internal void RegisterSeeker(string route, int member, Func<SeekTarget, Task<IReadOnlyList<SeekMove>>> seek) => _seekers[(route, member)] = seek;
+
+    internal void UnregisterSeeker(string route, int member) => _seekers.TryRemove((route, member), out _);
 
     /// <summary>Messages of <paramref name="route"/> delivered per second over the last minute (less since kcp started).</summary>
     public double DeliveredPerSecond(string route) => _delivered.TryGetValue(route, out var w) ? w.Rate(DateTimeOffset.UtcNow) : 0;
