@@ -196,14 +196,14 @@ internal static class RoutesCommand
         {
             r.Route, Lower(r.State) + (r.OperatorPaused && r.State != RouteState.Paused ? " (pause kept)" : "") + (r.OperatorStopped && r.State != RouteState.Stopped ? " (stop kept)" : ""),
             r.Since.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
-            r.Topic, r.Group, r.Cluster,
+            r.Topic, r.Group, r.Cluster, r.AssignedPartitions.ToString(CultureInfo.InvariantCulture),
             r.State == RouteState.Failed && r.NextRestart is { } next ? $"{r.Cause}; restart at {next.ToUniversalTime():HH:mm:ss}" : r.Cause,
             r.LastError is null ? "" : $"{r.LastErrorAt?.ToUniversalTime():HH:mm:ss} {r.LastError}",
-        }).Prepend(["ROUTE", "STATE", "SINCE", "TOPIC", "GROUP", "CLUSTER", "CAUSE", "LAST ERROR"]).ToList();
-        var widths = Enumerable.Range(0, 7).Select(c => rows.Max(r => r[c].Length)).ToList();
+        }).Prepend(["ROUTE", "STATE", "SINCE", "TOPIC", "GROUP", "CLUSTER", "PARTITIONS", "CAUSE", "LAST ERROR"]).ToList();
+        var widths = Enumerable.Range(0, 8).Select(c => rows.Max(r => r[c].Length)).ToList();
         foreach (var row in rows)
         {
-            output.WriteLine(string.Join("  ", row.Select((cell, c) => c < 7 ? cell.PadRight(widths[c]) : cell)).TrimEnd());
+            output.WriteLine(string.Join("  ", row.Select((cell, c) => c < 8 ? cell.PadRight(widths[c]) : cell)).TrimEnd());
         }
 
         if (listing.LastRejectedReload is { } rejected)

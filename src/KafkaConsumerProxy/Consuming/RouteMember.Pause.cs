@@ -10,7 +10,8 @@ namespace KafkaConsumerProxy.Consuming;
 /// finish) and stay in <c>_workers</c> so that their finished offsets are committed as usual; fetching is paused with
 /// <c>consumer.Pause</c>, so the member keeps polling, stays in the group and nothing rebalances. A message the client
 /// still returns is not delivered; its offset is where fetching resumes. Resume starts new workers at the oldest
-/// unfinished offset of each partition, as a fault restart does.
+/// unfinished offset of each partition, as a fault restart does, with the partition's repeat filter (if it was still
+/// filtering) set up again on the new progress.
 /// </summary>
 internal sealed partial class RouteMember
 {
@@ -18,10 +19,15 @@ internal sealed partial class RouteMember
 
     // Consumer thread only: the paused partitions, each with its stopped worker, the progress to go on with and where
     // fetching must resume (-1: where it is).
-    private readonly Dictionary<int, (PartitionWorker Stopped, PartitionProgress Successor, long SeekTo)> _paused = [];
+    private readonly Dictionary<int, (PartitionWorker Stopped, PartitionProgress Successor, long SeekTo, LocalRecord? Filtering)> _paused = [];
     private readonly Dictionary<int, long> _held = [];
     private volatile bool _pauseRequested;
     private volatile bool _ended;
+
+    private volatile int _assignedPartitions;
+
+    /// <inheritdoc />
+    public int AssignedPartitions => _assignedPartitions;
 
     /// <summary>Receives every error the Kafka client reports (for the route's status); called on the consumer thread.</summary>
     public Action<string>? ErrorObserved { get; init; }
@@ -57,6 +63,8 @@ internal sealed partial class RouteMember
     /// <summary>Applies the requested pause state; runs on the consumer thread after every poll.</summary>
     private void ApplyPause(IConsumer<byte[]?, byte[]?> consumer)
     {
+        // Also the place, after every poll, where the member's assignment is published for the route's status.
+        _assignedPartitions = _workers.Count;
         var waiters = _pauseWaiters.Count;
         if (!_pauseRequested && _paused.Count == 0 && _held.Count == 0)
         {
@@ -120,10 +128,12 @@ internal sealed partial class RouteMember
         StopWorkers(toPause.Select(w => w.Value));
         foreach (var (partition, worker) in toPause)
         {
+            LocalRecord? filtering = null;
             if (_filters.Remove(partition, out var filter))
             {
-                // It holds the stopped worker's progress; the messages it would filter are delivered again after resume.
+                // It holds the stopped worker's progress: on resume a new one works from the same record.
                 filter.Stop();
+                filtering = filter.Record;
             }
 
             var successor = worker.Progress.Restart(out var seekTo);
@@ -133,7 +143,7 @@ internal sealed partial class RouteMember
             }
 
             _held.Remove(partition);
-            _paused[partition] = (worker, successor, seekTo);
+            _paused[partition] = (worker, successor, seekTo, filtering);
         }
 
         _committer.CommitNow(consumer, _workers.Values);
@@ -163,6 +173,11 @@ internal sealed partial class RouteMember
             }
 
             _paused.Remove(partition);
+            if (paused.Filtering is { } record)
+            {
+                _filters[partition] = new RepeatFilter(_route.Name, paused.Stopped.Partition.Topic, partition, record, paused.Successor, _metrics, _logger, _time);
+            }
+
             StartWorker(consumer, paused.Stopped.Partition, paused.Successor);
             count++;
         }
@@ -186,6 +201,7 @@ internal sealed partial class RouteMember
     private void PauseEnded()
     {
         _ended = true;
+        _assignedPartitions = 0;
         _paused.Clear();
         _held.Clear();
         CompletePauseWaiters(int.MaxValue);

@@ -42,6 +42,9 @@ internal sealed class RepeatFilter
         _time = time;
     }
 
+    /// <summary>The trusted record this filter works from (a paused partition's filter is set up again on resume).</summary>
+    public LocalRecord Record => _record;
+
     /// <summary>Messages filtered so far.</summary>
     public long Filtered => _filtered;
 

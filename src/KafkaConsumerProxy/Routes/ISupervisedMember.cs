@@ -17,4 +17,7 @@ internal interface ISupervisedMember
     /// the group) or resumes. Completes when the member has applied it, or when it is not running.
     /// </summary>
     Task SetPausedAsync(bool paused);
+
+    /// <summary>How many partitions the member owns now (0 before it has joined the group, or when it has none).</summary>
+    int AssignedPartitions { get; }
 }

@@ -11,6 +11,7 @@ namespace KafkaConsumerProxy.Routes;
 /// <param name="NextRestart">When a failed route is started again; null unless <see cref="RouteState.Failed"/>.</param>
 /// <param name="LastError">The latest error a member reported (Kafka client, topic, or the failure), if any.</param>
 /// <param name="LastErrorAt">When <paramref name="LastError"/> was reported.</param>
+/// <param name="AssignedPartitions">Partitions the route's members of this process own now.</param>
 public sealed record RouteStatus(
     string Route,
     string Topic,
@@ -25,4 +26,5 @@ public sealed record RouteStatus(
     int Failures,
     DateTimeOffset? NextRestart,
     string? LastError,
-    DateTimeOffset? LastErrorAt);
+    DateTimeOffset? LastErrorAt,
+    int AssignedPartitions);

@@ -76,7 +76,8 @@ internal sealed class RouteSupervisor : IAsyncDisposable
         lock (_gate)
         {
             return new RouteStatus(Route.Name, Route.Topic, Route.Group, Route.Cluster, Route.Concurrency, _state, _since, _cause,
-                _paused, _stopped, _backoff.Failures, _state == RouteState.Failed ? _nextRestart : null, _lastError, _lastErrorAt);
+                _paused, _stopped, _backoff.Failures, _state == RouteState.Failed ? _nextRestart : null, _lastError, _lastErrorAt,
+                _members?.Sum(m => m.AssignedPartitions) ?? 0);
         }
     }
 

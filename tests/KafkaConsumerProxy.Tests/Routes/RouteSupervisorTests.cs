@@ -21,6 +21,7 @@ public sealed class RouteSupervisorTests
         supervisor.Start(paused: false, stopped: false, "test");
         await WaitForAsync(supervisor, RouteState.Running);
         Assert.Equal(2, Members().Count);
+        Assert.Equal(2, supervisor.Status().AssignedPartitions);
 
         Members()[0].Fail("fatal Kafka client error: fenced");
 
@@ -201,6 +202,8 @@ public sealed class RouteSupervisorTests
         private volatile bool _paused;
 
         public bool Paused => _paused;
+
+        public int AssignedPartitions => 1;
 
         public bool StoppedCleanly { get; private set; }
 

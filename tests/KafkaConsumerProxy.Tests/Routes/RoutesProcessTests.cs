@@ -53,8 +53,9 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
         Assert.Equal(beforePause, receiverA.Requests.Count);
         (code, output) = await CliAsync("routes", "list", "--config", config.ConfigFile);
         Assert.True(code == 0, output);
-        Assert.Matches(@"(?m)^a\s+paused\s", output);
-        Assert.Matches(@"(?m)^b\s+running\s", output);
+        // Paused, the member keeps its two partitions (no rebalance).
+        Assert.Matches(@"(?m)^a\s+paused\s+\S+\s+\S+\s+\S+\s+default\s+2\s", output);
+        Assert.Matches(@"(?m)^b\s+running\s+\S+\s+\S+\s+\S+\s+default\s+1\s", output);
 
         // resume by --topic/--group: everything arrives, nothing committed is repeated.
         (code, output) = await CliAsync("routes", "resume", "--topic", topicA, "--group", groupA, "--config", config.ConfigFile);
@@ -245,6 +246,46 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
         }
 
         Assert.DoesNotContain("kept", await File.ReadAllTextAsync(Path.Combine(config.StateDir, "routes.json")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StartedPausedWhileRepeatsWouldBeFiltered_AfterResumeRepeatsStillFilteredNotDelivered_Issue8()
+    {
+        var topic = _cluster.CreateTopic("pause-filter", 1);
+        var group = Names.Unique("g");
+        await using var receiver = await RecordingReceiver.StartAsync();
+        // The usual 6 s session, as GroupOffsets' consumer has: with a 2 s one the mock coordinator did not assign the
+        // group again within 30 s after that consumer's visit (seen on the mock cluster; the cause was not pursued).
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("r", topic, group, receiver.Port, new Dictionary<string, object> { ["use_saved_offset_time"] = -1 });
+        var produced = new Produced(_cluster, topic, 1);
+        await produced.AddAsync(10);
+        await using (var kcp = KcpProcess.Run(config.ConfigFile))
+        {
+            await DeliveryAssert.AllArrivedAsync(receiver, produced.Expected, Patience);
+            var (code, output) = await CliAsync("routes", "pause", "r", "--config", config.ConfigFile);
+            Assert.True(code == 0, output);
+            kcp.SendSignal(KcpProcess.SigTerm);
+            Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+        }
+
+        // The group's commit moved back behind this machine's trusted local record (9): 3..9 are repeats to filter.
+        GroupOffsets.CommitBehindTheBack(_cluster.BootstrapServers, group, topic, new Dictionary<int, long> { [0] = 3 });
+        await produced.AddAsync(2);
+        await using (var kcp = KcpProcess.Run(config.ConfigFile))
+        {
+            // Paused before the first message was filtered: the filter is set up again on resume.
+            await kcp.WaitForOutputAsync("Route r member 0: paused", Patience);
+            var (code, output) = await CliAsync("routes", "resume", "r", "--config", config.ConfigFile);
+            Assert.True(code == 0, output);
+            await DeliveryAssert.AllArrivedAsync(receiver, produced.Expected, Patience);
+            await kcp.WaitForOutputAsync("filtered 7 repeated message(s)", Patience);
+            kcp.SendSignal(KcpProcess.SigTerm);
+            Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+        }
+
+        DeliveryAssert.AllOnce(produced.Expected, receiver.Requests);
+        Assert.Equal(12, Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0]);
     }
 
     [Fact]

@@ -13,8 +13,8 @@ public sealed class RoutesTableTests
     {
         var listing = new RoutesListing(
             [
-                new RouteStatus("orders", "orders-topic", "g1", "default", 2, RouteState.Failed, At, "fatal Kafka client error: fenced", false, false, 3, At.AddSeconds(4), "fatal Kafka client error: fenced", At),
-                new RouteStatus("b", "t", "g2", "other", 1, RouteState.Stopped, At, "operator stop (route b, by control socket)", true, true, 0, null, null, null),
+                new RouteStatus("orders", "orders-topic", "g1", "default", 2, RouteState.Failed, At, "fatal Kafka client error: fenced", false, false, 3, At.AddSeconds(4), "fatal Kafka client error: fenced", At, 0),
+                new RouteStatus("b", "t", "g2", "other", 1, RouteState.Stopped, At, "operator stop (route b, by control socket)", true, true, 0, null, null, null, 0),
             ],
             null,
             new ReloadResult(At, "files changed", false, ["routes/x.yaml: key 'retry_nums' = '-1': must be an integer from 0 to 2147483647"], [], [], [], [], []));
