@@ -44,6 +44,7 @@ public static class CliApp
             RoutesCommand.ReloadCommand(),
             StatusCommand.Create(),
             StatusCommand.SkipCommand(),
+            DlqCommand.Create(),
         };
 
         var parse = root.Parse(args);

@@ -19,6 +19,7 @@ public static partial class ConfigLoader
     private static readonly string[] ResponseChecks = ["errno", "status"];
     private static readonly string[] Orderings = ["key", "none"];
     private static readonly string[] Formats = ["form", "json", "raw"];
+    private static readonly string[] Backoffs = ["constant", "exponential"];
 
     /// <summary>Loads and validates the configuration.</summary>
     /// <exception cref="ConfigException">The configuration has one or more errors; all of them are listed.</exception>
@@ -50,9 +51,10 @@ public static partial class ConfigLoader
         var routesDir = ResolveDirectory(main, "routes_dir", "routes", baseDir, mustExist: true);
         var stateDir = ResolveDirectory(main, "state_dir", "state", baseDir, mustExist: false);
         var admin = ReadAdmin(main, errors, baseDir);
+        var limits = ReadLimits(main, errors);
         main.ReportUnknownKeys();
 
-        var routes = routesDir is null ? [] : LoadRoutes(routesDir, clusters, errors);
+        var routes = routesDir is null ? [] : LoadRoutes(routesDir, clusters, limits, errors);
         if (routesDir is not null && routes.Count == 0 && errors.Count == 0)
             main.Error("routes_dir", main.WrittenOrDefault("routes_dir", "routes"), $"holds no route file (*.yaml, *.yml or *.json) in {routesDir}; kcp needs at least one route");
         if (stateDir is not null)
@@ -82,6 +84,7 @@ public static partial class ConfigLoader
             StateDir = stateDir!,
             Routes = routes,
             Admin = admin!,
+            Limits = limits ?? [],
         }, errors);
     }
 
@@ -117,6 +120,39 @@ public static partial class ConfigLoader
         return clusters;
     }
 
+    /// <summary>
+    /// <c>limits</c>: shared budgets that routes name with <c>limit</c>. Returns null when the key itself is unusable,
+    /// so that routes are not also blamed for naming a budget.
+    /// </summary>
+    private static Dictionary<string, LimitDefinition>? ReadLimits(MapReader main, List<ConfigError> errors)
+    {
+        var before = errors.Count;
+        var node = main.Mapping("limits", required: false, "a mapping of budget names to {max_requests_per_second, max_concurrency}");
+        var limits = new Dictionary<string, LimitDefinition>(StringComparer.Ordinal);
+        if (node is null)
+            return errors.Count == before ? limits : null;
+
+        foreach (var (name, value) in node.Entries)
+        {
+            if (value is not MappingNode limitNode)
+            {
+                main.Error($"limits.{name}", null, $"must be a mapping with max_requests_per_second and/or max_concurrency, got {value.Kind}");
+                limits[name] = new LimitDefinition(name, null, null);
+                continue;
+            }
+
+            var reader = new MapReader(main.File, limitNode, errors, $"limits.{name}.");
+            var rate = reader.Int("max_requests_per_second", 1, RouteDefaults.MaxRequestsPerSecondLimit, required: false);
+            var concurrency = reader.Int("max_concurrency", 1, 100_000, required: false);
+            if (!limitNode.Entries.Any(e => e.Key is "max_requests_per_second" or "max_concurrency"))
+                main.Error($"limits.{name}", null, "must set max_requests_per_second, max_concurrency or both");
+            reader.ReportUnknownKeys();
+            limits[name] = new LimitDefinition(name, rate, concurrency);
+        }
+
+        return limits;
+    }
+
     private static string? ResolveDirectory(MapReader main, string key, string defaultValue, string baseDir, bool mustExist)
     {
         var before = main.ErrorCount;
@@ -146,7 +182,7 @@ public static partial class ConfigLoader
         }
     }
 
-    private static List<RouteDefinition> LoadRoutes(string routesDir, Dictionary<string, ClusterDefinition>? clusters, List<ConfigError> errors)
+    private static List<RouteDefinition> LoadRoutes(string routesDir, Dictionary<string, ClusterDefinition>? clusters, Dictionary<string, LimitDefinition>? limits, List<ConfigError> errors)
     {
         string[] files;
         try
@@ -181,7 +217,7 @@ public static partial class ConfigLoader
                 fileByName[name] = file;
             }
 
-            var route = ReadRoute(file, name, clusters, errors);
+            var route = ReadRoute(file, name, clusters, limits, errors);
             if (route is null || duplicateName)
                 continue;
 
@@ -199,7 +235,7 @@ public static partial class ConfigLoader
         return routes;
     }
 
-    private static RouteDefinition? ReadRoute(string file, string name, Dictionary<string, ClusterDefinition>? clusters, List<ConfigError> errors)
+    private static RouteDefinition? ReadRoute(string file, string name, Dictionary<string, ClusterDefinition>? clusters, Dictionary<string, LimitDefinition>? limits, List<ConfigError> errors)
     {
         var root = ConfigTree.Parse(file, errors);
         if (root is null)
@@ -276,6 +312,7 @@ public static partial class ConfigLoader
             CommitIntervalMs = r.Int("commit_interval_ms", 1, 3_600_000, required: false) ?? RouteDefaults.CommitIntervalMs,
         };
         route = ReadThroughputKeys(r, route);
+        route = ReadPolicyKeys(r, route, clusters, limits);
         r.ReportUnknownKeys();
         if (errors.Count != before)
             return null;
@@ -338,6 +375,64 @@ public static partial class ConfigLoader
     }
 
     /// <summary>
+    /// The keys of the delivery policy: backoff, permanent statuses, rate and adaptive concurrency, shared budget and
+    /// dead-letter topic, and the rules between them.
+    /// </summary>
+    private static RouteDefinition ReadPolicyKeys(MapReader r, RouteDefinition route, Dictionary<string, ClusterDefinition>? clusters, Dictionary<string, LimitDefinition>? limits)
+    {
+        var before = r.ErrorCount;
+        var backoff = r.Choice("retry_backoff", Backoffs);
+        var maxInterval = r.Int("retry_max_interval_ms", 1, 86_400_000, required: false);
+        var skipOn = r.IntList("skip_on_status", 100, 599);
+        var rate = r.Int("max_requests_per_second", 1, RouteDefaults.MaxRequestsPerSecondLimit, required: false);
+        var adaptive = r.Bool("adaptive_concurrency", required: false);
+        var limit = r.OptionalString("limit");
+        var deadLetterTopic = r.OptionalString("dead_letter_topic");
+        var deadLetterCluster = r.OptionalString("dead_letter_cluster");
+        route = route with
+        {
+            Retry = route.Retry with
+            {
+                Backoff = backoff == "exponential" ? RetryBackoff.Exponential : RouteDefaults.Backoff,
+                RetryMaxIntervalMs = maxInterval ?? RouteDefaults.RetryMaxIntervalMs,
+                SkipOnStatus = skipOn is null ? new HashSet<int>() : new HashSet<int>(skipOn),
+            },
+            Delivery = route.Delivery with
+            {
+                MaxRequestsPerSecond = rate,
+                AdaptiveConcurrency = adaptive ?? false,
+                Limit = limit,
+            },
+            DeadLetter = new DeadLetterSettings { Topic = deadLetterTopic, Cluster = deadLetterCluster },
+        };
+        if (r.ErrorCount != before)
+            return route;
+
+        string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
+        if (maxInterval is not null && maxInterval < route.RetryIntervalMs)
+            r.Error("retry_max_interval_ms", Text(maxInterval.Value), $"must not be less than retry_interval_ms ({Text(route.RetryIntervalMs)})");
+        else if (maxInterval is null && route.RetryIntervalMs > RouteDefaults.RetryMaxIntervalMs)
+            r.Error("retry_interval_ms", Text(route.RetryIntervalMs), $"is over the default retry_max_interval_ms ({Text(RouteDefaults.RetryMaxIntervalMs)}); set retry_max_interval_ms to at least retry_interval_ms");
+        if (adaptive == true && route.AsyncConcurrency == 0)
+            r.Error("adaptive_concurrency", "true", "applies only with async_concurrency > 0, which is its upper bound");
+        if (limit is not null && limits is not null && !limits.ContainsKey(limit))
+        {
+            var defined = limits.Count == 0 ? "none (kcp.yaml has no 'limits')" : string.Join(", ", limits.Keys.Order(StringComparer.Ordinal));
+            r.Error("limit", limit, $"unknown shared budget; budgets defined in kcp.yaml's limits: {defined}");
+        }
+
+        if (deadLetterTopic is not null && !IsKafkaTopicName(deadLetterTopic))
+            r.Error("dead_letter_topic", deadLetterTopic, "must be a Kafka topic name: 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-', and not '.' or '..'");
+        else if (deadLetterTopic == route.Topic && (deadLetterCluster ?? route.Cluster) == route.Cluster)
+            r.Error("dead_letter_topic", deadLetterTopic, "must not be the route's own topic on its own cluster: skipped messages would be consumed again");
+        if (deadLetterCluster is not null && deadLetterTopic is null)
+            r.Error("dead_letter_cluster", deadLetterCluster, "applies only with dead_letter_topic");
+        else if (deadLetterCluster is not null && clusters is not null && !clusters.ContainsKey(deadLetterCluster))
+            r.Error("dead_letter_cluster", deadLetterCluster, $"unknown cluster; defined clusters: {string.Join(", ", clusters.Keys.Order(StringComparer.Ordinal))}");
+        return route;
+    }
+
+    /// <summary>
     /// Reads typed values from one mapping and reports what is wrong with them. Every key read is remembered as
     /// known, so the keys left over are the unknown ones. Typed readers return null when the key is absent (or null
     /// in the file) or invalid; the caller discards the whole object when any error was added.
@@ -386,6 +481,37 @@ public static partial class ConfigLoader
                 return false;
             Error(key, scalar.Text, "must be true or false");
             return null;
+        }
+
+        /// <summary>A list of integers from <paramref name="min"/> to <paramref name="max"/> (<c>[400, 404]</c>); null when absent or invalid.</summary>
+        public IReadOnlyList<int>? IntList(string key, int min, int max)
+        {
+            _known.Add(key);
+            var expected = string.Create(CultureInfo.InvariantCulture, $"a list of integers from {min} to {max}, e.g. [400, 404]");
+            var node = Find(key);
+            if (node is null or ScalarNode { IsNull: true })
+                return null;
+            if (node is not SequenceNode sequence)
+            {
+                Error(key, node is ScalarNode s ? s.Text : null, $"must be {expected}, got {node.Kind}");
+                return null;
+            }
+
+            var values = new List<int>();
+            foreach (var item in sequence.Items)
+            {
+                if (item is ScalarNode { IsNull: false } scalar
+                    && int.TryParse(scalar.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
+                {
+                    values.Add(value);
+                    continue;
+                }
+
+                Error(key, item is ScalarNode bad ? bad.Text : null, $"must be {expected}; this entry is not");
+                return null;
+            }
+
+            return values;
         }
 
         /// <summary>One of <paramref name="choices"/> (matched case-insensitively), returned as spelled in the list.</summary>
@@ -575,8 +701,8 @@ internal sealed record MappingNode(IReadOnlyList<KeyValuePair<string, ConfigNode
     public override string Kind => "a mapping";
 }
 
-/// <summary>No key takes a list, so only the fact that one was written is kept.</summary>
-internal sealed record SequenceNode : ConfigNode
+/// <summary>A list; its items in file order.</summary>
+internal sealed record SequenceNode(IReadOnlyList<ConfigNode> Items) : ConfigNode
 {
     public override string Kind => "a sequence";
 }
@@ -720,9 +846,15 @@ internal static class ConfigTree
             {
                 Count(1, sequence.Start);
                 long size = 1;
+                var items = new List<ConfigNode>();
                 while (!parser.TryConsume<SequenceEnd>(out _))
-                    size = Add(size, ReadNode(path, depth + 1).Size);
-                return (new SequenceNode(), size);
+                {
+                    var (item, itemSize) = ReadNode(path, depth + 1);
+                    items.Add(item);
+                    size = Add(size, itemSize);
+                }
+
+                return (new SequenceNode(items), size);
             }
 
             var mapping = parser.Consume<MappingStart>();
@@ -821,7 +953,7 @@ internal static class ConfigTree
 
                 return new MappingNode(entries);
             case JsonValueKind.Array:
-                return new SequenceNode();
+                return new SequenceNode([.. element.EnumerateArray().Select(item => FromJson(file, item, path, errors))]);
             case JsonValueKind.String:
                 return new ScalarNode(element.GetString()!, IsQuoted: true, IsNull: false);
             case JsonValueKind.Null:

@@ -24,4 +24,13 @@ public sealed record KcpConfig
 
     /// <summary>The <c>admin</c> section: the metrics, status and actions endpoint.</summary>
     public AdminSettings Admin { get; init; } = AdminSettings.Default;
+
+    /// <summary><c>limits</c>: shared budgets by name, which routes name with <c>limit</c>; default none.</summary>
+    public IReadOnlyDictionary<string, LimitDefinition> Limits { get; init; } = new Dictionary<string, LimitDefinition>();
 }
+
+/// <summary>
+/// A shared budget of <c>limits</c>: every route naming it with <c>limit</c> shares its rate and its in-flight
+/// requests, in this process. Null = not limited.
+/// </summary>
+public sealed record LimitDefinition(string Name, int? MaxRequestsPerSecond, int? MaxConcurrency);

@@ -56,7 +56,10 @@ public enum RequestFormat
 
 /// <summary>
 /// One route: a (topic, consumer group) pair whose messages are pushed to one HTTP endpoint.
-/// Loaded from one file of <c>routes_dir</c>; key names follow the route files of the previous service.
+/// Loaded from one file of <c>routes_dir</c>; key names follow the route files of the previous service, and the file
+/// keeps them flat. In code the settings are grouped by what they govern: <see cref="Endpoint"/>, <see cref="Retry"/>,
+/// <see cref="Delivery"/>, <see cref="Offsets"/> and <see cref="DeadLetter"/>. The flat properties below each group
+/// read and set the grouped value, so <c>route.RetryNums</c> and <c>route.Retry.RetryNums</c> are the same value.
 /// Defaults are declared in <see cref="RouteDefaults"/>.
 /// </summary>
 public sealed record RouteDefinition
@@ -74,81 +77,95 @@ public sealed record RouteDefinition
     /// <summary><c>cluster</c>: name of an entry of <c>clusters</c>; default <c>default</c>.</summary>
     public string Cluster { get; init; } = RouteDefaults.Cluster;
 
-    /// <summary><c>host</c>: one or more endpoint hosts (the file gives them separated by commas).</summary>
-    public required IReadOnlyList<string> Hosts { get; init; }
-
-    public required int Port { get; init; }
-
-    /// <summary><c>url</c>: the request path, starting with '/'.</summary>
-    public required string Url { get; init; }
-
     /// <summary><c>concurrency</c>: members of the consumer group this process runs for the route.</summary>
     public required int Concurrency { get; init; }
-
-    public required bool CanSkip { get; init; }
-
-    /// <summary><c>retry_nums</c>: with <c>can_skip</c>, retries before a message is skipped (attempts = retry_nums + 1).</summary>
-    public required int RetryNums { get; init; }
-
-    public required int RetryIntervalMs { get; init; }
-
-    public required int ConnTimeoutMs { get; init; }
-
-    public required int ExecTimeoutMs { get; init; }
-
-    /// <summary><c>use_saved_offset_time</c>: seconds; see offset anomalies. Negative disables restoring.</summary>
-    public required int UseSavedOffsetTime { get; init; }
-
-    /// <summary><c>slow_time_ms</c>: a delivery slower than this is logged; null = never.</summary>
-    public int? SlowTimeMs { get; init; }
-
-    /// <summary><c>domain</c>: value of the Host header; null = the host itself.</summary>
-    public string? Domain { get; init; }
 
     public IReadOnlyDictionary<string, string> ConsumerConf { get; init; } = new Dictionary<string, string>();
 
     public IReadOnlyDictionary<string, string> ConsumerTopicConf { get; init; } = new Dictionary<string, string>();
 
-    /// <summary>
-    /// <c>async_concurrency</c>: 0 = sync (strict partition order, one message or batch in flight per partition);
-    /// N &gt; 0 = up to N requests in flight at once per route member, shared by its partitions.
-    /// </summary>
-    public int AsyncConcurrency { get; init; }
+    /// <summary>Where and how requests are sent and answers judged.</summary>
+    public EndpointSettings Endpoint { get; init; } = new();
 
-    /// <summary><c>ordering</c>: with <c>async_concurrency</c> &gt; 0 only; default <see cref="DeliveryOrdering.Key"/>.</summary>
-    public DeliveryOrdering Ordering { get; init; } = RouteDefaults.Ordering;
+    /// <summary>What happens after a failed attempt: waits, skips.</summary>
+    public RetrySettings Retry { get; init; } = new();
 
-    /// <summary>
-    /// <c>max_pending</c>: fetched but unfinished messages per partition; fetching of the partition pauses at this
-    /// bound and resumes at half of it. Default <see cref="RouteDefaults.MaxPending"/>.
-    /// </summary>
-    public int MaxPending { get; init; } = RouteDefaults.MaxPending;
+    /// <summary>How messages are turned into requests and how many are in flight.</summary>
+    public DeliverySettings Delivery { get; init; } = new();
 
-    /// <summary>
-    /// <c>max_pending_bytes</c>: key + value bytes of fetched but unfinished messages per route member, over all its
-    /// partitions (1 KiB to 1 GiB); fetching pauses at this bound and resumes at half of it. A single larger message
-    /// still goes through. Default <see cref="RouteDefaults.MaxPendingBytes"/>.
-    /// </summary>
-    public int MaxPendingBytes { get; init; } = RouteDefaults.MaxPendingBytes;
+    /// <summary>How finished offsets are committed and restored.</summary>
+    public OffsetSettings Offsets { get; init; } = new();
 
-    /// <summary><c>format</c>: the request body; default <see cref="RequestFormat.Form"/>.</summary>
-    public RequestFormat Format { get; init; } = RouteDefaults.Format;
+    /// <summary>Where skipped messages are written (<c>dead_letter_topic</c>); off by default.</summary>
+    public DeadLetterSettings DeadLetter { get; init; } = new();
 
-    /// <summary><c>content_type</c>: the Content-Type of <c>format: raw</c>; default <see cref="RouteDefaults.RawContentType"/>.</summary>
-    public string ContentType { get; init; } = RouteDefaults.RawContentType;
+    // Flat forwarding properties: the names the route files and the rest of the code use.
 
-    /// <summary><c>batch_size</c>: messages per request (<c>format: json</c> only); 1 = no batching (default).</summary>
-    public int BatchSize { get; init; } = RouteDefaults.BatchSize;
+    /// <inheritdoc cref="EndpointSettings.Hosts"/>
+    public required IReadOnlyList<string> Hosts { get => Endpoint.Hosts; init => Endpoint = Endpoint with { Hosts = value }; }
 
-    /// <summary><c>batch_linger_ms</c>: how long a batch that is not full may wait for more messages; default <see cref="RouteDefaults.BatchLingerMs"/>.</summary>
-    public int BatchLingerMs { get; init; } = RouteDefaults.BatchLingerMs;
+    /// <inheritdoc cref="EndpointSettings.Port"/>
+    public required int Port { get => Endpoint.Port; init => Endpoint = Endpoint with { Port = value }; }
 
-    public DeliveryGuarantee MessageDeliveryGuarantees { get; init; } = RouteDefaults.MessageDeliveryGuarantees;
+    /// <inheritdoc cref="EndpointSettings.Url"/>
+    public required string Url { get => Endpoint.Url; init => Endpoint = Endpoint with { Url = value }; }
 
-    public ResponseCheck ResponseCheck { get; init; } = RouteDefaults.ResponseCheck;
+    /// <inheritdoc cref="EndpointSettings.ConnTimeoutMs"/>
+    public required int ConnTimeoutMs { get => Endpoint.ConnTimeoutMs; init => Endpoint = Endpoint with { ConnTimeoutMs = value }; }
 
-    /// <summary><c>commit_interval_ms</c>: commit period in mode 1.</summary>
-    public int CommitIntervalMs { get; init; } = RouteDefaults.CommitIntervalMs;
+    /// <inheritdoc cref="EndpointSettings.ExecTimeoutMs"/>
+    public required int ExecTimeoutMs { get => Endpoint.ExecTimeoutMs; init => Endpoint = Endpoint with { ExecTimeoutMs = value }; }
+
+    /// <inheritdoc cref="EndpointSettings.SlowTimeMs"/>
+    public int? SlowTimeMs { get => Endpoint.SlowTimeMs; init => Endpoint = Endpoint with { SlowTimeMs = value }; }
+
+    /// <inheritdoc cref="EndpointSettings.Domain"/>
+    public string? Domain { get => Endpoint.Domain; init => Endpoint = Endpoint with { Domain = value }; }
+
+    /// <inheritdoc cref="EndpointSettings.ResponseCheck"/>
+    public ResponseCheck ResponseCheck { get => Endpoint.ResponseCheck; init => Endpoint = Endpoint with { ResponseCheck = value }; }
+
+    /// <inheritdoc cref="RetrySettings.CanSkip"/>
+    public required bool CanSkip { get => Retry.CanSkip; init => Retry = Retry with { CanSkip = value }; }
+
+    /// <inheritdoc cref="RetrySettings.RetryNums"/>
+    public required int RetryNums { get => Retry.RetryNums; init => Retry = Retry with { RetryNums = value }; }
+
+    /// <inheritdoc cref="RetrySettings.RetryIntervalMs"/>
+    public required int RetryIntervalMs { get => Retry.RetryIntervalMs; init => Retry = Retry with { RetryIntervalMs = value }; }
+
+    /// <inheritdoc cref="OffsetSettings.UseSavedOffsetTime"/>
+    public required int UseSavedOffsetTime { get => Offsets.UseSavedOffsetTime; init => Offsets = Offsets with { UseSavedOffsetTime = value }; }
+
+    /// <inheritdoc cref="OffsetSettings.MessageDeliveryGuarantees"/>
+    public DeliveryGuarantee MessageDeliveryGuarantees { get => Offsets.MessageDeliveryGuarantees; init => Offsets = Offsets with { MessageDeliveryGuarantees = value }; }
+
+    /// <inheritdoc cref="OffsetSettings.CommitIntervalMs"/>
+    public int CommitIntervalMs { get => Offsets.CommitIntervalMs; init => Offsets = Offsets with { CommitIntervalMs = value }; }
+
+    /// <inheritdoc cref="DeliverySettings.AsyncConcurrency"/>
+    public int AsyncConcurrency { get => Delivery.AsyncConcurrency; init => Delivery = Delivery with { AsyncConcurrency = value }; }
+
+    /// <inheritdoc cref="DeliverySettings.Ordering"/>
+    public DeliveryOrdering Ordering { get => Delivery.Ordering; init => Delivery = Delivery with { Ordering = value }; }
+
+    /// <inheritdoc cref="DeliverySettings.MaxPending"/>
+    public int MaxPending { get => Delivery.MaxPending; init => Delivery = Delivery with { MaxPending = value }; }
+
+    /// <inheritdoc cref="DeliverySettings.MaxPendingBytes"/>
+    public int MaxPendingBytes { get => Delivery.MaxPendingBytes; init => Delivery = Delivery with { MaxPendingBytes = value }; }
+
+    /// <inheritdoc cref="DeliverySettings.Format"/>
+    public RequestFormat Format { get => Delivery.Format; init => Delivery = Delivery with { Format = value }; }
+
+    /// <inheritdoc cref="DeliverySettings.ContentType"/>
+    public string ContentType { get => Delivery.ContentType; init => Delivery = Delivery with { ContentType = value }; }
+
+    /// <inheritdoc cref="DeliverySettings.BatchSize"/>
+    public int BatchSize { get => Delivery.BatchSize; init => Delivery = Delivery with { BatchSize = value }; }
+
+    /// <inheritdoc cref="DeliverySettings.BatchLingerMs"/>
+    public int BatchLingerMs { get => Delivery.BatchLingerMs; init => Delivery = Delivery with { BatchLingerMs = value }; }
 
     /// <summary>
     /// The delivery mode for the start-up log line, e.g. <c>sync; format form; max_pending 10000</c> or
@@ -208,4 +225,13 @@ public static class RouteDefaults
 
     /// <summary>5 ms: long enough to fill batches under load, short enough not to be felt at low rates.</summary>
     public const int BatchLingerMs = 5;
+
+    /// <summary><c>constant</c>: <c>retry_interval_ms</c> before every retry, as the previous service did.</summary>
+    public const RetryBackoff Backoff = RetryBackoff.Constant;
+
+    /// <summary>1,000,000: the highest <c>max_requests_per_second</c> of a route or shared budget.</summary>
+    public const int MaxRequestsPerSecondLimit = 1_000_000;
+
+    /// <summary>60,000 ms: the longest wait between attempts (<c>retry_max_interval_ms</c>).</summary>
+    public const int RetryMaxIntervalMs = 60_000;
 }

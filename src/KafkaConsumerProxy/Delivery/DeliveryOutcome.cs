@@ -43,6 +43,18 @@ public readonly record struct DeliveryResult(DeliveryOutcome Outcome, string Hos
     public string? BodyExcerpt { get; init; }
 
     /// <summary>
+    /// What a 429 or 503 answer's <c>Retry-After</c> asked for (seconds, or an HTTP date less now; a past date is zero);
+    /// null when the answer had none, it could not be read, or the status was another.
+    /// </summary>
+    public TimeSpan? RetryAfter { get; init; }
+
+    /// <summary>
+    /// The first bytes (up to <see cref="DeadLetterWriter.MaxBodyBytes"/>) of a failed answer's body, kept only for a
+    /// route with a dead-letter topic (<c>kcp.dlq.last_body</c>); null otherwise.
+    /// </summary>
+    public byte[]? BodyStart { get; init; }
+
+    /// <summary>
     /// The longest reason put into a log line or skip record, after escaping (600 characters): room for a cut
     /// body preview (<see cref="Telemetry.LogText.DefaultMaxChars"/>) and what is said about it.
     /// </summary>

@@ -29,10 +29,14 @@ public sealed class HttpDeliverer : IDisposable
     private readonly RequestBuilder _requests;
     private readonly TimeSpan _execTimeout;
     private readonly ConcurrentQueue<CancellationTokenSource> _timeouts = new();
+    private readonly TimeProvider _time;
 
-    public HttpDeliverer(RouteDefinition route)
+    /// <param name="route">The route whose endpoint is called.</param>
+    /// <param name="time">The clock a <c>Retry-After</c> date is read against; default the system clock.</param>
+    public HttpDeliverer(RouteDefinition route, TimeProvider? time = null)
     {
         _route = route;
+        _time = time ?? TimeProvider.System;
         _hosts = new HostSelector(route.Hosts, route.Port, route.Url);
         _requests = new RequestBuilder(route);
         _execTimeout = TimeSpan.FromMilliseconds(route.ExecTimeoutMs);
@@ -63,14 +67,14 @@ public sealed class HttpDeliverer : IDisposable
     /// cut it, because a cut request may still have been processed by the endpoint.
     /// </summary>
     public Task<DeliveryResult> SendAsync(KafkaRecord record, int slot, int attempt) =>
-        SendCoreAsync(_requests.Build(_hosts.Target(slot, attempt), record), _hosts.Authority(slot, attempt));
+        SendCoreAsync(_requests.Build(_hosts.Target(slot, attempt), record, attempt), _hosts.Authority(slot, attempt));
 
     /// <summary>
     /// One attempt of a batch (one partition's records, <c>format: json</c>). On success, offsets the endpoint asked
     /// to have retried are added to <paramref name="retry"/> (see <see cref="ResponseClassifier.ClassifyBatch"/>).
     /// </summary>
     public Task<DeliveryResult> SendBatchAsync(IReadOnlyList<KafkaRecord> records, int slot, int attempt, List<long> retry) =>
-        SendCoreAsync(_requests.BuildBatch(_hosts.Target(slot, attempt), records), _hosts.Authority(slot, attempt), records, retry);
+        SendCoreAsync(_requests.BuildBatch(_hosts.Target(slot, attempt), records, attempt), _hosts.Authority(slot, attempt), records, retry);
 
     /// <summary>
     /// Sends and decides. The body is read only when the decision needs it (<c>response_check: errno</c> and a 2xx
@@ -95,6 +99,8 @@ public sealed class HttpDeliverer : IDisposable
                     return new DeliveryResult(decided, host, elapsedAtStatus, status, why)
                     {
                         BodyExcerpt = decided == DeliveryOutcome.Success ? null : await BodyExcerpt.ReadAsync(response.Content, timeout.Token).ConfigureAwait(false),
+                        RetryAfter = Delivery.RetryPolicy.HonoursRetryAfter(status) ? RetryAfterOf(response) : null,
+                        BodyStart = decided != DeliveryOutcome.Success && _route.DeadLetter.Enabled ? await ReadStartAsync(response.Content, timeout.Token).ConfigureAwait(false) : null,
                     };
                 }
 
@@ -116,6 +122,7 @@ public sealed class HttpDeliverer : IDisposable
                     return new DeliveryResult(outcome, host, elapsed, status, reason)
                     {
                         BodyExcerpt = outcome == DeliveryOutcome.Success ? null : BodyExcerpt.Of(body.AsSpan(0, length)),
+                        BodyStart = outcome != DeliveryOutcome.Success && _route.DeadLetter.Enabled ? body.AsSpan(0, Math.Min(length, DeadLetterWriter.MaxBodyBytes)).ToArray() : null,
                     };
                 }
                 finally
@@ -137,6 +144,56 @@ public sealed class HttpDeliverer : IDisposable
         {
             ReturnTimeout(timeout);
         }
+    }
+
+    /// <summary>
+    /// The wait a <c>Retry-After</c> header asks for: delay-seconds, or an HTTP date less now (zero when past); null when
+    /// absent or not readable. How long is honoured is decided by <see cref="RetryPolicy.Delay"/>.
+    /// </summary>
+    private TimeSpan? RetryAfterOf(HttpResponseMessage response)
+    {
+        var header = response.Headers.RetryAfter;
+        if (header?.Delta is { } delta)
+        {
+            return delta;
+        }
+
+        if (header?.Date is { } date)
+        {
+            var wait = date - _time.GetUtcNow();
+            return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Up to <see cref="DeadLetterWriter.MaxBodyBytes"/> of a failed answer's body, for the dead-letter headers; what
+    /// arrived before <paramref name="token"/> (<c>exec_timeout_ms</c>) fired or the connection failed. Never decides the
+    /// attempt, which the status line already did.
+    /// </summary>
+    private static async Task<byte[]> ReadStartAsync(HttpContent content, CancellationToken token)
+    {
+        var buffer = new byte[DeadLetterWriter.MaxBodyBytes];
+        var length = 0;
+        try
+        {
+            var stream = await content.ReadAsStreamAsync(token).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                int read;
+                while (length < buffer.Length && (read = await stream.ReadAsync(buffer.AsMemory(length), token).ConfigureAwait(false)) > 0)
+                {
+                    length += read;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException)
+        {
+            // What arrived is kept.
+        }
+
+        return buffer.AsSpan(0, length).ToArray();
     }
 
     // A timeout source per attempt costs an allocation and a timer; reused ones only re-arm their timer.

@@ -14,6 +14,9 @@ public sealed record KafkaRecord(
 {
     /// <summary>The record headers in log order (names may repeat); empty when the message has none.</summary>
     public IReadOnlyList<KafkaHeader> Headers { get; init; } = Headers ?? [];
+
+    /// <summary>True when the message is replayed from a dead-letter topic (<c>kcp dlq replay</c>): sent with <c>X-Kafka-Replay: true</c>.</summary>
+    public bool Replay { get; init; }
 }
 
 /// <summary>One record header. Kafka header names are case-sensitive and may repeat; a value may be null.</summary>

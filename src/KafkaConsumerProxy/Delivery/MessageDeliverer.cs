@@ -18,15 +18,28 @@ public enum MessageDisposition
 }
 
 /// <summary>
-/// Delivers one message to the end: attempts, waits <c>retry_interval_ms</c> between them (at least
-/// <see cref="RetryPolicy.MinRetryInterval"/>), reports slow and blocked deliveries, and skips by policy or on the
-/// operator's signal.
+/// Delivers a message or a batch to the end: attempts, waits between them (<see cref="RetryPolicy.Delay"/>:
+/// <c>retry_backoff</c>, <c>Retry-After</c>, at least <see cref="RetryPolicy.MinRetryInterval"/>), reports slow and
+/// blocked deliveries, and skips by policy (<c>retry_nums</c>, <c>skip_on_status</c>) or on the operator's signal.
+/// One instance per route, shared by its members: it holds the route's <c>Retry-After</c> gate, its rate budget,
+/// the shared budget it names and its adaptive in-flight limit.
 /// </summary>
 /// <remarks>
+/// <para>
+/// A single message is a batch of one: one loop, one policy. The loop is written here rather than as a Polly retry
+/// strategy because what happens between two attempts is the route's, not the attempt's: the in-flight slot is given
+/// back and taken again (a message waiting to be retried must not keep others from being sent), a batch shrinks to
+/// the messages its answer named for retry so the next request differs from the last, the operator's manual skip ends
+/// a wait as a skip rather than as a cancellation, and a <c>Retry-After</c> holds back every request of the route,
+/// not only the next attempt. With Polly each of those would be a callback reaching back into this class; the delays
+/// themselves are the pure function <see cref="RetryPolicy.Delay"/>, tested with a fake clock.
+/// </para>
+/// <para>
 /// Failed attempts are logged so that a message failing forever cannot flood the log: the first failure of each
 /// message (or batch) is logged in full; later failures of a partition are counted and summarised at most every
 /// 30 s per partition (<see cref="RepeatedLog{TKey, TNote}"/>): attempts since the last line, the latest offset,
 /// attempt and reason. The blocked warnings (every 30 s per blocked message or batch) come on top.
+/// </para>
 /// </remarks>
 public sealed class MessageDeliverer
 {
@@ -37,11 +50,18 @@ public sealed class MessageDeliverer
     private readonly ProxyMetrics _metrics;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly TimeSpan _retryInterval;
     private readonly RepeatedLog<(string Topic, int Partition), FailureNote> _failureLog;
+    private readonly EndpointGate _gate;
+    private readonly RequestBudget? _rate;
+    private readonly RequestBudget? _shared;
+    private readonly AdaptiveConcurrencyLimit? _adaptive;
+    private readonly DeadLetterWriter? _deadLetter;
 
-    public MessageDeliverer(RouteDefinition route, HttpDeliverer http, SkipLog skipLog, ManualSkipSignal manualSkip, ProxyMetrics metrics, ILogger logger, TimeProvider time)
+    /// <param name="shared">The budget of <c>limits</c> the route names with <c>limit</c>, shared with other routes; null: none.</param>
+    /// <param name="deadLetter">Where skipped messages are written first (<c>dead_letter_topic</c>); null: none.</param>
+    public MessageDeliverer(RouteDefinition route, HttpDeliverer http, SkipLog skipLog, ManualSkipSignal manualSkip, ProxyMetrics metrics, ILogger logger, TimeProvider time, RequestBudget? shared = null, DeadLetterWriter? deadLetter = null)
     {
+        _deadLetter = deadLetter;
         _route = route;
         _http = http;
         _skipLog = skipLog;
@@ -49,7 +69,32 @@ public sealed class MessageDeliverer
         _metrics = metrics;
         _logger = logger;
         _time = time;
-        _retryInterval = RetryPolicy.RetryInterval(route);
+        _gate = new EndpointGate(time);
+        _shared = shared;
+        if (route.Delivery.MaxRequestsPerSecond is { } rate)
+        {
+            _rate = new RequestBudget(route.Name, rate, maxConcurrency: null);
+        }
+
+        if (route.Delivery.AdaptiveConcurrency && route.AsyncConcurrency > 0)
+        {
+            // The route's members share the endpoint, so they share one limit: up to async_concurrency each.
+            var max = (int)Math.Min(int.MaxValue, (long)route.AsyncConcurrency * Math.Max(1, route.Concurrency));
+            var logged = 1;
+            _adaptive = new AdaptiveConcurrencyLimit(max, (before, after) =>
+            {
+                _metrics.SetConcurrencyLimit(_route.Name, after);
+                // Logged when it moved by a quarter or more since the last line, so oscillation around a level is quiet.
+                var last = Volatile.Read(ref logged);
+                if (Math.Abs(after - last) >= Math.Max(2, last / 4))
+                {
+                    Volatile.Write(ref logged, after);
+                    Log.ConcurrencyLimitChanged(_logger, _route.Name, last, after, max);
+                }
+            });
+            _metrics.SetConcurrencyLimit(route.Name, _adaptive.Current);
+        }
+
         _failureLog = new RepeatedLog<(string Topic, int Partition), FailureNote>(time, RepeatedLog<(string, int), FailureNote>.DefaultInterval, (key, summary) =>
             Log.DeliveryFailuresRepeated(_logger, _route.Name, key.Topic, key.Partition, summary.Count, summary.Since.TotalSeconds, summary.Latest.Offset, summary.Latest.Attempt, summary.Latest.Reason));
     }
@@ -59,6 +104,12 @@ public sealed class MessageDeliverer
 
     /// <summary>The clock of retries, shared with the workers for batch linger.</summary>
     public TimeProvider Time => _time;
+
+    /// <summary>The route's <c>Retry-After</c> gate.</summary>
+    public EndpointGate Gate => _gate;
+
+    /// <summary>The adaptive in-flight limit (<c>adaptive_concurrency: true</c>); null when the limit is fixed.</summary>
+    public AdaptiveConcurrencyLimit? Adaptive => _adaptive;
 
     /// <summary>
     /// Delivers <paramref name="record"/>. <paramref name="abandon"/> ends the wait between attempts (revoke or
@@ -71,100 +122,30 @@ public sealed class MessageDeliverer
     /// </param>
     public async Task<MessageDisposition> DeliverAsync(KafkaRecord record, CancellationToken abandon, SemaphoreSlim? inFlight = null)
     {
-        var slot = _http.Hosts.NextSlot();
-        var failures = new FailureHistory(_time, _manualSkip);
-        FailingEntry? failing = null;
-        for (var attempt = 1; ; attempt++)
-        {
-            if (!await TakeSlotAsync(inFlight, attempt, abandon).ConfigureAwait(false))
-            {
-                return Done(failing, MessageDisposition.Abandoned);
-            }
-
-            DeliveryResult result;
-            _metrics.OnAttemptStarted(_route.Name);
-            try
-            {
-                result = await _http.SendAsync(record, slot, attempt).ConfigureAwait(false);
-            }
-            finally
-            {
-                inFlight?.Release();
-            }
-
-            _metrics.OnAttempt(_route.Name, result);
-
-            if (result.IsSuccess)
-            {
-                if (_route.SlowTimeMs is { } slow && result.Elapsed.TotalMilliseconds > slow)
-                {
-                    Log.DeliverySlow(_logger, _route.Name, record.Topic, record.Partition, record.Offset, (long)result.Elapsed.TotalMilliseconds, slow, result.Host);
-                }
-
-                _metrics.OnDelivered(_route.Name);
-                return Done(failing, MessageDisposition.Delivered);
-            }
-
-            var reason = result.Describe();
-            _metrics.OnFailedAttempt(_route.Name);
-            failing = _metrics.Observations.Failed(_route.Name, record, attempt, result, _time.GetUtcNow());
-            LogFailure(record, attempt, reason);
-            if (failures.OnFailure(attempt, out var failingFor))
-            {
-                Log.DeliveryBlocked(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempt, failingFor.TotalSeconds, reason);
-            }
-
-            if (RetryPolicy.AfterFailure(_route, attempt) == RetryDecision.Skip)
-            {
-                return Done(failing, Skip(record, attempt, reason, manual: false));
-            }
-
-            if (failures.ManualSkip.IsCancellationRequested || failing.SkipToken.IsCancellationRequested)
-            {
-                return Done(failing, Skip(record, attempt, reason, manual: true, failing.SkippedBy));
-            }
-
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(abandon, failures.ManualSkip, failing.SkipToken, failing.RetryToken);
-            try
-            {
-                await Task.Delay(_retryInterval, _time, wait.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                if (failures.ManualSkip.IsCancellationRequested || failing.SkipToken.IsCancellationRequested)
-                {
-                    return Done(failing, Skip(record, attempt, reason, manual: true, failing.SkippedBy));
-                }
-
-                if (abandon.IsCancellationRequested)
-                {
-                    return Done(failing, MessageDisposition.Abandoned);
-                }
-
-                // An operator asked for the next attempt now.
-            }
-
-            if (abandon.IsCancellationRequested)
-            {
-                return Done(failing, MessageDisposition.Abandoned);
-            }
-        }
+        var outcome = new SingleOutcome();
+        await DeliverCoreAsync([record], asBatch: false, outcome.Finished, abandon, inFlight).ConfigureAwait(false);
+        return outcome.Disposition;
     }
 
     /// <summary>
     /// Delivers a batch (records of one partition, in the order given; the list is consumed) to the end, reporting each
     /// message to <paramref name="finished"/> as soon as it is delivered or skipped. Messages abandoned on revoke or
     /// stop are not reported. A failed request fails every message in it; a success whose answer lists offsets to
-    /// retry fails only those. The messages still failing are sent again together after <c>retry_interval_ms</c>, so
+    /// retry fails only those. The messages still failing are sent again together after the retry wait, so
     /// all of them have had the same attempts: <c>retry_nums</c>, blocked reports and manual skips apply to them
     /// alike, while skip records and metrics stay per message.
     /// </summary>
     /// <param name="inFlight">As for <see cref="DeliverAsync"/>: the caller holds a slot for the first attempt.</param>
-    public async Task DeliverBatchAsync(List<KafkaRecord> batch, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon, SemaphoreSlim? inFlight = null)
+    public Task DeliverBatchAsync(List<KafkaRecord> batch, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon, SemaphoreSlim? inFlight = null) =>
+        DeliverCoreAsync(batch, asBatch: true, finished, abandon, inFlight);
+
+    /// <summary>The one delivery loop; <paramref name="asBatch"/> sends a JSON array even for one message.</summary>
+    private async Task DeliverCoreAsync(List<KafkaRecord> batch, bool asBatch, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon, SemaphoreSlim? inFlight)
     {
         var slot = _http.Hosts.NextSlot();
-        var retry = new List<long>();
+        var retry = asBatch ? new List<long>() : null;
         var failures = new FailureHistory(_time, _manualSkip);
+        var firstFailureAt = default(DateTimeOffset);
         FailingEntry? failing = null;
         try
         {
@@ -175,16 +156,23 @@ public sealed class MessageDeliverer
                     return;
                 }
 
-                retry.Clear();
-                DeliveryResult result;
+                retry?.Clear();
+                DeliveryResult? sent;
                 _metrics.OnAttemptStarted(_route.Name);
                 try
                 {
-                    result = await _http.SendBatchAsync(batch, slot, attempt, retry).ConfigureAwait(false);
+                    sent = await SendAsync(batch, retry, slot, attempt, abandon).ConfigureAwait(false);
                 }
                 finally
                 {
                     inFlight?.Release();
+                }
+
+                if (sent is not { } result)
+                {
+                    // Abandoned while waiting for the route's gate or budgets: nothing was sent.
+                    _metrics.OnAttemptNotSent(_route.Name);
+                    return;
                 }
 
                 _metrics.OnAttempt(_route.Name, result);
@@ -198,12 +186,16 @@ public sealed class MessageDeliverer
                         Log.DeliverySlow(_logger, _route.Name, first.Topic, first.Partition, first.Offset, (long)result.Elapsed.TotalMilliseconds, slow, result.Host);
                     }
 
-                    retry.Sort();
                     var kept = 0;
+                    if (retry is { Count: > 0 })
+                    {
+                        retry.Sort();
+                    }
+
                     for (var i = 0; i < batch.Count; i++)
                     {
                         var record = batch[i];
-                        if (retry.BinarySearch(record.Offset) >= 0)
+                        if (retry is { Count: > 0 } && retry.BinarySearch(record.Offset) >= 0)
                         {
                             batch[kept++] = record;
                             continue;
@@ -232,7 +224,12 @@ public sealed class MessageDeliverer
                     _metrics.OnFailedAttempt(_route.Name);
                 }
 
-                // The batch is shown (and skipped or retried by an operator) through its first message.
+                if (attempt == 1)
+                {
+                    firstFailureAt = _time.GetUtcNow();
+                }
+
+                // Shown, and skipped or retried by an operator, through its first message (a batch as a whole).
                 if (failing is not null && failing.Record.Offset != head.Offset)
                 {
                     _metrics.Observations.Finished(failing);
@@ -248,23 +245,29 @@ public sealed class MessageDeliverer
                     Log.DeliveryBlocked(_logger, _route.Name, head.Topic, head.Partition, head.Offset, attempt, failingFor.TotalSeconds, described);
                 }
 
-                var skip = RetryPolicy.AfterFailure(_route, attempt) == RetryDecision.Skip;
-                if (skip || failures.ManualSkip.IsCancellationRequested || failing.SkipToken.IsCancellationRequested)
+                // With a Retry-After the route's gate was already moved (SendAsync); this message waits the same.
+                var retryAfter = RetryPolicy.HonoursRetryAfter(result.StatusCode) ? result.RetryAfter : null;
+                var delay = RetryPolicy.Delay(_route.Retry, attempt, retryAfter, Random.Shared.NextDouble());
+
+                var (decision, kind) = RetryPolicy.AfterFailure(_route, attempt, result.IsSuccess ? null : result.StatusCode);
+                SkipDetails Details(SkipKind skipKind) => new(skipKind, attempt, firstFailureAt, reason, result.StatusCode, result.BodyStart, _time.GetUtcNow());
+                if (decision == RetryDecision.Skip || failures.ManualSkip.IsCancellationRequested || failing.SkipToken.IsCancellationRequested)
                 {
-                    await SkipAllAsync(batch, attempt, reason, manual: !skip, finished, skip ? null : failing.SkippedBy).ConfigureAwait(false);
+                    var skipKind = decision == RetryDecision.Skip ? kind : SkipKind.Manual;
+                    await SkipAllAsync(batch, Details(skipKind), finished, abandon, skipKind == SkipKind.Manual ? failing.SkippedBy : null).ConfigureAwait(false);
                     return;
                 }
 
                 using var wait = CancellationTokenSource.CreateLinkedTokenSource(abandon, failures.ManualSkip, failing.SkipToken, failing.RetryToken);
                 try
                 {
-                    await Task.Delay(_retryInterval, _time, wait.Token).ConfigureAwait(false);
+                    await Task.Delay(delay, _time, wait.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
                     if (failures.ManualSkip.IsCancellationRequested || failing.SkipToken.IsCancellationRequested)
                     {
-                        await SkipAllAsync(batch, attempt, reason, manual: true, finished, failing.SkippedBy).ConfigureAwait(false);
+                        await SkipAllAsync(batch, Details(SkipKind.Manual), finished, abandon, failing.SkippedBy).ConfigureAwait(false);
                         return;
                     }
 
@@ -288,10 +291,78 @@ public sealed class MessageDeliverer
         }
     }
 
-    private MessageDisposition Done(FailingEntry? failing, MessageDisposition disposition)
+    /// <summary>
+    /// One attempt, once the route lets it start: after the <c>Retry-After</c> gate, a token of the route's rate, the
+    /// shared budget and room under the adaptive limit, in that order. Null when abandoned while waiting for them.
+    /// </summary>
+    private async ValueTask<DeliveryResult?> SendAsync(List<KafkaRecord> batch, List<long>? retry, int slot, int attempt, CancellationToken abandon)
     {
-        _metrics.Observations.Finished(failing);
-        return disposition;
+        var sharedHeld = false;
+        long ticket = 0;
+        try
+        {
+            await _gate.WaitAsync(abandon).ConfigureAwait(false);
+            if (_rate is not null)
+            {
+                await _rate.AcquireAsync(abandon).ConfigureAwait(false);
+            }
+
+            if (_shared is not null)
+            {
+                await _shared.AcquireAsync(abandon).ConfigureAwait(false);
+                sharedHeld = true;
+            }
+
+            if (_adaptive is not null)
+            {
+                ticket = await _adaptive.AcquireAsync(abandon).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (abandon.IsCancellationRequested)
+        {
+            if (sharedHeld)
+            {
+                _shared!.Release();
+            }
+
+            return null;
+        }
+
+        DeliveryResult? result = null;
+        try
+        {
+            result = retry is null
+                ? await _http.SendAsync(batch[0], slot, attempt).ConfigureAwait(false)
+                : await _http.SendBatchAsync(batch, slot, attempt, retry).ConfigureAwait(false);
+            if (RetryPolicy.HonoursRetryAfter(result.Value.StatusCode) && result.Value.RetryAfter is { } asked)
+            {
+                // The endpoint asked the route to wait, whatever becomes of this message: the gate moves before any
+                // slot or budget of this request is given back, so no other request slips in meanwhile.
+                DeferRoute(RetryPolicy.Delay(_route.Retry, attempt, asked, 0), result.Value);
+            }
+
+            return result;
+        }
+        finally
+        {
+            // A send that threw (a bug, not an outcome) says nothing about load.
+            _adaptive?.Release(ticket, result ?? new DeliveryResult(DeliveryOutcome.ConnectionError, "", TimeSpan.Zero));
+            if (sharedHeld)
+            {
+                _shared!.Release();
+            }
+        }
+    }
+
+    private void DeferRoute(TimeSpan delay, DeliveryResult result)
+    {
+        var quiet = _gate.NotBefore <= _time.GetUtcNow();
+        _gate.Defer(delay);
+        if (quiet)
+        {
+            // Once per episode of Retry-After answers, not per answer.
+            Log.EndpointAskedToWait(_logger, _route.Name, result.StatusCode ?? 0, result.Host, delay.TotalMilliseconds);
+        }
     }
 
     // The first failure of a message or batch is logged; later ones are summarised per partition (see the remarks).
@@ -322,17 +393,46 @@ public sealed class MessageDeliverer
         }
     }
 
-    private async Task SkipAllAsync(List<KafkaRecord> batch, int attempts, string reason, bool manual, Func<KafkaRecord, MessageDisposition, ValueTask> finished, string? by = null)
+    private async Task SkipAllAsync(List<KafkaRecord> batch, SkipDetails details, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon, string? by = null)
     {
         foreach (var record in batch)
         {
-            await finished(record, Skip(record, attempts, reason, manual, by)).ConfigureAwait(false);
+            var disposition = await SkipAsync(record, details, abandon, by).ConfigureAwait(false);
+            if (disposition == MessageDisposition.Abandoned)
+            {
+                // This one and the rest stay unfinished for whoever takes the partition next.
+                return;
+            }
+
+            await finished(record, disposition).ConfigureAwait(false);
         }
     }
 
-    private MessageDisposition Skip(KafkaRecord record, int attempts, string reason, bool manual, string? by = null)
+    /// <summary>
+    /// Skips one message: first into the dead-letter topic when the route has one (waiting as long as that takes; the
+    /// message is abandoned, not skipped, when the partition is given up meanwhile), then the skip record.
+    /// </summary>
+    private async ValueTask<MessageDisposition> SkipAsync(KafkaRecord record, SkipDetails details, CancellationToken abandon, string? by = null)
     {
-        _skipLog.Write(new SkipRecord(_time.GetUtcNow(), _route.Name, record.Topic, record.Partition, record.Offset, record.Key, attempts, reason, manual, by));
+        DeadLetterPosition? position = null;
+        if (_deadLetter is not null)
+        {
+            position = await _deadLetter.WriteAsync(record, details, abandon).ConfigureAwait(false);
+            if (position is null)
+            {
+                return MessageDisposition.Abandoned;
+            }
+        }
+
+        var (attempts, reason, kind) = (details.Attempts, details.LastFailure, details.Kind);
+        var manual = kind == SkipKind.Manual;
+        _skipLog.Write(new SkipRecord(_time.GetUtcNow(), _route.Name, record.Topic, record.Partition, record.Offset, record.Key, attempts, reason, manual)
+        {
+            Kind = kind,
+            Status = details.LastStatus,
+            DeadLetter = position,
+            By = by,
+        });
         if (manual && by is not null)
         {
             Log.MessageSkippedByOperator(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempts, by, reason);
@@ -346,8 +446,22 @@ public sealed class MessageDeliverer
             Log.MessageSkipped(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempts, reason);
         }
 
-        _metrics.OnSkipped(_route.Name, manual);
+        _metrics.OnSkipped(_route.Name, kind.ToString().ToLowerInvariant());
         return MessageDisposition.Skipped;
+    }
+
+    /// <summary>What became of the one message of <see cref="DeliverAsync"/>; abandoned unless reported otherwise.</summary>
+    private sealed class SingleOutcome
+    {
+        public SingleOutcome() => Finished = (_, disposition) =>
+        {
+            Disposition = disposition;
+            return ValueTask.CompletedTask;
+        };
+
+        public MessageDisposition Disposition { get; private set; } = MessageDisposition.Abandoned;
+
+        public Func<KafkaRecord, MessageDisposition, ValueTask> Finished { get; }
     }
 }
 

@@ -14,6 +14,12 @@ public sealed class RequestBuilder
     /// <summary>Prefix of the HTTP headers that carry record headers (form and raw); the Kafka name follows, percent-encoded.</summary>
     public const string RecordHeaderPrefix = "X-Kafka-Header-";
 
+    /// <summary>The attempt of the message or batch this request is, 1 for the first: <c>X-Kafka-Delivery-Attempt</c>.</summary>
+    public const string AttemptHeader = "X-Kafka-Delivery-Attempt";
+
+    /// <summary>Set to <c>true</c> on messages replayed from a dead-letter topic.</summary>
+    public const string ReplayHeader = "X-Kafka-Replay";
+
     private const string Hex = "0123456789ABCDEF";
     private const string FormContentType = "application/x-www-form-urlencoded";
     private const string JsonContentType = "application/json";
@@ -32,8 +38,8 @@ public sealed class RequestBuilder
         _rawContentType = route.ContentType;
     }
 
-    /// <summary>Creates the POST of one message to <paramref name="target"/>.</summary>
-    public HttpRequestMessage Build(Uri target, KafkaRecord record)
+    /// <summary>Creates the POST of one message to <paramref name="target"/>, attempt <paramref name="attempt"/>.</summary>
+    public HttpRequestMessage Build(Uri target, KafkaRecord record, int attempt = 1)
     {
         var (body, contentType) = _format switch
         {
@@ -51,6 +57,12 @@ public sealed class RequestBuilder
         headers.TryAddWithoutValidation("X-Kafka-Partition", partition);
         headers.TryAddWithoutValidation("X-Kafka-Offset", offset);
         headers.TryAddWithoutValidation("X-Kafka-Timestamp", record.TimestampMs.ToString(CultureInfo.InvariantCulture));
+        headers.TryAddWithoutValidation(AttemptHeader, Number(attempt));
+        if (record.Replay)
+        {
+            headers.TryAddWithoutValidation(ReplayHeader, "true");
+        }
+
         if (record.Key is not null)
         {
             headers.TryAddWithoutValidation("X-Kafka-Key", PercentEncodeToString(record.Key));
@@ -78,7 +90,7 @@ public sealed class RequestBuilder
     /// Creates the POST of a batch: a JSON array of envelopes. All records are of one partition; per-message metadata
     /// is in the envelopes, and the headers name the partition and the offsets (<see cref="DescribeOffsets"/>).
     /// </summary>
-    public HttpRequestMessage BuildBatch(Uri target, IReadOnlyList<KafkaRecord> records)
+    public HttpRequestMessage BuildBatch(Uri target, IReadOnlyList<KafkaRecord> records, int attempt = 1)
     {
         var request = NewRequest(target, JsonEnvelope.Batch(records), JsonContentType);
         var headers = request.Headers;
@@ -90,6 +102,7 @@ public sealed class RequestBuilder
         headers.TryAddWithoutValidation("X-Kafka-Partition", partition);
         headers.TryAddWithoutValidation("X-Kafka-Offsets", offsets);
         headers.TryAddWithoutValidation("X-Kafka-Batch-Size", Number(records.Count));
+        headers.TryAddWithoutValidation(AttemptHeader, Number(attempt));
         return request;
     }
 

@@ -38,6 +38,74 @@ public static class RetryPolicy
     /// </summary>
     public static RetryDecision AfterFailure(RouteDefinition route, int attempts) =>
         route.CanSkip && attempts >= (long)route.RetryNums + 1 ? RetryDecision.Skip : RetryDecision.Retry;
+
+    /// <summary>
+    /// As <see cref="AfterFailure(RouteDefinition, int)"/>, and with <c>can_skip: true</c> an answer whose status is in
+    /// <c>skip_on_status</c> skips at once (<see cref="SkipKind.Status"/>). With <c>can_skip: false</c> such an answer is
+    /// retried like any failure: nothing is ever skipped on a route that forbids it.
+    /// </summary>
+    public static (RetryDecision Decision, SkipKind Kind) AfterFailure(RouteDefinition route, int attempts, int? status)
+    {
+        if (route.CanSkip && status is { } code && route.Retry.SkipOnStatus.Contains(code))
+        {
+            return (RetryDecision.Skip, SkipKind.Status);
+        }
+
+        return (AfterFailure(route, attempts), SkipKind.Auto);
+    }
+
+    /// <summary>
+    /// The wait after failed attempt <paramref name="attempt"/> (1 for the first):
+    /// <list type="bullet">
+    /// <item>with a <c>Retry-After</c> answer (<paramref name="retryAfter"/>), what it asked for, but within
+    /// [<c>retry_interval_ms</c>, <c>retry_max_interval_ms</c>];</item>
+    /// <item><c>retry_backoff: constant</c>: <c>retry_interval_ms</c>;</item>
+    /// <item><c>retry_backoff: exponential</c>: <c>retry_interval_ms × 2^(attempt-1)</c> capped at
+    /// <c>retry_max_interval_ms</c>, then drawn between half of that and all of it (<paramref name="random"/> in [0, 1)
+    /// picks where), never below <c>retry_interval_ms</c>.</item>
+    /// </list>
+    /// Always at least <see cref="MinRetryInterval"/>.
+    /// </summary>
+    public static TimeSpan Delay(RetrySettings retry, int attempt, TimeSpan? retryAfter, double random)
+    {
+        var interval = TimeSpan.FromMilliseconds(retry.RetryIntervalMs);
+        var max = TimeSpan.FromMilliseconds(Math.Max(retry.RetryMaxIntervalMs, retry.RetryIntervalMs));
+        TimeSpan delay;
+        if (retryAfter is { } asked)
+        {
+            delay = asked < interval ? interval : asked > max ? max : asked;
+        }
+        else if (retry.Backoff == RetryBackoff.Constant)
+        {
+            delay = interval;
+        }
+        else
+        {
+            // 2^(attempt-1) overflows nothing: the exponent is bounded where the cap is certainly reached.
+            var factor = Math.Pow(2, Math.Min(attempt - 1, 62));
+            var cappedMs = Math.Min(retry.RetryIntervalMs * factor, max.TotalMilliseconds);
+            var jitteredMs = cappedMs * (0.5 + (0.5 * Math.Clamp(random, 0, 1)));
+            delay = TimeSpan.FromMilliseconds(Math.Max(jitteredMs, retry.RetryIntervalMs));
+        }
+
+        return delay > MinRetryInterval ? delay : MinRetryInterval;
+    }
+
+    /// <summary>Whether an answer with <paramref name="status"/> may carry a <c>Retry-After</c> that kcp honours (429, 503).</summary>
+    public static bool HonoursRetryAfter(int? status) => status is 429 or 503;
+}
+
+/// <summary>Why a message was skipped: <c>kcp.dlq.kind</c> and the skip record.</summary>
+public enum SkipKind
+{
+    /// <summary><c>auto</c>: <c>retry_nums</c> retries failed.</summary>
+    Auto,
+
+    /// <summary><c>status</c>: the endpoint answered a status of <c>skip_on_status</c>.</summary>
+    Status,
+
+    /// <summary><c>manual</c>: the operator asked to skip (SIGUSR1).</summary>
+    Manual,
 }
 
 /// <summary>

@@ -16,8 +16,23 @@ public sealed record SkipRecord(
     byte[]? Key,
     int Attempts,
     string LastFailure,
-    bool Manual,
-    string? By = null);
+    bool Manual)
+{
+    /// <summary>Why it was skipped (<c>kind</c>: auto, status, manual).</summary>
+    public SkipKind Kind { get; init; } = Manual ? SkipKind.Manual : SkipKind.Auto;
+
+    /// <summary>The HTTP status of the last answer (<c>status</c>); null when there was none (timeout, connection error).</summary>
+    public int? Status { get; init; }
+
+    /// <summary>Where the message was written in the dead-letter topic (<c>dead_letter</c>); null without one.</summary>
+    public DeadLetterPosition? DeadLetter { get; init; }
+
+    /// <summary>Who asked for a manual skip by the admin API or CLI (<c>by</c>); null for SIGUSR1 and automatic skips.</summary>
+    public string? By { get; init; }
+}
+
+/// <summary>A message's place in the dead-letter topic: <c>{"topic", "partition", "offset"}</c> of the skip record.</summary>
+public sealed record DeadLetterPosition(string Topic, int Partition, long Offset);
 
 /// <summary>
 /// Appends skip records as JSON lines to <c>{state_dir}/skipped.jsonl</c>, one file that every kcp process sharing the
@@ -147,6 +162,21 @@ public sealed partial class SkipLog : IDisposable
             json.WriteNumber("attempts", record.Attempts);
             json.WriteString("last_failure", record.LastFailure);
             json.WriteBoolean("manual", record.Manual);
+            json.WriteString("kind", record.Kind.ToString().ToLowerInvariant());
+            if (record.Status is { } status)
+            {
+                json.WriteNumber("status", status);
+            }
+
+            if (record.DeadLetter is { } dlq)
+            {
+                json.WriteStartObject("dead_letter");
+                json.WriteString("topic", dlq.Topic);
+                json.WriteNumber("partition", dlq.Partition);
+                json.WriteNumber("offset", dlq.Offset);
+                json.WriteEndObject();
+            }
+
             if (record.By is not null)
             {
                 json.WriteString("by", record.By);

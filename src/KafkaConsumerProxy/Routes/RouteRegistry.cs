@@ -22,6 +22,7 @@ internal sealed class RouteRegistry : IAsyncDisposable
     private readonly OperatorState _operator;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _serial = new(1, 1);
+    private readonly Dictionary<LimitDefinition, RequestBudget> _budgets = [];
     private readonly Lock _gate = new();
     private Dictionary<string, RouteSupervisor> _routes = new(StringComparer.Ordinal);
     private KcpConfig _config;
@@ -199,7 +200,7 @@ internal sealed class RouteRegistry : IAsyncDisposable
             var next = loaded.Routes.ToDictionary(r => r.Name, StringComparer.Ordinal);
             var removed = current.Keys.Where(n => !next.ContainsKey(n)).Order(StringComparer.Ordinal).ToList();
             var added = next.Keys.Where(n => !current.ContainsKey(n)).Order(StringComparer.Ordinal).ToList();
-            var changed = next.Keys.Where(n => current.TryGetValue(n, out var s) && !Unchanged(s, next[n], loaded)).Order(StringComparer.Ordinal).ToList();
+            var changed = next.Keys.Where(n => current.TryGetValue(n, out var s) && !Unchanged(s, next[n], old, loaded)).Order(StringComparer.Ordinal).ToList();
             var unchanged = next.Keys.Where(n => current.ContainsKey(n) && !changed.Contains(n)).Order(StringComparer.Ordinal).ToList();
 
             // Old members stop (commit, leave) before new ones start, so these start at what the old ones committed.
@@ -294,6 +295,13 @@ internal sealed class RouteRegistry : IAsyncDisposable
     {
         await StopAllAsync().ConfigureAwait(false);
         _serial.Dispose();
+        lock (_budgets)
+        {
+            foreach (var budget in _budgets.Values)
+            {
+                budget.Dispose();
+            }
+        }
     }
 
     private bool Closed()
@@ -318,10 +326,14 @@ internal sealed class RouteRegistry : IAsyncDisposable
         return result;
     }
 
-    private static bool Unchanged(RouteSupervisor running, RouteDefinition route, KcpConfig next) =>
+    private static bool Unchanged(RouteSupervisor running, RouteDefinition route, KcpConfig old, KcpConfig next) =>
         RouteComparison.Same(running.Route, route)
         && next.Clusters.TryGetValue(route.Cluster, out var cluster)
-        && RouteComparison.Same(running.Cluster, cluster);
+        && RouteComparison.Same(running.Cluster, cluster)
+        // The shared budget it names and its dead-letter cluster are part of the route too.
+        && Equals(route.Delivery.Limit is { } limit ? old.Limits.GetValueOrDefault(limit) : null, route.Delivery.Limit is { } same ? next.Limits.GetValueOrDefault(same) : null)
+        && (route.DeadLetter.Cluster is not { } dlq
+            || (old.Clusters.TryGetValue(dlq, out var before) && next.Clusters.TryGetValue(dlq, out var after) && RouteComparison.Same(before, after)));
 
     private (List<RouteSupervisor> Selected, string? Error) Select(RouteSelector selector)
     {
@@ -397,19 +409,39 @@ internal sealed class RouteRegistry : IAsyncDisposable
     {
         var routeLogger = _runtime.Loggers.CreateLogger($"kcp.route.{route.Name}");
         var cluster = config.Clusters[route.Cluster];
-        var http = new HttpDeliverer(route);
+        var http = new HttpDeliverer(route, _runtime.Time);
+        DeadLetterWriter? deadLetter = null;
         try
         {
-            var deliverer = new MessageDeliverer(route, http, _runtime.SkipLog, _runtime.ManualSkip, _runtime.Metrics, routeLogger, _runtime.Time);
+            deadLetter = route.DeadLetter.Enabled ? new DeadLetterWriter(route, config.Clusters[route.DeadLetter.Cluster ?? route.Cluster], routeLogger, _runtime.Time) : null;
+            var budget = route.Delivery.Limit is { } limit ? Budget(config.Limits[limit]) : null;
+            var deliverer = new MessageDeliverer(route, http, _runtime.SkipLog, _runtime.ManualSkip, _runtime.Metrics, routeLogger, _runtime.Time, budget, deadLetter);
             Log.RouteStarted(_logger, route.Name, route.Topic, route.Group, route.Cluster, route.Concurrency, (int)route.MessageDeliveryGuarantees, route.DescribeDelivery());
             return new RouteSupervisor(route, cluster,
                 (index, onError) => new RouteMember(route, cluster, index, deliverer, _runtime.Store, _runtime.Metrics, routeLogger, _runtime.Time) { ErrorObserved = onError },
-                http, routeLogger, _runtime.Time);
+                new RouteDeliveryResources(http, deadLetter), routeLogger, _runtime.Time);
         }
         catch
         {
+            deadLetter?.Dispose();
             http.Dispose();
             throw;
+        }
+    }
+
+    // A shared budget of kcp.yaml's limits, one per definition: routes naming it share it, across reloads too while
+    // its values stay the same. Disposed with the registry.
+    private RequestBudget Budget(LimitDefinition limit)
+    {
+        lock (_budgets)
+        {
+            if (!_budgets.TryGetValue(limit, out var budget))
+            {
+                budget = new RequestBudget(limit.Name, limit.MaxRequestsPerSecond, limit.MaxConcurrency);
+                _budgets[limit] = budget;
+            }
+
+            return budget;
         }
     }
 }

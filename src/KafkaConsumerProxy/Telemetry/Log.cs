@@ -146,6 +146,18 @@ internal static partial class Log
     [LoggerMessage(1100, LogLevel.Critical, "Cannot start: {What}: {Reason}")]
     public static partial void StartFailed(ILogger logger, string what, string reason);
 
+    [LoggerMessage(1600, LogLevel.Information, "Route {Route}: adaptive in-flight limit {Before} -> {After} (upper bound {Max})")]
+    public static partial void ConcurrencyLimitChanged(ILogger logger, string route, int before, int after, int max);
+
+    [LoggerMessage(1601, LogLevel.Warning, "Route {Route}: HTTP {Status} from {Host} with Retry-After: no request of the route starts for {DelayMs:F0} ms")]
+    public static partial void EndpointAskedToWait(ILogger logger, string route, int status, string host, double delayMs);
+
+    [LoggerMessage(1602, LogLevel.Error, "Route {Route}: {Topic}/{Partition}@{Offset} stays blocked: it cannot be written to dead-letter topic {DeadLetterTopic} ({Failures} failed write(s)), so it is not skipped and is tried again: {Reason}")]
+    public static partial void DeadLetterWriteFailed(ILogger logger, string route, string topic, int partition, long offset, string deadLetterTopic, int failures, string reason);
+
+    [LoggerMessage(1603, LogLevel.Information, "Route {Route}: {Topic}/{Partition}@{Offset} written to dead-letter topic {DeadLetterTopic} after {Failures} failed write(s)")]
+    public static partial void DeadLetterWritten(ILogger logger, string route, string topic, int partition, long offset, string deadLetterTopic, int failures);
+
     [LoggerMessage(1590, LogLevel.Information, "Control socket {Shared} is served by another kcp sharing this state_dir; this one listens on {Own}, and kcp routes reaches both")]
     public static partial void ControlSocketShared(ILogger logger, string shared, string own);
 }

@@ -28,13 +28,18 @@ public sealed class ProxyMetrics : IDisposable
     private long _repeatsTotal;
     private readonly Counter<long> _repeats;
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _concurrencyLimits = new(StringComparer.Ordinal);
+
     public ProxyMetrics()
     {
         _meter = new Meter(MeterName);
         _delivered = _meter.CreateCounter<long>("kcp.messages.delivered", description: "Messages the endpoint accepted");
         _failedAttempts = _meter.CreateCounter<long>("kcp.delivery.failures", description: "Failed delivery attempts (one per message of a failed batch)");
         _attempts = _meter.CreateCounter<long>("kcp.delivery.attempts", description: "Delivery attempts (requests) by outcome: success, bad_status, rejected_body, connect_timeout, timeout, connection_error, retry_listed");
-        _skipped = _meter.CreateCounter<long>("kcp.messages.skipped", description: "Messages skipped, by kind: auto (retry_nums used up) or manual (SIGUSR1 or the admin API)");
+        _skipped = _meter.CreateCounter<long>("kcp.messages.skipped", description: "Messages skipped, by kind: auto (retry_nums used up), status (a status the route skips at once) or manual (SIGUSR1, the admin API)");
+        _meter.CreateObservableGauge("kcp.delivery.concurrency_limit",
+            () => _concurrencyLimits.Select(kv => new Measurement<int>(kv.Value, new KeyValuePair<string, object?>("route", kv.Key))),
+            description: "The adaptive in-flight limit of routes with adaptive_concurrency");
         _repeats = _meter.CreateCounter<long>("kcp.messages.repeats_filtered", description: "Messages not delivered again because the local offset record shows them done");
         _duration = _meter.CreateHistogram<double>("kcp.delivery.duration", unit: "s", description: "Duration of delivery attempts (requests), any outcome",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
@@ -64,6 +69,11 @@ public sealed class ProxyMetrics : IDisposable
     /// <summary>The route state names, as <c>kcp.route.state</c> labels them.</summary>
     internal static readonly string[] StateNames = ["starting", "running", "paused", "stopped", "failed", "restarting"];
 
+    /// <summary>The current adaptive in-flight limit of <paramref name="route"/>; null when its limit is fixed.</summary>
+    public int? ConcurrencyLimit(string route) => _concurrencyLimits.TryGetValue(route, out var limit) ? limit : null;
+
+    internal void SetConcurrencyLimit(string route, int limit) => _concurrencyLimits[route] = limit;
+
     public long Delivered => Interlocked.Read(ref _deliveredTotal);
 
     public long FailedAttempts => Interlocked.Read(ref _failedTotal);
@@ -91,14 +101,18 @@ public sealed class ProxyMetrics : IDisposable
         _failedAttempts.Add(1, new KeyValuePair<string, object?>("route", route));
     }
 
-    internal void OnSkipped(string route, bool manual = false)
+    /// <param name="kind">auto (retry_nums used up), status (a status the route skips at once) or manual.</param>
+    internal void OnSkipped(string route, string kind = "auto")
     {
         Interlocked.Increment(ref _skippedTotal);
-        _skipped.Add(1, new KeyValuePair<string, object?>("route", route), new KeyValuePair<string, object?>("kind", manual ? "manual" : "auto"));
+        _skipped.Add(1, new KeyValuePair<string, object?>("route", route), new KeyValuePair<string, object?>("kind", kind));
     }
 
     /// <summary>A request is about to be sent; <see cref="OnAttempt"/> follows once it is decided.</summary>
     internal void OnAttemptStarted(string route) => _inFlight.Add(1, new KeyValuePair<string, object?>("route", route));
+
+    /// <summary>The attempt announced by <see cref="OnAttemptStarted"/> was abandoned before it was sent.</summary>
+    internal void OnAttemptNotSent(string route) => _inFlight.Add(-1, new KeyValuePair<string, object?>("route", route));
 
     /// <summary>A request was decided.</summary>
     internal void OnAttempt(string route, DeliveryResult result)

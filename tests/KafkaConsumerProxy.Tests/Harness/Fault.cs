@@ -39,6 +39,9 @@ public sealed record Fault
     /// <summary>Response Content-Type.</summary>
     public string ContentType { get; init; } = "application/json";
 
+    /// <summary>Extra response headers, e.g. <c>Retry-After</c>; none by default.</summary>
+    public IReadOnlyDictionary<string, string>? Headers { get; init; }
+
     /// <summary>Wait before answering (or aborting); zero by default.</summary>
     public TimeSpan Delay { get; init; }
 

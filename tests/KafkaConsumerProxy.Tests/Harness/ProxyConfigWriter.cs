@@ -68,6 +68,19 @@ public sealed class ProxyConfigWriter : IDisposable
     /// <summary>Path of the skip records file.</summary>
     public string SkipFile => Path.Combine(StateDir, "skipped.jsonl");
 
+    /// <summary>Adds a cluster <paramref name="name"/> to kcp.yaml's <c>clusters</c>, with the fast consumer settings.</summary>
+    public void AddCluster(string name, string bootstrapServers)
+    {
+        var text = File.ReadAllText(ConfigFile);
+        var entry = new StringBuilder();
+        entry.AppendLine(CultureInfo.InvariantCulture, $"  {name}:");
+        entry.AppendLine(CultureInfo.InvariantCulture, $"    bootstrap_servers: \"{bootstrapServers}\"");
+        File.WriteAllText(ConfigFile, text.Replace("clusters:\n", "clusters:\n" + entry.ToString().ReplaceLineEndings("\n"), StringComparison.Ordinal));
+    }
+
+    /// <summary>Appends top-level YAML (e.g. a <c>limits</c> mapping) to kcp.yaml.</summary>
+    public void AppendMain(string yaml) => File.AppendAllText(ConfigFile, yaml.EndsWith('\n') ? yaml : yaml + "\n");
+
     /// <summary>Writes routes/{name}.yaml with the baseline keys, then <paramref name="keys"/> on top.</summary>
     public string AddRoute(string name, string topic, string group, int port, IReadOnlyDictionary<string, object>? keys = null)
     {
@@ -97,6 +110,7 @@ public sealed class ProxyConfigWriter : IDisposable
     {
         bool b => b ? "true" : "false",
         string s => "\"" + s.Replace("\"", "\\\"", StringComparison.Ordinal) + "\"",
+        int[] list => "[" + string.Join(", ", list.Select(i => i.ToString(CultureInfo.InvariantCulture))) + "]",
         IReadOnlyDictionary<string, string> map => "{" + string.Join(", ", map.Select(kv => $"\"{kv.Key}\": \"{kv.Value}\"")) + "}",
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => value.ToString() ?? "",

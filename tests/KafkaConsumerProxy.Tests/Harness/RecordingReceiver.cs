@@ -191,6 +191,11 @@ public sealed class RecordingReceiver : IAsyncDisposable
 
         context.Response.StatusCode = fault.StatusCode;
         context.Response.ContentType = fault.ContentType;
+        foreach (var (name, value) in fault.Headers ?? new Dictionary<string, string>())
+        {
+            context.Response.Headers[name] = value;
+        }
+
         await context.Response.Body.WriteAsync(Encoding.UTF8.GetBytes(fault.Body), aborted.Token);
     }
 

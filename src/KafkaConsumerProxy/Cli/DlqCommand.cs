@@ -1,0 +1,100 @@
+using System.CommandLine;
+using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Delivery;
+using Microsoft.Extensions.Logging;
+
+namespace KafkaConsumerProxy.Cli;
+
+/// <summary><c>kcp dlq replay</c>: delivers a route's dead-letter messages to its endpoint again.</summary>
+internal static class DlqCommand
+{
+    /// <summary>Exit code of a replay in which some message failed again (it stays in the dead-letter topic).</summary>
+    public const int FailedAgain = 3;
+
+    public static Command Create() => new("dlq", "Work with a route's dead-letter topic")
+    {
+        Replay(),
+    };
+
+    private static Command Replay()
+    {
+        var config = CliApp.ConfigOption();
+        var route = new Option<string>("--route", "-r") { Description = "Route name (its file name without extension)", Required = true };
+        var partition = new Option<int?>("--partition") { Description = "Only this partition of the dead-letter topic" };
+        var fromOffset = new Option<long?>("--from-offset") { Description = "Start at this dead-letter offset (default: where the last replay stopped, else the beginning)" };
+        var fromTime = new Option<DateTimeOffset?>("--from-time") { Description = "Only messages dead-lettered at or after this time, e.g. 2026-11-24T10:00:00Z", CustomParser = r => ParseTime(r, "--from-time") };
+        var toTime = new Option<DateTimeOffset?>("--to-time") { Description = "Only messages dead-lettered at or before this time (default: up to the end as it is now)", CustomParser = r => ParseTime(r, "--to-time") };
+        var rate = new Option<int?>("--rate") { Description = "At most this many requests per second (default: the route's max_requests_per_second)" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "List the messages that would be replayed; deliver and commit nothing" };
+        var command = new Command("replay", "Deliver a route's dead-letter messages to its endpoint again, in group {group}.dlq-replay, with X-Kafka-Replay: true")
+        {
+            config, route, partition, fromOffset, fromTime, toTime, rate, dryRun,
+        };
+        command.Validators.Add(result =>
+        {
+            if (result.GetResult(fromOffset) is not null && result.GetResult(fromTime) is not null)
+            {
+                result.AddError("give at most one of --from-offset and --from-time");
+            }
+
+            if (result.GetValue(rate) is <= 0 or > RouteDefaults.MaxRequestsPerSecondLimit)
+            {
+                result.AddError($"--rate must be from 1 to {RouteDefaults.MaxRequestsPerSecondLimit}");
+            }
+
+            if (result.GetValue(partition) is < 0 || result.GetValue(fromOffset) is < 0)
+            {
+                result.AddError("--partition and --from-offset must not be negative");
+            }
+        });
+        command.SetAction(async (parse, stop) =>
+        {
+            var loaded = ConfigLoader.Load(parse.GetRequiredValue(config).FullName);
+            var name = parse.GetRequiredValue(route);
+            var chosen = loaded.Routes.FirstOrDefault(r => r.Name == name);
+            if (chosen is null)
+            {
+                Console.Error.WriteLine($"kcp dlq replay: --route '{name}' is not a route of {loaded.ConfigFile}; routes: {string.Join(", ", loaded.Routes.Select(r => r.Name))}");
+                return CliApp.ConfigError;
+            }
+
+            if (!chosen.DeadLetter.Enabled)
+            {
+                Console.Error.WriteLine($"kcp dlq replay: route '{name}' has no dead_letter_topic ({chosen.SourceFile})");
+                return CliApp.ConfigError;
+            }
+
+            using var loggers = LoggerFactory.Create(CliApp.ConfigureLogging);
+            var replay = new DeadLetterReplay(loaded, chosen, Console.Out.WriteLine, loggers.CreateLogger("kcp.dlq-replay"), TimeProvider.System);
+            var range = new ReplayRange(parse.GetValue(partition), parse.GetValue(fromOffset), parse.GetValue(fromTime), parse.GetValue(toTime), parse.GetValue(rate), parse.GetValue(dryRun));
+            ReplaySummary summary;
+            try
+            {
+                summary = await replay.RunAsync(range, stop).ConfigureAwait(false);
+            }
+            catch (ArgumentException ex)
+            {
+                Console.Error.WriteLine($"kcp dlq replay: {ex.Message}");
+                return CliApp.ConfigError;
+            }
+
+            return summary.FailedAgain > 0 ? FailedAgain : 0;
+        });
+        return command;
+    }
+
+    /// <summary>An ISO 8601 date and time with its offset, as <c>kcp offsets set --to-time</c> takes it.</summary>
+    private static DateTimeOffset? ParseTime(System.CommandLine.Parsing.ArgumentResult result, string option)
+    {
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+        string[] formats = ["yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", "yyyy-MM-dd'T'HH:mmK"];
+        if (text.Length > 0 && (text[^1] is 'Z' or 'z' || text.LastIndexOfAny(['+', '-']) > 10)
+            && DateTimeOffset.TryParseExact(text, formats, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var at))
+        {
+            return at;
+        }
+
+        result.AddError($"{option} '{text}' is not a date and time with offset; give an ISO 8601 time such as 2026-11-24T10:00:00Z or 2026-11-24T11:00:00+01:00");
+        return null;
+    }
+}

@@ -1,0 +1,14 @@
+namespace KafkaConsumerProxy.Configuration;
+
+/// <summary>Where a route's skipped messages are written (<c>dead_letter_topic</c>, <c>dead_letter_cluster</c>).</summary>
+public sealed record DeadLetterSettings
+{
+    /// <summary><c>dead_letter_topic</c>: null (default) = skipped messages are only recorded in <c>skipped.jsonl</c>.</summary>
+    public string? Topic { get; init; }
+
+    /// <summary><c>dead_letter_cluster</c>: an entry of <c>clusters</c>; null = the route's own cluster.</summary>
+    public string? Cluster { get; init; }
+
+    /// <summary>True when skipped messages go to a dead-letter topic.</summary>
+    public bool Enabled => Topic is not null;
+}

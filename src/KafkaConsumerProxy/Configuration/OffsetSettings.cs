@@ -1,0 +1,14 @@
+namespace KafkaConsumerProxy.Configuration;
+
+/// <summary>A route's offset settings: commit mode and the use of local offset records.</summary>
+public sealed record OffsetSettings
+{
+    /// <summary><c>message_delivery_guarantees</c>: default <see cref="RouteDefaults.MessageDeliveryGuarantees"/>.</summary>
+    public DeliveryGuarantee MessageDeliveryGuarantees { get; init; } = RouteDefaults.MessageDeliveryGuarantees;
+
+    /// <summary><c>commit_interval_ms</c>: commit period in mode 1; default <see cref="RouteDefaults.CommitIntervalMs"/>.</summary>
+    public int CommitIntervalMs { get; init; } = RouteDefaults.CommitIntervalMs;
+
+    /// <summary><c>use_saved_offset_time</c>: seconds; see offset anomalies. Negative disables restoring (required).</summary>
+    public int UseSavedOffsetTime { get; init; }
+}

@@ -1,0 +1,42 @@
+namespace KafkaConsumerProxy.Configuration;
+
+/// <summary>How the wait between two attempts grows (<c>retry_backoff</c>).</summary>
+public enum RetryBackoff
+{
+    /// <summary><c>constant</c> (default): <c>retry_interval_ms</c> before every retry, the previous service's behaviour.</summary>
+    Constant,
+
+    /// <summary>
+    /// <c>exponential</c>: <c>retry_interval_ms</c> doubling per attempt up to <c>retry_max_interval_ms</c>, each wait
+    /// drawn at random between half of it and all of it (jitter), so that many failing messages do not retry in step.
+    /// </summary>
+    Exponential,
+}
+
+/// <summary>A route's retry and skip settings.</summary>
+public sealed record RetrySettings
+{
+    /// <summary><c>can_skip</c>: false = a failing message is retried forever and its partition waits (required).</summary>
+    public bool CanSkip { get; init; }
+
+    /// <summary><c>retry_nums</c>: with <c>can_skip</c>, retries before a message is skipped (attempts = retry_nums + 1).</summary>
+    public int RetryNums { get; init; }
+
+    /// <summary><c>retry_interval_ms</c>: the wait before a retry; with exponential backoff the first wait (required).</summary>
+    public int RetryIntervalMs { get; init; }
+
+    /// <summary><c>retry_backoff</c>: default <see cref="RetryBackoff.Constant"/>.</summary>
+    public RetryBackoff Backoff { get; init; } = RouteDefaults.Backoff;
+
+    /// <summary>
+    /// <c>retry_max_interval_ms</c>: the longest wait before a retry, for exponential backoff and for a
+    /// <c>Retry-After</c> answer; default <see cref="RouteDefaults.RetryMaxIntervalMs"/> (60,000).
+    /// </summary>
+    public int RetryMaxIntervalMs { get; init; } = RouteDefaults.RetryMaxIntervalMs;
+
+    /// <summary>
+    /// <c>skip_on_status</c>: HTTP statuses that are a permanent failure; with <c>can_skip: true</c> such an answer
+    /// skips the message at once, with <c>can_skip: false</c> it is retried as usual. Default empty.
+    /// </summary>
+    public IReadOnlySet<int> SkipOnStatus { get; init; } = new HashSet<int>();
+}
