@@ -26,6 +26,7 @@ public sealed record RouteInfo(
     DateTimeOffset? NextRestart,
     string? LastError,
     DateTimeOffset? LastErrorAt,
+    int AssignedPartitions,
     double DeliveredPerSecond,
     long TotalLag,
     int InFlight,
@@ -195,7 +196,7 @@ internal static class AdminApi
         }
 
         return new RouteInfo(s.Route, s.Topic, s.Group, s.Cluster, s.Members, s.State, s.Since, s.Cause, s.OperatorPaused, s.OperatorStopped,
-            s.Failures, s.NextRestart, s.LastError, s.LastErrorAt, Math.Round(observations.DeliveredPerSecond(s.Route), 3),
+            s.Failures, s.NextRestart, s.LastError, s.LastErrorAt, s.AssignedPartitions, Math.Round(observations.DeliveredPerSecond(s.Route), 3),
             partitions.Sum(p => p.Lag), partitions.Sum(p => p.InFlight), failing.Count, details);
     }
 

@@ -96,11 +96,14 @@ public sealed class HttpDeliverer : IDisposable
                 {
                     var (decided, why) = ResponseClassifier.Classify(_route.ResponseCheck, status, []);
                     var elapsedAtStatus = Stopwatch.GetElapsedTime(started);
+                    // The body is read once: for the dead-letter record when the route has one, else for the excerpt only.
+                    var bodyStart = decided != DeliveryOutcome.Success && _route.DeadLetter.Enabled ? await ReadStartAsync(response.Content, timeout.Token).ConfigureAwait(false) : null;
                     return new DeliveryResult(decided, host, elapsedAtStatus, status, why)
                     {
-                        BodyExcerpt = decided == DeliveryOutcome.Success ? null : await BodyExcerpt.ReadAsync(response.Content, timeout.Token).ConfigureAwait(false),
+                        BodyExcerpt = decided == DeliveryOutcome.Success ? null
+                            : bodyStart is not null ? BodyExcerpt.Of(bodyStart) : await BodyExcerpt.ReadAsync(response.Content, timeout.Token).ConfigureAwait(false),
                         RetryAfter = Delivery.RetryPolicy.HonoursRetryAfter(status) ? RetryAfterOf(response) : null,
-                        BodyStart = decided != DeliveryOutcome.Success && _route.DeadLetter.Enabled ? await ReadStartAsync(response.Content, timeout.Token).ConfigureAwait(false) : null,
+                        BodyStart = bodyStart,
                     };
                 }
 
