@@ -21,10 +21,9 @@ internal static class RoutesApi
     public static void Map(IEndpointRouteBuilder app, RouteRegistry registry, Func<HttpContext, string> who)
     {
         var api = app.MapGroup("/api/v1");
-        api.MapGet("/routes", () => Results.Json(new RoutesListing(registry.List(), registry.LastReload, registry.LastRejectedReload), ControlJson.Options));
-        api.MapGet("/routes/{route}", (string route) => registry.Find(route) is { } status
-            ? Results.Json(status, ControlJson.Options)
-            : Results.Json(new ControlError($"no route named '{route}'"), ControlJson.Options, statusCode: StatusCodes.Status404NotFound));
+
+        // The routes list and a route's detail (with partitions and failing messages), partition actions, skip records, audit.
+        AdminApi.Map(api, registry, who);
         api.MapPost("/routes/{route}/{action}", (string route, string action, HttpContext context) =>
             OperateAsync(registry, action, new RouteSelector(Route: route), who(context)));
         api.MapPost("/routes/{action}", (string action, string? topic, string? group, bool? all, HttpContext context) =>

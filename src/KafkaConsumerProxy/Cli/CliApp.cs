@@ -42,6 +42,8 @@ public static class CliApp
             OffsetsCommand.Create(),
             RoutesCommand.Create(),
             RoutesCommand.ReloadCommand(),
+            StatusCommand.Create(),
+            StatusCommand.SkipCommand(),
             DlqCommand.Create(),
         };
 

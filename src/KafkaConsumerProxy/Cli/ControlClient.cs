@@ -55,6 +55,13 @@ internal sealed class ControlClient : IDisposable
         return SendAsync<RouteOperationResult>(HttpMethod.Post, path);
     }
 
+    public Task<RouteInfoListing> StatusAsync() => SendAsync<RouteInfoListing>(HttpMethod.Get, "api/v1/routes");
+
+    public Task<RouteInfo> StatusAsync(string route) => SendAsync<RouteInfo>(HttpMethod.Get, $"api/v1/routes/{Uri.EscapeDataString(route)}");
+
+    public Task<PartitionActionResult> SkipAsync(string route, int partition, long offset) =>
+        SendAsync<PartitionActionResult>(HttpMethod.Post, $"api/v1/routes/{Uri.EscapeDataString(route)}/partitions/{partition}/skip?offset={offset}");
+
     public Task<ReloadResult> ReloadAsync() => SendAsync<ReloadResult>(HttpMethod.Post, "api/v1/reload");
 
     private async Task<T> SendAsync<T>(HttpMethod method, string path)
@@ -80,7 +87,7 @@ internal sealed class ControlClient : IDisposable
 
         using (response)
         {
-            if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.BadRequest)
+            if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.BadRequest or HttpStatusCode.Conflict)
             {
                 var error = await response.Content.ReadFromJsonAsync<ControlError>(ControlJson.Options).ConfigureAwait(false);
                 throw new ControlRequestException(error?.Error ?? response.ReasonPhrase ?? "refused");

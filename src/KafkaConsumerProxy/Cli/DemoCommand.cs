@@ -30,12 +30,13 @@ internal static class DemoCommand
                 r.AddError("--messages must be from 1 to 10000000");
             }
         });
-        var command = new Command("demo", "Run kcp against an embedded Kafka cluster and a demo HTTP receiver") { messages };
-        command.SetAction((parse, _) => RunAsync(parse.GetValue(messages)));
+        var serve = new Option<bool>("--serve") { Description = "Keep running after the sample messages (until Ctrl-C), with one message the endpoint always refuses, to try the dashboard's Skip" };
+        var command = new Command("demo", "Run kcp against an embedded Kafka cluster and a demo HTTP receiver, with the admin endpoint and dashboard") { messages, serve };
+        command.SetAction((parse, _) => RunAsync(parse.GetValue(messages), parse.GetValue(serve)));
         return command;
     }
 
-    private static async Task<int> RunAsync(int count)
+    private static async Task<int> RunAsync(int count, bool serve)
     {
         using var stop = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -46,7 +47,7 @@ internal static class DemoCommand
         Console.CancelKeyPress += onCancel;
         try
         {
-            return await RunDemoAsync(count, stop.Token).ConfigureAwait(false);
+            return await RunDemoAsync(count, serve, stop.Token).ConfigureAwait(false);
         }
         finally
         {
@@ -54,7 +55,7 @@ internal static class DemoCommand
         }
     }
 
-    private static async Task<int> RunDemoAsync(int count, CancellationToken interrupted)
+    private static async Task<int> RunDemoAsync(int count, bool serve, CancellationToken interrupted)
     {
         var output = Console.Out;
         output.WriteLine("kcp demo: starting an embedded Kafka cluster (librdkafka mock cluster, 3 brokers)...");
@@ -87,6 +88,15 @@ internal static class DemoCommand
         using var stopProxy = CancellationTokenSource.CreateLinkedTokenSource(interrupted);
         var runner = new ProxyRunner(config, loggers, metrics, new ManualSkipSignal(), TimeProvider.System);
         var running = runner.RunAsync(stopProxy.Token);
+        for (var i = 0; i < 200 && runner.Admin is null && !running.IsCompleted; i++)
+        {
+            await Task.WhenAny(running, Task.Delay(50, CancellationToken.None)).ConfigureAwait(false);
+        }
+
+        if (runner.Admin is { } admin)
+        {
+            output.WriteLine($"  dashboard  {admin.Address}  (metrics {admin.Address}metrics, API {admin.Address}api/v1/routes)");
+        }
 
         var clock = Stopwatch.StartNew();
         var lastTime = TimeSpan.Zero;
@@ -102,6 +112,22 @@ internal static class DemoCommand
         }
 
         var deliveredIn = clock.Elapsed;
+        if (serve && !interrupted.IsCancellationRequested && !running.IsCompleted)
+        {
+            await EmbeddedProducer.ProduceAsync(cluster.BootstrapServers, Topic,
+                [(0, (byte[]?)Encoding.UTF8.GetBytes("order-stuck"), (byte[]?)Encoding.UTF8.GetBytes("{\"order\":\"stuck\",\"stuck\":true}"))],
+                cancellationToken: interrupted).ConfigureAwait(false);
+            output.WriteLine($"All {count} sample messages delivered. One more order (partition 0, key order-stuck) is refused by the endpoint every time:");
+            output.WriteLine("open the dashboard and press Skip on it, or run kcp skip. kcp keeps running; Ctrl-C stops it.");
+            try
+            {
+                await Task.WhenAny(running, Task.Delay(Timeout.Infinite, interrupted)).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Ctrl-C.
+            }
+        }
         output.WriteLine("Stopping kcp: finishing in-flight deliveries, committing, leaving the group...");
         await stopProxy.CancelAsync().ConfigureAwait(false);
         await running.ConfigureAwait(false);
@@ -118,6 +144,7 @@ internal static class DemoCommand
         output.WriteLine("  2. in routes/<name>.yaml set topic, group, host, port and url of your endpoint");
         output.WriteLine("  3. kcp validate --config kcp.yaml   then   kcp run --config kcp.yaml");
         return complete ? 0 : 130;
+
     }
 
     /// <summary>Reads back what the demo group committed, so the summary reports it rather than assumes it.</summary>
@@ -146,6 +173,9 @@ internal static class DemoCommand
                   heartbeat.interval.ms: 500
             routes_dir: routes
             state_dir: state
+            # The metrics, status API and dashboard, on a free port of this machine only.
+            admin:
+              listen: 127.0.0.1:0
 
             """);
         File.WriteAllText(Path.Combine(routes, Topic + ".yaml"), $"""

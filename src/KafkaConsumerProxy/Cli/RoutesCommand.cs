@@ -103,7 +103,7 @@ internal static class RoutesCommand
         _ => "Stop, then start (a pause stays in force)",
     };
 
-    private static async Task<int> WithClientAsync(FileInfo configFile, Func<ControlClient, Task<int>> action)
+    internal static async Task<int> WithClientAsync(FileInfo configFile, Func<ControlClient, Task<int>> action)
     {
         var (config, errors) = ConfigLoader.TryLoad(configFile.FullName);
         var stateDir = config?.StateDir ?? StateDirOf(configFile.FullName);
@@ -242,5 +242,5 @@ internal static class RoutesCommand
         }
     }
 
-    private static string Lower(RouteState state) => state.ToString().ToLowerInvariant();
+    internal static string Lower(RouteState state) => state.ToString().ToLowerInvariant();
 }

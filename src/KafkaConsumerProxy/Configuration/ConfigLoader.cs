@@ -51,6 +51,7 @@ public static partial class ConfigLoader
         var clusters = ReadClusters(main, errors);
         var routesDir = ResolveDirectory(main, "routes_dir", "routes", baseDir, mustExist: true);
         var stateDir = ResolveDirectory(main, "state_dir", "state", baseDir, mustExist: false);
+        var admin = ReadAdmin(main, errors, baseDir);
         var limits = ReadLimits(main, errors);
         main.ReportUnknownKeys();
 
@@ -83,6 +84,7 @@ public static partial class ConfigLoader
             RoutesDir = routesDir!,
             StateDir = stateDir!,
             Routes = routes,
+            Admin = admin!,
             Limits = limits ?? [],
         }, errors);
     }

@@ -22,6 +22,9 @@ public sealed record KcpConfig
 
     public required IReadOnlyList<RouteDefinition> Routes { get; init; }
 
+    /// <summary>The <c>admin</c> section: the metrics, status and actions endpoint.</summary>
+    public AdminSettings Admin { get; init; } = AdminSettings.Default;
+
     /// <summary><c>limits</c>: shared budgets by name, which routes name with <c>limit</c>; default none.</summary>
     public IReadOnlyDictionary<string, LimitDefinition> Limits { get; init; } = new Dictionary<string, LimitDefinition>();
 }

@@ -32,6 +32,9 @@ public sealed class ProxyRunner
         _time = time;
     }
 
+    /// <summary>The admin endpoint; null until <see cref="RunAsync"/> started it, or with <c>admin.listen: off</c>.</summary>
+    internal AdminServer? Admin { get; private set; }
+
     /// <summary>Runs until <paramref name="stop"/> is cancelled, then stops every route cleanly.</summary>
     public async Task RunAsync(CancellationToken stop)
     {
@@ -53,6 +56,9 @@ public sealed class ProxyRunner
                 () => ControlServer.StartAsync(_config.StateDir, registry, logger)).ConfigureAwait(false);
             await using (control.ConfigureAwait(false))
             {
+                var admin = await StartingAsync(logger, $"admin endpoint {_config.Admin.Listen}", () => AdminServer.StartAsync(_config, registry, logger)).ConfigureAwait(false);
+                await using var adminScope = ((IAsyncDisposable?)admin ?? AdminServer.Off).ConfigureAwait(false);
+                Admin = admin;
                 registry.StartAll((route, create) => Starting(logger, $"route {route.Name} ({route.SourceFile})", create));
                 using var watcher = new ConfigWatcher(registry, logger, _time);
                 try

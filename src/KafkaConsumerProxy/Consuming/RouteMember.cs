@@ -67,7 +67,7 @@ internal sealed partial class RouteMember : ISupervisedMember
         var interval = route.MessageDeliveryGuarantees == DeliveryGuarantee.BatchedCommit
             ? TimeSpan.FromMilliseconds(route.CommitIntervalMs)
             : TimeSpan.FromMilliseconds(RouteDefaults.CoalescedCommitIntervalMs);
-        _committer = new OffsetCommitter(route.Name, index, interval, logger, time);
+        _committer = new OffsetCommitter(route.Name, index, interval, logger, time) { CommitFailed = () => metrics.OnCommitFailed(route.Name) };
         _pendingBytes = new PendingBytes(route.MaxPendingBytes);
 
         // An attempt in flight may take exec_timeout_ms; a little more covers connection teardown.
@@ -92,6 +92,7 @@ internal sealed partial class RouteMember : ISupervisedMember
     {
         using var consumer = Build();
         consumer.Subscribe(_route.Topic);
+        Observations.RegisterSeeker(_route.Name, _index, RequestSeek);
         try
         {
             while (!stop.IsCancellationRequested && _fatalError is null)
@@ -121,6 +122,7 @@ internal sealed partial class RouteMember : ISupervisedMember
 
                 _committer.CommitIfDue(consumer, _workers.Values);
                 _committer.RetryReleased(consumer);
+                PublishPartitions(consumer);
             }
         }
         finally
@@ -144,6 +146,7 @@ internal sealed partial class RouteMember : ISupervisedMember
             });
 
             _workers.Clear();
+            UnpublishAll();
             foreach (var recordFile in _recordFiles.Values)
             {
                 StopStep("closing a local offset record", recordFile.Dispose);
@@ -315,6 +318,7 @@ internal sealed partial class RouteMember : ISupervisedMember
     /// </summary>
     private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
     {
+        Observations.SetJoined(_route.Name, _index, true);
         if (_stopping || partitions.Count == 0)
         {
             // Assigned during the final commit: left to the members that stay.
@@ -353,12 +357,14 @@ internal sealed partial class RouteMember : ISupervisedMember
             }
 
             StartWorker(consumer, partition, progress);
+            NoteAssigned(number, committedOffset, bounds);
             var from = start.SeekTo is { } at ? new Offset(at) : Offset.Unset;
             starts.Add(new TopicPartitionOffset(partition, from));
             Log.PartitionStart(_logger, _route.Name, partition.Topic, number, Describe(committedOffset), recordFile.Initial is { } l ? l.LastDone.ToString(CultureInfo.InvariantCulture) + (start.DiscardRecord ? " (ignored)" : "") : "(none)", from.IsSpecial ? "committed offset" : from.Value.ToString(CultureInfo.InvariantCulture));
         }
 
         Log.PartitionsAssigned(_logger, _route.Name, _index, Describe(partitions));
+        _metrics.OnRebalance(_route.Name);
         return starts;
     }
 
@@ -476,6 +482,7 @@ internal sealed partial class RouteMember : ISupervisedMember
         }
 
         _committer.Forget(partitions.Select(p => p.TopicPartition));
+        _metrics.OnRebalance(_route.Name);
     }
 
     /// <summary>Stops workers and waits for them, bounded; never throws, so the caller's next steps always run.</summary>

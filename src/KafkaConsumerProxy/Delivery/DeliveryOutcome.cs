@@ -51,6 +51,9 @@ public readonly record struct DeliveryResult(DeliveryOutcome Outcome, string Hos
 {
     public bool IsSuccess => Outcome == DeliveryOutcome.Success;
 
+    /// <summary>The first 512 bytes of a failed attempt's response body, escaped for display; null when none was read.</summary>
+    public string? BodyExcerpt { get; init; }
+
     /// <summary>
     /// What a 429 or 503 answer's <c>Retry-After</c> asked for (seconds, or an HTTP date less now; a past date is zero);
     /// null when the answer had none, it could not be read, or the status was another.

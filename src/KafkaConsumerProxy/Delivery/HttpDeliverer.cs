@@ -113,10 +113,14 @@ public sealed class HttpDeliverer : IDisposable
                 {
                     var (decided, why) = ResponseClassifier.Classify(_route.ResponseCheck, status, []);
                     var elapsedAtStatus = Stopwatch.GetElapsedTime(started);
+                    // The body is read once: for the dead-letter record when the route has one, else for the excerpt only.
+                    var bodyStart = decided != DeliveryOutcome.Success && _route.DeadLetter.Enabled ? await ReadStartAsync(response.Content, timeout.Token).ConfigureAwait(false) : null;
                     return new DeliveryResult(decided, host, elapsedAtStatus, status, why)
                     {
+                        BodyExcerpt = decided == DeliveryOutcome.Success ? null
+                            : bodyStart is not null ? BodyExcerpt.Of(bodyStart) : await BodyExcerpt.ReadAsync(response.Content, timeout.Token).ConfigureAwait(false),
                         RetryAfter = Delivery.RetryPolicy.HonoursRetryAfter(status) ? RetryAfterOf(response) : null,
-                        BodyStart = decided != DeliveryOutcome.Success && _route.DeadLetter.Enabled ? await ReadStartAsync(response.Content, timeout.Token).ConfigureAwait(false) : null,
+                        BodyStart = bodyStart,
                     };
                 }
 
@@ -137,6 +141,7 @@ public sealed class HttpDeliverer : IDisposable
                         : ResponseClassifier.ClassifyBatch(_route.ResponseCheck, status, body.AsSpan(0, length), batch, retry);
                     return new DeliveryResult(outcome, host, elapsed, status, reason)
                     {
+                        BodyExcerpt = outcome == DeliveryOutcome.Success ? null : BodyExcerpt.Of(body.AsSpan(0, length)),
                         BodyStart = outcome != DeliveryOutcome.Success && _route.DeadLetter.Enabled ? body.AsSpan(0, Math.Min(length, DeadLetterWriter.MaxBodyBytes)).ToArray() : null,
                     };
                 }

@@ -146,121 +146,148 @@ public sealed class MessageDeliverer
         var retry = asBatch ? new List<long>() : null;
         var failures = new FailureHistory(_time, _manualSkip);
         var firstFailureAt = default(DateTimeOffset);
-        for (var attempt = 1; ; attempt++)
+        FailingEntry? failing = null;
+        try
         {
-            if (!await TakeSlotAsync(inFlight, attempt, abandon).ConfigureAwait(false))
+            for (var attempt = 1; ; attempt++)
             {
-                return;
-            }
-
-            retry?.Clear();
-            DeliveryResult? sent;
-            try
-            {
-                sent = await SendAsync(batch, retry, slot, attempt, abandon).ConfigureAwait(false);
-            }
-            finally
-            {
-                inFlight?.Release();
-            }
-
-            if (sent is not { } result)
-            {
-                // Abandoned while waiting for the route's gate or budgets: nothing was sent.
-                return;
-            }
-
-            string reason;
-            if (result.IsSuccess)
-            {
-                var first = batch[0];
-                if (_route.SlowTimeMs is { } slow && result.Elapsed.TotalMilliseconds > slow)
-                {
-                    Log.DeliverySlow(_logger, _route.Name, first.Topic, first.Partition, first.Offset, (long)result.Elapsed.TotalMilliseconds, slow, result.Host);
-                }
-
-                var kept = 0;
-                if (retry is { Count: > 0 })
-                {
-                    retry.Sort();
-                }
-
-                for (var i = 0; i < batch.Count; i++)
-                {
-                    var record = batch[i];
-                    if (retry is { Count: > 0 } && retry.BinarySearch(record.Offset) >= 0)
-                    {
-                        batch[kept++] = record;
-                        continue;
-                    }
-
-                    _metrics.OnDelivered(_route.Name);
-                    await finished(record, MessageDisposition.Delivered).ConfigureAwait(false);
-                }
-
-                batch.RemoveRange(kept, batch.Count - kept);
-                if (kept == 0)
+                if (!await TakeSlotAsync(inFlight, attempt, abandon).ConfigureAwait(false))
                 {
                     return;
                 }
 
-                reason = (result with { Outcome = DeliveryOutcome.RetryListed, Reason = "named in the answer's retry list" }).Describe();
-            }
-            else
-            {
-                reason = result.Describe();
-            }
-
-            var head = batch[0];
-            for (var i = 0; i < batch.Count; i++)
-            {
-                _metrics.OnFailedAttempt(_route.Name);
-            }
-
-            if (attempt == 1)
-            {
-                firstFailureAt = _time.GetUtcNow();
-            }
-
-            // One line per batch, not per message: a failing batch of hundreds would otherwise flood the log.
-            var described = batch.Count == 1 ? reason : $"{reason} (batch of {batch.Count}: offsets {RequestBuilder.DescribeOffsets(batch)})";
-            LogFailure(head, attempt, described);
-            if (failures.OnFailure(attempt, out var failingFor))
-            {
-                Log.DeliveryBlocked(_logger, _route.Name, head.Topic, head.Partition, head.Offset, attempt, failingFor.TotalSeconds, described);
-            }
-
-            // With a Retry-After the route's gate was already moved (SendAsync); this message waits the same.
-            var retryAfter = RetryPolicy.HonoursRetryAfter(result.StatusCode) ? result.RetryAfter : null;
-            var delay = RetryPolicy.Delay(_route.Retry, attempt, retryAfter, Random.Shared.NextDouble());
-
-            var (decision, kind) = RetryPolicy.AfterFailure(_route, attempt, result.IsSuccess ? null : result.StatusCode);
-            SkipDetails Details(SkipKind skipKind) => new(skipKind, attempt, firstFailureAt, reason, result.StatusCode, result.BodyStart, _time.GetUtcNow());
-            if (decision == RetryDecision.Skip || failures.ManualSkip.IsCancellationRequested)
-            {
-                await SkipAllAsync(batch, Details(decision == RetryDecision.Skip ? kind : SkipKind.Manual), finished, abandon).ConfigureAwait(false);
-                return;
-            }
-
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(abandon, failures.ManualSkip);
-            try
-            {
-                await Task.Delay(delay, _time, wait.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                if (failures.ManualSkip.IsCancellationRequested)
+                retry?.Clear();
+                DeliveryResult? sent;
+                _metrics.OnAttemptStarted(_route.Name);
+                try
                 {
-                    await SkipAllAsync(batch, Details(SkipKind.Manual), finished, abandon).ConfigureAwait(false);
+                    sent = await SendAsync(batch, retry, slot, attempt, abandon).ConfigureAwait(false);
+                }
+                finally
+                {
+                    inFlight?.Release();
                 }
 
-                return;
-            }
+                if (sent is not { } result)
+                {
+                    // Abandoned while waiting for the route's gate or budgets: nothing was sent.
+                    _metrics.OnAttemptNotSent(_route.Name);
+                    return;
+                }
 
-            if (abandon.IsCancellationRequested)
-            {
-                return;
+                _metrics.OnAttempt(_route.Name, result);
+
+                string reason;
+                if (result.IsSuccess)
+                {
+                    var first = batch[0];
+                    if (_route.SlowTimeMs is { } slow && result.Elapsed.TotalMilliseconds > slow)
+                    {
+                        Log.DeliverySlow(_logger, _route.Name, first.Topic, first.Partition, first.Offset, (long)result.Elapsed.TotalMilliseconds, slow, result.Host);
+                    }
+
+                    var kept = 0;
+                    if (retry is { Count: > 0 })
+                    {
+                        retry.Sort();
+                    }
+
+                    for (var i = 0; i < batch.Count; i++)
+                    {
+                        var record = batch[i];
+                        if (retry is { Count: > 0 } && retry.BinarySearch(record.Offset) >= 0)
+                        {
+                            batch[kept++] = record;
+                            continue;
+                        }
+
+                        _metrics.OnDelivered(_route.Name);
+                        await finished(record, MessageDisposition.Delivered).ConfigureAwait(false);
+                    }
+
+                    batch.RemoveRange(kept, batch.Count - kept);
+                    if (kept == 0)
+                    {
+                        return;
+                    }
+
+                    reason = (result with { Outcome = DeliveryOutcome.RetryListed, Reason = "named in the answer's retry list" }).Describe();
+                }
+                else
+                {
+                    reason = result.Describe();
+                }
+
+                var head = batch[0];
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    _metrics.OnFailedAttempt(_route.Name);
+                }
+
+                if (attempt == 1)
+                {
+                    firstFailureAt = _time.GetUtcNow();
+                }
+
+                // Shown, and skipped or retried by an operator, through its first message (a batch as a whole).
+                if (failing is not null && failing.Record.Offset != head.Offset)
+                {
+                    _metrics.Observations.Finished(failing);
+                }
+
+                failing = _metrics.Observations.Failed(_route.Name, head, attempt, result, _time.GetUtcNow());
+
+                // One line per batch, not per message: a failing batch of hundreds would otherwise flood the log.
+                var described = batch.Count == 1 ? reason : $"{reason} (batch of {batch.Count}: offsets {RequestBuilder.DescribeOffsets(batch)})";
+                LogFailure(head, attempt, described);
+                if (failures.OnFailure(attempt, out var failingFor))
+                {
+                    Log.DeliveryBlocked(_logger, _route.Name, head.Topic, head.Partition, head.Offset, attempt, failingFor.TotalSeconds, described);
+                }
+
+                // With a Retry-After the route's gate was already moved (SendAsync); this message waits the same.
+                var retryAfter = RetryPolicy.HonoursRetryAfter(result.StatusCode) ? result.RetryAfter : null;
+                var delay = RetryPolicy.Delay(_route.Retry, attempt, retryAfter, Random.Shared.NextDouble());
+
+                var (decision, kind) = RetryPolicy.AfterFailure(_route, attempt, result.IsSuccess ? null : result.StatusCode);
+                SkipDetails Details(SkipKind skipKind) => new(skipKind, attempt, firstFailureAt, reason, result.StatusCode, result.BodyStart, _time.GetUtcNow());
+                if (decision == RetryDecision.Skip || failures.ManualSkip.IsCancellationRequested || failing.SkipToken.IsCancellationRequested)
+                {
+                    var skipKind = decision == RetryDecision.Skip ? kind : SkipKind.Manual;
+                    await SkipAllAsync(batch, Details(skipKind), finished, abandon, skipKind == SkipKind.Manual ? failing.SkippedBy : null).ConfigureAwait(false);
+                    return;
+                }
+
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(abandon, failures.ManualSkip, failing.SkipToken, failing.RetryToken);
+                try
+                {
+                    await Task.Delay(delay, _time, wait.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    if (failures.ManualSkip.IsCancellationRequested || failing.SkipToken.IsCancellationRequested)
+                    {
+                        await SkipAllAsync(batch, Details(SkipKind.Manual), finished, abandon, failing.SkippedBy).ConfigureAwait(false);
+                        return;
+                    }
+
+                    if (abandon.IsCancellationRequested)
+                    {
+                        return;
+                    }
+
+                    // An operator asked for the next attempt now.
+                }
+
+                if (abandon.IsCancellationRequested)
+                {
+                    return;
+                }
             }
+        }
+        finally
+        {
+            _metrics.Observations.Finished(failing);
         }
     }
 
@@ -366,11 +393,11 @@ public sealed class MessageDeliverer
         }
     }
 
-    private async Task SkipAllAsync(List<KafkaRecord> batch, SkipDetails details, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon)
+    private async Task SkipAllAsync(List<KafkaRecord> batch, SkipDetails details, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon, string? by = null)
     {
         foreach (var record in batch)
         {
-            var disposition = await SkipAsync(record, details, abandon).ConfigureAwait(false);
+            var disposition = await SkipAsync(record, details, abandon, by).ConfigureAwait(false);
             if (disposition == MessageDisposition.Abandoned)
             {
                 // This one and the rest stay unfinished for whoever takes the partition next.
@@ -385,7 +412,7 @@ public sealed class MessageDeliverer
     /// Skips one message: first into the dead-letter topic when the route has one (waiting as long as that takes; the
     /// message is abandoned, not skipped, when the partition is given up meanwhile), then the skip record.
     /// </summary>
-    private async ValueTask<MessageDisposition> SkipAsync(KafkaRecord record, SkipDetails details, CancellationToken abandon)
+    private async ValueTask<MessageDisposition> SkipAsync(KafkaRecord record, SkipDetails details, CancellationToken abandon, string? by = null)
     {
         DeadLetterPosition? position = null;
         if (_deadLetter is not null)
@@ -404,8 +431,13 @@ public sealed class MessageDeliverer
             Kind = kind,
             Status = details.LastStatus,
             DeadLetter = position,
+            By = by,
         });
-        if (manual)
+        if (manual && by is not null)
+        {
+            Log.MessageSkippedByOperator(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempts, by, reason);
+        }
+        else if (manual)
         {
             Log.MessageSkippedManually(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempts, reason);
         }
@@ -414,7 +446,7 @@ public sealed class MessageDeliverer
             Log.MessageSkipped(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempts, reason);
         }
 
-        _metrics.OnSkipped(_route.Name);
+        _metrics.OnSkipped(_route.Name, kind.ToString().ToLowerInvariant());
         return MessageDisposition.Skipped;
     }
 

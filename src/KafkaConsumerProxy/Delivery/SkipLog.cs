@@ -26,6 +26,9 @@ public sealed record SkipRecord(
 
     /// <summary>Where the message was written in the dead-letter topic (<c>dead_letter</c>); null without one.</summary>
     public DeadLetterPosition? DeadLetter { get; init; }
+
+    /// <summary>Who asked for a manual skip by the admin API or CLI (<c>by</c>); null for SIGUSR1 and automatic skips.</summary>
+    public string? By { get; init; }
 }
 
 /// <summary>A message's place in the dead-letter topic: <c>{"topic", "partition", "offset"}</c> of the skip record.</summary>
@@ -173,6 +176,12 @@ public sealed partial class SkipLog : IDisposable
                 json.WriteNumber("offset", dlq.Offset);
                 json.WriteEndObject();
             }
+
+            if (record.By is not null)
+            {
+                json.WriteString("by", record.By);
+            }
+
             json.WriteEndObject();
         }
 

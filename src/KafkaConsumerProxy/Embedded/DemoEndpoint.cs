@@ -31,6 +31,9 @@ public sealed class DemoEndpoint : IAsyncDisposable
 
     public int Port { get; private set; }
 
+    /// <summary>A message with this key (or this text in its body) is refused every time (422), for trying Skip on the dashboard.</summary>
+    public const string StuckMarker = "order-stuck";
+
     /// <summary>Starts the endpoint; every <paramref name="refuseEvery"/>-th first attempt is refused (0 = never).</summary>
     public static async Task<DemoEndpoint> StartAsync(string path, int refuseEvery)
     {
@@ -40,9 +43,17 @@ public sealed class DemoEndpoint : IAsyncDisposable
         var app = builder.Build();
         var endpoint = new DemoEndpoint(app);
         var tried = new HashSet<string>();
-        app.MapPost(path, (HttpContext context) =>
+        app.MapPost(path, async (HttpContext context) =>
         {
             var key = context.Request.Headers["Idempotency-Key"].ToString();
+            using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
+            var body = await reader.ReadToEndAsync(context.RequestAborted).ConfigureAwait(false);
+            if (body.Contains(StuckMarker, StringComparison.Ordinal) || context.Request.Headers["X-Kafka-Key"].ToString() == StuckMarker)
+            {
+                Interlocked.Increment(ref endpoint._received);
+                return Results.Text("{\"errno\":1,\"errmsg\":\"demo: this order is refused every time; skip it on the dashboard\"}", "application/json", Encoding.UTF8, StatusCodes.Status422UnprocessableEntity);
+            }
+
             var count = Interlocked.Increment(ref endpoint._received);
             lock (endpoint._lock)
             {

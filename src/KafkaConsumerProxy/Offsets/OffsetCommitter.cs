@@ -35,6 +35,12 @@ internal sealed class OffsetCommitter
 
     public TimeSpan Interval { get; }
 
+    /// <summary>Called for every commit that failed (for the commit failures metric).</summary>
+    public Action? CommitFailed { get; init; }
+
+    /// <summary>The offset this member last committed for <paramref name="partition"/>, if any.</summary>
+    public long? CommittedOf(int partition) => _committed.TryGetValue(partition, out var offset) ? offset : null;
+
     public void CommitIfDue(IConsumer<byte[]?, byte[]?> consumer, IEnumerable<PartitionWorker> workers)
     {
         if (_time.GetElapsedTime(_lastCommit) >= Interval)
@@ -142,6 +148,7 @@ internal sealed class OffsetCommitter
         catch (KafkaException ex)
         {
             Log.CommitFailed(_logger, _route, _member, Describe(offsets), ex.Error.Reason + "; will be retried");
+            CommitFailed?.Invoke();
             return false;
         }
     }

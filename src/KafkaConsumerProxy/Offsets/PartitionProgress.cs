@@ -32,6 +32,9 @@ internal sealed class PartitionProgress
     /// <summary>Fetched messages not yet finished.</summary>
     public int Pending => _tracker.Pending;
 
+    /// <summary>The oldest fetched offset not yet finished, or -1 when none is pending.</summary>
+    public long OldestUnfinished => _tracker.Pending > 0 ? _tracker.RestartPosition : -1;
+
     /// <summary>
     /// The next offset to commit, or -1 when there is nothing to commit. In mode 3 it never passes what the local
     /// store holds durably, so the cluster is never ahead of the machine's own record.

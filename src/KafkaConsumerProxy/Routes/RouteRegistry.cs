@@ -38,6 +38,12 @@ internal sealed class RouteRegistry : IAsyncDisposable
         _operator = new OperatorState(config.StateDir, logger);
     }
 
+    /// <summary>The process's metrics and what they observe of the routes (partitions, failing messages).</summary>
+    public ProxyMetrics Metrics => _runtime.Metrics;
+
+    /// <summary>The process's loggers.</summary>
+    public ILoggerFactory Loggers => _runtime.Loggers;
+
     /// <summary>The configuration in force (the last accepted one).</summary>
     public KcpConfig Config
     {
@@ -176,6 +182,13 @@ internal sealed class RouteRegistry : IAsyncDisposable
                 Log.ReloadNeedsRestart(_logger, "state_dir", old.StateDir, loaded.StateDir);
                 needRestart.Add($"state_dir: {old.StateDir} -> {loaded.StateDir}");
                 loaded = loaded with { StateDir = old.StateDir };
+            }
+
+            if (!loaded.Admin.SameAs(old.Admin))
+            {
+                Log.ReloadNeedsRestart(_logger, "admin", old.Admin.ToString(), loaded.Admin.ToString());
+                needRestart.Add($"admin: {old.Admin} -> {loaded.Admin}");
+                loaded = loaded with { Admin = old.Admin };
             }
 
             Dictionary<string, RouteSupervisor> current;

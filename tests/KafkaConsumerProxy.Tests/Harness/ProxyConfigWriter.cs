@@ -51,6 +51,9 @@ public sealed class ProxyConfigWriter : IDisposable
 
         main.AppendLine("routes_dir: routes");
         main.AppendLine("state_dir: state");
+        // Any free port: tests run several kcp at once; the bound address is in {state_dir}/admin.json.
+        main.AppendLine("admin:");
+        main.AppendLine("  listen: \"127.0.0.1:0\"");
         File.WriteAllText(ConfigFile, main.ToString());
     }
 

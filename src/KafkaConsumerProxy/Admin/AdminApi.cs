@@ -1,0 +1,281 @@
+using System.Text;
+using System.Text.Json;
+using KafkaConsumerProxy.Delivery;
+using KafkaConsumerProxy.Routes;
+using KafkaConsumerProxy.Telemetry;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+
+namespace KafkaConsumerProxy.Admin;
+
+/// <summary>One route in <c>GET /api/v1/routes</c>: its supervisor status plus what its partitions show.</summary>
+public sealed record RouteInfo(
+    string Route,
+    string Topic,
+    string Group,
+    string Cluster,
+    int Members,
+    RouteState State,
+    DateTimeOffset Since,
+    string Cause,
+    bool OperatorPaused,
+    bool OperatorStopped,
+    int Failures,
+    DateTimeOffset? NextRestart,
+    string? LastError,
+    DateTimeOffset? LastErrorAt,
+    int AssignedPartitions,
+    double DeliveredPerSecond,
+    long TotalLag,
+    int InFlight,
+    int Blocked,
+    IReadOnlyList<PartitionInfo>? Partitions = null);
+
+/// <summary>One partition owned by this process, with its failing head-of-line message, if any.</summary>
+public sealed record PartitionInfo(
+    string Topic,
+    int Partition,
+    int Member,
+    long NextOffset,
+    long CommittedOffset,
+    long HighWatermark,
+    long Lag,
+    int InFlight,
+    long OldestUnfinishedOffset,
+    DateTimeOffset? OldestUnfinishedSince,
+    FailingMessage? Failing,
+    IReadOnlyList<FailingMessage> FailingAll);
+
+/// <summary>The answer of <c>GET /api/v1/routes</c> on the admin endpoint (a superset of <see cref="RoutesListing"/>).</summary>
+public sealed record RouteInfoListing(IReadOnlyList<RouteInfo> Routes, ReloadResult? LastReload, ReloadResult? LastRejectedReload);
+
+/// <summary>The answer of a partition action (skip, retry).</summary>
+public sealed record PartitionActionResult(string Route, int Partition, long Offset, string Action, string Result, FailingMessage? Message);
+
+/// <summary>The answer 409 of a partition action whose message is not being retried.</summary>
+public sealed record PartitionConflict(string Error, IReadOnlyList<FailingMessage> Failing);
+
+/// <summary>
+/// The status and partition parts of the <c>/api/v1</c> API, mapped with <see cref="RoutesApi"/> (on the control socket
+/// and on the admin endpoint), all of it reading <see cref="RouteRegistry"/> and its <see cref="RouteObservations"/>:
+/// <list type="bullet">
+/// <item><c>GET /api/v1/routes</c>, <c>GET /api/v1/routes/{route}</c> (with partitions and failing messages).</item>
+/// <item><c>POST /api/v1/routes/{route}/partitions/{p}/skip?offset=o</c> and <c>.../retry?offset=o</c>: 409 unless that
+/// message is being retried now.</item>
+/// <item><c>GET /api/v1/skipped?route=R&amp;limit=N</c>: the latest skip records.</item>
+/// </list>
+/// Every state-changing request (any method but GET and HEAD) is appended to <c>{state_dir}/audit.jsonl</c> and logged.
+/// </summary>
+internal static class AdminApi
+{
+    private static readonly TimeSpan SkipPatience = TimeSpan.FromSeconds(10);
+    private const int MaxSkippedLimit = 1000;
+    private const int SkippedTailBytes = 4 * 1024 * 1024;
+
+    public static void Map(RouteGroupBuilder api, RouteRegistry registry, Func<HttpContext, string> who)
+    {
+        var observations = registry.Metrics.Observations;
+        var audit = new AuditLog(registry.Config.StateDir, registry.Loggers.CreateLogger("kcp.admin"));
+        api.AddEndpointFilter(async (context, next) =>
+        {
+            var http = context.HttpContext;
+            if (!HttpMethods.IsGet(http.Request.Method) && !HttpMethods.IsHead(http.Request.Method))
+            {
+                var by = who(http);
+                http.Response.OnCompleted(() =>
+                {
+                    audit.Write(by, http.Request.Method, http.Request.Path + http.Request.QueryString, http.Response.StatusCode);
+                    return Task.CompletedTask;
+                });
+            }
+
+            return await next(context).ConfigureAwait(false);
+        });
+
+        api.MapGet("/routes", () => Results.Json(new RouteInfoListing(
+            [.. registry.List().Select(s => Info(s, observations, withPartitions: false))], registry.LastReload, registry.LastRejectedReload), ControlJson.Options));
+        api.MapGet("/routes/{route}", (string route) => registry.Find(route) is { } status
+            ? Results.Json(Info(status, observations, withPartitions: true), ControlJson.Options)
+            : NotFound($"no route named '{route}'"));
+        api.MapPost("/routes/{route}/partitions/{partition:int}/{action}", async (string route, int partition, string action, long? offset, HttpContext context) =>
+        {
+            if (registry.Find(route) is null)
+            {
+                return NotFound($"no route named '{route}'");
+            }
+
+            if (action is not ("skip" or "retry"))
+            {
+                return NotFound($"unknown partition action '{action}'; one of: skip, retry");
+            }
+
+            if (offset is null)
+            {
+                return Results.Json(new ControlError("give the offset of the message: ?offset=N (see GET /api/v1/routes/" + route + ")"), ControlJson.Options, statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            var entry = observations.Find(route, partition, offset.Value);
+            var failing = observations.Failing(route).Where(f => f.Partition == partition).ToList();
+            if (entry is null)
+            {
+                var now = failing.Count == 0 ? "none is being retried now" : "being retried now: offset " + string.Join(", ", failing.Select(f => f.Offset));
+                return Results.Json(new PartitionConflict($"{route} partition {partition} offset {offset} is not being retried; {now}", failing), ControlJson.Options, statusCode: StatusCodes.Status409Conflict);
+            }
+
+            var by = who(context);
+            var logger = registry.Loggers.CreateLogger("kcp.admin");
+            if (action == "retry")
+            {
+                Log.RetryNowRequested(logger, route, entry.Record.Topic, partition, offset.Value, by);
+                entry.RetryNow();
+                return Results.Json(new PartitionActionResult(route, partition, offset.Value, action, "retrying now", entry.Snapshot()), ControlJson.Options);
+            }
+
+            if (!entry.Skip(by))
+            {
+                return Results.Json(new PartitionConflict($"{route} partition {partition} offset {offset} is already being skipped (by {entry.SkippedBy})", failing), ControlJson.Options, statusCode: StatusCodes.Status409Conflict);
+            }
+
+            // Done once its skip record is on disk and it is no longer failing (bounded: a full disk holds the skip).
+            var snapshot = entry.Snapshot();
+            var deadline = DateTime.UtcNow + SkipPatience;
+            while (observations.Find(route, partition, offset.Value) is not null && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20, context.RequestAborted).ConfigureAwait(false);
+            }
+
+            var done = observations.Find(route, partition, offset.Value) is null;
+            return Results.Json(new PartitionActionResult(route, partition, offset.Value, action, done ? "skipped" : "skip requested; not finished yet", snapshot), ControlJson.Options,
+                statusCode: done ? StatusCodes.Status200OK : StatusCodes.Status202Accepted);
+        });
+        api.MapPost("/routes/{route}/seek", async (string route, HttpContext context) =>
+        {
+            if (registry.Find(route) is null)
+            {
+                return NotFound($"no route named '{route}'");
+            }
+
+            if (await ParseSeekAsync(context).ConfigureAwait(false) is not { } target)
+            {
+                return Results.Json(new ControlError("give {\"partition\": p or null, \"offset\": o}, {\"timestamp\": \"2026-01-01T00:00:00Z\"} or {\"position\": \"earliest\" or \"latest\"}"),
+                    ControlJson.Options, statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            try
+            {
+                var moved = await observations.SeekAsync(route, target).WaitAsync(TimeSpan.FromSeconds(60), context.RequestAborted).ConfigureAwait(false);
+                return Results.Json(new { route, moved }, ControlJson.Options);
+            }
+            catch (Exception ex) when (ex is ArgumentOutOfRangeException or Confluent.Kafka.KafkaException)
+            {
+                return Results.Json(new ControlError(ex.Message.ReplaceLineEndings(" ")), ControlJson.Options, statusCode: StatusCodes.Status400BadRequest);
+            }
+        });
+        api.MapGet("/skipped", (string? route, int? limit) =>
+        {
+            var n = Math.Clamp(limit ?? 50, 1, MaxSkippedLimit);
+            return Results.Text(ReadSkipped(Path.Combine(registry.Config.StateDir, SkipLog.FileName), route, n), "application/json", Encoding.UTF8);
+        });
+    }
+
+    internal static RouteInfo Info(RouteStatus s, RouteObservations observations, bool withPartitions)
+    {
+        var partitions = observations.Partitions(s.Route);
+        var failing = observations.Failing(s.Route);
+        List<PartitionInfo>? details = null;
+        if (withPartitions)
+        {
+            details = [.. partitions.Select(p =>
+            {
+                var mine = failing.Where(f => f.Partition == p.Partition).ToList();
+                return new PartitionInfo(p.Topic, p.Partition, p.Member, p.NextOffset, p.CommittedOffset, p.HighWatermark, p.Lag, p.InFlight,
+                    p.OldestUnfinishedOffset, p.OldestUnfinishedSince, mine.FirstOrDefault(), mine);
+            })];
+        }
+
+        return new RouteInfo(s.Route, s.Topic, s.Group, s.Cluster, s.Members, s.State, s.Since, s.Cause, s.OperatorPaused, s.OperatorStopped,
+            s.Failures, s.NextRestart, s.LastError, s.LastErrorAt, s.AssignedPartitions, Math.Round(observations.DeliveredPerSecond(s.Route), 3),
+            partitions.Sum(p => p.Lag), partitions.Sum(p => p.InFlight), failing.Count, details);
+    }
+
+    private static async Task<SeekTarget?> ParseSeekAsync(HttpContext context)
+    {
+        try
+        {
+            using var doc = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted).ConfigureAwait(false);
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return null;
+            }
+
+            int? partition = root.TryGetProperty("partition", out var p) && p.ValueKind == JsonValueKind.Number ? p.GetInt32() : null;
+            long? offset = root.TryGetProperty("offset", out var o) && o.ValueKind == JsonValueKind.Number ? o.GetInt64() : null;
+            DateTimeOffset? time = root.TryGetProperty("timestamp", out var t) && t.ValueKind == JsonValueKind.String ? t.GetDateTimeOffset() : null;
+            string? position = root.TryGetProperty("position", out var w) && w.ValueKind == JsonValueKind.String ? w.GetString() : null;
+            var given = (offset is null ? 0 : 1) + (time is null ? 0 : 1) + (position is null ? 0 : 1);
+            if (given != 1 || (position is not null && position is not ("earliest" or "latest")) || partition < 0 || offset < 0)
+            {
+                return null;
+            }
+
+            return new SeekTarget(partition, offset, time, position);
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    private static IResult NotFound(string error) =>
+        Results.Json(new ControlError(error), ControlJson.Options, statusCode: StatusCodes.Status404NotFound);
+
+    /// <summary>The last <paramref name="limit"/> records (of <paramref name="route"/> when given), newest last, as a JSON array.</summary>
+    private static string ReadSkipped(string path, string? route, int limit)
+    {
+        var lines = new List<string>();
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            var start = Math.Max(0, file.Length - SkippedTailBytes);
+            file.Seek(start, SeekOrigin.Begin);
+            using var reader = new StreamReader(file, Encoding.UTF8);
+            if (start > 0)
+            {
+                // Part of a line.
+                reader.ReadLine();
+            }
+
+            while (reader.ReadLine() is { } line)
+            {
+                lines.Add(line);
+            }
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return "[]";
+        }
+
+        var picked = new List<JsonElement>();
+        for (var i = lines.Count - 1; i >= 0 && picked.Count < limit; i--)
+        {
+            try
+            {
+                using var doc = JsonDocument.Parse(lines[i]);
+                if (route is null || (doc.RootElement.TryGetProperty("route", out var r) && r.GetString() == route))
+                {
+                    picked.Add(doc.RootElement.Clone());
+                }
+            }
+            catch (JsonException)
+            {
+                // A torn line left by a crash of the machine: not a record.
+            }
+        }
+
+        picked.Reverse();
+        return JsonSerializer.Serialize(picked, ControlJson.Options);
+    }
+}

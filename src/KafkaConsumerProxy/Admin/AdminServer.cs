@@ -1,0 +1,333 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Routes;
+using KafkaConsumerProxy.Telemetry;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+
+namespace KafkaConsumerProxy.Admin;
+
+/// <summary>
+/// The admin endpoint: its own Kestrel listener on <c>admin.listen</c>, in the kcp process, serving
+/// <c>/metrics</c> (Prometheus text, OpenTelemetry's exporter), <c>/healthz</c>, <c>/readyz</c>, the <c>/api/v1</c> API
+/// (<see cref="RoutesApi"/>, the same code as the control socket) and the dashboard at <c>/</c>. The address it bound
+/// (port 0: any free one) is logged and written to <c>{state_dir}/admin.json</c>, where <c>kcp status</c> and tests find it.
+/// <para>
+/// Access: with <c>token_file</c>, every request except <c>/healthz</c> and <c>/readyz</c> needs
+/// <c>Authorization: Bearer &lt;token&gt;</c> (compared in constant time); without one, requests that change state are
+/// accepted only from loopback addresses. Requests that change state are refused when a browser says they come from
+/// another site (Origin or Sec-Fetch-Site), so a web page cannot make a visitor's browser skip messages.
+/// </para>
+/// <para>
+/// Isolation from delivery: connections, request sizes and header times are bounded, so a slow or hostile client holds
+/// at most a few connections of this listener; deliveries use their own connection pools.
+/// </para>
+/// </summary>
+internal sealed class AdminServer : IAsyncDisposable
+{
+    /// <summary>The file under state_dir that holds the bound address.</summary>
+    public const string AddressFileName = "admin.json";
+
+    private const int MaxConnections = 64;
+    private const long MaxRequestBodyBytes = 64 * 1024;
+
+    private readonly WebApplication _app;
+    private readonly string _addressFile;
+
+    private AdminServer(WebApplication app, Uri address, string addressFile)
+    {
+        _app = app;
+        Address = address;
+        _addressFile = addressFile;
+    }
+
+    /// <summary>The base address it listens on, such as <c>http://127.0.0.1:9464/</c>.</summary>
+    public Uri Address { get; }
+
+    public static string AddressFile(string stateDir) => Path.Combine(stateDir, AddressFileName);
+
+    /// <summary>
+    /// <c>admin.json</c>, or <c>admin-{pid}.json</c> when another live kcp process sharing the state_dir wrote
+    /// <c>admin.json</c>.
+    /// </summary>
+    private static string AddressFileFor(string stateDir)
+    {
+        var main = AddressFile(stateDir);
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(main));
+            var pid = doc.RootElement.GetProperty("pid").GetInt32();
+            if (pid != Environment.ProcessId && Alive(pid))
+            {
+                return Path.Combine(stateDir, $"admin-{Environment.ProcessId}.json");
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            // None, or unreadable: this process takes it.
+        }
+
+        return main;
+    }
+
+    private static bool Alive(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Starts listening; null when <c>admin.listen: off</c>.</summary>
+    /// <exception cref="IOException">The address cannot be bound (in use, not this machine's).</exception>
+    public static async Task<AdminServer?> StartAsync(KcpConfig config, RouteRegistry registry, ILogger logger)
+    {
+        var settings = config.Admin;
+        if (settings.Listen is not { } listen)
+        {
+            Log.AdminOff(logger);
+            return null;
+        }
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = AppContext.BaseDirectory,
+            EnvironmentName = Environments.Production,
+        });
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<IHostLifetime, QuietLifetime>();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxConcurrentConnections = MaxConnections;
+            k.Limits.MaxConcurrentUpgradedConnections = 0;
+            k.Limits.MaxRequestBodySize = MaxRequestBodyBytes;
+            k.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
+            k.Limits.MaxRequestLineSize = 8 * 1024;
+            k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
+            k.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(30);
+            k.Limits.Http2.MaxStreamsPerConnection = 16;
+            k.Listen(listen);
+        });
+        builder.Services.AddOpenTelemetry().WithMetrics(m => m
+            .AddMeter(ProxyMetrics.MeterName)
+            .AddRuntimeInstrumentation()
+            .AddPrometheusExporter());
+
+        var app = builder.Build();
+        var metrics = registry.Metrics;
+        metrics.RouteStateSource = () => [.. registry.List().Select(s => (s.Route, s.State.ToString().ToLowerInvariant()))];
+        var token = settings.Token is { } t ? SHA256.HashData(Encoding.UTF8.GetBytes(t)) : null;
+        var adminLogger = registry.Loggers.CreateLogger("kcp.admin");
+        app.Use(async (context, next) =>
+        {
+            if (Refusal(context, token) is { } refusal)
+            {
+                var remote = context.Connection.RemoteIpAddress?.ToString() ?? "?";
+                Log.AdminRefused(adminLogger, context.Request.Method, LogText.Escape(context.Request.Path.Value), remote, refusal.Reason);
+                if (refusal.Status == StatusCodes.Status401Unauthorized)
+                {
+                    context.Response.Headers.WWWAuthenticate = "Bearer realm=\"kcp\"";
+                }
+
+                context.Response.StatusCode = refusal.Status;
+                await context.Response.WriteAsJsonAsync(new ControlError(refusal.Reason), ControlJson.Options).ConfigureAwait(false);
+                if (!IsRead(context.Request.Method))
+                {
+                    new AuditLog(config.StateDir, adminLogger).Write(Who(context, token), context.Request.Method, context.Request.Path + context.Request.QueryString, refusal.Status);
+                }
+
+                return;
+            }
+
+            await next(context).ConfigureAwait(false);
+        });
+
+        app.MapGet("/healthz", () => Results.Text("ok\n"));
+        app.MapGet("/readyz", () =>
+        {
+            var reasons = NotReady(registry);
+            return reasons.Count == 0
+                ? Results.Json(new { ready = true, reasons }, ControlJson.Options)
+                : Results.Json(new { ready = false, reasons }, ControlJson.Options, statusCode: StatusCodes.Status503ServiceUnavailable);
+        });
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        Dashboard.Map(app, settings.HasToken);
+        RoutesApi.Map(app, registry, context => Who(context, token));
+
+        try
+        {
+            await app.StartAsync().ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            // Address in use (typically another kcp of the same configuration): deliveries matter more than this
+            // endpoint, so kcp runs on without it, saying so at error.
+            await app.DisposeAsync().ConfigureAwait(false);
+            Log.AdminBindFailed(logger, listen.ToString(), ex.Message);
+            return null;
+        }
+        catch
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
+            ?? throw new IOException($"the admin endpoint did not report the address it listens on ({listen})");
+        var address = new Uri(bound.EndsWith('/') ? bound : bound + "/");
+        var file = AddressFileFor(config.StateDir);
+        try
+        {
+            Directory.CreateDirectory(config.StateDir);
+            var text = JsonSerializer.Serialize(new { url = address.ToString(), pid = Environment.ProcessId, token_required = settings.HasToken }, ControlJson.Options);
+            var temp = file + ".tmp";
+            File.WriteAllText(temp, text);
+            File.Move(temp, file, overwrite: true);
+        }
+        catch
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        Log.AdminListening(logger, address.Authority, settings.HasToken ? "bearer token required" : "no token: changes only from loopback", file);
+        return new AdminServer(app, address, file);
+    }
+
+    /// <summary>Why the routes are not all ready: a route that should run (not stopped by an operator) is not running or has not joined.</summary>
+    internal static List<string> NotReady(RouteRegistry registry)
+    {
+        var reasons = new List<string>();
+        var observations = registry.Metrics.Observations;
+        foreach (var route in registry.List())
+        {
+            if (route.OperatorStopped)
+            {
+                continue;
+            }
+
+            if (route.State is not (RouteState.Running or RouteState.Paused))
+            {
+                reasons.Add($"route {route.Route} is {route.State.ToString().ToLowerInvariant()}: {route.Cause}");
+            }
+            else if (!observations.HasJoined(route.Route))
+            {
+                reasons.Add($"route {route.Route} has not joined its group {route.Group} yet");
+            }
+        }
+
+        return reasons;
+    }
+
+    private static bool IsRead(string method) => HttpMethods.IsGet(method) || HttpMethods.IsHead(method);
+
+    private static string Who(HttpContext context, byte[]? token)
+    {
+        var remote = context.Connection.RemoteIpAddress is { } ip ? (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip).ToString() : "unknown";
+        return token is null ? remote : $"token holder at {remote}";
+    }
+
+    private static (int Status, string Reason)? Refusal(HttpContext context, byte[]? token)
+    {
+        var path = context.Request.Path;
+        if (path.Equals("/healthz", StringComparison.Ordinal) || path.Equals("/readyz", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        // The dashboard's own files carry no data; the page asks for the token before it calls the API.
+        var isPage = IsRead(context.Request.Method) && (path == "/" || path.StartsWithSegments("/dashboard", StringComparison.Ordinal));
+        if (token is not null && !isPage)
+        {
+            var header = context.Request.Headers.Authorization.ToString();
+            const string Prefix = "Bearer ";
+            if (!header.StartsWith(Prefix, StringComparison.Ordinal))
+            {
+                return (StatusCodes.Status401Unauthorized, "this kcp admin endpoint needs 'Authorization: Bearer <token>' (the token of admin.token_file)");
+            }
+
+            var given = SHA256.HashData(Encoding.UTF8.GetBytes(header[Prefix.Length..].Trim()));
+            if (!CryptographicOperations.FixedTimeEquals(given, token))
+            {
+                return (StatusCodes.Status401Unauthorized, "wrong token");
+            }
+        }
+
+        if (IsRead(context.Request.Method))
+        {
+            return null;
+        }
+
+        if (token is null && context.Connection.RemoteIpAddress is { } remote && !IPAddress.IsLoopback(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote))
+        {
+            return (StatusCodes.Status403Forbidden, "without admin.token_file, requests that change state are accepted only from this machine (loopback)");
+        }
+
+        // A page of another site may make the browser send a POST here (no preflight for a simple request).
+        var site = context.Request.Headers["Sec-Fetch-Site"].ToString();
+        if (site is "cross-site" or "same-site")
+        {
+            return (StatusCodes.Status403Forbidden, "cross-site request refused");
+        }
+
+        var origin = context.Request.Headers.Origin.ToString();
+        if (origin.Length > 0 && !string.Equals(origin, $"{context.Request.Scheme}://{context.Request.Host}", StringComparison.OrdinalIgnoreCase))
+        {
+            return (StatusCodes.Status403Forbidden, $"request from another origin ({LogText.Escape(origin, 100)}) refused");
+        }
+
+        return null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await _app.StopAsync(bound.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            await _app.DisposeAsync().ConfigureAwait(false);
+            try
+            {
+                File.Delete(_addressFile);
+            }
+            catch (IOException)
+            {
+                // state_dir removed meanwhile.
+            }
+        }
+    }
+
+    /// <summary>Disposes nothing: stands for the endpoint when it is off.</summary>
+    internal static IAsyncDisposable Off { get; } = new Nothing();
+
+    private sealed class Nothing : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    private sealed class QuietLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

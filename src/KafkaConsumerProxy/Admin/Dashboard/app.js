@@ -1,0 +1,151 @@
+"use strict";
+// The kcp dashboard: reads /api/v1 every 2 s; actions ask for confirmation first.
+(function () {
+  let token = sessionStorage.getItem("kcp-token") || "";
+  let tokenRequired = false;
+  const $ = (id) => document.getElementById(id);
+
+  function cell(row, text, cls) {
+    const td = document.createElement("td");
+    td.textContent = text === null || text === undefined ? "" : String(text);
+    if (cls) td.className = cls;
+    row.appendChild(td);
+    return td;
+  }
+
+  function button(td, label, question, action) {
+    const b = document.createElement("button");
+    b.textContent = label;
+    b.dataset.action = label.toLowerCase();
+    b.addEventListener("click", async () => {
+      if (!window.confirm(question)) return;
+      b.disabled = true;
+      try { await action(); } finally { b.disabled = false; refresh(); }
+    });
+    td.appendChild(b);
+  }
+
+  async function api(method, path) {
+    const headers = { "Accept": "application/json" };
+    if (token) headers["Authorization"] = "Bearer " + token;
+    const response = await fetch(path, { method, headers, cache: "no-store" });
+    if (response.status === 401) {
+      $("token").style.display = "block";
+      throw new Error("the admin token is required or wrong");
+    }
+    const body = await response.json().catch(() => null);
+    if (!response.ok) throw new Error((body && body.error) || (method + " " + path + ": HTTP " + response.status));
+    return body;
+  }
+
+  async function act(method, path) {
+    try { await api(method, path); $("error").textContent = ""; }
+    catch (e) { $("error").textContent = e.message; }
+  }
+
+  function renderRoutes(listing) {
+    const body = $("routes").tBodies[0];
+    body.replaceChildren();
+    for (const r of listing.routes) {
+      const row = body.insertRow();
+      row.dataset.route = r.route;
+      cell(row, r.route);
+      cell(row, r.state, "state state-" + r.state);
+      cell(row, r.topic);
+      cell(row, r.group);
+      cell(row, r.delivered_per_second);
+      cell(row, r.total_lag, "lag");
+      cell(row, r.in_flight);
+      cell(row, r.blocked);
+      cell(row, r.last_error);
+      const td = cell(row, "");
+      const name = encodeURIComponent(r.route);
+      for (const a of ["Pause", "Resume", "Restart"]) {
+        button(td, a, a + " route " + r.route + "?", () => act("POST", "/api/v1/routes/" + name + "/" + a.toLowerCase()));
+      }
+    }
+    const last = listing.last_reload;
+    $("reload").textContent = last
+      ? "Last reload " + last.at + " (" + last.trigger + "): " + (last.accepted ? "accepted" : "rejected: " + last.errors.join("; "))
+      : "No reload since kcp started.";
+  }
+
+  function renderPartitions(details) {
+    const body = $("partitions").tBodies[0];
+    body.replaceChildren();
+    for (const r of details) {
+      for (const p of r.partitions || []) {
+        const row = body.insertRow();
+        row.dataset.route = r.route;
+        row.dataset.partition = p.partition;
+        cell(row, r.route);
+        cell(row, p.partition);
+        cell(row, p.member);
+        cell(row, p.next_offset);
+        cell(row, p.committed_offset);
+        cell(row, p.high_watermark);
+        cell(row, p.lag, "lag");
+        cell(row, p.in_flight);
+        const f = p.failing;
+        const info = cell(row, "", f ? "failing" : "");
+        const td = cell(row, "");
+        if (!f) continue;
+        row.classList.add("failing");
+        const pre = document.createElement("pre");
+        pre.textContent = "offset " + f.offset + (f.key !== null ? ", key " + f.key : "") + ", " + f.attempts + " attempts since " + f.failing_since +
+          "\nlast: " + f.last_outcome + (f.last_status ? " (HTTP " + f.last_status + ")" : "") +
+          (f.last_body ? "\nbody: " + f.last_body : "");
+        info.appendChild(pre);
+        const base = "/api/v1/routes/" + encodeURIComponent(r.route) + "/partitions/" + p.partition + "/";
+        button(td, "Skip", "Skip offset " + f.offset + " of " + r.route + " partition " + p.partition + "? It will not be delivered.",
+          () => act("POST", base + "skip?offset=" + f.offset));
+        button(td, "Retry now", "Retry offset " + f.offset + " of " + r.route + " partition " + p.partition + " now?",
+          () => act("POST", base + "retry?offset=" + f.offset));
+      }
+    }
+  }
+
+  function renderSkipped(records) {
+    const body = $("skipped").tBodies[0];
+    body.replaceChildren();
+    for (const s of records.slice().reverse()) {
+      const row = body.insertRow();
+      row.dataset.route = s.route;
+      row.dataset.offset = s.offset;
+      cell(row, s.time); cell(row, s.route); cell(row, s.partition); cell(row, s.offset);
+      cell(row, s.attempts); cell(row, s.manual ? "yes" : "no"); cell(row, s.by || ""); cell(row, s.last_failure);
+    }
+  }
+
+  let busy = false;
+  async function refresh() {
+    if (busy) return;
+    busy = true;
+    try {
+      if (tokenRequired && !token) { $("token").style.display = "block"; return; }
+      const listing = await api("GET", "/api/v1/routes");
+      renderRoutes(listing);
+      const details = await Promise.all(listing.routes.map((r) => api("GET", "/api/v1/routes/" + encodeURIComponent(r.route))));
+      renderPartitions(details);
+      renderSkipped(await api("GET", "/api/v1/skipped?limit=20"));
+      $("error").textContent = "";
+      $("updated").textContent = "Updated " + new Date().toISOString();
+    } catch (e) {
+      $("error").textContent = e.message;
+    } finally {
+      busy = false;
+    }
+  }
+
+  $("token-save").addEventListener("click", () => {
+    token = $("token-input").value.trim();
+    sessionStorage.setItem("kcp-token", token);
+    $("token").style.display = "none";
+    refresh();
+  });
+
+  fetch("/dashboard/config.json").then((r) => r.json()).then((c) => { tokenRequired = c.token_required; }).catch(() => {}).finally(() => {
+    refresh();
+    setInterval(refresh, 2000);
+  });
+})();

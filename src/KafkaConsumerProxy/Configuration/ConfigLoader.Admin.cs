@@ -1,0 +1,104 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace KafkaConsumerProxy.Configuration;
+
+public static partial class ConfigLoader
+{
+    // A token shorter than this is guessable by a client that may try as often as it likes.
+    private const int MinTokenLength = 16;
+    private const int MaxTokenFileBytes = 4096;
+
+    /// <summary>
+    /// The <c>admin</c> section: <c>listen</c> (<c>host:port</c> with an IP address, or <c>off</c>; default
+    /// <see cref="AdminSettings.DefaultListen"/>) and <c>token_file</c> (relative to the config file). A <c>listen</c>
+    /// that is not loopback needs <c>token_file</c>. Null when the section has an error.
+    /// </summary>
+    private static AdminSettings? ReadAdmin(MapReader main, List<ConfigError> errors, string baseDir)
+    {
+        var before = errors.Count;
+        var node = main.Mapping("admin", required: false, "a mapping with listen and token_file");
+        if (errors.Count != before)
+            return null;
+        if (node is null)
+            return AdminSettings.Default;
+
+        var reader = new MapReader(main.File, node, errors, "admin.");
+        var listenText = reader.OptionalString("listen");
+        var tokenFileText = reader.OptionalString("token_file");
+        reader.ReportUnknownKeys();
+        if (errors.Count != before)
+            return null;
+
+        IPEndPoint? listen = null;
+        if (listenText is null)
+        {
+            listen = IPEndPoint.Parse(AdminSettings.DefaultListen);
+        }
+        else if (!listenText.Equals("off", StringComparison.OrdinalIgnoreCase))
+        {
+            if (!IPEndPoint.TryParse(listenText, out listen) || listen.Port is < 0 or > 65535 || !listenText.Contains(':', StringComparison.Ordinal)
+                || listen.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6))
+            {
+                reader.Error("listen", listenText, "must be an IP address and port such as 127.0.0.1:9464 or [::1]:9464 (port 0: any free port), or off");
+                return null;
+            }
+        }
+
+        string? tokenFile = null;
+        string? token = null;
+        if (tokenFileText is not null)
+        {
+            tokenFile = Path.GetFullPath(Path.Combine(baseDir, tokenFileText));
+            token = ReadToken(tokenFile, out var problem);
+            if (problem is not null)
+            {
+                // Never the file's content: only its path is shown.
+                reader.Error("token_file", tokenFileText, problem);
+                return null;
+            }
+        }
+
+        if (listen is not null && token is null && !IPAddress.IsLoopback(listen.Address))
+        {
+            reader.Error("listen", listenText, $"listens on {listen.Address}, which is not a loopback address; anyone who reaches it could skip messages and stop routes, so set admin.token_file too (or listen on 127.0.0.1)");
+            return null;
+        }
+
+        return new AdminSettings(listen, tokenFile, token);
+    }
+
+    private static string? ReadToken(string path, out string? problem)
+    {
+        problem = null;
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists)
+            {
+                problem = Directory.Exists(path) ? $"{path} is a directory, not a token file" : $"token file not found: {path}";
+                return null;
+            }
+
+            if (info.Length > MaxTokenFileBytes)
+            {
+                problem = $"token file {path} is {info.Length} bytes; a token file holds one token of at most {MaxTokenFileBytes} bytes";
+                return null;
+            }
+
+            var token = File.ReadAllText(path).Trim();
+            if (token.Length < MinTokenLength || token.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+            {
+                problem = $"token file {path} must hold one token of at least {MinTokenLength} characters without spaces";
+                return null;
+            }
+
+            return token;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            problem = $"cannot read token file {path}: {ex.Message}";
+            return null;
+        }
+    }
+}

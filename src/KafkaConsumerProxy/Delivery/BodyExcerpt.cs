@@ -1,0 +1,47 @@
+using KafkaConsumerProxy.Telemetry;
+
+namespace KafkaConsumerProxy.Delivery;
+
+/// <summary>
+/// The first 512 bytes of a failed attempt's response body, for the admin endpoint's view of a failing message. A body
+/// that the decision did not need (a non-2xx status) is read only that far and only for <see cref="ReadPatience"/>: an
+/// endpoint that sends the status and then nothing delays the next attempt by at most that.
+/// </summary>
+internal static class BodyExcerpt
+{
+    public const int MaxBytes = 512;
+
+    public static readonly TimeSpan ReadPatience = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Escaped text of the first <see cref="MaxBytes"/> bytes of <paramref name="body"/>; null when empty.</summary>
+    public static string? Of(ReadOnlySpan<byte> body) =>
+        body.IsEmpty ? null : LogText.Escape(body[..Math.Min(body.Length, MaxBytes)], maxChars: 4 * MaxBytes);
+
+    public static async Task<string?> ReadAsync(HttpContent content, CancellationToken attempt)
+    {
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(attempt);
+        patience.CancelAfter(ReadPatience);
+        var buffer = new byte[MaxBytes];
+        var length = 0;
+        try
+        {
+            var stream = await content.ReadAsStreamAsync(patience.Token).ConfigureAwait(false);
+            while (length < MaxBytes)
+            {
+                var read = await stream.ReadAsync(buffer.AsMemory(length), patience.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                length += read;
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
+        {
+            // What arrived in time is shown; the attempt's outcome is already decided.
+        }
+
+        return Of(buffer.AsSpan(0, length));
+    }
+}

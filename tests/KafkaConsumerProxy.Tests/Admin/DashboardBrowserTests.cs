@@ -1,0 +1,97 @@
+using System.Text;
+using KafkaConsumerProxy.Tests.Harness;
+using Microsoft.Playwright;
+
+namespace KafkaConsumerProxy.Tests.Admin;
+
+/// <summary>
+/// The dashboard in a real headless browser: Debian's chromium (/usr/bin/chromium, installed by .ci/run) driven by
+/// Playwright; never a browser Playwright downloads.
+/// </summary>
+public sealed class DashboardBrowserTests : IClassFixture<TestCluster>
+{
+    private const string Chromium = "/usr/bin/chromium";
+    private const string Token = "dashboard-token-0123456789";
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    private readonly TestCluster _cluster;
+
+    public DashboardBrowserTests(TestCluster cluster) => _cluster = cluster;
+
+    [Fact]
+    public async Task Dashboard_ShowsStuckMessage_SkipButtonSkipsIt_EndpointGetsTheNext_PageShowsTheSkip_Issue9()
+    {
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: this test needs Debian's chromium (apt-get install -y chromium; .ci/run installs it)");
+        var topic = _cluster.CreateTopic("dash", 1);
+        await using var receiver = await RecordingReceiver.StartAsync(FaultScript.ForMessage(0, 1, Fault.Status(500) with { Body = "endpoint refuses offset one" }));
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("shop", topic, Names.Unique("g"), receiver.Port, new Dictionary<string, object> { ["retry_interval_ms"] = 200 });
+        await File.WriteAllTextAsync(Path.Combine(config.Directory, "admin.token"), Token);
+        await File.AppendAllTextAsync(config.ConfigFile, "  token_file: admin.token\n");
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        using var admin = await AdminClient.ConnectAsync(config.StateDir, kcp, Token, Patience);
+        await _cluster.ProduceAsync(topic, Enumerable.Range(0, 3).Select(i => (0, (byte[]?)null, (byte[]?)Encoding.UTF8.GetBytes($"m{i}"))));
+        await receiver.WaitForAsync(r => r.Count(x => x.Offset == 1) >= 1, Patience);
+
+        using var playwright = await Playwright.CreateAsync();
+        var profile = Directory.CreateTempSubdirectory("kcp-chromium-");
+        try
+        {
+            await using var browser = await playwright.Chromium.LaunchPersistentContextAsync(profile.FullName, new BrowserTypeLaunchPersistentContextOptions
+            {
+                ExecutablePath = Chromium,
+                Headless = true,
+                Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+                Timeout = (float)Patience.TotalMilliseconds,
+            });
+            var page = browser.Pages.Count > 0 ? browser.Pages[0] : await browser.NewPageAsync();
+            page.SetDefaultTimeout((float)Patience.TotalMilliseconds);
+            var dialogs = new List<string>();
+            page.Dialog += async (_, dialog) =>
+            {
+                dialogs.Add(dialog.Message);
+                await dialog.AcceptAsync();
+            };
+
+            await page.GotoAsync(admin.BaseAddress.ToString());
+
+            // The endpoint needs a token: the page asks for it.
+            await page.Locator("#token").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible });
+            await page.FillAsync("#token-input", Token);
+            await page.ClickAsync("#token-save");
+
+            // The stuck message, with its attempts, status and body.
+            var row = page.Locator("#partitions tr.failing[data-route='shop']");
+            await row.WaitForAsync();
+            var text = await row.InnerTextAsync();
+            Assert.Contains("offset 1", text, StringComparison.Ordinal);
+            Assert.Contains("HTTP 500", text, StringComparison.Ordinal);
+            Assert.Contains("endpoint refuses offset one", text, StringComparison.Ordinal);
+            Assert.Contains("running", await page.Locator("#routes tr[data-route='shop'] .state").InnerTextAsync(), StringComparison.Ordinal);
+
+            await row.Locator("button[data-action='skip']").ClickAsync();
+
+            // The endpoint receives the next message; the page shows the skip and no failing message any more.
+            await receiver.WaitForAsync(r => r.Accepted().Any(x => x.Offset == 2), Patience);
+            await page.Locator("#skipped tr[data-route='shop'][data-offset='1']").WaitForAsync();
+            Assert.Contains("yes", await page.Locator("#skipped tr[data-offset='1']").InnerTextAsync(), StringComparison.Ordinal);
+            await page.Locator("#partitions tr.failing").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Detached });
+            Assert.Contains(dialogs, d => d.StartsWith("Skip offset 1 of shop partition 0", StringComparison.Ordinal));
+            Assert.DoesNotContain(receiver.Requests.Accepted(), r => r.Offset == 1);
+        }
+        finally
+        {
+            try
+            {
+                profile.Delete(recursive: true);
+            }
+            catch (IOException)
+            {
+                // chromium may still be writing its profile.
+            }
+        }
+
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+    }
+}

@@ -1,0 +1,54 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using KafkaConsumerProxy.Tests.Harness;
+using KafkaConsumerProxy.Tests.Routes;
+
+namespace KafkaConsumerProxy.Tests.Admin;
+
+/// <summary><c>kcp demo --serve</c>: the dashboard URL is printed, the refused message can be skipped through the API.</summary>
+public sealed class DemoServeTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task DemoServe_PrintsDashboard_KeepsRunning_StuckMessageSkippedThroughTheApi_Issue9()
+    {
+        await using var demo = KcpProcess.Start("demo", "--messages", "40", "--serve");
+        var line = await demo.WaitForOutputAsync(l => l.Contains("dashboard  http://127.0.0.1:", StringComparison.Ordinal), "the dashboard line", Patience);
+        var url = new Uri(Regex.Match(line, @"http://127\.0\.0\.1:\d+/").Value);
+        await demo.WaitForOutputAsync("refused by the endpoint every time", Patience);
+
+        using var http = new HttpClient { BaseAddress = url, Timeout = TimeSpan.FromSeconds(30) };
+        Assert.Contains("<title>kcp</title>", await http.GetStringAsync("/"), StringComparison.Ordinal);
+        long? offset = null;
+        var deadline = DateTime.UtcNow + Patience;
+        var last = "";
+        for (var i = 0; i < 300 && offset is null && DateTime.UtcNow < deadline; i++)
+        {
+            last = await http.GetStringAsync("/api/v1/routes/demo-orders");
+            using var doc = JsonDocument.Parse(last);
+            foreach (var p in doc.RootElement.GetProperty("partitions").EnumerateArray())
+            {
+                if (p.GetProperty("failing") is { ValueKind: JsonValueKind.Object } f && f.GetProperty("key").GetString() == "order-stuck")
+                {
+                    Assert.Equal(422, f.GetProperty("last_status").GetInt32());
+                    offset = f.GetProperty("offset").GetInt64();
+                }
+            }
+
+            if (offset is null)
+            {
+                await Task.Delay(200);
+            }
+        }
+
+        Assert.True(offset is not null, "the stuck order never showed as failing: " + last);
+        using var skip = await http.PostAsync($"/api/v1/routes/demo-orders/partitions/0/skip?offset={offset}", null);
+        Assert.True(skip.IsSuccessStatusCode, await skip.Content.ReadAsStringAsync());
+        Assert.False(demo.HasExited, demo.Tail());
+
+        demo.SendSignal(KcpProcess.SigInt);
+        Assert.Equal(0, await demo.WaitForExitAsync(Patience));
+        Assert.Contains(demo.StdOut, l => l.StartsWith("Done: all 40 messages delivered", StringComparison.Ordinal));
+    }
+}

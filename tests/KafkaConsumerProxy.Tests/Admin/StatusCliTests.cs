@@ -1,0 +1,63 @@
+using System.Text;
+using KafkaConsumerProxy.Tests.Harness;
+using KafkaConsumerProxy.Tests.Routes;
+
+namespace KafkaConsumerProxy.Tests.Admin;
+
+/// <summary><c>kcp status</c> and <c>kcp skip</c> against the real process.</summary>
+public sealed class StatusCliTests : IClassFixture<TestCluster>
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    private readonly TestCluster _cluster;
+
+    public StatusCliTests(TestCluster cluster) => _cluster = cluster;
+
+    [Fact]
+    public async Task StatusAndSkip_ShowTheStuckMessage_SkipItByPartitionOffset_ClearErrorWhenNotRunning_Issue9()
+    {
+        var topic = _cluster.CreateTopic("cli-status", 1);
+        await using var receiver = await RecordingReceiver.StartAsync(FaultScript.ForMessage(0, 0, Fault.Status(502)));
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("pay", topic, Names.Unique("g"), receiver.Port);
+
+        var (code, output) = await RoutesProcessTests.CliAsync("status", "--config", config.ConfigFile);
+        Assert.Equal(1, code);
+        Assert.Contains("kcp is not running for this configuration", output, StringComparison.Ordinal);
+
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        await _cluster.ProduceAsync(topic, Enumerable.Range(0, 2).Select(i => (0, (byte[]?)null, (byte[]?)Encoding.UTF8.GetBytes($"m{i}"))));
+        await receiver.WaitForAsync(r => r.Count(x => x.Offset == 0) >= 2, Patience);
+
+        var deadline = DateTime.UtcNow + Patience;
+        for (var i = 0; i < 100 && DateTime.UtcNow < deadline; i++)
+        {
+            (code, output) = await RoutesProcessTests.CliAsync("status", "pay", "--config", config.ConfigFile);
+            if (output.Contains("offset 0: ", StringComparison.Ordinal))
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.True(code == 0, output);
+        Assert.Contains("HTTP 502", output, StringComparison.Ordinal);
+        (code, output) = await RoutesProcessTests.CliAsync("status", "--config", config.ConfigFile);
+        Assert.True(code == 0, output);
+        Assert.Matches(@"(?m)^pay\s+running\s", output);
+
+        (code, output) = await RoutesProcessTests.CliAsync("skip", "pay", "0:1", "--config", config.ConfigFile);
+        Assert.Equal(2, code);
+        Assert.Contains("is not being retried", output, StringComparison.Ordinal);
+        (code, output) = await RoutesProcessTests.CliAsync("skip", "pay", "nonsense", "--config", config.ConfigFile);
+        Assert.Equal(2, code);
+        (code, output) = await RoutesProcessTests.CliAsync("skip", "pay", "0:0", "--config", config.ConfigFile);
+        Assert.True(code == 0, output);
+        Assert.Contains("pay partition 0 offset 0: skipped", output, StringComparison.Ordinal);
+        await receiver.WaitForAsync(r => r.Accepted().Any(x => x.Offset == 1), Patience);
+        Assert.Contains(File.ReadLines(Path.Combine(config.StateDir, "audit.jsonl")), l => l.Contains("\"who\":\"control socket\"", StringComparison.Ordinal) && l.Contains("skip?offset=0", StringComparison.Ordinal));
+
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+    }
+}
