@@ -295,26 +295,7 @@ internal sealed class AdminServer : IAsyncDisposable
         return null;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        try
-        {
-            await _app.StopAsync(bound.Token).ConfigureAwait(false);
-        }
-        finally
-        {
-            await _app.DisposeAsync().ConfigureAwait(false);
-            try
-            {
-                File.Delete(_addressFile);
-            }
-            catch (IOException)
-            {
-                // state_dir removed meanwhile.
-            }
-        }
-    }
+    public ValueTask DisposeAsync() => LocalApp.StopAsync(_app, _addressFile);
 
     /// <summary>Disposes nothing: stands for the endpoint when it is off.</summary>
     internal static IAsyncDisposable Off { get; } = new Nothing();

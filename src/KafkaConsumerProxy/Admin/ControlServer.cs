@@ -143,26 +143,7 @@ internal sealed class ControlServer : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        try
-        {
-            await _app.StopAsync(bound.Token).ConfigureAwait(false);
-        }
-        finally
-        {
-            await _app.DisposeAsync().ConfigureAwait(false);
-            try
-            {
-                File.Delete(Path);
-            }
-            catch (IOException)
-            {
-                // state_dir removed meanwhile; nothing left to clean.
-            }
-        }
-    }
+    public ValueTask DisposeAsync() => LocalApp.StopAsync(_app, Path);
 
     private sealed class RunnerLifetime : IHostLifetime
     {
