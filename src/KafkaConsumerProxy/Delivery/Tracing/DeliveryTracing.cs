@@ -22,6 +22,12 @@ internal static class DeliveryTracing
     public static Activity? Start(RouteDefinition route, KafkaRecord first, int count, HttpRequestMessage request)
     {
         var parent = Header(first, "traceparent");
+        if (parent is null && !Source.HasListeners())
+        {
+            // The common case, on every attempt: no trace to continue and nobody listening; nothing to allocate.
+            return null;
+        }
+
         var state = Header(first, "tracestate");
         ActivityContext.TryParse(parent, state, isRemote: true, out var context);
         var name = $"{first.Topic} process";
