@@ -53,6 +53,7 @@ public static partial class ConfigLoader
         var stateDir = ResolveDirectory(main, "state_dir", "state", baseDir, mustExist: false);
         var admin = ReadAdmin(main, errors, baseDir);
         var limits = ReadLimits(main, errors);
+        var telemetry = ReadTelemetry(main, errors);
         main.ReportUnknownKeys();
 
         var routes = routesDir is null ? [] : LoadRoutes(routesDir, clusters, limits, errors);
@@ -86,6 +87,7 @@ public static partial class ConfigLoader
             Routes = routes,
             Admin = admin!,
             Limits = limits ?? [],
+            Telemetry = telemetry!,
         }, errors);
     }
 

@@ -27,6 +27,9 @@ public sealed record KcpConfig
 
     /// <summary><c>limits</c>: shared budgets by name, which routes name with <c>limit</c>; default none.</summary>
     public IReadOnlyDictionary<string, LimitDefinition> Limits { get; init; } = new Dictionary<string, LimitDefinition>();
+
+    /// <summary>The <c>telemetry</c> section: OTLP export of traces and metrics; default off.</summary>
+    public TelemetrySettings Telemetry { get; init; } = TelemetrySettings.Off;
 }
 
 /// <summary>

@@ -47,6 +47,8 @@ public sealed class ProxyRunner
             throw new StartFailedException(what, new InvalidOperationException("no routes to run"));
         }
 
+        // Declared first, so disposed last: the flush at stop comes after every route finished its deliveries.
+        using var otlp = Starting(logger, $"OTLP export to {_config.Telemetry.OtlpEndpoint}", () => OtlpExport.Start(_config.Telemetry, logger, _time));
         using var skipLog = Starting(logger, $"state_dir {_config.StateDir}", () => new SkipLog(_config.StateDir, logger, _time));
         var store = Starting(logger, $"state_dir {_config.StateDir}", () => new LocalOffsetStore(_config.StateDir, logger, _time));
         var registry = new RouteRegistry(_config, new RouteRuntime(_loggers, _metrics, _manualSkip, skipLog, store, _time), logger);

@@ -191,6 +191,13 @@ internal sealed class RouteRegistry : IAsyncDisposable
                 loaded = loaded with { Admin = old.Admin };
             }
 
+            if (!loaded.Telemetry.SameAs(old.Telemetry))
+            {
+                Log.ReloadNeedsRestart(_logger, "telemetry", old.Telemetry.ToString(), loaded.Telemetry.ToString());
+                needRestart.Add($"telemetry: {old.Telemetry} -> {loaded.Telemetry}");
+                loaded = loaded with { Telemetry = old.Telemetry };
+            }
+
             Dictionary<string, RouteSupervisor> current;
             lock (_gate)
             {

@@ -1,0 +1,112 @@
+using System.Globalization;
+
+namespace KafkaConsumerProxy.Configuration;
+
+public static partial class ConfigLoader
+{
+    private static readonly string[] OtlpProtocols = ["http/protobuf", "grpc"];
+
+    // Headers the exporter's HTTP client or the OTLP protocol own; a configured header must not replace them.
+    private static readonly string[] ReservedOtlpHeaders =
+        ["Host", "Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding", "Connection", "Upgrade", "TE", "Trailer", "Keep-Alive", "Expect", "User-Agent"];
+
+    private const int MaxServiceNameLength = 255;
+
+    /// <summary>
+    /// The <c>telemetry</c> section: <c>otlp_endpoint</c> (an http:// or https:// URL; without it nothing is exported),
+    /// <c>otlp_protocol</c>, <c>otlp_headers</c> (values are secrets), <c>service_name</c> and
+    /// <c>otlp_export_interval_ms</c>; the others apply only with <c>otlp_endpoint</c>. Null when the section has an error.
+    /// </summary>
+    private static TelemetrySettings? ReadTelemetry(MapReader main, List<ConfigError> errors)
+    {
+        var before = errors.Count;
+        var node = main.Mapping("telemetry", required: false, "a mapping with otlp_endpoint and optional otlp_protocol, otlp_headers, service_name, otlp_export_interval_ms");
+        if (errors.Count != before)
+            return null;
+        if (node is null)
+            return TelemetrySettings.Off;
+
+        var reader = new MapReader(main.File, node, errors, "telemetry.");
+        var endpointText = reader.OptionalString("otlp_endpoint");
+        var protocol = reader.Choice("otlp_protocol", OtlpProtocols);
+        var headers = ReadOtlpHeaders(reader, errors);
+        var serviceName = reader.OptionalString("service_name");
+        var interval = reader.Int("otlp_export_interval_ms", TelemetrySettings.MinExportIntervalMs, TelemetrySettings.MaxExportIntervalMs, required: false);
+        reader.ReportUnknownKeys();
+        if (errors.Count != before)
+            return null;
+
+        if (endpointText is null)
+        {
+            foreach (var key in node.Entries.Select(e => e.Key).Where(k => k != "otlp_endpoint"))
+                reader.Error(key, null, "applies only with telemetry.otlp_endpoint, which is not set (nothing is exported without it)");
+            return errors.Count == before ? TelemetrySettings.Off : null;
+        }
+
+        var grpc = protocol == "grpc";
+        if (OtlpEndpointProblem(endpointText, grpc) is { } problem)
+            reader.Error("otlp_endpoint", endpointText, problem);
+        if (serviceName is not null && (serviceName.Length > MaxServiceNameLength || serviceName.Any(char.IsControl) || serviceName.Trim() != serviceName))
+            reader.Error("service_name", serviceName, string.Create(CultureInfo.InvariantCulture, $"must be a name of at most {MaxServiceNameLength} characters without control characters or surrounding spaces"));
+        if (errors.Count != before)
+            return null;
+
+        return new TelemetrySettings
+        {
+            OtlpEndpoint = new Uri(endpointText, UriKind.Absolute),
+            Protocol = grpc ? OtlpProtocol.Grpc : OtlpProtocol.HttpProtobuf,
+            Headers = headers,
+            ServiceName = serviceName ?? TelemetrySettings.DefaultServiceName,
+            ExportIntervalMs = interval ?? TelemetrySettings.DefaultExportIntervalMs,
+        };
+    }
+
+    /// <summary>Why <paramref name="text"/> cannot be the collector's URL, or null.</summary>
+    internal static string? OtlpEndpointProblem(string text, bool grpc)
+    {
+        const string Expected = "must be an absolute http:// or https:// URL of an OTLP collector, e.g. http://otel-collector:4318 (http/protobuf) or http://otel-collector:4317 (grpc)";
+        if (text.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)) || !Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
+            return Expected;
+        if (uri.UserInfo.Length > 0)
+            return "must not carry user information ('user:password@'); put credentials in telemetry.otlp_headers (e.g. Authorization)";
+        if (uri.Query.Length > 0 || uri.Fragment.Length > 0)
+            return "must not have a query ('?') or fragment ('#')";
+        if (grpc && uri.AbsolutePath != "/")
+            return $"has the path '{uri.AbsolutePath}'; with otlp_protocol: grpc the endpoint is the collector's address only (e.g. http://otel-collector:4317): the gRPC service paths are fixed";
+        return null;
+    }
+
+    /// <summary><c>otlp_headers</c>: names are HTTP tokens, values printable ASCII without ','; every value is registered as a secret.</summary>
+    private static IReadOnlyList<KeyValuePair<string, string>> ReadOtlpHeaders(MapReader reader, List<ConfigError> errors)
+    {
+        var node = reader.Mapping("otlp_headers", required: false, "a mapping of header names to values, e.g. {Authorization: \"Bearer ${env:OTLP_TOKEN}\"}");
+        if (node is null)
+            return [];
+        var headers = new List<KeyValuePair<string, string>>();
+        foreach (var (name, value) in node.Entries)
+        {
+            var key = $"telemetry.otlp_headers.{name}";
+            var text = value is ScalarNode { IsNull: false } scalar ? scalar.Text : null;
+            if (text is not null)
+            {
+                // Whatever else is wrong with it, the value is never shown, here or anywhere kcp writes text.
+                SecretRedactor.Register(text);
+            }
+
+            if (name.Length == 0 || !name.All(IsTokenChar))
+                errors.Add(new ConfigError(reader.File, key, null, "must be a header name: letters, digits and !#$%&'*+-.^_`|~"));
+            else if (ReservedOtlpHeaders.Contains(name, StringComparer.OrdinalIgnoreCase) || name.StartsWith("grpc-", StringComparison.OrdinalIgnoreCase))
+                errors.Add(new ConfigError(reader.File, key, null, "is set by the exporter's HTTP client or the OTLP protocol and cannot be replaced (Host, Content-*, User-Agent, grpc-*, the connection headers)"));
+            else if (text is null || text.Length == 0)
+                errors.Add(new ConfigError(reader.File, key, null, $"must be a non-empty string, got {value.Kind}"));
+            else if (text.Any(c => c is < ' ' or > '\x7e') || text.Contains(',', StringComparison.Ordinal) || text.Trim() != text)
+                errors.Add(new ConfigError(reader.File, key, null, "must be printable ASCII without ',' or surrounding spaces (the value is not shown: header values are secrets)"));
+            else if (headers.Any(h => h.Key.Equals(name, StringComparison.OrdinalIgnoreCase)))
+                errors.Add(new ConfigError(reader.File, key, null, "is given twice (header names are case-insensitive)"));
+            else
+                headers.Add(new(name, text));
+        }
+
+        return headers;
+    }
+}

@@ -1,0 +1,179 @@
+using System.Diagnostics.Tracing;
+using System.Globalization;
+using System.Reflection;
+using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Delivery.Tracing;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace KafkaConsumerProxy.Telemetry;
+
+/// <summary>
+/// Exports kcp's traces (the delivery activities of <see cref="DeliveryTracing"/>) and metrics (<see cref="ProxyMetrics"/>
+/// and the .NET runtime's, as the admin endpoint's <c>/metrics</c> has them) over OTLP, as <c>telemetry</c> in kcp.yaml
+/// says. Built only when <c>otlp_endpoint</c> is set: without it there is no listener and the delivery path allocates
+/// nothing for tracing. Export runs in the SDK's background threads (spans in batches of a bounded queue that drops
+/// when full, metrics every <c>otlp_export_interval_ms</c>), so a slow or unreachable collector never slows a delivery;
+/// the SDK's failure events are written as kcp warnings, at most one line per <see cref="FailureLogInterval"/>.
+/// <see cref="Dispose"/> flushes what is left, bounded by <see cref="FlushTimeout"/>.
+/// </summary>
+internal sealed class OtlpExport : IDisposable
+{
+    /// <summary>The longest a stop waits for the last spans and metrics to reach the collector: 5 s.</summary>
+    public static readonly TimeSpan FlushTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>At most one failure line per kind of failure in this interval (30 s); the rest are counted.</summary>
+    public static readonly TimeSpan FailureLogInterval = RepeatedLog<int, string>.DefaultInterval;
+
+    // The EventSource of OpenTelemetry.Exporter.OpenTelemetryProtocol; it reports failed exports.
+    internal const string ExporterEventSourceName = "OpenTelemetry-Exporter-OpenTelemetryProtocol";
+
+    private const int MaxReasonChars = 400;
+
+    private readonly ILogger _logger;
+    private readonly TracerProvider _tracer;
+    private readonly MeterProvider _meter;
+    private readonly FailureListener _failures;
+    private readonly RepeatedLog<int, string> _failureLog;
+
+    private OtlpExport(TelemetrySettings settings, ILogger logger, TimeProvider time)
+    {
+        _logger = logger;
+        _failureLog = new RepeatedLog<int, string>(time, FailureLogInterval,
+            (_, summary) => Log.OtlpExportFailedAgain(_logger, summary.Count, summary.Since.TotalSeconds, summary.Latest));
+        _failures = new FailureListener(Failed);
+
+        InstanceId = Guid.NewGuid().ToString();
+        var version = typeof(OtlpExport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+        var resource = ResourceBuilder.CreateDefault().AddService(settings.ServiceName, serviceVersion: version, autoGenerateServiceInstanceId: false, serviceInstanceId: InstanceId);
+        _tracer = Sdk.CreateTracerProviderBuilder()
+            .SetResourceBuilder(resource)
+            .AddSource(DeliveryTracing.SourceName)
+            .AddOtlpExporter(o => Configure(o, settings, "v1/traces"))
+            .Build();
+        _meter = Sdk.CreateMeterProviderBuilder()
+            .SetResourceBuilder(resource)
+            .AddMeter(ProxyMetrics.MeterName)
+            .AddRuntimeInstrumentation()
+            .AddOtlpExporter((o, reader) =>
+            {
+                Configure(o, settings, "v1/metrics");
+                reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = settings.ExportIntervalMs;
+                reader.TemporalityPreference = MetricReaderTemporalityPreference.Cumulative;
+            })
+            .Build();
+    }
+
+    /// <summary>The resource's <c>service.instance.id</c>: a new UUID for each start of kcp.</summary>
+    public string InstanceId { get; }
+
+    /// <summary>Starts the export; null (nothing built, nothing listening) when <c>otlp_endpoint</c> is not set.</summary>
+    public static OtlpExport? Start(TelemetrySettings settings, ILogger logger, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (!settings.Enabled)
+            return null;
+        var export = new OtlpExport(settings, logger, time);
+        Log.OtlpExportOn(logger, SecretRedactor.Hide(settings.OtlpEndpoint!.AbsoluteUri), settings.ProtocolName, settings.ExportIntervalMs, settings.ServiceName, export.InstanceId);
+        return export;
+    }
+
+    /// <summary>The URL an exporter sends a signal to: for http/protobuf the base URL plus <c>v1/traces</c> or <c>v1/metrics</c>.</summary>
+    internal static Uri SignalEndpoint(TelemetrySettings settings, string signalPath)
+    {
+        var endpoint = settings.OtlpEndpoint!;
+        return settings.Protocol == OtlpProtocol.Grpc ? endpoint : new Uri(endpoint.AbsoluteUri.TrimEnd('/') + "/" + signalPath);
+    }
+
+    /// <summary>Flushes the last spans and metrics (both at once, bounded by <see cref="FlushTimeout"/>) and stops exporting.</summary>
+    public void Dispose()
+    {
+        var timeout = (int)FlushTimeout.TotalMilliseconds;
+        var tracer = Task.Run(() => _tracer.Shutdown(timeout));
+        var meter = Task.Run(() => _meter.Shutdown(timeout));
+        var finished = Task.WaitAll([tracer, meter], FlushTimeout + TimeSpan.FromSeconds(1)) && tracer.Result && meter.Result;
+        if (finished)
+        {
+            _tracer.Dispose();
+            _meter.Dispose();
+        }
+        else
+        {
+            Log.OtlpFlushIncomplete(_logger, FlushTimeout.TotalSeconds);
+            // Never wait longer at stop; the providers let go of their listeners once their threads give up.
+            _ = Task.Run(() =>
+            {
+                _tracer.Dispose();
+                _meter.Dispose();
+            });
+        }
+
+        _failures.Dispose();
+        _failureLog.Dispose();
+    }
+
+    private static void Configure(OtlpExporterOptions options, TelemetrySettings settings, string signalPath)
+    {
+        options.Protocol = settings.Protocol == OtlpProtocol.Grpc ? OtlpExportProtocol.Grpc : OtlpExportProtocol.HttpProtobuf;
+        options.Endpoint = SignalEndpoint(settings, signalPath);
+        // kcp.yaml is the one place of the settings: OTEL_EXPORTER_OTLP_HEADERS does not add to them.
+        options.Headers = string.Join(",", settings.Headers.Select(h => $"{h.Key}={h.Value}"));
+    }
+
+    private void Failed(EventWrittenEventArgs e)
+    {
+        var reason = Reason(e);
+        if (_failureLog.ShouldLog(e.EventId, reason))
+            Log.OtlpExportFailed(_logger, reason, FailureLogInterval.TotalSeconds);
+    }
+
+    // The event's message with its payload, each value cut to its first line: the exception texts carry stack traces.
+    internal static string Reason(EventWrittenEventArgs e)
+    {
+        var values = (e.Payload ?? []).Select(p => FirstLine(Convert.ToString(p, CultureInfo.InvariantCulture))).ToArray<object?>();
+        string text;
+        try
+        {
+            text = e.Message is { Length: > 0 } message ? string.Format(CultureInfo.InvariantCulture, message, values) : string.Join("; ", values);
+        }
+        catch (FormatException)
+        {
+            text = string.Join("; ", values.Prepend(e.EventName));
+        }
+
+        return SecretRedactor.Hide(LogText.Escape(SecretRedactor.Hide(text), MaxReasonChars));
+    }
+
+    private static string FirstLine(string? text)
+    {
+        if (string.IsNullOrEmpty(text))
+            return "";
+        var end = text.AsSpan().IndexOfAny('\r', '\n');
+        return end < 0 ? text : text[..end];
+    }
+
+    /// <summary>Hears the exporter's warnings and errors; process-wide, as every EventListener is.</summary>
+    private sealed class FailureListener : EventListener
+    {
+        // Set after the base constructor, which may already report existing sources to OnEventSourceCreated.
+        private readonly Action<EventWrittenEventArgs>? _sink;
+
+        public FailureListener(Action<EventWrittenEventArgs> sink) => _sink = sink;
+
+        protected override void OnEventSourceCreated(EventSource eventSource)
+        {
+            if (eventSource.Name == ExporterEventSourceName)
+                EnableEvents(eventSource, EventLevel.Warning);
+        }
+
+        protected override void OnEventWritten(EventWrittenEventArgs eventData)
+        {
+            if (eventData.Level is EventLevel.Critical or EventLevel.Error or EventLevel.Warning)
+                _sink?.Invoke(eventData);
+        }
+    }
+}
