@@ -1,0 +1,163 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+using Confluent.Kafka;
+using KafkaConsumerProxy.Tests.Harness;
+
+namespace KafkaConsumerProxy.Tests.Telemetry;
+
+/// <summary>
+/// <c>telemetry.otlp_endpoint</c> through the real <c>kcp run</c> process: spans and metrics reach an OTLP/HTTP collector
+/// stand-in, the last spans are flushed at a clean stop, and a collector that is down or never answers neither
+/// slows nor breaks deliveries nor floods the log.
+/// </summary>
+public sealed class OtlpExportTests : IClassFixture<TestCluster>
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    // A stop commits, leaves the group and flushes the export (at most OtlpExport.FlushTimeout, 5 s): far below this.
+    private static readonly TimeSpan StopBound = TimeSpan.FromSeconds(20);
+
+    private readonly TestCluster _cluster;
+
+    public OtlpExportTests(TestCluster cluster) => _cluster = cluster;
+
+    [Fact]
+    public async Task Run_OtlpEndpoint_DeliverySpansCarryTheRecordTraceAndMetricsAreExported_Issue11()
+    {
+        var topic = _cluster.CreateTopic("otlp", 1);
+        var group = Names.Unique("g");
+        var service = Names.Unique("kcp-svc");
+        const string ApiKey = "otlp-api-key-5e1d9c=+/";
+        var traces = Enumerable.Range(0, 3).Select(_ => (TraceId: NewHex(16), SpanId: NewHex(8))).ToList();
+        await ProduceWithTraceparentAsync(topic, traces);
+        await using var collector = await OtlpCollector.StartAsync();
+        await using var receiver = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("traced", topic, group, receiver.Port);
+        config.AppendMain($"telemetry:\n  otlp_endpoint: \"{collector.BaseAddress}\"\n  service_name: \"{service}\"\n  otlp_export_interval_ms: 1000\n  otlp_headers:\n    x-api-key: \"{ApiKey}\"\n");
+
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        await DeliveryAssert.AllArrivedAsync(receiver, new Dictionary<int, int> { [0] = traces.Count }, Patience);
+        await collector.WaitForAsync(c => traces.All(t => c.Spans.Any(s => s.TraceId == t.TraceId)), Patience,
+            () => $"spans of traces {string.Join(", ", traces.Where(t => !collector.Spans.Any(s => s.TraceId == t.TraceId)).Select(t => t.TraceId))} missing; got {collector.Spans.Count} span(s); {kcp.Tail()}");
+        await collector.WaitForAsync(c => c.Metrics.Any(m => m.Name == "kcp.messages.delivered" && m.Points.Any(p => Equals(p.GetValueOrDefault("route"), "traced"))), Patience,
+            () => $"no kcp.messages.delivered for route traced; metrics: {string.Join(", ", collector.Metrics.Select(m => m.Name).Distinct())}");
+
+        foreach (var (trace, offset) in traces.Select((t, i) => (t, (long)i)))
+        {
+            var span = Assert.Single(collector.Spans, s => s.TraceId == trace.TraceId);
+            Assert.Equal((trace.SpanId, $"{topic} process", 3, "KafkaConsumerProxy"), (span.ParentSpanId, span.Name, span.Kind, span.Scope));
+            Assert.Equal(("kafka", topic, "0", offset, group, 200L),
+                (span.Attributes["messaging.system"], span.Attributes["messaging.destination.name"], span.Attributes["messaging.destination.partition.id"],
+                 span.Attributes["messaging.kafka.offset"], span.Attributes["messaging.consumer.group.name"], span.Attributes["http.response.status_code"]));
+            // The request the endpoint got carries this very span as its parent.
+            var request = Assert.Single(receiver.Requests, r => r.Offset == offset);
+            Assert.Equal($"00-{trace.TraceId}-{span.SpanId}-01", request.Headers["traceparent"]);
+            Assert.Equal(service, span.Resource["service.name"]);
+            Assert.True(Guid.TryParse(span.Resource["service.instance.id"] as string, out _), $"service.instance.id {span.Resource.GetValueOrDefault("service.instance.id")}");
+            Assert.False(string.IsNullOrEmpty(span.Resource["service.version"] as string));
+        }
+
+        // The .NET runtime's metrics are exported too, as /metrics has them.
+        Assert.Contains(collector.Metrics, m => m.Name.StartsWith("dotnet.", StringComparison.Ordinal) || m.Name.StartsWith("process.runtime.dotnet.", StringComparison.Ordinal));
+        Assert.All(collector.Requests, r => Assert.Equal(("application/x-protobuf", ApiKey), (r.ContentType, r.Headers.GetValueOrDefault("x-api-key"))));
+        Assert.Contains(kcp.StdOut, l => l.Contains("OTLP export on", StringComparison.Ordinal) && l.Contains(service, StringComparison.Ordinal));
+        Assert.DoesNotContain(kcp.Output, l => l.Contains("otlp-api-key-5e1d9c", StringComparison.Ordinal));
+
+        // A record delivered just before a clean stop: its span leaves with the flush at stop, not with a later batch.
+        var last = (TraceId: NewHex(16), SpanId: NewHex(8));
+        await ProduceWithTraceparentAsync(topic, [last]);
+        await receiver.WaitForAsync(r => r.Any(x => x.Offset == traces.Count), Patience);
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(StopBound));
+        Assert.Contains(collector.Spans, s => s.TraceId == last.TraceId);
+        Assert.DoesNotContain(kcp.Output, l => l.Contains("OTLP export failed", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Run_CollectorDown_EveryMessageDeliveredAndFailuresLoggedOnceThenCounted_Issue11()
+    {
+        const int Partitions = 2, PerPartition = 20;
+        var topic = _cluster.CreateTopic("otlp-down", Partitions);
+        var group = Names.Unique("g");
+        await _cluster.ProduceAsync(topic, Delivered.Numbered(Partitions, PerPartition / 2));
+        // The second half is answered slowly: kcp runs through several failed metric exports (one a second) meanwhile.
+        await using var receiver = await RecordingReceiver.StartAsync(r => r.Offset >= PerPartition / 2 ? Fault.Delayed(TimeSpan.FromMilliseconds(250)) : Fault.None);
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("down", topic, group, receiver.Port);
+        config.AppendMain($"telemetry:\n  otlp_endpoint: http://127.0.0.1:{ClosedPort()}\n  otlp_export_interval_ms: 1000\n");
+        var expected = Enumerable.Range(0, Partitions).ToDictionary(p => p, _ => PerPartition);
+
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        await kcp.WaitForOutputAsync("OTLP export failed", Patience);
+        // Messages produced while the collector keeps failing are delivered as well.
+        await _cluster.ProduceAsync(topic, Delivered.Numbered(Partitions, PerPartition / 2));
+        await DeliveryAssert.AllArrivedAsync(receiver, expected, Patience);
+        kcp.SendSignal(KcpProcess.SigTerm);
+
+        Assert.Equal(0, await kcp.WaitForExitAsync(StopBound));
+        Delivered.AssertExactlyOnceInOrder(receiver.Requests, expected);
+        var failures = kcp.Output.Where(l => l.Contains("OTLP export failed", StringComparison.Ordinal)).ToList();
+        // One full line per kind of failure (traces and metrics fail alike), then counts: never a line per export.
+        Assert.True(failures.Count(l => l.Contains("OTLP export failed:", StringComparison.Ordinal)) <= 2, string.Join('\n', failures));
+        Assert.True(failures.Count <= 4, string.Join('\n', failures));
+        var counted = failures.Select(l => Regex.Match(l, @"failed (\d+) more time\(s\)")).Where(m => m.Success).Sum(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
+        Assert.True(counted >= 2, $"expected the failures after the first to be counted in a summary at stop:\n{string.Join('\n', failures)}");
+        Assert.Contains(failures, l => l.Contains("Connection refused (127.0.0.1", StringComparison.Ordinal));
+        // One line each: the exception's stack trace stays out of the log.
+        Assert.DoesNotContain(kcp.Output, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Run_CollectorNeverAnswers_DeliveriesGoOnAndStopIsBounded_Issue11()
+    {
+        var topic = _cluster.CreateTopic("otlp-hang", 1);
+        var group = Names.Unique("g");
+        var traces = Enumerable.Range(0, 5).Select(_ => (TraceId: NewHex(16), SpanId: NewHex(8))).ToList();
+        await ProduceWithTraceparentAsync(topic, traces);
+        using var blackhole = BlackholeListener.Start();
+        await using var receiver = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("hang", topic, group, receiver.Port);
+        config.AppendMain($"telemetry:\n  otlp_endpoint: http://127.0.0.1:{blackhole.Port}\n  otlp_export_interval_ms: 1000\n");
+
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        await DeliveryAssert.AllArrivedAsync(receiver, new Dictionary<int, int> { [0] = traces.Count }, Patience);
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        kcp.SendSignal(KcpProcess.SigTerm);
+
+        Assert.Equal(0, await kcp.WaitForExitAsync(StopBound));
+        Assert.True(stopping.Elapsed < StopBound, $"stop took {stopping.Elapsed.TotalSeconds:F1} s");
+        Delivered.AssertExactlyOnceInOrder(receiver.Requests, new Dictionary<int, int> { [0] = traces.Count });
+        Assert.Contains(kcp.Output, l => l.Contains("final flush at stop did not finish within 5 s", StringComparison.Ordinal));
+    }
+
+    private async Task ProduceWithTraceparentAsync(string topic, IEnumerable<(string TraceId, string SpanId)> traces)
+    {
+        using var producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = _cluster.BootstrapServers, Acks = Acks.All })
+            .SetLogHandler((_, _) => { })
+            .Build();
+        foreach (var (traceId, spanId) in traces)
+        {
+            await producer.ProduceAsync(new TopicPartition(topic, 0), new Message<byte[]?, byte[]?>
+            {
+                Value = Encoding.UTF8.GetBytes(traceId),
+                Headers = new Headers { { "traceparent", Encoding.ASCII.GetBytes($"00-{traceId}-{spanId}-01") } },
+            });
+        }
+    }
+
+    private static string NewHex(int bytes) => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(bytes));
+
+    // A port nothing listens on: bound, then released; connecting to it is refused at once.
+    private static int ClosedPort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+}
