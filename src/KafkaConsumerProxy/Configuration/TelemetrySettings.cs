@@ -66,6 +66,14 @@ public sealed class TelemetrySettings
             && ExportIntervalMs == other.ExportIntervalMs && Headers.SequenceEqual(other.Headers);
     }
 
+    /// <summary>This section as <see cref="ToString"/> has it, and a note when only header values differ from <paramref name="old"/> (never shown).</summary>
+    public string DescribeChangeFrom(TelemetrySettings old)
+    {
+        ArgumentNullException.ThrowIfNull(old);
+        var text = ToString();
+        return text == old.ToString() && !SameAs(old) ? text + " (otlp_headers values changed)" : text;
+    }
+
     /// <summary><c>telemetry off</c>, or the endpoint (secrets masked), protocol, service name, interval and header names.</summary>
     public override string ToString() => OtlpEndpoint is null
         ? "telemetry off"

@@ -193,8 +193,8 @@ internal sealed class RouteRegistry : IAsyncDisposable
 
             if (!loaded.Telemetry.SameAs(old.Telemetry))
             {
-                Log.ReloadNeedsRestart(_logger, "telemetry", old.Telemetry.ToString(), loaded.Telemetry.ToString());
-                needRestart.Add($"telemetry: {old.Telemetry} -> {loaded.Telemetry}");
+                Log.ReloadNeedsRestart(_logger, "telemetry", old.Telemetry.ToString(), loaded.Telemetry.DescribeChangeFrom(old.Telemetry));
+                needRestart.Add($"telemetry: {old.Telemetry} -> {loaded.Telemetry.DescribeChangeFrom(old.Telemetry)}");
                 loaded = loaded with { Telemetry = old.Telemetry };
             }
 

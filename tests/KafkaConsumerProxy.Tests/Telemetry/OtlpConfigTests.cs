@@ -107,6 +107,12 @@ public sealed class OtlpConfigTests
         Assert.Empty(errors);
         Assert.DoesNotContain(Secret, config!.Telemetry.ToString(), StringComparison.Ordinal);
         Assert.Contains("headers Authorization", config.Telemetry.ToString(), StringComparison.Ordinal);
+
+        // A reload that changes only a header value says so, without the value.
+        var (changed, _, _) = Load($"telemetry:\n  otlp_endpoint: http://c:4318\n  otlp_headers:\n    Authorization: \"Bearer other-{Secret}\"\n");
+        Assert.False(changed!.Telemetry.SameAs(config.Telemetry));
+        Assert.Equal(config.Telemetry + " (otlp_headers values changed)", changed.Telemetry.DescribeChangeFrom(config.Telemetry));
+        Assert.Equal(config.Telemetry.ToString(), config.Telemetry.DescribeChangeFrom(config.Telemetry));
     }
 
     [Fact]

@@ -136,6 +136,41 @@ public sealed class OtlpExportTests : IClassFixture<TestCluster>
         Assert.Contains(kcp.Output, l => l.Contains("final flush at stop did not finish within 5 s", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Reload_TelemetryChanged_ReportedAsNeedingARestartAndExportGoesOnAsBefore_Issue11()
+    {
+        const string OldKey = "old-otlp-key-81c2d7a4", NewKey = "new-otlp-key-0b9e3f15";
+        var topic = _cluster.CreateTopic("otlp-reload", 1);
+        await using var collector = await OtlpCollector.StartAsync();
+        await using var other = await OtlpCollector.StartAsync();
+        await using var receiver = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("r", topic, Names.Unique("g"), receiver.Port);
+        config.AppendMain($"telemetry:\n  otlp_endpoint: \"{collector.BaseAddress}\"\n  otlp_export_interval_ms: 1000\n  otlp_headers:\n    x-api-key: \"{OldKey}\"\n");
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        await _cluster.ProduceAsync(topic, Delivered.Numbered(1, 3));
+        await DeliveryAssert.AllArrivedAsync(receiver, new Dictionary<int, int> { [0] = 3 }, Patience);
+        await collector.WaitForAsync(c => c.Metrics.Any(m => m.Name == "kcp.messages.delivered"), Patience, () => "no kcp.messages.delivered before the reload");
+
+        var text = await File.ReadAllTextAsync(config.ConfigFile);
+        await File.WriteAllTextAsync(config.ConfigFile, text.Replace(collector.BaseAddress.ToString(), other.BaseAddress.ToString(), StringComparison.Ordinal).Replace(OldKey, NewKey, StringComparison.Ordinal));
+        var line = await kcp.WaitForOutputAsync("Reload: telemetry changed from", Patience);
+
+        Assert.Contains($"to OTLP http/protobuf to {other.BaseAddress}", line, StringComparison.Ordinal);
+        Assert.Contains("it applies only after a restart of kcp", line, StringComparison.Ordinal);
+        var seen = collector.Requests.Count(r => r.Path == "/v1/metrics");
+        await collector.WaitForAsync(c => c.Requests.Count(r => r.Path == "/v1/metrics") >= seen + 2, Patience, () => "metrics export stopped after the reload");
+        await _cluster.ProduceAsync(topic, Delivered.Numbered(1, 2));
+        await DeliveryAssert.AllArrivedAsync(receiver, new Dictionary<int, int> { [0] = 5 }, Patience);
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(StopBound));
+
+        Assert.Empty(other.Requests);
+        Assert.All(collector.Requests, r => Assert.Equal(OldKey, r.Headers.GetValueOrDefault("x-api-key")));
+        Assert.DoesNotContain(kcp.StdOut, l => l.Contains("Route r: stopped -> starting: changed by reload", StringComparison.Ordinal));
+        Assert.DoesNotContain(kcp.Output, l => l.Contains(OldKey, StringComparison.Ordinal) || l.Contains(NewKey, StringComparison.Ordinal));
+    }
+
     private async Task ProduceWithTraceparentAsync(string topic, IEnumerable<(string TraceId, string SpanId)> traces)
     {
         using var producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = _cluster.BootstrapServers, Acks = Acks.All })
