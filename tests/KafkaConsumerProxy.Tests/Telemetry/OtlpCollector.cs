@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -53,14 +54,40 @@ public sealed class OtlpCollector : IAsyncDisposable
     /// <summary>Every metric received so far (a metric appears once per export).</summary>
     public IReadOnlyList<OtlpMetric> Metrics => [.. Requests.Where(r => r.Path == "/v1/metrics").SelectMany(r => Decode.Metrics(r.Body))];
 
-    public static async Task<OtlpCollector> StartAsync()
+    /// <summary>
+    /// Starts a collector. With <paramref name="grpc"/> it speaks OTLP/gRPC instead: HTTP/2 without TLS, the
+    /// <c>TraceService/Export</c> and <c>MetricsService/Export</c> methods, length-prefixed messages and a
+    /// <c>grpc-status: 0</c> trailer; the requests are recorded under <c>/v1/traces</c> and <c>/v1/metrics</c> all the same.
+    /// </summary>
+    public static async Task<OtlpCollector> StartAsync(bool grpc = false)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, EnvironmentName = Environments.Production });
         builder.Logging.ClearProviders();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.Protocols = grpc ? HttpProtocols.Http2 : HttpProtocols.Http1AndHttp2));
         var app = builder.Build();
-        app.Urls.Add("http://127.0.0.1:0");
         var collector = new OtlpCollector(app);
+        foreach (var (service, signal) in new[] { ("trace.v1.TraceService", "traces"), ("metrics.v1.MetricsService", "metrics") })
+        {
+            app.MapPost($"/opentelemetry.proto.collector.{service}/Export", async context =>
+            {
+                using var body = new MemoryStream();
+                await context.Request.Body.CopyToAsync(body);
+                var framed = body.ToArray();
+                // One message: a compressed flag (0) and a big-endian length before the protobuf bytes.
+                var message = framed.Length >= 5 && framed[0] == 0 ? framed.AsSpan(5, (int)BinaryPrimitives.ReadUInt32BigEndian(framed.AsSpan(1, 4))).ToArray() : framed;
+                var headers = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
+                lock (collector._gate)
+                {
+                    collector._requests.Add(new OtlpRequest("/v1/" + signal, context.Request.ContentType ?? "", headers, message));
+                }
+
+                context.Response.ContentType = "application/grpc";
+                await context.Response.Body.WriteAsync(new byte[5]);
+                context.Response.AppendTrailer("grpc-status", "0");
+            });
+        }
+
         app.MapPost("/v1/{signal}", async (HttpContext context, string signal) =>
         {
             using var body = new MemoryStream();

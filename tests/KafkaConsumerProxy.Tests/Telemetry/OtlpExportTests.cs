@@ -171,6 +171,32 @@ public sealed class OtlpExportTests : IClassFixture<TestCluster>
         Assert.DoesNotContain(kcp.Output, l => l.Contains(OldKey, StringComparison.Ordinal) || l.Contains(NewKey, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Run_GrpcProtocol_SpansAndMetricsReachAGrpcCollector_Issue11()
+    {
+        var topic = _cluster.CreateTopic("otlp-grpc", 1);
+        var traces = new[] { (TraceId: NewHex(16), SpanId: NewHex(8)) };
+        await ProduceWithTraceparentAsync(topic, traces);
+        await using var collector = await OtlpCollector.StartAsync(grpc: true);
+        await using var receiver = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("grpc", topic, Names.Unique("g"), receiver.Port);
+        var endpoint = collector.BaseAddress.ToString().TrimEnd('/');
+        config.AppendMain($"telemetry:\n  otlp_endpoint: \"{endpoint}\"\n  otlp_protocol: grpc\n  otlp_export_interval_ms: 1000\n  otlp_headers:\n    x-api-key: grpc-key-4471\n");
+
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        await DeliveryAssert.AllArrivedAsync(receiver, new Dictionary<int, int> { [0] = 1 }, Patience);
+        await collector.WaitForAsync(c => c.Spans.Any(s => s.TraceId == traces[0].TraceId) && c.Metrics.Any(m => m.Name == "kcp.messages.delivered"), Patience,
+            () => $"{collector.Spans.Count} span(s), metrics {string.Join(", ", collector.Metrics.Select(m => m.Name).Distinct())}; {kcp.Tail()}");
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(StopBound));
+
+        var span = Assert.Single(collector.Spans, s => s.TraceId == traces[0].TraceId);
+        Assert.Equal((traces[0].SpanId, "kafka", topic), (span.ParentSpanId, span.Attributes["messaging.system"], span.Attributes["messaging.destination.name"]));
+        Assert.All(collector.Requests, r => Assert.Equal(("application/grpc", "grpc-key-4471"), (r.ContentType, r.Headers.GetValueOrDefault("x-api-key"))));
+        Assert.DoesNotContain(kcp.Output, l => l.Contains("OTLP export failed", StringComparison.Ordinal));
+    }
+
     private async Task ProduceWithTraceparentAsync(string topic, IEnumerable<(string TraceId, string SpanId)> traces)
     {
         using var producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = _cluster.BootstrapServers, Acks = Acks.All })
