@@ -93,14 +93,15 @@ public static partial class ConfigLoader
                 SecretRedactor.Register(text);
             }
 
-            if (name.Length == 0 || !name.All(IsTokenChar))
-                errors.Add(new ConfigError(reader.File, key, null, "must be a header name: letters, digits and !#$%&'*+-.^_`|~"));
+            // '%' is a token character, but the exporter percent-decodes what it is given.
+            if (name.Length == 0 || !name.All(c => IsTokenChar(c) && c != '%'))
+                errors.Add(new ConfigError(reader.File, key, null, "must be a header name: letters, digits and !#$&'*+-.^_`|~"));
             else if (ReservedOtlpHeaders.Contains(name, StringComparer.OrdinalIgnoreCase) || name.StartsWith("grpc-", StringComparison.OrdinalIgnoreCase))
                 errors.Add(new ConfigError(reader.File, key, null, "is set by the exporter's HTTP client or the OTLP protocol and cannot be replaced (Host, Content-*, User-Agent, grpc-*, the connection headers)"));
             else if (text is null || text.Length == 0)
                 errors.Add(new ConfigError(reader.File, key, null, $"must be a non-empty string, got {value.Kind}"));
-            else if (text.Any(c => c is < ' ' or > '\x7e') || text.Contains(',', StringComparison.Ordinal) || text.Trim() != text)
-                errors.Add(new ConfigError(reader.File, key, null, "must be printable ASCII without ',' or surrounding spaces (the value is not shown: header values are secrets)"));
+            else if (text.Any(c => c is < ' ' or > '\x7e') || text.Trim() != text || text.Contains(',', StringComparison.Ordinal))
+                errors.Add(new ConfigError(reader.File, key, null, "must be printable ASCII without ',' (the OTLP exporter separates headers with it), line breaks or surrounding spaces (the value is not shown: header values are secrets)"));
             else if (headers.Any(h => h.Key.Equals(name, StringComparison.OrdinalIgnoreCase)))
                 errors.Add(new ConfigError(reader.File, key, null, "is given twice (header names are case-insensitive)"));
             else

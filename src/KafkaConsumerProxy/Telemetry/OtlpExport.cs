@@ -120,9 +120,13 @@ internal sealed class OtlpExport : IDisposable
     {
         options.Protocol = settings.Protocol == OtlpProtocol.Grpc ? OtlpExportProtocol.Grpc : OtlpExportProtocol.HttpProtobuf;
         options.Endpoint = SignalEndpoint(settings, signalPath);
-        // kcp.yaml is the one place of the settings: OTEL_EXPORTER_OTLP_HEADERS does not add to them.
-        options.Headers = string.Join(",", settings.Headers.Select(h => $"{h.Key}={h.Value}"));
+        // kcp.yaml is the one place of the settings: OTEL_EXPORTER_OTLP_HEADERS does not add to them. The option is that
+        // variable's format, "name=value,...", percent-decoded before it is split at ',': so '%' is sent encoded, and
+        // a ',' cannot be sent at all (the loader refuses it).
+        options.Headers = string.Join(",", settings.Headers.Select(h => $"{h.Key}={EncodeHeaderValue(h.Value)}"));
     }
+
+    internal static string EncodeHeaderValue(string value) => value.Replace("%", "%25", StringComparison.Ordinal);
 
     private void Failed(EventWrittenEventArgs e)
     {

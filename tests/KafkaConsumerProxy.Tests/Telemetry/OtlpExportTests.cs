@@ -31,7 +31,8 @@ public sealed class OtlpExportTests : IClassFixture<TestCluster>
         var topic = _cluster.CreateTopic("otlp", 1);
         var group = Names.Unique("g");
         var service = Names.Unique("kcp-svc");
-        const string ApiKey = "otlp-api-key-5e1d9c=+/";
+        // Sent as written: the exporter percent-decodes its header option, so kcp encodes '%'.
+        const string ApiKey = "otlp-api-key-5e1d9c=+/%41";
         var traces = Enumerable.Range(0, 3).Select(_ => (TraceId: NewHex(16), SpanId: NewHex(8))).ToList();
         await ProduceWithTraceparentAsync(topic, traces);
         await using var collector = await OtlpCollector.StartAsync();

@@ -1,0 +1,43 @@
+using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Telemetry;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace KafkaConsumerProxy.Tests.Telemetry;
+
+/// <summary>What <see cref="OtlpExport"/> builds from the settings, without a collector.</summary>
+public sealed class OtlpExportUnitTests
+{
+    [Fact]
+    public void NoEndpoint_NothingBuilt_Issue11()
+    {
+        Assert.Null(OtlpExport.Start(TelemetrySettings.Off, NullLogger.Instance, TimeProvider.System));
+    }
+
+    [Theory]
+    [InlineData("http://collector:4318", "v1/traces", "http://collector:4318/v1/traces")]
+    [InlineData("http://collector:4318/", "v1/metrics", "http://collector:4318/v1/metrics")]
+    [InlineData("https://otel.example.com/otlp/", "v1/traces", "https://otel.example.com/otlp/v1/traces")]
+    public void HttpProtobuf_SignalPathAppendedToTheBaseUrl_Issue11(string endpoint, string signal, string expected)
+    {
+        var settings = new TelemetrySettings { OtlpEndpoint = new Uri(endpoint) };
+
+        Assert.Equal(new Uri(expected), OtlpExport.SignalEndpoint(settings, signal));
+    }
+
+    [Fact]
+    public void Grpc_EndpointAsGiven_Issue11()
+    {
+        var settings = new TelemetrySettings { OtlpEndpoint = new Uri("http://collector:4317"), Protocol = OtlpProtocol.Grpc };
+
+        Assert.Equal(new Uri("http://collector:4317"), OtlpExport.SignalEndpoint(settings, "v1/traces"));
+    }
+
+    [Theory]
+    [InlineData("plain-key", "plain-key")]
+    [InlineData("a%41b%", "a%2541b%25")]
+    public void HeaderValue_PercentEncodedForTheExporterWhichDecodesIt_Issue11(string value, string expected)
+    {
+        Assert.Equal(expected, OtlpExport.EncodeHeaderValue(value));
+        Assert.Equal(value, Uri.UnescapeDataString(expected));
+    }
+}
