@@ -33,16 +33,18 @@ public static partial class ConfigLoader
         var serviceName = reader.OptionalString("service_name");
         var interval = reader.Int("otlp_export_interval_ms", TelemetrySettings.MinExportIntervalMs, TelemetrySettings.MaxExportIntervalMs, required: false);
         reader.ReportUnknownKeys();
-        if (errors.Count != before)
-            return null;
-
         if (endpointText is null)
         {
-            foreach (var key in node.Entries.Select(e => e.Key).Where(k => k != "otlp_endpoint"))
-                reader.Error(key, null, "applies only with telemetry.otlp_endpoint, which is not set (nothing is exported without it)");
+            if (!node.Entries.Any(e => e.Key == "otlp_endpoint"))
+            {
+                foreach (var key in node.Entries.Select(e => e.Key))
+                    reader.Error(key, null, "applies only with telemetry.otlp_endpoint, which is not set (nothing is exported without it)");
+            }
+
             return errors.Count == before ? TelemetrySettings.Off : null;
         }
 
+        // Checked even when other keys are wrong: every error is reported at once.
         var grpc = protocol == "grpc";
         if (OtlpEndpointProblem(endpointText, grpc) is { } problem)
             reader.Error("otlp_endpoint", endpointText, problem);

@@ -183,11 +183,14 @@ public sealed class OtlpExportTests : IClassFixture<TestCluster>
         using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
         config.AddRoute("grpc", topic, Names.Unique("g"), receiver.Port);
         var endpoint = collector.BaseAddress.ToString().TrimEnd('/');
+        // Without the admin endpoint the OTLP export has every metric all the same, kcp.route.state included.
+        File.WriteAllText(config.ConfigFile, File.ReadAllText(config.ConfigFile).Replace("  listen: \"127.0.0.1:0\"", "  listen: off", StringComparison.Ordinal));
         config.AppendMain($"telemetry:\n  otlp_endpoint: \"{endpoint}\"\n  otlp_protocol: grpc\n  otlp_export_interval_ms: 1000\n  otlp_headers:\n    x-api-key: grpc-key-4471\n");
 
         await using var kcp = KcpProcess.Run(config.ConfigFile);
         await DeliveryAssert.AllArrivedAsync(receiver, new Dictionary<int, int> { [0] = 1 }, Patience);
-        await collector.WaitForAsync(c => c.Spans.Any(s => s.TraceId == traces[0].TraceId) && c.Metrics.Any(m => m.Name == "kcp.messages.delivered"), Patience,
+        await collector.WaitForAsync(c => c.Spans.Any(s => s.TraceId == traces[0].TraceId) && c.Metrics.Any(m => m.Name == "kcp.messages.delivered")
+            && c.Metrics.Any(m => m.Name == "kcp.route.state" && m.Points.Any(p => Equals(p.GetValueOrDefault("route"), "grpc") && Equals(p.GetValueOrDefault("state"), "running"))), Patience,
             () => $"{collector.Spans.Count} span(s), metrics {string.Join(", ", collector.Metrics.Select(m => m.Name).Distinct())}; {kcp.Tail()}");
         kcp.SendSignal(KcpProcess.SigTerm);
         Assert.Equal(0, await kcp.WaitForExitAsync(StopBound));
@@ -196,6 +199,25 @@ public sealed class OtlpExportTests : IClassFixture<TestCluster>
         Assert.Equal((traces[0].SpanId, "kafka", topic), (span.ParentSpanId, span.Attributes["messaging.system"], span.Attributes["messaging.destination.name"]));
         Assert.All(collector.Requests, r => Assert.Equal(("application/grpc", "grpc-key-4471"), (r.ContentType, r.Headers.GetValueOrDefault("x-api-key"))));
         Assert.DoesNotContain(kcp.Output, l => l.Contains("OTLP export failed", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Validate_BadTelemetry_ErrorsNameTheKeysAndNeverShowAHeaderValue_Issue11()
+    {
+        const string Secret = "validate-otlp-secret-93d1";
+        using var config = new ProxyConfigWriter("127.0.0.1:1");
+        config.AddRoute("v", "orders", "billing", 8080);
+        config.AppendMain($"telemetry:\n  otlp_endpoint: \"http://collector:4318/?a=b\"\n  otlp_export_interval_ms: 50\n  otlp_headers:\n    Authorization: \"Bearer {Secret}\\n\"\n");
+
+        await using var kcp = KcpProcess.Validate(config.ConfigFile);
+
+        Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
+        var output = string.Join('\n', kcp.Output);
+        Assert.Contains("key 'telemetry.otlp_headers.Authorization': must be printable ASCII", output, StringComparison.Ordinal);
+        Assert.Contains("key 'telemetry.otlp_export_interval_ms' = '50': must be an integer from 1000 to 600000", output, StringComparison.Ordinal);
+        Assert.Contains("key 'telemetry.otlp_endpoint' = 'http://collector:4318/?a=b': must not have a query", output, StringComparison.Ordinal);
+        Assert.Contains("3 configuration error(s)", output, StringComparison.Ordinal);
+        Assert.DoesNotContain(Secret, output, StringComparison.Ordinal);
     }
 
     private async Task ProduceWithTraceparentAsync(string topic, IEnumerable<(string TraceId, string SpanId)> traces)
