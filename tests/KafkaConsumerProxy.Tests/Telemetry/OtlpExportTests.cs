@@ -35,6 +35,9 @@ public sealed class OtlpExportTests : IClassFixture<TestCluster>
         const string ApiKey = "otlp-api-key-5e1d9c=+/%41";
         var traces = Enumerable.Range(0, 3).Select(_ => (TraceId: NewHex(16), SpanId: NewHex(8))).ToList();
         await ProduceWithTraceparentAsync(topic, traces);
+        // Offset 3: a trace its producer did not sample (flags 00): continued to the endpoint, not exported.
+        var unsampled = (TraceId: NewHex(16), SpanId: NewHex(8));
+        await ProduceWithTraceparentAsync(topic, [unsampled], sampled: false);
         await using var collector = await OtlpCollector.StartAsync();
         await using var receiver = await RecordingReceiver.StartAsync();
         using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
@@ -42,7 +45,7 @@ public sealed class OtlpExportTests : IClassFixture<TestCluster>
         config.AppendMain($"telemetry:\n  otlp_endpoint: \"{collector.BaseAddress}\"\n  service_name: \"{service}\"\n  otlp_export_interval_ms: 1000\n  otlp_headers:\n    x-api-key: \"{ApiKey}\"\n");
 
         await using var kcp = KcpProcess.Run(config.ConfigFile);
-        await DeliveryAssert.AllArrivedAsync(receiver, new Dictionary<int, int> { [0] = traces.Count }, Patience);
+        await DeliveryAssert.AllArrivedAsync(receiver, new Dictionary<int, int> { [0] = traces.Count + 1 }, Patience);
         await collector.WaitForAsync(c => traces.All(t => c.Spans.Any(s => s.TraceId == t.TraceId)), Patience,
             () => $"spans of traces {string.Join(", ", traces.Where(t => !collector.Spans.Any(s => s.TraceId == t.TraceId)).Select(t => t.TraceId))} missing; got {collector.Spans.Count} span(s); {kcp.Tail()}");
         await collector.WaitForAsync(c => c.Metrics.Any(m => m.Name == "kcp.messages.delivered" && m.Points.Any(p => Equals(p.GetValueOrDefault("route"), "traced"))), Patience,
@@ -72,10 +75,12 @@ public sealed class OtlpExportTests : IClassFixture<TestCluster>
         // A record delivered just before a clean stop: its span leaves with the flush at stop, not with a later batch.
         var last = (TraceId: NewHex(16), SpanId: NewHex(8));
         await ProduceWithTraceparentAsync(topic, [last]);
-        await receiver.WaitForAsync(r => r.Any(x => x.Offset == traces.Count), Patience);
+        await receiver.WaitForAsync(r => r.Any(x => x.Offset == traces.Count + 1), Patience);
         kcp.SendSignal(KcpProcess.SigTerm);
         Assert.Equal(0, await kcp.WaitForExitAsync(StopBound));
         Assert.Contains(collector.Spans, s => s.TraceId == last.TraceId);
+        Assert.StartsWith($"00-{unsampled.TraceId}-", Assert.Single(receiver.Requests, r => r.Offset == traces.Count).Headers["traceparent"], StringComparison.Ordinal);
+        Assert.DoesNotContain(collector.Spans, s => s.TraceId == unsampled.TraceId);
         Assert.DoesNotContain(kcp.Output, l => l.Contains("OTLP export failed", StringComparison.Ordinal));
     }
 
@@ -220,7 +225,7 @@ public sealed class OtlpExportTests : IClassFixture<TestCluster>
         Assert.DoesNotContain(Secret, output, StringComparison.Ordinal);
     }
 
-    private async Task ProduceWithTraceparentAsync(string topic, IEnumerable<(string TraceId, string SpanId)> traces)
+    private async Task ProduceWithTraceparentAsync(string topic, IEnumerable<(string TraceId, string SpanId)> traces, bool sampled = true)
     {
         using var producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = _cluster.BootstrapServers, Acks = Acks.All })
             .SetLogHandler((_, _) => { })
@@ -230,7 +235,7 @@ public sealed class OtlpExportTests : IClassFixture<TestCluster>
             await producer.ProduceAsync(new TopicPartition(topic, 0), new Message<byte[]?, byte[]?>
             {
                 Value = Encoding.UTF8.GetBytes(traceId),
-                Headers = new Headers { { "traceparent", Encoding.ASCII.GetBytes($"00-{traceId}-{spanId}-01") } },
+                Headers = new Headers { { "traceparent", Encoding.ASCII.GetBytes($"00-{traceId}-{spanId}-{(sampled ? "01" : "00")}") } },
             });
         }
     }
