@@ -1,3 +1,4 @@
+using System.Diagnostics.Tracing;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -39,5 +40,35 @@ public sealed class OtlpExportUnitTests
     {
         Assert.Equal(expected, OtlpExport.EncodeHeaderValue(value));
         Assert.Equal(value, Uri.UnescapeDataString(expected));
+    }
+
+    [Fact]
+    public void FailureReason_OneLineWithoutStackTraceAndSecretsMasked_Issue11()
+    {
+        const string Secret = "reason-secret-6a2f0c";
+        SecretRedactor.Register(Secret);
+        using var source = new ReasonSource();
+        using var listener = new Capture(source);
+
+        source.Failed($"http://collector:4318/v1/traces?k={Secret}", "System.Net.Http.HttpRequestException: Connection refused (collector:4318)\n ---> System.Net.Sockets.SocketException (111): Connection refused\n   at System.Net.Http.HttpConnectionPool.ConnectAsync()");
+
+        var reason = OtlpExport.Reason(Assert.Single(listener.Events));
+        Assert.Equal("Export to http://collector:4318/v1/traces?k=*** failed: System.Net.Http.HttpRequestException: Connection refused (collector:4318)", reason);
+    }
+
+    [EventSource(Name = "KafkaConsumerProxy-Tests-OtlpReason")]
+    private sealed class ReasonSource : EventSource
+    {
+        [Event(1, Message = "Export to {0} failed: {1}", Level = EventLevel.Error)]
+        public void Failed(string endpoint, string exception) => WriteEvent(1, endpoint, exception);
+    }
+
+    private sealed class Capture : EventListener
+    {
+        public Capture(EventSource source) => EnableEvents(source, EventLevel.Warning);
+
+        public List<EventWrittenEventArgs> Events { get; } = [];
+
+        protected override void OnEventWritten(EventWrittenEventArgs eventData) => Events.Add(eventData);
     }
 }
