@@ -991,7 +991,7 @@ public sealed class ConfigLoaderTests : IDisposable
         File.WriteAllBytes(Route("latin1.yaml"), [.. bytes, 0xE9, (byte)'\n']);
 
         Assert.Equal(
-            new ConfigError(Route("latin1.yaml"), null, null, $"is not valid UTF-8: byte 0xE9 at byte offset {bytes.Length} (line 13, column 12); config files must be UTF-8"),
+            new ConfigError(Route("latin1.yaml"), null, null, $"is not valid UTF-8: byte 0xE9 at byte offset {bytes.Length} (line 13, column 12); a config file must be UTF-8"),
             Assert.Single(Errors()));
     }
 

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using KafkaConsumerProxy.Configuration;
 
 namespace KafkaConsumerProxy.Delivery.Tls;
 
@@ -12,10 +13,13 @@ internal static class TlsFiles
     /// <summary>Every certificate of the PEM bundle <paramref name="path"/>, or why there is none.</summary>
     public static (X509Certificate2Collection? Certificates, string? Problem) LoadCa(string path)
     {
+        if (ReadPem(path, out var unreadable) is not { } pem)
+            return (null, $"cannot be read as a PEM certificate bundle: {unreadable}");
+
         var certificates = new X509Certificate2Collection();
         try
         {
-            certificates.ImportFromPemFile(path);
+            certificates.ImportFromPem(pem);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException)
         {
@@ -28,9 +32,14 @@ internal static class TlsFiles
     /// <summary>The client certificate with its private key, or why it cannot be used.</summary>
     public static (X509Certificate2? Certificate, string? Problem) LoadClient(string certFile, string keyFile)
     {
+        if (ReadPem(certFile, out var unreadable) is not { } certPem)
+            return (null, $"the certificate file {unreadable}");
+        if (ReadPem(keyFile, out unreadable) is not { } keyPem)
+            return (null, $"the key file {unreadable}");
+
         try
         {
-            var certificate = X509Certificate2.CreateFromPemFile(certFile, keyFile);
+            var certificate = X509Certificate2.CreateFromPem(certPem, keyPem);
             if (!certificate.HasPrivateKey)
             {
                 certificate.Dispose();
@@ -43,6 +52,15 @@ internal static class TlsFiles
         {
             return (null, $"the certificate and key files cannot be used together: {Describe(ex)}");
         }
+    }
+
+    // Read as config files are: a FIFO, a device or a huge file fails the read with the reason instead of hanging it.
+    private static string? ReadPem(string path, out string problem)
+    {
+        var errors = new List<ConfigError>();
+        var text = ConfigFile.ReadText(path, errors, "a PEM file");
+        problem = errors.Count > 0 ? errors[0].Message : "cannot be read";
+        return text;
     }
 
     // Exception messages of these readers name the file or the PEM problem, never key material.
