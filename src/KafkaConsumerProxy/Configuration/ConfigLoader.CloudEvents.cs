@@ -23,6 +23,8 @@ public static partial class ConfigLoader
             r.Error("cloudevents_type", type, problem);
         if (route.Format == RequestFormat.CloudEvents)
         {
+            if (Delivery.CloudEventMapping.SourceProblem(route.Cluster, route.Topic) is { } sourceProblem)
+                r.Error("cluster", route.Cluster, sourceProblem);
             foreach (var header in route.Endpoint.Headers.Where(h => h.Key.StartsWith("ce-", StringComparison.OrdinalIgnoreCase)))
                 r.Error($"headers.{header.Key}", null, "must not be set with format: cloudevents, whose ce-* headers carry the event's attributes");
         }

@@ -94,11 +94,17 @@ public sealed class CloudEventMapping
     }
 
     /// <summary>
-    /// <c>kafka://{cluster}/{topic}</c>; the cluster name is percent-encoded where it is not an RFC 3986 unreserved
-    /// character, so any name makes a valid URI (topic names are unreserved characters only).
+    /// <c>kafka://{cluster}/{topic}</c>. The loader accepts <c>format: cloudevents</c> only with a cluster name that is a
+    /// valid URI host here (<see cref="SourceProblem"/>); topic names are URI-safe characters only.
     /// </summary>
-    public static string Source(string cluster, string topic) =>
-        string.Concat("kafka://", RequestBuilder.PercentEncodeToString(Encoding.UTF8.GetBytes(cluster)), "/", topic);
+    public static string Source(string cluster, string topic) => string.Concat("kafka://", cluster, "/", topic);
+
+    /// <summary>Why <paramref name="cluster"/> cannot be the host of <see cref="Source"/>, or null.</summary>
+    public static string? SourceProblem(string cluster, string topic) =>
+        cluster.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_')
+        && Uri.TryCreate(Source(cluster, topic), UriKind.Absolute, out var uri) && uri.Host.Equals(cluster, StringComparison.OrdinalIgnoreCase)
+            ? null
+            : $"is the host of the CloudEvents source kafka://{cluster}/{topic} with format: cloudevents, so it must be a host name: letters, digits, '-', '.' and '_'";
 
     /// <summary>What a record is: a new event to make, or a CloudEvent to forward, and with which content type.</summary>
     internal Inspection Inspect(KafkaRecord record)
@@ -524,13 +530,12 @@ public sealed class CloudEventMapping
         return json || (mediaType.Length >= "application/cloudevents".Length && Ascii.EqualsIgnoreCase(mediaType[.."application/cloudevents".Length], "application/cloudevents"));
     }
 
-    // application/json and application/*+json: the media types whose data the JSON format holds as JSON.
+    // application/json and any */*+json: the media types whose data the JSON format (3.1) holds as JSON.
     private static bool IsJsonMediaType(string contentType)
     {
         var semicolon = contentType.IndexOf(';', StringComparison.Ordinal);
         var mediaType = (semicolon < 0 ? contentType.AsSpan() : contentType.AsSpan(0, semicolon)).TrimEnd(" \t");
-        return mediaType.StartsWith("application/", StringComparison.OrdinalIgnoreCase)
-            && (mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
+        return mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
     }
 
     private static ReadOnlySpan<byte> MediaType(ReadOnlySpan<byte> value)
