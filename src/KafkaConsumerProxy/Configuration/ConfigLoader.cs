@@ -366,7 +366,7 @@ public static partial class ConfigLoader
         if (ordering is not null && route.AsyncConcurrency == 0)
             r.Error("ordering", ordering, "applies only with async_concurrency > 0; sync delivery (async_concurrency 0) is always in partition order");
         if (contentType is not null && route.Format != RequestFormat.Raw)
-            r.Error("content_type", contentType, "applies only with format: raw; form and json set their own Content-Type");
+            r.Error("content_type", contentType, "applies only with format: raw; form, json and cloudevents set their own Content-Type");
         else if (contentType is not null && (contentType.Any(c => char.IsControl(c) || c > '\x7e') || !System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out _)))
             r.Error("content_type", contentType, "must be a media type such as application/octet-stream or text/plain; charset=utf-8");
         if (route.BatchSize > 1 && route.Format is not (RequestFormat.Json or RequestFormat.CloudEvents))

@@ -711,7 +711,7 @@ public sealed class ConfigLoaderTests : IDisposable
 
     [Theory]
     [InlineData("ordering: none", "key 'ordering' = 'none': applies only with async_concurrency > 0; sync delivery (async_concurrency 0) is always in partition order")]
-    [InlineData("content_type: text/plain", "key 'content_type' = 'text/plain': applies only with format: raw; form and json set their own Content-Type")]
+    [InlineData("content_type: text/plain", "key 'content_type' = 'text/plain': applies only with format: raw; form, json and cloudevents set their own Content-Type")]
     [InlineData("format: raw\ncontent_type: \"not a type\"", "key 'content_type' = 'not a type': must be a media type such as application/octet-stream or text/plain; charset=utf-8")]
     [InlineData("format: raw\ncontent_type: \"text/plain; charset=\\\"ü\\\"\"", "key 'content_type' = 'text/plain; charset=\"ü\"': must be a media type such as application/octet-stream or text/plain; charset=utf-8")]
     [InlineData("format: raw\ncontent_type: \"text/plain\\r\\nX-Evil: 1\"", "key 'content_type' = 'text/plain\\r\\nX-Evil: 1': must be a media type such as application/octet-stream or text/plain; charset=utf-8")]
