@@ -48,6 +48,9 @@ public sealed class CloudEventMapping
     /// <summary>The last millisecond <see cref="DateTime"/> can hold (9999-12-31T23:59:59.999Z).</summary>
     private const long MaxTimestampMs = 253_402_300_799_999;
 
+    /// <summary>More <c>ce_*</c> headers than this (64) make a record no CloudEvent: the duplicate check is quadratic.</summary>
+    private const int MaxAttributes = 64;
+
     /// <summary>A thread's JSON buffer is dropped rather than kept once it grew past this (after a large batch).</summary>
     private const int MaxRetainedBuffer = 1024 * 1024;
 
@@ -366,11 +369,14 @@ public sealed class CloudEventMapping
     private static string? BinaryProblem(IReadOnlyList<KafkaHeader> headers)
     {
         var required = 0;
+        var attributes = 0;
         for (var i = 0; i < headers.Count; i++)
         {
             var (name, value) = headers[i];
             if (!name.StartsWith(KafkaAttributePrefix, StringComparison.Ordinal))
                 continue;
+            if (++attributes > MaxAttributes)
+                return $"more than {MaxAttributes} ce_ record headers";
             var attribute = name.AsSpan(KafkaAttributePrefix.Length);
             if (!IsAttributeName(attribute))
                 return $"record header {RequestBuilder.PercentEncodeToString(Encoding.UTF8.GetBytes(name))} is not ce_ and a CloudEvents attribute name (a-z, 0-9)";
@@ -382,7 +388,7 @@ public sealed class CloudEventMapping
                 return $"record header {name} is not UTF-8 text without control characters";
             for (var j = 0; j < i; j++)
             {
-                if (headers[j].Name == name)
+                if (headers[j].Name.Length == name.Length && headers[j].Name == name)
                     return $"record header {name} is given twice";
             }
 

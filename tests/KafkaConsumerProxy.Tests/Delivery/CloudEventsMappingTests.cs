@@ -215,6 +215,7 @@ public sealed class CloudEventsMappingTests
         { "null value", [.. Attributes(), new("ce_ext", null)], "record header ce_ext is empty" },
         { "bad time", [.. Attributes(), new("ce_time", "2024-02-30T10:00:00Z"u8.ToArray())], "ce_time is not an RFC 3339 timestamp" },
         { "datacontenttype", [.. Attributes(), new("ce_datacontenttype", "text/plain"u8.ToArray())], "record header ce_datacontenttype is not an attribute of the Kafka binding (the content type is the content-type header)" },
+        { "too many", [.. Attributes(), .. Enumerable.Range(0, 61).Select(i => new KafkaHeader($"ce_x{i}", "v"u8.ToArray()))], "more than 64 ce_ record headers" },
         { "bad content-type", [.. Attributes(), new("content-type", "text/plain\n"u8.ToArray())], "content-type is not a media type of printable ASCII" },
     };
 
