@@ -135,7 +135,7 @@ public sealed class CloudEventMapping
             // A new event made of it must not carry that content type: it would read as structured mode again.
             if (!structured)
                 return new Inspection(CloudEventKind.New, contentTypeIndex, DefaultContentType, "content-type is a CloudEvents format other than application/cloudevents+json; only JSON structured events are forwarded as they are");
-            return IsStructuredEvent(record.Value) is { } problem
+            return StructuredProblem(record.Value) is { } problem
                 ? new Inspection(CloudEventKind.New, contentTypeIndex, DefaultContentType, problem)
                 : new Inspection(CloudEventKind.Structured, contentTypeIndex, ContentTypeText(contentType!), null);
         }
@@ -403,6 +403,8 @@ public sealed class CloudEventMapping
                     required |= 2;
                     break;
                 case "source":
+                    if (!Uri.TryCreate(Encoding.UTF8.GetString(value), UriKind.RelativeOrAbsolute, out _))
+                        return "ce_source is not a URI reference";
                     required |= 4;
                     break;
                 case "type":
@@ -411,6 +413,10 @@ public sealed class CloudEventMapping
                 case "time":
                     if (!IsRfc3339(value))
                         return "ce_time is not an RFC 3339 timestamp";
+                    break;
+                case "dataschema":
+                    if (!Uri.TryCreate(Encoding.UTF8.GetString(value), UriKind.Absolute, out _))
+                        return "ce_dataschema is not an absolute URI";
                     break;
             }
         }
@@ -422,44 +428,113 @@ public sealed class CloudEventMapping
             : "ce_type is missing";
     }
 
-    // Why a structured-mode value is not a CloudEvent: one JSON object with specversion 1.0 and non-empty string id, source and type.
-    private static string? IsStructuredEvent(byte[]? value)
+    // Why a structured-mode value is not a CloudEvent that a JSON-format reader accepts, or null: one JSON object, nothing
+    // after it, with the required attributes, each attribute of its type, and data as its datacontenttype allows. A batch
+    // embeds the value as it is, so one event a reader refuses would make it refuse the whole batch.
+    private static string? StructuredProblem(byte[]? value)
     {
-        const string NotAnEvent = "value is not a JSON object with specversion 1.0 and string id, source and type";
+        const string NotAnObject = "value is not one JSON object";
         if (value is null || !Utf8.IsValid(value))
-            return NotAnEvent;
+            return NotAnObject;
         var required = 0;
+        var attributes = 0;
+        var hasData = false;
+        var hasBase64 = false;
+        var dataToken = JsonTokenType.None;
+        string? dataContentType = null;
         try
         {
             var reader = new Utf8JsonReader(value);
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-                return NotAnEvent;
+                return NotAnObject;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                var bit = reader.ValueTextEquals("specversion"u8) ? 1 : reader.ValueTextEquals("id"u8) ? 2 : reader.ValueTextEquals("source"u8) ? 4 : reader.ValueTextEquals("type"u8) ? 8 : 0;
+                var name = reader.GetString()!;
                 reader.Read();
-                if (bit != 0)
+                if (++attributes > MaxAttributes)
+                    return $"value has more than {MaxAttributes} members";
+                if (name == "data")
                 {
-                    if (reader.TokenType != JsonTokenType.String || (bit == 1 ? !reader.ValueTextEquals("1.0"u8) : reader.ValueSpan.IsEmpty))
-                        return NotAnEvent;
-                    required |= bit;
-                }
-                else
-                {
+                    hasData = true;
+                    dataToken = reader.TokenType;
                     reader.Skip();
+                    continue;
+                }
+
+                if (name == "data_base64")
+                {
+                    if (reader.TokenType != JsonTokenType.String || !System.Buffers.Text.Base64.IsValid(reader.GetString()))
+                        return "data_base64 is not a base64 string";
+                    hasBase64 = true;
+                    continue;
+                }
+
+                if (!IsAttributeName(name))
+                    return $"member {RequestBuilder.PercentEncodeToString(Encoding.UTF8.GetBytes(name))} is not a CloudEvents attribute name (a-z, 0-9)";
+                if (reader.TokenType is JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False
+                    && name is not ("specversion" or "id" or "source" or "type" or "time" or "subject" or "datacontenttype" or "dataschema"))
+                {
+                    // An extension may be an integer or a boolean in the JSON format.
+                    if (reader.TokenType == JsonTokenType.Number && !reader.TryGetInt32(out _))
+                        return $"{name} is a number that is not a 32-bit integer";
+                    continue;
+                }
+
+                if (reader.TokenType != JsonTokenType.String)
+                    return $"{name} is not a string";
+                var text = reader.GetString()!;
+                if (text.Length == 0 || text.Any(char.IsControl))
+                    return $"{name} is empty or holds control characters";
+                switch (name)
+                {
+                    case "specversion":
+                        if (text != SpecVersion)
+                            return $"specversion is not {SpecVersion}";
+                        required |= 1;
+                        break;
+                    case "id":
+                        required |= 2;
+                        break;
+                    case "source":
+                        if (!Uri.TryCreate(text, UriKind.RelativeOrAbsolute, out _))
+                            return "source is not a URI reference";
+                        required |= 4;
+                        break;
+                    case "type":
+                        required |= 8;
+                        break;
+                    case "time":
+                        if (!IsRfc3339(Encoding.UTF8.GetBytes(text)))
+                            return "time is not an RFC 3339 timestamp";
+                        break;
+                    case "dataschema":
+                        if (!Uri.TryCreate(text, UriKind.Absolute, out _))
+                            return "dataschema is not an absolute URI";
+                        break;
+                    case "datacontenttype":
+                        if (!IsMediaType(Encoding.UTF8.GetBytes(text)))
+                            return "datacontenttype is not a media type of printable ASCII";
+                        dataContentType = text;
+                        break;
                 }
             }
 
-            // The object has ended; nothing may follow it.
             if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
-                return NotAnEvent;
+                return NotAnObject;
         }
         catch (JsonException)
         {
-            return NotAnEvent;
+            return NotAnObject;
         }
 
-        return required == 15 ? null : NotAnEvent;
+        if (required != 15)
+            return (required & 1) == 0 ? "specversion is missing" : (required & 2) == 0 ? "id is missing" : (required & 4) == 0 ? "source is missing" : "type is missing";
+        if (hasData && hasBase64)
+            return "data and data_base64 are both given";
+        // Without datacontenttype the data is JSON (JSON format 3.1); with another type it must be a string.
+        if (hasData && dataToken is not (JsonTokenType.String or JsonTokenType.Null) && dataContentType is not null && !IsJsonMediaType(dataContentType))
+            return "data is not a string although datacontenttype is not JSON";
+        return null;
     }
 
     // One complete JSON value and nothing after it.

@@ -213,6 +213,8 @@ public sealed class CloudEventsMappingTests
         { "bad name", [.. Attributes(), new("ce_Tenant ä", "x"u8.ToArray())], "record header ce_Tenant%20%C3%A4 is not ce_ and a CloudEvents attribute name (a-z, 0-9)" },
         { "twice", [.. Attributes(), new("ce_id", "other"u8.ToArray())], "record header ce_id is given twice" },
         { "null value", [.. Attributes(), new("ce_ext", null)], "record header ce_ext is empty" },
+        { "bad source", [.. Attributes().Where(h => h.Name != "ce_source"), new("ce_source", "http://bad host/"u8.ToArray())], "ce_source is not a URI reference" },
+        { "bad dataschema", [.. Attributes(), new("ce_dataschema", "relative"u8.ToArray())], "ce_dataschema is not an absolute URI" },
         { "bad time", [.. Attributes(), new("ce_time", "2024-02-30T10:00:00Z"u8.ToArray())], "ce_time is not an RFC 3339 timestamp" },
         { "datacontenttype", [.. Attributes(), new("ce_datacontenttype", "text/plain"u8.ToArray())], "record header ce_datacontenttype is not an attribute of the Kafka binding (the content type is the content-type header)" },
         { "too many", [.. Attributes(), .. Enumerable.Range(0, 61).Select(i => new KafkaHeader($"ce_x{i}", "v"u8.ToArray()))], "more than 64 ce_ record headers" },
@@ -234,14 +236,26 @@ public sealed class CloudEventsMappingTests
     }
 
     [Theory]
-    [InlineData("not json")]
-    [InlineData("""{"specversion":"1.0","id":"s-1","source":"urn:shop"}""")]
-    [InlineData("""{"specversion":"0.3","id":"s-1","source":"urn:shop","type":"t"}""")]
-    [InlineData("""{"specversion":"1.0","id":"","source":"urn:shop","type":"t"}""")]
-    [InlineData("""[{"specversion":"1.0","id":"s-1","source":"urn:shop","type":"t"}]""")]
-    [InlineData("""{"specversion":"1.0","id":"s-1","source":"urn:shop","type":"t"} {}""")]
-    [InlineData(null)]
-    public async Task Build_InvalidStructuredModeEvent_SentAsNewOctetStreamEvent_Issue11(string? value)
+    [InlineData("not json", "value is not one JSON object")]
+    [InlineData(null, "value is not one JSON object")]
+    [InlineData("""[{"specversion":"1.0","id":"s-1","source":"urn:shop","type":"t"}]""", "value is not one JSON object")]
+    [InlineData("""{"specversion":"1.0","id":"s-1","source":"urn:shop","type":"t"} {}""", "value is not one JSON object")]
+    [InlineData("""{"specversion":"1.0","id":"s-1","source":"urn:shop"}""", "type is missing")]
+    [InlineData("""{"specversion":"0.3","id":"s-1","source":"urn:shop","type":"t"}""", "specversion is not 1.0")]
+    [InlineData("""{"specversion":"1.0","id":"","source":"urn:shop","type":"t"}""", "id is empty or holds control characters")]
+    [InlineData("""{"specversion":"1.0","id":"a\nb","source":"urn:shop","type":"t"}""", "id is empty or holds control characters")]
+    [InlineData("""{"specversion":"1.0","id":1,"source":"urn:shop","type":"t"}""", "id is not a string")]
+    [InlineData("""{"specversion":"1.0","id":"s","source":"http://bad host/x","type":"t"}""", "source is not a URI reference")]
+    [InlineData("""{"specversion":"1.0","id":"s","source":"urn:shop","type":"t","time":"yesterday"}""", "time is not an RFC 3339 timestamp")]
+    [InlineData("""{"specversion":"1.0","id":"s","source":"urn:shop","type":"t","dataschema":"rel/path"}""", "dataschema is not an absolute URI")]
+    [InlineData("""{"specversion":"1.0","id":"s","source":"urn:shop","type":"t","datacontenttype":"not a type"}""", "datacontenttype is not a media type of printable ASCII")]
+    [InlineData("""{"specversion":"1.0","id":"s","source":"urn:shop","type":"t","Ext":"x"}""", "member Ext is not a CloudEvents attribute name (a-z, 0-9)")]
+    [InlineData("""{"specversion":"1.0","id":"s","source":"urn:shop","type":"t","ext":{"a":1}}""", "ext is not a string")]
+    [InlineData("""{"specversion":"1.0","id":"s","source":"urn:shop","type":"t","ext":1.5}""", "ext is a number that is not a 32-bit integer")]
+    [InlineData("""{"specversion":"1.0","id":"s","source":"urn:shop","type":"t","data_base64":"!!"}""", "data_base64 is not a base64 string")]
+    [InlineData("""{"specversion":"1.0","id":"s","source":"urn:shop","type":"t","data":1,"data_base64":"AA=="}""", "data and data_base64 are both given")]
+    [InlineData("""{"specversion":"1.0","id":"s","source":"urn:shop","type":"t","datacontenttype":"text/plain","data":{"a":1}}""", "data is not a string although datacontenttype is not JSON")]
+    public async Task Build_InvalidStructuredModeEvent_SentAsNewOctetStreamEvent_Issue11(string? value, string problem)
     {
         var record = Plain with { Value = value is null ? null : Encoding.UTF8.GetBytes(value), Headers = [new("content-type", "application/cloudevents+json"u8.ToArray())] };
 
@@ -251,8 +265,28 @@ public sealed class CloudEventsMappingTests
         Assert.Equal("application/octet-stream", request.Content!.Headers.ContentType!.ToString());
         Assert.Equal(record.Value ?? [], await request.Content.ReadAsByteArrayAsync());
         Assert.Equal("orders/2/17", cloudEvent.Id);
-        Assert.Equal("value is not a JSON object with specversion 1.0 and string id, source and type", cloudEvent[CloudEventMapping.InvalidAttribute]);
+        Assert.Equal(problem, cloudEvent[CloudEventMapping.InvalidAttribute]);
         Assert.Equal("application%2Fcloudevents%2Bjson", Header(request, "X-Kafka-Header-content-type"));
+    }
+
+    [Fact]
+    public async Task BuildBatch_StructuredEventsWithEveryAttributeType_EmbeddedAndReadBySdk_Issue11()
+    {
+        var full = """{"specversion":"1.0","id":"s-1","source":"/a/b","type":"t","time":"2024-01-01T00:00:00Z","subject":"s","dataschema":"https://example.com/s.json","datacontenttype":"text/plain","data":"hi","count":3,"flag":true,"note":"n"}"""u8.ToArray();
+        var binary = """{"specversion":"1.0","id":"s-2","source":"urn:x","type":"t","data_base64":"AP8="}"""u8.ToArray();
+        var structured = new KafkaHeader("content-type", "application/cloudevents+json"u8.ToArray());
+        KafkaRecord[] records = [Plain with { Offset = 1, Value = full, Headers = [structured] }, Plain with { Offset = 2, Value = binary, Headers = [structured] }];
+
+        using var request = Builder().BuildBatch(Target, records);
+        var events = await request.ToCloudEventBatchAsync(Formatter);
+
+        Assert.Equal(["s-1", "s-2"], events.Select(e => e.Id));
+        Assert.Equal("hi", events[0].Data);
+        // The SDK keeps extensions it has no declared type for as their text.
+        Assert.Equal("3", Assert.IsType<string>(events[0]["count"]));
+        Assert.Equal("true", Assert.IsType<string>(events[0]["flag"]));
+        Assert.Equal(new byte[] { 0x00, 0xFF }, Assert.IsType<byte[]>(events[1].Data));
+        Assert.Null(events[0][CloudEventMapping.InvalidAttribute]);
     }
 
     [Fact]
