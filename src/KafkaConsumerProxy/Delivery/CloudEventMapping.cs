@@ -326,10 +326,13 @@ public sealed class CloudEventMapping
         return true;
     }
 
-    /// <summary>An RFC 3339 date-time (<c>2026-12-01T14:02:12.345Z</c>, <c>...+01:00</c>) that exists in the calendar.</summary>
+    /// <summary>
+    /// An RFC 3339 date-time (<c>2026-12-01T14:02:12.345Z</c>, <c>...+01:00</c>) that exists in the calendar, with an
+    /// upper-case <c>T</c> and <c>Z</c>: RFC 3339 allows lower case too, but the CloudEvents .NET SDK refuses it.
+    /// </summary>
     public static bool IsRfc3339(ReadOnlySpan<byte> s)
     {
-        if (s.Length < 20 || s[4] != '-' || s[7] != '-' || s[10] is not ((byte)'T' or (byte)'t') || s[13] != ':' || s[16] != ':')
+        if (s.Length < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
             return false;
         if (!Digits(s, 0, 4, out var year) || !Digits(s, 5, 2, out var month) || !Digits(s, 8, 2, out var day)
             || !Digits(s, 11, 2, out var hour) || !Digits(s, 14, 2, out var minute) || !Digits(s, 17, 2, out var second))
@@ -346,7 +349,7 @@ public sealed class CloudEventMapping
                 return false;
         }
 
-        if (i == s.Length - 1 && s[i] is (byte)'Z' or (byte)'z')
+        if (i == s.Length - 1 && s[i] == 'Z')
             return true;
         return i == s.Length - 6 && s[i] is (byte)'+' or (byte)'-' && s[i + 3] == ':'
             && Digits(s, i + 1, 2, out var offsetHours) && Digits(s, i + 4, 2, out var offsetMinutes) && offsetHours <= 23 && offsetMinutes <= 59;

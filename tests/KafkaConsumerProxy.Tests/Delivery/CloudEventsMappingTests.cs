@@ -351,7 +351,7 @@ public sealed class CloudEventsMappingTests
     [Theory]
     [InlineData("2026-12-01T14:02:12Z", true)]
     [InlineData("2026-12-01T14:02:12.123456789Z", true)]
-    [InlineData("2026-12-01t14:02:12z", true)]
+    [InlineData("2026-12-01t14:02:12z", false)]
     [InlineData("2026-12-01T14:02:12+05:30", true)]
     [InlineData("2024-02-29T00:00:00-00:00", true)]
     [InlineData("2023-02-29T00:00:00Z", false)]
@@ -363,6 +363,21 @@ public sealed class CloudEventsMappingTests
     [InlineData("12/01/2026 14:02:12", false)]
     public void IsRfc3339_Examples_Issue11(string text, bool valid) =>
         Assert.Equal(valid, CloudEventMapping.IsRfc3339(Encoding.UTF8.GetBytes(text)));
+
+    [Theory]
+    [InlineData("2026-12-01T14:02:12Z")]
+    [InlineData("2026-12-01T14:02:12.123456789Z")]
+    [InlineData("2026-12-01T14:02:12+05:30")]
+    [InlineData("0001-01-01T00:00:00Z")]
+    public async Task Build_ForwardedTimeThatPassesTheCheck_SdkReadsIt_Issue11(string time)
+    {
+        var record = Plain with { Headers = [.. Attributes(), new("ce_time", Encoding.ASCII.GetBytes(time)), new("content-type", "application/octet-stream"u8.ToArray())] };
+        using var request = Builder().Build(Target, record);
+        using var batch = Builder().BuildBatch(Target, [record]);
+
+        Assert.Equal("evt-1", (await request.ToCloudEventAsync(Formatter)).Id);
+        Assert.NotNull(Assert.Single(await batch.ToCloudEventBatchAsync(Formatter)).Time);
+    }
 
     [Fact]
     public void HeaderValue_SpecExample_PercentEncodedAsTheBindingSays_Issue11()
