@@ -83,7 +83,7 @@ public sealed class CloudEventsEndToEndTests : IClassFixture<TestCluster>
         await using (var proxy = InProcessProxy.Start(config.ConfigFile))
         {
             // The linger may end before the last record was fetched: the records may come in more than one batch.
-            await receiver.WaitForAsync(r => r.Sum(b => JsonDocument.Parse(b.Body).RootElement.GetArrayLength()) >= Records.Length, Patience);
+            await receiver.WaitForAsync(r => r.Sum(EventCount) >= Records.Length, Patience);
             await proxy.StopAsync();
             Assert.DoesNotContain(proxy.Logs, l => l.Contains("failed (attempt", StringComparison.Ordinal));
         }
@@ -165,6 +165,12 @@ public sealed class CloudEventsEndToEndTests : IClassFixture<TestCluster>
             .Build();
         foreach (var record in Records)
             await producer.ProduceAsync(new TopicPartition(topic, 0), record);
+    }
+
+    private static int EventCount(ReceivedRequest batch)
+    {
+        using var document = JsonDocument.Parse(batch.Body);
+        return document.RootElement.GetArrayLength();
     }
 
     // The request as Kestrel received it, for the SDK's HTTP binding (it reads HttpRequestMessage, not ASP.NET Core's HttpRequest).

@@ -174,6 +174,18 @@ public sealed class CloudEventsMappingTests
     }
 
     [Fact]
+    public async Task Build_SixtyFourAttributes_StillForwarded_Issue11()
+    {
+        KafkaHeader[] headers = [.. Attributes(), .. Enumerable.Range(0, 60).Select(i => new KafkaHeader($"ce_x{i}", "v"u8.ToArray()))];
+
+        using var request = Builder().Build(Target, Plain with { Headers = [.. headers, new("content-type", "application/octet-stream"u8.ToArray())] });
+        var cloudEvent = await request.ToCloudEventAsync(Formatter);
+
+        Assert.Equal("evt-1", cloudEvent.Id);
+        Assert.Equal("v", cloudEvent["x59"]);
+    }
+
+    [Fact]
     public async Task Build_BinaryModeKafkaEventWithoutContentType_NoContentType_Issue11()
     {
         var record = Plain with { Value = """{"a":true}"""u8.ToArray(), Headers = Attributes() };
