@@ -125,7 +125,7 @@ public sealed class CloudEventMapping
         }
 
         if (!hasAttributes && contentTypeIndex < 0)
-            return new Inspection(CloudEventKind.New, -1, DefaultContentType, null);
+            return new Inspection(RecordKind.New, -1, DefaultContentType, null);
 
         var contentType = contentTypeIndex < 0 ? null : headers[contentTypeIndex].Value;
         var usableContentType = contentType is not null && IsMediaType(contentType);
@@ -134,30 +134,30 @@ public sealed class CloudEventMapping
             // The Kafka binding: a CloudEvents content type means structured mode, whatever ce_ headers there are.
             // A new event made of it must not carry that content type: it would read as structured mode again.
             if (!structured)
-                return new Inspection(CloudEventKind.New, contentTypeIndex, DefaultContentType, "content-type is a CloudEvents format other than application/cloudevents+json; only JSON structured events are forwarded as they are");
+                return new Inspection(RecordKind.New, contentTypeIndex, DefaultContentType, "content-type is a CloudEvents format other than application/cloudevents+json; only JSON structured events are forwarded as they are");
             return StructuredProblem(record.Value) is { } problem
-                ? new Inspection(CloudEventKind.New, contentTypeIndex, DefaultContentType, problem)
-                : new Inspection(CloudEventKind.Structured, contentTypeIndex, ContentTypeText(contentType!), null);
+                ? new Inspection(RecordKind.New, contentTypeIndex, DefaultContentType, problem)
+                : new Inspection(RecordKind.Structured, contentTypeIndex, ContentTypeText(contentType!), null);
         }
 
         var newContentType = usableContentType ? ContentTypeText(contentType!) : DefaultContentType;
         if (hasAttributes)
         {
             if (BinaryProblem(headers) is { } problem)
-                return new Inspection(CloudEventKind.New, contentTypeIndex, newContentType, problem);
+                return new Inspection(RecordKind.New, contentTypeIndex, newContentType, problem);
             if (contentType is not null && !usableContentType)
-                return new Inspection(CloudEventKind.New, contentTypeIndex, newContentType, "content-type is not a media type of printable ASCII");
-            return new Inspection(CloudEventKind.Binary, contentTypeIndex, contentType is null ? null : newContentType, null);
+                return new Inspection(RecordKind.New, contentTypeIndex, newContentType, "content-type is not a media type of printable ASCII");
+            return new Inspection(RecordKind.Binary, contentTypeIndex, contentType is null ? null : newContentType, null);
         }
 
-        return new Inspection(CloudEventKind.New, contentTypeIndex, newContentType, null);
+        return new Inspection(RecordKind.New, contentTypeIndex, newContentType, null);
     }
 
     /// <summary>True when record header <paramref name="index"/> became part of the event (a forwarded attribute or its content type).</summary>
     internal static bool IsEventHeader(in Inspection inspection, int index, KafkaHeader header) => inspection.Kind switch
     {
-        CloudEventKind.Binary => index == inspection.ContentTypeIndex || header.Name.StartsWith(KafkaAttributePrefix, StringComparison.Ordinal),
-        CloudEventKind.Structured => index == inspection.ContentTypeIndex,
+        RecordKind.Binary => index == inspection.ContentTypeIndex || header.Name.StartsWith(KafkaAttributePrefix, StringComparison.Ordinal),
+        RecordKind.Structured => index == inspection.ContentTypeIndex,
         _ => false,
     };
 
@@ -166,9 +166,9 @@ public sealed class CloudEventMapping
     {
         switch (inspection.Kind)
         {
-            case CloudEventKind.Structured:
+            case RecordKind.Structured:
                 return;
-            case CloudEventKind.Binary:
+            case RecordKind.Binary:
                 foreach (var header in record.Headers)
                 {
                     if (header.Name.StartsWith(KafkaAttributePrefix, StringComparison.Ordinal))
@@ -218,7 +218,7 @@ public sealed class CloudEventMapping
     internal void Write(Utf8JsonWriter json, KafkaRecord record)
     {
         var inspection = Inspect(record);
-        if (inspection.Kind == CloudEventKind.Structured)
+        if (inspection.Kind == RecordKind.Structured)
         {
             // Validated as one JSON object by Inspect.
             json.WriteRawValue(record.Value!, skipInputValidation: true);
@@ -226,7 +226,7 @@ public sealed class CloudEventMapping
         }
 
         json.WriteStartObject();
-        if (inspection.Kind == CloudEventKind.Binary)
+        if (inspection.Kind == RecordKind.Binary)
         {
             foreach (var header in record.Headers)
             {
@@ -271,7 +271,7 @@ public sealed class CloudEventMapping
             }
         }
 
-        if (inspection.Kind == CloudEventKind.New && inspection.Problem is not null)
+        if (inspection.Kind == RecordKind.New && inspection.Problem is not null)
         {
             json.WriteString(InvalidAttribute, inspection.Problem);
         }
@@ -654,24 +654,24 @@ public sealed class CloudEventMapping
     }
 
     private sealed record CachedText(byte[] Bytes, string Text);
+
+    /// <summary>What this mapping does with a record.</summary>
+    internal enum RecordKind
+    {
+        /// <summary>A new event made by kcp from the record.</summary>
+        New,
+
+        /// <summary>A CloudEvent in the Kafka binding's binary mode (<c>ce_*</c> headers), forwarded.</summary>
+        Binary,
+
+        /// <summary>A CloudEvent in structured mode (<c>content-type: application/cloudevents+json</c>), forwarded.</summary>
+        Structured,
+    }
+
+    /// <summary>
+    /// The result of <see cref="Inspect"/>: the kind, the record header that holds the content type (-1
+    /// for none), the Content-Type to send (null: none, for a binary event without one), and for a record that claimed to
+    /// be a CloudEvent but was not, why.
+    /// </summary>
+    internal readonly record struct Inspection(RecordKind Kind, int ContentTypeIndex, string? ContentType, string? Problem);
 }
-
-/// <summary>What <see cref="CloudEventMapping"/> does with a record.</summary>
-internal enum CloudEventKind
-{
-    /// <summary>A new event made by kcp from the record.</summary>
-    New,
-
-    /// <summary>A CloudEvent in the Kafka binding's binary mode (<c>ce_*</c> headers), forwarded.</summary>
-    Binary,
-
-    /// <summary>A CloudEvent in structured mode (<c>content-type: application/cloudevents+json</c>), forwarded.</summary>
-    Structured,
-}
-
-/// <summary>
-/// The result of <see cref="CloudEventMapping.Inspect"/>: the kind, the record header that holds the content type (-1
-/// for none), the Content-Type to send (null: none, for a binary event without one), and for a record that claimed to
-/// be a CloudEvent but was not, why.
-/// </summary>
-internal readonly record struct Inspection(CloudEventKind Kind, int ContentTypeIndex, string? ContentType, string? Problem);
