@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Routes;
 using KafkaConsumerProxy.Telemetry;
@@ -10,28 +11,44 @@ using Microsoft.Extensions.Logging;
 
 namespace KafkaConsumerProxy.Admin;
 
-/// <summary>One route in <c>GET /api/v1/routes</c>: its supervisor status plus what its partitions show.</summary>
-public sealed record RouteInfo(
-    string Route,
-    string Topic,
-    string Group,
-    string Cluster,
-    int Members,
-    RouteState State,
-    DateTimeOffset Since,
-    string Cause,
-    bool OperatorPaused,
-    bool OperatorStopped,
-    int Failures,
-    DateTimeOffset? NextRestart,
-    string? LastError,
-    DateTimeOffset? LastErrorAt,
-    int AssignedPartitions,
-    double DeliveredPerSecond,
-    long TotalLag,
-    int InFlight,
-    int Blocked,
-    IReadOnlyList<PartitionInfo>? Partitions = null);
+/// <summary>
+/// One route in <c>GET /api/v1/routes</c>: its supervisor status (whose fields it carries, so the JSON stays flat) plus
+/// what its partitions show.
+/// </summary>
+public sealed record RouteInfo : RouteStatus
+{
+    public RouteInfo(RouteStatus status, double deliveredPerSecond, long totalLag, int inFlight, int blocked, IReadOnlyList<PartitionInfo>? partitions)
+        : base(status)
+    {
+        DeliveredPerSecond = deliveredPerSecond;
+        TotalLag = totalLag;
+        InFlight = inFlight;
+        Blocked = blocked;
+        Partitions = partitions;
+    }
+
+    /// <summary>For reading an answer: every property is set from the JSON.</summary>
+    [JsonConstructor]
+    private RouteInfo()
+        : base(string.Empty, string.Empty, string.Empty, string.Empty, 0, default, default, string.Empty, false, false, 0, null, null, null, 0)
+    {
+    }
+
+    /// <summary>Messages delivered per second over the last minute.</summary>
+    public double DeliveredPerSecond { get; init; }
+
+    /// <summary>High watermark minus committed offset, summed over the partitions this process owns.</summary>
+    public long TotalLag { get; init; }
+
+    /// <summary>Deliveries in flight now.</summary>
+    public int InFlight { get; init; }
+
+    /// <summary>Messages failing now (head of line or, in async mode, any in flight that failed).</summary>
+    public int Blocked { get; init; }
+
+    /// <summary>Per partition; only in <c>GET /api/v1/routes/{route}</c>.</summary>
+    public IReadOnlyList<PartitionInfo>? Partitions { get; init; }
+}
 
 /// <summary>One partition owned by this process, with its failing head-of-line message, if any.</summary>
 public sealed record PartitionInfo(
@@ -195,9 +212,8 @@ internal static class AdminApi
             })];
         }
 
-        return new RouteInfo(s.Route, s.Topic, s.Group, s.Cluster, s.Members, s.State, s.Since, s.Cause, s.OperatorPaused, s.OperatorStopped,
-            s.Failures, s.NextRestart, s.LastError, s.LastErrorAt, s.AssignedPartitions, Math.Round(observations.DeliveredPerSecond(s.Route), 3),
-            partitions.Sum(p => p.Lag), partitions.Sum(p => p.InFlight), failing.Count, details);
+        return new RouteInfo(s, Math.Round(observations.DeliveredPerSecond(s.Route), 3), partitions.Sum(p => p.Lag), partitions.Sum(p => p.InFlight),
+            failing.Count, details);
     }
 
     private static async Task<SeekTarget?> ParseSeekAsync(HttpContext context)

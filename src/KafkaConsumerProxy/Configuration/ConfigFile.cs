@@ -21,10 +21,14 @@ internal static partial class ConfigFile
     private const uint StatxType = 0x1;
     private const int SIfMt = 0xF000, SIfReg = 0x8000;
 
-    /// <summary>The file's text, or null after adding the reason to <paramref name="errors"/>.</summary>
-    public static string? ReadText(string file, List<ConfigError> errors)
+    /// <summary>
+    /// The file's text, or null after adding the reason to <paramref name="errors"/>. <paramref name="what"/> names the
+    /// kind of file in the reason ("a config file", "a PEM file", ...): every file kcp reads because a config names it is
+    /// read this way, so none can hang a start or a reload.
+    /// </summary>
+    public static string? ReadText(string file, List<ConfigError> errors, string what = "a config file")
     {
-        var bytes = OperatingSystem.IsLinux() ? ReadLinux(file, errors) : ReadPortable(file, errors);
+        var bytes = OperatingSystem.IsLinux() ? ReadLinux(file, errors, what) : ReadPortable(file, errors, what);
         if (bytes is null)
             return null;
 
@@ -34,13 +38,13 @@ internal static partial class ConfigFile
         if (Utf8.IsValid(span))
             return Encoding.UTF8.GetString(span);
 
-        errors.Add(new ConfigError(file, null, null, DescribeInvalidUtf8(span, bytes.Length - span.Length)));
+        errors.Add(new ConfigError(file, null, null, DescribeInvalidUtf8(span, bytes.Length - span.Length, what)));
         return null;
     }
 
     // The open never blocks (O_NONBLOCK: a FIFO without a writer opens at once), and the type is asked of the open file,
     // so a file swapped for a FIFO between a check and the open cannot slip through.
-    private static byte[]? ReadLinux(string file, List<ConfigError> errors)
+    private static byte[]? ReadLinux(string file, List<ConfigError> errors, string what)
     {
         var fd = open(file, ORdOnly | ONonBlock | OCloExec);
         if (fd < 0)
@@ -57,31 +61,31 @@ internal static partial class ConfigFile
             var mode = BitConverter.ToUInt16(status, 28);
             if ((mode & SIfMt) != SIfReg)
             {
-                errors.Add(new ConfigError(file, null, null, $"is {Kind(mode & SIfMt)}, not a regular file; a config file must be a regular file"));
+                errors.Add(new ConfigError(file, null, null, $"is {Kind(mode & SIfMt)}, not a regular file; {what} must be a regular file"));
                 return null;
             }
         }
         else if (Directory.Exists(file))
         {
-            errors.Add(new ConfigError(file, null, null, "is a directory, not a regular file; a config file must be a regular file"));
+            errors.Add(new ConfigError(file, null, null, $"is a directory, not a regular file; {what} must be a regular file"));
             return null;
         }
 
-        return ReadBounded(file, handle, errors);
+        return ReadBounded(file, handle, errors, what);
     }
 
-    private static byte[]? ReadPortable(string file, List<ConfigError> errors)
+    private static byte[]? ReadPortable(string file, List<ConfigError> errors, string what)
     {
         if (Directory.Exists(file))
         {
-            errors.Add(new ConfigError(file, null, null, "is a directory, not a regular file; a config file must be a regular file"));
+            errors.Add(new ConfigError(file, null, null, $"is a directory, not a regular file; {what} must be a regular file"));
             return null;
         }
 
         try
         {
             using var handle = File.OpenHandle(file);
-            return ReadBounded(file, handle, errors);
+            return ReadBounded(file, handle, errors, what);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -91,7 +95,7 @@ internal static partial class ConfigFile
     }
 
     // Reads at most one byte past the limit, whatever the file claims its size is (it may grow while being read).
-    private static byte[]? ReadBounded(string file, SafeFileHandle handle, List<ConfigError> errors)
+    private static byte[]? ReadBounded(string file, SafeFileHandle handle, List<ConfigError> errors, string what)
     {
         var buffer = new byte[MaxBytes + 1];
         var length = 0;
@@ -110,14 +114,14 @@ internal static partial class ConfigFile
         if (length > MaxBytes)
         {
             errors.Add(new ConfigError(file, null, null, string.Create(CultureInfo.InvariantCulture,
-                $"is larger than {MaxBytes} bytes (1 MiB), the limit for a config file")));
+                $"is larger than {MaxBytes} bytes (1 MiB), the limit for {what}")));
             return null;
         }
 
         return buffer[..length];
     }
 
-    private static string DescribeInvalidUtf8(ReadOnlySpan<byte> text, int bomLength)
+    private static string DescribeInvalidUtf8(ReadOnlySpan<byte> text, int bomLength, string what)
     {
         var index = 0;
         while (Rune.DecodeFromUtf8(text[index..], out _, out var consumed) == System.Buffers.OperationStatus.Done)
@@ -128,7 +132,7 @@ internal static partial class ConfigFile
         var lineStart = before.LastIndexOf((byte)'\n') + 1;
         var column = Encoding.UTF8.GetCharCount(before[lineStart..]) + 1;
         return string.Create(CultureInfo.InvariantCulture,
-            $"is not valid UTF-8: byte 0x{text[index]:X2} at byte offset {index + bomLength} (line {line}, column {column}); config files must be UTF-8");
+            $"is not valid UTF-8: byte 0x{text[index]:X2} at byte offset {index + bomLength} (line {line}, column {column}); {what} must be UTF-8");
     }
 
     private static string Kind(int type) => type switch

@@ -71,34 +71,34 @@ public static partial class ConfigLoader
     private static string? ReadToken(string path, out string? problem)
     {
         problem = null;
-        try
+        if (!File.Exists(path) && !Directory.Exists(path))
         {
-            var info = new FileInfo(path);
-            if (!info.Exists)
-            {
-                problem = Directory.Exists(path) ? $"{path} is a directory, not a token file" : $"token file not found: {path}";
-                return null;
-            }
-
-            if (info.Length > MaxTokenFileBytes)
-            {
-                problem = $"token file {path} is {info.Length} bytes; a token file holds one token of at most {MaxTokenFileBytes} bytes";
-                return null;
-            }
-
-            var token = File.ReadAllText(path).Trim();
-            if (token.Length < MinTokenLength || token.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
-            {
-                problem = $"token file {path} must hold one token of at least {MinTokenLength} characters without spaces";
-                return null;
-            }
-
-            return token;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            problem = $"cannot read token file {path}: {ex.Message}";
+            problem = $"token file not found: {path}";
             return null;
         }
+
+        // Read as config files are: a FIFO or a device fails here with the reason instead of hanging the start.
+        var errors = new List<ConfigError>();
+        var text = ConfigFile.ReadText(path, errors, "a token file");
+        if (text is null)
+        {
+            problem = $"token file {path} {(errors.Count > 0 ? errors[0].Message : "cannot be read")}";
+            return null;
+        }
+
+        if (text.Length > MaxTokenFileBytes)
+        {
+            problem = $"token file {path} is {text.Length} bytes; a token file holds one token of at most {MaxTokenFileBytes} bytes";
+            return null;
+        }
+
+        var token = text.Trim();
+        if (token.Length < MinTokenLength || token.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+        {
+            problem = $"token file {path} must hold one token of at least {MinTokenLength} characters without spaces";
+            return null;
+        }
+
+        return token;
     }
 }

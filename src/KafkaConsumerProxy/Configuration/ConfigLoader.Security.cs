@@ -63,12 +63,12 @@ public static partial class ConfigLoader
         }
         else if (tls.ClientCertFile is not null && tls.ClientKeyFile is not null)
         {
-            var (certificate, problem) = TlsFiles.LoadClient(tls.ClientCertFile, tls.ClientKeyFile);
+            var (identity, problem) = TlsFiles.LoadClient(tls.ClientCertFile, tls.ClientKeyFile);
             if (problem is not null)
                 r.Error("tls_client_cert_file", certFile, $"{problem} ({tls.ClientCertFile}, {tls.ClientKeyFile})");
-            else if (certificate!.NotAfter.ToUniversalTime() < TimeProvider.System.GetUtcNow().UtcDateTime)
-                r.Error("tls_client_cert_file", certFile, string.Create(CultureInfo.InvariantCulture, $"the certificate expired on {certificate.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm:ss} UTC"));
-            certificate?.Dispose();
+            else if (identity!.Certificate.NotAfter.ToUniversalTime() < TimeProvider.System.GetUtcNow().UtcDateTime)
+                r.Error("tls_client_cert_file", certFile, string.Create(CultureInfo.InvariantCulture, $"the certificate expired on {identity.Certificate.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm:ss} UTC"));
+            identity?.Dispose();
         }
 
         return route;

@@ -18,7 +18,7 @@ public static partial class ConfigLoader
     private static readonly string[] RouteExtensions = [".yaml", ".yml", ".json"];
     private static readonly string[] ResponseChecks = ["errno", "status"];
     private static readonly string[] Orderings = ["key", "none"];
-    private static readonly string[] Formats = ["form", "json", "raw"];
+    private static readonly string[] Formats = ["form", "json", "raw", "cloudevents"];
     private static readonly string[] Backoffs = ["constant", "exponential"];
 
     /// <summary>Loads and validates the configuration.</summary>
@@ -318,6 +318,7 @@ public static partial class ConfigLoader
         route = ReadThroughputKeys(r, route);
         route = ReadPolicyKeys(r, route, clusters, limits);
         route = ReadSecurityKeys(r, route, errors);
+        route = ReadCloudEventsKeys(r, route);
         r.ReportUnknownKeys();
         if (errors.Count != before)
             return null;
@@ -354,6 +355,7 @@ public static partial class ConfigLoader
             {
                 "json" => RequestFormat.Json,
                 "raw" => RequestFormat.Raw,
+                "cloudevents" => RequestFormat.CloudEvents,
                 _ => RouteDefaults.Format,
             },
             ContentType = contentType ?? RouteDefaults.RawContentType,
@@ -366,11 +368,11 @@ public static partial class ConfigLoader
         if (ordering is not null && route.AsyncConcurrency == 0)
             r.Error("ordering", ordering, "applies only with async_concurrency > 0; sync delivery (async_concurrency 0) is always in partition order");
         if (contentType is not null && route.Format != RequestFormat.Raw)
-            r.Error("content_type", contentType, "applies only with format: raw; form and json set their own Content-Type");
+            r.Error("content_type", contentType, "applies only with format: raw; form, json and cloudevents set their own Content-Type");
         else if (contentType is not null && (contentType.Any(c => char.IsControl(c) || c > '\x7e') || !System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out _)))
             r.Error("content_type", contentType, "must be a media type such as application/octet-stream or text/plain; charset=utf-8");
-        if (route.BatchSize > 1 && route.Format != RequestFormat.Json)
-            r.Error("batch_size", batchSize?.ToString(CultureInfo.InvariantCulture), "must be 1 unless format is json: a batch is sent as a JSON array of envelopes");
+        if (route.BatchSize > 1 && route.Format is not (RequestFormat.Json or RequestFormat.CloudEvents))
+            r.Error("batch_size", batchSize?.ToString(CultureInfo.InvariantCulture), "must be 1 unless format is json or cloudevents: a batch is sent as a JSON array of envelopes or of CloudEvents");
         else if (route.BatchSize > route.MaxPending)
             r.Error("batch_size", batchSize?.ToString(CultureInfo.InvariantCulture), string.Create(CultureInfo.InvariantCulture,
                 $"must not exceed max_pending ({route.MaxPending}): a batch is made of one partition's pending messages"));

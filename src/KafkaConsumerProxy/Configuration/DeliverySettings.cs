@@ -31,7 +31,13 @@ public sealed record DeliverySettings
     /// <summary><c>content_type</c>: the Content-Type of <c>format: raw</c>; default <see cref="RouteDefaults.RawContentType"/>.</summary>
     public string ContentType { get; init; } = RouteDefaults.RawContentType;
 
-    /// <summary><c>batch_size</c>: messages per request (<c>format: json</c> only); 1 = no batching (default).</summary>
+    /// <summary>
+    /// <c>cloudevents_type</c>: the <c>type</c> attribute of the events <c>format: cloudevents</c> makes from plain
+    /// records; default <see cref="RouteDefaults.CloudEventsType"/>.
+    /// </summary>
+    public string CloudEventsType { get; init; } = RouteDefaults.CloudEventsType;
+
+    /// <summary><c>batch_size</c>: messages per request (<c>format: json</c> or <c>cloudevents</c> only); 1 = no batching (default).</summary>
     public int BatchSize { get; init; } = RouteDefaults.BatchSize;
 
     /// <summary><c>batch_linger_ms</c>: how long a batch that is not full may wait for more messages; default <see cref="RouteDefaults.BatchLingerMs"/>.</summary>

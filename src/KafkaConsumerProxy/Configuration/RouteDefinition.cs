@@ -52,6 +52,13 @@ public enum RequestFormat
 
     /// <summary><c>raw</c>: the value bytes unchanged, with <c>content_type</c>; the metadata travels in HTTP headers.</summary>
     Raw,
+
+    /// <summary>
+    /// <c>cloudevents</c>: a CloudEvent in the HTTP binding's binary content mode (the value is the body, the attributes
+    /// are <c>ce-*</c> headers); with batching an <c>application/cloudevents-batch+json</c> array. A record that already
+    /// is a CloudEvent is sent as that event. See <see cref="Delivery.CloudEventMapping"/>.
+    /// </summary>
+    CloudEvents,
 }
 
 /// <summary>
@@ -219,6 +226,9 @@ public static class RouteDefaults
 
     /// <summary>Content-Type of <c>format: raw</c> when <c>content_type</c> is not set.</summary>
     public const string RawContentType = "application/octet-stream";
+
+    /// <summary>The CloudEvents <c>type</c> of the events <c>format: cloudevents</c> makes (<c>cloudevents_type</c>).</summary>
+    public const string CloudEventsType = "kafka.record";
 
     /// <summary>1: one message per request.</summary>
     public const int BatchSize = 1;

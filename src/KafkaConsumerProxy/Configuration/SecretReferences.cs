@@ -73,10 +73,10 @@ internal static class SecretReferences
         }
 
         var errors = new List<ConfigError>();
-        var text = ConfigFile.ReadText(path, errors);
+        var text = ConfigFile.ReadText(path, errors, "a secret file");
         if (text is null)
         {
-            problem = errors.Count > 0 ? errors[0].Message.Replace("a config file must", "a secret file must", StringComparison.Ordinal) : "cannot be read";
+            problem = errors.Count > 0 ? errors[0].Message : "cannot be read";
             return null;
         }
 

@@ -6,7 +6,7 @@ namespace KafkaConsumerProxy.Delivery;
 
 /// <summary>
 /// Builds a route's HTTP requests in its <c>format</c>: the previous service's form body (<c>m</c>, <c>p</c>, <c>o</c>),
-/// a JSON envelope (or an array of them for a batch), or the raw value; plus, on every format, the headers that let
+/// a JSON envelope (or an array of them for a batch), the raw value, or a CloudEvent (<see cref="CloudEventMapping"/>); plus, on every format, the headers that let
 /// an endpoint de-duplicate and route without parsing the body. One instance per route, shared by all its workers.
 /// </summary>
 public sealed class RequestBuilder
@@ -30,29 +30,34 @@ public sealed class RequestBuilder
     private readonly string? _domain;
     private readonly RequestFormat _format;
     private readonly string _rawContentType;
+    private readonly CloudEventMapping? _cloudEvents;
 
     public RequestBuilder(RouteDefinition route)
     {
         _domain = route.Domain;
         _format = route.Format;
         _rawContentType = route.ContentType;
+        _cloudEvents = route.Format == RequestFormat.CloudEvents ? new CloudEventMapping(route) : null;
     }
 
     /// <summary>Creates the POST of one message to <paramref name="target"/>, attempt <paramref name="attempt"/>.</summary>
     public HttpRequestMessage Build(Uri target, KafkaRecord record, int attempt = 1)
     {
+        var cloudEvent = _cloudEvents?.Inspect(record) ?? default;
         var (body, contentType) = _format switch
         {
             RequestFormat.Json => (JsonEnvelope.Single(record), JsonContentType),
             // The record's own array: the value is sent as it is, without a copy.
             RequestFormat.Raw => (record.Value ?? [], _rawContentType),
+            RequestFormat.CloudEvents => (record.Value ?? [], cloudEvent.ContentType),
             _ => (FormBody(record), FormContentType),
         };
         var request = NewRequest(target, body, contentType);
         var headers = request.Headers;
         var partition = Number(record.Partition);
         var offset = record.Offset.ToString(CultureInfo.InvariantCulture);
-        headers.TryAddWithoutValidation("Idempotency-Key", string.Concat(record.Topic, "/", partition, "/", offset));
+        var id = string.Concat(record.Topic, "/", partition, "/", offset);
+        headers.TryAddWithoutValidation("Idempotency-Key", id);
         headers.TryAddWithoutValidation("X-Kafka-Topic", record.Topic);
         headers.TryAddWithoutValidation("X-Kafka-Partition", partition);
         headers.TryAddWithoutValidation("X-Kafka-Offset", offset);
@@ -68,17 +73,25 @@ public sealed class RequestBuilder
             headers.TryAddWithoutValidation("X-Kafka-Key", PercentEncodeToString(record.Key));
         }
 
-        if (_format == RequestFormat.Raw && record.Value is null)
+        if (_format is RequestFormat.Raw or RequestFormat.CloudEvents && record.Value is null)
         {
             // An empty body alone cannot tell a tombstone from an empty value.
             headers.TryAddWithoutValidation("X-Kafka-Tombstone", "true");
         }
 
+        _cloudEvents?.AddHeaders(headers, record, id, cloudEvent);
         if (_format != RequestFormat.Json)
         {
             // JSON carries the record headers in the envelope; the other formats have only HTTP headers for them.
-            foreach (var header in record.Headers)
+            // A forwarded CloudEvent's own headers became its ce-* headers and Content-Type instead.
+            for (var i = 0; i < record.Headers.Count; i++)
             {
+                var header = record.Headers[i];
+                if (_cloudEvents is not null && CloudEventMapping.IsEventHeader(cloudEvent, i, header))
+                {
+                    continue;
+                }
+
                 headers.TryAddWithoutValidation(RecordHeaderPrefix + PercentEncodeToString(Encoding.UTF8.GetBytes(header.Name)), header.Value is null ? "" : PercentEncodeToString(header.Value));
             }
         }
@@ -87,12 +100,14 @@ public sealed class RequestBuilder
     }
 
     /// <summary>
-    /// Creates the POST of a batch: a JSON array of envelopes. All records are of one partition; per-message metadata
+    /// Creates the POST of a batch: a JSON array of envelopes, or of CloudEvents with <c>format: cloudevents</c>. All records are of one partition; per-message metadata
     /// is in the envelopes, and the headers name the partition and the offsets (<see cref="DescribeOffsets"/>).
     /// </summary>
     public HttpRequestMessage BuildBatch(Uri target, IReadOnlyList<KafkaRecord> records, int attempt = 1)
     {
-        var request = NewRequest(target, JsonEnvelope.Batch(records), JsonContentType);
+        var request = _cloudEvents is null
+            ? NewRequest(target, JsonEnvelope.Batch(records), JsonContentType)
+            : NewRequest(target, _cloudEvents.Batch(records), CloudEventMapping.BatchContentType);
         var headers = request.Headers;
         var first = records[0];
         var partition = Number(first.Partition);
@@ -199,10 +214,15 @@ public sealed class RequestBuilder
             }
         });
 
-    private HttpRequestMessage NewRequest(Uri target, byte[] body, string contentType)
+    // A null content type sends none: a forwarded CloudEvent without datacontenttype.
+    private HttpRequestMessage NewRequest(Uri target, byte[] body, string? contentType)
     {
         var content = new ByteArrayContent(body);
-        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        if (contentType is not null)
+        {
+            content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        }
+
         var request = new HttpRequestMessage(HttpMethod.Post, target) { Content = content };
         if (_domain is not null)
         {

@@ -39,6 +39,16 @@ public sealed class AdminSettingsTests
         Assert.True(config is not null, errors);
     }
 
+    [Fact]
+    public async Task TokenFileThatIsAFifo_RefusedWithoutBlocking()
+    {
+        var (config, errors) = await Task.Run(() => Load("admin:\n  token_file: tok\n", c => Configuration.ConfigLoaderTests.MakeFifo(Path.Combine(c.Directory, "tok"))))
+            .WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Null(config);
+        Assert.Contains("is a FIFO (named pipe), not a regular file; a token file must be a regular file", errors, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("admin:\n  token_file: missing\n", null, "token file not found")]
     [InlineData("admin:\n  token_file: tok\n", "short", "at least 16 characters")]

@@ -89,7 +89,7 @@ public sealed class ConfigProcessTests
         Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
         var line = text.Count(b => b == '\n') + 1;
         Assert.Equal(["1 configuration error(s):", string.Create(CultureInfo.InvariantCulture,
-            $"{route}: is not valid UTF-8: byte 0xE9 at byte offset {text.Length + 21} (line {line}, column 22); config files must be UTF-8")], kcp.StdErr);
+            $"{route}: is not valid UTF-8: byte 0xE9 at byte offset {text.Length + 21} (line {line}, column 22); a config file must be UTF-8")], kcp.StdErr);
     }
 
     [Fact]

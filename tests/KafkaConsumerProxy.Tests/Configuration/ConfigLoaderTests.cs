@@ -697,7 +697,7 @@ public sealed class ConfigLoaderTests : IDisposable
 
     [Theory]
     [InlineData("ordering", "partition", "key 'ordering' = 'partition': must be one of: key, none")]
-    [InlineData("format", "xml", "key 'format' = 'xml': must be one of: form, json, raw")]
+    [InlineData("format", "xml", "key 'format' = 'xml': must be one of: form, json, raw, cloudevents")]
     [InlineData("max_pending", "0", "key 'max_pending' = '0': must be an integer from 1 to 1000000")]
     [InlineData("max_pending", "1000001", "key 'max_pending' = '1000001': must be an integer from 1 to 1000000")]
     [InlineData("batch_size", "0", "key 'batch_size' = '0': must be an integer from 1 to 10000")]
@@ -711,12 +711,12 @@ public sealed class ConfigLoaderTests : IDisposable
 
     [Theory]
     [InlineData("ordering: none", "key 'ordering' = 'none': applies only with async_concurrency > 0; sync delivery (async_concurrency 0) is always in partition order")]
-    [InlineData("content_type: text/plain", "key 'content_type' = 'text/plain': applies only with format: raw; form and json set their own Content-Type")]
+    [InlineData("content_type: text/plain", "key 'content_type' = 'text/plain': applies only with format: raw; form, json and cloudevents set their own Content-Type")]
     [InlineData("format: raw\ncontent_type: \"not a type\"", "key 'content_type' = 'not a type': must be a media type such as application/octet-stream or text/plain; charset=utf-8")]
     [InlineData("format: raw\ncontent_type: \"text/plain; charset=\\\"ü\\\"\"", "key 'content_type' = 'text/plain; charset=\"ü\"': must be a media type such as application/octet-stream or text/plain; charset=utf-8")]
     [InlineData("format: raw\ncontent_type: \"text/plain\\r\\nX-Evil: 1\"", "key 'content_type' = 'text/plain\\r\\nX-Evil: 1': must be a media type such as application/octet-stream or text/plain; charset=utf-8")]
-    [InlineData("batch_size: 10", "key 'batch_size' = '10': must be 1 unless format is json: a batch is sent as a JSON array of envelopes")]
-    [InlineData("format: raw\nbatch_size: 10", "key 'batch_size' = '10': must be 1 unless format is json: a batch is sent as a JSON array of envelopes")]
+    [InlineData("batch_size: 10", "key 'batch_size' = '10': must be 1 unless format is json or cloudevents: a batch is sent as a JSON array of envelopes or of CloudEvents")]
+    [InlineData("format: raw\nbatch_size: 10", "key 'batch_size' = '10': must be 1 unless format is json or cloudevents: a batch is sent as a JSON array of envelopes or of CloudEvents")]
     [InlineData("format: json\nbatch_size: 11\nmax_pending: 10", "key 'batch_size' = '11': must not exceed max_pending (10): a batch is made of one partition's pending messages")]
     [InlineData("format: json\nbatch_linger_ms: 5", "key 'batch_linger_ms' = '5': applies only with batch_size > 1")]
     public void TryLoad_ThroughputKeyWithoutEffect_ReportsWhyAndWhatItNeeds(string extraYaml, string expected)
@@ -991,7 +991,7 @@ public sealed class ConfigLoaderTests : IDisposable
         File.WriteAllBytes(Route("latin1.yaml"), [.. bytes, 0xE9, (byte)'\n']);
 
         Assert.Equal(
-            new ConfigError(Route("latin1.yaml"), null, null, $"is not valid UTF-8: byte 0xE9 at byte offset {bytes.Length} (line 13, column 12); config files must be UTF-8"),
+            new ConfigError(Route("latin1.yaml"), null, null, $"is not valid UTF-8: byte 0xE9 at byte offset {bytes.Length} (line 13, column 12); a config file must be UTF-8"),
             Assert.Single(Errors()));
     }
 

@@ -87,7 +87,7 @@ public sealed class SecurityConfigTests : IDisposable
 
         Assert.Equal(["tls_server_name", "tls_ca_file", "tls_client_cert_file"], errors.Select(e => e.Key));
         Assert.Contains("must be a host name or IP address", errors[0].Message, StringComparison.Ordinal);
-        Assert.Equal($"cannot be read as a PEM certificate bundle: file not found ({_certs.PathOf("missing.pem")})", errors[1].Message);
+        Assert.Equal($"cannot be read as a PEM certificate bundle: cannot read file: No such file or directory ({_certs.PathOf("missing.pem")})", errors[1].Message);
         Assert.StartsWith("the certificate and key files cannot be used together", errors[2].Message, StringComparison.Ordinal);
         Assert.All(errors, e => Assert.DoesNotContain("PRIVATE KEY", e.ToString(), StringComparison.Ordinal));
 
@@ -133,6 +133,22 @@ public sealed class SecurityConfigTests : IDisposable
     public void Headers_InvalidOrReserved_Refused_Issue11(string entry, string key, string? value, string message)
     {
         Assert.Equal(new ConfigError(RouteFile, key, value, message), Assert.Single(Errors($"headers:\n  {entry}\n")));
+    }
+
+    [Fact]
+    public async Task TlsFilesThatAreFifos_RefusedWithoutBlocking()
+    {
+        var ca = _certs.Ca("Test CA");
+        _certs.Write(_certs.Leaf(ca, "kcp", client: true, []), "client.pem", "client.key");
+        ConfigLoaderTests.MakeFifo(_certs.PathOf("ca.fifo"));
+        ConfigLoaderTests.MakeFifo(_certs.PathOf("key.fifo"));
+
+        var errors = await Task.Run(() => Errors($"scheme: https\ntls_ca_file: {_certs.PathOf("ca.fifo")}\ntls_client_cert_file: {_certs.PathOf("client.pem")}\ntls_client_key_file: {_certs.PathOf("key.fifo")}\n"))
+            .WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(["tls_ca_file", "tls_client_cert_file"], errors.Select(e => e.Key));
+        Assert.StartsWith("cannot be read as a PEM certificate bundle: is a FIFO (named pipe), not a regular file; a PEM file must be a regular file", errors[0].Message, StringComparison.Ordinal);
+        Assert.StartsWith("the key file is a FIFO (named pipe), not a regular file; a PEM file must be a regular file", errors[1].Message, StringComparison.Ordinal);
     }
 
     private RouteDefinition Load(string extra)

@@ -22,7 +22,7 @@ internal sealed class TlsConnector : IDisposable
     private readonly TlsSettings _tls;
     private readonly string? _fixedServerName;
     private readonly ReloadingFiles<X509Certificate2Collection>? _ca;
-    private readonly ReloadingFiles<X509Certificate2>? _client;
+    private readonly ReloadingFiles<ClientIdentity>? _client;
 
     public TlsConnector(EndpointSettings endpoint)
     {
@@ -31,7 +31,7 @@ internal sealed class TlsConnector : IDisposable
         if (_tls.CaFile is { } caFile)
             _ca = new ReloadingFiles<X509Certificate2Collection>([caFile], () => TlsFiles.LoadCa(caFile) is var (certs, problem) && certs is not null ? (certs, null) : (null, $"tls_ca_file {problem}"), DisposeAll);
         if (_tls.ClientCertFile is { } certFile && _tls.ClientKeyFile is { } keyFile)
-            _client = new ReloadingFiles<X509Certificate2>([certFile, keyFile], () => TlsFiles.LoadClient(certFile, keyFile) is var (cert, problem) && cert is not null ? (cert, null) : (null, $"tls_client_cert_file: {problem}"), c => c.Dispose());
+            _client = new ReloadingFiles<ClientIdentity>([certFile, keyFile], () => TlsFiles.LoadClient(certFile, keyFile) is var (identity, problem) && identity is not null ? (identity, null) : (null, $"tls_client_cert_file: {problem}"), c => c.Dispose());
     }
 
     /// <summary>The <see cref="SocketsHttpHandler.ConnectCallback"/>.</summary>
@@ -56,13 +56,14 @@ internal sealed class TlsConnector : IDisposable
         {
             var client = _client?.Current();
             var ca = _ca?.Current();
-            handshake.ClientCertificate = client;
+            handshake.ClientCertificate = client?.Certificate;
             handshake.Trust = ca;
             await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
             {
                 TargetHost = serverName,
                 RemoteCertificateValidationCallback = handshake.Validate,
                 LocalCertificateSelectionCallback = handshake.SelectClientCertificate,
+                ClientCertificateContext = client?.Context,
                 CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
                 ApplicationProtocols = [SslApplicationProtocol.Http11],
             }, token).ConfigureAwait(false);

@@ -149,6 +149,27 @@ public sealed class HttpsDeliveryTests : IDisposable
     }
 
     [Fact]
+    public async Task Mtls_ClientCertificateOfAnIntermediateCa_ChainFromTheFileSent_Delivered()
+    {
+        var root = _certs.Ca("Root CA");
+        var intermediate = _certs.Intermediate(root, "Issuing CA");
+        await using var endpoint = await TlsEndpoint.StartAsync(_certs.Leaf(root, "server", client: false, [], [IPAddress.Loopback]), clientCa: root);
+        _certs.WriteWithChain(_certs.Leaf(intermediate, "kcp", client: true, []), [intermediate], "client.pem", "client.key");
+        using var http = new HttpDeliverer(Route(endpoint.Port, ClientTls(root)));
+
+        var result = await http.SendAsync(Record, 0, 1);
+
+        Assert.True(result.IsSuccess, result.Describe());
+        Assert.Equal("CN=kcp", Assert.Single(endpoint.Seen).ClientSubject);
+
+        // The same leaf without its chain in the file: the server, trusting only the root, refuses it.
+        _certs.Write(_certs.Leaf(intermediate, "kcp2", client: true, []), "client.pem", "client.key");
+        using var leafOnly = new HttpDeliverer(Route(endpoint.Port, ClientTls(root)));
+        var refused = await leafOnly.SendAsync(Record, 0, 1);
+        Assert.True(refused.Outcome == DeliveryOutcome.TlsError, refused.Describe());
+    }
+
+    [Fact]
     public async Task Mtls_ClientCertificateOfAnotherCa_TlsErrorSayingRefused_Issue11()
     {
         var ca = _certs.Ca("Test CA");

@@ -28,6 +28,19 @@ internal sealed class TestCertificates : IDisposable
         return Keep(request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-10), DateTimeOffset.UtcNow.AddDays(30)));
     }
 
+    /// <summary>An intermediate CA signed by <paramref name="ca"/>, with its key so it can sign leaves.</summary>
+    public X509Certificate2 Intermediate(X509Certificate2 ca, string name)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
+        using var signed = request.Create(ca, DateTimeOffset.UtcNow.AddDays(-5), DateTimeOffset.UtcNow.AddDays(20), RandomNumberGenerator.GetBytes(12));
+        return Keep(signed.CopyWithPrivateKey(key));
+    }
+
     /// <summary>A server (<paramref name="client"/> false) or client certificate signed by <paramref name="ca"/>, with the given names.</summary>
     public X509Certificate2 Leaf(X509Certificate2 ca, string subject, bool client, string[] dnsNames, IPAddress[]? addresses = null, DateTimeOffset? notAfter = null)
     {
@@ -59,6 +72,14 @@ internal sealed class TestCertificates : IDisposable
         File.WriteAllText(path, certificate.ExportCertificatePem());
         if (keyFile is not null)
             File.WriteAllText(Path.Combine(Directory, keyFile), certificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        return path;
+    }
+
+    /// <summary>Writes the certificate followed by the CA certificates of its chain, and its key, as PEM; returns the certificate file path.</summary>
+    public string WriteWithChain(X509Certificate2 certificate, X509Certificate2[] chain, string file, string keyFile)
+    {
+        var path = Write(certificate, file, keyFile);
+        File.AppendAllText(path, string.Concat(chain.Select(c => "\n" + c.ExportCertificatePem())));
         return path;
     }
 

@@ -49,9 +49,12 @@ internal sealed class TlsEndpoint : IAsyncDisposable
                     return serverCertificate;
                 },
                 ClientCertificateMode = clientCa is null ? ClientCertificateMode.NoCertificate : ClientCertificateMode.RequireCertificate,
-                ClientCertificateValidation = (certificate, _, _) =>
+                ClientCertificateValidation = (certificate, sent, _) =>
                 {
                     using var chain = new X509Chain();
+                    // Only what the client sent may complete the chain to the trusted root (its intermediates).
+                    if (sent is not null)
+                        chain.ChainPolicy.ExtraStore.AddRange(sent.ChainPolicy.ExtraStore);
                     chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
                     chain.ChainPolicy.CustomTrustStore.Add(clientCa!);
                     chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
