@@ -89,9 +89,10 @@ public static partial class ConfigLoader
         {
             var key = $"telemetry.otlp_headers.{name}";
             var text = value is ScalarNode { IsNull: false } scalar ? scalar.Text : null;
-            if (text is not null)
+            if (!string.IsNullOrEmpty(text))
             {
-                // Whatever else is wrong with it, the value is never shown, here or anywhere kcp writes text.
+                // Whatever else is wrong with it, the value is never shown, here or anywhere kcp writes text. (Not an
+                // empty one: the redactor would then mask every empty value of every error.)
                 SecretRedactor.Register(text);
             }
 

@@ -53,6 +53,7 @@ public sealed class OtlpConfigTests
     }
 
     [Theory]
+    // Header values become secrets of the whole test process (masked wherever they appear): each one here is unique.
     [InlineData("otlp_endpoint: otel-collector:4318", "telemetry.otlp_endpoint", "must be an absolute http:// or https:// URL")]
     [InlineData("otlp_endpoint: ftp://otel-collector:4318", "telemetry.otlp_endpoint", "must be an absolute http:// or https:// URL")]
     [InlineData("otlp_endpoint: \"http://otel collector:4318\"", "telemetry.otlp_endpoint", "must be an absolute http:// or https:// URL")]
@@ -64,11 +65,11 @@ public sealed class OtlpConfigTests
     [InlineData("otlp_endpoint: http://c:4318\n  otlp_export_interval_ms: 600001", "telemetry.otlp_export_interval_ms", "must be an integer from 1000 to 600000")]
     [InlineData("otlp_endpoint: http://c:4318\n  otlp_export_interval_ms: soon", "telemetry.otlp_export_interval_ms", "must be an integer from 1000 to 600000")]
     [InlineData("otlp_endpoint: http://c:4318\n  service_name: \" kcp\"", "telemetry.service_name", "without control characters or surrounding spaces")]
-    [InlineData("otlp_endpoint: http://c:4318\n  otlp_headers: {Content-Type: x}", "telemetry.otlp_headers.Content-Type", "cannot be replaced")]
-    [InlineData("otlp_endpoint: http://c:4318\n  otlp_headers: {\"bad name\": x}", "telemetry.otlp_headers.bad name", "must be a header name")]
-    [InlineData("otlp_endpoint: http://c:4318\n  otlp_headers: {x%41: x}", "telemetry.otlp_headers.x%41", "must be a header name")]
+    [InlineData("otlp_endpoint: http://c:4318\n  otlp_headers: {Content-Type: otlp-test-value-1}", "telemetry.otlp_headers.Content-Type", "cannot be replaced")]
+    [InlineData("otlp_endpoint: http://c:4318\n  otlp_headers: {\"bad name\": otlp-test-value-2}", "telemetry.otlp_headers.bad name", "must be a header name")]
+    [InlineData("otlp_endpoint: http://c:4318\n  otlp_headers: {x%41: otlp-test-value-3}", "telemetry.otlp_headers.x%41", "must be a header name")]
     [InlineData("otlp_endpoint: http://c:4318\n  otlp_headers: {x-key: \"\"}", "telemetry.otlp_headers.x-key", "must be a non-empty string")]
-    [InlineData("otlp_endpoint: http://c:4318\n  otlp_headers: {x-key: \"a,b\"}", "telemetry.otlp_headers.x-key", "must be printable ASCII without ','")]
+    [InlineData("otlp_endpoint: http://c:4318\n  otlp_headers: {x-key: \"otlp-test,value-4\"}", "telemetry.otlp_headers.x-key", "must be printable ASCII without ','")]
     [InlineData("otlp_endpoint: http://c:4318\n  otlp_headers: [a]", "telemetry.otlp_headers", "must be a mapping of header names to values")]
     [InlineData("otlp_endpoint: http://c:4318\n  otlp_endpont: http://c:4318", "telemetry.otlp_endpont", "did you mean 'otlp_endpoint'?")]
     [InlineData("otlp_protocol: grpc", "telemetry.otlp_protocol", "applies only with telemetry.otlp_endpoint")]
