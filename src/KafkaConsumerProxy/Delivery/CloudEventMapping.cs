@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Unicode;
 using KafkaConsumerProxy.Configuration;
@@ -50,22 +49,6 @@ public sealed class CloudEventMapping
 
     /// <summary>More <c>ce_*</c> headers than this (64) make a record no CloudEvent: the duplicate check is quadratic.</summary>
     private const int MaxAttributes = 64;
-
-    /// <summary>A thread's JSON buffer is dropped rather than kept once it grew past this (after a large batch).</summary>
-    private const int MaxRetainedBuffer = 1024 * 1024;
-
-    private static readonly JsonWriterOptions WriterOptions = new()
-    {
-        // As JsonEnvelope: non-ASCII text as is; the body is never embedded in HTML.
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        SkipValidation = true,
-    };
-
-    [ThreadStatic]
-    private static ArrayBufferWriter<byte>? t_buffer;
-
-    [ThreadStatic]
-    private static Utf8JsonWriter? t_writer;
 
     private readonly string _cluster;
     private readonly string _type;
@@ -195,23 +178,12 @@ public sealed class CloudEventMapping
     /// <summary>The body of a batch: a JSON array with each record's event in the JSON format, in the order given.</summary>
     public byte[] Batch(IReadOnlyList<KafkaRecord> records)
     {
-        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(4096);
-        buffer.ResetWrittenCount();
-        var json = t_writer ??= new Utf8JsonWriter(buffer, WriterOptions);
-        json.Reset(buffer);
+        var json = ThreadJsonWriter.Rent();
         json.WriteStartArray();
         for (var i = 0; i < records.Count; i++)
             Write(json, records[i]);
         json.WriteEndArray();
-        json.Flush();
-        var body = buffer.WrittenSpan.ToArray();
-        if (buffer.Capacity > MaxRetainedBuffer)
-        {
-            t_buffer = null;
-            t_writer = null;
-        }
-
-        return body;
+        return ThreadJsonWriter.Finish(json);
     }
 
     /// <summary>Writes one record's event in the CloudEvents JSON format.</summary>

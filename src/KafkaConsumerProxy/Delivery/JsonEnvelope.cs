@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Unicode;
 
@@ -15,36 +13,18 @@ namespace KafkaConsumerProxy.Delivery;
 /// </summary>
 public static class JsonEnvelope
 {
-    /// <summary>A thread's buffer is dropped rather than kept once it grew past this (after a large message).</summary>
-    private const int MaxRetainedBuffer = 1024 * 1024;
-
-    // Non-ASCII text is written as is rather than as \uXXXX: smaller bodies and less work. The body is never
-    // embedded in HTML, which is what the stricter default guards against.
-    private static readonly JsonWriterOptions Options = new()
-    {
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        SkipValidation = true,
-    };
-
-    // Serialisation is synchronous, so one writer per thread is reused instead of one per request.
-    [ThreadStatic]
-    private static ArrayBufferWriter<byte>? t_buffer;
-
-    [ThreadStatic]
-    private static Utf8JsonWriter? t_writer;
-
     /// <summary>The envelope of one message.</summary>
     public static byte[] Single(KafkaRecord record)
     {
-        var (buffer, json) = Rent();
+        var json = ThreadJsonWriter.Rent();
         Write(json, record);
-        return Finish(buffer, json);
+        return ThreadJsonWriter.Finish(json);
     }
 
     /// <summary>A JSON array of the envelopes of <paramref name="records"/>, in the order given.</summary>
     public static byte[] Batch(IReadOnlyList<KafkaRecord> records)
     {
-        var (buffer, json) = Rent();
+        var json = ThreadJsonWriter.Rent();
         json.WriteStartArray();
         for (var i = 0; i < records.Count; i++)
         {
@@ -52,7 +32,7 @@ public static class JsonEnvelope
         }
 
         json.WriteEndArray();
-        return Finish(buffer, json);
+        return ThreadJsonWriter.Finish(json);
     }
 
     /// <summary>Writes one envelope object.</summary>
@@ -94,27 +74,5 @@ public static class JsonEnvelope
             json.WriteBase64String(name, bytes);
             json.WriteString(encodingName, "base64"u8);
         }
-    }
-
-    private static (ArrayBufferWriter<byte> Buffer, Utf8JsonWriter Json) Rent()
-    {
-        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(4096);
-        buffer.ResetWrittenCount();
-        var json = t_writer ??= new Utf8JsonWriter(buffer, Options);
-        json.Reset(buffer);
-        return (buffer, json);
-    }
-
-    private static byte[] Finish(ArrayBufferWriter<byte> buffer, Utf8JsonWriter json)
-    {
-        json.Flush();
-        var body = buffer.WrittenSpan.ToArray();
-        if (buffer.Capacity > MaxRetainedBuffer)
-        {
-            t_buffer = null;
-            t_writer = null;
-        }
-
-        return body;
     }
 }
