@@ -62,11 +62,27 @@ internal static class BenchCli
         };
         receiverKind.AcceptOnlyFromAmong("nginx", "kestrel");
         var wrkSeconds = new Option<int>("--wrk-seconds") { Description = "Duration of the wrk ceiling", DefaultValueFactory = _ => 5 };
+        var kcpEnv = new Option<string>("--kcp-env")
+        {
+            Description = "Environment variables for every kcp run, KEY=VALUE,KEY=VALUE (experiments with runtime settings; the report prints them)",
+            DefaultValueFactory = _ => "",
+        };
+        kcpEnv.Validators.Add(r =>
+        {
+            try
+            {
+                BenchConfig.ParseConf(r.GetValue(kcpEnv) ?? "");
+            }
+            catch (FormatException e)
+            {
+                r.AddError($"--kcp-env: {e.Message}");
+            }
+        });
         var keep = new Option<bool>("--keep") { Description = "Keep the work directory (published kcp, configs) after the run" };
 
         var root = new RootCommand("kcp benchmark: embedded Kafka cluster, a receiver process and kcp processes; prints throughput, CPU, memory and latency")
         {
-            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, consumerConf, brokers, idleSeconds, receiverKind, wrkSeconds, keep,
+            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, consumerConf, brokers, idleSeconds, receiverKind, wrkSeconds, kcpEnv, keep,
             Ceilings.ConsumeCommand(),
             Ceilings.HttpCommand(),
         };
@@ -87,6 +103,7 @@ internal static class BenchCli
                 KeepWorkDirectory = parse.GetValue(keep),
                 Receiver = parse.GetValue(receiverKind) ?? "nginx",
                 WrkSeconds = parse.GetValue(wrkSeconds),
+                KcpEnvironment = BenchConfig.ParseConf(parse.GetValue(kcpEnv) ?? ""),
                 Command = "dotnet run -c Release --project bench/KafkaConsumerProxy.Bench" + (args.Length == 0 ? "" : " -- " + string.Join(' ', args)),
             },
             cancel));
@@ -138,6 +155,9 @@ internal sealed record BenchOptions
     public required string Receiver { get; init; }
 
     public required int WrkSeconds { get; init; }
+
+    /// <summary>Environment variables of every kcp run (<c>--kcp-env</c>).</summary>
+    public required IReadOnlyDictionary<string, string> KcpEnvironment { get; init; }
 
     /// <summary>The command line that reproduces this run.</summary>
     public required string Command { get; init; }

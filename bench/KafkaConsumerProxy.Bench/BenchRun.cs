@@ -92,7 +92,7 @@ internal sealed class BenchRun
                 Step(output, clock, $"nginx receiver {nginx.BaseAddress} (pid {nginx.Process.Id}, one process, config {Path.Combine(work, "nginx", "nginx.conf")}) for the throughput scenarios and the HTTP ceilings");
             }
 
-            var run = new BenchRun(options, cluster, receiver, (IReceiver?)nginx ?? receiver, new Kcp(Path.Combine(kcpDir, "kcp")), work, clock, cancel);
+            var run = new BenchRun(options, cluster, receiver, (IReceiver?)nginx ?? receiver, new Kcp(Path.Combine(kcpDir, "kcp"), options.KcpEnvironment), work, clock, cancel);
             var results = await run.RunScenariosAsync().ConfigureAwait(false);
 
             Report.Print(output, results);
@@ -644,6 +644,11 @@ internal sealed class BenchRun
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  workload  {options.Messages:N0} messages per throughput scenario, {BenchProducer.ValueBytes}-byte values, {BenchOptions.Partitions} partitions; scenarios: {string.Join(", ", BenchOptions.AllScenarios.Where(options.Scenarios.Contains))}"));
         output.WriteLine($"  receiver  {options.Receiver} for wrk, sync, async, batch and the HttpClient ceilings; Kestrel for latency, backlog and large");
+        if (options.KcpEnvironment.Count > 0)
+        {
+            output.WriteLine($"  kcp env   {BenchConfig.FormatConf(options.KcpEnvironment)} (environment of every kcp run)");
+        }
+
         output.WriteLine($"  consumer  {string.Join(", ", options.ConsumerConf.Select(kv => $"{kv.Key}={kv.Value}"))} (every kcp run and the consume-only ceiling)");
         output.WriteLine($"  work dir  {work}");
         output.WriteLine($"  load      1-minute load average {ProcFs.LoadAverage()} at start (anything else running shares the same cores)");
