@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Profiles kcp during one benchmark scenario: perf (with the runtime's perf map, so JIT-compiled methods have
 # names) and dotnet-counters (GC, allocation rate, thread pool, lock contention), both attached to the kcp process
-# of that scenario once its deliveries have started. Output in OUT_DIR: perf.data, perf-report.txt (flat, by
+# of that scenario once its deliveries have started (counters after the perf window, see below). Output in OUT_DIR: perf.data,
 # symbol), perf-callers.txt (with children), counters.csv, bench.txt.
 #
 #   bench/profile.sh sync|async|batch [OUT_DIR] [extra benchmark options...]
 #
+# PROFILE_DELAY (s after kcp starts, default 5), PROFILE_SECONDS (default 6), PROFILE_KCP_ENV (more KEY=VALUE,... for kcp).
 # Needs linux-perf (perf) and the local tools of .config/dotnet-tools.json (`dotnet tool restore`).
 set -euo pipefail
 scenario=${1:?scenario: sync, async or batch}
@@ -19,7 +20,7 @@ dotnet tool restore >/dev/null
 
 dotnet run -c Release --project bench/KafkaConsumerProxy.Bench --artifacts-path "${ARTIFACTS:-/tmp/art-bench-profile}" -- \
   --scenarios "$scenario" --messages 300000 \
-  --kcp-env DOTNET_PerfMapEnabled=1,DOTNET_EnableWriteXorExecute=0 "$@" > "$out/bench.txt" 2>&1 &
+  --kcp-env "DOTNET_PerfMapEnabled=1,DOTNET_EnableWriteXorExecute=0${PROFILE_KCP_ENV:+,$PROFILE_KCP_ENV}" "$@" > "$out/bench.txt" 2>&1 &
 bench=$!
 trap 'kill $bench 2>/dev/null || true' EXIT
 
@@ -42,11 +43,13 @@ done
 # run for 10 s or more with 300,000 messages. PROFILE_DELAY moves the window.
 sleep "${PROFILE_DELAY:-5}"
 echo "profiling kcp pid $kcp for $seconds s: $(ps -o args= -p "$kcp" | cut -c1-120)"
-dotnet dotnet-counters collect -p "$kcp" --format csv -o "$out/counters.csv" --duration "00:00:0$seconds" \
-  --counters System.Runtime,System.Net.Http,System.Net.Sockets >/dev/null 2>&1 &
-counters=$!
+# dotnet-counters runs after perf, not during it: an EventPipe session on System.Net.Http turns on that event
+# source's per-request events, which then cost kcp more than anything else (seen in a first profile).
 perf record -F 997 -g -p "$kcp" -o "$out/perf.data" -- sleep "$seconds" > "$out/perf-record.txt" 2>&1 || true
-wait $counters || true
+if [ "${PROFILE_COUNTERS:-1}" = 1 ] && kill -0 "$kcp" 2>/dev/null; then
+  dotnet dotnet-counters collect -p "$kcp" --format csv -o "$out/counters.csv" --duration 00:00:03 \
+    --counters System.Runtime >/dev/null 2>&1 || true
+fi
 wait $bench || true
 trap - EXIT
 perf report -i "$out/perf.data" --no-children --sort symbol --stdio 2>/dev/null | grep -v "^$" | head -400 > "$out/perf-report.txt" || true
