@@ -122,7 +122,7 @@ internal sealed record BenchOptions
 
     public const int Partitions = 8;
 
-    public static IReadOnlyList<string> AllScenarios { get; } = ["wrk", "sync", "async", "batch", "ceilings", "latency", "backlog", "large"];
+    public static IReadOnlyList<string> AllScenarios { get; } = ["wrk", "sync", "async", "batch", "ceilings", "startup", "latency", "backlog", "large"];
 
     public required int Messages { get; init; }
 

@@ -149,6 +149,8 @@ internal sealed class BenchRun
         await Run("ceilings", "ceiling-consume", "ceiling: consume only, no HTTP", ConsumeCeilingAsync).ConfigureAwait(false);
         await Run("ceilings", "ceiling-http", "ceiling: HttpClient loop, 64 tasks", () => HttpCeilingAsync("ceiling-http", 64)).ConfigureAwait(false);
         await Run("ceilings", "ceiling-http-8", "HttpClient loop, 8 tasks", () => HttpCeilingAsync("ceiling-http-8", BenchOptions.Partitions)).ConfigureAwait(false);
+        await Run("startup", "startup", "start-up: existing group, broker delay 3 s", () => StartupAsync("startup", "start-up: existing group, broker delay 3 s", 3000)).ConfigureAwait(false);
+        await Run("startup", "startup-nodelay", "start-up: existing group, broker delay 0", () => StartupAsync("startup-nodelay", "start-up: existing group, broker delay 0", 0)).ConfigureAwait(false);
         await Run("latency", "latency", $"latency: sync at {_options.LatencyRate:N0} msg/s", LatencyAsync).ConfigureAwait(false);
         if (selected.Contains("backlog"))
         {
@@ -352,6 +354,60 @@ internal sealed class BenchRun
             Note = string.Create(CultureInfo.InvariantCulture,
                 $"receiver {_endpoint.Kind}; wrk -t2 -c32 -d{_options.WrkSeconds}s, 100-byte form POSTs (Lua script), after a 1 s warm-up; the receiver used {receiverCpu.TotalMicroseconds / Math.Max(1, requests):F1} µs CPU per request and {receiverCpu.TotalSeconds / seconds:F2} cores; the machine {machine.TotalSeconds / seconds:F2} cores"),
         };
+    }
+
+    /// <summary>
+    /// Time from <c>kcp run</c> to the first delivery for a group that already exists: kcp delivers a first batch of
+    /// messages and is stopped with SIGTERM (it commits and leaves the group), more messages are produced, and kcp is
+    /// started again. <paramref name="brokerDelayMs"/> is the cluster's group initial rebalance delay meanwhile
+    /// (a real broker's default is 3 s; it applies whenever the group was empty); 0 shows what kcp itself takes.
+    /// </summary>
+    private async Task<ScenarioResult> StartupAsync(string name, string label, int brokerDelayMs)
+    {
+        const int Count = 2_000;
+        var topic = $"bench-{name}-{_runId}";
+        var config = WriteConfig(name, topic, "/consume", new Dictionary<string, object>(), _endpoint);
+        await PreloadAsync(topic, Count, CompressionType.None).ConfigureAwait(false);
+        _cluster.SetGroupInitialRebalanceDelay(brokerDelayMs);
+        try
+        {
+            await _endpoint.ResetAsync().ConfigureAwait(false);
+            double firstRun;
+            using (var proxy = _kcp.Run(config))
+            {
+                var started = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds();
+                var (_, _, _, stats) = await WaitForDeliveriesAsync(proxy, Count, TimeSpan.FromSeconds(60), _endpoint).ConfigureAwait(false);
+                firstRun = (stats.FirstArrivalUnixMs - started) / 1000;
+                // Let the last offsets be committed, then stop as an operator would.
+                await Task.Delay(TimeSpan.FromSeconds(2), _cancel).ConfigureAwait(false);
+                var (killed, output) = await ChildProcess.RunAsync("kill", "/bin/kill", ["-TERM", proxy.Id.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+                if (killed != 0)
+                {
+                    throw new InvalidOperationException($"kill -TERM failed: {output}");
+                }
+
+                await proxy.WaitForExitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            }
+
+            await Task.Run(() => BenchProducer.Preload(_cluster.BootstrapServers, topic, BenchOptions.Partitions, Count, CompressionType.None, TimeSpan.FromSeconds(60)), _cancel).ConfigureAwait(false);
+            await _endpoint.ResetAsync().ConfigureAwait(false);
+            using var again = _kcp.Run(config);
+            var restarted = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds();
+            var (_, _, _, second) = await WaitForDeliveriesAsync(again, Count, TimeSpan.FromSeconds(60), _endpoint).ConfigureAwait(false);
+            var first = (second.FirstArrivalUnixMs - restarted) / 1000;
+            return new ScenarioResult(name, label)
+            {
+                FirstDeliverySeconds = first,
+                Messages = second.Messages,
+                Receiver = _endpoint.Kind,
+                Note = string.Create(CultureInfo.InvariantCulture,
+                    $"first delivery {first:F2} s after the second `kcp run` (existing group, committed offsets, stopped with SIGTERM before); the first run (new group) took {firstRun:F2} s; the mock cluster's group initial rebalance delay was {brokerDelayMs} ms; {second.Messages:N0} messages delivered in the second run ({Count:N0} produced after the stop)"),
+            };
+        }
+        finally
+        {
+            _cluster.SetGroupInitialRebalanceDelay(3000);
+        }
     }
 
     private static async Task<NginxReceiver> StartNginxAsync(string work) =>

@@ -61,6 +61,9 @@ internal sealed class ScenarioResult(string name, string label)
 
     public LatencyStats? Latency { get; set; }
 
+    /// <summary>Seconds from <c>kcp run</c> to the first delivery (start-up scenarios).</summary>
+    public double? FirstDeliverySeconds { get; set; }
+
     /// <summary>The receiver the scenario delivered to (<c>nginx</c>, <c>kestrel</c>), when it matters for the figure.</summary>
     public string? Receiver { get; set; }
 
@@ -110,7 +113,8 @@ internal static class Report
                 Ratio(r, rate, wrk),
                 Ratio(r, rate, consume),
                 Ratio(r, rate, http),
-                r.Latency is { } l ? string.Create(CultureInfo.InvariantCulture, $"{l.P50Ms:F2} / {l.P99Ms:F2}") : "",
+                r.Latency is { } l ? string.Create(CultureInfo.InvariantCulture, $"{l.P50Ms:F2} / {l.P99Ms:F2}")
+                    : r.FirstDeliverySeconds is { } f ? string.Create(CultureInfo.InvariantCulture, $"first delivery {f:F2} s") : "",
             ]);
         }
 
@@ -194,6 +198,11 @@ internal static class Report
             ? AtLeast("batch 100 >= 90% of the consume-only ceiling", Find("batch"), r => r.MessagesPerSecond / consume * 100, 90, "F0", " %")
             : ("batch 100 >= 90% of the consume-only ceiling", "", "no consume-only ceiling measured");
         yield return AtMost("p99 produce->arrival <= 5 ms at 1,000 msg/s", Find("latency"), r => r.Latency?.P99Ms, 5, "F2", " ms");
+        foreach (var startup in results.Where(r => r.Name.StartsWith("startup", StringComparison.Ordinal)))
+        {
+            yield return AtMost($"first delivery <= 1 s after kcp run ({startup.Label})", startup, r => r.FirstDeliverySeconds, 1, "F2", " s");
+        }
+
         foreach (var backlog in results.Where(r => r.Name.StartsWith("backlog", StringComparison.Ordinal)))
         {
             yield return AtMost($"<= 200 MB with a 1,000,000 backlog ({backlog.Label})", backlog, r => r.PeakMemoryMb, 200, "F0", " MB");
