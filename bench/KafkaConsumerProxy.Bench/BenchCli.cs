@@ -78,11 +78,12 @@ internal static class BenchCli
                 r.AddError($"--kcp-env: {e.Message}");
             }
         });
+        var readyToRun = new Option<bool>("--ready-to-run") { Description = "Publish kcp ReadyToRun (precompiled) for this machine's runtime identifier" };
         var keep = new Option<bool>("--keep") { Description = "Keep the work directory (published kcp, configs) after the run" };
 
         var root = new RootCommand("kcp benchmark: embedded Kafka cluster, a receiver process and kcp processes; prints throughput, CPU, memory and latency")
         {
-            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, consumerConf, brokers, idleSeconds, receiverKind, wrkSeconds, kcpEnv, keep,
+            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, consumerConf, brokers, idleSeconds, receiverKind, wrkSeconds, kcpEnv, readyToRun, keep,
             Ceilings.ConsumeCommand(),
             Ceilings.HttpCommand(),
         };
@@ -103,6 +104,7 @@ internal static class BenchCli
                 KeepWorkDirectory = parse.GetValue(keep),
                 Receiver = parse.GetValue(receiverKind) ?? "nginx",
                 WrkSeconds = parse.GetValue(wrkSeconds),
+                ReadyToRun = parse.GetValue(readyToRun),
                 KcpEnvironment = BenchConfig.ParseConf(parse.GetValue(kcpEnv) ?? ""),
                 Command = "dotnet run -c Release --project bench/KafkaConsumerProxy.Bench" + (args.Length == 0 ? "" : " -- " + string.Join(' ', args)),
             },
@@ -155,6 +157,8 @@ internal sealed record BenchOptions
     public required string Receiver { get; init; }
 
     public required int WrkSeconds { get; init; }
+
+    public required bool ReadyToRun { get; init; }
 
     /// <summary>Environment variables of every kcp run (<c>--kcp-env</c>).</summary>
     public required IReadOnlyDictionary<string, string> KcpEnvironment { get; init; }

@@ -74,7 +74,8 @@ internal sealed class BenchRun
             PrintHeader(output, options, work);
             var repo = FindRepositoryRoot();
             Step(output, clock, "publishing kcp (Release) ...");
-            var kcpDir = await PublishAsync(Path.Combine(repo, "src", "KafkaConsumerProxy", "KafkaConsumerProxy.csproj"), Path.Combine(work, "kcp"), work).ConfigureAwait(false);
+            var kcpDir = await PublishAsync(Path.Combine(repo, "src", "KafkaConsumerProxy", "KafkaConsumerProxy.csproj"), Path.Combine(work, "kcp"), work,
+                options.ReadyToRun ? ["-r", RuntimeInformation.RuntimeIdentifier, "--self-contained", "false", "-p:PublishReadyToRun=true"] : []).ConfigureAwait(false);
             Step(output, clock, "publishing the receiver (Release) ...");
             var receiverDir = await PublishAsync(Path.Combine(repo, "bench", "KafkaConsumerProxy.Bench.Receiver", "KafkaConsumerProxy.Bench.Receiver.csproj"), Path.Combine(work, "receiver"), work).ConfigureAwait(false);
 
@@ -666,12 +667,12 @@ internal sealed class BenchRun
             : (path, arguments);
     }
 
-    private static async Task<string> PublishAsync(string project, string outputDirectory, string work)
+    private static async Task<string> PublishAsync(string project, string outputDirectory, string work, IEnumerable<string>? extra = null)
     {
         var (exitCode, output) = await ChildProcess.RunAsync(
             "dotnet publish",
             "dotnet",
-            ["publish", project, "-c", "Release", "-o", outputDirectory, "--artifacts-path", Path.Combine(work, "artifacts"), "--nologo", "-v", "quiet"],
+            ["publish", project, "-c", "Release", "-o", outputDirectory, "--artifacts-path", Path.Combine(work, "artifacts"), "--nologo", "-v", "quiet", .. extra ?? []],
             TimeSpan.FromMinutes(5)).ConfigureAwait(false);
         return exitCode == 0 ? outputDirectory : throw new InvalidOperationException($"dotnet publish {project} failed (exit {exitCode}):\n{output}");
     }
@@ -700,6 +701,11 @@ internal sealed class BenchRun
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  workload  {options.Messages:N0} messages per throughput scenario, {BenchProducer.ValueBytes}-byte values, {BenchOptions.Partitions} partitions; scenarios: {string.Join(", ", BenchOptions.AllScenarios.Where(options.Scenarios.Contains))}"));
         output.WriteLine($"  receiver  {options.Receiver} for wrk, sync, async, batch and the HttpClient ceilings; Kestrel for latency, backlog and large");
+        if (options.ReadyToRun)
+        {
+            output.WriteLine($"  kcp build ReadyToRun (published with -r {RuntimeInformation.RuntimeIdentifier} -p:PublishReadyToRun=true)");
+        }
+
         if (options.KcpEnvironment.Count > 0)
         {
             output.WriteLine($"  kcp env   {BenchConfig.FormatConf(options.KcpEnvironment)} (environment of every kcp run)");
