@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Profiles kcp during one benchmark scenario: perf (with the runtime's perf map, so JIT-compiled methods have
-# names) and dotnet-counters (GC, allocation rate, thread pool, lock contention), both attached to the kcp process
-# of that scenario once its deliveries have started (counters after the perf window, see below). Output in OUT_DIR: perf.data,
-# symbol), perf-callers.txt (with children), counters.csv, bench.txt.
+# names) attached to the kcp process of that scenario once its deliveries run, then dotnet-counters (System.Runtime:
+# GC, allocation rate, thread pool, lock contention) for 3 s after the perf window. Output in OUT_DIR: perf.data,
+# perf-report.txt (flat, by symbol), perf-callers.txt (with children), perf-dso.txt, counters.csv, bench.txt.
 #
 #   bench/profile.sh sync|async|batch [OUT_DIR] [extra benchmark options...]
 #
-# PROFILE_DELAY (s after kcp starts, default 5), PROFILE_SECONDS (default 6), PROFILE_KCP_ENV (more KEY=VALUE,... for kcp).
+# PROFILE_DELAY (s after kcp starts, default 5), PROFILE_SECONDS (default 6), PROFILE_KCP_ENV (more KEY=VALUE,... for
+# kcp), PROFILE_COUNTERS=0 (no dotnet-counters).
 # Needs linux-perf (perf) and the local tools of .config/dotnet-tools.json (`dotnet tool restore`).
 set -euo pipefail
 scenario=${1:?scenario: sync, async or batch}
