@@ -55,11 +55,35 @@ internal static class BenchCli
             }
         });
         var idleSeconds = new Option<int>("--idle-seconds") { Description = "How long kcp's idle CPU is measured after each throughput scenario", DefaultValueFactory = _ => 1 };
+        var receiverKind = new Option<string>("--receiver")
+        {
+            Description = "Receiver of wrk, sync, async, batch and the HttpClient ceilings: nginx (bench/install.sh installs it) or kestrel; latency, backlog and large always use Kestrel",
+            DefaultValueFactory = _ => "nginx",
+        };
+        receiverKind.AcceptOnlyFromAmong("nginx", "kestrel");
+        var wrkSeconds = new Option<int>("--wrk-seconds") { Description = "Duration of the wrk ceiling", DefaultValueFactory = _ => 5 };
+        var kcpEnv = new Option<string>("--kcp-env")
+        {
+            Description = "Environment variables for every kcp run, KEY=VALUE,KEY=VALUE (experiments with runtime settings; the report prints them)",
+            DefaultValueFactory = _ => "",
+        };
+        kcpEnv.Validators.Add(r =>
+        {
+            try
+            {
+                BenchConfig.ParseConf(r.GetValue(kcpEnv) ?? "");
+            }
+            catch (FormatException e)
+            {
+                r.AddError($"--kcp-env: {e.Message}");
+            }
+        });
+        var readyToRun = new Option<bool>("--ready-to-run") { Description = "Publish kcp ReadyToRun (precompiled) for this machine's runtime identifier" };
         var keep = new Option<bool>("--keep") { Description = "Keep the work directory (published kcp, configs) after the run" };
 
         var root = new RootCommand("kcp benchmark: embedded Kafka cluster, a receiver process and kcp processes; prints throughput, CPU, memory and latency")
         {
-            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, consumerConf, brokers, idleSeconds, keep,
+            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, consumerConf, brokers, idleSeconds, receiverKind, wrkSeconds, kcpEnv, readyToRun, keep,
             Ceilings.ConsumeCommand(),
             Ceilings.HttpCommand(),
         };
@@ -78,6 +102,10 @@ internal static class BenchCli
                 Brokers = parse.GetValue(brokers),
                 IdleSeconds = parse.GetValue(idleSeconds),
                 KeepWorkDirectory = parse.GetValue(keep),
+                Receiver = parse.GetValue(receiverKind) ?? "nginx",
+                WrkSeconds = parse.GetValue(wrkSeconds),
+                ReadyToRun = parse.GetValue(readyToRun),
+                KcpEnvironment = BenchConfig.ParseConf(parse.GetValue(kcpEnv) ?? ""),
                 Command = "dotnet run -c Release --project bench/KafkaConsumerProxy.Bench" + (args.Length == 0 ? "" : " -- " + string.Join(' ', args)),
             },
             cancel));
@@ -96,7 +124,7 @@ internal sealed record BenchOptions
 
     public const int Partitions = 8;
 
-    public static IReadOnlyList<string> AllScenarios { get; } = ["sync", "async", "batch", "ceilings", "latency", "backlog", "large"];
+    public static IReadOnlyList<string> AllScenarios { get; } = ["wrk", "sync", "async", "batch", "ceilings", "startup", "latency", "backlog", "large"];
 
     public required int Messages { get; init; }
 
@@ -124,6 +152,16 @@ internal sealed record BenchOptions
     public required int IdleSeconds { get; init; }
 
     public required bool KeepWorkDirectory { get; init; }
+
+    /// <summary><c>nginx</c> or <c>kestrel</c>: the receiver of the throughput scenarios and the HTTP ceilings.</summary>
+    public required string Receiver { get; init; }
+
+    public required int WrkSeconds { get; init; }
+
+    public required bool ReadyToRun { get; init; }
+
+    /// <summary>Environment variables of every kcp run (<c>--kcp-env</c>).</summary>
+    public required IReadOnlyDictionary<string, string> KcpEnvironment { get; init; }
 
     /// <summary>The command line that reproduces this run.</summary>
     public required string Command { get; init; }

@@ -36,6 +36,9 @@ internal sealed class BenchRun
     private readonly BenchOptions _options;
     private readonly MockKafkaCluster _cluster;
     private readonly ReceiverClient _receiver;
+
+    /// <summary>The receiver of the throughput scenarios and the HTTP ceilings: nginx, or Kestrel with <c>--receiver kestrel</c>.</summary>
+    private readonly IReceiver _endpoint;
     private readonly Kcp _kcp;
     private readonly string _work;
     private readonly string _runId;
@@ -45,11 +48,12 @@ internal sealed class BenchRun
     private readonly IReadOnlyList<int> _mockThreads;
     private string? _syncTopic;
 
-    private BenchRun(BenchOptions options, MockKafkaCluster cluster, ReceiverClient receiver, Kcp kcp, string work, Stopwatch clock, CancellationToken cancel)
+    private BenchRun(BenchOptions options, MockKafkaCluster cluster, ReceiverClient receiver, IReceiver endpoint, Kcp kcp, string work, Stopwatch clock, CancellationToken cancel)
     {
         _options = options;
         _cluster = cluster;
         _receiver = receiver;
+        _endpoint = endpoint;
         _kcp = kcp;
         _work = work;
         _clock = clock;
@@ -70,7 +74,8 @@ internal sealed class BenchRun
             PrintHeader(output, options, work);
             var repo = FindRepositoryRoot();
             Step(output, clock, "publishing kcp (Release) ...");
-            var kcpDir = await PublishAsync(Path.Combine(repo, "src", "KafkaConsumerProxy", "KafkaConsumerProxy.csproj"), Path.Combine(work, "kcp"), work).ConfigureAwait(false);
+            var kcpDir = await PublishAsync(Path.Combine(repo, "src", "KafkaConsumerProxy", "KafkaConsumerProxy.csproj"), Path.Combine(work, "kcp"), work,
+                options.ReadyToRun ? ["-r", RuntimeInformation.RuntimeIdentifier, "--self-contained", "false", "-p:PublishReadyToRun=true"] : []).ConfigureAwait(false);
             Step(output, clock, "publishing the receiver (Release) ...");
             var receiverDir = await PublishAsync(Path.Combine(repo, "bench", "KafkaConsumerProxy.Bench.Receiver", "KafkaConsumerProxy.Bench.Receiver.csproj"), Path.Combine(work, "receiver"), work).ConfigureAwait(false);
 
@@ -81,8 +86,14 @@ internal sealed class BenchRun
             // others force a second rebalance, which the mock holds for session.timeout.ms - 1 s.
             cluster.SetGroupInitialRebalanceDelay(3000);
             using var receiver = await ReceiverClient.StartAsync(Path.Combine(receiverDir, "KafkaConsumerProxy.Bench.Receiver"), options.SlowDelayMs).ConfigureAwait(false);
-            Step(output, clock, $"mock cluster {cluster.BootstrapServers} ({options.Brokers} broker(s), librdkafka {Library.VersionString}); receiver {receiver.BaseAddress} (pid {receiver.Process.Id})");
-            var run = new BenchRun(options, cluster, receiver, new Kcp(Path.Combine(kcpDir, "kcp")), work, clock, cancel);
+            Step(output, clock, $"mock cluster {cluster.BootstrapServers} ({options.Brokers} broker(s), librdkafka {Library.VersionString}); Kestrel receiver {receiver.BaseAddress} (pid {receiver.Process.Id})");
+            using var nginx = options.Receiver == "nginx" ? await StartNginxAsync(work).ConfigureAwait(false) : null;
+            if (nginx is not null)
+            {
+                Step(output, clock, $"nginx receiver {nginx.BaseAddress} (pid {nginx.Process.Id}, one process, config {Path.Combine(work, "nginx", "nginx.conf")}) for the throughput scenarios and the HTTP ceilings");
+            }
+
+            var run = new BenchRun(options, cluster, receiver, (IReceiver?)nginx ?? receiver, new Kcp(Path.Combine(kcpDir, "kcp"), options.KcpEnvironment), work, clock, cancel);
             var results = await run.RunScenariosAsync().ConfigureAwait(false);
 
             Report.Print(output, results);
@@ -132,12 +143,15 @@ internal sealed class BenchRun
             Step($"  -> {Summary(result)}");
         }
 
+        await Run("wrk", "ceiling-wrk", "ceiling: wrk -t2 -c32", WrkCeilingAsync).ConfigureAwait(false);
         await Run("sync", "sync", "sync, concurrency 4", () => ThroughputAsync("sync", "sync, concurrency 4", new Dictionary<string, object>(), expectBatch: false)).ConfigureAwait(false);
         await Run("async", "async", "async 64", () => ThroughputAsync("async", "async 64", AsyncKeys, expectBatch: false)).ConfigureAwait(false);
         await Run("batch", "batch", "batch 100 (json)", () => ThroughputAsync("batch", "batch 100 (json)", new Dictionary<string, object> { ["format"] = "json", ["batch_size"] = 100 }, expectBatch: true)).ConfigureAwait(false);
         await Run("ceilings", "ceiling-consume", "ceiling: consume only, no HTTP", ConsumeCeilingAsync).ConfigureAwait(false);
         await Run("ceilings", "ceiling-http", "ceiling: HttpClient loop, 64 tasks", () => HttpCeilingAsync("ceiling-http", 64)).ConfigureAwait(false);
         await Run("ceilings", "ceiling-http-8", "HttpClient loop, 8 tasks", () => HttpCeilingAsync("ceiling-http-8", BenchOptions.Partitions)).ConfigureAwait(false);
+        await Run("startup", "startup", "start-up: existing group, broker delay 3 s", () => StartupAsync("startup", "start-up: existing group, broker delay 3 s", 3000)).ConfigureAwait(false);
+        await Run("startup", "startup-nodelay", "start-up: existing group, broker delay 0", () => StartupAsync("startup-nodelay", "start-up: existing group, broker delay 0", 0)).ConfigureAwait(false);
         await Run("latency", "latency", $"latency: sync at {_options.LatencyRate:N0} msg/s", LatencyAsync).ConfigureAwait(false);
         if (selected.Contains("backlog"))
         {
@@ -162,7 +176,7 @@ internal sealed class BenchRun
     {
         var count = _options.Messages;
         var topic = $"bench-{name}-{_runId}";
-        var config = WriteConfig(name, topic, "/consume", keys);
+        var config = WriteConfig(name, topic, "/consume", keys, _endpoint);
         if (await _kcp.UnsupportedKeyAsync(config).ConfigureAwait(false) is { } key)
         {
             return ScenarioResult.NotAvailable(name, label, $"key {key} not supported by this build");
@@ -174,14 +188,15 @@ internal sealed class BenchRun
             throw new InvalidOperationException($"the mock cluster kept only {retained:N0} of {count:N0} messages; use a smaller --messages");
         }
 
-        await _receiver.ResetAsync().ConfigureAwait(false);
+        await _endpoint.ResetAsync().ConfigureAwait(false);
+        var startedUnixMs = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds();
         using var proxy = _kcp.Run(config);
-        var (start, half, end, stats) = await WaitForDeliveriesAsync(proxy, count, TimeSpan.FromSeconds(60 + count / 2_000)).ConfigureAwait(false);
+        var (start, half, end, stats) = await WaitForDeliveriesAsync(proxy, count, TimeSpan.FromSeconds(60 + count / 2_000), _endpoint).ConfigureAwait(false);
 
         // What kcp spends when it has nothing to do (fetch polling, timers), for comparison with the busy figure.
-        var idleFrom = Probe(proxy, stats.Messages);
+        var idleFrom = Probe(proxy, stats.Messages, _endpoint);
         await Task.Delay(TimeSpan.FromSeconds(_options.IdleSeconds), _cancel).ConfigureAwait(false);
-        var idle = Cores(idleFrom, Probe(proxy, stats.Messages)).Kcp;
+        var idle = Cores(idleFrom, Probe(proxy, stats.Messages, _endpoint)).Kcp;
         var peak = proxy.PeakMemoryMb;
 
         var result = new ScenarioResult(name, label)
@@ -195,9 +210,11 @@ internal sealed class BenchRun
             SecondHalfCpuUsPerMessage = (end.Kcp - half.Kcp).TotalMicroseconds / Math.Max(1, end.Messages - half.Messages),
             PeakMemoryMb = peak,
             Split = Cores(start, end),
+            Receiver = _endpoint.Kind,
         };
         var notes = new List<string>
         {
+            string.Create(CultureInfo.InvariantCulture, $"receiver {_endpoint.Kind}; first delivery {(stats.FirstArrivalUnixMs - startedUnixMs) / 1000:F2} s after kcp was started (new group: joining included)"),
             string.Create(CultureInfo.InvariantCulture, $"the mock cluster spent {(end.Cluster - start.Cluster).TotalMicroseconds / Math.Max(1, end.Messages - start.Messages):F1} µs CPU per message serving kcp"),
             string.Create(CultureInfo.InvariantCulture, $"kcp used {idle:F2} cores in the {_options.IdleSeconds} s after the last delivery (commits, background JIT, idle fetching)"),
         };
@@ -206,7 +223,11 @@ internal sealed class BenchRun
             notes.Add($"{stats.Messages - count:N0} duplicate deliveries");
         }
 
-        notes.Add($"at most {stats.MaxInFlight} requests open at once");
+        if (stats.MaxInFlight > 0)
+        {
+            notes.Add($"at most {stats.MaxInFlight} requests open at once");
+        }
+
         if (expectBatch && result.MessagesPerRequest < 1.5)
         {
             return ScenarioResult.NotAvailable(name, label, string.Create(CultureInfo.InvariantCulture,
@@ -268,16 +289,23 @@ internal sealed class BenchRun
     {
         var label = concurrency == 64 ? "ceiling: HttpClient loop, 64 tasks" : $"HttpClient loop, {concurrency} tasks";
         var requests = _options.Messages;
-        await _receiver.ResetAsync().ConfigureAwait(false);
-        var receiverCpu = _receiver.Process.CpuTime;
+        await _endpoint.ResetAsync().ConfigureAwait(false);
+        var receiverCpu = _endpoint.Process.CpuTime;
         var (file, arguments) = Self(
-            "ceiling-http", "--url", new Uri(_receiver.BaseAddress, "consume").ToString(),
+            "ceiling-http", "--url", new Uri(_endpoint.BaseAddress, "consume").ToString(),
             "--requests", requests.ToString(CultureInfo.InvariantCulture), "--concurrency", concurrency.ToString(CultureInfo.InvariantCulture), "--timeout-s", "120",
-            "--warmup", (requests / 10).ToString(CultureInfo.InvariantCulture), "--reset-url", new Uri(_receiver.BaseAddress, "reset").ToString());
+            "--warmup", (requests / 10).ToString(CultureInfo.InvariantCulture), "--reset-url", new Uri(_endpoint.BaseAddress, "reset").ToString());
         var (exitCode, output) = await ChildProcess.RunAsync(name, file, arguments, TimeSpan.FromSeconds(150)).ConfigureAwait(false);
         var figures = ParseResult<HttpCeilingResult>(output, name, exitCode);
-        var stats = await _receiver.StatsAsync().ConfigureAwait(false);
-        receiverCpu = _receiver.Process.CpuTime - receiverCpu;
+        // nginx writes its log in 50 ms flushes: wait until the last requests are in it.
+        var stats = await _endpoint.StatsAsync().ConfigureAwait(false);
+        for (var i = 0; i < 50 && stats.Requests < requests; i++)
+        {
+            await Task.Delay(20, _cancel).ConfigureAwait(false);
+            stats = await _endpoint.StatsAsync().ConfigureAwait(false);
+        }
+
+        receiverCpu = _endpoint.Process.CpuTime - receiverCpu;
         if (figures.Errors > 0 || stats.Requests < requests)
         {
             throw new InvalidOperationException($"{figures.Errors} failed requests; the receiver saw {stats.Requests:N0} of {requests:N0}");
@@ -290,9 +318,103 @@ internal sealed class BenchRun
             Seconds = stats.Seconds,
             CpuUsPerMessage = figures.CpuMs * 1000 / figures.Requests,
             Note = string.Create(CultureInfo.InvariantCulture,
-                $"one HttpClient, keep-alive, 100-byte form POSTs to the same receiver, measured after {requests / 10:N0} warm-up requests; CPU is the client's per request; the receiver used {receiverCpu.TotalMicroseconds / (stats.Requests + requests / 10):F1} µs per request (warm-up and measured requests)"),
+                $"receiver {_endpoint.Kind}; one HttpClient, keep-alive, 100-byte form POSTs to the same receiver, measured after {requests / 10:N0} warm-up requests; CPU is the client's per request; the receiver used {receiverCpu.TotalMicroseconds / (stats.Requests + requests / 10):F1} µs per request (warm-up and measured requests)"),
         };
     }
+
+    /// <summary>
+    /// The wrk ceiling against the throughput scenarios' receiver, in the same run: what the receiver and the
+    /// loopback take on this machine at this moment, with a load generator that costs little itself.
+    /// </summary>
+    private async Task<ScenarioResult> WrkCeilingAsync()
+    {
+        const string Name = "ceiling-wrk";
+        const string Label = "ceiling: wrk -t2 -c32";
+        if (Wrk.Missing() is { } missing)
+        {
+            return ScenarioResult.NotAvailable(Name, Label, missing);
+        }
+
+        var url = new Uri(_endpoint.BaseAddress, "consume");
+        // A short warm-up (connections, the receiver's first allocations), then the measured run.
+        await Wrk.RunAsync(url, 2, 32, 1, _work).ConfigureAwait(false);
+        await _endpoint.ResetAsync().ConfigureAwait(false);
+        var receiverCpu = _endpoint.Process.CpuTime;
+        var machine = ProcFs.MachineBusyTime();
+        var watch = Stopwatch.StartNew();
+        var (rate, requests, _) = await Wrk.RunAsync(url, 2, 32, _options.WrkSeconds, _work).ConfigureAwait(false);
+        var seconds = watch.Elapsed.TotalSeconds;
+        receiverCpu = _endpoint.Process.CpuTime - receiverCpu;
+        machine = ProcFs.MachineBusyTime() - machine;
+        return new ScenarioResult(Name, Label)
+        {
+            RequestsPerSecond = rate,
+            Messages = requests,
+            Seconds = _options.WrkSeconds,
+            Receiver = _endpoint.Kind,
+            Note = string.Create(CultureInfo.InvariantCulture,
+                $"receiver {_endpoint.Kind}; wrk -t2 -c32 -d{_options.WrkSeconds}s, 100-byte form POSTs (Lua script), after a 1 s warm-up; the receiver used {receiverCpu.TotalMicroseconds / Math.Max(1, requests):F1} µs CPU per request and {receiverCpu.TotalSeconds / seconds:F2} cores; the machine {machine.TotalSeconds / seconds:F2} cores"),
+        };
+    }
+
+    /// <summary>
+    /// Time from <c>kcp run</c> to the first delivery for a group that already exists: kcp delivers a first batch of
+    /// messages and is stopped with SIGTERM (it commits and leaves the group), more messages are produced, and kcp is
+    /// started again. <paramref name="brokerDelayMs"/> is the cluster's group initial rebalance delay meanwhile
+    /// (a real broker's default is 3 s; it applies whenever the group was empty); 0 shows what kcp itself takes.
+    /// </summary>
+    private async Task<ScenarioResult> StartupAsync(string name, string label, int brokerDelayMs)
+    {
+        const int Count = 2_000;
+        var topic = $"bench-{name}-{_runId}";
+        var config = WriteConfig(name, topic, "/consume", new Dictionary<string, object>(), _endpoint);
+        await PreloadAsync(topic, Count, CompressionType.None).ConfigureAwait(false);
+        _cluster.SetGroupInitialRebalanceDelay(brokerDelayMs);
+        try
+        {
+            await _endpoint.ResetAsync().ConfigureAwait(false);
+            double firstRun;
+            using (var proxy = _kcp.Run(config))
+            {
+                var started = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds();
+                var (_, _, _, stats) = await WaitForDeliveriesAsync(proxy, Count, TimeSpan.FromSeconds(60), _endpoint).ConfigureAwait(false);
+                firstRun = (stats.FirstArrivalUnixMs - started) / 1000;
+                // Let the last offsets be committed, then stop as an operator would.
+                await Task.Delay(TimeSpan.FromSeconds(2), _cancel).ConfigureAwait(false);
+                var (killed, output) = await ChildProcess.RunAsync("kill", "/bin/kill", ["-TERM", proxy.Id.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+                if (killed != 0)
+                {
+                    throw new InvalidOperationException($"kill -TERM failed: {output}");
+                }
+
+                await proxy.WaitForExitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            }
+
+            await Task.Run(() => BenchProducer.Preload(_cluster.BootstrapServers, topic, BenchOptions.Partitions, Count, CompressionType.None, TimeSpan.FromSeconds(60)), _cancel).ConfigureAwait(false);
+            await _endpoint.ResetAsync().ConfigureAwait(false);
+            using var again = _kcp.Run(config);
+            var restarted = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds();
+            var (_, _, _, second) = await WaitForDeliveriesAsync(again, Count, TimeSpan.FromSeconds(60), _endpoint).ConfigureAwait(false);
+            var first = (second.FirstArrivalUnixMs - restarted) / 1000;
+            return new ScenarioResult(name, label)
+            {
+                FirstDeliverySeconds = first,
+                Messages = second.Messages,
+                Receiver = _endpoint.Kind,
+                Note = string.Create(CultureInfo.InvariantCulture,
+                    $"first delivery {first:F2} s after the second `kcp run` (existing group, committed offsets, stopped with SIGTERM before); the first run (new group) took {firstRun:F2} s; the mock cluster's group initial rebalance delay was {brokerDelayMs} ms; {second.Messages:N0} messages delivered in the second run ({Count:N0} produced after the stop)"),
+            };
+        }
+        finally
+        {
+            _cluster.SetGroupInitialRebalanceDelay(3000);
+        }
+    }
+
+    private static async Task<NginxReceiver> StartNginxAsync(string work) =>
+        NginxReceiver.Missing() is { } missing
+            ? throw new InvalidOperationException($"--receiver nginx: {missing}; or use --receiver kestrel")
+            : await NginxReceiver.StartAsync(work).ConfigureAwait(false);
 
     private async Task<ScenarioResult> LatencyAsync()
     {
@@ -433,8 +555,9 @@ internal sealed class BenchRun
     /// a message, at the first poll that saw half of them, and at the poll that saw the last one, and the receiver's
     /// final counters.
     /// </summary>
-    private async Task<(Sample Start, Sample Half, Sample End, ReceiverStats Stats)> WaitForDeliveriesAsync(ChildProcess proxy, long target, TimeSpan limit)
+    private async Task<(Sample Start, Sample Half, Sample End, ReceiverStats Stats)> WaitForDeliveriesAsync(ChildProcess proxy, long target, TimeSpan limit, IReceiver? receiver = null)
     {
+        receiver ??= _receiver;
         var deadline = Stopwatch.GetTimestamp() + (long)(limit.TotalSeconds * Stopwatch.Frequency);
         Sample? start = null;
         Sample? half = null;
@@ -442,8 +565,8 @@ internal sealed class BenchRun
         var lastProgress = Stopwatch.GetTimestamp();
         while (true)
         {
-            var stats = await _receiver.StatsAsync().ConfigureAwait(false);
-            var probe = Probe(proxy, stats.Messages);
+            var stats = await receiver.StatsAsync().ConfigureAwait(false);
+            var probe = Probe(proxy, stats.Messages, receiver);
             if (start is null && stats.Messages > 0)
             {
                 start = probe;
@@ -491,18 +614,19 @@ internal sealed class BenchRun
         return retained;
     }
 
-    private string WriteConfig(string scenario, string topic, string url, IReadOnlyDictionary<string, object> keys)
+    private string WriteConfig(string scenario, string topic, string url, IReadOnlyDictionary<string, object> keys, IReceiver? receiver = null)
     {
+        receiver ??= _receiver;
         var directory = Directory.CreateDirectory(Path.Combine(_work, "configs", scenario)).FullName;
         // A group per scenario: the backlog scenarios share one topic, and each must start from its beginning.
-        return BenchConfig.Write(directory, _cluster.BootstrapServers, _options.ConsumerConf, topic, $"bench-{scenario}-{_runId}-group", _receiver.BaseAddress.Port, url, keys);
+        return BenchConfig.Write(directory, _cluster.BootstrapServers, _options.ConsumerConf, topic, $"bench-{scenario}-{_runId}-group", receiver.BaseAddress.Port, url, keys);
     }
 
-    private Sample Probe(ChildProcess proxy, long messages) => new(
+    private Sample Probe(ChildProcess proxy, long messages, IReceiver? receiver = null) => new(
         messages,
         Stopwatch.GetTimestamp(),
         proxy.CpuTime,
-        _receiver.Process.CpuTime,
+        (receiver ?? _receiver).Process.CpuTime,
         ProcFs.CpuTime(Environment.ProcessId) ?? TimeSpan.Zero,
         ProcFs.ThreadsCpuTime(Environment.ProcessId, _mockThreads),
         ProcFs.MachineBusyTime());
@@ -543,12 +667,12 @@ internal sealed class BenchRun
             : (path, arguments);
     }
 
-    private static async Task<string> PublishAsync(string project, string outputDirectory, string work)
+    private static async Task<string> PublishAsync(string project, string outputDirectory, string work, IEnumerable<string>? extra = null)
     {
         var (exitCode, output) = await ChildProcess.RunAsync(
             "dotnet publish",
             "dotnet",
-            ["publish", project, "-c", "Release", "-o", outputDirectory, "--artifacts-path", Path.Combine(work, "artifacts"), "--nologo", "-v", "quiet"],
+            ["publish", project, "-c", "Release", "-o", outputDirectory, "--artifacts-path", Path.Combine(work, "artifacts"), "--nologo", "-v", "quiet", .. extra ?? []],
             TimeSpan.FromMinutes(5)).ConfigureAwait(false);
         return exitCode == 0 ? outputDirectory : throw new InvalidOperationException($"dotnet publish {project} failed (exit {exitCode}):\n{output}");
     }
@@ -576,6 +700,17 @@ internal sealed class BenchRun
         output.WriteLine($"  machine   {Environment.ProcessorCount} cores ({ProcFs.CpuModel()}), {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  workload  {options.Messages:N0} messages per throughput scenario, {BenchProducer.ValueBytes}-byte values, {BenchOptions.Partitions} partitions; scenarios: {string.Join(", ", BenchOptions.AllScenarios.Where(options.Scenarios.Contains))}"));
+        output.WriteLine($"  receiver  {options.Receiver} for wrk, sync, async, batch and the HttpClient ceilings; Kestrel for latency, backlog and large");
+        if (options.ReadyToRun)
+        {
+            output.WriteLine($"  kcp build ReadyToRun (published with -r {RuntimeInformation.RuntimeIdentifier} -p:PublishReadyToRun=true)");
+        }
+
+        if (options.KcpEnvironment.Count > 0)
+        {
+            output.WriteLine($"  kcp env   {BenchConfig.FormatConf(options.KcpEnvironment)} (environment of every kcp run)");
+        }
+
         output.WriteLine($"  consumer  {string.Join(", ", options.ConsumerConf.Select(kv => $"{kv.Key}={kv.Value}"))} (every kcp run and the consume-only ceiling)");
         output.WriteLine($"  work dir  {work}");
         output.WriteLine($"  load      1-minute load average {ProcFs.LoadAverage()} at start (anything else running shares the same cores)");

@@ -42,7 +42,7 @@ internal sealed class ChildProcess : IDisposable
     public double? MemoryMb => ProcFs.StatusKb(Id, "VmRSS") is { } kb ? kb / 1024.0 : null;
 
     /// <summary>Starts a process; with <paramref name="logFile"/>, every output line is also appended there.</summary>
-    public static ChildProcess Start(string name, string fileName, IEnumerable<string> arguments, string? workingDirectory = null, string? logFile = null)
+    public static ChildProcess Start(string name, string fileName, IEnumerable<string> arguments, string? workingDirectory = null, string? logFile = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(fileName)
         {
@@ -58,6 +58,10 @@ internal sealed class ChildProcess : IDisposable
 
         // The children log plain text; no colour codes in the kept lines.
         info.Environment["DOTNET_SYSTEM_CONSOLE_ALLOW_ANSI_COLOR_REDIRECTION"] = "false";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[key] = value;
+        }
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var child = new ChildProcess(name, process, logFile);
         process.OutputDataReceived += (_, e) => child.Keep(e.Data);

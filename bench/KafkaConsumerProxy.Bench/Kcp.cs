@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace KafkaConsumerProxy.Bench;
 
 /// <summary>The published kcp executable: validates configs and runs them as separate processes.</summary>
-internal sealed partial class Kcp(string executable)
+internal sealed partial class Kcp(string executable, IReadOnlyDictionary<string, string> environment)
 {
     /// <summary>
     /// Runs <c>kcp validate</c>. Returns null when the config is valid, the name of the first key this build does
@@ -27,7 +27,7 @@ internal sealed partial class Kcp(string executable)
     public ChildProcess Run(string configFile)
     {
         var directory = Path.GetDirectoryName(configFile)!;
-        return ChildProcess.Start("kcp run", executable, ["run", "--config", configFile], directory, Path.Combine(directory, "kcp.log"));
+        return ChildProcess.Start("kcp run", executable, ["run", "--config", configFile], directory, Path.Combine(directory, "kcp.log"), environment);
     }
 
     // ConfigError's format: "routes/bench.yaml: key 'batch_size': unknown key" (optionally "; did you mean ...").

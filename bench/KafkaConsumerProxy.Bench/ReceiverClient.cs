@@ -5,7 +5,7 @@ using System.Text.Json.Serialization;
 namespace KafkaConsumerProxy.Bench;
 
 /// <summary>The orchestrator's side of the receiver process: start it, read its counters, reset them.</summary>
-internal sealed class ReceiverClient : IDisposable
+internal sealed class ReceiverClient : IReceiver, IDisposable
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -20,6 +20,8 @@ internal sealed class ReceiverClient : IDisposable
         BaseAddress = baseAddress;
         _http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(10) };
     }
+
+    public string Kind => "kestrel";
 
     public ChildProcess Process { get; }
 

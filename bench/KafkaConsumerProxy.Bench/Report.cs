@@ -61,6 +61,12 @@ internal sealed class ScenarioResult(string name, string label)
 
     public LatencyStats? Latency { get; set; }
 
+    /// <summary>Seconds from <c>kcp run</c> to the first delivery (start-up scenarios).</summary>
+    public double? FirstDeliverySeconds { get; set; }
+
+    /// <summary>The receiver the scenario delivered to (<c>nginx</c>, <c>kestrel</c>), when it matters for the figure.</summary>
+    public string? Receiver { get; set; }
+
     public static ScenarioResult NotAvailable(string name, string label, string reason) =>
         new(name, label) { Outcome = Outcome.NotAvailable, Note = "not available: " + reason };
 
@@ -75,6 +81,7 @@ internal static class Report
     {
         var consume = results.FirstOrDefault(r => r is { Name: "ceiling-consume", Outcome: Outcome.Measured })?.MessagesPerSecond;
         var http = results.FirstOrDefault(r => r is { Name: "ceiling-http", Outcome: Outcome.Measured })?.RequestsPerSecond;
+        var wrk = results.FirstOrDefault(r => r is { Name: "ceiling-wrk", Outcome: Outcome.Measured })?.RequestsPerSecond;
 
         output.WriteLine();
         output.WriteLine("Results (msg/s from the receiver's first to last arrival; CPU = kcp utime+stime between the first and last delivery, per message;");
@@ -82,13 +89,13 @@ internal static class Report
         output.WriteLine();
         var rows = new List<string[]>
         {
-            new[] { "scenario", "msg/s", "CPU µs/msg", "2nd half: msg/s", "µs/msg", "peak MB", "msg/request", "vs consume-only", "vs HttpClient", "p50 / p99 ms" },
+            new[] { "scenario", "receiver", "msg/s", "CPU µs/msg", "2nd half: msg/s", "µs/msg", "peak MB", "msg/request", "vs wrk", "vs consume-only", "vs HttpClient", "p50 / p99 ms" },
         };
         foreach (var r in results)
         {
             if (r.Outcome != Outcome.Measured)
             {
-                rows.Add([r.Label, FirstLine(r.Note), "", "", "", "", "", "", "", ""]);
+                rows.Add([r.Label, FirstLine(r.Note), "", "", "", "", "", "", "", "", "", ""]);
                 continue;
             }
 
@@ -96,15 +103,18 @@ internal static class Report
             rows.Add(
             [
                 r.Label,
+                r.Receiver ?? "",
                 rate is { } v ? N0(v) + (r.RequestsPerSecond is null ? "" : " req/s") : "",
                 F(r.CpuUsPerMessage, "F1"),
                 r.SecondHalfMessagesPerSecond is { } h ? N0(h) : "",
                 F(r.SecondHalfCpuUsPerMessage, "F1"),
                 F(r.PeakMemoryMb, "F0"),
                 F(r.MessagesPerRequest, "F1"),
+                Ratio(r, rate, wrk),
                 Ratio(r, rate, consume),
                 Ratio(r, rate, http),
-                r.Latency is { } l ? string.Create(CultureInfo.InvariantCulture, $"{l.P50Ms:F2} / {l.P99Ms:F2}") : "",
+                r.Latency is { } l ? string.Create(CultureInfo.InvariantCulture, $"{l.P50Ms:F2} / {l.P99Ms:F2}")
+                    : r.FirstDeliverySeconds is { } f ? string.Create(CultureInfo.InvariantCulture, $"first delivery {f:F2} s") : "",
             ]);
         }
 
@@ -139,11 +149,11 @@ internal static class Report
         }
 
         output.WriteLine();
-        output.WriteLine("Targets (issue 4):");
-        WriteTable(output, [new[] { "target", "measured", "verdict" }, .. Targets(results, http).Select(t => new[] { t.Target, t.Measured, t.Verdict })], leftAligned: true);
+        output.WriteLine("Targets (issue 12; msg/s and ratios against the receiver named in the table):");
+        WriteTable(output, [new[] { "target", "measured", "verdict" }, .. Targets(results, wrk, consume).Select(t => new[] { t.Target, t.Measured, t.Verdict })], leftAligned: true);
     }
 
-    public static IEnumerable<(string Target, string Measured, string Verdict)> Targets(IReadOnlyList<ScenarioResult> results, double? httpCeiling)
+    public static IEnumerable<(string Target, string Measured, string Verdict)> Targets(IReadOnlyList<ScenarioResult> results, double? wrkCeiling, double? consumeCeiling)
     {
         ScenarioResult? Find(string name) => results.FirstOrDefault(r => r.Name == name);
 
@@ -178,14 +188,21 @@ internal static class Report
         }
 
         yield return AtLeast("sync (concurrency 4) >= 40,000 msg/s", Find("sync"), r => r.MessagesPerSecond, 40_000, "N0", " msg/s");
+        yield return AtMost("<= 30 µs kcp CPU/msg, sync", Find("sync"), r => r.CpuUsPerMessage, 30, "F1", " µs");
         yield return AtLeast("async 64 >= 60,000 msg/s", Find("async"), r => r.MessagesPerSecond, 60_000, "N0", " msg/s");
-        yield return httpCeiling is { } ceiling
-            ? AtLeast("async 64 >= 50% of the HttpClient ceiling", Find("async"), r => r.MessagesPerSecond / ceiling * 100, 50, "F0", " %")
-            : ("async 64 >= 50% of the HttpClient ceiling", "", "no ceiling measured");
-        yield return AtLeast("batch 100 >= 500,000 msg/s", Find("batch"), r => r.MessagesPerSecond, 500_000, "N0", " msg/s");
-        yield return AtMost("<= 20 µs kcp CPU/msg, sync", Find("sync"), r => r.CpuUsPerMessage, 20, "F1", " µs");
-        yield return AtMost("<= 20 µs kcp CPU/msg, async", Find("async"), r => r.CpuUsPerMessage, 20, "F1", " µs");
+        yield return wrkCeiling is { } wrk
+            ? AtLeast("async 64 >= 0.6 x the wrk ceiling", Find("async"), r => r.MessagesPerSecond / wrk, 0.6, "F2", " x")
+            : ("async 64 >= 0.6 x the wrk ceiling", "", "no wrk ceiling measured");
+        yield return AtMost("<= 20 µs kcp CPU/msg, async 64", Find("async"), r => r.CpuUsPerMessage, 20, "F1", " µs");
+        yield return consumeCeiling is { } consume
+            ? AtLeast("batch 100 >= 90% of the consume-only ceiling", Find("batch"), r => r.MessagesPerSecond / consume * 100, 90, "F0", " %")
+            : ("batch 100 >= 90% of the consume-only ceiling", "", "no consume-only ceiling measured");
         yield return AtMost("p99 produce->arrival <= 5 ms at 1,000 msg/s", Find("latency"), r => r.Latency?.P99Ms, 5, "F2", " ms");
+        foreach (var startup in results.Where(r => r.Name.StartsWith("startup", StringComparison.Ordinal)))
+        {
+            yield return AtMost($"first delivery <= 1 s after kcp run ({startup.Label})", startup, r => r.FirstDeliverySeconds, 1, "F2", " s");
+        }
+
         foreach (var backlog in results.Where(r => r.Name.StartsWith("backlog", StringComparison.Ordinal)))
         {
             yield return AtMost($"<= 200 MB with a 1,000,000 backlog ({backlog.Label})", backlog, r => r.PeakMemoryMb, 200, "F0", " MB");

@@ -122,9 +122,42 @@ public sealed class MessageDeliverer
     /// </param>
     public async Task<MessageDisposition> DeliverAsync(KafkaRecord record, CancellationToken abandon, SemaphoreSlim? inFlight = null)
     {
-        var outcome = new SingleOutcome();
-        await DeliverCoreAsync([record], asBatch: false, outcome.Finished, abandon, inFlight).ConfigureAwait(false);
-        return outcome.Disposition;
+        // The first attempt is made here, and when it succeeds (nearly always) the message is done without the loop's
+        // batch list, outcome callback and failure bookkeeping: the same steps as the loop's first attempt, in the same
+        // order. Any other answer goes on in the loop as its first attempt (docs/PERFORMANCE.md, "single message").
+        var slot = _http.Hosts.NextSlot();
+        DeliveryResult? sent;
+        _metrics.OnAttemptStarted(_route.Name);
+        try
+        {
+            sent = await SendAsync(record, null, null, slot, 1, abandon).ConfigureAwait(false);
+        }
+        finally
+        {
+            inFlight?.Release();
+        }
+
+        if (sent is not { } result)
+        {
+            _metrics.OnAttemptNotSent(_route.Name);
+            return MessageDisposition.Abandoned;
+        }
+
+        if (!result.IsSuccess)
+        {
+            var outcome = new SingleOutcome();
+            await DeliverCoreAsync([record], asBatch: false, outcome.Finished, abandon, inFlight, (slot, result)).ConfigureAwait(false);
+            return outcome.Disposition;
+        }
+
+        _metrics.OnAttempt(_route.Name, result);
+        if (_route.SlowTimeMs is { } slow && result.Elapsed.TotalMilliseconds > slow)
+        {
+            Log.DeliverySlow(_logger, _route.Name, record.Topic, record.Partition, record.Offset, (long)result.Elapsed.TotalMilliseconds, slow, result.Host);
+        }
+
+        _metrics.OnDelivered(_route.Name);
+        return MessageDisposition.Delivered;
     }
 
     /// <summary>
@@ -140,9 +173,11 @@ public sealed class MessageDeliverer
         DeliverCoreAsync(batch, asBatch: true, finished, abandon, inFlight);
 
     /// <summary>The one delivery loop; <paramref name="asBatch"/> sends a JSON array even for one message.</summary>
-    private async Task DeliverCoreAsync(List<KafkaRecord> batch, bool asBatch, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon, SemaphoreSlim? inFlight)
+    /// <param name="made">The host slot and the result of a first attempt already made (and counted as started) by
+    /// <see cref="DeliverAsync"/>; the loop goes on from there. Null: the loop makes the first attempt.</param>
+    private async Task DeliverCoreAsync(List<KafkaRecord> batch, bool asBatch, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon, SemaphoreSlim? inFlight, (int Slot, DeliveryResult Result)? made = null)
     {
-        var slot = _http.Hosts.NextSlot();
+        var slot = made?.Slot ?? _http.Hosts.NextSlot();
         var retry = asBatch ? new List<long>() : null;
         var failures = new FailureHistory(_time, _manualSkip);
         var firstFailureAt = default(DateTimeOffset);
@@ -151,21 +186,28 @@ public sealed class MessageDeliverer
         {
             for (var attempt = 1; ; attempt++)
             {
-                if (!await TakeSlotAsync(inFlight, attempt, abandon).ConfigureAwait(false))
-                {
-                    return;
-                }
-
-                retry?.Clear();
                 DeliveryResult? sent;
-                _metrics.OnAttemptStarted(_route.Name);
-                try
+                if (attempt == 1 && made is { } firstAttempt)
                 {
-                    sent = await SendAsync(batch, retry, slot, attempt, abandon).ConfigureAwait(false);
+                    sent = firstAttempt.Result;
                 }
-                finally
+                else
                 {
-                    inFlight?.Release();
+                    if (!await TakeSlotAsync(inFlight, attempt, abandon).ConfigureAwait(false))
+                    {
+                        return;
+                    }
+
+                    retry?.Clear();
+                    _metrics.OnAttemptStarted(_route.Name);
+                    try
+                    {
+                        sent = await SendAsync(batch[0], asBatch ? batch : null, retry, slot, attempt, abandon).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        inFlight?.Release();
+                    }
                 }
 
                 if (sent is not { } result)
@@ -295,7 +337,8 @@ public sealed class MessageDeliverer
     /// One attempt, once the route lets it start: after the <c>Retry-After</c> gate, a token of the route's rate, the
     /// shared budget and room under the adaptive limit, in that order. Null when abandoned while waiting for them.
     /// </summary>
-    private async ValueTask<DeliveryResult?> SendAsync(List<KafkaRecord> batch, List<long>? retry, int slot, int attempt, CancellationToken abandon)
+    /// <param name="batch">Null: <paramref name="single"/> alone, in the route's format; else a batch (a JSON array), of which <paramref name="single"/> is the first.</param>
+    private async ValueTask<DeliveryResult?> SendAsync(KafkaRecord single, List<KafkaRecord>? batch, List<long>? retry, int slot, int attempt, CancellationToken abandon)
     {
         var sharedHeld = false;
         long ticket = 0;
@@ -331,8 +374,8 @@ public sealed class MessageDeliverer
         DeliveryResult? result = null;
         try
         {
-            result = retry is null
-                ? await _http.SendAsync(batch[0], slot, attempt).ConfigureAwait(false)
+            result = batch is null || retry is null
+                ? await _http.SendAsync(single, slot, attempt).ConfigureAwait(false)
                 : await _http.SendBatchAsync(batch, slot, attempt, retry).ConfigureAwait(false);
             if (RetryPolicy.HonoursRetryAfter(result.Value.StatusCode) && result.Value.RetryAfter is { } asked)
             {

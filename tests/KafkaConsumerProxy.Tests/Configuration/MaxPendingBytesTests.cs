@@ -19,6 +19,19 @@ public sealed class MaxPendingBytesTests
         var settings = ConsumerSettings.Create(route, new ClusterDefinition("default", "x", new Dictionary<string, string>()), 0);
         Assert.Equal("4096", settings.Get("queued.max.messages.kbytes"));
         Assert.Equal("5000", settings.Get("queued.min.messages"));
+        Assert.Equal("20", settings.Get("fetch.queue.backoff.ms"));
+    }
+
+    [Fact]
+    public void Create_ClusterConsumerConfSetsFetchQueueBackoff_ItsValueWins_Issue12()
+    {
+        using var config = new ProxyConfigWriter("127.0.0.1:9092");
+        config.AddRoute("r", "t", "g", 8080);
+        var route = Assert.Single(ConfigLoader.Load(config.ConfigFile).Routes);
+
+        var settings = ConsumerSettings.Create(route, new ClusterDefinition("default", "x", new Dictionary<string, string> { ["fetch.queue.backoff.ms"] = "500" }), 0);
+
+        Assert.Equal("500", settings.Get("fetch.queue.backoff.ms"));
     }
 
     [Theory]
