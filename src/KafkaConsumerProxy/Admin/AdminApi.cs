@@ -249,7 +249,7 @@ internal static class AdminApi
         Results.Json(new ControlError(error), ControlJson.Options, statusCode: StatusCodes.Status404NotFound);
 
     /// <summary>The last <paramref name="limit"/> records (of <paramref name="route"/> when given), newest last, as a JSON array.</summary>
-    private static string ReadSkipped(string path, string? route, int limit)
+    internal static string ReadSkipped(string path, string? route, int limit)
     {
         var lines = new List<string>();
         try
