@@ -130,8 +130,6 @@ internal sealed class AdminServer : IAsyncDisposable
             .AddPrometheusExporter());
 
         var app = builder.Build();
-        var metrics = registry.Metrics;
-        metrics.RouteStateSource = () => [.. registry.List().Select(s => (s.Route, s.State.ToString().ToLowerInvariant()))];
         var token = settings.Token is { } t ? SHA256.HashData(Encoding.UTF8.GetBytes(t)) : null;
         var adminLogger = registry.Loggers.CreateLogger("kcp.admin");
         app.Use(async (context, next) =>

@@ -52,12 +52,6 @@ public sealed class ProxyRunner
         using var skipLog = Starting(logger, $"state_dir {_config.StateDir}", () => new SkipLog(_config.StateDir, logger, _time));
         var store = Starting(logger, $"state_dir {_config.StateDir}", () => new LocalOffsetStore(_config.StateDir, logger, _time));
         var registry = new RouteRegistry(_config, new RouteRuntime(_loggers, _metrics, _manualSkip, skipLog, store, _time), logger);
-        if (otlp is not null)
-        {
-            // kcp.route.state for the OTLP export also with admin.listen: off (the admin endpoint sets the same source).
-            _metrics.RouteStateSource ??= () => [.. registry.List().Select(s => (s.Route, s.State.ToString().ToLowerInvariant()))];
-        }
-
         await using (registry.ConfigureAwait(false))
         {
             var control = await StartingAsync(logger, $"control socket {ControlServer.SocketPath(_config.StateDir)}",

@@ -36,6 +36,8 @@ internal sealed class RouteRegistry : IAsyncDisposable
         _runtime = runtime;
         _logger = logger;
         _operator = new OperatorState(config.StateDir, logger);
+        // kcp.route.state, for every exporter of the meter (the admin endpoint's /metrics, OTLP).
+        runtime.Metrics.RouteStateSource = () => [.. List().Select(s => (s.Route, s.State.ToString().ToLowerInvariant()))];
     }
 
     /// <summary>The process's metrics and what they observe of the routes (partitions, failing messages).</summary>
