@@ -151,11 +151,7 @@ public sealed class MessageDeliverer
         }
 
         _metrics.OnAttempt(_route.Name, result);
-        if (_route.SlowTimeMs is { } slow && result.Elapsed.TotalMilliseconds > slow)
-        {
-            Log.DeliverySlow(_logger, _route.Name, record.Topic, record.Partition, record.Offset, (long)result.Elapsed.TotalMilliseconds, slow, result.Host);
-        }
-
+        LogIfSlow(record, result);
         _metrics.OnDelivered(_route.Name);
         return MessageDisposition.Delivered;
     }
@@ -222,11 +218,7 @@ public sealed class MessageDeliverer
                 string reason;
                 if (result.IsSuccess)
                 {
-                    var first = batch[0];
-                    if (_route.SlowTimeMs is { } slow && result.Elapsed.TotalMilliseconds > slow)
-                    {
-                        Log.DeliverySlow(_logger, _route.Name, first.Topic, first.Partition, first.Offset, (long)result.Elapsed.TotalMilliseconds, slow, result.Host);
-                    }
+                    LogIfSlow(batch[0], result);
 
                     var kept = 0;
                     if (retry is { Count: > 0 })
@@ -374,9 +366,9 @@ public sealed class MessageDeliverer
         DeliveryResult? result = null;
         try
         {
-            result = batch is null || retry is null
+            result = batch is null
                 ? await _http.SendAsync(single, slot, attempt).ConfigureAwait(false)
-                : await _http.SendBatchAsync(batch, slot, attempt, retry).ConfigureAwait(false);
+                : await _http.SendBatchAsync(batch, slot, attempt, retry!).ConfigureAwait(false);
             if (RetryPolicy.HonoursRetryAfter(result.Value.StatusCode) && result.Value.RetryAfter is { } asked)
             {
                 // The endpoint asked the route to wait, whatever becomes of this message: the gate moves before any
@@ -418,6 +410,14 @@ public sealed class MessageDeliverer
     }
 
     /// <summary>Before a retry, waits for a slot of the in-flight limit; false when abandoned meanwhile. The first attempt's slot is the caller's.</summary>
+    private void LogIfSlow(KafkaRecord first, DeliveryResult result)
+    {
+        if (_route.SlowTimeMs is { } slow && result.Elapsed.TotalMilliseconds > slow)
+        {
+            Log.DeliverySlow(_logger, _route.Name, first.Topic, first.Partition, first.Offset, (long)result.Elapsed.TotalMilliseconds, slow, result.Host);
+        }
+    }
+
     private static async ValueTask<bool> TakeSlotAsync(SemaphoreSlim? inFlight, int attempt, CancellationToken abandon)
     {
         if (inFlight is null || attempt == 1)
