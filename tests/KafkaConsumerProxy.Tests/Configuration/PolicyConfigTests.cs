@@ -1,4 +1,5 @@
 using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Tests.Harness;
 
 namespace KafkaConsumerProxy.Tests.Configuration;
 
@@ -19,27 +20,10 @@ public sealed class PolicyConfigTests : IDisposable
             max_concurrency: 2
         """;
 
-    private const string RequiredKeys = """
-        topic: orders
-        group: billing
-        host: 10.0.0.5
-        port: 8080
-        url: /inner/orders
-        concurrency: 2
-        can_skip: true
-        retry_nums: 3
-        retry_interval_ms: 100
-        conn_timeout_ms: 1000
-        exec_timeout_ms: 5000
-        use_saved_offset_time: 0
+    private const string RequiredKeys = ConfigDirectory.RequiredRouteKeys;
+    private readonly ConfigDirectory _config = new("kcp-policy-config-");
 
-        """;
-
-    private readonly string _dir = Directory.CreateTempSubdirectory("kcp-policy-config-").FullName;
-
-    public PolicyConfigTests() => Directory.CreateDirectory(Path.Combine(_dir, "routes"));
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _config.Dispose();
 
     [Fact]
     public void Load_NoPolicyKeys_DefaultsKeepTodaysBehaviour_Issue10()
@@ -96,7 +80,7 @@ public sealed class PolicyConfigTests : IDisposable
              "can_skip": true, "retry_nums": 3, "retry_interval_ms": 100, "conn_timeout_ms": 1000, "exec_timeout_ms": 5000,
              "use_saved_offset_time": 0, "skip_on_status": [404, 422]}
             """);
-        var route = Assert.Single(ConfigLoader.Load(Path.Combine(_dir, "kcp.yaml")).Routes);
+        var route = Assert.Single(ConfigLoader.Load(Path.Combine(_config.Path, "kcp.yaml")).Routes);
 
         Assert.Equal([404, 422], route.Retry.SkipOnStatus.Order());
     }
@@ -145,24 +129,13 @@ public sealed class PolicyConfigTests : IDisposable
         Assert.Equal(expected, Describe(Assert.Single(Errors())));
     }
 
-    private KcpConfig Load(string route)
-    {
-        WriteMain(MainYaml);
-        Write("routes/r.yaml", route);
-        return ConfigLoader.Load(Path.Combine(_dir, "kcp.yaml"));
-    }
+    private KcpConfig Load(string route) => _config.Load(MainYaml, route);
 
-    private static string Describe(ConfigError error) =>
-        error.ToString()[(ConfigError.DisplayPath(error.File, Environment.CurrentDirectory).Length + ": ".Length)..];
+    private static string Describe(ConfigError error) => ConfigDirectory.Describe(error);
 
-    private IReadOnlyList<ConfigError> Errors()
-    {
-        var (loaded, errors) = ConfigLoader.TryLoad(Path.Combine(_dir, "kcp.yaml"));
-        Assert.Null(loaded);
-        return errors;
-    }
+    private IReadOnlyList<ConfigError> Errors() => _config.Errors();
 
-    private void WriteMain(string content) => Write("kcp.yaml", content);
+    private void WriteMain(string content) => _config.WriteMain(content);
 
-    private void Write(string relativePath, string content) => File.WriteAllText(Path.Combine(_dir, relativePath), content);
+    private void Write(string relativePath, string content) => _config.Write(relativePath, content);
 }

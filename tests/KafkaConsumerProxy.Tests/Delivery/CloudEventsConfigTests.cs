@@ -1,4 +1,5 @@
 using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Tests.Harness;
 
 namespace KafkaConsumerProxy.Tests.Delivery;
 
@@ -13,27 +14,10 @@ public sealed class CloudEventsConfigTests : IDisposable
             bootstrap_servers: "10.0.0.9:9092"
         """;
 
-    private const string RequiredKeys = """
-        topic: orders
-        group: billing
-        host: 10.0.0.5
-        port: 8080
-        url: /inner/orders
-        concurrency: 2
-        can_skip: true
-        retry_nums: 3
-        retry_interval_ms: 100
-        conn_timeout_ms: 1000
-        exec_timeout_ms: 5000
-        use_saved_offset_time: 0
+    private const string RequiredKeys = ConfigDirectory.RequiredRouteKeys;
+    private readonly ConfigDirectory _config = new("kcp-cloudevents-config-");
 
-        """;
-
-    private readonly string _dir = Directory.CreateTempSubdirectory("kcp-cloudevents-config-").FullName;
-
-    public CloudEventsConfigTests() => Directory.CreateDirectory(Path.Combine(_dir, "routes"));
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _config.Dispose();
 
     [Fact]
     public void Load_FormatCloudEvents_DefaultTypeKafkaRecord_Issue11()
@@ -78,7 +62,7 @@ public sealed class CloudEventsConfigTests : IDisposable
         var error = Assert.Single(Errors());
 
         Assert.Equal(expected, Describe(error));
-        Assert.Equal(Path.Combine(_dir, "routes", "r.yaml"), error.File);
+        Assert.Equal(_config.RouteFile, error.File);
     }
 
     [Fact]
@@ -98,24 +82,13 @@ public sealed class CloudEventsConfigTests : IDisposable
         Assert.Equal("x", Assert.Single(route.Endpoint.Headers).Value);
     }
 
-    private KcpConfig Load(string route)
-    {
-        WriteMain(MainYaml);
-        Write("routes/r.yaml", route);
-        return ConfigLoader.Load(Path.Combine(_dir, "kcp.yaml"));
-    }
+    private KcpConfig Load(string route) => _config.Load(MainYaml, route);
 
-    private static string Describe(ConfigError error) =>
-        error.ToString()[(ConfigError.DisplayPath(error.File, Environment.CurrentDirectory).Length + ": ".Length)..];
+    private static string Describe(ConfigError error) => ConfigDirectory.Describe(error);
 
-    private IReadOnlyList<ConfigError> Errors()
-    {
-        var (loaded, errors) = ConfigLoader.TryLoad(Path.Combine(_dir, "kcp.yaml"));
-        Assert.Null(loaded);
-        return errors;
-    }
+    private IReadOnlyList<ConfigError> Errors() => _config.Errors();
 
-    private void WriteMain(string content) => Write("kcp.yaml", content);
+    private void WriteMain(string content) => _config.WriteMain(content);
 
-    private void Write(string relativePath, string content) => File.WriteAllText(Path.Combine(_dir, relativePath), content);
+    private void Write(string relativePath, string content) => _config.Write(relativePath, content);
 }
