@@ -367,40 +367,11 @@ public sealed class CloudEventMapping
                     return $"record header {name} is given twice";
             }
 
-            switch (attribute)
-            {
-                case "specversion":
-                    if (!value.AsSpan().SequenceEqual("1.0"u8))
-                        return $"ce_specversion is not {SpecVersion}";
-                    required |= 1;
-                    break;
-                case "id":
-                    required |= 2;
-                    break;
-                case "source":
-                    if (!Uri.TryCreate(Encoding.UTF8.GetString(value), UriKind.RelativeOrAbsolute, out _))
-                        return "ce_source is not a URI reference";
-                    required |= 4;
-                    break;
-                case "type":
-                    required |= 8;
-                    break;
-                case "time":
-                    if (!IsRfc3339(value))
-                        return "ce_time is not an RFC 3339 timestamp";
-                    break;
-                case "dataschema":
-                    if (!Uri.TryCreate(Encoding.UTF8.GetString(value), UriKind.Absolute, out _))
-                        return "ce_dataschema is not an absolute URI";
-                    break;
-            }
+            if (AttributeProblem(attribute, name, Encoding.UTF8.GetString(value), ref required) is { } problem)
+                return problem;
         }
 
-        return required == 15 ? null
-            : (required & 1) == 0 ? "ce_specversion is missing"
-            : (required & 2) == 0 ? "ce_id is missing"
-            : (required & 4) == 0 ? "ce_source is missing"
-            : "ce_type is missing";
+        return MissingAttribute(required, KafkaAttributePrefix);
     }
 
     // Why a structured-mode value is not a CloudEvent that a JSON-format reader accepts, or null: one JSON object, nothing
@@ -460,37 +431,13 @@ public sealed class CloudEventMapping
                 var text = reader.GetString()!;
                 if (text.Length == 0 || text.Any(char.IsControl))
                     return $"{name} is empty or holds control characters";
-                switch (name)
+                if (AttributeProblem(name, name, text, ref required) is { } problem)
+                    return problem;
+                if (name == "datacontenttype")
                 {
-                    case "specversion":
-                        if (text != SpecVersion)
-                            return $"specversion is not {SpecVersion}";
-                        required |= 1;
-                        break;
-                    case "id":
-                        required |= 2;
-                        break;
-                    case "source":
-                        if (!Uri.TryCreate(text, UriKind.RelativeOrAbsolute, out _))
-                            return "source is not a URI reference";
-                        required |= 4;
-                        break;
-                    case "type":
-                        required |= 8;
-                        break;
-                    case "time":
-                        if (!IsRfc3339(Encoding.UTF8.GetBytes(text)))
-                            return "time is not an RFC 3339 timestamp";
-                        break;
-                    case "dataschema":
-                        if (!Uri.TryCreate(text, UriKind.Absolute, out _))
-                            return "dataschema is not an absolute URI";
-                        break;
-                    case "datacontenttype":
-                        if (!IsMediaType(Encoding.UTF8.GetBytes(text)))
-                            return "datacontenttype is not a media type of printable ASCII";
-                        dataContentType = text;
-                        break;
+                    if (!IsMediaType(Encoding.UTF8.GetBytes(text)))
+                        return "datacontenttype is not a media type of printable ASCII";
+                    dataContentType = text;
                 }
             }
 
@@ -502,8 +449,8 @@ public sealed class CloudEventMapping
             return NotAnObject;
         }
 
-        if (required != 15)
-            return (required & 1) == 0 ? "specversion is missing" : (required & 2) == 0 ? "id is missing" : (required & 4) == 0 ? "source is missing" : "type is missing";
+        if (MissingAttribute(required, "") is { } missing)
+            return missing;
         if (hasData && hasBase64)
             return "data and data_base64 are both given";
         // Without datacontenttype the data is JSON (JSON format 3.1); with another type it must be a string.
@@ -511,6 +458,49 @@ public sealed class CloudEventMapping
             return "data is not a string although datacontenttype is not JSON";
         return null;
     }
+
+    // The checks of one attribute's value, the same in both modes (label: the header or member that carried it). Sets
+    // the attribute's bit in required: specversion 1, id 2, source 4, type 8.
+    private static string? AttributeProblem(ReadOnlySpan<char> attribute, string label, string text, ref int required)
+    {
+        switch (attribute)
+        {
+            case "specversion":
+                if (text != SpecVersion)
+                    return $"{label} is not {SpecVersion}";
+                required |= 1;
+                break;
+            case "id":
+                required |= 2;
+                break;
+            case "source":
+                if (!Uri.TryCreate(text, UriKind.RelativeOrAbsolute, out _))
+                    return $"{label} is not a URI reference";
+                required |= 4;
+                break;
+            case "type":
+                required |= 8;
+                break;
+            case "time":
+                if (!IsRfc3339(Encoding.UTF8.GetBytes(text)))
+                    return $"{label} is not an RFC 3339 timestamp";
+                break;
+            case "dataschema":
+                if (!Uri.TryCreate(text, UriKind.Absolute, out _))
+                    return $"{label} is not an absolute URI";
+                break;
+        }
+
+        return null;
+    }
+
+    // The first required attribute missing from required (see AttributeProblem), named with prefix, or null.
+    private static string? MissingAttribute(int required, string prefix) =>
+        (required & 1) == 0 ? $"{prefix}specversion is missing"
+        : (required & 2) == 0 ? $"{prefix}id is missing"
+        : (required & 4) == 0 ? $"{prefix}source is missing"
+        : (required & 8) == 0 ? $"{prefix}type is missing"
+        : null;
 
     // One complete JSON value and nothing after it.
     private static bool IsJson(byte[] value)
