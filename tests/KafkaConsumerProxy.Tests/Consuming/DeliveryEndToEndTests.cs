@@ -149,7 +149,9 @@ public sealed class DeliveryEndToEndTests : IClassFixture<TestCluster>
         await using var proxy = InProcessProxy.Start(config.ConfigFile);
         await receiver.WaitForAsync(r => r.Count >= 3, Patience);
         await proxy.WaitForLogAsync("failed (attempt 1): Timeout", Patience);
-        await proxy.WaitForLogAsync("slow delivery of " + topic, Patience);
+        // Offset 0 was slow on its retry (the delivery loop), offset 1 on its first attempt (the single-message path).
+        await proxy.WaitForLogAsync($"slow delivery of {topic}/0@0", Patience);
+        await proxy.WaitForLogAsync($"slow delivery of {topic}/0@1", Patience);
     }
 
     [Fact]
