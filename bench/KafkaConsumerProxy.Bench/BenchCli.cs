@@ -78,12 +78,28 @@ internal static class BenchCli
                 r.AddError($"--kcp-env: {e.Message}");
             }
         });
+        var routeKeys = new Option<string>("--route-keys")
+        {
+            Description = "Route keys for every kcp run, KEY=VALUE,KEY=VALUE, over each scenario's own (e.g. max_pending=50000; the report prints them)",
+            DefaultValueFactory = _ => "",
+        };
+        routeKeys.Validators.Add(r =>
+        {
+            try
+            {
+                BenchConfig.ParseConf(r.GetValue(routeKeys) ?? "");
+            }
+            catch (FormatException e)
+            {
+                r.AddError($"--route-keys: {e.Message}");
+            }
+        });
         var readyToRun = new Option<bool>("--ready-to-run") { Description = "Publish kcp ReadyToRun (precompiled) for this machine's runtime identifier" };
         var keep = new Option<bool>("--keep") { Description = "Keep the work directory (published kcp, configs) after the run" };
 
         var root = new RootCommand("kcp benchmark: embedded Kafka cluster, a receiver process and kcp processes; prints throughput, CPU, memory and latency")
         {
-            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, consumerConf, brokers, idleSeconds, receiverKind, wrkSeconds, kcpEnv, readyToRun, keep,
+            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, consumerConf, brokers, idleSeconds, receiverKind, wrkSeconds, kcpEnv, routeKeys, readyToRun, keep,
             Ceilings.ConsumeCommand(),
             Ceilings.HttpCommand(),
         };
@@ -106,6 +122,7 @@ internal static class BenchCli
                 WrkSeconds = parse.GetValue(wrkSeconds),
                 ReadyToRun = parse.GetValue(readyToRun),
                 KcpEnvironment = BenchConfig.ParseConf(parse.GetValue(kcpEnv) ?? ""),
+                ExtraRouteKeys = BenchConfig.ParseConf(parse.GetValue(routeKeys) ?? ""),
                 Command = "dotnet run -c Release --project bench/KafkaConsumerProxy.Bench" + (args.Length == 0 ? "" : " -- " + string.Join(' ', args)),
             },
             cancel));
@@ -162,6 +179,9 @@ internal sealed record BenchOptions
 
     /// <summary>Environment variables of every kcp run (<c>--kcp-env</c>).</summary>
     public required IReadOnlyDictionary<string, string> KcpEnvironment { get; init; }
+
+    /// <summary>Route keys of every kcp run, over each scenario's own (<c>--route-keys</c>).</summary>
+    public required IReadOnlyDictionary<string, string> ExtraRouteKeys { get; init; }
 
     /// <summary>The command line that reproduces this run.</summary>
     public required string Command { get; init; }

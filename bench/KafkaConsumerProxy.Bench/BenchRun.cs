@@ -618,8 +618,14 @@ internal sealed class BenchRun
     {
         receiver ??= _receiver;
         var directory = Directory.CreateDirectory(Path.Combine(_work, "configs", scenario)).FullName;
+        var all = new Dictionary<string, object>(keys);
+        foreach (var (key, value) in _options.ExtraRouteKeys)
+        {
+            all[key] = value;
+        }
+
         // A group per scenario: the backlog scenarios share one topic, and each must start from its beginning.
-        return BenchConfig.Write(directory, _cluster.BootstrapServers, _options.ConsumerConf, topic, $"bench-{scenario}-{_runId}-group", receiver.BaseAddress.Port, url, keys);
+        return BenchConfig.Write(directory, _cluster.BootstrapServers, _options.ConsumerConf, topic, $"bench-{scenario}-{_runId}-group", receiver.BaseAddress.Port, url, all);
     }
 
     private Sample Probe(ChildProcess proxy, long messages, IReceiver? receiver = null) => new(
@@ -709,6 +715,11 @@ internal sealed class BenchRun
         if (options.KcpEnvironment.Count > 0)
         {
             output.WriteLine($"  kcp env   {BenchConfig.FormatConf(options.KcpEnvironment)} (environment of every kcp run)");
+        }
+
+        if (options.ExtraRouteKeys.Count > 0)
+        {
+            output.WriteLine($"  route     {BenchConfig.FormatConf(options.ExtraRouteKeys)} (route keys of every kcp run, over each scenario's own)");
         }
 
         output.WriteLine($"  consumer  {string.Join(", ", options.ConsumerConf.Select(kv => $"{kv.Key}={kv.Value}"))} (every kcp run and the consume-only ceiling)");
