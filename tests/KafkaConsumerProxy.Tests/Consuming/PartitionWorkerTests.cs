@@ -129,6 +129,42 @@ public sealed class PartitionWorkerTests
     }
 
     [Fact]
+    public async Task CountBound_Resume_SeeksToTheClientsPositionAndDropsMessagesFetchedTwice_Issue12()
+    {
+        var topic = Names.Unique("worker-resume-seek");
+        var release = new ManualResetEventSlim();
+        await using var receiver = await RecordingReceiver.StartAsync(_ =>
+        {
+            release.Wait(Patience);
+            return Fault.None;
+        });
+        await using var fixture = new Fixture(topic, receiver.Port, maxPending: 4);
+        var progress = new PartitionProgress();
+        var worker = fixture.Worker(progress);
+        fixture.Consumer.PositionNow = () => new Offset(4);
+
+        worker.Start();
+        for (var offset = 0; offset < 4; offset++)
+        {
+            worker.Enqueue(Record(topic, offset, 10));
+        }
+
+        Assert.Empty(fixture.Consumer.Seeks);
+        release.Set();
+        await WaitUntilAsync(() => progress.Pending == 0 && !worker.IsPaused, Patience);
+        // The client's broker thread would start the resumed fetch only at its next wake-up; the seek starts it now.
+        Assert.Equal(["Pause", "Resume"], fixture.Consumer.Calls.Select(c => c.Method));
+        Assert.Equal([4L], fixture.Consumer.Seeks);
+
+        // A message the client returned again (the race between the seek and the consumer thread) is already here.
+        worker.Enqueue(Record(topic, 3, 10));
+        worker.Enqueue(Record(topic, 4, 10));
+        await WaitUntilAsync(() => progress.CommitPosition == 5, Patience);
+        await worker.StopAsync().WaitAsync(Patience);
+        Assert.Equal([0L, 1L, 2L, 3L, 4L], receiver.Requests.Select(r => r.Offset!.Value).Order());
+    }
+
+    [Fact]
     public async Task ByteBound_EndpointHolding_PausesWhenBytesReachTheBoundAndResumesAtHalf_Issue7()
     {
         var topic = Names.Unique("worker-bytes");
@@ -277,10 +313,20 @@ public sealed class PartitionWorkerTests
     }
 }
 
-/// <summary>Stands for <see cref="IConsumer{TKey, TValue}"/>: records Pause and Resume, refuses everything else.</summary>
+/// <summary>
+/// Stands for <see cref="IConsumer{TKey, TValue}"/>: records Pause, Resume and Seek, answers Position with
+/// <see cref="PositionNow"/>, refuses everything else.
+/// </summary>
 public class ConsumerRecorder : DispatchProxy
 {
     private readonly ConcurrentQueue<(string Method, int Pending)> _calls = new();
+    private readonly ConcurrentQueue<long> _seeks = new();
+
+    /// <summary>The client's position the worker is told (unset by default: the worker then does not seek).</summary>
+    public Func<Offset> PositionNow { get; set; } = () => Offset.Unset;
+
+    /// <summary>The offsets of every Seek, in order.</summary>
+    public IReadOnlyList<long> Seeks => [.. _seeks];
 
     /// <summary>What the recorded calls note as "pending" (a count or bytes, as the test chooses).</summary>
     public Func<int> PendingNow { get; set; } = () => -1;
@@ -294,6 +340,17 @@ public class ConsumerRecorder : DispatchProxy
         if (targetMethod?.Name is "Pause" or "Resume")
         {
             _calls.Enqueue((targetMethod.Name, PendingNow()));
+            return null;
+        }
+
+        if (targetMethod?.Name == "Position")
+        {
+            return PositionNow();
+        }
+
+        if (targetMethod?.Name == "Seek" && args?[0] is TopicPartitionOffset to)
+        {
+            _seeks.Enqueue(to.Offset.Value);
             return null;
         }
 
