@@ -150,6 +150,8 @@ internal sealed class BenchRun
         await Run("ceilings", "ceiling-consume", "ceiling: consume only, no HTTP", ConsumeCeilingAsync).ConfigureAwait(false);
         await Run("ceilings", "ceiling-http", "ceiling: HttpClient loop, 64 tasks", () => HttpCeilingAsync("ceiling-http", 64)).ConfigureAwait(false);
         await Run("ceilings", "ceiling-http-8", "HttpClient loop, 8 tasks", () => HttpCeilingAsync("ceiling-http-8", BenchOptions.Partitions)).ConfigureAwait(false);
+        await Run("ceilings", "ceiling-raw", "raw HTTP/1.1 loop, 64 tasks", () => HttpCeilingAsync("ceiling-raw", 64, raw: true)).ConfigureAwait(false);
+        await Run("ceilings", "ceiling-raw-8", "raw HTTP/1.1 loop, 8 tasks", () => HttpCeilingAsync("ceiling-raw-8", BenchOptions.Partitions, raw: true)).ConfigureAwait(false);
         await Run("startup", "startup", "start-up: existing group, broker delay 3 s", () => StartupAsync("startup", "start-up: existing group, broker delay 3 s", 3000)).ConfigureAwait(false);
         await Run("startup", "startup-nodelay", "start-up: existing group, broker delay 0", () => StartupAsync("startup-nodelay", "start-up: existing group, broker delay 0", 0)).ConfigureAwait(false);
         await Run("latency", "latency", $"latency: sync at {_options.LatencyRate:N0} msg/s", LatencyAsync).ConfigureAwait(false);
@@ -285,16 +287,17 @@ internal sealed class BenchRun
     /// A plain HttpClient loop against the receiver. With 64 tasks it is the HTTP ceiling; with 8 tasks it has the
     /// in-flight limit of sync delivery (one request per partition), which bounds what sync mode can reach.
     /// </summary>
-    private async Task<ScenarioResult> HttpCeilingAsync(string name, int concurrency)
+    private async Task<ScenarioResult> HttpCeilingAsync(string name, int concurrency, bool raw = false)
     {
-        var label = concurrency == 64 ? "ceiling: HttpClient loop, 64 tasks" : $"HttpClient loop, {concurrency} tasks";
+        var label = raw ? $"raw HTTP/1.1 loop, {concurrency} tasks" : concurrency == 64 ? "ceiling: HttpClient loop, 64 tasks" : $"HttpClient loop, {concurrency} tasks";
         var requests = _options.Messages;
         await _endpoint.ResetAsync().ConfigureAwait(false);
         var receiverCpu = _endpoint.Process.CpuTime;
-        var (file, arguments) = Self(
+        var (file, arguments) = Self([
             "ceiling-http", "--url", new Uri(_endpoint.BaseAddress, "consume").ToString(),
             "--requests", requests.ToString(CultureInfo.InvariantCulture), "--concurrency", concurrency.ToString(CultureInfo.InvariantCulture), "--timeout-s", "120",
-            "--warmup", (requests / 10).ToString(CultureInfo.InvariantCulture), "--reset-url", new Uri(_endpoint.BaseAddress, "reset").ToString());
+            "--warmup", (requests / 10).ToString(CultureInfo.InvariantCulture), "--reset-url", new Uri(_endpoint.BaseAddress, "reset").ToString(),
+            .. (raw ? (string[])["--raw"] : [])]);
         var (exitCode, output) = await ChildProcess.RunAsync(name, file, arguments, TimeSpan.FromSeconds(150)).ConfigureAwait(false);
         var figures = ParseResult<HttpCeilingResult>(output, name, exitCode);
         // nginx writes its log in 50 ms flushes: wait until the last requests are in it.
@@ -318,7 +321,7 @@ internal sealed class BenchRun
             Seconds = stats.Seconds,
             CpuUsPerMessage = figures.CpuMs * 1000 / figures.Requests,
             Note = string.Create(CultureInfo.InvariantCulture,
-                $"receiver {_endpoint.Kind}; one HttpClient, keep-alive, 100-byte form POSTs to the same receiver, measured after {requests / 10:N0} warm-up requests; CPU is the client's per request; the receiver used {receiverCpu.TotalMicroseconds / (stats.Requests + requests / 10):F1} µs per request (warm-up and measured requests)"),
+                $"receiver {_endpoint.Kind}; {(raw ? "a socket per task with a minimal HTTP/1.1 writer and reader (no HttpClient)" : "one HttpClient")}, keep-alive, 100-byte form POSTs to the same receiver, measured after {requests / 10:N0} warm-up requests; CPU is the client's per request; the receiver used {receiverCpu.TotalMicroseconds / (stats.Requests + requests / 10):F1} µs per request (warm-up and measured requests)"),
         };
     }
 

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Globalization;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
@@ -43,14 +45,15 @@ internal static class Ceilings
         var timeout = new Option<int>("--timeout-s") { DefaultValueFactory = _ => 120 };
         var warmup = new Option<long>("--warmup") { Description = "Requests sent before the measured ones", DefaultValueFactory = _ => 0 };
         var resetUrl = new Option<string?>("--reset-url") { Description = "POSTed after the warm-up, so the receiver counts only the measured requests" };
+        var raw = new Option<bool>("--raw") { Description = "A minimal HTTP/1.1 client on one socket per task instead of HttpClient (a measure of HttpClient's own cost)" };
         var command = new Command("ceiling-http", "POST --requests 100-byte form bodies with --concurrency tasks over one keep-alive HttpClient")
         {
-            url, requests, concurrency, timeout, warmup, resetUrl,
+            url, requests, concurrency, timeout, warmup, resetUrl, raw,
         };
         command.Hidden = true;
         command.SetAction((parse, _) => PostAsync(
             new Uri(parse.GetRequiredValue(url)), parse.GetValue(requests), parse.GetValue(concurrency), TimeSpan.FromSeconds(parse.GetValue(timeout)),
-            parse.GetValue(warmup), parse.GetValue(resetUrl) is { } reset ? new Uri(reset) : null));
+            parse.GetValue(warmup), parse.GetValue(resetUrl) is { } reset ? new Uri(reset) : null, parse.GetValue(raw)));
         return command;
     }
 
@@ -118,7 +121,7 @@ internal static class Ceilings
         return seen >= count ? 0 : 1;
     }
 
-    private static async Task<int> PostAsync(Uri url, long requests, int concurrency, TimeSpan timeout, long warmup, Uri? resetUrl)
+    private static async Task<int> PostAsync(Uri url, long requests, int concurrency, TimeSpan timeout, long warmup, Uri? resetUrl, bool raw)
     {
         var handler = new SocketsHttpHandler
         {
@@ -138,6 +141,12 @@ internal static class Ceilings
 
         async Task LoopAsync()
         {
+            if (raw)
+            {
+                await RawLoopAsync(url, body, () => Interlocked.Increment(ref next) < limit && !stop.IsCancellationRequested, () => Interlocked.Increment(ref errors), stop.Token).ConfigureAwait(false);
+                return;
+            }
+
             while (Interlocked.Increment(ref next) < limit && !stop.IsCancellationRequested)
             {
                 try
@@ -176,6 +185,93 @@ internal static class Ceilings
         var result = new HttpCeilingResult(sent, errors, seconds, cpu.TotalMilliseconds);
         Console.Out.WriteLine(ResultPrefix + JsonSerializer.Serialize(result));
         return errors == 0 && sent >= requests ? 0 : 1;
+    }
+
+    /// <summary>
+    /// Keep-alive HTTP/1.1 POSTs on one socket: the request is written in one send, the answer read until its headers
+    /// and its Content-Length or last chunk are in. Only as much HTTP as nginx's answer needs: a measure of what the
+    /// socket and the kernel cost, without HttpClient.
+    /// </summary>
+    private static async Task RawLoopAsync(Uri url, byte[] body, Func<bool> more, Action failed, CancellationToken stop)
+    {
+        var request = Encoding.ASCII.GetBytes(
+            $"POST {url.PathAndQuery} HTTP/1.1\r\nHost: {url.Authority}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {body.Length}\r\n\r\n")
+            .Concat(body).ToArray();
+        var buffer = new byte[16 * 1024];
+        Socket? socket = null;
+        try
+        {
+            while (more())
+            {
+                try
+                {
+                    if (socket is null)
+                    {
+                        socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                        await socket.ConnectAsync(url.Host, url.Port, stop).ConfigureAwait(false);
+                    }
+
+                    await socket.SendAsync(request, SocketFlags.None, stop).ConfigureAwait(false);
+                    if (!await ReadAnswerAsync(socket, buffer, stop).ConfigureAwait(false))
+                    {
+                        failed();
+                    }
+                }
+                catch (Exception e) when (e is SocketException or OperationCanceledException or IOException)
+                {
+                    failed();
+                    socket?.Dispose();
+                    socket = null;
+                }
+            }
+        }
+        finally
+        {
+            socket?.Dispose();
+        }
+    }
+
+    /// <summary>Reads one answer; true for a 2xx status.</summary>
+    private static async Task<bool> ReadAnswerAsync(Socket socket, byte[] buffer, CancellationToken stop)
+    {
+        var filled = 0;
+        while (true)
+        {
+            var read = await socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, stop).ConfigureAwait(false);
+            if (read == 0)
+            {
+                throw new IOException("connection closed");
+            }
+
+            filled += read;
+            if (Complete(buffer.AsSpan(0, filled)) is { } ok)
+            {
+                return ok;
+            }
+        }
+    }
+
+    /// <summary>Null while the answer is incomplete; else whether its status is 2xx.</summary>
+    private static bool? Complete(ReadOnlySpan<byte> answer)
+    {
+        var end = answer.IndexOf("\r\n\r\n"u8);
+        if (end < 0)
+        {
+            return null;
+        }
+
+        var ok = answer.StartsWith("HTTP/1.1 2"u8);
+        var headers = answer[..end];
+        var at = headers.IndexOf("Content-Length: "u8);
+        if (at >= 0)
+        {
+            var digits = headers[(at + 16)..];
+            var cr = digits.IndexOf((byte)'\r');
+            _ = System.Buffers.Text.Utf8Parser.TryParse(cr < 0 ? digits : digits[..cr], out int length, out _);
+            return answer.Length >= end + 4 + length ? ok : null;
+        }
+
+        return answer.EndsWith("\r\n0\r\n\r\n"u8) ? ok : null;
     }
 
     private static double UnixMs(TimeProvider clock) =>
