@@ -175,21 +175,26 @@ public sealed class CloudEventMapping
             headers.TryAddWithoutValidation("ce-" + InvalidAttribute, HeaderValue(Encoding.UTF8.GetBytes(inspection.Problem)));
     }
 
-    /// <summary>The body of a batch: a JSON array with each record's event in the JSON format, in the order given.</summary>
-    public byte[] Batch(IReadOnlyList<KafkaRecord> records)
+    /// <summary>
+    /// The body of a batch: a JSON array with each record's event in the JSON format, in the order given;
+    /// <paramref name="invalid"/> is told of each record that claims to be a CloudEvent but is not a valid one.
+    /// </summary>
+    public byte[] Batch(IReadOnlyList<KafkaRecord> records, Action<KafkaRecord, string>? invalid = null)
     {
         var json = ThreadJsonWriter.Rent();
         json.WriteStartArray();
         for (var i = 0; i < records.Count; i++)
-            Write(json, records[i]);
+            Write(json, records[i], invalid);
         json.WriteEndArray();
         return ThreadJsonWriter.Finish(json);
     }
 
     /// <summary>Writes one record's event in the CloudEvents JSON format.</summary>
-    internal void Write(Utf8JsonWriter json, KafkaRecord record)
+    internal void Write(Utf8JsonWriter json, KafkaRecord record, Action<KafkaRecord, string>? invalid = null)
     {
         var inspection = Inspect(record);
+        if (inspection.Problem is { } problem)
+            invalid?.Invoke(record, problem);
         if (inspection.Kind == RecordKind.Structured)
         {
             // Validated as one JSON object by Inspect.

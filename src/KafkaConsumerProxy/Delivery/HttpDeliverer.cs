@@ -3,6 +3,8 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Sockets;
 using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Telemetry;
+using Microsoft.Extensions.Logging;
 
 namespace KafkaConsumerProxy.Delivery;
 
@@ -31,15 +33,38 @@ public sealed class HttpDeliverer : IDisposable
     private readonly ConcurrentQueue<CancellationTokenSource> _timeouts = new();
     private readonly TimeProvider _time;
     private readonly Tls.TlsConnector? _tls;
+    private readonly RepeatedLog<(string Topic, int Partition), (long Offset, string Problem)>? _invalidCloudEvents;
 
     /// <param name="route">The route whose endpoint is called.</param>
     /// <param name="time">The clock a <c>Retry-After</c> date is read against; default the system clock.</param>
-    public HttpDeliverer(RouteDefinition route, TimeProvider? time = null)
+    /// <param name="logger">
+    /// With <c>format: cloudevents</c>, where a record that claims to be a CloudEvent but is not a valid one is reported:
+    /// the first of a partition in full, then a count every 30 s (<see cref="RepeatedLog{TKey, TNote}"/>).
+    /// </param>
+    public HttpDeliverer(RouteDefinition route, TimeProvider? time = null, ILogger? logger = null)
     {
         _route = route;
         _time = time ?? TimeProvider.System;
         _hosts = new HostSelector(route.Hosts, route.Port, route.Url);
-        _requests = new RequestBuilder(route);
+        if (logger is not null && route.Format == RequestFormat.CloudEvents)
+        {
+            var interval = RepeatedLog<(string, int), (long, string)>.DefaultInterval;
+            _invalidCloudEvents = new RepeatedLog<(string Topic, int Partition), (long Offset, string Problem)>(_time, interval, (key, summary) =>
+                Log.CloudEventInvalidAgain(logger, route.Name, key.Topic, key.Partition, summary.Count, summary.Since.TotalSeconds, summary.Latest.Offset, summary.Latest.Problem));
+            _requests = new RequestBuilder(route, (record, problem) =>
+            {
+                var note = (record.Offset, LogText.Escape(problem));
+                if (_invalidCloudEvents.ShouldLog((record.Topic, record.Partition), note))
+                {
+                    Log.CloudEventInvalid(logger, route.Name, record.Topic, record.Partition, record.Offset, note.Item2, interval.TotalSeconds);
+                }
+            });
+        }
+        else
+        {
+            _requests = new RequestBuilder(route);
+        }
+
         _execTimeout = TimeSpan.FromMilliseconds(route.ExecTimeoutMs);
         var handler = new SocketsHttpHandler
         {
@@ -303,6 +328,7 @@ public sealed class HttpDeliverer : IDisposable
     {
         _client.Dispose();
         _tls?.Dispose();
+        _invalidCloudEvents?.Dispose();
         while (_timeouts.TryDequeue(out var timeout))
         {
             timeout.Dispose();

@@ -31,9 +31,16 @@ public sealed class RequestBuilder
     private readonly RequestFormat _format;
     private readonly string _rawContentType;
     private readonly CloudEventMapping? _cloudEvents;
+    private readonly Action<KafkaRecord, string>? _invalidCloudEvent;
 
-    public RequestBuilder(RouteDefinition route)
+    /// <param name="route">The route whose requests are built.</param>
+    /// <param name="invalidCloudEvent">
+    /// With <c>format: cloudevents</c>: told of each record that claims to be a CloudEvent but is not a valid one (and is
+    /// therefore sent as a new event with <see cref="CloudEventMapping.InvalidAttribute"/>), at its first attempt only.
+    /// </param>
+    public RequestBuilder(RouteDefinition route, Action<KafkaRecord, string>? invalidCloudEvent = null)
     {
+        _invalidCloudEvent = invalidCloudEvent;
         _domain = route.Domain;
         _format = route.Format;
         _rawContentType = route.ContentType;
@@ -44,6 +51,11 @@ public sealed class RequestBuilder
     public HttpRequestMessage Build(Uri target, KafkaRecord record, int attempt = 1)
     {
         var cloudEvent = _cloudEvents?.Inspect(record) ?? default;
+        if (attempt == 1 && cloudEvent.Problem is { } problem)
+        {
+            _invalidCloudEvent?.Invoke(record, problem);
+        }
+
         var (body, contentType) = _format switch
         {
             RequestFormat.Json => (JsonEnvelope.Single(record), JsonContentType),
@@ -107,7 +119,7 @@ public sealed class RequestBuilder
     {
         var request = _cloudEvents is null
             ? NewRequest(target, JsonEnvelope.Batch(records), JsonContentType)
-            : NewRequest(target, _cloudEvents.Batch(records), CloudEventMapping.BatchContentType);
+            : NewRequest(target, _cloudEvents.Batch(records, attempt == 1 ? _invalidCloudEvent : null), CloudEventMapping.BatchContentType);
         var headers = request.Headers;
         var first = records[0];
         var partition = Number(first.Partition);

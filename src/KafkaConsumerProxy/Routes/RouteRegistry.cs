@@ -418,7 +418,7 @@ internal sealed class RouteRegistry : IAsyncDisposable
     {
         var routeLogger = _runtime.Loggers.CreateLogger($"kcp.route.{route.Name}");
         var cluster = config.Clusters[route.Cluster];
-        var http = new HttpDeliverer(route, _runtime.Time);
+        var http = new HttpDeliverer(route, _runtime.Time, routeLogger);
         DeadLetterWriter? deadLetter = null;
         try
         {

@@ -67,6 +67,31 @@ public sealed class CloudEventsEndToEndTests : IClassFixture<TestCluster>
     }
 
     [Fact]
+    public async Task InvalidEvent_EveryMessageFailsOnce_LoggedOnceWithPartitionOffsetAndReason_Issue11()
+    {
+        var topic = _cluster.CreateTopic("ce-invalid-log", 1);
+        var group = Names.Unique("g");
+        await ProduceAsync(topic);
+        await using var receiver = await RecordingReceiver.StartAsync(FaultScript.FailTimesPerMessage(1, Fault.Errno()));
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("ce-log", topic, group, receiver.Port, new Dictionary<string, object>
+        {
+            ["format"] = "cloudevents", ["retry_interval_ms"] = 10,
+        });
+
+        await using var proxy = InProcessProxy.Start(config.ConfigFile);
+        await receiver.WaitForAsync(r => r.Accepted().Count() == Records.Length, Patience);
+        await proxy.StopAsync();
+
+        // Offset 5 has an invalid ce_id: the endpoint sees it wrapped (AssertEvents), the operator sees it in the log.
+        var line = Assert.Single(proxy.Logs, l => l.Contains("claims to be a CloudEvent but is not a valid one", StringComparison.Ordinal));
+        Assert.Contains($"Route ce-log: {topic}/0@5 ", line, StringComparison.Ordinal);
+        Assert.Contains("(record header ce_id is not UTF-8 text without control characters)", line, StringComparison.Ordinal);
+        Assert.StartsWith("warn", line, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(2, receiver.Requests.Count(r => r.Offset == 5));
+    }
+
+    [Fact]
     public async Task Batch_EveryKindOfRecord_SdkReadsOneBatchOfEvents_Issue11()
     {
         var topic = _cluster.CreateTopic("ce-batch", 1);
@@ -86,6 +111,7 @@ public sealed class CloudEventsEndToEndTests : IClassFixture<TestCluster>
             await receiver.WaitForAsync(r => r.Sum(EventCount) >= Records.Length, Patience);
             await proxy.StopAsync();
             Assert.DoesNotContain(proxy.Logs, l => l.Contains("failed (attempt", StringComparison.Ordinal));
+            Assert.Contains($"{topic}/0@5 ", Assert.Single(proxy.Logs, l => l.Contains("claims to be a CloudEvent but is not a valid one", StringComparison.Ordinal)), StringComparison.Ordinal);
         }
 
         foreach (var received in receiver.Requests)
