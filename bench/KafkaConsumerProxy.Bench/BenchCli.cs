@@ -38,22 +38,7 @@ internal static class BenchCli
         var latencySeconds = new Option<int>("--latency-seconds") { Description = "Seconds of paced producing in the latency scenario", DefaultValueFactory = _ => 10 };
         var fetchWait = new Option<int>("--fetch-wait-ms") { Description = "fetch.wait.max.ms of every consumer (the mock cluster holds an empty fetch this long)", DefaultValueFactory = _ => 1 };
         var brokers = new Option<int>("--brokers") { Description = "Brokers of the embedded cluster", DefaultValueFactory = _ => 3 };
-        var consumerConf = new Option<string>("--consumer-conf")
-        {
-            Description = "Extra librdkafka settings for every consumer, key=value,key=value (experiments; the report prints them)",
-            DefaultValueFactory = _ => "",
-        };
-        consumerConf.Validators.Add(r =>
-        {
-            try
-            {
-                BenchConfig.ParseConf(r.GetValue(consumerConf) ?? "");
-            }
-            catch (FormatException e)
-            {
-                r.AddError($"--consumer-conf: {e.Message}");
-            }
-        });
+        var consumerConf = KeyValueOption("--consumer-conf", "Extra librdkafka settings for every consumer, key=value,key=value (experiments; the report prints them)");
         var idleSeconds = new Option<int>("--idle-seconds") { Description = "How long kcp's idle CPU is measured after each throughput scenario", DefaultValueFactory = _ => 1 };
         var receiverKind = new Option<string>("--receiver")
         {
@@ -62,38 +47,8 @@ internal static class BenchCli
         };
         receiverKind.AcceptOnlyFromAmong("nginx", "kestrel");
         var wrkSeconds = new Option<int>("--wrk-seconds") { Description = "Duration of the wrk ceiling", DefaultValueFactory = _ => 5 };
-        var kcpEnv = new Option<string>("--kcp-env")
-        {
-            Description = "Environment variables for every kcp run, KEY=VALUE,KEY=VALUE (experiments with runtime settings; the report prints them)",
-            DefaultValueFactory = _ => "",
-        };
-        kcpEnv.Validators.Add(r =>
-        {
-            try
-            {
-                BenchConfig.ParseConf(r.GetValue(kcpEnv) ?? "");
-            }
-            catch (FormatException e)
-            {
-                r.AddError($"--kcp-env: {e.Message}");
-            }
-        });
-        var routeKeys = new Option<string>("--route-keys")
-        {
-            Description = "Route keys for every kcp run, KEY=VALUE,KEY=VALUE, over each scenario's own (e.g. max_pending=50000; the report prints them)",
-            DefaultValueFactory = _ => "",
-        };
-        routeKeys.Validators.Add(r =>
-        {
-            try
-            {
-                BenchConfig.ParseConf(r.GetValue(routeKeys) ?? "");
-            }
-            catch (FormatException e)
-            {
-                r.AddError($"--route-keys: {e.Message}");
-            }
-        });
+        var kcpEnv = KeyValueOption("--kcp-env", "Environment variables for every kcp run, KEY=VALUE,KEY=VALUE (experiments with runtime settings; the report prints them)");
+        var routeKeys = KeyValueOption("--route-keys", "Route keys for every kcp run, KEY=VALUE,KEY=VALUE, over each scenario's own (e.g. max_pending=50000; the report prints them)");
         var readyToRun = new Option<bool>("--ready-to-run") { Description = "Publish kcp ReadyToRun (precompiled) for this machine's runtime identifier" };
         var keep = new Option<bool>("--keep") { Description = "Keep the work directory (published kcp, configs) after the run" };
 
@@ -127,6 +82,24 @@ internal static class BenchCli
             },
             cancel));
         return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>An option of <c>KEY=VALUE,KEY=VALUE</c> pairs (default none), refused at parse time when malformed.</summary>
+    private static Option<string> KeyValueOption(string name, string description)
+    {
+        var option = new Option<string>(name) { Description = description, DefaultValueFactory = _ => "" };
+        option.Validators.Add(r =>
+        {
+            try
+            {
+                BenchConfig.ParseConf(r.GetValue(option) ?? "");
+            }
+            catch (FormatException e)
+            {
+                r.AddError($"{name}: {e.Message}");
+            }
+        });
+        return option;
     }
 }
 
