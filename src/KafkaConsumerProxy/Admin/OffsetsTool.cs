@@ -216,7 +216,9 @@ public sealed class OffsetsTool : IDisposable
         {
             if (assignedCount is null)
             {
-                throw new TimeoutException($"could not join group '{_route.Group}' within {Timeout.TotalSeconds:F0} s to commit offsets");
+                // A cluster without DescribeGroups gets here too when members are active and slow to rejoin.
+                throw new TimeoutException(
+                    $"could not join group '{_route.Group}' within {Timeout.TotalSeconds:F0} s to commit offsets; nothing was changed. The cluster may be unreachable, or the group has active members that hold up the rebalance: stop every kcp running route '{_route.Name}' first");
             }
 
             if (assignedCount < partitionCount)

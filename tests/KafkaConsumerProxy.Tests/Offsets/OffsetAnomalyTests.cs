@@ -146,8 +146,11 @@ public sealed class OffsetAnomalyTests : IClassFixture<TestCluster>
         {
             await receiver.WaitForAsync(r => r.Count >= 14, Patience);
             using var tool = new OffsetsTool(loaded, "route");
-            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => tool.SetAsync(new OffsetTarget.Latest()));
-            Assert.Contains("active member(s)", refused.Message, StringComparison.Ordinal);
+            // Refused either way: assigned only part of the partitions, or (on a loaded machine) the embedded cluster's
+            // rebalance with kcp's members takes longer than the tool waits.
+            var refused = await Assert.ThrowsAnyAsync<Exception>(() => tool.SetAsync(new OffsetTarget.Latest()));
+            Assert.True(refused is InvalidOperationException or TimeoutException, refused.ToString());
+            Assert.Contains("stop every kcp running route 'route' first", refused.Message, StringComparison.Ordinal);
             await proxy.StopAsync();
         }
 
