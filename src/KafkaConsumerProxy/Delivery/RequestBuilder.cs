@@ -46,7 +46,9 @@ public sealed class RequestBuilder
         var cloudEvent = _cloudEvents?.Inspect(record) ?? default;
         var (body, contentType) = _format switch
         {
-            RequestFormat.Json => (new ByteArrayContent(JsonEnvelope.Single(record)), JsonContentType),
+            RequestFormat.Json => (record.Value is { Length: >= JsonEnvelopeContent.MinValueBytes }
+                ? new JsonEnvelopeContent(record)
+                : new ByteArrayContent(JsonEnvelope.Single(record)), JsonContentType),
             // The record's own array: the value is sent as it is, without a copy.
             RequestFormat.Raw => (new ByteArrayContent(record.Value ?? []), _rawContentType),
             RequestFormat.CloudEvents => (new ByteArrayContent(record.Value ?? []), cloudEvent.ContentType),

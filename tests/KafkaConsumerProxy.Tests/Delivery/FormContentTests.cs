@@ -88,3 +88,64 @@ public sealed class FormContentTests
         return value;
     }
 }
+
+/// <summary>A large value's JSON envelope is streamed in segments, byte for byte the envelope built in one array.</summary>
+public sealed class JsonEnvelopeContentTests
+{
+    private static readonly Uri Target = new("http://127.0.0.1:8080/consume");
+
+    public static TheoryData<string> Kinds => ["letters", "binary", "multibyte", "escapes"];
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task Build_JsonWithLargeValue_SameBodyAndLengthAsOneArray_Issue7(string kind)
+    {
+        var value = Value(kind, 300_001);
+        // A large key is written in segments as well; headers whole.
+        var record = new KafkaRecord("orders", 3, 42, 1_700_000_000_000, Value(kind, 70_000), value,
+            [new KafkaHeader("trace", "a\"b"u8.ToArray()), new KafkaHeader("bin", [0xFF]), new KafkaHeader("none", null)]);
+        var builder = new RequestBuilder(TestRoutes.Route() with { Format = RequestFormat.Json });
+
+        using var request = builder.Build(Target, record);
+
+        Assert.IsType<JsonEnvelopeContent>(request.Content);
+        var expected = JsonEnvelope.Single(record);
+        Assert.Equal(expected.Length, request.Content.Headers.ContentLength);
+        Assert.Equal(expected, await ToArrayAsync(request.Content));
+        Assert.Equal(expected, await ToArrayAsync(request.Content));
+        Assert.Equal("application/json", request.Content.Headers.ContentType!.MediaType);
+    }
+
+    [Fact]
+    public void Build_JsonWithValueUnderTheThreshold_OneArray()
+    {
+        var record = new KafkaRecord("orders", 0, 1, 0, null, new byte[JsonEnvelopeContent.MinValueBytes - 1], []);
+
+        using var request = new RequestBuilder(TestRoutes.Route() with { Format = RequestFormat.Json }).Build(Target, record);
+
+        Assert.IsType<ByteArrayContent>(request.Content);
+    }
+
+    private static async Task<byte[]> ToArrayAsync(HttpContent content)
+    {
+        using var stream = new MemoryStream();
+        await content.CopyToAsync(stream);
+        return stream.ToArray();
+    }
+
+    private static byte[] Value(string kind, int length)
+    {
+        switch (kind)
+        {
+            case "letters":
+                return [.. Enumerable.Range(0, length).Select(i => (byte)('a' + (i % 26)))];
+            case "binary":
+                return [.. Enumerable.Range(0, length).Select(i => (byte)(i * 7919 % 256))];
+            default:
+                // Two-, three- and four-byte characters that fall across the 16 KiB segments, or what JSON escapes.
+                var unit = kind == "multibyte" ? "aé€😀" : "x\"\\\n\u0001<";
+                var unitBytes = System.Text.Encoding.UTF8.GetBytes(unit);
+                return [.. Enumerable.Repeat(unitBytes, (length / unitBytes.Length) + 1).SelectMany(b => b)];
+        }
+    }
+}
