@@ -213,8 +213,13 @@ public static class RouteDefaults
     /// </summary>
     public const int MaxPending = 10_000;
 
-    /// <summary>64 MiB of message keys and values pending per route member (<c>max_pending_bytes</c>).</summary>
-    public const int MaxPendingBytes = 64 * 1024 * 1024;
+    /// <summary>
+    /// 24 MiB of message keys and values pending per route member (<c>max_pending_bytes</c>), 96 MiB for the default 4
+    /// members. With 64 MiB, 900 KB values behind a 50 ms endpoint held 4 × 64 MiB of values and the process peaked at
+    /// 443 MB; 24 MiB gave 256 MB at the same 209 msg/s as 32 MiB (318 MB) (docs/PERFORMANCE.md, "Fix 6"). Messages
+    /// of a few hundred bytes reach <c>max_pending</c> long before this.
+    /// </summary>
+    public const int MaxPendingBytes = 24 * 1024 * 1024;
 
     /// <summary>The smallest <c>max_pending_bytes</c>: 1 KiB.</summary>
     public const int MinPendingBytes = 1024;

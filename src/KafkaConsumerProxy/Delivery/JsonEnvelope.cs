@@ -13,6 +13,12 @@ namespace KafkaConsumerProxy.Delivery;
 /// </summary>
 public static class JsonEnvelope
 {
+    // Property names of the streamed envelope, whose async writer cannot take spans.
+    private static readonly byte[] KeyName = "key"u8.ToArray();
+    private static readonly byte[] KeyEncodingName = "key_encoding"u8.ToArray();
+    private static readonly byte[] ValueName = "value"u8.ToArray();
+    private static readonly byte[] ValueEncodingName = "value_encoding"u8.ToArray();
+
     /// <summary>The envelope of one message.</summary>
     public static byte[] Single(KafkaRecord record)
     {
@@ -56,6 +62,73 @@ public static class JsonEnvelope
 
         json.WriteEndArray();
         json.WriteEndObject();
+    }
+
+    /// <summary>
+    /// Writes the envelope of <paramref name="record"/> to <paramref name="stream"/> as <see cref="Single"/> makes it,
+    /// its key and value in segments of 16 KiB with a flush after each, so that a large value is never held a second
+    /// time as JSON (<see cref="JsonEnvelopeContent"/>).
+    /// </summary>
+    internal static async Task WriteStreamedAsync(Stream stream, KafkaRecord record, CancellationToken cancellationToken)
+    {
+        var json = new Utf8JsonWriter(stream, ThreadJsonWriter.Options);
+        await using (json.ConfigureAwait(false))
+        {
+            json.WriteStartObject();
+            json.WriteString("topic"u8, record.Topic);
+            json.WriteNumber("partition"u8, record.Partition);
+            json.WriteNumber("offset"u8, record.Offset);
+            json.WriteNumber("timestamp"u8, record.TimestampMs);
+            await WriteSegmentsAsync(json, KeyName, KeyEncodingName, record.Key, cancellationToken).ConfigureAwait(false);
+            await WriteSegmentsAsync(json, ValueName, ValueEncodingName, record.Value, cancellationToken).ConfigureAwait(false);
+            json.WriteStartArray("headers"u8);
+            foreach (var header in record.Headers)
+            {
+                json.WriteStartObject();
+                json.WriteString("key"u8, header.Name);
+                WriteBytes(json, "value"u8, "value_encoding"u8, header.Value);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+            await json.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // As WriteBytes, the string (or base64) written in segments, each flushed to the stream.
+    private static async Task WriteSegmentsAsync(Utf8JsonWriter json, byte[] name, byte[] encodingName, byte[]? bytes, CancellationToken cancellationToken)
+    {
+        const int Segment = 16 * 1024;
+        if (bytes is null || bytes.Length <= Segment)
+        {
+            WriteBytes(json, name, encodingName, bytes);
+            return;
+        }
+
+        var text = Utf8.IsValid(bytes);
+        json.WritePropertyName(name);
+        for (var start = 0; start < bytes.Length; start += Segment)
+        {
+            var segment = bytes.AsSpan(start, Math.Min(Segment, bytes.Length - start));
+            var final = start + segment.Length == bytes.Length;
+            if (text)
+            {
+                // A character split between two segments is completed by the next one.
+                json.WriteStringValueSegment(segment, final);
+            }
+            else
+            {
+                json.WriteBase64StringSegment(segment, final);
+            }
+
+            await json.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!text)
+        {
+            json.WriteString(encodingName, "base64"u8);
+        }
     }
 
     private static void WriteBytes(Utf8JsonWriter json, ReadOnlySpan<byte> name, ReadOnlySpan<byte> encodingName, byte[]? bytes)

@@ -58,11 +58,13 @@ public sealed class RequestBuilder
 
         var (body, contentType) = _format switch
         {
-            RequestFormat.Json => (JsonEnvelope.Single(record), JsonContentType),
+            RequestFormat.Json => (record.Value is { Length: >= JsonEnvelopeContent.MinValueBytes }
+                ? new JsonEnvelopeContent(record)
+                : new ByteArrayContent(JsonEnvelope.Single(record)), JsonContentType),
             // The record's own array: the value is sent as it is, without a copy.
-            RequestFormat.Raw => (record.Value ?? [], _rawContentType),
-            RequestFormat.CloudEvents => (record.Value ?? [], cloudEvent.ContentType),
-            _ => (FormBody(record), FormContentType),
+            RequestFormat.Raw => (new ByteArrayContent(record.Value ?? []), _rawContentType),
+            RequestFormat.CloudEvents => (new ByteArrayContent(record.Value ?? []), cloudEvent.ContentType),
+            _ => (FormContentOf(record), FormContentType),
         };
         var request = NewRequest(target, body, contentType);
         var headers = request.Headers;
@@ -118,8 +120,8 @@ public sealed class RequestBuilder
     public HttpRequestMessage BuildBatch(Uri target, IReadOnlyList<KafkaRecord> records, int attempt = 1)
     {
         var request = _cloudEvents is null
-            ? NewRequest(target, JsonEnvelope.Batch(records), JsonContentType)
-            : NewRequest(target, _cloudEvents.Batch(records, attempt == 1 ? _invalidCloudEvent : null), CloudEventMapping.BatchContentType);
+            ? NewRequest(target, new ByteArrayContent(JsonEnvelope.Batch(records)), JsonContentType)
+            : NewRequest(target, new ByteArrayContent(_cloudEvents.Batch(records, attempt == 1 ? _invalidCloudEvent : null)), CloudEventMapping.BatchContentType);
         var headers = request.Headers;
         var first = records[0];
         var partition = Number(first.Partition);
@@ -174,15 +176,7 @@ public sealed class RequestBuilder
     {
         // Sized exactly and written in one pass: this runs for every message of a form route.
         Span<byte> tail = stackalloc byte[48];
-        var tailLength = 0;
-        "p="u8.CopyTo(tail);
-        tailLength += 2;
-        record.Partition.TryFormat(tail[tailLength..], out var written, default, CultureInfo.InvariantCulture);
-        tailLength += written;
-        "&o="u8.CopyTo(tail[tailLength..]);
-        tailLength += 3;
-        record.Offset.TryFormat(tail[tailLength..], out written, default, CultureInfo.InvariantCulture);
-        tailLength += written;
+        var tailLength = FormTail(record, tail);
         if (record.Value is null)
         {
             return tail[..tailLength].ToArray();
@@ -196,6 +190,20 @@ public sealed class RequestBuilder
         body[length++] = (byte)'&';
         tail[..tailLength].CopyTo(body.AsSpan(length));
         return body;
+    }
+
+    /// <summary>The form body as content: a large value is encoded while it is sent (<see cref="FormContent"/>), not copied first.</summary>
+    internal static HttpContent FormContentOf(KafkaRecord record)
+    {
+        if (record.Value is not { Length: >= FormContent.MinValueBytes } value)
+        {
+            return new ByteArrayContent(FormBody(record));
+        }
+
+        Span<byte> tail = stackalloc byte[48];
+        tail[0] = (byte)'&';
+        var tailLength = 1 + FormTail(record, tail[1..]);
+        return new FormContent(value, tail[..tailLength].ToArray());
     }
 
     /// <summary>Percent-encodes every byte outside RFC 3986's unreserved set.</summary>
@@ -226,10 +234,22 @@ public sealed class RequestBuilder
             }
         });
 
-    // A null content type sends none: a forwarded CloudEvent without datacontenttype.
-    private HttpRequestMessage NewRequest(Uri target, byte[] body, string? contentType)
+    // p={partition}&o={offset} into tail (48 bytes hold the longest); returns its length.
+    private static int FormTail(KafkaRecord record, Span<byte> tail)
     {
-        var content = new ByteArrayContent(body);
+        "p="u8.CopyTo(tail);
+        var length = 2;
+        record.Partition.TryFormat(tail[length..], out var written, default, CultureInfo.InvariantCulture);
+        length += written;
+        "&o="u8.CopyTo(tail[length..]);
+        length += 3;
+        record.Offset.TryFormat(tail[length..], out written, default, CultureInfo.InvariantCulture);
+        return length + written;
+    }
+
+    // A null content type sends none: a forwarded CloudEvent without datacontenttype.
+    private HttpRequestMessage NewRequest(Uri target, HttpContent content, string? contentType)
+    {
         if (contentType is not null)
         {
             content.Headers.TryAddWithoutValidation("Content-Type", contentType);

@@ -15,7 +15,7 @@ internal static class ThreadJsonWriter
 
     // Non-ASCII text is written as is rather than as \uXXXX: smaller bodies and less work. A body is never embedded in
     // HTML, which is what the stricter default guards against.
-    private static readonly JsonWriterOptions Options = new()
+    internal static readonly JsonWriterOptions Options = new()
     {
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         SkipValidation = true,

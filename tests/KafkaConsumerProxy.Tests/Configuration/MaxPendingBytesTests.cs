@@ -8,14 +8,14 @@ namespace KafkaConsumerProxy.Tests.Configuration;
 public sealed class MaxPendingBytesTests
 {
     [Fact]
-    public void Load_KeyNotGiven_Default64MiBAndPrefetch4MiB()
+    public void Load_KeyNotGiven_Default24MiBAndPrefetch4MiB()
     {
         using var config = new ProxyConfigWriter("127.0.0.1:9092");
         config.AddRoute("r", "t", "g", 8080);
 
         var route = Assert.Single(ConfigLoader.Load(config.ConfigFile).Routes);
 
-        Assert.Equal(64 * 1024 * 1024, route.MaxPendingBytes);
+        Assert.Equal(24 * 1024 * 1024, route.MaxPendingBytes);
         var settings = ConsumerSettings.Create(route, new ClusterDefinition("default", "x", new Dictionary<string, string>()), 0);
         Assert.Equal("4096", settings.Get("queued.max.messages.kbytes"));
         Assert.Equal("5000", settings.Get("queued.min.messages"));
