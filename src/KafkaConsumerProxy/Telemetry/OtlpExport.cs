@@ -207,12 +207,27 @@ internal sealed class OtlpExport : IDisposable
         return SecretRedactor.Hide(LogText.Escape(SecretRedactor.Hide(text), MaxReasonChars));
     }
 
+    // The first line, and the reason of kcp's TLS connector when it is an inner exception further down (a client
+    // certificate refused after a TLS 1.3 handshake fails the request, not the connection: "An error occurred while
+    // sending the request" alone says nothing).
     private static string FirstLine(string? text)
     {
         if (string.IsNullOrEmpty(text))
             return "";
-        var end = text.AsSpan().IndexOfAny('\r', '\n');
-        return end < 0 ? text : text[..end];
+        var first = Line(text, 0);
+        var tls = text.IndexOf(TlsInnerException, StringComparison.Ordinal);
+        if (tls < 0)
+            return first;
+        var reason = Line(text, tls + TlsInnerException.Length);
+        return first.Contains(reason, StringComparison.Ordinal) ? first : $"{first} (TLS: {reason})";
+    }
+
+    private static readonly string TlsInnerException = $" ---> {typeof(TlsFailureException).FullName}: ";
+
+    private static string Line(string text, int start)
+    {
+        var end = text.AsSpan(start).IndexOfAny('\r', '\n');
+        return end < 0 ? text[start..] : text.Substring(start, end);
     }
 
     /// <summary>Hears the exporter's warnings and errors; process-wide, as every EventListener is.</summary>
