@@ -157,24 +157,37 @@ internal sealed class OtlpExport : IDisposable
             // The loader allows the TLS keys with http/protobuf only: over HTTP/2 (grpc) the http:// URL would be sent
             // as ':scheme: http' on a TLS connection.
             options.Endpoint = PlainEndpoint(options.Endpoint);
-            options.HttpClientFactory = () => new HttpClient(new SocketsHttpHandler
-            {
-                ConnectCallback = tls.ConnectAsync,
-                PooledConnectionLifetime = PooledConnectionLifetime,
-                // The connector speaks TLS to the collector itself; a proxy would get that handshake instead.
-                UseProxy = false,
-                UseCookies = false,
-                AllowAutoRedirect = false,
-            }, disposeHandler: true)
-            {
-                Timeout = TimeSpan.FromMilliseconds(options.TimeoutMilliseconds),
-            };
         }
 
+        // Always kcp's own client: the exporter's default one would also read OTEL_EXPORTER_OTLP_CERTIFICATE,
+        // _CLIENT_CERTIFICATE and _CLIENT_KEY (and fail the start on a file it cannot read), and kcp.yaml is the one
+        // place of these settings.
+        options.HttpClientFactory = () => new HttpClient(Handler(tls), disposeHandler: true)
+        {
+            Timeout = TimeSpan.FromMilliseconds(options.TimeoutMilliseconds),
+        };
         // kcp.yaml is the one place of the settings: OTEL_EXPORTER_OTLP_HEADERS does not add to them. The option is that
         // variable's format, "name=value,...", percent-decoded before it is split at ',': so '%' is sent encoded, and
         // a ',' cannot be sent at all (the loader refuses it).
         options.Headers = string.Join(",", settings.Headers.Select(h => $"{h.Key}={EncodeHeaderValue(h.Value)}"));
+    }
+
+    private static SocketsHttpHandler Handler(TlsConnector? tls)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            PooledConnectionLifetime = PooledConnectionLifetime,
+            UseCookies = false,
+            AllowAutoRedirect = false,
+        };
+        if (tls is not null)
+        {
+            handler.ConnectCallback = tls.ConnectAsync;
+            // The connector speaks TLS to the collector itself; a proxy would get that handshake instead.
+            handler.UseProxy = false;
+        }
+
+        return handler;
     }
 
     internal static string EncodeHeaderValue(string value) => value.Replace("%", "%25", StringComparison.Ordinal);
