@@ -64,8 +64,9 @@ public static partial class ConfigLoader
         }
         else if (tlsKeys.Count > 0 && grpc)
         {
-            // kcp's TLS connector hands the exporter a connection that is already TLS, under an http:// URL (as routes do):
-            // over HTTP/2 that URL is sent as ':scheme: http', which collectors checking it against the connection refuse.
+            // The exporter's gRPC client does take kcp's HttpClient, but the route TLS connector offers HTTP/1.1 only (ALPN)
+            // and hands the handler a TLS connection under an http:// URL: a gRPC collector refuses the handshake, and
+            // with h2 offered it would still get ':scheme: http' on a TLS connection, which collectors checking it refuse.
             foreach (var (key, value) in tlsKeys)
                 reader.Error(key, value, "applies only with otlp_protocol: http/protobuf; with grpc the collector's certificate must be trusted by the system trust store, and no client certificate can be sent");
         }

@@ -154,8 +154,8 @@ internal sealed class OtlpExport : IDisposable
         options.Endpoint = SignalEndpoint(settings, signalPath);
         if (tls is not null)
         {
-            // The loader allows the TLS keys with http/protobuf only: over HTTP/2 (grpc) the http:// URL would be sent
-            // as ':scheme: http' on a TLS connection.
+            // The loader allows the TLS keys with http/protobuf only: the connector offers HTTP/1.1 (ALPN), and over
+            // HTTP/2 (grpc) the http:// URL would be sent as ':scheme: http' on a TLS connection.
             options.Endpoint = PlainEndpoint(options.Endpoint);
         }
 
