@@ -105,6 +105,24 @@ public sealed class OtlpTlsConfigTests : IDisposable
         Assert.Contains("cannot be read as a PEM certificate bundle", SingleError(errors, "telemetry.otlp_ca_file").Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void ClientKeyIsAFifo_RefusedWithoutHanging_OtlpTls()
+    {
+        if (OperatingSystem.IsWindows())
+            return;
+        var (_, cert, _) = WriteFiles();
+        var fifo = _certs.PathOf("client-key.fifo");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+            Assert.True(mkfifo.WaitForExit(10_000) && mkfifo.ExitCode == 0, "mkfifo failed");
+
+        var (config, errors) = Load($"  otlp_client_cert_file: \"{cert}\"\n  otlp_client_key_file: \"{fifo}\"\n");
+
+        Assert.Null(config);
+        var error = SingleError(errors, "telemetry.otlp_client_cert_file");
+        Assert.Contains("the key file", error.Message, StringComparison.Ordinal);
+        Assert.Contains(fifo, error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("http://otel.example.com:4318")]
     [InlineData("HTTP://otel.example.com:4318")]
