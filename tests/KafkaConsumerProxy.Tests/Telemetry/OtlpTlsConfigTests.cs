@@ -79,6 +79,17 @@ public sealed class OtlpTlsConfigTests : IDisposable
         Assert.Contains(missing, error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("\"\"", "must be a non-empty string")]
+    [InlineData("\".\"", "cannot be read as a PEM certificate bundle")]
+    public void CaFileEmptyOrADirectory_Refused_OtlpTls(string value, string message)
+    {
+        var (config, errors) = Load($"  otlp_ca_file: {value}\n");
+
+        Assert.Null(config);
+        Assert.Contains(message, SingleError(errors, "telemetry.otlp_ca_file").Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void CaFileNotPem_Refused_OtlpTls()
     {

@@ -75,6 +75,35 @@ public sealed class OtlpTlsExportTests : IClassFixture<TestCluster>, IDisposable
     }
 
     [Fact]
+    public async Task Reload_OtlpCaFileChanged_ReportedAsNeedingARestartAndExportGoesOnAsBefore_OtlpTls()
+    {
+        var ca = _certs.Ca("Collector CA");
+        await using var collector = await OtlpCollector.StartAsync(https: TlsEndpoint.HttpsOptions(CollectorCertificate(ca), clientCa: null));
+        var caFile = _certs.Write(ca, "collector-ca.pem");
+        var otherCaFile = _certs.Write(_certs.Ca("Other CA"), "other-ca.pem");
+        var topic = _cluster.CreateTopic("otlp-tls-reload", 1);
+        await using var receiver = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("r", topic, Names.Unique("g"), receiver.Port);
+        config.AppendMain($"telemetry:\n  otlp_endpoint: \"{collector.BaseAddress}\"\n  otlp_export_interval_ms: 1000\n  otlp_ca_file: \"{caFile}\"\n");
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        await collector.WaitForAsync(c => c.Metrics.Any(m => m.Name == "kcp.route.state"), Patience, () => $"no metrics before the reload; {kcp.Tail()}");
+
+        var text = await File.ReadAllTextAsync(config.ConfigFile);
+        await File.WriteAllTextAsync(config.ConfigFile, text.Replace(caFile, otherCaFile, StringComparison.Ordinal));
+        var line = await kcp.WaitForOutputAsync("Reload: telemetry changed from", Patience);
+
+        Assert.Contains($"CA file {otherCaFile}", line, StringComparison.Ordinal);
+        Assert.Contains("it applies only after a restart of kcp", line, StringComparison.Ordinal);
+        // Still the CA kcp started with: the collector keeps getting metrics.
+        var seen = collector.Requests.Count(r => r.Path == "/v1/metrics");
+        await collector.WaitForAsync(c => c.Requests.Count(r => r.Path == "/v1/metrics") >= seen + 2, Patience, () => $"metrics export stopped after the reload; {kcp.Tail()}");
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(StopBound));
+        Assert.DoesNotContain(kcp.Output, l => l.Contains("OTLP export failed", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Run_OtelCertificateVariablesSet_NotUsedKcpYamlIsTheOnePlace_OtlpTls()
     {
         // The exporter's own client would read these (and fail the start on a file it cannot read).
