@@ -288,7 +288,18 @@ internal sealed class TlsConnector : IDisposable
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
             WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+        // HttpClient.Send (the OTLP exporter's) writes synchronously: a refusal is explained here too.
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            try
+            {
+                inner.Write(buffer, offset, count);
+            }
+            catch (Exception ex) when (Refusal(ex))
+            {
+                throw new TlsFailureException(handshake.Explain(ex), ex);
+            }
+        }
 
         public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
 
