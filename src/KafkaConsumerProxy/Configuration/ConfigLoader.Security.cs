@@ -54,24 +54,36 @@ public static partial class ConfigLoader
             r.Error("tls_server_name", serverName, "must be a host name or IP address (no port, scheme or path): the name the endpoint's certificate must be valid for");
         if (insecure == true && (caFile is not null || serverName is not null))
             r.Error("tls_insecure_skip_verify", "true", $"turns certificate checks off, so {(caFile is not null ? "tls_ca_file" : "tls_server_name")} would have no effect; remove one of them");
-        if (tls.CaFile is not null && TlsFiles.LoadCa(tls.CaFile).Problem is { } caProblem)
-            r.Error("tls_ca_file", caFile, $"{caProblem} ({tls.CaFile})");
-        if ((certFile is null) != (keyFile is null))
+        CheckTlsFiles(r, new("tls_ca_file", caFile, tls.CaFile), new("tls_client_cert_file", certFile, tls.ClientCertFile), new("tls_client_key_file", keyFile, tls.ClientKeyFile));
+        return route;
+    }
+
+    /// <summary>A key that names a TLS file: as written, and resolved (null when not given).</summary>
+    private readonly record struct TlsFileKey(string Key, string? Text, string? Path);
+
+    /// <summary>
+    /// Reads a CA bundle and a client certificate with its key now, with the code connections read them with, and reports
+    /// under those keys what is wrong: unreadable or not PEM, a certificate without its key (or the reverse), a key that
+    /// does not match, an expired client certificate.
+    /// </summary>
+    private static void CheckTlsFiles(MapReader r, TlsFileKey ca, TlsFileKey cert, TlsFileKey key)
+    {
+        if (ca.Path is not null && TlsFiles.LoadCa(ca.Path).Problem is { } caProblem)
+            r.Error(ca.Key, ca.Text, $"{caProblem} ({ca.Path})");
+        if ((cert.Text is null) != (key.Text is null))
         {
-            var (given, missing) = certFile is null ? ("tls_client_key_file", "tls_client_cert_file") : ("tls_client_cert_file", "tls_client_key_file");
-            r.Error(given, certFile ?? keyFile, $"needs {missing} as well: a client certificate is used with its private key");
+            var (given, missing) = cert.Text is null ? (key, cert) : (cert, key);
+            r.Error(given.Key, given.Text, $"needs {missing.Key} as well: a client certificate is used with its private key");
         }
-        else if (tls.ClientCertFile is not null && tls.ClientKeyFile is not null)
+        else if (cert.Path is not null && key.Path is not null)
         {
-            var (identity, problem) = TlsFiles.LoadClient(tls.ClientCertFile, tls.ClientKeyFile);
+            var (identity, problem) = TlsFiles.LoadClient(cert.Path, key.Path);
             if (problem is not null)
-                r.Error("tls_client_cert_file", certFile, $"{problem} ({tls.ClientCertFile}, {tls.ClientKeyFile})");
+                r.Error(cert.Key, cert.Text, $"{problem} ({cert.Path}, {key.Path})");
             else if (identity!.Certificate.NotAfter.ToUniversalTime() < TimeProvider.System.GetUtcNow().UtcDateTime)
-                r.Error("tls_client_cert_file", certFile, string.Create(CultureInfo.InvariantCulture, $"the certificate expired on {identity.Certificate.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm:ss} UTC"));
+                r.Error(cert.Key, cert.Text, string.Create(CultureInfo.InvariantCulture, $"the certificate expired on {identity.Certificate.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm:ss} UTC"));
             identity?.Dispose();
         }
-
-        return route;
     }
 
     private static readonly string[] AuthTypes = ["bearer", "basic", "oauth2_client_credentials", "hmac"];

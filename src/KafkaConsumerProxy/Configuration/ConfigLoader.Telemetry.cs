@@ -15,12 +15,14 @@ public static partial class ConfigLoader
     /// <summary>
     /// The <c>telemetry</c> section: <c>otlp_endpoint</c> (an http:// or https:// URL; without it nothing is exported),
     /// <c>otlp_protocol</c>, <c>otlp_headers</c> (values are secrets), <c>service_name</c> and
-    /// <c>otlp_export_interval_ms</c>; the others apply only with <c>otlp_endpoint</c>. Null when the section has an error.
+    /// <c>otlp_export_interval_ms</c>, and with an https:// endpoint <c>otlp_ca_file</c>, <c>otlp_client_cert_file</c> and
+    /// <c>otlp_client_key_file</c> (checked and read as a route's <c>tls_*</c> files, resolved against kcp.yaml's directory);
+    /// the others apply only with <c>otlp_endpoint</c>. Null when the section has an error.
     /// </summary>
     private static TelemetrySettings? ReadTelemetry(MapReader main, List<ConfigError> errors)
     {
         var before = errors.Count;
-        var node = main.Mapping("telemetry", required: false, "a mapping with otlp_endpoint and optional otlp_protocol, otlp_headers, service_name, otlp_export_interval_ms");
+        var node = main.Mapping("telemetry", required: false, "a mapping with otlp_endpoint and optional otlp_protocol, otlp_headers, service_name, otlp_export_interval_ms, otlp_ca_file, otlp_client_cert_file, otlp_client_key_file");
         if (errors.Count != before)
             return null;
         if (node is null)
@@ -32,6 +34,9 @@ public static partial class ConfigLoader
         var headers = ReadOtlpHeaders(reader, errors);
         var serviceName = reader.OptionalString("service_name");
         var interval = reader.Int("otlp_export_interval_ms", TelemetrySettings.MinExportIntervalMs, TelemetrySettings.MaxExportIntervalMs, required: false);
+        var caFile = reader.OptionalString("otlp_ca_file");
+        var certFile = reader.OptionalString("otlp_client_cert_file");
+        var keyFile = reader.OptionalString("otlp_client_key_file");
         reader.ReportUnknownKeys();
         if (endpointText is null)
         {
@@ -46,8 +51,30 @@ public static partial class ConfigLoader
 
         // Checked even when other keys are wrong: every error is reported at once.
         var grpc = protocol == "grpc";
-        if (OtlpEndpointProblem(endpointText, grpc) is { } problem)
-            reader.Error("otlp_endpoint", endpointText, problem);
+        var endpointProblem = OtlpEndpointProblem(endpointText, grpc);
+        if (endpointProblem is not null)
+            reader.Error("otlp_endpoint", endpointText, endpointProblem);
+        var baseDir = Path.GetDirectoryName(main.File)!;
+        string? Resolve(string? path) => path is null ? null : Path.GetFullPath(Path.Combine(baseDir, path));
+        var tlsKeys = new[] { ("otlp_ca_file", caFile), ("otlp_client_cert_file", certFile), ("otlp_client_key_file", keyFile) }.Where(k => k.Item2 is not null).ToList();
+        if (tlsKeys.Count > 0 && endpointProblem is null && new Uri(endpointText, UriKind.Absolute).Scheme != Uri.UriSchemeHttps)
+        {
+            foreach (var (key, value) in tlsKeys)
+                reader.Error(key, value, "applies only with an https:// telemetry.otlp_endpoint (the collector is reached without TLS)");
+        }
+        else if (tlsKeys.Count > 0 && grpc)
+        {
+            // The exporter's gRPC client does take kcp's HttpClient, but the route TLS connector offers HTTP/1.1 only (ALPN)
+            // and hands the handler a TLS connection under an http:// URL: a gRPC collector refuses the handshake, and
+            // with h2 offered it would still get ':scheme: http' on a TLS connection, which collectors checking it refuse.
+            foreach (var (key, value) in tlsKeys)
+                reader.Error(key, value, "applies only with otlp_protocol: http/protobuf; with grpc the collector's certificate must be trusted by the system trust store, and no client certificate can be sent");
+        }
+        else if (tlsKeys.Count > 0)
+        {
+            CheckTlsFiles(reader, new("otlp_ca_file", caFile, Resolve(caFile)), new("otlp_client_cert_file", certFile, Resolve(certFile)), new("otlp_client_key_file", keyFile, Resolve(keyFile)));
+        }
+
         if (serviceName is not null && (serviceName.Length > MaxServiceNameLength || serviceName.Any(char.IsControl) || serviceName.Trim() != serviceName))
             reader.Error("service_name", serviceName, string.Create(CultureInfo.InvariantCulture, $"must be a name of at most {MaxServiceNameLength} characters without control characters or surrounding spaces"));
         if (errors.Count != before)
@@ -60,6 +87,9 @@ public static partial class ConfigLoader
             Headers = headers,
             ServiceName = serviceName ?? TelemetrySettings.DefaultServiceName,
             ExportIntervalMs = interval ?? TelemetrySettings.DefaultExportIntervalMs,
+            CaFile = Resolve(caFile),
+            ClientCertFile = Resolve(certFile),
+            ClientKeyFile = Resolve(keyFile),
         };
     }
 

@@ -49,6 +49,24 @@ public sealed class TelemetrySettings
     /// <summary><c>otlp_export_interval_ms</c>: how often metrics are exported; default <see cref="DefaultExportIntervalMs"/>.</summary>
     public int ExportIntervalMs { get; init; } = DefaultExportIntervalMs;
 
+    /// <summary>
+    /// <c>otlp_ca_file</c>: a PEM bundle of the CAs the collector's certificate must chain to (they alone, not the system
+    /// trust store); null = the system trust store. Only with an https:// endpoint.
+    /// </summary>
+    public string? CaFile { get; init; }
+
+    /// <summary><c>otlp_client_cert_file</c>: PEM client certificate (and its chain) for mutual TLS with the collector; null = none.</summary>
+    public string? ClientCertFile { get; init; }
+
+    /// <summary><c>otlp_client_key_file</c>: PEM (PKCS#8, PKCS#1 or SEC1) unencrypted private key of <see cref="ClientCertFile"/>.</summary>
+    public string? ClientKeyFile { get; init; }
+
+    /// <summary>True when <see cref="CaFile"/> or a client certificate is set: the collector is reached through kcp's own TLS connector.</summary>
+    public bool OwnTls => CaFile is not null || ClientCertFile is not null;
+
+    /// <summary>The TLS files as a route's <see cref="TlsSettings"/> has them (server name: the endpoint's host).</summary>
+    internal TlsSettings Tls => new() { Scheme = EndpointScheme.Https, CaFile = CaFile, ClientCertFile = ClientCertFile, ClientKeyFile = ClientKeyFile };
+
     /// <summary>True when <c>otlp_endpoint</c> is set.</summary>
     public bool Enabled => OtlpEndpoint is not null;
 
@@ -58,12 +76,13 @@ public sealed class TelemetrySettings
     /// <summary>The text of <c>otlp_protocol</c> as written in kcp.yaml.</summary>
     public string ProtocolName => Protocol == OtlpProtocol.Grpc ? "grpc" : "http/protobuf";
 
-    /// <summary>The same endpoint, protocol, headers (values too), service name and interval.</summary>
+    /// <summary>The same endpoint, protocol, headers (values too), service name, interval and TLS files.</summary>
     public bool SameAs(TelemetrySettings other)
     {
         ArgumentNullException.ThrowIfNull(other);
         return Equals(OtlpEndpoint, other.OtlpEndpoint) && Protocol == other.Protocol && ServiceName == other.ServiceName
-            && ExportIntervalMs == other.ExportIntervalMs && Headers.SequenceEqual(other.Headers);
+            && ExportIntervalMs == other.ExportIntervalMs && Headers.SequenceEqual(other.Headers)
+            && CaFile == other.CaFile && ClientCertFile == other.ClientCertFile && ClientKeyFile == other.ClientKeyFile;
     }
 
     /// <summary>This section as <see cref="ToString"/> has it, and a note when only header values differ from <paramref name="old"/> (never shown).</summary>
@@ -74,9 +93,11 @@ public sealed class TelemetrySettings
         return text == old.ToString() && !SameAs(old) ? text + " (otlp_headers values changed)" : text;
     }
 
-    /// <summary><c>telemetry off</c>, or the endpoint (secrets masked), protocol, service name, interval and header names.</summary>
+    /// <summary><c>telemetry off</c>, or the endpoint (secrets masked), protocol, service name, interval, header names and TLS files.</summary>
     public override string ToString() => OtlpEndpoint is null
         ? "telemetry off"
         : string.Create(CultureInfo.InvariantCulture, $"OTLP {ProtocolName} to {SecretRedactor.Hide(OtlpEndpoint.ToString())} as service '{ServiceName}', metrics every {ExportIntervalMs} ms")
-            + (Headers.Count == 0 ? "" : $", headers {string.Join(", ", HeaderNames)}");
+            + (Headers.Count == 0 ? "" : $", headers {string.Join(", ", HeaderNames)}")
+            + (CaFile is null ? "" : $", CA file {CaFile}")
+            + (ClientCertFile is null ? "" : $", client certificate {ClientCertFile} (key {ClientKeyFile})");
 }

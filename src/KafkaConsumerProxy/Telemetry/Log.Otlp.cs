@@ -16,4 +16,7 @@ internal static partial class Log
 
     [LoggerMessage(1923, LogLevel.Warning, "OTLP export: the final flush at stop did not finish within {Seconds:F0} s (collector slow or unreachable); the last spans and metrics may be lost")]
     public static partial void OtlpFlushIncomplete(ILogger logger, double seconds);
+
+    [LoggerMessage(1924, LogLevel.Information, "OTLP export TLS: the collector's certificate must chain to {Trust}; client certificate {ClientCertificate}")]
+    public static partial void OtlpTls(ILogger logger, string trust, string clientCertificate);
 }

@@ -2,6 +2,7 @@ using System.Diagnostics.Tracing;
 using System.Globalization;
 using System.Reflection;
 using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Delivery.Tls;
 using KafkaConsumerProxy.Delivery.Tracing;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
@@ -20,6 +21,8 @@ namespace KafkaConsumerProxy.Telemetry;
 /// when full, metrics every <c>otlp_export_interval_ms</c>), so a slow or unreachable collector never slows a delivery;
 /// the SDK's failure events are written as kcp warnings, at most one line per <see cref="FailureLogInterval"/>.
 /// <see cref="Dispose"/> flushes what is left, bounded by <see cref="FlushTimeout"/>.
+/// With <c>otlp_ca_file</c> or a client certificate the exporter's HttpClient connects through a route's
+/// <see cref="TlsConnector"/>: the same trust, client certificate, file rotation and failure reasons as <c>scheme: https</c>.
 /// </summary>
 internal sealed class OtlpExport : IDisposable
 {
@@ -34,15 +37,30 @@ internal sealed class OtlpExport : IDisposable
 
     private const int MaxReasonChars = 400;
 
+    /// <summary>The key names the TLS failure reasons of the export name.</summary>
+    internal static readonly TlsKeyNames TlsKeys = new("telemetry.otlp_ca_file", "telemetry.otlp_client_cert_file",
+        "the collector's certificate must be valid for the host of telemetry.otlp_endpoint");
+
+    // Routes' idea of a pooled connection's life: rotated certificate files are used from the next connection on.
+    private static readonly TimeSpan PooledConnectionLifetime = TimeSpan.FromMinutes(5);
+
     private readonly ILogger _logger;
     private readonly TracerProvider _tracer;
     private readonly MeterProvider _meter;
     private readonly FailureListener _failures;
     private readonly RepeatedLog<int, string> _failureLog;
+    private readonly TlsConnector? _tls;
+    private readonly (string Internal, string Shown)? _tlsBase;
 
     private OtlpExport(TelemetrySettings settings, ILogger logger, TimeProvider time)
     {
         _logger = logger;
+        if (settings.OwnTls)
+        {
+            _tls = new TlsConnector(settings.Tls, fixedServerName: null, TlsKeys);
+            _tlsBase = (PlainEndpoint(settings.OtlpEndpoint!).GetLeftPart(UriPartial.Authority), settings.OtlpEndpoint!.GetLeftPart(UriPartial.Authority));
+        }
+
         _failureLog = new RepeatedLog<int, string>(time, FailureLogInterval,
             (_, summary) => Log.OtlpExportFailedAgain(_logger, summary.Count, summary.Since.TotalSeconds, summary.Latest));
         _failures = new FailureListener(Failed);
@@ -53,7 +71,7 @@ internal sealed class OtlpExport : IDisposable
         _tracer = Sdk.CreateTracerProviderBuilder()
             .SetResourceBuilder(resource)
             .AddSource(DeliveryTracing.SourceName)
-            .AddOtlpExporter(o => Configure(o, settings, "v1/traces"))
+            .AddOtlpExporter(o => Configure(o, settings, "v1/traces", _tls))
             .Build();
         _meter = Sdk.CreateMeterProviderBuilder()
             .SetResourceBuilder(resource)
@@ -61,7 +79,7 @@ internal sealed class OtlpExport : IDisposable
             .AddRuntimeInstrumentation()
             .AddOtlpExporter((o, reader) =>
             {
-                Configure(o, settings, "v1/metrics");
+                Configure(o, settings, "v1/metrics", _tls);
                 reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = settings.ExportIntervalMs;
                 reader.TemporalityPreference = MetricReaderTemporalityPreference.Cumulative;
             })
@@ -79,6 +97,12 @@ internal sealed class OtlpExport : IDisposable
             return null;
         var export = new OtlpExport(settings, logger, time);
         Log.OtlpExportOn(logger, SecretRedactor.Hide(settings.OtlpEndpoint!.AbsoluteUri), settings.ProtocolName, settings.ExportIntervalMs, settings.ServiceName, export.InstanceId);
+        if (settings.OwnTls)
+        {
+            Log.OtlpTls(logger, settings.CaFile is { } ca ? $"the CAs of {ca}" : "the system trust store",
+                settings.ClientCertFile is { } cert ? $"{cert} (key {settings.ClientKeyFile})" : "none");
+        }
+
         return export;
     }
 
@@ -100,6 +124,7 @@ internal sealed class OtlpExport : IDisposable
         {
             _tracer.Dispose();
             _meter.Dispose();
+            _tls?.Dispose();
         }
         else
         {
@@ -109,6 +134,7 @@ internal sealed class OtlpExport : IDisposable
             {
                 _tracer.Dispose();
                 _meter.Dispose();
+                _tls?.Dispose();
             });
         }
 
@@ -116,27 +142,67 @@ internal sealed class OtlpExport : IDisposable
         _failureLog.Dispose();
     }
 
-    private static void Configure(OtlpExporterOptions options, TelemetrySettings settings, string signalPath)
+    /// <summary>
+    /// The URL the exporter is given when <see cref="TlsConnector"/> makes its connections: http:// with the same host and
+    /// port, because the connection the handler gets is TLS already (as a route's requests are).
+    /// </summary>
+    internal static Uri PlainEndpoint(Uri endpoint) => new UriBuilder(endpoint) { Scheme = Uri.UriSchemeHttp, Port = endpoint.Port }.Uri;
+
+    private static void Configure(OtlpExporterOptions options, TelemetrySettings settings, string signalPath, TlsConnector? tls)
     {
         options.Protocol = settings.Protocol == OtlpProtocol.Grpc ? OtlpExportProtocol.Grpc : OtlpExportProtocol.HttpProtobuf;
         options.Endpoint = SignalEndpoint(settings, signalPath);
+        if (tls is not null)
+        {
+            // The loader allows the TLS keys with http/protobuf only: the connector offers HTTP/1.1 (ALPN), and over
+            // HTTP/2 (grpc) the http:// URL would be sent as ':scheme: http' on a TLS connection.
+            options.Endpoint = PlainEndpoint(options.Endpoint);
+        }
+
+        // Always kcp's own client: the exporter's default one would also read OTEL_EXPORTER_OTLP_CERTIFICATE,
+        // _CLIENT_CERTIFICATE and _CLIENT_KEY (and fail the start on a file it cannot read), and kcp.yaml is the one
+        // place of these settings.
+        options.HttpClientFactory = () => new HttpClient(Handler(tls), disposeHandler: true)
+        {
+            Timeout = TimeSpan.FromMilliseconds(options.TimeoutMilliseconds),
+        };
         // kcp.yaml is the one place of the settings: OTEL_EXPORTER_OTLP_HEADERS does not add to them. The option is that
         // variable's format, "name=value,...", percent-decoded before it is split at ',': so '%' is sent encoded, and
         // a ',' cannot be sent at all (the loader refuses it).
         options.Headers = string.Join(",", settings.Headers.Select(h => $"{h.Key}={EncodeHeaderValue(h.Value)}"));
     }
 
+    private static SocketsHttpHandler Handler(TlsConnector? tls)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            PooledConnectionLifetime = PooledConnectionLifetime,
+            UseCookies = false,
+            AllowAutoRedirect = false,
+        };
+        if (tls is not null)
+        {
+            handler.ConnectCallback = tls.ConnectAsync;
+            // The connector speaks TLS to the collector itself; a proxy would get that handshake instead.
+            handler.UseProxy = false;
+        }
+
+        return handler;
+    }
+
     internal static string EncodeHeaderValue(string value) => value.Replace("%", "%25", StringComparison.Ordinal);
 
     private void Failed(EventWrittenEventArgs e)
     {
-        var reason = Reason(e);
+        var reason = Reason(e, _tlsBase);
         if (_failureLog.ShouldLog(e.EventId, reason))
             Log.OtlpExportFailed(_logger, reason, FailureLogInterval.TotalSeconds);
     }
 
     // The event's message with its payload, each value cut to its first line: the exception texts carry stack traces.
-    internal static string Reason(EventWrittenEventArgs e)
+    // With kcp's TLS connector the exporter names the collector by its internal http:// URL: shown as configured (and so
+    // masked when the endpoint is a secret).
+    internal static string Reason(EventWrittenEventArgs e, (string Internal, string Shown)? tlsBase = null)
     {
         var values = (e.Payload ?? []).Select(p => FirstLine(Convert.ToString(p, CultureInfo.InvariantCulture))).ToArray<object?>();
         string text;
@@ -149,15 +215,32 @@ internal sealed class OtlpExport : IDisposable
             text = string.Join("; ", values.Prepend(e.EventName));
         }
 
+        if (tlsBase is var (internalBase, shownBase))
+            text = text.Replace(internalBase, shownBase, StringComparison.OrdinalIgnoreCase);
         return SecretRedactor.Hide(LogText.Escape(SecretRedactor.Hide(text), MaxReasonChars));
     }
 
+    // The first line, and the reason of kcp's TLS connector when it is an inner exception further down (a client
+    // certificate refused after a TLS 1.3 handshake fails the request, not the connection: "An error occurred while
+    // sending the request" alone says nothing).
     private static string FirstLine(string? text)
     {
         if (string.IsNullOrEmpty(text))
             return "";
-        var end = text.AsSpan().IndexOfAny('\r', '\n');
-        return end < 0 ? text : text[..end];
+        var first = Line(text, 0);
+        var tls = text.IndexOf(TlsInnerException, StringComparison.Ordinal);
+        if (tls < 0)
+            return first;
+        var reason = Line(text, tls + TlsInnerException.Length);
+        return first.Contains(reason, StringComparison.Ordinal) ? first : $"{first} (TLS: {reason})";
+    }
+
+    private static readonly string TlsInnerException = $" ---> {typeof(TlsFailureException).FullName}: ";
+
+    private static string Line(string text, int start)
+    {
+        var end = text.AsSpan(start).IndexOfAny('\r', '\n');
+        return end < 0 ? text[start..] : text.Substring(start, end);
     }
 
     /// <summary>Hears the exporter's warnings and errors; process-wide, as every EventListener is.</summary>

@@ -22,7 +22,7 @@ public sealed partial class KcpProcess : IAsyncDisposable
     private readonly List<string> _output = [];
     private TaskCompletionSource _changed = NewSignal();
 
-    private KcpProcess(IReadOnlyList<string> args)
+    private KcpProcess(IReadOnlyList<string> args, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var start = new ProcessStartInfo(DotnetHost())
         {
@@ -43,6 +43,8 @@ public sealed partial class KcpProcess : IAsyncDisposable
 
         // The test host's settings must not change how kcp runs (e.g. a forced environment name or startup hooks).
         start.Environment.Remove("DOTNET_STARTUP_HOOKS");
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+            start.Environment[name] = value;
         Arguments = string.Join(' ', args);
         _process = new Process { StartInfo = start, EnableRaisingEvents = true };
         _process.OutputDataReceived += (_, e) => OnLine(e.Data, _stdout);
@@ -72,6 +74,9 @@ public sealed partial class KcpProcess : IAsyncDisposable
 
     /// <summary>Starts <c>kcp run --config <paramref name="configFile"/></c>.</summary>
     public static KcpProcess Run(string configFile) => Start("run", "--config", configFile);
+
+    /// <summary>Starts <c>kcp run --config <paramref name="configFile"/></c> with these environment variables set (null removes one).</summary>
+    public static KcpProcess Run(string configFile, IReadOnlyDictionary<string, string?> environment) => new(["run", "--config", configFile], environment);
 
     /// <summary>Starts <c>kcp validate --config <paramref name="configFile"/></c>.</summary>
     public static KcpProcess Validate(string configFile) => Start("validate", "--config", configFile);

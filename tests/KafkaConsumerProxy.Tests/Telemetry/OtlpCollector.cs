@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -58,13 +59,19 @@ public sealed class OtlpCollector : IAsyncDisposable
     /// Starts a collector. With <paramref name="grpc"/> it speaks OTLP/gRPC instead: HTTP/2 without TLS, the
     /// <c>TraceService/Export</c> and <c>MetricsService/Export</c> methods, length-prefixed messages and a
     /// <c>grpc-status: 0</c> trailer; the requests are recorded under <c>/v1/traces</c> and <c>/v1/metrics</c> all the same.
+    /// With <paramref name="https"/> it is served over TLS (see <c>TlsEndpoint.HttpsOptions</c>) and <see cref="BaseAddress"/> is https://.
     /// </summary>
-    public static async Task<OtlpCollector> StartAsync(bool grpc = false)
+    public static async Task<OtlpCollector> StartAsync(bool grpc = false, HttpsConnectionAdapterOptions? https = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, EnvironmentName = Environments.Production });
         builder.Logging.ClearProviders();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
-        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.Protocols = grpc ? HttpProtocols.Http2 : HttpProtocols.Http1AndHttp2));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l =>
+        {
+            l.Protocols = grpc ? HttpProtocols.Http2 : HttpProtocols.Http1AndHttp2;
+            if (https is not null)
+                l.UseHttps(https);
+        }));
         var app = builder.Build();
         var collector = new OtlpCollector(app);
         foreach (var (service, signal) in new[] { ("trace.v1.TraceService", "traces"), ("metrics.v1.MetricsService", "metrics") })

@@ -56,6 +56,29 @@ public sealed class OtlpExportUnitTests
         Assert.Equal("Export to http://collector:4318/v1/traces?k=*** failed: System.Net.Http.HttpRequestException: Connection refused (collector:4318)", reason);
     }
 
+    [Fact]
+    public void FailureReason_TlsConnectorReasonOfAnInnerExceptionShown_OtlpTls()
+    {
+        using var source = new ReasonSource();
+        using var listener = new Capture(source);
+
+        source.Failed("http://127.0.0.1:4318/v1/traces", "System.Net.Http.HttpRequestException: An error occurred while sending the request.\n"
+            + " ---> KafkaConsumerProxy.Delivery.Tls.TlsFailureException: client certificate required: the server asked for one (Received an unexpected EOF)\n"
+            + " ---> System.IO.IOException: Received an unexpected EOF\n   at System.Net.Security.SslStream.ReadAsync()");
+
+        var reason = OtlpExport.Reason(Assert.Single(listener.Events), ("http://127.0.0.1:4318", "https://127.0.0.1:4318"));
+        Assert.Equal("Export to https://127.0.0.1:4318/v1/traces failed: System.Net.Http.HttpRequestException: An error occurred while sending the request."
+            + " (TLS: client certificate required: the server asked for one (Received an unexpected EOF))", reason);
+    }
+
+    [Theory]
+    [InlineData("https://otel.example.com:4318/", "http://otel.example.com:4318/")]
+    [InlineData("https://otel.example.com/otlp/", "http://otel.example.com:443/otlp/")]
+    public void PlainEndpoint_SameHostAndPortOverHttp_OtlpTls(string endpoint, string expected)
+    {
+        Assert.Equal(new Uri(expected), OtlpExport.PlainEndpoint(new Uri(endpoint)));
+    }
+
     [EventSource(Name = "KafkaConsumerProxy-Tests-OtlpReason")]
     private sealed class ReasonSource : EventSource
     {

@@ -20,18 +20,28 @@ namespace KafkaConsumerProxy.Delivery.Tls;
 internal sealed class TlsConnector : IDisposable
 {
     private readonly TlsSettings _tls;
+    private readonly TlsKeyNames _keys;
     private readonly string? _fixedServerName;
     private readonly ReloadingFiles<X509Certificate2Collection>? _ca;
     private readonly ReloadingFiles<ClientIdentity>? _client;
 
     public TlsConnector(EndpointSettings endpoint)
+        : this(endpoint.Tls, endpoint.Tls.ServerName ?? (endpoint.Domain is { } domain ? HostOf(domain) : null), TlsKeyNames.Route)
     {
-        _tls = endpoint.Tls;
-        _fixedServerName = _tls.ServerName ?? (endpoint.Domain is { } domain ? HostOf(domain) : null);
+    }
+
+    /// <param name="tls">The files and checks.</param>
+    /// <param name="fixedServerName">The name sent as SNI and checked; null = the host of each connection.</param>
+    /// <param name="keys">The configuration keys the failure messages name.</param>
+    internal TlsConnector(TlsSettings tls, string? fixedServerName, TlsKeyNames keys)
+    {
+        _tls = tls;
+        _keys = keys;
+        _fixedServerName = fixedServerName;
         if (_tls.CaFile is { } caFile)
-            _ca = new ReloadingFiles<X509Certificate2Collection>([caFile], () => TlsFiles.LoadCa(caFile) is var (certs, problem) && certs is not null ? (certs, null) : (null, $"tls_ca_file {problem}"), DisposeAll);
+            _ca = new ReloadingFiles<X509Certificate2Collection>([caFile], () => TlsFiles.LoadCa(caFile) is var (certs, problem) && certs is not null ? (certs, null) : (null, $"{keys.CaFile} {problem}"), DisposeAll);
         if (_tls.ClientCertFile is { } certFile && _tls.ClientKeyFile is { } keyFile)
-            _client = new ReloadingFiles<ClientIdentity>([certFile, keyFile], () => TlsFiles.LoadClient(certFile, keyFile) is var (identity, problem) && identity is not null ? (identity, null) : (null, $"tls_client_cert_file: {problem}"), c => c.Dispose());
+            _client = new ReloadingFiles<ClientIdentity>([certFile, keyFile], () => TlsFiles.LoadClient(certFile, keyFile) is var (identity, problem) && identity is not null ? (identity, null) : (null, $"{keys.ClientCertFile}: {problem}"), c => c.Dispose());
     }
 
     /// <summary>The <see cref="SocketsHttpHandler.ConnectCallback"/>.</summary>
@@ -165,7 +175,7 @@ internal sealed class TlsConnector : IDisposable
 
             var problems = new List<string>();
             if (errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
-                problems.Add($"name mismatch: the server's certificate is not valid for '{serverName}' (it is for {Names(server)}); set tls_server_name or domain to a name it carries");
+                problems.Add($"name mismatch: the server's certificate is not valid for '{serverName}' (it is for {Names(server)}); {owner._keys.NameHint}");
             if (Trust is not null)
             {
                 using var own = new X509Chain();
@@ -179,7 +189,7 @@ internal sealed class TlsConnector : IDisposable
                 }
 
                 if (!own.Build(server))
-                    problems.AddRange(ChainProblems(server, own.ChainStatus, $"tls_ca_file ({owner._tls.CaFile})"));
+                    problems.AddRange(ChainProblems(server, own.ChainStatus, $"{owner._keys.CaFile} ({owner._tls.CaFile})"));
             }
             else if (errors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors))
             {
@@ -199,7 +209,7 @@ internal sealed class TlsConnector : IDisposable
                 return Refused;
             var detail = ex.InnerException is { } inner ? $"{ex.Message} ({inner.Message})" : ex.Message;
             if (ClientCertificateRequested && ClientCertificate is null)
-                return $"client certificate required: the server asked for one and tls_client_cert_file is not set ({detail})";
+                return $"client certificate required: the server asked for one and {owner._keys.ClientCertFile} is not set ({detail})";
             if (ClientCertificateRequested)
                 return $"client certificate refused by the server ({ClientCertificate!.Subject}, valid until {Utc(ClientCertificate.NotAfter)}): {detail}";
             return $"TLS handshake with '{serverName}' failed: {detail}";
@@ -278,7 +288,18 @@ internal sealed class TlsConnector : IDisposable
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
             WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+        // HttpClient.Send (the OTLP exporter's) writes synchronously: a refusal is explained here too.
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            try
+            {
+                inner.Write(buffer, offset, count);
+            }
+            catch (Exception ex) when (Refusal(ex))
+            {
+                throw new TlsFailureException(handshake.Explain(ex), ex);
+            }
+        }
 
         public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
 
@@ -301,4 +322,14 @@ internal sealed class TlsConnector : IDisposable
             base.Dispose(disposing);
         }
     }
+}
+
+/// <summary>The configuration keys a <see cref="TlsConnector"/>'s failure messages name: a route's <c>tls_*</c> keys or the telemetry section's.</summary>
+/// <param name="CaFile">The key of the CA bundle.</param>
+/// <param name="ClientCertFile">The key of the client certificate.</param>
+/// <param name="NameHint">What to do about a name mismatch.</param>
+internal sealed record TlsKeyNames(string CaFile, string ClientCertFile, string NameHint)
+{
+    /// <summary>A route's keys.</summary>
+    public static TlsKeyNames Route { get; } = new("tls_ca_file", "tls_client_cert_file", "set tls_server_name or domain to a name it carries");
 }

@@ -41,26 +41,7 @@ internal sealed class TlsEndpoint : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            k.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(new HttpsConnectionAdapterOptions
-            {
-                ServerCertificateSelector = (_, name) =>
-                {
-                    endpoint!.ServerNames.Enqueue(name ?? "");
-                    return serverCertificate;
-                },
-                ClientCertificateMode = clientCa is null ? ClientCertificateMode.NoCertificate : ClientCertificateMode.RequireCertificate,
-                ClientCertificateValidation = (certificate, sent, _) =>
-                {
-                    using var chain = new X509Chain();
-                    // Only what the client sent may complete the chain to the trusted root (its intermediates).
-                    if (sent is not null)
-                        chain.ChainPolicy.ExtraStore.AddRange(sent.ChainPolicy.ExtraStore);
-                    chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                    chain.ChainPolicy.CustomTrustStore.Add(clientCa!);
-                    chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                    return chain.Build(certificate);
-                },
-            }));
+            k.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(HttpsOptions(serverCertificate, clientCa, name => endpoint!.ServerNames.Enqueue(name))));
         });
         var app = builder.Build();
         endpoint = new TlsEndpoint(app);
@@ -75,6 +56,31 @@ internal sealed class TlsEndpoint : IAsyncDisposable
         endpoint.Port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single()).Port;
         return endpoint;
     }
+
+    /// <summary>
+    /// Kestrel's HTTPS options for <paramref name="serverCertificate"/>; with <paramref name="clientCa"/> a client certificate
+    /// chaining to that CA is required. <paramref name="serverName"/> hears the SNI name of each handshake ("" when none).
+    /// </summary>
+    public static HttpsConnectionAdapterOptions HttpsOptions(X509Certificate2 serverCertificate, X509Certificate2? clientCa, Action<string>? serverName = null) => new()
+    {
+        ServerCertificateSelector = (_, name) =>
+        {
+            serverName?.Invoke(name ?? "");
+            return serverCertificate;
+        },
+        ClientCertificateMode = clientCa is null ? ClientCertificateMode.NoCertificate : ClientCertificateMode.RequireCertificate,
+        ClientCertificateValidation = (certificate, sent, _) =>
+        {
+            using var chain = new X509Chain();
+            // Only what the client sent may complete the chain to the trusted root (its intermediates).
+            if (sent is not null)
+                chain.ChainPolicy.ExtraStore.AddRange(sent.ChainPolicy.ExtraStore);
+            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.CustomTrustStore.Add(clientCa!);
+            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            return chain.Build(certificate);
+        },
+    };
 
     public async ValueTask DisposeAsync()
     {
