@@ -52,6 +52,9 @@ internal sealed class PartitionWorker
     // resume moved fetching to where it stood (see StartFetching), and is already here.
     private long _next = -1;
 
+    // Set once the worker is stopped or faulted (under _pauseLock): see Leave.
+    private bool _leaving;
+
     // Bytes of this partition's messages counted in _bytes and not yet released; released all at once when the worker
     // has stopped (messages abandoned or never admitted by the key scheduler). Under _pauseLock.
     private long _pendingBytes;
@@ -187,6 +190,7 @@ internal sealed class PartitionWorker
     /// </summary>
     public Task StopAsync()
     {
+        Leave();
         _ready.Writer.TryComplete();
         _abandon.Cancel();
         return _started ? _stopped.Task : Task.CompletedTask;
@@ -313,6 +317,7 @@ internal sealed class PartitionWorker
             Log.PartitionFaulted(_logger, ex, _deliverer.Route.Name, Partition.Topic, Partition.Partition.Value, offset);
         }
 
+        Leave();
         _ready.Writer.TryComplete();
         _abandon.Cancel();
     }
@@ -405,11 +410,23 @@ internal sealed class PartitionWorker
         }
     }
 
+    /// <summary>
+    /// From here on this worker neither resumes nor seeks the partition: whoever takes it next (a restart, a seek, the new
+    /// owner) positions it, and a resume of this worker that is under way ends before they do, under the same lock.
+    /// </summary>
+    private void Leave()
+    {
+        lock (_pauseLock)
+        {
+            _leaving = true;
+        }
+    }
+
     /// <summary>Pauses or resumes the partition to match the two bounds. Under <see cref="_pauseLock"/>.</summary>
     private void UpdatePause()
     {
         var pause = _pausedByCount || _pausedByBytes;
-        if (pause == _paused || (!pause && _abandon.IsCancellationRequested))
+        if (pause == _paused || (!pause && (_leaving || _abandon.IsCancellationRequested)))
         {
             // Stopped workers leave resuming to whoever takes the partition next (see RouteMember.OnRevoked).
             return;
