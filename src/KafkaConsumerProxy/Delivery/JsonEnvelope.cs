@@ -44,13 +44,24 @@ public static class JsonEnvelope
     /// <summary>Writes one envelope object.</summary>
     public static void Write(Utf8JsonWriter json, KafkaRecord record)
     {
+        WriteStart(json, record);
+        WriteBytes(json, "key"u8, "key_encoding"u8, record.Key);
+        WriteBytes(json, "value"u8, "value_encoding"u8, record.Value);
+        WriteEnd(json, record);
+    }
+
+    // The envelope up to its key, and after its value: the same for the streamed one.
+    private static void WriteStart(Utf8JsonWriter json, KafkaRecord record)
+    {
         json.WriteStartObject();
         json.WriteString("topic"u8, record.Topic);
         json.WriteNumber("partition"u8, record.Partition);
         json.WriteNumber("offset"u8, record.Offset);
         json.WriteNumber("timestamp"u8, record.TimestampMs);
-        WriteBytes(json, "key"u8, "key_encoding"u8, record.Key);
-        WriteBytes(json, "value"u8, "value_encoding"u8, record.Value);
+    }
+
+    private static void WriteEnd(Utf8JsonWriter json, KafkaRecord record)
+    {
         json.WriteStartArray("headers"u8);
         foreach (var header in record.Headers)
         {
@@ -74,24 +85,10 @@ public static class JsonEnvelope
         var json = new Utf8JsonWriter(stream, ThreadJsonWriter.Options);
         await using (json.ConfigureAwait(false))
         {
-            json.WriteStartObject();
-            json.WriteString("topic"u8, record.Topic);
-            json.WriteNumber("partition"u8, record.Partition);
-            json.WriteNumber("offset"u8, record.Offset);
-            json.WriteNumber("timestamp"u8, record.TimestampMs);
+            WriteStart(json, record);
             await WriteSegmentsAsync(json, KeyName, KeyEncodingName, record.Key, cancellationToken).ConfigureAwait(false);
             await WriteSegmentsAsync(json, ValueName, ValueEncodingName, record.Value, cancellationToken).ConfigureAwait(false);
-            json.WriteStartArray("headers"u8);
-            foreach (var header in record.Headers)
-            {
-                json.WriteStartObject();
-                json.WriteString("key"u8, header.Name);
-                WriteBytes(json, "value"u8, "value_encoding"u8, header.Value);
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
-            json.WriteEndObject();
+            WriteEnd(json, record);
             await json.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
     }
