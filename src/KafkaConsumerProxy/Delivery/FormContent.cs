@@ -18,10 +18,6 @@ internal sealed class FormContent : HttpContent
     // Under the large-object-heap threshold; the buffer is pooled.
     private const int ChunkBytes = 32 * 1024;
 
-    // The bytes an endpoint sees unencoded; everything else (a space too: it is '+') takes the byte-wise path.
-    private static readonly SearchValues<byte> Unreserved =
-        SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~"u8);
-
     private readonly byte[] _value;
     private readonly byte[] _tail;
     private readonly long _length;
@@ -32,7 +28,7 @@ internal sealed class FormContent : HttpContent
     {
         _value = value;
         _tail = tail;
-        _length = 2 + EncodedLength(value) + tail.Length;
+        _length = 2 + PercentEncoding.EncodedLength(value, spaceAsPlus: true) + tail.Length;
     }
 
     protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
@@ -48,7 +44,7 @@ internal sealed class FormContent : HttpContent
             var read = 0;
             while (read < _value.Length)
             {
-                used += Encode(_value.AsSpan(read), buffer.AsSpan(used), out var consumed);
+                used += PercentEncoding.Encode(_value.AsSpan(read), buffer.AsSpan(used), spaceAsPlus: true, out var consumed);
                 read += consumed;
                 if (read < _value.Length)
                 {
@@ -77,69 +73,5 @@ internal sealed class FormContent : HttpContent
     {
         length = _length;
         return true;
-    }
-
-    /// <summary>Percent-encoded length of <paramref name="bytes"/> as a form value (a space is one '+').</summary>
-    internal static long EncodedLength(ReadOnlySpan<byte> bytes)
-    {
-        long length = bytes.Length;
-        while (true)
-        {
-            var next = bytes.IndexOfAnyExcept(Unreserved);
-            if (next < 0)
-            {
-                return length;
-            }
-
-            if (bytes[next] != (byte)' ')
-            {
-                length += 2;
-            }
-
-            bytes = bytes[(next + 1)..];
-        }
-    }
-
-    /// <summary>
-    /// Encodes as much of <paramref name="source"/> as fits into <paramref name="output"/>, copying runs of unreserved
-    /// bytes whole; returns the bytes written, and in <paramref name="consumed"/> the source bytes taken.
-    /// </summary>
-    internal static int Encode(ReadOnlySpan<byte> source, Span<byte> output, out int consumed)
-    {
-        const string Hex = "0123456789ABCDEF";
-        var written = 0;
-        consumed = 0;
-        while (consumed < source.Length)
-        {
-            var rest = source[consumed..];
-            var run = rest.IndexOfAnyExcept(Unreserved);
-            if (run < 0)
-            {
-                run = rest.Length;
-            }
-
-            var copy = Math.Min(run, output.Length - written);
-            rest[..copy].CopyTo(output[written..]);
-            written += copy;
-            consumed += copy;
-            if (copy < run || consumed == source.Length || output.Length - written < 3)
-            {
-                return written;
-            }
-
-            var b = source[consumed++];
-            if (b == (byte)' ')
-            {
-                output[written++] = (byte)'+';
-            }
-            else
-            {
-                output[written++] = (byte)'%';
-                output[written++] = (byte)Hex[b >> 4];
-                output[written++] = (byte)Hex[b & 0xF];
-            }
-        }
-
-        return written;
     }
 }

@@ -20,7 +20,6 @@ public sealed class RequestBuilder
     /// <summary>Set to <c>true</c> on messages replayed from a dead-letter topic.</summary>
     public const string ReplayHeader = "X-Kafka-Replay";
 
-    private const string Hex = "0123456789ABCDEF";
     private const string FormContentType = "application/x-www-form-urlencoded";
     private const string JsonContentType = "application/json";
 
@@ -183,10 +182,10 @@ public sealed class RequestBuilder
         }
 
         var value = record.Value;
-        var body = new byte[2 + EncodedLength(value, spaceAsPlus: true) + 1 + tailLength];
+        var body = new byte[2 + (int)PercentEncoding.EncodedLength(value, spaceAsPlus: true) + 1 + tailLength];
         body[0] = (byte)'m';
         body[1] = (byte)'=';
-        var length = 2 + Encode(value, body.AsSpan(2), spaceAsPlus: true);
+        var length = 2 + PercentEncoding.Encode(value, body.AsSpan(2), spaceAsPlus: true, out _);
         body[length++] = (byte)'&';
         tail[..tailLength].CopyTo(body.AsSpan(length));
         return body;
@@ -209,27 +208,27 @@ public sealed class RequestBuilder
     /// <summary>Percent-encodes every byte outside RFC 3986's unreserved set.</summary>
     public static byte[] PercentEncode(ReadOnlySpan<byte> bytes, bool spaceAsPlus)
     {
-        var output = new byte[EncodedLength(bytes, spaceAsPlus)];
-        Encode(bytes, output, spaceAsPlus);
+        var output = new byte[PercentEncoding.EncodedLength(bytes, spaceAsPlus)];
+        PercentEncoding.Encode(bytes, output, spaceAsPlus, out _);
         return output;
     }
 
     /// <summary>As <see cref="PercentEncode"/> (a space is %20), as a header value.</summary>
     public static string PercentEncodeToString(byte[] bytes) =>
-        string.Create(EncodedLength(bytes, spaceAsPlus: false), bytes, static (chars, source) =>
+        string.Create((int)PercentEncoding.EncodedLength(bytes, spaceAsPlus: false), bytes, static (chars, source) =>
         {
             var i = 0;
             foreach (var b in source)
             {
-                if (IsUnreserved(b))
+                if (PercentEncoding.IsUnreserved(b))
                 {
                     chars[i++] = (char)b;
                 }
                 else
                 {
                     chars[i++] = '%';
-                    chars[i++] = Hex[b >> 4];
-                    chars[i++] = Hex[b & 0xF];
+                    chars[i++] = PercentEncoding.Hex[b >> 4];
+                    chars[i++] = PercentEncoding.Hex[b & 0xF];
                 }
             }
         });
@@ -266,43 +265,4 @@ public sealed class RequestBuilder
 
     private static string Number(int value) =>
         (uint)value < (uint)SmallNumbers.Length ? SmallNumbers[value] : value.ToString(CultureInfo.InvariantCulture);
-
-    private static int EncodedLength(ReadOnlySpan<byte> bytes, bool spaceAsPlus)
-    {
-        var length = 0;
-        foreach (var b in bytes)
-        {
-            length += IsUnreserved(b) || (spaceAsPlus && b == (byte)' ') ? 1 : 3;
-        }
-
-        return length;
-    }
-
-    private static int Encode(ReadOnlySpan<byte> bytes, Span<byte> output, bool spaceAsPlus)
-    {
-        var i = 0;
-        foreach (var b in bytes)
-        {
-            if (IsUnreserved(b))
-            {
-                output[i++] = b;
-            }
-            else if (b == (byte)' ' && spaceAsPlus)
-            {
-                output[i++] = (byte)'+';
-            }
-            else
-            {
-                output[i++] = (byte)'%';
-                output[i++] = (byte)Hex[b >> 4];
-                output[i++] = (byte)Hex[b & 0xF];
-            }
-        }
-
-        return i;
-    }
-
-    private static bool IsUnreserved(byte b) =>
-        b is >= (byte)'a' and <= (byte)'z' or >= (byte)'A' and <= (byte)'Z' or >= (byte)'0' and <= (byte)'9'
-            or (byte)'-' or (byte)'.' or (byte)'_' or (byte)'~';
 }

@@ -52,12 +52,12 @@ public sealed class FormContentTests
     {
         var output = new byte[4];
 
-        var written = FormContent.Encode("ab\u0001c"u8, output, out var consumed);
+        var written = PercentEncoding.Encode("ab\u0001c"u8, output, spaceAsPlus: true, out var consumed);
 
         // "ab" fits, "%01" would need 3 of the 2 bytes left.
         Assert.Equal(2, written);
         Assert.Equal(2, consumed);
-        Assert.Equal(3 + 1, FormContent.Encode("\u0001c"u8, output, out consumed));
+        Assert.Equal(3 + 1, PercentEncoding.Encode("\u0001c"u8, output, spaceAsPlus: true, out consumed));
         Assert.Equal(2, consumed);
         Assert.Equal("%01c"u8.ToArray(), output);
     }
