@@ -426,7 +426,7 @@ internal sealed class PartitionWorker
     private void UpdatePause()
     {
         var pause = _pausedByCount || _pausedByBytes;
-        if (pause == _paused || (!pause && (_leaving || _abandon.IsCancellationRequested)))
+        if (pause == _paused || (!pause && _leaving))
         {
             // Stopped workers leave resuming to whoever takes the partition next (see RouteMember.OnRevoked).
             return;
