@@ -48,23 +48,11 @@ public sealed class HttpDeliverer : IDisposable
         _hosts = new HostSelector(route.Hosts, route.Port, route.Url);
         if (logger is not null && route.Format == RequestFormat.CloudEvents)
         {
-            var interval = RepeatedLog<(string, int), (long, string)>.DefaultInterval;
-            _invalidCloudEvents = new RepeatedLog<(string Topic, int Partition), (long Offset, string Problem)>(_time, interval, (key, summary) =>
+            _invalidCloudEvents = new RepeatedLog<(string Topic, int Partition), (long Offset, string Problem)>(_time, InvalidCloudEventInterval, (key, summary) =>
                 Log.CloudEventInvalidAgain(logger, route.Name, key.Topic, key.Partition, summary.Count, summary.Since.TotalSeconds, summary.Latest.Offset, summary.Latest.Problem));
-            _requests = new RequestBuilder(route, (record, problem) =>
-            {
-                var note = (record.Offset, LogText.Escape(problem));
-                if (_invalidCloudEvents.ShouldLog((record.Topic, record.Partition), note))
-                {
-                    Log.CloudEventInvalid(logger, route.Name, record.Topic, record.Partition, record.Offset, note.Item2, interval.TotalSeconds);
-                }
-            });
-        }
-        else
-        {
-            _requests = new RequestBuilder(route);
         }
 
+        _requests = new RequestBuilder(route, _invalidCloudEvents is null ? null : (record, problem) => ReportInvalidCloudEvent(logger!, record, problem));
         _execTimeout = TimeSpan.FromMilliseconds(route.ExecTimeoutMs);
         var handler = new SocketsHttpHandler
         {
@@ -91,6 +79,8 @@ public sealed class HttpDeliverer : IDisposable
         HttpMessageHandler outer = Auth.AuthHandler.Needed(route.Endpoint) ? new Auth.AuthHandler(route.Endpoint, _time, handler) : handler;
         _client = new HttpClient(outer, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
     }
+
+    private static TimeSpan InvalidCloudEventInterval => RepeatedLog<(string, int), (long, string)>.DefaultInterval;
 
     /// <summary>The host selector, shared so a message's retries rotate over hosts.</summary>
     public HostSelector Hosts => _hosts;
@@ -321,6 +311,15 @@ public sealed class HttpDeliverer : IDisposable
             }
 
             return (buffer, length, true);
+        }
+    }
+
+    private void ReportInvalidCloudEvent(ILogger logger, KafkaRecord record, string problem)
+    {
+        var note = (record.Offset, LogText.Escape(problem));
+        if (_invalidCloudEvents!.ShouldLog((record.Topic, record.Partition), note))
+        {
+            Log.CloudEventInvalid(logger, _route.Name, record.Topic, record.Partition, record.Offset, note.Item2, InvalidCloudEventInterval.TotalSeconds);
         }
     }
 
