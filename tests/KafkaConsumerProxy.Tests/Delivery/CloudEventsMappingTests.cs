@@ -216,6 +216,25 @@ public sealed class CloudEventsMappingTests
         Assert.Equal("x", Header(request, "X-Kafka-Header-trace"));
     }
 
+    [Fact]
+    public void Build_InvalidEvent_ReportedAtItsFirstAttemptOnlyAndValidOnesNever_Issue11()
+    {
+        var reported = new List<(long Offset, string Problem)>();
+        var builder = new RequestBuilder(TestRoutes.Route() with { Format = RequestFormat.CloudEvents }, (record, problem) => reported.Add((record.Offset, problem)));
+        var invalid = Plain with { Offset = 5, Headers = [.. Attributes().Where(h => h.Name != "ce_id")] };
+        var valid = Plain with { Offset = 6, Headers = Attributes() };
+
+        for (var attempt = 1; attempt <= 3; attempt++)
+        {
+            using var single = builder.Build(Target, invalid, attempt);
+            using var batch = builder.BuildBatch(Target, [Plain, invalid, valid], attempt);
+            using var fine = builder.Build(Target, valid, attempt);
+        }
+
+        // Once for the single request and once for the batch, each at attempt 1; a retry or a valid event says nothing.
+        Assert.Equal([(5L, "ce_id is missing"), (5L, "ce_id is missing")], reported);
+    }
+
     public static TheoryData<string, KafkaHeader[], string> InvalidBinaryEvents => new()
     {
         { "missing id", [.. Attributes().Where(h => h.Name != "ce_id")], "ce_id is missing" },
