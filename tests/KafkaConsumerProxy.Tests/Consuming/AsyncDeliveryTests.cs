@@ -143,9 +143,8 @@ public sealed class AsyncDeliveryTests : IClassFixture<TestCluster>
         var group = Names.Unique("g");
         await _cluster.ProduceAsync(topic, Enumerable.Range(0, Count).Select(o => (0, (byte[]?)Encoding.UTF8.GetBytes($"k{o}"), (byte[]?)Encoding.UTF8.GetBytes($"v{o}"))));
         var answering = false;
-        // Held past exec_timeout_ms and then dropped: a failure, so a held request never counts as accepted (a delayed
-        // normal answer would, and the test could stop kcp while it still retries).
-        await using var receiver = await RecordingReceiver.StartAsync(_ => Volatile.Read(ref answering) ? Fault.None : Fault.Abort.After(TimeSpan.FromSeconds(30)));
+        // Held, not Delayed: a delayed answer would count as accepted on arrival, and the test could stop kcp while it retries.
+        await using var receiver = await RecordingReceiver.StartAsync(_ => Volatile.Read(ref answering) ? Fault.None : Fault.Held(TimeSpan.FromSeconds(30)));
         using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
         // Attempts time out and are retried, all against the same fetched messages while fetching is paused.
         config.AddRoute("bound", topic, group, receiver.Port, new Dictionary<string, object>

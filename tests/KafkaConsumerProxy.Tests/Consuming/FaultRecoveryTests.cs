@@ -90,9 +90,8 @@ public sealed class FaultRecoveryTests : IClassFixture<TestCluster>
         var group = Names.Unique("g");
         await _cluster.ProduceAsync(topic, Enumerable.Range(0, Count).Select(o => (0, (byte[]?)Encoding.UTF8.GetBytes($"k{o}"), (byte[]?)new byte[ValueBytes])));
         var answering = false;
-        // Held past exec_timeout_ms and then dropped: a failure, so a held request never counts as accepted (a delayed
-        // normal answer would, and the test could stop kcp while it still retries).
-        await using var receiver = await RecordingReceiver.StartAsync(_ => Volatile.Read(ref answering) ? Fault.None : Fault.Abort.After(TimeSpan.FromSeconds(30)));
+        // Held, not Delayed: a delayed answer would count as accepted on arrival, and the test could stop kcp while it retries.
+        await using var receiver = await RecordingReceiver.StartAsync(_ => Volatile.Read(ref answering) ? Fault.None : Fault.Held(TimeSpan.FromSeconds(30)));
         using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
         // The count bound (10,000) is far away; async 64 would send every fetched message at once.
         config.AddRoute("bytes", topic, group, receiver.Port, new Dictionary<string, object>

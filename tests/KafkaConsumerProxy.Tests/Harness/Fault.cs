@@ -78,8 +78,17 @@ public sealed record Fault
         ContentType = "text/plain",
     };
 
-    /// <summary>A normal answer sent only after <paramref name="delay"/>.</summary>
+    /// <summary>
+    /// A normal answer sent only after <paramref name="delay"/>. It counts as accepted from its arrival on, even when
+    /// kcp gives up on it first (<c>exec_timeout_ms</c>): for an endpoint that does not answer in time use <see cref="Held"/>.
+    /// </summary>
     public static Fault Delayed(TimeSpan delay) => None.After(delay);
+
+    /// <summary>
+    /// An endpoint that does not answer: the request is held for <paramref name="delay"/> (longer than kcp waits), then
+    /// the connection is dropped. A failure, so a held request never counts as accepted.
+    /// </summary>
+    public static Fault Held(TimeSpan delay) => Abort.After(delay);
 
     /// <summary>This answer, sent after <paramref name="delay"/>.</summary>
     public Fault After(TimeSpan delay) => this with { Delay = delay };
