@@ -29,12 +29,7 @@ public sealed class FormContentTests
         using var request = builder.Build(Target, record);
 
         Assert.IsType<FormContent>(request.Content);
-        var expected = RequestBuilder.FormBody(record);
-        Assert.Equal(expected.Length, request.Content.Headers.ContentLength);
-        // Twice: the client may write the same content again on a fresh connection.
-        Assert.Equal(expected, await ToArrayAsync(request.Content));
-        Assert.Equal(expected, await ToArrayAsync(request.Content));
-        Assert.Equal("application/x-www-form-urlencoded", request.Content.Headers.ContentType!.MediaType);
+        await StreamedBody.AssertStreamedAsync(request.Content, RequestBuilder.FormBody(record), "application/x-www-form-urlencoded");
     }
 
     [Fact]
@@ -60,14 +55,6 @@ public sealed class FormContentTests
         Assert.Equal(3 + 1, PercentEncoding.Encode("\u0001c"u8, output, spaceAsPlus: true, out consumed));
         Assert.Equal(2, consumed);
         Assert.Equal("%01c"u8.ToArray(), output);
-    }
-
-    private static async Task<byte[]> ToArrayAsync(HttpContent content)
-    {
-        // Through a stream, as the connection writes it; ReadAsByteArrayAsync would buffer it once and reuse that.
-        using var stream = new MemoryStream();
-        await content.CopyToAsync(stream);
-        return stream.ToArray();
     }
 
     private static byte[] Value(string kind, int length)
@@ -109,11 +96,7 @@ public sealed class JsonEnvelopeContentTests
         using var request = builder.Build(Target, record);
 
         Assert.IsType<JsonEnvelopeContent>(request.Content);
-        var expected = JsonEnvelope.Single(record);
-        Assert.Equal(expected.Length, request.Content.Headers.ContentLength);
-        Assert.Equal(expected, await ToArrayAsync(request.Content));
-        Assert.Equal(expected, await ToArrayAsync(request.Content));
-        Assert.Equal("application/json", request.Content.Headers.ContentType!.MediaType);
+        await StreamedBody.AssertStreamedAsync(request.Content, JsonEnvelope.Single(record), "application/json");
     }
 
     [Fact]
@@ -124,13 +107,6 @@ public sealed class JsonEnvelopeContentTests
         using var request = new RequestBuilder(TestRoutes.Route() with { Format = RequestFormat.Json }).Build(Target, record);
 
         Assert.IsType<ByteArrayContent>(request.Content);
-    }
-
-    private static async Task<byte[]> ToArrayAsync(HttpContent content)
-    {
-        using var stream = new MemoryStream();
-        await content.CopyToAsync(stream);
-        return stream.ToArray();
     }
 
     private static byte[] Value(string kind, int length)
@@ -147,5 +123,27 @@ public sealed class JsonEnvelopeContentTests
                 var unitBytes = System.Text.Encoding.UTF8.GetBytes(unit);
                 return [.. Enumerable.Repeat(unitBytes, (length / unitBytes.Length) + 1).SelectMany(b => b)];
         }
+    }
+}
+
+/// <summary>What the streamed-body tests check of a content.</summary>
+internal static class StreamedBody
+{
+    // The streamed content has the built body's bytes and length, written twice: the client may write the same content
+    // again on a fresh connection.
+    public static async Task AssertStreamedAsync(HttpContent content, byte[] expected, string mediaType)
+    {
+        Assert.Equal(expected.Length, content.Headers.ContentLength);
+        Assert.Equal(expected, await StreamedBody.ToArrayAsync(content));
+        Assert.Equal(expected, await StreamedBody.ToArrayAsync(content));
+        Assert.Equal(mediaType, content.Headers.ContentType!.MediaType);
+    }
+
+    /// <summary>Through a stream, as the connection writes it; ReadAsByteArrayAsync would buffer it once and reuse that.</summary>
+    public static async Task<byte[]> ToArrayAsync(HttpContent content)
+    {
+        using var stream = new MemoryStream();
+        await content.CopyToAsync(stream);
+        return stream.ToArray();
     }
 }
