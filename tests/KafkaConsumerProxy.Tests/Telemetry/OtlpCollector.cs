@@ -143,52 +143,41 @@ public sealed class OtlpCollector : IAsyncDisposable
     {
         // ExportTraceServiceRequest: 1 resource_spans; ResourceSpans: 1 resource, 2 scope_spans; ScopeSpans: 1 scope,
         // 2 spans; Span: 1 trace_id, 2 span_id, 4 parent_span_id, 5 name, 6 kind, 9 attributes.
-        public static IEnumerable<OtlpSpan> Spans(byte[] body)
-        {
-            foreach (var resourceSpans in Messages(body, 1))
-            {
-                var resource = Resource(resourceSpans);
-                foreach (var scopeSpans in Messages(resourceSpans, 2))
-                {
-                    var scope = ScopeName(scopeSpans);
-                    foreach (var span in Messages(scopeSpans, 2))
-                    {
-                        var fields = Fields(span).ToList();
-                        yield return new OtlpSpan(
-                            Hex(Bytes(fields, 1)), Hex(Bytes(fields, 2)), Hex(Bytes(fields, 4)), Text(Bytes(fields, 5)),
-                            (int)(fields.FirstOrDefault(f => f.Number == 6).Varint),
-                            scope, Attributes(fields.Where(f => f.Number == 9).Select(f => f.Bytes)), resource);
-                    }
-                }
-            }
-        }
+        public static IEnumerable<OtlpSpan> Spans(byte[] body) =>
+            from item in Scoped(body)
+            let fields = Fields(item.Message).ToList()
+            select new OtlpSpan(
+                Hex(Bytes(fields, 1)), Hex(Bytes(fields, 2)), Hex(Bytes(fields, 4)), Text(Bytes(fields, 5)),
+                (int)fields.FirstOrDefault(f => f.Number == 6).Varint,
+                item.Scope, Attributes(fields.Where(f => f.Number == 9).Select(f => f.Bytes)), item.Resource);
 
         // ExportMetricsServiceRequest: 1 resource_metrics; ResourceMetrics: 1 resource, 2 scope_metrics; ScopeMetrics:
         // 1 scope, 2 metrics; Metric: 1 name, 5 gauge, 7 sum, 9 histogram, each with 1 data_points; a number data
         // point's attributes are field 7, a histogram data point's field 9.
         public static IEnumerable<OtlpMetric> Metrics(byte[] body)
         {
-            foreach (var resourceMetrics in Messages(body, 1))
+            foreach (var (resource, scope, metric) in Scoped(body))
             {
-                var resource = Resource(resourceMetrics);
-                foreach (var scopeMetrics in Messages(resourceMetrics, 2))
+                var fields = Fields(metric).ToList();
+                var points = new List<IReadOnlyDictionary<string, object>>();
+                foreach (var (kind, attributesField) in new[] { (5, 7), (7, 7), (9, 9) })
                 {
-                    var scope = ScopeName(scopeMetrics);
-                    foreach (var metric in Messages(scopeMetrics, 2))
-                    {
-                        var fields = Fields(metric).ToList();
-                        var points = new List<IReadOnlyDictionary<string, object>>();
-                        foreach (var (kind, attributesField) in new[] { (5, 7), (7, 7), (9, 9) })
-                        {
-                            foreach (var data in fields.Where(f => f.Number == kind))
-                                points.AddRange(Messages(data.Bytes, 1).Select(p => Attributes(Messages(p, attributesField))));
-                        }
-
-                        yield return new OtlpMetric(Text(Bytes(fields, 1)), scope, points, resource);
-                    }
+                    foreach (var data in fields.Where(f => f.Number == kind))
+                        points.AddRange(Messages(data.Bytes, 1).Select(p => Attributes(Messages(p, attributesField))));
                 }
+
+                yield return new OtlpMetric(Text(Bytes(fields, 1)), scope, points, resource);
             }
         }
+
+        // Traces and metrics nest alike: 1 resource_*, each with 1 resource and 2 scope_*, each with 1 scope and 2 items.
+        private static IEnumerable<(Dictionary<string, object> Resource, string Scope, byte[] Message)> Scoped(byte[] body) =>
+            from resourceItems in Messages(body, 1)
+            let resource = Resource(resourceItems)
+            from scopeItems in Messages(resourceItems, 2)
+            let scope = ScopeName(scopeItems)
+            from item in Messages(scopeItems, 2)
+            select (resource, scope, item);
 
         private static Dictionary<string, object> Resource(byte[] parent) =>
             Messages(parent, 1).Select(r => Attributes(Messages(r, 1))).FirstOrDefault() ?? [];
