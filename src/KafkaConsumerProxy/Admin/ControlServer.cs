@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Text;
+using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Routes;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.AspNetCore.Builder;
@@ -24,8 +25,7 @@ internal sealed class ControlServer : IAsyncDisposable
     /// <summary>The socket's file name under state_dir.</summary>
     public const string SocketName = "kcp.sock";
 
-    // sun_path of Linux: 108 bytes including the terminating NUL.
-    private const int MaxSocketPathBytes = 107;
+    private const int MaxSocketPathBytes = StateDirRules.MaxSocketPathBytes;
 
     private readonly WebApplication _app;
 

@@ -7,8 +7,8 @@ namespace KafkaConsumerProxy.Configuration;
 
 /// <summary>
 /// What <c>state_dir</c> must allow before anything starts: kcp can create it (or it exists) and write into it, its
-/// <c>offsets/</c> and <c>skipped.jsonl</c> entries are of the right kind, and every local record file name of the
-/// routes fits the file system's name limit. Creating a directory is the only reliable test of writability
+/// <c>offsets/</c> and <c>skipped.jsonl</c> entries are of the right kind, its control socket path fits a Unix socket
+/// address, and every local record file name of the routes fits the file system's name limit. Creating a directory is the only reliable test of writability
 /// (access() says yes to root on a file system that refuses it), so a uniquely named directory is created in
 /// <c>state_dir</c>, or in its nearest existing ancestor when it does not exist yet, and removed at once.
 /// </summary>
@@ -17,9 +17,25 @@ internal static class StateDirRules
     /// <summary>NAME_MAX of Linux file systems (ext4, xfs, btrfs, tmpfs): a file name of at most 255 bytes.</summary>
     public const int MaxFileNameBytes = 255;
 
+    /// <summary>
+    /// 107: the longest path a Unix domain socket may have on Linux (<c>sun_path</c> holds 108 bytes including the
+    /// terminating NUL). The control socket is <c>{state_dir}/kcp.sock</c>, or <c>kcp-{pid}.sock</c> for a further kcp.
+    /// </summary>
+    public const int MaxSocketPathBytes = 107;
+
+    // The longest control socket file name: pid_max is at most 4194304 (2^22) on Linux.
+    private const string LongestSocketName = "kcp-4194304.sock";
+
     /// <summary>Why kcp could not create or write <paramref name="stateDir"/> (an absolute path), or null.</summary>
     public static string? Problem(string stateDir)
     {
+        var socketBytes = Encoding.UTF8.GetByteCount(Path.Combine(stateDir, LongestSocketName));
+        if (socketBytes > MaxSocketPathBytes)
+        {
+            return string.Create(CultureInfo.InvariantCulture,
+                $"is too long for the control socket: {Path.Combine(stateDir, "kcp-{pid}.sock")} may be up to {socketBytes} bytes, and a Unix socket path may have at most {MaxSocketPathBytes} (108 bytes including the terminating NUL, Linux's sun_path); use a state_dir of at most {MaxSocketPathBytes - LongestSocketName.Length - 1} bytes");
+        }
+
         var existing = stateDir;
         while (!Directory.Exists(existing))
         {

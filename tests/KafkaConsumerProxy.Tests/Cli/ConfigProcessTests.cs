@@ -76,6 +76,24 @@ public sealed class ConfigProcessTests
         Assert.Equal(["1 configuration error(s):", $"{config.ConfigFile}: key 'state_dir' = 'kcp.yaml/sub': cannot be created: {config.ConfigFile} is a file, not a directory"], kcp.StdErr);
     }
 
+    [Theory]
+    [InlineData("validate")]
+    [InlineData("run")]
+    public async Task ValidateAndRun_StateDirTooLongForControlSocket_Exit2NamingKeyValueAndLimit_Issue23(string command)
+    {
+        using var config = new ProxyConfigWriter(NoCluster);
+        config.AddRoute("r", "orders", "billing", 8080);
+        // Under the config's directory, so nothing outside it is touched; 100 bytes in all.
+        var stateDir = Path.Combine(config.Directory, new string('s', 99 - config.Directory.Length));
+        File.WriteAllText(config.ConfigFile, File.ReadAllText(config.ConfigFile).Replace("state_dir: state", $"state_dir: {stateDir}", StringComparison.Ordinal));
+
+        await using var kcp = KcpProcess.Start(command, "--config", config.ConfigFile);
+
+        Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
+        Assert.Equal(["1 configuration error(s):", $"{config.ConfigFile}: key 'state_dir' = '{stateDir}': is too long for the control socket: {stateDir}/kcp-{{pid}}.sock may be up to 117 bytes, and a Unix socket path may have at most 107 (108 bytes including the terminating NUL, Linux's sun_path); use a state_dir of at most 90 bytes"], kcp.StdErr);
+        Assert.False(Directory.Exists(stateDir), "nothing may be created before the configuration is valid");
+    }
+
     [Fact]
     public async Task Validate_RouteFileNotUtf8_RefusedWithBytePosition_Issue7()
     {

@@ -367,6 +367,30 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void TryLoad_StateDirTooLongForControlSocket_ReportsPathAndLimit_Issue23()
+    {
+        // A state_dir of 91 bytes: '/kcp-4194304.sock' takes it to 108, one over what sun_path holds with its NUL.
+        var stateDir = "/" + new string('s', 90);
+        var config = WriteMain(MainYaml + $"\nstate_dir: {stateDir}\n");
+        Write("routes/r.yaml", RouteYaml());
+
+        Assert.Equal(
+            new ConfigError(config, "state_dir", stateDir, $"is too long for the control socket: {stateDir}/kcp-{{pid}}.sock may be up to 108 bytes, and a Unix socket path may have at most 107 (108 bytes including the terminating NUL, Linux's sun_path); use a state_dir of at most 90 bytes"),
+            Assert.Single(ConfigLoader.TryLoad(config).Errors));
+        Assert.False(Directory.Exists(stateDir));
+    }
+
+    [Fact]
+    public void TryLoad_StateDirAtSocketPathLimit_Accepted_Issue23()
+    {
+        var stateDir = Path.Combine(_dir, new string('s', 89 - _dir.Length));
+        var config = WriteMain(MainYaml + $"\nstate_dir: {stateDir}\n");
+        Write("routes/r.yaml", RouteYaml());
+
+        Assert.Equal(stateDir, ConfigLoader.Load(config).StateDir);
+    }
+
+    [Fact]
     public void TryLoad_StateDirDanglingSymlink_Reported()
     {
         var config = WriteMain(MainYaml);
