@@ -420,20 +420,6 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
         Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
     }
 
-    [Fact]
-    public async Task Run_ControlSocketPathTooLong_ExitsOneNamingTheLimit_Issue8()
-    {
-        using var config = new ProxyConfigWriter(_cluster.BootstrapServers, QuickConf);
-        config.AddRoute("r", _cluster.CreateTopic("longpath", 1), Names.Unique("g"), 1);
-        var text = await File.ReadAllTextAsync(config.ConfigFile);
-        await File.WriteAllTextAsync(config.ConfigFile, text.Replace("state_dir: state", "state_dir: " + new string('s', 110), StringComparison.Ordinal));
-
-        await using var kcp = KcpProcess.Run(config.ConfigFile);
-
-        Assert.Equal(1, await kcp.WaitForExitAsync(Patience));
-        Assert.Contains(kcp.Output, l => l.Contains("bytes a Unix socket path may have; use a shorter state_dir", StringComparison.Ordinal));
-    }
-
     internal static async Task<(int Code, string Output)> CliAsync(params string[] args)
     {
         await using var cli = KcpProcess.Start(args);
