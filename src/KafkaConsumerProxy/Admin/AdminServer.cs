@@ -26,7 +26,9 @@ namespace KafkaConsumerProxy.Admin;
 /// Access: with <c>token_file</c>, every request except <c>/healthz</c> and <c>/readyz</c> needs
 /// <c>Authorization: Bearer &lt;token&gt;</c> (compared in constant time); without one, requests that change state are
 /// accepted only from loopback addresses. Requests that change state are refused when a browser says they come from
-/// another site (Origin or Sec-Fetch-Site), so a web page cannot make a visitor's browser skip messages.
+/// another site (Origin or Sec-Fetch-Site), so a web page cannot make a visitor's browser skip messages. Requests must
+/// name the endpoint in Host and Origin (<see cref="AdminHosts"/>), so a page that rebinds its own name to this address
+/// is refused too.
 /// </para>
 /// <para>
 /// Isolation from delivery: connections, request sizes and header times are bounded, so a slow or hostile client holds
@@ -132,9 +134,10 @@ internal sealed class AdminServer : IAsyncDisposable
         var app = builder.Build();
         var token = settings.Token is { } t ? SHA256.HashData(Encoding.UTF8.GetBytes(t)) : null;
         var adminLogger = registry.Loggers.CreateLogger("kcp.admin");
+        var hosts = new AdminHosts(listen.Address, settings.AllowedHosts);
         app.Use(async (context, next) =>
         {
-            if (Refusal(context, token) is { } refusal)
+            if (Refusal(context, token, hosts) is { } refusal)
             {
                 var remote = context.Connection.RemoteIpAddress?.ToString() ?? "?";
                 Log.AdminRefused(adminLogger, context.Request.Method, LogText.Escape(context.Request.Path.Value), remote, refusal.Reason);
@@ -241,12 +244,19 @@ internal sealed class AdminServer : IAsyncDisposable
         return token is null ? remote : $"token holder at {remote}";
     }
 
-    private static (int Status, string Reason)? Refusal(HttpContext context, byte[]? token)
+    private static (int Status, string Reason)? Refusal(HttpContext context, byte[]? token, AdminHosts hosts)
     {
         var path = context.Request.Path;
         if (path.Equals("/healthz", StringComparison.Ordinal) || path.Equals("/readyz", StringComparison.Ordinal))
         {
             return null;
+        }
+
+        // Before the token: a page that rebound its name to this address must not even learn whether one is needed.
+        if (!hosts.Allows(context.Request.Host.Host))
+        {
+            return (StatusCodes.Status421MisdirectedRequest,
+                $"Host '{LogText.Escape(context.Request.Host.Value, 100)}' does not name this admin endpoint; use {hosts.Described}, or add the name to admin.allowed_hosts");
         }
 
         // The dashboard's own files carry no data; the page asks for the token before it calls the API.
@@ -285,9 +295,9 @@ internal sealed class AdminServer : IAsyncDisposable
         }
 
         var origin = context.Request.Headers.Origin.ToString();
-        if (origin.Length > 0 && !string.Equals(origin, $"{context.Request.Scheme}://{context.Request.Host}", StringComparison.OrdinalIgnoreCase))
+        if (origin.Length > 0 && hosts.OriginProblem(origin, context.Request.Host) is { } problem)
         {
-            return (StatusCodes.Status403Forbidden, $"request from another origin ({LogText.Escape(origin, 100)}) refused");
+            return (StatusCodes.Status403Forbidden, $"request from another origin ({LogText.Escape(origin, 100)}) refused: it {problem}");
         }
 
         return null;

@@ -14,11 +14,12 @@ public sealed class AdminSettings
 
     private readonly string? _token;
 
-    public AdminSettings(IPEndPoint? listen, string? tokenFile, string? token)
+    public AdminSettings(IPEndPoint? listen, string? tokenFile, string? token, IReadOnlyList<string>? allowedHosts = null)
     {
         Listen = listen;
         TokenFile = tokenFile;
         _token = token;
+        AllowedHosts = allowedHosts ?? [];
     }
 
     /// <summary>The default section: listen on 127.0.0.1:9464 without a token.</summary>
@@ -30,15 +31,23 @@ public sealed class AdminSettings
     /// <summary>Absolute path of <c>token_file</c>, or null.</summary>
     public string? TokenFile { get; }
 
+    /// <summary>
+    /// Host names, besides the listen address and <c>localhost</c>, that requests may name in <c>Host</c> and
+    /// <c>Origin</c> (<c>allowed_hosts</c>, lower case; default none): the names a reverse proxy or a DNS entry gives the
+    /// endpoint. Any other name is refused, so a web page whose name was made to resolve to this address (DNS
+    /// rebinding) cannot read or drive it.
+    /// </summary>
+    public IReadOnlyList<string> AllowedHosts { get; }
+
     /// <summary>True when requests must carry <c>Authorization: Bearer</c> with the token.</summary>
     public bool HasToken => _token is not null;
 
     /// <summary>The token read from <see cref="TokenFile"/> (trimmed); only the admin endpoint's check reads it.</summary>
     internal string? Token => _token;
 
-    /// <summary>The same listen address, token file and token (a changed token needs a restart too).</summary>
+    /// <summary>The same listen address, token file, token and allowed hosts (a changed token needs a restart too).</summary>
     public bool SameAs(AdminSettings other) =>
-        Equals(Listen, other.Listen) && TokenFile == other.TokenFile && string.Equals(_token, other._token, StringComparison.Ordinal);
+        Equals(Listen, other.Listen) && TokenFile == other.TokenFile && AllowedHosts.SequenceEqual(other.AllowedHosts, StringComparer.Ordinal) && string.Equals(_token, other._token, StringComparison.Ordinal);
 
     public override string ToString() => Listen is null ? "admin off" : $"admin {Listen}" + (TokenFile is null ? "" : $" (token from {TokenFile})");
 }

@@ -11,8 +11,9 @@ public static partial class ConfigLoader
 
     /// <summary>
     /// The <c>admin</c> section: <c>listen</c> (<c>host:port</c> with an IP address, or <c>off</c>; default
-    /// <see cref="AdminSettings.DefaultListen"/>) and <c>token_file</c> (relative to the config file). A <c>listen</c>
-    /// that is not loopback needs <c>token_file</c>. Null when the section has an error.
+    /// <see cref="AdminSettings.DefaultListen"/>), <c>token_file</c> (relative to the config file) and <c>allowed_hosts</c>
+    /// (host names without port). A <c>listen</c> that is not loopback needs <c>token_file</c>. Null when the section has
+    /// an error.
     /// </summary>
     private static AdminSettings? ReadAdmin(MapReader main, List<ConfigError> errors, string baseDir)
     {
@@ -26,9 +27,22 @@ public static partial class ConfigLoader
         var reader = new MapReader(main.File, node, errors, "admin.");
         var listenText = reader.OptionalString("listen");
         var tokenFileText = reader.OptionalString("token_file");
+        var allowedHosts = reader.StringList("allowed_hosts");
         reader.ReportUnknownKeys();
         if (errors.Count != before)
             return null;
+
+        var hosts = new List<string>();
+        foreach (var host in allowedHosts ?? [])
+        {
+            if (AdminHostName(host) is not { } name)
+            {
+                reader.Error("allowed_hosts", host, "each entry must be a host name or IP address without scheme, port or path, such as kcp.example.internal");
+                return null;
+            }
+
+            hosts.Add(name);
+        }
 
         IPEndPoint? listen = null;
         if (listenText is null)
@@ -65,7 +79,24 @@ public static partial class ConfigLoader
             return null;
         }
 
-        return new AdminSettings(listen, tokenFile, token);
+        return new AdminSettings(listen, tokenFile, token, hosts);
+    }
+
+    /// <summary><paramref name="text"/> as a host name or IP address in lower case, or null when it is neither.</summary>
+    private static string? AdminHostName(string text)
+    {
+        var name = text.Trim().TrimEnd('.').ToLowerInvariant();
+        if (name.StartsWith('[') && name.EndsWith(']'))
+        {
+            name = name[1..^1];
+        }
+
+        if (IPAddress.TryParse(name, out var ip) && (ip.AddressFamily == AddressFamily.InterNetworkV6 || name.Count(c => c == '.') == 3))
+        {
+            return ip.ToString();
+        }
+
+        return name.Length is > 0 and <= 253 && Uri.CheckHostName(name) == UriHostNameType.Dns ? name : null;
     }
 
     private static string? ReadToken(string path, out string? problem)

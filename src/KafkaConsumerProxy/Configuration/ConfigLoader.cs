@@ -521,6 +521,34 @@ public static partial class ConfigLoader
             return values;
         }
 
+        /// <summary>A list of non-empty strings (<c>[a, b]</c>); null when absent or invalid.</summary>
+        public IReadOnlyList<string>? StringList(string key)
+        {
+            _known.Add(key);
+            var node = Find(key);
+            if (node is null or ScalarNode { IsNull: true })
+                return null;
+            if (node is not SequenceNode sequence)
+            {
+                Error(key, node is ScalarNode s ? s.Text : null, $"must be a list of strings, e.g. [a, b], got {node.Kind}");
+                return null;
+            }
+
+            var values = new List<string>();
+            foreach (var item in sequence.Items)
+            {
+                if (item is not ScalarNode { IsNull: false } scalar || string.IsNullOrWhiteSpace(scalar.Text))
+                {
+                    Error(key, item is ScalarNode bad ? bad.Text : null, "must be a list of non-empty strings; this entry is not");
+                    return null;
+                }
+
+                values.Add(scalar.Text);
+            }
+
+            return values;
+        }
+
         /// <summary>One of <paramref name="choices"/> (matched case-insensitively), returned as spelled in the list.</summary>
         public string? Choice(string key, string[] choices)
         {
