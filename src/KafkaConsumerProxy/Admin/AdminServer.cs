@@ -25,7 +25,7 @@ namespace KafkaConsumerProxy.Admin;
 /// <para>
 /// Access: with <c>token_file</c>, every request except <c>/healthz</c> and <c>/readyz</c> needs
 /// <c>Authorization: Bearer &lt;token&gt;</c> (compared in constant time); without one, requests that change state are
-/// accepted only from loopback addresses. Requests that change state are refused when a browser says they come from
+/// accepted only from kcp's own user on loopback (<see cref="LoopbackPeer"/>). Requests that change state are refused when a browser says they come from
 /// another site (Origin or Sec-Fetch-Site), so a web page cannot make a visitor's browser skip messages. Requests must
 /// name the endpoint in Host and Origin (<see cref="AdminHosts"/>), so a page that rebinds its own name to this address
 /// is refused too.
@@ -207,7 +207,7 @@ internal sealed class AdminServer : IAsyncDisposable
             throw;
         }
 
-        Log.AdminListening(logger, address.Authority, settings.HasToken ? "bearer token required" : "no token: changes only from loopback", file);
+        Log.AdminListening(logger, address.Authority, settings.HasToken ? "bearer token required" : $"no token: changes only from uid {LoopbackPeer.Self} on loopback", file);
         return new AdminServer(app, address, file);
     }
 
@@ -241,7 +241,30 @@ internal sealed class AdminServer : IAsyncDisposable
     private static string Who(HttpContext context, byte[]? token)
     {
         var remote = context.Connection.RemoteIpAddress is { } ip ? (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip).ToString() : "unknown";
-        return token is null ? remote : $"token holder at {remote}";
+        if (token is not null)
+        {
+            return $"token holder at {remote}";
+        }
+
+        return context.Items.TryGetValue(PeerUidKey, out var uid) && uid is uint known ? $"uid {known} at {remote}" : remote;
+    }
+
+    private static readonly object PeerUidKey = new();
+
+    /// <summary>The uid of the local user who opened the connection (looked up once per request), or null.</summary>
+    private static uint? PeerUid(HttpContext context)
+    {
+        if (context.Items.TryGetValue(PeerUidKey, out var known))
+        {
+            return known as uint?;
+        }
+
+        var connection = context.Connection;
+        uint? uid = connection.RemoteIpAddress is { } remote && connection.LocalIpAddress is { } local
+            ? LoopbackPeer.Uid(new IPEndPoint(remote, connection.RemotePort), new IPEndPoint(local, connection.LocalPort))
+            : null;
+        context.Items[PeerUidKey] = uid;
+        return uid;
     }
 
     private static (int Status, string Reason)? Refusal(HttpContext context, byte[]? token, AdminHosts hosts)
@@ -285,6 +308,19 @@ internal sealed class AdminServer : IAsyncDisposable
         if (token is null && context.Connection.RemoteIpAddress is { } remote && !IPAddress.IsLoopback(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote))
         {
             return (StatusCodes.Status403Forbidden, "without admin.token_file, requests that change state are accepted only from this machine (loopback)");
+        }
+
+        // Every local user reaches a loopback port; without a token only kcp's own user may change state, as on the
+        // control socket (0600).
+        if (token is null)
+        {
+            var uid = PeerUid(context);
+            if (uid != LoopbackPeer.Self)
+            {
+                return (StatusCodes.Status403Forbidden, uid is null
+                    ? "without admin.token_file, requests that change state are accepted only from the user kcp runs as, and the user of this connection could not be found; set admin.token_file"
+                    : $"without admin.token_file, requests that change state are accepted only from the user kcp runs as (uid {LoopbackPeer.Self}), not from uid {uid}; use that user, kcp routes (the control socket) or set admin.token_file");
+            }
         }
 
         // A page of another site may make the browser send a POST here (no preflight for a simple request).

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 
@@ -7,7 +8,7 @@ namespace KafkaConsumerProxy.Admin;
 
 /// <summary>
 /// <c>{state_dir}/audit.jsonl</c>: one JSON line per state-changing request to the admin endpoint or the control socket
-/// (time, who, method, path, HTTP status), each also logged. A line that cannot be written is logged at error; the
+/// (time, who, method, path, HTTP status), each also logged; readable by kcp's user only (<see cref="PrivateFile"/>). A line that cannot be written is logged at error; the
 /// request itself has been served.
 /// </summary>
 internal sealed class AuditLog(string stateDir, ILogger logger)
@@ -39,8 +40,8 @@ internal sealed class AuditLog(string stateDir, ILogger logger)
         {
             lock (Gate)
             {
-                Directory.CreateDirectory(stateDir);
-                using var file = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+                PrivateFile.CreateDirectory(stateDir);
+                using var file = PrivateFile.OpenAppend(Path);
                 file.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
             }
         }

@@ -15,7 +15,7 @@ internal sealed partial class AppendFile : IDisposable
 {
     private const int ORdWr = 0x2, OCreat = 0x40, OAppend = 0x400, OCloexec = 0x80000;
     private const int LockEx = 2, LockUn = 8, SeekEnd = 2;
-    private const int Mode0644 = 420;
+    private const int Mode0600 = 384;
 
     private readonly SafeFileHandle? _handle;
     private readonly FileStream? _stream;
@@ -32,17 +32,19 @@ internal sealed partial class AppendFile : IDisposable
     {
         if (!OperatingSystem.IsLinux())
         {
-            var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+            var stream = PrivateFile.OpenAppend(path);
             return new AppendFile(stream.SafeFileHandle, stream);
         }
 
-        var fd = open(path, ORdWr | OCreat | OAppend | OCloexec, Mode0644);
+        var fd = open(path, ORdWr | OCreat | OAppend | OCloexec, Mode0600);
         if (fd < 0)
         {
             throw Error("cannot open " + path);
         }
 
-        return new AppendFile(new SafeFileHandle(fd, ownsHandle: true), null);
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        PrivateFile.Narrow(handle);
+        return new AppendFile(handle, null);
     }
 
     /// <summary>True while the open file is still the one at <paramref name="path"/> (not deleted or replaced).</summary>

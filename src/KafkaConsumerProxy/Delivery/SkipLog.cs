@@ -69,7 +69,7 @@ public sealed partial class SkipLog : IDisposable
         _stateDir = stateDir;
         _logger = logger ?? NullLogger.Instance;
         _time = time ?? TimeProvider.System;
-        Directory.CreateDirectory(stateDir);
+        PrivateFile.CreateDirectory(stateDir);
         Path = System.IO.Path.Combine(stateDir, FileName);
         _file = AppendFile.Open(Path);
     }
@@ -136,7 +136,7 @@ public sealed partial class SkipLog : IDisposable
             var lost = _file is not null;
             _file?.Dispose();
             _file = null;
-            Directory.CreateDirectory(_stateDir);
+            PrivateFile.CreateDirectory(_stateDir);
             _file = AppendFile.Open(Path);
             if (lost)
             {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 
@@ -85,7 +86,13 @@ internal sealed class OperatorState
         var temp = $"{Path}.{Environment.ProcessId}.tmp";
         try
         {
-            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+            var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = PrivateFile.Mode;
+            }
+
+            using (var file = new FileStream(temp, options))
             {
                 JsonSerializer.Serialize(file, new Document { Routes = new SortedDictionary<string, Entry>(_routes, StringComparer.Ordinal) }, Json);
                 file.Flush(flushToDisk: true);

@@ -4,6 +4,8 @@ using KafkaConsumerProxy.Tests.Harness;
 namespace KafkaConsumerProxy.Tests.Admin;
 
 /// <summary>Who may reach the admin endpoint of a real kcp process: host names, origins, local users, refusal floods, connection floods.</summary>
+// File modes, /proc/net/tcp and setpriv: Linux, where kcp runs.
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class AdminAccessTests : IClassFixture<TestCluster>
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
@@ -65,6 +67,99 @@ public sealed class AdminAccessTests : IClassFixture<TestCluster>
 
         kcp.SendSignal(KcpProcess.SigTerm);
         Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+    }
+
+    [SkippableFact]
+    public async Task OtherLocalUser_WithoutToken_CannotChangeState_StateFilesAreOwnerOnly_Issue23()
+    {
+        Skip.If(Environment.UserName != "root", "running a request as another user (nobody) needs root");
+        Skip.If(!File.Exists("/usr/bin/setpriv") || !File.Exists("/usr/bin/curl"), "setpriv and curl are needed to send a request as nobody");
+        var topic = _cluster.CreateTopic("adm-uid", 1);
+        await using var receiver = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("r1", topic, Names.Unique("g"), receiver.Port);
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        using var admin = await AdminClient.ConnectAsync(config.StateDir, kcp, null, Patience);
+        await admin.WaitForJsonAsync("/api/v1/routes/r1", r => r.GetProperty("state").GetString() == "running", "r1 running", Patience);
+        var stop = new Uri(admin.BaseAddress, "api/v1/routes/r1/stop").ToString();
+
+        // nobody reaches the loopback port, may read, but may not stop the route.
+        var (refused, refusedBody) = await CurlAsync(asNobody: true, "-X", "POST", stop);
+        Assert.True(refused == 403, $"{refused} {refusedBody}");
+        Assert.Contains("not from uid 65534", refusedBody, StringComparison.Ordinal);
+        var (read, _) = await CurlAsync(asNobody: true, new Uri(admin.BaseAddress, "api/v1/routes").ToString());
+        Assert.Equal(200, read);
+        var status = await admin.GetJsonAsync("/api/v1/routes/r1");
+        Assert.False(status.GetProperty("operator_stopped").GetBoolean(), status.ToString());
+        Assert.Equal("running", status.GetProperty("state").GetString());
+
+        // kcp's own user (root here) may, and the audit names it.
+        var (done, doneBody) = await CurlAsync(asNobody: false, "-X", "POST", stop);
+        Assert.True(done == 200, $"{done} {doneBody}");
+        await admin.WaitForJsonAsync("/api/v1/routes/r1", r => r.GetProperty("operator_stopped").GetBoolean(), "r1 stopped by root", Patience);
+        var audit = await File.ReadAllLinesAsync(Path.Combine(config.StateDir, "audit.jsonl"));
+        Assert.Contains(audit, l => l.Contains("/api/v1/routes/r1/stop", StringComparison.Ordinal) && l.Contains("\"status\":200", StringComparison.Ordinal)
+            && l.Contains("\"who\":\"uid 0 at 127.0.0.1\"", StringComparison.Ordinal));
+        Assert.Contains(audit, l => l.Contains("/api/v1/routes/r1/stop", StringComparison.Ordinal) && l.Contains("\"status\":403", StringComparison.Ordinal));
+
+        // Message keys (skip records), operator state and the audit: kcp's user only.
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(config.StateDir));
+        foreach (var name in new[] { "skipped.jsonl", "audit.jsonl", "routes.json" })
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(config.StateDir, name)));
+        }
+
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+    }
+
+    [Fact]
+    public async Task SkipRecordsOfAnOlderKcp_ReadableByOthers_AreNarrowedAtStart_Issue23()
+    {
+        var topic = _cluster.CreateTopic("adm-mode", 1);
+        await using var receiver = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("r1", topic, Names.Unique("g"), receiver.Port);
+        Directory.CreateDirectory(config.StateDir);
+        var legacy = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+        await File.WriteAllTextAsync(config.SkipFile, "");
+        File.SetUnixFileMode(config.SkipFile, legacy);
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        using var admin = await AdminClient.ConnectAsync(config.StateDir, kcp, null, Patience);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(config.SkipFile));
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+    }
+
+    /// <summary>curl's status and body for one request, run as nobody (setpriv) or as this process's user.</summary>
+    private static async Task<(int Status, string Body)> CurlAsync(bool asNobody, params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(asNobody ? "/usr/bin/setpriv" : "/usr/bin/curl")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        if (asNobody)
+        {
+            foreach (var a in new[] { "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/curl" })
+            {
+                start.ArgumentList.Add(a);
+            }
+        }
+
+        foreach (var a in new[] { "-s", "--max-time", "30", "-w", "\n%{http_code}" }.Concat(args))
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        var error = await process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(Patience);
+        await process.WaitForExitAsync(timeout.Token);
+        Assert.True(process.ExitCode == 0, $"curl exit {process.ExitCode}: {error}");
+        var split = output.LastIndexOf('\n');
+        return (int.Parse(output[(split + 1)..], System.Globalization.CultureInfo.InvariantCulture), output[..split]);
     }
 
     [Theory]
