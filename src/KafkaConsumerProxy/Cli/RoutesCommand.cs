@@ -206,6 +206,16 @@ internal static class RoutesCommand
             output.WriteLine(string.Join("  ", row.Select((cell, c) => c < 8 ? cell.PadRight(widths[c]) : cell)).TrimEnd());
         }
 
+        if (listing.LastReload is { InProgress.Count: > 0 } last)
+        {
+            output.WriteLine();
+            output.WriteLine("Reload in progress:");
+            foreach (var work in last.InProgress)
+            {
+                output.WriteLine($"  {work}");
+            }
+        }
+
         if (listing.LastRejectedReload is { } rejected)
         {
             output.WriteLine();
@@ -239,6 +249,11 @@ internal static class RoutesCommand
         foreach (var error in result.Errors)
         {
             output.WriteLine($"  {error}");
+        }
+
+        foreach (var work in result.InProgress)
+        {
+            output.WriteLine($"  in progress: {work}");
         }
     }
 

@@ -34,6 +34,7 @@ public sealed class HttpDeliverer : IDisposable
     private readonly TimeProvider _time;
     private readonly Tls.TlsConnector? _tls;
     private readonly RepeatedLog<(string Topic, int Partition), (long Offset, string Problem)>? _invalidCloudEvents;
+    private volatile bool _inFlightCancelled;
 
     /// <param name="route">The route whose endpoint is called.</param>
     /// <param name="time">The clock a <c>Retry-After</c> date is read against; default the system clock.</param>
@@ -321,6 +322,22 @@ public sealed class HttpDeliverer : IDisposable
         {
             Log.CloudEventInvalid(logger, _route.Name, record.Topic, record.Partition, record.Offset, note.Item2, InvalidCloudEventInterval.TotalSeconds);
         }
+    }
+
+    /// <summary>
+    /// True once <see cref="CancelInFlight"/> ran: a failed attempt is then a cancelled one, not an answer of the
+    /// endpoint, and its messages are abandoned (left uncommitted), never retried or skipped.
+    /// </summary>
+    public bool InFlightCancelled => _inFlightCancelled;
+
+    /// <summary>
+    /// Cancels every request in flight, for a route that is being retired and may not wait for them any longer (a
+    /// reload's bounded wait). The route sends nothing after this.
+    /// </summary>
+    public void CancelInFlight()
+    {
+        _inFlightCancelled = true;
+        _client.CancelPendingRequests();
     }
 
     public void Dispose()

@@ -208,7 +208,7 @@ public sealed class MessageDeliverer
 
                 if (sent is not { } result)
                 {
-                    // Abandoned while waiting for the route's gate or budgets: nothing was sent.
+                    // Abandoned while waiting for the route's gate or budgets (nothing was sent), or cancelled in flight.
                     _metrics.OnAttemptNotSent(_route.Name);
                     return;
                 }
@@ -327,7 +327,8 @@ public sealed class MessageDeliverer
 
     /// <summary>
     /// One attempt, once the route lets it start: after the <c>Retry-After</c> gate, a token of the route's rate, the
-    /// shared budget and room under the adaptive limit, in that order. Null when abandoned while waiting for them.
+    /// shared budget and room under the adaptive limit, in that order. Null when abandoned while waiting for them, or
+    /// when the route cancelled its requests in flight (<see cref="HttpDeliverer.CancelInFlight"/>).
     /// </summary>
     /// <param name="batch">Null: <paramref name="single"/> alone, in the route's format; else a batch (a JSON array), of which <paramref name="single"/> is the first.</param>
     private async ValueTask<DeliveryResult?> SendAsync(KafkaRecord single, List<KafkaRecord>? batch, List<long>? retry, int slot, int attempt, CancellationToken abandon)
@@ -369,6 +370,13 @@ public sealed class MessageDeliverer
             result = batch is null
                 ? await _http.SendAsync(single, slot, attempt).ConfigureAwait(false)
                 : await _http.SendBatchAsync(batch, slot, attempt, retry!).ConfigureAwait(false);
+            if (!result.Value.IsSuccess && _http.InFlightCancelled)
+            {
+                // The route is being retired and cancelled its requests: not the endpoint's answer, so the messages
+                // are abandoned (left uncommitted for the next owner), never retried or skipped.
+                return null;
+            }
+
             if (RetryPolicy.HonoursRetryAfter(result.Value.StatusCode) && result.Value.RetryAfter is { } asked)
             {
                 // The endpoint asked the route to wait, whatever becomes of this message: the gate moves before any

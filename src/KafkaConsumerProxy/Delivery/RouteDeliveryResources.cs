@@ -7,6 +7,9 @@ public sealed class RouteDeliveryResources(HttpDeliverer http, DeadLetterWriter?
 
     public DeadLetterWriter? DeadLetter => deadLetter;
 
+    /// <summary>Cancels the route's requests in flight (see <see cref="HttpDeliverer.CancelInFlight"/>).</summary>
+    public void CancelInFlight() => http.CancelInFlight();
+
     public void Dispose()
     {
         deadLetter?.Dispose();

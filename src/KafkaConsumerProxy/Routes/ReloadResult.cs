@@ -2,7 +2,8 @@ namespace KafkaConsumerProxy.Routes;
 
 /// <summary>
 /// The outcome of one reload: accepted (with what changed) or rejected (with every error, as <c>kcp validate</c>
-/// prints them; nothing changed).
+/// prints them; nothing changed). A reload answers without waiting for routes to stop: <see cref="InProgress"/> says
+/// what still goes on.
 /// </summary>
 public sealed record ReloadResult(
     DateTimeOffset At,
@@ -13,4 +14,11 @@ public sealed record ReloadResult(
     IReadOnlyList<string> Removed,
     IReadOnlyList<string> Changed,
     IReadOnlyList<string> Unchanged,
-    IReadOnlyList<string> NeedRestart);
+    IReadOnlyList<string> NeedRestart)
+{
+    /// <summary>
+    /// What reloads still do (routes stopping, routes waiting for them to start), one line each: as of the answer, and
+    /// as of now in <c>GET /api/v1/reload</c> and <c>GET /api/v1/routes</c>.
+    /// </summary>
+    public IReadOnlyList<string> InProgress { get; init; } = [];
+}

@@ -13,15 +13,27 @@ internal sealed record RouteRuntime(ILoggerFactory Loggers, ProxyMetrics Metrics
 /// <summary>
 /// The one place where routes are operated on: the supervisors of the running configuration, the operator's
 /// pause/stop/start/resume/restart by name, by topic (and group) or all, and reloads of the configuration. The control
-/// socket (<c>kcp routes</c>, <c>kcp reload</c>) calls it, and so will the admin endpoint. Operations and reloads run one
-/// at a time.
+/// socket (<c>kcp routes</c>, <c>kcp reload</c>) calls it, and so will the admin endpoint. Operations run one at a time,
+/// and so do reloads; a reload never waits for an operation, nor for a route's requests in flight: routes it removes or
+/// replaces stop in the background (see <see cref="ReloadStopPatience"/>).
 /// </summary>
 internal sealed class RouteRegistry : IAsyncDisposable
 {
     private readonly RouteRuntime _runtime;
     private readonly OperatorState _operator;
     private readonly ILogger _logger;
+    /// <summary>
+    /// How long a route that a reload removes or replaces may take to stop before its requests in flight are
+    /// cancelled (their messages stay uncommitted and are delivered again). The default value is 10 seconds.
+    /// </summary>
+    public static readonly TimeSpan ReloadStopPatience = TimeSpan.FromSeconds(10);
+
     private readonly SemaphoreSlim _serial = new(1, 1);
+    private readonly SemaphoreSlim _reloads = new(1, 1);
+
+    // Under _gate: routes of earlier configurations still stopping, and new routes waiting for them to be gone.
+    private readonly List<(RouteSupervisor Old, Task Done, string Work)> _retiring = [];
+    private readonly List<(RouteSupervisor Next, string Work)> _waiting = [];
     private readonly Dictionary<LimitDefinition, RequestBudget> _budgets = [];
     private readonly Lock _gate = new();
     private Dictionary<string, RouteSupervisor> _routes = new(StringComparer.Ordinal);
@@ -58,14 +70,14 @@ internal sealed class RouteRegistry : IAsyncDisposable
         }
     }
 
-    /// <summary>The last reload, accepted or not; null before the first.</summary>
+    /// <summary>The last reload, accepted or not, with what reloads still do now; null before the first.</summary>
     public ReloadResult? LastReload
     {
         get
         {
             lock (_gate)
             {
-                return _lastReload;
+                return _lastReload is null ? null : _lastReload with { InProgress = InProgress() };
             }
         }
     }
@@ -151,11 +163,13 @@ internal sealed class RouteRegistry : IAsyncDisposable
     /// <summary>
     /// Loads and validates the whole configuration again; with any error nothing changes and the errors are kept.
     /// Otherwise added routes start, removed ones stop cleanly, changed ones (or ones whose cluster changed) stop and
-    /// start with the new definition, and unchanged ones are not touched.
+    /// start with the new definition, and unchanged ones are not touched. Answers once all of it has been set going:
+    /// routes that stop do so in the background, each bounded by <see cref="ReloadStopPatience"/>, and a route waits
+    /// only for the old routes of its own name or group (so it starts at what they committed), never for others.
     /// </summary>
     public async Task<ReloadResult> ReloadAsync(string trigger)
     {
-        await _serial.WaitAsync().ConfigureAwait(false);
+        await _reloads.WaitAsync().ConfigureAwait(false);
         try
         {
             var old = Config;
@@ -212,14 +226,19 @@ internal sealed class RouteRegistry : IAsyncDisposable
             var changed = next.Keys.Where(n => current.TryGetValue(n, out var s) && !Unchanged(s, next[n], old, loaded)).Order(StringComparer.Ordinal).ToList();
             var unchanged = next.Keys.Where(n => current.ContainsKey(n) && !changed.Contains(n)).Order(StringComparer.Ordinal).ToList();
 
-            // Old members stop (commit, leave) before new ones start, so these start at what the old ones committed.
-            await Task.WhenAll(removed.Select(n => current[n].RetireAsync($"removed by reload ({trigger})"))
-                .Concat(changed.Select(n => current[n].RetireAsync($"changed by reload ({trigger}); the new definition starts at what this one committed"))))
-                .ConfigureAwait(false);
+            // Old members stop (finish, commit, leave) in the background; what replaces them starts once they are gone.
+            var patience = $"requests in flight get {ReloadStopPatience.TotalSeconds:0} s, then are cancelled and stay uncommitted";
             foreach (var name in removed)
             {
+                Retire(current[name], $"removed by reload ({trigger})", $"route {name}: removed, stopping ({patience})");
                 current.Remove(name);
                 _operator.Forget(name);
+            }
+
+            foreach (var name in changed)
+            {
+                Retire(current[name], $"changed by reload ({trigger}); the new definition starts at what this one committed",
+                    $"route {name}: the previous definition is stopping ({patience})");
             }
 
             var failedToBuild = new List<string>();
@@ -249,7 +268,7 @@ internal sealed class RouteRegistry : IAsyncDisposable
             {
                 if (current.TryGetValue(name, out var s))
                 {
-                    Begin(s, $"added by reload ({trigger})");
+                    BeginAfterPredecessors(s, $"added by reload ({trigger})");
                 }
             }
 
@@ -257,7 +276,7 @@ internal sealed class RouteRegistry : IAsyncDisposable
             {
                 if (current.TryGetValue(name, out var s))
                 {
-                    Begin(s, $"changed by reload ({trigger})");
+                    BeginAfterPredecessors(s, $"changed by reload ({trigger})");
                 }
             }
 
@@ -270,33 +289,57 @@ internal sealed class RouteRegistry : IAsyncDisposable
                 Log.ReloadApplied(_logger, trigger, added.Count, removed.Count, changed.Count, unchanged.Count);
             }
 
-            return Remember(new ReloadResult(now, trigger, true, failedToBuild, added, removed, changed, unchanged, needRestart));
+            IReadOnlyList<string> inProgress;
+            lock (_gate)
+            {
+                inProgress = InProgress();
+            }
+
+            foreach (var work in inProgress)
+            {
+                Log.ReloadInProgress(_logger, trigger, work);
+            }
+
+            return Remember(new ReloadResult(now, trigger, true, failedToBuild, added, removed, changed, unchanged, needRestart) { InProgress = inProgress });
         }
         finally
         {
-            _serial.Release();
+            _reloads.Release();
         }
     }
 
-    /// <summary>Stops every route cleanly (in parallel: each finishes, commits and leaves its group).</summary>
+    /// <summary>
+    /// Stops every route cleanly (in parallel: each finishes, commits and leaves its group), and waits for the routes
+    /// that reloads are still stopping.
+    /// </summary>
     public async Task StopAllAsync()
     {
-        // After the operation or reload in progress; none runs after this.
-        await _serial.WaitAsync().ConfigureAwait(false);
+        // After the reload and the operation in progress; none runs after this.
+        await _reloads.WaitAsync().ConfigureAwait(false);
         try
         {
-            List<RouteSupervisor> all;
-            lock (_gate)
+            await _serial.WaitAsync().ConfigureAwait(false);
+            try
             {
-                _closed = true;
-                all = [.. _routes.Values];
-            }
+                List<RouteSupervisor> all;
+                List<Task> retiring;
+                lock (_gate)
+                {
+                    _closed = true;
+                    all = [.. _routes.Values];
+                    retiring = [.. _retiring.Select(r => r.Done)];
+                }
 
-            await Task.WhenAll(all.Select(s => s.RetireAsync("kcp stopping"))).ConfigureAwait(false);
+                await Task.WhenAll(all.Select(s => s.RetireAsync("kcp stopping")).Concat(retiring)).ConfigureAwait(false);
+            }
+            finally
+            {
+                _serial.Release();
+            }
         }
         finally
         {
-            _serial.Release();
+            _reloads.Release();
         }
     }
 
@@ -304,6 +347,7 @@ internal sealed class RouteRegistry : IAsyncDisposable
     {
         await StopAllAsync().ConfigureAwait(false);
         _serial.Dispose();
+        _reloads.Dispose();
         lock (_budgets)
         {
             foreach (var budget in _budgets.Values)
@@ -319,6 +363,96 @@ internal sealed class RouteRegistry : IAsyncDisposable
         {
             return _closed;
         }
+    }
+
+    /// <summary>What reloads still do now, one line each. Under <see cref="_gate"/>.</summary>
+    private List<string> InProgress() => [.. _retiring.Select(r => r.Work), .. _waiting.Select(w => w.Work)];
+
+    /// <summary>
+    /// Retires <paramref name="old"/> in the background, bounded by <see cref="ReloadStopPatience"/>; routes of the
+    /// same name or group wait for it (<see cref="BeginAfterPredecessors"/>), nothing else does.
+    /// </summary>
+    private void Retire(RouteSupervisor old, string cause, string work)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+        {
+            _retiring.Add((old, done.Task, work));
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await old.RetireAsync(cause, ReloadStopPatience).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // A route that does not stop cleanly must not keep what waits for it from starting.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Log.ReloadError(_logger, $"route {old.Name} did not stop cleanly: {ex.Message.ReplaceLineEndings(" ")}");
+            }
+            finally
+            {
+                lock (_gate)
+                {
+                    _retiring.RemoveAll(r => r.Done == done.Task);
+                }
+
+                Log.ReloadWorkDone(_logger, work);
+                done.TrySetResult();
+            }
+        });
+    }
+
+    /// <summary>
+    /// Starts <paramref name="next"/> at once, or, while routes of its name or group from an earlier configuration are
+    /// still stopping, once they are gone: its members then start at what those committed, without a rebalance
+    /// between old and new members of one group. It shows <see cref="RouteState.Starting"/> meanwhile.
+    /// </summary>
+    private void BeginAfterPredecessors(RouteSupervisor next, string cause)
+    {
+        List<(RouteSupervisor Old, Task Done, string Work)> before;
+        string work;
+        lock (_gate)
+        {
+            before = [.. _retiring.Where(r => r.Old.Name == next.Name || r.Old.Route.Group == next.Route.Group)];
+            if (before.Count == 0)
+            {
+                work = "";
+            }
+            else
+            {
+                var others = before.Select(r => r.Old.Name).Where(n => n != next.Name).Distinct().Order(StringComparer.Ordinal).ToList();
+                var what = others.Count == 0 ? "its previous definition has" : $"route(s) {string.Join(", ", others)} of group {next.Route.Group} have";
+                work = $"route {next.Name}: starts once {what} stopped";
+                _waiting.Add((next, work));
+            }
+        }
+
+        if (before.Count == 0)
+        {
+            Begin(next, cause);
+            return;
+        }
+
+        next.StartsAfter($"{cause}; {work[(work.IndexOf(':', StringComparison.Ordinal) + 2)..]}");
+        _ = Task.Run(async () =>
+        {
+            await Task.WhenAll(before.Select(r => r.Done)).ConfigureAwait(false);
+            bool current;
+            lock (_gate)
+            {
+                _waiting.RemoveAll(w => ReferenceEquals(w.Next, next));
+                // A later reload may have replaced or removed it meanwhile, or kcp may be stopping.
+                current = !_closed && _routes.TryGetValue(next.Name, out var now) && ReferenceEquals(now, next);
+            }
+
+            if (current)
+            {
+                Begin(next, cause);
+            }
+        });
     }
 
     private ReloadResult Remember(ReloadResult result)

@@ -1,4 +1,5 @@
 using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 
@@ -14,7 +15,7 @@ namespace KafkaConsumerProxy.Routes;
 internal sealed class RouteSupervisor : IAsyncDisposable
 {
     private readonly Func<int, Action<string>, ISupervisedMember> _createMember;
-    private readonly IDisposable? _resources;
+    private readonly RouteDeliveryResources? _resources;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Lock _gate = new();
@@ -41,8 +42,11 @@ internal sealed class RouteSupervisor : IAsyncDisposable
 
     /// <param name="route">The route; its <c>Concurrency</c> is the number of members.</param>
     /// <param name="createMember">Creates member <c>index</c>; the action receives every error the member reports.</param>
-    /// <param name="resources">Disposed once the supervisor has stopped for good (the route's HTTP connection pool).</param>
-    public RouteSupervisor(RouteDefinition route, ClusterDefinition cluster, Func<int, Action<string>, ISupervisedMember> createMember, IDisposable? resources, ILogger logger, TimeProvider time)
+    /// <param name="resources">
+    /// Disposed once the supervisor has stopped for good (the route's HTTP connection pool); its requests in flight are
+    /// cancelled when a bounded <see cref="RetireAsync"/> runs out of patience.
+    /// </param>
+    public RouteSupervisor(RouteDefinition route, ClusterDefinition cluster, Func<int, Action<string>, ISupervisedMember> createMember, RouteDeliveryResources? resources, ILogger logger, TimeProvider time)
     {
         Route = route;
         Cluster = cluster;
@@ -209,11 +213,43 @@ internal sealed class RouteSupervisor : IAsyncDisposable
         await _loop.ConfigureAwait(false);
     }
 
-    /// <summary><see cref="ShutdownAsync"/>, then releases the route's resources.</summary>
-    public async Task RetireAsync(string cause)
+    /// <summary>
+    /// <see cref="ShutdownAsync"/>, then releases the route's resources. With <paramref name="patience"/>, requests
+    /// still in flight after that long are cancelled: their messages stay uncommitted (the next owner delivers them),
+    /// and the members then commit what finished and leave as usual.
+    /// </summary>
+    public async Task RetireAsync(string cause, TimeSpan? patience = null)
     {
-        await ShutdownAsync(cause).ConfigureAwait(false);
+        var shutdown = ShutdownAsync(cause);
+        if (patience is { } bound && _resources is not null)
+        {
+            using var cancel = new CancellationTokenSource();
+            if (await Task.WhenAny(shutdown, Task.Delay(bound, _time, cancel.Token)).ConfigureAwait(false) != shutdown)
+            {
+                Log.RouteInFlightCancelled(_logger, Route.Name, bound.TotalSeconds, cause);
+                _resources.CancelInFlight();
+            }
+
+            await cancel.CancelAsync().ConfigureAwait(false);
+        }
+
+        await shutdown.ConfigureAwait(false);
         _resources?.Dispose();
+    }
+
+    /// <summary>
+    /// Shows the route <see cref="RouteState.Starting"/> with <paramref name="cause"/> before <see cref="Start"/>, while
+    /// it waits for something else (the members of its previous definition leaving the group).
+    /// </summary>
+    public void StartsAfter(string cause)
+    {
+        lock (_gate)
+        {
+            if (_state == RouteState.Stopped && !_shutdown)
+            {
+                Transition(RouteState.Starting, cause);
+            }
+        }
     }
 
     public async ValueTask DisposeAsync() => await RetireAsync("disposed").ConfigureAwait(false);
@@ -417,15 +453,19 @@ internal sealed class RouteSupervisor : IAsyncDisposable
     {
         var from = _state;
         _state = to;
-        _since = _time.GetUtcNow();
         _cause = cause;
-        if (to == RouteState.Failed)
+        // The same state again (a route shown starting while it waited now creates its members) only changes the cause.
+        if (from != to)
         {
-            Log.RouteFailed(_logger, Route.Name, from.ToString().ToLowerInvariant(), cause);
-        }
-        else
-        {
-            Log.RouteStateChanged(_logger, Route.Name, from.ToString().ToLowerInvariant(), to.ToString().ToLowerInvariant(), cause);
+            _since = _time.GetUtcNow();
+            if (to == RouteState.Failed)
+            {
+                Log.RouteFailed(_logger, Route.Name, from.ToString().ToLowerInvariant(), cause);
+            }
+            else
+            {
+                Log.RouteStateChanged(_logger, Route.Name, from.ToString().ToLowerInvariant(), to.ToString().ToLowerInvariant(), cause);
+            }
         }
 
         var changed = _changed;

@@ -67,6 +67,7 @@
     const last = listing.last_reload;
     $("reload").textContent = last
       ? "Last reload " + last.at + " (" + last.trigger + "): " + (last.accepted ? "accepted" : "rejected: " + last.errors.join("; "))
+        + ((last.in_progress || []).length ? "; in progress: " + last.in_progress.join("; ") : "")
       : "No reload since kcp started.";
   }
 
