@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
 
 namespace KafkaConsumerProxy.Offsets;
 
@@ -93,7 +94,7 @@ public sealed class LocalOffsetStore
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            bytes = ReadSettled(path);
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -127,6 +128,48 @@ public sealed class LocalOffsetStore
         file.Discard();
         file.Write(nextOffset);
         file.Flush();
+    }
+
+    /// <summary>
+    /// The file's bytes as they were at one moment. The owner may write while this reads (the offsets tool, another
+    /// process); one read sees the two slots at different moments, so while the owner writes twice it can see the
+    /// older slot still whole and the newer one being rewritten, and return a position behind one it returned before.
+    /// Reading until two reads agree gives a moment at which the file held exactly those bytes: a slot rewritten starts
+    /// with a higher sequence, so a slot that reads the same twice did not change in between, while the other was read.
+    /// </summary>
+    private static byte[] ReadSettled(string path)
+    {
+        // The writer holds its lock only for a few stores; agreement comes within a few reads. Bounded all the same:
+        // a file rewritten without pause is read as last seen, whose slots the checksums still guard.
+        const int MaxReads = 1000;
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var length = (int)Math.Min(RandomAccess.GetLength(handle), 1 << 20);
+        var previous = ReadAt(handle, length);
+        for (var i = 1; i < MaxReads; i++)
+        {
+            var current = ReadAt(handle, length);
+            if (current.AsSpan().SequenceEqual(previous))
+            {
+                return current;
+            }
+
+            previous = current;
+        }
+
+        return previous;
+    }
+
+    private static byte[] ReadAt(SafeFileHandle handle, int length)
+    {
+        var buffer = new byte[length];
+        var read = 0;
+        int n;
+        while (read < length && (n = RandomAccess.Read(handle, buffer.AsSpan(read), read)) > 0)
+        {
+            read += n;
+        }
+
+        return read == length ? buffer : buffer[..read];
     }
 
     /// <summary>The name of a partition's record file in <c>{state_dir}/offsets/</c>; the config validator checks its length.</summary>

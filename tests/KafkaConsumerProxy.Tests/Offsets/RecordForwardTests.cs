@@ -65,6 +65,45 @@ public sealed class RecordForwardTests : IDisposable
     }
 
     [Fact]
+    public async Task Read_WhileTheOwnerWritesWithoutPause_NeverReturnsAPositionBehindOneReturnedBefore_Issue23()
+    {
+        // One read sees the two slots at different moments; a writer writing twice in between once made a reader
+        // return the older slot (176 -> 175), or none. Reads are repeated until two agree, which gives one moment.
+        // A race: on the old reader this failed about every other run of this length on a loaded machine.
+        var readFor = TimeSpan.FromSeconds(4);
+        var store = new LocalOffsetStore(_stateDir, _logs, TimeProvider.System);
+        using var record = store.Open(Key, clusterId: null);
+        using var stop = new CancellationTokenSource();
+        var written = 0L;
+        var writer = Task.Run(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                record.Write(++written);
+            }
+        });
+
+        var previous = -1L;
+        var back = new List<string>();
+        var started = TimeProvider.System.GetTimestamp();
+        while (TimeProvider.System.GetElapsedTime(started) < readFor && back.Count < 5)
+        {
+            var seen = store.Read(Key)?.NextOffset ?? -1;
+            if (seen < previous)
+            {
+                back.Add($"{previous} -> {seen}");
+            }
+
+            previous = Math.Max(previous, seen);
+        }
+
+        await stop.CancelAsync();
+        await writer.WaitAsync(Patience);
+        Assert.True(back.Count == 0, "record moved back: " + string.Join(", ", back));
+        Assert.Equal(written, store.Read(Key)!.Value.NextOffset);
+    }
+
+    [Fact]
     public void WriteNow_OffsetsToolSetsAnEarlierOffset_Written()
     {
         // Forward-only holds per owner; the operator's tool may still move a record back.
