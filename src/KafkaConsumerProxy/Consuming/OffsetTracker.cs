@@ -55,6 +55,20 @@ public sealed class OffsetTracker
         }
     }
 
+    /// <summary>
+    /// The offsets finished after the oldest unfinished one, in increasing order: a partition restarted at
+    /// <see cref="RestartPosition"/> fetches them again and must not deliver them again.
+    /// </summary>
+    public long[] FinishedAhead()
+    {
+        lock (_lock)
+        {
+            var ahead = _finishedAhead.ToArray();
+            Array.Sort(ahead);
+            return ahead;
+        }
+    }
+
     /// <summary>Registers a fetched message; offsets of one partition arrive in increasing order.</summary>
     public void Track(long offset)
     {

@@ -140,6 +140,12 @@ internal sealed class PartitionWorker
         }
 
         _next = record.Offset + 1;
+        if (Progress.FinishIfDoneBefore(record.Offset))
+        {
+            // Delivered (or skipped) before a pause or fault restarted the partition behind it.
+            return;
+        }
+
         Progress.Track(record.Offset);
         var bytes = SizeOf(record);
         var overBytes = false;

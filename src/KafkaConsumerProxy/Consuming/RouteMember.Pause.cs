@@ -11,7 +11,8 @@ namespace KafkaConsumerProxy.Consuming;
 /// <c>consumer.Pause</c>, so the member keeps polling, stays in the group and nothing rebalances. A message the client
 /// still returns is not delivered; its offset is where fetching resumes. Resume starts new workers at the oldest
 /// unfinished offset of each partition, as a fault restart does, with the partition's repeat filter (if it was still
-/// filtering) set up again on the new progress.
+/// filtering) set up again on the new progress; messages finished after that offset (async delivery) are fetched again
+/// but not delivered again (<see cref="PartitionProgress.FinishIfDoneBefore"/>).
 /// </summary>
 internal sealed partial class RouteMember
 {
@@ -179,6 +180,11 @@ internal sealed partial class RouteMember
             }
 
             StartWorker(consumer, paused.Stopped.Partition, paused.Successor);
+            if (paused.Successor.DoneBeforeRestart > 0)
+            {
+                Log.FinishedAheadRemembered(_logger, _route.Name, _index, paused.Stopped.Partition.Topic, partition, paused.SeekTo, "resume", paused.Successor.DoneBeforeRestart);
+            }
+
             count++;
         }
 

@@ -258,6 +258,10 @@ internal sealed partial class RouteMember : ISupervisedMember
 
             StartWorker(consumer, faulted.Partition, progress);
             Log.PartitionRestarted(_logger, _route.Name, _index, faulted.Partition.Topic, partition, seekTo);
+            if (progress.DoneBeforeRestart > 0)
+            {
+                Log.FinishedAheadRemembered(_logger, _route.Name, _index, faulted.Partition.Topic, partition, seekTo, "fault restart", progress.DoneBeforeRestart);
+            }
         }
     }
 

@@ -15,6 +15,10 @@ internal sealed class PartitionProgress
     private long _durable;
     private long _initial = -1;
 
+    // Offsets the predecessor of a restarted partition finished after its oldest unfinished one (consumer thread only):
+    // fetched again, they are finished without a delivery.
+    private HashSet<long>? _doneBefore;
+
     /// <summary>Progress without a local store (tests of the worker alone).</summary>
     public PartitionProgress()
         : this(null, DeliveryGuarantee.AtLeastOnce, -1)
@@ -61,6 +65,50 @@ internal sealed class PartitionProgress
 
     /// <summary>Marks a message that is not delivered because the local record shows it was done before.</summary>
     public void FinishRepeat(long offset) => _ = _tracker.Finish(offset);
+
+    /// <summary>Offsets finished before a restart that are still to be fetched again (see <see cref="Restart"/>).</summary>
+    public int DoneBeforeRestart => _doneBefore?.Count ?? 0;
+
+    /// <summary>
+    /// True when <paramref name="offset"/> was finished (delivered or skipped) before the partition was restarted
+    /// behind it (a pause, a fault): it is tracked and finished again without a delivery, so the commit moves over it.
+    /// Consumer thread only, like <see cref="Track"/>.
+    /// </summary>
+    public bool FinishIfDoneBefore(long offset)
+    {
+        if (_doneBefore is null || !_doneBefore.Remove(offset))
+        {
+            return false;
+        }
+
+        if (_doneBefore.Count == 0)
+        {
+            _doneBefore = null;
+        }
+
+        _tracker.Track(offset);
+        var position = _tracker.Finish(offset);
+        if (_record is null)
+        {
+            return true;
+        }
+
+        // Recorded like a delivery; mode 3 flushes only at the end of the run, the next delivery's flush covers the rest.
+        _record.Write(position);
+        if (_mode == DeliveryGuarantee.NoRepeatOnOneMachine && _doneBefore is null && _tracker.Pending == 0)
+        {
+            try
+            {
+                InterlockedMax(ref _durable, _record.Flush());
+            }
+            catch (IOException)
+            {
+                // Logged by the record; the next finished message flushes again.
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>How long mode 3 waits before flushing again after a failed flush of the local record.</summary>
     public static readonly TimeSpan FlushRetryInterval = TimeSpan.FromSeconds(1);
@@ -121,16 +169,31 @@ internal sealed class PartitionProgress
     public long Durable => Volatile.Read(ref _durable);
 
     /// <summary>
-    /// The progress of the same partition restarted after a fault: it continues from this one's finished run and
-    /// durable position. <paramref name="seekTo"/> is where fetching must resume so that every unfinished message is
-    /// delivered again (-1: nothing was ever fetched, fetching goes on where it is).
+    /// The progress of the same partition restarted after a fault or a pause: it continues from this one's finished run
+    /// and durable position. <paramref name="seekTo"/> is where fetching must resume so that every unfinished message is
+    /// delivered again (-1: nothing was ever fetched, fetching goes on where it is); the messages finished after it
+    /// (async delivery) are remembered and not delivered again (<see cref="FinishIfDoneBefore"/>). Only once the worker
+    /// has stopped: a message finished later would be neither remembered nor unfinished.
     /// </summary>
     public PartitionProgress Restart(out long seekTo)
     {
-        seekTo = _tracker.RestartPosition;
+        var restartAt = _tracker.RestartPosition;
+        seekTo = restartAt;
         var successor = new PartitionProgress(_record, _mode, Volatile.Read(ref _durable));
         var finished = _tracker.CommitPosition;
         successor.CommitFrom(finished >= 0 ? finished : Volatile.Read(ref _initial));
+        var ahead = _tracker.FinishedAhead();
+        if (_doneBefore is not null)
+        {
+            // Restarted again before all of an earlier restart's finished messages came back.
+            ahead = [.. ahead.Concat(_doneBefore.Where(o => o >= restartAt))];
+        }
+
+        if (ahead.Length > 0)
+        {
+            successor._doneBefore = [.. ahead];
+        }
+
         return successor;
     }
 

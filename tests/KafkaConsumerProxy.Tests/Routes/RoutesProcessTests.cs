@@ -148,6 +148,55 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
     }
 
     [Fact]
+    public async Task PauseResume_AsyncMessagesFinishedAfterAnUnfinishedOne_AreNotDeliveredAgain_Issue23()
+    {
+        const int Count = 51;
+        var topic = _cluster.CreateTopic("pause-ahead", 1);
+        var group = Names.Unique("g");
+        // Offset 0 is answered late; offset 1 shares its key, so it waits behind it while offsets 2.. are delivered.
+        await using var receiver = await RecordingReceiver.StartAsync(FaultScript.ForMessage(0, 0, Fault.Delayed(TimeSpan.FromSeconds(6))));
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers, QuickConf);
+        config.AddRoute("r", topic, group, receiver.Port, new Dictionary<string, object> { ["async_concurrency"] = 2, ["exec_timeout_ms"] = 20_000 });
+        var produced = await _cluster.ProduceAsync(topic, Enumerable.Range(0, Count).Select(i =>
+            (0, (byte[]?)System.Text.Encoding.UTF8.GetBytes(i < 2 ? "shared" : $"k{i}"), (byte[]?)System.Text.Encoding.UTF8.GetBytes($"v{i}"))));
+        var expected = produced.Select(p => (p.Partition.Value, p.Offset.Value)).ToHashSet();
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+
+        // Everything but offset 1 has arrived; offset 0 is still unanswered, so 1 has not started.
+        await receiver.WaitForAsync(r => r.Select(x => x.Offset).Distinct().Count() == Count - 1, Patience);
+        Assert.DoesNotContain(receiver.Requests, x => x.Offset == 1);
+        var (code, output) = await CliAsync("routes", "pause", "r", "--config", config.ConfigFile);
+        Assert.True(code == 0, output);
+        (code, output) = await CliAsync("routes", "resume", "r", "--config", config.ConfigFile);
+        Assert.True(code == 0, output);
+
+        // Once the commit has reached the end every fetched message has been finished: a repeat would be recorded by now.
+        await WaitForCommittedAsync(group, topic, Count);
+        DeliveryAssert.AllOnce(expected, receiver.Requests);
+        Assert.Contains(kcp.StdOut, l => l.Contains($"{topic}/0 fetched again from offset 1 (resume); {Count - 2} message(s) already finished after it are not delivered again", StringComparison.Ordinal));
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+    }
+
+    private async Task WaitForCommittedAsync(string group, string topic, long offset)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        var committed = -1L;
+        for (var i = 0; i < 300 && DateTime.UtcNow < deadline; i++)
+        {
+            committed = Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0];
+            if (committed >= offset)
+            {
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"partition 0 of {topic} committed at {committed}, never at {offset}");
+    }
+
+    [Fact]
     public async Task Pause_RebalanceWhilePaused_KeptAndNewlyAssignedPartitionsStayPaused_OtherMemberDeliversItsShare_Issue8()
     {
         const int Partitions = 4;

@@ -1,0 +1,10 @@
+using Microsoft.Extensions.Logging;
+
+namespace KafkaConsumerProxy.Telemetry;
+
+/// <summary>Restarts behind finished messages and the bound of uncommitted messages: event ids 2020-2039.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(2020, LogLevel.Information, "Route {Route} member {Member}: {Topic}/{Partition} fetched again from offset {Offset} ({Cause}); {Finished} message(s) already finished after it are not delivered again")]
+    public static partial void FinishedAheadRemembered(ILogger logger, string route, int member, string topic, int partition, long offset, string cause, int finished);
+}

@@ -1,0 +1,92 @@
+using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Offsets;
+using KafkaConsumerProxy.Tests.Consuming;
+using Microsoft.Extensions.Time.Testing;
+
+namespace KafkaConsumerProxy.Tests.Offsets;
+
+/// <summary>
+/// A partition restarted behind messages already finished (async delivery, then a pause or a fault) fetches them again
+/// without delivering them again, and its commit and local record still reach the end (issue 23, item 3).
+/// </summary>
+public sealed class PartitionRestartTests : IDisposable
+{
+    private readonly string _stateDir = Directory.CreateTempSubdirectory("kcp-restart-").FullName;
+
+    [Fact]
+    public async Task Restart_TwiceBeforeEverythingCameBack_FinishedOffsetsAreNeverDeliveredAgain_RecordReachesTheEnd_Issue23()
+    {
+        var store = new LocalOffsetStore(_stateDir, new ListLogger(), new FakeTimeProvider());
+        using var record = store.Open(new PartitionKey("c", "g", "t", 0), clusterId: null);
+        var first = new PartitionProgress(record, DeliveryGuarantee.NoRepeatOnOneMachine, -1);
+        for (var offset = 0; offset < 6; offset++)
+        {
+            first.Track(offset);
+        }
+
+        // 0 and 1 unfinished, 2..5 finished out of order.
+        foreach (var offset in new[] { 5, 3, 2, 4 })
+        {
+            await first.FinishAsync(offset);
+        }
+
+        var second = first.Restart(out var seekTo);
+        Assert.Equal(0, seekTo);
+        Assert.Equal(4, second.DoneBeforeRestart);
+
+        // Fetched again from 0: 0 is delivered, 1 is fetched, then the partition restarts again before 2..5 came back.
+        Assert.False(second.FinishIfDoneBefore(0));
+        second.Track(0);
+        Assert.False(second.FinishIfDoneBefore(1));
+        second.Track(1);
+        await second.FinishAsync(0);
+        var third = second.Restart(out seekTo);
+        Assert.Equal(1, seekTo);
+        Assert.Equal(1, third.CommitPosition);
+
+        var delivered = new List<long>();
+        for (var offset = 1; offset < 7; offset++)
+        {
+            if (!third.FinishIfDoneBefore(offset))
+            {
+                delivered.Add(offset);
+                third.Track(offset);
+            }
+        }
+
+        Assert.Equal([1, 6], delivered);
+        Assert.Equal(0, third.DoneBeforeRestart);
+        await third.FinishAsync(6);
+        Assert.Equal(1, third.CommitPosition);
+        await third.FinishAsync(1);
+        Assert.Equal(7, third.CommitPosition);
+        Assert.Equal(7, record.Flush());
+    }
+
+    [Fact]
+    public async Task Restart_FinishedRunEndsWithTheRefetchedOnes_Mode3FlushesSoTheCommitReachesTheEnd_Issue23()
+    {
+        var store = new LocalOffsetStore(_stateDir, new ListLogger(), new FakeTimeProvider());
+        using var record = store.Open(new PartitionKey("c", "g", "t", 1), clusterId: null);
+        var first = new PartitionProgress(record, DeliveryGuarantee.NoRepeatOnOneMachine, -1);
+        first.Track(0);
+        first.Track(1);
+        first.Track(2);
+        await first.FinishAsync(1);
+        await first.FinishAsync(2);
+
+        var second = first.Restart(out var seekTo);
+        Assert.Equal(0, seekTo);
+        second.Track(0);
+        await second.FinishAsync(0);
+        Assert.Equal(1, second.CommitPosition);
+        Assert.True(second.FinishIfDoneBefore(1));
+        Assert.True(second.FinishIfDoneBefore(2));
+
+        // Nothing is delivered after them: the last one flushed the record, so mode 3 may commit up to it.
+        Assert.Equal(3, second.Durable);
+        Assert.Equal(3, second.CommitPosition);
+    }
+
+    public void Dispose() => Directory.Delete(_stateDir, recursive: true);
+}
