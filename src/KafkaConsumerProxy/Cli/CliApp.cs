@@ -190,12 +190,7 @@ public static class CliApp
         logging.ClearProviders();
         logging.SetMinimumLevel(LogLevel.Information);
         logging.AddFilter("Microsoft", LogLevel.Warning);
-        logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.UseUtcTimestamp = true;
-            o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ";
-            o.ColorBehavior = LoggerColorBehavior.Disabled;
-        });
+        logging.Services.AddSingleton<ConsoleFormatter>(new LogLineFormatter(TimeProvider.System));
+        logging.AddConsole(o => o.FormatterName = LogLineFormatter.FormatterName);
     }
 }

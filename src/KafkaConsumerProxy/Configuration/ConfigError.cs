@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 
 namespace KafkaConsumerProxy.Configuration;
@@ -14,7 +15,9 @@ public sealed record ConfigError(string File, string? Key, string? Value, string
 
     /// <summary>
     /// <c>routes/orders.yaml: key 'retry_nums' = '-1': must be an integer from 0 to 2147483647</c>; the path is shown
-    /// relative to the current directory when the file is under it, otherwise absolute.
+    /// relative to the current directory when the file is under it, otherwise absolute. Control characters anywhere in
+    /// the line are shown escaped (<c>\r</c>, <c>\n</c>, <c>\t</c>, otherwise <c>\u0000</c> style), so every error
+    /// is one line that a terminal or a log shows as written.
     /// </summary>
     public override string ToString()
     {
@@ -27,8 +30,39 @@ public sealed record ConfigError(string File, string? Key, string? Value, string
             text.Append(": ");
         }
 
-        return SecretRedactor.Hide(text.Append(Message).ToString());
+        return EscapeControl(SecretRedactor.Hide(text.Append(Message).ToString()));
     }
+
+    /// <summary>
+    /// <paramref name="text"/> with control characters (C0 incl. NUL, DEL, C1), line and paragraph separators, the BOM
+    /// and bidirectional overrides written as escapes: <c>\r</c>, <c>\n</c>, <c>\t</c>, otherwise <c>\uNNNN</c>.
+    /// </summary>
+    internal static string EscapeControl(string text)
+    {
+        if (!text.Any(IsUnsafe))
+            return text;
+        var escaped = new StringBuilder(text.Length + 16);
+        foreach (var c in text)
+        {
+            if (c == '\r')
+                escaped.Append("\\r");
+            else if (c == '\n')
+                escaped.Append("\\n");
+            else if (c == '\t')
+                escaped.Append("\\t");
+            else if (IsUnsafe(c))
+                escaped.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
+            else
+                escaped.Append(c);
+        }
+
+        return escaped.ToString();
+    }
+
+    /// <summary>A control character (C0, DEL, C1), a line or paragraph separator, the BOM or a bidirectional override.</summary>
+    internal static bool IsUnsafe(char c) =>
+        c < 0x20 || c is >= '\u007F' and <= '\u009F' or '\u2028' or '\u2029' or '\uFEFF'
+        || c is >= '\u202A' and <= '\u202E' || c is >= '\u2066' and <= '\u2069';
 
     /// <summary>The path as the user would recognise it: relative when under <paramref name="currentDirectory"/>.</summary>
     internal static string DisplayPath(string path, string currentDirectory)
@@ -43,7 +77,7 @@ public sealed record ConfigError(string File, string? Key, string? Value, string
     // Keeps every error on one line and a pasted blob from flooding the terminal.
     private static string Shorten(string value)
     {
-        var oneLine = value.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
+        var oneLine = EscapeControl(value);
         return oneLine.Length <= MaxShownValueLength ? oneLine : string.Concat(oneLine.AsSpan(0, MaxShownValueLength), "…");
     }
 }

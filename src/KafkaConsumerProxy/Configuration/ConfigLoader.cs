@@ -21,6 +21,9 @@ public static partial class ConfigLoader
     private static readonly string[] Formats = ["form", "json", "raw", "cloudevents"];
     private static readonly string[] Backoffs = ["constant", "exponential"];
 
+    // What char.IsControl matches, for messages: librdkafka cuts a name at a NUL, and a log would show other names.
+    private const string ControlCharacters = "control characters (U+0000 to U+001F, U+007F to U+009F)";
+
     /// <summary>Loads and validates the configuration.</summary>
     /// <exception cref="ConfigException">The configuration has one or more errors; all of them are listed.</exception>
     public static KcpConfig Load(string configPath)
@@ -104,6 +107,8 @@ public static partial class ConfigLoader
         var clusters = new Dictionary<string, ClusterDefinition>(StringComparer.Ordinal);
         foreach (var (name, value) in node.Entries)
         {
+            if (name.Any(char.IsControl))
+                main.Error($"clusters.{name}", null, $"a cluster name must not contain {ControlCharacters}");
             if (value is not MappingNode clusterNode)
             {
                 main.Error($"clusters.{name}", null, $"must be a mapping with bootstrap_servers and optional consumer_conf, got {value.Kind}");
@@ -210,7 +215,14 @@ public static partial class ConfigLoader
         {
             var name = Path.GetFileNameWithoutExtension(file);
             var duplicateName = fileByName.TryGetValue(name, out var firstFile);
-            if (duplicateName)
+            var badName = name.Any(char.IsControl);
+            if (badName)
+            {
+                // Reported with the file's other errors; the route is not added, so no other file is blamed for it.
+                errors.Add(new ConfigError(file, null, null,
+                    $"route name '{name}' must not contain {ControlCharacters}; a route's name is its file name without extension"));
+            }
+            else if (duplicateName)
             {
                 errors.Add(new ConfigError(file, null, null,
                     $"route name '{name}' is also used by {ConfigError.DisplayPath(firstFile!, Environment.CurrentDirectory)}; a route's name is its file name without extension and must be unique"));
@@ -221,7 +233,7 @@ public static partial class ConfigLoader
             }
 
             var route = ReadRoute(file, name, clusters, limits, errors);
-            if (route is null || duplicateName)
+            if (route is null || duplicateName || badName)
                 continue;
 
             if (routeByPair.TryGetValue((route.Topic, route.Group), out var first))
@@ -251,6 +263,8 @@ public static partial class ConfigLoader
         if (topic.Length > 0 && !IsKafkaTopicName(topic))
             r.Error("topic", topic, "must be a Kafka topic name: 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-', and not '.' or '..'");
         var group = r.RequiredString("group");
+        if (group.Any(char.IsControl))
+            r.Error("group", group, $"must be a consumer group id without {ControlCharacters}");
 
         var beforeCluster = errors.Count;
         var cluster = r.OptionalString("cluster");

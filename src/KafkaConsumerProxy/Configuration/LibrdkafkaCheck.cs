@@ -47,9 +47,11 @@ internal static class LibrdkafkaCheck
         {
             var error = stackalloc byte[ErrorLength];
             error[0] = 0;
+
+            // Some reasons end with a line break; an error is one line.
             return NativeMethods.rd_kafka_conf_set(conf, property, value, error, ErrorLength) == NativeMethods.RdKafkaConfOk
                 ? null
-                : Scrub(Marshal.PtrToStringUTF8((nint)error) ?? "rejected", property, value);
+                : Scrub((Marshal.PtrToStringUTF8((nint)error) ?? "rejected").TrimEnd(), property, value);
         }
         finally
         {

@@ -23,7 +23,7 @@ public sealed class ConfigProcessTests
         { "domain", "a b", "key 'domain' = 'a b': must be a host name or IP address with an optional port, e.g. orders.internal or orders.internal:8080, without spaces or control characters: it is sent as the Host header" },
         { "domain", "a\\r\\nX-Evil: 1", "key 'domain' = 'a\\r\\nX-Evil: 1': must be a host name or IP address with an optional port, e.g. orders.internal or orders.internal:8080, without spaces or control characters: it is sent as the Host header" },
         { "url", "/a b", "key 'url' = '/a b': must not contain spaces or control characters; write them percent-encoded (a space is %20)" },
-        { "url", "/a\\tb", "key 'url' = '/a\tb': must not contain spaces or control characters; write them percent-encoded (a space is %20)" },
+        { "url", "/a\\tb", "key 'url' = '/a\\tb': must not contain spaces or control characters; write them percent-encoded (a space is %20)" },
         { "host", "127.0.0.1:9999", "key 'host' = '127.0.0.1:9999': '127.0.0.1:9999' includes a port; write the host alone here and the port in the key 'port' (host: 127.0.0.1, port: 9999)" },
         { "host", "user:pw@127.0.0.1", "key 'host' = 'user:pw@127.0.0.1': 'user:pw@127.0.0.1' holds user information ('user:password@'); write the bare host: a host entry cannot carry credentials" },
         { "host", "127.0.0.1?b", "key 'host' = '127.0.0.1?b': '127.0.0.1?b' is not a bare host: a host entry has no path, query ('?') or fragment ('#'); the request path goes in 'url'" },
@@ -92,6 +92,43 @@ public sealed class ConfigProcessTests
         Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
         Assert.Equal(["1 configuration error(s):", $"{config.ConfigFile}: key 'state_dir' = '{stateDir}': is too long for the control socket: {stateDir}/kcp-{{pid}}.sock may be up to 117 bytes, and a Unix socket path may have at most 107 (108 bytes including the terminating NUL, Linux's sun_path); use a state_dir of at most 90 bytes"], kcp.StdErr);
         Assert.False(Directory.Exists(stateDir), "nothing may be created before the configuration is valid");
+    }
+
+    [Fact]
+    public async Task Validate_GroupsDifferingAfterNul_BothRefusedShowingTheNulEscaped_Issue23()
+    {
+        // librdkafka would cut both at the NUL: two routes in one group 'nul', each getting half of the partitions.
+        using var config = new ProxyConfigWriter(NoCluster);
+        var a = config.AddRoute("a", "orders", "nul\\u0000a", 8080);
+        var b = config.AddRoute("b", "orders", "nul\\u0000b", 8081);
+
+        await using var kcp = KcpProcess.Validate(config.ConfigFile);
+
+        Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
+        Assert.Equal(
+            [
+                "2 configuration error(s):",
+                $"{a}: key 'group' = 'nul\\u0000a': must be a consumer group id without control characters (U+0000 to U+001F, U+007F to U+009F)",
+                $"{b}: key 'group' = 'nul\\u0000b': must be a consumer group id without control characters (U+0000 to U+001F, U+007F to U+009F)",
+            ],
+            kcp.StdErr);
+    }
+
+    [Fact]
+    public async Task Run_ControlCharactersInALoggedPath_LoggedEscaped_Issue23()
+    {
+        using var config = new ProxyConfigWriter(NoCluster);
+        config.AddRoute("r", "orders", "billing", 8080);
+        // A path may hold any byte but '/' and NUL; the control socket's path is logged at start.
+        File.WriteAllText(config.ConfigFile, File.ReadAllText(config.ConfigFile).Replace("state_dir: state", "state_dir: \"st\\x01\\eate\"", StringComparison.Ordinal));
+
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        // No broker answers, so a stop would wait for the group to be left: the lines logged up to here are checked.
+        var line = await kcp.WaitForOutputAsync("Control socket listening", Patience);
+
+        Assert.Contains(Path.Combine(config.Directory, "st\\x01\\x1Bate", "kcp.sock"), line, StringComparison.Ordinal);
+        Assert.All(kcp.Output, l => Assert.DoesNotContain(l, char.IsControl));
+        Assert.True(Directory.Exists(Path.Combine(config.Directory, "st\u0001\u001Bate")));
     }
 
     [Fact]
