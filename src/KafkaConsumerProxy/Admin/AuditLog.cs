@@ -21,6 +21,8 @@ internal sealed class AuditLog(string stateDir, ILogger logger)
 
     public void Write(string who, string method, string path, int status)
     {
+        // A query string can carry anything, a configured secret too.
+        path = Configuration.SecretRedactor.Hide(path);
         Log.AdminAction(logger, who, method, LogText.Escape(path), status);
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))

@@ -32,6 +32,9 @@ public static partial class ConfigLoader
             InsecureSkipVerify = insecure ?? false,
         };
         route = route with { Endpoint = route.Endpoint with { Tls = tls, Auth = ReadAuth(r, errors), Headers = ReadHeaders(r, errors) } };
+        // Masked in everything kcp writes from now on (audit, admin and validation messages too), not only in the route's results.
+        foreach (var secret in RouteRedactor.SecretsOf(route.Endpoint))
+            SecretRedactor.Register(secret);
         if (r.ErrorCount != before)
             return route;
         if (route.Endpoint.Auth?.Type == AuthType.Hmac && route.Endpoint.Headers.Any(h => h.Key.StartsWith("webhook-", StringComparison.OrdinalIgnoreCase)))

@@ -37,10 +37,13 @@ public sealed class DeadLetterWriter : IDisposable
     private readonly IProducer<byte[]?, byte[]?> _producer;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly RouteRedactor _secrets;
 
-    public DeadLetterWriter(RouteDefinition route, ClusterDefinition cluster, ILogger logger, TimeProvider time)
+    /// <param name="secrets">The route's redactor (<see cref="HttpDeliverer.Secrets"/>, which knows its OAuth2 tokens); default one of the route's configured secrets.</param>
+    public DeadLetterWriter(RouteDefinition route, ClusterDefinition cluster, ILogger logger, TimeProvider time, RouteRedactor? secrets = null)
     {
         _route = route;
+        _secrets = secrets ?? new RouteRedactor(route.Endpoint);
         _logger = logger;
         _time = time;
         Topic = route.DeadLetter.Topic ?? throw new ArgumentException("the route has no dead_letter_topic", nameof(route));
@@ -140,9 +143,9 @@ public sealed class DeadLetterWriter : IDisposable
         Add("group", _route.Group);
         Add("attempts", details.Attempts.ToString(CultureInfo.InvariantCulture));
         Add("first_failure_at", Time(details.FirstFailureAt));
-        Add("last_failure", details.LastFailure);
+        Add("last_failure", _secrets.Hide(details.LastFailure));
         Add("last_status", details.LastStatus?.ToString(CultureInfo.InvariantCulture) ?? "");
-        headers.Add("kcp.dlq.last_body", details.LastBody is { } body ? Configuration.SecretRedactor.HideBytes(body.AsSpan(0, Math.Min(body.Length, MaxBodyBytes))) : []);
+        headers.Add("kcp.dlq.last_body", details.LastBody is { } body ? _secrets.HideBytes(body.AsSpan(0, Math.Min(body.Length, MaxBodyBytes)), cut: body.Length > MaxBodyBytes) : []);
         Add("skipped_at", Time(details.SkippedAt));
         Add("kind", details.Kind.ToString().ToLowerInvariant());
         return headers;

@@ -80,6 +80,8 @@ public readonly record struct DeliveryResult(DeliveryOutcome Outcome, string Hos
     {
         DeliveryOutcome.Success => $"success from {Host}",
         DeliveryOutcome.BadStatus => $"HTTP {StatusCode} from {Host}",
+        // The token request failed, not the endpoint: it was not called.
+        DeliveryOutcome.AuthError => $"{Outcome}, not sent to {Host}: {Configuration.SecretRedactor.Hide(Telemetry.LogText.Escape(Configuration.SecretRedactor.Hide(Reason), MaxReasonChars))}",
         _ => $"{Outcome} from {Host}: {Configuration.SecretRedactor.Hide(Telemetry.LogText.Escape(Configuration.SecretRedactor.Hide(Reason), MaxReasonChars))}",
     };
 }

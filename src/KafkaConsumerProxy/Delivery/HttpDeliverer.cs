@@ -11,7 +11,8 @@ namespace KafkaConsumerProxy.Delivery;
 /// <summary>
 /// Sends one attempt of one message (or of one batch) to a route's endpoint over pooled keep-alive connections and sorts the
 /// result into a <see cref="DeliveryOutcome"/>; it never throws for an endpoint's misbehaviour.
-/// One instance serves every member and partition of a route.
+/// One instance serves every member and partition of a route. The route's secrets are masked in every result at the
+/// source (<see cref="Secrets"/>): its body excerpt, its reason and the body start kept for the dead-letter headers.
 /// </summary>
 public sealed class HttpDeliverer : IDisposable
 {
@@ -32,6 +33,7 @@ public sealed class HttpDeliverer : IDisposable
     private readonly TimeSpan _execTimeout;
     private readonly ConcurrentQueue<CancellationTokenSource> _timeouts = new();
     private readonly TimeProvider _time;
+    private readonly RouteRedactor _secrets;
     private readonly Tls.TlsConnector? _tls;
     private readonly RepeatedLog<(string Topic, int Partition), (long Offset, string Problem)>? _invalidCloudEvents;
     private volatile bool _inFlightCancelled;
@@ -46,6 +48,7 @@ public sealed class HttpDeliverer : IDisposable
     {
         _route = route;
         _time = time ?? TimeProvider.System;
+        _secrets = new RouteRedactor(route.Endpoint);
         _hosts = new HostSelector(route.Hosts, route.Port, route.Url);
         if (logger is not null && route.Format == RequestFormat.CloudEvents)
         {
@@ -77,11 +80,14 @@ public sealed class HttpDeliverer : IDisposable
             handler.ConnectCallback = _tls.ConnectAsync;
         }
 
-        HttpMessageHandler outer = Auth.AuthHandler.Needed(route.Endpoint) ? new Auth.AuthHandler(route.Endpoint, _time, handler) : handler;
+        HttpMessageHandler outer = Auth.AuthHandler.Needed(route.Endpoint) ? new Auth.AuthHandler(route.Endpoint, _time, handler, _secrets) : handler;
         _client = new HttpClient(outer, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
     }
 
     private static TimeSpan InvalidCloudEventInterval => RepeatedLog<(string, int), (long, string)>.DefaultInterval;
+
+    /// <summary>The route's secrets, with the OAuth2 tokens fetched so far; shared with its dead-letter writer.</summary>
+    public RouteRedactor Secrets => _secrets;
 
     /// <summary>The host selector, shared so a message's retries rotate over hosts.</summary>
     public HostSelector Hosts => _hosts;
@@ -104,10 +110,14 @@ public sealed class HttpDeliverer : IDisposable
     private async Task<DeliveryResult> TracedAsync(HttpRequestMessage request, string host, KafkaRecord first, int count, IReadOnlyList<KafkaRecord>? batch = null, List<long>? retry = null)
     {
         using var activity = Tracing.DeliveryTracing.Start(_route, first, count, request);
-        var result = await SendCoreAsync(request, host, batch, retry).ConfigureAwait(false);
+        var result = Masked(await SendCoreAsync(request, host, batch, retry).ConfigureAwait(false));
         Tracing.DeliveryTracing.Stop(activity, result);
         return result;
     }
+
+    // The one place where a reason (which may quote the endpoint's body or an exception's message) enters a result; the
+    // excerpt and the body start were masked as they were read, before being cut.
+    private DeliveryResult Masked(DeliveryResult result) => result.Reason is null ? result : result with { Reason = _secrets.Hide(result.Reason) };
 
     /// <summary>
     /// Sends and decides. The body is read only when the decision needs it (<c>response_check: errno</c> and a 2xx
@@ -130,11 +140,11 @@ public sealed class HttpDeliverer : IDisposable
                     var (decided, why) = ResponseClassifier.Classify(_route.ResponseCheck, status, []);
                     var elapsedAtStatus = Stopwatch.GetElapsedTime(started);
                     // The body is read once: for the dead-letter record when the route has one, else for the excerpt only.
-                    var bodyStart = decided != DeliveryOutcome.Success && _route.DeadLetter.Enabled ? await ReadStartAsync(response.Content, timeout.Token).ConfigureAwait(false) : null;
+                    var bodyStart = decided != DeliveryOutcome.Success && _route.DeadLetter.Enabled ? await ReadStartAsync(response.Content, _secrets, timeout.Token).ConfigureAwait(false) : null;
                     return new DeliveryResult(decided, host, elapsedAtStatus, status, why)
                     {
                         BodyExcerpt = decided == DeliveryOutcome.Success ? null
-                            : bodyStart is not null ? BodyExcerpt.Of(bodyStart) : await BodyExcerpt.ReadAsync(response.Content, timeout.Token).ConfigureAwait(false),
+                            : bodyStart is not null ? BodyExcerpt.Of(bodyStart, _secrets) : await BodyExcerpt.ReadAsync(response.Content, _secrets, timeout.Token).ConfigureAwait(false),
                         RetryAfter = Delivery.RetryPolicy.HonoursRetryAfter(status) ? RetryAfterOf(response) : null,
                         BodyStart = bodyStart,
                     };
@@ -157,8 +167,10 @@ public sealed class HttpDeliverer : IDisposable
                         : ResponseClassifier.ClassifyBatch(_route.ResponseCheck, status, body.AsSpan(0, length), batch, retry);
                     return new DeliveryResult(outcome, host, elapsed, status, reason)
                     {
-                        BodyExcerpt = outcome == DeliveryOutcome.Success ? null : BodyExcerpt.Of(body.AsSpan(0, length)),
-                        BodyStart = outcome != DeliveryOutcome.Success && _route.DeadLetter.Enabled ? body.AsSpan(0, Math.Min(length, DeadLetterWriter.MaxBodyBytes)).ToArray() : null,
+                        BodyExcerpt = outcome == DeliveryOutcome.Success ? null : BodyExcerpt.Of(body.AsSpan(0, length), _secrets),
+                        BodyStart = outcome != DeliveryOutcome.Success && _route.DeadLetter.Enabled
+                            ? _secrets.HideBytes(body.AsSpan(0, Math.Min(length, DeadLetterWriter.MaxBodyBytes)), cut: length > DeadLetterWriter.MaxBodyBytes)
+                            : null,
                     };
                 }
                 finally
@@ -205,12 +217,13 @@ public sealed class HttpDeliverer : IDisposable
 
     /// <summary>
     /// Up to <see cref="DeadLetterWriter.MaxBodyBytes"/> of a failed answer's body, for the dead-letter headers; what
-    /// arrived before <paramref name="token"/> (<c>exec_timeout_ms</c>) fired or the connection failed. Never decides the
-    /// attempt, which the status line already did.
+    /// arrived before <paramref name="token"/> (<c>exec_timeout_ms</c>) fired or the connection failed, with the route's
+    /// secrets masked. Never decides the attempt, which the status line already did.
     /// </summary>
-    private static async Task<byte[]> ReadStartAsync(HttpContent content, CancellationToken token)
+    private static async Task<byte[]> ReadStartAsync(HttpContent content, RouteRedactor secrets, CancellationToken token)
     {
-        var buffer = new byte[DeadLetterWriter.MaxBodyBytes];
+        // One byte more than is kept tells whether the body was cut, and so whether a secret may be cut at its end.
+        var buffer = new byte[DeadLetterWriter.MaxBodyBytes + 1];
         var length = 0;
         try
         {
@@ -229,7 +242,7 @@ public sealed class HttpDeliverer : IDisposable
             // What arrived is kept.
         }
 
-        return buffer.AsSpan(0, length).ToArray();
+        return secrets.HideBytes(buffer.AsSpan(0, Math.Min(length, DeadLetterWriter.MaxBodyBytes)), cut: length > DeadLetterWriter.MaxBodyBytes);
     }
 
     // A timeout source per attempt costs an allocation and a timer; reused ones only re-arm their timer.

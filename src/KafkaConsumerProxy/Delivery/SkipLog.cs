@@ -160,7 +160,8 @@ public sealed partial class SkipLog : IDisposable
             json.WriteNumber("offset", record.Offset);
             WriteBytes(json, "key", record.Key);
             json.WriteNumber("attempts", record.Attempts);
-            json.WriteString("last_failure", record.LastFailure);
+            // Built from the route's masked reason; masked again for what the process registered (a record is kept for good).
+            json.WriteString("last_failure", Configuration.SecretRedactor.Hide(record.LastFailure));
             json.WriteBoolean("manual", record.Manual);
             json.WriteString("kind", record.Kind.ToString().ToLowerInvariant());
             if (record.Status is { } status)

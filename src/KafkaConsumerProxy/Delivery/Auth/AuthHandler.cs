@@ -19,7 +19,8 @@ internal sealed class AuthHandler : DelegatingHandler
     private readonly OAuth2TokenSource? _oauth;
     private readonly byte[]? _hmacKey;
 
-    public AuthHandler(EndpointSettings endpoint, TimeProvider time, HttpMessageHandler inner)
+    /// <param name="secrets">The route's redactor: every OAuth2 token fetched is added to it.</param>
+    public AuthHandler(EndpointSettings endpoint, TimeProvider time, HttpMessageHandler inner, RouteRedactor secrets)
         : base(inner)
     {
         _endpoint = endpoint;
@@ -34,7 +35,7 @@ internal sealed class AuthHandler : DelegatingHandler
                 _fixed = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{auth.Username}:{auth.Password}")));
                 break;
             case AuthType.OAuth2ClientCredentials:
-                _oauth = new OAuth2TokenSource(auth, TimeSpan.FromMilliseconds(endpoint.ConnTimeoutMs), TimeSpan.FromMilliseconds(endpoint.ExecTimeoutMs), time);
+                _oauth = new OAuth2TokenSource(auth, TimeSpan.FromMilliseconds(endpoint.ConnTimeoutMs), TimeSpan.FromMilliseconds(endpoint.ExecTimeoutMs), time, secrets);
                 break;
             case AuthType.Hmac:
                 _hmacKey = WebhookSignature.Key(auth.Secret!);

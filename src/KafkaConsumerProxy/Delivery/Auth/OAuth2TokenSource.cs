@@ -7,7 +7,10 @@ namespace KafkaConsumerProxy.Delivery.Auth;
 /// <summary>
 /// Tokens of <c>auth.type: oauth2_client_credentials</c>: fetched from <c>token_url</c> with the client credentials
 /// grant (RFC 6749 §4.4; <c>client_id</c> and <c>client_secret</c> in the form body), cached, and fetched again before
-/// they expire (<see cref="RefreshMargin"/>) or when the endpoint refused one. One fetch at a time per route.
+/// they expire (<see cref="RefreshMargin"/>) or when the endpoint refused one. One fetch at a time per route. Every
+/// token fetched is masked in what kcp shows from then on (<see cref="RouteRedactor.AddToken"/>). A failure is an
+/// <see cref="AuthFailureException"/> naming the token request and <c>token_url</c>, also when the attempt's
+/// <c>exec_timeout_ms</c> ran out while the token was fetched or waited for: the endpoint itself was not called.
 /// </summary>
 internal sealed class OAuth2TokenSource : IDisposable
 {
@@ -16,14 +19,24 @@ internal sealed class OAuth2TokenSource : IDisposable
 
     private readonly AuthSettings _auth;
     private readonly TimeProvider _time;
+    private readonly RouteRedactor _secrets;
+    private readonly string _where;
+    private readonly string _noAnswer;
+    private readonly string _noConnection;
+    private readonly TimeSpan _timeout;
     private readonly HttpClient _client;
     private readonly SemaphoreSlim _fetch = new(1, 1);
     private (string Token, DateTimeOffset RefreshAt)? _current;
 
-    public OAuth2TokenSource(AuthSettings auth, TimeSpan connectTimeout, TimeSpan timeout, TimeProvider time)
+    public OAuth2TokenSource(AuthSettings auth, TimeSpan connectTimeout, TimeSpan timeout, TimeProvider time, RouteRedactor secrets)
     {
         _auth = auth;
         _time = time;
+        _secrets = secrets;
+        _where = $"token request to token_url {auth.TokenUrl!.GetLeftPart(UriPartial.Path)}";
+        _noAnswer = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{_where} had no answer within exec_timeout_ms={timeout.TotalMilliseconds}");
+        _noConnection = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{_where} had no connection within conn_timeout_ms={connectTimeout.TotalMilliseconds}");
+        _timeout = timeout;
         _client = new HttpClient(new SocketsHttpHandler { ConnectTimeout = connectTimeout, UseProxy = false, UseCookies = false, AllowAutoRedirect = false }) { Timeout = timeout };
     }
 
@@ -34,18 +47,30 @@ internal sealed class OAuth2TokenSource : IDisposable
     public static TimeSpan RefreshMargin(TimeSpan lifetime) => TimeSpan.FromTicks(Math.Clamp(lifetime.Ticks / 10, TimeSpan.FromSeconds(5).Ticks, TimeSpan.FromSeconds(60).Ticks));
 
     /// <summary>A token to send: the cached one, or a new one when there is none, it is due, or it equals <paramref name="refused"/>.</summary>
-    /// <exception cref="AuthFailureException">The token endpoint failed.</exception>
-    public async Task<string> TokenAsync(string? refused, CancellationToken token)
+    /// <param name="refused">The token the endpoint just refused (401), or null.</param>
+    /// <param name="attempt">The attempt's <c>exec_timeout_ms</c>: cancelled only when it runs out.</param>
+    /// <exception cref="AuthFailureException">The token endpoint failed, or did not answer within the attempt's time.</exception>
+    public async Task<string> TokenAsync(string? refused, CancellationToken attempt)
     {
         if (Usable(refused) is { } cached)
             return cached;
-        await _fetch.WaitAsync(token).ConfigureAwait(false);
+        try
+        {
+            await _fetch.WaitAsync(attempt).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (attempt.IsCancellationRequested)
+        {
+            // Waiting for another request's fetch of the token.
+            throw new AuthFailureException(_noAnswer, ex);
+        }
+
         try
         {
             // Another request may have fetched one meanwhile.
             if (Usable(refused) is { } fetched)
                 return fetched;
-            var (value, lifetime) = await FetchAsync(token).ConfigureAwait(false);
+            var (value, lifetime) = await FetchAsync(attempt).ConfigureAwait(false);
+            _secrets.AddToken(value);
             var refreshAt = lifetime is { } life ? _time.GetUtcNow() + life - RefreshMargin(life) : DateTimeOffset.MaxValue;
             _current = (value, refreshAt);
             return value;
@@ -77,7 +102,7 @@ internal sealed class OAuth2TokenSource : IDisposable
             form.Add(new("scope", scope));
         if (_auth.Audience is { } audience)
             form.Add(new("audience", audience));
-        var where = $"token_url {_auth.TokenUrl!.GetLeftPart(UriPartial.Path)}";
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, _auth.TokenUrl) { Content = new FormUrlEncodedContent(form) };
@@ -85,22 +110,26 @@ internal sealed class OAuth2TokenSource : IDisposable
             using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
             var body = await ReadAsync(response.Content, token).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
-                throw new AuthFailureException($"{where} answered HTTP {(int)response.StatusCode}: {Telemetry.LogText.Escape(Hide(body), 200)}");
-            return Parse(body) ?? throw new AuthFailureException($"{where} answered without a token: the body must be a JSON object with a string 'access_token'");
+                throw new AuthFailureException($"{_where} answered HTTP {(int)response.StatusCode}: {_secrets.Hide(Telemetry.LogText.Escape(_secrets.Hide(body), 200))}");
+            return Parse(body) ?? throw new AuthFailureException($"{_where} answered without a token: the body must be a JSON object with a string 'access_token'");
         }
         catch (AuthFailureException)
         {
             throw;
         }
-        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException && !token.IsCancellationRequested)
+        catch (OperationCanceledException ex)
         {
-            var why = ex is OperationCanceledException ? "no answer in time" : ex.InnerException is { } inner ? $"{ex.Message} ({inner.Message})" : ex.Message;
-            throw new AuthFailureException($"{where} failed: {why}", ex);
+            // The attempt's time or the client's (both exec_timeout_ms) ran out, or before them the handler's
+            // ConnectTimeout (conn_timeout_ms), which it also reports as a cancellation.
+            var connecting = !token.IsCancellationRequested && ex.InnerException is TimeoutException && System.Diagnostics.Stopwatch.GetElapsedTime(started) < _timeout;
+            throw new AuthFailureException(connecting ? _noConnection : _noAnswer, ex);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException)
+        {
+            var why = ex.InnerException is { } inner ? $"{ex.Message} ({inner.Message})" : ex.Message;
+            throw new AuthFailureException(_secrets.Hide($"{_where} failed: {why}"), ex);
         }
     }
-
-    // An error page that echoes the request must not carry the client secret into a log line.
-    private string Hide(string text) => _auth.ClientSecret is { Length: > 0 } secret ? text.Replace(secret, SecretRedactor.Mask, StringComparison.Ordinal) : text;
 
     private static (string, TimeSpan?)? Parse(string body)
     {

@@ -174,6 +174,87 @@ public sealed class AuthDeliveryTests
         Assert.Contains("failed:", result.Reason, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("bearer", 401, false)]
+    [InlineData("bearer", 200, true)]
+    [InlineData("basic", 401, true)]
+    [InlineData("basic", 200, false)]
+    [InlineData("oauth2", 401, true)]
+    [InlineData("oauth2", 200, false)]
+    [InlineData("hmac", 401, false)]
+    [InlineData("hmac", 200, true)]
+    public async Task EndpointEchoesItsCredentials_MaskedInExcerptReasonAndDeadLetterBody_Issue23(string type, int status, bool deadLetter)
+    {
+        var tokens = new ConcurrentQueue<string>();
+        await using var tokenServer = await ScriptedEndpoint.StartAsync(async context =>
+        {
+            var token = $"at-{Guid.NewGuid():N}";
+            tokens.Enqueue(token);
+            await context.Response.WriteAsync($"{{\"access_token\":\"{token}\",\"expires_in\":600}}");
+        });
+        const string Password = "pa+ss/word-9";
+        const string HmacKey = "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        var (auth, secrets) = type switch
+        {
+            "bearer" => (new AuthSettings { Type = AuthType.Bearer, Token = "t0ken.abc-123" }, new[] { "t0ken.abc-123" }),
+            "basic" => (new AuthSettings { Type = AuthType.Basic, Username = "kcp", Password = Password }, [Password, Convert.ToBase64String(Encoding.UTF8.GetBytes("kcp:" + Password))]),
+            "oauth2" => (OAuth(tokenServer.Port), ["s3cret-value"]),
+            _ => (new AuthSettings { Type = AuthType.Hmac, Secret = "whsec_" + HmacKey }, ["whsec_" + HmacKey, HmacKey]),
+        };
+        // Every credential the request carried, and the configured secret, quoted back as System.Text.Json writes them.
+        await using var endpoint = await ScriptedEndpoint.StartAsync(async context =>
+        {
+            context.Response.StatusCode = status;
+            var echo = $"bad auth: {context.Request.Headers.Authorization} {string.Join(' ', secrets)}";
+            await context.Response.WriteAsync(System.Text.Json.JsonSerializer.Serialize(new { errno = 401, msg = echo }));
+        });
+        var route = Route(endpoint.Port, auth);
+        using var http = new HttpDeliverer(deadLetter ? route with { DeadLetter = new DeadLetterSettings { Topic = "dlq" } } : route);
+
+        var result = await http.SendAsync(Record, 0, 1);
+
+        Assert.Equal(status == 401 ? DeliveryOutcome.BadStatus : DeliveryOutcome.RejectedBody, result.Outcome);
+        var shown = (IEnumerable<string?>)[result.BodyExcerpt, result.Reason, result.Describe(), result.BodyStart is { } b ? Encoding.UTF8.GetString(b) : null];
+        var forbidden = secrets.Concat(tokens).SelectMany(s => (string[])[s, System.Text.Json.JsonEncodedText.Encode(s).ToString()]).ToList();
+        Assert.Contains("***", result.BodyExcerpt, StringComparison.Ordinal);
+        Assert.Equal(deadLetter, result.BodyStart is not null);
+        Assert.All(shown, text => Assert.All(forbidden, secret => Assert.DoesNotContain(secret, text ?? "", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task SecretCutByTheExcerptLimit_ItsStartMaskedToo_Issue23()
+    {
+        const string Token = "cut-token-0123456789abcdef";
+        // The token starts 10 bytes before the excerpt's end.
+        var body = new string('x', BodyExcerpt.MaxBytes - 10) + Token + new string('y', 100);
+        await using var endpoint = await ScriptedEndpoint.StartAsync(async context =>
+        {
+            context.Response.StatusCode = 401;
+            await context.Response.WriteAsync(body);
+        });
+        using var http = new HttpDeliverer(Route(endpoint.Port, new AuthSettings { Type = AuthType.Bearer, Token = Token }));
+
+        var result = await http.SendAsync(Record, 0, 1);
+
+        Assert.Equal(new string('x', BodyExcerpt.MaxBytes - 10) + "***", result.BodyExcerpt);
+    }
+
+    [Fact]
+    public async Task OAuth2_TokenEndpointNeverAnswers_AuthErrorNamesTheTokenRequestNotTheEndpoint_Issue23()
+    {
+        await using var tokens = await ScriptedEndpoint.StartAsync(context => Task.Delay(Timeout.Infinite, context.RequestAborted));
+        await using var endpoint = await ScriptedEndpoint.StartAsync(context => context.Response.WriteAsync("{\"errno\":0}"));
+        var route = Route(endpoint.Port, OAuth(tokens.Port));
+        using var http = new HttpDeliverer(route with { ExecTimeoutMs = 500 });
+
+        var result = await http.SendAsync(Record, 0, 1);
+
+        Assert.Equal(DeliveryOutcome.AuthError, result.Outcome);
+        Assert.Equal($"token request to token_url http://127.0.0.1:{tokens.Port}/token had no answer within exec_timeout_ms=500", result.Reason);
+        Assert.Equal($"AuthError, not sent to 127.0.0.1:{endpoint.Port}: {result.Reason}", result.Describe());
+        Assert.Equal(0, endpoint.Requests);
+    }
+
     // Standard Webhooks verification written from the specification, independently of kcp's signer.
     private static bool Verify(string secret, string id, string timestamp, byte[] body, string header)
     {
