@@ -40,17 +40,18 @@ internal sealed class AdminServer : IAsyncDisposable
     /// <summary>The file under state_dir that holds the bound address.</summary>
     public const string AddressFileName = "admin.json";
 
-    private const int MaxConnections = 64;
     private const long MaxRequestBodyBytes = 64 * 1024;
 
     private readonly WebApplication _app;
     private readonly string _addressFile;
+    private readonly AdminConnections _connections;
 
-    private AdminServer(WebApplication app, Uri address, string addressFile)
+    private AdminServer(WebApplication app, Uri address, string addressFile, AdminConnections connections)
     {
         _app = app;
         Address = address;
         _addressFile = addressFile;
+        _connections = connections;
     }
 
     /// <summary>The base address it listens on, such as <c>http://127.0.0.1:9464/</c>.</summary>
@@ -113,18 +114,19 @@ internal sealed class AdminServer : IAsyncDisposable
         });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<IHostLifetime, QuietLifetime>();
+        var adminLogger = registry.Loggers.CreateLogger("kcp.admin");
+        var connections = new AdminConnections(adminLogger, registry.Time);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            k.Limits.MaxConcurrentConnections = MaxConnections;
             k.Limits.MaxConcurrentUpgradedConnections = 0;
             k.Limits.MaxRequestBodySize = MaxRequestBodyBytes;
             k.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
             k.Limits.MaxRequestLineSize = 8 * 1024;
-            k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
+            k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(5);
             k.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(30);
             k.Limits.Http2.MaxStreamsPerConnection = 16;
-            k.Listen(listen);
+            k.Listen(listen, o => o.Use(connections.Limit));
         });
         builder.Services.AddOpenTelemetry().WithMetrics(m => m
             .AddMeter(ProxyMetrics.MeterName)
@@ -133,10 +135,10 @@ internal sealed class AdminServer : IAsyncDisposable
 
         var app = builder.Build();
         var token = settings.Token is { } t ? SHA256.HashData(Encoding.UTF8.GetBytes(t)) : null;
-        var adminLogger = registry.Loggers.CreateLogger("kcp.admin");
         var hosts = new AdminHosts(listen.Address, settings.AllowedHosts);
         app.Use(async (context, next) =>
         {
+            using var serving = connections.Serving(context.Connection.Id);
             if (Refusal(context, token, hosts) is { } refusal)
             {
                 var remote = context.Connection.RemoteIpAddress?.ToString() ?? "?";
@@ -160,12 +162,14 @@ internal sealed class AdminServer : IAsyncDisposable
         });
 
         app.MapGet("/healthz", () => Results.Text("ok\n"));
-        app.MapGet("/readyz", () =>
+        app.MapGet("/readyz", (HttpContext context) =>
         {
+            // Probes need the status only; the reasons name routes, groups and failures, so they are for readers of the API.
             var reasons = NotReady(registry);
-            return reasons.Count == 0
-                ? Results.Json(new { ready = true, reasons }, ControlJson.Options)
-                : Results.Json(new { ready = false, reasons }, ControlJson.Options, statusCode: StatusCodes.Status503ServiceUnavailable);
+            var status = reasons.Count == 0 ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
+            return MayRead(context, token, hosts)
+                ? Results.Json(new { ready = reasons.Count == 0, reasons }, ControlJson.Options, statusCode: status)
+                : Results.Json(new { ready = reasons.Count == 0 }, ControlJson.Options, statusCode: status);
         });
         app.MapPrometheusScrapingEndpoint("/metrics");
         Dashboard.Map(app, settings.HasToken);
@@ -180,12 +184,14 @@ internal sealed class AdminServer : IAsyncDisposable
             // Address in use (typically another kcp of the same configuration): deliveries matter more than this
             // endpoint, so kcp runs on without it, saying so at error.
             await app.DisposeAsync().ConfigureAwait(false);
+            connections.Dispose();
             Log.AdminBindFailed(logger, listen.ToString(), ex.Message);
             return null;
         }
         catch
         {
             await app.DisposeAsync().ConfigureAwait(false);
+            connections.Dispose();
             throw;
         }
 
@@ -204,11 +210,12 @@ internal sealed class AdminServer : IAsyncDisposable
         catch
         {
             await app.DisposeAsync().ConfigureAwait(false);
+            connections.Dispose();
             throw;
         }
 
         Log.AdminListening(logger, address.Authority, settings.HasToken ? "bearer token required" : $"no token: changes only from uid {LoopbackPeer.Self} on loopback", file);
-        return new AdminServer(app, address, file);
+        return new AdminServer(app, address, file, connections);
     }
 
     /// <summary>Why the routes are not all ready: a route that should run (not stopped by an operator) is not running or has not joined.</summary>
@@ -235,6 +242,24 @@ internal sealed class AdminServer : IAsyncDisposable
 
         return reasons;
     }
+
+    /// <summary>Why the request does not carry <paramref name="token"/>, or null when it does.</summary>
+    private static string? TokenProblem(HttpContext context, byte[] token)
+    {
+        var header = context.Request.Headers.Authorization.ToString();
+        const string Prefix = "Bearer ";
+        if (!header.StartsWith(Prefix, StringComparison.Ordinal))
+        {
+            return "this kcp admin endpoint needs 'Authorization: Bearer <token>' (the token of admin.token_file)";
+        }
+
+        var given = SHA256.HashData(Encoding.UTF8.GetBytes(header[Prefix.Length..].Trim()));
+        return CryptographicOperations.FixedTimeEquals(given, token) ? null : "wrong token";
+    }
+
+    /// <summary>True when the request may read the API: it names this endpoint and carries the token, if one is set.</summary>
+    private static bool MayRead(HttpContext context, byte[]? token, AdminHosts hosts) =>
+        hosts.Allows(context.Request.Host.Host) && (token is null || TokenProblem(context, token) is null);
 
     private static bool IsRead(string method) => HttpMethods.IsGet(method) || HttpMethods.IsHead(method);
 
@@ -284,20 +309,9 @@ internal sealed class AdminServer : IAsyncDisposable
 
         // The dashboard's own files carry no data; the page asks for the token before it calls the API.
         var isPage = IsRead(context.Request.Method) && (path == "/" || path.StartsWithSegments("/dashboard", StringComparison.Ordinal));
-        if (token is not null && !isPage)
+        if (token is not null && !isPage && TokenProblem(context, token) is { } tokenProblem)
         {
-            var header = context.Request.Headers.Authorization.ToString();
-            const string Prefix = "Bearer ";
-            if (!header.StartsWith(Prefix, StringComparison.Ordinal))
-            {
-                return (StatusCodes.Status401Unauthorized, "this kcp admin endpoint needs 'Authorization: Bearer <token>' (the token of admin.token_file)");
-            }
-
-            var given = SHA256.HashData(Encoding.UTF8.GetBytes(header[Prefix.Length..].Trim()));
-            if (!CryptographicOperations.FixedTimeEquals(given, token))
-            {
-                return (StatusCodes.Status401Unauthorized, "wrong token");
-            }
+            return (StatusCodes.Status401Unauthorized, tokenProblem);
         }
 
         if (IsRead(context.Request.Method))
@@ -339,7 +353,17 @@ internal sealed class AdminServer : IAsyncDisposable
         return null;
     }
 
-    public ValueTask DisposeAsync() => LocalApp.StopAsync(_app, _addressFile);
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await LocalApp.StopAsync(_app, _addressFile).ConfigureAwait(false);
+        }
+        finally
+        {
+            _connections.Dispose();
+        }
+    }
 
     /// <summary>Disposes nothing: stands for the endpoint when it is off.</summary>
     internal static IAsyncDisposable Off { get; } = new Nothing();

@@ -58,6 +58,9 @@ internal sealed class RouteRegistry : IAsyncDisposable
     /// <summary>The process's loggers.</summary>
     public ILoggerFactory Loggers => _runtime.Loggers;
 
+    /// <summary>The clock and timers of this kcp.</summary>
+    public TimeProvider Time => _runtime.Time;
+
     /// <summary>The configuration in force (the last accepted one).</summary>
     public KcpConfig Config
     {

@@ -29,6 +29,12 @@ internal static partial class Log
     [LoggerMessage(1708, LogLevel.Warning, "Route {Route} member {Member}: {Topic}/{Partition} moved by an operator's seek from {From} to {To}; its local record was reset, so the messages from {To} are delivered again")]
     public static partial void PartitionSeek(ILogger logger, string route, int member, string topic, int partition, long from, long to);
 
+    [LoggerMessage(2060, LogLevel.Warning, "Admin endpoint: {What} (at most 16 connections per client address, 128 in all; then summarised every 30 s)")]
+    public static partial void AdminConnectionClosed(ILogger logger, string what);
+
+    [LoggerMessage(2061, LogLevel.Warning, "Admin endpoint: {Count} more connection(s) closed or refused to make room in the last {Seconds} s; latest: {What}")]
+    public static partial void AdminConnectionsClosed(ILogger logger, long count, int seconds, string what);
+
     [LoggerMessage(1706, LogLevel.Information, "Admin endpoint is off (admin.listen: off)")]
     public static partial void AdminOff(ILogger logger);
 }

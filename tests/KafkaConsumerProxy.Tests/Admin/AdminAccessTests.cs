@@ -131,6 +131,101 @@ public sealed class AdminAccessTests : IClassFixture<TestCluster>
         Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
     }
 
+    [Fact]
+    public async Task HalfOpenConnections_DoNotKeepHealthAway_ReadinessReasonsNeedTheToken_Issue23()
+    {
+        const string Token = "test-token-0123456789abcdef";
+        var topic = _cluster.CreateTopic("adm-conn", 1);
+        await using var receiver = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("r1", topic, Names.Unique("g"), receiver.Port);
+        config.AddRoute("stuck", topic, Names.Unique("g"), receiver.Port, new Dictionary<string, object> { ["cluster"] = "nowhere" });
+        config.AddCluster("nowhere", "127.0.0.1:1");
+        await File.WriteAllTextAsync(Path.Combine(config.Directory, "admin.token"), Token + "\n");
+        await File.AppendAllTextAsync(config.ConfigFile, "  token_file: admin.token\n");
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        using var admin = await AdminClient.ConnectAsync(config.StateDir, kcp, Token, Patience);
+        await admin.WaitForJsonAsync("/api/v1/routes/r1", r => r.GetProperty("state").GetString() == "running", "r1 running", Patience);
+
+        // Without the token /readyz says whether, not why: no route, group or cause.
+        var (bareStatus, bare) = await admin.SendAsync(HttpMethod.Get, "/readyz", noToken: true);
+        Assert.True(bareStatus == 503, bare);
+        Assert.DoesNotContain("stuck", bare, StringComparison.Ordinal);
+        Assert.DoesNotContain("reasons", bare, StringComparison.Ordinal);
+        Assert.Contains("route stuck", (await admin.SendAsync(HttpMethod.Get, "/readyz")).Body, StringComparison.Ordinal);
+
+        // 200 connections from this address that never send a byte.
+        var port = admin.BaseAddress.Port;
+        var sockets = new List<System.Net.Sockets.TcpClient>();
+        try
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                var socket = new System.Net.Sockets.TcpClient();
+                sockets.Add(socket);
+                await socket.ConnectAsync("127.0.0.1", port);
+            }
+
+            // Health and readiness answer at once (a fresh client each time: a new connection, like a probe's).
+            foreach (var path in new[] { "/healthz", "/readyz", "/healthz" })
+            {
+                using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(4) };
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                using var response = await probe.GetAsync(new Uri(admin.BaseAddress, path));
+                Assert.True((int)response.StatusCode is 200 or 503, $"{path}: {(int)response.StatusCode}");
+                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(4), $"{path} took {watch.Elapsed}");
+            }
+
+            // kcp keeps at most 16 of them: the others were closed to make room.
+            var deadline = DateTime.UtcNow + Patience;
+            int open;
+            do
+            {
+                open = 0;
+                foreach (var socket in sockets)
+                {
+                    if (!ClosedByPeer(socket.Client))
+                    {
+                        open++;
+                    }
+                }
+
+                if (open <= 16)
+                {
+                    break;
+                }
+
+                await Task.Delay(100);
+            }
+            while (DateTime.UtcNow < deadline);
+            Assert.True(open <= 16, $"{open} of the 200 idle connections are still open");
+        }
+        finally
+        {
+            foreach (var socket in sockets)
+            {
+                socket.Dispose();
+            }
+        }
+
+        await kcp.WaitForOutputAsync("closed an idle connection of 127.0.0.1", Patience);
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+    }
+
+    /// <summary>True when the peer closed <paramref name="socket"/> (readable with nothing to read, or reset).</summary>
+    private static bool ClosedByPeer(System.Net.Sockets.Socket socket)
+    {
+        try
+        {
+            return socket.Poll(0, System.Net.Sockets.SelectMode.SelectRead) && socket.Available == 0;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return true;
+        }
+    }
+
     /// <summary>curl's status and body for one request, run as nobody (setpriv) or as this process's user.</summary>
     private static async Task<(int Status, string Body)> CurlAsync(bool asNobody, params string[] args)
     {

@@ -49,10 +49,14 @@ public sealed class AdminEndpointTests : IClassFixture<TestCluster>
         Assert.Equal(401, (await admin.SendAsync(HttpMethod.Post, "/api/v1/routes/orders/pause", noToken: true)).Status);
         Assert.Equal(403, (await admin.SendAsync(HttpMethod.Post, "/api/v1/routes/orders/pause", tweak: r => r.Headers.Add("Origin", "http://evil.example"))).Status);
 
-        // Not ready: the dead route has not joined.
+        // Not ready: the dead route has not joined. The reasons only for the token's holder (Issue23).
         var (readyStatus, readyBody) = await admin.SendAsync(HttpMethod.Get, "/readyz", noToken: true);
         Assert.True(readyStatus == 503, readyBody);
-        Assert.Contains("route dead", readyBody, StringComparison.Ordinal);
+        Assert.DoesNotContain("dead", readyBody, StringComparison.Ordinal);
+        Assert.Contains("\"ready\": false", readyBody, StringComparison.Ordinal);
+        var (authorisedStatus, authorisedBody) = await admin.SendAsync(HttpMethod.Get, "/readyz");
+        Assert.True(authorisedStatus == 503, authorisedBody);
+        Assert.Contains("route dead", authorisedBody, StringComparison.Ordinal);
 
         await _cluster.ProduceAsync(topic, Enumerable.Range(0, 10).Select(i => (i % 2, (byte[]?)Encoding.UTF8.GetBytes($"k{i}"), (byte[]?)Encoding.UTF8.GetBytes($"v{i}"))));
 
