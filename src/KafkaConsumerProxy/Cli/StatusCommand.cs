@@ -71,7 +71,7 @@ internal static class StatusCommand
     {
         var rows = listing.Routes.Select(r => new[]
         {
-            r.Route, RoutesCommand.Lower(r.State), r.Topic, r.Group,
+            r.Route, RoutesCommand.Lower(r.State) + (r.WaitingForBudget is { } wait ? ", " + Waiting(wait) : ""), r.Topic, r.Group,
             r.DeliveredPerSecond.ToString("0.##", CultureInfo.InvariantCulture), r.TotalLag.ToString(CultureInfo.InvariantCulture),
             r.InFlight.ToString(CultureInfo.InvariantCulture), r.Blocked.ToString(CultureInfo.InvariantCulture), r.LastError ?? "",
         }).Prepend(["ROUTE", "STATE", "TOPIC", "GROUP", "DELIVERED/S", "LAG", "IN FLIGHT", "BLOCKED", "LAST ERROR"]);
@@ -87,8 +87,13 @@ internal static class StatusCommand
             p.InFlight.ToString(CultureInfo.InvariantCulture),
             p.Failing is { } f ? $"offset {f.Offset}: {f.Attempts} attempts since {f.FailingSince.ToUniversalTime():HH:mm:ss}, {f.LastReason}" : "",
         }).Prepend(["PARTITION", "MEMBER", "NEXT", "COMMITTED", "HIGH", "LAG", "IN FLIGHT", "FAILING"]);
-        return $"{info.Route}: {RoutesCommand.Lower(info.State)} ({info.Cause}); topic {info.Topic}, group {info.Group}\n" + Table(rows);
+        var waiting = info.WaitingForBudget is { } wait ? $"; {Waiting(wait)}" : "";
+        return $"{info.Route}: {RoutesCommand.Lower(info.State)} ({info.Cause}); topic {info.Topic}, group {info.Group}{waiting}\n" + Table(rows);
     }
+
+    // E.g. "waiting for budget shared (held by route a; 1 in flight) since 12:00:01, 1 request(s)".
+    private static string Waiting(Delivery.BudgetWait wait) =>
+        $"{wait.Description} since {wait.Since.ToUniversalTime():HH:mm:ss}, {wait.Waiting} request(s)";
 
     private static string Table(IEnumerable<string[]> rows)
     {

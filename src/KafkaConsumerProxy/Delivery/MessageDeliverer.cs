@@ -340,12 +340,12 @@ public sealed class MessageDeliverer
             await _gate.WaitAsync(abandon).ConfigureAwait(false);
             if (_rate is not null)
             {
-                await _rate.AcquireAsync(abandon).ConfigureAwait(false);
+                await _rate.AcquireAsync(_route.Name, abandon).ConfigureAwait(false);
             }
 
             if (_shared is not null)
             {
-                await _shared.AcquireAsync(abandon).ConfigureAwait(false);
+                await _shared.AcquireAsync(_route.Name, abandon).ConfigureAwait(false);
                 sharedHeld = true;
             }
 
@@ -358,7 +358,7 @@ public sealed class MessageDeliverer
         {
             if (sharedHeld)
             {
-                _shared!.Release();
+                _shared!.Release(_route.Name);
             }
 
             return null;
@@ -392,7 +392,7 @@ public sealed class MessageDeliverer
             _adaptive?.Release(ticket, result ?? new DeliveryResult(DeliveryOutcome.ConnectionError, "", TimeSpan.Zero));
             if (sharedHeld)
             {
-                _shared!.Release();
+                _shared!.Release(_route.Name);
             }
         }
     }

@@ -50,6 +50,7 @@ internal sealed class RouteRegistry : IAsyncDisposable
         _operator = new OperatorState(config.StateDir, logger);
         // kcp.route.state, for every exporter of the meter (the admin endpoint's /metrics, OTLP).
         runtime.Metrics.RouteStateSource = () => [.. List().Select(s => (s.Route, s.State.ToString().ToLowerInvariant()))];
+        runtime.Metrics.BudgetSource = BudgetShares;
     }
 
     /// <summary>The process's metrics and what they observe of the routes (partitions, failing messages).</summary>
@@ -567,13 +568,23 @@ internal sealed class RouteRegistry : IAsyncDisposable
                 Log.TlsVerificationDisabled(_logger, route.Name);
             return new RouteSupervisor(route, cluster,
                 (index, onError) => new RouteMember(route, cluster, index, deliverer, _runtime.Store, _runtime.Metrics, routeLogger, _runtime.Time) { ErrorObserved = onError },
-                new RouteDeliveryResources(http, deadLetter), routeLogger, _runtime.Time);
+                new RouteDeliveryResources(http, deadLetter), routeLogger, _runtime.Time) { SharedBudget = budget };
         }
         catch
         {
             deadLetter?.Dispose();
             http.Dispose();
             throw;
+        }
+    }
+
+    // Every shared budget's routes (slots held, requests waiting), for the metrics; budgets of earlier definitions too
+    // while a route still holds or waits for them.
+    private IReadOnlyList<BudgetShare> BudgetShares()
+    {
+        lock (_budgets)
+        {
+            return [.. _budgets.Values.SelectMany(b => b.Shares())];
         }
     }
 
@@ -585,7 +596,7 @@ internal sealed class RouteRegistry : IAsyncDisposable
         {
             if (!_budgets.TryGetValue(limit, out var budget))
             {
-                budget = new RequestBudget(limit.Name, limit.MaxRequestsPerSecond, limit.MaxConcurrency);
+                budget = new RequestBudget(limit.Name, limit.MaxRequestsPerSecond, limit.MaxConcurrency, _runtime.Time);
                 _budgets[limit] = budget;
             }
 

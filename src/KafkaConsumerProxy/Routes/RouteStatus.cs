@@ -1,3 +1,5 @@
+using KafkaConsumerProxy.Delivery;
+
 namespace KafkaConsumerProxy.Routes;
 
 /// <summary>A snapshot of one route for <c>kcp routes list</c> and the <c>/api/v1/routes</c> endpoints.</summary>
@@ -27,4 +29,11 @@ public record RouteStatus(
     DateTimeOffset? NextRestart,
     string? LastError,
     DateTimeOffset? LastErrorAt,
-    int AssignedPartitions);
+    int AssignedPartitions)
+{
+    /// <summary>
+    /// The route's requests have waited at least a second for its shared budget (<c>limit</c>): which budget, how many
+    /// requests, since when, and the routes holding its slots when all are taken. Null when not waiting.
+    /// </summary>
+    public BudgetWait? WaitingForBudget { get; init; }
+}

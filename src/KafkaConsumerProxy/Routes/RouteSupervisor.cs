@@ -59,6 +59,12 @@ internal sealed class RouteSupervisor : IAsyncDisposable
 
     public RouteDefinition Route { get; }
 
+    /// <summary>The shared budget (<c>limit</c>) the route takes from; null when it names none.</summary>
+    public RequestBudget? SharedBudget { get; init; }
+
+    /// <summary>How long a request must have waited for the shared budget before the status shows the wait. The default value is 1 second.</summary>
+    public static readonly TimeSpan BudgetWaitShownAfter = TimeSpan.FromSeconds(1);
+
     public ClusterDefinition Cluster { get; }
 
     public string Name => Route.Name;
@@ -81,7 +87,10 @@ internal sealed class RouteSupervisor : IAsyncDisposable
         {
             return new RouteStatus(Route.Name, Route.Topic, Route.Group, Route.Cluster, Route.Concurrency, _state, _since, _cause,
                 _paused, _stopped, _backoff.Failures, _state == RouteState.Failed ? _nextRestart : null, _lastError, _lastErrorAt,
-                _members?.Sum(m => m.AssignedPartitions) ?? 0);
+                _members?.Sum(m => m.AssignedPartitions) ?? 0)
+            {
+                WaitingForBudget = SharedBudget?.WaitOf(Route.Name, BudgetWaitShownAfter),
+            };
         }
     }
 

@@ -58,6 +58,12 @@ public sealed class ProxyMetrics : IDisposable
             description: "Messages being retried now (failed at least once, not yet delivered or skipped)");
         _meter.CreateObservableGauge("kcp.route.state", () => RouteStates(),
             description: "1 for the state the route is in (starting, running, paused, stopped, failed, restarting), else 0");
+        _meter.CreateObservableGauge("kcp.budget.waiting", () => Budgets().Select(b => new Measurement<int>(b.Waiting, BudgetTags(b))),
+            description: "Requests of the route waiting for the shared budget (limits) now");
+        _meter.CreateObservableGauge("kcp.budget.wait_age", () => Budgets().Select(b => new Measurement<double>(b.OldestWaitSeconds, BudgetTags(b))), unit: "s",
+            description: "How long the route's oldest request waiting for the shared budget has waited (0: none waits)");
+        _meter.CreateObservableGauge("kcp.budget.in_flight", () => Budgets().Select(b => new Measurement<int>(b.Held, BudgetTags(b))),
+            description: "Slots of the shared budget's max_concurrency the route holds now");
     }
 
     /// <summary>Partitions and failing messages of the running routes.</summary>
@@ -65,6 +71,9 @@ public sealed class ProxyMetrics : IDisposable
 
     /// <summary>Every route's name and state (set by whoever runs the routes); read when the metrics are scraped.</summary>
     internal Func<IReadOnlyList<(string Route, string State)>>? RouteStateSource { get; set; }
+
+    /// <summary>Every shared budget's routes (set by whoever runs the routes); read when the metrics are scraped.</summary>
+    internal Func<IReadOnlyList<BudgetShare>>? BudgetSource { get; set; }
 
     /// <summary>The route state names, as <c>kcp.route.state</c> labels them.</summary>
     internal static readonly string[] StateNames = ["starting", "running", "paused", "stopped", "failed", "restarting"];
@@ -155,6 +164,10 @@ public sealed class ProxyMetrics : IDisposable
         var routes = (RouteStateSource?.Invoke() ?? []).Select(r => r.Route).Union(failing.Keys, StringComparer.Ordinal);
         return routes.Select(r => new Measurement<long>(failing.GetValueOrDefault(r), new KeyValuePair<string, object?>("route", r)));
     }
+
+    private IReadOnlyList<BudgetShare> Budgets() => BudgetSource?.Invoke() ?? [];
+
+    private static KeyValuePair<string, object?>[] BudgetTags(BudgetShare b) => [new("route", b.Route), new("budget", b.Budget)];
 
     private IEnumerable<Measurement<long>> RouteStates()
     {

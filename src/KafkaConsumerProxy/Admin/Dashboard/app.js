@@ -50,7 +50,7 @@
       const row = body.insertRow();
       row.dataset.route = r.route;
       cell(row, r.route);
-      cell(row, r.state, "state state-" + r.state);
+      cell(row, r.state + (r.waiting_for_budget ? ", " + r.waiting_for_budget.description + " since " + r.waiting_for_budget.since : ""), "state state-" + r.state);
       cell(row, r.topic);
       cell(row, r.group);
       cell(row, r.delivered_per_second);
