@@ -108,6 +108,26 @@ public static class CliApp
         return names;
     }
 
+    /// <summary>
+    /// Parses an option's whole number from <paramref name="min"/> to <paramref name="max"/>. Any other value is a parse
+    /// error naming the option and the value (exit 2); the parser's own error cannot be used, because a validator that
+    /// reads an option whose value did not parse throws instead of reporting it.
+    /// </summary>
+    internal static T? WholeNumber<T>(System.CommandLine.Parsing.ArgumentResult result, T min, T max)
+        where T : struct, System.Numerics.IBinaryInteger<T>, System.Numerics.IMinMaxValue<T>
+    {
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+        if (T.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
+        {
+            return value;
+        }
+
+        var name = result.Parent is System.CommandLine.Parsing.OptionResult option ? option.Option.Name : result.Argument.Name;
+        var range = max == T.MaxValue ? $"of at least {min}" : $"from {min} to {max}";
+        result.AddError(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{name} '{text}' is not a whole number {range}"));
+        return null;
+    }
+
     internal static Option<FileInfo> ConfigOption() => new("--config", "-c")
     {
         Description = "The kcp.yaml file",

@@ -22,14 +22,12 @@ internal static class DemoCommand
 
     public static Command Create()
     {
-        var messages = new Option<int>("--messages") { Description = "How many sample messages to produce", DefaultValueFactory = _ => 1000 };
-        messages.Validators.Add(r =>
+        var messages = new Option<int>("--messages")
         {
-            if (r.GetValue(messages) is < 1 or > 10_000_000)
-            {
-                r.AddError("--messages must be from 1 to 10000000");
-            }
-        });
+            Description = "How many sample messages to produce",
+            DefaultValueFactory = _ => 1000,
+            CustomParser = r => CliApp.WholeNumber(r, 1, 10_000_000) ?? 0,
+        };
         var serve = new Option<bool>("--serve") { Description = "Keep running after the sample messages (until Ctrl-C), with one message the endpoint always refuses, to try the dashboard's Skip" };
         var command = new Command("demo", "Run kcp against an embedded Kafka cluster and a demo HTTP receiver, with the admin endpoint and dashboard") { messages, serve };
         command.SetAction((parse, _) => RunAsync(parse.GetValue(messages), parse.GetValue(serve)));

@@ -20,11 +20,11 @@ internal static class DlqCommand
     {
         var config = CliApp.ConfigOption();
         var route = new Option<string>("--route", "-r") { Description = "Route name (its file name without extension)", Required = true };
-        var partition = new Option<int?>("--partition") { Description = "Only this partition of the dead-letter topic" };
-        var fromOffset = new Option<long?>("--from-offset") { Description = "Start at this dead-letter offset (default: where the last replay stopped, else the beginning)" };
+        var partition = new Option<int?>("--partition") { Description = "Only this partition of the dead-letter topic", CustomParser = r => CliApp.WholeNumber(r, 0, int.MaxValue) };
+        var fromOffset = new Option<long?>("--from-offset") { Description = "Start at this dead-letter offset (default: where the last replay stopped, else the beginning)", CustomParser = r => CliApp.WholeNumber(r, 0, long.MaxValue) };
         var fromTime = new Option<DateTimeOffset?>("--from-time") { Description = "Only messages dead-lettered at or after this time, e.g. 2026-11-24T10:00:00Z", CustomParser = r => ParseTime(r, "--from-time") };
         var toTime = new Option<DateTimeOffset?>("--to-time") { Description = "Only messages dead-lettered at or before this time (default: up to the end as it is now)", CustomParser = r => ParseTime(r, "--to-time") };
-        var rate = new Option<int?>("--rate") { Description = "At most this many requests per second (default: the route's max_requests_per_second)" };
+        var rate = new Option<int?>("--rate") { Description = "At most this many requests per second (default: the route's max_requests_per_second)", CustomParser = r => CliApp.WholeNumber(r, 1, RouteDefaults.MaxRequestsPerSecondLimit) };
         var dryRun = new Option<bool>("--dry-run") { Description = "List the messages that would be replayed; deliver and commit nothing" };
         var command = new Command("replay", "Deliver a route's dead-letter messages to its endpoint again, in group {group}.dlq-replay, with X-Kafka-Replay: true")
         {
@@ -32,23 +32,22 @@ internal static class DlqCommand
         };
         command.Validators.Add(result =>
         {
+            // Whether options were given, not their values: reading a value that did not parse throws. Ranges are
+            // checked by the options' parsers, the order of the two times by the action.
             if (result.GetResult(fromOffset) is not null && result.GetResult(fromTime) is not null)
             {
                 result.AddError("give at most one of --from-offset and --from-time");
             }
-
-            if (result.GetValue(rate) is <= 0 or > RouteDefaults.MaxRequestsPerSecondLimit)
-            {
-                result.AddError($"--rate must be from 1 to {RouteDefaults.MaxRequestsPerSecondLimit}");
-            }
-
-            if (result.GetValue(partition) is < 0 || result.GetValue(fromOffset) is < 0)
-            {
-                result.AddError("--partition and --from-offset must not be negative");
-            }
         });
         command.SetAction(async (parse, stop) =>
         {
+            // An empty range would move the replay group past every message while replaying none.
+            if (parse.GetValue(fromTime) is { } from && parse.GetValue(toTime) is { } to && from > to)
+            {
+                Console.Error.WriteLine($"kcp dlq replay: --from-time {Given(parse, fromTime)} is after --to-time {Given(parse, toTime)}; nothing would be replayed");
+                return CliApp.ConfigError;
+            }
+
             var loaded = ConfigLoader.Load(parse.GetRequiredValue(config).FullName);
             var name = parse.GetRequiredValue(route);
             var chosen = loaded.Routes.FirstOrDefault(r => r.Name == name);
@@ -82,6 +81,8 @@ internal static class DlqCommand
         });
         return command;
     }
+
+    private static string Given(ParseResult parse, Option option) => parse.GetResult(option)?.Tokens.FirstOrDefault()?.Value ?? "";
 
     /// <summary>An ISO 8601 date and time with its offset, as <c>kcp offsets set --to-time</c> takes it.</summary>
     private static DateTimeOffset? ParseTime(System.CommandLine.Parsing.ArgumentResult result, string option)

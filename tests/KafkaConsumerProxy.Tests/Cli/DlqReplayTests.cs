@@ -131,6 +131,29 @@ public sealed class DlqReplayTests : IClassFixture<TestCluster>
         }
     }
 
+    [Theory]
+    [InlineData("dlq replay --route r --rate abc", "kcp dlq replay: --rate 'abc' is not a whole number from 1 to 1000000")]
+    [InlineData("dlq replay --route r --partition x", "kcp dlq replay: --partition 'x' is not a whole number of at least 0")]
+    [InlineData("dlq replay --route r --from-offset 1e3", "kcp dlq replay: --from-offset '1e3' is not a whole number of at least 0")]
+    [InlineData("dlq replay --route r --from-offset -1", "kcp dlq replay: --from-offset '-1' is not a whole number of at least 0")]
+    [InlineData("dlq replay --route r --from-time 2026-01-02T00:00:00Z --to-time 2026-01-01T00:00:00Z", "kcp dlq replay: --from-time 2026-01-02T00:00:00Z is after --to-time 2026-01-01T00:00:00Z; nothing would be replayed")]
+    [InlineData("demo --messages many", "kcp demo: --messages 'many' is not a whole number from 1 to 10000000")]
+    public async Task Arguments_UnparsableNumberOrReversedTimes_OneLineNamingOptionAndValue_ExitCode2_Issue23(string arguments, string expected)
+    {
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("r", "t", "g", 8080, RouteKeys("t.dlq"));
+        var args = arguments.Split(' ');
+        if (args[0] == "dlq")
+        {
+            args = [.. args, "--config", config.ConfigFile];
+        }
+
+        await using var kcp = KcpProcess.Start(args);
+        Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
+        var line = Assert.Single(kcp.StdErr, l => l.Length > 0);
+        Assert.StartsWith(expected, line, StringComparison.Ordinal);
+    }
+
     private static Dictionary<string, object> RouteKeys(string dlq) => new()
     {
         ["can_skip"] = true,
