@@ -88,6 +88,9 @@ public sealed record PartitionConflict(string Error, IReadOnlyList<FailingMessag
 internal static class AdminApi
 {
     private static readonly TimeSpan SkipPatience = TimeSpan.FromSeconds(10);
+
+    // The members check a seek within RouteObservations.SeekPlanPatience, then stop the moved partitions' workers.
+    private static readonly TimeSpan SeekPatience = TimeSpan.FromSeconds(120);
     private const int MaxSkippedLimit = 1000;
     private const int SkippedTailBytes = 4 * 1024 * 1024;
 
@@ -176,18 +179,22 @@ internal static class AdminApi
 
             if (await ParseSeekAsync(context).ConfigureAwait(false) is not { } target)
             {
-                return Results.Json(new ControlError("give {\"partition\": p or null, \"offset\": o}, {\"timestamp\": \"2026-01-01T00:00:00Z\"} or {\"position\": \"earliest\" or \"latest\"}"),
+                return Results.Json(new ControlError("give {\"partition\": p or null, \"offset\": o}, {\"timestamp\": \"2026-01-01T00:00:00Z\"} or {\"position\": \"earliest\" or \"latest\"}, optionally with \"force\": true"),
                     ControlJson.Options, statusCode: StatusCodes.Status400BadRequest);
             }
 
             try
             {
-                var moved = await observations.SeekAsync(route, target).WaitAsync(TimeSpan.FromSeconds(60), context.RequestAborted).ConfigureAwait(false);
+                var moved = await observations.SeekAsync(route, target with { By = who(context) }).WaitAsync(SeekPatience, context.RequestAborted).ConfigureAwait(false);
                 return Results.Json(new { route, moved }, ControlJson.Options);
             }
-            catch (Exception ex) when (ex is ArgumentOutOfRangeException or Confluent.Kafka.KafkaException)
+            catch (SeekRefusedException ex)
             {
-                return Results.Json(new ControlError(ex.Message.ReplaceLineEndings(" ")), ControlJson.Options, statusCode: StatusCodes.Status400BadRequest);
+                return Results.Json(new ControlError(ex.Message.ReplaceLineEndings(" ")), ControlJson.Options, statusCode: ex.Status);
+            }
+            catch (Confluent.Kafka.KafkaException ex)
+            {
+                return Results.Json(new ControlError(ex.Message.ReplaceLineEndings(" ") + "; nothing moved"), ControlJson.Options, statusCode: StatusCodes.Status400BadRequest);
             }
         });
         api.MapGet("/skipped", (string? route, int? limit) =>
@@ -231,13 +238,15 @@ internal static class AdminApi
             long? offset = root.TryGetProperty("offset", out var o) && o.ValueKind == JsonValueKind.Number ? o.GetInt64() : null;
             DateTimeOffset? time = root.TryGetProperty("timestamp", out var t) && t.ValueKind == JsonValueKind.String ? t.GetDateTimeOffset() : null;
             string? position = root.TryGetProperty("position", out var w) && w.ValueKind == JsonValueKind.String ? w.GetString() : null;
+            var force = root.TryGetProperty("force", out var f) && f.ValueKind == JsonValueKind.True;
+            var badForce = root.TryGetProperty("force", out f) && f.ValueKind is not (JsonValueKind.True or JsonValueKind.False);
             var given = (offset is null ? 0 : 1) + (time is null ? 0 : 1) + (position is null ? 0 : 1);
-            if (given != 1 || (position is not null && position is not ("earliest" or "latest")) || partition < 0 || offset < 0)
+            if (given != 1 || badForce || (position is not null && position is not ("earliest" or "latest")) || partition < 0 || offset < 0)
             {
                 return null;
             }
 
-            return new SeekTarget(partition, offset, time, position);
+            return new SeekTarget(partition, offset, time, position, force);
         }
         catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
         {

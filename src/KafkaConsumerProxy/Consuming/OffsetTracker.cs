@@ -69,6 +69,16 @@ public sealed class OffsetTracker
         }
     }
 
+    /// <summary>The tracked offsets not yet finished and those finished ahead of the oldest unfinished one, each in offset order.</summary>
+    public (long[] Unfinished, long[] FinishedAhead) Snapshot()
+    {
+        lock (_lock)
+        {
+            var ahead = _finishedAhead.Order().ToArray();
+            return ([.. _order.Where(o => !_finishedAhead.Contains(o))], ahead);
+        }
+    }
+
     /// <summary>Registers a fetched message; offsets of one partition arrive in increasing order.</summary>
     public void Track(long offset)
     {

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using Confluent.Kafka;
+using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Offsets;
 using KafkaConsumerProxy.Telemetry;
 
@@ -18,7 +20,13 @@ internal sealed partial class RouteMember
     private readonly Dictionary<int, (long Offset, DateTimeOffset Since)> _oldest = [];
     private readonly HashSet<int> _published = [];
     private long _lastPublish;
-    private readonly ConcurrentQueue<(SeekTarget Target, TaskCompletionSource<IReadOnlyList<SeekMove>> Done)> _seeks = new();
+    private readonly ConcurrentQueue<SeekRequest> _seeks = new();
+
+    // Consumer thread only: partitions a forced seek moved whose passed messages are being skipped, and those of them
+    // whose fetching is to jump on to the target.
+    private readonly Dictionary<int, SeekSkip> _seekSkips = [];
+    private readonly HashSet<int> _seekJumps = [];
+    private volatile bool _seekEnded;
 
     private RouteObservations Observations => _metrics.Observations;
 
@@ -30,6 +38,11 @@ internal sealed partial class RouteMember
         if (!_seeks.IsEmpty)
         {
             ApplySeeks(consumer);
+        }
+
+        if (_seekJumps.Count > 0)
+        {
+            JumpPastSeekSkips(consumer);
         }
 
         if (_lastPublish != 0 && _time.GetElapsedTime(_lastPublish) < PublishInterval)
@@ -102,73 +115,313 @@ internal sealed partial class RouteMember
         _published.Clear();
         Observations.SetJoined(_route.Name, _index, false);
         Observations.UnregisterSeeker(_route.Name, _index);
+        _seekEnded = true;
         while (_seeks.TryDequeue(out var request))
         {
-            request.Done.TrySetResult([]);
+            request.Plan.TrySetResult(NothingToSeek());
         }
+
+        _seekSkips.Clear();
+        _seekJumps.Clear();
         _oldest.Clear();
         _atAssignment.Clear();
     }
 
-    /// <summary>Asks the consume loop to move this member's partitions (any thread); completes with what moved.</summary>
-    private Task<IReadOnlyList<SeekMove>> RequestSeek(SeekTarget target)
+    /// <summary>Asks the consume loop to check a seek (any thread); it then waits for <paramref name="decision"/> and moves or not.</summary>
+    private Task<SeekPlan> RequestSeek(SeekTarget target, Task<bool> decision)
     {
-        var done = new TaskCompletionSource<IReadOnlyList<SeekMove>>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _seeks.Enqueue((target, done));
-        return done.Task;
+        var plan = new TaskCompletionSource<SeekPlan>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _seeks.Enqueue(new SeekRequest(target, decision, plan));
+        if (_seekEnded)
+        {
+            // The loop is gone (or going): it owns nothing.
+            plan.TrySetResult(NothingToSeek());
+        }
+
+        return plan.Task;
     }
 
+    private SeekPlan NothingToSeek() => new(_index, [], [], null, null, Task.FromResult<IReadOnlyList<SeekMove>>([]));
+
     /// <summary>
-    /// Moves the selected partitions on the consumer thread: the worker stops (attempts in flight finish), the local
-    /// record is discarded and the repeat filter dropped, so the replayed messages are delivered, not filtered; the
-    /// new position is committed like any other once the first of them finishes.
+    /// Checks each seek on the consumer thread, reports the plan and waits (bounded) for the decision of the whole seek;
+    /// nothing is fetched meanwhile, so what was checked still holds when the partitions move. Moving a partition stops
+    /// its worker (attempts in flight finish), discards the local record and drops the repeat filter, so replayed
+    /// messages are delivered, not filtered. Unfinished messages a forward seek passes (only with force) are fetched
+    /// again from the oldest of them and skipped with a skip record of kind <c>seek</c>; then fetching jumps to the target.
     /// </summary>
     private void ApplySeeks(IConsumer<byte[]?, byte[]?> consumer)
     {
         while (_seeks.TryDequeue(out var request))
         {
-            var moves = new List<SeekMove>();
+            List<PlannedSeek> planned;
             try
             {
-                foreach (var (number, worker) in _workers.ToList())
-                {
-                    if (request.Target.Partition is { } only && only != number)
-                    {
-                        continue;
-                    }
-
-                    var partition = worker.Partition;
-                    var to = Resolve(consumer, partition, request.Target);
-                    var at = consumer.Position(partition);
-                    StopWorkers([worker]);
-                    if (_filters.Remove(number, out var filter))
-                    {
-                        filter.Stop();
-                    }
-
-                    var progress = new PartitionProgress(_recordFiles.TryGetValue(number, out var record) ? record : null, _route.MessageDeliveryGuarantees, -1);
-                    record?.Discard();
-                    progress.CommitFrom(to);
-                    consumer.Seek(new TopicPartitionOffset(partition, to));
-                    consumer.Resume([partition]);
-                    StartWorker(consumer, partition, progress);
-                    _oldest.Remove(number);
-                    var from = at.IsSpecial ? -1 : at.Value;
-                    moves.Add(new SeekMove(partition.Topic, number, _index, from, to));
-                    Log.PartitionSeek(_logger, _route.Name, _index, partition.Topic, number, from, to);
-                }
-
-                request.Done.TrySetResult(moves);
+                planned = PlanSeek(consumer, request.Target);
+            }
+            catch (SeekRefusedException refused)
+            {
+                request.Plan.TrySetResult(new SeekPlan(_index, [.. _workers.Keys], [], refused, null, Task.FromResult<IReadOnlyList<SeekMove>>([])));
+                continue;
             }
 #pragma warning disable CA1031 // Reported to the operator who asked; the member goes on.
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                request.Done.TrySetException(ex);
+                request.Plan.TrySetException(ex);
+                continue;
+            }
+
+            IReadOnlyList<int>? topicPartitions = null;
+            if (request.Target.Partition is { } only && !_workers.ContainsKey(only))
+            {
+                topicPartitions = TopicPartitionsOf(consumer);
+            }
+
+            var applied = new TaskCompletionSource<IReadOnlyList<SeekMove>>(TaskCreationOptions.RunContinuationsAsynchronously);
+            request.Plan.TrySetResult(new SeekPlan(_index, [.. _workers.Keys], [.. planned.Select(p => p.Move)], null, topicPartitions, applied.Task));
+            var go = false;
+            try
+            {
+                go = request.Decision.Wait(RouteObservations.SeekPlanPatience + TimeSpan.FromSeconds(15)) && request.Decision.Result;
+            }
+            catch (AggregateException)
+            {
+                // No decision: nothing moves.
+            }
+
+            if (!go)
+            {
+                applied.TrySetResult([]);
+                continue;
+            }
+
+            try
+            {
+                applied.TrySetResult([.. planned.Select(p => MoveBySeek(consumer, p, request.Target))]);
+            }
+#pragma warning disable CA1031 // As above.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                applied.TrySetException(ex);
             }
         }
 
         _lastPublish = 0;
+    }
+
+    /// <summary>Where each selected partition would go; throws <see cref="SeekRefusedException"/> when one may not move.</summary>
+    private List<PlannedSeek> PlanSeek(IConsumer<byte[]?, byte[]?> consumer, SeekTarget target)
+    {
+        var planned = new List<PlannedSeek>();
+        var refusals = new List<string>();
+        foreach (var (number, worker) in _workers.OrderBy(w => w.Key))
+        {
+            if (target.Partition is { } only && only != number)
+            {
+                continue;
+            }
+
+            var partition = worker.Partition;
+            long to;
+            try
+            {
+                to = Resolve(consumer, partition, target);
+            }
+            catch (ArgumentOutOfRangeException ex)
+            {
+                throw new SeekRefusedException(400, ex.Message.Split(" (Parameter", 2)[0]);
+            }
+
+            var at = consumer.Position(partition);
+            var fetched = at.IsSpecial ? -1 : at.Value;
+            var (unfinished, finishedAhead) = worker.Progress.Snapshot();
+            var from = worker.Progress.OldestUnfinished;
+            if (from < 0)
+            {
+                from = fetched >= 0 ? fetched : worker.Progress.CommitPosition;
+            }
+
+            // Messages fetched but held by a pause under way were never tracked: as unfinished as the tracked ones.
+            var held = HeldFrom(number);
+            if (held >= 0 && (from < 0 || held < from))
+            {
+                from = held;
+            }
+
+            var passed = unfinished.Where(o => o < to).ToList();
+            if (held >= 0)
+            {
+                var tracked = Math.Max(unfinished.Length > 0 ? unfinished[^1] : -1, finishedAhead.Length > 0 ? finishedAhead[^1] : -1);
+                for (var o = Math.Max(held, tracked + 1); o < Math.Min(to, fetched); o++)
+                {
+                    passed.Add(o);
+                }
+            }
+
+            if (passed.Count > 0 && !target.Force)
+            {
+                refusals.Add($"partition {number}: offsets {DescribeOffsets(passed)} are not finished (delivered or skipped); a seek to {to} would pass them: " +
+                    "seek to " + from + " or earlier, or give \"force\": true to record each of them as skipped (kind seek)");
+                continue;
+            }
+
+            var unread = to > from ? Math.Max(0, to - Math.Max(from, fetched)) : 0;
+            planned.Add(new PlannedSeek(worker, fetched, new SeekMove(partition.Topic, number, _index, from, to, target.Force ? passed : [], unread)));
+        }
+
+        if (refusals.Count > 0)
+        {
+            throw new SeekRefusedException(409, string.Join("; ", refusals));
+        }
+
+        return planned;
+    }
+
+    /// <summary>Moves one partition as planned (the decision was to go); the worker is current, nothing was fetched since the plan.</summary>
+    private SeekMove MoveBySeek(IConsumer<byte[]?, byte[]?> consumer, PlannedSeek planned, SeekTarget target)
+    {
+        var (worker, fetched, move) = planned;
+        var number = move.Partition;
+        var partition = worker.Partition;
+        StopWorkers([worker]);
+        if (_filters.Remove(number, out var filter))
+        {
+            filter.Stop();
+        }
+
+        _seekSkips.Remove(number);
+        var progress = new PartitionProgress(_recordFiles.TryGetValue(number, out var record) ? record : null, _route.MessageDeliveryGuarantees, -1);
+        record?.Discard();
+        var start = move.To;
+        if (move.Skipped.Count > 0)
+        {
+            // Fetched again from the oldest passed message: each passed one is skipped with its record, those
+            // finished ahead of it are not delivered twice, and at the fetch position fetching jumps to the target.
+            var (_, finishedAhead) = worker.Progress.Snapshot();
+            start = move.From;
+            _seekSkips[number] = new SeekSkip(move.From, move.To, fetched < 0 ? move.To : Math.Min(fetched, move.To), [.. finishedAhead], new SeekPass(move.To, target.By ?? "an operator"));
+        }
+
+        progress.CommitFrom(start);
+        consumer.Seek(new TopicPartitionOffset(partition, start));
+        consumer.Resume([partition]);
+        StartWorker(consumer, partition, progress);
+        _oldest.Remove(number);
+        if (move.To <= move.From)
+        {
+            Log.PartitionSeek(_logger, _route.Name, _index, partition.Topic, number, move.From, move.To);
+        }
+        else
+        {
+            Log.PartitionSeekForward(_logger, _route.Name, _index, partition.Topic, number, move.From, move.To, target.By ?? "an operator", move.Skipped.Count, move.Unread);
+        }
+
+        return move;
+    }
+
+    /// <summary>
+    /// The consumer thread's check of each fetched message of a partition a forced seek moved: true when it is not to be
+    /// dispatched as it is; <paramref name="passed"/> is set when it is to be skipped (kind seek) instead of delivered.
+    /// </summary>
+    private bool HeldBySeek(int partition, long offset, PartitionWorker worker, out SeekPass? passed)
+    {
+        passed = null;
+        if (!_seekSkips.TryGetValue(partition, out var skip))
+        {
+            return false;
+        }
+
+        if (offset >= skip.To)
+        {
+            _seekSkips.Remove(partition);
+            return false;
+        }
+
+        if (offset < skip.From)
+        {
+            // Before the seek's start (a client's leftover): finished already.
+            return true;
+        }
+
+        if (offset >= skip.FetchedTo)
+        {
+            // Never fetched before the seek: the seek passes it unread; fetching moves on to the target.
+            _seekJumps.Add(partition);
+            return true;
+        }
+
+        if (skip.FinishedAhead.Contains(offset))
+        {
+            // Delivered before the seek: counted finished, not delivered again.
+            worker.Progress.Track(offset);
+            worker.Progress.FinishRepeat(offset);
+            return true;
+        }
+
+        passed = skip.Pass;
+        return false;
+    }
+
+    /// <summary>Moves partitions whose passed messages were fetched again on to their seek's target.</summary>
+    private void JumpPastSeekSkips(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        foreach (var partition in _seekJumps)
+        {
+            if (_seekSkips.TryGetValue(partition, out var skip) && _workers.TryGetValue(partition, out var worker))
+            {
+                try
+                {
+                    consumer.Seek(new TopicPartitionOffset(worker.Partition, skip.To));
+                }
+                catch (KafkaException ex)
+                {
+                    Log.KafkaError(_logger, _route.Name, _index, $"seek of {worker.Partition.Topic}/{partition} to {skip.To} failed: {ex.Error.Reason}");
+                }
+            }
+        }
+
+        _seekJumps.Clear();
+    }
+
+    /// <summary>Where fetching of a partition that an operator's pause holds resumes (its first message not dispatched); -1: not held.</summary>
+    private long HeldFrom(int partition) =>
+        _held.TryGetValue(partition, out var held) ? held
+        : _paused.TryGetValue(partition, out var paused) ? paused.SeekTo
+        : -1;
+
+    private IReadOnlyList<int>? TopicPartitionsOf(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        try
+        {
+            using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
+            var metadata = admin.GetMetadata(_route.Topic, LogBoundsTimeout);
+            return [.. metadata.Topics.SelectMany(t => t.Partitions).Select(p => p.PartitionId).Order()];
+        }
+        catch (KafkaException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>"22-24, 27" for a sorted list of offsets.</summary>
+    internal static string DescribeOffsets(IReadOnlyList<long> offsets)
+    {
+        var parts = new List<string>();
+        for (var i = 0; i < offsets.Count;)
+        {
+            var j = i;
+            while (j + 1 < offsets.Count && offsets[j + 1] == offsets[j] + 1)
+            {
+                j++;
+            }
+
+            parts.Add(j == i ? offsets[i].ToString(CultureInfo.InvariantCulture) : string.Create(CultureInfo.InvariantCulture, $"{offsets[i]}-{offsets[j]}"));
+            i = j + 1;
+        }
+
+        return string.Join(", ", parts);
     }
 
     private static long Resolve(IConsumer<byte[]?, byte[]?> consumer, TopicPartition partition, SeekTarget target)
@@ -192,4 +445,11 @@ internal sealed partial class RouteMember
 
         return target.Position == "earliest" ? marks.Low.Value : marks.High.Value;
     }
+
+    private sealed record SeekRequest(SeekTarget Target, Task<bool> Decision, TaskCompletionSource<SeekPlan> Plan);
+
+    private sealed record PlannedSeek(PartitionWorker Worker, long Fetched, SeekMove Move);
+
+    /// <summary>A forced seek's passage over unfinished messages: those in From..FetchedTo not finished ahead are skipped.</summary>
+    private sealed record SeekSkip(long From, long To, long FetchedTo, HashSet<long> FinishedAhead, SeekPass Pass);
 }

@@ -275,6 +275,12 @@ internal sealed partial class RouteMember : ISupervisedMember
         }
 
         var offset = result.Offset.Value;
+        SeekPass? passed = null;
+        if (_seekSkips.Count > 0 && HeldBySeek(partition, offset, worker, out passed))
+        {
+            return;
+        }
+
         if (_filters.TryGetValue(partition, out var filter))
         {
             if (filter.IsRepeat(offset))
@@ -287,7 +293,10 @@ internal sealed partial class RouteMember : ISupervisedMember
         }
 
         var message = result.Message;
-        worker.Enqueue(new KafkaRecord(result.Topic, partition, offset, message.Timestamp.UnixTimestampMs, message.Key, message.Value, KafkaHeader.From(message.Headers)));
+        worker.Enqueue(new KafkaRecord(result.Topic, partition, offset, message.Timestamp.UnixTimestampMs, message.Key, message.Value, KafkaHeader.From(message.Headers))
+        {
+            PassedBySeek = passed,
+        });
     }
 
     private IConsumer<byte[]?, byte[]?> Build()
@@ -456,6 +465,7 @@ internal sealed partial class RouteMember : ISupervisedMember
         foreach (var partition in partitions)
         {
             _lastRestart.Remove(partition.Partition.Value);
+            _seekSkips.Remove(partition.Partition.Value);
             if (_recordFiles.Remove(partition.Partition.Value, out var recordFile))
             {
                 recordFile.Dispose();

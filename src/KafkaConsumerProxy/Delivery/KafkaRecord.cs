@@ -17,7 +17,13 @@ public sealed record KafkaRecord(
 
     /// <summary>True when the message is replayed from a dead-letter topic (<c>kcp dlq replay</c>): sent with <c>X-Kafka-Replay: true</c>.</summary>
     public bool Replay { get; init; }
+
+    /// <summary>Set when an operator's seek passed this unfinished message with force: it is skipped (kind <c>seek</c>), not delivered.</summary>
+    public SeekPass? PassedBySeek { get; init; }
 }
+
+/// <summary>A forced seek to <paramref name="To"/> asked by <paramref name="By"/> passes the message.</summary>
+public sealed record SeekPass(long To, string By);
 
 /// <summary>One record header. Kafka header names are case-sensitive and may repeat; a value may be null.</summary>
 public readonly record struct KafkaHeader(string Name, byte[]? Value)

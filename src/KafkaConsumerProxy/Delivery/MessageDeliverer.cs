@@ -125,6 +125,12 @@ public sealed class MessageDeliverer
         // The first attempt is made here, and when it succeeds (nearly always) the message is done without the loop's
         // batch list, outcome callback and failure bookkeeping: the same steps as the loop's first attempt, in the same
         // order. Any other answer goes on in the loop as its first attempt (docs/PERFORMANCE.md, "single message").
+        if (record.PassedBySeek is { } pass)
+        {
+            inFlight?.Release();
+            return await SkipAsync(record, SeekDetails(pass), abandon, pass.By).ConfigureAwait(false);
+        }
+
         var slot = _http.Hosts.NextSlot();
         DeliveryResult? sent;
         _metrics.OnAttemptStarted(_route.Name);
@@ -165,8 +171,39 @@ public sealed class MessageDeliverer
     /// alike, while skip records and metrics stay per message.
     /// </summary>
     /// <param name="inFlight">As for <see cref="DeliverAsync"/>: the caller holds a slot for the first attempt.</param>
-    public Task DeliverBatchAsync(List<KafkaRecord> batch, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon, SemaphoreSlim? inFlight = null) =>
-        DeliverCoreAsync(batch, asBatch: true, finished, abandon, inFlight);
+    public async Task DeliverBatchAsync(List<KafkaRecord> batch, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon, SemaphoreSlim? inFlight = null)
+    {
+        if (batch.Exists(r => r.PassedBySeek is not null))
+        {
+            // Messages a forced seek passed are skipped one by one; the rest of the batch is delivered as usual.
+            foreach (var record in batch.Where(r => r.PassedBySeek is not null).ToList())
+            {
+                var disposition = await SkipAsync(record, SeekDetails(record.PassedBySeek!), abandon, record.PassedBySeek!.By).ConfigureAwait(false);
+                if (disposition == MessageDisposition.Abandoned)
+                {
+                    inFlight?.Release();
+                    return;
+                }
+
+                await finished(record, disposition).ConfigureAwait(false);
+            }
+
+            batch.RemoveAll(r => r.PassedBySeek is not null);
+            if (batch.Count == 0)
+            {
+                inFlight?.Release();
+                return;
+            }
+        }
+
+        await DeliverCoreAsync(batch, asBatch: true, finished, abandon, inFlight).ConfigureAwait(false);
+    }
+
+    private SkipDetails SeekDetails(SeekPass pass)
+    {
+        var now = _time.GetUtcNow();
+        return new SkipDetails(SkipKind.Seek, 0, now, $"passed by an operator's seek to offset {pass.To}", null, null, now);
+    }
 
     /// <summary>The one delivery loop; <paramref name="asBatch"/> sends a JSON array even for one message.</summary>
     /// <param name="made">The host slot and the result of a first attempt already made (and counted as started) by
@@ -476,7 +513,7 @@ public sealed class MessageDeliverer
         }
 
         var (attempts, reason, kind) = (details.Attempts, details.LastFailure, details.Kind);
-        var manual = kind == SkipKind.Manual;
+        var manual = kind is SkipKind.Manual or SkipKind.Seek;
         _skipLog.Write(new SkipRecord(_time.GetUtcNow(), _route.Name, record.Topic, record.Partition, record.Offset, record.Key, attempts, reason, manual)
         {
             Kind = kind,

@@ -106,6 +106,9 @@ public enum SkipKind
 
     /// <summary><c>manual</c>: the operator asked to skip (SIGUSR1).</summary>
     Manual,
+
+    /// <summary><c>seek</c>: an operator's seek with <c>force</c> moved the partition past the unfinished message.</summary>
+    Seek,
 }
 
 /// <summary>

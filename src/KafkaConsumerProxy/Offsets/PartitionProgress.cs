@@ -39,6 +39,9 @@ internal sealed class PartitionProgress
     /// <summary>The oldest fetched offset not yet finished, or -1 when none is pending.</summary>
     public long OldestUnfinished => _tracker.Pending > 0 ? _tracker.RestartPosition : -1;
 
+    /// <summary>The fetched offsets not yet finished, and those finished ahead of the oldest of them, in offset order.</summary>
+    public (long[] Unfinished, long[] FinishedAhead) Snapshot() => _tracker.Snapshot();
+
     /// <summary>
     /// The next offset to commit, or -1 when there is nothing to commit. In mode 3 it never passes what the local
     /// store holds durably, so the cluster is never ahead of the machine's own record.

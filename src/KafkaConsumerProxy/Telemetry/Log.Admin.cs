@@ -35,6 +35,9 @@ internal static partial class Log
     [LoggerMessage(2061, LogLevel.Warning, "Admin endpoint: {Count} more connection(s) closed or refused to make room in the last {Seconds} s; latest: {What}")]
     public static partial void AdminConnectionsClosed(ILogger logger, long count, int seconds, string what);
 
+    [LoggerMessage(2000, LogLevel.Warning, "Route {Route} member {Member}: {Topic}/{Partition} moved forward by {Who}'s seek from {From} to {To}; {Skipped} unfinished message(s) passed are skipped (kind seek), {Unread} offset(s) never fetched are passed")]
+    public static partial void PartitionSeekForward(ILogger logger, string route, int member, string topic, int partition, long from, long to, string who, int skipped, long unread);
+
     [LoggerMessage(1706, LogLevel.Information, "Admin endpoint is off (admin.listen: off)")]
     public static partial void AdminOff(ILogger logger);
 }

@@ -55,5 +55,99 @@ public sealed class SeekTests : IClassFixture<TestCluster>
         Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
     }
 
+    [Fact]
+    public async Task Seek_RefusedTarget_MovesNothing_UnknownPartitionIs404_Issue23()
+    {
+        var topic = _cluster.CreateTopic("seek-refused", 2);
+        // Partition 0 is blocked at offset 2 until the end of the test.
+        var blocked = true;
+        await using var receiver = await RecordingReceiver.StartAsync(r => Volatile.Read(ref blocked) && r.Partition == 0 && r.Offset == 2 ? Fault.Status(500) : Fault.None);
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("r1", topic, Names.Unique("g"), receiver.Port);
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        using var admin = await AdminClient.ConnectAsync(config.StateDir, kcp, null, Patience);
+        await _cluster.ProduceAsync(topic, Enumerable.Range(0, 20).Select(i => (0, (byte[]?)null, (byte[]?)Encoding.UTF8.GetBytes($"a{i}"))));
+        await _cluster.ProduceAsync(topic, Enumerable.Range(0, 5).Select(i => (1, (byte[]?)null, (byte[]?)Encoding.UTF8.GetBytes($"b{i}"))));
+        await receiver.WaitForAsync(r => r.Count(q => q.Partition == 0 && q.Offset == 2) >= 2 && r.Accepted().Count(q => q.Partition == 1) >= 5, Patience);
+
+        // Partition 0 could go to 10, partition 1 could not: neither moves.
+        var (status, body) = await admin.SendAsync(HttpMethod.Post, "/api/v1/routes/r1/seek", tweak: r => r.Content = Json("""{"offset": 10}"""));
+        Assert.Equal(400, status);
+        Assert.Equal("offset 10 is outside partition 1's log 0..5; nothing moved", Error(body));
+
+        (status, body) = await admin.SendAsync(HttpMethod.Post, "/api/v1/routes/r1/seek", tweak: r => r.Content = Json("""{"partition": 7, "offset": 0}"""));
+        Assert.Equal(404, status);
+        Assert.Equal("route r1: its topic has no partition 7; its partitions: 0, 1 (owned by this process: 0, 1); nothing moved", Error(body));
+
+        Volatile.Write(ref blocked, false);
+        await receiver.WaitForAsync(r => r.Accepted().Count(q => q.Partition == 0) >= 20, Patience);
+        var delivered = receiver.Requests.Accepted().Select(r => (r.Partition!.Value, r.Offset!.Value)).ToHashSet();
+        Assert.Equal(Log(0, 20).Concat(Log(1, 5)).ToHashSet(), delivered);
+        Assert.Empty(SkipRecords(config));
+
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+    }
+
+    [Fact]
+    public async Task Seek_ForwardPastUnfinished_RefusedWithoutForce_SkipsEachWithForce_Issue23()
+    {
+        var topic = _cluster.CreateTopic("seek-forward", 1);
+        // Offset 22 never succeeds: the partition is blocked there with 23..30 fetched behind it.
+        await using var receiver = await RecordingReceiver.StartAsync(FaultScript.ForMessage(0, 22, Fault.Status(500)));
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("r1", topic, Names.Unique("g"), receiver.Port);
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        using var admin = await AdminClient.ConnectAsync(config.StateDir, kcp, null, Patience);
+        await _cluster.ProduceAsync(topic, Enumerable.Range(0, 31).Select(i => (0, (byte[]?)Encoding.UTF8.GetBytes($"k{i}"), (byte[]?)Encoding.UTF8.GetBytes($"m{i}"))));
+        await receiver.WaitForAsync(r => r.Count(q => q.Offset == 22) >= 2, Patience);
+        await admin.WaitForJsonAsync("/api/v1/routes/r1", j => j.GetProperty("partitions").EnumerateArray().Any(p => p.GetProperty("next_offset").GetInt64() == 31), "partition 0 fetched to 31", Patience);
+
+        var (status, body) = await admin.SendAsync(HttpMethod.Post, "/api/v1/routes/r1/seek", tweak: r => r.Content = Json("""{"partition": 0, "offset": 25}"""));
+        Assert.Equal(409, status);
+        Assert.Equal("partition 0: offsets 22-24 are not finished (delivered or skipped); a seek to 25 would pass them: seek to 22 or earlier, or give \"force\": true to record each of them as skipped (kind seek); nothing moved", Error(body));
+        Assert.Empty(SkipRecords(config));
+
+        (status, body) = await admin.SendAsync(HttpMethod.Post, "/api/v1/routes/r1/seek", tweak: r => r.Content = Json("""{"partition": 0, "offset": 25, "force": true}"""));
+        Assert.Equal(200, status);
+        using (var doc = JsonDocument.Parse(body))
+        {
+            var move = Assert.Single(doc.RootElement.GetProperty("moved").EnumerateArray());
+            Assert.Equal(22, move.GetProperty("from").GetInt64());
+            Assert.Equal(25, move.GetProperty("to").GetInt64());
+            Assert.Equal([22L, 23, 24], move.GetProperty("skipped").EnumerateArray().Select(e => e.GetInt64()));
+            Assert.Equal(0, move.GetProperty("unread").GetInt64());
+        }
+
+        await receiver.WaitForAsync(r => r.Accepted().Any(q => q.Offset == 30), Patience);
+        await admin.WaitForJsonAsync("/api/v1/routes/r1", j => j.GetProperty("partitions").EnumerateArray().Any(p => p.GetProperty("committed_offset").GetInt64() == 31), "partition 0 committed at 31", Patience);
+        var skipped = SkipRecords(config);
+        Assert.All(skipped, s => Assert.Equal("seek", s.GetProperty("kind").GetString()));
+        Assert.All(skipped, s => Assert.False(string.IsNullOrEmpty(s.GetProperty("by").GetString())));
+        Assert.Equal(["k22", "k23", "k24"], skipped.Select(s => s.GetProperty("key").GetString()));
+        var skippedOffsets = skipped.Select(s => (0, s.GetProperty("offset").GetInt64())).ToList();
+        var delivered = receiver.Requests.Accepted().Select(r => (r.Partition!.Value, r.Offset!.Value)).ToHashSet();
+        Assert.Equal([(0, 22L), (0, 23L), (0, 24L)], skippedOffsets);
+        // Every offset of the log is delivered or recorded as skipped; none both.
+        Assert.Equal(Log(0, 31).ToHashSet(), delivered.Concat(skippedOffsets).ToHashSet());
+        Assert.Empty(delivered.Intersect(skippedOffsets));
+
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+    }
+
+    private static string? Error(string body)
+    {
+        using var doc = JsonDocument.Parse(body);
+        return doc.RootElement.GetProperty("error").GetString();
+    }
+
+    private static IEnumerable<(int, long)> Log(int partition, int count) => Enumerable.Range(0, count).Select(o => (partition, (long)o));
+
+    private static List<JsonElement> SkipRecords(ProxyConfigWriter config) =>
+        File.Exists(config.SkipFile)
+            ? [.. File.ReadAllLines(config.SkipFile).Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement.Clone())]
+            : [];
+
     private static StringContent Json(string text) => new(text, Encoding.UTF8, "application/json");
 }
