@@ -3,33 +3,83 @@ using System.Text;
 namespace KafkaConsumerProxy.Configuration;
 
 /// <summary>
-/// Resolves secret references at load: a string value that is exactly <c>${env:NAME}</c> becomes the environment
-/// variable NAME, one that is exactly <c>${file:/path}</c> the file's text (UTF-8, at most <see cref="MaxFileBytes"/>,
-/// one trailing line break removed; a relative path is taken from the config file's directory). Every resolved value is
-/// registered with <see cref="SecretRedactor"/>, so it is masked wherever kcp writes text. An error names the key and
-/// the reference, never a value.
+/// Resolves secret references at load, in every string value of kcp.yaml and the route files: <c>${env:NAME}</c> becomes
+/// the environment variable NAME, <c>${file:/path}</c> the file's text (UTF-8, at most <see cref="MaxFileBytes"/>, one
+/// trailing line break removed; a relative path is taken from the config file's directory). A reference may be the
+/// whole value or a part of it (<c>"Bearer ${env:TOKEN}"</c>); <c>$${</c> stands for a literal <c>${</c>. Every resolved
+/// value is registered with <see cref="SecretRedactor"/>, so it is masked wherever kcp writes text. An error names the
+/// key and the reference, never a value.
 /// </summary>
 internal static class SecretReferences
 {
     /// <summary>64 KiB: the largest secret file read.</summary>
     public const int MaxFileBytes = 64 * 1024;
 
-    /// <summary>The tree with every reference replaced; unresolved ones are reported and left as written.</summary>
+    private const string Expected = "write ${env:NAME} or ${file:/path}, or $${ for a literal ${";
+
+    /// <summary>The tree with every reference replaced; a value with an unresolved reference is reported and left as written.</summary>
     public static MappingNode Resolve(string file, MappingNode root, List<ConfigError> errors) =>
         (MappingNode)Resolve(file, root, "", errors);
 
     private static ConfigNode Resolve(string file, ConfigNode node, string path, List<ConfigError> errors) => node switch
     {
-        MappingNode map => new MappingNode(map.Entries.Select(e => new KeyValuePair<string, ConfigNode>(e.Key, Resolve(file, e.Value, path.Length == 0 ? e.Key : $"{path}.{e.Key}", errors))).ToList()),
+        MappingNode map => new MappingNode(map.Entries.Select(e => new KeyValuePair<string, ConfigNode>(e.Key, Entry(file, e.Key, e.Value, path.Length == 0 ? e.Key : $"{path}.{e.Key}", errors))).ToList()),
         SequenceNode list => new SequenceNode(list.Items.Select((item, i) => Resolve(file, item, $"{path}[{i}]", errors)).ToList()),
-        ScalarNode { IsNull: false } scalar when scalar.Text.StartsWith("${", StringComparison.Ordinal) && scalar.Text.EndsWith('}') =>
-            Value(file, scalar, path, errors) is { } value ? new ScalarNode(value, IsQuoted: true, IsNull: false) : scalar,
+        ScalarNode { IsNull: false } scalar when scalar.Text.Contains("${", StringComparison.Ordinal) =>
+            Text(file, scalar.Text, path, errors) is { } value ? new ScalarNode(value, IsQuoted: true, IsNull: false) : scalar,
         _ => node,
     };
 
-    private static string? Value(string file, ScalarNode scalar, string path, List<ConfigError> errors)
+    // Keys are names kcp matches (clusters, headers, librdkafka properties): a reference there is refused, not taken literally.
+    private static ConfigNode Entry(string file, string key, ConfigNode value, string path, List<ConfigError> errors)
     {
-        var reference = scalar.Text[2..^1];
+        if (key.Contains("${", StringComparison.Ordinal))
+            errors.Add(new ConfigError(file, path, null, "is a key holding a reference; ${env:...} and ${file:...} are resolved in values only"));
+        return Resolve(file, value, path, errors);
+    }
+
+    // The text with each reference replaced and each $${ made ${; null after reporting every reference that failed.
+    private static string? Text(string file, string text, string path, List<ConfigError> errors)
+    {
+        var result = new StringBuilder(text.Length);
+        var failed = false;
+        var at = 0;
+        while (at < text.Length)
+        {
+            var start = text.IndexOf("${", at, StringComparison.Ordinal);
+            if (start < 0)
+            {
+                result.Append(text, at, text.Length - at);
+                break;
+            }
+
+            if (start > at && text[start - 1] == '$')
+            {
+                // $${: the text up to the first '$', then a literal "${".
+                result.Append(text, at, start - 1 - at).Append("${");
+                at = start + 2;
+                continue;
+            }
+
+            result.Append(text, at, start - at);
+            var end = text.IndexOf('}', start + 2);
+            if (end < 0)
+            {
+                errors.Add(new ConfigError(file, path, null, $"has '${{' without a closing '}}': {Expected}"));
+                return null;
+            }
+
+            var value = Value(file, text[(start + 2)..end], path, errors);
+            failed |= value is null;
+            result.Append(value);
+            at = end + 1;
+        }
+
+        return failed ? null : result.ToString();
+    }
+
+    private static string? Value(string file, string reference, string path, List<ConfigError> errors)
+    {
         string? value;
         if (reference.StartsWith("env:", StringComparison.Ordinal))
         {
@@ -54,7 +104,7 @@ internal static class SecretReferences
         }
         else
         {
-            errors.Add(new ConfigError(file, path, null, "is a reference of an unknown kind: write ${env:NAME} or ${file:/path}"));
+            errors.Add(new ConfigError(file, path, null, $"is a reference of an unknown kind: {Expected}"));
             return null;
         }
 

@@ -51,8 +51,52 @@ public sealed class SecretReferencesTests
         [
             new ConfigError(route, "auth.token", null, "refers to the environment variable 'KCP_TEST_NOT_SET_11' (${env:KCP_TEST_NOT_SET_11}), which is not set or empty"),
             new ConfigError(route, "headers.X-Note", null, "refers to the file /nonexistent/kcp-11 (${file:/nonexistent/kcp-11}), which does not exist"),
-            new ConfigError(route, "headers.X-Other", null, "is a reference of an unknown kind: write ${env:NAME} or ${file:/path}"),
+            new ConfigError(route, "headers.X-Other", null, "is a reference of an unknown kind: write ${env:NAME} or ${file:/path}, or $${ for a literal ${"),
         ], errors.Take(3));
+    }
+
+    [Fact]
+    public void ReferencesInsideValues_ResolvedLikeWholeValues_Issue23()
+    {
+        using var config = new ProxyConfigWriter("127.0.0.1:1");
+        var name = "KCP_TEST_PART_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(name, "part-token-4711");
+        try
+        {
+            File.WriteAllText(Path.Combine(config.Directory, "user.txt"), "svc\n");
+            var route = config.AddRoute("a", "orders", "billing", 8080);
+            File.AppendAllText(route, $"headers: {{X-Api: 'Key ${{env:{name}}}/${{file:../user.txt}}', X-Literal: 'a $${{env:{name}}} b $5'}}\n");
+
+            var loaded = ConfigLoader.Load(config.ConfigFile);
+
+            var headers = loaded.Routes.Single().Endpoint.Headers.ToDictionary(h => h.Key, h => h.Value);
+            Assert.Equal("Key part-token-4711/svc", headers["X-Api"]);
+            Assert.Equal($"a ${{env:{name}}} b $5", headers["X-Literal"]);
+            Assert.Equal("key 'x' = '***': y", new ConfigError(route, "x", "part-token-4711", "y").ToString()[(route.Length + 2)..]);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(name, null);
+        }
+    }
+
+    [Fact]
+    public void ReferencesInsideValues_UnsetUnknownUnclosedOrInAKey_ErrorsNameKeyAndReference_Issue23()
+    {
+        using var config = new ProxyConfigWriter("127.0.0.1:1");
+        var route = config.AddRoute("a", "orders", "billing", 8080);
+        File.AppendAllText(route, "headers: {X-A: 'Bearer ${env:KCP_TEST_NOT_SET_23}', X-B: 'x ${vault:y} z', X-C: 'x ${env:OPEN', '${env:HOME}': v}\n");
+
+        var (loaded, errors) = ConfigLoader.TryLoad(config.ConfigFile);
+
+        Assert.Null(loaded);
+        Assert.Equal(
+        [
+            new ConfigError(route, "headers.X-A", null, "refers to the environment variable 'KCP_TEST_NOT_SET_23' (${env:KCP_TEST_NOT_SET_23}), which is not set or empty"),
+            new ConfigError(route, "headers.X-B", null, "is a reference of an unknown kind: write ${env:NAME} or ${file:/path}, or $${ for a literal ${"),
+            new ConfigError(route, "headers.X-C", null, "has '${' without a closing '}': write ${env:NAME} or ${file:/path}, or $${ for a literal ${"),
+            new ConfigError(route, "headers.${env:HOME}", null, "is a key holding a reference; ${env:...} and ${file:...} are resolved in values only"),
+        ], errors.Take(4));
     }
 
     [Fact]

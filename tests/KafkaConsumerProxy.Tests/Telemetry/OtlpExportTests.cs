@@ -86,6 +86,30 @@ public sealed class OtlpExportTests : IClassFixture<TestCluster>
     }
 
     [Fact]
+    public async Task Run_OtlpHeaderWithReferenceInsideValue_CollectorGetsItResolved_Issue23()
+    {
+        // The README's example: Authorization: "Bearer ${env:OTLP_TOKEN}".
+        const string Token = "otlp-token-2323-secret";
+        var topic = _cluster.CreateTopic("otlp-ref", 1);
+        await _cluster.ProduceAsync(topic, Delivered.Numbered(1, 3));
+        await using var collector = await OtlpCollector.StartAsync();
+        await using var receiver = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("ref", topic, Names.Unique("g"), receiver.Port);
+        config.AppendMain($"telemetry:\n  otlp_endpoint: \"{collector.BaseAddress}\"\n  otlp_export_interval_ms: 1000\n  otlp_headers:\n    Authorization: \"Bearer ${{env:OTLP_TOKEN}}\"\n");
+
+        await using var kcp = KcpProcess.Run(config.ConfigFile, new Dictionary<string, string?> { ["OTLP_TOKEN"] = Token });
+        await DeliveryAssert.AllArrivedAsync(receiver, new Dictionary<int, int> { [0] = 3 }, Patience);
+        await collector.WaitForAsync(c => c.Requests.Any(r => r.Path == "/v1/metrics"), Patience, () => $"no metrics export; kcp output:\n{kcp.Tail()}");
+        kcp.SendSignal(KcpProcess.SigTerm);
+
+        Assert.Equal(0, await kcp.WaitForExitAsync(StopBound));
+        Assert.NotEmpty(collector.Requests);
+        Assert.All(collector.Requests, r => Assert.Equal($"Bearer {Token}", r.Headers.GetValueOrDefault("Authorization")));
+        Assert.All(kcp.Output, l => Assert.DoesNotContain(Token, l, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Run_CollectorDown_EveryMessageDeliveredAndFailuresLoggedOnceThenCounted_Issue11()
     {
         const int Partitions = 2, PerPartition = 20;
