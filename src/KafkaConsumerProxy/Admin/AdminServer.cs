@@ -45,13 +45,15 @@ internal sealed class AdminServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly string _addressFile;
     private readonly AdminConnections _connections;
+    private readonly AdminRefusals _refusals;
 
-    private AdminServer(WebApplication app, Uri address, string addressFile, AdminConnections connections)
+    private AdminServer(WebApplication app, Uri address, string addressFile, AdminConnections connections, AdminRefusals refusals)
     {
         _app = app;
         Address = address;
         _addressFile = addressFile;
         _connections = connections;
+        _refusals = refusals;
     }
 
     /// <summary>The base address it listens on, such as <c>http://127.0.0.1:9464/</c>.</summary>
@@ -116,6 +118,7 @@ internal sealed class AdminServer : IAsyncDisposable
         builder.Services.AddSingleton<IHostLifetime, QuietLifetime>();
         var adminLogger = registry.Loggers.CreateLogger("kcp.admin");
         var connections = new AdminConnections(adminLogger, registry.Time);
+        var refusals = new AdminRefusals(new AuditLog(config.StateDir, adminLogger), adminLogger, registry.Time);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -141,8 +144,7 @@ internal sealed class AdminServer : IAsyncDisposable
             using var serving = connections.Serving(context.Connection.Id);
             if (Refusal(context, token, hosts) is { } refusal)
             {
-                var remote = context.Connection.RemoteIpAddress?.ToString() ?? "?";
-                Log.AdminRefused(adminLogger, context.Request.Method, LogText.Escape(context.Request.Path.Value), remote, refusal.Reason);
+                refusals.Add(context, RefusedWho(context, token), refusal.Status, refusal.Reason);
                 if (refusal.Status == StatusCodes.Status401Unauthorized)
                 {
                     context.Response.Headers.WWWAuthenticate = "Bearer realm=\"kcp\"";
@@ -150,11 +152,6 @@ internal sealed class AdminServer : IAsyncDisposable
 
                 context.Response.StatusCode = refusal.Status;
                 await context.Response.WriteAsJsonAsync(new ControlError(refusal.Reason), ControlJson.Options).ConfigureAwait(false);
-                if (!IsRead(context.Request.Method))
-                {
-                    new AuditLog(config.StateDir, adminLogger).Write(Who(context, token), context.Request.Method, context.Request.Path + context.Request.QueryString, refusal.Status);
-                }
-
                 return;
             }
 
@@ -185,6 +182,7 @@ internal sealed class AdminServer : IAsyncDisposable
             // endpoint, so kcp runs on without it, saying so at error.
             await app.DisposeAsync().ConfigureAwait(false);
             connections.Dispose();
+            refusals.Dispose();
             Log.AdminBindFailed(logger, listen.ToString(), ex.Message);
             return null;
         }
@@ -192,6 +190,7 @@ internal sealed class AdminServer : IAsyncDisposable
         {
             await app.DisposeAsync().ConfigureAwait(false);
             connections.Dispose();
+            refusals.Dispose();
             throw;
         }
 
@@ -211,11 +210,12 @@ internal sealed class AdminServer : IAsyncDisposable
         {
             await app.DisposeAsync().ConfigureAwait(false);
             connections.Dispose();
+            refusals.Dispose();
             throw;
         }
 
         Log.AdminListening(logger, address.Authority, settings.HasToken ? "bearer token required" : $"no token: changes only from uid {LoopbackPeer.Self} on loopback", file);
-        return new AdminServer(app, address, file, connections);
+        return new AdminServer(app, address, file, connections, refusals);
     }
 
     /// <summary>Why the routes are not all ready: a route that should run (not stopped by an operator) is not running or has not joined.</summary>
@@ -272,6 +272,18 @@ internal sealed class AdminServer : IAsyncDisposable
         }
 
         return context.Items.TryGetValue(PeerUidKey, out var uid) && uid is uint known ? $"uid {known} at {remote}" : remote;
+    }
+
+    /// <summary>Who sent a refused request: a token holder only when it carried the token.</summary>
+    private static string RefusedWho(HttpContext context, byte[]? token)
+    {
+        var remote = context.Connection.RemoteIpAddress is { } ip ? (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip).ToString() : "unknown";
+        if (token is not null)
+        {
+            return TokenProblem(context, token) is null ? $"token holder at {remote}" : $"client without the token at {remote}";
+        }
+
+        return context.Items.TryGetValue(PeerUidKey, out var uid) && uid is uint known ? $"uid {known} at {remote}" : $"client at {remote}";
     }
 
     private static readonly object PeerUidKey = new();
@@ -362,6 +374,7 @@ internal sealed class AdminServer : IAsyncDisposable
         finally
         {
             _connections.Dispose();
+            _refusals.Dispose();
         }
     }
 

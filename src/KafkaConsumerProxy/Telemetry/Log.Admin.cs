@@ -38,6 +38,9 @@ internal static partial class Log
     [LoggerMessage(2000, LogLevel.Warning, "Route {Route} member {Member}: {Topic}/{Partition} moved forward by {Who}'s seek from {From} to {To}; {Skipped} unfinished message(s) passed are skipped (kind seek), {Unread} offset(s) never fetched are passed")]
     public static partial void PartitionSeekForward(ILogger logger, string route, int member, string topic, int partition, long from, long to, string who, int skipped, long unread);
 
+    [LoggerMessage(2062, LogLevel.Warning, "Admin requests refused: {Count} more in the last {Seconds} s (status {Status}); latest: {Method} {Path} from {Who}: {Reason}")]
+    public static partial void AdminRefusedSummary(ILogger logger, long count, int seconds, string method, string path, string who, int status, string reason);
+
     [LoggerMessage(1706, LogLevel.Information, "Admin endpoint is off (admin.listen: off)")]
     public static partial void AdminOff(ILogger logger);
 }

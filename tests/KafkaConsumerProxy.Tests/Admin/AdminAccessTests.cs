@@ -213,6 +213,55 @@ public sealed class AdminAccessTests : IClassFixture<TestCluster>
         Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
     }
 
+    [Fact]
+    public async Task RefusedRequestFlood_IsCountedNotAppended_AuditNamesWhoAsked_Issue23()
+    {
+        const string Token = "test-token-0123456789abcdef";
+        const int Refused = 500;
+        var topic = _cluster.CreateTopic("adm-flood", 1);
+        await using var receiver = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("r1", topic, Names.Unique("g"), receiver.Port);
+        await File.WriteAllTextAsync(Path.Combine(config.Directory, "admin.token"), Token + "\n");
+        await File.AppendAllTextAsync(config.ConfigFile, "  token_file: admin.token\n");
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        using var admin = await AdminClient.ConnectAsync(config.StateDir, kcp, Token, Patience);
+        await admin.WaitForJsonAsync("/api/v1/routes/r1", r => r.GetProperty("state").GetString() == "running", "r1 running", Patience);
+
+        var query = "?x=" + new string('a', 4096);
+        for (var i = 0; i < Refused; i++)
+        {
+            Assert.Equal(401, (await admin.SendAsync(HttpMethod.Post, "/api/v1/routes/r1/stop" + query, noToken: true)).Status);
+            Assert.Equal(401, (await admin.SendAsync(HttpMethod.Get, "/api/v1/routes" + query, noToken: true)).Status);
+        }
+
+        // The token holder's own change is audited as ever.
+        Assert.Equal(200, (await admin.SendAsync(HttpMethod.Post, "/api/v1/routes/r1/pause")).Status);
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+
+        var auditFile = Path.Combine(config.StateDir, "audit.jsonl");
+        var lines = await File.ReadAllLinesAsync(auditFile);
+        Assert.True(new FileInfo(auditFile).Length < 16 * 1024, $"audit.jsonl is {new FileInfo(auditFile).Length} bytes for {lines.Length} lines");
+        var refused = lines.Select(l => JsonDocument.Parse(l).RootElement).Where(e => e.GetProperty("status").GetInt32() == 401).ToList();
+        Assert.InRange(refused.Count, 2, 6);
+        Assert.Equal(Refused, refused.Sum(e => e.TryGetProperty("count", out var c) ? c.GetInt64() : 1));
+        Assert.All(refused, e =>
+        {
+            Assert.Equal("client without the token at 127.0.0.1", e.GetProperty("who").GetString());
+            Assert.Equal("POST", e.GetProperty("method").GetString());
+            Assert.True(e.GetProperty("path").GetString()!.Length < 600, e.GetProperty("path").GetString());
+        });
+        Assert.Contains(lines, l => l.Contains("/api/v1/routes/r1/pause", StringComparison.Ordinal) && l.Contains("\"who\":\"token holder at 127.0.0.1\"", StringComparison.Ordinal));
+
+        // The log: the first refusal of each kind in full, then one line per 30 s with the count.
+        var logged = kcp.Output.Where(l => l.Contains("Admin request", StringComparison.Ordinal)).ToList();
+        Assert.InRange(logged.Count, 4, 12);
+        Assert.All(logged, l => Assert.True(l.Length < 1500, l));
+        Assert.Contains(logged, l => l.Contains("Admin requests refused: ", StringComparison.Ordinal) && l.Contains("(status 401); latest: POST", StringComparison.Ordinal));
+        Assert.Contains(logged, l => l.Contains("Admin requests refused: ", StringComparison.Ordinal) && l.Contains("(status 401); latest: GET", StringComparison.Ordinal));
+    }
+
     /// <summary>True when the peer closed <paramref name="socket"/> (readable with nothing to read, or reset).</summary>
     private static bool ClosedByPeer(System.Net.Sockets.Socket socket)
     {
