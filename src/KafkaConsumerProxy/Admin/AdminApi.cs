@@ -63,7 +63,14 @@ public sealed record PartitionInfo(
     long OldestUnfinishedOffset,
     DateTimeOffset? OldestUnfinishedSince,
     FailingMessage? Failing,
-    IReadOnlyList<FailingMessage> FailingAll);
+    IReadOnlyList<FailingMessage> FailingAll)
+{
+    /// <summary>Offsets fetched past the partition's last successful commit: what a takeover now would deliver again.</summary>
+    public long Uncommitted { get; init; }
+
+    /// <summary>True while fetching is paused at <c>max_uncommitted</c> until a commit succeeds.</summary>
+    public bool WaitingForCommit { get; init; }
+}
 
 /// <summary>The answer of <c>GET /api/v1/routes</c> on the admin endpoint (a superset of <see cref="RoutesListing"/>).</summary>
 public sealed record RouteInfoListing(IReadOnlyList<RouteInfo> Routes, ReloadResult? LastReload, ReloadResult? LastRejectedReload);
@@ -215,7 +222,11 @@ internal static class AdminApi
             {
                 var mine = failing.Where(f => f.Partition == p.Partition).ToList();
                 return new PartitionInfo(p.Topic, p.Partition, p.Member, p.NextOffset, p.CommittedOffset, p.HighWatermark, p.Lag, p.InFlight,
-                    p.OldestUnfinishedOffset, p.OldestUnfinishedSince, mine.FirstOrDefault(), mine);
+                    p.OldestUnfinishedOffset, p.OldestUnfinishedSince, mine.FirstOrDefault(), mine)
+                {
+                    Uncommitted = p.Uncommitted,
+                    WaitingForCommit = p.WaitingForCommit,
+                };
             })];
         }
 

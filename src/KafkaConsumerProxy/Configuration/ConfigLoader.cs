@@ -328,6 +328,7 @@ public static partial class ConfigLoader
                 _ => RouteDefaults.ResponseCheck,
             },
             CommitIntervalMs = r.Int("commit_interval_ms", 1, 3_600_000, required: false) ?? RouteDefaults.CommitIntervalMs,
+            MaxUncommitted = r.Int("max_uncommitted", 0, RouteDefaults.MaxMaxUncommitted, required: false) ?? RouteDefaults.MaxUncommitted,
         };
         route = ReadThroughputKeys(r, route);
         route = ReadPolicyKeys(r, route, clusters, limits);

@@ -9,6 +9,13 @@ public sealed record OffsetSettings
     /// <summary><c>commit_interval_ms</c>: commit period in mode 1; default <see cref="RouteDefaults.CommitIntervalMs"/>.</summary>
     public int CommitIntervalMs { get; init; } = RouteDefaults.CommitIntervalMs;
 
+    /// <summary>
+    /// <c>max_uncommitted</c>: how far delivery of a partition may run ahead of its last successful commit, in offsets;
+    /// at the bound fetching of the partition pauses until a commit succeeds again, so a takeover repeats at most this
+    /// many messages of it (plus those in flight). 0 = no bound. Default <see cref="RouteDefaults.MaxUncommitted"/>.
+    /// </summary>
+    public int MaxUncommitted { get; init; } = RouteDefaults.MaxUncommitted;
+
     /// <summary><c>use_saved_offset_time</c>: seconds; see offset anomalies. Negative disables restoring (required).</summary>
     public int UseSavedOffsetTime { get; init; }
 }

@@ -150,6 +150,9 @@ public sealed record RouteDefinition
     /// <inheritdoc cref="OffsetSettings.CommitIntervalMs"/>
     public int CommitIntervalMs { get => Offsets.CommitIntervalMs; init => Offsets = Offsets with { CommitIntervalMs = value }; }
 
+    /// <inheritdoc cref="OffsetSettings.MaxUncommitted"/>
+    public int MaxUncommitted { get => Offsets.MaxUncommitted; init => Offsets = Offsets with { MaxUncommitted = value }; }
+
     /// <inheritdoc cref="DeliverySettings.AsyncConcurrency"/>
     public int AsyncConcurrency { get => Delivery.AsyncConcurrency; init => Delivery = Delivery with { AsyncConcurrency = value }; }
 
@@ -198,6 +201,16 @@ public static class RouteDefaults
 
     /// <summary>5000 ms between commits in mode 1.</summary>
     public const int CommitIntervalMs = 5000;
+
+    /// <summary>
+    /// 20,000 offsets of a partition fetched past its last successful commit before its fetching pauses: twice
+    /// <see cref="MaxPending"/>, so the bound never stops a partition whose commits go through (kcp commits early once
+    /// half of it is reached), and a takeover after commits were refused repeats at most that many of its messages.
+    /// </summary>
+    public const int MaxUncommitted = 20_000;
+
+    /// <summary>The largest <c>max_uncommitted</c>.</summary>
+    public const int MaxMaxUncommitted = 100_000_000;
 
     /// <summary>Commits of modes 2 and 3 are coalesced over this many milliseconds.</summary>
     public const int CoalescedCommitIntervalMs = 200;

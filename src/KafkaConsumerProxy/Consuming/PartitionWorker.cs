@@ -19,7 +19,8 @@ namespace KafkaConsumerProxy.Consuming;
 /// </list>
 /// The consumer thread hands messages over through an unbounded queue whose size is bounded by pausing the
 /// partition at <c>max_pending</c> unfinished messages and resuming it at half of that, and by the member's
-/// <c>max_pending_bytes</c> (<see cref="PendingBytes"/>). Each message is tracked when it arrives and finished, in any
+/// <c>max_pending_bytes</c> (<see cref="PendingBytes"/>); and, so that a takeover repeats little, by pausing it at
+/// <c>max_uncommitted</c> offsets past its last successful commit until a commit succeeds. Each message is tracked when it arrives and finished, in any
 /// order, when delivered or skipped, so commits never pass an unfinished one.
 /// <para>
 /// An unexpected exception (a bug, not a failed delivery: those are outcomes) is logged at error with the partition,
@@ -47,6 +48,12 @@ internal sealed class PartitionWorker
     private bool _paused;
     private bool _pausedByCount;
     private bool _pausedByBytes;
+    private bool _pausedByCommit;
+
+    // max_uncommitted (0: none) and the offset from which fetched messages count as not committed: the partition's last
+    // successful commit, else the first offset fetched (consumer thread only).
+    private readonly int _maxUncommitted;
+    private long _uncommittedFrom = -1;
 
     // The offset after the last message enqueued (consumer thread only): a message below it was fetched again because a
     // resume moved fetching to where it stood (see StartFetching), and is already here.
@@ -89,6 +96,7 @@ internal sealed class PartitionWorker
         _consumer = consumer;
         var route = deliverer.Route;
         _maxPending = route.MaxPending;
+        _maxUncommitted = route.MaxUncommitted;
         _batchSize = route.BatchSize;
         _linger = TimeSpan.FromMilliseconds(route.BatchLingerMs);
         _inFlight = inFlight;
@@ -106,7 +114,7 @@ internal sealed class PartitionWorker
 
     public PartitionProgress Progress { get; }
 
-    /// <summary>True while fetching of the partition is paused by this worker (either bound).</summary>
+    /// <summary>True while fetching of the partition is paused by this worker (any bound).</summary>
     public bool IsPaused
     {
         get
@@ -116,6 +124,57 @@ internal sealed class PartitionWorker
                 return _paused;
             }
         }
+    }
+
+    /// <summary>
+    /// Offsets fetched past the partition's last successful commit (consumer thread only): what a takeover now would
+    /// deliver again.
+    /// </summary>
+    public long Uncommitted => _uncommittedFrom < 0 || _next < 0 ? 0 : Math.Max(0, _next - _uncommittedFrom);
+
+    /// <summary>Where <see cref="Uncommitted"/> counts from: the last successful commit, else the first offset fetched; -1 before either.</summary>
+    public long UncommittedFrom => _uncommittedFrom;
+
+    /// <summary>True when <see cref="Uncommitted"/> is half way to <c>max_uncommitted</c>: the member commits early.</summary>
+    public bool NearUncommittedBound => _maxUncommitted > 0 && Uncommitted >= Math.Max(1, _maxUncommitted / 2);
+
+    /// <summary>True while fetching is paused because <c>max_uncommitted</c> offsets wait for a successful commit.</summary>
+    public bool WaitingForCommit
+    {
+        get
+        {
+            lock (_pauseLock)
+            {
+                return _pausedByCommit;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sets where <see cref="Uncommitted"/> counts from before the first message: the last successful commit, or what a
+    /// stopped worker of the partition counted from (a pause or a restart does not forget commits that failed).
+    /// </summary>
+    public void CountUncommittedFrom(long offset) => _uncommittedFrom = offset;
+
+    /// <summary>
+    /// A commit of <paramref name="offset"/> for this partition succeeded (consumer thread): a partition paused for
+    /// <c>max_uncommitted</c> fetches again once it is under the bound.
+    /// </summary>
+    public void OnCommitted(long offset)
+    {
+        _uncommittedFrom = offset;
+        if (!Volatile.Read(ref _pausedByCommit) || Uncommitted >= _maxUncommitted)
+        {
+            return;
+        }
+
+        lock (_pauseLock)
+        {
+            _pausedByCommit = false;
+            UpdatePause();
+        }
+
+        Log.CommitCaughtUp(_logger, _deliverer.Route.Name, Partition.Topic, Partition.Partition.Value, offset);
     }
 
     /// <summary>The fault that stopped the worker, if any.</summary>
@@ -140,6 +199,28 @@ internal sealed class PartitionWorker
         }
 
         _next = record.Offset + 1;
+        if (_uncommittedFrom < 0)
+        {
+            _uncommittedFrom = record.Offset;
+        }
+
+        if (_maxUncommitted > 0 && Uncommitted >= _maxUncommitted)
+        {
+            // Nothing further is fetched until a commit succeeds: a takeover repeats at most max_uncommitted messages.
+            bool started;
+            lock (_pauseLock)
+            {
+                started = !_pausedByCommit && !_leaving;
+                _pausedByCommit = true;
+                UpdatePause();
+            }
+
+            if (started)
+            {
+                Log.WaitingForCommit(_logger, _deliverer.Route.Name, Partition.Topic, Partition.Partition.Value, Uncommitted, _uncommittedFrom);
+            }
+        }
+
         if (Progress.FinishIfDoneBefore(record.Offset))
         {
             // Delivered (or skipped) before a pause or fault restarted the partition behind it.
@@ -428,10 +509,10 @@ internal sealed class PartitionWorker
         }
     }
 
-    /// <summary>Pauses or resumes the partition to match the two bounds. Under <see cref="_pauseLock"/>.</summary>
+    /// <summary>Pauses or resumes the partition to match the three bounds. Under <see cref="_pauseLock"/>.</summary>
     private void UpdatePause()
     {
-        var pause = _pausedByCount || _pausedByBytes;
+        var pause = _pausedByCount || _pausedByBytes || _pausedByCommit;
         if (pause == _paused || (!pause && _leaving))
         {
             // Stopped workers leave resuming to whoever takes the partition next (see RouteMember.OnRevoked).

@@ -87,7 +87,7 @@ internal sealed partial class RouteMember
             }
 
             Observations.Publish(new PartitionView(_route.Name, worker.Partition.Topic, number, _index, position, committed, high,
-                worker.Progress.Pending, oldest, since));
+                worker.Progress.Pending, oldest, since, worker.Uncommitted, worker.WaitingForCommit));
             _published.Add(number);
         }
 

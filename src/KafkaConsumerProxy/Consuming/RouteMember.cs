@@ -205,6 +205,15 @@ internal sealed partial class RouteMember : ISupervisedMember
     private PartitionWorker StartWorker(IConsumer<byte[]?, byte[]?> consumer, TopicPartition partition, PartitionProgress progress)
     {
         var worker = new PartitionWorker(partition, progress, _deliverer, consumer, _inFlight, _pendingBytes, _logger, _faulted.Enqueue);
+
+        // A worker that replaces a stopped one (pause, fault, seek) counts uncommitted messages from the same commit.
+        var from = _committer.CommittedOf(partition.Partition.Value)
+            ?? (_workers.TryGetValue(partition.Partition.Value, out var before) ? before.UncommittedFrom : -1);
+        if (from >= 0)
+        {
+            worker.CountUncommittedFrom(from);
+        }
+
         _workers[partition.Partition.Value] = worker;
         worker.Start();
         return worker;

@@ -1,4 +1,5 @@
 using Confluent.Kafka;
+using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Consuming;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -41,17 +42,40 @@ internal sealed class OffsetCommitter
     /// <summary>The offset this member last committed for <paramref name="partition"/>, if any.</summary>
     public long? CommittedOf(int partition) => _committed.TryGetValue(partition, out var offset) ? offset : null;
 
-    public void CommitIfDue(IConsumer<byte[]?, byte[]?> consumer, IEnumerable<PartitionWorker> workers)
+    /// <summary>
+    /// Commits at every <see cref="Interval"/>, and early (at most every <see cref="EarlyCommitSpacing"/>) while a
+    /// partition is half way to <c>max_uncommitted</c>, so that the bound pauses only partitions whose commits fail.
+    /// </summary>
+    public void CommitIfDue(IConsumer<byte[]?, byte[]?> consumer, IReadOnlyCollection<PartitionWorker> workers)
     {
-        if (_time.GetElapsedTime(_lastCommit) >= Interval)
+        var since = _time.GetElapsedTime(_lastCommit);
+        if (since >= Interval || (since >= EarlyCommitSpacing && workers.Any(w => w.NearUncommittedBound)))
         {
             CommitNow(consumer, workers);
         }
     }
 
-    /// <summary>Commits what is finished now; returns false when the commit failed.</summary>
-    public bool CommitNow(IConsumer<byte[]?, byte[]?> consumer, IEnumerable<PartitionWorker> workers) =>
-        Commit(consumer, Uncommitted(workers));
+    /// <summary>The shortest time between two early commits (and attempts of a failing one).</summary>
+    public static readonly TimeSpan EarlyCommitSpacing = TimeSpan.FromMilliseconds(RouteDefaults.CoalescedCommitIntervalMs);
+
+    /// <summary>Commits what is finished now and tells the workers; returns false when the commit failed.</summary>
+    public bool CommitNow(IConsumer<byte[]?, byte[]?> consumer, IReadOnlyCollection<PartitionWorker> workers)
+    {
+        if (!Commit(consumer, Uncommitted(workers)))
+        {
+            return false;
+        }
+
+        foreach (var worker in workers)
+        {
+            if (_committed.TryGetValue(worker.Partition.Partition.Value, out var committed))
+            {
+                worker.OnCommitted(committed);
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>
     /// Commits the final positions of partitions being released. If the group refuses the commit (as it may while it

@@ -54,6 +54,10 @@ public sealed class ProxyMetrics : IDisposable
             description: "The partition's high watermark from the latest fetch (-1: unknown)");
         _meter.CreateObservableGauge("kcp.partition.oldest_unfinished_age", () => OldestAges(), unit: "s",
             description: "Age of the oldest message fetched and not yet delivered or skipped, per partition (0: none)");
+        _meter.CreateObservableGauge("kcp.partition.uncommitted", () => Observations.Partitions().Select(p => new Measurement<long>(p.Uncommitted, PartitionTags(p))),
+            description: "Offsets fetched past the partition's last successful commit (what a takeover would deliver again)");
+        _meter.CreateObservableGauge("kcp.partition.waiting_for_commit", () => Observations.Partitions().Select(p => new Measurement<int>(p.WaitingForCommit ? 1 : 0, PartitionTags(p))),
+            description: "1 while fetching of the partition is paused at max_uncommitted until a commit succeeds, else 0");
         _meter.CreateObservableGauge("kcp.messages.blocked", () => Blocked(),
             description: "Messages being retried now (failed at least once, not yet delivered or skipped)");
         _meter.CreateObservableGauge("kcp.route.state", () => RouteStates(),

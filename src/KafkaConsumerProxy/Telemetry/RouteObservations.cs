@@ -10,6 +10,8 @@ namespace KafkaConsumerProxy.Telemetry;
 /// <param name="InFlight">Messages fetched and not yet finished (delivered or skipped).</param>
 /// <param name="OldestUnfinishedOffset">The oldest of those, or -1.</param>
 /// <param name="OldestUnfinishedSince">When this member first saw that offset unfinished.</param>
+/// <param name="Uncommitted">Offsets fetched past the last successful commit (what a takeover would repeat).</param>
+/// <param name="WaitingForCommit">Fetching is paused at <c>max_uncommitted</c> until a commit succeeds.</param>
 public sealed record PartitionView(
     string Route,
     string Topic,
@@ -20,7 +22,9 @@ public sealed record PartitionView(
     long HighWatermark,
     int InFlight,
     long OldestUnfinishedOffset,
-    DateTimeOffset? OldestUnfinishedSince)
+    DateTimeOffset? OldestUnfinishedSince,
+    long Uncommitted = 0,
+    bool WaitingForCommit = false)
 {
     /// <summary>High watermark − committed offset (what the group still has to finish), 0 when unknown.</summary>
     public long Lag => HighWatermark < 0 ? 0 : Math.Max(0, HighWatermark - Math.Max(CommittedOffset, 0));

@@ -770,6 +770,27 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Theory]
+    [InlineData(null, 20_000)]
+    [InlineData("0", 0)]
+    [InlineData("100000000", 100_000_000)]
+    public void Load_MaxUncommitted_DefaultAndBounds_Issue23(string? value, int expected)
+    {
+        Write("routes/r.yaml", value is null ? RouteYaml() : RouteYaml(("max_uncommitted", value)));
+
+        Assert.Equal(expected, Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes).MaxUncommitted);
+    }
+
+    [Theory]
+    [InlineData("-1", "key 'max_uncommitted' = '-1': must be an integer from 0 to 100000000")]
+    [InlineData("100000001", "key 'max_uncommitted' = '100000001': must be an integer from 0 to 100000000")]
+    public void TryLoad_MaxUncommittedOutOfRange_ReportsKeyValueAndAllowedValues_Issue23(string value, string expected)
+    {
+        Write("routes/r.yaml", RouteYaml(("max_uncommitted", value)));
+
+        Assert.Equal(expected, Describe(Assert.Single(Errors())));
+    }
+
+    [Theory]
     [InlineData("ordering", "partition", "key 'ordering' = 'partition': must be one of: key, none")]
     [InlineData("format", "xml", "key 'format' = 'xml': must be one of: form, json, raw, cloudevents")]
     [InlineData("max_pending", "0", "key 'max_pending' = '0': must be an integer from 1 to 1000000")]

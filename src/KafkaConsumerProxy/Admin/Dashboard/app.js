@@ -83,7 +83,7 @@
         cell(row, p.partition);
         cell(row, p.member);
         cell(row, p.next_offset);
-        cell(row, p.committed_offset);
+        cell(row, p.committed_offset + (p.waiting_for_commit ? " (waiting for commit: " + p.uncommitted + " uncommitted)" : ""));
         cell(row, p.high_watermark);
         cell(row, p.lag, "lag");
         cell(row, p.in_flight);
