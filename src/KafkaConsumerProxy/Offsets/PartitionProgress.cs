@@ -39,8 +39,22 @@ internal sealed class PartitionProgress
     /// <summary>The oldest fetched offset not yet finished, or -1 when none is pending.</summary>
     public long OldestUnfinished => _tracker.Pending > 0 ? _tracker.RestartPosition : -1;
 
-    /// <summary>The fetched offsets not yet finished, and those finished ahead of the oldest of them, in offset order.</summary>
-    public (long[] Unfinished, long[] FinishedAhead) Snapshot() => _tracker.Snapshot();
+    /// <summary>
+    /// The fetched offsets not yet finished, and those finished ahead of the oldest of them, in offset order; the latter
+    /// include those finished before a restart that are not fetched again yet (consumer thread only).
+    /// </summary>
+    public (long[] Unfinished, long[] FinishedAhead) Snapshot()
+    {
+        var (unfinished, finishedAhead) = _tracker.Snapshot();
+        if (_doneBefore is null)
+        {
+            return (unfinished, finishedAhead);
+        }
+
+        var all = finishedAhead.Concat(_doneBefore).ToArray();
+        Array.Sort(all);
+        return (unfinished, all);
+    }
 
     /// <summary>
     /// The next offset to commit, or -1 when there is nothing to commit. In mode 3 it never passes what the local
