@@ -47,13 +47,16 @@ internal sealed class AdminServer : IAsyncDisposable
     private readonly AdminConnections _connections;
     private readonly AdminRefusals _refusals;
 
-    private AdminServer(WebApplication app, Uri address, string addressFile, AdminConnections connections, AdminRefusals refusals)
+    private readonly AddressAnnouncement _announcement;
+
+    private AdminServer(WebApplication app, Uri address, string addressFile, AdminConnections connections, AdminRefusals refusals, AddressAnnouncement announcement)
     {
         _app = app;
         Address = address;
         _addressFile = addressFile;
         _connections = connections;
         _refusals = refusals;
+        _announcement = announcement;
     }
 
     /// <summary>The base address it listens on, such as <c>http://127.0.0.1:9464/</c>.</summary>
@@ -198,24 +201,9 @@ internal sealed class AdminServer : IAsyncDisposable
             ?? throw new IOException($"the admin endpoint did not report the address it listens on ({listen})");
         var address = new Uri(bound.EndsWith('/') ? bound : bound + "/");
         var file = AddressFileFor(config.StateDir);
-        try
-        {
-            Directory.CreateDirectory(config.StateDir);
-            var text = JsonSerializer.Serialize(new { url = address.ToString(), pid = Environment.ProcessId, token_required = settings.HasToken }, ControlJson.Options);
-            var temp = file + ".tmp";
-            File.WriteAllText(temp, text);
-            File.Move(temp, file, overwrite: true);
-        }
-        catch
-        {
-            await app.DisposeAsync().ConfigureAwait(false);
-            connections.Dispose();
-            refusals.Dispose();
-            throw;
-        }
-
+        var text = JsonSerializer.Serialize(new { url = address.ToString(), pid = Environment.ProcessId, token_required = settings.HasToken }, ControlJson.Options);
         Log.AdminListening(logger, address.Authority, settings.HasToken ? "bearer token required" : $"no token: changes only from uid {LoopbackPeer.Self} on loopback", file);
-        return new AdminServer(app, address, file, connections, refusals);
+        return new AdminServer(app, address, file, connections, refusals, new AddressAnnouncement(config.StateDir, file, text, logger));
     }
 
     /// <summary>Why the routes are not all ready: a route that should run (not stopped by an operator) is not running or has not joined.</summary>
@@ -369,6 +357,7 @@ internal sealed class AdminServer : IAsyncDisposable
     {
         try
         {
+            await _announcement.DisposeAsync().ConfigureAwait(false);
             await LocalApp.StopAsync(_app, _addressFile).ConfigureAwait(false);
         }
         finally

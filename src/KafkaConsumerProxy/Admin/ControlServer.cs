@@ -18,7 +18,8 @@ namespace KafkaConsumerProxy.Admin;
 /// <c>kcp reload</c> find it from <c>--config</c>. Several kcp processes may share a state_dir (they share its skip
 /// records, operator state and local records, one owner per partition): the first serves <c>kcp.sock</c>, each further
 /// one <c>kcp-{pid}.sock</c>, and the CLI sends an operation to every one that answers. A socket file left by a killed
-/// kcp is replaced.
+/// kcp is replaced. A socket file removed while kcp runs (state_dir deleted) is noticed within
+/// <see cref="CheckInterval"/> and listened on again, state_dir re-created.
 /// </summary>
 internal sealed class ControlServer : IAsyncDisposable
 {
@@ -27,12 +28,24 @@ internal sealed class ControlServer : IAsyncDisposable
 
     private const int MaxSocketPathBytes = StateDirRules.MaxSocketPathBytes;
 
-    private readonly WebApplication _app;
+    /// <summary>How often the socket file is checked for; 2 s.</summary>
+    internal static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(2);
 
-    private ControlServer(WebApplication app, string path)
+    private readonly string _stateDir;
+    private readonly RouteRegistry _registry;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _watch;
+    private WebApplication? _app;
+
+    private ControlServer(WebApplication app, string path, string stateDir, RouteRegistry registry, ILogger logger)
     {
         _app = app;
         Path = path;
+        _stateDir = stateDir;
+        _registry = registry;
+        _logger = logger;
+        _watch = WatchAsync(_stop.Token);
     }
 
     public string Path { get; }
@@ -93,6 +106,13 @@ internal sealed class ControlServer : IAsyncDisposable
             throw new InvalidOperationException($"the control socket path {path} is longer than the {MaxSocketPathBytes} bytes a Unix socket path may have; use a shorter state_dir");
         }
 
+        var app = await ListenAsync(path, registry).ConfigureAwait(false);
+        Log.ControlListening(logger, path);
+        return new ControlServer(app, path, stateDir, registry, logger);
+    }
+
+    private static async Task<WebApplication> ListenAsync(string path, RouteRegistry registry)
+    {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
             ContentRootPath = AppContext.BaseDirectory,
@@ -123,8 +143,67 @@ internal sealed class ControlServer : IAsyncDisposable
             throw;
         }
 
-        Log.ControlListening(logger, path);
-        return new ControlServer(app, path);
+        return app;
+    }
+
+    // The listener of a removed socket file still runs but no client can reach it: listen at the path again.
+    private async Task WatchAsync(CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(CheckInterval);
+        var failing = false;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
+            {
+                if (File.Exists(Path))
+                {
+                    continue;
+                }
+
+                try
+                {
+                    Directory.CreateDirectory(_stateDir);
+                    // The old listener first: stopping it may remove the file at its path, which the new one creates.
+                    if (_app is { } old)
+                    {
+                        _app = null;
+                        await StopAppAsync(old).ConfigureAwait(false);
+                    }
+
+                    _app = await ListenAsync(Path, _registry).ConfigureAwait(false);
+                    failing = false;
+                    Log.ControlSocketRecreated(_logger, Path);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    if (!failing)
+                    {
+                        Log.ControlSocketRecreateFailed(_logger, Path, ex.Message);
+                    }
+
+                    failing = true;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Disposed.
+        }
+    }
+
+    private static async Task StopAppAsync(WebApplication app)
+    {
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await app.StopAsync(bound.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped by disposing it.
+        }
+
+        await app.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>True when something accepts connections on the socket <paramref name="path"/>.</summary>
@@ -143,7 +222,16 @@ internal sealed class ControlServer : IAsyncDisposable
         }
     }
 
-    public ValueTask DisposeAsync() => LocalApp.StopAsync(_app, Path);
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _watch.ConfigureAwait(false);
+        _stop.Dispose();
+        if (_app is { } app)
+        {
+            await LocalApp.StopAsync(app, Path).ConfigureAwait(false);
+        }
+    }
 
     private sealed class RunnerLifetime : IHostLifetime
     {

@@ -60,4 +60,42 @@ public sealed class StatusCliTests : IClassFixture<TestCluster>
         kcp.SendSignal(KcpProcess.SigTerm);
         Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
     }
+
+    [Fact]
+    public async Task StateDirRemovedWhileRunning_SocketAndAdminAddressWrittenAgain_CliWorksAgain_Issue23()
+    {
+        var topic = _cluster.CreateTopic("cli-statedir", 1);
+        await using var receiver = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("pay", topic, Names.Unique("g"), receiver.Port);
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        await kcp.WaitForOutputAsync("Admin endpoint listening", Patience);
+        var adminFile = Path.Combine(config.StateDir, "admin.json");
+        var address = await File.ReadAllTextAsync(adminFile);
+        Assert.Equal(0, (await RoutesProcessTests.CliAsync("routes", "list", "--config", config.ConfigFile)).Code);
+
+        Directory.Delete(config.StateDir, recursive: true);
+
+        // Re-created within a few seconds: the CLI reaches kcp again, and kcp status finds the admin endpoint.
+        var (code, output) = (1, "");
+        var deadline = DateTime.UtcNow + Patience;
+        while (DateTime.UtcNow < deadline)
+        {
+            (code, output) = await RoutesProcessTests.CliAsync("routes", "list", "--config", config.ConfigFile);
+            if (code == 0 && File.Exists(adminFile))
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.True(code == 0, output);
+        Assert.Matches(@"(?m)^pay\s+running\s", output);
+        Assert.Equal(address, await File.ReadAllTextAsync(adminFile));
+        Assert.Empty(Directory.EnumerateFiles(config.StateDir, "*.tmp"));
+
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+    }
 }
