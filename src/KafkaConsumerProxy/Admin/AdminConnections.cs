@@ -25,15 +25,14 @@ internal sealed class AdminConnections : IDisposable
     private readonly LinkedList<Tracked> _order = new();
     private readonly Dictionary<string, Tracked> _byId = new(StringComparer.Ordinal);
     private readonly RepeatedLog<int, string> _closedLog;
+    private readonly ILogger _logger;
 
     public AdminConnections(ILogger logger, TimeProvider time)
     {
+        _logger = logger;
         _closedLog = new RepeatedLog<int, string>(time, RepeatedLog<int, string>.DefaultInterval,
-            (_, summary) => Log.AdminConnectionsClosed(logger, summary.Count, (int)summary.Since.TotalSeconds, summary.Latest));
-        Logger = logger;
+            (_, summary) => Log.AdminConnectionsClosed(logger, summary.Count, (int)Math.Ceiling(summary.Since.TotalSeconds), summary.Latest));
     }
-
-    private ILogger Logger { get; }
 
     /// <summary>The connection middleware of the listener.</summary>
     public ConnectionDelegate Limit(ConnectionDelegate next) => async connection =>
@@ -74,7 +73,7 @@ internal sealed class AdminConnections : IDisposable
                 : $"refused a connection of {client}: all of its {MaxPerClient} connections (or all {MaxTotal}) are serving requests";
             if (_closedLog.ShouldLog(0, what))
             {
-                Log.AdminConnectionClosed(Logger, what);
+                Log.AdminConnectionClosed(_logger, what);
             }
 
             victim?.Connection.Abort(new ConnectionAbortedException("closed by kcp to make room for a new connection"));

@@ -20,7 +20,7 @@ internal sealed class AdminRefusals : IDisposable
     {
         _audit = audit;
         _logger = logger;
-        _repeats = new RepeatedLog<(int Status, bool Change), Refused>(time, RepeatedLog<int, int>.DefaultInterval, (key, summary) =>
+        _repeats = new RepeatedLog<(int Status, bool Change), Refused>(time, RepeatedLog<(int, bool), Refused>.DefaultInterval, (key, summary) =>
         {
             var latest = summary.Latest;
             var seconds = (int)Math.Ceiling(summary.Since.TotalSeconds);

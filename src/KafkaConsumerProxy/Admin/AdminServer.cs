@@ -25,14 +25,16 @@ namespace KafkaConsumerProxy.Admin;
 /// <para>
 /// Access: with <c>token_file</c>, every request except <c>/healthz</c> and <c>/readyz</c> needs
 /// <c>Authorization: Bearer &lt;token&gt;</c> (compared in constant time); without one, requests that change state are
-/// accepted only from kcp's own user on loopback (<see cref="LoopbackPeer"/>). Requests that change state are refused when a browser says they come from
-/// another site (Origin or Sec-Fetch-Site), so a web page cannot make a visitor's browser skip messages. Requests must
-/// name the endpoint in Host and Origin (<see cref="AdminHosts"/>), so a page that rebinds its own name to this address
-/// is refused too.
+/// accepted only from kcp's own user on loopback (<see cref="LoopbackPeer"/>). Requests that change state are refused
+/// when a browser says they come from another site (Origin or Sec-Fetch-Site), so a web page cannot make a visitor's
+/// browser skip messages. Requests must name the endpoint in Host and Origin (<see cref="AdminHosts"/>), so a page that
+/// rebinds its own name to this address is refused too. <c>/readyz</c> gives its reasons only to a request that may read
+/// the API. Refused requests are summarised (<see cref="AdminRefusals"/>).
 /// </para>
 /// <para>
-/// Isolation from delivery: connections, request sizes and header times are bounded, so a slow or hostile client holds
-/// at most a few connections of this listener; deliveries use their own connection pools.
+/// Isolation from delivery: connections (<see cref="AdminConnections"/>), request sizes and header times are bounded,
+/// so a slow or hostile client holds at most a few connections of this listener and cannot keep health probes out;
+/// deliveries use their own connection pools.
 /// </para>
 /// </summary>
 internal sealed class AdminServer : IAsyncDisposable
