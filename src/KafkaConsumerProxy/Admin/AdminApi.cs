@@ -76,7 +76,11 @@ public sealed record PartitionInfo(
 public sealed record RouteInfoListing(IReadOnlyList<RouteInfo> Routes, ReloadResult? LastReload, ReloadResult? LastRejectedReload);
 
 /// <summary>The answer of a partition action (skip, retry).</summary>
-public sealed record PartitionActionResult(string Route, int Partition, long Offset, string Action, string Result, FailingMessage? Message);
+public sealed record PartitionActionResult(string Route, int Partition, long Offset, string Action, string Result, FailingMessage? Message)
+{
+    /// <summary>Every offset the action covers: <see cref="Offset"/> alone, or each message of the failing batch it heads.</summary>
+    public IReadOnlyList<long> Offsets { get; init; } = [Offset];
+}
 
 /// <summary>The answer 409 of a partition action whose message is not being retried.</summary>
 public sealed record PartitionConflict(string Error, IReadOnlyList<FailingMessage> Failing);
@@ -157,7 +161,8 @@ internal static class AdminApi
             {
                 Log.RetryNowRequested(logger, route, entry.Record.Topic, partition, offset.Value, by);
                 entry.RetryNow();
-                return Results.Json(new PartitionActionResult(route, partition, offset.Value, action, "retrying now", entry.Snapshot()), ControlJson.Options);
+                var retrying = entry.Snapshot();
+                return Results.Json(new PartitionActionResult(route, partition, offset.Value, action, "retrying now", retrying) { Offsets = retrying.Offsets }, ControlJson.Options);
             }
 
             if (!entry.Skip(by))
@@ -174,7 +179,7 @@ internal static class AdminApi
             }
 
             var done = observations.Find(route, partition, offset.Value) is null;
-            return Results.Json(new PartitionActionResult(route, partition, offset.Value, action, done ? "skipped" : "skip requested; not finished yet", snapshot), ControlJson.Options,
+            return Results.Json(new PartitionActionResult(route, partition, offset.Value, action, done ? "skipped" : "skip requested; not finished yet", snapshot) { Offsets = snapshot.Offsets }, ControlJson.Options,
                 statusCode: done ? StatusCodes.Status200OK : StatusCodes.Status202Accepted);
         });
         api.MapPost("/routes/{route}/seek", async (string route, HttpContext context) =>

@@ -51,7 +51,8 @@ internal static class StatusCommand
         {
             TryParse(parse.GetValue(position), out var partition, out var offset);
             var result = await client.SkipAsync(parse.GetRequiredValue(route), partition, offset).ConfigureAwait(false);
-            Console.Out.WriteLine($"{result.Route} partition {result.Partition} offset {result.Offset}: {result.Result}");
+            var offsets = result.Offsets.Count > 1 ? "offsets " + string.Join(", ", result.Offsets) : $"offset {result.Offset}";
+            Console.Out.WriteLine($"{result.Route} partition {result.Partition} {offsets}: {result.Result}");
             return 0;
         }).ConfigureAwait(false));
         return command;

@@ -306,7 +306,7 @@ public sealed class MessageDeliverer
                     _metrics.Observations.Finished(failing);
                 }
 
-                failing = _metrics.Observations.Failed(_route.Name, head, attempt, result, _time.GetUtcNow());
+                failing = _metrics.Observations.Failed(_route.Name, head, attempt, result, _time.GetUtcNow(), [.. batch.Select(r => r.Offset)]);
 
                 // One line per batch, not per message: a failing batch of hundreds would otherwise flood the log.
                 var described = batch.Count == 1 ? reason : $"{reason} (batch of {batch.Count}: offsets {RequestBuilder.DescribeOffsets(batch)})";

@@ -69,7 +69,11 @@ public sealed record FailingMessage(
     string LastOutcome,
     int? LastStatus,
     string? LastBody,
-    string LastReason);
+    string LastReason)
+{
+    /// <summary>Every offset the failing request carries, in order: the message's own, or each of a batch's (shown, skipped and retried with its first).</summary>
+    public IReadOnlyList<long> Offsets { get; init; } = [];
+}
 
 /// <summary>
 /// What the admin endpoint shows of the running routes beyond their supervisor state: every owned partition's offsets
@@ -179,10 +183,11 @@ public sealed class RouteObservations
     }
 
     /// <summary>Records a failed attempt of <paramref name="record"/>; the entry lives until <see cref="Finished"/>.</summary>
-    internal FailingEntry Failed(string route, KafkaRecord record, int attempt, DeliveryResult result, DateTimeOffset now)
+    /// <param name="offsets">Every offset of the failing request (a batch's, its first being <paramref name="record"/>'s).</param>
+    internal FailingEntry Failed(string route, KafkaRecord record, int attempt, DeliveryResult result, DateTimeOffset now, IReadOnlyList<long> offsets)
     {
         var entry = _failing.GetOrAdd((route, record.Partition, record.Offset), _ => new FailingEntry(route, record, now));
-        entry.Update(attempt, result);
+        entry.Update(attempt, result, offsets);
         return entry;
     }
 
@@ -217,6 +222,7 @@ internal sealed class FailingEntry
     private CancellationTokenSource _retry = new();
     private int _attempts;
     private DeliveryResult _last;
+    private IReadOnlyList<long> _offsets = [];
 
     public FailingEntry(string route, KafkaRecord record, DateTimeOffset since)
     {
@@ -247,10 +253,11 @@ internal sealed class FailingEntry
         }
     }
 
-    public void Update(int attempt, DeliveryResult result)
+    public void Update(int attempt, DeliveryResult result, IReadOnlyList<long> offsets)
     {
         lock (_gate)
         {
+            _offsets = offsets;
             _attempts = attempt;
             _last = result;
             if (_retry.IsCancellationRequested)
@@ -295,7 +302,10 @@ internal sealed class FailingEntry
         {
             var key = Record.Key is { } k ? LogText.Escape(k.AsSpan(0, Math.Min(k.Length, BodyExcerptBytes))) : null;
             return new FailingMessage(Route, Record.Topic, Record.Partition, Record.Offset, key, _attempts, _since,
-                _last.Outcome.ToString(), _last.StatusCode, _last.BodyExcerpt, _last.Describe());
+                _last.Outcome.ToString(), _last.StatusCode, _last.BodyExcerpt, _last.Describe())
+            {
+                Offsets = _offsets,
+            };
         }
     }
 }

@@ -136,6 +136,41 @@ public sealed class SeekTests : IClassFixture<TestCluster>
         Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
     }
 
+    [Fact]
+    public async Task Skip_FailingBatch_AnswerNamesEveryOffsetItCovers_Issue23()
+    {
+        var topic = _cluster.CreateTopic("skip-batch", 1);
+        var failing = true;
+        await using var receiver = await RecordingReceiver.StartAsync(_ => Volatile.Read(ref failing) ? Fault.Status(500) : Fault.None);
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        // The three messages are in the log before kcp starts and the linger is long: they form one batch.
+        await _cluster.ProduceAsync(topic, Enumerable.Range(0, 3).Select(i => (0, (byte[]?)null, (byte[]?)Encoding.UTF8.GetBytes($"m{i}"))));
+        config.AddRoute("b1", topic, Names.Unique("g"), receiver.Port, new Dictionary<string, object> { ["format"] = "json", ["batch_size"] = 10, ["batch_linger_ms"] = 500 });
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        using var admin = await AdminClient.ConnectAsync(config.StateDir, kcp, null, Patience);
+        var route = await admin.WaitForJsonAsync("/api/v1/routes/b1", j => j.GetProperty("partitions").EnumerateArray()
+            .Any(p => p.GetProperty("failing").ValueKind == JsonValueKind.Object), "a failing batch", Patience);
+        var shown = route.GetProperty("partitions")[0].GetProperty("failing");
+        Assert.Equal(0, shown.GetProperty("offset").GetInt64());
+        Assert.Equal([0L, 1, 2], shown.GetProperty("offsets").EnumerateArray().Select(e => e.GetInt64()));
+
+        var (status, body) = await admin.PostAsync("/api/v1/routes/b1/partitions/0/skip?offset=0");
+        Assert.True(status == 200, body);
+        using (var doc = JsonDocument.Parse(body))
+        {
+            Assert.Equal("skipped", doc.RootElement.GetProperty("result").GetString());
+            Assert.Equal([0L, 1, 2], doc.RootElement.GetProperty("offsets").EnumerateArray().Select(e => e.GetInt64()));
+        }
+
+        Volatile.Write(ref failing, false);
+        await _cluster.ProduceAsync(topic, [(0, (byte[]?)null, (byte[]?)Encoding.UTF8.GetBytes("m3"))]);
+        await receiver.WaitForAsync(r => r.Accepted().Any(), Patience);
+        Assert.Equal([0L, 1, 2], SkipRecords(config).Select(s => s.GetProperty("offset").GetInt64()));
+
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+    }
+
     private static string? Error(string body)
     {
         using var doc = JsonDocument.Parse(body);

@@ -93,12 +93,13 @@
         if (!f) continue;
         row.classList.add("failing");
         const pre = document.createElement("pre");
-        pre.textContent = "offset " + f.offset + (f.key !== null ? ", key " + f.key : "") + ", " + f.attempts + " attempts since " + f.failing_since +
+        pre.textContent = (f.offsets && f.offsets.length > 1 ? "offsets " + f.offsets.join(", ") : "offset " + f.offset) + (f.key !== null ? ", key " + f.key : "") + ", " + f.attempts + " attempts since " + f.failing_since +
           "\nlast: " + f.last_outcome + (f.last_status ? " (HTTP " + f.last_status + ")" : "") +
           (f.last_body ? "\nbody: " + f.last_body : "");
         info.appendChild(pre);
         const base = "/api/v1/routes/" + encodeURIComponent(r.route) + "/partitions/" + p.partition + "/";
-        button(td, "Skip", "Skip offset " + f.offset + " of " + r.route + " partition " + p.partition + "? It will not be delivered.",
+        const covered = f.offsets && f.offsets.length > 1 ? "offsets " + f.offsets.join(", ") + " (one batch)" : "offset " + f.offset;
+        button(td, "Skip", "Skip " + covered + " of " + r.route + " partition " + p.partition + "? " + (f.offsets && f.offsets.length > 1 ? "They" : "It") + " will not be delivered.",
           () => act("POST", base + "skip?offset=" + f.offset));
         button(td, "Retry now", "Retry offset " + f.offset + " of " + r.route + " partition " + p.partition + " now?",
           () => act("POST", base + "retry?offset=" + f.offset));
