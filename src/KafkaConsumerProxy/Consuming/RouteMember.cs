@@ -354,17 +354,21 @@ internal sealed partial class RouteMember : ISupervisedMember
         foreach (var partition in partitions)
         {
             var number = partition.Partition.Value;
-            var recordFile = _store.Open(new PartitionKey(_cluster.Name, _route.Group, partition.Topic, number), clusterId);
-            _recordFiles[number] = recordFile;
+            var recordFile = OpenRecord(new PartitionKey(_cluster.Name, _route.Group, partition.Topic, number), clusterId);
+            if (recordFile is not null)
+            {
+                _recordFiles[number] = recordFile;
+            }
+
             var committedOffset = committed.GetValueOrDefault(number, Offset.Unset);
             var (bounds, logError) = logs[number];
             var start = StartPositionPolicy.Decide(new StartInputs(
-                committedOffset.IsSpecial ? null : committedOffset.Value, recordFile.Initial, bounds, clusterId,
+                committedOffset.IsSpecial ? null : committedOffset.Value, recordFile?.Initial, bounds, clusterId,
                 _route.MessageDeliveryGuarantees, _route.UseSavedOffsetTime, _time.GetUtcNow()));
             start.Report(_logger, _route.Name, partition.Topic, number, _cluster.Name, logError);
             if (start.DiscardRecord)
             {
-                recordFile.Discard();
+                recordFile?.Discard();
             }
 
             var progress = new PartitionProgress(recordFile, _route.MessageDeliveryGuarantees, start.DurableFrom);
@@ -382,12 +386,31 @@ internal sealed partial class RouteMember : ISupervisedMember
             NoteAssigned(number, committedOffset, bounds);
             var from = start.SeekTo is { } at ? new Offset(at) : Offset.Unset;
             starts.Add(new TopicPartitionOffset(partition, from));
-            Log.PartitionStart(_logger, _route.Name, partition.Topic, number, Describe(committedOffset), recordFile.Initial is { } l ? l.LastDone.ToString(CultureInfo.InvariantCulture) + (start.DiscardRecord ? " (ignored)" : "") : "(none)", from.IsSpecial ? "committed offset" : from.Value.ToString(CultureInfo.InvariantCulture));
+            Log.PartitionStart(_logger, _route.Name, partition.Topic, number, Describe(committedOffset), recordFile?.Initial is { } l ? l.LastDone.ToString(CultureInfo.InvariantCulture) + (start.DiscardRecord ? " (ignored)" : "") : "(none)", from.IsSpecial ? "committed offset" : from.Value.ToString(CultureInfo.InvariantCulture));
         }
 
         Log.PartitionsAssigned(_logger, _route.Name, _index, Describe(partitions));
         _metrics.OnRebalance(_route.Name);
         return starts;
+    }
+
+    /// <summary>
+    /// A partition's local record; null in modes 1 and 2 when it cannot be created (full disk): the record is an extra
+    /// there, the commits in the cluster carry the position, so the partition is delivered without it (until assigned
+    /// again) rather than the route restarting. In mode 3 the failure stops the assignment: no message may count as done
+    /// without its record.
+    /// </summary>
+    private OffsetRecordFile? OpenRecord(PartitionKey key, string? clusterId)
+    {
+        try
+        {
+            return _store.Open(key, clusterId);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException && _route.MessageDeliveryGuarantees != DeliveryGuarantee.NoRepeatOnOneMachine)
+        {
+            Log.LocalRecordUnavailable(_logger, _route.Name, key.ToString(), ex.Message);
+            return null;
+        }
     }
 
     private string? ClusterIdOf(IConsumer<byte[]?, byte[]?> consumer)

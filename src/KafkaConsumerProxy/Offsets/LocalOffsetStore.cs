@@ -242,7 +242,6 @@ public sealed class OffsetRecordFile : IDisposable
         _openedWithClusterId = LocalRecord.StoredClusterId(clusterId);
         // With the cluster's id unknown, a record found keeps its own (until it is discarded as untrusted).
         SetClusterId(_openedWithClusterId ?? existing?.ClusterId);
-        var created = !File.Exists(path);
         var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         var convert = stream.Length != Size && existing is not null;
         _keyHash = KeyHash(key);
@@ -250,14 +249,8 @@ public sealed class OffsetRecordFile : IDisposable
         {
             // New, damaged and already reported, or of the previous format: start over in the current format; a record
             // of the previous format is carried over below.
-            stream.SetLength(0);
-            stream.SetLength(Size);
-            stream.Write(Magic);
-            stream.Flush(flushToDisk: true);
-            if (created)
-            {
-                DirectorySync.Flush(directory);
-            }
+            stream.Dispose();
+            stream = CreateEmpty(path, directory);
         }
 
         _path = path;
@@ -276,6 +269,42 @@ public sealed class OffsetRecordFile : IDisposable
                 WriteSlot(++_sequence, record.NextOffset, record.Updated.ToUnixTimeMilliseconds(), Encoding.UTF8.GetBytes(record.ClusterId ?? ""));
                 _view.Flush();
             }
+        }
+    }
+
+    /// <summary>
+    /// An empty record file at <paramref name="path"/>, written whole to a temporary file and renamed over it: a write
+    /// that fails (full disk) leaves the path as it was, never a file cut short that would later read as damaged. All
+    /// of the file's bytes are written, so the mapping never touches a page the file system has yet to allocate.
+    /// </summary>
+    private static FileStream CreateEmpty(string path, string directory)
+    {
+        var temporary = Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $".kcp-{Environment.ProcessId}-{Random.Shared.Next():x8}.tmp"));
+        // Unbuffered: a write that fails fails here, not again when the stream is disposed.
+        var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+        try
+        {
+            var content = new byte[Size];
+            Magic.CopyTo(content, 0);
+            stream.Write(content);
+            stream.Flush(flushToDisk: true);
+            File.Move(temporary, path, overwrite: true);
+            DirectorySync.Flush(directory);
+            return stream;
+        }
+        catch
+        {
+            stream.Dispose();
+            try
+            {
+                File.Delete(temporary);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Left for the operator; the failure itself is what is reported.
+            }
+
+            throw;
         }
     }
 

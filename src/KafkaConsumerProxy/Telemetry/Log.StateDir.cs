@@ -16,4 +16,7 @@ internal static partial class Log
 
     [LoggerMessage(2123, LogLevel.Warning, "Admin address file {File} could not be written: {Error}; kcp runs on, kcp status finds the endpoint once it is written (retried)")]
     public static partial void AdminAddressFileFailed(ILogger logger, string file, string error);
+
+    [LoggerMessage(2124, LogLevel.Error, "Route {Route}: local offset record {Partition} cannot be created ({Error}); the partition is delivered without it until it is assigned again, its position kept by the commits in the cluster")]
+    public static partial void LocalRecordUnavailable(ILogger logger, string route, string partition, string error);
 }

@@ -64,4 +64,51 @@ public sealed class StateDirFailureTests : IClassFixture<TestCluster>
         Assert.Contains(kcp.Output, l => l.Contains($"{topic}/0@{Failing} written to", StringComparison.Ordinal));
         Assert.Equal(Count, Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0]);
     }
+
+    [SkippableFact]
+    public async Task StateDirFullAtStartAndAssignment_Mode1_StartsAndDeliversEverything_NoDamagedRecordNoTmp_Issue23()
+    {
+        const int Count = 20;
+        var topic = _cluster.CreateTopic("statedir-full-assign", 2);
+        var group = Names.Unique("g");
+        await _cluster.ProduceAsync(topic, Delivered.Numbered(2, Count));
+        await using var receiver = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("full", topic, group, receiver.Port);
+        using var disk = SmallDisk.TryMount(256 * 1024, config.StateDir);
+        Skip.If(disk is null, "this process may not mount a tmpfs");
+        var filler = disk.Fill();
+
+        // Full before kcp starts: admin.json and every local record fail; mode 1 delivers on, committing to Kafka.
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        await DeliveryAssert.AllArrivedAsync(receiver, new Dictionary<int, int> { [0] = Count, [1] = Count }, Patience);
+        var committed = Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 2);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (committed[0] != Count || committed[1] != Count)
+        {
+            Assert.True(clock.Elapsed < Patience, $"committed {committed[0]}, {committed[1]}");
+            await Task.Delay(100);
+            committed = Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 2);
+        }
+
+        Assert.Contains(kcp.Output, l => l.Contains("admin.json could not be written", StringComparison.Ordinal));
+        Assert.Contains(kcp.Output, l => l.Contains("cannot be created", StringComparison.Ordinal) && l.Contains("delivered without it", StringComparison.Ordinal));
+        Assert.DoesNotContain(kcp.Output, l => l.Contains("restart", StringComparison.OrdinalIgnoreCase));
+        Assert.Empty(Directory.EnumerateFiles(config.StateDir, "*.tmp", SearchOption.AllDirectories));
+        Assert.Empty(Directory.EnumerateFiles(config.StateDir, ".*.tmp", SearchOption.AllDirectories));
+
+        // With space again, a restart finds no damaged record and starts from the commits: nothing is repeated.
+        File.Delete(filler);
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+        var before = receiver.Requests.Count;
+        await using var again = KcpProcess.Run(config.ConfigFile);
+        await again.WaitForOutputAsync("partitions assigned", Patience);
+        await _cluster.ProduceAsync(topic, Delivered.Numbered(2, 1));
+        await receiver.WaitForAsync(r => r.Count >= before + 2, Patience);
+        Assert.DoesNotContain(again.Output, l => l.Contains("damaged", StringComparison.Ordinal));
+        Assert.Equal(before + 2, receiver.Requests.Count);
+        again.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await again.WaitForExitAsync(Patience));
+    }
 }
