@@ -50,6 +50,9 @@ internal static partial class Log
     [LoggerMessage(1514, LogLevel.Warning, "Watching {Path} for reloads failed: {Error}; 'kcp reload' still works")]
     public static partial void ReloadWatchFailed(ILogger logger, string path, string error);
 
+    [LoggerMessage(2040, LogLevel.Information, "Watching for reloads: {Directories} (symbolic links resolved: {Links})")]
+    public static partial void ReloadWatching(ILogger logger, string directories, string links);
+
     [LoggerMessage(1515, LogLevel.Information, "Route {Route} member {Member}: {Action} ({Partitions} partition(s))")]
     public static partial void MemberPauseApplied(ILogger logger, string route, int member, string action, int partitions);
 }

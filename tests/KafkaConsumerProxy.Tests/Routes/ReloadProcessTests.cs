@@ -1,3 +1,4 @@
+using KafkaConsumerProxy.Routes;
 using KafkaConsumerProxy.Tests.Harness;
 
 namespace KafkaConsumerProxy.Tests.Routes;
@@ -134,5 +135,131 @@ public sealed class ReloadProcessTests : IClassFixture<TestCluster>
         Assert.False(Directory.Exists(Path.Combine(config.Directory, "state2")));
         kcp.SendSignal(KcpProcess.SigTerm);
         Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+    }
+
+    [Fact]
+    public async Task Reload_ConfigMapDataSwapped_NoticedForKcpYamlAndRouteFiles_StaleTargetNotWatched_Issue23()
+    {
+        var topicA = _cluster.CreateTopic("cm-a", 1);
+        var topicB = _cluster.CreateTopic("cm-b", 1);
+        await using var receiverA = await RecordingReceiver.StartAsync();
+        await using var receiverB = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers, QuickConf);
+        var routeA = File.ReadAllText(config.AddRoute("a", topicA, Names.Unique("g"), receiverA.Port));
+        var routeB = File.ReadAllText(config.AddRoute("b", topicB, Names.Unique("g"), receiverB.Port));
+        var main = File.ReadAllText(config.ConfigFile)
+            .Replace("routes_dir: routes", "routes_dir: ../cm-routes", StringComparison.Ordinal)
+            .Replace("state_dir: state", $"state_dir: \"{config.StateDir}\"", StringComparison.Ordinal);
+
+        // Two ConfigMap volumes as the kubelet lays them out: files are links into '..data', a link to a timestamped directory.
+        var mainVolume = Path.Combine(config.Directory, "cm-main");
+        var routesVolume = Path.Combine(config.Directory, "cm-routes");
+        ConfigMap.Publish(mainVolume, "..t1", new() { ["kcp.yaml"] = main });
+        ConfigMap.Publish(routesVolume, "..t1", new() { ["a.yaml"] = routeA });
+        var a = new RoutesProcessTests.Produced(_cluster, topicA, 1);
+        var b = new RoutesProcessTests.Produced(_cluster, topicB, 1);
+        await using var kcp = KcpProcess.Run(Path.Combine(mainVolume, "kcp.yaml"));
+        await a.AddAsync(3);
+        await DeliveryAssert.AllArrivedAsync(receiverA, a.Expected, Patience);
+
+        // A new version of the routes ConfigMap adds route b.
+        ConfigMap.Publish(routesVolume, "..t2", new() { ["a.yaml"] = routeA, ["b.yaml"] = routeB });
+        await kcp.WaitForOutputAsync("Route b: stopped -> starting: added by reload (files changed)", Patience);
+        await b.AddAsync(3);
+        await DeliveryAssert.AllArrivedAsync(receiverB, b.Expected, Patience);
+
+        // A new version of kcp.yaml's ConfigMap: only '..data' changes in its directory.
+        var reloads = Reloads(kcp);
+        ConfigMap.Publish(mainVolume, "..t2", new() { ["kcp.yaml"] = main + "limits:\n  shared:\n    max_concurrency: 5\n" });
+        await kcp.WaitForOutputAsync(_ => Reloads(kcp) > reloads, "reload after kcp.yaml's ConfigMap changed", Patience);
+
+        // The old timestamped directories are no longer what kcp reads: an edit there reloads nothing.
+        reloads = Reloads(kcp);
+        File.AppendAllText(Path.Combine(routesVolume, "..t1", "a.yaml"), "# stale\n");
+        File.AppendAllText(Path.Combine(mainVolume, "..t1", "kcp.yaml"), "# stale\n");
+        await Task.Delay(3 * ConfigWatcher.Debounce); // An absence: no condition to wait for.
+        Assert.Equal(reloads, Reloads(kcp));
+        Assert.False(kcp.HasExited);
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+    }
+
+    [Fact]
+    public async Task Reload_RoutesDirLinkSwappedToNewRelease_NewRoutesApplied_StaleReleaseNotWatched_Issue23()
+    {
+        var topicA = _cluster.CreateTopic("rel-a", 1);
+        var topicB = _cluster.CreateTopic("rel-b", 1);
+        await using var receiverA = await RecordingReceiver.StartAsync();
+        await using var receiverB = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers, QuickConf);
+        var groupA = Names.Unique("g");
+        var routeA = File.ReadAllText(config.AddRoute("a", topicA, groupA, receiverA.Port, new Dictionary<string, object> { ["url"] = "/v1" }));
+        var routeB = File.ReadAllText(config.AddRoute("b", topicB, Names.Unique("g"), receiverB.Port));
+        Directory.Delete(config.RoutesDir, recursive: true);
+        var release1 = Directory.CreateDirectory(Path.Combine(config.Directory, "releases", "1", "routes")).FullName;
+        var release2 = Directory.CreateDirectory(Path.Combine(config.Directory, "releases", "2", "routes")).FullName;
+        File.WriteAllText(Path.Combine(release1, "a.yaml"), routeA);
+        File.WriteAllText(Path.Combine(release2, "a.yaml"), routeA.Replace("\"/v1\"", "\"/v2\"", StringComparison.Ordinal));
+        File.WriteAllText(Path.Combine(release2, "b.yaml"), routeB);
+        File.CreateSymbolicLink(config.RoutesDir, release1);
+        var a = new RoutesProcessTests.Produced(_cluster, topicA, 1);
+        var b = new RoutesProcessTests.Produced(_cluster, topicB, 1);
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        await a.AddAsync(3);
+        await DeliveryAssert.AllArrivedAsync(receiverA, a.Expected, Patience);
+
+        // The deploy points the link at the new release, replacing it in one rename.
+        ConfigMap.Relink(config.RoutesDir, release2);
+        await kcp.WaitForOutputAsync("Route b: stopped -> starting: added by reload (files changed)", Patience);
+        await kcp.WaitForOutputAsync("Route a: stopped -> starting: changed by reload (files changed)", Patience);
+        await b.AddAsync(3);
+        await DeliveryAssert.AllArrivedAsync(receiverB, b.Expected, Patience);
+
+        // An edit in the new release is seen; one in the old release is not.
+        var reloads = Reloads(kcp);
+        File.AppendAllText(Path.Combine(release1, "a.yaml"), "slow_time_ms: 100\n");
+        await Task.Delay(3 * ConfigWatcher.Debounce); // An absence: no condition to wait for.
+        Assert.Equal(reloads, Reloads(kcp));
+        File.AppendAllText(Path.Combine(release2, "a.yaml"), "slow_time_ms: 200\n");
+        await kcp.WaitForOutputAsync(_ => Reloads(kcp) > reloads, "reload after an edit in the new release", Patience);
+        Assert.Contains(kcp.StdOut, l => l.Contains("Route a: stopped -> starting: changed by reload (files changed)", StringComparison.Ordinal));
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+    }
+
+    private static int Reloads(KcpProcess kcp) => kcp.StdOut.Count(l => l.Contains("Reload (files changed)", StringComparison.Ordinal));
+
+    /// <summary>The kubelet's ConfigMap volume layout, and the atomic swap of a link.</summary>
+    private static class ConfigMap
+    {
+        /// <summary>
+        /// Writes <paramref name="files"/> into the new directory <paramref name="version"/> of <paramref name="volume"/>,
+        /// points <c>..data</c> at it with one rename and links each file name to <c>..data/name</c>, as the kubelet does.
+        /// </summary>
+        public static void Publish(string volume, string version, Dictionary<string, string> files)
+        {
+            var directory = Directory.CreateDirectory(Path.Combine(volume, version)).FullName;
+            foreach (var (name, text) in files)
+            {
+                File.WriteAllText(Path.Combine(directory, name), text);
+            }
+
+            Relink(Path.Combine(volume, "..data"), version);
+            foreach (var name in files.Keys.Where(n => !File.Exists(Path.Combine(volume, n))))
+            {
+                File.CreateSymbolicLink(Path.Combine(volume, name), Path.Combine("..data", name));
+            }
+        }
+
+        /// <summary>Makes <paramref name="link"/> point at <paramref name="target"/>: a new link renamed over the old one.</summary>
+        public static void Relink(string link, string target)
+        {
+            var temporary = link + ".tmp";
+            File.CreateSymbolicLink(temporary, target);
+            // mv -T is rename(2), which replaces a link to a directory; File.Move refuses one as its source.
+            using var mv = System.Diagnostics.Process.Start("mv", ["-T", "-f", temporary, link]);
+            mv.WaitForExit(10_000);
+            Assert.True(mv.HasExited && mv.ExitCode == 0, $"mv -T {temporary} {link} failed");
+        }
     }
 }
