@@ -178,14 +178,47 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
         Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
     }
 
-    private async Task WaitForCommittedAsync(string group, string topic, long offset)
+    [Fact]
+    public async Task PauseResume_ManyTimesWhileSlowMessagesHoldTheirPartitions_EveryOffsetDeliveredOnce_Issue23()
+    {
+        const int Partitions = 4;
+        const int PerPartition = 150;
+        var topic = _cluster.CreateTopic("pause-many", Partitions);
+        var group = Names.Unique("g");
+        // Every 25th message is answered late and holds the next one of its key (keys repeat every 7 offsets), so each
+        // pause finds messages finished after an unfinished one; the others take a little time, so the pauses fall
+        // while the partitions are still being delivered.
+        await using var receiver = await RecordingReceiver.StartAsync(FaultScript.When(r => (r.Offset + (7 * r.Partition)) % 25 == 3,
+            Fault.Delayed(TimeSpan.FromSeconds(1)), _ => Fault.Delayed(TimeSpan.FromMilliseconds(30))));
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers, QuickConf);
+        config.AddRoute("r", topic, group, receiver.Port, new Dictionary<string, object> { ["async_concurrency"] = 8, ["exec_timeout_ms"] = 30_000 });
+        var produced = await _cluster.ProduceAsync(topic, Delivered.Numbered(Partitions, PerPartition));
+        var expected = produced.Select(p => (p.Partition.Value, p.Offset.Value)).ToHashSet();
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+
+        await receiver.WaitForCountAsync(10, Patience);
+        for (var i = 0; i < 5; i++)
+        {
+            var (code, output) = await CliAsync("routes", "pause", "r", "--config", config.ConfigFile);
+            Assert.True(code == 0, output);
+            (code, output) = await CliAsync("routes", "resume", "r", "--config", config.ConfigFile);
+            Assert.True(code == 0, output);
+        }
+
+        await WaitForCommittedAsync(group, topic, PerPartition, Partitions);
+        DeliveryAssert.AllOnce(expected, receiver.Requests);
+        kcp.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+    }
+
+    private async Task WaitForCommittedAsync(string group, string topic, long offset, int partitions = 1)
     {
         var deadline = DateTime.UtcNow + Patience;
-        var committed = -1L;
+        var committed = new Dictionary<int, long>();
         for (var i = 0; i < 300 && DateTime.UtcNow < deadline; i++)
         {
-            committed = Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0];
-            if (committed >= offset)
+            committed = Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, partitions);
+            if (committed.Values.All(c => c >= offset))
             {
                 return;
             }
@@ -193,7 +226,7 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
             await Task.Delay(100);
         }
 
-        throw new TimeoutException($"partition 0 of {topic} committed at {committed}, never at {offset}");
+        throw new TimeoutException($"{topic} committed at {string.Join(", ", committed.Select(c => $"{c.Key}:{c.Value}"))}, not every partition at {offset}");
     }
 
     [Fact]
