@@ -47,7 +47,7 @@ public sealed class CloudEventsConfigTests : IDisposable
     [InlineData("format: cloudevents\ncloudevents_type: \"\"", "key 'cloudevents_type' = '': must be a non-empty string")]
     [InlineData("format: cloudevents\ncloudevents_type: \"  \"", "key 'cloudevents_type' = '  ': must be a non-empty string")]
     [InlineData("format: cloudevents\ncloudevents_type: \"a\\r\\nX-Evil: 1\"", "key 'cloudevents_type' = 'a\\r\\nX-Evil: 1': must not contain control characters (line breaks, tabs and the like): it is sent as the ce-type header, e.g. com.example.order.created")]
-    [InlineData("format: cloudevents\ncloudevents_type: \"a\\tb\"", "key 'cloudevents_type' = 'a\tb': must not contain control characters (line breaks, tabs and the like): it is sent as the ce-type header, e.g. com.example.order.created")]
+    [InlineData("format: cloudevents\ncloudevents_type: \"a\\tb\"", "key 'cloudevents_type' = 'a\\tb': must not contain control characters (line breaks, tabs and the like): it is sent as the ce-type header, e.g. com.example.order.created")]
     [InlineData("format: cloudevents\ncloudevents_type: \" a.b\"", "key 'cloudevents_type' = ' a.b': must not start or end with white space")]
     [InlineData("format: cloudevents\ncloudevents_type: [a]", "key 'cloudevents_type': must be a non-empty string, got a sequence")]
     [InlineData("format: cloudevents\ncluster: \"eu west\"", "key 'cluster' = 'eu west': is the host of the CloudEvents source kafka://eu west/orders with format: cloudevents, so it must be a host name: letters, digits, '-', '.' and '_'")]
