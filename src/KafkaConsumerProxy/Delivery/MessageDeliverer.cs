@@ -108,9 +108,6 @@ public sealed class MessageDeliverer
     /// <summary>The route's <c>Retry-After</c> gate.</summary>
     public EndpointGate Gate => _gate;
 
-    /// <summary>The adaptive in-flight limit (<c>adaptive_concurrency: true</c>); null when the limit is fixed.</summary>
-    public AdaptiveConcurrencyLimit? Adaptive => _adaptive;
-
     /// <summary>
     /// Delivers <paramref name="record"/>. <paramref name="abandon"/> ends the wait between attempts (revoke or
     /// stop); an attempt already sent is allowed to finish, bounded by <c>exec_timeout_ms</c>.

@@ -72,9 +72,6 @@ public sealed class RequestBudget : IDisposable
     /// <summary>E.g. <c>50 requests/s, 8 in flight</c>.</summary>
     public string Description { get; }
 
-    /// <summary>True when the budget limits requests in flight, so each <see cref="AcquireAsync"/> needs a <see cref="Release"/>.</summary>
-    public bool LimitsConcurrency => _slots > 0;
-
     /// <summary>
     /// Waits for a token of the rate and then for an in-flight slot, for a request of <paramref name="route"/>. Throws
     /// <see cref="OperationCanceledException"/> when <paramref name="cancel"/> fires first, holding nothing then.

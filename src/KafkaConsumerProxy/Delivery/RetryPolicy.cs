@@ -25,13 +25,6 @@ public static class RetryPolicy
     /// </summary>
     public static readonly TimeSpan MinRetryInterval = TimeSpan.FromMilliseconds(10);
 
-    /// <summary>The wait between attempts: <c>retry_interval_ms</c>, but at least <see cref="MinRetryInterval"/>.</summary>
-    public static TimeSpan RetryInterval(RouteDefinition route)
-    {
-        var configured = TimeSpan.FromMilliseconds(route.RetryIntervalMs);
-        return configured > MinRetryInterval ? configured : MinRetryInterval;
-    }
-
     /// <summary>
     /// <c>can_skip: false</c> retries forever (the partition waits); <c>can_skip: true</c> skips after
     /// <c>retry_nums</c> retries, i.e. after <c>retry_nums + 1</c> attempts.

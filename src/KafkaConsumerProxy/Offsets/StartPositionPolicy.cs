@@ -48,12 +48,11 @@ internal readonly record struct StartInputs(long? Committed, LocalRecord? Record
 /// <param name="Trust">The verdict on the local record.</param>
 /// <param name="Inputs">What the decision was made from.</param>
 /// <param name="SeekTo">The offset to start at; null: the committed offset (or auto.offset.reset when there is none, or it is outside the log).</param>
-/// <param name="FilterBelow">Messages below this offset are repeats (finished without delivery); null: nothing is filtered.</param>
 /// <param name="BehindBy">Messages that would repeat because the committed offset is behind a trusted record (offset behind); null when it is not.</param>
 /// <param name="CommittedOutsideLog">The committed offset lies outside the log, so the consumer starts where auto.offset.reset says.</param>
-internal sealed record StartPosition(RecordTrust Trust, StartInputs Inputs, long? SeekTo, long? FilterBelow, long? BehindBy, bool CommittedOutsideLog)
+internal sealed record StartPosition(RecordTrust Trust, StartInputs Inputs, long? SeekTo, long? BehindBy, bool CommittedOutsideLog)
 {
-    /// <summary>The local record when it is trusted; null otherwise.</summary>
+    /// <summary>The local record when it is trusted (messages below its next offset are filtered as repeats); null otherwise.</summary>
     public LocalRecord? TrustedRecord => Trust is RecordTrust.Trusted or RecordTrust.TrustedClusterUnknown ? Inputs.Record : null;
 
     /// <summary>True when a record was found and is not trusted: it must be discarded so that new progress replaces it.</summary>
@@ -164,7 +163,7 @@ internal static class StartPositionPolicy
         var committedOutside = inputs is { Committed: { } c, Log: { } log } && !log.Holds(c);
         if (trust is not (RecordTrust.Trusted or RecordTrust.TrustedClusterUnknown))
         {
-            return new StartPosition(trust, inputs, SeekTo: null, FilterBelow: null, BehindBy: null, committedOutside);
+            return new StartPosition(trust, inputs, SeekTo: null, BehindBy: null, committedOutside);
         }
 
         var record = inputs.Record!.Value;
@@ -185,6 +184,6 @@ internal static class StartPositionPolicy
             }
         }
 
-        return new StartPosition(trust, inputs, seekTo, record.NextOffset, behindBy, committedOutside);
+        return new StartPosition(trust, inputs, seekTo, behindBy, committedOutside);
     }
 }

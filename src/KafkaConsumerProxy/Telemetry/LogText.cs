@@ -74,18 +74,6 @@ public static class LogText
         return text.ToString();
     }
 
-    /// <summary>Cuts <paramref name="value"/> (already safe text) to <paramref name="maxChars"/>, noting the full length.</summary>
-    public static string Cut(string value, int maxChars = DefaultMaxChars)
-    {
-        if (value.Length <= maxChars)
-        {
-            return value;
-        }
-
-        var cut = char.IsHighSurrogate(value[maxChars - 1]) ? maxChars - 1 : maxChars;
-        return string.Create(CultureInfo.InvariantCulture, $"{value.AsSpan(0, cut)}… ({value.Length} chars)");
-    }
-
     private static bool NeedsEscape(string value)
     {
         for (var i = 0; i < value.Length; i++)

@@ -36,7 +36,7 @@ public sealed class StartPositionPolicyTests
         var start = StartPositionPolicy.Decide(Inputs(hasRecord: false));
         Assert.Equal(RecordTrust.None, start.Trust);
         Assert.Null(start.SeekTo);
-        Assert.Null(start.FilterBelow);
+        Assert.Null(start.TrustedRecord);
         Assert.Null(start.BehindBy);
         Assert.False(start.DiscardRecord);
         Assert.Equal(-1, start.DurableFrom);
@@ -48,7 +48,7 @@ public sealed class StartPositionPolicyTests
         var start = StartPositionPolicy.Decide(Inputs(committed: 10, recordNext: 10));
         Assert.Equal(RecordTrust.Trusted, start.Trust);
         Assert.Null(start.SeekTo);
-        Assert.Equal(10, start.FilterBelow);
+        Assert.Equal(10, start.TrustedRecord?.NextOffset);
         Assert.Null(start.BehindBy);
         Assert.False(start.DiscardRecord);
         Assert.Equal(10, start.DurableFrom);
@@ -61,7 +61,7 @@ public sealed class StartPositionPolicyTests
         Assert.Equal(RecordTrust.Trusted, start.Trust);
         Assert.Null(start.BehindBy);
         Assert.Null(start.SeekTo);
-        Assert.Equal(10, start.FilterBelow);
+        Assert.Equal(10, start.TrustedRecord?.NextOffset);
     }
 
     [Fact]
@@ -71,7 +71,7 @@ public sealed class StartPositionPolicyTests
         Assert.Equal(7, start.BehindBy);
         Assert.Null(start.SeekTo);
         Assert.False(start.Restored);
-        Assert.Equal(10, start.FilterBelow);
+        Assert.Equal(10, start.TrustedRecord?.NextOffset);
     }
 
     [Theory]
@@ -83,7 +83,7 @@ public sealed class StartPositionPolicyTests
         var start = StartPositionPolicy.Decide(Inputs(committed: 3, recordNext: 10, useSavedOffsetTime: useSavedOffsetTime, recordAgeSeconds: ageSeconds));
         Assert.Equal(restored, start.Restored);
         Assert.Equal(restored ? 10 : null, start.SeekTo);
-        Assert.Equal(10, start.FilterBelow);
+        Assert.Equal(10, start.TrustedRecord?.NextOffset);
     }
 
     [Fact]
@@ -119,7 +119,7 @@ public sealed class StartPositionPolicyTests
         var start = StartPositionPolicy.Decide(Inputs(committed: null, recordNext: 10, recordCluster: ClusterA, clusterId: ClusterB, mode: mode, useSavedOffsetTime: useSavedOffsetTime));
         Assert.Equal(RecordTrust.OtherCluster, start.Trust);
         Assert.Null(start.SeekTo);
-        Assert.Null(start.FilterBelow);
+        Assert.Null(start.TrustedRecord);
         Assert.Null(start.BehindBy);
         Assert.True(start.DiscardRecord);
         Assert.Equal(-1, start.DurableFrom);
@@ -142,7 +142,7 @@ public sealed class StartPositionPolicyTests
         var start = StartPositionPolicy.Decide(Inputs(committed: null, recordNext: recordNext, log: log, mode: DeliveryGuarantee.NoRepeatOnOneMachine, useSavedOffsetTime: 0));
         Assert.Equal(RecordTrust.OutsideLog, start.Trust);
         Assert.Null(start.SeekTo);
-        Assert.Null(start.FilterBelow);
+        Assert.Null(start.TrustedRecord);
         Assert.True(start.DiscardRecord);
         Assert.Equal(pastEnd, recordNext > log.High);
     }
@@ -154,7 +154,7 @@ public sealed class StartPositionPolicyTests
     {
         var start = StartPositionPolicy.Decide(Inputs(committed: 0, recordNext: recordNext, log: new LogBounds(4, 24), useSavedOffsetTime: 0));
         Assert.Equal(RecordTrust.Trusted, start.Trust);
-        Assert.Equal(recordNext, start.FilterBelow);
+        Assert.Equal(recordNext, start.TrustedRecord?.NextOffset);
     }
 
     [Theory]
@@ -165,7 +165,7 @@ public sealed class StartPositionPolicyTests
         var start = StartPositionPolicy.Decide(Inputs(committed: 3, recordNext: 10, logKnown: false, mode: mode, useSavedOffsetTime: useSavedOffsetTime));
         Assert.Equal(RecordTrust.LogUnknown, start.Trust);
         Assert.Null(start.SeekTo);
-        Assert.Null(start.FilterBelow);
+        Assert.Null(start.TrustedRecord);
         Assert.True(start.DiscardRecord);
         Assert.False(start.CommittedOutsideLog);
     }
@@ -176,7 +176,7 @@ public sealed class StartPositionPolicyTests
         var start = StartPositionPolicy.Decide(Inputs(committed: 3, recordNext: 10, recordCluster: null, useSavedOffsetTime: 0));
         Assert.Equal(RecordTrust.TrustedClusterUnknown, start.Trust);
         Assert.Equal(10, start.SeekTo);
-        Assert.Equal(10, start.FilterBelow);
+        Assert.Equal(10, start.TrustedRecord?.NextOffset);
         Assert.False(start.DiscardRecord);
     }
 
@@ -185,7 +185,7 @@ public sealed class StartPositionPolicyTests
     {
         var start = StartPositionPolicy.Decide(Inputs(committed: null, recordNext: 300, recordCluster: null, log: new LogBounds(0, 10)));
         Assert.Equal(RecordTrust.OutsideLog, start.Trust);
-        Assert.Null(start.FilterBelow);
+        Assert.Null(start.TrustedRecord);
     }
 
     [Fact]
@@ -193,7 +193,7 @@ public sealed class StartPositionPolicyTests
     {
         var start = StartPositionPolicy.Decide(Inputs(clusterId: null));
         Assert.Equal(RecordTrust.TrustedClusterUnknown, start.Trust);
-        Assert.Equal(10, start.FilterBelow);
+        Assert.Equal(10, start.TrustedRecord?.NextOffset);
     }
 
     [Fact]

@@ -105,9 +105,6 @@ internal sealed class ClientIdentity : IDisposable
     /// <summary>What the handshake sends: the certificate and its chain.</summary>
     public SslStreamCertificateContext Context { get; }
 
-    /// <summary>How many CA certificates are sent after the certificate.</summary>
-    public int ChainLength => _chain.Count;
-
     public void Dispose()
     {
         Certificate.Dispose();
