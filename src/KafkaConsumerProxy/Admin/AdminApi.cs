@@ -92,6 +92,7 @@ public sealed record PartitionConflict(string Error, IReadOnlyList<FailingMessag
 /// <item><c>GET /api/v1/routes</c>, <c>GET /api/v1/routes/{route}</c> (with partitions and failing messages).</item>
 /// <item><c>POST /api/v1/routes/{route}/partitions/{p}/skip?offset=o</c> and <c>.../retry?offset=o</c>: 409 unless that
 /// message is being retried now.</item>
+/// <item><c>POST /api/v1/routes/{route}/seek</c>: moves one partition or all of a route to an offset, a time, or earliest/latest.</item>
 /// <item><c>GET /api/v1/skipped?route=R&amp;limit=N</c>: the latest skip records.</item>
 /// </list>
 /// Every state-changing request (any method but GET and HEAD) is appended to <c>{state_dir}/audit.jsonl</c> and logged.

@@ -6,11 +6,9 @@ using Microsoft.AspNetCore.Routing;
 namespace KafkaConsumerProxy.Admin;
 
 /// <summary>
-/// The routes part of the <c>/api/v1</c> API, mapped onto any ASP.NET Core app (the control socket now, the admin
-/// listener later), all of it calling <see cref="RouteRegistry"/>:
+/// The <c>/api/v1</c> API, mapped onto the control socket and the admin endpoint alike, all of it calling
+/// <see cref="RouteRegistry"/>. The status, partition, seek and skip-record parts are <see cref="AdminApi"/>'s; here:
 /// <list type="bullet">
-/// <item><c>GET /api/v1/routes</c>: every route's status and the last reload results.</item>
-/// <item><c>GET /api/v1/routes/{route}</c>: one route's status.</item>
 /// <item><c>POST /api/v1/routes/{route}/{pause|resume|stop|start|restart}</c>: one route.</item>
 /// <item><c>POST /api/v1/routes/{action}?topic=T[&amp;group=G]</c> or <c>?all=true</c>: the old service's selectors.</item>
 /// <item><c>POST /api/v1/reload</c>, <c>GET /api/v1/reload</c>: reload now; the last reload results.</item>

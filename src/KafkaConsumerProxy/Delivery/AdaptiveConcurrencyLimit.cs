@@ -17,7 +17,7 @@ namespace KafkaConsumerProxy.Delivery;
 /// </summary>
 public sealed class AdaptiveConcurrencyLimit : IDisposable
 {
-    /// <summary>0.9: a decrease takes a tenth off, so the limit settles just under what the endpoint takes.</summary>
+    /// <summary>0.8: a decrease takes a fifth off, so the limit settles just under what the endpoint takes.</summary>
     public const double DecreaseFactor = 0.8;
 
     /// <summary>20 ms: latency noise (GC pauses, a busy machine) below this never counts as rising latency.</summary>

@@ -451,7 +451,6 @@ public sealed class MessageDeliverer
         }
     }
 
-    /// <summary>Before a retry, waits for a slot of the in-flight limit; false when abandoned meanwhile. The first attempt's slot is the caller's.</summary>
     private void LogIfSlow(KafkaRecord first, DeliveryResult result)
     {
         if (_route.SlowTimeMs is { } slow && result.Elapsed.TotalMilliseconds > slow)
@@ -460,6 +459,7 @@ public sealed class MessageDeliverer
         }
     }
 
+    /// <summary>Before a retry, waits for a slot of the in-flight limit; false when abandoned meanwhile. The first attempt's slot is the caller's.</summary>
     private static async ValueTask<bool> TakeSlotAsync(SemaphoreSlim? inFlight, int attempt, CancellationToken abandon)
     {
         if (inFlight is null || attempt == 1)

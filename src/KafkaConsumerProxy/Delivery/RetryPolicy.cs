@@ -97,7 +97,7 @@ public enum SkipKind
     /// <summary><c>status</c>: the endpoint answered a status of <c>skip_on_status</c>.</summary>
     Status,
 
-    /// <summary><c>manual</c>: the operator asked to skip (SIGUSR1).</summary>
+    /// <summary><c>manual</c>: the operator asked to skip (SIGUSR1, or the admin API or CLI, whose skip records carry <c>by</c>).</summary>
     Manual,
 
     /// <summary><c>seek</c>: an operator's seek with <c>force</c> moved the partition past the unfinished message.</summary>

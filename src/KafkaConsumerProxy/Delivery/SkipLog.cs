@@ -18,7 +18,7 @@ public sealed record SkipRecord(
     string LastFailure,
     bool Manual)
 {
-    /// <summary>Why it was skipped (<c>kind</c>: auto, status, manual).</summary>
+    /// <summary>Why it was skipped (<c>kind</c>: auto, status, manual, seek).</summary>
     public SkipKind Kind { get; init; } = Manual ? SkipKind.Manual : SkipKind.Auto;
 
     /// <summary>The HTTP status of the last answer (<c>status</c>); null when there was none (timeout, connection error).</summary>
