@@ -204,8 +204,10 @@ internal sealed class AdminServer : IAsyncDisposable
         var address = new Uri(bound.EndsWith('/') ? bound : bound + "/");
         var file = AddressFileFor(config.StateDir);
         var text = JsonSerializer.Serialize(new { url = address.ToString(), pid = Environment.ProcessId, token_required = settings.HasToken }, ControlJson.Options);
+        // The file first, so that whoever waits for this line finds it.
+        var announcement = new AddressAnnouncement(config.StateDir, file, text, logger);
         Log.AdminListening(logger, address.Authority, settings.HasToken ? "bearer token required" : $"no token: changes only from uid {LoopbackPeer.Self} on loopback", file);
-        return new AdminServer(app, address, file, connections, refusals, new AddressAnnouncement(config.StateDir, file, text, logger));
+        return new AdminServer(app, address, file, connections, refusals, announcement);
     }
 
     /// <summary>Why the routes are not all ready: a route that should run (not stopped by an operator) is not running or has not joined.</summary>

@@ -72,9 +72,14 @@ public static class SecretRedactor
     /// <summary>The bytes with every registered secret's UTF-8 bytes (<see cref="MinHiddenLength"/> or more characters) replaced by <see cref="Mask"/>.</summary>
     public static byte[] HideBytes(ReadOnlySpan<byte> bytes) => HideBytesIn(bytes, _formBytes, cut: false);
 
-    /// <summary>Returns <see cref="Mask"/> for a secret key's value, otherwise the value unchanged.</summary>
+    /// <summary>
+    /// Returns <see cref="Mask"/> for a secret key's value or a registered secret of <see cref="MinHiddenLength"/> or more
+    /// characters, otherwise the value with registered secrets hidden (<see cref="Hide"/>). A shorter registered value is
+    /// shown, as it is in free text: "abc" as a port is not taken for a secret someone else chose.
+    /// </summary>
     [return: NotNullIfNotNull(nameof(value))]
-    public static string? Redact(string key, string? value) => value is not null && (IsSecretKey(key) || _registered.Contains(value, StringComparer.Ordinal)) ? Mask : Hide(value);
+    public static string? Redact(string key, string? value) =>
+        value is not null && (IsSecretKey(key) || (value.Length >= MinHiddenLength && _registered.Contains(value, StringComparer.Ordinal))) ? Mask : Hide(value);
 
     /// <summary>
     /// The ways <paramref name="secret"/> may come back in an endpoint's answer: as it is, JSON-escaped (System.Text.Json's
