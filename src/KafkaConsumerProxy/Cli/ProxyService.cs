@@ -48,10 +48,20 @@ internal sealed class ProxyService : BackgroundService
             }));
         }
 
-        using var stopping = stoppingToken.Register(() => Log.Stopping(_logger));
+        // On the lifetime's stopping event, which fires before the host cancels stoppingToken: a callback on that token
+        // runs after the runner's own (callbacks run last registered first), and the runner may end and dispose it first.
+        var running = 1;
+        using var stopping = _lifetime.ApplicationStopping.Register(() =>
+        {
+            if (Volatile.Read(ref running) == 1)
+            {
+                Log.Stopping(_logger);
+            }
+        });
         try
         {
             await _runner.RunAsync(stoppingToken).ConfigureAwait(false);
+            Volatile.Write(ref running, 0);
             Log.Stopped(_logger);
 
             // Also when the runner ended without a stop request: a process that consumes nothing must not stay up.
@@ -60,6 +70,7 @@ internal sealed class ProxyService : BackgroundService
         catch (Exception)
         {
             // Already logged by the runner: the start step that failed (route failures never end the runner).
+            Volatile.Write(ref running, 0);
             Environment.ExitCode = CliApp.EnvironmentError;
             _lifetime.StopApplication();
         }
