@@ -3,9 +3,9 @@ using Confluent.Kafka;
 using System.Diagnostics;
 using System.Text;
 using KafkaConsumerProxy.Configuration;
-using KafkaConsumerProxy.Consuming;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Embedded;
+using KafkaConsumerProxy.Hosting;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 

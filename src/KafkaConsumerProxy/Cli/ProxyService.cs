@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using KafkaConsumerProxy.Configuration;
-using KafkaConsumerProxy.Consuming;
 using KafkaConsumerProxy.Delivery;
+using KafkaConsumerProxy.Hosting;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

@@ -6,7 +6,7 @@ using KafkaConsumerProxy.Routes;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 
-namespace KafkaConsumerProxy.Consuming;
+namespace KafkaConsumerProxy.Hosting;
 
 /// <summary>
 /// Runs every route of a validated configuration, each under its own <see cref="RouteSupervisor"/>
