@@ -1,6 +1,7 @@
 using System.CommandLine;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
+using KafkaConsumerProxy.Hosting;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -23,7 +24,7 @@ public static class CliApp
     public const int ConfigError = 2;
 
     /// <summary>Exit code of a failure of the environment, or of anything unexpected.</summary>
-    public const int EnvironmentError = 1;
+    public const int EnvironmentError = ProxyService.StartFailedExitCode;
 
     public static async Task<int> RunAsync(string[] args)
     {

@@ -1,12 +1,11 @@
 using System.Runtime.InteropServices;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
-using KafkaConsumerProxy.Hosting;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace KafkaConsumerProxy.Cli;
+namespace KafkaConsumerProxy.Hosting;
 
 /// <summary>
 /// Hosts the <see cref="ProxyRunner"/> for <c>kcp run</c>. SIGTERM, SIGINT and SIGQUIT stop it through the host's
@@ -14,6 +13,9 @@ namespace KafkaConsumerProxy.Cli;
 /// </summary>
 internal sealed class ProxyService : BackgroundService
 {
+    /// <summary>The exit code after a failed start: 1, the CLI's <c>EnvironmentError</c> (state dir, ports, brokers…).</summary>
+    public const int StartFailedExitCode = 1;
+
     // SIGUSR1 has no PosixSignal member; raw Linux signal numbers are accepted by casting.
     private const PosixSignal SigUsr1 = (PosixSignal)10;
 
@@ -71,7 +73,7 @@ internal sealed class ProxyService : BackgroundService
         {
             // Already logged by the runner: the start step that failed (route failures never end the runner).
             Volatile.Write(ref running, 0);
-            Environment.ExitCode = CliApp.EnvironmentError;
+            Environment.ExitCode = StartFailedExitCode;
             _lifetime.StopApplication();
         }
     }
