@@ -1,5 +1,4 @@
 using KafkaConsumerProxy.Configuration;
-using KafkaConsumerProxy.Consuming;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Offsets;
 using KafkaConsumerProxy.Telemetry;
@@ -20,6 +19,7 @@ internal sealed record RouteRuntime(ILoggerFactory Loggers, ProxyMetrics Metrics
 internal sealed class RouteRegistry : IAsyncDisposable
 {
     private readonly RouteRuntime _runtime;
+    private readonly Func<RouteDefinition, KcpConfig, RouteSupervisor> _create;
     private readonly OperatorState _operator;
     private readonly ILogger _logger;
     /// <summary>
@@ -34,7 +34,6 @@ internal sealed class RouteRegistry : IAsyncDisposable
     // Under _gate: routes of earlier configurations still stopping, and new routes waiting for them to be gone.
     private readonly List<(RouteSupervisor Old, Task Done, string Work)> _retiring = [];
     private readonly List<(RouteSupervisor Next, string Work)> _waiting = [];
-    private readonly Dictionary<LimitDefinition, RequestBudget> _budgets = [];
     private readonly Lock _gate = new();
     private Dictionary<string, RouteSupervisor> _routes = new(StringComparer.Ordinal);
     private KcpConfig _config;
@@ -42,15 +41,17 @@ internal sealed class RouteRegistry : IAsyncDisposable
     private ReloadResult? _lastRejected;
     private bool _closed;
 
-    public RouteRegistry(KcpConfig config, RouteRuntime runtime, ILogger logger)
+    /// <param name="create">Builds the supervisor of a route of a configuration with all its parts (the composition
+    /// root's wiring); throws when a part cannot be built.</param>
+    public RouteRegistry(KcpConfig config, RouteRuntime runtime, Func<RouteDefinition, KcpConfig, RouteSupervisor> create, ILogger logger)
     {
         _config = config;
         _runtime = runtime;
+        _create = create;
         _logger = logger;
         _operator = new OperatorState(config.StateDir, logger);
         // kcp.route.state, for every exporter of the meter (the admin endpoint's /metrics, OTLP).
         runtime.Metrics.RouteStateSource = () => [.. List().Select(s => (s.Route, s.State.ToString().ToLowerInvariant()))];
-        runtime.Metrics.BudgetSource = BudgetShares;
     }
 
     /// <summary>The process's metrics and what they observe of the routes (partitions, failing messages).</summary>
@@ -107,7 +108,7 @@ internal sealed class RouteRegistry : IAsyncDisposable
         var routes = new Dictionary<string, RouteSupervisor>(StringComparer.Ordinal);
         foreach (var route in _config.Routes)
         {
-            var supervisor = step is null ? Create(route, _config) : step(route, () => Create(route, _config));
+            var supervisor = step is null ? _create(route, _config) : step(route, () => _create(route, _config));
             routes[route.Name] = supervisor;
         }
 
@@ -250,7 +251,7 @@ internal sealed class RouteRegistry : IAsyncDisposable
             {
                 try
                 {
-                    current[name] = Create(next[name], loaded);
+                    current[name] = _create(next[name], loaded);
                 }
 #pragma warning disable CA1031 // One route that cannot be built must not keep the others from the new configuration.
                 catch (Exception ex)
@@ -352,13 +353,6 @@ internal sealed class RouteRegistry : IAsyncDisposable
         await StopAllAsync().ConfigureAwait(false);
         _serial.Dispose();
         _reloads.Dispose();
-        lock (_budgets)
-        {
-            foreach (var budget in _budgets.Values)
-            {
-                budget.Dispose();
-            }
-        }
     }
 
     private bool Closed()
@@ -550,57 +544,5 @@ internal sealed class RouteRegistry : IAsyncDisposable
         }
 
         supervisor.Start(paused, stopped, cause);
-    }
-
-    private RouteSupervisor Create(RouteDefinition route, KcpConfig config)
-    {
-        var routeLogger = _runtime.Loggers.CreateLogger($"kcp.route.{route.Name}");
-        var cluster = config.Clusters[route.Cluster];
-        var http = new HttpDeliverer(route, _runtime.Time, routeLogger);
-        DeadLetterWriter? deadLetter = null;
-        try
-        {
-            deadLetter = route.DeadLetter.Enabled ? new DeadLetterWriter(route, config.Clusters[route.DeadLetter.Cluster ?? route.Cluster], routeLogger, _runtime.Time, http.Secrets) : null;
-            var budget = route.Delivery.Limit is { } limit ? Budget(config.Limits[limit]) : null;
-            var deliverer = new MessageDeliverer(route, http, _runtime.SkipLog, _runtime.ManualSkip, _runtime.Metrics, routeLogger, _runtime.Time, budget, deadLetter);
-            Log.RouteStarted(_logger, route.Name, route.Topic, route.Group, route.Cluster, route.Concurrency, (int)route.MessageDeliveryGuarantees, route.DescribeDelivery());
-            if (route.Endpoint.Tls.InsecureSkipVerify)
-                Log.TlsVerificationDisabled(_logger, route.Name);
-            return new RouteSupervisor(route, cluster,
-                (index, onError) => new RouteMember(route, cluster, index, deliverer, _runtime.Store, _runtime.Metrics, routeLogger, _runtime.Time) { ErrorObserved = onError },
-                new RouteDeliveryResources(http, deadLetter), routeLogger, _runtime.Time) { SharedBudget = budget };
-        }
-        catch
-        {
-            deadLetter?.Dispose();
-            http.Dispose();
-            throw;
-        }
-    }
-
-    // Every shared budget's routes (slots held, requests waiting), for the metrics; budgets of earlier definitions too
-    // while a route still holds or waits for them.
-    private IReadOnlyList<BudgetShare> BudgetShares()
-    {
-        lock (_budgets)
-        {
-            return [.. _budgets.Values.SelectMany(b => b.Shares())];
-        }
-    }
-
-    // A shared budget of kcp.yaml's limits, one per definition: routes naming it share it, across reloads too while
-    // its values stay the same. Disposed with the registry.
-    private RequestBudget Budget(LimitDefinition limit)
-    {
-        lock (_budgets)
-        {
-            if (!_budgets.TryGetValue(limit, out var budget))
-            {
-                budget = new RequestBudget(limit.Name, limit.MaxRequestsPerSecond, limit.MaxConcurrency, _runtime.Time);
-                _budgets[limit] = budget;
-            }
-
-            return budget;
-        }
     }
 }

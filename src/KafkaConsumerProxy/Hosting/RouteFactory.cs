@@ -1,0 +1,94 @@
+using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Consuming;
+using KafkaConsumerProxy.Delivery;
+using KafkaConsumerProxy.Routes;
+using KafkaConsumerProxy.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace KafkaConsumerProxy.Hosting;
+
+/// <summary>
+/// Builds a route's parts and wires them together: its HTTP deliverer, dead-letter writer and shared budget, the
+/// <see cref="MessageDeliverer"/> over them, and a <see cref="RouteSupervisor"/> whose members are
+/// <see cref="RouteMember"/>s. The <see cref="RouteRegistry"/> calls <see cref="Create"/> at start and at each reload.
+/// Owns the shared budgets (kcp.yaml's <c>limits</c>): disposed after the registry.
+/// </summary>
+internal sealed class RouteFactory : IDisposable
+{
+    private readonly RouteRuntime _runtime;
+    private readonly ILogger _logger;
+    private readonly Dictionary<LimitDefinition, RequestBudget> _budgets = [];
+
+    public RouteFactory(RouteRuntime runtime, ILogger logger)
+    {
+        _runtime = runtime;
+        _logger = logger;
+        // kcp.budget.*, for every exporter of the meter (the admin endpoint's /metrics, OTLP).
+        runtime.Metrics.BudgetSource = BudgetShares;
+    }
+
+    /// <summary>The supervisor of <paramref name="route"/> of <paramref name="config"/>, not started; throws when a part
+    /// cannot be built (what was built is disposed).</summary>
+    public RouteSupervisor Create(RouteDefinition route, KcpConfig config)
+    {
+        var routeLogger = _runtime.Loggers.CreateLogger($"kcp.route.{route.Name}");
+        var cluster = config.Clusters[route.Cluster];
+        var http = new HttpDeliverer(route, _runtime.Time, routeLogger);
+        DeadLetterWriter? deadLetter = null;
+        try
+        {
+            deadLetter = route.DeadLetter.Enabled ? new DeadLetterWriter(route, config.Clusters[route.DeadLetter.Cluster ?? route.Cluster], routeLogger, _runtime.Time, http.Secrets) : null;
+            var budget = route.Delivery.Limit is { } limit ? Budget(config.Limits[limit]) : null;
+            var deliverer = new MessageDeliverer(route, http, _runtime.SkipLog, _runtime.ManualSkip, _runtime.Metrics, routeLogger, _runtime.Time, budget, deadLetter);
+            Log.RouteStarted(_logger, route.Name, route.Topic, route.Group, route.Cluster, route.Concurrency, (int)route.MessageDeliveryGuarantees, route.DescribeDelivery());
+            if (route.Endpoint.Tls.InsecureSkipVerify)
+                Log.TlsVerificationDisabled(_logger, route.Name);
+            return new RouteSupervisor(route, cluster,
+                (index, onError) => new RouteMember(route, cluster, index, deliverer, _runtime.Store, _runtime.Metrics, routeLogger, _runtime.Time) { ErrorObserved = onError },
+                new RouteDeliveryResources(http, deadLetter), routeLogger, _runtime.Time) { SharedBudget = budget };
+        }
+        catch
+        {
+            deadLetter?.Dispose();
+            http.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_budgets)
+        {
+            foreach (var budget in _budgets.Values)
+            {
+                budget.Dispose();
+            }
+        }
+    }
+
+    // Every shared budget's routes (slots held, requests waiting), for the metrics; budgets of earlier definitions too
+    // while a route still holds or waits for them.
+    private IReadOnlyList<BudgetShare> BudgetShares()
+    {
+        lock (_budgets)
+        {
+            return [.. _budgets.Values.SelectMany(b => b.Shares())];
+        }
+    }
+
+    // A shared budget of kcp.yaml's limits, one per definition: routes naming it share it, across reloads too while
+    // its values stay the same.
+    private RequestBudget Budget(LimitDefinition limit)
+    {
+        lock (_budgets)
+        {
+            if (!_budgets.TryGetValue(limit, out var budget))
+            {
+                budget = new RequestBudget(limit.Name, limit.MaxRequestsPerSecond, limit.MaxConcurrency, _runtime.Time);
+                _budgets[limit] = budget;
+            }
+
+            return budget;
+        }
+    }
+}
