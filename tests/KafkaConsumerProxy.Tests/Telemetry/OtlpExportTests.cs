@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 using Confluent.Kafka;
+using KafkaConsumerProxy.Hosting;
 using KafkaConsumerProxy.Telemetry;
 using KafkaConsumerProxy.Tests.Harness;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics.Tracing;
 using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Hosting;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -4,6 +4,7 @@ using System.Reflection;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery.Tls;
 using KafkaConsumerProxy.Delivery.Tracing;
+using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
 using OpenTelemetry.Exporter;
@@ -11,7 +12,7 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 
-namespace KafkaConsumerProxy.Telemetry;
+namespace KafkaConsumerProxy.Hosting;
 
 /// <summary>
 /// Exports kcp's traces (the delivery activities of <see cref="DeliveryTracing"/>) and metrics (<see cref="ProxyMetrics"/>
