@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using KafkaConsumerProxy.Embedded;
+using KafkaConsumerProxy.Interop;
 
 namespace KafkaConsumerProxy.Configuration;
 
@@ -8,7 +8,7 @@ namespace KafkaConsumerProxy.Configuration;
 /// values that need a feature or name a file: <c>security.protocol: SASL_SSL</c> with a build without <c>ssl</c> is
 /// refused at validation, naming the missing feature, instead of failing at the first connection.
 /// </summary>
-internal static partial class KafkaFeatures
+internal static class KafkaFeatures
 {
     private const int ConfOk = 0;
 
@@ -35,7 +35,7 @@ internal static partial class KafkaFeatures
     public static string? Problem(string property, string value)
     {
         if (Needed(property, value) is { } feature && Builtin is { } features && !features.Contains(feature))
-            return $"needs the librdkafka feature '{feature}', which the librdkafka kcp loads ({NativeMethods.LoadedLibraryPath}) was built without; its builtin.features: {string.Join(",", features.Order(StringComparer.Ordinal))}";
+            return $"needs the librdkafka feature '{feature}', which the librdkafka kcp loads ({Librdkafka.LoadedLibraryPath}) was built without; its builtin.features: {string.Join(",", features.Order(StringComparer.Ordinal))}";
         if (FileProperties.Contains(property.ToLowerInvariant()) && value != "probe" && !File.Exists(value) && !(property.Equals("ssl.ca.location", StringComparison.OrdinalIgnoreCase) && Directory.Exists(value)))
             return $"{property}: the file {value} does not exist or cannot be seen by kcp";
         return null;
@@ -45,30 +45,26 @@ internal static partial class KafkaFeatures
     {
         try
         {
-            NativeMethods.EnsureLoaded();
+            Librdkafka.EnsureLoaded();
         }
         catch (DllNotFoundException)
         {
             return null;
         }
 
-        var conf = NativeMethods.rd_kafka_conf_new();
+        var conf = Librdkafka.rd_kafka_conf_new();
         try
         {
             var buffer = stackalloc byte[1024];
             nuint size = 1024;
-            if (rd_kafka_conf_get(conf, "builtin.features", buffer, &size) != ConfOk)
+            if (Librdkafka.rd_kafka_conf_get(conf, "builtin.features", buffer, &size) != ConfOk)
                 return null;
             var text = Marshal.PtrToStringUTF8((nint)buffer) ?? "";
             return text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
         }
         finally
         {
-            NativeMethods.rd_kafka_conf_destroy(conf);
+            Librdkafka.rd_kafka_conf_destroy(conf);
         }
     }
-
-    // The name NativeMethods' resolver maps to the librdkafka of the Confluent.Kafka package.
-    [LibraryImport("kcp-embedded-librdkafka", StringMarshalling = StringMarshalling.Utf8)]
-    private static unsafe partial int rd_kafka_conf_get(nint conf, string name, byte* dest, nuint* destSize);
 }

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using Confluent.Kafka;
-using KafkaConsumerProxy.Embedded;
+using KafkaConsumerProxy.Interop;
 
 namespace KafkaConsumerProxy.Configuration;
 
@@ -22,7 +22,7 @@ internal static class LibrdkafkaCheck
     {
         try
         {
-            NativeMethods.EnsureLoaded();
+            Librdkafka.EnsureLoaded();
             return true;
         }
         catch (DllNotFoundException)
@@ -42,20 +42,20 @@ internal static class LibrdkafkaCheck
         if (KafkaFeatures.Problem(property, value) is { } unusable)
             return unusable;
 
-        var conf = NativeMethods.rd_kafka_conf_new();
+        var conf = Librdkafka.rd_kafka_conf_new();
         try
         {
             var error = stackalloc byte[ErrorLength];
             error[0] = 0;
 
             // Some reasons end with a line break; an error is one line.
-            return NativeMethods.rd_kafka_conf_set(conf, property, value, error, ErrorLength) == NativeMethods.RdKafkaConfOk
+            return Librdkafka.rd_kafka_conf_set(conf, property, value, error, ErrorLength) == Librdkafka.RdKafkaConfOk
                 ? null
                 : Scrub((Marshal.PtrToStringUTF8((nint)error) ?? "rejected").TrimEnd(), property, value);
         }
         finally
         {
-            NativeMethods.rd_kafka_conf_destroy(conf);
+            Librdkafka.rd_kafka_conf_destroy(conf);
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using Confluent.Kafka;
+using KafkaConsumerProxy.Interop;
 
 namespace KafkaConsumerProxy.Embedded;
 
@@ -32,7 +33,7 @@ public sealed class MockKafkaCluster : IDisposable
     /// The native library file the mock cluster runs from, or <see langword="null"/> before the first
     /// <see cref="Start"/>; for diagnostics.
     /// </summary>
-    public static string? LoadedLibraryPath => NativeMethods.LoadedLibraryPath;
+    public static string? LoadedLibraryPath => Librdkafka.LoadedLibraryPath;
 
     /// <summary>The <c>bootstrap.servers</c> value for clients, e.g. <c>127.0.0.1:41011,127.0.0.1:37281</c>.</summary>
     public string BootstrapServers { get; }
@@ -54,9 +55,9 @@ public sealed class MockKafkaCluster : IDisposable
     public static MockKafkaCluster Start(int brokers = 3)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(brokers, 1);
-        NativeMethods.EnsureLoaded();
+        Librdkafka.EnsureLoaded();
 
-        var conf = NativeMethods.rd_kafka_conf_new();
+        var conf = Librdkafka.rd_kafka_conf_new();
         nint rk;
         try
         {
@@ -66,7 +67,7 @@ public sealed class MockKafkaCluster : IDisposable
         }
         catch
         {
-            NativeMethods.rd_kafka_conf_destroy(conf);
+            Librdkafka.rd_kafka_conf_destroy(conf);
             throw;
         }
 
@@ -228,7 +229,7 @@ public sealed class MockKafkaCluster : IDisposable
     private static unsafe void SetConf(nint conf, string name, string value)
     {
         var errstr = stackalloc byte[512];
-        if (NativeMethods.rd_kafka_conf_set(conf, name, value, errstr, 512) != NativeMethods.RdKafkaConfOk)
+        if (Librdkafka.rd_kafka_conf_set(conf, name, value, errstr, 512) != Librdkafka.RdKafkaConfOk)
         {
             throw new InvalidOperationException($"rd_kafka_conf_set({name}={value}) failed: {ReadError(errstr)}");
         }
