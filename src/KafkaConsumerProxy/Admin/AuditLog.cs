@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using KafkaConsumerProxy.Delivery;
+using KafkaConsumerProxy.Files;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using KafkaConsumerProxy.Files;
 
 namespace KafkaConsumerProxy.Delivery;
 

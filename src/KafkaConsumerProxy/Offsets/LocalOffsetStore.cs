@@ -6,6 +6,7 @@ using System.Text;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
+using KafkaConsumerProxy.Files;
 
 namespace KafkaConsumerProxy.Offsets;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using KafkaConsumerProxy.Delivery;
+using KafkaConsumerProxy.Files;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 

@@ -1,8 +1,7 @@
 using System.Runtime.InteropServices;
-using KafkaConsumerProxy.Offsets;
 using Microsoft.Win32.SafeHandles;
 
-namespace KafkaConsumerProxy.Delivery;
+namespace KafkaConsumerProxy.Files;
 
 /// <summary>
 /// A file that several processes append whole lines to (the skip records). On Linux each line is one <c>write</c> on an

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Microsoft.Win32.SafeHandles;
 
-namespace KafkaConsumerProxy.Offsets;
+namespace KafkaConsumerProxy.Files;
 
 /// <summary>
 /// Tells whether an open file is still the file at its path: a state directory deleted (or a file replaced) while

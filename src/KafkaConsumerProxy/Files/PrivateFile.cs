@@ -1,6 +1,6 @@
 using Microsoft.Win32.SafeHandles;
 
-namespace KafkaConsumerProxy.Delivery;
+namespace KafkaConsumerProxy.Files;
 
 /// <summary>
 /// Files of state_dir that hold message keys or audit data (skip records, the audit log, operator state) are readable
