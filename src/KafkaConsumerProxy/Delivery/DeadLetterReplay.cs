@@ -94,7 +94,7 @@ public sealed class DeadLetterReplay
 
         var replayRoute = _route with
         {
-            CanSkip = true,
+            Retry = _route.Retry with { CanSkip = true },
             DeadLetter = new DeadLetterSettings(),
             Delivery = _route.Delivery with { MaxRequestsPerSecond = range.Rate ?? _route.Delivery.MaxRequestsPerSecond, AdaptiveConcurrency = false, Limit = null },
         };

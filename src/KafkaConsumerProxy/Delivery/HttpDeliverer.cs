@@ -49,18 +49,18 @@ public sealed class HttpDeliverer : IDisposable
         _route = route;
         _time = time ?? TimeProvider.System;
         _secrets = new RouteRedactor(route.Endpoint);
-        _hosts = new HostSelector(route.Hosts, route.Port, route.Url);
-        if (logger is not null && route.Format == RequestFormat.CloudEvents)
+        _hosts = new HostSelector(route.Endpoint.Hosts, route.Endpoint.Port, route.Endpoint.Url);
+        if (logger is not null && route.Delivery.Format == RequestFormat.CloudEvents)
         {
             _invalidCloudEvents = new RepeatedLog<(string Topic, int Partition), (long Offset, string Problem)>(_time, InvalidCloudEventInterval, (key, summary) =>
                 Log.CloudEventInvalidAgain(logger, route.Name, key.Topic, key.Partition, summary.Count, summary.Since.TotalSeconds, summary.Latest.Offset, summary.Latest.Problem));
         }
 
         _requests = new RequestBuilder(route, _invalidCloudEvents is null ? null : (record, problem) => ReportInvalidCloudEvent(logger!, record, problem));
-        _execTimeout = TimeSpan.FromMilliseconds(route.ExecTimeoutMs);
+        _execTimeout = TimeSpan.FromMilliseconds(route.Endpoint.ExecTimeoutMs);
         var handler = new SocketsHttpHandler
         {
-            ConnectTimeout = TimeSpan.FromMilliseconds(route.ConnTimeoutMs),
+            ConnectTimeout = TimeSpan.FromMilliseconds(route.Endpoint.ConnTimeoutMs),
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
             // Re-resolve DNS now and then so a host name that moves is followed.
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
@@ -135,9 +135,9 @@ public sealed class HttpDeliverer : IDisposable
             {
                 using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
                 var status = (int)response.StatusCode;
-                if (_route.ResponseCheck == ResponseCheck.Status || status is < 200 or > 299)
+                if (_route.Endpoint.ResponseCheck == ResponseCheck.Status || status is < 200 or > 299)
                 {
-                    var (decided, why) = ResponseClassifier.Classify(_route.ResponseCheck, status, []);
+                    var (decided, why) = ResponseClassifier.Classify(_route.Endpoint.ResponseCheck, status, []);
                     var elapsedAtStatus = Stopwatch.GetElapsedTime(started);
                     // The body is read once: for the dead-letter record when the route has one, else for the excerpt only.
                     var bodyStart = decided != DeliveryOutcome.Success && _route.DeadLetter.Enabled ? await ReadStartAsync(response.Content, _secrets, timeout.Token).ConfigureAwait(false) : null;
@@ -163,8 +163,8 @@ public sealed class HttpDeliverer : IDisposable
                     }
 
                     var (outcome, reason) = batch is null || retry is null
-                        ? ResponseClassifier.Classify(_route.ResponseCheck, status, body.AsSpan(0, length))
-                        : ResponseClassifier.ClassifyBatch(_route.ResponseCheck, status, body.AsSpan(0, length), batch, retry);
+                        ? ResponseClassifier.Classify(_route.Endpoint.ResponseCheck, status, body.AsSpan(0, length))
+                        : ResponseClassifier.ClassifyBatch(_route.Endpoint.ResponseCheck, status, body.AsSpan(0, length), batch, retry);
                     return new DeliveryResult(outcome, host, elapsed, status, reason)
                     {
                         BodyExcerpt = outcome == DeliveryOutcome.Success ? null : BodyExcerpt.Of(body.AsSpan(0, length), _secrets),
@@ -181,8 +181,8 @@ public sealed class HttpDeliverer : IDisposable
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
-            var missing = _route.ResponseCheck == ResponseCheck.Status ? "no status line" : "no complete response";
-            return new DeliveryResult(DeliveryOutcome.Timeout, host, Stopwatch.GetElapsedTime(started), Reason: $"{missing} within exec_timeout_ms={_route.ExecTimeoutMs}");
+            var missing = _route.Endpoint.ResponseCheck == ResponseCheck.Status ? "no status line" : "no complete response";
+            return new DeliveryResult(DeliveryOutcome.Timeout, host, Stopwatch.GetElapsedTime(started), Reason: $"{missing} within exec_timeout_ms={_route.Endpoint.ExecTimeoutMs}");
         }
         catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException or SocketException)
         {
@@ -283,7 +283,7 @@ public sealed class HttpDeliverer : IDisposable
         // SocketsHttpHandler reports an expired ConnectTimeout as a cancellation caused by a TimeoutException.
         if (ex is OperationCanceledException || ex.InnerException is TimeoutException)
         {
-            return new DeliveryResult(DeliveryOutcome.ConnectTimeout, host, elapsed, Reason: $"no connection within conn_timeout_ms={_route.ConnTimeoutMs}");
+            return new DeliveryResult(DeliveryOutcome.ConnectTimeout, host, elapsed, Reason: $"no connection within conn_timeout_ms={_route.Endpoint.ConnTimeoutMs}");
         }
 
         var message = ex.InnerException is { } inner ? $"{ex.Message} ({inner.Message})" : ex.Message;

@@ -76,10 +76,10 @@ public sealed class MessageDeliverer
             _rate = new RequestBudget(route.Name, rate, maxConcurrency: null);
         }
 
-        if (route.Delivery.AdaptiveConcurrency && route.AsyncConcurrency > 0)
+        if (route.Delivery.AdaptiveConcurrency && route.Delivery.AsyncConcurrency > 0)
         {
             // The route's members share the endpoint, so they share one limit: up to async_concurrency each.
-            var max = (int)Math.Min(int.MaxValue, (long)route.AsyncConcurrency * Math.Max(1, route.Concurrency));
+            var max = (int)Math.Min(int.MaxValue, (long)route.Delivery.AsyncConcurrency * Math.Max(1, route.Concurrency));
             var logged = 1;
             _adaptive = new AdaptiveConcurrencyLimit(max, (before, after) =>
             {
@@ -453,7 +453,7 @@ public sealed class MessageDeliverer
 
     private void LogIfSlow(KafkaRecord first, DeliveryResult result)
     {
-        if (_route.SlowTimeMs is { } slow && result.Elapsed.TotalMilliseconds > slow)
+        if (_route.Endpoint.SlowTimeMs is { } slow && result.Elapsed.TotalMilliseconds > slow)
         {
             Log.DeliverySlow(_logger, _route.Name, first.Topic, first.Partition, first.Offset, (long)result.Elapsed.TotalMilliseconds, slow, result.Host);
         }

@@ -40,10 +40,10 @@ public sealed class RequestBuilder
     public RequestBuilder(RouteDefinition route, Action<KafkaRecord, string>? invalidCloudEvent = null)
     {
         _invalidCloudEvent = invalidCloudEvent;
-        _domain = route.Domain;
-        _format = route.Format;
-        _rawContentType = route.ContentType;
-        _cloudEvents = route.Format == RequestFormat.CloudEvents ? new CloudEventMapping(route) : null;
+        _domain = route.Endpoint.Domain;
+        _format = route.Delivery.Format;
+        _rawContentType = route.Delivery.ContentType;
+        _cloudEvents = route.Delivery.Format == RequestFormat.CloudEvents ? new CloudEventMapping(route) : null;
     }
 
     /// <summary>Creates the POST of one message to <paramref name="target"/>, attempt <paramref name="attempt"/>.</summary>

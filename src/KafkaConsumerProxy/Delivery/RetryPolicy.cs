@@ -30,7 +30,7 @@ public static class RetryPolicy
     /// <c>retry_nums</c> retries, i.e. after <c>retry_nums + 1</c> attempts.
     /// </summary>
     public static RetryDecision AfterFailure(RouteDefinition route, int attempts) =>
-        route.CanSkip && attempts >= (long)route.RetryNums + 1 ? RetryDecision.Skip : RetryDecision.Retry;
+        route.Retry.CanSkip && attempts >= (long)route.Retry.RetryNums + 1 ? RetryDecision.Skip : RetryDecision.Retry;
 
     /// <summary>
     /// As <see cref="AfterFailure(RouteDefinition, int)"/>, and with <c>can_skip: true</c> an answer whose status is in
@@ -39,7 +39,7 @@ public static class RetryPolicy
     /// </summary>
     public static (RetryDecision Decision, SkipKind Kind) AfterFailure(RouteDefinition route, int attempts, int? status)
     {
-        if (route.CanSkip && status is { } code && route.Retry.SkipOnStatus.Contains(code))
+        if (route.Retry.CanSkip && status is { } code && route.Retry.SkipOnStatus.Contains(code))
         {
             return (RetryDecision.Skip, SkipKind.Status);
         }

@@ -24,7 +24,7 @@ public sealed class CloudEventsConfigTests : IDisposable
     {
         var route = Assert.Single(Load(RequiredKeys + "format: cloudevents\n").Routes);
 
-        Assert.Equal(RequestFormat.CloudEvents, route.Format);
+        Assert.Equal(RequestFormat.CloudEvents, route.Delivery.Format);
         Assert.Equal("kafka.record", route.Delivery.CloudEventsType);
         Assert.Equal(RouteDefaults.CloudEventsType, new DeliverySettings().CloudEventsType);
         Assert.Equal("sync; format cloudevents; max_pending 10000", route.DescribeDelivery());
@@ -35,9 +35,9 @@ public sealed class CloudEventsConfigTests : IDisposable
     {
         var route = Assert.Single(Load(RequiredKeys + "format: CloudEvents\ncloudevents_type: \"com.example.order.created v2 ✓\"\nbatch_size: 50\n").Routes);
 
-        Assert.Equal(RequestFormat.CloudEvents, route.Format);
+        Assert.Equal(RequestFormat.CloudEvents, route.Delivery.Format);
         Assert.Equal("com.example.order.created v2 ✓", route.Delivery.CloudEventsType);
-        Assert.Equal(50, route.BatchSize);
+        Assert.Equal(50, route.Delivery.BatchSize);
     }
 
     [Theory]

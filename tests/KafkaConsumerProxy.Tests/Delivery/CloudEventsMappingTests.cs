@@ -220,7 +220,7 @@ public sealed class CloudEventsMappingTests
     public void Build_InvalidEvent_ReportedAtItsFirstAttemptOnlyAndValidOnesNever_Issue11()
     {
         var reported = new List<(long Offset, string Problem)>();
-        var builder = new RequestBuilder(TestRoutes.Route() with { Format = RequestFormat.CloudEvents }, (record, problem) => reported.Add((record.Offset, problem)));
+        var builder = new RequestBuilder(TestRoutes.Route() with { Delivery = TestRoutes.Delivery with { Format = RequestFormat.CloudEvents } }, (record, problem) => reported.Add((record.Offset, problem)));
         var invalid = Plain with { Offset = 5, Headers = [.. Attributes().Where(h => h.Name != "ce_id")] };
         var valid = Plain with { Offset = 6, Headers = Attributes() };
 
@@ -430,7 +430,7 @@ public sealed class CloudEventsMappingTests
 
     private static RequestBuilder Builder(Func<RouteDefinition, RouteDefinition>? change = null)
     {
-        var route = TestRoutes.Route() with { Format = RequestFormat.CloudEvents };
+        var route = TestRoutes.Route() with { Delivery = TestRoutes.Delivery with { Format = RequestFormat.CloudEvents } };
         return new RequestBuilder(change is null ? route : change(route));
     }
 }

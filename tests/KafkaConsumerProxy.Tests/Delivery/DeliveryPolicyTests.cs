@@ -183,7 +183,7 @@ public sealed class DeliveryPolicyTests : IDisposable
             attempts.Enqueue(context.Request.Headers[RequestBuilder.AttemptHeader].ToString());
             return context.Response.WriteAsync(attempts.Count == 1 ? "{\"retry\":[11]}" : "{}");
         });
-        var deliverer = Create(endpoint.Port, r => r with { Format = RequestFormat.Json, BatchSize = 10, ResponseCheck = ResponseCheck.Errno });
+        var deliverer = Create(endpoint.Port, r => r with { Delivery = r.Delivery with { Format = RequestFormat.Json, BatchSize = 10 }, Endpoint = r.Endpoint with { ResponseCheck = ResponseCheck.Errno } });
         var done = new ConcurrentQueue<(long, MessageDisposition)>();
 
         var delivery = deliverer.DeliverBatchAsync([Record(10), Record(11)], (r, d) =>
@@ -202,7 +202,7 @@ public sealed class DeliveryPolicyTests : IDisposable
     public async Task DeliverAsync_SkipOnStatusWithCanSkip_SkippedAtOnceRecordedWithStatus_Issue10()
     {
         await using var endpoint = await ScriptedEndpoint.StartAsync(Status(410));
-        var deliverer = Create(endpoint.Port, r => r with { CanSkip = true, RetryNums = 5, Retry = r.Retry with { CanSkip = true, RetryNums = 5, SkipOnStatus = new HashSet<int> { 400, 410 } } });
+        var deliverer = Create(endpoint.Port, r => r with { Retry = r.Retry with { CanSkip = true, RetryNums = 5, SkipOnStatus = new HashSet<int> { 400, 410 } } });
 
         Assert.Equal(MessageDisposition.Skipped, await deliverer.DeliverAsync(Record(4), CancellationToken.None).WaitAsync(Patience));
 
@@ -250,7 +250,7 @@ public sealed class DeliveryPolicyTests : IDisposable
 
     private MessageDeliverer Create(int port, Func<RouteDefinition, RouteDefinition>? change = null)
     {
-        var route = TestRoutes.Route() with { Port = port, RetryIntervalMs = 100, ExecTimeoutMs = 5_000, ResponseCheck = ResponseCheck.Status };
+        var route = TestRoutes.Route() with { Endpoint = TestRoutes.Endpoint with { Port = port, ExecTimeoutMs = 5_000, ResponseCheck = ResponseCheck.Status }, Retry = TestRoutes.Retry with { RetryIntervalMs = 100 } };
         route = change?.Invoke(route) ?? route;
         var skipLog = new SkipLog(_stateDir);
         var http = new HttpDeliverer(route, _time);

@@ -24,7 +24,7 @@ public sealed class FormContentTests
     public async Task Build_FormWithLargeValue_SameBodyAndLengthAsOneArray_Issue7(string kind, int length)
     {
         var record = new KafkaRecord("orders", 7, 123_456_789_012, 1_700_000_000_000, "k"u8.ToArray(), Value(kind, length), []);
-        var builder = new RequestBuilder(TestRoutes.Route() with { Format = RequestFormat.Form });
+        var builder = new RequestBuilder(TestRoutes.Route() with { Delivery = TestRoutes.Delivery with { Format = RequestFormat.Form } });
 
         using var request = builder.Build(Target, record);
 
@@ -91,7 +91,7 @@ public sealed class JsonEnvelopeContentTests
         // A large key is written in segments as well; headers whole.
         var record = new KafkaRecord("orders", 3, 42, 1_700_000_000_000, Value(kind, 70_000), value,
             [new KafkaHeader("trace", "a\"b"u8.ToArray()), new KafkaHeader("bin", [0xFF]), new KafkaHeader("none", null)]);
-        var builder = new RequestBuilder(TestRoutes.Route() with { Format = RequestFormat.Json });
+        var builder = new RequestBuilder(TestRoutes.Route() with { Delivery = TestRoutes.Delivery with { Format = RequestFormat.Json } });
 
         using var request = builder.Build(Target, record);
 
@@ -104,7 +104,7 @@ public sealed class JsonEnvelopeContentTests
     {
         var record = new KafkaRecord("orders", 0, 1, 0, null, new byte[JsonEnvelopeContent.MinValueBytes - 1], []);
 
-        using var request = new RequestBuilder(TestRoutes.Route() with { Format = RequestFormat.Json }).Build(Target, record);
+        using var request = new RequestBuilder(TestRoutes.Route() with { Delivery = TestRoutes.Delivery with { Format = RequestFormat.Json } }).Build(Target, record);
 
         Assert.IsType<ByteArrayContent>(request.Content);
     }

@@ -117,7 +117,7 @@ public sealed class HttpDelivererTests
     }
 
     private static RouteDefinition Route(int port, ResponseCheck check, int execTimeoutMs) =>
-        TestRoutes.Route() with { Port = port, ResponseCheck = check, ExecTimeoutMs = execTimeoutMs };
+        TestRoutes.Route() with { Endpoint = TestRoutes.Endpoint with { Port = port, ResponseCheck = check, ExecTimeoutMs = execTimeoutMs } };
 
     private static async Task WaitAsync(Func<bool> condition, TimeSpan timeout, Func<string> describe)
     {

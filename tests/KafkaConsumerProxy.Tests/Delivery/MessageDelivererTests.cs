@@ -126,7 +126,7 @@ public sealed class MessageDelivererTests : IDisposable
 
     private (MessageDeliverer Deliverer, SkipLog SkipLog) Create(int port, int retryIntervalMs, RequestFormat format = RequestFormat.Form, bool canSkip = false)
     {
-        var route = TestRoutes.Route() with { Port = port, RetryIntervalMs = retryIntervalMs, Format = format, CanSkip = canSkip, ExecTimeoutMs = 5_000 };
+        var route = TestRoutes.Route() with { Endpoint = TestRoutes.Endpoint with { Port = port, ExecTimeoutMs = 5_000 }, Retry = TestRoutes.Retry with { RetryIntervalMs = retryIntervalMs, CanSkip = canSkip }, Delivery = TestRoutes.Delivery with { Format = format } };
         var skipLog = new SkipLog(_stateDir);
         var http = new HttpDeliverer(route);
         _http.Add(http);

@@ -181,7 +181,7 @@ public sealed class RateAndConcurrencyTests : IClassFixture<TestCluster>
                 Interlocked.Decrement(ref inFlight);
             }
         });
-        var route = TestRoutes.Route() with { Port = endpoint.Port, RetryIntervalMs = 10, ExecTimeoutMs = 5_000, AsyncConcurrency = Upper, ResponseCheck = ResponseCheck.Status };
+        var route = TestRoutes.Route() with { Endpoint = TestRoutes.Endpoint with { Port = endpoint.Port, ExecTimeoutMs = 5_000, ResponseCheck = ResponseCheck.Status }, Retry = TestRoutes.Retry with { RetryIntervalMs = 10 }, Delivery = TestRoutes.Delivery with { AsyncConcurrency = Upper } };
         route = route with { Delivery = route.Delivery with { AdaptiveConcurrency = adaptive } };
         var state = Directory.CreateTempSubdirectory("kcp-adaptive-").FullName;
         var logs = new CapturingLogger();

@@ -110,27 +110,31 @@ public sealed class RequestBuilderTests
         request.Headers.TryGetValues(name, out var values) ? string.Join(", ", values) : null;
 
     private static RequestBuilder Builder(RequestFormat format, string contentType = RouteDefaults.RawContentType, string? domain = null) =>
-        new(TestRoutes.Route() with { Format = format, ContentType = contentType, Domain = domain });
+        new(TestRoutes.Route() with { Delivery = TestRoutes.Delivery with { Format = format, ContentType = contentType }, Endpoint = TestRoutes.Endpoint with { Domain = domain } });
 }
 
 /// <summary>Route definitions for tests of the delivery layer alone.</summary>
 internal static class TestRoutes
 {
+    /// <summary>The endpoint of <see cref="Route"/>: 127.0.0.1:8080/consume, 1 s to connect and to answer.</summary>
+    public static EndpointSettings Endpoint { get; } = new() { Hosts = ["127.0.0.1"], Port = 8080, Url = "/consume", ConnTimeoutMs = 1000, ExecTimeoutMs = 1000 };
+
+    /// <summary>The retry settings of <see cref="Route"/>: no skips, 10 ms between attempts.</summary>
+    public static RetrySettings Retry { get; } = new() { CanSkip = false, RetryNums = 0, RetryIntervalMs = 10 };
+
+    /// <summary>The delivery settings of <see cref="Route"/>: the defaults.</summary>
+    public static DeliverySettings Delivery { get; } = new();
+
     public static RouteDefinition Route() => new()
     {
         Name = "r",
         SourceFile = "r.yaml",
         Topic = "orders",
         Group = "g",
-        Hosts = ["127.0.0.1"],
-        Port = 8080,
-        Url = "/consume",
         Concurrency = 1,
-        CanSkip = false,
-        RetryNums = 0,
-        RetryIntervalMs = 10,
-        ConnTimeoutMs = 1000,
-        ExecTimeoutMs = 1000,
-        UseSavedOffsetTime = 0,
+        Endpoint = Endpoint,
+        Retry = Retry,
+        Delivery = Delivery,
+        Offsets = new OffsetSettings { UseSavedOffsetTime = 0 },
     };
 }

@@ -66,7 +66,7 @@ public sealed class RetryPolicyTests
     [InlineData(false, 404, 100, RetryDecision.Retry, SkipKind.Auto)]
     public void AfterFailure_SkipOnStatus_OnlyWithCanSkip_Issue10(bool canSkip, int status, int attempts, RetryDecision decision, SkipKind kind)
     {
-        var route = TestRoutes.Route() with { CanSkip = canSkip, RetryNums = 3 };
+        var route = TestRoutes.Route() with { Retry = TestRoutes.Retry with { CanSkip = canSkip, RetryNums = 3 } };
         route = route with { Retry = route.Retry with { SkipOnStatus = new HashSet<int> { 404, 410 } } };
         Assert.Equal((decision, kind), RetryPolicy.AfterFailure(route, attempts, status));
     }

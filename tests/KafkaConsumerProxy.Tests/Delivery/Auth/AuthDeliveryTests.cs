@@ -245,7 +245,7 @@ public sealed class AuthDeliveryTests
         await using var tokens = await ScriptedEndpoint.StartAsync(context => Task.Delay(Timeout.Infinite, context.RequestAborted));
         await using var endpoint = await ScriptedEndpoint.StartAsync(context => context.Response.WriteAsync("{\"errno\":0}"));
         var route = Route(endpoint.Port, OAuth(tokens.Port));
-        using var http = new HttpDeliverer(route with { ExecTimeoutMs = 500 });
+        using var http = new HttpDeliverer(route with { Endpoint = route.Endpoint with { ExecTimeoutMs = 500 } });
 
         var result = await http.SendAsync(Record, 0, 1);
 
@@ -281,7 +281,7 @@ public sealed class AuthDeliveryTests
 
     private static RouteDefinition Route(int port, AuthSettings? auth)
     {
-        var route = TestRoutes.Route() with { Port = port, ConnTimeoutMs = 5_000, ExecTimeoutMs = 5_000 };
+        var route = TestRoutes.Route() with { Endpoint = TestRoutes.Endpoint with { Port = port, ConnTimeoutMs = 5_000, ExecTimeoutMs = 5_000 } };
         return route with { Endpoint = route.Endpoint with { Auth = auth } };
     }
 }

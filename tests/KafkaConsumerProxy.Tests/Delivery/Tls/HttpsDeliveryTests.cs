@@ -229,7 +229,7 @@ public sealed class HttpsDeliveryTests : IDisposable
 
     private static RouteDefinition Route(int port, TlsSettings tls)
     {
-        var route = TestRoutes.Route() with { Port = port, ResponseCheck = ResponseCheck.Errno, ConnTimeoutMs = 5_000, ExecTimeoutMs = 5_000 };
+        var route = TestRoutes.Route() with { Endpoint = TestRoutes.Endpoint with { Port = port, ResponseCheck = ResponseCheck.Errno, ConnTimeoutMs = 5_000, ExecTimeoutMs = 5_000 } };
         return route with { Endpoint = route.Endpoint with { Tls = tls } };
     }
 }

@@ -22,7 +22,7 @@ public sealed class TraceContextTests
             seen.Enqueue((context.Request.Headers["traceparent"].ToString(), context.Request.Headers["tracestate"].ToString()));
             await context.Response.WriteAsync("{\"errno\":0}");
         });
-        using var http = new HttpDeliverer(TestRoutes.Route() with { Port = endpoint.Port });
+        using var http = new HttpDeliverer(TestRoutes.Route() with { Endpoint = TestRoutes.Endpoint with { Port = endpoint.Port } });
         var record = new KafkaRecord("orders", 2, 17, 0, null, "v"u8.ToArray(),
             [new KafkaHeader("traceparent", Encoding.ASCII.GetBytes(RecordParent)), new KafkaHeader("tracestate", "vendor=abc"u8.ToArray())]);
 
@@ -48,7 +48,7 @@ public sealed class TraceContextTests
         ActivitySource.AddActivityListener(listener);
         var topic = "trace-" + Guid.NewGuid().ToString("N");
         await using var endpoint = await ScriptedEndpoint.StartAsync(context => context.Response.WriteAsync("{\"errno\":0}"));
-        using var http = new HttpDeliverer(TestRoutes.Route() with { Port = endpoint.Port });
+        using var http = new HttpDeliverer(TestRoutes.Route() with { Endpoint = TestRoutes.Endpoint with { Port = endpoint.Port } });
         var record = new KafkaRecord(topic, 2, 17, 0, null, "v"u8.ToArray(), [new KafkaHeader("traceparent", Encoding.ASCII.GetBytes(RecordParent))]);
 
         Assert.True((await http.SendAsync(record, 0, 1)).IsSuccess);
