@@ -29,11 +29,11 @@ internal static class ConsumerSettings
             // client never holds more ahead than the proxy itself may. librdkafka also caps fetch.max.bytes (50 MB) at
             // this unless it is set, though never below message.max.bytes; a partition's fetch stays at
             // max.partition.fetch.bytes (1 MiB, raised by the client for a larger message).
-            QueuedMaxMessagesKbytes = PrefetchKbytes(route.MaxPendingBytes),
+            QueuedMaxMessagesKbytes = PrefetchKbytes(route.Delivery.MaxPendingBytes),
             // librdkafka keeps up to 100,000 prefetched messages per partition (each with a few hundred bytes of its
             // own bookkeeping) unless the kbytes bound stops it first; half of max_pending (5,000 by default) is
             // ahead enough, and cut the 1,000,000-message backlog's peak by some 50 MB (docs/PERFORMANCE.md).
-            QueuedMinMessages = PrefetchMessages(route.MaxPending),
+            QueuedMinMessages = PrefetchMessages(route.Delivery.MaxPending),
             // With those bounds a fast route empties a partition's prefetch queue in well under a second, and
             // librdkafka then waits fetch.queue.backoff.ms (default 1,000 ms) after finding the queue full before it
             // fetches that partition again: batch 100 against nginx stalled ~0.8 s of every second (33,000 msg/s;

@@ -95,12 +95,12 @@ internal sealed class PartitionWorker
         _deliverer = deliverer;
         _consumer = consumer;
         var route = deliverer.Route;
-        _maxPending = route.MaxPending;
-        _maxUncommitted = route.MaxUncommitted;
-        _batchSize = route.BatchSize;
-        _linger = TimeSpan.FromMilliseconds(route.BatchLingerMs);
+        _maxPending = route.Delivery.MaxPending;
+        _maxUncommitted = route.Offsets.MaxUncommitted;
+        _batchSize = route.Delivery.BatchSize;
+        _linger = TimeSpan.FromMilliseconds(route.Delivery.BatchLingerMs);
         _inFlight = inFlight;
-        if (inFlight is not null && route.Ordering == DeliveryOrdering.Key)
+        if (inFlight is not null && route.Delivery.Ordering == DeliveryOrdering.Key)
         {
             _keys = new KeyScheduler();
         }

@@ -292,7 +292,7 @@ internal sealed partial class RouteMember
         }
 
         _seekSkips.Remove(number);
-        var progress = new PartitionProgress(_recordFiles.TryGetValue(number, out var record) ? record : null, _route.MessageDeliveryGuarantees, -1);
+        var progress = new PartitionProgress(_recordFiles.TryGetValue(number, out var record) ? record : null, _route.Offsets.MessageDeliveryGuarantees, -1);
         record?.Discard();
         var start = move.To;
         if (move.Skipped.Count > 0)

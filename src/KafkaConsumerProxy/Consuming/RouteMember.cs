@@ -63,15 +63,15 @@ internal sealed partial class RouteMember : ISupervisedMember
         _deliverer = deliverer;
         _logger = logger;
         _time = time;
-        _inFlight = route.AsyncConcurrency > 0 ? new SemaphoreSlim(route.AsyncConcurrency, route.AsyncConcurrency) : null;
-        var interval = route.MessageDeliveryGuarantees == DeliveryGuarantee.BatchedCommit
-            ? TimeSpan.FromMilliseconds(route.CommitIntervalMs)
+        _inFlight = route.Delivery.AsyncConcurrency > 0 ? new SemaphoreSlim(route.Delivery.AsyncConcurrency, route.Delivery.AsyncConcurrency) : null;
+        var interval = route.Offsets.MessageDeliveryGuarantees == DeliveryGuarantee.BatchedCommit
+            ? TimeSpan.FromMilliseconds(route.Offsets.CommitIntervalMs)
             : TimeSpan.FromMilliseconds(RouteDefaults.CoalescedCommitIntervalMs);
         _committer = new OffsetCommitter(route.Name, index, interval, logger, time) { CommitFailed = () => metrics.OnCommitFailed(route.Name) };
-        _pendingBytes = new PendingBytes(route.MaxPendingBytes);
+        _pendingBytes = new PendingBytes(route.Delivery.MaxPendingBytes);
 
         // An attempt in flight may take exec_timeout_ms; a little more covers connection teardown.
-        _stopBound = TimeSpan.FromMilliseconds(route.ExecTimeoutMs) + TimeSpan.FromSeconds(5);
+        _stopBound = TimeSpan.FromMilliseconds(route.Endpoint.ExecTimeoutMs) + TimeSpan.FromSeconds(5);
     }
 
     /// <summary>Runs the member until <paramref name="stop"/>; then finishes in-flight work, commits and leaves the group.</summary>
@@ -364,14 +364,14 @@ internal sealed partial class RouteMember : ISupervisedMember
             var (bounds, logError) = logs[number];
             var start = StartPositionPolicy.Decide(new StartInputs(
                 committedOffset.IsSpecial ? null : committedOffset.Value, recordFile?.Initial, bounds, clusterId,
-                _route.MessageDeliveryGuarantees, _route.UseSavedOffsetTime, _time.GetUtcNow()));
+                _route.Offsets.MessageDeliveryGuarantees, _route.Offsets.UseSavedOffsetTime, _time.GetUtcNow()));
             start.Report(_logger, _route.Name, partition.Topic, number, _cluster.Name, logError);
             if (start.DiscardRecord)
             {
                 recordFile?.Discard();
             }
 
-            var progress = new PartitionProgress(recordFile, _route.MessageDeliveryGuarantees, start.DurableFrom);
+            var progress = new PartitionProgress(recordFile, _route.Offsets.MessageDeliveryGuarantees, start.DurableFrom);
             if (start.SeekTo is { } seek)
             {
                 progress.CommitFrom(seek);
@@ -406,7 +406,7 @@ internal sealed partial class RouteMember : ISupervisedMember
         {
             return _store.Open(key, clusterId);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException && _route.MessageDeliveryGuarantees != DeliveryGuarantee.NoRepeatOnOneMachine)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException && _route.Offsets.MessageDeliveryGuarantees != DeliveryGuarantee.NoRepeatOnOneMachine)
         {
             Log.LocalRecordUnavailable(_logger, _route.Name, key.ToString(), ex.Message);
             return null;

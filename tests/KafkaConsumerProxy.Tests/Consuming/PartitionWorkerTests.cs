@@ -259,19 +259,11 @@ public sealed class PartitionWorkerTests
                 SourceFile = "w.yaml",
                 Topic = topic,
                 Group = "g",
-                Hosts = ["127.0.0.1"],
-                Port = port,
-                Url = "/consume",
                 Concurrency = 1,
-                CanSkip = false,
-                RetryNums = 3,
-                RetryIntervalMs = 10,
-                ConnTimeoutMs = 1000,
-                ExecTimeoutMs = 30_000,
-                UseSavedOffsetTime = 0,
-                MaxPending = maxPending,
-                AsyncConcurrency = asyncConcurrency,
-                Ordering = DeliveryOrdering.None,
+                Endpoint = new EndpointSettings { Hosts = ["127.0.0.1"], Port = port, Url = "/consume", ConnTimeoutMs = 1000, ExecTimeoutMs = 30_000 },
+                Retry = new RetrySettings { CanSkip = false, RetryNums = 3, RetryIntervalMs = 10 },
+                Offsets = new OffsetSettings { UseSavedOffsetTime = 0 },
+                Delivery = new DeliverySettings { MaxPending = maxPending, AsyncConcurrency = asyncConcurrency, Ordering = DeliveryOrdering.None },
             };
             _http = new HttpDeliverer(route);
             _skipLog = new SkipLog(_stateDir);

@@ -144,16 +144,10 @@ public sealed class OffsetCommitterTests(TestCluster cluster) : IClassFixture<Te
                 SourceFile = "c.yaml",
                 Topic = Topic,
                 Group = Group,
-                Hosts = ["127.0.0.1"],
-                Port = 9,
-                Url = "/consume",
                 Concurrency = 1,
-                CanSkip = false,
-                RetryNums = 0,
-                RetryIntervalMs = 10,
-                ConnTimeoutMs = 1000,
-                ExecTimeoutMs = 1000,
-                UseSavedOffsetTime = 0,
+                Endpoint = new EndpointSettings { Hosts = ["127.0.0.1"], Port = 9, Url = "/consume", ConnTimeoutMs = 1000, ExecTimeoutMs = 1000 },
+                Retry = new RetrySettings { CanSkip = false, RetryNums = 0, RetryIntervalMs = 10 },
+                Offsets = new OffsetSettings { UseSavedOffsetTime = 0 },
             };
             _http = new HttpDeliverer(route);
             _skipLog = new SkipLog(_stateDir);
