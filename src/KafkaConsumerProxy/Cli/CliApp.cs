@@ -193,7 +193,7 @@ public static class CliApp
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.Configure<HostOptions>(o =>
         {
-            var longest = config.Routes.Count == 0 ? 0 : config.Routes.Max(r => r.ExecTimeoutMs);
+            var longest = config.Routes.Count == 0 ? 0 : config.Routes.Max(r => r.Endpoint.ExecTimeoutMs);
             o.ShutdownTimeout = TimeSpan.FromMilliseconds(longest) + TimeSpan.FromSeconds(30);
         });
         builder.Services.AddSingleton(config);

@@ -17,11 +17,11 @@ public static partial class ConfigLoader
         if (r.ErrorCount != before)
             return route;
 
-        if (type is not null && route.Format != RequestFormat.CloudEvents)
+        if (type is not null && route.Delivery.Format != RequestFormat.CloudEvents)
             r.Error("cloudevents_type", type, "applies only with format: cloudevents");
         else if (type is not null && CloudEventsTypeProblem(type) is { } problem)
             r.Error("cloudevents_type", type, problem);
-        if (route.Format == RequestFormat.CloudEvents)
+        if (route.Delivery.Format == RequestFormat.CloudEvents)
         {
             if (Delivery.CloudEventMapping.SourceProblem(route.Cluster, route.Topic) is { } sourceProblem)
                 r.Error("cluster", route.Cluster, sourceProblem);

@@ -298,6 +298,27 @@ public static partial class ConfigLoader
         if (domain is not null && EndpointRules.DomainProblem(domain) is { } domainProblem)
             r.Error("domain", domain, domainProblem);
 
+        // Read in this order: errors are listed, and unknown keys matched, in the order keys are read.
+        var concurrency = r.Int("concurrency", 1, 256, required: true) ?? 0;
+        var canSkip = r.Bool("can_skip", required: true) ?? false;
+        var retryNums = r.Int("retry_nums", 0, int.MaxValue, required: true) ?? 0;
+        var retryIntervalMs = r.Int("retry_interval_ms", 0, int.MaxValue, required: true) ?? 0;
+        var connTimeoutMs = r.Int("conn_timeout_ms", 1, int.MaxValue, required: true) ?? 0;
+        var execTimeoutMs = r.Int("exec_timeout_ms", 1, int.MaxValue, required: true) ?? 0;
+        var useSavedOffsetTime = r.Int("use_saved_offset_time", int.MinValue, int.MaxValue, required: true) ?? 0;
+        var slowTimeMs = r.Int("slow_time_ms", 1, int.MaxValue, required: false);
+        var consumerConf = r.Conf("consumer_conf");
+        var consumerTopicConf = r.Conf("consumer_topic_conf");
+        var asyncConcurrency = r.Int("async_concurrency", 0, 10000, required: false) ?? 0;
+        var guarantees = (DeliveryGuarantee)(r.Int("message_delivery_guarantees", 1, 3, required: false) ?? (int)RouteDefaults.MessageDeliveryGuarantees);
+        var responseCheck = r.Choice("response_check", ResponseChecks) switch
+        {
+            "status" => ResponseCheck.Status,
+            "errno" => ResponseCheck.Errno,
+            _ => RouteDefaults.ResponseCheck,
+        };
+        var commitIntervalMs = r.Int("commit_interval_ms", 1, 3_600_000, required: false) ?? RouteDefaults.CommitIntervalMs;
+        var maxUncommitted = r.Int("max_uncommitted", 0, RouteDefaults.MaxMaxUncommitted, required: false) ?? RouteDefaults.MaxUncommitted;
         var route = new RouteDefinition
         {
             Name = name,
@@ -305,30 +326,29 @@ public static partial class ConfigLoader
             Topic = topic,
             Group = group,
             Cluster = cluster ?? RouteDefaults.Cluster,
-            Hosts = hosts,
-            Port = port ?? 0,
-            Url = url,
-            Concurrency = r.Int("concurrency", 1, 256, required: true) ?? 0,
-            CanSkip = r.Bool("can_skip", required: true) ?? false,
-            RetryNums = r.Int("retry_nums", 0, int.MaxValue, required: true) ?? 0,
-            RetryIntervalMs = r.Int("retry_interval_ms", 0, int.MaxValue, required: true) ?? 0,
-            ConnTimeoutMs = r.Int("conn_timeout_ms", 1, int.MaxValue, required: true) ?? 0,
-            ExecTimeoutMs = r.Int("exec_timeout_ms", 1, int.MaxValue, required: true) ?? 0,
-            UseSavedOffsetTime = r.Int("use_saved_offset_time", int.MinValue, int.MaxValue, required: true) ?? 0,
-            SlowTimeMs = r.Int("slow_time_ms", 1, int.MaxValue, required: false),
-            Domain = domain,
-            ConsumerConf = r.Conf("consumer_conf"),
-            ConsumerTopicConf = r.Conf("consumer_topic_conf"),
-            AsyncConcurrency = r.Int("async_concurrency", 0, 10000, required: false) ?? 0,
-            MessageDeliveryGuarantees = (DeliveryGuarantee)(r.Int("message_delivery_guarantees", 1, 3, required: false) ?? (int)RouteDefaults.MessageDeliveryGuarantees),
-            ResponseCheck = r.Choice("response_check", ResponseChecks) switch
+            Concurrency = concurrency,
+            ConsumerConf = consumerConf,
+            ConsumerTopicConf = consumerTopicConf,
+            Endpoint = new EndpointSettings
             {
-                "status" => ResponseCheck.Status,
-                "errno" => ResponseCheck.Errno,
-                _ => RouteDefaults.ResponseCheck,
+                Hosts = hosts,
+                Port = port ?? 0,
+                Url = url,
+                ConnTimeoutMs = connTimeoutMs,
+                ExecTimeoutMs = execTimeoutMs,
+                SlowTimeMs = slowTimeMs,
+                Domain = domain,
+                ResponseCheck = responseCheck,
             },
-            CommitIntervalMs = r.Int("commit_interval_ms", 1, 3_600_000, required: false) ?? RouteDefaults.CommitIntervalMs,
-            MaxUncommitted = r.Int("max_uncommitted", 0, RouteDefaults.MaxMaxUncommitted, required: false) ?? RouteDefaults.MaxUncommitted,
+            Retry = new RetrySettings { CanSkip = canSkip, RetryNums = retryNums, RetryIntervalMs = retryIntervalMs },
+            Delivery = new DeliverySettings { AsyncConcurrency = asyncConcurrency },
+            Offsets = new OffsetSettings
+            {
+                UseSavedOffsetTime = useSavedOffsetTime,
+                MessageDeliveryGuarantees = guarantees,
+                CommitIntervalMs = commitIntervalMs,
+                MaxUncommitted = maxUncommitted,
+            },
         };
         route = ReadThroughputKeys(r, route);
         route = ReadPolicyKeys(r, route, clusters, limits);
@@ -363,35 +383,38 @@ public static partial class ConfigLoader
         var linger = r.Int("batch_linger_ms", 0, 60_000, required: false);
         route = route with
         {
-            Ordering = ordering == "none" ? DeliveryOrdering.None : RouteDefaults.Ordering,
-            MaxPending = maxPending ?? RouteDefaults.MaxPending,
-            MaxPendingBytes = maxPendingBytes ?? RouteDefaults.MaxPendingBytes,
-            Format = format switch
+            Delivery = route.Delivery with
             {
-                "json" => RequestFormat.Json,
-                "raw" => RequestFormat.Raw,
-                "cloudevents" => RequestFormat.CloudEvents,
-                _ => RouteDefaults.Format,
+                Ordering = ordering == "none" ? DeliveryOrdering.None : RouteDefaults.Ordering,
+                MaxPending = maxPending ?? RouteDefaults.MaxPending,
+                MaxPendingBytes = maxPendingBytes ?? RouteDefaults.MaxPendingBytes,
+                Format = format switch
+                {
+                    "json" => RequestFormat.Json,
+                    "raw" => RequestFormat.Raw,
+                    "cloudevents" => RequestFormat.CloudEvents,
+                    _ => RouteDefaults.Format,
+                },
+                ContentType = contentType ?? RouteDefaults.RawContentType,
+                BatchSize = batchSize ?? RouteDefaults.BatchSize,
+                BatchLingerMs = linger ?? RouteDefaults.BatchLingerMs,
             },
-            ContentType = contentType ?? RouteDefaults.RawContentType,
-            BatchSize = batchSize ?? RouteDefaults.BatchSize,
-            BatchLingerMs = linger ?? RouteDefaults.BatchLingerMs,
         };
         if (r.ErrorCount != before)
             return route;
 
-        if (ordering is not null && route.AsyncConcurrency == 0)
+        if (ordering is not null && route.Delivery.AsyncConcurrency == 0)
             r.Error("ordering", ordering, "applies only with async_concurrency > 0; sync delivery (async_concurrency 0) is always in partition order");
-        if (contentType is not null && route.Format != RequestFormat.Raw)
+        if (contentType is not null && route.Delivery.Format != RequestFormat.Raw)
             r.Error("content_type", contentType, "applies only with format: raw; form, json and cloudevents set their own Content-Type");
         else if (contentType is not null && (contentType.Any(c => char.IsControl(c) || c > '\x7e') || !System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out _)))
             r.Error("content_type", contentType, "must be a media type such as application/octet-stream or text/plain; charset=utf-8");
-        if (route.BatchSize > 1 && route.Format is not (RequestFormat.Json or RequestFormat.CloudEvents))
+        if (route.Delivery.BatchSize > 1 && route.Delivery.Format is not (RequestFormat.Json or RequestFormat.CloudEvents))
             r.Error("batch_size", batchSize?.ToString(CultureInfo.InvariantCulture), "must be 1 unless format is json or cloudevents: a batch is sent as a JSON array of envelopes or of CloudEvents");
-        else if (route.BatchSize > route.MaxPending)
+        else if (route.Delivery.BatchSize > route.Delivery.MaxPending)
             r.Error("batch_size", batchSize?.ToString(CultureInfo.InvariantCulture), string.Create(CultureInfo.InvariantCulture,
-                $"must not exceed max_pending ({route.MaxPending}): a batch is made of one partition's pending messages"));
-        if (linger is not null && route.BatchSize == 1)
+                $"must not exceed max_pending ({route.Delivery.MaxPending}): a batch is made of one partition's pending messages"));
+        if (linger is not null && route.Delivery.BatchSize == 1)
             r.Error("batch_linger_ms", linger.Value.ToString(CultureInfo.InvariantCulture), "applies only with batch_size > 1");
         return route;
     }
@@ -431,11 +454,11 @@ public static partial class ConfigLoader
             return route;
 
         string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
-        if (maxInterval is not null && maxInterval < route.RetryIntervalMs)
-            r.Error("retry_max_interval_ms", Text(maxInterval.Value), $"must not be less than retry_interval_ms ({Text(route.RetryIntervalMs)})");
-        else if (maxInterval is null && route.RetryIntervalMs > RouteDefaults.RetryMaxIntervalMs)
-            r.Error("retry_interval_ms", Text(route.RetryIntervalMs), $"is over the default retry_max_interval_ms ({Text(RouteDefaults.RetryMaxIntervalMs)}); set retry_max_interval_ms to at least retry_interval_ms");
-        if (adaptive == true && route.AsyncConcurrency == 0)
+        if (maxInterval is not null && maxInterval < route.Retry.RetryIntervalMs)
+            r.Error("retry_max_interval_ms", Text(maxInterval.Value), $"must not be less than retry_interval_ms ({Text(route.Retry.RetryIntervalMs)})");
+        else if (maxInterval is null && route.Retry.RetryIntervalMs > RouteDefaults.RetryMaxIntervalMs)
+            r.Error("retry_interval_ms", Text(route.Retry.RetryIntervalMs), $"is over the default retry_max_interval_ms ({Text(RouteDefaults.RetryMaxIntervalMs)}); set retry_max_interval_ms to at least retry_interval_ms");
+        if (adaptive == true && route.Delivery.AsyncConcurrency == 0)
             r.Error("adaptive_concurrency", "true", "applies only with async_concurrency > 0, which is its upper bound");
         if (limit is not null && limits is not null && !limits.ContainsKey(limit))
         {

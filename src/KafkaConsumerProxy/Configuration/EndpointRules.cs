@@ -109,7 +109,7 @@ internal static class EndpointRules
         HostSelector selector;
         try
         {
-            selector = new HostSelector(route.Hosts, route.Port, route.Url);
+            selector = new HostSelector(route.Endpoint.Hosts, route.Endpoint.Port, route.Endpoint.Url);
         }
         catch (UriFormatException e)
         {
@@ -117,18 +117,18 @@ internal static class EndpointRules
         }
 
         var problems = new List<(string Key, string Message)>();
-        for (var slot = 0; slot < route.Hosts.Count; slot++)
+        for (var slot = 0; slot < route.Endpoint.Hosts.Count; slot++)
         {
             var target = selector.Target(slot, 1);
-            var host = route.Hosts[slot];
+            var host = route.Endpoint.Hosts[slot];
             var bare = host.StartsWith('[') ? host : (host.Contains(':', StringComparison.Ordinal) ? $"[{host}]" : host);
-            if (!string.Equals(target.Host, bare, StringComparison.OrdinalIgnoreCase) || target.Port != route.Port)
-                problems.Add(("host", $"'{host}' would be sent to {target.Authority}, not to {host} port {route.Port}"));
-            if (target.PathAndQuery != route.Url && !problems.Exists(p => p.Key == "url"))
+            if (!string.Equals(target.Host, bare, StringComparison.OrdinalIgnoreCase) || target.Port != route.Endpoint.Port)
+                problems.Add(("host", $"'{host}' would be sent to {target.Authority}, not to {host} port {route.Endpoint.Port}"));
+            if (target.PathAndQuery != route.Endpoint.Url && !problems.Exists(p => p.Key == "url"))
                 problems.Add(("url", $"would be sent as '{target.PathAndQuery}'; write the path in the form it is sent ('.' and '..' segments are removed, other characters percent-encoded)"));
         }
 
-        if (route.Domain is not null && problems.Count == 0)
+        if (route.Endpoint.Domain is not null && problems.Count == 0)
         {
             try
             {

@@ -65,8 +65,7 @@ public enum RequestFormat
 /// One route: a (topic, consumer group) pair whose messages are pushed to one HTTP endpoint.
 /// Loaded from one file of <c>routes_dir</c>; key names follow the route files of the previous service, and the file
 /// keeps them flat. In code the settings are grouped by what they govern: <see cref="Endpoint"/>, <see cref="Retry"/>,
-/// <see cref="Delivery"/>, <see cref="Offsets"/> and <see cref="DeadLetter"/>. The flat properties below each group
-/// read and set the grouped value, so <c>route.RetryNums</c> and <c>route.Retry.RetryNums</c> are the same value.
+/// <see cref="Delivery"/>, <see cref="Offsets"/> and <see cref="DeadLetter"/>.
 /// Defaults are declared in <see cref="RouteDefaults"/>.
 /// </summary>
 public sealed record RouteDefinition
@@ -106,77 +105,6 @@ public sealed record RouteDefinition
     /// <summary>Where skipped messages are written (<c>dead_letter_topic</c>); off by default.</summary>
     public DeadLetterSettings DeadLetter { get; init; } = new();
 
-    // Flat forwarding properties: the names the route files and the rest of the code use.
-
-    /// <inheritdoc cref="EndpointSettings.Hosts"/>
-    public required IReadOnlyList<string> Hosts { get => Endpoint.Hosts; init => Endpoint = Endpoint with { Hosts = value }; }
-
-    /// <inheritdoc cref="EndpointSettings.Port"/>
-    public required int Port { get => Endpoint.Port; init => Endpoint = Endpoint with { Port = value }; }
-
-    /// <inheritdoc cref="EndpointSettings.Url"/>
-    public required string Url { get => Endpoint.Url; init => Endpoint = Endpoint with { Url = value }; }
-
-    /// <inheritdoc cref="EndpointSettings.ConnTimeoutMs"/>
-    public required int ConnTimeoutMs { get => Endpoint.ConnTimeoutMs; init => Endpoint = Endpoint with { ConnTimeoutMs = value }; }
-
-    /// <inheritdoc cref="EndpointSettings.ExecTimeoutMs"/>
-    public required int ExecTimeoutMs { get => Endpoint.ExecTimeoutMs; init => Endpoint = Endpoint with { ExecTimeoutMs = value }; }
-
-    /// <inheritdoc cref="EndpointSettings.SlowTimeMs"/>
-    public int? SlowTimeMs { get => Endpoint.SlowTimeMs; init => Endpoint = Endpoint with { SlowTimeMs = value }; }
-
-    /// <inheritdoc cref="EndpointSettings.Domain"/>
-    public string? Domain { get => Endpoint.Domain; init => Endpoint = Endpoint with { Domain = value }; }
-
-    /// <inheritdoc cref="EndpointSettings.ResponseCheck"/>
-    public ResponseCheck ResponseCheck { get => Endpoint.ResponseCheck; init => Endpoint = Endpoint with { ResponseCheck = value }; }
-
-    /// <inheritdoc cref="RetrySettings.CanSkip"/>
-    public required bool CanSkip { get => Retry.CanSkip; init => Retry = Retry with { CanSkip = value }; }
-
-    /// <inheritdoc cref="RetrySettings.RetryNums"/>
-    public required int RetryNums { get => Retry.RetryNums; init => Retry = Retry with { RetryNums = value }; }
-
-    /// <inheritdoc cref="RetrySettings.RetryIntervalMs"/>
-    public required int RetryIntervalMs { get => Retry.RetryIntervalMs; init => Retry = Retry with { RetryIntervalMs = value }; }
-
-    /// <inheritdoc cref="OffsetSettings.UseSavedOffsetTime"/>
-    public required int UseSavedOffsetTime { get => Offsets.UseSavedOffsetTime; init => Offsets = Offsets with { UseSavedOffsetTime = value }; }
-
-    /// <inheritdoc cref="OffsetSettings.MessageDeliveryGuarantees"/>
-    public DeliveryGuarantee MessageDeliveryGuarantees { get => Offsets.MessageDeliveryGuarantees; init => Offsets = Offsets with { MessageDeliveryGuarantees = value }; }
-
-    /// <inheritdoc cref="OffsetSettings.CommitIntervalMs"/>
-    public int CommitIntervalMs { get => Offsets.CommitIntervalMs; init => Offsets = Offsets with { CommitIntervalMs = value }; }
-
-    /// <inheritdoc cref="OffsetSettings.MaxUncommitted"/>
-    public int MaxUncommitted { get => Offsets.MaxUncommitted; init => Offsets = Offsets with { MaxUncommitted = value }; }
-
-    /// <inheritdoc cref="DeliverySettings.AsyncConcurrency"/>
-    public int AsyncConcurrency { get => Delivery.AsyncConcurrency; init => Delivery = Delivery with { AsyncConcurrency = value }; }
-
-    /// <inheritdoc cref="DeliverySettings.Ordering"/>
-    public DeliveryOrdering Ordering { get => Delivery.Ordering; init => Delivery = Delivery with { Ordering = value }; }
-
-    /// <inheritdoc cref="DeliverySettings.MaxPending"/>
-    public int MaxPending { get => Delivery.MaxPending; init => Delivery = Delivery with { MaxPending = value }; }
-
-    /// <inheritdoc cref="DeliverySettings.MaxPendingBytes"/>
-    public int MaxPendingBytes { get => Delivery.MaxPendingBytes; init => Delivery = Delivery with { MaxPendingBytes = value }; }
-
-    /// <inheritdoc cref="DeliverySettings.Format"/>
-    public RequestFormat Format { get => Delivery.Format; init => Delivery = Delivery with { Format = value }; }
-
-    /// <inheritdoc cref="DeliverySettings.ContentType"/>
-    public string ContentType { get => Delivery.ContentType; init => Delivery = Delivery with { ContentType = value }; }
-
-    /// <inheritdoc cref="DeliverySettings.BatchSize"/>
-    public int BatchSize { get => Delivery.BatchSize; init => Delivery = Delivery with { BatchSize = value }; }
-
-    /// <inheritdoc cref="DeliverySettings.BatchLingerMs"/>
-    public int BatchLingerMs { get => Delivery.BatchLingerMs; init => Delivery = Delivery with { BatchLingerMs = value }; }
-
     /// <summary>
     /// The delivery mode for the start-up log line, e.g. <c>sync; format form; max_pending 10000</c> or
     /// <c>async 64 ordering key; format json; max_pending 10000; batch 100 linger 5 ms</c>. Parts are separated by
@@ -184,11 +112,12 @@ public sealed record RouteDefinition
     /// </summary>
     public string DescribeDelivery()
     {
-        var mode = AsyncConcurrency == 0
+        var d = Delivery;
+        var mode = d.AsyncConcurrency == 0
             ? "sync"
-            : string.Create(CultureInfo.InvariantCulture, $"async {AsyncConcurrency} ordering {Ordering.ToString().ToLowerInvariant()}");
-        var text = string.Create(CultureInfo.InvariantCulture, $"{mode}; format {Format.ToString().ToLowerInvariant()}; max_pending {MaxPending}");
-        return BatchSize > 1 ? text + string.Create(CultureInfo.InvariantCulture, $"; batch {BatchSize} linger {BatchLingerMs} ms") : text;
+            : string.Create(CultureInfo.InvariantCulture, $"async {d.AsyncConcurrency} ordering {d.Ordering.ToString().ToLowerInvariant()}");
+        var text = string.Create(CultureInfo.InvariantCulture, $"{mode}; format {d.Format.ToString().ToLowerInvariant()}; max_pending {d.MaxPending}");
+        return d.BatchSize > 1 ? text + string.Create(CultureInfo.InvariantCulture, $"; batch {d.BatchSize} linger {d.BatchLingerMs} ms") : text;
     }
 }
 

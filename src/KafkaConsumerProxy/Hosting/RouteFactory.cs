@@ -40,7 +40,7 @@ internal sealed class RouteFactory : IDisposable
             deadLetter = route.DeadLetter.Enabled ? new DeadLetterWriter(route, config.Clusters[route.DeadLetter.Cluster ?? route.Cluster], routeLogger, _runtime.Time, http.Secrets) : null;
             var budget = route.Delivery.Limit is { } limit ? Budget(config.Limits[limit]) : null;
             var deliverer = new MessageDeliverer(route, http, _runtime.SkipLog, _runtime.ManualSkip, _runtime.Metrics, routeLogger, _runtime.Time, budget, deadLetter);
-            Log.RouteStarted(_logger, route.Name, route.Topic, route.Group, route.Cluster, route.Concurrency, (int)route.MessageDeliveryGuarantees, route.DescribeDelivery());
+            Log.RouteStarted(_logger, route.Name, route.Topic, route.Group, route.Cluster, route.Concurrency, (int)route.Offsets.MessageDeliveryGuarantees, route.DescribeDelivery());
             if (route.Endpoint.Tls.InsecureSkipVerify)
                 Log.TlsVerificationDisabled(_logger, route.Name);
             return new RouteSupervisor(route, cluster,

@@ -52,21 +52,21 @@ public sealed class ConfigLoaderTests : IDisposable
         var a = loaded.Routes[0];
         Assert.Equal(Path.Combine(_dir, "routes", "a.yaml"), a.SourceFile);
         Assert.Equal(("t-a", "billing", "default"), (a.Topic, a.Group, a.Cluster));
-        Assert.Equal(["10.0.0.5"], a.Hosts);
-        Assert.Equal((8080, "/inner/orders", 2, true), (a.Port, a.Url, a.Concurrency, a.CanSkip));
-        Assert.Equal((3, 100, 1000, 5000, 0), (a.RetryNums, a.RetryIntervalMs, a.ConnTimeoutMs, a.ExecTimeoutMs, a.UseSavedOffsetTime));
+        Assert.Equal(["10.0.0.5"], a.Endpoint.Hosts);
+        Assert.Equal((8080, "/inner/orders", 2, true), (a.Endpoint.Port, a.Endpoint.Url, a.Concurrency, a.Retry.CanSkip));
+        Assert.Equal((3, 100, 1000, 5000, 0), (a.Retry.RetryNums, a.Retry.RetryIntervalMs, a.Endpoint.ConnTimeoutMs, a.Endpoint.ExecTimeoutMs, a.Offsets.UseSavedOffsetTime));
         // Defaults of every optional key.
-        Assert.Null(a.SlowTimeMs);
-        Assert.Null(a.Domain);
+        Assert.Null(a.Endpoint.SlowTimeMs);
+        Assert.Null(a.Endpoint.Domain);
         Assert.Empty(a.ConsumerConf);
         Assert.Empty(a.ConsumerTopicConf);
-        Assert.Equal(0, a.AsyncConcurrency);
-        Assert.Equal(DeliveryGuarantee.AtLeastOnce, a.MessageDeliveryGuarantees);
-        Assert.Equal(ResponseCheck.Errno, a.ResponseCheck);
-        Assert.Equal(5000, a.CommitIntervalMs);
+        Assert.Equal(0, a.Delivery.AsyncConcurrency);
+        Assert.Equal(DeliveryGuarantee.AtLeastOnce, a.Offsets.MessageDeliveryGuarantees);
+        Assert.Equal(ResponseCheck.Errno, a.Endpoint.ResponseCheck);
+        Assert.Equal(5000, a.Offsets.CommitIntervalMs);
 
         var c = loaded.Routes[2];
-        Assert.Equal(("t-c", 80, false, -1), (c.Topic, c.Port, c.CanSkip, c.UseSavedOffsetTime));
+        Assert.Equal(("t-c", 80, false, -1), (c.Topic, c.Endpoint.Port, c.Retry.CanSkip, c.Offsets.UseSavedOffsetTime));
         Assert.Equal(Path.Combine(_dir, "routes", "c.json"), c.SourceFile);
     }
 
@@ -92,18 +92,18 @@ public sealed class ConfigLoaderTests : IDisposable
         var route = Assert.Single(ConfigLoader.Load(config).Routes);
 
         Assert.Equal("eu", route.Cluster);
-        Assert.Equal(["h1", "h2", "h3"], route.Hosts);
-        Assert.Equal(8081, route.Port);
-        Assert.False(route.CanSkip);
-        Assert.Equal(250, route.SlowTimeMs);
-        Assert.Equal("orders.internal", route.Domain);
+        Assert.Equal(["h1", "h2", "h3"], route.Endpoint.Hosts);
+        Assert.Equal(8081, route.Endpoint.Port);
+        Assert.False(route.Retry.CanSkip);
+        Assert.Equal(250, route.Endpoint.SlowTimeMs);
+        Assert.Equal("orders.internal", route.Endpoint.Domain);
         // A plain YAML bool becomes "true"; a quoted string is passed on as written.
         Assert.Equal(new Dictionary<string, string> { ["check.crcs"] = "true", ["fetch.wait.max.ms"] = "50", ["client.id"] = "True" }, route.ConsumerConf);
         Assert.Equal(new Dictionary<string, string> { ["auto.offset.reset"] = "smallest" }, route.ConsumerTopicConf);
-        Assert.Equal(10000, route.AsyncConcurrency);
-        Assert.Equal(DeliveryGuarantee.NoRepeatOnOneMachine, route.MessageDeliveryGuarantees);
-        Assert.Equal(ResponseCheck.Status, route.ResponseCheck);
-        Assert.Equal(3_600_000, route.CommitIntervalMs);
+        Assert.Equal(10000, route.Delivery.AsyncConcurrency);
+        Assert.Equal(DeliveryGuarantee.NoRepeatOnOneMachine, route.Offsets.MessageDeliveryGuarantees);
+        Assert.Equal(ResponseCheck.Status, route.Endpoint.ResponseCheck);
+        Assert.Equal(3_600_000, route.Offsets.CommitIntervalMs);
     }
 
     [Fact]
@@ -742,13 +742,13 @@ public sealed class ConfigLoaderTests : IDisposable
 
         var route = Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes);
 
-        Assert.Equal(0, route.AsyncConcurrency);
-        Assert.Equal(DeliveryOrdering.Key, route.Ordering);
-        Assert.Equal(10_000, route.MaxPending);
-        Assert.Equal(RequestFormat.Form, route.Format);
-        Assert.Equal("application/octet-stream", route.ContentType);
-        Assert.Equal(1, route.BatchSize);
-        Assert.Equal(5, route.BatchLingerMs);
+        Assert.Equal(0, route.Delivery.AsyncConcurrency);
+        Assert.Equal(DeliveryOrdering.Key, route.Delivery.Ordering);
+        Assert.Equal(10_000, route.Delivery.MaxPending);
+        Assert.Equal(RequestFormat.Form, route.Delivery.Format);
+        Assert.Equal("application/octet-stream", route.Delivery.ContentType);
+        Assert.Equal(1, route.Delivery.BatchSize);
+        Assert.Equal(5, route.Delivery.BatchLingerMs);
         Assert.Equal("sync; format form; max_pending 10000", route.DescribeDelivery());
     }
 
@@ -763,10 +763,10 @@ public sealed class ConfigLoaderTests : IDisposable
         var routes = ConfigLoader.Load(WriteMain(MainYaml)).Routes;
 
         var a = routes[0];
-        Assert.Equal((64, DeliveryOrdering.None, 1_000_000, RequestFormat.Json, 10_000, 60_000), (a.AsyncConcurrency, a.Ordering, a.MaxPending, a.Format, a.BatchSize, a.BatchLingerMs));
+        Assert.Equal((64, DeliveryOrdering.None, 1_000_000, RequestFormat.Json, 10_000, 60_000), (a.Delivery.AsyncConcurrency, a.Delivery.Ordering, a.Delivery.MaxPending, a.Delivery.Format, a.Delivery.BatchSize, a.Delivery.BatchLingerMs));
         Assert.Equal("async 64 ordering none; format json; max_pending 1000000; batch 10000 linger 60000 ms", a.DescribeDelivery());
         var b = routes[1];
-        Assert.Equal((8, DeliveryOrdering.Key, 1, RequestFormat.Raw, "text/plain; charset=utf-8"), (b.AsyncConcurrency, b.Ordering, b.MaxPending, b.Format, b.ContentType));
+        Assert.Equal((8, DeliveryOrdering.Key, 1, RequestFormat.Raw, "text/plain; charset=utf-8"), (b.Delivery.AsyncConcurrency, b.Delivery.Ordering, b.Delivery.MaxPending, b.Delivery.Format, b.Delivery.ContentType));
     }
 
     [Theory]
@@ -777,7 +777,7 @@ public sealed class ConfigLoaderTests : IDisposable
     {
         Write("routes/r.yaml", value is null ? RouteYaml() : RouteYaml(("max_uncommitted", value)));
 
-        Assert.Equal(expected, Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes).MaxUncommitted);
+        Assert.Equal(expected, Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes).Offsets.MaxUncommitted);
     }
 
     [Theory]
@@ -867,7 +867,7 @@ public sealed class ConfigLoaderTests : IDisposable
     {
         Write("routes/r.yaml", RouteYaml(("host", $"\"{host}\"")));
 
-        Assert.Equal([host], Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes).Hosts);
+        Assert.Equal([host], Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes).Endpoint.Hosts);
     }
 
     [Theory]
@@ -899,7 +899,7 @@ public sealed class ConfigLoaderTests : IDisposable
     {
         Write("routes/r.yaml", RouteYaml(("url", $"\"{url}\"")));
 
-        Assert.Equal(url, Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes).Url);
+        Assert.Equal(url, Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes).Endpoint.Url);
     }
 
     [Theory]
@@ -931,7 +931,7 @@ public sealed class ConfigLoaderTests : IDisposable
     {
         Write("routes/r.yaml", RouteYaml(("domain", $"\"{domain}\"")));
 
-        Assert.Equal(domain, Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes).Domain);
+        Assert.Equal(domain, Assert.Single(ConfigLoader.Load(WriteMain(MainYaml)).Routes).Endpoint.Domain);
     }
 
     [Theory]

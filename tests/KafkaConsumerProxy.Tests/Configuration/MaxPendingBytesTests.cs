@@ -15,7 +15,7 @@ public sealed class MaxPendingBytesTests
 
         var route = Assert.Single(ConfigLoader.Load(config.ConfigFile).Routes);
 
-        Assert.Equal(24 * 1024 * 1024, route.MaxPendingBytes);
+        Assert.Equal(24 * 1024 * 1024, route.Delivery.MaxPendingBytes);
         var settings = ConsumerSettings.Create(route, new ClusterDefinition("default", "x", new Dictionary<string, string>()), 0);
         Assert.Equal("4096", settings.Get("queued.max.messages.kbytes"));
         Assert.Equal("5000", settings.Get("queued.min.messages"));
@@ -45,8 +45,8 @@ public sealed class MaxPendingBytesTests
 
         var route = Assert.Single(ConfigLoader.Load(config.ConfigFile).Routes);
 
-        Assert.Equal(bytes, route.MaxPendingBytes);
-        Assert.Equal(prefetchKbytes, ConsumerSettings.PrefetchKbytes(route.MaxPendingBytes));
+        Assert.Equal(bytes, route.Delivery.MaxPendingBytes);
+        Assert.Equal(prefetchKbytes, ConsumerSettings.PrefetchKbytes(route.Delivery.MaxPendingBytes));
     }
 
     [Theory]

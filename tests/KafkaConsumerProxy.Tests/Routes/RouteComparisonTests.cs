@@ -9,7 +9,8 @@ public sealed class RouteComparisonTests
     public void Same_EqualValuesInNewCollections_IsSame()
     {
         var a = Route(new Dictionary<string, string> { ["a"] = "1", ["b"] = "2" });
-        var b = Route(new Dictionary<string, string> { ["b"] = "2", ["a"] = "1" }) with { Hosts = ["h1", "h2"] };
+        var b = Route(new Dictionary<string, string> { ["b"] = "2", ["a"] = "1" });
+        b = b with { Endpoint = b.Endpoint with { Hosts = ["h1", "h2"] } };
 
         Assert.True(RouteComparison.Same(a, b));
     }
@@ -19,12 +20,12 @@ public sealed class RouteComparisonTests
     {
         var a = Route(new Dictionary<string, string> { ["a"] = "1" });
 
-        Assert.False(RouteComparison.Same(a, a with { Url = "/v2" }));
-        Assert.False(RouteComparison.Same(a, a with { Hosts = ["h2", "h1"] }));
+        Assert.False(RouteComparison.Same(a, a with { Endpoint = a.Endpoint with { Url = "/v2" } }));
+        Assert.False(RouteComparison.Same(a, a with { Endpoint = a.Endpoint with { Hosts = ["h2", "h1"] } }));
         Assert.False(RouteComparison.Same(a, a with { ConsumerConf = new Dictionary<string, string> { ["a"] = "2" } }));
         Assert.False(RouteComparison.Same(a, a with { ConsumerConf = new Dictionary<string, string> { ["a"] = "1", ["c"] = "3" } }));
-        Assert.False(RouteComparison.Same(a, a with { SlowTimeMs = 5 }));
-        Assert.False(RouteComparison.Same(a, a with { Format = RequestFormat.Json }));
+        Assert.False(RouteComparison.Same(a, a with { Endpoint = a.Endpoint with { SlowTimeMs = 5 } }));
+        Assert.False(RouteComparison.Same(a, a with { Delivery = a.Delivery with { Format = RequestFormat.Json } }));
     }
 
     [Fact]
@@ -43,16 +44,10 @@ public sealed class RouteComparisonTests
         SourceFile = "/tmp/r.yaml",
         Topic = "t",
         Group = "g",
-        Hosts = ["h1", "h2"],
-        Port = 80,
-        Url = "/",
         Concurrency = 1,
-        CanSkip = false,
-        RetryNums = 0,
-        RetryIntervalMs = 10,
-        ConnTimeoutMs = 1000,
-        ExecTimeoutMs = 1000,
-        UseSavedOffsetTime = 0,
+        Endpoint = new EndpointSettings { Hosts = ["h1", "h2"], Port = 80, Url = "/", ConnTimeoutMs = 1000, ExecTimeoutMs = 1000 },
+        Retry = new RetrySettings { CanSkip = false, RetryNums = 0, RetryIntervalMs = 10 },
+        Offsets = new OffsetSettings { UseSavedOffsetTime = 0 },
         ConsumerConf = conf,
     };
 }

@@ -184,16 +184,10 @@ public sealed class RouteSupervisorTests
         SourceFile = "/tmp/r.yaml",
         Topic = "t",
         Group = "g",
-        Hosts = ["127.0.0.1"],
-        Port = 80,
-        Url = "/",
         Concurrency = concurrency,
-        CanSkip = false,
-        RetryNums = 0,
-        RetryIntervalMs = 10,
-        ConnTimeoutMs = 1000,
-        ExecTimeoutMs = 1000,
-        UseSavedOffsetTime = 0,
+        Endpoint = new EndpointSettings { Hosts = ["127.0.0.1"], Port = 80, Url = "/", ConnTimeoutMs = 1000, ExecTimeoutMs = 1000 },
+        Retry = new RetrySettings { CanSkip = false, RetryNums = 0, RetryIntervalMs = 10 },
+        Offsets = new OffsetSettings { UseSavedOffsetTime = 0 },
     };
 
     private sealed class FakeMember : ISupervisedMember
