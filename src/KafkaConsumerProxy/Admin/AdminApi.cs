@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using KafkaConsumerProxy.Consuming;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Routes;
 using KafkaConsumerProxy.Telemetry;
@@ -87,7 +88,7 @@ public sealed record PartitionConflict(string Error, IReadOnlyList<FailingMessag
 
 /// <summary>
 /// The status and partition parts of the <c>/api/v1</c> API, mapped with <see cref="RoutesApi"/> (on the control socket
-/// and on the admin endpoint), all of it reading <see cref="RouteRegistry"/> and its <see cref="RouteObservations"/>:
+/// and on the admin endpoint), all of it reading <see cref="RouteRegistry"/>, its operator controls and <see cref="RouteObservations"/>:
 /// <list type="bullet">
 /// <item><c>GET /api/v1/routes</c>, <c>GET /api/v1/routes/{route}</c> (with partitions and failing messages).</item>
 /// <item><c>POST /api/v1/routes/{route}/partitions/{p}/skip?offset=o</c> and <c>.../retry?offset=o</c>: 409 unless that
@@ -101,7 +102,7 @@ internal static class AdminApi
 {
     private static readonly TimeSpan SkipPatience = TimeSpan.FromSeconds(10);
 
-    // The members check a seek within RouteObservations.SeekPlanPatience, then stop the moved partitions' workers.
+    // The members check a seek within SeekRegistry.PlanPatience, then stop the moved partitions' workers.
     private static readonly TimeSpan SeekPatience = TimeSpan.FromSeconds(120);
     private const int MaxSkippedLimit = 1000;
     private const int SkippedTailBytes = 4 * 1024 * 1024;
@@ -127,9 +128,9 @@ internal static class AdminApi
         });
 
         api.MapGet("/routes", () => Results.Json(new RouteInfoListing(
-            [.. registry.List().Select(s => Info(s, observations, withPartitions: false))], registry.LastReload, registry.LastRejectedReload), ControlJson.Options));
+            [.. registry.List().Select(s => Info(s, observations, registry.Failing, withPartitions: false))], registry.LastReload, registry.LastRejectedReload), ControlJson.Options));
         api.MapGet("/routes/{route}", (string route) => registry.Find(route) is { } status
-            ? Results.Json(Info(status, observations, withPartitions: true), ControlJson.Options)
+            ? Results.Json(Info(status, observations, registry.Failing, withPartitions: true), ControlJson.Options)
             : NotFound($"no route named '{route}'"));
         api.MapPost("/routes/{route}/partitions/{partition:int}/{action}", async (string route, int partition, string action, long? offset, HttpContext context) =>
         {
@@ -148,8 +149,8 @@ internal static class AdminApi
                 return Results.Json(new ControlError("give the offset of the message: ?offset=N (see GET /api/v1/routes/" + route + ")"), ControlJson.Options, statusCode: StatusCodes.Status400BadRequest);
             }
 
-            var entry = observations.Find(route, partition, offset.Value);
-            var failing = observations.Failing(route).Where(f => f.Partition == partition).ToList();
+            var entry = registry.Failing.Find(route, partition, offset.Value);
+            var failing = registry.Failing.All(route).Where(f => f.Partition == partition).ToList();
             if (entry is null)
             {
                 var now = failing.Count == 0 ? "none is being retried now" : "being retried now: offset " + string.Join(", ", failing.Select(f => f.Offset));
@@ -174,12 +175,12 @@ internal static class AdminApi
             // Done once its skip record is on disk and it is no longer failing (bounded: a full disk holds the skip).
             var snapshot = entry.Snapshot();
             var deadline = DateTime.UtcNow + SkipPatience;
-            while (observations.Find(route, partition, offset.Value) is not null && DateTime.UtcNow < deadline)
+            while (registry.Failing.Find(route, partition, offset.Value) is not null && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(20, context.RequestAborted).ConfigureAwait(false);
             }
 
-            var done = observations.Find(route, partition, offset.Value) is null;
+            var done = registry.Failing.Find(route, partition, offset.Value) is null;
             return Results.Json(new PartitionActionResult(route, partition, offset.Value, action, done ? "skipped" : "skip requested; not finished yet", snapshot) { Offsets = snapshot.Offsets }, ControlJson.Options,
                 statusCode: done ? StatusCodes.Status200OK : StatusCodes.Status202Accepted);
         });
@@ -198,7 +199,7 @@ internal static class AdminApi
 
             try
             {
-                var moved = await observations.SeekAsync(route, target with { By = who(context) }).WaitAsync(SeekPatience, context.RequestAborted).ConfigureAwait(false);
+                var moved = await registry.Seeks.SeekAsync(route, target with { By = who(context) }).WaitAsync(SeekPatience, context.RequestAborted).ConfigureAwait(false);
                 return Results.Json(new { route, moved }, ControlJson.Options);
             }
             catch (SeekRefusedException ex)
@@ -217,10 +218,10 @@ internal static class AdminApi
         });
     }
 
-    internal static RouteInfo Info(RouteStatus s, RouteObservations observations, bool withPartitions)
+    internal static RouteInfo Info(RouteStatus s, RouteObservations observations, FailingMessages retrying, bool withPartitions)
     {
         var partitions = observations.Partitions(s.Route);
-        var failing = observations.Failing(s.Route);
+        var failing = retrying.All(s.Route);
         List<PartitionInfo>? details = null;
         if (withPartitions)
         {

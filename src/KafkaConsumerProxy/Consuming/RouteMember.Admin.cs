@@ -114,7 +114,7 @@ internal sealed partial class RouteMember
 
         _published.Clear();
         Observations.SetJoined(_route.Name, _index, false);
-        Observations.UnregisterSeeker(_route.Name, _index);
+        Seeks.Unregister(_route.Name, _index);
         _seekEnded = true;
         while (_seeks.TryDequeue(out var request))
         {
@@ -183,7 +183,7 @@ internal sealed partial class RouteMember
             var go = false;
             try
             {
-                go = request.Decision.Wait(RouteObservations.SeekPlanPatience + TimeSpan.FromSeconds(15)) && request.Decision.Result;
+                go = request.Decision.Wait(SeekRegistry.PlanPatience + TimeSpan.FromSeconds(15)) && request.Decision.Result;
             }
             catch (AggregateException)
             {

@@ -74,6 +74,10 @@ internal sealed partial class RouteMember : ISupervisedMember
         _stopBound = TimeSpan.FromMilliseconds(route.Endpoint.ExecTimeoutMs) + TimeSpan.FromSeconds(5);
     }
 
+    /// <summary>Where the operator's seeks find this member while it runs; shared by every route of the process. A member
+    /// built without one keeps its own.</summary>
+    internal SeekRegistry Seeks { get; init; } = new();
+
     /// <summary>Runs the member until <paramref name="stop"/>; then finishes in-flight work, commits and leaves the group.</summary>
     public Task RunAsync(CancellationToken stop) =>
         Task.Factory.StartNew(() =>
@@ -92,7 +96,7 @@ internal sealed partial class RouteMember : ISupervisedMember
     {
         using var consumer = Build();
         consumer.Subscribe(_route.Topic);
-        Observations.RegisterSeeker(_route.Name, _index, RequestSeek);
+        Seeks.Register(_route.Name, _index, RequestSeek);
         try
         {
             while (!stop.IsCancellationRequested && _fatalError is null)

@@ -72,6 +72,19 @@ public readonly record struct DeliveryResult(DeliveryOutcome Outcome, string Hos
     /// </summary>
     public const int MaxReasonChars = 600;
 
+    /// <summary>The outcome as the metric <c>kcp.delivery.attempts</c> labels it.</summary>
+    internal string OutcomeLabel => Outcome switch
+    {
+        DeliveryOutcome.Success => "success",
+        DeliveryOutcome.BadStatus => "bad_status",
+        DeliveryOutcome.RejectedBody => "rejected_body",
+        DeliveryOutcome.ConnectTimeout => "connect_timeout",
+        DeliveryOutcome.Timeout => "timeout",
+        DeliveryOutcome.ConnectionError => "connection_error",
+        DeliveryOutcome.RetryListed => "retry_listed",
+        _ => Outcome.ToString().ToLowerInvariant(),
+    };
+
     /// <summary>
     /// A one-line description for logs and skip records. The reason may carry endpoint text (a body, an exception
     /// message quoting a header), so it is escaped and cut here, whoever built it.

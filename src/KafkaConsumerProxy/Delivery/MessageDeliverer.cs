@@ -108,6 +108,10 @@ public sealed class MessageDeliverer
     /// <summary>The route's <c>Retry-After</c> gate.</summary>
     public EndpointGate Gate => _gate;
 
+    /// <summary>Where the messages being retried are shown with the operator's skip and retry handles; shared by every
+    /// route of the process (the admin API reads it). A deliverer built without one keeps its own.</summary>
+    internal FailingMessages Failing { get; init; } = new();
+
     /// <summary>
     /// Delivers <paramref name="record"/>. <paramref name="abandon"/> ends the wait between attempts (revoke or
     /// stop); an attempt already sent is allowed to finish, bounded by <c>exec_timeout_ms</c>.
@@ -153,7 +157,7 @@ public sealed class MessageDeliverer
             return outcome.Disposition;
         }
 
-        _metrics.OnAttempt(_route.Name, result);
+        _metrics.OnAttempt(_route.Name, result.OutcomeLabel, result.Elapsed);
         LogIfSlow(record, result);
         _metrics.OnDelivered(_route.Name);
         return MessageDisposition.Delivered;
@@ -247,7 +251,7 @@ public sealed class MessageDeliverer
                     return;
                 }
 
-                _metrics.OnAttempt(_route.Name, result);
+                _metrics.OnAttempt(_route.Name, result.OutcomeLabel, result.Elapsed);
 
                 string reason;
                 if (result.IsSuccess)
@@ -300,10 +304,10 @@ public sealed class MessageDeliverer
                 // Shown, and skipped or retried by an operator, through its first message (a batch as a whole).
                 if (failing is not null && failing.Record.Offset != head.Offset)
                 {
-                    _metrics.Observations.Finished(failing);
+                    Failing.Finished(failing);
                 }
 
-                failing = _metrics.Observations.Failed(_route.Name, head, attempt, result, _time.GetUtcNow(), [.. batch.Select(r => r.Offset)]);
+                failing = Failing.Failed(_route.Name, head, attempt, result, _time.GetUtcNow(), [.. batch.Select(r => r.Offset)]);
 
                 // One line per batch, not per message: a failing batch of hundreds would otherwise flood the log.
                 var described = batch.Count == 1 ? reason : $"{reason} (batch of {batch.Count}: offsets {RequestBuilder.DescribeOffsets(batch)})";
@@ -355,7 +359,7 @@ public sealed class MessageDeliverer
         }
         finally
         {
-            _metrics.Observations.Finished(failing);
+            Failing.Finished(failing);
         }
     }
 

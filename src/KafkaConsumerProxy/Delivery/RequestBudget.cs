@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
+using KafkaConsumerProxy.Telemetry;
 
 namespace KafkaConsumerProxy.Delivery;
 
@@ -269,6 +270,3 @@ public sealed record BudgetWait(string Budget, string Limit, int Waiting, DateTi
 
 /// <summary>A route holding slots of a budget.</summary>
 public sealed record BudgetHolder(string Route, int InFlight);
-
-/// <summary>One route's part of a budget, for the metrics.</summary>
-public sealed record BudgetShare(string Budget, string Route, int Held, int Waiting, double OldestWaitSeconds);

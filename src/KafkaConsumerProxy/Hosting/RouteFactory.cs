@@ -39,12 +39,15 @@ internal sealed class RouteFactory : IDisposable
         {
             deadLetter = route.DeadLetter.Enabled ? new DeadLetterWriter(route, config.Clusters[route.DeadLetter.Cluster ?? route.Cluster], routeLogger, _runtime.Time, http.Secrets) : null;
             var budget = route.Delivery.Limit is { } limit ? Budget(config.Limits[limit]) : null;
-            var deliverer = new MessageDeliverer(route, http, _runtime.SkipLog, _runtime.ManualSkip, _runtime.Metrics, routeLogger, _runtime.Time, budget, deadLetter);
+            var deliverer = new MessageDeliverer(route, http, _runtime.SkipLog, _runtime.ManualSkip, _runtime.Metrics, routeLogger, _runtime.Time, budget, deadLetter)
+            {
+                Failing = _runtime.Failing,
+            };
             Log.RouteStarted(_logger, route.Name, route.Topic, route.Group, route.Cluster, route.Concurrency, (int)route.Offsets.MessageDeliveryGuarantees, route.DescribeDelivery());
             if (route.Endpoint.Tls.InsecureSkipVerify)
                 Log.TlsVerificationDisabled(_logger, route.Name);
             return new RouteSupervisor(route, cluster,
-                (index, onError) => new RouteMember(route, cluster, index, deliverer, _runtime.Store, _runtime.Metrics, routeLogger, _runtime.Time) { ErrorObserved = onError },
+                (index, onError) => new RouteMember(route, cluster, index, deliverer, _runtime.Store, _runtime.Metrics, routeLogger, _runtime.Time) { ErrorObserved = onError, Seeks = _runtime.Seeks },
                 new RouteDeliveryResources(http, deadLetter), routeLogger, _runtime.Time) { SharedBudget = budget };
         }
         catch

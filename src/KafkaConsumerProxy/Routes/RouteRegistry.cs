@@ -1,4 +1,5 @@
 using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Consuming;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Offsets;
 using KafkaConsumerProxy.Telemetry;
@@ -6,8 +7,10 @@ using Microsoft.Extensions.Logging;
 
 namespace KafkaConsumerProxy.Routes;
 
-/// <summary>What every route of the process shares: logs, metrics, the skip log, the local offset store, the clock.</summary>
-internal sealed record RouteRuntime(ILoggerFactory Loggers, ProxyMetrics Metrics, ManualSkipSignal ManualSkip, SkipLog SkipLog, LocalOffsetStore Store, TimeProvider Time);
+/// <summary>What every route of the process shares: logs, metrics, the skip log, the local offset store, the clock, and
+/// the operator's controls (the messages being retried, seeks).</summary>
+internal sealed record RouteRuntime(ILoggerFactory Loggers, ProxyMetrics Metrics, ManualSkipSignal ManualSkip, SkipLog SkipLog, LocalOffsetStore Store, TimeProvider Time,
+    FailingMessages Failing, SeekRegistry Seeks);
 
 /// <summary>
 /// The one place where routes are operated on: the supervisors of the running configuration, the operator's
@@ -52,10 +55,18 @@ internal sealed class RouteRegistry : IAsyncDisposable
         _operator = new OperatorState(config.StateDir, logger);
         // kcp.route.state, for every exporter of the meter (the admin endpoint's /metrics, OTLP).
         runtime.Metrics.RouteStateSource = () => [.. List().Select(s => (s.Route, s.State.ToString().ToLowerInvariant()))];
+        // kcp.messages.blocked.
+        runtime.Metrics.FailingSource = () => runtime.Failing.All().Select(f => f.Route);
     }
 
     /// <summary>The process's metrics and what they observe of the routes (partitions, failing messages).</summary>
     public ProxyMetrics Metrics => _runtime.Metrics;
+
+    /// <summary>The messages being retried now, with the operator's skip and retry handles.</summary>
+    public FailingMessages Failing => _runtime.Failing;
+
+    /// <summary>The operator's seeks of the members of every route.</summary>
+    public SeekRegistry Seeks => _runtime.Seeks;
 
     /// <summary>The process's loggers.</summary>
     public ILoggerFactory Loggers => _runtime.Loggers;

@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using KafkaConsumerProxy.Delivery;
 
 namespace KafkaConsumerProxy.Telemetry;
 
@@ -76,6 +75,9 @@ public sealed class ProxyMetrics : IDisposable
     /// <summary>Every route's name and state (set by whoever runs the routes); read when the metrics are scraped.</summary>
     internal Func<IReadOnlyList<(string Route, string State)>>? RouteStateSource { get; set; }
 
+    /// <summary>The route of each message being retried now (set by whoever runs the routes); read when the metrics are scraped.</summary>
+    internal Func<IEnumerable<string>>? FailingSource { get; set; }
+
     /// <summary>Every shared budget's routes (set by whoever runs the routes); read when the metrics are scraped.</summary>
     internal Func<IReadOnlyList<BudgetShare>>? BudgetSource { get; set; }
 
@@ -128,29 +130,18 @@ public sealed class ProxyMetrics : IDisposable
     internal void OnAttemptNotSent(string route) => _inFlight.Add(-1, new KeyValuePair<string, object?>("route", route));
 
     /// <summary>A request was decided.</summary>
-    internal void OnAttempt(string route, DeliveryResult result)
+    /// <param name="outcome">The outcome's label: success, bad_status, rejected_body, connect_timeout, timeout, connection_error, retry_listed.</param>
+    internal void OnAttempt(string route, string outcome, TimeSpan elapsed)
     {
         var tag = new KeyValuePair<string, object?>("route", route);
         _inFlight.Add(-1, tag);
-        _attempts.Add(1, tag, new KeyValuePair<string, object?>("outcome", OutcomeName(result.Outcome)));
-        _duration.Record(result.Elapsed.TotalSeconds, tag);
+        _attempts.Add(1, tag, new KeyValuePair<string, object?>("outcome", outcome));
+        _duration.Record(elapsed.TotalSeconds, tag);
     }
 
     internal void OnRebalance(string route) => _rebalances.Add(1, new KeyValuePair<string, object?>("route", route));
 
     internal void OnCommitFailed(string route) => _commitFailures.Add(1, new KeyValuePair<string, object?>("route", route));
-
-    internal static string OutcomeName(DeliveryOutcome outcome) => outcome switch
-    {
-        DeliveryOutcome.Success => "success",
-        DeliveryOutcome.BadStatus => "bad_status",
-        DeliveryOutcome.RejectedBody => "rejected_body",
-        DeliveryOutcome.ConnectTimeout => "connect_timeout",
-        DeliveryOutcome.Timeout => "timeout",
-        DeliveryOutcome.ConnectionError => "connection_error",
-        DeliveryOutcome.RetryListed => "retry_listed",
-        _ => outcome.ToString().ToLowerInvariant(),
-    };
 
     private static KeyValuePair<string, object?>[] PartitionTags(PartitionView p) =>
         [new("route", p.Route), new("topic", p.Topic), new("partition", p.Partition)];
@@ -164,7 +155,7 @@ public sealed class ProxyMetrics : IDisposable
 
     private IEnumerable<Measurement<long>> Blocked()
     {
-        var failing = Observations.Failing().GroupBy(f => f.Route).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var failing = (FailingSource?.Invoke() ?? []).GroupBy(route => route).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         var routes = (RouteStateSource?.Invoke() ?? []).Select(r => r.Route).Union(failing.Keys, StringComparer.Ordinal);
         return routes.Select(r => new Measurement<long>(failing.GetValueOrDefault(r), new KeyValuePair<string, object?>("route", r)));
     }

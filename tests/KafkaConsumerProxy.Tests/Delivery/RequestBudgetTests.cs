@@ -1,4 +1,5 @@
 using KafkaConsumerProxy.Delivery;
+using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Time.Testing;
 
 namespace KafkaConsumerProxy.Tests.Delivery;

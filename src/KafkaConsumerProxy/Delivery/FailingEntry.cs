@@ -1,0 +1,101 @@
+using KafkaConsumerProxy.Telemetry;
+
+namespace KafkaConsumerProxy.Delivery;
+
+/// <summary>One message being retried, with the operator's handles on it.</summary>
+internal sealed class FailingEntry
+{
+    private const int BodyExcerptBytes = 512;
+    private readonly Lock _gate = new();
+    private readonly CancellationTokenSource _skip = new();
+    private readonly DateTimeOffset _since;
+    private CancellationTokenSource _retry = new();
+    private int _attempts;
+    private DeliveryResult _last;
+    private IReadOnlyList<long> _offsets = [];
+
+    public FailingEntry(string route, KafkaRecord record, DateTimeOffset since)
+    {
+        Route = route;
+        Record = record;
+        _since = since;
+    }
+
+    public string Route { get; }
+
+    public KafkaRecord Record { get; }
+
+    /// <summary>Cancelled when an operator skips this message (by API); <see cref="SkippedBy"/> says who.</summary>
+    public CancellationToken SkipToken => _skip.Token;
+
+    /// <summary>Who skipped it, once <see cref="SkipToken"/> is cancelled.</summary>
+    public string? SkippedBy { get; private set; }
+
+    /// <summary>Cancelled when an operator asks for the next attempt now; renewed at each failure.</summary>
+    public CancellationToken RetryToken
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _retry.Token;
+            }
+        }
+    }
+
+    public void Update(int attempt, DeliveryResult result, IReadOnlyList<long> offsets)
+    {
+        lock (_gate)
+        {
+            _offsets = offsets;
+            _attempts = attempt;
+            _last = result;
+            if (_retry.IsCancellationRequested)
+            {
+                _retry = new CancellationTokenSource();
+            }
+        }
+    }
+
+    /// <summary>Skips the message at its next decision; false when it was already asked to be skipped.</summary>
+    public bool Skip(string who)
+    {
+        lock (_gate)
+        {
+            if (SkippedBy is not null)
+            {
+                return false;
+            }
+
+            SkippedBy = who;
+        }
+
+        _skip.Cancel();
+        return true;
+    }
+
+    /// <summary>Ends the wait before the next attempt.</summary>
+    public void RetryNow()
+    {
+        CancellationTokenSource retry;
+        lock (_gate)
+        {
+            retry = _retry;
+        }
+
+        retry.Cancel();
+    }
+
+    public FailingMessage Snapshot()
+    {
+        lock (_gate)
+        {
+            var key = Record.Key is { } k ? LogText.Escape(k.AsSpan(0, Math.Min(k.Length, BodyExcerptBytes))) : null;
+            return new FailingMessage(Route, Record.Topic, Record.Partition, Record.Offset, key, _attempts, _since,
+                _last.Outcome.ToString(), _last.StatusCode, _last.BodyExcerpt, _last.Describe())
+            {
+                Offsets = _offsets,
+            };
+        }
+    }
+}
