@@ -2,7 +2,6 @@ using System.Globalization;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using KafkaConsumerProxy.Configuration;
-using KafkaConsumerProxy.Consuming;
 using KafkaConsumerProxy.Offsets;
 using Microsoft.Extensions.Logging.Abstractions;
 

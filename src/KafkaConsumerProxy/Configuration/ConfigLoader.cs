@@ -70,7 +70,7 @@ public static partial class ConfigLoader
         {
             foreach (var route in routes)
             {
-                if (LibrdkafkaCheck.ConsumerProblem(Consuming.ConsumerSettings.Create(route, clusters![route.Cluster], 0)) is { } problem)
+                if (LibrdkafkaCheck.ConsumerProblem(ConsumerSettings.Create(route, clusters![route.Cluster], 0)) is { } problem)
                 {
                     errors.Add(new ConfigError(route.SourceFile, "consumer_conf", null,
                         $"librdkafka refuses the route's consumer settings (cluster '{route.Cluster}' consumer_conf, then this file's consumer_conf and consumer_topic_conf): {problem}"));

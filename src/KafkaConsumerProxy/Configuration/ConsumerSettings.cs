@@ -1,7 +1,6 @@
 using Confluent.Kafka;
-using KafkaConsumerProxy.Configuration;
 
-namespace KafkaConsumerProxy.Consuming;
+namespace KafkaConsumerProxy.Configuration;
 
 /// <summary>The librdkafka settings of a route member: the proxy's fixed choices, then cluster and route overrides.</summary>
 internal static class ConsumerSettings
