@@ -1,4 +1,5 @@
 using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Consuming;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;

@@ -1,7 +1,7 @@
-namespace KafkaConsumerProxy.Routes;
+namespace KafkaConsumerProxy.Consuming;
 
 /// <summary>
-/// What <see cref="RouteSupervisor"/> needs of one group member (<see cref="Consuming.RouteMember"/> in kcp; a fake
+/// What a route's supervisor (<c>Routes/RouteSupervisor</c>) needs of one group member (<see cref="RouteMember"/> in kcp; a fake
 /// in the supervisor's unit tests, which drive backoff with a fake clock).
 /// </summary>
 internal interface ISupervisedMember
