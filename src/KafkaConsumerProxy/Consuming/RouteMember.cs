@@ -4,49 +4,53 @@ using Confluent.Kafka;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Offsets;
+using KafkaConsumerProxy.Routes;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace KafkaConsumerProxy.Consuming;
 
 /// <summary>
-/// One member of a route's consumer group. Its blocking consume loop runs on a dedicated thread and hands each
-/// message to the partition's <see cref="PartitionWorker"/>; rebalance callbacks and commits run on that thread too,
-/// so no lock is needed around the consumer's assignment.
+/// One member of a route's consumer group: the consumer, its blocking poll loop on a dedicated thread, the rebalance
+/// callbacks and one <see cref="PartitionSession"/> per assigned partition, to which each fetched message goes. Rebalance
+/// callbacks, commits, fault restarts and the operator's pause and seeks (<see cref="MemberPause"/>,
+/// <see cref="MemberSeeks"/>) all run on that thread, so no lock is needed around the consumer or the sessions.
 /// </summary>
-internal sealed partial class RouteMember : ISupervisedMember
+internal sealed class RouteMember : ISupervisedMember
 {
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(20);
 
     private readonly RouteDefinition _route;
     private readonly ClusterDefinition _cluster;
     private readonly int _index;
-    private readonly MessageDeliverer _deliverer;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly OffsetCommitter _committer;
-    private readonly Dictionary<int, PartitionWorker> _workers = [];
-    private readonly Dictionary<int, RepeatFilter> _filters = [];
+    private readonly MemberParts _parts;
+    private readonly Dictionary<int, PartitionSession> _sessions = [];
 
-    // async_concurrency: requests in flight at once for all partitions of this member; null in sync mode.
-    private readonly SemaphoreSlim? _inFlight;
-    private readonly Dictionary<int, OffsetRecordFile> _recordFiles = [];
+    // The sessions' current workers, as the committer takes them.
+    private readonly WorkerView _workers;
     private readonly LocalOffsetStore _store;
     private readonly ProxyMetrics _metrics;
     private readonly TimeSpan _stopBound;
     private static readonly TimeSpan FinalCommitPatience = TimeSpan.FromSeconds(15);
-    private static readonly TimeSpan CommittedLookupTimeout = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan LogBoundsTimeout = TimeSpan.FromSeconds(5);
 
     // A partition whose worker faulted is restarted at once, then at most once per RestartPause.
     private static readonly TimeSpan RestartPause = TimeSpan.FromSeconds(1);
 
-    // max_pending_bytes over all partitions of this member.
-    private readonly PendingBytes _pendingBytes;
-
     // Workers stopped by a fault, to be restarted by the consume loop (the consumer may only be used on its thread).
     private readonly ConcurrentQueue<PartitionWorker> _faulted = new();
-    private readonly Dictionary<int, long> _lastRestart = [];
+
+    // The operator's controls, applied by the consume loop.
+    private readonly MemberPause _pause;
+    private readonly MemberSeeks _operatorSeeks;
+    private volatile int _assignedPartitions;
+
+    // Publishing the partitions' views for the admin endpoint.
+    private static readonly TimeSpan PublishInterval = TimeSpan.FromSeconds(1);
+    private readonly HashSet<int> _published = [];
+    private long _lastPublish;
 
     private volatile string? _fatalError;
     private bool _stopping;
@@ -59,23 +63,37 @@ internal sealed partial class RouteMember : ISupervisedMember
         _route = route;
         _cluster = cluster;
         _index = index;
-        _deliverer = deliverer;
         _logger = logger;
         _time = time;
-        _inFlight = route.Delivery.AsyncConcurrency > 0 ? new SemaphoreSlim(route.Delivery.AsyncConcurrency, route.Delivery.AsyncConcurrency) : null;
         var interval = route.Offsets.MessageDeliveryGuarantees == DeliveryGuarantee.BatchedCommit
             ? TimeSpan.FromMilliseconds(route.Offsets.CommitIntervalMs)
             : TimeSpan.FromMilliseconds(RouteDefaults.CoalescedCommitIntervalMs);
         _committer = new OffsetCommitter(route.Name, index, interval, logger, time) { CommitFailed = () => metrics.OnCommitFailed(route.Name) };
-        _pendingBytes = new PendingBytes(route.Delivery.MaxPendingBytes);
+        // async_concurrency: requests in flight at once for all partitions of this member; null in sync mode.
+        var inFlight = route.Delivery.AsyncConcurrency > 0 ? new SemaphoreSlim(route.Delivery.AsyncConcurrency, route.Delivery.AsyncConcurrency) : null;
+        _parts = new MemberParts(route, index, deliverer, inFlight, new PendingBytes(route.Delivery.MaxPendingBytes), _committer, metrics, logger, time, _faulted.Enqueue);
+        _workers = new WorkerView(_sessions);
+        _pause = new MemberPause(_parts, StopWorkers);
+        _operatorSeeks = new MemberSeeks(_parts, StopWorkers, AssignmentLookups.LogBoundsTimeout);
 
         // An attempt in flight may take exec_timeout_ms; a little more covers connection teardown.
         _stopBound = TimeSpan.FromMilliseconds(route.Endpoint.ExecTimeoutMs) + TimeSpan.FromSeconds(5);
     }
 
+    /// <inheritdoc />
+    public int AssignedPartitions => _assignedPartitions;
+
     /// <summary>Where the operator's seeks find this member while it runs; shared by every route of the process. A member
     /// built without one keeps its own.</summary>
     internal SeekRegistry Seeks { get; init; } = new();
+
+    /// <summary>Receives every error the Kafka client reports (for the route's status); called on the consumer thread.</summary>
+    public Action<string>? ErrorObserved { get; init; }
+
+    /// <inheritdoc cref="MemberPause"/>
+    public Task SetPausedAsync(bool paused) => _pause.SetAsync(paused);
+
+    private RouteObservations Observations => _metrics.Observations;
 
     /// <summary>Runs the member until <paramref name="stop"/>; then finishes in-flight work, commits and leaves the group.</summary>
     public Task RunAsync(CancellationToken stop) =>
@@ -87,7 +105,8 @@ internal sealed partial class RouteMember : ISupervisedMember
             }
             finally
             {
-                PauseEnded();
+                _assignedPartitions = 0;
+                _pause.End();
             }
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
@@ -95,7 +114,7 @@ internal sealed partial class RouteMember : ISupervisedMember
     {
         using var consumer = Build();
         consumer.Subscribe(_route.Topic);
-        Seeks.Register(_route.Name, _index, RequestSeek);
+        Seeks.Register(_route.Name, _index, _operatorSeeks.RequestAsync);
         try
         {
             while (!stop.IsCancellationRequested && _fatalError is null)
@@ -111,20 +130,28 @@ internal sealed partial class RouteMember : ISupervisedMember
                     continue;
                 }
 
-                if (result is { IsPartitionEOF: false, Message: not null } && !HoldIfPaused(result))
+                if (result is { IsPartitionEOF: false, Message: not null })
                 {
-                    Dispatch(result);
+                    Dispatch(consumer, result);
                 }
 
-                ApplyPause(consumer);
+                // Also the place, after every poll, where the member's assignment is published for the route's status.
+                _assignedPartitions = _sessions.Count;
+                _pause.Apply(consumer, _sessions, () => _committer.CommitNow(consumer, _workers));
 
                 if (!_faulted.IsEmpty)
                 {
                     RestartFaulted(consumer);
                 }
 
-                _committer.CommitIfDue(consumer, _workers.Values);
+                _committer.CommitIfDue(consumer, _workers);
                 _committer.RetryReleased(consumer);
+                if (!_operatorSeeks.IsEmpty)
+                {
+                    _operatorSeeks.Apply(consumer, _sessions);
+                    _lastPublish = 0;
+                }
+
                 PublishPartitions(consumer);
             }
         }
@@ -133,7 +160,7 @@ internal sealed partial class RouteMember : ISupervisedMember
             // Stop fetching, let attempts in flight finish, commit what finished, then leave the group. Each step runs
             // even when one before it failed: a fault in one partition must not cost the others their final commit.
             _stopping = true;
-            StopStep("stopping the partition workers", () => StopWorkers(_workers.Values));
+            StopStep("stopping the partition workers", () => StopWorkers(_sessions.Values));
             StopStep("the final commit", () => CommitBeforeLeaving(consumer));
             StopStep("leaving the group", () =>
             {
@@ -148,14 +175,13 @@ internal sealed partial class RouteMember : ISupervisedMember
                 }
             });
 
-            _workers.Clear();
             UnpublishAll();
-            foreach (var recordFile in _recordFiles.Values)
+            foreach (var session in _sessions.Values)
             {
-                StopStep("closing a local offset record", recordFile.Dispose);
+                StopStep("closing a local offset record", () => session.Record?.Dispose());
             }
 
-            _recordFiles.Clear();
+            _sessions.Clear();
 
             // Error counts not yet reported are written out now instead of being lost with the member.
             StopStep("reporting repeated Kafka client errors", () => _kafkaErrors?.Dispose());
@@ -176,7 +202,7 @@ internal sealed partial class RouteMember : ISupervisedMember
     private void CommitBeforeLeaving(IConsumer<byte[]?, byte[]?> consumer)
     {
         var started = _time.GetTimestamp();
-        while (!_committer.CommitNow(consumer, _workers.Values) && _fatalError is null && _time.GetElapsedTime(started) < FinalCommitPatience)
+        while (!_committer.CommitNow(consumer, _workers) && _fatalError is null && _time.GetElapsedTime(started) < FinalCommitPatience)
         {
             try
             {
@@ -204,111 +230,45 @@ internal sealed partial class RouteMember : ISupervisedMember
         }
     }
 
-    /// <summary>Starts the worker of a partition this member now owns (at assignment or after a fault).</summary>
-    private PartitionWorker StartWorker(IConsumer<byte[]?, byte[]?> consumer, TopicPartition partition, PartitionProgress progress)
-    {
-        var worker = new PartitionWorker(partition, progress, _deliverer, consumer, _inFlight, _pendingBytes, _logger, _faulted.Enqueue);
-
-        // A worker that replaces a stopped one (pause, fault, seek) counts uncommitted messages from the same commit.
-        var from = _committer.CommittedOf(partition.Partition.Value)
-            ?? (_workers.TryGetValue(partition.Partition.Value, out var before) ? before.UncommittedFrom : -1);
-        if (from >= 0)
-        {
-            worker.CountUncommittedFrom(from);
-        }
-
-        _workers[partition.Partition.Value] = worker;
-        worker.Start();
-        return worker;
-    }
-
     /// <summary>
-    /// Restarts the partitions whose worker stopped on a fault (logged by the worker with its stack trace): the
-    /// partition is fetched again from its oldest unfinished offset, so every message not finished is delivered again
-    /// and the commit never passes one. Runs on the consumer thread, the only one that may seek.
+    /// Restarts the partitions whose worker stopped on a fault (logged by the worker with its stack trace) at their
+    /// oldest unfinished offset. Runs on the consumer thread, the only one that may seek.
     /// </summary>
     private void RestartFaulted(IConsumer<byte[]?, byte[]?> consumer)
     {
         var count = _faulted.Count;
         for (var i = 0; i < count && _faulted.TryDequeue(out var faulted); i++)
         {
-            var partition = faulted.Partition.Partition.Value;
-            if (_stopping || !_workers.TryGetValue(partition, out var current) || !ReferenceEquals(current, faulted))
+            if (_stopping || !_sessions.TryGetValue(faulted.Partition.Partition.Value, out var session) || !ReferenceEquals(session.Worker, faulted))
             {
                 // Revoked meanwhile: the partition's next owner starts from its committed offset.
                 continue;
             }
 
-            if (_lastRestart.TryGetValue(partition, out var last) && _time.GetElapsedTime(last) < RestartPause)
+            if (!session.RestartAfterFault(consumer, RestartPause))
             {
-                // A fault that comes back at once would otherwise restart the partition in a tight loop.
                 _faulted.Enqueue(faulted);
-                continue;
-            }
-
-            _lastRestart[partition] = _time.GetTimestamp();
-            // A filter still in place holds the old progress; a fault comes from a delivery, so the filter has passed.
-            _filters.Remove(partition);
-            var progress = faulted.Progress.Restart(out var seekTo);
-            try
-            {
-                if (seekTo >= 0)
-                {
-                    // Messages fetched before the seek are dropped by the client, so the new worker sees offsets in order.
-                    consumer.Seek(new TopicPartitionOffset(faulted.Partition, seekTo));
-                }
-
-                // The faulted worker may have paused fetching at a bound.
-                consumer.Resume([faulted.Partition]);
-            }
-            catch (KafkaException ex)
-            {
-                Log.KafkaError(_logger, _route.Name, _index, $"restart of {faulted.Partition.Topic}/{partition} at {seekTo} failed, tried again: {ex.Error.Reason}");
-                _faulted.Enqueue(faulted);
-                continue;
-            }
-
-            StartWorker(consumer, faulted.Partition, progress);
-            Log.PartitionRestarted(_logger, _route.Name, _index, faulted.Partition.Topic, partition, seekTo);
-            if (progress.DoneBeforeRestart > 0)
-            {
-                Log.FinishedAheadRemembered(_logger, _route.Name, _index, faulted.Partition.Topic, partition, seekTo, "fault restart", progress.DoneBeforeRestart);
             }
         }
     }
 
-    private void Dispatch(ConsumeResult<byte[]?, byte[]?> result)
+    private void Dispatch(IConsumer<byte[]?, byte[]?> consumer, ConsumeResult<byte[]?, byte[]?> result)
     {
-        var partition = result.Partition.Value;
-        if (!_workers.TryGetValue(partition, out var worker))
+        if (!_sessions.TryGetValue(result.Partition.Value, out var session))
         {
             // Not expected (messages only come for assigned partitions); not delivering it keeps it uncommitted.
             return;
         }
 
-        var offset = result.Offset.Value;
-        SeekPass? passed = null;
-        if (_seekSkips.Count > 0 && HeldBySeek(partition, offset, worker, out passed))
+        if (_pause.Requested || session.IsPaused)
         {
+            // Not delivered while paused: the first held offset is where fetching resumes unless an earlier one is unfinished.
+            session.Hold(result.Offset.Value);
             return;
         }
 
-        if (_filters.TryGetValue(partition, out var filter))
-        {
-            if (filter.IsRepeat(offset))
-            {
-                return;
-            }
-
-            // Offsets only grow from here: the filter has done its work.
-            _filters.Remove(partition);
-        }
-
-        var message = result.Message;
-        worker.Enqueue(new KafkaRecord(result.Topic, partition, offset, message.Timestamp.UnixTimestampMs, message.Key, message.Value, KafkaHeader.From(message.Headers))
-        {
-            PassedBySeek = passed,
-        });
+        session.Dispatch(result);
+        session.JumpPastSeekSkip(consumer);
     }
 
     private IConsumer<byte[]?, byte[]?> Build()
@@ -337,7 +297,7 @@ internal sealed partial class RouteMember : ISupervisedMember
     }
 
     /// <summary>
-    /// Starts a worker per new partition where <see cref="StartPositionPolicy"/> says, from the group's committed offset,
+    /// Starts a session per new partition where <see cref="StartPositionPolicy"/> says, from the group's committed offset,
     /// the local record, the partition's log bounds and the cluster's id: a record that is not trusted is reported and
     /// discarded; a trusted one filters repeats and may be restored.
     /// </summary>
@@ -350,18 +310,14 @@ internal sealed partial class RouteMember : ISupervisedMember
             return partitions.Select(p => new TopicPartitionOffset(p, Offset.Unset));
         }
 
-        var committed = CommittedOffsets(consumer, partitions);
-        var clusterId = ClusterIdOf(consumer);
-        var logs = LogBoundsOf(consumer, partitions);
+        var committed = AssignmentLookups.CommittedOffsets(_parts, consumer, partitions);
+        var clusterId = AssignmentLookups.ClusterIdOf(_parts, consumer);
+        var logs = AssignmentLookups.LogBoundsOf(_parts, consumer, partitions);
         var starts = new List<TopicPartitionOffset>(partitions.Count);
         foreach (var partition in partitions)
         {
             var number = partition.Partition.Value;
             var recordFile = OpenRecord(new PartitionKey(_cluster.Name, _route.Group, partition.Topic, number), clusterId);
-            if (recordFile is not null)
-            {
-                _recordFiles[number] = recordFile;
-            }
 
             var committedOffset = committed.GetValueOrDefault(number, Offset.Unset);
             var (bounds, logError) = logs[number];
@@ -380,13 +336,8 @@ internal sealed partial class RouteMember : ISupervisedMember
                 progress.CommitFrom(seek);
             }
 
-            if (start.TrustedRecord is { } trusted)
-            {
-                _filters[number] = new RepeatFilter(_route.Name, partition.Topic, number, trusted, progress, _metrics, _logger, _time);
-            }
-
-            StartWorker(consumer, partition, progress);
-            NoteAssigned(number, committedOffset, bounds);
+            _sessions[number] = new PartitionSession(_parts, consumer, partition, recordFile, progress, start.TrustedRecord,
+                committedOffset.IsSpecial ? -1 : committedOffset.Value, bounds?.High ?? -1);
             var from = start.SeekTo is { } at ? new Offset(at) : Offset.Unset;
             starts.Add(new TopicPartitionOffset(partition, from));
             Log.PartitionStart(_logger, _route.Name, partition.Topic, number, Describe(committedOffset), recordFile?.Initial is { } l ? l.LastDone.ToString(CultureInfo.InvariantCulture) + (start.DiscardRecord ? " (ignored)" : "") : "(none)", from.IsSpecial ? "committed offset" : from.Value.ToString(CultureInfo.InvariantCulture));
@@ -416,95 +367,23 @@ internal sealed partial class RouteMember : ISupervisedMember
         }
     }
 
-    private string? ClusterIdOf(IConsumer<byte[]?, byte[]?> consumer)
-    {
-        try
-        {
-            // From the metadata the consumer already holds once it has joined the group; null when unknown.
-            return consumer.ClusterId(LogBoundsTimeout);
-        }
-        catch (KafkaException ex)
-        {
-            Log.KafkaError(_logger, _route.Name, _index, "could not read the cluster id: " + ex.Error.Reason);
-            return null;
-        }
-    }
-
-    /// <summary>
-    /// Each partition's low and high watermark; bounds null with the reason when unknown. All queries share one
-    /// <see cref="LogBoundsTimeout"/>, so an unreachable cluster holds the assignment up for that long, not that long per
-    /// partition.
-    /// </summary>
-    private Dictionary<int, (LogBounds? Bounds, string? Error)> LogBoundsOf(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
-    {
-        var started = _time.GetTimestamp();
-        var bounds = new Dictionary<int, (LogBounds? Bounds, string? Error)>(partitions.Count);
-        foreach (var partition in partitions)
-        {
-            var left = LogBoundsTimeout - _time.GetElapsedTime(started);
-            if (left <= TimeSpan.Zero)
-            {
-                bounds[partition.Partition.Value] = (null, $"not queried: the {LogBoundsTimeout.TotalSeconds:F0} s for reading the log bounds at assignment ran out");
-                continue;
-            }
-
-            try
-            {
-                var marks = consumer.QueryWatermarkOffsets(partition, left);
-                bounds[partition.Partition.Value] = marks.Low.IsSpecial || marks.High.IsSpecial
-                    ? (null, $"the cluster answered {marks.Low}..{marks.High}")
-                    : (new LogBounds(marks.Low.Value, marks.High.Value), null);
-            }
-            catch (KafkaException ex)
-            {
-                bounds[partition.Partition.Value] = (null, ex.Error.Reason);
-            }
-        }
-
-        return bounds;
-    }
-
-    private Dictionary<int, Offset> CommittedOffsets(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
-    {
-        try
-        {
-            return consumer.Committed(partitions, CommittedLookupTimeout).ToDictionary(c => c.Partition.Value, c => c.Offset);
-        }
-        catch (KafkaException ex)
-        {
-            // Without the committed offsets the anomaly checks are skipped; the repeat filter still applies.
-            Log.KafkaError(_logger, _route.Name, _index, "could not read committed offsets: " + ex.Error.Reason);
-            return [];
-        }
-    }
-
     private static string Describe(Offset offset) => offset.IsSpecial ? "(none)" : offset.Value.ToString(CultureInfo.InvariantCulture);
 
     private void OnRevoked(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions, bool lost)
     {
-        var workers = new List<PartitionWorker>();
+        var released = new List<PartitionSession>();
         foreach (var partition in partitions)
         {
-            if (_filters.Remove(partition.Partition.Value, out var filter))
+            if (_sessions.Remove(partition.Partition.Value, out var session))
             {
-                filter.Stop();
-            }
-
-            if (_workers.Remove(partition.Partition.Value, out var worker))
-            {
-                workers.Add(worker);
+                released.Add(session);
             }
         }
 
-        StopWorkers(workers);
-        foreach (var partition in partitions)
+        StopWorkers(released);
+        foreach (var session in released)
         {
-            _lastRestart.Remove(partition.Partition.Value);
-            _seekSkips.Remove(partition.Partition.Value);
-            if (_recordFiles.Remove(partition.Partition.Value, out var recordFile))
-            {
-                recordFile.Dispose();
-            }
+            session.Release();
         }
 
         try
@@ -526,7 +405,7 @@ internal sealed partial class RouteMember : ISupervisedMember
         }
         else
         {
-            _committer.CommitReleased(consumer, workers);
+            _committer.CommitReleased(consumer, released.Select(s => s.Worker));
             Log.PartitionsRevoked(_logger, _route.Name, _index, Describe(partitions.Select(p => p.TopicPartition)));
         }
 
@@ -534,13 +413,13 @@ internal sealed partial class RouteMember : ISupervisedMember
         _metrics.OnRebalance(_route.Name);
     }
 
-    /// <summary>Stops workers and waits for them, bounded; never throws, so the caller's next steps always run.</summary>
-    private void StopWorkers(IEnumerable<PartitionWorker> workers)
+    /// <summary>Stops the sessions' workers and waits for them, bounded; never throws, so the caller's next steps always run.</summary>
+    private void StopWorkers(IReadOnlyCollection<PartitionSession> sessions)
     {
         var stopping = new List<Task>();
-        foreach (var worker in workers)
+        foreach (var session in sessions)
         {
-            StopStep($"stopping the worker of partition {worker.Partition.Partition.Value}", () => stopping.Add(worker.StopAsync()));
+            StopStep($"stopping the worker of partition {session.Number}", () => stopping.Add(session.Worker.StopAsync()));
         }
 
         try
@@ -615,4 +494,58 @@ internal sealed partial class RouteMember : ISupervisedMember
 
     private static string Describe(IEnumerable<TopicPartition> partitions) =>
         string.Join(", ", partitions.Select(p => p.Partition.Value));
+
+    /// <summary>
+    /// Publishes each partition's offsets, lag and oldest unfinished message for the admin endpoint, about once a second
+    /// (every value read is local to the client: no request).
+    /// </summary>
+    private void PublishPartitions(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        if (_lastPublish != 0 && _time.GetElapsedTime(_lastPublish) < PublishInterval)
+        {
+            return;
+        }
+
+        _lastPublish = _time.GetTimestamp();
+        var now = _time.GetUtcNow();
+        foreach (var (number, session) in _sessions)
+        {
+            Observations.Publish(session.View(consumer, now));
+            _published.Add(number);
+        }
+
+        _published.RemoveWhere(p =>
+        {
+            if (_sessions.ContainsKey(p))
+            {
+                return false;
+            }
+
+            Observations.Unpublish(_route.Name, p, _index);
+            return true;
+        });
+    }
+
+    private void UnpublishAll()
+    {
+        foreach (var p in _published)
+        {
+            Observations.Unpublish(_route.Name, p, _index);
+        }
+
+        _published.Clear();
+        Observations.SetJoined(_route.Name, _index, false);
+        Seeks.Unregister(_route.Name, _index);
+        _operatorSeeks.End();
+    }
+
+    /// <summary>The sessions' current workers, as <see cref="OffsetCommitter"/> takes them.</summary>
+    private sealed class WorkerView(Dictionary<int, PartitionSession> sessions) : IReadOnlyCollection<PartitionWorker>
+    {
+        public int Count => sessions.Count;
+
+        public IEnumerator<PartitionWorker> GetEnumerator() => sessions.Values.Select(s => s.Worker).GetEnumerator();
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
 }

@@ -1,0 +1,494 @@
+using System.Globalization;
+using Confluent.Kafka;
+using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Delivery;
+using KafkaConsumerProxy.Offsets;
+using KafkaConsumerProxy.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace KafkaConsumerProxy.Consuming;
+
+/// <summary>What the partition sessions of one route member share.</summary>
+/// <param name="Faulted">Where a worker stopped by a fault reports itself (any thread); the member restarts it.</param>
+internal sealed record MemberParts(
+    RouteDefinition Route,
+    int Member,
+    MessageDeliverer Deliverer,
+    SemaphoreSlim? InFlight,
+    PendingBytes PendingBytes,
+    OffsetCommitter Committer,
+    ProxyMetrics Metrics,
+    ILogger Logger,
+    TimeProvider Time,
+    Action<PartitionWorker> Faulted);
+
+/// <summary>
+/// One partition while a route member owns it: its worker, progress, local record, repeat filter, the operator's pause
+/// and a forced seek's passage. Everything here runs on the member's consume thread (the worker's deliveries run on
+/// their own). Whatever moves the partition (a fault restart, a resume, a seek) goes through <see cref="RestartAt"/>.
+/// </summary>
+internal sealed class PartitionSession
+{
+    private readonly MemberParts _parts;
+    private RepeatFilter? _filter;
+    private long _lastRestart;
+
+    // The operator's pause: the stopped worker, the progress to go on with, where fetching resumes (-1: where it is)
+    // and the record a repeat filter works from again after the resume.
+    private (PartitionWorker Stopped, PartitionProgress Successor, long SeekTo, LocalRecord? Filtering)? _pause;
+
+    // The first offset fetched and not dispatched while a pause is requested or applied; -1: none.
+    private long _held = -1;
+
+    // A forced seek's passage over unfinished messages, and whether fetching is to jump on to its target.
+    private SeekSkip? _seekSkip;
+    private bool _seekJump;
+
+    // For the partition's view: the committed offset and high watermark at assignment, the oldest unfinished offset.
+    private readonly long _committedAtAssignment;
+    private readonly long _highAtAssignment;
+    private (long Offset, DateTimeOffset Since)? _oldest;
+
+    public PartitionSession(MemberParts parts, IConsumer<byte[]?, byte[]?> consumer, TopicPartition partition, OffsetRecordFile? record,
+        PartitionProgress progress, LocalRecord? trusted, long committed, long high)
+    {
+        _parts = parts;
+        Partition = partition;
+        Record = record;
+        _committedAtAssignment = committed;
+        _highAtAssignment = high;
+        if (trusted is { } trustedRecord)
+        {
+            _filter = NewFilter(trustedRecord, progress);
+        }
+
+        Worker = StartWorker(consumer, progress);
+    }
+
+    public TopicPartition Partition { get; }
+
+    public int Number => Partition.Partition.Value;
+
+    /// <summary>The current worker: running, or stopped by the operator's pause or a fault until restarted.</summary>
+    public PartitionWorker Worker { get; private set; }
+
+    /// <summary>The partition's local record; null when there is none (modes 1 and 2 when it cannot be created).</summary>
+    public OffsetRecordFile? Record { get; }
+
+    public PartitionProgress Progress => Worker.Progress;
+
+    /// <summary>True while the operator's pause holds the partition (its worker stopped).</summary>
+    public bool IsPaused => _pause is not null;
+
+    /// <summary>True when a pause holds a message fetched and not dispatched.</summary>
+    public bool HasHeld => _held >= 0;
+
+    /// <summary>Where fetching resumes for a partition the operator's pause holds (its first message not dispatched); -1: not held.</summary>
+    public long HeldFrom => _held >= 0 ? _held : _pause?.SeekTo ?? -1;
+
+    /// <summary>
+    /// Fetches the partition from <paramref name="seekTo"/> (-1: where it is) and starts a new worker on
+    /// <paramref name="progress"/>, with a repeat filter on <paramref name="filtering"/> if given; the old filter and the
+    /// operator's pause state end. Throws <see cref="KafkaException"/>, with nothing changed, when the client refuses.
+    /// </summary>
+    public void RestartAt(IConsumer<byte[]?, byte[]?> consumer, long seekTo, PartitionProgress progress, LocalRecord? filtering = null)
+    {
+        if (seekTo >= 0)
+        {
+            // Messages fetched before the seek are dropped by the client, so the new worker sees offsets in order.
+            consumer.Seek(new TopicPartitionOffset(Partition, seekTo));
+        }
+
+        // The stopped worker may have paused fetching at a bound, or the operator's pause did.
+        consumer.Resume([Partition]);
+        _filter?.Stop();
+        _filter = filtering is { } record ? NewFilter(record, progress) : null;
+        _pause = null;
+        Worker = StartWorker(consumer, progress);
+    }
+
+    /// <summary>
+    /// Restarts a worker stopped by a fault at its oldest unfinished offset, so every message not finished is delivered
+    /// again and the commit never passes one; false when it is to be tried again later (too soon after the last restart,
+    /// or the client refused).
+    /// </summary>
+    public bool RestartAfterFault(IConsumer<byte[]?, byte[]?> consumer, TimeSpan restartPause)
+    {
+        if (_lastRestart != 0 && _parts.Time.GetElapsedTime(_lastRestart) < restartPause)
+        {
+            // A fault that comes back at once would otherwise restart the partition in a tight loop.
+            return false;
+        }
+
+        _lastRestart = _parts.Time.GetTimestamp();
+        var progress = Worker.Progress.Restart(out var seekTo);
+        try
+        {
+            RestartAt(consumer, seekTo, progress);
+        }
+        catch (KafkaException ex)
+        {
+            Log.KafkaError(_parts.Logger, _parts.Route.Name, _parts.Member, $"restart of {Partition.Topic}/{Number} at {seekTo} failed, tried again: {ex.Error.Reason}");
+            return false;
+        }
+
+        Log.PartitionRestarted(_parts.Logger, _parts.Route.Name, _parts.Member, Partition.Topic, Number, seekTo);
+        if (progress.DoneBeforeRestart > 0)
+        {
+            Log.FinishedAheadRemembered(_parts.Logger, _parts.Route.Name, _parts.Member, Partition.Topic, Number, seekTo, "fault restart", progress.DoneBeforeRestart);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Hands a fetched message to the worker, unless a forced seek's passage or the repeat filter takes it (a message a
+    /// forced seek passes unread makes fetching jump on to the target: see <see cref="JumpPastSeekSkip"/>).
+    /// </summary>
+    public void Dispatch(ConsumeResult<byte[]?, byte[]?> result)
+    {
+        var offset = result.Offset.Value;
+        SeekPass? passed = null;
+        if (_seekSkip is not null && HeldBySeek(offset, out passed))
+        {
+            return;
+        }
+
+        if (_filter is not null)
+        {
+            if (_filter.IsRepeat(offset))
+            {
+                return;
+            }
+
+            // Offsets only grow from here: the filter has done its work.
+            _filter = null;
+        }
+
+        var message = result.Message;
+        Worker.Enqueue(new KafkaRecord(result.Topic, Number, offset, message.Timestamp.UnixTimestampMs, message.Key, message.Value, KafkaHeader.From(message.Headers))
+        {
+            PassedBySeek = passed,
+        });
+    }
+
+    /// <summary>Notes a message not dispatched because of the operator's pause; offsets come in order, so the first counts.</summary>
+    public void Hold(long offset)
+    {
+        if (_held < 0)
+        {
+            _held = offset;
+        }
+    }
+
+    /// <summary>A pause already applied takes the first held message as where fetching resumes, unless it has one.</summary>
+    public void NoteHeldInPause()
+    {
+        if (_held >= 0 && _pause is { SeekTo: < 0 } pause)
+        {
+            _pause = pause with { SeekTo = _held };
+            _held = -1;
+        }
+    }
+
+    /// <summary>Forgets a held message (the pause is over).</summary>
+    public void ClearHeld() => _held = -1;
+
+    /// <summary>
+    /// The operator's pause, once fetching is paused and the worker stopped: remembers where the partition resumes and
+    /// the record its repeat filter (if still filtering) works from again.
+    /// </summary>
+    public void EnterPause()
+    {
+        LocalRecord? filtering = null;
+        if (_filter is not null)
+        {
+            // It holds the stopped worker's progress: on resume a new one works from the same record.
+            _filter.Stop();
+            filtering = _filter.Record;
+            _filter = null;
+        }
+
+        var successor = Worker.Progress.Restart(out var seekTo);
+        if (seekTo < 0 && _held >= 0)
+        {
+            seekTo = _held;
+        }
+
+        _held = -1;
+        _pause = (Worker, successor, seekTo, filtering);
+    }
+
+    /// <summary>
+    /// Ends the operator's pause: new worker at the oldest unfinished offset (messages finished after it are fetched again
+    /// but not delivered again). Throws <see cref="KafkaException"/> when the client refuses; tried again after the next poll.
+    /// </summary>
+    public void Resume(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        if (_pause is not { } pause)
+        {
+            return;
+        }
+
+        RestartAt(consumer, pause.SeekTo, pause.Successor, pause.Filtering);
+        if (pause.Successor.DoneBeforeRestart > 0)
+        {
+            Log.FinishedAheadRemembered(_parts.Logger, _parts.Route.Name, _parts.Member, Partition.Topic, Number, pause.SeekTo, "resume", pause.Successor.DoneBeforeRestart);
+        }
+    }
+
+    /// <summary>
+    /// Where an operator's seek would move the partition, or why it may not (unfinished messages the seek would pass
+    /// without force); throws <see cref="SeekRefusedException"/> for a target outside the log.
+    /// </summary>
+    public (SeekMove? Move, long Fetched, string? Refusal) PlanSeek(IConsumer<byte[]?, byte[]?> consumer, SeekTarget target)
+    {
+        long to;
+        try
+        {
+            to = Resolve(consumer, Partition, target);
+        }
+        catch (ArgumentOutOfRangeException ex)
+        {
+            throw new SeekRefusedException(400, ex.Message.Split(" (Parameter", 2)[0]);
+        }
+
+        var at = consumer.Position(Partition);
+        var fetched = at.IsSpecial ? -1 : at.Value;
+        var (unfinished, finishedAhead) = Progress.Snapshot();
+        var from = Progress.OldestUnfinished;
+        if (from < 0)
+        {
+            from = fetched >= 0 ? fetched : Progress.CommitPosition;
+        }
+
+        // Messages fetched but held by a pause under way were never tracked: as unfinished as the tracked ones.
+        var held = HeldFrom;
+        if (held >= 0 && (from < 0 || held < from))
+        {
+            from = held;
+        }
+
+        var passed = unfinished.Where(o => o < to).ToList();
+        if (held >= 0)
+        {
+            var tracked = Math.Max(unfinished.Length > 0 ? unfinished[^1] : -1, finishedAhead.Length > 0 ? finishedAhead[^1] : -1);
+            for (var o = Math.Max(held, tracked + 1); o < Math.Min(to, fetched); o++)
+            {
+                passed.Add(o);
+            }
+        }
+
+        if (passed.Count > 0 && !target.Force)
+        {
+            return (null, fetched, $"partition {Number}: offsets {DescribeOffsets(passed)} are not finished (delivered or skipped); a seek to {to} would pass them: " +
+                "seek to " + from + " or earlier, or give \"force\": true to record each of them as skipped (kind seek)");
+        }
+
+        var unread = to > from ? Math.Max(0, to - Math.Max(from, fetched)) : 0;
+        return (new SeekMove(Partition.Topic, Number, _parts.Member, from, to, target.Force ? passed : [], unread), fetched, null);
+    }
+
+    /// <summary>
+    /// Moves the partition as an operator's seek planned, its worker stopped: the local record is discarded and no repeat
+    /// filter set up, so replayed messages are delivered, not filtered. Unfinished messages a forward seek passes (only
+    /// with force) are fetched again from the oldest of them and skipped with a skip record of kind <c>seek</c>; then
+    /// fetching jumps to the target.
+    /// </summary>
+    public void MoveBySeek(IConsumer<byte[]?, byte[]?> consumer, long fetched, SeekMove move, SeekTarget target)
+    {
+        _seekSkip = null;
+        _seekJump = false;
+        var progress = new PartitionProgress(Record, _parts.Route.Offsets.MessageDeliveryGuarantees, -1);
+        Record?.Discard();
+        var start = move.To;
+        if (move.Skipped.Count > 0)
+        {
+            // Fetched again from the oldest passed message: each passed one is skipped with its record, those
+            // finished ahead of it are not delivered twice, and at the fetch position fetching jumps to the target.
+            var (_, finishedAhead) = Worker.Progress.Snapshot();
+            start = move.From;
+            _seekSkip = new SeekSkip(move.From, move.To, fetched < 0 ? move.To : Math.Min(fetched, move.To), [.. finishedAhead], new SeekPass(move.To, target.By ?? "an operator"));
+        }
+
+        progress.CommitFrom(start);
+        RestartAt(consumer, start, progress);
+        _oldest = null;
+    }
+
+    /// <summary>Moves fetching on to a forced seek's target once its passed messages were fetched again.</summary>
+    public void JumpPastSeekSkip(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        if (!_seekJump)
+        {
+            return;
+        }
+
+        _seekJump = false;
+        if (_seekSkip is not { } skip)
+        {
+            return;
+        }
+
+        try
+        {
+            consumer.Seek(new TopicPartitionOffset(Partition, skip.To));
+        }
+        catch (KafkaException ex)
+        {
+            Log.KafkaError(_parts.Logger, _parts.Route.Name, _parts.Member, $"seek of {Partition.Topic}/{Number} to {skip.To} failed: {ex.Error.Reason}");
+        }
+    }
+
+    /// <summary>
+    /// The check of each fetched message of a partition a forced seek moved: true when it is not to be dispatched as it
+    /// is; <paramref name="passed"/> is set when it is to be skipped (kind seek) instead of delivered.
+    /// </summary>
+    private bool HeldBySeek(long offset, out SeekPass? passed)
+    {
+        passed = null;
+        var skip = _seekSkip!;
+        if (offset >= skip.To)
+        {
+            _seekSkip = null;
+            return false;
+        }
+
+        if (offset < skip.From)
+        {
+            // Before the seek's start (a client's leftover): finished already.
+            return true;
+        }
+
+        if (offset >= skip.FetchedTo)
+        {
+            // Never fetched before the seek: the seek passes it unread; fetching moves on to the target.
+            _seekJump = true;
+            return true;
+        }
+
+        if (skip.FinishedAhead.Contains(offset))
+        {
+            // Delivered before the seek: counted finished, not delivered again.
+            Worker.Progress.Track(offset);
+            Worker.Progress.FinishRepeat(offset);
+            return true;
+        }
+
+        passed = skip.Pass;
+        return false;
+    }
+
+    /// <summary>The partition as the admin endpoint shows it; every value is local to the client (no request).</summary>
+    public PartitionView View(IConsumer<byte[]?, byte[]?> consumer, DateTimeOffset now)
+    {
+        long position = -1, high = -1;
+        try
+        {
+            var at = consumer.Position(Partition);
+            position = at.IsSpecial ? -1 : at.Value;
+            var marks = consumer.GetWatermarkOffsets(Partition);
+            high = marks.High.IsSpecial ? -1 : marks.High.Value;
+        }
+        catch (KafkaException)
+        {
+            // Not known yet: shown as -1.
+        }
+
+        var committed = _parts.Committer.CommittedOf(Number) ?? _committedAtAssignment;
+        if (high < 0)
+        {
+            high = _highAtAssignment;
+        }
+
+        var oldest = Progress.OldestUnfinished;
+        DateTimeOffset? since = null;
+        if (oldest >= 0)
+        {
+            since = _oldest is { } seen && seen.Offset == oldest ? seen.Since : now;
+            _oldest = (oldest, since.Value);
+        }
+        else
+        {
+            _oldest = null;
+        }
+
+        return new PartitionView(_parts.Route.Name, Partition.Topic, Number, _parts.Member, position, committed, high,
+            Progress.Pending, oldest, since, Worker.Uncommitted, Worker.WaitingForCommit);
+    }
+
+    /// <summary>
+    /// The partition is released: reports the repeat filter's total, forgets a seek's passage and closes the record.
+    /// The worker is stopped by the caller (together with the other released ones).
+    /// </summary>
+    public void Release()
+    {
+        _filter?.Stop();
+        _filter = null;
+        _seekSkip = null;
+        _seekJump = false;
+        Record?.Dispose();
+    }
+
+    /// <summary>"22-24, 27" for a sorted list of offsets.</summary>
+    internal static string DescribeOffsets(IReadOnlyList<long> offsets)
+    {
+        var parts = new List<string>();
+        for (var i = 0; i < offsets.Count;)
+        {
+            var j = i;
+            while (j + 1 < offsets.Count && offsets[j + 1] == offsets[j] + 1)
+            {
+                j++;
+            }
+
+            parts.Add(j == i ? offsets[i].ToString(CultureInfo.InvariantCulture) : string.Create(CultureInfo.InvariantCulture, $"{offsets[i]}-{offsets[j]}"));
+            i = j + 1;
+        }
+
+        return string.Join(", ", parts);
+    }
+
+    private static long Resolve(IConsumer<byte[]?, byte[]?> consumer, TopicPartition partition, SeekTarget target)
+    {
+        var marks = consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(5));
+        if (target.Offset is { } offset)
+        {
+            if (offset < marks.Low.Value || offset > marks.High.Value)
+            {
+                throw new ArgumentOutOfRangeException(nameof(target), $"offset {offset} is outside partition {partition.Partition.Value}'s log {marks.Low.Value}..{marks.High.Value}");
+            }
+
+            return offset;
+        }
+
+        if (target.Timestamp is { } time)
+        {
+            var found = consumer.OffsetsForTimes([new TopicPartitionTimestamp(partition, new Timestamp(time))], TimeSpan.FromSeconds(5)).Single().Offset;
+            return found.IsSpecial ? marks.High.Value : found.Value;
+        }
+
+        return target.Position == "earliest" ? marks.Low.Value : marks.High.Value;
+    }
+
+    private PartitionWorker StartWorker(IConsumer<byte[]?, byte[]?> consumer, PartitionProgress progress)
+    {
+        var worker = new PartitionWorker(Partition, progress, _parts.Deliverer, consumer, _parts.InFlight, _parts.PendingBytes, _parts.Logger, _parts.Faulted);
+
+        // A worker that replaces a stopped one (pause, fault, seek) counts uncommitted messages from the same commit.
+        var from = _parts.Committer.CommittedOf(Number) ?? (Worker is { } before ? before.UncommittedFrom : -1);
+        if (from >= 0)
+        {
+            worker.CountUncommittedFrom(from);
+        }
+
+        worker.Start();
+        return worker;
+    }
+
+    private RepeatFilter NewFilter(LocalRecord record, PartitionProgress progress) =>
+        new(_parts.Route.Name, Partition.Topic, Number, record, progress, _parts.Metrics, _parts.Logger, _parts.Time);
+
+    /// <summary>A forced seek's passage over unfinished messages: those in From..FetchedTo not finished ahead are skipped.</summary>
+    private sealed record SeekSkip(long From, long To, long FetchedTo, HashSet<long> FinishedAhead, SeekPass Pass);
+}
