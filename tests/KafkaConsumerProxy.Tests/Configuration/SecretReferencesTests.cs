@@ -124,7 +124,8 @@ public sealed class SecretReferencesTests
         const string Secret = "planted-SECRET-echo-0815";
         SecretRedactor.Register(Secret);
         await using var endpoint = await ScriptedEndpoint.StartAsync(context => context.Response.WriteAsync($"denied for Bearer {Secret}"));
-        var route = TestRoutes.Route() with { Endpoint = TestRoutes.Endpoint with { Port = endpoint.Port } };
+        // Generous timeouts: the answer is what is checked, and a loaded machine may take seconds to give it.
+        var route = TestRoutes.Route() with { Endpoint = TestRoutes.Endpoint with { Port = endpoint.Port, ConnTimeoutMs = 30_000, ExecTimeoutMs = 30_000 } };
         using var http = new HttpDeliverer(route with { Endpoint = route.Endpoint with { Auth = new AuthSettings { Type = AuthType.Bearer, Token = Secret } } });
 
         var result = await http.SendAsync(new KafkaRecord("orders", 0, 1, 0, null, "v"u8.ToArray(), []), 0, 1);

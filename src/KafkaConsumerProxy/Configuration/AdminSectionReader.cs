@@ -3,7 +3,8 @@ using System.Net.Sockets;
 
 namespace KafkaConsumerProxy.Configuration;
 
-public static partial class ConfigLoader
+/// <summary>Reads the <c>admin</c> section of the main config file, and the token file it names.</summary>
+internal static class AdminSectionReader
 {
     // A token shorter than this is guessable by a client that may try as often as it likes.
     private const int MinTokenLength = 16;
@@ -15,7 +16,7 @@ public static partial class ConfigLoader
     /// (host names without port). A <c>listen</c> that is not loopback needs <c>token_file</c>. Null when the section has
     /// an error.
     /// </summary>
-    private static AdminSettings? ReadAdmin(MapReader main, List<ConfigError> errors, string baseDir)
+    public static AdminSettings? Read(MapReader main, List<ConfigError> errors, string baseDir)
     {
         var before = errors.Count;
         var node = main.Mapping("admin", required: false, "a mapping with listen and token_file");

@@ -3,7 +3,11 @@ using KafkaConsumerProxy.Delivery.Tls;
 
 namespace KafkaConsumerProxy.Configuration;
 
-public static partial class ConfigLoader
+/// <summary>
+/// Reads a route's secure endpoint keys: <c>scheme</c>, <c>tls_*</c>, <c>auth</c> and <c>headers</c>. TLS files are read now,
+/// with the code that reads them for connections.
+/// </summary>
+internal static class EndpointSecurityReader
 {
     private static readonly string[] Schemes = ["http", "https"];
 
@@ -11,7 +15,7 @@ public static partial class ConfigLoader
     /// The keys of a secure endpoint: <c>scheme</c> and <c>tls_*</c>. Files are resolved against the route file's
     /// directory and read now, with the code that reads them for connections.
     /// </summary>
-    private static RouteDefinition ReadSecurityKeys(MapReader r, RouteDefinition route, List<ConfigError> errors)
+    public static RouteDefinition Read(MapReader r, RouteDefinition route, List<ConfigError> errors)
     {
         var before = r.ErrorCount;
         var scheme = r.Choice("scheme", Schemes);
@@ -62,14 +66,14 @@ public static partial class ConfigLoader
     }
 
     /// <summary>A key that names a TLS file: as written, and resolved (null when not given).</summary>
-    private readonly record struct TlsFileKey(string Key, string? Text, string? Path);
+    internal readonly record struct TlsFileKey(string Key, string? Text, string? Path);
 
     /// <summary>
     /// Reads a CA bundle and a client certificate with its key now, with the code connections read them with, and reports
     /// under those keys what is wrong: unreadable or not PEM, a certificate without its key (or the reverse), a key that
     /// does not match, an expired client certificate.
     /// </summary>
-    private static void CheckTlsFiles(MapReader r, TlsFileKey ca, TlsFileKey cert, TlsFileKey key)
+    internal static void CheckTlsFiles(MapReader r, TlsFileKey ca, TlsFileKey cert, TlsFileKey key)
     {
         if (ca.Path is not null && TlsFiles.LoadCa(ca.Path).Problem is { } caProblem)
             r.Error(ca.Key, ca.Text, $"{caProblem} ({ca.Path})");
@@ -199,5 +203,5 @@ public static partial class ConfigLoader
     }
 
     // RFC 9110 tchar.
-    private static bool IsTokenChar(char c) => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal);
+    internal static bool IsTokenChar(char c) => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal);
 }

@@ -2,7 +2,8 @@ using System.Globalization;
 
 namespace KafkaConsumerProxy.Configuration;
 
-public static partial class ConfigLoader
+/// <summary>Reads the <c>telemetry</c> section of the main config file.</summary>
+internal static class TelemetrySectionReader
 {
     private static readonly string[] OtlpProtocols = ["http/protobuf", "grpc"];
 
@@ -19,7 +20,7 @@ public static partial class ConfigLoader
     /// <c>otlp_client_key_file</c> (checked and read as a route's <c>tls_*</c> files, resolved against kcp.yaml's directory);
     /// the others apply only with <c>otlp_endpoint</c>. Null when the section has an error.
     /// </summary>
-    private static TelemetrySettings? ReadTelemetry(MapReader main, List<ConfigError> errors)
+    public static TelemetrySettings? Read(MapReader main, List<ConfigError> errors)
     {
         var before = errors.Count;
         var node = main.Mapping("telemetry", required: false, "a mapping with otlp_endpoint and optional otlp_protocol, otlp_headers, service_name, otlp_export_interval_ms, otlp_ca_file, otlp_client_cert_file, otlp_client_key_file");
@@ -72,7 +73,7 @@ public static partial class ConfigLoader
         }
         else if (tlsKeys.Count > 0)
         {
-            CheckTlsFiles(reader, new("otlp_ca_file", caFile, Resolve(caFile)), new("otlp_client_cert_file", certFile, Resolve(certFile)), new("otlp_client_key_file", keyFile, Resolve(keyFile)));
+            EndpointSecurityReader.CheckTlsFiles(reader, new("otlp_ca_file", caFile, Resolve(caFile)), new("otlp_client_cert_file", certFile, Resolve(certFile)), new("otlp_client_key_file", keyFile, Resolve(keyFile)));
         }
 
         if (serviceName is not null && (serviceName.Length > MaxServiceNameLength || serviceName.Any(char.IsControl) || serviceName.Trim() != serviceName))
@@ -127,7 +128,7 @@ public static partial class ConfigLoader
             }
 
             // '%' is a token character, but the exporter percent-decodes what it is given.
-            if (name.Length == 0 || !name.All(c => IsTokenChar(c) && c != '%'))
+            if (name.Length == 0 || !name.All(c => EndpointSecurityReader.IsTokenChar(c) && c != '%'))
                 errors.Add(new ConfigError(reader.File, key, null, "must be a header name: letters, digits and !#$&'*+-.^_`|~"));
             else if (ReservedOtlpHeaders.Contains(name, StringComparer.OrdinalIgnoreCase) || name.StartsWith("grpc-", StringComparison.OrdinalIgnoreCase))
                 errors.Add(new ConfigError(reader.File, key, null, "is set by the exporter's HTTP client or the OTLP protocol and cannot be replaced (Host, Content-*, User-Agent, grpc-*, the connection headers)"));
