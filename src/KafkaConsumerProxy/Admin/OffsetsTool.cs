@@ -10,7 +10,7 @@ namespace KafkaConsumerProxy.Admin;
 /// <summary>One partition as <c>kcp offsets show</c> reports it.</summary>
 /// <param name="LocalClusterId">The cluster id stored in the local record; null when there is no record or it has none.</param>
 /// <param name="LocalTrust">Whether the next run trusts the local record (it does not trust one of another cluster or outside the log).</param>
-public sealed record PartitionOffsets(int Partition, long? Committed, long? LocalLastDone, long LogStart, long LogEnd, string? LocalClusterId = null, RecordTrust LocalTrust = RecordTrust.None)
+public sealed record PartitionOffsetsRow(int Partition, long? Committed, long? LocalLastDone, long LogStart, long LogEnd, string? LocalClusterId = null, RecordTrust LocalTrust = RecordTrust.None)
 {
     /// <summary>
     /// Messages not yet committed: from the committed offset to the log end; from the log start when there is no
@@ -67,7 +67,7 @@ public sealed class OffsetsTool : IDisposable
     public string? ClusterId => _clusterId ??= _reader.ClusterId(Timeout);
 
     /// <summary>Per partition: committed offset, local record (with its cluster id, and whether the next run trusts it), log start and end.</summary>
-    public async Task<IReadOnlyList<PartitionOffsets>> ShowAsync()
+    public async Task<IReadOnlyList<PartitionOffsetsRow>> ShowAsync()
     {
         var partitions = Partitions();
         var committed = _reader.Committed(partitions, Timeout).ToDictionary(c => c.Partition.Value, c => c.Offset);
@@ -79,7 +79,7 @@ public sealed class OffsetsTool : IDisposable
             var c = committed.GetValueOrDefault(p.Partition.Value, Offset.Unset);
             var local = store.Read(Key(p.Partition.Value));
             var trust = StartPositionPolicy.Judge(local, new LogBounds(marks.Low.Value, marks.High.Value), clusterId);
-            return new PartitionOffsets(p.Partition.Value, c.IsSpecial ? null : c.Value, local?.LastDone, marks.Low.Value, marks.High.Value, local?.ClusterId, trust);
+            return new PartitionOffsetsRow(p.Partition.Value, c.IsSpecial ? null : c.Value, local?.LastDone, marks.Low.Value, marks.High.Value, local?.ClusterId, trust);
         }).ToList();
     }
 

@@ -176,7 +176,7 @@ internal static class OffsetsCommand
         }
     }
 
-    private static string Note(PartitionOffsets row)
+    private static string Note(PartitionOffsetsRow row)
     {
         var record = row.LocalTrust switch
         {

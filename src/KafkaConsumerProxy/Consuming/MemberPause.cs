@@ -11,7 +11,7 @@ namespace KafkaConsumerProxy.Consuming;
 /// with <c>consumer.Pause</c>, so the member keeps polling, stays in the group and nothing rebalances. A message the
 /// client still returns is not delivered; its offset is where fetching resumes. Resume restarts each partition at its
 /// oldest unfinished offset (<see cref="PartitionSession.Resume"/>); messages finished after it (async delivery) are
-/// fetched again but not delivered again (<see cref="PartitionProgress.FinishIfDoneBefore"/>).
+/// fetched again but not delivered again (<see cref="PartitionOffsets.FinishIfDoneBefore"/>).
 /// </summary>
 internal sealed class MemberPause(MemberParts parts, Action<IReadOnlyCollection<PartitionSession>> stopWorkers)
 {

@@ -35,7 +35,7 @@ internal sealed class PartitionSession
 
     // The operator's pause: the stopped worker, the progress to go on with, where fetching resumes (-1: where it is)
     // and the record a repeat filter works from again after the resume.
-    private (PartitionWorker Stopped, PartitionProgress Successor, long SeekTo, LocalRecord? Filtering)? _pause;
+    private (PartitionWorker Stopped, PartitionOffsets Successor, long SeekTo, LocalRecord? Filtering)? _pause;
 
     // The first offset fetched and not dispatched while a pause is requested or applied; -1: none.
     private long _held = -1;
@@ -50,7 +50,7 @@ internal sealed class PartitionSession
     private (long Offset, DateTimeOffset Since)? _oldest;
 
     public PartitionSession(MemberParts parts, IConsumer<byte[]?, byte[]?> consumer, TopicPartition partition, OffsetRecordFile? record,
-        PartitionProgress progress, LocalRecord? trusted, long committed, long high)
+        PartitionOffsets progress, LocalRecord? trusted, long committed, long high)
     {
         _parts = parts;
         Partition = partition;
@@ -75,7 +75,7 @@ internal sealed class PartitionSession
     /// <summary>The partition's local record; null when there is none (modes 1 and 2 when it cannot be created).</summary>
     public OffsetRecordFile? Record { get; }
 
-    public PartitionProgress Progress => Worker.Progress;
+    public PartitionOffsets Offsets => Worker.Offsets;
 
     /// <summary>True while the operator's pause holds the partition (its worker stopped).</summary>
     public bool IsPaused => _pause is not null;
@@ -91,7 +91,7 @@ internal sealed class PartitionSession
     /// <paramref name="progress"/>, with a repeat filter on <paramref name="filtering"/> if given; the old filter and the
     /// operator's pause state end. Throws <see cref="KafkaException"/>, with nothing changed, when the client refuses.
     /// </summary>
-    public void RestartAt(IConsumer<byte[]?, byte[]?> consumer, long seekTo, PartitionProgress progress, LocalRecord? filtering = null)
+    public void RestartAt(IConsumer<byte[]?, byte[]?> consumer, long seekTo, PartitionOffsets progress, LocalRecord? filtering = null)
     {
         if (seekTo >= 0)
         {
@@ -121,7 +121,7 @@ internal sealed class PartitionSession
         }
 
         _lastRestart = _parts.Time.GetTimestamp();
-        var progress = Worker.Progress.Restart(out var seekTo);
+        var progress = Worker.Offsets.Restart(out var seekTo);
         try
         {
             RestartAt(consumer, seekTo, progress);
@@ -209,7 +209,7 @@ internal sealed class PartitionSession
             _filter = null;
         }
 
-        var successor = Worker.Progress.Restart(out var seekTo);
+        var successor = Worker.Offsets.Restart(out var seekTo);
         if (seekTo < 0 && _held >= 0)
         {
             seekTo = _held;
@@ -255,11 +255,11 @@ internal sealed class PartitionSession
 
         var at = consumer.Position(Partition);
         var fetched = at.IsSpecial ? -1 : at.Value;
-        var (unfinished, finishedAhead) = Progress.Snapshot();
-        var from = Progress.OldestUnfinished;
+        var (unfinished, finishedAhead) = Offsets.Snapshot();
+        var from = Offsets.OldestUnfinished;
         if (from < 0)
         {
-            from = fetched >= 0 ? fetched : Progress.CommitPosition;
+            from = fetched >= 0 ? fetched : Offsets.CommitPosition;
         }
 
         // Messages fetched but held by a pause under way were never tracked: as unfinished as the tracked ones.
@@ -299,19 +299,20 @@ internal sealed class PartitionSession
     {
         _seekSkip = null;
         _seekJump = false;
-        var progress = new PartitionProgress(Record, _parts.Route.Offsets.MessageDeliveryGuarantees, -1);
+        var progress = new PartitionOffsets(Record, _parts.Route.Offsets.MessageDeliveryGuarantees, -1);
         Record?.Discard();
         var start = move.To;
         if (move.Skipped.Count > 0)
         {
             // Fetched again from the oldest passed message: each passed one is skipped with its record, those
             // finished ahead of it are not delivered twice, and at the fetch position fetching jumps to the target.
-            var (_, finishedAhead) = Worker.Progress.Snapshot();
+            var (_, finishedAhead) = Worker.Offsets.Snapshot();
             start = move.From;
             _seekSkip = new SeekSkip(move.From, move.To, fetched < 0 ? move.To : Math.Min(fetched, move.To), [.. finishedAhead], new SeekPass(move.To, target.By ?? "an operator"));
         }
 
         progress.CommitFrom(start);
+        _parts.Committer.Rewind(Number);
         RestartAt(consumer, start, progress);
         _oldest = null;
     }
@@ -370,8 +371,8 @@ internal sealed class PartitionSession
         if (skip.FinishedAhead.Contains(offset))
         {
             // Delivered before the seek: counted finished, not delivered again.
-            Worker.Progress.Track(offset);
-            Worker.Progress.FinishRepeat(offset);
+            Worker.Offsets.Track(offset);
+            Worker.Offsets.FinishRepeat(offset);
             return true;
         }
 
@@ -401,7 +402,7 @@ internal sealed class PartitionSession
             high = _highAtAssignment;
         }
 
-        var oldest = Progress.OldestUnfinished;
+        var oldest = Offsets.OldestUnfinished;
         DateTimeOffset? since = null;
         if (oldest >= 0)
         {
@@ -414,7 +415,7 @@ internal sealed class PartitionSession
         }
 
         return new PartitionView(_parts.Route.Name, Partition.Topic, Number, _parts.Member, position, committed, high,
-            Progress.Pending, oldest, since, Worker.Uncommitted, Worker.WaitingForCommit);
+            Offsets.Pending, oldest, since, Worker.Uncommitted, Worker.WaitingForCommit);
     }
 
     /// <summary>
@@ -471,7 +472,7 @@ internal sealed class PartitionSession
         return target.Position == "earliest" ? marks.Low.Value : marks.High.Value;
     }
 
-    private PartitionWorker StartWorker(IConsumer<byte[]?, byte[]?> consumer, PartitionProgress progress)
+    private PartitionWorker StartWorker(IConsumer<byte[]?, byte[]?> consumer, PartitionOffsets progress)
     {
         var worker = new PartitionWorker(Partition, progress, _parts.Deliverer, consumer, _parts.InFlight, _parts.PendingBytes, _parts.Logger, _parts.Faulted);
 
@@ -486,7 +487,7 @@ internal sealed class PartitionSession
         return worker;
     }
 
-    private RepeatFilter NewFilter(LocalRecord record, PartitionProgress progress) =>
+    private RepeatFilter NewFilter(LocalRecord record, PartitionOffsets progress) =>
         new(_parts.Route.Name, Partition.Topic, Number, record, progress, _parts.Metrics, _parts.Logger, _parts.Time);
 
     /// <summary>A forced seek's passage over unfinished messages: those in From..FetchedTo not finished ahead are skipped.</summary>

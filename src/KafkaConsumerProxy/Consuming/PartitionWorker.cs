@@ -79,7 +79,7 @@ internal sealed class PartitionWorker
     /// <param name="faulted">Called once, from any thread, when the worker stopped after a fault.</param>
     public PartitionWorker(
         TopicPartition partition,
-        PartitionProgress progress,
+        PartitionOffsets offsets,
         MessageDeliverer deliverer,
         IConsumer<byte[]?, byte[]?> consumer,
         SemaphoreSlim? inFlight,
@@ -91,7 +91,7 @@ internal sealed class PartitionWorker
         _logger = logger ?? NullLogger.Instance;
         _faulted = faulted;
         Partition = partition;
-        Progress = progress;
+        Offsets = offsets;
         _deliverer = deliverer;
         _consumer = consumer;
         var route = deliverer.Route;
@@ -112,7 +112,7 @@ internal sealed class PartitionWorker
 
     public TopicPartition Partition { get; }
 
-    public PartitionProgress Progress { get; }
+    public PartitionOffsets Offsets { get; }
 
     /// <summary>True while fetching of the partition is paused by this worker (any bound).</summary>
     public bool IsPaused
@@ -221,13 +221,13 @@ internal sealed class PartitionWorker
             }
         }
 
-        if (Progress.FinishIfDoneBefore(record.Offset))
+        if (Offsets.FinishIfDoneBefore(record.Offset))
         {
             // Delivered (or skipped) before a pause or fault restarted the partition behind it.
             return;
         }
 
-        Progress.Track(record.Offset);
+        Offsets.Track(record.Offset);
         var bytes = SizeOf(record);
         var overBytes = false;
         lock (_pauseLock)
@@ -248,12 +248,12 @@ internal sealed class PartitionWorker
             _ready.Writer.TryWrite(record);
         }
 
-        var overCount = Progress.Pending >= _maxPending;
+        var overCount = Offsets.Pending >= _maxPending;
         if (overCount || overBytes)
         {
             lock (_pauseLock)
             {
-                _pausedByCount |= overCount && Progress.Pending >= _maxPending;
+                _pausedByCount |= overCount && Offsets.Pending >= _maxPending;
                 UpdatePause();
             }
         }
@@ -458,7 +458,7 @@ internal sealed class PartitionWorker
             _ready.Writer.TryWrite(next);
         }
 
-        await Progress.FinishAsync(record.Offset, _deliverer.Time, _abandon.Token).ConfigureAwait(false);
+        await Offsets.FinishAsync(record.Offset, _deliverer.Time, _abandon.Token).ConfigureAwait(false);
         if (_bytes is not null)
         {
             var bytes = SizeOf(record);
@@ -482,14 +482,14 @@ internal sealed class PartitionWorker
 
     private void ResumeIfDrained()
     {
-        if (!Volatile.Read(ref _pausedByCount) || Progress.Pending > _maxPending / 2)
+        if (!Volatile.Read(ref _pausedByCount) || Offsets.Pending > _maxPending / 2)
         {
             return;
         }
 
         lock (_pauseLock)
         {
-            if (_pausedByCount && Progress.Pending <= _maxPending / 2)
+            if (_pausedByCount && Offsets.Pending <= _maxPending / 2)
             {
                 _pausedByCount = false;
                 UpdatePause();

@@ -30,7 +30,6 @@ internal sealed class RouteMember : ISupervisedMember
     private readonly Dictionary<int, PartitionSession> _sessions = [];
 
     // The sessions' current workers, as the committer takes them.
-    private readonly WorkerView _workers;
     private readonly LocalOffsetStore _store;
     private readonly ProxyMetrics _metrics;
     private readonly TimeSpan _stopBound;
@@ -68,11 +67,14 @@ internal sealed class RouteMember : ISupervisedMember
         var interval = route.Offsets.MessageDeliveryGuarantees == DeliveryGuarantee.BatchedCommit
             ? TimeSpan.FromMilliseconds(route.Offsets.CommitIntervalMs)
             : TimeSpan.FromMilliseconds(RouteDefaults.CoalescedCommitIntervalMs);
-        _committer = new OffsetCommitter(route.Name, index, interval, logger, time) { CommitFailed = () => metrics.OnCommitFailed(route.Name) };
+        _committer = new OffsetCommitter(route.Name, index, interval, logger, time)
+        {
+            CommitFailed = () => metrics.OnCommitFailed(route.Name),
+            EarlyCommitWanted = AnyNearUncommittedBound,
+        };
         // async_concurrency: requests in flight at once for all partitions of this member; null in sync mode.
         var inFlight = route.Delivery.AsyncConcurrency > 0 ? new SemaphoreSlim(route.Delivery.AsyncConcurrency, route.Delivery.AsyncConcurrency) : null;
         _parts = new MemberParts(route, index, deliverer, inFlight, new PendingBytes(route.Delivery.MaxPendingBytes), _committer, metrics, logger, time, _faulted.Enqueue);
-        _workers = new WorkerView(_sessions);
         _pause = new MemberPause(_parts, StopWorkers);
         _operatorSeeks = new MemberSeeks(_parts, StopWorkers, AssignmentLookups.LogBoundsTimeout);
 
@@ -137,14 +139,18 @@ internal sealed class RouteMember : ISupervisedMember
 
                 // Also the place, after every poll, where the member's assignment is published for the route's status.
                 _assignedPartitions = _sessions.Count;
-                _pause.Apply(consumer, _sessions, () => _committer.CommitNow(consumer, _workers));
+                _pause.Apply(consumer, _sessions, () => CommitNow(consumer));
 
                 if (!_faulted.IsEmpty)
                 {
                     RestartFaulted(consumer);
                 }
 
-                _committer.CommitIfDue(consumer, _workers);
+                if (_committer.IsDue)
+                {
+                    CommitNow(consumer);
+                }
+
                 _committer.RetryReleased(consumer);
                 if (!_operatorSeeks.IsEmpty)
                 {
@@ -202,7 +208,7 @@ internal sealed class RouteMember : ISupervisedMember
     private void CommitBeforeLeaving(IConsumer<byte[]?, byte[]?> consumer)
     {
         var started = _time.GetTimestamp();
-        while (!_committer.CommitNow(consumer, _workers) && _fatalError is null && _time.GetElapsedTime(started) < FinalCommitPatience)
+        while (!CommitNow(consumer) && _fatalError is null && _time.GetElapsedTime(started) < FinalCommitPatience)
         {
             try
             {
@@ -330,7 +336,7 @@ internal sealed class RouteMember : ISupervisedMember
                 recordFile?.Discard();
             }
 
-            var progress = new PartitionProgress(recordFile, _route.Offsets.MessageDeliveryGuarantees, start.DurableFrom);
+            var progress = new PartitionOffsets(recordFile, _route.Offsets.MessageDeliveryGuarantees, start.DurableFrom);
             if (start.SeekTo is { } seek)
             {
                 progress.CommitFrom(seek);
@@ -405,7 +411,7 @@ internal sealed class RouteMember : ISupervisedMember
         }
         else
         {
-            _committer.CommitReleased(consumer, released.Select(s => s.Worker));
+            _committer.CommitReleased(consumer, CommitPositions(released));
             Log.PartitionsRevoked(_logger, _route.Name, _index, Describe(partitions.Select(p => p.TopicPartition)));
         }
 
@@ -539,13 +545,38 @@ internal sealed class RouteMember : ISupervisedMember
         _operatorSeeks.End();
     }
 
-    /// <summary>The sessions' current workers, as <see cref="OffsetCommitter"/> takes them.</summary>
-    private sealed class WorkerView(Dictionary<int, PartitionSession> sessions) : IReadOnlyCollection<PartitionWorker>
+    /// <summary>Commits what the partitions finished and tells each worker what the group now holds for it; false when the commit failed.</summary>
+    private bool CommitNow(IConsumer<byte[]?, byte[]?> consumer)
     {
-        public int Count => sessions.Count;
+        if (!_committer.CommitNow(consumer, CommitPositions(_sessions.Values)))
+        {
+            return false;
+        }
 
-        public IEnumerator<PartitionWorker> GetEnumerator() => sessions.Values.Select(s => s.Worker).GetEnumerator();
+        foreach (var session in _sessions.Values)
+        {
+            if (_committer.CommittedOf(session.Number) is { } committed)
+            {
+                session.Worker.OnCommitted(committed);
+            }
+        }
 
-        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+        return true;
+    }
+
+    private static List<TopicPartitionOffset> CommitPositions(IEnumerable<PartitionSession> sessions) =>
+        [.. sessions.Select(s => new TopicPartitionOffset(s.Partition, s.Offsets.CommitPosition))];
+
+    private bool AnyNearUncommittedBound()
+    {
+        foreach (var session in _sessions.Values)
+        {
+            if (session.Worker.NearUncommittedBound)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

@@ -40,7 +40,23 @@ public sealed class LocalOffsetStore
         _time = time;
     }
 
-    /// <summary>Reads a partition's record; null when there is none or it is damaged (damage is logged).</summary>
+    /// <summary>
+    /// Reads a partition's record; null when there is none or it is damaged (damage is logged).
+    /// <para>
+    /// A read may run while the record's owner writes it (<c>kcp offsets show</c> beside a running kcp, another process
+    /// sharing the state directory). Such a read is made consistent rather than promised less: the file is read until
+    /// two reads agree (<see cref="ReadSettled"/>), which gives one moment at which the file held exactly the bytes
+    /// parsed. The owner only moves its record forward and rewrites a slot only once the other slot holds a newer
+    /// position, so the newest whole slot at a later moment is never behind the one at an earlier moment: a read never
+    /// returns a position behind one an earlier read returned. Narrowing the promise instead would let an operator who
+    /// runs <c>show</c> twice see a record move back that never did.
+    /// </para>
+    /// <para>
+    /// The limit: agreement is sought for at most 1,000 reads, so that a reader never hangs. A writer that rewrites the
+    /// file between every two of them (an owner writes once per finished message, under a lock held for a few stores,
+    /// so none does for long) gets the last read, whose slots the checksums still guard but which may be the older slot.
+    /// </para>
+    /// </summary>
     public LocalRecord? Read(PartitionKey key)
     {
         var path = PathOf(key);

@@ -1,13 +1,13 @@
 using Confluent.Kafka;
 using KafkaConsumerProxy.Configuration;
-using KafkaConsumerProxy.Consuming;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace KafkaConsumerProxy.Offsets;
 
 /// <summary>
-/// Commits, for one group member, each partition's finished run of offsets. Commits are coalesced over
+/// Commits, for one group member, each partition's finished run of offsets, given as the partitions' commit
+/// positions (<see cref="PartitionOffsets.CommitPosition"/>). Commits are coalesced over
 /// <see cref="Interval"/> and skipped when nothing moved; a failed commit is logged and tried again at the
 /// next interval, because the finished offsets it carried are still known.
 /// Runs on the consumer thread only.
@@ -18,7 +18,13 @@ internal sealed class OffsetCommitter
     private readonly int _member;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+
+    // What this member committed per partition since the partition was assigned: the only copy of it (the partitions
+    // know where they stand, not what the group holds).
     private readonly Dictionary<int, long> _committed = [];
+
+    // Partitions moved by a seek: their next commit may go behind _committed.
+    private readonly HashSet<int> _rewound = [];
     private readonly List<TopicPartitionOffset> _released = [];
     private long _lastCommit;
     private long _releasedAt;
@@ -43,48 +49,44 @@ internal sealed class OffsetCommitter
     public long? CommittedOf(int partition) => _committed.TryGetValue(partition, out var offset) ? offset : null;
 
     /// <summary>
-    /// Commits at every <see cref="Interval"/>, and early (at most every <see cref="EarlyCommitSpacing"/>) while a
-    /// partition is half way to <c>max_uncommitted</c>, so that the bound pauses only partitions whose commits fail.
+    /// True when at least one partition is half way to <c>max_uncommitted</c> (asked only when an early commit is
+    /// allowed); null: never early.
     /// </summary>
-    public void CommitIfDue(IConsumer<byte[]?, byte[]?> consumer, IReadOnlyCollection<PartitionWorker> workers)
+    public Func<bool>? EarlyCommitWanted { get; init; }
+
+    /// <summary>
+    /// True when a commit is due: at every <see cref="Interval"/>, and early (at most every
+    /// <see cref="EarlyCommitSpacing"/>) while <see cref="EarlyCommitWanted"/>, so that the bound pauses only partitions
+    /// whose commits fail.
+    /// </summary>
+    public bool IsDue
     {
-        var since = _time.GetElapsedTime(_lastCommit);
-        if (since >= Interval || (since >= EarlyCommitSpacing && workers.Any(w => w.NearUncommittedBound)))
+        get
         {
-            CommitNow(consumer, workers);
+            var since = _time.GetElapsedTime(_lastCommit);
+            return since >= Interval || (since >= EarlyCommitSpacing && EarlyCommitWanted is { } early && early());
         }
     }
 
     /// <summary>The shortest time between two early commits (and attempts of a failing one).</summary>
     public static readonly TimeSpan EarlyCommitSpacing = TimeSpan.FromMilliseconds(RouteDefaults.CoalescedCommitIntervalMs);
 
-    /// <summary>Commits what is finished now and tells the workers; returns false when the commit failed.</summary>
-    public bool CommitNow(IConsumer<byte[]?, byte[]?> consumer, IReadOnlyCollection<PartitionWorker> workers)
-    {
-        if (!Commit(consumer, Uncommitted(workers)))
-        {
-            return false;
-        }
-
-        foreach (var worker in workers)
-        {
-            if (_committed.TryGetValue(worker.Partition.Partition.Value, out var committed))
-            {
-                worker.OnCommitted(committed);
-            }
-        }
-
-        return true;
-    }
+    /// <summary>
+    /// Commits each partition's position (its <see cref="PartitionOffsets.CommitPosition"/>) that moved forward since this
+    /// member last committed it; returns false when the commit failed. What was committed is then
+    /// <see cref="CommittedOf"/>.
+    /// </summary>
+    public bool CommitNow(IConsumer<byte[]?, byte[]?> consumer, IEnumerable<TopicPartitionOffset> positions) =>
+        Commit(consumer, Uncommitted(positions));
 
     /// <summary>
     /// Commits the final positions of partitions being released. If the group refuses the commit (as it may while it
     /// rebalances), the positions are kept and tried again by <see cref="RetryReleased"/> once the rebalance is over,
     /// unless the partition's new owner has committed further by then.
     /// </summary>
-    public void CommitReleased(IConsumer<byte[]?, byte[]?> consumer, IEnumerable<PartitionWorker> workers)
+    public void CommitReleased(IConsumer<byte[]?, byte[]?> consumer, IEnumerable<TopicPartitionOffset> positions)
     {
-        var offsets = Uncommitted(workers);
+        var offsets = Uncommitted(positions);
         if (!Commit(consumer, offsets))
         {
             _released.AddRange(offsets);
@@ -131,16 +133,30 @@ internal sealed class OffsetCommitter
     /// <summary>How long refused commits of released partitions are retried.</summary>
     public static readonly TimeSpan ReleasedRetryWindow = TimeSpan.FromSeconds(10);
 
-    private List<TopicPartitionOffset> Uncommitted(IEnumerable<PartitionWorker> workers)
+    /// <summary>
+    /// The positions to commit: those not yet committed, and never one behind what this member committed for the
+    /// partition since it was assigned (<see cref="Forget"/>), unless an operator moved it back (<see cref="Rewind"/>):
+    /// whatever a partition reports after a pause, a fault or a restore, the group's offset only moves forward, so a
+    /// takeover never repeats what this member saw committed.
+    /// </summary>
+    private List<TopicPartitionOffset> Uncommitted(IEnumerable<TopicPartitionOffset> positions)
     {
         var offsets = new List<TopicPartitionOffset>();
-        foreach (var worker in workers)
+        foreach (var position in positions)
         {
-            var position = worker.Progress.CommitPosition;
-            if (position >= 0 && (!_committed.TryGetValue(worker.Partition.Partition.Value, out var done) || done != position))
+            var offset = position.Offset;
+            var partition = position.Partition.Value;
+            if (offset.IsSpecial || offset.Value < 0)
             {
-                offsets.Add(new TopicPartitionOffset(worker.Partition, position));
+                continue;
             }
+
+            if (_committed.TryGetValue(partition, out var done) && (offset.Value == done || (offset.Value < done && !_rewound.Contains(partition))))
+            {
+                continue;
+            }
+
+            offsets.Add(position);
         }
 
         return offsets;
@@ -160,6 +176,7 @@ internal sealed class OffsetCommitter
             foreach (var offset in offsets)
             {
                 _committed[offset.Partition.Value] = offset.Offset.Value;
+                _rewound.Remove(offset.Partition.Value);
             }
 
             if (_logger.IsEnabled(LogLevel.Debug))
@@ -183,8 +200,15 @@ internal sealed class OffsetCommitter
         foreach (var partition in partitions)
         {
             _committed.Remove(partition.Partition.Value);
+            _rewound.Remove(partition.Partition.Value);
         }
     }
+
+    /// <summary>
+    /// An operator moved <paramref name="partition"/> (a seek): its next commit goes where the partition now stands,
+    /// even behind what this member committed.
+    /// </summary>
+    public void Rewind(int partition) => _rewound.Add(partition);
 
     internal static string Describe(IEnumerable<TopicPartitionOffset> offsets) =>
         string.Join(", ", offsets.Select(o => $"{o.Partition.Value}:{o.Offset.Value}"));

@@ -21,7 +21,7 @@ internal sealed class RepeatFilter
     private readonly string _topic;
     private readonly int _partition;
     private readonly LocalRecord _record;
-    private readonly PartitionProgress _progress;
+    private readonly PartitionOffsets _offsets;
     private readonly ProxyMetrics _metrics;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -30,13 +30,13 @@ internal sealed class RepeatFilter
     private long _filtered;
     private long _lastReport;
 
-    public RepeatFilter(string route, string topic, int partition, LocalRecord record, PartitionProgress progress, ProxyMetrics metrics, ILogger logger, TimeProvider time)
+    public RepeatFilter(string route, string topic, int partition, LocalRecord record, PartitionOffsets offsets, ProxyMetrics metrics, ILogger logger, TimeProvider time)
     {
         _route = route;
         _topic = topic;
         _partition = partition;
         _record = record;
-        _progress = progress;
+        _offsets = offsets;
         _metrics = metrics;
         _logger = logger;
         _time = time;
@@ -69,8 +69,8 @@ internal sealed class RepeatFilter
             return false;
         }
 
-        _progress.Track(offset);
-        _progress.FinishRepeat(offset);
+        _offsets.Track(offset);
+        _offsets.FinishRepeat(offset);
         _filtered++;
         _metrics.OnRepeatFiltered(_route);
         if (_filtered == 1)

@@ -28,7 +28,7 @@ public sealed class PartitionWorkerTests
         await using var fixture = new Fixture(topic, receiver.Port);
         using var fault = InjectedFaults.Register(topic, r => r.Offset == 2);
         var faulted = new ConcurrentQueue<PartitionWorker>();
-        var progress = new PartitionProgress();
+        var progress = new PartitionOffsets();
         var worker = fixture.Worker(progress, faulted: faulted.Enqueue);
 
         worker.Start();
@@ -73,7 +73,7 @@ public sealed class PartitionWorkerTests
         });
         await using var fixture = new Fixture(topic, receiver.Port, asyncConcurrency: 4);
         using var fault = InjectedFaults.Register(topic, r => r.Offset == 5);
-        var progress = new PartitionProgress();
+        var progress = new PartitionOffsets();
         var worker = fixture.Worker(progress);
 
         worker.Start();
@@ -102,7 +102,7 @@ public sealed class PartitionWorkerTests
         using var release = new ManualResetEventSlim();
         await using var receiver = await HoldingReceiverAsync(release);
         await using var fixture = new Fixture(topic, receiver.Port, maxPending: 4);
-        var progress = new PartitionProgress();
+        var progress = new PartitionOffsets();
         var worker = fixture.Worker(progress);
         fixture.Consumer.PendingNow = () => progress.Pending;
         fixture.Consumer.PositionNow = () => new Offset(4);
@@ -134,7 +134,7 @@ public sealed class PartitionWorkerTests
         var topic = Names.Unique("worker-twice");
         await using var receiver = await RecordingReceiver.StartAsync();
         await using var fixture = new Fixture(topic, receiver.Port);
-        var progress = new PartitionProgress();
+        var progress = new PartitionOffsets();
         var worker = fixture.Worker(progress);
 
         worker.Start();
@@ -156,7 +156,7 @@ public sealed class PartitionWorkerTests
         await using var receiver = await HoldingReceiverAsync(release);
         await using var fixture = new Fixture(topic, receiver.Port, maxPending: 1000, asyncConcurrency: 8);
         var bytes = new PendingBytes(1000);
-        var progress = new PartitionProgress();
+        var progress = new PartitionOffsets();
         var worker = fixture.Worker(progress, bytes);
         fixture.Consumer.PendingNow = () => (int)bytes.Total;
 
@@ -185,7 +185,7 @@ public sealed class PartitionWorkerTests
         await using var receiver = await RecordingReceiver.StartAsync();
         await using var fixture = new Fixture(topic, receiver.Port);
         var bytes = new PendingBytes(1024);
-        var progress = new PartitionProgress();
+        var progress = new PartitionOffsets();
         var worker = fixture.Worker(progress, bytes);
 
         worker.Start();
@@ -204,7 +204,7 @@ public sealed class PartitionWorkerTests
         await using var receiver = await RecordingReceiver.StartAsync(_ => Fault.Status(503));
         await using var fixture = new Fixture(topic, receiver.Port);
         var bytes = new PendingBytes(1_000_000);
-        var worker = fixture.Worker(new PartitionProgress(), bytes);
+        var worker = fixture.Worker(new PartitionOffsets(), bytes);
 
         worker.Start();
         for (var offset = 0; offset < 5; offset++)
@@ -278,7 +278,7 @@ public sealed class PartitionWorkerTests
 
         public ConsumerRecorder Consumer { get; } = ConsumerRecorder.Create();
 
-        public PartitionWorker Worker(PartitionProgress progress, PendingBytes? bytes = null, Action<PartitionWorker>? faulted = null) =>
+        public PartitionWorker Worker(PartitionOffsets progress, PendingBytes? bytes = null, Action<PartitionWorker>? faulted = null) =>
             new(new TopicPartition(Topic, 0), progress, _deliverer, (IConsumer<byte[]?, byte[]?>)(object)Consumer, _inFlight, bytes, Logs, faulted);
 
         public ValueTask DisposeAsync()

@@ -136,10 +136,10 @@ public sealed class OffsetAnomalyTests : IClassFixture<TestCluster>
         using (var tool = new OffsetsTool(loaded, "route"))
         {
             var shown = Assert.Single(await tool.ShowAsync());
-            Assert.Equal(new PartitionOffsets(0, 10, 9, 0, 10, tool.ClusterId, RecordTrust.Trusted), shown);
+            Assert.Equal(new PartitionOffsetsRow(0, 10, 9, 0, 10, tool.ClusterId, RecordTrust.Trusted), shown);
             Assert.Equal(0, shown.Lag);
             await tool.SetAsync(new OffsetTarget.Explicit(new Dictionary<int, long> { [0] = 6 }));
-            Assert.Equal(new PartitionOffsets(0, 6, 5, 0, 10, tool.ClusterId, RecordTrust.Trusted), Assert.Single(await tool.ShowAsync()));
+            Assert.Equal(new PartitionOffsetsRow(0, 6, 5, 0, 10, tool.ClusterId, RecordTrust.Trusted), Assert.Single(await tool.ShowAsync()));
         }
 
         await using (var proxy = InProcessProxy.Start(config.ConfigFile))

@@ -1,10 +1,6 @@
 using Confluent.Kafka;
-using KafkaConsumerProxy.Configuration;
-using KafkaConsumerProxy.Consuming;
-using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Embedded;
 using KafkaConsumerProxy.Offsets;
-using KafkaConsumerProxy.Telemetry;
 using KafkaConsumerProxy.Tests.Harness;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -12,8 +8,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace KafkaConsumerProxy.Tests.Offsets;
 
 /// <summary>
-/// The committer against the embedded cluster, with workers that are never started (the committer reads only their
-/// progress): what the group holds after restarts of a partition, after a refused commit of released partitions, and
+/// The committer against the embedded cluster, given the partitions' commit positions: what the group holds after restarts of a partition, after a refused commit of released partitions, and
 /// after a partition is released and assigned again.
 /// </summary>
 public sealed class OffsetCommitterTests(TestCluster cluster) : IClassFixture<TestCluster>
@@ -26,7 +21,7 @@ public sealed class OffsetCommitterTests(TestCluster cluster) : IClassFixture<Te
         var seen = new List<long>();
 
         // Async delivery: 0-4 and 6-7 finished, 5 not.
-        var first = new PartitionProgress();
+        var first = new PartitionOffsets();
         for (var offset = 0; offset < 10; offset++)
         {
             first.Track(offset);
@@ -37,13 +32,13 @@ public sealed class OffsetCommitterTests(TestCluster cluster) : IClassFixture<Te
             await first.FinishAsync(offset);
         }
 
-        Assert.True(committer.CommitNow(fixture.Consumer, [fixture.Worker(0, first)]));
+        Assert.True(committer.CommitNow(fixture.Consumer, [fixture.At(0, first)]));
         seen.Add(fixture.GroupOffset(0));
 
         // Restarted (a fault or a pause) before anything is fetched again: the successor stands where the first one was.
         var second = first.Restart(out var seekTo);
         Assert.Equal(5, seekTo);
-        Assert.True(committer.CommitNow(fixture.Consumer, [fixture.Worker(0, second)]));
+        Assert.True(committer.CommitNow(fixture.Consumer, [fixture.At(0, second)]));
         seen.Add(fixture.GroupOffset(0));
 
         // 5-9 fetched again: 6 and 7 were finished before the restart; 5 finishes now, 8 does not.
@@ -56,12 +51,12 @@ public sealed class OffsetCommitterTests(TestCluster cluster) : IClassFixture<Te
         }
 
         await second.FinishAsync(5);
-        Assert.True(committer.CommitNow(fixture.Consumer, [fixture.Worker(0, second)]));
+        Assert.True(committer.CommitNow(fixture.Consumer, [fixture.At(0, second)]));
         seen.Add(fixture.GroupOffset(0));
 
         var third = second.Restart(out seekTo);
         Assert.Equal(8, seekTo);
-        Assert.True(committer.CommitNow(fixture.Consumer, [fixture.Worker(0, third)]));
+        Assert.True(committer.CommitNow(fixture.Consumer, [fixture.At(0, third)]));
         seen.Add(fixture.GroupOffset(0));
 
         Assert.Equal([5L, 5L, 8L, 8L], seen);
@@ -80,7 +75,7 @@ public sealed class OffsetCommitterTests(TestCluster cluster) : IClassFixture<Te
         // The group refuses the final commit of the released partitions (as it may while it rebalances).
         cluster.Mock.PushRequestErrors(KafkaApiKey.OffsetCommit, ErrorCode.OffsetMetadataTooLarge);
         committer.CommitReleased(fixture.Consumer, [p0, p1]);
-        committer.Forget([p0.Partition, p1.Partition]);
+        committer.Forget([p0.TopicPartition, p1.TopicPartition]);
         Assert.Equal(-1001, fixture.GroupOffset(0));
 
         // Partition 0's new owner commits 8 meanwhile; partition 1's has committed nothing yet.
@@ -108,28 +103,44 @@ public sealed class OffsetCommitterTests(TestCluster cluster) : IClassFixture<Te
         fixture.CommitElsewhere(0, 2);
 
         // Assigned again, this member delivers 2-4: its run ends at 5, where the forgotten one ended.
-        var again = new PartitionProgress();
+        var again = new PartitionOffsets();
         for (var offset = 2; offset < 5; offset++)
         {
             again.Track(offset);
             await again.FinishAsync(offset);
         }
 
-        Assert.True(committer.CommitNow(fixture.Consumer, [fixture.Worker(0, again)]));
+        Assert.True(committer.CommitNow(fixture.Consumer, [fixture.At(0, again)]));
 
         Assert.Equal(5, fixture.GroupOffset(0));
         Assert.Equal(5, committer.CommittedOf(0));
     }
 
-    /// <summary>A topic, a group, a consumer that commits for it (not a member), and workers that are never started.</summary>
+    [Fact]
+    public async Task CommitNow_PositionBehindWhatWasCommitted_GroupOffsetStaysUntilAnOperatorMovesIt_Issue16()
+    {
+        await using var fixture = new Fixture(cluster, partitions: 2);
+        var committer = fixture.Committer();
+        Assert.True(committer.CommitNow(fixture.Consumer, [fixture.Finished(0, upTo: 8), fixture.Finished(1, upTo: 4)]));
+
+        // Partition 0 reports a position behind its commit; partition 1 moves on in the same commit.
+        Assert.True(committer.CommitNow(fixture.Consumer, [fixture.Finished(0, upTo: 5), fixture.Finished(1, upTo: 6)]));
+        Assert.Equal(8, fixture.GroupOffset(0));
+        Assert.Equal(8, committer.CommittedOf(0));
+        Assert.Equal(6, fixture.GroupOffset(1));
+
+        // A seek back is the one way behind: the next commit goes there, and the one after only forward again.
+        committer.Rewind(0);
+        Assert.True(committer.CommitNow(fixture.Consumer, [fixture.Finished(0, upTo: 5)]));
+        Assert.Equal(5, fixture.GroupOffset(0));
+        Assert.True(committer.CommitNow(fixture.Consumer, [fixture.Finished(0, upTo: 3)]));
+        Assert.Equal(5, fixture.GroupOffset(0));
+        Assert.Equal(5, committer.CommittedOf(0));
+    }
+
+    /// <summary>A topic, a group, and a consumer that commits for it (not a member).</summary>
     private sealed class Fixture : IAsyncDisposable
     {
-        private readonly string _stateDir = Directory.CreateTempSubdirectory("kcp-committer-").FullName;
-        private readonly HttpDeliverer _http;
-        private readonly SkipLog _skipLog;
-        private readonly ProxyMetrics _metrics = new();
-        private readonly MessageDeliverer _deliverer;
-
         private readonly TestCluster _cluster;
 
         public Fixture(TestCluster cluster, int partitions)
@@ -138,20 +149,6 @@ public sealed class OffsetCommitterTests(TestCluster cluster) : IClassFixture<Te
             Topic = cluster.CreateTopic("committer", partitions);
             Group = Names.Unique("committer");
             Consumer = TestCluster.BuildQuietConsumer(cluster.ConsumerConfig(Group));
-            var route = new RouteDefinition
-            {
-                Name = "c",
-                SourceFile = "c.yaml",
-                Topic = Topic,
-                Group = Group,
-                Concurrency = 1,
-                Endpoint = new EndpointSettings { Hosts = ["127.0.0.1"], Port = 9, Url = "/consume", ConnTimeoutMs = 1000, ExecTimeoutMs = 1000 },
-                Retry = new RetrySettings { CanSkip = false, RetryNums = 0, RetryIntervalMs = 10 },
-                Offsets = new OffsetSettings { UseSavedOffsetTime = 0 },
-            };
-            _http = new HttpDeliverer(route);
-            _skipLog = new SkipLog(_stateDir);
-            _deliverer = new MessageDeliverer(route, _http, _skipLog, new ManualSkipSignal(), _metrics, NullLogger.Instance, TimeProvider.System);
         }
 
         public string Topic { get; }
@@ -163,15 +160,16 @@ public sealed class OffsetCommitterTests(TestCluster cluster) : IClassFixture<Te
         public OffsetCommitter Committer(TimeProvider? time = null) =>
             new("c", 0, TimeSpan.FromSeconds(1), NullLogger.Instance, time ?? TimeProvider.System);
 
-        public PartitionWorker Worker(int partition, PartitionProgress progress) =>
-            new(new TopicPartition(Topic, partition), progress, _deliverer, Consumer, inFlight: null);
+        /// <summary>Where <paramref name="offsets"/> of <paramref name="partition"/> may be committed.</summary>
+        public TopicPartitionOffset At(int partition, PartitionOffsets offsets) =>
+            new(new TopicPartition(Topic, partition), offsets.CommitPosition);
 
-        /// <summary>A worker of <paramref name="partition"/> that finished every offset below <paramref name="upTo"/>.</summary>
-        public PartitionWorker Finished(int partition, long upTo)
+        /// <summary><paramref name="partition"/> with every offset below <paramref name="upTo"/> finished.</summary>
+        public TopicPartitionOffset Finished(int partition, long upTo)
         {
-            var progress = new PartitionProgress();
-            progress.CommitFrom(upTo);
-            return Worker(partition, progress);
+            var offsets = new PartitionOffsets();
+            offsets.CommitFrom(upTo);
+            return At(partition, offsets);
         }
 
         /// <summary>Commits <paramref name="offset"/> for the group from another consumer, as the partition's next owner would.</summary>
@@ -190,10 +188,6 @@ public sealed class OffsetCommitterTests(TestCluster cluster) : IClassFixture<Te
         {
             Consumer.Close();
             Consumer.Dispose();
-            _http.Dispose();
-            _skipLog.Dispose();
-            _metrics.Dispose();
-            Directory.Delete(_stateDir, recursive: true);
             return ValueTask.CompletedTask;
         }
     }

@@ -18,7 +18,7 @@ public sealed class PartitionRestartTests : IDisposable
     {
         var store = new LocalOffsetStore(_stateDir, new ListLogger(), new FakeTimeProvider());
         using var record = store.Open(new PartitionKey("c", "g", "t", 0), clusterId: null);
-        var first = new PartitionProgress(record, DeliveryGuarantee.NoRepeatOnOneMachine, -1);
+        var first = new PartitionOffsets(record, DeliveryGuarantee.NoRepeatOnOneMachine, -1);
         for (var offset = 0; offset < 6; offset++)
         {
             first.Track(offset);
@@ -68,7 +68,7 @@ public sealed class PartitionRestartTests : IDisposable
     {
         var store = new LocalOffsetStore(_stateDir, new ListLogger(), new FakeTimeProvider());
         using var record = store.Open(new PartitionKey("c", "g", "t", 1), clusterId: null);
-        var first = new PartitionProgress(record, DeliveryGuarantee.NoRepeatOnOneMachine, -1);
+        var first = new PartitionOffsets(record, DeliveryGuarantee.NoRepeatOnOneMachine, -1);
         first.Track(0);
         first.Track(1);
         first.Track(2);

@@ -121,7 +121,7 @@ public sealed class RecordForwardTests : IDisposable
         var count = mode == DeliveryGuarantee.NoRepeatOnOneMachine ? 3_000 : 100_000;
         var store = new LocalOffsetStore(_stateDir, _logs, TimeProvider.System);
         using var record = store.Open(Key, clusterId: null);
-        var progress = new PartitionProgress(record, mode, -1);
+        var progress = new PartitionOffsets(record, mode, -1);
         for (var offset = 0; offset < count; offset++)
         {
             progress.Track(offset);
@@ -167,7 +167,7 @@ public sealed class RecordForwardTests : IDisposable
     {
         var store = new LocalOffsetStore(_stateDir, _logs, _time);
         using var record = store.Open(Key, clusterId: null);
-        var progress = new PartitionProgress(record, DeliveryGuarantee.NoRepeatOnOneMachine, -1);
+        var progress = new PartitionOffsets(record, DeliveryGuarantee.NoRepeatOnOneMachine, -1);
         progress.Track(0);
         progress.Track(1);
         await progress.FinishAsync(0, _time, CancellationToken.None);

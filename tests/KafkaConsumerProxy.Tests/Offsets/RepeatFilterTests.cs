@@ -11,7 +11,7 @@ public sealed class RepeatFilterTests
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 1, 12, 0, 0, TimeSpan.Zero));
     private readonly CapturedLog _log = new();
     private readonly ProxyMetrics _metrics = new();
-    private readonly PartitionProgress _progress = new();
+    private readonly PartitionOffsets _progress = new();
 
     private RepeatFilter Filter(long recordNext) =>
         new("r", "t", 0, new LocalRecord(recordNext, _time.GetUtcNow(), "id"), _progress, _metrics, _log, _time);

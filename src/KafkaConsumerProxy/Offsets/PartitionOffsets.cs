@@ -1,0 +1,353 @@
+using KafkaConsumerProxy.Configuration;
+
+namespace KafkaConsumerProxy.Offsets;
+
+/// <summary>
+/// Where one assigned partition's offsets stand: messages fetched and not yet finished (delivered or skipped), the
+/// end of the unbroken run of finished offsets, the offset that may be committed, where a restart fetches again, and
+/// the position recorded in the local offset store. The partition worker and the consumer thread report to it; the
+/// committer reads it.
+/// <para>
+/// One lock guards all of it, and every position only moves forward: a message finished out of order (async
+/// delivery) never moves the commit past an earlier one still in flight, and in mode 3 the commit never passes what
+/// the local record holds durably. The record's own writes and flushes (a store into mapped memory, an msync) are
+/// made outside the lock; the record refuses a position behind one it holds.
+/// </para>
+/// </summary>
+internal sealed class PartitionOffsets
+{
+    /// <summary>How long mode 3 waits before flushing again after a failed flush of the local record.</summary>
+    public static readonly TimeSpan FlushRetryInterval = TimeSpan.FromSeconds(1);
+
+    private readonly Lock _lock = new();
+    private readonly OffsetRecordFile? _record;
+    private readonly DeliveryGuarantee _mode;
+
+    // Offsets in fetch order; the head is the oldest unfinished one (finished heads are dequeued at once). Offsets
+    // finished while an earlier one is still in flight wait in _finishedAhead.
+    private readonly Queue<long> _order = new();
+    private readonly HashSet<long> _finishedAhead = [];
+
+    // The end of the finished run (-1: nothing finished yet), the position to commit before anything is finished
+    // (offset restore, a restart's predecessor), and what the local record holds durably (mode 3).
+    private long _finished = -1;
+    private long _initial = -1;
+    private long _durable;
+
+    // Offsets the predecessor of a restarted partition finished after its oldest unfinished one: fetched again, they
+    // are finished without a delivery.
+    private HashSet<long>? _doneBefore;
+
+    /// <summary>Offsets without a local store (tests of the worker alone).</summary>
+    public PartitionOffsets()
+        : this(null, DeliveryGuarantee.AtLeastOnce, -1)
+    {
+    }
+
+    /// <param name="record">The partition's local record; null: none (modes 1 and 2 when it cannot be created).</param>
+    /// <param name="mode">The route's delivery guarantee: mode 3 waits for the record to be durable.</param>
+    /// <param name="durableFrom">The next offset of the partition's local record at assignment (-1: none); it is already on disk.</param>
+    public PartitionOffsets(OffsetRecordFile? record, DeliveryGuarantee mode, long durableFrom)
+    {
+        _record = record;
+        _mode = mode;
+        _durable = durableFrom;
+    }
+
+    /// <summary>Fetched messages not yet finished.</summary>
+    public int Pending
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _order.Count - _finishedAhead.Count;
+            }
+        }
+    }
+
+    /// <summary>The oldest fetched offset not yet finished, or -1 when none is pending.</summary>
+    public long OldestUnfinished
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _order.Count > 0 ? _order.Peek() : -1;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The next offset to commit, or -1 when there is nothing to commit. In mode 3 it never passes what the local
+    /// store holds durably, so the cluster is never ahead of the machine's own record.
+    /// </summary>
+    public long CommitPosition
+    {
+        get
+        {
+            lock (_lock)
+            {
+                var position = _finished >= 0 ? _finished : _initial;
+                return _mode == DeliveryGuarantee.NoRepeatOnOneMachine ? Math.Min(position, _durable) : position;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Where a restarted partition must be fetched from so that nothing unfinished is passed over: the oldest
+    /// unfinished offset, else the end of the finished run; -1 when nothing was ever finished or is pending.
+    /// </summary>
+    public long RestartPosition
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return RestartPositionLocked();
+            }
+        }
+    }
+
+    /// <summary>The position that is known to be on disk (mode 3), or -1.</summary>
+    public long Durable
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _durable;
+            }
+        }
+    }
+
+    /// <summary>Offsets finished before a restart that are still to be fetched again (see <see cref="Restart"/>).</summary>
+    public int DoneBeforeRestart
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _doneBefore?.Count ?? 0;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The fetched offsets not yet finished, and those finished ahead of the oldest of them, in offset order; the latter
+    /// include those finished before a restart that are not fetched again yet.
+    /// </summary>
+    public (long[] Unfinished, long[] FinishedAhead) Snapshot()
+    {
+        lock (_lock)
+        {
+            long[] unfinished = [.. _order.Where(o => !_finishedAhead.Contains(o))];
+            var ahead = _doneBefore is null ? _finishedAhead.ToArray() : [.. _finishedAhead, .. _doneBefore];
+            Array.Sort(ahead);
+            return (unfinished, ahead);
+        }
+    }
+
+    /// <summary>Makes <paramref name="offset"/> the position to commit before anything is finished (offset restore).</summary>
+    public void CommitFrom(long offset)
+    {
+        lock (_lock)
+        {
+            _initial = offset;
+        }
+    }
+
+    /// <summary>Registers a fetched message (offsets of a partition arrive in increasing order).</summary>
+    public void Track(long offset)
+    {
+        lock (_lock)
+        {
+            _order.Enqueue(offset);
+        }
+    }
+
+    /// <summary>
+    /// Marks a message finished, advances the finished run over it, and returns the run's end (-1: nothing finished
+    /// yet). Neither records nor waits: <see cref="FinishAsync(long, TimeProvider, CancellationToken)"/> does both.
+    /// </summary>
+    public long Finish(long offset)
+    {
+        lock (_lock)
+        {
+            return FinishLocked(offset);
+        }
+    }
+
+    /// <summary>Marks a message that is not delivered because the local record shows it was done before.</summary>
+    public void FinishRepeat(long offset) => _ = Finish(offset);
+
+    /// <summary>
+    /// True when <paramref name="offset"/> was finished (delivered or skipped) before the partition was restarted
+    /// behind it (a pause, a fault): it is tracked and finished again without a delivery, so the commit moves over it.
+    /// Consumer thread only, like <see cref="Track"/>.
+    /// </summary>
+    public bool FinishIfDoneBefore(long offset)
+    {
+        long position;
+        bool runEnded;
+        lock (_lock)
+        {
+            if (_doneBefore is null || !_doneBefore.Remove(offset))
+            {
+                return false;
+            }
+
+            if (_doneBefore.Count == 0)
+            {
+                _doneBefore = null;
+            }
+
+            _order.Enqueue(offset);
+            position = FinishLocked(offset);
+            runEnded = _doneBefore is null && _order.Count == _finishedAhead.Count;
+        }
+
+        if (_record is null)
+        {
+            return true;
+        }
+
+        // Recorded like a delivery; mode 3 flushes only at the end of the run, the next delivery's flush covers the rest.
+        _record.Write(position);
+        if (_mode == DeliveryGuarantee.NoRepeatOnOneMachine && runEnded)
+        {
+            try
+            {
+                RaiseDurable(_record.Flush());
+            }
+            catch (IOException)
+            {
+                // Logged by the record; the next finished message flushes again.
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Marks a message delivered or skipped and records the new position locally. In mode 3 this completes only
+    /// once a position at or beyond it is durable on disk, so the message counts as done only then: while the flush
+    /// fails (logged at error by the record) it is retried every <see cref="FlushRetryInterval"/> and the partition's
+    /// commit stays where it is. <paramref name="abandon"/> ends the retries (revoke or stop); the message then stays
+    /// uncommitted.
+    /// </summary>
+    public async ValueTask FinishAsync(long offset, TimeProvider time, CancellationToken abandon)
+    {
+        var position = Finish(offset);
+        if (_record is null)
+        {
+            return;
+        }
+
+        // The record refuses positions behind the one it holds, so out-of-order completions never move it back.
+        _record.Write(position);
+        if (_mode != DeliveryGuarantee.NoRepeatOnOneMachine)
+        {
+            return;
+        }
+
+        while (Durable < position)
+        {
+            try
+            {
+                // Durable is what was actually flushed, never a position computed before the flush.
+                var flushed = _record.Flush();
+                RaiseDurable(flushed);
+                if (flushed < position)
+                {
+                    // Released meanwhile: the record is closed and the message stays uncommitted.
+                    return;
+                }
+            }
+            catch (IOException)
+            {
+                try
+                {
+                    await Task.Delay(FlushRetryInterval, time, abandon).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>Finishes without waiting for durability (tests of the offsets alone).</summary>
+    public ValueTask FinishAsync(long offset) => FinishAsync(offset, TimeProvider.System, CancellationToken.None);
+
+    /// <summary>
+    /// The offsets of the same partition restarted after a fault or a pause: they continue from this one's finished run
+    /// and durable position. <paramref name="seekTo"/> is where fetching must resume so that every unfinished message is
+    /// delivered again (-1: nothing was ever fetched, fetching goes on where it is); the messages finished after it
+    /// (async delivery) are remembered and not delivered again (<see cref="FinishIfDoneBefore"/>). Only once the worker
+    /// has stopped: a message finished later would be neither remembered nor unfinished. A new instance rather than
+    /// this one reset, so that a completion of the stopped worker that still arrives cannot count in the new run.
+    /// </summary>
+    public PartitionOffsets Restart(out long seekTo)
+    {
+        lock (_lock)
+        {
+            var restartAt = RestartPositionLocked();
+            seekTo = restartAt;
+            var successor = new PartitionOffsets(_record, _mode, _durable)
+            {
+                _initial = _finished >= 0 ? _finished : _initial,
+            };
+
+            IEnumerable<long> ahead = _finishedAhead;
+            if (_doneBefore is not null)
+            {
+                // Restarted again before all of an earlier restart's finished messages came back.
+                ahead = ahead.Concat(_doneBefore.Where(o => o >= restartAt));
+            }
+
+            var remembered = ahead.ToHashSet();
+            if (remembered.Count > 0)
+            {
+                successor._doneBefore = remembered;
+            }
+
+            return successor;
+        }
+    }
+
+    // The head of the queue is always unfinished: finished heads are dequeued at once.
+    private long RestartPositionLocked() => _order.Count > 0 ? _order.Peek() : _finished;
+
+    private long FinishLocked(long offset)
+    {
+        if (_order.Count == 0)
+        {
+            return _finished;
+        }
+
+        if (_order.Peek() != offset)
+        {
+            _finishedAhead.Add(offset);
+            return _finished;
+        }
+
+        _order.Dequeue();
+        _finished = offset + 1;
+        while (_order.Count > 0 && _finishedAhead.Remove(_order.Peek()))
+        {
+            _finished = _order.Dequeue() + 1;
+        }
+
+        return _finished;
+    }
+
+    private void RaiseDurable(long flushed)
+    {
+        lock (_lock)
+        {
+            _durable = Math.Max(_durable, flushed);
+        }
+    }
+}
