@@ -12,11 +12,8 @@ namespace KafkaConsumerProxy.Admin;
 /// <param name="LocalTrust">Whether the next run trusts the local record (it does not trust one of another cluster or outside the log).</param>
 public sealed record PartitionOffsetsRow(int Partition, long? Committed, long? LocalLastDone, long LogStart, long LogEnd, string? LocalClusterId = null, RecordTrust LocalTrust = RecordTrust.None)
 {
-    /// <summary>
-    /// Messages not yet committed: from the committed offset to the log end; from the log start when there is no
-    /// committed offset or it lies outside the log (where auto.offset.reset=earliest, kcp's default, starts).
-    /// </summary>
-    public long Lag => LogEnd - (CommittedOutsideLog ? LogStart : Math.Max(Committed ?? LogStart, LogStart));
+    /// <summary>Messages not yet committed (<see cref="PartitionOffsets.Lag"/>, as the API and the metrics count it).</summary>
+    public long Lag => PartitionOffsets.Lag(LogStart, LogEnd, Committed ?? -1);
 
     /// <summary>The committed offset lies outside the log [log start, log end]: the next run starts where auto.offset.reset says.</summary>
     public bool CommittedOutsideLog => Committed is { } c && (c < LogStart || c > LogEnd);

@@ -383,12 +383,13 @@ internal sealed class PartitionSession
     /// <summary>The partition as the admin endpoint shows it; every value is local to the client (no request).</summary>
     public PartitionView View(IConsumer<byte[]?, byte[]?> consumer, DateTimeOffset now)
     {
-        long position = -1, high = -1;
+        long position = -1, low = -1, high = -1;
         try
         {
             var at = consumer.Position(Partition);
             position = at.IsSpecial ? -1 : at.Value;
             var marks = consumer.GetWatermarkOffsets(Partition);
+            low = marks.Low.IsSpecial ? -1 : marks.Low.Value;
             high = marks.High.IsSpecial ? -1 : marks.High.Value;
         }
         catch (KafkaException)
@@ -415,7 +416,7 @@ internal sealed class PartitionSession
         }
 
         return new PartitionView(_parts.Route.Name, Partition.Topic, Number, _parts.Member, position, committed, high,
-            Offsets.Pending, oldest, since, Worker.Uncommitted, Worker.WaitingForCommit);
+            Offsets.Pending, oldest, since, Worker.Uncommitted, Worker.WaitingForCommit, PartitionOffsets.Lag(low, high, committed));
     }
 
     /// <summary>

@@ -38,6 +38,27 @@ internal sealed class PartitionOffsets
     // are finished without a delivery.
     private HashSet<long>? _doneBefore;
 
+    /// <summary>
+    /// A partition's lag, the one formula behind the API, the metrics, the dashboard, <c>kcp status</c> and
+    /// <c>kcp offsets show</c>: the messages the group still has to finish, from the committed offset to the log end;
+    /// from the log start when nothing is committed or the committed offset lies outside the log (where the next owner
+    /// starts, auto.offset.reset=earliest being kcp's default); 0 while the log end is unknown.
+    /// </summary>
+    /// <param name="logStart">The partition's low watermark; negative when unknown (counted as 0).</param>
+    /// <param name="logEnd">The partition's high watermark; negative when unknown.</param>
+    /// <param name="committed">The group's committed offset; negative when there is none.</param>
+    public static long Lag(long logStart, long logEnd, long committed)
+    {
+        if (logEnd < 0)
+        {
+            return 0;
+        }
+
+        var start = Math.Clamp(logStart, 0, logEnd);
+        var from = committed < start || committed > logEnd ? start : committed;
+        return logEnd - from;
+    }
+
     /// <summary>Offsets without a local store (tests of the worker alone).</summary>
     public PartitionOffsets()
         : this(null, DeliveryGuarantee.AtLeastOnce, -1)

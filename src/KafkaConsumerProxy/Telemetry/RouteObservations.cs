@@ -11,6 +11,7 @@ namespace KafkaConsumerProxy.Telemetry;
 /// <param name="OldestUnfinishedSince">When this member first saw that offset unfinished.</param>
 /// <param name="Uncommitted">Offsets fetched past the last successful commit (what a takeover would repeat).</param>
 /// <param name="WaitingForCommit">Fetching is paused at <c>max_uncommitted</c> until a commit succeeds.</param>
+/// <param name="Lag">What the group still has to finish, computed where the view is made (<c>PartitionOffsets.Lag</c>).</param>
 public sealed record PartitionView(
     string Route,
     string Topic,
@@ -23,11 +24,8 @@ public sealed record PartitionView(
     long OldestUnfinishedOffset,
     DateTimeOffset? OldestUnfinishedSince,
     long Uncommitted = 0,
-    bool WaitingForCommit = false)
-{
-    /// <summary>High watermark − committed offset (what the group still has to finish), 0 when unknown.</summary>
-    public long Lag => HighWatermark < 0 ? 0 : Math.Max(0, HighWatermark - Math.Max(CommittedOffset, 0));
-}
+    bool WaitingForCommit = false,
+    long Lag = 0);
 
 /// <summary>
 /// What the admin endpoint and the metrics show of the running routes beyond their supervisor state: every owned

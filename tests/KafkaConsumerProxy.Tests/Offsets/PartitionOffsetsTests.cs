@@ -1,3 +1,4 @@
+using KafkaConsumerProxy.Admin;
 using KafkaConsumerProxy.Offsets;
 
 namespace KafkaConsumerProxy.Tests.Offsets;
@@ -35,6 +36,25 @@ public sealed class PartitionOffsetsTests
         {
             offsets.Track(offset);
             Assert.Equal(offset + 1, offsets.Finish(offset));
+        }
+    }
+
+    [Theory]
+    [InlineData(0, 10, 7, 3)]
+    [InlineData(0, 10, 10, 0)]
+    [InlineData(0, 10, -1, 10)]
+    [InlineData(-1, 10, -1, 10)]
+    [InlineData(5, 10, -1, 5)]
+    [InlineData(5, 10, 3, 5)]
+    [InlineData(0, 10, 12, 10)]
+    [InlineData(-1, -1, 4, 0)]
+    public void Lag_OneFormulaForTheApiTheMetricsAndOffsetsShow_CountsFromWhereTheNextOwnerStarts_Issue16(long logStart, long logEnd, long committed, long expected)
+    {
+        // Nothing committed, or committed outside the log: the next owner starts at the log start (auto.offset.reset=earliest).
+        Assert.Equal(expected, PartitionOffsets.Lag(logStart, logEnd, committed));
+        if (logStart >= 0)
+        {
+            Assert.Equal(expected, new PartitionOffsetsRow(0, committed < 0 ? null : committed, null, logStart, logEnd).Lag);
         }
     }
 }
