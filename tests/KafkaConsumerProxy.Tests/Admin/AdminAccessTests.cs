@@ -99,16 +99,14 @@ public sealed class AdminAccessTests : IClassFixture<TestCluster>
         await admin.WaitForJsonAsync("/api/v1/routes/r1", r => r.GetProperty("operator_stopped").GetBoolean(), "r1 stopped by root", Patience);
         // The audit line of a served request is written once its answer has gone out.
         var auditFile = Path.Combine(config.StateDir, "audit.jsonl");
-        var deadline = DateTime.UtcNow + Patience;
-        string[] audit;
-        bool Done(string[] lines) => lines.Any(l => l.Contains("/api/v1/routes/r1/stop", StringComparison.Ordinal) && l.Contains("\"status\":200", StringComparison.Ordinal)
-            && l.Contains("\"who\":\"uid 0 at 127.0.0.1\"", StringComparison.Ordinal));
-        while (!Done(audit = File.Exists(auditFile) ? await File.ReadAllLinesAsync(auditFile) : []) && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(50);
-        }
-
-        Assert.True(Done(audit), string.Join('\n', audit));
+        var audit = await Eventually.ValueAsync(
+            async () => File.Exists(auditFile) ? await File.ReadAllLinesAsync(auditFile) : [],
+            lines => lines.Any(l => l.Contains("/api/v1/routes/r1/stop", StringComparison.Ordinal) && l.Contains("\"status\":200", StringComparison.Ordinal)
+                && l.Contains("\"who\":\"uid 0 at 127.0.0.1\"", StringComparison.Ordinal)),
+            "the audit line of root's stop",
+            Patience,
+            lines => string.Join('\n', lines),
+            TimeSpan.FromMilliseconds(50));
         Assert.Contains(audit, l => l.Contains("/api/v1/routes/r1/stop", StringComparison.Ordinal) && l.Contains("\"status\":403", StringComparison.Ordinal)
             && l.Contains("\"who\":\"uid 65534 at 127.0.0.1\"", StringComparison.Ordinal));
 
@@ -187,28 +185,13 @@ public sealed class AdminAccessTests : IClassFixture<TestCluster>
             }
 
             // kcp keeps at most 16 of them: the others were closed to make room.
-            var deadline = DateTime.UtcNow + Patience;
-            int open;
-            do
-            {
-                open = 0;
-                foreach (var socket in sockets)
-                {
-                    if (!ClosedByPeer(socket.Client))
-                    {
-                        open++;
-                    }
-                }
-
-                if (open <= 16)
-                {
-                    break;
-                }
-
-                await Task.Delay(100);
-            }
-            while (DateTime.UtcNow < deadline);
-            Assert.True(open <= 16, $"{open} of the 200 idle connections are still open");
+            await Eventually.ValueAsync(
+                () => sockets.Count(socket => !ClosedByPeer(socket.Client)),
+                open => open <= 16,
+                "at most 16 of the 200 idle connections still open",
+                Patience,
+                open => $"{open} open",
+                TimeSpan.FromMilliseconds(100));
         }
         finally
         {

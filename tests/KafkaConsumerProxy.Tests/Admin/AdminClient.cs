@@ -26,13 +26,16 @@ internal sealed class AdminClient : IDisposable
     public static async Task<AdminClient> ConnectAsync(string stateDir, KcpProcess kcp, string? token, TimeSpan timeout)
     {
         var file = Path.Combine(stateDir, "admin.json");
-        var deadline = DateTime.UtcNow + timeout;
-        while (!File.Exists(file))
-        {
-            Assert.False(kcp.HasExited, "kcp exited before its admin endpoint listened:\n" + kcp.Tail());
-            Assert.True(DateTime.UtcNow < deadline, $"no {file} within {timeout}:\n" + kcp.Tail());
-            await Task.Delay(50);
-        }
+        await Eventually.TrueAsync(
+            () =>
+            {
+                Assert.False(kcp.HasExited, "kcp exited before its admin endpoint listened:\n" + kcp.Tail());
+                return File.Exists(file);
+            },
+            $"{file} written",
+            timeout,
+            () => "no such file;\n" + kcp.Tail(),
+            TimeSpan.FromMilliseconds(50));
 
         using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(file));
         return new AdminClient(new Uri(doc.RootElement.GetProperty("url").GetString()!), token);
@@ -66,33 +69,26 @@ internal sealed class AdminClient : IDisposable
     {
         var (status, body) = await GetAsync(path);
         Assert.True(status == 200, $"GET {path}: {status} {body}");
-        using var doc = JsonDocument.Parse(body);
-        return doc.RootElement.Clone();
+        return Json(body);
     }
 
     /// <summary>Polls GET <paramref name="path"/> until <paramref name="condition"/> holds; fails with the last answer.</summary>
     public async Task<JsonElement> WaitForJsonAsync(string path, Func<JsonElement, bool> condition, string what, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        var last = "";
-        while (DateTime.UtcNow < deadline)
-        {
-            var (status, body) = await GetAsync(path);
-            last = $"{status} {body}";
-            if (status == 200)
-            {
-                using var doc = JsonDocument.Parse(body);
-                if (condition(doc.RootElement))
-                {
-                    return doc.RootElement.Clone();
-                }
-            }
+        var (_, body) = await Eventually.ValueAsync(
+            () => GetAsync(path),
+            answer => answer.Status == 200 && condition(Json(answer.Body)),
+            what,
+            timeout,
+            answer => $"GET {path}: {answer.Status} {answer.Body}",
+            TimeSpan.FromMilliseconds(100));
+        return Json(body);
+    }
 
-            await Task.Delay(100);
-        }
-
-        Assert.Fail($"{what}: not within {timeout}; last answer of GET {path}: {last}");
-        return default;
+    private static JsonElement Json(string body)
+    {
+        using var doc = JsonDocument.Parse(body);
+        return doc.RootElement.Clone();
     }
 
     public void Dispose() => _http.Dispose();

@@ -211,22 +211,14 @@ public sealed class AdminEndpointTests : IClassFixture<TestCluster>
 
     private static async Task<string> WaitForMetricsAsync(AdminClient admin, Func<string, bool> condition, string what)
     {
-        var deadline = DateTime.UtcNow + Patience;
-        var last = "";
-        while (DateTime.UtcNow < deadline)
-        {
-            var (status, body) = await admin.GetAsync("/metrics");
-            last = body;
-            if (status == 200 && condition(body))
-            {
-                return body;
-            }
-
-            await Task.Delay(200);
-        }
-
-        Assert.Fail($"metrics: {what} not within {Patience}:\n" + string.Join('\n', last.Split('\n').Where(l => l.StartsWith("kcp_", StringComparison.Ordinal))));
-        return "";
+        var (_, body) = await Eventually.ValueAsync(
+            () => admin.GetAsync("/metrics"),
+            answer => answer.Status == 200 && condition(answer.Body),
+            "metrics: " + what,
+            Patience,
+            answer => $"{answer.Status}\n" + string.Join('\n', answer.Body.Split('\n').Where(l => l.StartsWith("kcp_", StringComparison.Ordinal))),
+            TimeSpan.FromMilliseconds(200));
+        return body;
     }
 
     /// <summary>Every sample of <paramref name="name"/> whose labels contain <paramref name="label"/>.</summary>

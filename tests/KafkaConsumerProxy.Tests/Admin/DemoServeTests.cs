@@ -20,29 +20,27 @@ public sealed class DemoServeTests
 
         using var http = new HttpClient { BaseAddress = url, Timeout = TimeSpan.FromSeconds(30) };
         Assert.Contains("<title>kcp</title>", await http.GetStringAsync("/"), StringComparison.Ordinal);
-        long? offset = null;
-        var deadline = DateTime.UtcNow + Patience;
-        var last = "";
-        for (var i = 0; i < 300 && offset is null && DateTime.UtcNow < deadline; i++)
-        {
-            last = await http.GetStringAsync("/api/v1/routes/demo-orders");
-            using var doc = JsonDocument.Parse(last);
-            foreach (var p in doc.RootElement.GetProperty("partitions").EnumerateArray())
+        var (_, offset) = await Eventually.ValueAsync(
+            async () =>
             {
-                if (p.GetProperty("failing") is { ValueKind: JsonValueKind.Object } f && f.GetProperty("key").GetString() == "order-stuck")
+                var body = await http.GetStringAsync("/api/v1/routes/demo-orders");
+                using var doc = JsonDocument.Parse(body);
+                foreach (var p in doc.RootElement.GetProperty("partitions").EnumerateArray())
                 {
-                    Assert.Equal(422, f.GetProperty("last_status").GetInt32());
-                    offset = f.GetProperty("offset").GetInt64();
+                    if (p.GetProperty("failing") is { ValueKind: JsonValueKind.Object } f && f.GetProperty("key").GetString() == "order-stuck")
+                    {
+                        Assert.Equal(422, f.GetProperty("last_status").GetInt32());
+                        return (Body: body, Offset: (long?)f.GetProperty("offset").GetInt64());
+                    }
                 }
-            }
 
-            if (offset is null)
-            {
-                await Task.Delay(200);
-            }
-        }
-
-        Assert.True(offset is not null, "the stuck order never showed as failing: " + last);
+                return (Body: body, Offset: null);
+            },
+            route => route.Offset is not null,
+            "the stuck order shown as failing",
+            Patience,
+            route => route.Body,
+            TimeSpan.FromMilliseconds(200));
         using var skip = await http.PostAsync($"/api/v1/routes/demo-orders/partitions/0/skip?offset={offset}", null);
         Assert.True(skip.IsSuccessStatusCode, await skip.Content.ReadAsStringAsync());
         Assert.False(demo.HasExited, demo.Tail());

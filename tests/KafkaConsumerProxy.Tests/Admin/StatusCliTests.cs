@@ -28,18 +28,13 @@ public sealed class StatusCliTests : IClassFixture<TestCluster>
         await _cluster.ProduceAsync(topic, Enumerable.Range(0, 2).Select(i => (0, (byte[]?)null, (byte[]?)Encoding.UTF8.GetBytes($"m{i}"))));
         await receiver.WaitForAsync(r => r.Count(x => x.Offset == 0) >= 2, Patience);
 
-        var deadline = DateTime.UtcNow + Patience;
-        for (var i = 0; i < 100 && DateTime.UtcNow < deadline; i++)
-        {
-            (code, output) = await RoutesProcessTests.CliAsync("status", "pay", "--config", config.ConfigFile);
-            if (output.Contains("offset 0: ", StringComparison.Ordinal))
-            {
-                break;
-            }
-
-            await Task.Delay(200);
-        }
-
+        (code, output) = await Eventually.ValueAsync(
+            () => RoutesProcessTests.CliAsync("status", "pay", "--config", config.ConfigFile),
+            status => status.Output.Contains("offset 0: ", StringComparison.Ordinal),
+            "kcp status pay naming the failing offset 0",
+            Patience,
+            status => $"exit {status.Code}: {status.Output}",
+            TimeSpan.FromMilliseconds(200));
         Assert.True(code == 0, output);
         Assert.Contains("HTTP 502", output, StringComparison.Ordinal);
         (code, output) = await RoutesProcessTests.CliAsync("status", "--config", config.ConfigFile);
@@ -77,20 +72,13 @@ public sealed class StatusCliTests : IClassFixture<TestCluster>
         Directory.Delete(config.StateDir, recursive: true);
 
         // Re-created within a few seconds: the CLI reaches kcp again, and kcp status finds the admin endpoint.
-        var (code, output) = (1, "");
-        var deadline = DateTime.UtcNow + Patience;
-        while (DateTime.UtcNow < deadline)
-        {
-            (code, output) = await RoutesProcessTests.CliAsync("routes", "list", "--config", config.ConfigFile);
-            if (code == 0 && File.Exists(adminFile))
-            {
-                break;
-            }
-
-            await Task.Delay(200);
-        }
-
-        Assert.True(code == 0, output);
+        var (_, output) = await Eventually.ValueAsync(
+            () => RoutesProcessTests.CliAsync("routes", "list", "--config", config.ConfigFile),
+            list => list.Code == 0 && File.Exists(adminFile),
+            "kcp routes list answered and admin.json written again",
+            Patience,
+            list => $"exit {list.Code}, admin.json {(File.Exists(adminFile) ? "present" : "absent")}: {list.Output}",
+            TimeSpan.FromMilliseconds(200));
         Assert.Matches(@"(?m)^pay\s+running\s", output);
         Assert.Equal(address, await File.ReadAllTextAsync(adminFile));
         Assert.Empty(Directory.EnumerateFiles(config.StateDir, "*.tmp"));

@@ -173,12 +173,7 @@ public sealed class DlqReplayTests : IClassFixture<TestCluster>
         {
             var file = config.AddRoute("r", topic, group, failing.Port, RouteKeys(dlq));
             await using var proxy = InProcessProxy.Start(config.ConfigFile);
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            while (Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0] != 5)
-            {
-                Assert.True(clock.Elapsed < Patience, "the live run did not skip all five into the dead-letter topic");
-                await Task.Delay(100);
-            }
+            await Delivered.WaitForCommittedAsync(_cluster.BootstrapServers, group, topic, 1, c => c[0] == 5, "the live run skipping all five into the dead-letter topic", Patience);
 
             await proxy.StopAsync();
             File.Delete(file);

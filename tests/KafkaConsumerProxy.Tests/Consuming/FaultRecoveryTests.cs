@@ -178,14 +178,8 @@ public sealed class FaultRecoveryTests : IClassFixture<TestCluster>
         Assert.Equal(expected.ToDictionary(p => p.Key, p => (long)p.Value), Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, Partitions));
     }
 
-    private static async Task WaitForCountAsync(InProcessProxy proxy, string text, int count)
-    {
-        using var cts = new CancellationTokenSource(Patience);
-        while (proxy.Logs.Count(l => l.Contains(text, StringComparison.Ordinal)) < count)
-        {
-            await Task.Delay(20, cts.Token);
-        }
-    }
+    private static Task WaitForCountAsync(InProcessProxy proxy, string text, int count) =>
+        proxy.WaitForLogsAsync(logs => logs.Count(l => l.Contains(text, StringComparison.Ordinal)) >= count, $"{count} log lines containing '{text}'", Patience);
 
     /// <summary>Waits, bounded; a timeout is not the failure itself: the sets compared afterwards say what is missing.</summary>
     private static async Task WaitQuietlyAsync(RecordingReceiver receiver, Func<IReadOnlyList<ReceivedRequest>, bool> condition)

@@ -117,7 +117,7 @@ public sealed class PartitionWorkerTests
         Assert.Equal([("Pause", 4)], fixture.Consumer.Calls);
         Assert.True(worker.IsPaused);
         release.Set();
-        await WaitUntilAsync(() => progress.Pending == 0 && !worker.IsPaused, Patience);
+        await Eventually.TrueAsync(() => progress.Pending == 0 && !worker.IsPaused, "nothing pending, fetching again", Patience, () => $"{progress.Pending} pending, paused {worker.IsPaused}");
         var calls = fixture.Consumer.Calls;
         Assert.Equal(2, calls.Count);
         Assert.Equal("Resume", calls[1].Method);
@@ -143,7 +143,7 @@ public sealed class PartitionWorkerTests
             worker.Enqueue(Record(topic, offset, 10));
         }
 
-        await WaitUntilAsync(() => progress.CommitPosition == 4, Patience);
+        await Eventually.ValueAsync(() => progress.CommitPosition, p => p == 4, "commit position 4", Patience);
         await worker.StopAsync().WaitAsync(Patience);
         Assert.Equal([0L, 1L, 2L, 3L], receiver.Requests.Select(r => r.Offset!.Value));
     }
@@ -169,7 +169,7 @@ public sealed class PartitionWorkerTests
         Assert.Equal([("Pause", 1200)], fixture.Consumer.Calls);
 
         release.Set();
-        await WaitUntilAsync(() => progress.Pending == 0 && !worker.IsPaused, Patience);
+        await Eventually.TrueAsync(() => progress.Pending == 0 && !worker.IsPaused, "nothing pending, fetching again", Patience, () => $"{progress.Pending} pending, paused {worker.IsPaused}");
         var resume = fixture.Consumer.Calls[1];
         Assert.Equal("Resume", resume.Method);
         Assert.True(resume.Pending <= 500, $"resumed with {resume.Pending} bytes pending; half the bound is 500");
@@ -190,7 +190,7 @@ public sealed class PartitionWorkerTests
 
         worker.Start();
         worker.Enqueue(Record(topic, 0, 100_000));
-        await WaitUntilAsync(() => progress.CommitPosition == 1 && !worker.IsPaused, Patience);
+        await Eventually.TrueAsync(() => progress.CommitPosition == 1 && !worker.IsPaused, "commit position 1, fetching again", Patience, () => $"commit position {progress.CommitPosition}, paused {worker.IsPaused}");
 
         Assert.Equal(["Pause", "Resume"], fixture.Consumer.Calls.Select(c => c.Method));
         Assert.Equal(0, bytes.Total);
@@ -223,15 +223,6 @@ public sealed class PartitionWorkerTests
 
     internal static KafkaRecord Record(string topic, long offset, int valueBytes) =>
         new(topic, 0, offset, 0, Encoding.UTF8.GetBytes("k" + (offset % 10)), new byte[valueBytes]);
-
-    internal static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        while (!condition())
-        {
-            await Task.Delay(10, cts.Token);
-        }
-    }
 
     /// <summary>A deliverer for a one-partition route on a real endpoint, and the recorder that stands for the consumer.</summary>
     /// <summary>An endpoint that holds every request until <paramref name="release"/> is set, then accepts it.</summary>
@@ -353,19 +344,6 @@ public sealed class ListLogger : ILogger
     public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
         _lines.Enqueue((logLevel, formatter(state, exception), exception));
 
-    public async Task WaitForAsync(Func<(LogLevel Level, string Message, Exception? Exception), bool> predicate, TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        while (!Lines.Any(predicate))
-        {
-            try
-            {
-                await Task.Delay(10, cts.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                throw new TimeoutException("no such log line; lines:\n" + string.Join('\n', Lines.Select(l => $"{l.Level}: {l.Message}")));
-            }
-        }
-    }
+    public Task WaitForAsync(Func<(LogLevel Level, string Message, Exception? Exception), bool> predicate, TimeSpan timeout) =>
+        Eventually.ValueAsync(() => Lines, lines => lines.Any(predicate), "such a log line", timeout, lines => "lines:\n" + string.Join('\n', lines.Select(l => $"{l.Level}: {l.Message}")));
 }

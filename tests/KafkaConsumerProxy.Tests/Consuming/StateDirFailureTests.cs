@@ -82,14 +82,7 @@ public sealed class StateDirFailureTests : IClassFixture<TestCluster>
         // Full before kcp starts: admin.json and every local record fail; mode 1 delivers on, committing to Kafka.
         await using var kcp = KcpProcess.Run(config.ConfigFile);
         await DeliveryAssert.AllArrivedAsync(receiver, new Dictionary<int, int> { [0] = Count, [1] = Count }, Patience);
-        var committed = Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 2);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (committed[0] != Count || committed[1] != Count)
-        {
-            Assert.True(clock.Elapsed < Patience, $"committed {committed[0]}, {committed[1]}");
-            await Task.Delay(100);
-            committed = Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 2);
-        }
+        await Delivered.WaitForCommittedAsync(_cluster.BootstrapServers, group, topic, 2, c => c[0] == Count && c[1] == Count, $"both partitions committed at {Count}", Patience);
 
         Assert.Contains(kcp.Output, l => l.Contains("admin.json could not be written", StringComparison.Ordinal));
         Assert.Contains(kcp.Output, l => l.Contains("cannot be created", StringComparison.Ordinal) && l.Contains("delivered without it", StringComparison.Ordinal));

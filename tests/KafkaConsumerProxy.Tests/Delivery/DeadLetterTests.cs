@@ -36,8 +36,8 @@ public sealed class DeadLetterTests : IClassFixture<TestCluster>
 
         await using (var proxy = InProcessProxy.Start(config.ConfigFile))
         {
-            await WaitForAsync(() => File.Exists(config.SkipFile) && File.ReadAllText(config.SkipFile).Length > 0, "the skip record");
-            await WaitForAsync(() => Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0] == sourceOffset + 1, "the commit past the skipped message");
+            await Eventually.ValueAsync(() => File.Exists(config.SkipFile) ? File.ReadAllText(config.SkipFile) : "", text => text.Length > 0, "the skip record", Patience, text => $"'{text}'", TimeSpan.FromMilliseconds(50));
+            await Delivered.WaitForCommittedAsync(_cluster.BootstrapServers, group, topic, 1, c => c[0] == sourceOffset + 1, "the commit past the skipped message", Patience);
             await proxy.StopAsync();
         }
 
@@ -118,7 +118,7 @@ public sealed class DeadLetterTests : IClassFixture<TestCluster>
         // Offset 0 keeps failing: it is skipped once its dead-letter write is acknowledged; then 1 and 2 go.
         await receiver.WaitForAsync(r => r.Accepted().Count() >= 2, Patience);
         Assert.Equal([1L, 2L], receiver.Requests.Accepted().Select(r => r.Offset!.Value));
-        await WaitForAsync(() => Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0] == 3, "the commit of all three");
+        await Delivered.WaitForCommittedAsync(_cluster.BootstrapServers, group, topic, 1, c => c[0] == 3, "the commit of all three", Patience);
         await proxy.StopAsync();
 
         var written = Assert.Single(ReadAll(dlqCluster.BootstrapServers, dlq, 1));
@@ -163,15 +163,5 @@ public sealed class DeadLetterTests : IClassFixture<TestCluster>
 
         Assert.Equal(ends.Values.Sum(), read.Count);
         return read;
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(clock.Elapsed < Patience, $"not within {Patience}: {what}");
-            await Task.Delay(50);
-        }
     }
 }

@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Globalization;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Telemetry;
+using KafkaConsumerProxy.Tests.Harness;
 using KafkaConsumerProxy.Tests.Telemetry;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Time.Testing;
@@ -140,11 +140,11 @@ public sealed class DeliveryPolicyTests : IDisposable
         var deliverer = Create(endpoint.Port);
 
         var first = deliverer.DeliverAsync(Record(1), CancellationToken.None);
-        await WaitForAsync(() => _time.Waits.Count >= 1, "the retry wait of offset 1");
+        await Eventually.ValueAsync(() => _time.Waits.Count, n => n >= 1, "the retry wait of offset 1", Patience, interval: TimeSpan.FromMilliseconds(5));
         var other = deliverer.DeliverAsync(Record(2), CancellationToken.None);
 
         // Absence over a short real-time window: offset 2 is held at the gate, not sent (the fake clock stands still).
-        await WaitForAsync(() => _time.Waits.Count >= 2, "offset 2 waiting at the route's gate");
+        await Eventually.ValueAsync(() => _time.Waits.Count, n => n >= 2, "offset 2 waiting at the route's gate", Patience, interval: TimeSpan.FromMilliseconds(5));
         await Task.Delay(200);
         Assert.Equal(["1"], arrived);
         Assert.False(other.IsCompleted);
@@ -264,21 +264,11 @@ public sealed class DeliveryPolicyTests : IDisposable
     {
         for (var i = 1; i <= count; i++)
         {
-            await WaitForAsync(() => _time.Waits.Count >= i, $"wait {i} armed ({_time.Waits.Count} so far)");
+            await Eventually.ValueAsync(() => _time.Waits.Count, n => n >= i, $"wait {i} armed", Patience, n => $"{n} waits", TimeSpan.FromMilliseconds(5));
             _time.Advance(_time.Waits[i - 1]);
         }
 
         return [.. _time.Waits.Take(count)];
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(clock.Elapsed < Patience, $"not within {Patience}: {what}");
-            await Task.Delay(5);
-        }
     }
 
     /// <summary>A fake clock that records the due time of every one-shot timer (the waits between attempts, the gate's waits).</summary>

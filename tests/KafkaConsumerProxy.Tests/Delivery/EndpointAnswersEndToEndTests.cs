@@ -43,7 +43,7 @@ public sealed class EndpointAnswersEndToEndTests : IClassFixture<TestCluster>
 
         await using (var proxy = InProcessProxy.Start(config.ConfigFile))
         {
-            await WaitAsync(() => offsets.Count >= Count, Patience, () => $"{offsets.Count} of {Count} requests");
+            await Eventually.ValueAsync(() => offsets.Count, n => n >= Count, $"{Count} requests", Patience);
             await proxy.StopAsync();
             Assert.DoesNotContain(proxy.Logs, l => l.Contains("failed (attempt", StringComparison.Ordinal));
         }
@@ -92,14 +92,4 @@ public sealed class EndpointAnswersEndToEndTests : IClassFixture<TestCluster>
 
     private static List<long> Offsets(ReceivedRequest request) =>
         [.. JsonDocument.Parse(request.Body).RootElement.EnumerateArray().Select(m => m.GetProperty("offset").GetInt64())];
-
-    private static async Task WaitAsync(Func<bool> condition, TimeSpan timeout, Func<string> describe)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(clock.Elapsed < timeout, $"not within {timeout}: {describe()}");
-            await Task.Delay(20);
-        }
-    }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
+using KafkaConsumerProxy.Tests.Harness;
 using Microsoft.AspNetCore.Http;
 
 namespace KafkaConsumerProxy.Tests.Delivery;
@@ -34,7 +35,7 @@ public sealed class HttpDelivererTests
         Assert.Equal(5, endpoint.Requests);
 
         // The held connections are not kept forever: drained within MaxDrainTime, then closed.
-        await WaitAsync(() => held.Aborted == 5, HttpDeliverer.MaxDrainTime + TimeSpan.FromSeconds(5), () => $"{held.Aborted} of 5 held connections closed");
+        await Eventually.ValueAsync(() => held.Aborted, n => n == 5, "5 held connections closed", HttpDeliverer.MaxDrainTime + TimeSpan.FromSeconds(5), n => $"{n} closed");
     }
 
     [Fact]
@@ -118,14 +119,4 @@ public sealed class HttpDelivererTests
 
     private static RouteDefinition Route(int port, ResponseCheck check, int execTimeoutMs) =>
         TestRoutes.Route() with { Endpoint = TestRoutes.Endpoint with { Port = port, ResponseCheck = check, ExecTimeoutMs = execTimeoutMs } };
-
-    private static async Task WaitAsync(Func<bool> condition, TimeSpan timeout, Func<string> describe)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(clock.Elapsed < timeout, $"not within {timeout}: {describe()}");
-            await Task.Delay(20);
-        }
-    }
 }

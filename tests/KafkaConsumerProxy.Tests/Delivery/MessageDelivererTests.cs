@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Telemetry;
+using KafkaConsumerProxy.Tests.Harness;
 using KafkaConsumerProxy.Tests.Telemetry;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Time.Testing;
@@ -139,12 +139,7 @@ public sealed class MessageDelivererTests : IDisposable
     {
         for (var i = 1; i <= attempts; i++)
         {
-            var clock = Stopwatch.StartNew();
-            while (_time.Delays.Count < i)
-            {
-                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"attempt {i}: no wait between attempts armed within 10 s; {_time.Delays.Count} so far");
-                await Task.Delay(5);
-            }
+            await Eventually.ValueAsync(() => _time.Delays.Count, n => n >= i, $"attempt {i}: a wait between attempts armed", TimeSpan.FromSeconds(10), n => $"{n} waits", TimeSpan.FromMilliseconds(5));
 
             _time.Advance(interval);
         }

@@ -115,7 +115,7 @@ public sealed class RateAndConcurrencyTests : IClassFixture<TestCluster>
         await using (var proxy = InProcessProxy.Start(config.ConfigFile))
         {
             await receiver.WaitForCountAsync(PerRoute, Patience);
-            await WaitForAsync(() => counting.Requests >= PerRoute, "route b's requests");
+            await Eventually.ValueAsync(() => counting.Requests, n => n >= PerRoute, $"route b's {PerRoute} requests", Patience, interval: TimeSpan.FromMilliseconds(10));
             await proxy.StopAsync();
         }
 
@@ -239,16 +239,6 @@ public sealed class RateAndConcurrencyTests : IClassFixture<TestCluster>
             }
 
             seen = previous;
-        }
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(clock.Elapsed < Patience, $"not within {Patience}: {what}");
-            await Task.Delay(10);
         }
     }
 

@@ -47,6 +47,17 @@ public static class Delivered
         return committed.ToDictionary(c => c.Partition.Value, c => c.Offset.Value);
     }
 
+    /// <summary>Polls the group's committed offsets until <paramref name="condition"/> holds for them; returns them.</summary>
+    /// <exception cref="TimeoutException">Not within <paramref name="timeout"/>; the message names <paramref name="what"/> and the last offsets.</exception>
+    public static Task<Dictionary<int, long>> WaitForCommittedAsync(string bootstrapServers, string group, string topic, int partitions, Func<IReadOnlyDictionary<int, long>, bool> condition, string what, TimeSpan timeout) =>
+        Eventually.ValueAsync(
+            () => CommittedOffsets(bootstrapServers, group, topic, partitions),
+            committed => condition(committed),
+            what,
+            timeout,
+            committed => $"{topic} committed at " + string.Join(", ", committed.OrderBy(c => c.Key).Select(c => $"{c.Key}:{c.Value}")),
+            TimeSpan.FromMilliseconds(100));
+
     /// <summary>Messages numbered per partition: partition p gets <paramref name="perPartition"/> values "p-o".</summary>
     public static IEnumerable<(int Partition, byte[]? Key, byte[]? Value)> Numbered(int partitions, int perPartition) =>
         from o in Enumerable.Range(0, perPartition)

@@ -6,7 +6,7 @@ namespace KafkaConsumerProxy.Tests.Harness;
 public static class GroupOffsets
 {
     /// <summary>Joins the (empty) group alone, commits <paramref name="offsets"/>, and leaves.</summary>
-    public static void CommitBehindTheBack(string bootstrapServers, string group, string topic, IReadOnlyDictionary<int, long> offsets)
+    public static async Task CommitBehindTheBackAsync(string bootstrapServers, string group, string topic, IReadOnlyDictionary<int, long> offsets)
     {
         var assigned = false;
         var config = new ConsumerConfig
@@ -23,13 +23,17 @@ public static class GroupOffsets
             .SetPartitionsAssignedHandler((_, p) => assigned |= p.Count > 0)
             .Build();
         consumer.Subscribe(topic);
-        var deadline = DateTimeOffset.UtcNow.AddSeconds(20);
-        while (!assigned && DateTimeOffset.UtcNow < deadline)
-        {
-            consumer.Consume(TimeSpan.FromMilliseconds(100));
-        }
-
-        Assert.True(assigned, "could not join the group to change its offsets");
+        // Consume runs the group protocol and the assignment callback; it waits up to 100 ms itself.
+        await Eventually.TrueAsync(
+            () =>
+            {
+                consumer.Consume(TimeSpan.FromMilliseconds(100));
+                return assigned;
+            },
+            $"joined {group} alone to change its offsets",
+            TimeSpan.FromSeconds(20),
+            () => "no partition assigned",
+            TimeSpan.Zero);
         consumer.Commit(offsets.Select(o => new TopicPartitionOffset(topic, o.Key, o.Value)));
         consumer.Close();
     }

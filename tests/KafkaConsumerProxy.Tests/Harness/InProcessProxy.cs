@@ -44,26 +44,25 @@ public sealed class InProcessProxy : IAsyncDisposable
     }
 
     /// <summary>Waits for a log line containing <paramref name="text"/>.</summary>
-    public async Task WaitForLogAsync(string text, TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        while (!Logs.Any(l => l.Contains(text, StringComparison.Ordinal)))
-        {
-            if (_running.IsCompleted)
-            {
-                await _running;
-            }
+    public Task WaitForLogAsync(string text, TimeSpan timeout) =>
+        WaitForLogsAsync(logs => logs.Any(l => l.Contains(text, StringComparison.Ordinal)), $"a log line containing '{text}'", timeout);
 
-            try
+    /// <summary>Waits until the log lines so far satisfy <paramref name="condition"/>; fails at once if the proxy stopped with an error.</summary>
+    public Task WaitForLogsAsync(Func<IReadOnlyList<string>, bool> condition, string what, TimeSpan timeout) =>
+        Eventually.ValueAsync(
+            async () =>
             {
-                await Task.Delay(20, cts.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                throw new TimeoutException($"no log line containing '{text}' within {timeout}; lines:\n{string.Join('\n', Logs.TakeLast(30))}");
-            }
-        }
-    }
+                if (_running.IsCompleted)
+                {
+                    await _running;
+                }
+
+                return Logs;
+            },
+            condition,
+            what,
+            timeout,
+            logs => "lines:\n" + string.Join('\n', logs.TakeLast(30)));
 
     public async ValueTask DisposeAsync()
     {

@@ -21,7 +21,7 @@ public sealed class OffsetAnomalyTests : IClassFixture<TestCluster>
         var (topic, group, receiver, config) = await DeliverTenAsync(useSavedOffsetTime: -1);
         await using var _ = receiver;
         using var __ = config;
-        GroupOffsets.CommitBehindTheBack(_cluster.BootstrapServers, group, topic, new Dictionary<int, long> { [0] = 3 });
+        await GroupOffsets.CommitBehindTheBackAsync(_cluster.BootstrapServers, group, topic, new Dictionary<int, long> { [0] = 3 });
         await _cluster.ProduceAsync(topic, Delivered.Numbered(1, 12).Skip(10));
 
         await using (var proxy = InProcessProxy.Start(config.ConfigFile))
@@ -43,7 +43,7 @@ public sealed class OffsetAnomalyTests : IClassFixture<TestCluster>
         var (topic, group, receiver, config) = await DeliverTenAsync(useSavedOffsetTime: -1);
         await using var _ = receiver;
         using var __ = config;
-        GroupOffsets.CommitBehindTheBack(_cluster.BootstrapServers, group, topic, new Dictionary<int, long> { [0] = 3 });
+        await GroupOffsets.CommitBehindTheBackAsync(_cluster.BootstrapServers, group, topic, new Dictionary<int, long> { [0] = 3 });
 
         // Nothing is produced after the record: the end of filtering is reported at the record's last offset.
         await using (var proxy = InProcessProxy.Start(config.ConfigFile))
@@ -64,7 +64,7 @@ public sealed class OffsetAnomalyTests : IClassFixture<TestCluster>
         var (topic, group, receiver, config) = await DeliverTenAsync(useSavedOffsetTime: 0);
         await using var _ = receiver;
         using var __ = config;
-        GroupOffsets.CommitBehindTheBack(_cluster.BootstrapServers, group, topic, new Dictionary<int, long> { [0] = 3 });
+        await GroupOffsets.CommitBehindTheBackAsync(_cluster.BootstrapServers, group, topic, new Dictionary<int, long> { [0] = 3 });
 
         // The watermark queries at assignment (one ListOffsets request each for the low and the high watermark) fail.
         _cluster.Mock.PushRequestErrors(KafkaApiKey.ListOffsets, ErrorCode.TopicAuthorizationFailed, ErrorCode.TopicAuthorizationFailed);
@@ -93,18 +93,12 @@ public sealed class OffsetAnomalyTests : IClassFixture<TestCluster>
         var (topic, group, receiver, config) = await DeliverTenAsync(useSavedOffsetTime: 0);
         await using var _ = receiver;
         using var __ = config;
-        GroupOffsets.CommitBehindTheBack(_cluster.BootstrapServers, group, topic, new Dictionary<int, long> { [0] = 2 });
+        await GroupOffsets.CommitBehindTheBackAsync(_cluster.BootstrapServers, group, topic, new Dictionary<int, long> { [0] = 2 });
 
         await using (var proxy = InProcessProxy.Start(config.ConfigFile))
         {
             await proxy.WaitForLogAsync("offset restored on " + topic + "/0: seeking to 10", Patience);
-            var deadline = DateTimeOffset.UtcNow + Patience;
-            while (Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0] != 10 && DateTimeOffset.UtcNow < deadline)
-            {
-                await Task.Delay(100);
-            }
-
-            Assert.Equal(10, Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0]);
+            await Delivered.WaitForCommittedAsync(_cluster.BootstrapServers, group, topic, 1, c => c[0] == 10, "the restored offset 10 committed", Patience);
             await proxy.StopAsync();
         }
 
@@ -118,7 +112,7 @@ public sealed class OffsetAnomalyTests : IClassFixture<TestCluster>
         await using var _ = receiver;
         using var __ = config;
         await _cluster.ProduceAsync(topic, Delivered.Numbered(1, 20).Skip(10));
-        GroupOffsets.CommitBehindTheBack(_cluster.BootstrapServers, group, topic, new Dictionary<int, long> { [0] = 15 });
+        await GroupOffsets.CommitBehindTheBackAsync(_cluster.BootstrapServers, group, topic, new Dictionary<int, long> { [0] = 15 });
 
         await using var proxy = InProcessProxy.Start(config.ConfigFile);
         await receiver.WaitForAsync(r => r.Count >= 15, Patience);

@@ -41,12 +41,7 @@ public sealed class UncommittedBoundTests
 
         // Commits go on being tried and refused; nothing past the bound is delivered meanwhile.
         var failures = kcp.StdOut.Count(IsCommitFailure);
-        var deadline = DateTime.UtcNow + Patience;
-        while (kcp.StdOut.Count(IsCommitFailure) < failures + 5)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "no five more refused commits:\n" + kcp.Tail());
-            await Task.Delay(100);
-        }
+        await Eventually.ValueAsync(() => kcp.StdOut.Count(IsCommitFailure), n => n >= failures + 5, $"five more refused commits than {failures}", Patience, n => $"{n} refused;\n" + kcp.Tail(), TimeSpan.FromMilliseconds(100));
 
         Assert.Equal(Enumerable.Range(0, Bound).Select(o => (long?)o), receiver.Requests.Select(x => x.Offset).Distinct().Order());
         var (status, metrics) = await admin.GetAsync("/metrics");

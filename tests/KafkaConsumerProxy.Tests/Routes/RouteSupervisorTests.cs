@@ -1,6 +1,7 @@
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Consuming;
 using KafkaConsumerProxy.Routes;
+using KafkaConsumerProxy.Tests.Harness;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -167,15 +168,8 @@ public sealed class RouteSupervisorTests
         }
     }
 
-    private static async Task WaitForAsync(RouteSupervisor supervisor, RouteState state)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (supervisor.State != state)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"still {supervisor.State} ({supervisor.Status().Cause}), not {state}, after {Patience.TotalSeconds} s");
-            await Task.Delay(10);
-        }
-    }
+    private static Task WaitForAsync(RouteSupervisor supervisor, RouteState state) =>
+        Eventually.ValueAsync(() => (supervisor.State, supervisor.Status().Cause), now => now.State == state, $"route {state}", Patience, now => $"{now.State} ({now.Cause})", TimeSpan.FromMilliseconds(10));
 
     private static ClusterDefinition Cluster() => new("default", "localhost:9092", new Dictionary<string, string>());
 

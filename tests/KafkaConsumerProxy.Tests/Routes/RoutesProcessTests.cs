@@ -211,23 +211,8 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
         Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
     }
 
-    private async Task WaitForCommittedAsync(string group, string topic, long offset, int partitions = 1)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        var committed = new Dictionary<int, long>();
-        for (var i = 0; i < 300 && DateTime.UtcNow < deadline; i++)
-        {
-            committed = Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, partitions);
-            if (committed.Values.All(c => c >= offset))
-            {
-                return;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"{topic} committed at {string.Join(", ", committed.Select(c => $"{c.Key}:{c.Value}"))}, not every partition at {offset}");
-    }
+    private Task WaitForCommittedAsync(string group, string topic, long offset, int partitions = 1) =>
+        Delivered.WaitForCommittedAsync(_cluster.BootstrapServers, group, topic, partitions, c => c.Values.All(o => o >= offset), $"every partition committed at {offset}", Patience);
 
     [Fact]
     public async Task Pause_RebalanceWhilePaused_KeptAndNewlyAssignedPartitionsStayPaused_OtherMemberDeliversItsShare_Issue8()
@@ -352,7 +337,7 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
         }
 
         // The group's commit moved back behind this machine's trusted local record (9): 3..9 are repeats to filter.
-        GroupOffsets.CommitBehindTheBack(_cluster.BootstrapServers, group, topic, new Dictionary<int, long> { [0] = 3 });
+        await GroupOffsets.CommitBehindTheBackAsync(_cluster.BootstrapServers, group, topic, new Dictionary<int, long> { [0] = 3 });
         await produced.AddAsync(2);
         await using (var kcp = KcpProcess.Run(config.ConfigFile))
         {
@@ -511,20 +496,14 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
 
     private static async Task<string> WaitForListAsync(string configFile, Func<string, bool> condition)
     {
-        var deadline = DateTime.UtcNow + Patience;
-        var output = "";
-        for (var i = 0; i < 100 && DateTime.UtcNow < deadline; i++)
-        {
-            (_, output) = await CliAsync("routes", "list", "--config", configFile);
-            if (condition(output))
-            {
-                return output;
-            }
-
-            await Task.Delay(200);
-        }
-
-        throw new TimeoutException($"kcp routes list never showed what was expected; last:\n{output}");
+        var (_, output) = await Eventually.ValueAsync(
+            () => CliAsync("routes", "list", "--config", configFile),
+            list => condition(list.Output),
+            "kcp routes list showing what was expected",
+            Patience,
+            list => list.Output,
+            TimeSpan.FromMilliseconds(200));
+        return output;
     }
 
     /// <summary>What a test produced to one topic, as the set of (partition, offset) the endpoint must receive.</summary>

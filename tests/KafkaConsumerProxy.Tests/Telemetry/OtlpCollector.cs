@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using KafkaConsumerProxy.Tests.Harness;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -116,21 +117,8 @@ public sealed class OtlpCollector : IAsyncDisposable
     }
 
     /// <summary>Waits until <paramref name="condition"/> holds, polling; throws with <paramref name="describe"/> when it does not in time.</summary>
-    public async Task WaitForAsync(Func<OtlpCollector, bool> condition, TimeSpan timeout, Func<string> describe)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        while (!condition(this))
-        {
-            try
-            {
-                await Task.Delay(50, cts.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                throw new TimeoutException($"collector condition not met within {timeout.TotalSeconds:0} s: {describe()}");
-            }
-        }
-    }
+    public Task WaitForAsync(Func<OtlpCollector, bool> condition, TimeSpan timeout, Func<string> describe) =>
+        Eventually.TrueAsync(() => condition(this), "the collector's condition", timeout, describe, TimeSpan.FromMilliseconds(50));
 
     public async ValueTask DisposeAsync()
     {
