@@ -1,7 +1,7 @@
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Tests.Delivery;
 using KafkaConsumerProxy.Tests.Harness;
-using KafkaConsumerProxy.Tests.Telemetry;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KafkaConsumerProxy.Tests.Cli;
 
@@ -89,9 +89,8 @@ public sealed class DlqReplayTests : IClassFixture<TestCluster>
         config.AddRoute("r", topic, group, endpoint.Port, RouteKeys(dlq));
         var loaded = KafkaConsumerProxy.Configuration.ConfigLoader.Load(config.ConfigFile);
         var route = loaded.Routes.Single();
-        var logs = new CapturingLogger();
         var lines = new List<string>();
-        var replay = new DeadLetterReplay(loaded, route, lines.Add, logs, TimeProvider.System);
+        var replay = new DeadLetterReplay(loaded, route, lines.Add, NullLogger.Instance, TimeProvider.System);
 
         // All five were dead-lettered before now: a range starting in an hour holds none. The mock cluster answers
         // "none" to the offset-for-time lookup, so the replay reads from the beginning and the time check decides.

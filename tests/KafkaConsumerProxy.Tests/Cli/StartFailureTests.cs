@@ -1,10 +1,10 @@
-using System.Collections.Concurrent;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Hosting;
 using KafkaConsumerProxy.Telemetry;
 using KafkaConsumerProxy.Tests.Harness;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace KafkaConsumerProxy.Tests.Cli;
 
@@ -21,13 +21,13 @@ public sealed class StartFailureTests
         writer.AddRoute("r", "orders", "billing", 8080);
         // Valid when loaded; sysfs then refuses the directory, as a file system remounted read-only would.
         var config = ConfigLoader.Load(writer.ConfigFile) with { StateDir = "/sys/kcp-start-test" };
-        var lines = new ConcurrentQueue<string>();
-        using var loggers = LoggerFactory.Create(b => b.AddProvider(new Capturing(lines)));
+        var logs = new FakeLogCollector();
+        using var loggers = LoggerFactory.Create(b => b.AddProvider(new FakeLoggerProvider(logs)));
 
         var run = new ProxyRunner(config, loggers, new ProxyMetrics(), new ManualSkipSignal(), TimeProvider.System).RunAsync(CancellationToken.None);
         var error = await Assert.ThrowsAsync<StartFailedException>(() => run.WaitAsync(TimeSpan.FromSeconds(10)));
 
-        var line = Assert.Single(lines);
+        var line = Assert.Single(logs.Lines());
         Assert.StartsWith("Critical: Cannot start: state_dir /sys/kcp-start-test: ", line, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', line);
         Assert.StartsWith("cannot start state_dir /sys/kcp-start-test: ", error.Message, StringComparison.Ordinal);
@@ -39,29 +39,12 @@ public sealed class StartFailureTests
         using var writer = new ProxyConfigWriter("127.0.0.1:1");
         writer.AddRoute("r", "orders", "billing", 8080);
         var config = ConfigLoader.Load(writer.ConfigFile) with { Routes = [] };
-        var lines = new ConcurrentQueue<string>();
-        using var loggers = LoggerFactory.Create(b => b.AddProvider(new Capturing(lines)));
+        var logs = new FakeLogCollector();
+        using var loggers = LoggerFactory.Create(b => b.AddProvider(new FakeLoggerProvider(logs)));
 
         var run = new ProxyRunner(config, loggers, new ProxyMetrics(), new ManualSkipSignal(), TimeProvider.System).RunAsync(CancellationToken.None);
         await Assert.ThrowsAsync<StartFailedException>(() => run.WaitAsync(TimeSpan.FromSeconds(10)));
 
-        Assert.Equal([$"Critical: Cannot start: routes_dir {writer.RoutesDir}: no routes to run"], lines);
-    }
-
-    private sealed class Capturing(ConcurrentQueue<string> lines) : ILoggerProvider, ILogger
-    {
-        public ILogger CreateLogger(string categoryName) => this;
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
-
-        public void Dispose()
-        {
-        }
+        Assert.Equal([$"Critical: Cannot start: routes_dir {writer.RoutesDir}: no routes to run"], logs.Lines());
     }
 }

@@ -9,6 +9,7 @@ using KafkaConsumerProxy.Offsets;
 using KafkaConsumerProxy.Telemetry;
 using KafkaConsumerProxy.Tests.Harness;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace KafkaConsumerProxy.Tests.Consuming;
 
@@ -41,7 +42,7 @@ public sealed class PartitionWorkerTests
 
         Assert.Same(worker, Assert.Single(faulted));
         Assert.IsType<InjectedFaultException>(worker.Fault);
-        var line = Assert.Single(fixture.Logs.Lines, l => l.Level == LogLevel.Error);
+        var line = Assert.Single(fixture.Logs.Collector.GetSnapshot(), l => l.Level == LogLevel.Error);
         Assert.Contains($"{topic}/0@2", line.Message, StringComparison.Ordinal);
         Assert.Contains("route w", line.Message, StringComparison.OrdinalIgnoreCase);
         Assert.NotNull(line.Exception?.StackTrace);
@@ -83,7 +84,7 @@ public sealed class PartitionWorkerTests
         }
 
         await holding.Task.WaitAsync(Patience);
-        await fixture.Logs.WaitForAsync(l => l.Level == LogLevel.Error, Patience);
+        await fixture.Logs.Collector.WaitForAsync(l => l.Level == LogLevel.Error, "an error logged", Patience);
         // The worker waits for the deliveries in flight before it reports itself stopped.
         Assert.False(worker.Stopped.IsCompleted);
         release.Set();
@@ -265,7 +266,7 @@ public sealed class PartitionWorkerTests
 
         public string Topic { get; }
 
-        public ListLogger Logs { get; } = new();
+        public FakeLogger Logs { get; } = new();
 
         public ConsumerRecorder Consumer { get; } = ConsumerRecorder.Create();
 
@@ -327,23 +328,4 @@ public class ConsumerRecorder : DispatchProxy
 
         throw new NotSupportedException($"the worker is not expected to call {targetMethod?.Name}");
     }
-}
-
-/// <summary>A logger that keeps every entry with its exception.</summary>
-public sealed class ListLogger : ILogger
-{
-    private readonly ConcurrentQueue<(LogLevel Level, string Message, Exception? Exception)> _lines = new();
-
-    public IReadOnlyList<(LogLevel Level, string Message, Exception? Exception)> Lines => [.. _lines];
-
-    public IDisposable? BeginScope<TState>(TState state)
-        where TState : notnull => null;
-
-    public bool IsEnabled(LogLevel logLevel) => true;
-
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-        _lines.Enqueue((logLevel, formatter(state, exception), exception));
-
-    public Task WaitForAsync(Func<(LogLevel Level, string Message, Exception? Exception), bool> predicate, TimeSpan timeout) =>
-        Eventually.ValueAsync(() => Lines, lines => lines.Any(predicate), "such a log line", timeout, lines => "lines:\n" + string.Join('\n', lines.Select(l => $"{l.Level}: {l.Message}")));
 }

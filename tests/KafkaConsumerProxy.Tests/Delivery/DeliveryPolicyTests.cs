@@ -4,8 +4,9 @@ using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Telemetry;
 using KafkaConsumerProxy.Tests.Harness;
-using KafkaConsumerProxy.Tests.Telemetry;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace KafkaConsumerProxy.Tests.Delivery;
@@ -18,10 +19,13 @@ public sealed class DeliveryPolicyTests : IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
     private readonly WaitRecordingTime _time = new();
-    private readonly CapturingLogger _logs = new();
+    private readonly FakeLogCollector _logs = new();
+    private readonly ILoggerFactory _loggers;
     private readonly ProxyMetrics _metrics = new();
     private readonly string _stateDir = Directory.CreateTempSubdirectory("kcp-policy-").FullName;
     private readonly List<IDisposable> _owned = [];
+
+    public DeliveryPolicyTests() => _loggers = FakeLogs.AtInformation(_logs);
 
     [Fact]
     public async Task DeliverAsync_Exponential_WaitsGrowAndAreCapped_Issue10()
@@ -65,7 +69,7 @@ public sealed class DeliveryPolicyTests : IDisposable
 
         Assert.Equal(MessageDisposition.Delivered, await delivery.WaitAsync(Patience));
         Assert.Equal(TimeSpan.FromSeconds(3), waits[0]);
-        Assert.Contains(_logs.Lines, l => l.Contains("HTTP 503 from ", StringComparison.Ordinal) && l.Contains("with Retry-After: no request of the route starts for 3000 ms", StringComparison.Ordinal));
+        Assert.Contains(_logs.Lines(), l => l.Contains("HTTP 503 from ", StringComparison.Ordinal) && l.Contains("with Retry-After: no request of the route starts for 3000 ms", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -237,6 +241,7 @@ public sealed class DeliveryPolicyTests : IDisposable
     {
         _owned.ForEach(o => o.Dispose());
         _metrics.Dispose();
+        _loggers.Dispose();
         Directory.Delete(_stateDir, recursive: true);
     }
 
@@ -256,7 +261,7 @@ public sealed class DeliveryPolicyTests : IDisposable
         var http = new HttpDeliverer(route, _time);
         _owned.Add(http);
         _owned.Add(skipLog);
-        return new MessageDeliverer(route, http, skipLog, new ManualSkipSignal(_time, _logs), _metrics, _logs, _time);
+        return new MessageDeliverer(route, http, skipLog, new ManualSkipSignal(_time, _loggers), _metrics, _loggers.CreateLogger<MessageDeliverer>(), _time);
     }
 
     // Each failed attempt arms one wait; once armed, the fake clock is moved past it. Returns the waits. Bounded.

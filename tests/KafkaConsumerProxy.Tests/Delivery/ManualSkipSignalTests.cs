@@ -1,5 +1,6 @@
 using KafkaConsumerProxy.Delivery;
-using KafkaConsumerProxy.Tests.Telemetry;
+using KafkaConsumerProxy.Tests.Harness;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace KafkaConsumerProxy.Tests.Delivery;
@@ -8,12 +9,13 @@ namespace KafkaConsumerProxy.Tests.Delivery;
 public sealed class ManualSkipSignalTests
 {
     private readonly FakeTimeProvider _time = new();
-    private readonly CapturingLogger _logs = new();
+    private readonly FakeLogCollector _logs = new();
 
     [Fact]
     public void Trigger_BurstOf100In1500Ms_TwoRequestsCountAndOneLinePerIgnoredRun_Issue7()
     {
-        var signal = new ManualSkipSignal(_time, _logs);
+        using var loggers = FakeLogs.AtInformation(_logs);
+        var signal = new ManualSkipSignal(_time, loggers);
         var cancelled = 0;
         var accepted = 0;
 
@@ -37,7 +39,7 @@ public sealed class ManualSkipSignalTests
 
         Assert.Equal(2, accepted);
         Assert.Equal(2, cancelled);
-        var lines = _logs.Lines;
+        var lines = _logs.Lines();
         Assert.Equal(2, lines.Count(l => l.Contains("Manual skip requested", StringComparison.Ordinal)));
         var ignored = lines.Where(l => l.Contains("Ignored", StringComparison.Ordinal)).ToList();
         // 0 ms counts, then 1..66 (15..990 ms) are ignored; 67 (1005 ms) counts, then 68..99 are ignored.
@@ -49,7 +51,8 @@ public sealed class ManualSkipSignalTests
     [Fact]
     public void Trigger_OncePerSecond_EveryRequestCounts_Issue7()
     {
-        var signal = new ManualSkipSignal(_time, _logs);
+        using var loggers = FakeLogs.AtInformation(_logs);
+        var signal = new ManualSkipSignal(_time, loggers);
 
         for (var i = 0; i < 5; i++)
         {
@@ -60,7 +63,7 @@ public sealed class ManualSkipSignalTests
             _time.Advance(ManualSkipSignal.MinInterval);
         }
 
-        Assert.Equal(5, _logs.Lines.Count);
-        Assert.DoesNotContain(_logs.Lines, l => l.Contains("Ignored", StringComparison.Ordinal));
+        Assert.Equal(5, _logs.Count);
+        Assert.DoesNotContain(_logs.Lines(), l => l.Contains("Ignored", StringComparison.Ordinal));
     }
 }

@@ -3,8 +3,9 @@ using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Telemetry;
 using KafkaConsumerProxy.Tests.Harness;
-using KafkaConsumerProxy.Tests.Telemetry;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace KafkaConsumerProxy.Tests.Delivery;
@@ -16,10 +17,13 @@ namespace KafkaConsumerProxy.Tests.Delivery;
 public sealed class MessageDelivererTests : IDisposable
 {
     private readonly DelayRecordingTime _time = new();
-    private readonly CapturingLogger _logs = new();
+    private readonly FakeLogCollector _logs = new();
+    private readonly ILoggerFactory _loggers;
     private readonly ProxyMetrics _metrics = new();
     private readonly string _stateDir = Directory.CreateTempSubdirectory("kcp-deliverer-").FullName;
     private readonly List<HttpDeliverer> _http = [];
+
+    public MessageDelivererTests() => _loggers = FakeLogs.AtInformation(_logs);
 
     [Fact]
     public async Task DeliverAsync_FailingForever_FirstFailureThenOneSummaryPer30sPerPartition_Issue7()
@@ -34,7 +38,7 @@ public sealed class MessageDelivererTests : IDisposable
         await abandon.CancelAsync();
 
         Assert.Equal(MessageDisposition.Abandoned, await delivery.WaitAsync(TimeSpan.FromSeconds(10)));
-        var lines = _logs.Lines;
+        var lines = _logs.Lines();
         var failed = Assert.Single(lines, l => l.Contains("delivery of orders/3@7 failed", StringComparison.Ordinal));
         Assert.Contains("(attempt 1): HTTP 404", failed, StringComparison.Ordinal);
         var summaries = lines.Where(l => l.Contains("more failed attempt(s)", StringComparison.Ordinal)).ToList();
@@ -81,7 +85,7 @@ public sealed class MessageDelivererTests : IDisposable
         await abandon.CancelAsync();
         await delivery.WaitAsync(TimeSpan.FromSeconds(10));
 
-        var lines = _logs.Lines;
+        var lines = _logs.Lines();
         var failed = Assert.Single(lines, l => l.Contains("failed (attempt", StringComparison.Ordinal));
         Assert.Contains("orders/3@20 failed (attempt 1): HTTP 503 from ", failed, StringComparison.Ordinal);
         Assert.EndsWith("(batch of 50: offsets 20-69)", failed, StringComparison.Ordinal);
@@ -105,14 +109,15 @@ public sealed class MessageDelivererTests : IDisposable
         const string Escaped = "body is not JSON: \\x1B]0;pwned\\x07\\x00\\x0D\\x0AWarning: fake";
         var record = await File.ReadAllTextAsync(Path.Combine(_stateDir, SkipLog.FileName));
         Assert.Contains("\"last_failure\":\"RejectedBody from 127.0.0.1:" + endpoint.Port + ": " + Escaped.Replace("\\", "\\\\", StringComparison.Ordinal) + "\"", record, StringComparison.Ordinal);
-        Assert.All(_logs.Lines, l => Assert.DoesNotContain(l, c => c < 0x20));
-        Assert.Contains(_logs.Lines, l => l.Contains("skipped orders/3@5 after 1 attempt(s); last failure: RejectedBody from ", StringComparison.Ordinal) && l.EndsWith(Escaped, StringComparison.Ordinal));
+        Assert.All(_logs.Lines(), l => Assert.DoesNotContain(l, c => c < 0x20));
+        Assert.Contains(_logs.Lines(), l => l.Contains("skipped orders/3@5 after 1 attempt(s); last failure: RejectedBody from ", StringComparison.Ordinal) && l.EndsWith(Escaped, StringComparison.Ordinal));
     }
 
     public void Dispose()
     {
         _http.ForEach(h => h.Dispose());
         _metrics.Dispose();
+        _loggers.Dispose();
         Directory.Delete(_stateDir, recursive: true);
     }
 
@@ -130,7 +135,7 @@ public sealed class MessageDelivererTests : IDisposable
         var skipLog = new SkipLog(_stateDir);
         var http = new HttpDeliverer(route);
         _http.Add(http);
-        return (new MessageDeliverer(route, http, skipLog, new ManualSkipSignal(_time, _logs), _metrics, _logs, _time), skipLog);
+        return (new MessageDeliverer(route, http, skipLog, new ManualSkipSignal(_time, _loggers), _metrics, _loggers.CreateLogger<MessageDeliverer>(), _time), skipLog);
     }
 
     // Each failed attempt is followed by one wait between attempts; once that wait is armed, the fake clock is moved

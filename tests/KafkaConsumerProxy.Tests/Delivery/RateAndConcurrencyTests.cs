@@ -3,8 +3,9 @@ using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Telemetry;
 using KafkaConsumerProxy.Tests.Harness;
-using KafkaConsumerProxy.Tests.Telemetry;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Xunit.Abstractions;
 
 namespace KafkaConsumerProxy.Tests.Delivery;
@@ -184,11 +185,12 @@ public sealed class RateAndConcurrencyTests : IClassFixture<TestCluster>
         var route = TestRoutes.Route() with { Endpoint = TestRoutes.Endpoint with { Port = endpoint.Port, ExecTimeoutMs = 5_000, ResponseCheck = ResponseCheck.Status }, Retry = TestRoutes.Retry with { RetryIntervalMs = 10 }, Delivery = TestRoutes.Delivery with { AsyncConcurrency = Upper } };
         route = route with { Delivery = route.Delivery with { AdaptiveConcurrency = adaptive } };
         var state = Directory.CreateTempSubdirectory("kcp-adaptive-").FullName;
-        var logs = new CapturingLogger();
+        var logs = new FakeLogCollector();
+        using var loggers = FakeLogs.AtInformation(logs);
         using var metrics = new ProxyMetrics();
         using var http = new HttpDeliverer(route);
         using var skipLog = new SkipLog(state);
-        var deliverer = new MessageDeliverer(route, http, skipLog, new ManualSkipSignal(), metrics, logs, TimeProvider.System);
+        var deliverer = new MessageDeliverer(route, http, skipLog, new ManualSkipSignal(), metrics, loggers.CreateLogger<MessageDeliverer>(), TimeProvider.System);
         using var slots = new SemaphoreSlim(Upper, Upper);
         using var abandon = new CancellationTokenSource();
         var deliveries = new List<Task<MessageDisposition>>();
@@ -211,7 +213,7 @@ public sealed class RateAndConcurrencyTests : IClassFixture<TestCluster>
         Directory.Delete(state, recursive: true);
         var delivered = deliveries.Count(d => d.Result == MessageDisposition.Delivered);
         var total = Volatile.Read(ref served) + Volatile.Read(ref refused);
-        return new OverloadRun(delivered, total == 0 ? 0 : Volatile.Read(ref refused) / (double)total, metrics.ConcurrencyLimit(route.Name), logs.Lines);
+        return new OverloadRun(delivered, total == 0 ? 0 : Volatile.Read(ref refused) / (double)total, metrics.ConcurrencyLimit(route.Name), logs.Lines());
     }
 
     private static void AssertRate(IReadOnlyList<ReceivedRequest> requests, int rate, string what)

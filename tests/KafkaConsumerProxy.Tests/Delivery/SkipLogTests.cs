@@ -1,8 +1,8 @@
 using System.Text.Json;
 using KafkaConsumerProxy.Delivery;
-using KafkaConsumerProxy.Tests.Consuming;
 using KafkaConsumerProxy.Tests.Harness;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace KafkaConsumerProxy.Tests.Delivery;
 
@@ -14,7 +14,7 @@ public sealed class SkipLogTests : IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
     private readonly string _stateDir = Directory.CreateTempSubdirectory("kcp-skips-").FullName;
-    private readonly ListLogger _logs = new();
+    private readonly FakeLogger _logs = new();
 
     [Fact]
     public async Task Write_DiskFull_BlocksWithErrorAtOnceLeavesNoTornLineAndWritesOnceThereIsSpace_Issue7()
@@ -44,7 +44,7 @@ public sealed class SkipLogTests : IDisposable
 
         // A record larger than what is left of the file's last page: on the full tmpfs the write is cut part-way.
         var writing = Task.Run(() => log.Write(Record(1, new string('x', 6000))));
-        await _logs.WaitForAsync(l => l.Level == LogLevel.Error && l.Message.Contains("@1 could not be written", StringComparison.Ordinal), Patience);
+        await _logs.Collector.WaitForAsync(l => l.Level == LogLevel.Error && l.Message.Contains("@1 could not be written", StringComparison.Ordinal), "the error that offset 1's skip record could not be written", Patience);
         Assert.False(writing.IsCompleted, "the skip must not count before its record is written");
         AssertWholeLines(log.Path, [0]);
 
@@ -59,7 +59,7 @@ public sealed class SkipLogTests : IDisposable
 
         await writing.WaitAsync(Patience);
         AssertWholeLines(log.Path, [0, 1]);
-        Assert.Contains(_logs.Lines, l => l.Message.Contains("written to", StringComparison.Ordinal) && l.Message.Contains("failed attempt", StringComparison.Ordinal));
+        Assert.Contains(_logs.Collector.GetSnapshot(), l => l.Message.Contains("written to", StringComparison.Ordinal) && l.Message.Contains("failed attempt", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -106,7 +106,7 @@ public sealed class SkipLogTests : IDisposable
         log.Write(Record(1, "after"));
 
         AssertWholeLines(log.Path, [1]);
-        Assert.Contains(_logs.Lines, l => l.Level == LogLevel.Error && l.Message.Contains("was removed while running", StringComparison.Ordinal));
+        Assert.Contains(_logs.Collector.GetSnapshot(), l => l.Level == LogLevel.Error && l.Message.Contains("was removed while running", StringComparison.Ordinal));
     }
 
     public void Dispose()

@@ -1,9 +1,9 @@
-using System.Collections.Concurrent;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Hosting;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace KafkaConsumerProxy.Tests.Harness;
 
@@ -15,13 +15,13 @@ public sealed class InProcessProxy : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
     private readonly ILoggerFactory _loggers;
-    private readonly CapturingLoggerProvider _logs = new();
+    private readonly FakeLogCollector _logs = new();
     private readonly Task _running;
 
     private InProcessProxy(KcpConfig config)
     {
         Config = config;
-        _loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Information).AddProvider(_logs));
+        _loggers = FakeLogs.AtInformation(_logs);
         _running = Task.Run(() => new ProxyRunner(config, _loggers, Metrics, ManualSkip, TimeProvider.System).RunAsync(_stop.Token));
     }
 
@@ -32,7 +32,7 @@ public sealed class InProcessProxy : IAsyncDisposable
     public ManualSkipSignal ManualSkip { get; } = new();
 
     /// <summary>Log lines so far, formatted as "level: message".</summary>
-    public IReadOnlyList<string> Logs => [.. _logs.Lines];
+    public IReadOnlyList<string> Logs => _logs.Lines();
 
     public static InProcessProxy Start(string configFile) => new(ConfigLoader.Load(configFile));
 
@@ -79,27 +79,5 @@ public sealed class InProcessProxy : IAsyncDisposable
         _loggers.Dispose();
         Metrics.Dispose();
         _stop.Dispose();
-    }
-
-    private sealed class CapturingLoggerProvider : ILoggerProvider
-    {
-        public ConcurrentQueue<string> Lines { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new CapturingLogger(Lines);
-
-        public void Dispose()
-        {
-        }
-    }
-
-    private sealed class CapturingLogger(ConcurrentQueue<string> lines) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
     }
 }

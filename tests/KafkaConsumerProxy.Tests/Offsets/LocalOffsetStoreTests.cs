@@ -1,6 +1,7 @@
 using KafkaConsumerProxy.Offsets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace KafkaConsumerProxy.Tests.Offsets;
 
@@ -106,10 +107,10 @@ public sealed class LocalOffsetStoreTests : IDisposable
                 break;
         }
 
-        var logger = new ListLogger();
+        var logger = new FakeLogger();
         var key = damage == "other-partition" ? _key with { Partition = 4 } : _key;
         Assert.Null(Store(logger).Read(key));
-        Assert.Contains(logger.Lines, l => l.Contains("is damaged", StringComparison.Ordinal));
+        Assert.Contains(logger.Collector.GetSnapshot(), l => l.Message.Contains("is damaged", StringComparison.Ordinal));
 
         // A damaged record is replaced by a fresh one when the partition is next owned.
         using (var file = Store().Open(key, ClusterId))
@@ -245,17 +246,4 @@ public sealed class LocalOffsetStoreTests : IDisposable
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private sealed class ListLogger : ILogger
-    {
-        public List<string> Lines { get; } = [];
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Lines.Add(formatter(state, exception));
-    }
 }

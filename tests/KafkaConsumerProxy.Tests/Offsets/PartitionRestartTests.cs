@@ -1,6 +1,6 @@
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Offsets;
-using KafkaConsumerProxy.Tests.Consuming;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace KafkaConsumerProxy.Tests.Offsets;
@@ -16,7 +16,7 @@ public sealed class PartitionRestartTests : IDisposable
     [Fact]
     public async Task Restart_TwiceBeforeEverythingCameBack_FinishedOffsetsAreNeverDeliveredAgain_RecordReachesTheEnd_Issue23()
     {
-        var store = new LocalOffsetStore(_stateDir, new ListLogger(), new FakeTimeProvider());
+        var store = new LocalOffsetStore(_stateDir, new FakeLogger(), new FakeTimeProvider());
         using var record = store.Open(new PartitionKey("c", "g", "t", 0), clusterId: null);
         var first = new PartitionOffsets(record, DeliveryGuarantee.NoRepeatOnOneMachine, -1);
         for (var offset = 0; offset < 6; offset++)
@@ -66,7 +66,7 @@ public sealed class PartitionRestartTests : IDisposable
     [Fact]
     public async Task Restart_FinishedRunEndsWithTheRefetchedOnes_Mode3FlushesSoTheCommitReachesTheEnd_Issue23()
     {
-        var store = new LocalOffsetStore(_stateDir, new ListLogger(), new FakeTimeProvider());
+        var store = new LocalOffsetStore(_stateDir, new FakeLogger(), new FakeTimeProvider());
         using var record = store.Open(new PartitionKey("c", "g", "t", 1), clusterId: null);
         var first = new PartitionOffsets(record, DeliveryGuarantee.NoRepeatOnOneMachine, -1);
         first.Track(0);

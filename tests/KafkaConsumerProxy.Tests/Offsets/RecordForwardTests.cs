@@ -1,7 +1,8 @@
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Offsets;
-using KafkaConsumerProxy.Tests.Consuming;
+using KafkaConsumerProxy.Tests.Harness;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace KafkaConsumerProxy.Tests.Offsets;
@@ -14,7 +15,7 @@ public sealed class RecordForwardTests : IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
     private readonly string _stateDir = Directory.CreateTempSubdirectory("kcp-record-").FullName;
-    private readonly ListLogger _logs = new();
+    private readonly FakeLogger _logs = new();
     private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
 
     private static PartitionKey Key => new("c", "g", "t", 0);
@@ -179,7 +180,7 @@ public sealed class RecordForwardTests : IDisposable
         File.WriteAllText(offsets, "in the way");
         var finishing = progress.FinishAsync(1, _time, CancellationToken.None).AsTask();
 
-        await _logs.WaitForAsync(l => l.Level == LogLevel.Error && l.Message.Contains("could not be written", StringComparison.Ordinal), Patience);
+        await _logs.Collector.WaitForAsync(l => l.Level == LogLevel.Error && l.Message.Contains("could not be written", StringComparison.Ordinal), "the error that the record could not be written", Patience);
         Assert.False(finishing.IsCompleted);
         Assert.Equal(1, progress.CommitPosition);
         File.Delete(offsets);
@@ -193,7 +194,7 @@ public sealed class RecordForwardTests : IDisposable
         await finishing.WaitAsync(Patience);
         Assert.Equal(2, progress.CommitPosition);
         Assert.Equal(2, store.Read(Key)!.Value.NextOffset);
-        Assert.Contains(_logs.Lines, l => l.Level == LogLevel.Error && l.Message.Contains("re-created", StringComparison.Ordinal));
+        Assert.Contains(_logs.Collector.GetSnapshot(), l => l.Level == LogLevel.Error && l.Message.Contains("re-created", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -211,7 +212,7 @@ public sealed class RecordForwardTests : IDisposable
         record.Write(7);
 
         Assert.Equal(7, store.Read(Key)!.Value.NextOffset);
-        Assert.Contains(_logs.Lines, l => l.Level == LogLevel.Error && l.Message.Contains("was removed while running", StringComparison.Ordinal));
+        Assert.Contains(_logs.Collector.GetSnapshot(), l => l.Level == LogLevel.Error && l.Message.Contains("was removed while running", StringComparison.Ordinal));
         // The new file is the one mapped: later writes land in it.
         record.Write(8);
         Assert.Equal(8, store.Read(Key)!.Value.NextOffset);

@@ -1,6 +1,8 @@
 using KafkaConsumerProxy.Offsets;
 using KafkaConsumerProxy.Telemetry;
+using KafkaConsumerProxy.Tests.Harness;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace KafkaConsumerProxy.Tests.Offsets;
@@ -9,7 +11,7 @@ namespace KafkaConsumerProxy.Tests.Offsets;
 public sealed class RepeatFilterTests
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 1, 12, 0, 0, TimeSpan.Zero));
-    private readonly CapturedLog _log = new();
+    private readonly FakeLogger _log = new();
     private readonly ProxyMetrics _metrics = new();
     private readonly PartitionOffsets _progress = new();
 
@@ -36,12 +38,12 @@ public sealed class RepeatFilterTests
                 // At the record's last offset, without waiting for a message past it (which may never come).
                 (LogLevel.Information, "Route r: filtered 100 repeated message(s) on t/0 below the local record 99"),
             ],
-            _log.Entries);
+            _log.Collector.Entries());
         Assert.Equal(100, _progress.CommitPosition);
 
         Assert.False(filter.IsRepeat(100));
         filter.Stop();
-        Assert.Equal(5, _log.Entries.Count);
+        Assert.Equal(5, _log.Collector.Count);
         Assert.Equal(100, filter.Filtered);
     }
 
@@ -60,7 +62,7 @@ public sealed class RepeatFilterTests
                 "Route r: filtering repeats on t/0: offset 5 is below the local record 9, so it and the messages after it up to 9 were delivered before on this machine and are not delivered again",
                 "Route r: filtered 2 repeated message(s) on t/0 below the local record 9",
             ],
-            _log.Lines);
+            _log.Collector.Messages());
     }
 
     [Fact]
@@ -71,7 +73,7 @@ public sealed class RepeatFilterTests
         filter.Stop();
         filter.Stop();
         Assert.Collection(
-            _log.Lines,
+            _log.Collector.Messages(),
             l => Assert.Contains("filtering repeats on t/0: offset 0", l, StringComparison.Ordinal),
             l => Assert.Equal("Route r: filtered 1 repeated message(s) on t/0 below the local record 9", l));
     }
@@ -82,7 +84,7 @@ public sealed class RepeatFilterTests
         var filter = Filter(10);
         Assert.False(filter.IsRepeat(15));
         filter.Stop();
-        Assert.Equal(["Route r: offset gap on t/0: next message is 15 but the local record ends at 9; 5 offset(s) were never fetched (deleted or skipped by the cluster)"], _log.Lines);
+        Assert.Equal(["Route r: offset gap on t/0: next message is 15 but the local record ends at 9; 5 offset(s) were never fetched (deleted or skipped by the cluster)"], _log.Collector.Messages());
         Assert.Equal(0, filter.Filtered);
     }
 
@@ -92,6 +94,6 @@ public sealed class RepeatFilterTests
         var filter = Filter(10);
         Assert.False(filter.IsRepeat(10));
         filter.Stop();
-        Assert.Empty(_log.Entries);
+        Assert.Empty(_log.Collector.Entries());
     }
 }

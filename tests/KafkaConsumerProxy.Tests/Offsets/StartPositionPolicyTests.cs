@@ -1,6 +1,8 @@
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Offsets;
+using KafkaConsumerProxy.Tests.Harness;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace KafkaConsumerProxy.Tests.Offsets;
 
@@ -219,10 +221,10 @@ public sealed class StartPositionPolicyTests
     [Fact]
     public void Report_OtherCluster_WarnsWithRecordWatermarksAndBothClusterIds_Issue7()
     {
-        var log = new CapturedLog();
+        var log = new FakeLogger();
         StartPositionPolicy.Decide(Inputs(committed: null, recordNext: 300, clusterId: ClusterB, log: new LogBounds(0, 40)))
             .Report(log, "orders", "t", 0, "default", logError: null);
-        var (level, text) = Assert.Single(log.Entries);
+        var (level, text) = Assert.Single(log.Collector.Entries());
         Assert.Equal(LogLevel.Warning, level);
         Assert.Equal("Route orders: local offset record of t/0 ignored: it was written for cluster id cluster-A-id (last done 299), but cluster default has id cluster-B-id (log 0..40); nothing is filtered, restored or committed from it, and new progress replaces it", text);
     }
@@ -230,7 +232,7 @@ public sealed class StartPositionPolicyTests
     [Fact]
     public void Report_OutsideLog_WarnsWithRecordWatermarksAndBothClusterIds_Issue7()
     {
-        var log = new CapturedLog();
+        var log = new FakeLogger();
         StartPositionPolicy.Decide(Inputs(committed: 999_999, recordNext: 999_999, log: new LogBounds(0, 24)))
             .Report(log, "r", "t", 0, "default", logError: null);
         Assert.Equal(
@@ -238,15 +240,15 @@ public sealed class StartPositionPolicyTests
                 (LogLevel.Warning, "Route r: local offset record of t/0 ignored: last done 999998 lies outside the partition's log (low watermark 0, high watermark 24; record cluster id cluster-A-id, cluster id cluster-A-id); nothing is filtered, restored or committed from it, and new progress replaces it"),
                 (LogLevel.Warning, "Route r: the group's committed offset 999999 of t/0 lies outside the partition's log (low watermark 0, high watermark 24); the consumer starts where auto.offset.reset says"),
             ],
-            log.Entries);
+            log.Collector.Entries());
     }
 
     [Fact]
     public void Report_LogUnknown_SaysTheRecordIsNotTrustedAndWhy_Issue7()
     {
-        var log = new CapturedLog();
+        var log = new FakeLogger();
         StartPositionPolicy.Decide(Inputs(logKnown: false, clusterId: null)).Report(log, "r", "t", 1, "default", "Local: Timed out");
-        var (level, text) = Assert.Single(log.Entries);
+        var (level, text) = Assert.Single(log.Collector.Entries());
         Assert.Equal(LogLevel.Warning, level);
         Assert.Contains("could not be read (Local: Timed out)", text, StringComparison.Ordinal);
         Assert.Contains("last done 9, record cluster id cluster-A-id, cluster id (unknown)", text, StringComparison.Ordinal);
@@ -256,10 +258,10 @@ public sealed class StartPositionPolicyTests
     [Fact]
     public void Report_TrustedBehindAndRestored_OffsetBehindThenRestored()
     {
-        var log = new CapturedLog();
+        var log = new FakeLogger();
         StartPositionPolicy.Decide(Inputs(committed: 3, recordNext: 10, useSavedOffsetTime: 0)).Report(log, "r", "t", 0, "default", null);
         Assert.Collection(
-            log.Lines,
+            log.Collector.Messages(),
             l => Assert.Equal("Route r: offset behind on t/0: the group's committed offset 3 is behind the local record 9 (7 message(s) would repeat)", l),
             l => Assert.StartsWith("Route r: offset restored on t/0: seeking to 10 from the local record (100 s old)", l, StringComparison.Ordinal));
     }
@@ -267,9 +269,9 @@ public sealed class StartPositionPolicyTests
     [Fact]
     public void Report_TrustedWithoutClusterId_SaysSoAtInformation_Issue7()
     {
-        var log = new CapturedLog();
+        var log = new FakeLogger();
         StartPositionPolicy.Decide(Inputs(recordCluster: null)).Report(log, "r", "t", 0, "default", null);
-        var (level, text) = Assert.Single(log.Entries);
+        var (level, text) = Assert.Single(log.Collector.Entries());
         Assert.Equal(LogLevel.Information, level);
         Assert.Equal("Route r: local offset record of t/0 (last done 9) trusted on the log bounds alone (low watermark 0, high watermark 30): record cluster id (unknown), cluster id cluster-A-id", text);
     }
@@ -277,8 +279,8 @@ public sealed class StartPositionPolicyTests
     [Fact]
     public void Report_TrustedUpToDate_Silent()
     {
-        var log = new CapturedLog();
+        var log = new FakeLogger();
         StartPositionPolicy.Decide(Inputs()).Report(log, "r", "t", 0, "default", null);
-        Assert.Empty(log.Entries);
+        Assert.Empty(log.Collector.Entries());
     }
 }
