@@ -4,13 +4,9 @@ using Microsoft.Playwright;
 
 namespace KafkaConsumerProxy.Tests.Admin;
 
-/// <summary>
-/// The dashboard in a real headless browser: Debian's chromium (/usr/bin/chromium, installed by .ci/run) driven by
-/// Playwright; never a browser Playwright downloads.
-/// </summary>
+/// <summary>The dashboard in a real headless browser (<see cref="HeadlessChromium"/>).</summary>
 public sealed class DashboardBrowserTests : IClassFixture<TestCluster>
 {
-    private const string Chromium = "/usr/bin/chromium";
     private const string Token = "dashboard-token-0123456789";
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
@@ -21,7 +17,7 @@ public sealed class DashboardBrowserTests : IClassFixture<TestCluster>
     [Fact]
     public async Task Dashboard_ShowsStuckMessage_SkipButtonSkipsIt_EndpointGetsTheNext_PageShowsTheSkip_Issue9()
     {
-        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: this test needs Debian's chromium (apt-get install -y chromium; .ci/run installs it)");
+        HeadlessChromium.AssertInstalled();
         var topic = _cluster.CreateTopic("dash", 1);
         await using var receiver = await RecordingReceiver.StartAsync(FaultScript.ForMessage(0, 1, Fault.Status(500) with { Body = "endpoint refuses offset one" }));
         using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
@@ -33,19 +29,9 @@ public sealed class DashboardBrowserTests : IClassFixture<TestCluster>
         await _cluster.ProduceAsync(topic, Enumerable.Range(0, 3).Select(i => (0, (byte[]?)null, (byte[]?)Encoding.UTF8.GetBytes($"m{i}"))));
         await receiver.WaitForAsync(r => r.Count(x => x.Offset == 1) >= 1, Patience);
 
-        using var playwright = await Playwright.CreateAsync();
-        var profile = Directory.CreateTempSubdirectory("kcp-chromium-");
-        try
+        await using (var chromium = await HeadlessChromium.LaunchAsync(Patience))
         {
-            await using var browser = await playwright.Chromium.LaunchPersistentContextAsync(profile.FullName, new BrowserTypeLaunchPersistentContextOptions
-            {
-                ExecutablePath = Chromium,
-                Headless = true,
-                Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-                Timeout = (float)Patience.TotalMilliseconds,
-            });
-            var page = browser.Pages.Count > 0 ? browser.Pages[0] : await browser.NewPageAsync();
-            page.SetDefaultTimeout((float)Patience.TotalMilliseconds);
+            var page = chromium.Page;
             var dialogs = new List<string>();
             page.Dialog += async (_, dialog) =>
             {
@@ -78,17 +64,6 @@ public sealed class DashboardBrowserTests : IClassFixture<TestCluster>
             await page.Locator("#partitions tr.failing").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Detached });
             Assert.Contains(dialogs, d => d.StartsWith("Skip offset 1 of shop partition 0", StringComparison.Ordinal));
             Assert.DoesNotContain(receiver.Requests.Accepted(), r => r.Offset == 1);
-        }
-        finally
-        {
-            try
-            {
-                profile.Delete(recursive: true);
-            }
-            catch (IOException)
-            {
-                // chromium may still be writing its profile.
-            }
         }
 
         kcp.SendSignal(KcpProcess.SigTerm);

@@ -4,7 +4,6 @@ using System.Text.Json;
 using KafkaConsumerProxy.Tests.Delivery;
 using KafkaConsumerProxy.Tests.Harness;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Playwright;
 
 namespace KafkaConsumerProxy.Tests.Admin;
 
@@ -15,7 +14,6 @@ namespace KafkaConsumerProxy.Tests.Admin;
 /// </summary>
 public sealed class SecretMaskingTests : IClassFixture<TestCluster>
 {
-    private const string Chromium = "/usr/bin/chromium";
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
     private static readonly string[] Routes = ["bearer", "basic", "oauth", "hmac"];
 
@@ -26,7 +24,7 @@ public sealed class SecretMaskingTests : IClassFixture<TestCluster>
     [Fact]
     public async Task EchoedSecrets_MaskedInApiDashboardLogSkipRecordsDeadLetterAndAudit_Issue23()
     {
-        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: this test needs Debian's chromium (apt-get install -y chromium; .ci/run installs it)");
+        HeadlessChromium.AssertInstalled();
         var id = Guid.NewGuid().ToString("N")[..12];
         var bearer = $"tok-bearer-{id}";
         var password = $"pw+basic/{id}";
@@ -205,43 +203,20 @@ public sealed class SecretMaskingTests : IClassFixture<TestCluster>
 
     private static async Task AssertDashboardMaskedAsync(Uri address, IReadOnlyList<string> secrets)
     {
-        using var playwright = await Playwright.CreateAsync();
-        var profile = Directory.CreateTempSubdirectory("kcp-chromium-");
-        try
+        await using var chromium = await HeadlessChromium.LaunchAsync(Patience);
+        var page = chromium.Page;
+        await page.GotoAsync(address.ToString());
+        foreach (var route in Routes)
         {
-            await using var browser = await playwright.Chromium.LaunchPersistentContextAsync(profile.FullName, new BrowserTypeLaunchPersistentContextOptions
-            {
-                ExecutablePath = Chromium,
-                Headless = true,
-                Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-                Timeout = (float)Patience.TotalMilliseconds,
-            });
-            var page = browser.Pages.Count > 0 ? browser.Pages[0] : await browser.NewPageAsync();
-            page.SetDefaultTimeout((float)Patience.TotalMilliseconds);
-            await page.GotoAsync(address.ToString());
-            foreach (var route in Routes)
-            {
-                var row = page.Locator($"#partitions tr.failing[data-route='{route}']");
-                await row.WaitForAsync();
-                var text = await row.InnerTextAsync();
-                Assert.Contains("bad ", text, StringComparison.Ordinal);
-                Assert.Contains("***", text, StringComparison.Ordinal);
-            }
+            var row = page.Locator($"#partitions tr.failing[data-route='{route}']");
+            await row.WaitForAsync();
+            var text = await row.InnerTextAsync();
+            Assert.Contains("bad ", text, StringComparison.Ordinal);
+            Assert.Contains("***", text, StringComparison.Ordinal);
+        }
 
-            AssertMasked(secrets, await page.InnerTextAsync("body"), "the dashboard's text");
-            AssertMasked(secrets, await page.ContentAsync(), "the dashboard's HTML");
-        }
-        finally
-        {
-            try
-            {
-                profile.Delete(recursive: true);
-            }
-            catch (IOException)
-            {
-                // chromium may still be writing its profile.
-            }
-        }
+        AssertMasked(secrets, await page.InnerTextAsync("body"), "the dashboard's text");
+        AssertMasked(secrets, await page.ContentAsync(), "the dashboard's HTML");
     }
 
     private static JsonElement? Failing(JsonElement detail)
