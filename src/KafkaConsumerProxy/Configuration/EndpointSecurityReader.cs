@@ -1,5 +1,4 @@
 using System.Globalization;
-using KafkaConsumerProxy.Delivery.Tls;
 
 namespace KafkaConsumerProxy.Configuration;
 

@@ -1,9 +1,8 @@
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using KafkaConsumerProxy.Configuration;
 
-namespace KafkaConsumerProxy.Delivery.Tls;
+namespace KafkaConsumerProxy.Configuration;
 
 /// <summary>
 /// Reads the PEM files of the <c>tls_*</c> keys, the same way for validation and for connections, so a file that passes
