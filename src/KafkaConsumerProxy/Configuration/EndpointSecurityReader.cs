@@ -146,7 +146,7 @@ internal static class EndpointSecurityReader
         Uri? tokenUrl = null;
         if (values["token_url"] is { } url && (!Uri.TryCreate(url, UriKind.Absolute, out tokenUrl) || tokenUrl.Scheme is not ("http" or "https") || tokenUrl.UserInfo.Length > 0 || tokenUrl.Fragment.Length > 0))
             a.Error("token_url", url, "must be an absolute http:// or https:// URL without user information or fragment");
-        if (values["secret"] is { } secret && Delivery.Auth.WebhookSignature.KeyProblem(secret) is { } keyProblem)
+        if (values["secret"] is { } secret && HmacSecret.KeyProblem(secret) is { } keyProblem)
             a.Error("secret", secret, keyProblem);
         if (errors.Count != before)
             return null;

@@ -28,8 +28,8 @@ public sealed class RouteRedactor
         ArgumentNullException.ThrowIfNull(endpoint);
         _configured = SecretRedactor.Longest(SecretsOf(endpoint).SelectMany(SecretRedactor.Forms));
         // A whsec_ key is binary: an answer could hold its raw bytes, which no text form matches.
-        _keyBytes = endpoint.Auth is { Type: AuthType.Hmac, Secret: { } secret } && Delivery.Auth.WebhookSignature.KeyProblem(secret) is null
-            && Delivery.Auth.WebhookSignature.Key(secret) is { Length: >= SecretRedactor.MinHiddenLength } key ? [key] : [];
+        _keyBytes = endpoint.Auth is { Type: AuthType.Hmac, Secret: { } secret } && HmacSecret.KeyProblem(secret) is null
+            && HmacSecret.Key(secret) is { Length: >= SecretRedactor.MinHiddenLength } key ? [key] : [];
         (_forms, _formBytes) = Build(_configured, _keyBytes);
     }
 

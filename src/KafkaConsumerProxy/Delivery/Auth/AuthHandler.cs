@@ -38,7 +38,7 @@ internal sealed class AuthHandler : DelegatingHandler
                 _oauth = new OAuth2TokenSource(auth, TimeSpan.FromMilliseconds(endpoint.ConnTimeoutMs), TimeSpan.FromMilliseconds(endpoint.ExecTimeoutMs), time, secrets);
                 break;
             case AuthType.Hmac:
-                _hmacKey = WebhookSignature.Key(auth.Secret!);
+                _hmacKey = HmacSecret.Key(auth.Secret!);
                 break;
         }
     }
