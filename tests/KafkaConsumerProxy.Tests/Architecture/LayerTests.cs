@@ -32,15 +32,13 @@ public sealed class LayerTests(ITestOutputHelper output)
     /// <summary>
     /// The back-edges the code still has, each by the type that makes it; any other back-edge fails the test.
     /// Configuration's load-time checks run the code that will use the value (the request builder for host, url and
-    /// domain; the TLS loader for the files; the HMAC key parser; the CloudEvents source; the offset record's file
-    /// name), so the checks and the code that uses the values cannot disagree.
+    /// domain; the CloudEvents source; the offset record's file name), so the checks and the code that uses the values
+    /// cannot disagree.
     /// </summary>
     internal static readonly HashSet<(string From, string To, string Type)> KnownBackEdges =
     [
         ("Configuration", "Delivery", "KafkaConsumerProxy.Configuration.EndpointRules"),
-        ("Configuration", "Delivery", "KafkaConsumerProxy.Configuration.EndpointSecurityReader"),
         ("Configuration", "Delivery", "KafkaConsumerProxy.Configuration.RouteReader"),
-        ("Configuration", "Delivery", "KafkaConsumerProxy.Configuration.RouteRedactor"),
         ("Configuration", "Offsets", "KafkaConsumerProxy.Configuration.StateDirRules"),
     ];
 
