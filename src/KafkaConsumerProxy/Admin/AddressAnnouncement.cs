@@ -15,16 +15,18 @@ internal sealed class AddressAnnouncement : IAsyncDisposable
     private readonly string _file;
     private readonly string _text;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _watch;
     private bool _failing;
 
-    public AddressAnnouncement(string stateDir, string file, string text, ILogger logger)
+    public AddressAnnouncement(string stateDir, string file, string text, ILogger logger, TimeProvider time)
     {
         _stateDir = stateDir;
         _file = file;
         _text = text;
         _logger = logger;
+        _time = time;
         Write();
         _watch = WatchAsync(_stop.Token);
     }
@@ -70,7 +72,7 @@ internal sealed class AddressAnnouncement : IAsyncDisposable
 
     private async Task WatchAsync(CancellationToken stop)
     {
-        using var timer = new PeriodicTimer(ControlServer.CheckInterval);
+        using var timer = new PeriodicTimer(ControlServer.CheckInterval, _time);
         try
         {
             while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))

@@ -110,7 +110,7 @@ internal static class AdminApi
     public static void Map(RouteGroupBuilder api, RouteRegistry registry, Func<HttpContext, string> who)
     {
         var observations = registry.Metrics.Observations;
-        var audit = new AuditLog(registry.Config.StateDir, registry.Loggers.CreateLogger("kcp.admin"));
+        var audit = new AuditLog(registry.Config.StateDir, registry.Loggers.CreateLogger("kcp.admin"), registry.Time);
         api.AddEndpointFilter(async (context, next) =>
         {
             var http = context.HttpContext;
@@ -174,10 +174,10 @@ internal static class AdminApi
 
             // Done once its skip record is on disk and it is no longer failing (bounded: a full disk holds the skip).
             var snapshot = entry.Snapshot();
-            var deadline = DateTime.UtcNow + SkipPatience;
-            while (registry.Failing.Find(route, partition, offset.Value) is not null && DateTime.UtcNow < deadline)
+            var started = registry.Time.GetTimestamp();
+            while (registry.Failing.Find(route, partition, offset.Value) is not null && registry.Time.GetElapsedTime(started) < SkipPatience)
             {
-                await Task.Delay(20, context.RequestAborted).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(20), registry.Time, context.RequestAborted).ConfigureAwait(false);
             }
 
             var done = registry.Failing.Find(route, partition, offset.Value) is null;
@@ -199,7 +199,7 @@ internal static class AdminApi
 
             try
             {
-                var moved = await registry.Seeks.SeekAsync(route, target with { By = who(context) }).WaitAsync(SeekPatience, context.RequestAborted).ConfigureAwait(false);
+                var moved = await registry.Seeks.SeekAsync(route, target with { By = who(context) }).WaitAsync(SeekPatience, registry.Time, context.RequestAborted).ConfigureAwait(false);
                 return Results.Json(new { route, moved }, ControlJson.Options);
             }
             catch (SeekRefusedException ex)

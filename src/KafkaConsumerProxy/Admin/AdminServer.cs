@@ -51,7 +51,9 @@ internal sealed class AdminServer : IAsyncDisposable
 
     private readonly AddressAnnouncement _announcement;
 
-    private AdminServer(WebApplication app, Uri address, string addressFile, AdminConnections connections, AdminRefusals refusals, AddressAnnouncement announcement)
+    private readonly TimeProvider _time;
+
+    private AdminServer(WebApplication app, Uri address, string addressFile, AdminConnections connections, AdminRefusals refusals, AddressAnnouncement announcement, TimeProvider time)
     {
         _app = app;
         Address = address;
@@ -59,6 +61,7 @@ internal sealed class AdminServer : IAsyncDisposable
         _connections = connections;
         _refusals = refusals;
         _announcement = announcement;
+        _time = time;
     }
 
     /// <summary>The base address it listens on, such as <c>http://127.0.0.1:9464/</c>.</summary>
@@ -123,7 +126,7 @@ internal sealed class AdminServer : IAsyncDisposable
         builder.Services.AddSingleton<IHostLifetime, QuietLifetime>();
         var adminLogger = registry.Loggers.CreateLogger("kcp.admin");
         var connections = new AdminConnections(adminLogger, registry.Time);
-        var refusals = new AdminRefusals(new AuditLog(config.StateDir, adminLogger), adminLogger, registry.Time);
+        var refusals = new AdminRefusals(new AuditLog(config.StateDir, adminLogger, registry.Time), adminLogger, registry.Time);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -205,9 +208,9 @@ internal sealed class AdminServer : IAsyncDisposable
         var file = AddressFileFor(config.StateDir);
         var text = JsonSerializer.Serialize(new { url = address.ToString(), pid = Environment.ProcessId, token_required = settings.HasToken }, ControlJson.Options);
         // The file first, so that whoever waits for this line finds it.
-        var announcement = new AddressAnnouncement(config.StateDir, file, text, logger);
+        var announcement = new AddressAnnouncement(config.StateDir, file, text, logger, registry.Time);
         Log.AdminListening(logger, address.Authority, settings.HasToken ? "bearer token required" : $"no token: changes only from uid {LoopbackPeer.Self} on loopback", file);
-        return new AdminServer(app, address, file, connections, refusals, announcement);
+        return new AdminServer(app, address, file, connections, refusals, announcement, registry.Time);
     }
 
     /// <summary>Why the routes are not all ready: a route that should run (not stopped by an operator) is not running or has not joined.</summary>
@@ -362,7 +365,7 @@ internal sealed class AdminServer : IAsyncDisposable
         try
         {
             await _announcement.DisposeAsync().ConfigureAwait(false);
-            await LocalApp.StopAsync(_app, _addressFile).ConfigureAwait(false);
+            await LocalApp.StopAsync(_app, _addressFile, _time).ConfigureAwait(false);
         }
         finally
         {

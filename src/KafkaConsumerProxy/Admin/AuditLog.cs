@@ -12,7 +12,7 @@ namespace KafkaConsumerProxy.Admin;
 /// summarised by <see cref="AdminRefusals"/>; readable by kcp's user only (<see cref="PrivateFile"/>). A line that cannot be written is logged at error; the
 /// request itself has been served.
 /// </summary>
-internal sealed class AuditLog(string stateDir, ILogger logger)
+internal sealed class AuditLog(string stateDir, ILogger logger, TimeProvider time)
 {
     public const string FileName = "audit.jsonl";
 
@@ -51,7 +51,7 @@ internal sealed class AuditLog(string stateDir, ILogger logger)
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
-            json.WriteString("time", DateTimeOffset.UtcNow.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture));
+            json.WriteString("time", time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture));
             json.WriteString("who", who);
             json.WriteString("method", method);
             json.WriteString("path", path);

@@ -85,7 +85,7 @@ internal sealed class ControlServer : IAsyncDisposable
 
         foreach (var existing in SocketPaths(stateDir))
         {
-            if (await AnswersAsync(existing).ConfigureAwait(false))
+            if (await AnswersAsync(existing, registry.Time).ConfigureAwait(false))
             {
                 if (existing == path)
                 {
@@ -149,7 +149,7 @@ internal sealed class ControlServer : IAsyncDisposable
     // The listener of a removed socket file still runs but no client can reach it: listen at the path again.
     private async Task WatchAsync(CancellationToken stop)
     {
-        using var timer = new PeriodicTimer(CheckInterval);
+        using var timer = new PeriodicTimer(CheckInterval, _registry.Time);
         var failing = false;
         try
         {
@@ -167,7 +167,7 @@ internal sealed class ControlServer : IAsyncDisposable
                     if (_app is { } old)
                     {
                         _app = null;
-                        await StopAppAsync(old).ConfigureAwait(false);
+                        await StopAppAsync(old, _registry.Time).ConfigureAwait(false);
                     }
 
                     _app = await ListenAsync(Path, _registry).ConfigureAwait(false);
@@ -191,9 +191,9 @@ internal sealed class ControlServer : IAsyncDisposable
         }
     }
 
-    private static async Task StopAppAsync(WebApplication app)
+    private static async Task StopAppAsync(WebApplication app, TimeProvider time)
     {
-        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(5), time);
         try
         {
             await app.StopAsync(bound.Token).ConfigureAwait(false);
@@ -207,10 +207,10 @@ internal sealed class ControlServer : IAsyncDisposable
     }
 
     /// <summary>True when something accepts connections on the socket <paramref name="path"/>.</summary>
-    internal static async Task<bool> AnswersAsync(string path)
+    internal static async Task<bool> AnswersAsync(string path, TimeProvider time)
     {
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2), time);
         try
         {
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), timeout.Token).ConfigureAwait(false);
@@ -229,7 +229,7 @@ internal sealed class ControlServer : IAsyncDisposable
         _stop.Dispose();
         if (_app is { } app)
         {
-            await LocalApp.StopAsync(app, Path).ConfigureAwait(false);
+            await LocalApp.StopAsync(app, Path, _registry.Time).ConfigureAwait(false);
         }
     }
 

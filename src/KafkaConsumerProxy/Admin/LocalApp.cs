@@ -6,9 +6,9 @@ namespace KafkaConsumerProxy.Admin;
 internal static class LocalApp
 {
     /// <summary>Stops <paramref name="app"/> (bounded by 5 s), disposes it and deletes the file that announced it.</summary>
-    public static async ValueTask StopAsync(WebApplication app, string announcement)
+    public static async ValueTask StopAsync(WebApplication app, string announcement, TimeProvider time)
     {
-        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(5), time);
         try
         {
             await app.StopAsync(bound.Token).ConfigureAwait(false);

@@ -118,7 +118,7 @@ internal static class RoutesCommand
         var sockets = new List<string>();
         foreach (var socket in ControlServer.SocketPaths(stateDir))
         {
-            if (await ControlServer.AnswersAsync(socket).ConfigureAwait(false))
+            if (await ControlServer.AnswersAsync(socket, TimeProvider.System).ConfigureAwait(false))
             {
                 sockets.Add(socket);
             }
