@@ -21,8 +21,9 @@ internal static class BodyExcerpt
 
     public static async Task<string?> ReadAsync(HttpContent content, RouteRedactor secrets, CancellationToken attempt)
     {
-        using var patience = CancellationTokenSource.CreateLinkedTokenSource(attempt);
-        patience.CancelAfter(ReadPatience);
+        // On the system clock, as the attempt's exec_timeout_ms: it bounds a read from the real network.
+        using var timeout = new CancellationTokenSource(ReadPatience, TimeProvider.System);
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(attempt, timeout.Token);
         // One byte more than is shown tells whether the body was cut.
         var buffer = new byte[MaxBytes + 1];
         var length = 0;

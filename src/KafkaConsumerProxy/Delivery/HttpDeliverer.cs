@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net.Sockets;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Telemetry;
@@ -39,7 +38,7 @@ public sealed class HttpDeliverer : IDisposable
     private volatile bool _inFlightCancelled;
 
     /// <param name="route">The route whose endpoint is called.</param>
-    /// <param name="time">The clock a <c>Retry-After</c> date is read against; default the system clock.</param>
+    /// <param name="time">The clock a <c>Retry-After</c> date is read against and attempts are timed on (not <c>exec_timeout_ms</c>, which bounds the real exchange on the system clock); default the system clock.</param>
     /// <param name="logger">
     /// With <c>format: cloudevents</c>, where a record that claims to be a CloudEvent but is not a valid one is reported:
     /// the first of a partition in full, then a count every 30 s (<see cref="RepeatedLog{TKey, TNote}"/>).
@@ -127,7 +126,7 @@ public sealed class HttpDeliverer : IDisposable
     /// </summary>
     private async Task<DeliveryResult> SendCoreAsync(HttpRequestMessage request, string host, IReadOnlyList<KafkaRecord>? batch = null, List<long>? retry = null)
     {
-        var started = Stopwatch.GetTimestamp();
+        var started = _time.GetTimestamp();
         var timeout = RentTimeout();
         try
         {
@@ -138,7 +137,7 @@ public sealed class HttpDeliverer : IDisposable
                 if (_route.Endpoint.ResponseCheck == ResponseCheck.Status || status is < 200 or > 299)
                 {
                     var (decided, why) = ResponseClassifier.Classify(_route.Endpoint.ResponseCheck, status, []);
-                    var elapsedAtStatus = Stopwatch.GetElapsedTime(started);
+                    var elapsedAtStatus = _time.GetElapsedTime(started);
                     // The body is read once: for the dead-letter record when the route has one, else for the excerpt only.
                     var bodyStart = decided != DeliveryOutcome.Success && _route.DeadLetter.Enabled ? await ReadStartAsync(response.Content, _secrets, timeout.Token).ConfigureAwait(false) : null;
                     return new DeliveryResult(decided, host, elapsedAtStatus, status, why)
@@ -153,7 +152,7 @@ public sealed class HttpDeliverer : IDisposable
                 var (body, length, tooLarge) = await ReadBodyAsync(response.Content, timeout.Token).ConfigureAwait(false);
                 try
                 {
-                    var elapsed = Stopwatch.GetElapsedTime(started);
+                    var elapsed = _time.GetElapsedTime(started);
                     if (tooLarge)
                     {
                         var size = response.Content.Headers.ContentLength is { } declared ? $"{declared} bytes" : $"more than {ResponseClassifier.MaxBodyBytes} bytes";
@@ -182,11 +181,11 @@ public sealed class HttpDeliverer : IDisposable
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
             var missing = _route.Endpoint.ResponseCheck == ResponseCheck.Status ? "no status line" : "no complete response";
-            return new DeliveryResult(DeliveryOutcome.Timeout, host, Stopwatch.GetElapsedTime(started), Reason: $"{missing} within exec_timeout_ms={_route.Endpoint.ExecTimeoutMs}");
+            return new DeliveryResult(DeliveryOutcome.Timeout, host, _time.GetElapsedTime(started), Reason: $"{missing} within exec_timeout_ms={_route.Endpoint.ExecTimeoutMs}");
         }
         catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException or SocketException)
         {
-            return Classify(ex, host, Stopwatch.GetElapsedTime(started));
+            return Classify(ex, host, _time.GetElapsedTime(started));
         }
         finally
         {
@@ -248,12 +247,16 @@ public sealed class HttpDeliverer : IDisposable
     // A timeout source per attempt costs an allocation and a timer; reused ones only re-arm their timer.
     private CancellationTokenSource RentTimeout()
     {
+        // exec_timeout_ms runs on the system clock, as conn_timeout_ms (SocketsHttpHandler.ConnectTimeout, which takes no
+        // TimeProvider) does: a request in flight on the real network is not cut by a test's fake clock.
         if (!_timeouts.TryDequeue(out var timeout))
         {
-            timeout = new CancellationTokenSource();
+            return new CancellationTokenSource(_execTimeout, TimeProvider.System);
         }
 
+#pragma warning disable RS0030 // The source was made with TimeProvider.System above; this re-arms its timer.
         timeout.CancelAfter(_execTimeout);
+#pragma warning restore RS0030
         return timeout;
     }
 

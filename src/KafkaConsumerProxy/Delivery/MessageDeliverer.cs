@@ -73,7 +73,7 @@ public sealed class MessageDeliverer
         _shared = shared;
         if (route.Delivery.MaxRequestsPerSecond is { } rate)
         {
-            _rate = new RequestBudget(route.Name, rate, maxConcurrency: null);
+            _rate = new RequestBudget(route.Name, rate, maxConcurrency: null, time);
         }
 
         if (route.Delivery.AdaptiveConcurrency && route.Delivery.AsyncConcurrency > 0)

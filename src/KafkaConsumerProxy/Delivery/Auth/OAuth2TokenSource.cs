@@ -102,7 +102,9 @@ internal sealed class OAuth2TokenSource : IDisposable
             form.Add(new("scope", scope));
         if (_auth.Audience is { } audience)
             form.Add(new("audience", audience));
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        // Measured on the system clock, as the handler's ConnectTimeout and the client's Timeout it is compared with run
+        // there (neither takes a TimeProvider); _time decides when a token is due.
+        var started = TimeProvider.System.GetTimestamp();
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, _auth.TokenUrl) { Content = new FormUrlEncodedContent(form) };
@@ -121,7 +123,7 @@ internal sealed class OAuth2TokenSource : IDisposable
         {
             // The attempt's time or the client's (both exec_timeout_ms) ran out, or before them the handler's
             // ConnectTimeout (conn_timeout_ms), which it also reports as a cancellation.
-            var connecting = !token.IsCancellationRequested && ex.InnerException is TimeoutException && System.Diagnostics.Stopwatch.GetElapsedTime(started) < _timeout;
+            var connecting = !token.IsCancellationRequested && ex.InnerException is TimeoutException && TimeProvider.System.GetElapsedTime(started) < _timeout;
             throw new AuthFailureException(connecting ? _noConnection : _noAnswer, ex);
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException)
