@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Confluent.Kafka;
-using System.Diagnostics;
 using System.Text;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
@@ -8,6 +7,7 @@ using KafkaConsumerProxy.Embedded;
 using KafkaConsumerProxy.Hosting;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KafkaConsumerProxy.Cli;
 
@@ -55,6 +55,7 @@ internal static class DemoCommand
 
     private static async Task<int> RunDemoAsync(int count, bool serve, CancellationToken interrupted)
     {
+        var time = TimeProvider.System;
         var output = Console.Out;
         output.WriteLine("kcp demo: starting an embedded Kafka cluster (librdkafka mock cluster, 3 brokers)...");
         using var cluster = MockKafkaCluster.Start(3);
@@ -82,13 +83,13 @@ internal static class DemoCommand
             // Retries are the point of the demo's refusals; the progress line reports them instead.
             logging.AddFilter("kcp.route", LogLevel.Error);
         });
-        using var metrics = new ProxyMetrics();
+        using var metrics = new ProxyMetrics(time);
         using var stopProxy = CancellationTokenSource.CreateLinkedTokenSource(interrupted);
-        var runner = new ProxyRunner(config, loggers, metrics, new ManualSkipSignal(), TimeProvider.System);
+        var runner = new ProxyRunner(config, loggers, metrics, new ManualSkipSignal(time, NullLoggerFactory.Instance), time);
         var running = runner.RunAsync(stopProxy.Token);
         for (var i = 0; i < 200 && runner.Admin is null && !running.IsCompleted; i++)
         {
-            await Task.WhenAny(running, Task.Delay(50, CancellationToken.None)).ConfigureAwait(false);
+            await Task.WhenAny(running, Task.Delay(TimeSpan.FromMilliseconds(50), time, CancellationToken.None)).ConfigureAwait(false);
         }
 
         if (runner.Admin is { } admin)
@@ -96,20 +97,20 @@ internal static class DemoCommand
             output.WriteLine($"  dashboard  {admin.Address}  (metrics {admin.Address}metrics, API {admin.Address}api/v1/routes)");
         }
 
-        var clock = Stopwatch.StartNew();
+        var started = time.GetTimestamp();
         var lastTime = TimeSpan.Zero;
         var lastDelivered = 0L;
         while (!interrupted.IsCancellationRequested && !running.IsCompleted && endpoint.Accepted < count)
         {
-            await Task.WhenAny(running, Task.Delay(500, interrupted)).ConfigureAwait(false);
-            var now = clock.Elapsed;
+            await Task.WhenAny(running, Task.Delay(TimeSpan.FromMilliseconds(500), time, interrupted)).ConfigureAwait(false);
+            var now = time.GetElapsedTime(started);
             var delivered = metrics.Delivered;
             var rate = (delivered - lastDelivered) / Math.Max((now - lastTime).TotalSeconds, 0.001);
             (lastTime, lastDelivered) = (now, delivered);
             output.WriteLine($"  delivered {delivered,8}/{count}   {rate,9:F0} msg/s   failed attempts {metrics.FailedAttempts,5}   skipped {metrics.Skipped}");
         }
 
-        var deliveredIn = clock.Elapsed;
+        var deliveredIn = time.GetElapsedTime(started);
         if (serve && !interrupted.IsCancellationRequested && !running.IsCompleted)
         {
             await EmbeddedProducer.ProduceAsync(cluster.BootstrapServers, Topic,
@@ -119,7 +120,7 @@ internal static class DemoCommand
             output.WriteLine("open the dashboard and press Skip on it, or run kcp skip. kcp keeps running; Ctrl-C stops it.");
             try
             {
-                await Task.WhenAny(running, Task.Delay(Timeout.Infinite, interrupted)).ConfigureAwait(false);
+                await Task.WhenAny(running, Task.Delay(Timeout.InfiniteTimeSpan, time, interrupted)).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {

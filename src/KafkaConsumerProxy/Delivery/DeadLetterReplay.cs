@@ -4,6 +4,7 @@ using Confluent.Kafka;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KafkaConsumerProxy.Delivery;
 
@@ -98,10 +99,10 @@ public sealed class DeadLetterReplay
             DeadLetter = new DeadLetterSettings(),
             Delivery = _route.Delivery with { MaxRequestsPerSecond = range.Rate ?? _route.Delivery.MaxRequestsPerSecond, AdaptiveConcurrency = false, Limit = null },
         };
-        using var metrics = new ProxyMetrics();
+        using var metrics = new ProxyMetrics(_time);
         using var http = new HttpDeliverer(replayRoute, _time);
         using var failedLog = new SkipLog(Path.Combine(_config.StateDir, "dlq-replay"), _logger, _time);
-        var deliverer = new MessageDeliverer(replayRoute, http, failedLog, new ManualSkipSignal(), metrics, _logger, _time);
+        var deliverer = new MessageDeliverer(replayRoute, http, failedLog, new ManualSkipSignal(_time, NullLoggerFactory.Instance), metrics, _logger, _time);
 
         consumer.Assign(pending.Select(p => new TopicPartitionOffset(topic, p, starts[p])));
         int delivered = 0, failed = 0, outside = 0, listed = 0, seen = 0;

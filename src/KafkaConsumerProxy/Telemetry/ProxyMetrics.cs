@@ -29,8 +29,12 @@ public sealed class ProxyMetrics : IDisposable
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _concurrencyLimits = new(StringComparer.Ordinal);
 
-    public ProxyMetrics()
+    private readonly TimeProvider _time;
+
+    public ProxyMetrics(TimeProvider time)
     {
+        _time = time;
+        Observations = new RouteObservations(time);
         _meter = new Meter(MeterName);
         _delivered = _meter.CreateCounter<long>("kcp.messages.delivered", description: "Messages the endpoint accepted");
         _failedAttempts = _meter.CreateCounter<long>("kcp.delivery.failures", description: "Failed delivery attempts (one per message of a failed batch)");
@@ -70,7 +74,7 @@ public sealed class ProxyMetrics : IDisposable
     }
 
     /// <summary>Partitions and failing messages of the running routes.</summary>
-    public RouteObservations Observations { get; } = new();
+    public RouteObservations Observations { get; }
 
     /// <summary>Every route's name and state (set by whoever runs the routes); read when the metrics are scraped.</summary>
     internal Func<IReadOnlyList<(string Route, string State)>>? RouteStateSource { get; set; }
@@ -148,7 +152,7 @@ public sealed class ProxyMetrics : IDisposable
 
     private IEnumerable<Measurement<double>> OldestAges()
     {
-        var now = DateTimeOffset.UtcNow;
+        var now = _time.GetUtcNow();
         return Observations.Partitions().Select(p => new Measurement<double>(
             p.OldestUnfinishedSince is { } since ? Math.Max(0, (now - since).TotalSeconds) : 0, PartitionTags(p)));
     }

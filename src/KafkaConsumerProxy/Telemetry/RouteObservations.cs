@@ -33,7 +33,7 @@ public sealed record PartitionView(
 /// deliverer, read by the API and the metrics; thread-safe. The operator's controls are not here: the messages being
 /// retried are in <c>Delivery/FailingMessages</c>, seeks in <c>Consuming/SeekRegistry</c>.
 /// </summary>
-public sealed class RouteObservations
+public sealed class RouteObservations(TimeProvider time)
 {
     private readonly ConcurrentDictionary<(string Route, int Partition), PartitionView> _partitions = new();
 
@@ -41,12 +41,12 @@ public sealed class RouteObservations
     private readonly ConcurrentDictionary<(string Route, int Member), bool> _joined = new();
 
     /// <summary>Messages of <paramref name="route"/> delivered per second over the last minute (less since kcp started).</summary>
-    public double DeliveredPerSecond(string route) => _delivered.TryGetValue(route, out var w) ? w.Rate(DateTimeOffset.UtcNow) : 0;
+    public double DeliveredPerSecond(string route) => _delivered.TryGetValue(route, out var w) ? w.Rate(time.GetUtcNow()) : 0;
 
     /// <summary>True when at least one member of <paramref name="route"/> has joined its group (received an assignment, maybe empty).</summary>
     public bool HasJoined(string route) => _joined.Keys.Any(k => k.Route == route);
 
-    internal void CountDelivered(string route) => _delivered.GetOrAdd(route, _ => new RateWindow()).Add(DateTimeOffset.UtcNow);
+    internal void CountDelivered(string route) => _delivered.GetOrAdd(route, _ => new RateWindow()).Add(time.GetUtcNow());
 
     internal void SetJoined(string route, int member, bool joined)
     {

@@ -24,7 +24,7 @@ public sealed class StartFailureTests
         var logs = new FakeLogCollector();
         using var loggers = LoggerFactory.Create(b => b.AddProvider(new FakeLoggerProvider(logs)));
 
-        var run = new ProxyRunner(config, loggers, new ProxyMetrics(), new ManualSkipSignal(), TimeProvider.System).RunAsync(CancellationToken.None);
+        var run = new ProxyRunner(config, loggers, new ProxyMetrics(TimeProvider.System), new ManualSkipSignal(), TimeProvider.System).RunAsync(CancellationToken.None);
         var error = await Assert.ThrowsAsync<StartFailedException>(() => run.WaitAsync(TimeSpan.FromSeconds(10)));
 
         var line = Assert.Single(logs.Lines());
@@ -42,7 +42,7 @@ public sealed class StartFailureTests
         var logs = new FakeLogCollector();
         using var loggers = LoggerFactory.Create(b => b.AddProvider(new FakeLoggerProvider(logs)));
 
-        var run = new ProxyRunner(config, loggers, new ProxyMetrics(), new ManualSkipSignal(), TimeProvider.System).RunAsync(CancellationToken.None);
+        var run = new ProxyRunner(config, loggers, new ProxyMetrics(TimeProvider.System), new ManualSkipSignal(), TimeProvider.System).RunAsync(CancellationToken.None);
         await Assert.ThrowsAsync<StartFailedException>(() => run.WaitAsync(TimeSpan.FromSeconds(10)));
 
         Assert.Equal([$"Critical: Cannot start: routes_dir {writer.RoutesDir}: no routes to run"], logs.Lines());

@@ -239,7 +239,7 @@ public sealed class PartitionWorkerTests
         private readonly string _stateDir = Directory.CreateTempSubdirectory("kcp-worker-").FullName;
         private readonly HttpDeliverer _http;
         private readonly SkipLog _skipLog;
-        private readonly ProxyMetrics _metrics = new();
+        private readonly ProxyMetrics _metrics = new(TimeProvider.System);
         private readonly MessageDeliverer _deliverer;
         private readonly SemaphoreSlim? _inFlight;
 

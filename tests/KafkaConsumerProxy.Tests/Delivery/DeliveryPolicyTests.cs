@@ -21,7 +21,7 @@ public sealed class DeliveryPolicyTests : IDisposable
     private readonly WaitRecordingTime _time = new();
     private readonly FakeLogCollector _logs = new();
     private readonly ILoggerFactory _loggers;
-    private readonly ProxyMetrics _metrics = new();
+    private readonly ProxyMetrics _metrics = new(TimeProvider.System);
     private readonly string _stateDir = Directory.CreateTempSubdirectory("kcp-policy-").FullName;
     private readonly List<IDisposable> _owned = [];
 

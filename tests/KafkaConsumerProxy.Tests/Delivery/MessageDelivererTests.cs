@@ -19,7 +19,7 @@ public sealed class MessageDelivererTests : IDisposable
     private readonly DelayRecordingTime _time = new();
     private readonly FakeLogCollector _logs = new();
     private readonly ILoggerFactory _loggers;
-    private readonly ProxyMetrics _metrics = new();
+    private readonly ProxyMetrics _metrics = new(TimeProvider.System);
     private readonly string _stateDir = Directory.CreateTempSubdirectory("kcp-deliverer-").FullName;
     private readonly List<HttpDeliverer> _http = [];
 

@@ -187,7 +187,7 @@ public sealed class RateAndConcurrencyTests : IClassFixture<TestCluster>
         var state = Directory.CreateTempSubdirectory("kcp-adaptive-").FullName;
         var logs = new FakeLogCollector();
         using var loggers = FakeLogs.AtInformation(logs);
-        using var metrics = new ProxyMetrics();
+        using var metrics = new ProxyMetrics(TimeProvider.System);
         using var http = new HttpDeliverer(route);
         using var skipLog = new SkipLog(state);
         var deliverer = new MessageDeliverer(route, http, skipLog, new ManualSkipSignal(), metrics, loggers.CreateLogger<MessageDeliverer>(), TimeProvider.System);

@@ -27,7 +27,7 @@ public sealed class InProcessProxy : IAsyncDisposable
 
     public KcpConfig Config { get; }
 
-    public ProxyMetrics Metrics { get; } = new();
+    public ProxyMetrics Metrics { get; } = new(TimeProvider.System);
 
     public ManualSkipSignal ManualSkip { get; } = new();
 

@@ -12,7 +12,7 @@ public sealed class RepeatFilterTests
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 1, 12, 0, 0, TimeSpan.Zero));
     private readonly FakeLogger _log = new();
-    private readonly ProxyMetrics _metrics = new();
+    private readonly ProxyMetrics _metrics = new(TimeProvider.System);
     private readonly PartitionOffsets _progress = new();
 
     private RepeatFilter Filter(long recordNext) =>
