@@ -69,7 +69,7 @@ public sealed class ProxyRunner
                 using var watcher = new ConfigWatcher(registry, logger, _time);
                 try
                 {
-                    await Task.Delay(Timeout.Infinite, stop).ConfigureAwait(false);
+                    await Task.Delay(Timeout.InfiniteTimeSpan, _time, stop).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
