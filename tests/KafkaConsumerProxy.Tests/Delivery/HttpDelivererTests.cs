@@ -4,6 +4,7 @@ using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Tests.Harness;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Time.Testing;
 
 namespace KafkaConsumerProxy.Tests.Delivery;
 
@@ -115,6 +116,32 @@ public sealed class HttpDelivererTests
     {
         const string Head = "{\"errno\":0,\"pad\":\"", Tail = "\"}";
         return Encoding.ASCII.GetBytes(Head + new string('x', size - Head.Length - Tail.Length) + Tail);
+    }
+
+    [Fact]
+    public async Task Elapsed_IsMeasuredOnTheRoutesClock_Issue16()
+    {
+        // The endpoint answers only after the test moved the route's clock 3 s: the attempt's duration (metrics,
+        // slow_time_ms, adaptive concurrency) is exactly that, whatever the machine's real time did meanwhile.
+        var time = new FakeTimeProvider();
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var answer = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var endpoint = await ScriptedEndpoint.StartAsync(async context =>
+        {
+            arrived.TrySetResult();
+            await answer.Task;
+            await context.Response.WriteAsync("{}");
+        });
+        using var http = new HttpDeliverer(Route(endpoint.Port, ResponseCheck.Status, execTimeoutMs: 30_000), time);
+
+        var attempt = http.SendAsync(Record, slot: 0, attempt: 1);
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        time.Advance(TimeSpan.FromSeconds(3));
+        answer.SetResult();
+        var result = await attempt.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(DeliveryOutcome.Success, result.Outcome);
+        Assert.Equal(TimeSpan.FromSeconds(3), result.Elapsed);
     }
 
     private static RouteDefinition Route(int port, ResponseCheck check, int execTimeoutMs) =>
