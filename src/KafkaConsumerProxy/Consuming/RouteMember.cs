@@ -64,6 +64,7 @@ internal sealed class RouteMember : ISupervisedMember
         _index = index;
         _logger = logger;
         _time = time;
+        Seeks = new SeekRegistry(time);
         var interval = route.Offsets.MessageDeliveryGuarantees == DeliveryGuarantee.BatchedCommit
             ? TimeSpan.FromMilliseconds(route.Offsets.CommitIntervalMs)
             : TimeSpan.FromMilliseconds(RouteDefaults.CoalescedCommitIntervalMs);
@@ -87,7 +88,7 @@ internal sealed class RouteMember : ISupervisedMember
 
     /// <summary>Where the operator's seeks find this member while it runs; shared by every route of the process. A member
     /// built without one keeps its own.</summary>
-    internal SeekRegistry Seeks { get; init; } = new();
+    internal SeekRegistry Seeks { get; init; }
 
     /// <summary>Receives every error the Kafka client reports (for the route's status); called on the consumer thread.</summary>
     public Action<string>? ErrorObserved { get; init; }

@@ -33,7 +33,7 @@ internal sealed record SeekPlan(int Member, IReadOnlyList<int> Owned, IReadOnlyL
 /// The operator's seeks (<c>POST /api/v1/routes/{route}/seek</c>): every member of a route registers here while it
 /// runs, and a seek asks all of them. Shared by the members of every route and the admin API; thread-safe.
 /// </summary>
-public sealed class SeekRegistry
+public sealed class SeekRegistry(TimeProvider time)
 {
     private readonly ConcurrentDictionary<(string Route, int Member), Func<SeekTarget, Task<bool>, Task<SeekPlan>>> _seekers = new();
 
@@ -54,7 +54,7 @@ public sealed class SeekRegistry
             SeekPlan[] plans;
             try
             {
-                plans = await Task.WhenAll(asked).WaitAsync(PlanPatience).ConfigureAwait(false);
+                plans = await Task.WhenAll(asked).WaitAsync(PlanPatience, time).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
