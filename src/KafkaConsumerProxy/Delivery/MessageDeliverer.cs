@@ -123,44 +123,17 @@ public sealed class MessageDeliverer
     /// </param>
     public async Task<MessageDisposition> DeliverAsync(KafkaRecord record, CancellationToken abandon, SemaphoreSlim? inFlight = null)
     {
-        // The first attempt is made here, and when it succeeds (nearly always) the message is done without the loop's
-        // batch list, outcome callback and failure bookkeeping: the same steps as the loop's first attempt, in the same
-        // order. Any other answer goes on in the loop as its first attempt (docs/PERFORMANCE.md, "single message").
         if (record.PassedBySeek is { } pass)
         {
             inFlight?.Release();
             return await SkipAsync(record, SeekDetails(pass), abandon, pass.By).ConfigureAwait(false);
         }
 
-        var slot = _http.Hosts.NextSlot();
-        DeliveryResult? sent;
-        _metrics.OnAttemptStarted(_route.Name);
-        try
-        {
-            sent = await SendAsync(record, null, null, slot, 1, abandon).ConfigureAwait(false);
-        }
-        finally
-        {
-            inFlight?.Release();
-        }
-
-        if (sent is not { } result)
-        {
-            _metrics.OnAttemptNotSent(_route.Name);
-            return MessageDisposition.Abandoned;
-        }
-
-        if (!result.IsSuccess)
-        {
-            var outcome = new SingleOutcome();
-            await DeliverCoreAsync([record], asBatch: false, outcome.Finished, abandon, inFlight, (slot, result)).ConfigureAwait(false);
-            return outcome.Disposition;
-        }
-
-        _metrics.OnAttempt(_route.Name, result.OutcomeLabel, result.Elapsed);
-        LogIfSlow(record, result);
-        _metrics.OnDelivered(_route.Name);
-        return MessageDisposition.Delivered;
+        // The same loop as a batch's, as a batch of one sent without the JSON array: no separate first attempt
+        // (docs/PERFORMANCE.md, "Fix 2, undone").
+        var outcome = new SingleOutcome();
+        await DeliverCoreAsync([record], asBatch: false, outcome.Finished, abandon, inFlight).ConfigureAwait(false);
+        return outcome.Disposition;
     }
 
     /// <summary>
@@ -207,11 +180,9 @@ public sealed class MessageDeliverer
     }
 
     /// <summary>The one delivery loop; <paramref name="asBatch"/> sends a JSON array even for one message.</summary>
-    /// <param name="made">The host slot and the result of a first attempt already made (and counted as started) by
-    /// <see cref="DeliverAsync"/>; the loop goes on from there. Null: the loop makes the first attempt.</param>
-    private async Task DeliverCoreAsync(List<KafkaRecord> batch, bool asBatch, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon, SemaphoreSlim? inFlight, (int Slot, DeliveryResult Result)? made = null)
+    private async Task DeliverCoreAsync(List<KafkaRecord> batch, bool asBatch, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon, SemaphoreSlim? inFlight)
     {
-        var slot = made?.Slot ?? _http.Hosts.NextSlot();
+        var slot = _http.Hosts.NextSlot();
         var retry = asBatch ? new List<long>() : null;
         var failures = new FailureHistory(_time, _manualSkip);
         var firstFailureAt = default(DateTimeOffset);
@@ -220,28 +191,21 @@ public sealed class MessageDeliverer
         {
             for (var attempt = 1; ; attempt++)
             {
-                DeliveryResult? sent;
-                if (attempt == 1 && made is { } firstAttempt)
+                if (!await TakeSlotAsync(inFlight, attempt, abandon).ConfigureAwait(false))
                 {
-                    sent = firstAttempt.Result;
+                    return;
                 }
-                else
-                {
-                    if (!await TakeSlotAsync(inFlight, attempt, abandon).ConfigureAwait(false))
-                    {
-                        return;
-                    }
 
-                    retry?.Clear();
-                    _metrics.OnAttemptStarted(_route.Name);
-                    try
-                    {
-                        sent = await SendAsync(batch[0], asBatch ? batch : null, retry, slot, attempt, abandon).ConfigureAwait(false);
-                    }
-                    finally
-                    {
-                        inFlight?.Release();
-                    }
+                retry?.Clear();
+                DeliveryResult? sent;
+                _metrics.OnAttemptStarted(_route.Name);
+                try
+                {
+                    sent = await SendAsync(batch[0], asBatch ? batch : null, retry, slot, attempt, abandon).ConfigureAwait(false);
+                }
+                finally
+                {
+                    inFlight?.Release();
                 }
 
                 if (sent is not { } result)
