@@ -9,14 +9,20 @@ public sealed record DeliverySettings
     /// </summary>
     public int AsyncConcurrency { get; init; }
 
+    public static readonly RouteKey AsyncConcurrencyKey = RouteKey.Integer("async_concurrency", 0, 10_000, 0);
+
     /// <summary><c>ordering</c>: with <c>async_concurrency</c> &gt; 0 only; default <see cref="DeliveryOrdering.Key"/>.</summary>
     public DeliveryOrdering Ordering { get; init; } = RouteDefaults.Ordering;
+
+    public static readonly RouteKey OrderingKey = RouteKey.Choice("ordering", RouteDefaults.Ordering);
 
     /// <summary>
     /// <c>max_pending</c>: fetched but unfinished messages per partition; fetching of the partition pauses at this
     /// bound and resumes at half of it. Default <see cref="RouteDefaults.MaxPending"/>.
     /// </summary>
     public int MaxPending { get; init; } = RouteDefaults.MaxPending;
+
+    public static readonly RouteKey MaxPendingKey = RouteKey.Integer("max_pending", 1, 1_000_000, RouteDefaults.MaxPending);
 
     /// <summary>
     /// <c>max_pending_bytes</c>: key + value bytes of fetched but unfinished messages per route member, over all its
@@ -25,11 +31,17 @@ public sealed record DeliverySettings
     /// </summary>
     public int MaxPendingBytes { get; init; } = RouteDefaults.MaxPendingBytes;
 
+    public static readonly RouteKey MaxPendingBytesKey = RouteKey.Integer("max_pending_bytes", RouteDefaults.MinPendingBytes, RouteDefaults.MaxMaxPendingBytes, RouteDefaults.MaxPendingBytes);
+
     /// <summary><c>format</c>: the request body; default <see cref="RequestFormat.Form"/>.</summary>
     public RequestFormat Format { get; init; } = RouteDefaults.Format;
 
+    public static readonly RouteKey FormatKey = RouteKey.Choice("format", RouteDefaults.Format);
+
     /// <summary><c>content_type</c>: the Content-Type of <c>format: raw</c>; default <see cref="RouteDefaults.RawContentType"/>.</summary>
     public string ContentType { get; init; } = RouteDefaults.RawContentType;
+
+    public static readonly RouteKey ContentTypeKey = RouteKey.String("content_type", RouteDefaults.RawContentType);
 
     /// <summary>
     /// <c>cloudevents_type</c>: the <c>type</c> attribute of the events <c>format: cloudevents</c> makes from plain
@@ -37,11 +49,17 @@ public sealed record DeliverySettings
     /// </summary>
     public string CloudEventsType { get; init; } = RouteDefaults.CloudEventsType;
 
+    public static readonly RouteKey CloudEventsTypeKey = RouteKey.String("cloudevents_type", RouteDefaults.CloudEventsType);
+
     /// <summary><c>batch_size</c>: messages per request (<c>format: json</c> or <c>cloudevents</c> only); 1 = no batching (default).</summary>
     public int BatchSize { get; init; } = RouteDefaults.BatchSize;
 
+    public static readonly RouteKey BatchSizeKey = RouteKey.Integer("batch_size", 1, 10_000, RouteDefaults.BatchSize);
+
     /// <summary><c>batch_linger_ms</c>: how long a batch that is not full may wait for more messages; default <see cref="RouteDefaults.BatchLingerMs"/>.</summary>
     public int BatchLingerMs { get; init; } = RouteDefaults.BatchLingerMs;
+
+    public static readonly RouteKey BatchLingerMsKey = RouteKey.Integer("batch_linger_ms", 0, 60_000, RouteDefaults.BatchLingerMs);
 
     /// <summary>
     /// <c>max_requests_per_second</c>: requests (attempts, retries included) the route sends per second at most, shared
@@ -49,12 +67,18 @@ public sealed record DeliverySettings
     /// </summary>
     public int? MaxRequestsPerSecond { get; init; }
 
+    public static readonly RouteKey MaxRequestsPerSecondKey = RouteKey.Integer("max_requests_per_second", 1, RouteDefaults.MaxRequestsPerSecondLimit, null);
+
     /// <summary>
     /// <c>adaptive_concurrency</c>: with <c>async_concurrency</c> &gt; 0, the in-flight limit adapts between 1 and
     /// <c>async_concurrency</c> to the endpoint's answers and latency. Default false: the limit is fixed.
     /// </summary>
     public bool AdaptiveConcurrency { get; init; }
 
+    public static readonly RouteKey AdaptiveConcurrencyKey = RouteKey.Boolean("adaptive_concurrency", false);
+
     /// <summary><c>limit</c>: the name of a shared budget of <c>kcp.yaml</c>'s <c>limits</c>; null = none.</summary>
     public string? Limit { get; init; }
+
+    public static readonly RouteKey LimitKey = RouteKey.String("limit");
 }

@@ -8,8 +8,6 @@ namespace KafkaConsumerProxy.Configuration;
 /// </summary>
 internal static class EndpointSecurityReader
 {
-    private static readonly string[] Schemes = ["http", "https"];
-
     /// <summary>
     /// The keys of a secure endpoint: <c>scheme</c> and <c>tls_*</c>. Files are resolved against the route file's
     /// directory and read now, with the code that reads them for connections.
@@ -17,12 +15,12 @@ internal static class EndpointSecurityReader
     public static RouteDefinition Read(MapReader r, RouteDefinition route, List<ConfigError> errors)
     {
         var before = r.ErrorCount;
-        var scheme = r.Choice("scheme", Schemes);
-        var caFile = r.OptionalString("tls_ca_file");
-        var serverName = r.OptionalString("tls_server_name");
-        var certFile = r.OptionalString("tls_client_cert_file");
-        var keyFile = r.OptionalString("tls_client_key_file");
-        var insecure = r.Bool("tls_insecure_skip_verify", required: false);
+        var scheme = r.Choice(TlsSettings.SchemeKey);
+        var caFile = r.String(TlsSettings.CaFileKey);
+        var serverName = r.String(TlsSettings.ServerNameKey);
+        var certFile = r.String(TlsSettings.ClientCertFileKey);
+        var keyFile = r.String(TlsSettings.ClientKeyFileKey);
+        var insecure = r.Bool(TlsSettings.InsecureSkipVerifyKey);
         var baseDir = Path.GetDirectoryName(r.File)!;
         string? Resolve(string? path) => path is null ? null : Path.GetFullPath(Path.Combine(baseDir, path));
         var tls = new TlsSettings

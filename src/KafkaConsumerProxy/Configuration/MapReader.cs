@@ -25,6 +25,21 @@ internal sealed class MapReader(string file, MappingNode map, List<ConfigError> 
 
     public string RequiredString(string key) => String(key, required: true) ?? "";
 
+    /// <summary>A string key as <paramref name="key"/> declares it: "" when a required key is missing, null when an optional one is.</summary>
+    public string? String(RouteKey key) => key.Required ? RequiredString(key.Name) : OptionalString(key.Name);
+
+    /// <summary>An integer key within the range <paramref name="key"/> declares.</summary>
+    public int? Int(RouteKey key) => Int(key.Name, key.Min, key.Max, key.Required);
+
+    /// <summary>A true/false key as <paramref name="key"/> declares it.</summary>
+    public bool? Bool(RouteKey key) => Bool(key.Name, key.Required);
+
+    /// <summary>One of the choices <paramref name="key"/> declares.</summary>
+    public string? Choice(RouteKey key) => Choice(key.Name, [.. key.Choices]);
+
+    /// <summary>A list of integers within the range <paramref name="key"/> declares.</summary>
+    public IReadOnlyList<int>? IntList(RouteKey key) => IntList(key.Name, key.Min, key.Max);
+
     public string? OptionalString(string key) => String(key, required: false);
 
     public int? Int(string key, int min, int max, bool required)

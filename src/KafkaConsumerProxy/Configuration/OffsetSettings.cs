@@ -6,8 +6,12 @@ public sealed record OffsetSettings
     /// <summary><c>message_delivery_guarantees</c>: default <see cref="RouteDefaults.MessageDeliveryGuarantees"/>.</summary>
     public DeliveryGuarantee MessageDeliveryGuarantees { get; init; } = RouteDefaults.MessageDeliveryGuarantees;
 
+    public static readonly RouteKey MessageDeliveryGuaranteesKey = RouteKey.Integer("message_delivery_guarantees", 1, 3, (int)RouteDefaults.MessageDeliveryGuarantees);
+
     /// <summary><c>commit_interval_ms</c>: commit period in mode 1; default <see cref="RouteDefaults.CommitIntervalMs"/>.</summary>
     public int CommitIntervalMs { get; init; } = RouteDefaults.CommitIntervalMs;
+
+    public static readonly RouteKey CommitIntervalMsKey = RouteKey.Integer("commit_interval_ms", 1, 3_600_000, RouteDefaults.CommitIntervalMs);
 
     /// <summary>
     /// <c>max_uncommitted</c>: how far delivery of a partition may run ahead of its last successful commit, in offsets;
@@ -16,6 +20,10 @@ public sealed record OffsetSettings
     /// </summary>
     public int MaxUncommitted { get; init; } = RouteDefaults.MaxUncommitted;
 
+    public static readonly RouteKey MaxUncommittedKey = RouteKey.Integer("max_uncommitted", 0, RouteDefaults.MaxMaxUncommitted, RouteDefaults.MaxUncommitted);
+
     /// <summary><c>use_saved_offset_time</c>: seconds; see offset anomalies. Negative disables restoring (required).</summary>
     public int UseSavedOffsetTime { get; init; }
+
+    public static readonly RouteKey UseSavedOffsetTimeKey = RouteKey.RequiredInteger("use_saved_offset_time", int.MinValue, int.MaxValue);
 }

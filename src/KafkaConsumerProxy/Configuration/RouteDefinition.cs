@@ -66,7 +66,8 @@ public enum RequestFormat
 /// Loaded from one file of <c>routes_dir</c>; key names follow the route files of the previous service, and the file
 /// keeps them flat. In code the settings are grouped by what they govern: <see cref="Endpoint"/>, <see cref="Retry"/>,
 /// <see cref="Delivery"/>, <see cref="Offsets"/> and <see cref="DeadLetter"/>.
-/// Defaults are declared in <see cref="RouteDefaults"/>.
+/// Default values are declared in <see cref="RouteDefaults"/>; each key's name, range and default is declared once as a
+/// <see cref="RouteKey"/> field next to the property it sets (listed by <see cref="RouteKeys.All"/>).
 /// </summary>
 public sealed record RouteDefinition
 {
@@ -78,17 +79,29 @@ public sealed record RouteDefinition
 
     public required string Topic { get; init; }
 
+    public static readonly RouteKey TopicKey = RouteKey.RequiredString("topic");
+
     public required string Group { get; init; }
+
+    public static readonly RouteKey GroupKey = RouteKey.RequiredString("group");
 
     /// <summary><c>cluster</c>: name of an entry of <c>clusters</c>; default <c>default</c>.</summary>
     public string Cluster { get; init; } = RouteDefaults.Cluster;
 
+    public static readonly RouteKey ClusterKey = RouteKey.String("cluster", RouteDefaults.Cluster);
+
     /// <summary><c>concurrency</c>: members of the consumer group this process runs for the route.</summary>
     public required int Concurrency { get; init; }
 
+    public static readonly RouteKey ConcurrencyKey = RouteKey.RequiredInteger("concurrency", 1, 256);
+
     public IReadOnlyDictionary<string, string> ConsumerConf { get; init; } = new Dictionary<string, string>();
 
+    public static readonly RouteKey ConsumerConfKey = RouteKey.Mapping("consumer_conf");
+
     public IReadOnlyDictionary<string, string> ConsumerTopicConf { get; init; } = new Dictionary<string, string>();
+
+    public static readonly RouteKey ConsumerTopicConfKey = RouteKey.Mapping("consumer_topic_conf");
 
     /// <summary>Where and how requests are sent and answers judged.</summary>
     public EndpointSettings Endpoint { get; init; } = new();

@@ -8,11 +8,6 @@ namespace KafkaConsumerProxy.Configuration;
 /// </summary>
 internal static class RouteReader
 {
-    private static readonly string[] ResponseChecks = ["errno", "status"];
-    private static readonly string[] Orderings = ["key", "none"];
-    private static readonly string[] Formats = ["form", "json", "raw", "cloudevents"];
-    private static readonly string[] Backoffs = ["constant", "exponential"];
-
     /// <summary>The route of <paramref name="file"/>, or null after adding its errors to <paramref name="errors"/>.</summary>
     public static RouteDefinition? Read(string file, string name, Dictionary<string, ClusterDefinition>? clusters, Dictionary<string, LimitDefinition>? limits, List<ConfigError> errors)
     {
@@ -23,15 +18,15 @@ internal static class RouteReader
 
         var before = errors.Count;
         var r = new MapReader(file, root, errors);
-        var topic = r.RequiredString("topic");
+        var topic = r.RequiredString(RouteDefinition.TopicKey.Name);
         if (topic.Length > 0 && !IsKafkaTopicName(topic))
             r.Error("topic", topic, "must be a Kafka topic name: 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-', and not '.' or '..'");
-        var group = r.RequiredString("group");
+        var group = r.RequiredString(RouteDefinition.GroupKey.Name);
         if (group.Any(char.IsControl))
             r.Error("group", group, $"must be a consumer group id without {ConfigLoader.ControlCharacters}");
 
         var beforeCluster = errors.Count;
-        var cluster = r.OptionalString("cluster");
+        var cluster = r.String(RouteDefinition.ClusterKey);
         if (clusters is not null && errors.Count == beforeCluster && !clusters.ContainsKey(cluster ?? RouteDefaults.Cluster))
         {
             var defined = clusters.Count == 0 ? "none" : string.Join(", ", clusters.Keys.Order(StringComparer.Ordinal));
@@ -39,9 +34,9 @@ internal static class RouteReader
             r.Error("cluster", cluster ?? RouteDefaults.Cluster, $"unknown cluster; defined clusters: {defined}{implicitNote}");
         }
 
-        var hostText = r.RequiredString("host");
+        var hostText = r.RequiredString(EndpointSettings.HostKey.Name);
         var hosts = hostText.Split(',', StringSplitOptions.TrimEntries);
-        var port = r.Int("port", 1, 65535, required: true);
+        var port = r.Int(EndpointSettings.PortKey);
         if (hostText.Length > 0 && hosts.Any(h => h.Length == 0 || h.Contains("://", StringComparison.Ordinal) || h.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))))
         {
             r.Error("host", hostText, "must be one or more host names or IP addresses separated by ',', without empty entries, scheme or path");
@@ -52,37 +47,37 @@ internal static class RouteReader
                 r.Error("host", hostText, problem);
         }
 
-        var url = r.RequiredString("url");
+        var url = r.RequiredString(EndpointSettings.UrlKey.Name);
         if (url.Length > 0 && !url.StartsWith('/'))
             r.Error("url", url, "must be a path starting with '/'");
         else if (url.Length > 0 && EndpointRules.UrlProblem(url) is { } urlProblem)
             r.Error("url", url, urlProblem);
 
-        var domain = r.OptionalString("domain");
+        var domain = r.String(EndpointSettings.DomainKey);
         if (domain is not null && EndpointRules.DomainProblem(domain) is { } domainProblem)
             r.Error("domain", domain, domainProblem);
 
         // Read in this order: errors are listed, and unknown keys matched, in the order keys are read.
-        var concurrency = r.Int("concurrency", 1, 256, required: true) ?? 0;
-        var canSkip = r.Bool("can_skip", required: true) ?? false;
-        var retryNums = r.Int("retry_nums", 0, int.MaxValue, required: true) ?? 0;
-        var retryIntervalMs = r.Int("retry_interval_ms", 0, int.MaxValue, required: true) ?? 0;
-        var connTimeoutMs = r.Int("conn_timeout_ms", 1, int.MaxValue, required: true) ?? 0;
-        var execTimeoutMs = r.Int("exec_timeout_ms", 1, int.MaxValue, required: true) ?? 0;
-        var useSavedOffsetTime = r.Int("use_saved_offset_time", int.MinValue, int.MaxValue, required: true) ?? 0;
-        var slowTimeMs = r.Int("slow_time_ms", 1, int.MaxValue, required: false);
-        var consumerConf = r.Conf("consumer_conf");
-        var consumerTopicConf = r.Conf("consumer_topic_conf");
-        var asyncConcurrency = r.Int("async_concurrency", 0, 10000, required: false) ?? 0;
-        var guarantees = (DeliveryGuarantee)(r.Int("message_delivery_guarantees", 1, 3, required: false) ?? (int)RouteDefaults.MessageDeliveryGuarantees);
-        var responseCheck = r.Choice("response_check", ResponseChecks) switch
+        var concurrency = r.Int(RouteDefinition.ConcurrencyKey) ?? 0;
+        var canSkip = r.Bool(RetrySettings.CanSkipKey) ?? false;
+        var retryNums = r.Int(RetrySettings.RetryNumsKey) ?? 0;
+        var retryIntervalMs = r.Int(RetrySettings.RetryIntervalMsKey) ?? 0;
+        var connTimeoutMs = r.Int(EndpointSettings.ConnTimeoutMsKey) ?? 0;
+        var execTimeoutMs = r.Int(EndpointSettings.ExecTimeoutMsKey) ?? 0;
+        var useSavedOffsetTime = r.Int(OffsetSettings.UseSavedOffsetTimeKey) ?? 0;
+        var slowTimeMs = r.Int(EndpointSettings.SlowTimeMsKey);
+        var consumerConf = r.Conf(RouteDefinition.ConsumerConfKey.Name);
+        var consumerTopicConf = r.Conf(RouteDefinition.ConsumerTopicConfKey.Name);
+        var asyncConcurrency = r.Int(DeliverySettings.AsyncConcurrencyKey) ?? 0;
+        var guarantees = (DeliveryGuarantee)(r.Int(OffsetSettings.MessageDeliveryGuaranteesKey) ?? (int)RouteDefaults.MessageDeliveryGuarantees);
+        var responseCheck = r.Choice(EndpointSettings.ResponseCheckKey) switch
         {
             "status" => ResponseCheck.Status,
             "errno" => ResponseCheck.Errno,
             _ => RouteDefaults.ResponseCheck,
         };
-        var commitIntervalMs = r.Int("commit_interval_ms", 1, 3_600_000, required: false) ?? RouteDefaults.CommitIntervalMs;
-        var maxUncommitted = r.Int("max_uncommitted", 0, RouteDefaults.MaxMaxUncommitted, required: false) ?? RouteDefaults.MaxUncommitted;
+        var commitIntervalMs = r.Int(OffsetSettings.CommitIntervalMsKey) ?? RouteDefaults.CommitIntervalMs;
+        var maxUncommitted = r.Int(OffsetSettings.MaxUncommittedKey) ?? RouteDefaults.MaxUncommitted;
         var route = new RouteDefinition
         {
             Name = name,
@@ -138,13 +133,13 @@ internal static class RouteReader
     private static RouteDefinition ReadThroughputKeys(MapReader r, RouteDefinition route)
     {
         var before = r.ErrorCount;
-        var ordering = r.Choice("ordering", Orderings);
-        var maxPending = r.Int("max_pending", 1, 1_000_000, required: false);
-        var maxPendingBytes = r.Int("max_pending_bytes", RouteDefaults.MinPendingBytes, RouteDefaults.MaxMaxPendingBytes, required: false);
-        var format = r.Choice("format", Formats);
-        var contentType = r.OptionalString("content_type");
-        var batchSize = r.Int("batch_size", 1, 10_000, required: false);
-        var linger = r.Int("batch_linger_ms", 0, 60_000, required: false);
+        var ordering = r.Choice(DeliverySettings.OrderingKey);
+        var maxPending = r.Int(DeliverySettings.MaxPendingKey);
+        var maxPendingBytes = r.Int(DeliverySettings.MaxPendingBytesKey);
+        var format = r.Choice(DeliverySettings.FormatKey);
+        var contentType = r.String(DeliverySettings.ContentTypeKey);
+        var batchSize = r.Int(DeliverySettings.BatchSizeKey);
+        var linger = r.Int(DeliverySettings.BatchLingerMsKey);
         route = route with
         {
             Delivery = route.Delivery with
@@ -190,14 +185,14 @@ internal static class RouteReader
     private static RouteDefinition ReadPolicyKeys(MapReader r, RouteDefinition route, Dictionary<string, ClusterDefinition>? clusters, Dictionary<string, LimitDefinition>? limits)
     {
         var before = r.ErrorCount;
-        var backoff = r.Choice("retry_backoff", Backoffs);
-        var maxInterval = r.Int("retry_max_interval_ms", 1, 86_400_000, required: false);
-        var skipOn = r.IntList("skip_on_status", 100, 599);
-        var rate = r.Int("max_requests_per_second", 1, RouteDefaults.MaxRequestsPerSecondLimit, required: false);
-        var adaptive = r.Bool("adaptive_concurrency", required: false);
-        var limit = r.OptionalString("limit");
-        var deadLetterTopic = r.OptionalString("dead_letter_topic");
-        var deadLetterCluster = r.OptionalString("dead_letter_cluster");
+        var backoff = r.Choice(RetrySettings.BackoffKey);
+        var maxInterval = r.Int(RetrySettings.RetryMaxIntervalMsKey);
+        var skipOn = r.IntList(RetrySettings.SkipOnStatusKey);
+        var rate = r.Int(DeliverySettings.MaxRequestsPerSecondKey);
+        var adaptive = r.Bool(DeliverySettings.AdaptiveConcurrencyKey);
+        var limit = r.String(DeliverySettings.LimitKey);
+        var deadLetterTopic = r.String(DeadLetterSettings.TopicKey);
+        var deadLetterCluster = r.String(DeadLetterSettings.ClusterKey);
         route = route with
         {
             Retry = route.Retry with
@@ -252,7 +247,7 @@ internal static class RouteReader
     private static RouteDefinition ReadCloudEventsKeys(MapReader r, RouteDefinition route)
     {
         var before = r.ErrorCount;
-        var type = r.OptionalString("cloudevents_type");
+        var type = r.String(DeliverySettings.CloudEventsTypeKey);
         if (r.ErrorCount != before)
             return route;
 

@@ -1,0 +1,102 @@
+using System.Reflection;
+
+namespace KafkaConsumerProxy.Configuration;
+
+/// <summary>What a route key holds, as a JSON Schema would name it.</summary>
+public enum RouteKeyKind
+{
+    /// <summary>A non-empty string.</summary>
+    String,
+
+    /// <summary>A whole number within <see cref="RouteKey.Min"/> and <see cref="RouteKey.Max"/>.</summary>
+    Integer,
+
+    /// <summary><c>true</c> or <c>false</c>, in any case.</summary>
+    Boolean,
+
+    /// <summary>One of <see cref="RouteKey.Choices"/>, matched case-insensitively.</summary>
+    Choice,
+
+    /// <summary>A list of whole numbers, each within <see cref="RouteKey.Min"/> and <see cref="RouteKey.Max"/>.</summary>
+    IntegerList,
+
+    /// <summary>A mapping of names to values (<c>consumer_conf</c>, <c>auth</c>, <c>headers</c>).</summary>
+    Mapping,
+}
+
+/// <summary>
+/// One key of a route file, declared once next to the property it sets: whether it must be written, the range of an
+/// integer (of each entry of an integer list), the choices of a string and the value an absent key takes. The route
+/// reader reads each key with its declaration, the README's route-key table is tested against them, and
+/// <see cref="RouteKeys.All"/> lists them for a JSON Schema generator.
+/// </summary>
+public sealed record RouteKey(string Name, RouteKeyKind Kind)
+{
+    /// <summary>True when a route file must write the key.</summary>
+    public bool Required { get; init; }
+
+    /// <summary>The smallest value of an integer key (or list entry); <see cref="int.MinValue"/> when unbounded.</summary>
+    public int Min { get; init; } = int.MinValue;
+
+    /// <summary>The largest value of an integer key (or list entry); <see cref="int.MaxValue"/> when unbounded.</summary>
+    public int Max { get; init; } = int.MaxValue;
+
+    /// <summary>The values a <see cref="RouteKeyKind.Choice"/> key allows, as a file writes them.</summary>
+    public IReadOnlyList<string> Choices { get; init; } = [];
+
+    /// <summary>
+    /// The value an absent key takes, as a file would write it (an <see cref="int"/>, a <see cref="bool"/> or a
+    /// <see cref="string"/>); null for a required key and for one whose absence means "none".
+    /// </summary>
+    public object? Default { get; init; }
+
+    /// <summary>A required integer key from <paramref name="min"/> to <paramref name="max"/>.</summary>
+    public static RouteKey RequiredInteger(string name, int min, int max) => new(name, RouteKeyKind.Integer) { Required = true, Min = min, Max = max };
+
+    /// <summary>An optional integer key from <paramref name="min"/> to <paramref name="max"/>; null default = none.</summary>
+    public static RouteKey Integer(string name, int min, int max, int? defaultValue) => new(name, RouteKeyKind.Integer) { Min = min, Max = max, Default = defaultValue };
+
+    /// <summary>An optional key whose choices are the names of <typeparamref name="TEnum"/> in lower case.</summary>
+    public static RouteKey Choice<TEnum>(string name, TEnum defaultValue)
+        where TEnum : struct, Enum =>
+        new(name, RouteKeyKind.Choice) { Choices = [.. Enum.GetNames<TEnum>().Select(Spelled)], Default = Spelled(defaultValue.ToString()) };
+
+    /// <summary>An optional true/false key.</summary>
+    public static RouteKey Boolean(string name, bool defaultValue) => new(name, RouteKeyKind.Boolean) { Default = defaultValue };
+
+    /// <summary>An optional mapping; absent means empty.</summary>
+    public static RouteKey Mapping(string name) => new(name, RouteKeyKind.Mapping);
+
+    /// <summary>The value of a <see cref="RouteKeyKind.Choice"/> key as <typeparamref name="TEnum"/>; null for null.</summary>
+    public static TEnum? Parse<TEnum>(string? written)
+        where TEnum : struct, Enum =>
+        written is null ? null : Enum.Parse<TEnum>(written, ignoreCase: true);
+
+#pragma warning disable CA1308 // Keys are written in lower case; this is a spelling, not a comparison.
+    private static string Spelled(string enumName) => enumName.ToLowerInvariant();
+#pragma warning restore CA1308
+
+    /// <summary>A required string key.</summary>
+    public static RouteKey RequiredString(string name) => new(name, RouteKeyKind.String) { Required = true };
+
+    /// <summary>An optional string key; null default = none.</summary>
+    public static RouteKey String(string name, string? defaultValue = null) => new(name, RouteKeyKind.String) { Default = defaultValue };
+}
+
+/// <summary>Every key a route file may hold, in the order the settings declare them.</summary>
+public static class RouteKeys
+{
+    /// <summary>The declarations of <see cref="RouteDefinition"/> and its grouped settings.</summary>
+    public static IReadOnlyList<RouteKey> All { get; } =
+    [
+        .. Declared(typeof(RouteDefinition)), .. Declared(typeof(EndpointSettings)), .. Declared(typeof(TlsSettings)),
+        .. Declared(typeof(RetrySettings)), .. Declared(typeof(DeliverySettings)), .. Declared(typeof(OffsetSettings)),
+        .. Declared(typeof(DeadLetterSettings)),
+    ];
+
+    private static IEnumerable<RouteKey> Declared(Type settings) =>
+        settings.GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f.FieldType == typeof(RouteKey))
+            .OrderBy(f => f.MetadataToken)
+            .Select(f => (RouteKey)f.GetValue(null)!);
+}
