@@ -21,6 +21,15 @@ namespace KafkaConsumerProxy.Delivery;
 /// <c>application/cloudevents-batch+json</c> array of the same events in the JSON format.
 /// One instance per route, shared by all its workers.
 /// </summary>
+/// <remarks>
+/// Written by hand rather than with the CloudNative.CloudEvents SDK, which the tests use to read what kcp sends. The SDK
+/// cannot produce three things kcp does: a structured-mode record is forwarded as its value byte for byte, where the
+/// SDK's <c>JsonEventFormatter</c> decodes it into a <c>CloudEvent</c> and writes it anew (its own member order and
+/// number and string text); a record that claims to be a CloudEvent but is not a valid one is delivered as a new event
+/// whose <see cref="InvalidAttribute"/> names the problem, where the SDK's readers throw on the first problem with texts
+/// of their own; and every event of a batch is written straight into the request body, with no <c>CloudEvent</c>
+/// object, attribute dictionary and <c>Uri</c> per record.
+/// </remarks>
 public sealed class CloudEventMapping
 {
     /// <summary>The only CloudEvents version made and forwarded.</summary>
@@ -39,16 +48,16 @@ public sealed class CloudEventMapping
     public const string InvalidAttribute = "kcpinvalid";
 
     /// <summary>Kafka binding: the prefix of a binary-mode event's attribute headers.</summary>
-    private const string KafkaAttributePrefix = "ce_";
+    internal const string KafkaAttributePrefix = "ce_";
 
-    private const string StructuredMediaType = "application/cloudevents+json";
+    internal const string StructuredMediaType = "application/cloudevents+json";
     private const string Hex = "0123456789ABCDEF";
 
     /// <summary>The last millisecond <see cref="DateTime"/> can hold (9999-12-31T23:59:59.999Z).</summary>
     private const long MaxTimestampMs = 253_402_300_799_999;
 
     /// <summary>More <c>ce_*</c> headers than this (64) make a record no CloudEvent: the duplicate check is quadratic.</summary>
-    private const int MaxAttributes = 64;
+    internal const int MaxAttributes = 64;
 
     private readonly string _cluster;
     private readonly string _type;
@@ -111,14 +120,14 @@ public sealed class CloudEventMapping
             return new Inspection(RecordKind.New, -1, DefaultContentType, null);
 
         var contentType = contentTypeIndex < 0 ? null : headers[contentTypeIndex].Value;
-        var usableContentType = contentType is not null && IsMediaType(contentType);
-        if (usableContentType && IsCloudEventsMediaType(contentType!, out var structured))
+        var usableContentType = contentType is not null && CloudEventChecks.IsMediaType(contentType);
+        if (usableContentType && CloudEventChecks.IsCloudEventsMediaType(contentType!, out var structured))
         {
             // The Kafka binding: a CloudEvents content type means structured mode, whatever ce_ headers there are.
             // A new event made of it must not carry that content type: it would read as structured mode again.
             if (!structured)
                 return new Inspection(RecordKind.New, contentTypeIndex, DefaultContentType, "content-type is a CloudEvents format other than application/cloudevents+json; only JSON structured events are forwarded as they are");
-            return StructuredProblem(record.Value) is { } problem
+            return CloudEventChecks.StructuredProblem(record.Value) is { } problem
                 ? new Inspection(RecordKind.New, contentTypeIndex, DefaultContentType, problem)
                 : new Inspection(RecordKind.Structured, contentTypeIndex, ContentTypeText(contentType!), null);
         }
@@ -126,7 +135,7 @@ public sealed class CloudEventMapping
         var newContentType = usableContentType ? ContentTypeText(contentType!) : DefaultContentType;
         if (hasAttributes)
         {
-            if (BinaryProblem(headers) is { } problem)
+            if (CloudEventChecks.BinaryProblem(headers) is { } problem)
                 return new Inspection(RecordKind.New, contentTypeIndex, newContentType, problem);
             if (contentType is not null && !usableContentType)
                 return new Inspection(RecordKind.New, contentTypeIndex, newContentType, "content-type is not a media type of printable ASCII");
@@ -237,7 +246,7 @@ public sealed class CloudEventMapping
             json.WriteString("datacontenttype"u8, inspection.ContentType);
         if (record.Value is { } value)
         {
-            if (inspection.ContentType is not null && IsJsonMediaType(inspection.ContentType) && IsJson(value))
+            if (inspection.ContentType is not null && CloudEventChecks.IsJsonMediaType(inspection.ContentType) && CloudEventChecks.IsJson(value))
             {
                 json.WritePropertyName("data"u8);
                 json.WriteRawValue(value, skipInputValidation: true);
@@ -345,255 +354,6 @@ public sealed class CloudEventMapping
     // A key is the subject when it is non-empty text (the spec wants a non-empty string without control characters).
     private static bool IsSubject(byte[]? key) => key is { Length: > 0 } && IsCleanText(key);
 
-    // Why the ce_ headers are not a CloudEvent this code can forward, or null. Problems name headers percent-encoded.
-    private static string? BinaryProblem(IReadOnlyList<KafkaHeader> headers)
-    {
-        var required = 0;
-        var attributes = 0;
-        for (var i = 0; i < headers.Count; i++)
-        {
-            var (name, value) = headers[i];
-            if (!name.StartsWith(KafkaAttributePrefix, StringComparison.Ordinal))
-                continue;
-            if (++attributes > MaxAttributes)
-                return $"more than {MaxAttributes} ce_ record headers";
-            var attribute = name.AsSpan(KafkaAttributePrefix.Length);
-            if (!IsAttributeName(attribute))
-                return $"record header {RequestBuilder.PercentEncodeToString(Encoding.UTF8.GetBytes(name))} is not ce_ and a CloudEvents attribute name (a-z, 0-9)";
-            if (attribute is "data" or "datacontenttype")
-                return $"record header {name} is not an attribute of the Kafka binding (the content type is the content-type header)";
-            if (value is null or { Length: 0 })
-                return $"record header {name} is empty";
-            if (!IsCleanText(value))
-                return $"record header {name} is not UTF-8 text without control characters";
-            for (var j = 0; j < i; j++)
-            {
-                if (headers[j].Name.Length == name.Length && headers[j].Name == name)
-                    return $"record header {name} is given twice";
-            }
-
-            if (AttributeProblem(attribute, name, Encoding.UTF8.GetString(value), ref required) is { } problem)
-                return problem;
-        }
-
-        return MissingAttribute(required, KafkaAttributePrefix);
-    }
-
-    // Why a structured-mode value is not a CloudEvent that a JSON-format reader accepts, or null: one JSON object, nothing
-    // after it, with the required attributes, each attribute of its type, and data as its datacontenttype allows. A batch
-    // embeds the value as it is, so one event a reader refuses would make it refuse the whole batch.
-    private static string? StructuredProblem(byte[]? value)
-    {
-        const string NotAnObject = "value is not one JSON object";
-        if (value is null || !Utf8.IsValid(value))
-            return NotAnObject;
-        var required = 0;
-        var attributes = 0;
-        var hasData = false;
-        var hasBase64 = false;
-        var dataToken = JsonTokenType.None;
-        string? dataContentType = null;
-        try
-        {
-            var reader = new Utf8JsonReader(value);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-                return NotAnObject;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                var name = reader.GetString()!;
-                reader.Read();
-                if (++attributes > MaxAttributes)
-                    return $"value has more than {MaxAttributes} members";
-                if (name == "data")
-                {
-                    hasData = true;
-                    dataToken = reader.TokenType;
-                    reader.Skip();
-                    continue;
-                }
-
-                if (name == "data_base64")
-                {
-                    if (reader.TokenType != JsonTokenType.String || !System.Buffers.Text.Base64.IsValid(reader.GetString()))
-                        return "data_base64 is not a base64 string";
-                    hasBase64 = true;
-                    continue;
-                }
-
-                if (!IsAttributeName(name))
-                    return $"member {RequestBuilder.PercentEncodeToString(Encoding.UTF8.GetBytes(name))} is not a CloudEvents attribute name (a-z, 0-9)";
-                if (reader.TokenType is JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False
-                    && name is not ("specversion" or "id" or "source" or "type" or "time" or "subject" or "datacontenttype" or "dataschema"))
-                {
-                    // An extension may be an integer or a boolean in the JSON format.
-                    if (reader.TokenType == JsonTokenType.Number && !reader.TryGetInt32(out _))
-                        return $"{name} is a number that is not a 32-bit integer";
-                    continue;
-                }
-
-                if (reader.TokenType != JsonTokenType.String)
-                    return $"{name} is not a string";
-                var text = reader.GetString()!;
-                if (text.Length == 0 || text.Any(char.IsControl))
-                    return $"{name} is empty or holds control characters";
-                if (AttributeProblem(name, name, text, ref required) is { } problem)
-                    return problem;
-                if (name == "datacontenttype")
-                {
-                    if (!IsMediaType(Encoding.UTF8.GetBytes(text)))
-                        return "datacontenttype is not a media type of printable ASCII";
-                    dataContentType = text;
-                }
-            }
-
-            if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
-                return NotAnObject;
-        }
-        catch (JsonException)
-        {
-            return NotAnObject;
-        }
-
-        if (MissingAttribute(required, "") is { } missing)
-            return missing;
-        if (hasData && hasBase64)
-            return "data and data_base64 are both given";
-        // Without datacontenttype the data is JSON (JSON format 3.1); with another type it must be a string.
-        if (hasData && dataToken is not (JsonTokenType.String or JsonTokenType.Null) && dataContentType is not null && !IsJsonMediaType(dataContentType))
-            return "data is not a string although datacontenttype is not JSON";
-        return null;
-    }
-
-    // The checks of one attribute's value, the same in both modes (label: the header or member that carried it). Sets
-    // the attribute's bit in required: specversion 1, id 2, source 4, type 8.
-    private static string? AttributeProblem(ReadOnlySpan<char> attribute, string label, string text, ref int required)
-    {
-        switch (attribute)
-        {
-            case "specversion":
-                if (text != SpecVersion)
-                    return $"{label} is not {SpecVersion}";
-                required |= 1;
-                break;
-            case "id":
-                required |= 2;
-                break;
-            case "source":
-                if (!Uri.TryCreate(text, UriKind.RelativeOrAbsolute, out _))
-                    return $"{label} is not a URI reference";
-                required |= 4;
-                break;
-            case "type":
-                required |= 8;
-                break;
-            case "time":
-                if (!IsRfc3339(Encoding.UTF8.GetBytes(text)))
-                    return $"{label} is not an RFC 3339 timestamp";
-                break;
-            case "dataschema":
-                if (!Uri.TryCreate(text, UriKind.Absolute, out _))
-                    return $"{label} is not an absolute URI";
-                break;
-        }
-
-        return null;
-    }
-
-    // The first required attribute missing from required (see AttributeProblem), named with prefix, or null.
-    private static string? MissingAttribute(int required, string prefix) =>
-        (required & 1) == 0 ? $"{prefix}specversion is missing"
-        : (required & 2) == 0 ? $"{prefix}id is missing"
-        : (required & 4) == 0 ? $"{prefix}source is missing"
-        : (required & 8) == 0 ? $"{prefix}type is missing"
-        : null;
-
-    // One complete JSON value and nothing after it.
-    private static bool IsJson(byte[] value)
-    {
-        if (value.Length == 0 || !Utf8.IsValid(value))
-            return false;
-        try
-        {
-            var reader = new Utf8JsonReader(value);
-            if (!reader.Read())
-                return false;
-            reader.Skip();
-            return !reader.Read();
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-    }
-
-    // CloudEvents attribute names: lower-case ASCII letters and digits (spec 1.0.2, "Attribute Naming Convention").
-    private static bool IsAttributeName(ReadOnlySpan<char> name)
-    {
-        if (name.IsEmpty)
-            return false;
-        foreach (var c in name)
-        {
-            if (c is not (>= 'a' and <= 'z' or >= '0' and <= '9'))
-                return false;
-        }
-
-        return true;
-    }
-
-    // type "/" subtype, optionally followed by ";" parameters, all printable ASCII: safe as a Content-Type header.
-    private static bool IsMediaType(ReadOnlySpan<byte> value)
-    {
-        var i = Token(value, 0);
-        if (i == 0 || i >= value.Length || value[i] != '/')
-            return false;
-        var end = Token(value, i + 1);
-        if (end == i + 1)
-            return false;
-        if (end == value.Length)
-            return true;
-        var rest = value[end..];
-        var semicolon = rest.TrimStart(" \t"u8);
-        if (semicolon.IsEmpty || semicolon[0] != ';')
-            return false;
-        foreach (var b in rest)
-        {
-            if (b is < 0x20 or > 0x7E && b != '\t')
-                return false;
-        }
-
-        return true;
-    }
-
-    private static int Token(ReadOnlySpan<byte> value, int start)
-    {
-        var i = start;
-        while (i < value.Length && (char.IsAsciiLetterOrDigit((char)value[i]) || value[i] is (byte)'!' or (byte)'#' or (byte)'$' or (byte)'%' or (byte)'&'
-                   or (byte)'\'' or (byte)'*' or (byte)'+' or (byte)'-' or (byte)'.' or (byte)'^' or (byte)'_' or (byte)'`' or (byte)'|' or (byte)'~'))
-            i++;
-        return i;
-    }
-
-    // application/cloudevents or application/cloudevents+{format} (case-insensitive); structured when the format is json.
-    private static bool IsCloudEventsMediaType(ReadOnlySpan<byte> value, out bool json)
-    {
-        var mediaType = MediaType(value);
-        json = Ascii.EqualsIgnoreCase(mediaType, StructuredMediaType);
-        return json || (mediaType.Length >= "application/cloudevents".Length && Ascii.EqualsIgnoreCase(mediaType[.."application/cloudevents".Length], "application/cloudevents"));
-    }
-
-    // application/json and any */*+json: the media types whose data the JSON format (3.1) holds as JSON.
-    private static bool IsJsonMediaType(string contentType)
-    {
-        var semicolon = contentType.IndexOf(';', StringComparison.Ordinal);
-        var mediaType = (semicolon < 0 ? contentType.AsSpan() : contentType.AsSpan(0, semicolon)).TrimEnd(" \t");
-        return mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
-    }
-
-    private static ReadOnlySpan<byte> MediaType(ReadOnlySpan<byte> value)
-    {
-        var semicolon = value.IndexOf((byte)';');
-        return (semicolon < 0 ? value : value[..semicolon]).TrimEnd(" \t"u8);
-    }
 
     private string ContentTypeText(byte[] bytes)
     {
