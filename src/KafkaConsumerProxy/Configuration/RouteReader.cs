@@ -257,7 +257,7 @@ internal static class RouteReader
             r.Error("cloudevents_type", type, problem);
         if (route.Delivery.Format == RequestFormat.CloudEvents)
         {
-            if (Delivery.CloudEventMapping.SourceProblem(route.Cluster, route.Topic) is { } sourceProblem)
+            if (CloudEventSource.Problem(route.Cluster, route.Topic) is { } sourceProblem)
                 r.Error("cluster", route.Cluster, sourceProblem);
             foreach (var header in route.Endpoint.Headers.Where(h => h.Key.StartsWith("ce-", StringComparison.OrdinalIgnoreCase)))
                 r.Error($"headers.{header.Key}", null, "must not be set with format: cloudevents, whose ce-* headers carry the event's attributes");

@@ -78,7 +78,7 @@ public sealed class CloudEventMapping
         _type = type;
         _typeHeader = HeaderValue(Encoding.UTF8.GetBytes(type));
         _topic = topic;
-        _source = Source(cluster, topic);
+        _source = CloudEventSource.Of(cluster, topic);
         _sourceHeader = HeaderValue(Encoding.UTF8.GetBytes(_source));
     }
 
@@ -87,19 +87,6 @@ public sealed class CloudEventMapping
         : this(route.Cluster, route.Topic, route.Delivery.CloudEventsType)
     {
     }
-
-    /// <summary>
-    /// <c>kafka://{cluster}/{topic}</c>. The loader accepts <c>format: cloudevents</c> only with a cluster name that is a
-    /// valid URI host here (<see cref="SourceProblem"/>); topic names are URI-safe characters only.
-    /// </summary>
-    public static string Source(string cluster, string topic) => string.Concat("kafka://", cluster, "/", topic);
-
-    /// <summary>Why <paramref name="cluster"/> cannot be the host of <see cref="Source"/>, or null.</summary>
-    public static string? SourceProblem(string cluster, string topic) =>
-        cluster.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_')
-        && Uri.TryCreate(Source(cluster, topic), UriKind.Absolute, out var uri) && uri.Host.Equals(cluster, StringComparison.OrdinalIgnoreCase)
-            ? null
-            : $"is the host of the CloudEvents source kafka://{cluster}/{topic} with format: cloudevents, so it must be a host name: letters, digits, '-', '.' and '_'";
 
     /// <summary>What a record is: a new event to make, or a CloudEvent to forward, and with which content type.</summary>
     internal Inspection Inspect(KafkaRecord record)
@@ -173,7 +160,7 @@ public sealed class CloudEventMapping
         headers.TryAddWithoutValidation("ce-specversion", SpecVersion);
         // Topic names are unreserved characters, '/' and digits need no encoding.
         headers.TryAddWithoutValidation("ce-id", id);
-        headers.TryAddWithoutValidation("ce-source", record.Topic == _topic ? _sourceHeader : HeaderValue(Encoding.UTF8.GetBytes(Source(_cluster, record.Topic))));
+        headers.TryAddWithoutValidation("ce-source", record.Topic == _topic ? _sourceHeader : HeaderValue(Encoding.UTF8.GetBytes(CloudEventSource.Of(_cluster, record.Topic))));
         headers.TryAddWithoutValidation("ce-type", _typeHeader);
         Span<char> time = stackalloc char[24];
         if (TryFormatTime(record.TimestampMs, time, out var written))
@@ -233,7 +220,7 @@ public sealed class CloudEventMapping
             record.Offset.TryFormat(id[length..], out written, default, CultureInfo.InvariantCulture);
             length += written;
             json.WriteString("id"u8, id[..length]);
-            json.WriteString("source"u8, record.Topic == _topic ? _source : Source(_cluster, record.Topic));
+            json.WriteString("source"u8, record.Topic == _topic ? _source : CloudEventSource.Of(_cluster, record.Topic));
             json.WriteString("type"u8, _type);
             Span<char> time = stackalloc char[24];
             if (TryFormatTime(record.TimestampMs, time, out written))
