@@ -18,7 +18,8 @@ namespace KafkaConsumerProxy.Consuming;
 /// with <c>ordering: none</c> it goes as soon as a slot is free.</item>
 /// </list>
 /// The consumer thread hands messages over through an unbounded queue whose size is bounded by pausing the
-/// partition at <c>max_pending</c> unfinished messages and resuming it at half of that, and by the member's
+/// partition (the worker asks; the member's consume thread, the only one that touches the consumer, applies it:
+/// <see cref="PartitionSession.ApplyFetch"/>) at <c>max_pending</c> unfinished messages and resuming it at half of that, and by the member's
 /// <c>max_pending_bytes</c> (<see cref="PendingBytes"/>); and, so that a takeover repeats little, by pausing it at
 /// <c>max_uncommitted</c> offsets past its last successful commit until a commit succeeds. Each message is tracked when it arrives and finished, in any
 /// order, when delivered or skipped, so commits never pass an unfinished one.
@@ -33,7 +34,6 @@ internal sealed class PartitionWorker
     private readonly Channel<KafkaRecord> _ready;
     private readonly CancellationTokenSource _abandon = new();
     private readonly MessageDeliverer _deliverer;
-    private readonly IConsumer<byte[]?, byte[]?> _consumer;
     private readonly KeyScheduler? _keys;
     private readonly SemaphoreSlim? _inFlight;
     private readonly int _maxPending;
@@ -45,6 +45,7 @@ internal sealed class PartitionWorker
     private readonly PendingBytes? _bytes;
     private readonly ILogger _logger;
     private readonly Action<PartitionWorker>? _faulted;
+    private readonly Action<PartitionWorker>? _fetchChanged;
     private bool _paused;
     private bool _pausedByCount;
     private bool _pausedByBytes;
@@ -56,7 +57,7 @@ internal sealed class PartitionWorker
     private long _uncommittedFrom = -1;
 
     // The offset after the last message enqueued (consumer thread only): a message below it was fetched again because a
-    // resume moved fetching to where it stood (see StartFetching), and is already here.
+    // resume moved fetching to where it stood (see PartitionSession.ApplyFetch), and is already here.
     private long _next = -1;
 
     // Set once the worker is stopped or faulted (under _pauseLock): see Leave.
@@ -77,23 +78,25 @@ internal sealed class PartitionWorker
     /// <param name="bytes">The member's bound of pending bytes (<c>max_pending_bytes</c>); null: none.</param>
     /// <param name="logger">Where a fault is logged.</param>
     /// <param name="faulted">Called once, from any thread, when the worker stopped after a fault.</param>
+    /// <param name="fetchChanged">Called, from any thread and under the worker's lock (so it must only note the request),
+    /// each time <see cref="IsPaused"/> changes: the member's consume thread then pauses or resumes fetching.</param>
     public PartitionWorker(
         TopicPartition partition,
         PartitionOffsets offsets,
         MessageDeliverer deliverer,
-        IConsumer<byte[]?, byte[]?> consumer,
         SemaphoreSlim? inFlight,
         PendingBytes? bytes = null,
         ILogger? logger = null,
-        Action<PartitionWorker>? faulted = null)
+        Action<PartitionWorker>? faulted = null,
+        Action<PartitionWorker>? fetchChanged = null)
     {
         _bytes = bytes;
         _logger = logger ?? NullLogger.Instance;
         _faulted = faulted;
+        _fetchChanged = fetchChanged;
         Partition = partition;
         Offsets = offsets;
         _deliverer = deliverer;
-        _consumer = consumer;
         var route = deliverer.Route;
         _maxPending = route.Delivery.MaxPending;
         _maxUncommitted = route.Offsets.MaxUncommitted;
@@ -114,7 +117,7 @@ internal sealed class PartitionWorker
 
     public PartitionOffsets Offsets { get; }
 
-    /// <summary>True while fetching of the partition is paused by this worker (any bound).</summary>
+    /// <summary>True while this worker wants fetching of its partition paused (any bound).</summary>
     public bool IsPaused
     {
         get
@@ -498,8 +501,8 @@ internal sealed class PartitionWorker
     }
 
     /// <summary>
-    /// From here on this worker neither resumes nor seeks the partition: whoever takes it next (a restart, a seek, the new
-    /// owner) positions it, and a resume of this worker that is under way ends before they do, under the same lock.
+    /// From here on this worker never asks for its partition to be resumed: whoever takes it next (a restart, a seek, the
+    /// new owner) positions it.
     /// </summary>
     private void Leave()
     {
@@ -509,62 +512,20 @@ internal sealed class PartitionWorker
         }
     }
 
-    /// <summary>Pauses or resumes the partition to match the three bounds. Under <see cref="_pauseLock"/>.</summary>
+    /// <summary>
+    /// Asks for fetching to be paused or resumed to match the three bounds; the member's consume thread applies it. A
+    /// stopped worker never asks to resume: whoever takes the partition next positions it. Under <see cref="_pauseLock"/>.
+    /// </summary>
     private void UpdatePause()
     {
         var pause = _pausedByCount || _pausedByBytes || _pausedByCommit;
         if (pause == _paused || (!pause && _leaving))
         {
-            // Stopped workers leave resuming to whoever takes the partition next (see RouteMember.OnRevoked).
             return;
         }
 
-        try
-        {
-            if (pause)
-            {
-                _consumer.Pause([Partition]);
-            }
-            else
-            {
-                _consumer.Resume([Partition]);
-            }
-
-            _paused = pause;
-        }
-        catch (KafkaException)
-        {
-            // The partition was revoked meanwhile; the new owner fetches it.
-            return;
-        }
-
-        if (!pause)
-        {
-            StartFetching();
-        }
-    }
-
-    /// <summary>
-    /// Starts the resumed partition's next fetch now. The client drops what it had prefetched when a partition is paused,
-    /// and after a resume its broker thread notices the partition only at its next wake-up, up to a second later: in that
-    /// time a fast endpoint drains what is pending and waits (batch 100 against nginx: 105,000 msg/s with the wait,
-    /// 205,000 without; docs/PERFORMANCE.md). A seek to the client's own position wakes it without moving anything; a
-    /// message fetched twice by the race with the consumer thread is dropped by <see cref="Enqueue"/>.
-    /// </summary>
-    private void StartFetching()
-    {
-        try
-        {
-            var position = _consumer.Position(Partition);
-            if (!position.IsSpecial)
-            {
-                _consumer.Seek(new TopicPartitionOffset(Partition, position));
-            }
-        }
-        catch (KafkaException)
-        {
-            // Revoked meanwhile: the new owner fetches it. Otherwise the fetch starts at the client's next wake-up.
-        }
+        _paused = pause;
+        _fetchChanged?.Invoke(this);
     }
 
     private void Exit()

@@ -20,6 +20,12 @@ internal sealed class RouteMember : ISupervisedMember
 {
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(20);
 
+    // While a partition's fetching is paused at a bound, a completion thread may ask for it to resume, and only this loop
+    // may resume it: it polls every 1 ms after the pause, then twice as long after each empty poll up to PollTimeout, so
+    // a fast endpoint that drains at once does not wait for its next fetch and a slow one costs no busy loop.
+    private static readonly TimeSpan BoundPausedPollTimeout = TimeSpan.FromMilliseconds(1);
+    private TimeSpan _pausedPoll = BoundPausedPollTimeout;
+
     private readonly RouteDefinition _route;
     private readonly ClusterDefinition _cluster;
     private readonly int _index;
@@ -38,8 +44,10 @@ internal sealed class RouteMember : ISupervisedMember
     // A partition whose worker faulted is restarted at once, then at most once per RestartPause.
     private static readonly TimeSpan RestartPause = TimeSpan.FromSeconds(1);
 
-    // Workers stopped by a fault, to be restarted by the consume loop (the consumer may only be used on its thread).
+    // Workers stopped by a fault, to be restarted by the consume loop, and workers that ask for their partition's fetching
+    // to be paused or resumed: the consumer is used on the loop's thread only.
     private readonly ConcurrentQueue<PartitionWorker> _faulted = new();
+    private readonly ConcurrentQueue<PartitionWorker> _fetchChanges = new();
 
     // The operator's controls, applied by the consume loop.
     private readonly MemberPause _pause;
@@ -47,9 +55,7 @@ internal sealed class RouteMember : ISupervisedMember
     private volatile int _assignedPartitions;
 
     // Publishing the partitions' views for the admin endpoint.
-    private static readonly TimeSpan PublishInterval = TimeSpan.FromSeconds(1);
-    private readonly HashSet<int> _published = [];
-    private long _lastPublish;
+    private readonly PartitionViews _views;
 
     private volatile string? _fatalError;
     private bool _stopping;
@@ -71,11 +77,12 @@ internal sealed class RouteMember : ISupervisedMember
         _committer = new OffsetCommitter(route.Name, index, interval, logger, time)
         {
             CommitFailed = () => metrics.OnCommitFailed(route.Name),
-            EarlyCommitWanted = AnyNearUncommittedBound,
+            EarlyCommitWanted = () => AnySession(static s => s.Worker.NearUncommittedBound),
         };
         // async_concurrency: requests in flight at once for all partitions of this member; null in sync mode.
         var inFlight = route.Delivery.AsyncConcurrency > 0 ? new SemaphoreSlim(route.Delivery.AsyncConcurrency, route.Delivery.AsyncConcurrency) : null;
-        _parts = new MemberParts(route, index, deliverer, inFlight, new PendingBytes(route.Delivery.MaxPendingBytes), _committer, metrics, logger, time, _faulted.Enqueue);
+        _parts = new MemberParts(route, index, deliverer, inFlight, new PendingBytes(route.Delivery.MaxPendingBytes), _committer, metrics, logger, time, _faulted.Enqueue, _fetchChanges.Enqueue);
+        _views = new PartitionViews(_parts, metrics.Observations);
         _pause = new MemberPause(_parts, StopWorkers);
         _operatorSeeks = new MemberSeeks(_parts, StopWorkers, AssignmentLookups.LogBoundsTimeout);
 
@@ -125,7 +132,8 @@ internal sealed class RouteMember : ISupervisedMember
                 ConsumeResult<byte[]?, byte[]?>? result;
                 try
                 {
-                    result = consumer.Consume(PollTimeout);
+                    result = consumer.Consume(AnySession(static s => s.FetchPaused) ? _pausedPoll : PollTimeout);
+                    _pausedPoll = result is null ? TimeSpan.FromTicks(Math.Min(_pausedPoll.Ticks * 2, PollTimeout.Ticks)) : BoundPausedPollTimeout;
                 }
                 catch (ConsumeException ex) when (!ex.Error.IsFatal)
                 {
@@ -156,10 +164,15 @@ internal sealed class RouteMember : ISupervisedMember
                 if (!_operatorSeeks.IsEmpty)
                 {
                     _operatorSeeks.Apply(consumer, _sessions);
-                    _lastPublish = 0;
+                    _views.PublishSoon();
                 }
 
-                PublishPartitions(consumer);
+                _views.Publish(consumer, _sessions);
+                if (!_fetchChanges.IsEmpty)
+                {
+                    // Last before the next poll: a pause a message dispatched above asked for holds before more are fetched.
+                    ApplyFetchChanges(consumer);
+                }
             }
         }
         finally
@@ -259,6 +272,33 @@ internal sealed class RouteMember : ISupervisedMember
         }
     }
 
+    /// <summary>Pauses or resumes the fetching of partitions whose current worker asked for it.</summary>
+    private void ApplyFetchChanges(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        var count = _fetchChanges.Count;
+        for (var i = 0; i < count && _fetchChanges.TryDequeue(out var worker); i++)
+        {
+            if (_sessions.TryGetValue(worker.Partition.Partition.Value, out var session) && ReferenceEquals(session.Worker, worker))
+            {
+                session.ApplyFetch(consumer);
+                _pausedPoll = BoundPausedPollTimeout;
+            }
+        }
+    }
+
+    private bool AnySession(Func<PartitionSession, bool> test)
+    {
+        foreach (var session in _sessions.Values)
+        {
+            if (test(session))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private void Dispatch(IConsumer<byte[]?, byte[]?> consumer, ConsumeResult<byte[]?, byte[]?> result)
     {
         if (!_sessions.TryGetValue(result.Partition.Value, out var session))
@@ -287,12 +327,12 @@ internal sealed class RouteMember : ISupervisedMember
             .SetValueDeserializer(Deserializers.ByteArray)
             .SetLogHandler((_, m) => OnKafkaLog(m))
             .SetErrorHandler((_, e) => OnKafkaError(e))
-            .SetPartitionsAssignedHandler((c, partitions) => OnAssigned(c, partitions))
-            .SetPartitionsRevokedHandler((c, partitions) => OnRevoked(c, partitions, lost: false))
-            .SetPartitionsLostHandler((c, partitions) => OnRevoked(c, partitions, lost: true));
+            .SetPartitionsAssignedHandler((c, partitions) => OnAssigned(consumer ?? c, partitions))
+            .SetPartitionsRevokedHandler((c, partitions) => OnRevoked(consumer ?? c, partitions, lost: false))
+            .SetPartitionsLostHandler((c, partitions) => OnRevoked(consumer ?? c, partitions, lost: true));
         try
         {
-            consumer = builder.Build();
+            consumer = InjectedFaults.Wrap(_route.Topic, builder.Build());
         }
         catch (Exception ex) when (ex is KafkaException or ArgumentException or InvalidOperationException)
         {
@@ -343,7 +383,7 @@ internal sealed class RouteMember : ISupervisedMember
                 progress.CommitFrom(seek);
             }
 
-            _sessions[number] = new PartitionSession(_parts, consumer, partition, recordFile, progress, start.TrustedRecord,
+            _sessions[number] = new PartitionSession(_parts, partition, recordFile, progress, start.TrustedRecord,
                 committedOffset.IsSpecial ? -1 : committedOffset.Value, bounds?.High ?? -1);
             var from = start.SeekTo is { } at ? new Offset(at) : Offset.Unset;
             starts.Add(new TopicPartitionOffset(partition, from));
@@ -502,45 +542,9 @@ internal sealed class RouteMember : ISupervisedMember
     private static string Describe(IEnumerable<TopicPartition> partitions) =>
         string.Join(", ", partitions.Select(p => p.Partition.Value));
 
-    /// <summary>
-    /// Publishes each partition's offsets, lag and oldest unfinished message for the admin endpoint, about once a second
-    /// (every value read is local to the client: no request).
-    /// </summary>
-    private void PublishPartitions(IConsumer<byte[]?, byte[]?> consumer)
-    {
-        if (_lastPublish != 0 && _time.GetElapsedTime(_lastPublish) < PublishInterval)
-        {
-            return;
-        }
-
-        _lastPublish = _time.GetTimestamp();
-        var now = _time.GetUtcNow();
-        foreach (var (number, session) in _sessions)
-        {
-            Observations.Publish(session.View(consumer, now));
-            _published.Add(number);
-        }
-
-        _published.RemoveWhere(p =>
-        {
-            if (_sessions.ContainsKey(p))
-            {
-                return false;
-            }
-
-            Observations.Unpublish(_route.Name, p, _index);
-            return true;
-        });
-    }
-
     private void UnpublishAll()
     {
-        foreach (var p in _published)
-        {
-            Observations.Unpublish(_route.Name, p, _index);
-        }
-
-        _published.Clear();
+        _views.UnpublishAll();
         Observations.SetJoined(_route.Name, _index, false);
         Seeks.Unregister(_route.Name, _index);
         _operatorSeeks.End();
@@ -567,17 +571,4 @@ internal sealed class RouteMember : ISupervisedMember
 
     private static List<TopicPartitionOffset> CommitPositions(IEnumerable<PartitionSession> sessions) =>
         [.. sessions.Select(s => new TopicPartitionOffset(s.Partition, s.Offsets.CommitPosition))];
-
-    private bool AnyNearUncommittedBound()
-    {
-        foreach (var session in _sessions.Values)
-        {
-            if (session.Worker.NearUncommittedBound)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
 }

@@ -14,8 +14,8 @@ using Microsoft.Extensions.Logging.Testing;
 namespace KafkaConsumerProxy.Tests.Consuming;
 
 /// <summary>
-/// One partition worker against a real endpoint, with the consumer replaced by a recorder of its pause and resume calls
-/// (the worker uses nothing else of it): fault handling, and pausing at the count and byte bounds.
+/// One partition worker against a real endpoint: fault handling, and pausing at the count and byte bounds, applied by
+/// its session to a recorder that stands for the consumer (the worker itself never touches the consumer).
 /// </summary>
 public sealed class PartitionWorkerTests
 {
@@ -104,21 +104,22 @@ public sealed class PartitionWorkerTests
         await using var receiver = await HoldingReceiverAsync(release);
         await using var fixture = new Fixture(topic, receiver.Port, maxPending: 4);
         var progress = new PartitionOffsets();
-        var worker = fixture.Worker(progress);
+        var session = fixture.Session(progress);
+        var worker = session.Worker;
         fixture.Consumer.PendingNow = () => progress.Pending;
         fixture.Consumer.PositionNow = () => new Offset(4);
 
-        worker.Start();
         for (var offset = 0; offset < 4; offset++)
         {
             Assert.Empty(fixture.Consumer.Calls);
             worker.Enqueue(Record(topic, offset, 10));
+            fixture.Apply(session);
         }
 
         Assert.Equal([("Pause", 4)], fixture.Consumer.Calls);
         Assert.True(worker.IsPaused);
         release.Set();
-        await Eventually.TrueAsync(() => progress.Pending == 0 && !worker.IsPaused, "nothing pending, fetching again", Patience, () => $"{progress.Pending} pending, paused {worker.IsPaused}");
+        await Eventually.TrueAsync(() => fixture.Apply(session) && progress.Pending == 0 && !session.FetchPaused, "nothing pending, fetching again", Patience, () => $"{progress.Pending} pending, fetch paused {session.FetchPaused}");
         var calls = fixture.Consumer.Calls;
         Assert.Equal(2, calls.Count);
         Assert.Equal("Resume", calls[1].Method);
@@ -158,19 +159,21 @@ public sealed class PartitionWorkerTests
         await using var fixture = new Fixture(topic, receiver.Port, maxPending: 1000, asyncConcurrency: 8);
         var bytes = new PendingBytes(1000);
         var progress = new PartitionOffsets();
-        var worker = fixture.Worker(progress, bytes);
+        var session = fixture.Session(progress, bytes);
+        var worker = session.Worker;
         fixture.Consumer.PendingNow = () => (int)bytes.Total;
 
-        worker.Start();
         // 2 bytes of key + 398 of value: 400 a message, the third reaches the bound of 1000.
         worker.Enqueue(Record(topic, 0, 398));
         worker.Enqueue(Record(topic, 1, 398));
+        fixture.Apply(session);
         Assert.Empty(fixture.Consumer.Calls);
         worker.Enqueue(Record(topic, 2, 398));
+        fixture.Apply(session);
         Assert.Equal([("Pause", 1200)], fixture.Consumer.Calls);
 
         release.Set();
-        await Eventually.TrueAsync(() => progress.Pending == 0 && !worker.IsPaused, "nothing pending, fetching again", Patience, () => $"{progress.Pending} pending, paused {worker.IsPaused}");
+        await Eventually.TrueAsync(() => fixture.Apply(session) && progress.Pending == 0 && !session.FetchPaused, "nothing pending, fetching again", Patience, () => $"{progress.Pending} pending, fetch paused {session.FetchPaused}");
         var resume = fixture.Consumer.Calls[1];
         Assert.Equal("Resume", resume.Method);
         Assert.True(resume.Pending <= 500, $"resumed with {resume.Pending} bytes pending; half the bound is 500");
@@ -187,11 +190,12 @@ public sealed class PartitionWorkerTests
         await using var fixture = new Fixture(topic, receiver.Port);
         var bytes = new PendingBytes(1024);
         var progress = new PartitionOffsets();
-        var worker = fixture.Worker(progress, bytes);
+        var session = fixture.Session(progress, bytes);
+        var worker = session.Worker;
 
-        worker.Start();
         worker.Enqueue(Record(topic, 0, 100_000));
-        await Eventually.TrueAsync(() => progress.CommitPosition == 1 && !worker.IsPaused, "commit position 1, fetching again", Patience, () => $"commit position {progress.CommitPosition}, paused {worker.IsPaused}");
+        fixture.Apply(session);
+        await Eventually.TrueAsync(() => fixture.Apply(session) && progress.CommitPosition == 1 && !session.FetchPaused, "commit position 1, fetching again", Patience, () => $"commit position {progress.CommitPosition}, fetch paused {session.FetchPaused}");
 
         Assert.Equal(["Pause", "Resume"], fixture.Consumer.Calls.Select(c => c.Method));
         Assert.Equal(0, bytes.Total);
@@ -234,6 +238,10 @@ public sealed class PartitionWorkerTests
             return Fault.None;
         });
 
+    /// <summary>
+    /// A deliverer for a one-partition route on a real endpoint, and the recorder that stands for the consumer; the test
+    /// is the consume loop that applies what a session's worker asks (<see cref="Apply"/>).
+    /// </summary>
     private sealed class Fixture : IAsyncDisposable
     {
         private readonly string _stateDir = Directory.CreateTempSubdirectory("kcp-worker-").FullName;
@@ -242,6 +250,7 @@ public sealed class PartitionWorkerTests
         private readonly ProxyMetrics _metrics = new(TimeProvider.System);
         private readonly MessageDeliverer _deliverer;
         private readonly SemaphoreSlim? _inFlight;
+        private readonly RouteDefinition _route;
 
         public Fixture(string topic, int port, int maxPending = 10_000, int asyncConcurrency = 0)
         {
@@ -261,6 +270,7 @@ public sealed class PartitionWorkerTests
             _skipLog = new SkipLog(_stateDir);
             _deliverer = new MessageDeliverer(route, _http, _skipLog, new ManualSkipSignal(), _metrics, Logs, TimeProvider.System);
             _inFlight = asyncConcurrency > 0 ? new SemaphoreSlim(asyncConcurrency, asyncConcurrency) : null;
+            _route = route;
             Topic = topic;
         }
 
@@ -271,7 +281,22 @@ public sealed class PartitionWorkerTests
         public ConsumerRecorder Consumer { get; } = ConsumerRecorder.Create();
 
         public PartitionWorker Worker(PartitionOffsets progress, PendingBytes? bytes = null, Action<PartitionWorker>? faulted = null) =>
-            new(new TopicPartition(Topic, 0), progress, _deliverer, (IConsumer<byte[]?, byte[]?>)(object)Consumer, _inFlight, bytes, Logs, faulted);
+            new(new TopicPartition(Topic, 0), progress, _deliverer, _inFlight, bytes, Logs, faulted);
+
+        /// <summary>A session of partition 0 on <paramref name="progress"/>, its worker started.</summary>
+        public PartitionSession Session(PartitionOffsets progress, PendingBytes? bytes = null)
+        {
+            var committer = new OffsetCommitter(_route.Name, 0, TimeSpan.FromSeconds(1), Logs, TimeProvider.System);
+            var parts = new MemberParts(_route, 0, _deliverer, _inFlight, bytes ?? new PendingBytes(long.MaxValue), committer, _metrics, Logs, TimeProvider.System, _ => { }, _ => { });
+            return new PartitionSession(parts, new TopicPartition(Topic, 0), null, progress, null, -1, -1);
+        }
+
+        /// <summary>Applies what the session's worker asks for to the recorder, as the consume loop does; always true.</summary>
+        public bool Apply(PartitionSession session)
+        {
+            session.ApplyFetch((IConsumer<byte[]?, byte[]?>)(object)Consumer);
+            return true;
+        }
 
         public ValueTask DisposeAsync()
         {
@@ -287,7 +312,7 @@ public sealed class PartitionWorkerTests
 
 /// <summary>
 /// Stands for <see cref="IConsumer{TKey, TValue}"/>: records Pause, Resume and Seek, answers Position with
-/// <see cref="PositionNow"/>, refuses everything else.
+/// <see cref="PositionNow"/>, refuses everything else (a session's fetch pause uses nothing else).
 /// </summary>
 public class ConsumerRecorder : DispatchProxy
 {
@@ -326,6 +351,6 @@ public class ConsumerRecorder : DispatchProxy
             return null;
         }
 
-        throw new NotSupportedException($"the worker is not expected to call {targetMethod?.Name}");
+        throw new NotSupportedException($"the session is not expected to call {targetMethod?.Name}");
     }
 }
