@@ -16,7 +16,7 @@ namespace KafkaConsumerProxy.Admin;
 /// One route in <c>GET /api/v1/routes</c>: its supervisor status (whose fields it carries, so the JSON stays flat) plus
 /// what its partitions show.
 /// </summary>
-public sealed record RouteInfo : RouteStatus
+internal sealed record RouteInfo : RouteStatus
 {
     public RouteInfo(RouteStatus status, double deliveredPerSecond, long totalLag, int inFlight, int blocked, IReadOnlyList<PartitionInfo>? partitions)
         : base(status)
@@ -52,7 +52,7 @@ public sealed record RouteInfo : RouteStatus
 }
 
 /// <summary>One partition owned by this process, with its failing head-of-line message, if any.</summary>
-public sealed record PartitionInfo(
+internal sealed record PartitionInfo(
     string Topic,
     int Partition,
     int Member,
@@ -74,17 +74,17 @@ public sealed record PartitionInfo(
 }
 
 /// <summary>The answer of <c>GET /api/v1/routes</c> on the admin endpoint (a superset of <see cref="RoutesListing"/>).</summary>
-public sealed record RouteInfoListing(IReadOnlyList<RouteInfo> Routes, ReloadResult? LastReload, ReloadResult? LastRejectedReload);
+internal sealed record RouteInfoListing(IReadOnlyList<RouteInfo> Routes, ReloadResult? LastReload, ReloadResult? LastRejectedReload);
 
 /// <summary>The answer of a partition action (skip, retry).</summary>
-public sealed record PartitionActionResult(string Route, int Partition, long Offset, string Action, string Result, FailingMessage? Message)
+internal sealed record PartitionActionResult(string Route, int Partition, long Offset, string Action, string Result, FailingMessage? Message)
 {
     /// <summary>Every offset the action covers: <see cref="Offset"/> alone, or each message of the failing batch it heads.</summary>
     public IReadOnlyList<long> Offsets { get; init; } = [Offset];
 }
 
 /// <summary>The answer 409 of a partition action whose message is not being retried.</summary>
-public sealed record PartitionConflict(string Error, IReadOnlyList<FailingMessage> Failing);
+internal sealed record PartitionConflict(string Error, IReadOnlyList<FailingMessage> Failing);
 
 /// <summary>
 /// The status and partition parts of the <c>/api/v1</c> API, mapped with <see cref="RoutesApi"/> (on the control socket

@@ -20,7 +20,7 @@ internal static class ControlJson
 }
 
 /// <summary>The answer of <c>GET /api/v1/routes</c>.</summary>
-public sealed record RoutesListing(IReadOnlyList<RouteStatus> Routes, ReloadResult? LastReload, ReloadResult? LastRejectedReload);
+internal sealed record RoutesListing(IReadOnlyList<RouteStatus> Routes, ReloadResult? LastReload, ReloadResult? LastRejectedReload);
 
 /// <summary>The body of an error answer.</summary>
-public sealed record ControlError(string Error);
+internal sealed record ControlError(string Error);

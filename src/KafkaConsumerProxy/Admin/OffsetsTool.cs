@@ -10,7 +10,7 @@ namespace KafkaConsumerProxy.Admin;
 /// <summary>One partition as <c>kcp offsets show</c> reports it.</summary>
 /// <param name="LocalClusterId">The cluster id stored in the local record; null when there is no record or it has none.</param>
 /// <param name="LocalTrust">Whether the next run trusts the local record (it does not trust one of another cluster or outside the log).</param>
-public sealed record PartitionOffsetsRow(int Partition, long? Committed, long? LocalLastDone, long LogStart, long LogEnd, string? LocalClusterId = null, RecordTrust LocalTrust = RecordTrust.None)
+internal sealed record PartitionOffsetsRow(int Partition, long? Committed, long? LocalLastDone, long LogStart, long LogEnd, string? LocalClusterId = null, RecordTrust LocalTrust = RecordTrust.None)
 {
     /// <summary>Messages not yet committed (<see cref="PartitionOffsets.Lag"/>, as the API and the metrics count it).</summary>
     public long Lag => PartitionOffsets.Lag(LogStart, LogEnd, Committed ?? -1);
@@ -20,7 +20,7 @@ public sealed record PartitionOffsetsRow(int Partition, long? Committed, long? L
 }
 
 /// <summary>Where <c>kcp offsets set</c> moves each partition.</summary>
-public abstract record OffsetTarget
+internal abstract record OffsetTarget
 {
     public sealed record Explicit(IReadOnlyDictionary<int, long> Offsets) : OffsetTarget;
 
@@ -32,14 +32,14 @@ public abstract record OffsetTarget
 }
 
 /// <summary><c>kcp offsets set</c> was asked for offsets outside the partitions' logs, without <c>--force</c>; nothing was changed.</summary>
-public sealed class OffsetOutsideLogException(string message) : ArgumentException(message);
+internal sealed class OffsetOutsideLogException(string message) : ArgumentException(message);
 
 /// <summary>
 /// The offsets tool: shows a route's committed offsets, local records, log ends and lag, and sets a group's committed
 /// offsets (the previous service's offset-reset script), keeping the local offset store in line so a deliberate replay
 /// is not filtered as a repeat.
 /// </summary>
-public sealed class OffsetsTool : IDisposable
+internal sealed class OffsetsTool : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
 

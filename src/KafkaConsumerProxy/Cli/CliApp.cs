@@ -18,7 +18,7 @@ namespace KafkaConsumerProxy.Cli;
 /// configuration or invalid command-line arguments. Every
 /// failure is reported in one line (a configuration's errors one per line), never as a stack trace.
 /// </summary>
-public static class CliApp
+internal static class CliApp
 {
     /// <summary>Exit code of a configuration or argument error.</summary>
     public const int ConfigError = 2;

@@ -7,7 +7,7 @@ namespace KafkaConsumerProxy.Configuration;
 /// listens, and the bearer token that protects it. The token is kept out of <see cref="ToString"/> so that it can never
 /// reach a log line or a response by way of the configuration.
 /// </summary>
-public sealed class AdminSettings
+internal sealed class AdminSettings
 {
     /// <summary>The default <c>listen</c>: loopback only, the port Prometheus exporters of this kind commonly use.</summary>
     public const string DefaultListen = "127.0.0.1:9464";

@@ -1,7 +1,7 @@
 namespace KafkaConsumerProxy.Configuration;
 
 /// <summary>The kinds of <c>auth.type</c>.</summary>
-public enum AuthType
+internal enum AuthType
 {
     /// <summary><c>bearer</c>: <c>Authorization: Bearer {token}</c>.</summary>
     Bearer,
@@ -20,7 +20,7 @@ public enum AuthType
 /// A route's <c>auth</c> mapping. Only the keys of its <see cref="Type"/> are set; secret values (<c>token</c>,
 /// <c>password</c>, <c>client_secret</c>, <c>secret</c>) are usually <c>${env:NAME}</c> or <c>${file:/path}</c> references.
 /// </summary>
-public sealed record AuthSettings
+internal sealed record AuthSettings
 {
     public required AuthType Type { get; init; }
 

@@ -9,7 +9,7 @@ namespace KafkaConsumerProxy.Configuration;
 /// (nested keys joined with '.', e.g. <c>clusters.default.bootstrap_servers</c>); <paramref name="Value"/> is the
 /// offending value as written, already redacted when it belongs to a secret property.
 /// </summary>
-public sealed record ConfigError(string File, string? Key, string? Value, string Message)
+internal sealed record ConfigError(string File, string? Key, string? Value, string Message)
 {
     private const int MaxShownValueLength = 120;
 
@@ -83,7 +83,7 @@ public sealed record ConfigError(string File, string? Key, string? Value, string
 }
 
 /// <summary>Thrown by <see cref="ConfigLoader.Load"/> with every error found, not just the first.</summary>
-public sealed class ConfigException : Exception
+internal sealed class ConfigException : Exception
 {
     /// <summary>Creates the exception; its message has a header line and then one error per line.</summary>
     public ConfigException(IReadOnlyList<ConfigError> errors)

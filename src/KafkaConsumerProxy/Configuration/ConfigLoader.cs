@@ -12,7 +12,7 @@ namespace KafkaConsumerProxy.Configuration;
 /// typed keys from it, <see cref="RouteReader"/>, <see cref="EndpointSecurityReader"/>, <see cref="AdminSectionReader"/>
 /// and <see cref="TelemetrySectionReader"/> build the settings; this class reads the main file and puts them together.
 /// </summary>
-public static class ConfigLoader
+internal static class ConfigLoader
 {
     private static readonly string[] RouteExtensions = [".yaml", ".yml", ".json"];
 

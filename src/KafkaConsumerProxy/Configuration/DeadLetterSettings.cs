@@ -1,7 +1,7 @@
 namespace KafkaConsumerProxy.Configuration;
 
 /// <summary>Where a route's skipped messages are written (<c>dead_letter_topic</c>, <c>dead_letter_cluster</c>).</summary>
-public sealed record DeadLetterSettings
+internal sealed record DeadLetterSettings
 {
     /// <summary><c>dead_letter_topic</c>: null (default) = skipped messages are only recorded in <c>skipped.jsonl</c>.</summary>
     public string? Topic { get; init; }

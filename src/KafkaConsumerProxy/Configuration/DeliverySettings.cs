@@ -1,7 +1,7 @@
 namespace KafkaConsumerProxy.Configuration;
 
 /// <summary>A route's delivery settings: request format, batching, in-flight and rate limits.</summary>
-public sealed record DeliverySettings
+internal sealed record DeliverySettings
 {
     /// <summary>
     /// <c>async_concurrency</c>: 0 = sync (strict partition order, one message or batch in flight per partition);

@@ -1,7 +1,7 @@
 namespace KafkaConsumerProxy.Configuration;
 
 /// <summary>A route's endpoint: where requests go, how long they may take and how answers are judged.</summary>
-public sealed record EndpointSettings
+internal sealed record EndpointSettings
 {
     /// <summary><c>host</c>: one or more endpoint hosts (the file gives them separated by commas).</summary>
     public IReadOnlyList<string> Hosts { get; init; } = [];

@@ -1,13 +1,13 @@
 namespace KafkaConsumerProxy.Configuration;
 
 /// <summary>A Kafka cluster that routes can name in <c>cluster</c>.</summary>
-public sealed record ClusterDefinition(
+internal sealed record ClusterDefinition(
     string Name,
     string BootstrapServers,
     IReadOnlyDictionary<string, string> ConsumerConf);
 
 /// <summary>The validated content of <c>kcp.yaml</c> and its routes directory.</summary>
-public sealed record KcpConfig
+internal sealed record KcpConfig
 {
     /// <summary>Absolute path of the main config file.</summary>
     public required string ConfigFile { get; init; }
@@ -36,4 +36,4 @@ public sealed record KcpConfig
 /// A shared budget of <c>limits</c>: every route naming it with <c>limit</c> shares its rate and its in-flight
 /// requests, in this process. Null = not limited.
 /// </summary>
-public sealed record LimitDefinition(string Name, int? MaxRequestsPerSecond, int? MaxConcurrency);
+internal sealed record LimitDefinition(string Name, int? MaxRequestsPerSecond, int? MaxConcurrency);

@@ -1,7 +1,7 @@
 namespace KafkaConsumerProxy.Configuration;
 
 /// <summary>A route's offset settings: commit mode and the use of local offset records.</summary>
-public sealed record OffsetSettings
+internal sealed record OffsetSettings
 {
     /// <summary><c>message_delivery_guarantees</c>: default <see cref="RouteDefaults.MessageDeliveryGuarantees"/>.</summary>
     public DeliveryGuarantee MessageDeliveryGuarantees { get; init; } = RouteDefaults.MessageDeliveryGuarantees;

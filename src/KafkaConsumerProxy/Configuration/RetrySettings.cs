@@ -1,7 +1,7 @@
 namespace KafkaConsumerProxy.Configuration;
 
 /// <summary>How the wait between two attempts grows (<c>retry_backoff</c>).</summary>
-public enum RetryBackoff
+internal enum RetryBackoff
 {
     /// <summary><c>constant</c> (default): <c>retry_interval_ms</c> before every retry, the previous service's behaviour.</summary>
     Constant,
@@ -14,7 +14,7 @@ public enum RetryBackoff
 }
 
 /// <summary>A route's retry and skip settings.</summary>
-public sealed record RetrySettings
+internal sealed record RetrySettings
 {
     /// <summary><c>can_skip</c>: false = a failing message is retried forever and its partition waits (required).</summary>
     public bool CanSkip { get; init; }

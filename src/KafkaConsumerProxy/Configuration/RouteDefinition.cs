@@ -3,7 +3,7 @@ using System.Globalization;
 namespace KafkaConsumerProxy.Configuration;
 
 /// <summary>How a delivery's HTTP response is judged.</summary>
-public enum ResponseCheck
+internal enum ResponseCheck
 {
     /// <summary>2xx status and a JSON object body whose <c>errno</c> is absent, 0, false, "" or null (the default).</summary>
     Errno,
@@ -29,7 +29,7 @@ public enum DeliveryGuarantee
 }
 
 /// <summary>In what order <c>async_concurrency</c> &gt; 0 delivers a partition's messages (<c>ordering</c>).</summary>
-public enum DeliveryOrdering
+internal enum DeliveryOrdering
 {
     /// <summary>
     /// <c>key</c> (default): messages with the same key are never in flight together and arrive in offset order;
@@ -42,7 +42,7 @@ public enum DeliveryOrdering
 }
 
 /// <summary>What the HTTP request carries (<c>format</c>).</summary>
-public enum RequestFormat
+internal enum RequestFormat
 {
     /// <summary><c>form</c> (default): the previous service's <c>application/x-www-form-urlencoded</c> body <c>m</c>, <c>p</c>, <c>o</c>.</summary>
     Form,
@@ -69,7 +69,7 @@ public enum RequestFormat
 /// Default values are declared in <see cref="RouteDefaults"/>; each key's name, range and default is declared once as a
 /// <see cref="RouteKey"/> field next to the property it sets (listed by <see cref="RouteKeys.All"/>).
 /// </summary>
-public sealed record RouteDefinition
+internal sealed record RouteDefinition
 {
     /// <summary>The route's name: its file name without extension.</summary>
     public required string Name { get; init; }
@@ -135,7 +135,7 @@ public sealed record RouteDefinition
 }
 
 /// <summary>The single place where route defaults are declared.</summary>
-public static class RouteDefaults
+internal static class RouteDefaults
 {
     public const string Cluster = "default";
     public const DeliveryGuarantee MessageDeliveryGuarantees = DeliveryGuarantee.AtLeastOnce;

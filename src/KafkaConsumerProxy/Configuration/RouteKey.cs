@@ -3,7 +3,7 @@ using System.Reflection;
 namespace KafkaConsumerProxy.Configuration;
 
 /// <summary>What a route key holds, as a JSON Schema would name it.</summary>
-public enum RouteKeyKind
+internal enum RouteKeyKind
 {
     /// <summary>A non-empty string.</summary>
     String,
@@ -30,7 +30,7 @@ public enum RouteKeyKind
 /// reader reads each key with its declaration, the README's route-key table is tested against them, and
 /// <see cref="RouteKeys.All"/> lists them for a JSON Schema generator.
 /// </summary>
-public sealed record RouteKey(string Name, RouteKeyKind Kind)
+internal sealed record RouteKey(string Name, RouteKeyKind Kind)
 {
     /// <summary>True when a route file must write the key.</summary>
     public bool Required { get; init; }
@@ -84,7 +84,7 @@ public sealed record RouteKey(string Name, RouteKeyKind Kind)
 }
 
 /// <summary>Every key a route file may hold, in the order the settings declare them.</summary>
-public static class RouteKeys
+internal static class RouteKeys
 {
     /// <summary>The declarations of <see cref="RouteDefinition"/> and its grouped settings.</summary>
     public static IReadOnlyList<RouteKey> All { get; } =

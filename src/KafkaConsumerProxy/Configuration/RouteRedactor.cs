@@ -11,7 +11,7 @@ namespace KafkaConsumerProxy.Configuration;
 /// <see cref="SecretRedactor.Forms"/> it may come back in; and masks every secret <see cref="SecretRedactor"/> holds too.
 /// Thread-safe.
 /// </summary>
-public sealed class RouteRedactor
+internal sealed class RouteRedactor
 {
     /// <summary>How many of the latest OAuth2 access tokens are masked (16): an answer may still quote one that was replaced.</summary>
     public const int KeptTokens = 16;

@@ -14,7 +14,7 @@ namespace KafkaConsumerProxy.Configuration;
 /// <see cref="RouteRedactor.SecretsOf"/>), each in every <see cref="Forms"/> it may come back in. A route's own
 /// redactor (<see cref="RouteRedactor"/>) adds what only it knows, such as OAuth2 tokens fetched at run time.
 /// </summary>
-public static class SecretRedactor
+internal static class SecretRedactor
 {
     /// <summary>What is shown in place of a secret value.</summary>
     public const string Mask = "***";

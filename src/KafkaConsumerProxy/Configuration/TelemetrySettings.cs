@@ -3,7 +3,7 @@ using System.Globalization;
 namespace KafkaConsumerProxy.Configuration;
 
 /// <summary>The wire protocol of <c>telemetry.otlp_protocol</c>.</summary>
-public enum OtlpProtocol
+internal enum OtlpProtocol
 {
     /// <summary><c>http/protobuf</c> (the default): POST to <c>{otlp_endpoint}/v1/traces</c> and <c>/v1/metrics</c>.</summary>
     HttpProtobuf,
@@ -17,7 +17,7 @@ public enum OtlpProtocol
 /// <c>otlp_endpoint</c> nothing is exported and nothing is built. The header values (typically an API key) are kept
 /// out of <see cref="ToString"/>; only their names are shown.
 /// </summary>
-public sealed class TelemetrySettings
+internal sealed class TelemetrySettings
 {
     /// <summary>The default <c>service_name</c>: <c>kcp</c>.</summary>
     public const string DefaultServiceName = "kcp";

@@ -1,7 +1,7 @@
 namespace KafkaConsumerProxy.Configuration;
 
 /// <summary>How a route reaches its endpoint (<c>scheme</c>).</summary>
-public enum EndpointScheme
+internal enum EndpointScheme
 {
     /// <summary><c>http</c> (default): plain HTTP.</summary>
     Http,
@@ -14,7 +14,7 @@ public enum EndpointScheme
 /// The TLS keys of a route's endpoint. Every file is read again when it changes on disk (size or modification time),
 /// so certificates and keys can be rotated without a restart; a pooled connection keeps the certificate it was opened with.
 /// </summary>
-public sealed record TlsSettings
+internal sealed record TlsSettings
 {
     /// <summary><c>scheme</c>: default <see cref="EndpointScheme.Http"/>.</summary>
     public EndpointScheme Scheme { get; init; } = EndpointScheme.Http;

@@ -5,17 +5,17 @@ namespace KafkaConsumerProxy.Consuming;
 /// <summary>Where a seek moves partitions: an offset (of one partition, or of all), a time, or earliest/latest.</summary>
 /// <param name="Force">True: a seek past unfinished messages records each of them as skipped (kind <c>seek</c>) instead of being refused.</param>
 /// <param name="By">Who asked (in skip records and logs).</param>
-public sealed record SeekTarget(int? Partition, long? Offset, DateTimeOffset? Timestamp, string? Position, bool Force = false, string? By = null);
+internal sealed record SeekTarget(int? Partition, long? Offset, DateTimeOffset? Timestamp, string? Position, bool Force = false, string? By = null);
 
 /// <summary>One partition moved by a seek.</summary>
 /// <param name="From">Where the partition stood: its oldest unfinished offset, else the next offset it fetches.</param>
 /// <param name="To">Where it goes on.</param>
 /// <param name="Skipped">Unfinished offsets the seek passes (only with force): each gets a skip record of kind <c>seek</c>.</param>
 /// <param name="Unread">Offsets between the fetch position and <paramref name="To"/> that were never fetched (a forward seek passes them).</param>
-public sealed record SeekMove(string Topic, int Partition, int Member, long From, long To, IReadOnlyList<long> Skipped, long Unread);
+internal sealed record SeekMove(string Topic, int Partition, int Member, long From, long To, IReadOnlyList<long> Skipped, long Unread);
 
 /// <summary>A seek that moved nothing: <see cref="Status"/> is the HTTP status of the answer (400, 404, 409, 503).</summary>
-public sealed class SeekRefusedException(int status, string message) : Exception(message)
+internal sealed class SeekRefusedException(int status, string message) : Exception(message)
 {
     public int Status { get; } = status;
 }
@@ -33,7 +33,7 @@ internal sealed record SeekPlan(int Member, IReadOnlyList<int> Owned, IReadOnlyL
 /// The operator's seeks (<c>POST /api/v1/routes/{route}/seek</c>): every member of a route registers here while it
 /// runs, and a seek asks all of them. Shared by the members of every route and the admin API; thread-safe.
 /// </summary>
-public sealed class SeekRegistry(TimeProvider time)
+internal sealed class SeekRegistry(TimeProvider time)
 {
     private readonly ConcurrentDictionary<(string Route, int Member), Func<SeekTarget, Task<bool>, Task<SeekPlan>>> _seekers = new();
 

@@ -15,7 +15,7 @@ namespace KafkaConsumerProxy.Delivery;
 /// The limit is applied through a semaphore that holds back permits when it shrinks, so requests already in flight are
 /// never cut. Thread-safe.
 /// </summary>
-public sealed class AdaptiveConcurrencyLimit : IDisposable
+internal sealed class AdaptiveConcurrencyLimit : IDisposable
 {
     /// <summary>0.8: a decrease takes a fifth off, so the limit settles just under what the endpoint takes.</summary>
     public const double DecreaseFactor = 0.8;

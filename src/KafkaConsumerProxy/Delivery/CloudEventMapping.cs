@@ -30,7 +30,7 @@ namespace KafkaConsumerProxy.Delivery;
 /// of their own; and every event of a batch is written straight into the request body, with no <c>CloudEvent</c>
 /// object, attribute dictionary and <c>Uri</c> per record.
 /// </remarks>
-public sealed class CloudEventMapping
+internal sealed class CloudEventMapping
 {
     /// <summary>The only CloudEvents version made and forwarded.</summary>
     public const string SpecVersion = "1.0";

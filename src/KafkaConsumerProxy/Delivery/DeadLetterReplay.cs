@@ -15,10 +15,10 @@ namespace KafkaConsumerProxy.Delivery;
 /// <param name="ToTime">Only messages dead-lettered at or before this time; null = up to the end at the start of the replay.</param>
 /// <param name="Rate">Requests per second at most; null = the route's <c>max_requests_per_second</c>, if any.</param>
 /// <param name="DryRun">List the messages, deliver nothing, commit nothing.</param>
-public sealed record ReplayRange(int? Partition = null, long? FromOffset = null, DateTimeOffset? FromTime = null, DateTimeOffset? ToTime = null, int? Rate = null, bool DryRun = false);
+internal sealed record ReplayRange(int? Partition = null, long? FromOffset = null, DateTimeOffset? FromTime = null, DateTimeOffset? ToTime = null, int? Rate = null, bool DryRun = false);
 
 /// <summary>The counts of a replay.</summary>
-public sealed record ReplaySummary(int Delivered, int FailedAgain, int OutsideTimeRange, int Listed);
+internal sealed record ReplaySummary(int Delivered, int FailedAgain, int OutsideTimeRange, int Listed);
 
 /// <summary>
 /// <c>kcp dlq replay</c>: reads a route's dead-letter topic and delivers its messages to the route's endpoint with the
@@ -34,7 +34,7 @@ public sealed record ReplaySummary(int Delivered, int FailedAgain, int OutsideTi
 /// embedded mock cluster always does), the replay starts at the beginning of the partition. Either way, every message
 /// is also checked against the time range by its own timestamp (the time it was dead-lettered), so the range is exact.
 /// </remarks>
-public sealed class DeadLetterReplay
+internal sealed class DeadLetterReplay
 {
     private readonly KcpConfig _config;
     private readonly RouteDefinition _route;

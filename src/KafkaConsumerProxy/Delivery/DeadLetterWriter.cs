@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging;
 namespace KafkaConsumerProxy.Delivery;
 
 /// <summary>What is known about a message when it is skipped, for its <c>kcp.dlq.*</c> headers.</summary>
-public sealed record SkipDetails(SkipKind Kind, int Attempts, DateTimeOffset FirstFailureAt, string LastFailure, int? LastStatus, byte[]? LastBody, DateTimeOffset SkippedAt);
+internal sealed record SkipDetails(SkipKind Kind, int Attempts, DateTimeOffset FirstFailureAt, string LastFailure, int? LastStatus, byte[]? LastBody, DateTimeOffset SkippedAt);
 
 /// <summary>
 /// Writes a route's skipped messages to its <c>dead_letter_topic</c> (on <c>dead_letter_cluster</c>, default the route's
@@ -19,7 +19,7 @@ public sealed record SkipDetails(SkipKind Kind, int Attempts, DateTimeOffset Fir
 /// given up (revoke, stop) — then it is delivered again by whoever takes the partition, and nothing is lost.
 /// One instance per route, shared by its members.
 /// </summary>
-public sealed class DeadLetterWriter : IDisposable
+internal sealed class DeadLetterWriter : IDisposable
 {
     /// <summary>The first 1 KiB of the last answer's body goes into <c>kcp.dlq.last_body</c>.</summary>
     public const int MaxBodyBytes = 1024;

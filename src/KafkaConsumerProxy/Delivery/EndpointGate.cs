@@ -5,7 +5,7 @@ namespace KafkaConsumerProxy.Delivery;
 /// endpoint asked the route to wait, not only the message that was refused. One instance per route, shared by all its
 /// members and partitions. Only moves forward: a shorter wait asked later does not cut a longer one short.
 /// </summary>
-public sealed class EndpointGate(TimeProvider time)
+internal sealed class EndpointGate(TimeProvider time)
 {
     private long _notBeforeUtcTicks;
 

@@ -4,7 +4,7 @@ using KafkaConsumerProxy.Telemetry;
 namespace KafkaConsumerProxy.Delivery;
 
 /// <summary>A message being retried: the head of line of its partition (sync) or one of its failing messages (async).</summary>
-public sealed record FailingMessage(
+internal sealed record FailingMessage(
     string Route,
     string Topic,
     int Partition,
@@ -26,7 +26,7 @@ public sealed record FailingMessage(
 /// (<c>POST .../partitions/{p}/skip|retry</c>), shows them, and the metrics count them (<c>kcp.messages.blocked</c>).
 /// Written by the <see cref="MessageDeliverer"/>s it is given to; thread-safe.
 /// </summary>
-public sealed class FailingMessages
+internal sealed class FailingMessages
 {
     private readonly ConcurrentDictionary<(string Route, int Partition, long Offset), FailingEntry> _failing = new();
 

@@ -4,7 +4,7 @@ namespace KafkaConsumerProxy.Delivery;
 /// Spreads messages over a route's hosts round-robin and moves each retry of a message to the next host,
 /// so one dead host delays a message by one attempt instead of stalling its partition.
 /// </summary>
-public sealed class HostSelector
+internal sealed class HostSelector
 {
     private readonly Uri[] _targets;
     private readonly string[] _authorities;

@@ -13,7 +13,7 @@ namespace KafkaConsumerProxy.Delivery;
 /// One instance serves every member and partition of a route. The route's secrets are masked in every result at the
 /// source (<see cref="Secrets"/>): its body excerpt, its reason and the body start kept for the dead-letter headers.
 /// </summary>
-public sealed class HttpDeliverer : IDisposable
+internal sealed class HttpDeliverer : IDisposable
 {
     /// <summary>
     /// A response body that is not read (<c>response_check: status</c>, a non-2xx answer, a body over

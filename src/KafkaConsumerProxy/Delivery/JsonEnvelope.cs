@@ -11,7 +11,7 @@ namespace KafkaConsumerProxy.Delivery;
 /// says so (<c>key_encoding</c>, <c>value_encoding</c>, and <c>value_encoding</c> inside a header). A null key, value
 /// or header value is JSON <c>null</c>; an empty one is <c>""</c>.
 /// </summary>
-public static class JsonEnvelope
+internal static class JsonEnvelope
 {
     // Property names of the streamed envelope, whose async writer cannot take spans.
     private static readonly byte[] KeyName = "key"u8.ToArray();

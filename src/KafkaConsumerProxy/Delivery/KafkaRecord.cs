@@ -3,7 +3,7 @@ using Confluent.Kafka;
 namespace KafkaConsumerProxy.Delivery;
 
 /// <summary>One consumed message, as the delivery layer sees it; key, value and header values are the exact bytes from the log.</summary>
-public sealed record KafkaRecord(
+internal sealed record KafkaRecord(
     string Topic,
     int Partition,
     long Offset,
@@ -23,7 +23,7 @@ public sealed record KafkaRecord(
 }
 
 /// <summary>A forced seek to <paramref name="To"/> asked by <paramref name="By"/> passes the message.</summary>
-public sealed record SeekPass(long To, string By);
+internal sealed record SeekPass(long To, string By);
 
 /// <summary>One record header. Kafka header names are case-sensitive and may repeat; a value may be null.</summary>
 public readonly record struct KafkaHeader(string Name, byte[]? Value)

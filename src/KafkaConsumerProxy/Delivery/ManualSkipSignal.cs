@@ -14,7 +14,7 @@ namespace KafkaConsumerProxy.Delivery;
 /// key held down) would otherwise skip a message per signal. The requests that come sooner are ignored and
 /// reported together in one line once the interval is over.
 /// </remarks>
-public sealed class ManualSkipSignal
+internal sealed class ManualSkipSignal
 {
     /// <summary>The shortest time between two requests that count (1 s).</summary>
     public static readonly TimeSpan MinInterval = TimeSpan.FromSeconds(1);

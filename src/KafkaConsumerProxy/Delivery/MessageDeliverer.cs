@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 namespace KafkaConsumerProxy.Delivery;
 
 /// <summary>How a message left the delivery loop.</summary>
-public enum MessageDisposition
+internal enum MessageDisposition
 {
     /// <summary>The endpoint accepted it: may be committed.</summary>
     Delivered,
@@ -41,7 +41,7 @@ public enum MessageDisposition
 /// attempt and reason. The blocked warnings (every 30 s per blocked message or batch) come on top.
 /// </para>
 /// </remarks>
-public sealed class MessageDeliverer
+internal sealed class MessageDeliverer
 {
     private readonly RouteDefinition _route;
     private readonly HttpDeliverer _http;

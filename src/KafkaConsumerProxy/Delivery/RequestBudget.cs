@@ -17,7 +17,7 @@ namespace KafkaConsumerProxy.Delivery;
 /// requests that hang hold their slots until they end (<c>exec_timeout_ms</c>), and the routes waiting meanwhile are
 /// shown waiting, with the routes that hold the slots (<see cref="WaitOf"/>, <see cref="Shares"/>).
 /// </remarks>
-public sealed class RequestBudget : IDisposable
+internal sealed class RequestBudget : IDisposable
 {
     private readonly TokenBucketRateLimiter? _rate;
     private readonly TimeProvider _time;
@@ -260,7 +260,7 @@ public sealed class RequestBudget : IDisposable
 /// <param name="Waiting">The route's requests waiting for it now.</param>
 /// <param name="Since">When the oldest of them began to wait.</param>
 /// <param name="HeldBy">When every slot is taken: the routes holding them (the waiting route itself may be one).</param>
-public sealed record BudgetWait(string Budget, string Limit, int Waiting, DateTimeOffset Since, IReadOnlyList<BudgetHolder> HeldBy)
+internal sealed record BudgetWait(string Budget, string Limit, int Waiting, DateTimeOffset Since, IReadOnlyList<BudgetHolder> HeldBy)
 {
     /// <summary>E.g. <c>waiting for budget shared (held by route a)</c>.</summary>
     public string Description => HeldBy.Count == 0
@@ -269,4 +269,4 @@ public sealed record BudgetWait(string Budget, string Limit, int Waiting, DateTi
 }
 
 /// <summary>A route holding slots of a budget.</summary>
-public sealed record BudgetHolder(string Route, int InFlight);
+internal sealed record BudgetHolder(string Route, int InFlight);

@@ -9,7 +9,7 @@ namespace KafkaConsumerProxy.Delivery;
 /// a JSON envelope (or an array of them for a batch), the raw value, or a CloudEvent (<see cref="CloudEventMapping"/>); plus, on every format, the headers that let
 /// an endpoint de-duplicate and route without parsing the body. One instance per route, shared by all its workers.
 /// </summary>
-public sealed class RequestBuilder
+internal sealed class RequestBuilder
 {
     /// <summary>Prefix of the HTTP headers that carry record headers (form and raw); the Kafka name follows, percent-encoded.</summary>
     public const string RecordHeaderPrefix = "X-Kafka-Header-";

@@ -6,7 +6,7 @@ using KafkaConsumerProxy.Telemetry;
 namespace KafkaConsumerProxy.Delivery;
 
 /// <summary>Decides whether an HTTP response means the message was accepted (<c>response_check</c>).</summary>
-public static class ResponseClassifier
+internal static class ResponseClassifier
 {
     /// <summary>
     /// Bodies longer than this (65,536 bytes, 64 KiB) are not parsed and count as rejected; a body of exactly this

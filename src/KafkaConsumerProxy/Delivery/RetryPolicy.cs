@@ -10,7 +10,7 @@ public enum RetryDecision
 }
 
 /// <summary>The route's retry and skip rules, kept apart from the loop so they can be read and tested alone.</summary>
-public static class RetryPolicy
+internal static class RetryPolicy
 {
     /// <summary>A message still failing after this many attempts is reported as blocked.</summary>
     public const int BlockedAfterAttempts = 10;

@@ -1,7 +1,7 @@
 namespace KafkaConsumerProxy.Delivery;
 
 /// <summary>What a route's delivery holds open and its supervisor closes when the route is retired: the HTTP connection pool and the dead-letter producer.</summary>
-public sealed class RouteDeliveryResources(HttpDeliverer http, DeadLetterWriter? deadLetter) : IDisposable
+internal sealed class RouteDeliveryResources(HttpDeliverer http, DeadLetterWriter? deadLetter) : IDisposable
 {
     public HttpDeliverer Http => http;
 

@@ -8,7 +8,7 @@ using KafkaConsumerProxy.Files;
 namespace KafkaConsumerProxy.Delivery;
 
 /// <summary>One skipped message, as written to <c>{state_dir}/skipped.jsonl</c>.</summary>
-public sealed record SkipRecord(
+internal sealed record SkipRecord(
     DateTimeOffset Time,
     string Route,
     string Topic,
@@ -33,7 +33,7 @@ public sealed record SkipRecord(
 }
 
 /// <summary>A message's place in the dead-letter topic: <c>{"topic", "partition", "offset"}</c> of the skip record.</summary>
-public sealed record DeadLetterPosition(string Topic, int Partition, long Offset);
+internal sealed record DeadLetterPosition(string Topic, int Partition, long Offset);
 
 /// <summary>
 /// Appends skip records as JSON lines to <c>{state_dir}/skipped.jsonl</c>, one file that every kcp process sharing the
@@ -48,7 +48,7 @@ public sealed record DeadLetterPosition(string Topic, int Partition, long Offset
 /// noticed at the next record and created again. Keys are UTF-8 text when valid, else base64 with
 /// <c>"key_encoding":"base64"</c>.
 /// </summary>
-public sealed partial class SkipLog : IDisposable
+internal sealed partial class SkipLog : IDisposable
 {
     public const string FileName = "skipped.jsonl";
 

@@ -14,7 +14,7 @@ namespace KafkaConsumerProxy.Embedded;
 /// answers <c>{"errno":0}</c>, and refuses a small share of first attempts with an <c>errno</c> so that the
 /// demo also shows retries.
 /// </summary>
-public sealed class DemoEndpoint : IAsyncDisposable
+internal sealed class DemoEndpoint : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly HashSet<string> _seen = [];

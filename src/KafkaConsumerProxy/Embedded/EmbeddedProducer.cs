@@ -6,7 +6,7 @@ namespace KafkaConsumerProxy.Embedded;
 /// Writes messages to explicit partitions of a topic, for seeding the embedded cluster in
 /// <c>kcp demo</c> and in tests.
 /// </summary>
-public static class EmbeddedProducer
+internal static class EmbeddedProducer
 {
     /// <summary>
     /// Produces <paramref name="messages"/> in order (acks=all) and returns once every one is

@@ -3,7 +3,7 @@ namespace KafkaConsumerProxy.Embedded;
 /// <summary>
 /// Kafka protocol request types (ApiKey), for <see cref="MockKafkaCluster.PushRequestErrors"/>.
 /// </summary>
-public static class KafkaApiKey
+internal static class KafkaApiKey
 {
     /// <summary>ProduceRequest.</summary>
     public const short Produce = 0;

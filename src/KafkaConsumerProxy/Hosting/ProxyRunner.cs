@@ -16,7 +16,7 @@ namespace KafkaConsumerProxy.Hosting;
 /// reach the routes through the control socket (<see cref="ControlServer"/>); changes to the configuration files are
 /// reloaded (<see cref="ConfigWatcher"/>).
 /// </summary>
-public sealed class ProxyRunner
+internal sealed class ProxyRunner
 {
     private readonly KcpConfig _config;
     private readonly ILoggerFactory _loggers;
@@ -113,4 +113,4 @@ public sealed class ProxyRunner
 }
 
 /// <summary>Something the proxy needs could not be set up before the routes start; already logged.</summary>
-public sealed class StartFailedException(string what, Exception inner) : Exception($"cannot start {what}: {inner.Message}", inner);
+internal sealed class StartFailedException(string what, Exception inner) : Exception($"cannot start {what}: {inner.Message}", inner);

@@ -26,7 +26,7 @@ namespace KafkaConsumerProxy.Offsets;
 /// read as records of an unknown cluster and rewritten in the current format when opened.
 /// </para>
 /// </summary>
-public sealed class LocalOffsetStore
+internal sealed class LocalOffsetStore
 {
     private readonly string _directory;
     private readonly ILogger _logger;

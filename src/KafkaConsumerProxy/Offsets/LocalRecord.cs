@@ -11,7 +11,7 @@ namespace KafkaConsumerProxy.Offsets;
 /// <see cref="StoredClusterId"/>); null when unknown: a record written by a kcp before the id was stored, or while the
 /// cluster did not tell its id.
 /// </param>
-public readonly record struct LocalRecord(long NextOffset, DateTimeOffset Updated, string? ClusterId = null)
+internal readonly record struct LocalRecord(long NextOffset, DateTimeOffset Updated, string? ClusterId = null)
 {
     /// <summary>Cluster ids up to this many UTF-8 bytes are stored as they are (Kafka's own are 22).</summary>
     public const int MaxStoredClusterIdBytes = 64;

@@ -12,7 +12,7 @@ namespace KafkaConsumerProxy.Offsets;
 /// One partition's record file, mapped into memory by the partition's owner. Thread-safe: with async delivery
 /// several messages of a partition finish concurrently.
 /// </summary>
-public sealed class OffsetRecordFile : IDisposable
+internal sealed class OffsetRecordFile : IDisposable
 {
     internal enum ParseState
     {

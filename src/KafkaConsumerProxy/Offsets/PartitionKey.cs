@@ -1,7 +1,7 @@
 namespace KafkaConsumerProxy.Offsets;
 
 /// <summary>Identifies one partition of one consumer group on one cluster.</summary>
-public readonly record struct PartitionKey(string Cluster, string Group, string Topic, int Partition)
+internal readonly record struct PartitionKey(string Cluster, string Group, string Topic, int Partition)
 {
     public override string ToString() => $"{Cluster}/{Group}/{Topic}/{Partition}";
 }

@@ -13,7 +13,7 @@ internal readonly record struct LogBounds(long Low, long High)
 }
 
 /// <summary>Whether a partition's local record may be believed.</summary>
-public enum RecordTrust
+internal enum RecordTrust
 {
     /// <summary>There is no record.</summary>
     None,

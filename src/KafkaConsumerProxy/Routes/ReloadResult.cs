@@ -5,7 +5,7 @@ namespace KafkaConsumerProxy.Routes;
 /// prints them; nothing changed). A reload answers without waiting for routes to stop: <see cref="InProgress"/> says
 /// what still goes on.
 /// </summary>
-public sealed record ReloadResult(
+internal sealed record ReloadResult(
     DateTimeOffset At,
     string Trigger,
     bool Accepted,

@@ -1,7 +1,7 @@
 namespace KafkaConsumerProxy.Routes;
 
 /// <summary>An operator's request on routes (the old service's start/stop/restart, plus pause and resume).</summary>
-public enum RouteAction
+internal enum RouteAction
 {
     /// <summary>Stop fetching and starting deliveries; attempts in flight finish and are committed; members stay in the group.</summary>
     Pause,
@@ -23,7 +23,7 @@ public enum RouteAction
 /// Which routes an operation applies to: one by <paramref name="Route"/> name, every route of <paramref name="Topic"/>
 /// (and of <paramref name="Group"/> when given), or <paramref name="All"/>.
 /// </summary>
-public sealed record RouteSelector(string? Route = null, string? Topic = null, string? Group = null, bool All = false)
+internal sealed record RouteSelector(string? Route = null, string? Topic = null, string? Group = null, bool All = false)
 {
     /// <summary>The selector as the operator wrote it, for messages.</summary>
     public override string ToString() =>
@@ -31,4 +31,4 @@ public sealed record RouteSelector(string? Route = null, string? Topic = null, s
 }
 
 /// <summary>The result of an operation: the routes it applied to, with their state afterwards, or why none.</summary>
-public sealed record RouteOperationResult(RouteAction Action, IReadOnlyList<RouteStatus> Routes, string? Error);
+internal sealed record RouteOperationResult(RouteAction Action, IReadOnlyList<RouteStatus> Routes, string? Error);

@@ -1,7 +1,7 @@
 namespace KafkaConsumerProxy.Routes;
 
 /// <summary>Where a supervised route is in its life; see <see cref="RouteSupervisor"/> for the transitions.</summary>
-public enum RouteState
+internal enum RouteState
 {
     /// <summary>Its members are being created and join the group for the first time.</summary>
     Starting,

@@ -14,7 +14,7 @@ namespace KafkaConsumerProxy.Routes;
 /// <param name="LastError">The latest error a member reported (Kafka client, topic, or the failure), if any.</param>
 /// <param name="LastErrorAt">When <paramref name="LastError"/> was reported.</param>
 /// <param name="AssignedPartitions">Partitions the route's members of this process own now.</param>
-public record RouteStatus(
+internal record RouteStatus(
     string Route,
     string Topic,
     string Group,

@@ -10,7 +10,7 @@ namespace KafkaConsumerProxy.Telemetry;
 /// and long text is cut with a note of its full size. The result is one line that cannot move a terminal's cursor or
 /// forge another log line. Backslashes are kept as they are, so escaping twice changes nothing.
 /// </summary>
-public static class LogText
+internal static class LogText
 {
     /// <summary>Endpoint text in a log line or skip record is cut after this many characters (after escaping): 200.</summary>
     public const int DefaultMaxChars = 200;

@@ -8,7 +8,7 @@ namespace KafkaConsumerProxy.Telemetry;
 /// Counters are per route; the per-partition gauges (lag, committed offset, high watermark, age of the oldest
 /// unfinished message) are read from <see cref="Observations"/> when scraped.
 /// </summary>
-public sealed class ProxyMetrics : IDisposable
+internal sealed class ProxyMetrics : IDisposable
 {
     public const string MeterName = "KafkaConsumerProxy";
 

@@ -12,7 +12,7 @@ namespace KafkaConsumerProxy.Telemetry;
 /// <param name="Uncommitted">Offsets fetched past the last successful commit (what a takeover would repeat).</param>
 /// <param name="WaitingForCommit">Fetching is paused at <c>max_uncommitted</c> until a commit succeeds.</param>
 /// <param name="Lag">What the group still has to finish, computed where the view is made (<c>PartitionOffsets.Lag</c>).</param>
-public sealed record PartitionView(
+internal sealed record PartitionView(
     string Route,
     string Topic,
     int Partition,
@@ -33,7 +33,7 @@ public sealed record PartitionView(
 /// deliverer, read by the API and the metrics; thread-safe. The operator's controls are not here: the messages being
 /// retried are in <c>Delivery/FailingMessages</c>, seeks in <c>Consuming/SeekRegistry</c>.
 /// </summary>
-public sealed class RouteObservations(TimeProvider time)
+internal sealed class RouteObservations(TimeProvider time)
 {
     private readonly ConcurrentDictionary<(string Route, int Partition), PartitionView> _partitions = new();
 

@@ -25,11 +25,11 @@ public sealed class InProcessProxy : IAsyncDisposable
         _running = Task.Run(() => new ProxyRunner(config, _loggers, Metrics, ManualSkip, TimeProvider.System).RunAsync(_stop.Token));
     }
 
-    public KcpConfig Config { get; }
+    internal KcpConfig Config { get; }
 
-    public ProxyMetrics Metrics { get; } = new(TimeProvider.System);
+    internal ProxyMetrics Metrics { get; } = new(TimeProvider.System);
 
-    public ManualSkipSignal ManualSkip { get; } = new();
+    internal ManualSkipSignal ManualSkip { get; } = new();
 
     /// <summary>Log lines so far, formatted as "level: message".</summary>
     public IReadOnlyList<string> Logs => _logs.Lines();
