@@ -139,8 +139,10 @@ internal sealed class AdminServer : IAsyncDisposable
             k.Limits.Http2.MaxStreamsPerConnection = 16;
             k.Listen(listen, o => o.Use(connections.Limit));
         });
-        builder.Services.AddOpenTelemetry().WithMetrics(m => m
-            .AddMeter(ProxyMetrics.MeterName)
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => TelemetryResource.Configure(r, config.Telemetry.ServiceName))
+            .WithMetrics(m => m
+            .AddMeter(ProxyMetrics.MeterName, ProxyMetrics.HttpClientMeterName)
             .AddRuntimeInstrumentation()
             .AddPrometheusExporter());
 

@@ -61,6 +61,7 @@ internal sealed class PartitionSession
         Record = record;
         _committedAtAssignment = committed;
         _highAtAssignment = high;
+        parts.Metrics.OnPartitionAssigned(parts.Route.Name, partition.Topic, partition.Partition.Value);
         if (trusted is { } trustedRecord)
         {
             _filter = NewFilter(trustedRecord, progress);
@@ -233,9 +234,11 @@ internal sealed class PartitionSession
         }
 
         var message = result.Message;
+        _parts.Metrics.OnConsumed(_parts.Route.Name, result.Topic, Number);
         Worker.Enqueue(new KafkaRecord(result.Topic, Number, offset, message.Timestamp.UnixTimestampMs, message.Key, message.Value, KafkaHeader.From(message.Headers))
         {
             PassedBySeek = passed,
+            FetchedAt = _parts.Time.GetTimestamp(),
         });
     }
 

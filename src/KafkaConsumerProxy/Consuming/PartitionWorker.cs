@@ -366,7 +366,7 @@ internal sealed class PartitionWorker
             var disposition = await _deliverer.DeliverAsync(record, _abandon.Token, slot).ConfigureAwait(false);
             if (disposition != MessageDisposition.Abandoned)
             {
-                await FinishAsync(record).ConfigureAwait(false);
+                await FinishAsync(record, disposition).ConfigureAwait(false);
             }
         }
 #pragma warning disable CA1031 // A bug must not vanish in a delivery nobody awaits: it stops the partition, which is restarted.
@@ -451,10 +451,10 @@ internal sealed class PartitionWorker
     }
 
     private ValueTask OnBatchMessageDone(KafkaRecord record, MessageDisposition disposition) =>
-        disposition == MessageDisposition.Abandoned ? ValueTask.CompletedTask : FinishAsync(record);
+        disposition == MessageDisposition.Abandoned ? ValueTask.CompletedTask : FinishAsync(record, disposition);
 
     /// <summary>A message was delivered or skipped: frees its key, counts it finished and resumes fetching when drained.</summary>
-    private async ValueTask FinishAsync(KafkaRecord record)
+    private async ValueTask FinishAsync(KafkaRecord record, MessageDisposition disposition)
     {
         if (_keys?.Release(record) is { } next)
         {
@@ -462,6 +462,11 @@ internal sealed class PartitionWorker
         }
 
         await Offsets.FinishAsync(record.Offset, _deliverer.Time, _abandon.Token).ConfigureAwait(false);
+        if (record.FetchedAt != 0)
+        {
+            _deliverer.Metrics.OnProcessed(_deliverer.Route.Name, record.Topic, record.Partition, _deliverer.Time.GetElapsedTime(record.FetchedAt), disposition == MessageDisposition.Skipped);
+        }
+
         if (_bytes is not null)
         {
             var bytes = SizeOf(record);

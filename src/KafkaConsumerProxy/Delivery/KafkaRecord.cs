@@ -18,6 +18,9 @@ internal sealed record KafkaRecord(
     /// <summary>True when the message is replayed from a dead-letter topic (<c>kcp dlq replay</c>): sent with <c>X-Kafka-Replay: true</c>.</summary>
     public bool Replay { get; init; }
 
+    /// <summary>When the consume loop fetched it (<see cref="TimeProvider.GetTimestamp"/> of the route's clock); 0: not fetched by a route (a replay).</summary>
+    public long FetchedAt { get; init; }
+
     /// <summary>Set when an operator's seek passed this unfinished message with force: it is skipped (kind <c>seek</c>), not delivered.</summary>
     public SeekPass? PassedBySeek { get; init; }
 }

@@ -102,6 +102,9 @@ internal sealed class MessageDeliverer
     /// <summary>The route whose messages this deliverer sends.</summary>
     public RouteDefinition Route => _route;
 
+    /// <summary>The route's metrics, shared with the workers for the time from fetch to finished.</summary>
+    internal ProxyMetrics Metrics => _metrics;
+
     /// <summary>The clock of retries, shared with the workers for batch linger.</summary>
     public TimeProvider Time => _time;
 
@@ -215,7 +218,7 @@ internal sealed class MessageDeliverer
                     return;
                 }
 
-                _metrics.OnAttempt(_route.Name, result.OutcomeLabel, result.Elapsed);
+                _metrics.OnAttempt(_route.Name, result.OutcomeLabel, result.Elapsed, attempt);
 
                 string reason;
                 if (result.IsSuccess)
@@ -475,6 +478,8 @@ internal sealed class MessageDeliverer
             {
                 return MessageDisposition.Abandoned;
             }
+
+            _metrics.OnDeadLettered(_route.Name);
         }
 
         var (attempts, reason, kind) = (details.Attempts, details.LastFailure, details.Kind);

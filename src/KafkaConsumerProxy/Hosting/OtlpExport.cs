@@ -66,9 +66,7 @@ internal sealed class OtlpExport : IDisposable
             (_, summary) => Log.OtlpExportFailedAgain(_logger, summary.Count, summary.Since.TotalSeconds, summary.Latest));
         _failures = new FailureListener(Failed);
 
-        InstanceId = Guid.NewGuid().ToString();
-        var version = typeof(OtlpExport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
-        var resource = ResourceBuilder.CreateDefault().AddService(settings.ServiceName, serviceVersion: version, autoGenerateServiceInstanceId: false, serviceInstanceId: InstanceId);
+        var resource = TelemetryResource.Create(settings.ServiceName);
         _tracer = Sdk.CreateTracerProviderBuilder()
             .SetResourceBuilder(resource)
             .AddSource(DeliveryTracing.SourceName)
@@ -76,7 +74,7 @@ internal sealed class OtlpExport : IDisposable
             .Build();
         _meter = Sdk.CreateMeterProviderBuilder()
             .SetResourceBuilder(resource)
-            .AddMeter(ProxyMetrics.MeterName)
+            .AddMeter(ProxyMetrics.MeterName, ProxyMetrics.HttpClientMeterName)
             .AddRuntimeInstrumentation()
             .AddOtlpExporter((o, reader) =>
             {
@@ -88,7 +86,7 @@ internal sealed class OtlpExport : IDisposable
     }
 
     /// <summary>The resource's <c>service.instance.id</c>: a new UUID for each start of kcp.</summary>
-    public string InstanceId { get; }
+    public string InstanceId => TelemetryResource.InstanceId;
 
     /// <summary>Starts the export; null (nothing built, nothing listening) when <c>otlp_endpoint</c> is not set.</summary>
     public static OtlpExport? Start(TelemetrySettings settings, ILogger logger, TimeProvider time)

@@ -34,6 +34,7 @@ internal sealed class RouteFactory : IDisposable
         var routeLogger = _runtime.Loggers.CreateLogger($"kcp.route.{route.Name}");
         var cluster = config.Clusters[route.Cluster];
         var http = new HttpDeliverer(route, _runtime.Time, routeLogger);
+        _runtime.Metrics.RegisterRoute(route.Name, route.Topic, route.Group, cluster.BootstrapServers);
         DeadLetterWriter? deadLetter = null;
         try
         {

@@ -1,25 +1,56 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
 namespace KafkaConsumerProxy.Telemetry;
 
 /// <summary>
 /// The proxy's instruments: one <see cref="Meter"/> named <c>KafkaConsumerProxy</c>, exported by the admin endpoint
-/// as Prometheus text (<c>GET /metrics</c>), plus process-wide totals that <c>kcp demo</c> and tests read directly.
-/// Counters are per route; the per-partition gauges (lag, committed offset, high watermark, age of the oldest
-/// unfinished message) are read from <see cref="Observations"/> when scraped.
+/// as Prometheus text (<c>GET /metrics</c>) and over OTLP, plus process-wide totals that <c>kcp demo</c> and tests read
+/// directly. The messaging series follow OpenTelemetry's semantic conventions for consumers
+/// (<c>messaging.client.consumed.messages</c>, <c>messaging.process.duration</c>); kcp's own keep the <c>kcp.</c>
+/// prefix. Every series carries the route and the conventions' attributes (<c>messaging.system</c>,
+/// <c>messaging.destination.name</c>, <c>messaging.consumer.group.name</c>, <c>server.address</c>, and
+/// <c>messaging.destination.partition.id</c> on the per-partition ones); a route's counters are exported at zero from
+/// its start (<see cref="RegisterRoute"/>). The per-partition gauges (lag, committed offset, high watermark, age of the
+/// oldest unfinished message) are read from <see cref="Observations"/> when scraped.
 /// </summary>
 internal sealed class ProxyMetrics : IDisposable
 {
     public const string MeterName = "KafkaConsumerProxy";
 
+    /// <summary>The meter of the runtime's HTTP client (<c>http.client.request.duration</c> and others), exported beside kcp's.</summary>
+    public const string HttpClientMeterName = "System.Net.Http";
+
+    /// <summary><c>messaging.system</c> of every messaging series.</summary>
+    public const string MessagingSystem = "kafka";
+
+    internal const string RouteTag = "route";
+    internal const string SystemTag = "messaging.system";
+    internal const string DestinationTag = "messaging.destination.name";
+    internal const string GroupTag = "messaging.consumer.group.name";
+    internal const string PartitionTag = "messaging.destination.partition.id";
+    internal const string ServerTag = "server.address";
+
+    /// <summary>The skip kinds, as <c>kcp.messages.skipped</c> labels them; each exported at zero from a route's start.</summary>
+    internal static readonly string[] SkipKinds = ["auto", "status", "manual", "seek"];
+
+    /// <summary>The attempt outcomes, as <c>kcp.delivery.attempts</c> labels them; each exported at zero from a route's start.</summary>
+    internal static readonly string[] Outcomes = ["success", "bad_status", "rejected_body", "connect_timeout", "timeout", "connection_error", "retry_listed"];
+
+    private static readonly string[] PartitionIds = [.. Enumerable.Range(0, 1024).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+
     private readonly Meter _meter;
     private readonly Counter<long> _delivered;
     private readonly Counter<long> _failedAttempts;
     private readonly Counter<long> _skipped;
+    private readonly Counter<long> _deadLettered;
     private readonly Counter<long> _attempts;
+    private readonly Counter<long> _retries;
     private readonly Counter<long> _rebalances;
     private readonly Counter<long> _commitFailures;
+    private readonly Counter<long> _consumed;
     private readonly Histogram<double> _duration;
+    private readonly Histogram<double> _process;
     private readonly UpDownCounter<long> _inFlight;
     private long _deliveredTotal;
     private long _failedTotal;
@@ -28,6 +59,7 @@ internal sealed class ProxyMetrics : IDisposable
     private readonly Counter<long> _repeats;
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _concurrencyLimits = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RouteTags> _routes = new(StringComparer.Ordinal);
 
     private readonly TimeProvider _time;
 
@@ -36,12 +68,19 @@ internal sealed class ProxyMetrics : IDisposable
         _time = time;
         Observations = new RouteObservations(time);
         _meter = new Meter(MeterName);
+        _consumed = _meter.CreateCounter<long>("messaging.client.consumed.messages", unit: "{message}",
+            description: "Messages fetched from Kafka and handed to the route's delivery, per partition (messages the local record shows done are not counted)");
+        _process = _meter.CreateHistogram<double>("messaging.process.duration", unit: "s",
+            description: "One message from fetch to finished (delivered or skipped, retries and waits included); error.type 'skipped' for a skipped message",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800] });
         _delivered = _meter.CreateCounter<long>("kcp.messages.delivered", description: "Messages the endpoint accepted");
         _failedAttempts = _meter.CreateCounter<long>("kcp.delivery.failures", description: "Failed delivery attempts (one per message of a failed batch)");
         _attempts = _meter.CreateCounter<long>("kcp.delivery.attempts", description: "Delivery attempts (requests) by outcome: success, bad_status, rejected_body, connect_timeout, timeout, connection_error, retry_listed");
-        _skipped = _meter.CreateCounter<long>("kcp.messages.skipped", description: "Messages skipped, by kind: auto (retry_nums used up), status (a status the route skips at once) or manual (SIGUSR1, the admin API)");
+        _retries = _meter.CreateCounter<long>("kcp.delivery.retries", description: "Delivery attempts after the first of a message or batch");
+        _skipped = _meter.CreateCounter<long>("kcp.messages.skipped", description: "Messages skipped, by kind: auto (retry_nums used up), status (a status the route skips at once), manual (SIGUSR1, the admin API) or seek");
+        _deadLettered = _meter.CreateCounter<long>("kcp.messages.dead_lettered", description: "Skipped messages written to the route's dead-letter topic");
         _meter.CreateObservableGauge("kcp.delivery.concurrency_limit",
-            () => _concurrencyLimits.Select(kv => new Measurement<int>(kv.Value, new KeyValuePair<string, object?>("route", kv.Key))),
+            () => _concurrencyLimits.Select(kv => new Measurement<int>(kv.Value, Tags(kv.Key))),
             description: "The adaptive in-flight limit of routes with adaptive_concurrency");
         _repeats = _meter.CreateCounter<long>("kcp.messages.repeats_filtered", description: "Messages not delivered again because the local offset record shows them done");
         _duration = _meter.CreateHistogram<double>("kcp.delivery.duration", unit: "s", description: "Duration of delivery attempts (requests), any outcome",
@@ -71,6 +110,59 @@ internal sealed class ProxyMetrics : IDisposable
             description: "How long the route's oldest request waiting for the shared budget has waited (0: none waits)");
         _meter.CreateObservableGauge("kcp.budget.in_flight", () => Budgets().Select(b => new Measurement<int>(b.Held, BudgetTags(b))),
             description: "Slots of the shared budget's max_concurrency the route holds now");
+    }
+
+    /// <summary>
+    /// Names the attributes of <paramref name="route"/>'s series (its topic, group and the first broker of its cluster)
+    /// and exports its counters at zero, so that a rate or an alert over them has a series from the start. Called when
+    /// the route is built; a reload that changes them starts new series.
+    /// </summary>
+    /// <param name="bootstrapServers">The cluster's <c>bootstrap_servers</c>; the first one's host is <c>server.address</c>.</param>
+    internal void RegisterRoute(string route, string topic, string group, string bootstrapServers)
+    {
+        var tags = new RouteTags(route, topic, group, BrokerHost(bootstrapServers));
+        _routes[route] = tags;
+        var list = tags.List();
+        _delivered.Add(0, list);
+        _failedAttempts.Add(0, list);
+        _retries.Add(0, list);
+        _deadLettered.Add(0, list);
+        _repeats.Add(0, list);
+        _rebalances.Add(0, list);
+        _commitFailures.Add(0, list);
+        foreach (var kind in SkipKinds)
+        {
+            var withKind = list;
+            withKind.Add("kind", kind);
+            _skipped.Add(0, withKind);
+        }
+
+        foreach (var outcome in Outcomes)
+        {
+            var withOutcome = list;
+            withOutcome.Add("outcome", outcome);
+            _attempts.Add(0, withOutcome);
+        }
+    }
+
+    /// <summary>A partition of <paramref name="route"/> was assigned to this process: its consumed count is exported from zero.</summary>
+    internal void OnPartitionAssigned(string route, string topic, int partition) => _consumed.Add(0, PartitionTags(route, topic, partition));
+
+    /// <summary>The host of the first entry of <c>bootstrap_servers</c> (without a protocol prefix or port); empty when there is none.</summary>
+    internal static string BrokerHost(string bootstrapServers)
+    {
+        var first = bootstrapServers.Split([',', ' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "";
+        var scheme = first.IndexOf("://", StringComparison.Ordinal);
+        if (scheme >= 0)
+            first = first[(scheme + 3)..];
+        if (first.StartsWith('['))
+        {
+            var close = first.IndexOf(']', StringComparison.Ordinal);
+            return close > 0 ? first[1..close] : first;
+        }
+
+        var colon = first.LastIndexOf(':');
+        return colon > 0 ? first[..colon] : first;
     }
 
     /// <summary>Partitions and failing messages of the running routes.</summary>
@@ -104,51 +196,81 @@ internal sealed class ProxyMetrics : IDisposable
     internal void OnRepeatFiltered(string route)
     {
         Interlocked.Increment(ref _repeatsTotal);
-        _repeats.Add(1, new KeyValuePair<string, object?>("route", route));
+        _repeats.Add(1, Tags(route));
+    }
+
+    /// <summary>A message of <paramref name="route"/> was fetched and handed to its delivery.</summary>
+    internal void OnConsumed(string route, string topic, int partition) => _consumed.Add(1, PartitionTags(route, topic, partition));
+
+    /// <summary>A message fetched <paramref name="elapsed"/> ago is finished: delivered, or skipped when <paramref name="skipped"/>.</summary>
+    internal void OnProcessed(string route, string topic, int partition, TimeSpan elapsed, bool skipped)
+    {
+        var tags = PartitionTags(route, topic, partition);
+        if (skipped)
+            tags.Add("error.type", "skipped");
+        _process.Record(elapsed.TotalSeconds, tags);
     }
 
     internal void OnDelivered(string route)
     {
         Interlocked.Increment(ref _deliveredTotal);
         Observations.CountDelivered(route);
-        _delivered.Add(1, new KeyValuePair<string, object?>("route", route));
+        _delivered.Add(1, Tags(route));
     }
 
     internal void OnFailedAttempt(string route)
     {
         Interlocked.Increment(ref _failedTotal);
-        _failedAttempts.Add(1, new KeyValuePair<string, object?>("route", route));
+        _failedAttempts.Add(1, Tags(route));
     }
 
-    /// <param name="kind">auto (retry_nums used up), status (a status the route skips at once) or manual.</param>
+    /// <param name="kind">auto (retry_nums used up), status (a status the route skips at once), manual or seek.</param>
     internal void OnSkipped(string route, string kind = "auto")
     {
         Interlocked.Increment(ref _skippedTotal);
-        _skipped.Add(1, new KeyValuePair<string, object?>("route", route), new KeyValuePair<string, object?>("kind", kind));
+        var tags = Tags(route);
+        tags.Add("kind", kind);
+        _skipped.Add(1, tags);
     }
 
+    /// <summary>A skipped message was written to the route's dead-letter topic.</summary>
+    internal void OnDeadLettered(string route) => _deadLettered.Add(1, Tags(route));
+
     /// <summary>A request is about to be sent; <see cref="OnAttempt"/> follows once it is decided.</summary>
-    internal void OnAttemptStarted(string route) => _inFlight.Add(1, new KeyValuePair<string, object?>("route", route));
+    internal void OnAttemptStarted(string route) => _inFlight.Add(1, Tags(route));
 
     /// <summary>The attempt announced by <see cref="OnAttemptStarted"/> was abandoned before it was sent.</summary>
-    internal void OnAttemptNotSent(string route) => _inFlight.Add(-1, new KeyValuePair<string, object?>("route", route));
+    internal void OnAttemptNotSent(string route) => _inFlight.Add(-1, Tags(route));
 
     /// <summary>A request was decided.</summary>
     /// <param name="outcome">The outcome's label: success, bad_status, rejected_body, connect_timeout, timeout, connection_error, retry_listed.</param>
-    internal void OnAttempt(string route, string outcome, TimeSpan elapsed)
+    /// <param name="attempt">The attempt's number for its message or batch: 2 and above count as retries.</param>
+    internal void OnAttempt(string route, string outcome, TimeSpan elapsed, int attempt = 1)
     {
-        var tag = new KeyValuePair<string, object?>("route", route);
-        _inFlight.Add(-1, tag);
-        _attempts.Add(1, tag, new KeyValuePair<string, object?>("outcome", outcome));
-        _duration.Record(elapsed.TotalSeconds, tag);
+        var tags = Tags(route);
+        _inFlight.Add(-1, tags);
+        _duration.Record(elapsed.TotalSeconds, tags);
+        if (attempt > 1)
+            _retries.Add(1, tags);
+        tags.Add("outcome", outcome);
+        _attempts.Add(1, tags);
     }
 
-    internal void OnRebalance(string route) => _rebalances.Add(1, new KeyValuePair<string, object?>("route", route));
+    internal void OnRebalance(string route) => _rebalances.Add(1, Tags(route));
 
-    internal void OnCommitFailed(string route) => _commitFailures.Add(1, new KeyValuePair<string, object?>("route", route));
+    internal void OnCommitFailed(string route) => _commitFailures.Add(1, Tags(route));
 
-    private static KeyValuePair<string, object?>[] PartitionTags(PartitionView p) =>
-        [new("route", p.Route), new("topic", p.Topic), new("partition", p.Partition)];
+    /// <summary>The route's attributes: those <see cref="RegisterRoute"/> named, or the route alone for a route never registered.</summary>
+    private TagList Tags(string route) => _routes.TryGetValue(route, out var tags) ? tags.List() : new TagList { { RouteTag, route } };
+
+    private TagList PartitionTags(string route, string topic, int partition)
+    {
+        var tags = _routes.TryGetValue(route, out var known) ? known.List(topic) : new TagList { { RouteTag, route }, { SystemTag, MessagingSystem }, { DestinationTag, topic } };
+        tags.Add(PartitionTag, (uint)partition < (uint)PartitionIds.Length ? PartitionIds[partition] : partition.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return tags;
+    }
+
+    private KeyValuePair<string, object?>[] PartitionTags(PartitionView p) => [.. PartitionTags(p.Route, p.Topic, p.Partition)];
 
     private IEnumerable<Measurement<double>> OldestAges()
     {
@@ -161,12 +283,17 @@ internal sealed class ProxyMetrics : IDisposable
     {
         var failing = (FailingSource?.Invoke() ?? []).GroupBy(route => route).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         var routes = (RouteStateSource?.Invoke() ?? []).Select(r => r.Route).Union(failing.Keys, StringComparer.Ordinal);
-        return routes.Select(r => new Measurement<long>(failing.GetValueOrDefault(r), new KeyValuePair<string, object?>("route", r)));
+        return routes.Select(r => new Measurement<long>(failing.GetValueOrDefault(r), Tags(r)));
     }
 
     private IReadOnlyList<BudgetShare> Budgets() => BudgetSource?.Invoke() ?? [];
 
-    private static KeyValuePair<string, object?>[] BudgetTags(BudgetShare b) => [new("route", b.Route), new("budget", b.Budget)];
+    private KeyValuePair<string, object?>[] BudgetTags(BudgetShare b)
+    {
+        var tags = Tags(b.Route);
+        tags.Add("budget", b.Budget);
+        return [.. tags];
+    }
 
     private IEnumerable<Measurement<long>> RouteStates()
     {
@@ -175,10 +302,30 @@ internal sealed class ProxyMetrics : IDisposable
         {
             foreach (var name in StateNames)
             {
-                yield return new Measurement<long>(name == state ? 1 : 0, new("route", route), new("state", name));
+                var tags = Tags(route);
+                tags.Add("state", name);
+                yield return new Measurement<long>(name == state ? 1 : 0, tags);
             }
         }
     }
 
     public void Dispose() => _meter.Dispose();
+
+    /// <summary>A route's attributes, as every series of the route carries them.</summary>
+    private sealed record RouteTags(string Route, string Topic, string Group, string Server)
+    {
+        public TagList List(string? topic = null)
+        {
+            var tags = new TagList
+            {
+                { RouteTag, Route },
+                { SystemTag, MessagingSystem },
+                { DestinationTag, topic ?? Topic },
+                { GroupTag, Group },
+            };
+            if (Server.Length > 0)
+                tags.Add(ServerTag, Server);
+            return tags;
+        }
+    }
 }

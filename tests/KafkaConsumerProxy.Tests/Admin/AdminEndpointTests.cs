@@ -111,9 +111,20 @@ public sealed class AdminEndpointTests : IClassFixture<TestCluster>
         Assert.Equal(9, Value(metrics, "kcp_delivery_attempts_total", "outcome=\"success\""));
         Assert.True(Value(metrics, "kcp_delivery_duration_seconds_count", "route=\"orders\"") >= 12, metrics);
         Assert.Contains("kcp_delivery_duration_seconds_bucket{", metrics, StringComparison.Ordinal);
-        Assert.Equal(5, Value(metrics, "kcp_consumer_committed_offset", "partition=\"0\""));
-        Assert.Equal(5, Value(metrics, "kcp_consumer_high_watermark", "partition=\"1\""));
-        Assert.Equal(1, Value(metrics, "kcp_route_state", "route=\"orders\",state=\"running\""));
+        Assert.Equal(5, Value(metrics, "kcp_consumer_committed_offset", "messaging_destination_partition_id=\"0\""));
+        Assert.Equal(5, Value(metrics, "kcp_consumer_high_watermark", "messaging_destination_partition_id=\"1\""));
+        // OpenTelemetry's messaging and HTTP client conventions, with the route's attributes on kcp's own series too.
+        Assert.Matches($@"(?m)^kcp_consumer_lag\{{[^}}]*messaging_consumer_group_name=""[^""]+""[^}}]*messaging_destination_name=""{topic}""[^}}]*messaging_destination_partition_id=""0""[^}}]*messaging_system=""kafka""[^}}]*route=""orders""[^}}]*server_address=""127.0.0.1""", metrics);
+        Assert.True(Value(metrics, "messaging_client_consumed_messages_total", "route=\"orders\"") >= 10, metrics);
+        Assert.True(Value(metrics, "messaging_process_duration_seconds_count", "route=\"orders\"") >= 10, metrics);
+        Assert.Equal(1, Value(metrics, "messaging_process_duration_seconds_count", "error_type=\"skipped\""));
+        Assert.True(Value(metrics, "kcp_delivery_retries_total", "route=\"orders\"") >= 2, metrics);
+        Assert.Equal(0, Value(metrics, "kcp_messages_dead_lettered_total", "route=\"orders\""));
+        Assert.Equal(0, Value(metrics, "kcp_offsets_commit_failures_total", "route=\"orders\""));
+        Assert.True(Value(metrics, "http_client_request_duration_seconds_count", "http_response_status_code=\"503\"") >= 2, metrics);
+        Assert.True(Value(metrics, "http_client_request_duration_seconds_count", "http_response_status_code=\"200\"") >= 9, metrics);
+        Assert.Matches(@"(?m)^target_info\{[^}]*host_name=""[^""]+""[^}]*process_pid=""\d+""[^}]*service_name=""kcp""[^}]*service_version=""[^""]+""[^}]*service_instance_id=""[0-9a-f-]{36}""", metrics);
+        Assert.Matches(@"(?m)^kcp_route_state\{[^}]*route=""orders""[^}]*state=""running""\} 1$", metrics);
         Assert.True(Value(metrics, "kcp_consumer_rebalances_total", "route=\"orders\"") >= 1, metrics);
         Assert.Matches("(?m)^dotnet_gc_collections_total", metrics);
 

@@ -46,8 +46,8 @@ public sealed class UncommittedBoundTests
         Assert.Equal(Enumerable.Range(0, Bound).Select(o => (long?)o), receiver.Requests.Select(x => x.Offset).Distinct().Order());
         var (status, metrics) = await admin.GetAsync("/metrics");
         Assert.Equal(200, status);
-        Assert.Matches($@"(?m)^kcp_partition_waiting_for_commit\{{[^}}]*partition=""0""[^}}]*\}} 1\b", metrics);
-        Assert.Matches($@"(?m)^kcp_partition_uncommitted\{{[^}}]*partition=""0""[^}}]*\}} {Bound}\b", metrics);
+        Assert.Matches($@"(?m)^kcp_partition_waiting_for_commit\{{[^}}]*messaging_destination_partition_id=""0""[^}}]*\}} 1\b", metrics);
+        Assert.Matches($@"(?m)^kcp_partition_uncommitted\{{[^}}]*messaging_destination_partition_id=""0""[^}}]*\}} {Bound}\b", metrics);
 
         cluster.Mock.ClearRequestErrors(KafkaApiKey.OffsetCommit);
         await DeliveryAssert.AllArrivedAsync(receiver, expected, Patience);
