@@ -24,6 +24,20 @@ internal sealed record AuthSettings
 {
     public required AuthType Type { get; init; }
 
+    /// <summary><c>auth.type</c>: required within <c>auth</c>, as the file writes it.</summary>
+    public static readonly RouteKey TypeKey = new("type", RouteKeyKind.Choice) { Choices = ["bearer", "basic", "oauth2_client_credentials", "hmac"] };
+
+    /// <summary>Every other key of the <c>auth</c> mapping, the type it belongs to and whether that type needs it.</summary>
+    public static readonly IReadOnlyList<(RouteKey Key, string Type, bool Required)> KeysOfTypes =
+    [
+        (RouteKey.String("token"), "bearer", true),
+        (RouteKey.String("username"), "basic", true), (RouteKey.String("password"), "basic", true),
+        (RouteKey.String("token_url"), "oauth2_client_credentials", true), (RouteKey.String("client_id"), "oauth2_client_credentials", true),
+        (RouteKey.String("client_secret"), "oauth2_client_credentials", true), (RouteKey.String("scope"), "oauth2_client_credentials", false),
+        (RouteKey.String("audience"), "oauth2_client_credentials", false),
+        (RouteKey.String("secret"), "hmac", true),
+    ];
+
     /// <summary><c>token</c> (bearer).</summary>
     public string? Token { get; init; }
 

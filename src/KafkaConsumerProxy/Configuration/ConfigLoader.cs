@@ -8,9 +8,10 @@ namespace KafkaConsumerProxy.Configuration;
 /// Scalars are accepted when their text parses as the expected type, whether quoted or not. Values are checked with
 /// the rule that will be applied to them: requests are built by the delivery code, librdkafka checks the consumer
 /// settings (offline), and <c>state_dir</c> is tested by creating and removing a directory. Nothing else is written.
-/// The jobs are split: <see cref="ConfigTree"/> reads a YAML or JSON file into a tree, <see cref="MapReader"/> reads
-/// typed keys from it, <see cref="RouteReader"/>, <see cref="EndpointSecurityReader"/>, <see cref="AdminSectionReader"/>
-/// and <see cref="TelemetrySectionReader"/> build the settings; this class reads the main file and puts them together.
+/// The jobs are split: <see cref="ConfigTree"/> reads a YAML or JSON file into a tree; a route file is bound first
+/// (<see cref="RouteBinding"/>) and checked after (<see cref="RouteValidator"/>, <see cref="EndpointSecurityRules"/>),
+/// by <see cref="RouteReader"/>; the main file's sections are read and checked key by key (<see cref="MapReader"/>,
+/// <see cref="AdminSectionReader"/>, <see cref="TelemetrySectionReader"/>); this class puts them together.
 /// </summary>
 internal static class ConfigLoader
 {

@@ -49,10 +49,10 @@ internal sealed record EndpointSettings
     /// <summary><c>auth</c>: how requests authenticate; null = not at all.</summary>
     public AuthSettings? Auth { get; init; }
 
-    public static readonly RouteKey AuthKey = RouteKey.Mapping("auth");
+    public static readonly RouteKey AuthKey = RouteKey.Mapping("auth", "a mapping with a 'type' (bearer, basic, oauth2_client_credentials or hmac) and its keys");
 
     /// <summary><c>headers</c>: static extra request headers, in file order; default none.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Headers { get; init; } = [];
 
-    public static readonly RouteKey HeadersKey = RouteKey.Mapping("headers");
+    public static readonly RouteKey HeadersKey = RouteKey.Mapping("headers", "a mapping of header names to values");
 }

@@ -95,13 +95,16 @@ internal sealed record RouteDefinition
 
     public static readonly RouteKey ConcurrencyKey = RouteKey.RequiredInteger("concurrency", 1, 256);
 
+    /// <summary>What <c>consumer_conf</c> and <c>consumer_topic_conf</c> hold, as error messages say it.</summary>
+    internal const string ConfShape = "a mapping of librdkafka property names to string, number or bool values";
+
     public IReadOnlyDictionary<string, string> ConsumerConf { get; init; } = new Dictionary<string, string>();
 
-    public static readonly RouteKey ConsumerConfKey = RouteKey.Mapping("consumer_conf");
+    public static readonly RouteKey ConsumerConfKey = RouteKey.Mapping("consumer_conf", ConfShape);
 
     public IReadOnlyDictionary<string, string> ConsumerTopicConf { get; init; } = new Dictionary<string, string>();
 
-    public static readonly RouteKey ConsumerTopicConfKey = RouteKey.Mapping("consumer_topic_conf");
+    public static readonly RouteKey ConsumerTopicConfKey = RouteKey.Mapping("consumer_topic_conf", ConfShape);
 
     /// <summary>Where and how requests are sent and answers judged.</summary>
     public EndpointSettings Endpoint { get; init; } = new();

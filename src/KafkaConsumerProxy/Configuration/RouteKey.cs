@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Reflection;
 
 namespace KafkaConsumerProxy.Configuration;
@@ -50,6 +51,24 @@ internal sealed record RouteKey(string Name, RouteKeyKind Kind)
     /// </summary>
     public object? Default { get; init; }
 
+    /// <summary>What a <see cref="RouteKeyKind.Mapping"/> key holds, as error messages say it.</summary>
+    public string Shape { get; init; } = "a mapping";
+
+    /// <summary>
+    /// What a value of the key must be, as error messages say it after "must be": <c>an integer from 1 to 65535</c>,
+    /// <c>true or false</c>, <c>one of: errno, status</c>.
+    /// </summary>
+    public string Expected => Kind switch
+    {
+        RouteKeyKind.Integer when Min == int.MinValue && Max == int.MaxValue => "an integer",
+        RouteKeyKind.Integer => string.Create(CultureInfo.InvariantCulture, $"an integer from {Min} to {Max}"),
+        RouteKeyKind.Boolean => "true or false",
+        RouteKeyKind.Choice => $"one of: {string.Join(", ", Choices)}",
+        RouteKeyKind.IntegerList => string.Create(CultureInfo.InvariantCulture, $"a list of integers from {Min} to {Max}, e.g. [400, 404]"),
+        RouteKeyKind.Mapping => Shape,
+        _ => "a non-empty string",
+    };
+
     /// <summary>A required integer key from <paramref name="min"/> to <paramref name="max"/>.</summary>
     public static RouteKey RequiredInteger(string name, int min, int max) => new(name, RouteKeyKind.Integer) { Required = true, Min = min, Max = max };
 
@@ -64,8 +83,8 @@ internal sealed record RouteKey(string Name, RouteKeyKind Kind)
     /// <summary>An optional true/false key.</summary>
     public static RouteKey Boolean(string name, bool defaultValue) => new(name, RouteKeyKind.Boolean) { Default = defaultValue };
 
-    /// <summary>An optional mapping; absent means empty.</summary>
-    public static RouteKey Mapping(string name) => new(name, RouteKeyKind.Mapping);
+    /// <summary>An optional mapping holding <paramref name="shape"/>; absent means empty.</summary>
+    public static RouteKey Mapping(string name, string shape) => new(name, RouteKeyKind.Mapping) { Shape = shape };
 
     /// <summary>The value of a <see cref="RouteKeyKind.Choice"/> key as <typeparamref name="TEnum"/>; null for null.</summary>
     public static TEnum? Parse<TEnum>(string? written)

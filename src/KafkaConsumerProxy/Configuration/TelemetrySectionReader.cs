@@ -73,7 +73,7 @@ internal static class TelemetrySectionReader
         }
         else if (tlsKeys.Count > 0)
         {
-            EndpointSecurityReader.CheckTlsFiles(reader, new("otlp_ca_file", caFile, Resolve(caFile)), new("otlp_client_cert_file", certFile, Resolve(certFile)), new("otlp_client_key_file", keyFile, Resolve(keyFile)));
+            EndpointSecurityRules.CheckTlsFiles(reader.Error, new("otlp_ca_file", caFile, Resolve(caFile)), new("otlp_client_cert_file", certFile, Resolve(certFile)), new("otlp_client_key_file", keyFile, Resolve(keyFile)));
         }
 
         if (serviceName is not null && (serviceName.Length > MaxServiceNameLength || serviceName.Any(char.IsControl) || serviceName.Trim() != serviceName))
@@ -128,7 +128,7 @@ internal static class TelemetrySectionReader
             }
 
             // '%' is a token character, but the exporter percent-decodes what it is given.
-            if (name.Length == 0 || !name.All(c => EndpointSecurityReader.IsTokenChar(c) && c != '%'))
+            if (name.Length == 0 || !name.All(c => EndpointSecurityRules.IsTokenChar(c) && c != '%'))
                 errors.Add(new ConfigError(reader.File, key, null, "must be a header name: letters, digits and !#$&'*+-.^_`|~"));
             else if (ReservedOtlpHeaders.Contains(name, StringComparer.OrdinalIgnoreCase) || name.StartsWith("grpc-", StringComparison.OrdinalIgnoreCase))
                 errors.Add(new ConfigError(reader.File, key, null, "is set by the exporter's HTTP client or the OTLP protocol and cannot be replaced (Host, Content-*, User-Agent, grpc-*, the connection headers)"));

@@ -1,0 +1,264 @@
+using System.Globalization;
+
+namespace KafkaConsumerProxy.Configuration;
+
+/// <summary>
+/// Checks a bound route file (<see cref="RouteBinding"/>) and collects every error, each naming the file, the key and
+/// the bad value: every key against its <see cref="RouteKey"/> declaration, then the rules between keys. Keys are checked
+/// in groups in a fixed order (the values that make the request, then timeouts and offsets, throughput, policy, the
+/// secure endpoint, CloudEvents), and each group's rules between keys run only when the group's keys passed, so that a
+/// value already reported is not blamed twice; errors are listed, and unknown keys matched, in that order.
+/// </summary>
+internal sealed class RouteValidator
+{
+    private readonly RouteBinding _route;
+    private readonly KeyChecker _check;
+    private readonly Dictionary<string, ClusterDefinition>? _clusters;
+    private readonly Dictionary<string, LimitDefinition>? _limits;
+
+    private RouteValidator(RouteBinding route, Dictionary<string, ClusterDefinition>? clusters, Dictionary<string, LimitDefinition>? limits, List<ConfigError> errors)
+    {
+        _route = route;
+        _check = new KeyChecker(route.Map, errors);
+        _clusters = clusters;
+        _limits = limits;
+    }
+
+    /// <summary>
+    /// Checks every key of <paramref name="route"/> and the rules between them, adding each problem to
+    /// <paramref name="errors"/>; true when none was found. <paramref name="clusters"/> and <paramref name="limits"/> are
+    /// null when kcp.yaml's own section is unusable, so that the route is not also blamed for naming one.
+    /// </summary>
+    public static bool Validate(RouteBinding route, Dictionary<string, ClusterDefinition>? clusters, Dictionary<string, LimitDefinition>? limits, List<ConfigError> errors)
+    {
+        var before = errors.Count;
+        new RouteValidator(route, clusters, limits, errors).CheckKeys();
+        return errors.Count == before;
+    }
+
+    /// <summary>
+    /// The rule that needs the whole route: its requests are built with the delivery code and must come out as written
+    /// (<see cref="EndpointRules.CheckWithDelivery"/>). Call with the route made from a binding that passed <see cref="Validate"/>.
+    /// </summary>
+    public static bool ValidateRequests(RouteBinding binding, RouteDefinition route, List<ConfigError> errors)
+    {
+        var before = errors.Count;
+        var check = new KeyChecker(binding.Map, errors);
+        foreach (var (key, message) in EndpointRules.CheckWithDelivery(route))
+        {
+            var written = key switch { "host" => EndpointSettings.HostKey, "url" => EndpointSettings.UrlKey, _ => EndpointSettings.DomainKey };
+            check.Error(key, binding[written].Text, message);
+        }
+
+        return errors.Count == before;
+    }
+
+    private int? Int(RouteKey key) => _check.Int(_route[key]);
+
+    private bool? Bool(RouteKey key) => _check.Bool(_route[key]);
+
+    private string? String(RouteKey key) => _check.String(_route[key]);
+
+    private string? Choice(RouteKey key) => _check.Choice(_route[key]);
+
+    private void Error(string key, string? value, string message) => _check.Error(key, value, message);
+
+    // The rules between keys see each key's value when it passed, else its default (0 for a required number).
+    private void CheckKeys()
+    {
+        var topic = String(RouteDefinition.TopicKey) ?? "";
+        if (topic.Length > 0 && !IsKafkaTopicName(topic))
+            Error("topic", topic, "must be a Kafka topic name: 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-', and not '.' or '..'");
+        var group = String(RouteDefinition.GroupKey) ?? "";
+        if (group.Any(char.IsControl))
+            Error("group", group, $"must be a consumer group id without {ConfigLoader.ControlCharacters}");
+
+        var beforeCluster = _check.ErrorCount;
+        var cluster = String(RouteDefinition.ClusterKey);
+        if (_clusters is not null && _check.ErrorCount == beforeCluster && !_clusters.ContainsKey(cluster ?? RouteDefaults.Cluster))
+        {
+            var defined = _clusters.Count == 0 ? "none" : string.Join(", ", _clusters.Keys.Order(StringComparer.Ordinal));
+            var implicitNote = cluster is null ? $" (the route has no 'cluster' key, so it uses '{RouteDefaults.Cluster}')" : "";
+            Error("cluster", cluster ?? RouteDefaults.Cluster, $"unknown cluster; defined clusters: {defined}{implicitNote}");
+        }
+
+        CheckEndpointKeys();
+
+        Int(RouteDefinition.ConcurrencyKey);
+        Bool(RetrySettings.CanSkipKey);
+        Int(RetrySettings.RetryNumsKey);
+        var retryIntervalMs = Int(RetrySettings.RetryIntervalMsKey) ?? 0;
+        Int(EndpointSettings.ConnTimeoutMsKey);
+        Int(EndpointSettings.ExecTimeoutMsKey);
+        Int(OffsetSettings.UseSavedOffsetTimeKey);
+        Int(EndpointSettings.SlowTimeMsKey);
+        _check.Conf(_route[RouteDefinition.ConsumerConfKey]);
+        _check.Conf(_route[RouteDefinition.ConsumerTopicConfKey]);
+        var asyncConcurrency = Int(DeliverySettings.AsyncConcurrencyKey) ?? 0;
+        Int(OffsetSettings.MessageDeliveryGuaranteesKey);
+        Choice(EndpointSettings.ResponseCheckKey);
+        Int(OffsetSettings.CommitIntervalMsKey);
+        Int(OffsetSettings.MaxUncommittedKey);
+
+        var format = CheckThroughputKeys(asyncConcurrency);
+        cluster ??= RouteDefaults.Cluster;
+        CheckPolicyKeys(asyncConcurrency, retryIntervalMs, topic, cluster);
+        var headers = EndpointSecurityRules.Check(_check, _route);
+        CheckCloudEventsKeys(format, cluster, topic, headers);
+        _check.ReportUnknownKeys();
+    }
+
+    // host, port, url and domain: what the request is sent to.
+    private void CheckEndpointKeys()
+    {
+        var hostText = String(EndpointSettings.HostKey) ?? "";
+        var hosts = hostText.Split(',', StringSplitOptions.TrimEntries);
+        Int(EndpointSettings.PortKey);
+        if (hostText.Length > 0 && hosts.Any(h => h.Length == 0 || h.Contains("://", StringComparison.Ordinal) || h.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))))
+        {
+            Error("host", hostText, "must be one or more host names or IP addresses separated by ',', without empty entries, scheme or path");
+        }
+        else if (hostText.Length > 0)
+        {
+            foreach (var problem in hosts.Select(h => EndpointRules.HostEntryProblem(h)).OfType<string>())
+                Error("host", hostText, problem);
+        }
+
+        var url = String(EndpointSettings.UrlKey) ?? "";
+        if (url.Length > 0 && !url.StartsWith('/'))
+            Error("url", url, "must be a path starting with '/'");
+        else if (url.Length > 0 && EndpointRules.UrlProblem(url) is { } urlProblem)
+            Error("url", url, urlProblem);
+
+        var domain = String(EndpointSettings.DomainKey);
+        if (domain is not null && EndpointRules.DomainProblem(domain) is { } domainProblem)
+            Error("domain", domain, domainProblem);
+    }
+
+    // Kafka's own rule (org.apache.kafka.common.internals.Topic.validate).
+    private static bool IsKafkaTopicName(string topic) =>
+        topic.Length <= 249 && topic is not "." and not ".." && topic.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+
+    /// <summary>
+    /// The keys of async delivery, request formats and batching, and the rules between them. A key that would have
+    /// no effect with the others as written is an error, so nobody believes a setting is active when it is not.
+    /// Returns the format the later rules see.
+    /// </summary>
+    private RequestFormat CheckThroughputKeys(int asyncConcurrency)
+    {
+        var before = _check.ErrorCount;
+        var ordering = Choice(DeliverySettings.OrderingKey);
+        var maxPending = Int(DeliverySettings.MaxPendingKey) ?? RouteDefaults.MaxPending;
+        Int(DeliverySettings.MaxPendingBytesKey);
+        var format = RouteKey.Parse<RequestFormat>(Choice(DeliverySettings.FormatKey)) ?? RouteDefaults.Format;
+        var contentType = String(DeliverySettings.ContentTypeKey);
+        var written = Int(DeliverySettings.BatchSizeKey);
+        var batchSize = written ?? RouteDefaults.BatchSize;
+        var linger = Int(DeliverySettings.BatchLingerMsKey);
+        if (_check.ErrorCount != before)
+            return format;
+
+        if (ordering is not null && asyncConcurrency == 0)
+            Error("ordering", ordering, "applies only with async_concurrency > 0; sync delivery (async_concurrency 0) is always in partition order");
+        if (contentType is not null && format != RequestFormat.Raw)
+            Error("content_type", contentType, "applies only with format: raw; form, json and cloudevents set their own Content-Type");
+        else if (contentType is not null && (contentType.Any(c => char.IsControl(c) || c > '\x7e') || !System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out _)))
+            Error("content_type", contentType, "must be a media type such as application/octet-stream or text/plain; charset=utf-8");
+        if (batchSize > 1 && format is not (RequestFormat.Json or RequestFormat.CloudEvents))
+            Error("batch_size", written?.ToString(CultureInfo.InvariantCulture), "must be 1 unless format is json or cloudevents: a batch is sent as a JSON array of envelopes or of CloudEvents");
+        else if (batchSize > maxPending)
+            Error("batch_size", written?.ToString(CultureInfo.InvariantCulture), string.Create(CultureInfo.InvariantCulture,
+                $"must not exceed max_pending ({maxPending}): a batch is made of one partition's pending messages"));
+        if (linger is not null && batchSize == 1)
+            Error("batch_linger_ms", linger.Value.ToString(CultureInfo.InvariantCulture), "applies only with batch_size > 1");
+        return format;
+    }
+
+    /// <summary>
+    /// The keys of the delivery policy: backoff, permanent statuses, rate and adaptive concurrency, shared budget and
+    /// dead-letter topic, and the rules between them.
+    /// </summary>
+    private void CheckPolicyKeys(int asyncConcurrency, int retryIntervalMs, string topic, string cluster)
+    {
+        var before = _check.ErrorCount;
+        Choice(RetrySettings.BackoffKey);
+        var maxInterval = Int(RetrySettings.RetryMaxIntervalMsKey);
+        _check.IntList(_route[RetrySettings.SkipOnStatusKey]);
+        Int(DeliverySettings.MaxRequestsPerSecondKey);
+        var adaptive = Bool(DeliverySettings.AdaptiveConcurrencyKey);
+        var limit = String(DeliverySettings.LimitKey);
+        var deadLetterTopic = String(DeadLetterSettings.TopicKey);
+        var deadLetterCluster = String(DeadLetterSettings.ClusterKey);
+        if (_check.ErrorCount != before)
+            return;
+
+        string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
+        if (maxInterval is not null && maxInterval < retryIntervalMs)
+            Error("retry_max_interval_ms", Text(maxInterval.Value), $"must not be less than retry_interval_ms ({Text(retryIntervalMs)})");
+        else if (maxInterval is null && retryIntervalMs > RouteDefaults.RetryMaxIntervalMs)
+            Error("retry_interval_ms", Text(retryIntervalMs), $"is over the default retry_max_interval_ms ({Text(RouteDefaults.RetryMaxIntervalMs)}); set retry_max_interval_ms to at least retry_interval_ms");
+        if (adaptive == true && asyncConcurrency == 0)
+            Error("adaptive_concurrency", "true", "applies only with async_concurrency > 0, which is its upper bound");
+        if (limit is not null && _limits is not null && !_limits.ContainsKey(limit))
+        {
+            var defined = _limits.Count == 0 ? "none (kcp.yaml has no 'limits')" : string.Join(", ", _limits.Keys.Order(StringComparer.Ordinal));
+            Error("limit", limit, $"unknown shared budget; budgets defined in kcp.yaml's limits: {defined}");
+        }
+
+        if (deadLetterTopic is not null && !IsKafkaTopicName(deadLetterTopic))
+            Error("dead_letter_topic", deadLetterTopic, "must be a Kafka topic name: 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-', and not '.' or '..'");
+        else if (deadLetterTopic == topic && (deadLetterCluster ?? cluster) == cluster)
+            Error("dead_letter_topic", deadLetterTopic, "must not be the route's own topic on its own cluster: skipped messages would be consumed again");
+        if (deadLetterCluster is not null && deadLetterTopic is null)
+            Error("dead_letter_cluster", deadLetterCluster, "applies only with dead_letter_topic");
+        else if (deadLetterCluster is not null && _clusters is not null && !_clusters.ContainsKey(deadLetterCluster))
+            Error("dead_letter_cluster", deadLetterCluster, $"unknown cluster; defined clusters: {string.Join(", ", _clusters.Keys.Order(StringComparer.Ordinal))}");
+    }
+
+    /// <summary>The longest <c>cloudevents_type</c>: 1024 characters, far more than a reverse-DNS type name needs.</summary>
+    private const int MaxCloudEventsTypeLength = 1024;
+
+    /// <summary>
+    /// <c>cloudevents_type</c> and the rules of <c>format: cloudevents</c>: the type is text that can be sent as the
+    /// <c>ce-type</c> header (percent-encoded where the HTTP binding asks for it), and static <c>headers</c> must not
+    /// set the <c>ce-*</c> headers that carry the event's attributes.
+    /// </summary>
+    private void CheckCloudEventsKeys(RequestFormat format, string cluster, string topic, IReadOnlyList<KeyValuePair<string, string>> headers)
+    {
+        var before = _check.ErrorCount;
+        var type = String(DeliverySettings.CloudEventsTypeKey);
+        if (_check.ErrorCount != before)
+            return;
+
+        if (type is not null && format != RequestFormat.CloudEvents)
+            Error("cloudevents_type", type, "applies only with format: cloudevents");
+        else if (type is not null && CloudEventsTypeProblem(type) is { } problem)
+            Error("cloudevents_type", type, problem);
+        if (format == RequestFormat.CloudEvents)
+        {
+            if (CloudEventSource.Problem(cluster, topic) is { } sourceProblem)
+                Error("cluster", cluster, sourceProblem);
+            foreach (var header in headers.Where(h => h.Key.StartsWith("ce-", StringComparison.OrdinalIgnoreCase)))
+                Error($"headers.{header.Key}", null, "must not be set with format: cloudevents, whose ce-* headers carry the event's attributes");
+        }
+    }
+
+    // Why a CloudEvents type cannot be used as written, or null.
+    private static string? CloudEventsTypeProblem(string type)
+    {
+        if (type.Length > MaxCloudEventsTypeLength)
+            return $"must be at most {MaxCloudEventsTypeLength} characters";
+        for (var i = 0; i < type.Length; i++)
+        {
+            var c = type[i];
+            if (char.IsControl(c))
+                return "must not contain control characters (line breaks, tabs and the like): it is sent as the ce-type header, e.g. com.example.order.created";
+            if (char.IsHighSurrogate(c) && i + 1 < type.Length && char.IsLowSurrogate(type[i + 1]))
+                i++;
+            else if (char.IsSurrogate(c))
+                return "must be valid Unicode text (it holds a lone surrogate)";
+        }
+
+        return char.IsWhiteSpace(type[0]) || char.IsWhiteSpace(type[^1]) ? "must not start or end with white space" : null;
+    }
+}
