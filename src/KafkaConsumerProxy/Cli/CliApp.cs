@@ -26,6 +26,10 @@ internal static class CliApp
     /// <summary>Exit code of a failure of the environment, or of anything unexpected.</summary>
     public const int EnvironmentError = ProxyService.StartFailedExitCode;
 
+    // --log-format and --log-level as given on the command line; null: not given (kcp.yaml's logging, else the default).
+    private static string? s_logFormat;
+    private static string? s_logLevel;
+
     public static async Task<int> RunAsync(string[] args)
     {
         // The last line of defence for an exception on a thread of its own: one line and exit 1, not a core dump.
@@ -47,6 +51,29 @@ internal static class CliApp
             StatusCommand.SkipCommand(),
             DlqCommand.Create(),
         };
+        var logFormat = new Option<string>("--log-format")
+        {
+            Description = "Log lines as text (one line per event) or json (one JSON object per line); default: logging.format in kcp.yaml, else text",
+            Recursive = true,
+            HelpName = "text|json",
+        };
+        var logLevel = new Option<string>("--log-level")
+        {
+            Description = "The least severe level logged: trace, debug, information, warning, error or critical; default: logging.level in kcp.yaml, else information",
+            Recursive = true,
+            HelpName = "level",
+        };
+        foreach (var (option, choices) in new[] { (logFormat, LoggingSettings.Formats), (logLevel, LoggingSettings.Levels) })
+        {
+            // One line, as every other argument error; the parser's own message lists the choices one per line.
+            option.Validators.Add(result =>
+            {
+                var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+                if (!choices.Contains(text, StringComparer.OrdinalIgnoreCase))
+                    result.AddError($"{option.Name} '{text}' must be one of: {string.Join(", ", choices)}");
+            });
+            root.Options.Add(option);
+        }
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
@@ -61,6 +88,8 @@ internal static class CliApp
 
             return ConfigError;
         }
+
+        (s_logFormat, s_logLevel) = (parse.GetValue(logFormat)?.ToLowerInvariant(), parse.GetValue(logLevel)?.ToLowerInvariant());
 
         // The host handles SIGINT/SIGTERM itself; the parser must not cancel on them first. Exceptions reach the
         // handler below instead of System.CommandLine's, which prints the stack trace.
@@ -188,7 +217,7 @@ internal static class CliApp
     internal static async Task RunHostAsync(KcpConfig config, Action<IServiceCollection>? extra = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        ConfigureLogging(builder.Logging);
+        ConfigureLogging(builder.Logging, config.Logging);
         builder.Services.AddSingleton<IHostLifetime, Microsoft.Extensions.Hosting.Internal.ConsoleLifetime>();
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.Configure<HostOptions>(o =>
@@ -206,12 +235,36 @@ internal static class CliApp
         await host.RunAsync().ConfigureAwait(false);
     }
 
-    internal static void ConfigureLogging(ILoggingBuilder logging)
+    /// <summary>The console log as the command line (<c>--log-format</c>, <c>--log-level</c>) says, else the defaults.</summary>
+    internal static void ConfigureLogging(ILoggingBuilder logging) => ConfigureLogging(logging, LoggingSettings.Default);
+
+    /// <summary>
+    /// The console log as the command line says, else as <paramref name="configured"/> (kcp.yaml's <c>logging</c>) says:
+    /// kcp's text lines (<see cref="LogLineFormatter"/>) or Microsoft.Extensions.Logging.Console's JSON lines (UTC
+    /// timestamp, event id, level, category, message, and the logged values under <c>State</c>).
+    /// </summary>
+    internal static void ConfigureLogging(ILoggingBuilder logging, LoggingSettings configured)
     {
+        var settings = configured with { Format = s_logFormat ?? configured.Format, Level = s_logLevel ?? configured.Level };
+        var level = Enum.Parse<LogLevel>(settings.Level, ignoreCase: true);
         logging.ClearProviders();
-        logging.SetMinimumLevel(LogLevel.Information);
-        logging.AddFilter("Microsoft", LogLevel.Warning);
-        logging.Services.AddSingleton<ConsoleFormatter>(new LogLineFormatter(TimeProvider.System));
-        logging.AddConsole(o => o.FormatterName = LogLineFormatter.FormatterName);
+        logging.SetMinimumLevel(level);
+        // The framework's own lines (Kestrel, the host) only from warning on, unless a less verbose level is asked.
+        logging.AddFilter("Microsoft", level > LogLevel.Warning ? level : LogLevel.Warning);
+        if (settings.Json)
+        {
+            logging.AddJsonConsole(o =>
+            {
+                o.IncludeScopes = false;
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
+                o.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Indented = false };
+            });
+        }
+        else
+        {
+            logging.Services.AddSingleton<ConsoleFormatter>(new LogLineFormatter(TimeProvider.System));
+            logging.AddConsole(o => o.FormatterName = LogLineFormatter.FormatterName);
+        }
     }
 }

@@ -63,7 +63,7 @@ internal static class DlqCommand
                 return CliApp.ConfigError;
             }
 
-            using var loggers = LoggerFactory.Create(CliApp.ConfigureLogging);
+            using var loggers = LoggerFactory.Create(b => CliApp.ConfigureLogging(b, loaded.Logging));
             var replay = new DeadLetterReplay(loaded, chosen, Console.Out.WriteLine, loggers.CreateLogger("kcp.dlq-replay"), TimeProvider.System);
             var range = new ReplayRange(parse.GetValue(partition), parse.GetValue(fromOffset), parse.GetValue(fromTime), parse.GetValue(toTime), parse.GetValue(rate), parse.GetValue(dryRun));
             ReplaySummary summary;

@@ -53,6 +53,7 @@ internal static class ConfigLoader
         var admin = AdminSectionReader.Read(main, errors, baseDir);
         var limits = ReadLimits(main, errors);
         var telemetry = TelemetrySectionReader.Read(main, errors);
+        var logging = LoggingSectionReader.Read(main, errors);
         main.ReportUnknownKeys();
 
         var routes = routesDir is null ? [] : LoadRoutes(routesDir, clusters, limits, errors);
@@ -87,6 +88,7 @@ internal static class ConfigLoader
             Admin = admin!,
             Limits = limits ?? [],
             Telemetry = telemetry!,
+            Logging = logging!,
         }, errors);
     }
 

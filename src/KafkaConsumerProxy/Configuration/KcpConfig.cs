@@ -30,6 +30,9 @@ internal sealed record KcpConfig
 
     /// <summary>The <c>telemetry</c> section: OTLP export of traces and metrics; default off.</summary>
     public TelemetrySettings Telemetry { get; init; } = TelemetrySettings.Off;
+
+    /// <summary>The <c>logging</c> section: format and level of the log lines.</summary>
+    public LoggingSettings Logging { get; init; } = LoggingSettings.Default;
 }
 
 /// <summary>

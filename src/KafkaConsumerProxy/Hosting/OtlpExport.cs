@@ -8,6 +8,7 @@ using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
 using OpenTelemetry.Exporter;
+using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -48,12 +49,14 @@ internal sealed class OtlpExport : IDisposable
     private readonly ILogger _logger;
     private readonly TracerProvider _tracer;
     private readonly MeterProvider _meter;
+    private readonly ILoggerFactory _logs;
+    private readonly LogForwarder _forwarder;
     private readonly FailureListener _failures;
     private readonly RepeatedLog<int, string> _failureLog;
     private readonly TlsConnector? _tls;
     private readonly (string Internal, string Shown)? _tlsBase;
 
-    private OtlpExport(TelemetrySettings settings, ILogger logger, TimeProvider time)
+    private OtlpExport(TelemetrySettings settings, ILogger logger, TimeProvider time, ILoggerFactory? loggers)
     {
         _logger = logger;
         if (settings.OwnTls)
@@ -83,18 +86,32 @@ internal sealed class OtlpExport : IDisposable
                 reader.TemporalityPreference = MetricReaderTemporalityPreference.Cumulative;
             })
             .Build();
+        // Log records: kcp's loggers reach this factory through the forwarder added to theirs, so what is exported is
+        // filtered by the same levels as the console.
+        _logs = LoggerFactory.Create(b => b
+            .SetMinimumLevel(LogLevel.Trace)
+            .AddOpenTelemetry(o =>
+            {
+                o.SetResourceBuilder(resource);
+                o.IncludeFormattedMessage = true;
+                o.ParseStateValues = true;
+                o.AddOtlpExporter(e => Configure(e, settings, "v1/logs", _tls));
+            }));
+        _forwarder = new LogForwarder(_logs);
+        loggers?.AddProvider(_forwarder);
     }
 
     /// <summary>The resource's <c>service.instance.id</c>: a new UUID for each start of kcp.</summary>
     public string InstanceId => TelemetryResource.InstanceId;
 
     /// <summary>Starts the export; null (nothing built, nothing listening) when <c>otlp_endpoint</c> is not set.</summary>
-    public static OtlpExport? Start(TelemetrySettings settings, ILogger logger, TimeProvider time)
+    /// <param name="loggers">Whose log lines are exported too (as OTLP log records); null: none.</param>
+    public static OtlpExport? Start(TelemetrySettings settings, ILogger logger, TimeProvider time, ILoggerFactory? loggers = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         if (!settings.Enabled)
             return null;
-        var export = new OtlpExport(settings, logger, time);
+        var export = new OtlpExport(settings, logger, time, loggers);
         Log.OtlpExportOn(logger, SecretRedactor.Hide(settings.OtlpEndpoint!.AbsoluteUri), settings.ProtocolName, settings.ExportIntervalMs, settings.ServiceName, export.InstanceId);
         if (settings.OwnTls)
         {
@@ -116,9 +133,16 @@ internal sealed class OtlpExport : IDisposable
     public void Dispose()
     {
         var timeout = (int)FlushTimeout.TotalMilliseconds;
+        _forwarder.Close();
         var tracer = Task.Run(() => _tracer.Shutdown(timeout));
         var meter = Task.Run(() => _meter.Shutdown(timeout));
-        var finished = Task.WaitAll([tracer, meter], FlushTimeout + TimeSpan.FromSeconds(1)) && tracer.Result && meter.Result;
+        // Disposing the factory shuts its provider down, which exports the log records still queued.
+        var logs = Task.Run(() =>
+        {
+            _logs.Dispose();
+            return true;
+        });
+        var finished = Task.WaitAll([tracer, meter, logs], FlushTimeout + TimeSpan.FromSeconds(1)) && tracer.Result && meter.Result;
         if (finished)
         {
             _tracer.Dispose();
@@ -240,6 +264,35 @@ internal sealed class OtlpExport : IDisposable
     {
         var end = text.AsSpan(start).IndexOfAny('\r', '\n');
         return end < 0 ? text[start..] : text.Substring(start, end);
+    }
+
+    /// <summary>
+    /// Passes kcp's log lines on to the OTLP log exporter's factory until <see cref="Close"/>: added to kcp's logger
+    /// factory, whose filters (the level) apply to it as to the console.
+    /// </summary>
+    private sealed class LogForwarder(ILoggerFactory target) : ILoggerProvider
+    {
+        private volatile bool _closed;
+
+        public void Close() => _closed = true;
+
+        public ILogger CreateLogger(string categoryName) => new Forwarding(this, target.CreateLogger(categoryName));
+
+        public void Dispose() => Close();
+
+        private sealed class Forwarding(LogForwarder owner, ILogger inner) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => owner._closed ? null : inner.BeginScope(state);
+
+            public bool IsEnabled(LogLevel logLevel) => !owner._closed && inner.IsEnabled(logLevel);
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (!owner._closed)
+                    inner.Log(logLevel, eventId, state, exception, formatter);
+            }
+        }
     }
 
     /// <summary>Hears the exporter's warnings and errors; process-wide, as every EventListener is.</summary>

@@ -49,7 +49,7 @@ internal sealed class ProxyRunner
         }
 
         // Declared first, so disposed last: the flush at stop comes after every route finished its deliveries.
-        using var otlp = Starting(logger, $"OTLP export to {SecretRedactor.Hide(_config.Telemetry.OtlpEndpoint?.AbsoluteUri)}", () => OtlpExport.Start(_config.Telemetry, logger, _time));
+        using var otlp = Starting(logger, $"OTLP export to {SecretRedactor.Hide(_config.Telemetry.OtlpEndpoint?.AbsoluteUri)}", () => OtlpExport.Start(_config.Telemetry, logger, _time, _loggers));
         using var skipLog = Starting(logger, $"state_dir {_config.StateDir}", () => new SkipLog(_config.StateDir, logger, _time));
         var store = Starting(logger, $"state_dir {_config.StateDir}", () => new LocalOffsetStore(_config.StateDir, logger, _time));
         var runtime = new RouteRuntime(_loggers, _metrics, _manualSkip, skipLog, store, _time, new FailingMessages(), new SeekRegistry(_time));

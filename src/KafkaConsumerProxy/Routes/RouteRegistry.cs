@@ -230,6 +230,13 @@ internal sealed class RouteRegistry : IAsyncDisposable
                 loaded = loaded with { Telemetry = old.Telemetry };
             }
 
+            if (loaded.Logging != old.Logging)
+            {
+                Log.ReloadNeedsRestart(_logger, "logging", old.Logging.ToString(), loaded.Logging.ToString());
+                needRestart.Add($"logging: {old.Logging} -> {loaded.Logging}");
+                loaded = loaded with { Logging = old.Logging };
+            }
+
             Dictionary<string, RouteSupervisor> current;
             lock (_gate)
             {

@@ -22,6 +22,8 @@ public sealed record OtlpSpan(string TraceId, string SpanId, string ParentSpanId
     IReadOnlyDictionary<string, object> Attributes, IReadOnlyDictionary<string, object> Resource);
 
 /// <summary>A metric of an exported <c>ExportMetricsServiceRequest</c>: its name, scope, resource and data points' attributes.</summary>
+public sealed record OtlpLog(string Body, int Severity, IReadOnlyDictionary<string, object> Attributes, IReadOnlyDictionary<string, object> Resource);
+
 public sealed record OtlpMetric(string Name, string Scope, IReadOnlyList<IReadOnlyDictionary<string, object>> Points, IReadOnlyDictionary<string, object> Resource);
 
 /// <summary>
@@ -56,9 +58,12 @@ public sealed class OtlpCollector : IAsyncDisposable
     /// <summary>Every metric received so far (a metric appears once per export).</summary>
     public IReadOnlyList<OtlpMetric> Metrics => [.. Requests.Where(r => r.Path == "/v1/metrics").SelectMany(r => Decode.Metrics(r.Body))];
 
+    /// <summary>The log records of every <c>/v1/logs</c> request so far.</summary>
+    public IReadOnlyList<OtlpLog> Logs => [.. Requests.Where(r => r.Path == "/v1/logs").SelectMany(r => Decode.Logs(r.Body))];
+
     /// <summary>
     /// Starts a collector. With <paramref name="grpc"/> it speaks OTLP/gRPC instead: HTTP/2 without TLS, the
-    /// <c>TraceService/Export</c> and <c>MetricsService/Export</c> methods, length-prefixed messages and a
+    /// <c>TraceService/Export</c>, <c>MetricsService/Export</c> and <c>LogsService/Export</c> methods, length-prefixed messages and a
     /// <c>grpc-status: 0</c> trailer; the requests are recorded under <c>/v1/traces</c> and <c>/v1/metrics</c> all the same.
     /// With <paramref name="https"/> it is served over TLS (see <c>TlsEndpoint.HttpsOptions</c>) and <see cref="BaseAddress"/> is https://.
     /// </summary>
@@ -75,7 +80,7 @@ public sealed class OtlpCollector : IAsyncDisposable
         }));
         var app = builder.Build();
         var collector = new OtlpCollector(app);
-        foreach (var (service, signal) in new[] { ("trace.v1.TraceService", "traces"), ("metrics.v1.MetricsService", "metrics") })
+        foreach (var (service, signal) in new[] { ("trace.v1.TraceService", "traces"), ("metrics.v1.MetricsService", "metrics"), ("logs.v1.LogsService", "logs") })
         {
             app.MapPost($"/opentelemetry.proto.collector.{service}/Export", async context =>
             {
@@ -157,6 +162,15 @@ public sealed class OtlpCollector : IAsyncDisposable
                 yield return new OtlpMetric(Text(Bytes(fields, 1)), scope, points, resource);
             }
         }
+
+        // ExportLogsServiceRequest nests as the others; LogRecord: 2 severity_number, 5 body (AnyValue: 1 string), 6 attributes.
+        public static IEnumerable<OtlpLog> Logs(byte[] body) =>
+            from item in Scoped(body)
+            let fields = Fields(item.Message).ToList()
+            select new OtlpLog(
+                Text(Bytes(Fields(Bytes(fields, 5)).ToList(), 1)),
+                (int)fields.FirstOrDefault(f => f.Number == 2).Varint,
+                Attributes(fields.Where(f => f.Number == 6 && f.WireType == 2).Select(f => f.Bytes)), item.Resource);
 
         // Traces and metrics nest alike: 1 resource_*, each with 1 resource and 2 scope_*, each with 1 scope and 2 items.
         private static IEnumerable<(Dictionary<string, object> Resource, string Scope, byte[] Message)> Scoped(byte[] body) =>

@@ -68,6 +68,13 @@ public sealed class OtlpExportTests : IClassFixture<TestCluster>
             Assert.False(string.IsNullOrEmpty(span.Resource["service.version"] as string));
         }
 
+        // Log lines are exported as log records beside the spans and metrics, with their values as attributes (Issue18).
+        await collector.WaitForAsync(c => c.Logs.Any(l => Equals(l.Attributes.GetValueOrDefault("Route"), "traced") && l.Body.Contains("started", StringComparison.Ordinal)), Patience,
+            () => $"no log record 'Route traced started'; logs: {string.Join(" | ", collector.Logs.Select(l => l.Body).Take(10))}");
+        var started = collector.Logs.First(l => Equals(l.Attributes.GetValueOrDefault("Route"), "traced") && l.Body.Contains("started", StringComparison.Ordinal));
+        Assert.Equal((service, topic, 9), (started.Resource["service.name"], started.Attributes["Topic"], started.Severity));
+        Assert.Equal(collector.Spans[0].Resource["service.instance.id"], started.Resource["service.instance.id"]);
+
         // The .NET runtime's metrics are exported too, as /metrics has them.
         Assert.Contains(collector.Metrics, m => m.Name.StartsWith("dotnet.", StringComparison.Ordinal) || m.Name.StartsWith("process.runtime.dotnet.", StringComparison.Ordinal));
         Assert.All(collector.Requests, r => Assert.Equal(("application/x-protobuf", ApiKey), (r.ContentType, r.Headers.GetValueOrDefault("x-api-key"))));

@@ -1,0 +1,28 @@
+namespace KafkaConsumerProxy.Configuration;
+
+/// <summary>Reads the <c>logging</c> section of the main config file: <c>format</c> and <c>level</c>.</summary>
+internal static class LoggingSectionReader
+{
+    /// <summary>The section's settings (<see cref="LoggingSettings.Default"/> without it); null when it has an error.</summary>
+    public static LoggingSettings? Read(MapReader main, List<ConfigError> errors)
+    {
+        var before = errors.Count;
+        var node = main.Mapping("logging", required: false, "a mapping with format (text or json) and level (trace, debug, information, warning, error or critical)");
+        if (errors.Count != before)
+            return null;
+        if (node is null)
+            return LoggingSettings.Default;
+
+        var reader = new MapReader(main.File, node, errors, "logging.");
+        var format = reader.Choice("format", LoggingSettings.Formats);
+        var level = reader.Choice("level", LoggingSettings.Levels);
+        reader.ReportUnknownKeys();
+        if (errors.Count != before)
+            return null;
+        return new LoggingSettings
+        {
+            Format = format ?? LoggingSettings.Default.Format,
+            Level = level ?? LoggingSettings.Default.Level,
+        };
+    }
+}
