@@ -26,20 +26,19 @@ internal sealed record MemberParts(
     Action<PartitionWorker> FetchChanged);
 
 /// <summary>
-/// One partition while a route member owns it: its worker, progress, local record, repeat filter, fetch pause at the
-/// worker's bounds, the operator's pause and a forced seek's passage. Everything here runs on the member's consume
+/// One partition while a route member owns it: its worker, its offsets (<see cref="PartitionOffsets"/>: progress, local
+/// record, repeat filter), fetch pause at the worker's bounds, the operator's pause and a forced seek's passage. Everything here runs on the member's consume
 /// thread, the only one that touches the consumer (the worker's deliveries run on their own and only ask). Whatever
 /// moves the partition (a fault restart, a resume, a seek) goes through <see cref="RestartAt"/>.
 /// </summary>
 internal sealed class PartitionSession
 {
     private readonly MemberParts _parts;
-    private RepeatFilter? _filter;
     private long _lastRestart;
 
-    // The operator's pause: the stopped worker, the progress to go on with, where fetching resumes (-1: where it is)
-    // and the record a repeat filter works from again after the resume.
-    private (PartitionWorker Stopped, PartitionOffsets Successor, long SeekTo, LocalRecord? Filtering)? _pause;
+    // The operator's pause: where fetching resumes (-1: where it is) and the repeat filter (if still filtering) set up
+    // again after the resume.
+    private (long SeekTo, RepeatFilter? Filtering)? _pause;
 
     // The first offset fetched and not dispatched while a pause is requested or applied; -1: none.
     private long _held = -1;
@@ -53,21 +52,38 @@ internal sealed class PartitionSession
     private readonly long _highAtAssignment;
     private (long Offset, DateTimeOffset Since)? _oldest;
 
-    public PartitionSession(MemberParts parts, TopicPartition partition, OffsetRecordFile? record,
-        PartitionOffsets progress, LocalRecord? trusted, long committed, long high)
+    /// <param name="offsets">The partition's offsets, with its local record and repeat filter.</param>
+    /// <param name="committed">The group's committed offset at assignment; -1: none.</param>
+    /// <param name="high">The partition's high watermark at assignment; -1: unknown.</param>
+    public PartitionSession(MemberParts parts, TopicPartition partition, PartitionOffsets offsets, long committed, long high)
     {
         _parts = parts;
         Partition = partition;
-        Record = record;
+        Offsets = offsets;
         _committedAtAssignment = committed;
         _highAtAssignment = high;
         parts.Metrics.OnPartitionAssigned(parts.Route.Name, partition.Topic, partition.Partition.Value);
-        if (trusted is { } trustedRecord)
+        Worker = StartWorker();
+    }
+
+    /// <summary>
+    /// The session of a partition just assigned, started where <see cref="StartPositionPolicy"/> says: its offsets own
+    /// <paramref name="record"/> (null: none) and filter the repeats of a trusted record.
+    /// </summary>
+    /// <param name="committed">The group's committed offset at assignment; -1: none.</param>
+    /// <param name="high">The partition's high watermark at assignment; -1: unknown.</param>
+    public static PartitionSession Start(MemberParts parts, TopicPartition partition, OffsetRecordFile? record, StartPosition start, long committed, long high)
+    {
+        var filter = start.TrustedRecord is { } trusted
+            ? new RepeatFilter(parts.Route.Name, partition.Topic, partition.Partition.Value, trusted, parts.Metrics, parts.Logger, parts.Time)
+            : null;
+        var offsets = new PartitionOffsets(record, parts.Route.Offsets.MessageDeliveryGuarantees, start.DurableFrom, filter);
+        if (start.SeekTo is { } seek)
         {
-            _filter = NewFilter(trustedRecord, progress);
+            offsets.CommitFrom(seek);
         }
 
-        Worker = StartWorker(progress);
+        return new PartitionSession(parts, partition, offsets, committed, high);
     }
 
     public TopicPartition Partition { get; }
@@ -77,10 +93,8 @@ internal sealed class PartitionSession
     /// <summary>The current worker: running, or stopped by the operator's pause or a fault until restarted.</summary>
     public PartitionWorker Worker { get; private set; }
 
-    /// <summary>The partition's local record; null when there is none (modes 1 and 2 when it cannot be created).</summary>
-    public OffsetRecordFile? Record { get; }
-
-    public PartitionOffsets Offsets => Worker.Offsets;
+    /// <summary>The partition's offsets, its local record and repeat filter; the same for every worker of the session.</summary>
+    public PartitionOffsets Offsets { get; }
 
     /// <summary>True while fetching is paused because the worker asked (a bound); false while the operator's pause holds it.</summary>
     public bool FetchPaused { get; private set; }
@@ -95,11 +109,12 @@ internal sealed class PartitionSession
     public long HeldFrom => _held >= 0 ? _held : _pause?.SeekTo ?? -1;
 
     /// <summary>
-    /// Fetches the partition from <paramref name="seekTo"/> (-1: where it is) and starts a new worker on
-    /// <paramref name="progress"/>, with a repeat filter on <paramref name="filtering"/> if given; the old filter and the
-    /// operator's pause state end. Throws <see cref="KafkaException"/>, with nothing changed, when the client refuses.
+    /// The one way a partition moves, its worker stopped (a fault restart, the end of a pause, a seek): fetches it from
+    /// <paramref name="seekTo"/> (-1: where it is), restarts its offsets in place with <paramref name="restartOffsets"/>
+    /// and starts a new worker; the operator's pause state ends. Throws <see cref="KafkaException"/>, with the offsets
+    /// unchanged, when the client refuses.
     /// </summary>
-    public void RestartAt(IConsumer<byte[]?, byte[]?> consumer, long seekTo, PartitionOffsets progress, LocalRecord? filtering = null)
+    private void RestartAt(IConsumer<byte[]?, byte[]?> consumer, long seekTo, Action<PartitionOffsets> restartOffsets)
     {
         if (seekTo >= 0)
         {
@@ -109,11 +124,10 @@ internal sealed class PartitionSession
 
         // The stopped worker may have paused fetching at a bound, or the operator's pause did.
         consumer.Resume([Partition]);
-        _filter?.Stop();
-        _filter = filtering is { } record ? NewFilter(record, progress) : null;
+        restartOffsets(Offsets);
         _pause = null;
         FetchPaused = false;
-        Worker = StartWorker(progress);
+        Worker = StartWorker();
     }
 
     /// <summary>
@@ -189,10 +203,11 @@ internal sealed class PartitionSession
         }
 
         _lastRestart = _parts.Time.GetTimestamp();
-        var progress = Worker.Offsets.Restart(out var seekTo);
+        var seekTo = Offsets.RestartPosition;
         try
         {
-            RestartAt(consumer, seekTo, progress);
+            // Repeat filtering under way ends.
+            RestartAt(consumer, seekTo, static offsets => offsets.Restart());
         }
         catch (KafkaException ex)
         {
@@ -201,9 +216,9 @@ internal sealed class PartitionSession
         }
 
         Log.PartitionRestarted(_parts.Logger, _parts.Route.Name, _parts.Member, Partition.Topic, Number, seekTo);
-        if (progress.DoneBeforeRestart > 0)
+        if (Offsets.DoneBeforeRestart > 0)
         {
-            Log.FinishedAheadRemembered(_parts.Logger, _parts.Route.Name, _parts.Member, Partition.Topic, Number, seekTo, "fault restart", progress.DoneBeforeRestart);
+            Log.FinishedAheadRemembered(_parts.Logger, _parts.Route.Name, _parts.Member, Partition.Topic, Number, seekTo, "fault restart", Offsets.DoneBeforeRestart);
         }
 
         return true;
@@ -222,15 +237,9 @@ internal sealed class PartitionSession
             return;
         }
 
-        if (_filter is not null)
+        if (Offsets.IsRepeat(offset))
         {
-            if (_filter.IsRepeat(offset))
-            {
-                return;
-            }
-
-            // Offsets only grow from here: the filter has done its work.
-            _filter = null;
+            return;
         }
 
         var message = result.Message;
@@ -266,27 +275,20 @@ internal sealed class PartitionSession
 
     /// <summary>
     /// The operator's pause, once fetching is paused and the worker stopped: remembers where the partition resumes and
-    /// the record its repeat filter (if still filtering) works from again.
+    /// the repeat filter (if still filtering) set up again then. The offsets restart at the resume; meanwhile they show,
+    /// and commit, where the stopped worker left them.
     /// </summary>
     public void EnterPause()
     {
-        LocalRecord? filtering = null;
-        if (_filter is not null)
-        {
-            // It holds the stopped worker's progress: on resume a new one works from the same record.
-            _filter.Stop();
-            filtering = _filter.Record;
-            _filter = null;
-        }
-
-        var successor = Worker.Offsets.Restart(out var seekTo);
+        var filtering = Offsets.EndFiltering();
+        var seekTo = Offsets.RestartPosition;
         if (seekTo < 0 && _held >= 0)
         {
             seekTo = _held;
         }
 
         _held = -1;
-        _pause = (Worker, successor, seekTo, filtering);
+        _pause = (seekTo, filtering);
     }
 
     /// <summary>
@@ -300,10 +302,10 @@ internal sealed class PartitionSession
             return;
         }
 
-        RestartAt(consumer, pause.SeekTo, pause.Successor, pause.Filtering);
-        if (pause.Successor.DoneBeforeRestart > 0)
+        RestartAt(consumer, pause.SeekTo, offsets => offsets.Restart(pause.Filtering?.Again()));
+        if (Offsets.DoneBeforeRestart > 0)
         {
-            Log.FinishedAheadRemembered(_parts.Logger, _parts.Route.Name, _parts.Member, Partition.Topic, Number, pause.SeekTo, "resume", pause.Successor.DoneBeforeRestart);
+            Log.FinishedAheadRemembered(_parts.Logger, _parts.Route.Name, _parts.Member, Partition.Topic, Number, pause.SeekTo, "resume", Offsets.DoneBeforeRestart);
         }
     }
 
@@ -369,21 +371,18 @@ internal sealed class PartitionSession
     {
         _seekSkip = null;
         _seekJump = false;
-        var progress = new PartitionOffsets(Record, _parts.Route.Offsets.MessageDeliveryGuarantees, -1);
-        Record?.Discard();
         var start = move.To;
         if (move.Skipped.Count > 0)
         {
             // Fetched again from the oldest passed message: each passed one is skipped with its record, those
             // finished ahead of it are not delivered twice, and at the fetch position fetching jumps to the target.
-            var (_, finishedAhead) = Worker.Offsets.Snapshot();
+            var (_, finishedAhead) = Offsets.Snapshot();
             start = move.From;
             _seekSkip = new SeekSkip(move.From, move.To, fetched < 0 ? move.To : Math.Min(fetched, move.To), [.. finishedAhead], new SeekPass(move.To, target.By ?? "an operator"));
         }
 
-        progress.CommitFrom(start);
         _parts.Committer.Rewind(Number);
-        RestartAt(consumer, start, progress);
+        RestartAt(consumer, start, offsets => offsets.RestartAt(start));
         _oldest = null;
     }
 
@@ -441,8 +440,7 @@ internal sealed class PartitionSession
         if (skip.FinishedAhead.Contains(offset))
         {
             // Delivered before the seek: counted finished, not delivered again.
-            Worker.Offsets.Track(offset);
-            Worker.Offsets.FinishRepeat(offset);
+            Offsets.FinishRepeat(offset);
             return true;
         }
 
@@ -495,11 +493,9 @@ internal sealed class PartitionSession
     /// </summary>
     public void Release()
     {
-        _filter?.Stop();
-        _filter = null;
         _seekSkip = null;
         _seekJump = false;
-        Record?.Dispose();
+        Offsets.Close();
     }
 
     /// <summary>"22-24, 27" for a sorted list of offsets.</summary>
@@ -543,9 +539,9 @@ internal sealed class PartitionSession
         return target.Position == "earliest" ? marks.Low.Value : marks.High.Value;
     }
 
-    private PartitionWorker StartWorker(PartitionOffsets progress)
+    private PartitionWorker StartWorker()
     {
-        var worker = new PartitionWorker(Partition, progress, _parts.Deliverer, _parts.InFlight, _parts.PendingBytes, _parts.Logger, _parts.Faulted, _parts.FetchChanged);
+        var worker = new PartitionWorker(Partition, Offsets, _parts.Deliverer, _parts.InFlight, _parts.PendingBytes, _parts.Logger, _parts.Faulted, _parts.FetchChanged);
 
         // A worker that replaces a stopped one (pause, fault, seek) counts uncommitted messages from the same commit.
         var from = _parts.Committer.CommittedOf(Number) ?? (Worker is { } before ? before.UncommittedFrom : -1);
@@ -557,9 +553,6 @@ internal sealed class PartitionSession
         worker.Start();
         return worker;
     }
-
-    private RepeatFilter NewFilter(LocalRecord record, PartitionOffsets progress) =>
-        new(_parts.Route.Name, Partition.Topic, Number, record, progress, _parts.Metrics, _parts.Logger, _parts.Time);
 
     /// <summary>A forced seek's passage over unfinished messages: those in From..FetchedTo not finished ahead are skipped.</summary>
     private sealed record SeekSkip(long From, long To, long FetchedTo, HashSet<long> FinishedAhead, SeekPass Pass);

@@ -46,6 +46,9 @@ internal sealed class PartitionWorker
     private readonly ILogger _logger;
     private readonly Action<PartitionWorker>? _faulted;
     private readonly Action<PartitionWorker>? _fetchChanged;
+
+    // The run of the partition's offsets this worker finishes messages in (see PartitionOffsets.Restart).
+    private readonly int _run;
     private bool _paused;
     private bool _pausedByCount;
     private bool _pausedByBytes;
@@ -96,6 +99,7 @@ internal sealed class PartitionWorker
         _fetchChanged = fetchChanged;
         Partition = partition;
         Offsets = offsets;
+        _run = offsets.Run;
         _deliverer = deliverer;
         var route = deliverer.Route;
         _maxPending = route.Delivery.MaxPending;
@@ -461,7 +465,7 @@ internal sealed class PartitionWorker
             _ready.Writer.TryWrite(next);
         }
 
-        await Offsets.FinishAsync(record.Offset, _deliverer.Time, _abandon.Token).ConfigureAwait(false);
+        await Offsets.FinishAsync(record.Offset, _run, _deliverer.Time, _abandon.Token).ConfigureAwait(false);
         if (record.FetchedAt != 0)
         {
             _deliverer.Metrics.OnProcessed(_deliverer.Route.Name, record.Topic, record.Partition, _deliverer.Time.GetElapsedTime(record.FetchedAt), disposition == MessageDisposition.Skipped);

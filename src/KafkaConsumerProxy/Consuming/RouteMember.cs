@@ -198,7 +198,7 @@ internal sealed class RouteMember : ISupervisedMember
             UnpublishAll();
             foreach (var session in _sessions.Values)
             {
-                StopStep("closing a local offset record", () => session.Record?.Dispose());
+                StopStep("closing a local offset record", () => session.Offsets.Record?.Dispose());
             }
 
             _sessions.Clear();
@@ -377,13 +377,7 @@ internal sealed class RouteMember : ISupervisedMember
                 recordFile?.Discard();
             }
 
-            var progress = new PartitionOffsets(recordFile, _route.Offsets.MessageDeliveryGuarantees, start.DurableFrom);
-            if (start.SeekTo is { } seek)
-            {
-                progress.CommitFrom(seek);
-            }
-
-            _sessions[number] = new PartitionSession(_parts, partition, recordFile, progress, start.TrustedRecord,
+            _sessions[number] = PartitionSession.Start(_parts, partition, recordFile, start,
                 committedOffset.IsSpecial ? -1 : committedOffset.Value, bounds?.High ?? -1);
             var from = start.SeekTo is { } at ? new Offset(at) : Offset.Unset;
             starts.Add(new TopicPartitionOffset(partition, from));

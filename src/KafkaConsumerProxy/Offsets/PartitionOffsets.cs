@@ -3,15 +3,21 @@ using KafkaConsumerProxy.Configuration;
 namespace KafkaConsumerProxy.Offsets;
 
 /// <summary>
-/// Where one assigned partition's offsets stand: messages fetched and not yet finished (delivered or skipped), the
-/// end of the unbroken run of finished offsets, the offset that may be committed, where a restart fetches again, and
-/// the position recorded in the local offset store. The partition worker and the consumer thread report to it; the
-/// committer reads it.
+/// The one owner of an assigned partition's offsets: messages fetched and not yet finished (delivered or skipped), the
+/// end of the unbroken run of finished offsets, the offset that may be committed, where a restart fetches again, which
+/// fetched offsets are repeats the local record shows done (<see cref="IsRepeat"/>), and the local record itself
+/// (<see cref="OffsetRecordFile"/>, written and flushed as messages finish). The partition worker and the consumer
+/// thread report to it; the committer reads it.
 /// <para>
 /// One lock guards all of it, and every position only moves forward: a message finished out of order (async
 /// delivery) never moves the commit past an earlier one still in flight, and in mode 3 the commit never passes what
 /// the local record holds durably. The record's own writes and flushes (a store into mapped memory, an msync) are
 /// made outside the lock; the record refuses a position behind one it holds.
+/// </para>
+/// <para>
+/// A restart (after a fault, at the end of a pause: <see cref="Restart"/>; an operator's seek: <see cref="RestartAt"/>)
+/// happens in place and starts a new run: a completion of the stopped worker's run that still arrives is ignored, so it
+/// cannot count in the new one.
 /// </para>
 /// </summary>
 internal sealed class PartitionOffsets
@@ -22,6 +28,12 @@ internal sealed class PartitionOffsets
     private readonly Lock _lock = new();
     private readonly OffsetRecordFile? _record;
     private readonly DeliveryGuarantee _mode;
+
+    // The worker run the offsets count for (see Restart); a completion of an earlier run is ignored.
+    private int _run;
+
+    // Drops offsets the trusted local record shows done; consumer thread only, like Track.
+    private RepeatFilter? _filter;
 
     // Offsets in fetch order; the head is the oldest unfinished one (finished heads are dequeued at once). Offsets
     // finished while an earlier one is still in flight wait in _finishedAhead.
@@ -65,15 +77,30 @@ internal sealed class PartitionOffsets
     {
     }
 
-    /// <param name="record">The partition's local record; null: none (modes 1 and 2 when it cannot be created).</param>
+    /// <param name="record">The partition's local record, owned from here on; null: none (modes 1 and 2 when it cannot be created).</param>
     /// <param name="mode">The route's delivery guarantee: mode 3 waits for the record to be durable.</param>
     /// <param name="durableFrom">The next offset of the partition's local record at assignment (-1: none); it is already on disk.</param>
-    public PartitionOffsets(OffsetRecordFile? record, DeliveryGuarantee mode, long durableFrom)
+    /// <param name="filter">Drops the repeats a trusted local record shows done (<see cref="IsRepeat"/>); null: none.</param>
+    public PartitionOffsets(OffsetRecordFile? record, DeliveryGuarantee mode, long durableFrom, RepeatFilter? filter = null)
     {
         _record = record;
         _mode = mode;
         _durable = durableFrom;
+        _filter = filter;
     }
+
+    /// <summary>The partition's local record; null when there is none.</summary>
+    public OffsetRecordFile? Record => _record;
+
+    /// <summary>
+    /// The current run: a worker reads it when it starts and finishes its messages with it
+    /// (<see cref="FinishAsync(long, int, TimeProvider, CancellationToken)"/>), so that once the partition restarted
+    /// behind it, its late completions are ignored.
+    /// </summary>
+    public int Run => Volatile.Read(ref _run);
+
+    /// <summary>True while fetched offsets are checked against a trusted local record (<see cref="IsRepeat"/>).</summary>
+    public bool Filtering => _filter is not null;
 
     /// <summary>Fetched messages not yet finished.</summary>
     public int Pending
@@ -189,7 +216,7 @@ internal sealed class PartitionOffsets
 
     /// <summary>
     /// Marks a message finished, advances the finished run over it, and returns the run's end (-1: nothing finished
-    /// yet). Neither records nor waits: <see cref="FinishAsync(long, TimeProvider, CancellationToken)"/> does both.
+    /// yet). Neither records nor waits: <see cref="FinishAsync(long, int, TimeProvider, CancellationToken)"/> does both.
     /// </summary>
     public long Finish(long offset)
     {
@@ -199,8 +226,54 @@ internal sealed class PartitionOffsets
         }
     }
 
-    /// <summary>Marks a message that is not delivered because the local record shows it was done before.</summary>
-    public void FinishRepeat(long offset) => _ = Finish(offset);
+    /// <summary>
+    /// Tracks and finishes a fetched message that is not delivered because it was done before (below the local record,
+    /// or delivered before a forced seek); the local record is not written for it. Consumer thread only, like
+    /// <see cref="Track"/>.
+    /// </summary>
+    public void FinishRepeat(long offset)
+    {
+        lock (_lock)
+        {
+            _order.Enqueue(offset);
+            _ = FinishLocked(offset);
+        }
+    }
+
+    /// <summary>
+    /// True when <paramref name="offset"/> lies below the trusted local record (delivered before, per this machine's
+    /// record): it is finished without a delivery, so the commit moves past it, and the filter reports it. At the first
+    /// offset at or beyond the record filtering ends. Consumer thread only, like <see cref="Track"/>.
+    /// </summary>
+    public bool IsRepeat(long offset)
+    {
+        if (_filter is not { } filter)
+        {
+            return false;
+        }
+
+        if (!filter.IsRepeat(offset))
+        {
+            // Offsets only grow from here: the filter has done its work.
+            _filter = null;
+            return false;
+        }
+
+        FinishRepeat(offset);
+        return true;
+    }
+
+    /// <summary>
+    /// Ends repeat filtering (its total is reported) and returns the filter that was under way, so that a pause can set
+    /// it up again on resume; null when none was.
+    /// </summary>
+    public RepeatFilter? EndFiltering()
+    {
+        var filter = _filter;
+        filter?.Stop();
+        _filter = null;
+        return filter;
+    }
 
     /// <summary>
     /// True when <paramref name="offset"/> was finished (delivered or skipped) before the partition was restarted
@@ -251,15 +324,26 @@ internal sealed class PartitionOffsets
     }
 
     /// <summary>
-    /// Marks a message delivered or skipped and records the new position locally. In mode 3 this completes only
+    /// Marks a message of worker run <paramref name="run"/> delivered or skipped and records the new position locally. In mode 3 this completes only
     /// once a position at or beyond it is durable on disk, so the message counts as done only then: while the flush
     /// fails (logged at error by the record) it is retried every <see cref="FlushRetryInterval"/> and the partition's
     /// commit stays where it is. <paramref name="abandon"/> ends the retries (revoke or stop); the message then stays
     /// uncommitted.
     /// </summary>
-    public async ValueTask FinishAsync(long offset, TimeProvider time, CancellationToken abandon)
+    public async ValueTask FinishAsync(long offset, int run, TimeProvider time, CancellationToken abandon)
     {
-        var position = Finish(offset);
+        long position;
+        lock (_lock)
+        {
+            if (run != _run)
+            {
+                // A worker stopped before the partition restarted behind it: the new run fetches the message again.
+                return;
+            }
+
+            position = FinishLocked(offset);
+        }
+
         if (_record is null)
         {
             return;
@@ -299,27 +383,27 @@ internal sealed class PartitionOffsets
         }
     }
 
-    /// <summary>Finishes without waiting for durability (tests of the offsets alone).</summary>
-    public ValueTask FinishAsync(long offset) => FinishAsync(offset, TimeProvider.System, CancellationToken.None);
+    /// <summary>Finishes in the current run without waiting for a failed flush to be retried (tests of the offsets alone).</summary>
+    public ValueTask FinishAsync(long offset) => FinishAsync(offset, Run, TimeProvider.System, CancellationToken.None);
 
     /// <summary>
-    /// The offsets of the same partition restarted after a fault or a pause: they continue from this one's finished run
-    /// and durable position. <paramref name="seekTo"/> is where fetching must resume so that every unfinished message is
-    /// delivered again (-1: nothing was ever fetched, fetching goes on where it is); the messages finished after it
-    /// (async delivery) are remembered and not delivered again (<see cref="FinishIfDoneBefore"/>). Only once the worker
-    /// has stopped: a message finished later would be neither remembered nor unfinished. A new instance rather than
-    /// this one reset, so that a completion of the stopped worker that still arrives cannot count in the new run.
+    /// Restarts the partition's offsets in place after a fault or a pause, once its worker has stopped: they continue
+    /// from the finished run and durable position, and a new run begins (a completion of the stopped worker that still
+    /// arrives is ignored). Returns where fetching must resume so that every unfinished message is delivered again (-1:
+    /// nothing was ever fetched, fetching goes on where it is); the messages finished after it (async delivery) are
+    /// remembered and not delivered again (<see cref="FinishIfDoneBefore"/>). Repeat filtering under way ends (its total
+    /// is reported); <paramref name="filter"/>, if given, filters the new run (a pause's filter set up again).
+    /// Consumer thread only.
     /// </summary>
-    public PartitionOffsets Restart(out long seekTo)
+    public long Restart(RepeatFilter? filter = null)
     {
+        _ = EndFiltering();
+        _filter = filter;
         lock (_lock)
         {
             var restartAt = RestartPositionLocked();
-            seekTo = restartAt;
-            var successor = new PartitionOffsets(_record, _mode, _durable)
-            {
-                _initial = _finished >= 0 ? _finished : _initial,
-            };
+            _initial = _finished >= 0 ? _finished : _initial;
+            _finished = -1;
 
             IEnumerable<long> ahead = _finishedAhead;
             if (_doneBefore is not null)
@@ -329,13 +413,41 @@ internal sealed class PartitionOffsets
             }
 
             var remembered = ahead.ToHashSet();
-            if (remembered.Count > 0)
-            {
-                successor._doneBefore = remembered;
-            }
-
-            return successor;
+            _doneBefore = remembered.Count > 0 ? remembered : null;
+            _order.Clear();
+            _finishedAhead.Clear();
+            _run++;
+            return restartAt;
         }
+    }
+
+    /// <summary>
+    /// Restarts the partition's offsets in place at <paramref name="offset"/>, where an operator's seek moved it, once its
+    /// worker has stopped: everything fetched, finished and remembered is forgotten and <paramref name="offset"/> is the
+    /// position to commit; the local record is discarded (a replay is delivered, not filtered) and repeat filtering
+    /// ends. The one place where the positions move back. Consumer thread only.
+    /// </summary>
+    public void RestartAt(long offset)
+    {
+        _ = EndFiltering();
+        _record?.Discard();
+        lock (_lock)
+        {
+            _order.Clear();
+            _finishedAhead.Clear();
+            _doneBefore = null;
+            _finished = -1;
+            _initial = offset;
+            _durable = -1;
+            _run++;
+        }
+    }
+
+    /// <summary>The partition is released: repeat filtering under way ends (its total is reported) and the record is closed.</summary>
+    public void Close()
+    {
+        _ = EndFiltering();
+        _record?.Dispose();
     }
 
     // The head of the queue is always unfinished: finished heads are dequeued at once.

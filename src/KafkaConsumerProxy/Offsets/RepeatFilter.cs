@@ -4,8 +4,9 @@ using Microsoft.Extensions.Logging;
 namespace KafkaConsumerProxy.Offsets;
 
 /// <summary>
-/// One partition's repeat filter: drops messages below its trusted local record (delivered before, per this machine's
-/// record) and reports, at the first message after assignment, a gap between the record and what the cluster serves.
+/// One partition's repeat filter, owned by its <see cref="PartitionOffsets"/>: tells the messages below its trusted local
+/// record (delivered before, per this machine's record), which the offsets then finish without a delivery, and reports,
+/// at the first message after assignment, a gap between the record and what the cluster serves.
 /// <para>
 /// Filtering is never silent: the first filtered message is logged at warning, then a count at most every
 /// <see cref="ReportInterval"/>, and the total once filtering ends (at the record, at the first message past it, or
@@ -21,7 +22,6 @@ internal sealed class RepeatFilter
     private readonly string _topic;
     private readonly int _partition;
     private readonly LocalRecord _record;
-    private readonly PartitionOffsets _offsets;
     private readonly ProxyMetrics _metrics;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -30,27 +30,29 @@ internal sealed class RepeatFilter
     private long _filtered;
     private long _lastReport;
 
-    public RepeatFilter(string route, string topic, int partition, LocalRecord record, PartitionOffsets offsets, ProxyMetrics metrics, ILogger logger, TimeProvider time)
+    public RepeatFilter(string route, string topic, int partition, LocalRecord record, ProxyMetrics metrics, ILogger logger, TimeProvider time)
     {
         _route = route;
         _topic = topic;
         _partition = partition;
         _record = record;
-        _offsets = offsets;
         _metrics = metrics;
         _logger = logger;
         _time = time;
     }
 
-    /// <summary>The trusted record this filter works from (a paused partition's filter is set up again on resume).</summary>
+    /// <summary>The trusted record this filter works from.</summary>
     public LocalRecord Record => _record;
+
+    /// <summary>A new filter on the same record, counting afresh (a paused partition's filter is set up again on resume).</summary>
+    public RepeatFilter Again() => new(_route, _topic, _partition, _record, _metrics, _logger, _time);
 
     /// <summary>Messages filtered so far.</summary>
     public long Filtered => _filtered;
 
     /// <summary>
-    /// True when <paramref name="offset"/> is below the record: it is finished without delivery so the commit moves
-    /// past it. False at the first offset at or beyond the record, after which the filter can be dropped.
+    /// True when <paramref name="offset"/> is below the record: its offsets finish it without delivery so the commit
+    /// moves past it. False at the first offset at or beyond the record, after which the filter can be dropped.
     /// </summary>
     public bool IsRepeat(long offset)
     {
@@ -69,8 +71,6 @@ internal sealed class RepeatFilter
             return false;
         }
 
-        _offsets.Track(offset);
-        _offsets.FinishRepeat(offset);
         _filtered++;
         _metrics.OnRepeatFiltered(_route);
         if (_filtered == 1)

@@ -49,7 +49,8 @@ public sealed class PartitionWorkerTests
         // Sync delivery: nothing after the faulted message was sent.
         Assert.Equal([0L, 1L], receiver.Requests.Select(r => r.Offset!.Value).Order());
 
-        var successor = progress.Restart(out var seekTo);
+        var seekTo = progress.Restart();
+        var successor = progress;
         Assert.Equal(2, seekTo);
         Assert.Equal(2, successor.CommitPosition);
         Assert.Equal(0, successor.Pending);
@@ -90,7 +91,7 @@ public sealed class PartitionWorkerTests
         release.Set();
         await worker.Stopped.WaitAsync(Patience);
 
-        _ = progress.Restart(out var seekTo);
+        var seekTo = progress.Restart();
         // 0-2 are finished; 5 never is; 3 and 4 may finish or be abandoned. Fetching resumes at the oldest unfinished.
         Assert.InRange(seekTo, 3, 5);
         Assert.Equal(progress.CommitPosition, seekTo);
@@ -288,7 +289,7 @@ public sealed class PartitionWorkerTests
         {
             var committer = new OffsetCommitter(_route.Name, 0, TimeSpan.FromSeconds(1), Logs, TimeProvider.System);
             var parts = new MemberParts(_route, 0, _deliverer, _inFlight, bytes ?? new PendingBytes(long.MaxValue), committer, _metrics, Logs, TimeProvider.System, _ => { }, _ => { });
-            return new PartitionSession(parts, new TopicPartition(Topic, 0), null, progress, null, -1, -1);
+            return new PartitionSession(parts, new TopicPartition(Topic, 0), progress, -1, -1);
         }
 
         /// <summary>Applies what the session's worker asks for to the recorder, as the consume loop does; always true.</summary>

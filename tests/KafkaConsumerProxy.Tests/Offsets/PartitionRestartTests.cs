@@ -30,7 +30,8 @@ public sealed class PartitionRestartTests : IDisposable
             await first.FinishAsync(offset);
         }
 
-        var second = first.Restart(out var seekTo);
+        var seekTo = first.Restart();
+        var second = first;
         Assert.Equal(0, seekTo);
         Assert.Equal(4, second.DoneBeforeRestart);
 
@@ -40,7 +41,8 @@ public sealed class PartitionRestartTests : IDisposable
         Assert.False(second.FinishIfDoneBefore(1));
         second.Track(1);
         await second.FinishAsync(0);
-        var third = second.Restart(out seekTo);
+        seekTo = second.Restart();
+        var third = second;
         Assert.Equal(1, seekTo);
         Assert.Equal(1, third.CommitPosition);
 
@@ -75,7 +77,8 @@ public sealed class PartitionRestartTests : IDisposable
         await first.FinishAsync(1);
         await first.FinishAsync(2);
 
-        var second = first.Restart(out var seekTo);
+        var seekTo = first.Restart();
+        var second = first;
         Assert.Equal(0, seekTo);
         second.Track(0);
         await second.FinishAsync(0);
@@ -86,6 +89,45 @@ public sealed class PartitionRestartTests : IDisposable
         // Nothing is delivered after them: the last one flushed the record, so mode 3 may commit up to it.
         Assert.Equal(3, second.Durable);
         Assert.Equal(3, second.CommitPosition);
+    }
+
+    [Fact]
+    public async Task Restart_InPlace_ALateCompletionOfTheStoppedWorkerDoesNotCountInTheNewRun_Issue16()
+    {
+        var store = new LocalOffsetStore(_stateDir, new FakeLogger(), new FakeTimeProvider());
+        using var record = store.Open(new PartitionKey("c", "g", "t", 2), clusterId: null);
+        var offsets = new PartitionOffsets(record, DeliveryGuarantee.AtLeastOnce, -1);
+        var stoppedRun = offsets.Run;
+        offsets.Track(0);
+        offsets.Track(1);
+        await offsets.FinishAsync(0, stoppedRun, TimeProvider.System, CancellationToken.None);
+
+        Assert.Equal(1, offsets.Restart());
+        offsets.Track(1);
+
+        // 1 was still in flight when its worker was stopped: fetched again, it counts only once the new run finishes it.
+        await offsets.FinishAsync(1, stoppedRun, TimeProvider.System, CancellationToken.None);
+        Assert.Equal(1, offsets.CommitPosition);
+        Assert.Equal(1, offsets.Pending);
+        await offsets.FinishAsync(1, offsets.Run, TimeProvider.System, CancellationToken.None);
+        Assert.Equal(2, offsets.CommitPosition);
+        Assert.Equal(2, record.Flush());
+    }
+
+    [Fact]
+    public void RestartAt_Seek_ForgetsEverythingAndCommitsFromTheTarget_Issue16()
+    {
+        var offsets = new PartitionOffsets();
+        offsets.Track(4);
+        offsets.Track(5);
+        _ = offsets.Finish(5);
+
+        offsets.RestartAt(2);
+
+        Assert.Equal(2, offsets.CommitPosition);
+        Assert.Equal(0, offsets.Pending);
+        Assert.Equal(0, offsets.DoneBeforeRestart);
+        Assert.Equal(-1, offsets.OldestUnfinished);
     }
 
     public void Dispose() => Directory.Delete(_stateDir, recursive: true);

@@ -182,14 +182,14 @@ public sealed class RecordForwardTests : IDisposable
         var progress = new PartitionOffsets(record, DeliveryGuarantee.NoRepeatOnOneMachine, -1);
         progress.Track(0);
         progress.Track(1);
-        await progress.FinishAsync(0, _time, CancellationToken.None);
+        await progress.FinishAsync(0, progress.Run, _time, CancellationToken.None);
         Assert.Equal(1, progress.CommitPosition);
 
         // The state directory's offsets folder is removed and a file stands in its way: the record cannot be re-created.
         var offsets = Path.Combine(_stateDir, "offsets");
         Directory.Delete(offsets, recursive: true);
         File.WriteAllText(offsets, "in the way");
-        var finishing = progress.FinishAsync(1, _time, CancellationToken.None).AsTask();
+        var finishing = progress.FinishAsync(1, progress.Run, _time, CancellationToken.None).AsTask();
 
         await _logs.Collector.WaitForAsync(l => l.Level == LogLevel.Error && l.Message.Contains("could not be written", StringComparison.Ordinal), "the error that the record could not be written", Patience);
         Assert.False(finishing.IsCompleted);

@@ -1,3 +1,4 @@
+using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Offsets;
 using KafkaConsumerProxy.Telemetry;
 using KafkaConsumerProxy.Tests.Harness;
@@ -13,10 +14,15 @@ public sealed class RepeatFilterTests
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 1, 12, 0, 0, TimeSpan.Zero));
     private readonly FakeLogger _log = new();
     private readonly ProxyMetrics _metrics = new(TimeProvider.System);
-    private readonly PartitionOffsets _progress = new();
+    private PartitionOffsets _progress = new();
 
-    private RepeatFilter Filter(long recordNext) =>
-        new("r", "t", 0, new LocalRecord(recordNext, _time.GetUtcNow(), "id"), _progress, _metrics, _log, _time);
+    /// <summary>A filter on a record ending at <paramref name="recordNext"/>, owned by <see cref="_progress"/>, which asks it.</summary>
+    private RepeatFilter Filter(long recordNext)
+    {
+        var filter = new RepeatFilter("r", "t", 0, new LocalRecord(recordNext, _time.GetUtcNow(), "id"), _metrics, _log, _time);
+        _progress = new PartitionOffsets(null, DeliveryGuarantee.AtLeastOnce, -1, filter);
+        return filter;
+    }
 
     [Fact]
     public void LongFiltering_FirstMessageThenCountAtMostEvery30sThenTotalAtTheRecord_Issue7()
@@ -24,7 +30,7 @@ public sealed class RepeatFilterTests
         var filter = Filter(100);
         for (var offset = 0L; offset < 100; offset++)
         {
-            Assert.True(filter.IsRepeat(offset));
+            Assert.True(_progress.IsRepeat(offset));
             // 100 messages over 99 s: progress lines are due at 30, 60 and 90 s, never more often.
             _time.Advance(TimeSpan.FromSeconds(1));
         }
@@ -41,7 +47,7 @@ public sealed class RepeatFilterTests
             _log.Collector.Entries());
         Assert.Equal(100, _progress.CommitPosition);
 
-        Assert.False(filter.IsRepeat(100));
+        Assert.False(_progress.IsRepeat(100));
         filter.Stop();
         Assert.Equal(5, _log.Collector.Count);
         Assert.Equal(100, filter.Filtered);
@@ -51,11 +57,11 @@ public sealed class RepeatFilterTests
     public void FilteringCutShort_NextMessagePastTheRecord_TotalLoggedOnce()
     {
         var filter = Filter(10);
-        Assert.True(filter.IsRepeat(5));
-        Assert.True(filter.IsRepeat(7));
+        Assert.True(_progress.IsRepeat(5));
+        Assert.True(_progress.IsRepeat(7));
 
         // 8 and 9 were never served (compaction, transaction markers): filtering ends at 10.
-        Assert.False(filter.IsRepeat(10));
+        Assert.False(_progress.IsRepeat(10));
         filter.Stop();
         Assert.Equal(
             [
@@ -69,7 +75,7 @@ public sealed class RepeatFilterTests
     public void PartitionReleasedWhileFiltering_TotalLoggedAtStop_Issue7()
     {
         var filter = Filter(10);
-        Assert.True(filter.IsRepeat(0));
+        Assert.True(_progress.IsRepeat(0));
         filter.Stop();
         filter.Stop();
         Assert.Collection(
@@ -82,7 +88,7 @@ public sealed class RepeatFilterTests
     public void FirstMessagePastTheRecord_GapReported_NothingFiltered()
     {
         var filter = Filter(10);
-        Assert.False(filter.IsRepeat(15));
+        Assert.False(_progress.IsRepeat(15));
         filter.Stop();
         Assert.Equal(["Route r: offset gap on t/0: next message is 15 but the local record ends at 9; 5 offset(s) were never fetched (deleted or skipped by the cluster)"], _log.Collector.Messages());
         Assert.Equal(0, filter.Filtered);
@@ -92,7 +98,7 @@ public sealed class RepeatFilterTests
     public void FirstMessageAtTheRecord_Silent()
     {
         var filter = Filter(10);
-        Assert.False(filter.IsRepeat(10));
+        Assert.False(_progress.IsRepeat(10));
         filter.Stop();
         Assert.Empty(_log.Collector.Entries());
     }
