@@ -47,17 +47,7 @@ internal static partial class Librdkafka
                 return s_handle;
             }
 
-            // A framework-dependent build keeps the native libraries under runtimes/; a self-contained
-            // (-r linux-x64) publish puts them next to the executable.
-            var native = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native");
-            string[] candidates =
-            [
-                Path.Combine(native, "librdkafka.so"),
-                Path.Combine(native, "centos8-librdkafka.so"),
-                Path.Combine(AppContext.BaseDirectory, "librdkafka.so"),
-                Path.Combine(AppContext.BaseDirectory, "centos8-librdkafka.so"),
-                "librdkafka",
-            ];
+            string[] candidates = [.. Directories().Distinct(StringComparer.Ordinal).SelectMany(directory => FileNames.Select(name => Path.Combine(directory, name))), "librdkafka"];
             foreach (var candidate in candidates)
             {
                 if (NativeLibrary.TryLoad(candidate, out var handle))
@@ -73,6 +63,32 @@ internal static partial class Librdkafka
                 + string.Join(", ", candidates)
                 + ". If librdkafka.so is present but fails to load, it is probably missing libsasl2.so.3: "
                 + "install it with 'apt-get install libsasl2-2'.");
+        }
+    }
+
+    /// <summary>The file names librdkafka.redist ships for glibc Linux, in the order Confluent.Kafka tries them.</summary>
+    private static readonly string[] FileNames = ["librdkafka.so", "centos8-librdkafka.so"];
+
+    /// <summary>Where the native library may be, most specific first.</summary>
+    /// <remarks>
+    /// A framework-dependent build keeps the native libraries under <c>runtimes/{rid}/native</c>; a self-contained
+    /// (<c>-r linux-x64</c>) publish puts them next to the executable; a single-file build with
+    /// <c>IncludeNativeLibrariesForSelfExtract</c> extracts them to a directory of its own
+    /// (<c>DOTNET_BUNDLE_EXTRACT_BASE_DIR</c>, by default under <c>$HOME/.net</c>), which the host names in
+    /// <c>NATIVE_DLL_SEARCH_DIRECTORIES</c> as it does for every <c>[DllImport]</c>, Confluent.Kafka's included, while
+    /// <see cref="AppContext.BaseDirectory"/> stays the executable's directory.
+    /// </remarks>
+    internal static IEnumerable<string> Directories()
+    {
+        var rid = "linux-" + RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
+        yield return Path.Combine(AppContext.BaseDirectory, "runtimes", rid, "native");
+        yield return AppContext.BaseDirectory;
+        if (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") is string searchDirectories)
+        {
+            foreach (var directory in searchDirectories.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+            {
+                yield return directory;
+            }
         }
     }
 
