@@ -7,7 +7,8 @@ namespace KafkaConsumerProxy.Configuration;
 /// the bad value: every key against its <see cref="RouteKey"/> declaration, then the rules between keys. Keys are checked
 /// in groups in a fixed order (the values that make the request, then timeouts and offsets, throughput, policy, the
 /// secure endpoint, CloudEvents), and each group's rules between keys run only when the group's keys passed, so that a
-/// value already reported is not blamed twice; errors are listed, and unknown keys matched, in that order.
+/// value that failed its own check is not blamed again by a rule of its group; a rule reading a key of an earlier group
+/// sees that key's default when its value failed. Errors are listed, and unknown keys matched, in that order.
 /// </summary>
 internal sealed class RouteValidator
 {
