@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Consuming;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Routes;
@@ -214,7 +215,7 @@ internal static class AdminApi
         api.MapGet("/skipped", (string? route, int? limit) =>
         {
             var n = Math.Clamp(limit ?? 50, 1, MaxSkippedLimit);
-            return Results.Text(ReadSkipped(Path.Combine(registry.Config.StateDir, SkipLog.FileName), route, n), "application/json", Encoding.UTF8);
+            return Results.Text(ReadSkipped(Path.Combine(registry.Config.StateDir, StateDirLayout.SkipLogFile), route, n), "application/json", Encoding.UTF8);
         });
     }
 

@@ -6,7 +6,8 @@ namespace KafkaConsumerProxy.Configuration;
 /// Loads the main config file and every route file of its <c>routes_dir</c>, validating all of it before anything
 /// starts. Every error is collected (never only the first), each naming the file, the key and the bad value.
 /// Scalars are accepted when their text parses as the expected type, whether quoted or not. Values are checked with
-/// the rule that will be applied to them: requests are built by the delivery code, librdkafka checks the consumer
+/// the rule that will be applied to them: request URLs and Host headers are made by the functions delivery uses
+/// (<see cref="EndpointSettings.Targets"/>, <see cref="EndpointSettings.NewRequest"/>), librdkafka checks the consumer
 /// settings (offline), and <c>state_dir</c> is tested by creating and removing a directory. Nothing else is written.
 /// The jobs are split: <see cref="ConfigTree"/> reads a YAML or JSON file into a tree; a route file is bound first
 /// (<see cref="RouteBinding"/>) and checked after (<see cref="RouteValidator"/>, <see cref="EndpointSecurityRules"/>),

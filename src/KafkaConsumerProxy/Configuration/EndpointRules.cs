@@ -1,16 +1,15 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using KafkaConsumerProxy.Delivery;
 
 namespace KafkaConsumerProxy.Configuration;
 
 /// <summary>
 /// The rules for the route values that end up in a request: <c>host</c> (the URL's host), <c>url</c> (the request
 /// line's path) and <c>domain</c> (the Host header). Each value is first checked for the mistakes people make, with
-/// a message saying what to write instead; then the request is built with the delivery code itself
-/// (<see cref="HostSelector"/>, <see cref="RequestBuilder"/>) and must come out exactly as written, so that the
-/// validator and the request builder cannot drift apart.
+/// a message saying what to write instead; then the request URLs and the Host header are made by the functions the
+/// request builder uses (<see cref="EndpointSettings.Targets"/>, <see cref="EndpointSettings.NewRequest"/>) and must
+/// come out exactly as written, so that the validator and the request builder cannot drift apart.
 /// </summary>
 internal static class EndpointRules
 {
@@ -101,15 +100,16 @@ internal static class EndpointRules
     }
 
     /// <summary>
-    /// Builds the route's requests with the delivery code and reports every value that would not be sent as written:
-    /// key and message per problem. Call only when host, port, url and domain passed their own checks.
+    /// Makes the route's request URLs and Host header as they will be sent (<see cref="EndpointSettings.Targets"/>,
+    /// <see cref="EndpointSettings.NewRequest"/>) and reports every value that would not be sent as written: key and
+    /// message per problem. Call only when host, port, url and domain passed their own checks.
     /// </summary>
-    public static IEnumerable<(string Key, string Message)> CheckWithDelivery(RouteDefinition route)
+    public static IEnumerable<(string Key, string Message)> CheckAsSent(RouteDefinition route)
     {
-        HostSelector selector;
+        Uri[] targets;
         try
         {
-            selector = new HostSelector(route.Endpoint.Hosts, route.Endpoint.Port, route.Endpoint.Url);
+            targets = route.Endpoint.Targets();
         }
         catch (UriFormatException e)
         {
@@ -119,7 +119,7 @@ internal static class EndpointRules
         var problems = new List<(string Key, string Message)>();
         for (var slot = 0; slot < route.Endpoint.Hosts.Count; slot++)
         {
-            var target = selector.Target(slot, 1);
+            var target = targets[slot];
             var host = route.Endpoint.Hosts[slot];
             var bare = host.StartsWith('[') ? host : (host.Contains(':', StringComparison.Ordinal) ? $"[{host}]" : host);
             if (!string.Equals(target.Host, bare, StringComparison.OrdinalIgnoreCase) || target.Port != route.Endpoint.Port)
@@ -132,7 +132,7 @@ internal static class EndpointRules
         {
             try
             {
-                using var probe = new RequestBuilder(route).Build(selector.Target(0, 1), new KafkaRecord(route.Topic, 0, 0, 0, null, []));
+                using var probe = route.Endpoint.NewRequest(targets[0]);
             }
             catch (FormatException e)
             {

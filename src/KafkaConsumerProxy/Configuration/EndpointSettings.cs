@@ -55,4 +55,37 @@ internal sealed record EndpointSettings
     public IReadOnlyList<KeyValuePair<string, string>> Headers { get; init; } = [];
 
     public static readonly RouteKey HeadersKey = RouteKey.Mapping("headers", "a mapping of header names to values");
+
+    /// <summary>
+    /// The request URL of each of <see cref="Hosts"/>, in their order: <c>http://{host}:{port}{url}</c>. The deliverer
+    /// sends to these (<c>Delivery/HostSelector</c>) and the loader checks that each comes out as written
+    /// (<see cref="EndpointRules.CheckAsSent"/>): one function, so the two cannot disagree.
+    /// </summary>
+    /// <exception cref="UriFormatException">A host, port and url that make no URL.</exception>
+    public Uri[] Targets() => [.. Hosts.Select(h => new UriBuilder(Uri.UriSchemeHttp, h, Port, Url).Uri)];
+
+    /// <summary>
+    /// The POST every request of the route starts as: to <paramref name="target"/>, with the Host header
+    /// <see cref="Domain"/> when it is set. The request builder (<c>Delivery/RequestBuilder</c>) adds the content and
+    /// headers; the loader makes one to check <see cref="Domain"/> (<see cref="EndpointRules.CheckAsSent"/>).
+    /// </summary>
+    /// <exception cref="FormatException"><see cref="Domain"/> cannot be a Host header.</exception>
+    public HttpRequestMessage NewRequest(Uri target)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, target);
+        if (Domain is not null)
+        {
+            try
+            {
+                request.Headers.Host = Domain;
+            }
+            catch (FormatException)
+            {
+                request.Dispose();
+                throw;
+            }
+        }
+
+        return request;
+    }
 }

@@ -56,7 +56,7 @@ internal enum RequestFormat
     /// <summary>
     /// <c>cloudevents</c>: a CloudEvent in the HTTP binding's binary content mode (the value is the body, the attributes
     /// are <c>ce-*</c> headers); with batching an <c>application/cloudevents-batch+json</c> array. A record that already
-    /// is a CloudEvent is sent as that event. See <see cref="Delivery.CloudEventMapping"/>.
+    /// is a CloudEvent is sent as that event. See <c>Delivery/CloudEventMapping</c>.
     /// </summary>
     CloudEvents,
 }

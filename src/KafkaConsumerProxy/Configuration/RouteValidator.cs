@@ -38,14 +38,14 @@ internal sealed class RouteValidator
     }
 
     /// <summary>
-    /// The rule that needs the whole route: its requests are built with the delivery code and must come out as written
-    /// (<see cref="EndpointRules.CheckWithDelivery"/>). Call with the route made from a binding that passed <see cref="Validate"/>.
+    /// The rule that needs the whole route: its request URLs and Host header are made as they will be sent and must come
+    /// out as written (<see cref="EndpointRules.CheckAsSent"/>). Call with the route made from a binding that passed <see cref="Validate"/>.
     /// </summary>
     public static bool ValidateRequests(RouteBinding binding, RouteDefinition route, List<ConfigError> errors)
     {
         var before = errors.Count;
         var check = new KeyChecker(binding.Map, errors);
-        foreach (var (key, message) in EndpointRules.CheckWithDelivery(route))
+        foreach (var (key, message) in EndpointRules.CheckAsSent(route))
         {
             var written = key switch { "host" => EndpointSettings.HostKey, "url" => EndpointSettings.UrlKey, _ => EndpointSettings.DomainKey };
             check.Error(key, binding[written].Text, message);

@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Text;
-using KafkaConsumerProxy.Delivery;
-using KafkaConsumerProxy.Offsets;
 
 namespace KafkaConsumerProxy.Configuration;
 
@@ -51,13 +49,13 @@ internal static class StateDirRules
         if (ConfigFile.CreateDirectoryProblem(existing) is { } reason)
             return existing == stateDir ? $"is not writable: {reason}" : $"cannot be created in {existing}: {reason}";
 
-        var offsets = Path.Combine(stateDir, "offsets");
+        var offsets = Path.Combine(stateDir, StateDirLayout.OffsetsDirectory);
         if (File.Exists(offsets) || (!Directory.Exists(offsets) && new FileInfo(offsets).LinkTarget is not null))
             return $"holds a file {offsets} where kcp keeps its offset records directory";
         if (Directory.Exists(offsets) && ConfigFile.CreateDirectoryProblem(offsets) is { } offsetsReason)
             return $"has a directory {offsets} that is not writable: {offsetsReason}";
 
-        var skipped = Path.Combine(stateDir, SkipLog.FileName);
+        var skipped = Path.Combine(stateDir, StateDirLayout.SkipLogFile);
         if (Directory.Exists(skipped))
             return $"holds a directory {skipped} where kcp appends its skip records";
         if (File.Exists(skipped))
@@ -79,18 +77,18 @@ internal static class StateDirRules
     /// <summary>
     /// Null when every partition's record file name of <paramref name="route"/> fits <see cref="MaxFileNameBytes"/>;
     /// otherwise the key to blame (the name that takes most of the file name once encoded), its value and the message.
-    /// The name is computed by <see cref="LocalOffsetStore.FileNameOf"/>, the store's own function.
+    /// The name is <see cref="StateDirLayout.RecordFileName"/>, the one the offset store opens.
     /// </summary>
     public static (string Key, string Value, string Message)? RecordNameProblem(RouteDefinition route)
     {
         // The longest name a partition of the route can give: partition numbers go up to int.MaxValue.
-        var name = LocalOffsetStore.FileNameOf(new PartitionKey(route.Cluster, route.Group, route.Topic, int.MaxValue));
+        var name = StateDirLayout.RecordFileName(new PartitionKey(route.Cluster, route.Group, route.Topic, int.MaxValue));
         var length = Encoding.UTF8.GetByteCount(name);
         if (length <= MaxFileNameBytes)
             return null;
 
         static int Encoded(string cluster, string group, string topic) =>
-            Encoding.UTF8.GetByteCount(LocalOffsetStore.FileNameOf(new PartitionKey(cluster, group, topic, 0)));
+            Encoding.UTF8.GetByteCount(StateDirLayout.RecordFileName(new PartitionKey(cluster, group, topic, 0)));
         var (key, value, _) = new[]
         {
             ("group", route.Group, Encoded("", route.Group, "")),

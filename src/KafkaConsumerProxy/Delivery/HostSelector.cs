@@ -1,3 +1,5 @@
+using KafkaConsumerProxy.Configuration;
+
 namespace KafkaConsumerProxy.Delivery;
 
 /// <summary>
@@ -10,10 +12,11 @@ internal sealed class HostSelector
     private readonly string[] _authorities;
     private int _next = -1;
 
-    public HostSelector(IReadOnlyList<string> hosts, int port, string path)
+    /// <param name="targets">The request URL of each host (<see cref="EndpointSettings.Targets"/>).</param>
+    public HostSelector(Uri[] targets)
     {
-        _targets = hosts.Select(h => new UriBuilder(Uri.UriSchemeHttp, h, port, path).Uri).ToArray();
-        _authorities = _targets.Select(t => t.Authority).ToArray();
+        _targets = targets;
+        _authorities = [.. targets.Select(t => t.Authority)];
     }
 
     public int Count => _targets.Length;

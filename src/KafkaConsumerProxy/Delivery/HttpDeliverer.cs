@@ -48,7 +48,7 @@ internal sealed class HttpDeliverer : IDisposable
         _route = route;
         _time = time ?? TimeProvider.System;
         _secrets = new RouteRedactor(route.Endpoint);
-        _hosts = new HostSelector(route.Endpoint.Hosts, route.Endpoint.Port, route.Endpoint.Url);
+        _hosts = new HostSelector(route.Endpoint.Targets());
         if (logger is not null && route.Delivery.Format == RequestFormat.CloudEvents)
         {
             _invalidCloudEvents = new RepeatedLog<(string Topic, int Partition), (long Offset, string Problem)>(_time, InvalidCloudEventInterval, (key, summary) =>

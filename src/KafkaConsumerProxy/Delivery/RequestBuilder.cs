@@ -26,7 +26,7 @@ internal sealed class RequestBuilder
     // Partition numbers are few and repeat on every request; their text is made once.
     private static readonly string[] SmallNumbers = [.. Enumerable.Range(0, 1024).Select(i => i.ToString(CultureInfo.InvariantCulture))];
 
-    private readonly string? _domain;
+    private readonly EndpointSettings _endpoint;
     private readonly RequestFormat _format;
     private readonly string _rawContentType;
     private readonly CloudEventMapping? _cloudEvents;
@@ -40,7 +40,7 @@ internal sealed class RequestBuilder
     public RequestBuilder(RouteDefinition route, Action<KafkaRecord, string>? invalidCloudEvent = null)
     {
         _invalidCloudEvent = invalidCloudEvent;
-        _domain = route.Endpoint.Domain;
+        _endpoint = route.Endpoint;
         _format = route.Delivery.Format;
         _rawContentType = route.Delivery.ContentType;
         _cloudEvents = route.Delivery.Format == RequestFormat.CloudEvents ? new CloudEventMapping(route) : null;
@@ -254,12 +254,8 @@ internal sealed class RequestBuilder
             content.Headers.TryAddWithoutValidation("Content-Type", contentType);
         }
 
-        var request = new HttpRequestMessage(HttpMethod.Post, target) { Content = content };
-        if (_domain is not null)
-        {
-            request.Headers.Host = _domain;
-        }
-
+        var request = _endpoint.NewRequest(target);
+        request.Content = content;
         return request;
     }
 

@@ -1,9 +1,10 @@
 using System.Text;
 using System.Text.Json;
+using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Files;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using KafkaConsumerProxy.Files;
 
 namespace KafkaConsumerProxy.Delivery;
 
@@ -50,8 +51,6 @@ internal sealed record DeadLetterPosition(string Topic, int Partition, long Offs
 /// </summary>
 internal sealed partial class SkipLog : IDisposable
 {
-    public const string FileName = "skipped.jsonl";
-
     /// <summary>The longest wait between two attempts to write a record.</summary>
     public static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
 
@@ -71,7 +70,7 @@ internal sealed partial class SkipLog : IDisposable
         _logger = logger ?? NullLogger.Instance;
         _time = time ?? TimeProvider.System;
         PrivateFile.CreateDirectory(stateDir);
-        Path = System.IO.Path.Combine(stateDir, FileName);
+        Path = System.IO.Path.Combine(stateDir, StateDirLayout.SkipLogFile);
         _file = AppendFile.Open(Path);
     }
 

@@ -1,4 +1,4 @@
-using System.Globalization;
+using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
@@ -34,7 +34,7 @@ internal sealed class LocalOffsetStore
 
     public LocalOffsetStore(string stateDir, ILogger logger, TimeProvider time)
     {
-        _directory = Path.Combine(stateDir, "offsets");
+        _directory = Path.Combine(stateDir, StateDirLayout.OffsetsDirectory);
         Directory.CreateDirectory(_directory);
         _logger = logger;
         _time = time;
@@ -143,12 +143,5 @@ internal sealed class LocalOffsetStore
         return read == length ? buffer : buffer[..read];
     }
 
-    /// <summary>The name of a partition's record file in <c>{state_dir}/offsets/</c>; the config validator checks its length.</summary>
-    internal static string FileNameOf(PartitionKey key) =>
-        string.Create(CultureInfo.InvariantCulture, $"{Escape(key.Cluster)}~{Escape(key.Group)}~{Escape(key.Topic)}~{key.Partition}.offset");
-
-    private string PathOf(PartitionKey key) => Path.Combine(_directory, FileNameOf(key));
-
-    // Group and cluster names may hold characters a file name cannot; topic names are already safe.
-    private static string Escape(string name) => Uri.EscapeDataString(name).Replace("~", "%7E", StringComparison.Ordinal);
+    private string PathOf(PartitionKey key) => Path.Combine(_directory, StateDirLayout.RecordFileName(key));
 }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.IO.MemoryMappedFiles;
 using System.Text;
+using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Files;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;

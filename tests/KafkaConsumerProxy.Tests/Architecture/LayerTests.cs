@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Text;
+using System.Text.RegularExpressions;
 using NetArchTest.Rules;
 using Xunit.Abstractions;
 
@@ -7,8 +8,9 @@ namespace KafkaConsumerProxy.Tests.Architecture;
 
 /// <summary>
 /// The folders of kcp are its layers (docs/ARCHITECTURE.md): a folder uses only folders of lower layers, so the folder
-/// graph has no cycle. The dependencies are read from the compiled assembly (every type reference in signatures,
-/// fields and method bodies, lambdas and async state machines included), not from <c>using</c> lines.
+/// graph has no cycle; there are no exceptions. The dependencies are read from the compiled assembly (every type
+/// reference in signatures, fields and method bodies, lambdas and async state machines included) and, for what the
+/// assembly does not show, from the source files (<see cref="SourceGraph"/>).
 /// </summary>
 public sealed class LayerTests(ITestOutputHelper output)
 {
@@ -29,24 +31,28 @@ public sealed class LayerTests(ITestOutputHelper output)
         ["Cli"],
     ];
 
-    /// <summary>
-    /// The back-edges the code still has, each by the type that makes it; any other back-edge fails the test.
-    /// Two of Configuration's load-time checks run the code that will use the value (the request builder for host, url
-    /// and domain; the offset store's record file name), so the check and the use cannot disagree.
-    /// </summary>
-    internal static readonly HashSet<(string From, string To, string Type)> KnownBackEdges =
-    [
-        ("Configuration", "Delivery", "KafkaConsumerProxy.Configuration.EndpointRules"),
-        ("Configuration", "Offsets", "KafkaConsumerProxy.Configuration.StateDirRules"),
-    ];
-
     private static readonly Assembly Kcp = typeof(global::KafkaConsumerProxy.Cli.CliApp).Assembly;
+
+    // A folder named in a source file: in a using, a qualified name or a global:: name.
+    private static readonly Regex NamedFolderPattern = new(@"\bKafkaConsumerProxy\.(\w+)", RegexOptions.CultureInvariant);
 
     [Fact]
     public void Folders_UseOnlyLowerLayers_Issue16()
     {
-        var backEdges = LayerViolations(FolderGraph(), KnownBackEdges);
+        var backEdges = LayerViolations(FolderGraph());
         Assert.True(backEdges.Count == 0, "folders using a folder of their own layer or of a higher one (LayerTests.Layers, docs/ARCHITECTURE.md):\n"
+            + string.Join('\n', backEdges));
+    }
+
+    /// <summary>
+    /// The same rule on the source files, for what the compiled assembly does not show: a <c>using</c> of a higher
+    /// folder, and a constant of one (the compiler copies its value into the user, which then holds no reference).
+    /// </summary>
+    [Fact]
+    public void Sources_NameOnlyLowerLayers_Issue16()
+    {
+        var backEdges = LayerViolations(SourceGraph());
+        Assert.True(backEdges.Count == 0, "source files naming a folder of their own layer or of a higher one (LayerTests.Layers, docs/ARCHITECTURE.md):\n"
             + string.Join('\n', backEdges));
     }
 
@@ -80,8 +86,7 @@ public sealed class LayerTests(ITestOutputHelper output)
         Assert.NotEmpty(graph);
     }
 
-    /// <summary>A back-edge is reported, also from a new type of a folder that has a known one, and also between two
-    /// folders of one layer; a known one is not.</summary>
+    /// <summary>Every back-edge is reported, also between two folders of one layer; an edge down is not.</summary>
     [Fact]
     public void LayerViolations_BackEdge_IsReported_Issue16()
     {
@@ -90,13 +95,22 @@ public sealed class LayerTests(ITestOutputHelper output)
             [("Delivery", "Telemetry")] = ["KafkaConsumerProxy.Delivery.A"],
             [("Telemetry", "Delivery")] = ["KafkaConsumerProxy.Telemetry.B"],
             [("Offsets", "Delivery")] = ["KafkaConsumerProxy.Offsets.C"],
-            [("Configuration", "Delivery")] = ["KafkaConsumerProxy.Configuration.EndpointRules", "KafkaConsumerProxy.Configuration.EndpointRules/<>c", "KafkaConsumerProxy.Configuration.D"],
+            [("Configuration", "Delivery")] = ["KafkaConsumerProxy.Configuration.EndpointRules", "KafkaConsumerProxy.Configuration.EndpointRules/<>c"],
         };
-        var violations = LayerViolations(graph, KnownBackEdges);
+        var violations = LayerViolations(graph);
         Assert.Equal([
-            "Configuration -> Delivery (KafkaConsumerProxy.Configuration.D)",
+            "Configuration -> Delivery (KafkaConsumerProxy.Configuration.EndpointRules, KafkaConsumerProxy.Configuration.EndpointRules/<>c)",
             "Offsets -> Delivery (KafkaConsumerProxy.Offsets.C)",
             "Telemetry -> Delivery (KafkaConsumerProxy.Telemetry.B)"], violations);
+    }
+
+    /// <summary>The source rule reads the real files: a folder that names a lower one there is found.</summary>
+    [Fact]
+    public void SourceGraph_ReadsTheFiles_Issue16()
+    {
+        var graph = SourceGraph();
+        Assert.Contains("Hosting/ProxyRunner.cs", graph[("Hosting", "Admin")]);
+        Assert.Contains("Delivery/SkipLog.cs", graph[("Delivery", "Configuration")]);
     }
 
     /// <summary>The rule reads the real assembly: a folder that uses a higher one there is found.</summary>
@@ -131,20 +145,53 @@ public sealed class LayerTests(ITestOutputHelper output)
         return graph;
     }
 
-    internal static List<string> LayerViolations(
-        IReadOnlyDictionary<(string From, string To), IReadOnlyList<string>> graph, IReadOnlySet<(string From, string To, string Type)> known)
+    /// <summary>
+    /// Every edge between two different folders of the source, with the files of the using folder that name the other
+    /// (<c>KafkaConsumerProxy.{Folder}</c> in a <c>using</c> or a qualified name).
+    /// </summary>
+    internal static Dictionary<(string From, string To), IReadOnlyList<string>> SourceGraph()
+    {
+        var folders = Layers.SelectMany(l => l).ToHashSet();
+        var source = SourceDirectory();
+        var edges = new Dictionary<(string, string), SortedSet<string>>();
+        foreach (var file in Directory.EnumerateFiles(source, "*.cs", SearchOption.AllDirectories))
+        {
+            var relative = Path.GetRelativePath(source, file).Replace('\\', '/');
+            var from = relative.Split('/')[0];
+            if (!folders.Contains(from))
+                continue;
+            foreach (Match named in NamedFolderPattern.Matches(File.ReadAllText(file)))
+            {
+                var to = named.Groups[1].Value;
+                if (to != from && folders.Contains(to))
+                {
+                    (edges.TryGetValue((from, to), out var files) ? files : edges[(from, to)] = new SortedSet<string>(StringComparer.Ordinal)).Add(relative);
+                }
+            }
+        }
+
+        return edges.ToDictionary(e => e.Key, e => (IReadOnlyList<string>)[.. e.Value]);
+    }
+
+    internal static List<string> LayerViolations(IReadOnlyDictionary<(string From, string To), IReadOnlyList<string>> graph)
     {
         var layerOf = Layers.SelectMany((folders, layer) => folders.Select(f => (f, layer))).ToDictionary(x => x.f, x => x.layer);
         return [.. graph
             .Where(e => e.Key.From != e.Key.To && layerOf[e.Key.To] >= layerOf[e.Key.From])
-            .Select(e => (e.Key, Types: e.Value.Where(t => !known.Contains((e.Key.From, e.Key.To, OuterType(t)))).ToList()))
-            .Where(e => e.Types.Count > 0)
             .OrderBy(e => e.Key.From, StringComparer.Ordinal).ThenBy(e => e.Key.To, StringComparer.Ordinal)
-            .Select(e => $"{e.Key.From} -> {e.Key.To} ({string.Join(", ", e.Types)})")];
+            .Select(e => $"{e.Key.From} -> {e.Key.To} ({string.Join(", ", e.Value)})")];
     }
 
-    // A nested type (a closure, an async state machine) counts as the type it is declared in.
-    private static string OuterType(string fullName) => fullName.Split('/', '+')[0];
+    private static string SourceDirectory()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "KafkaConsumerProxy.slnx")))
+                return Path.Combine(dir.FullName, "src", Root);
+        }
+
+        throw new DirectoryNotFoundException("KafkaConsumerProxy.slnx not found above " + AppContext.BaseDirectory);
+    }
 
     private static string ShortName(string fullName) => fullName[(fullName.LastIndexOf('.') + 1)..];
 }

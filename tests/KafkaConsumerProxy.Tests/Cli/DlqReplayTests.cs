@@ -1,3 +1,4 @@
+using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Tests.Delivery;
 using KafkaConsumerProxy.Tests.Harness;
@@ -77,7 +78,7 @@ public sealed class DlqReplayTests : IClassFixture<TestCluster>
 
         Assert.Equal([0L, 1L, 2L, 4L], endpoint.Requests.Accepted().Select(r => r.Offset!.Value));
         Assert.Equal(5, DeadLetterTests.ReadAll(_cluster.BootstrapServers, dlq, 1).Count);
-        Assert.Single(File.ReadAllLines(Path.Combine(config.StateDir, "dlq-replay", SkipLog.FileName)));
+        Assert.Single(File.ReadAllLines(Path.Combine(config.StateDir, "dlq-replay", StateDirLayout.SkipLogFile)));
     }
 
     [Fact]

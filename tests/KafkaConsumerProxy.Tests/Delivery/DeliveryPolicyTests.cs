@@ -211,7 +211,7 @@ public sealed class DeliveryPolicyTests : IDisposable
         Assert.Equal(MessageDisposition.Skipped, await deliverer.DeliverAsync(Record(4), CancellationToken.None).WaitAsync(Patience));
 
         Assert.Equal(1, endpoint.Requests);
-        var line = Assert.Single(File.ReadAllLines(Path.Combine(_stateDir, SkipLog.FileName)));
+        var line = Assert.Single(File.ReadAllLines(Path.Combine(_stateDir, StateDirLayout.SkipLogFile)));
         Assert.Contains("\"offset\":4,", line, StringComparison.Ordinal);
         Assert.Contains("\"attempts\":1,", line, StringComparison.Ordinal);
         Assert.Contains("\"manual\":false,\"kind\":\"status\",\"status\":410", line, StringComparison.Ordinal);
@@ -232,7 +232,7 @@ public sealed class DeliveryPolicyTests : IDisposable
 
         Assert.Equal(MessageDisposition.Delivered, await delivery.WaitAsync(Patience));
         Assert.Equal(4, endpoint.Requests);
-        Assert.False(File.Exists(Path.Combine(_stateDir, SkipLog.FileName)) && File.ReadAllText(Path.Combine(_stateDir, SkipLog.FileName)).Length > 0);
+        Assert.False(File.Exists(Path.Combine(_stateDir, StateDirLayout.SkipLogFile)) && File.ReadAllText(Path.Combine(_stateDir, StateDirLayout.SkipLogFile)).Length > 0);
 
         static int endpointRequests(HttpContext context) => int.Parse(context.Request.Headers[RequestBuilder.AttemptHeader].ToString(), CultureInfo.InvariantCulture);
     }

@@ -96,6 +96,25 @@ public sealed class RequestBuilderTests
         Assert.Equal(expected, RequestBuilder.DescribeOffsets([.. offsets.Select(o => Record with { Offset = o })]));
     }
 
+    /// <summary>
+    /// The deliverer sends to the URLs and with the Host header that the loader checks (EndpointRules.CheckAsSent):
+    /// both come from the endpoint's own functions, and a retry moves to the next host.
+    /// </summary>
+    [Fact]
+    public void Build_ToTheEndpointsTargetsWithItsDomain_Issue16()
+    {
+        var route = TestRoutes.Route() with { Endpoint = TestRoutes.Endpoint with { Hosts = ["orders-1.internal", "[::1]"], Url = "/a%20b", Domain = "orders.internal:81" } };
+        var hosts = new HostSelector(route.Endpoint.Targets());
+
+        using var first = new RequestBuilder(route).Build(hosts.Target(1, 1), Record);
+        using var retry = new RequestBuilder(route).Build(hosts.Target(1, 2), Record, attempt: 2);
+
+        Assert.Equal("http://[::1]:8080/a%20b", first.RequestUri!.AbsoluteUri);
+        Assert.Equal("http://orders-1.internal:8080/a%20b", retry.RequestUri!.AbsoluteUri);
+        Assert.Equal("orders.internal:81", first.Headers.Host);
+        Assert.Empty(EndpointRules.CheckAsSent(route));
+    }
+
     private static void AssertMessageHeaders(HttpRequestMessage request)
     {
         Assert.Equal("orders/2/17", Header(request, "Idempotency-Key"));

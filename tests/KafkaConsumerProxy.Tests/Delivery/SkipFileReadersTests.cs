@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using KafkaConsumerProxy.Admin;
+using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
 
 namespace KafkaConsumerProxy.Tests.Delivery;
@@ -17,7 +18,7 @@ public sealed partial class SkipFileReadersTests : IDisposable
     [Fact]
     public void WhileAWriterHoldsTheFlock_AdminApiAndFileReadsSeeTheRecords()
     {
-        var path = Path.Combine(_stateDir, SkipLog.FileName);
+        var path = Path.Combine(_stateDir, StateDirLayout.SkipLogFile);
         File.WriteAllText(path, """{"route":"r","topic":"t","partition":0,"offset":7}""" + "\n");
         var fd = open(path, ORdWr);
         Assert.True(fd >= 0, $"open failed: {Marshal.GetLastPInvokeError()}");

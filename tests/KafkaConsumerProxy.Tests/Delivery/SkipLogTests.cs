@@ -1,4 +1,5 @@
 using System.Text.Json;
+using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Tests.Harness;
 using Microsoft.Extensions.Logging;
@@ -65,13 +66,13 @@ public sealed class SkipLogTests : IDisposable
     [Fact]
     public void Write_FileEndsInATornLine_NextRecordStartsOnALineOfItsOwn_Issue7()
     {
-        File.WriteAllText(Path.Combine(_stateDir, SkipLog.FileName), "{\"time\":\"2026-01-01T00:00:00.000Z\",\"route\":\"r\",\"top");
+        File.WriteAllText(Path.Combine(_stateDir, StateDirLayout.SkipLogFile), "{\"time\":\"2026-01-01T00:00:00.000Z\",\"route\":\"r\",\"top");
         using (var log = new SkipLog(_stateDir, _logs))
         {
             log.Write(Record(5, "after a crash"));
         }
 
-        var lines = File.ReadAllLines(Path.Combine(_stateDir, SkipLog.FileName));
+        var lines = File.ReadAllLines(Path.Combine(_stateDir, StateDirLayout.SkipLogFile));
         Assert.Equal(2, lines.Length);
         Assert.Equal(5, JsonDocument.Parse(lines[1]).RootElement.GetProperty("offset").GetInt64());
     }

@@ -1,3 +1,4 @@
+using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Offsets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;

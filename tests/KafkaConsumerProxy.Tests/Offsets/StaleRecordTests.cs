@@ -1,4 +1,5 @@
 using Confluent.Kafka;
+using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Embedded;
 using KafkaConsumerProxy.Offsets;
 using KafkaConsumerProxy.Tests.Harness;

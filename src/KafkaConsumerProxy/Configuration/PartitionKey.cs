@@ -1,4 +1,4 @@
-namespace KafkaConsumerProxy.Offsets;
+namespace KafkaConsumerProxy.Configuration;
 
 /// <summary>Identifies one partition of one consumer group on one cluster.</summary>
 internal readonly record struct PartitionKey(string Cluster, string Group, string Topic, int Partition)
