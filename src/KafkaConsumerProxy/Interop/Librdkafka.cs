@@ -21,6 +21,9 @@ internal static partial class Librdkafka
 
     internal const int RdKafkaConfOk = 0;
 
+    /// <summary>The file names librdkafka.redist ships for glibc Linux, in the order Confluent.Kafka tries them.</summary>
+    private static readonly string[] FileNames = ["librdkafka.so", "centos8-librdkafka.so"];
+
     private static readonly Lock LoadLock = new();
     private static nint s_handle;
 
@@ -47,7 +50,12 @@ internal static partial class Librdkafka
                 return s_handle;
             }
 
-            string[] candidates = [.. Directories().Distinct(StringComparer.Ordinal).SelectMany(directory => FileNames.Select(name => Path.Combine(directory, name))), "librdkafka"];
+            string[] candidates =
+            [
+                .. Directories().Distinct(StringComparer.Ordinal)
+                    .SelectMany(directory => FileNames.Select(name => Path.Combine(directory, name))),
+                "librdkafka",
+            ];
             foreach (var candidate in candidates)
             {
                 if (NativeLibrary.TryLoad(candidate, out var handle))
@@ -65,9 +73,6 @@ internal static partial class Librdkafka
                 + "install it with 'apt-get install libsasl2-2'.");
         }
     }
-
-    /// <summary>The file names librdkafka.redist ships for glibc Linux, in the order Confluent.Kafka tries them.</summary>
-    private static readonly string[] FileNames = ["librdkafka.so", "centos8-librdkafka.so"];
 
     /// <summary>Where the native library may be, most specific first.</summary>
     /// <remarks>
