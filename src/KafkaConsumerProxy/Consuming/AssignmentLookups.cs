@@ -1,13 +1,14 @@
 using Confluent.Kafka;
+using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Offsets;
 using KafkaConsumerProxy.Telemetry;
 
 namespace KafkaConsumerProxy.Consuming;
 
 /// <summary>
-/// What a route member asks the cluster when partitions are assigned, for <see cref="StartPositionPolicy"/>: the
-/// group's committed offsets, the cluster's id and each partition's log bounds. A question the cluster does not answer
-/// is logged and answered "unknown"; the assignment goes on.
+/// What a route member asks when partitions are assigned, for <see cref="StartPositionPolicy"/>: the group's committed
+/// offsets, the cluster's id and each partition's log bounds from the cluster, and each partition's local record. A
+/// question the cluster does not answer is logged and answered "unknown"; the assignment goes on.
 /// </summary>
 internal static class AssignmentLookups
 {
@@ -75,6 +76,25 @@ internal static class AssignmentLookups
             // Without the committed offsets the anomaly checks are skipped; the repeat filter still applies.
             Log.KafkaError(parts.Logger, parts.Route.Name, parts.Member, "could not read committed offsets: " + ex.Error.Reason);
             return [];
+        }
+    }
+
+    /// <summary>
+    /// A partition's local record; null in modes 1 and 2 when it cannot be created (full disk): the record is an extra
+    /// there, the commits in the cluster carry the position, so the partition is delivered without it (until assigned
+    /// again) rather than the route restarting. In mode 3 the failure stops the assignment: no message may count as done
+    /// without its record.
+    /// </summary>
+    public static OffsetRecordFile? OpenRecord(MemberParts parts, LocalOffsetStore store, PartitionKey key, string? clusterId)
+    {
+        try
+        {
+            return store.Open(key, clusterId);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException && parts.Route.Offsets.MessageDeliveryGuarantees != DeliveryGuarantee.NoRepeatOnOneMachine)
+        {
+            Log.LocalRecordUnavailable(parts.Logger, parts.Route.Name, key.ToString(), ex.Message);
+            return null;
         }
     }
 }

@@ -225,10 +225,29 @@ internal sealed class PartitionSession
     }
 
     /// <summary>
-    /// Hands a fetched message to the worker, unless a forced seek's passage or the repeat filter takes it (a message a
-    /// forced seek passes unread makes fetching jump on to the target: see <see cref="JumpPastSeekSkip"/>).
+    /// Takes a fetched message of the partition. While the operator's pause is requested or holds the partition it is
+    /// not delivered: the first held offset is where fetching resumes unless an earlier one is unfinished. Otherwise it
+    /// goes to the worker, unless a forced seek's passage or the repeat filter takes it (a message a forced seek passes
+    /// unread makes fetching jump on to the target: see <see cref="JumpPastSeekSkip"/>).
     /// </summary>
-    public void Dispatch(ConsumeResult<byte[]?, byte[]?> result)
+    public void Dispatch(IConsumer<byte[]?, byte[]?> consumer, ConsumeResult<byte[]?, byte[]?> result, bool pauseRequested)
+    {
+        if (pauseRequested || IsPaused)
+        {
+            // Offsets come in order, so the first held one counts.
+            if (_held < 0)
+            {
+                _held = result.Offset.Value;
+            }
+
+            return;
+        }
+
+        Deliver(result);
+        JumpPastSeekSkip(consumer);
+    }
+
+    private void Deliver(ConsumeResult<byte[]?, byte[]?> result)
     {
         var offset = result.Offset.Value;
         SeekPass? passed = null;
@@ -249,15 +268,6 @@ internal sealed class PartitionSession
             PassedBySeek = passed,
             FetchedAt = _parts.Time.GetTimestamp(),
         });
-    }
-
-    /// <summary>Notes a message not dispatched because of the operator's pause; offsets come in order, so the first counts.</summary>
-    public void Hold(long offset)
-    {
-        if (_held < 0)
-        {
-            _held = offset;
-        }
     }
 
     /// <summary>A pause already applied takes the first held message as where fetching resumes, unless it has one.</summary>
@@ -387,7 +397,7 @@ internal sealed class PartitionSession
     }
 
     /// <summary>Moves fetching on to a forced seek's target once its passed messages were fetched again.</summary>
-    public void JumpPastSeekSkip(IConsumer<byte[]?, byte[]?> consumer)
+    private void JumpPastSeekSkip(IConsumer<byte[]?, byte[]?> consumer)
     {
         if (!_seekJump)
         {

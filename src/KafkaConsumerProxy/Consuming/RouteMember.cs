@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using Confluent.Kafka;
 using KafkaConsumerProxy.Configuration;
@@ -10,21 +9,15 @@ using Microsoft.Extensions.Logging;
 namespace KafkaConsumerProxy.Consuming;
 
 /// <summary>
-/// One member of a route's consumer group: the consumer, its blocking poll loop on a dedicated thread, the rebalance
-/// callbacks and one <see cref="PartitionSession"/> per assigned partition, to which each fetched message goes. Rebalance
-/// callbacks, commits, fault restarts and the operator's pause and seeks (<see cref="MemberPause"/>,
-/// <see cref="MemberSeeks"/>) all run on that thread, so no lock is needed around the consumer or the sessions.
+/// One member of a route's consumer group, a thin loop over its partitions: the consumer, its blocking poll loop on a
+/// dedicated thread, the rebalance callbacks (where <see cref="StartPositionPolicy"/> places each new partition) and one
+/// <see cref="PartitionSession"/> per assigned partition, to which each fetched message goes. Rebalance callbacks,
+/// commits, what the workers ask (<see cref="WorkerRequests"/>) and the operator's pause and seeks
+/// (<see cref="MemberPause"/>, <see cref="MemberSeeks"/>) all run on that thread, so no lock is needed around the
+/// consumer or the sessions; the client's errors go to <see cref="ClientReports"/>.
 /// </summary>
 internal sealed class RouteMember : ISupervisedMember
 {
-    private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(20);
-
-    // While a partition's fetching is paused at a bound, a completion thread may ask for it to resume, and only this loop
-    // may resume it: it polls every 1 ms after the pause, then twice as long after each empty poll up to PollTimeout, so
-    // a fast endpoint that drains at once does not wait for its next fetch and a slow one costs no busy loop.
-    private static readonly TimeSpan BoundPausedPollTimeout = TimeSpan.FromMilliseconds(1);
-    private TimeSpan _pausedPoll = BoundPausedPollTimeout;
-
     private readonly RouteDefinition _route;
     private readonly ClusterDefinition _cluster;
     private readonly int _index;
@@ -34,19 +27,13 @@ internal sealed class RouteMember : ISupervisedMember
     private readonly MemberParts _parts;
     private readonly Dictionary<int, PartitionSession> _sessions = [];
 
-    // The sessions' current workers, as the committer takes them.
     private readonly LocalOffsetStore _store;
     private readonly ProxyMetrics _metrics;
-    private readonly TimeSpan _stopBound;
     private static readonly TimeSpan FinalCommitPatience = TimeSpan.FromSeconds(15);
 
-    // A partition whose worker faulted is restarted at once, then at most once per RestartPause.
-    private static readonly TimeSpan RestartPause = TimeSpan.FromSeconds(1);
-
-    // Workers stopped by a fault, to be restarted by the consume loop, and workers that ask for their partition's fetching
-    // to be paused or resumed: the consumer is used on the loop's thread only.
-    private readonly ConcurrentQueue<PartitionWorker> _faulted = new();
-    private readonly ConcurrentQueue<PartitionWorker> _fetchChanges = new();
+    // What the workers ask of the loop (fault restarts, fetch pauses at their bounds), and how they are stopped.
+    private readonly WorkerRequests _requests = new();
+    private readonly WorkerStops _stops;
 
     // The operator's controls, applied by the consume loop.
     private readonly MemberPause _pause;
@@ -56,9 +43,7 @@ internal sealed class RouteMember : ISupervisedMember
     // Publishing the partitions' views for the admin endpoint.
     private readonly PartitionViews _views;
 
-    private volatile string? _fatalError;
     private bool _stopping;
-    private RepeatedLog<(bool Consume, ErrorCode Code), string>? _kafkaErrors;
 
     public RouteMember(RouteDefinition route, ClusterDefinition cluster, int index, MessageDeliverer deliverer, LocalOffsetStore store, ProxyMetrics metrics, ILogger logger, TimeProvider time)
     {
@@ -76,17 +61,17 @@ internal sealed class RouteMember : ISupervisedMember
         _committer = new OffsetCommitter(route.Name, index, interval, logger, time)
         {
             CommitFailed = () => metrics.OnCommitFailed(route.Name),
-            EarlyCommitWanted = () => AnySession(static s => s.Worker.NearUncommittedBound),
+            EarlyCommitWanted = () => _sessions.Values.Any(static s => s.Worker.NearUncommittedBound),
         };
         // async_concurrency: requests in flight at once for all partitions of this member; null in sync mode.
         var inFlight = route.Delivery.AsyncConcurrency > 0 ? new SemaphoreSlim(route.Delivery.AsyncConcurrency, route.Delivery.AsyncConcurrency) : null;
-        _parts = new MemberParts(route, index, deliverer, inFlight, new PendingBytes(route.Delivery.MaxPendingBytes), _committer, metrics, logger, time, _faulted.Enqueue, _fetchChanges.Enqueue);
+        _parts = new MemberParts(route, index, deliverer, inFlight, new PendingBytes(route.Delivery.MaxPendingBytes), _committer, metrics, logger, time, _requests.Faulted, _requests.FetchChanged);
         _views = new PartitionViews(_parts, metrics.Observations);
-        _pause = new MemberPause(_parts, StopWorkers);
-        _operatorSeeks = new MemberSeeks(_parts, StopWorkers, AssignmentLookups.LogBoundsTimeout);
 
         // An attempt in flight may take exec_timeout_ms; a little more covers connection teardown.
-        _stopBound = TimeSpan.FromMilliseconds(route.Endpoint.ExecTimeoutMs) + TimeSpan.FromSeconds(5);
+        _stops = new WorkerStops(_parts, TimeSpan.FromMilliseconds(route.Endpoint.ExecTimeoutMs) + TimeSpan.FromSeconds(5));
+        _pause = new MemberPause(_parts, _stops.Stop);
+        _operatorSeeks = new MemberSeeks(_parts, _stops.Stop, AssignmentLookups.LogBoundsTimeout);
     }
 
     /// <inheritdoc />
@@ -121,37 +106,39 @@ internal sealed class RouteMember : ISupervisedMember
 
     private void Run(CancellationToken stop)
     {
-        using var consumer = Build();
+        var reports = new ClientReports(_parts, ErrorObserved);
+        using var consumer = Build(reports);
         consumer.Subscribe(_route.Topic);
         Seeks.Register(_route.Name, _index, _operatorSeeks.RequestAsync);
         try
         {
-            while (!stop.IsCancellationRequested && _fatalError is null)
+            while (!stop.IsCancellationRequested && reports.Fatal is null)
             {
                 ConsumeResult<byte[]?, byte[]?>? result;
                 try
                 {
-                    result = consumer.Consume(AnySession(static s => s.FetchPaused) ? _pausedPoll : PollTimeout);
-                    _pausedPoll = result is null ? TimeSpan.FromTicks(Math.Min(_pausedPoll.Ticks * 2, PollTimeout.Ticks)) : BoundPausedPollTimeout;
+                    result = consumer.Consume(_requests.NextPollTimeout(_sessions));
+                    _requests.Polled(empty: result is null);
                 }
                 catch (ConsumeException ex) when (!ex.Error.IsFatal)
                 {
-                    ReportKafkaError(ex.Error, consume: true);
+                    reports.Report(ex.Error, consume: true);
                     continue;
                 }
 
-                if (result is { IsPartitionEOF: false, Message: not null })
+                if (result is { IsPartitionEOF: false, Message: not null } && _sessions.TryGetValue(result.Partition.Value, out var session))
                 {
-                    Dispatch(consumer, result);
+                    // Messages only come for assigned partitions; one that did not would stay uncommitted.
+                    session.Dispatch(consumer, result, _pause.Requested);
                 }
 
                 // Also the place, after every poll, where the member's assignment is published for the route's status.
                 _assignedPartitions = _sessions.Count;
                 _pause.Apply(consumer, _sessions, () => CommitNow(consumer));
 
-                if (!_faulted.IsEmpty)
+                if (_requests.AnyFaulted)
                 {
-                    RestartFaulted(consumer);
+                    _requests.RestartFaulted(consumer, _sessions);
                 }
 
                 if (_committer.IsDue)
@@ -167,10 +154,10 @@ internal sealed class RouteMember : ISupervisedMember
                 }
 
                 _views.Publish(consumer, _sessions);
-                if (!_fetchChanges.IsEmpty)
+                if (_requests.AnyFetchChanges)
                 {
                     // Last before the next poll: a pause a message dispatched above asked for holds before more are fetched.
-                    ApplyFetchChanges(consumer);
+                    _requests.ApplyFetchChanges(consumer, _sessions);
                 }
             }
         }
@@ -179,9 +166,9 @@ internal sealed class RouteMember : ISupervisedMember
             // Stop fetching, let attempts in flight finish, commit what finished, then leave the group. Each step runs
             // even when one before it failed: a fault in one partition must not cost the others their final commit.
             _stopping = true;
-            StopStep("stopping the partition workers", () => StopWorkers(_sessions.Values));
-            StopStep("the final commit", () => CommitBeforeLeaving(consumer));
-            StopStep("leaving the group", () =>
+            _stops.Step("stopping the partition workers", () => _stops.Stop(_sessions.Values));
+            _stops.Step("the final commit", () => CommitBeforeLeaving(consumer, reports));
+            _stops.Step("leaving the group", () =>
             {
                 try
                 {
@@ -197,17 +184,17 @@ internal sealed class RouteMember : ISupervisedMember
             UnpublishAll();
             foreach (var session in _sessions.Values)
             {
-                StopStep("closing a local offset record", () => session.Offsets.Record?.Dispose());
+                _stops.Step("closing a local offset record", () => session.Offsets.Record?.Dispose());
             }
 
             _sessions.Clear();
 
             // Error counts not yet reported are written out now instead of being lost with the member.
-            StopStep("reporting repeated Kafka client errors", () => _kafkaErrors?.Dispose());
+            _stops.Step("reporting repeated Kafka client errors", reports.Dispose);
             Log.MemberStopped(_logger, _route.Name, _index);
         }
 
-        if (_fatalError is { } fatal)
+        if (reports.Fatal is { } fatal)
         {
             throw new InvalidOperationException($"route {_route.Name} member {_index}: fatal Kafka client error: {fatal}");
         }
@@ -218,10 +205,10 @@ internal sealed class RouteMember : ISupervisedMember
     /// ILLEGAL_GENERATION) until this member has rejoined, which happens only while it polls; so poll, without
     /// delivering anything, until the commit goes through or <see cref="FinalCommitPatience"/> has passed.
     /// </summary>
-    private void CommitBeforeLeaving(IConsumer<byte[]?, byte[]?> consumer)
+    private void CommitBeforeLeaving(IConsumer<byte[]?, byte[]?> consumer, ClientReports reports)
     {
         var started = _time.GetTimestamp();
-        while (!CommitNow(consumer) && _fatalError is null && _time.GetElapsedTime(started) < FinalCommitPatience)
+        while (!CommitNow(consumer) && reports.Fatal is null && _time.GetElapsedTime(started) < FinalCommitPatience)
         {
             try
             {
@@ -230,102 +217,20 @@ internal sealed class RouteMember : ISupervisedMember
             }
             catch (ConsumeException ex) when (!ex.Error.IsFatal)
             {
-                ReportKafkaError(ex.Error, consume: true);
+                reports.Report(ex.Error, consume: true);
             }
         }
     }
 
-    private void StopStep(string step, Action action)
-    {
-        try
-        {
-            action();
-        }
-#pragma warning disable CA1031 // Whatever one step of the stop throws, the next steps still run; it is logged.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            Log.StopStepFailed(_logger, _route.Name, _index, step, ex.ToString());
-        }
-    }
-
-    /// <summary>
-    /// Restarts the partitions whose worker stopped on a fault (logged by the worker with its stack trace) at their
-    /// oldest unfinished offset. Runs on the consumer thread, the only one that may seek.
-    /// </summary>
-    private void RestartFaulted(IConsumer<byte[]?, byte[]?> consumer)
-    {
-        var count = _faulted.Count;
-        for (var i = 0; i < count && _faulted.TryDequeue(out var faulted); i++)
-        {
-            if (_stopping || !_sessions.TryGetValue(faulted.Partition.Partition.Value, out var session) || !ReferenceEquals(session.Worker, faulted))
-            {
-                // Revoked meanwhile: the partition's next owner starts from its committed offset.
-                continue;
-            }
-
-            if (!session.RestartAfterFault(consumer, RestartPause))
-            {
-                _faulted.Enqueue(faulted);
-            }
-        }
-    }
-
-    /// <summary>Pauses or resumes the fetching of partitions whose current worker asked for it.</summary>
-    private void ApplyFetchChanges(IConsumer<byte[]?, byte[]?> consumer)
-    {
-        var count = _fetchChanges.Count;
-        for (var i = 0; i < count && _fetchChanges.TryDequeue(out var worker); i++)
-        {
-            if (_sessions.TryGetValue(worker.Partition.Partition.Value, out var session) && ReferenceEquals(session.Worker, worker))
-            {
-                session.ApplyFetch(consumer);
-                _pausedPoll = BoundPausedPollTimeout;
-            }
-        }
-    }
-
-    private bool AnySession(Func<PartitionSession, bool> test)
-    {
-        foreach (var session in _sessions.Values)
-        {
-            if (test(session))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private void Dispatch(IConsumer<byte[]?, byte[]?> consumer, ConsumeResult<byte[]?, byte[]?> result)
-    {
-        if (!_sessions.TryGetValue(result.Partition.Value, out var session))
-        {
-            // Not expected (messages only come for assigned partitions); not delivering it keeps it uncommitted.
-            return;
-        }
-
-        if (_pause.Requested || session.IsPaused)
-        {
-            // Not delivered while paused: the first held offset is where fetching resumes unless an earlier one is unfinished.
-            session.Hold(result.Offset.Value);
-            return;
-        }
-
-        session.Dispatch(result);
-        session.JumpPastSeekSkip(consumer);
-    }
-
-    private IConsumer<byte[]?, byte[]?> Build()
+    private IConsumer<byte[]?, byte[]?> Build(ClientReports reports)
     {
         var config = ConsumerSettings.Create(_route, _cluster, _index);
         IConsumer<byte[]?, byte[]?>? consumer = null;
         var builder = new ConsumerBuilder<byte[]?, byte[]?>(config)
             .SetKeyDeserializer(Deserializers.ByteArray)
             .SetValueDeserializer(Deserializers.ByteArray)
-            .SetLogHandler((_, m) => OnKafkaLog(m))
-            .SetErrorHandler((_, e) => OnKafkaError(e))
+            .SetLogHandler((_, m) => reports.OnLog(m))
+            .SetErrorHandler((_, e) => reports.OnError(e))
             .SetPartitionsAssignedHandler((c, partitions) => OnAssigned(consumer ?? c, partitions))
             .SetPartitionsRevokedHandler((c, partitions) => OnRevoked(consumer ?? c, partitions, lost: false))
             .SetPartitionsLostHandler((c, partitions) => OnRevoked(consumer ?? c, partitions, lost: true));
@@ -363,7 +268,7 @@ internal sealed class RouteMember : ISupervisedMember
         foreach (var partition in partitions)
         {
             var number = partition.Partition.Value;
-            var recordFile = OpenRecord(new PartitionKey(_cluster.Name, _route.Group, partition.Topic, number), clusterId);
+            var recordFile = AssignmentLookups.OpenRecord(_parts, _store, new PartitionKey(_cluster.Name, _route.Group, partition.Topic, number), clusterId);
 
             var committedOffset = committed.GetValueOrDefault(number, Offset.Unset);
             var (bounds, logError) = logs[number];
@@ -388,25 +293,6 @@ internal sealed class RouteMember : ISupervisedMember
         return starts;
     }
 
-    /// <summary>
-    /// A partition's local record; null in modes 1 and 2 when it cannot be created (full disk): the record is an extra
-    /// there, the commits in the cluster carry the position, so the partition is delivered without it (until assigned
-    /// again) rather than the route restarting. In mode 3 the failure stops the assignment: no message may count as done
-    /// without its record.
-    /// </summary>
-    private OffsetRecordFile? OpenRecord(PartitionKey key, string? clusterId)
-    {
-        try
-        {
-            return _store.Open(key, clusterId);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException && _route.Offsets.MessageDeliveryGuarantees != DeliveryGuarantee.NoRepeatOnOneMachine)
-        {
-            Log.LocalRecordUnavailable(_logger, _route.Name, key.ToString(), ex.Message);
-            return null;
-        }
-    }
-
     private static string Describe(Offset offset) => offset.IsSpecial ? "(none)" : offset.Value.ToString(CultureInfo.InvariantCulture);
 
     private void OnRevoked(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions, bool lost)
@@ -420,7 +306,7 @@ internal sealed class RouteMember : ISupervisedMember
             }
         }
 
-        StopWorkers(released);
+        _stops.Stop(released);
         foreach (var session in released)
         {
             session.Release();
@@ -451,85 +337,6 @@ internal sealed class RouteMember : ISupervisedMember
 
         _committer.Forget(partitions.Select(p => p.TopicPartition));
         _metrics.OnRebalance(_route.Name);
-    }
-
-    /// <summary>Stops the sessions' workers and waits for them, bounded; never throws, so the caller's next steps always run.</summary>
-    private void StopWorkers(IReadOnlyCollection<PartitionSession> sessions)
-    {
-        var stopping = new List<Task>();
-        foreach (var session in sessions)
-        {
-            StopStep($"stopping the worker of partition {session.Number}", () => stopping.Add(session.Worker.StopAsync()));
-        }
-
-        try
-        {
-            if (stopping.Count > 0 && !Task.WaitAll([.. stopping], _stopBound))
-            {
-                Log.KafkaError(_logger, _route.Name, _index, $"deliveries still in flight after {_stopBound.TotalSeconds:F0} s; their messages stay uncommitted");
-            }
-        }
-        catch (AggregateException ex)
-        {
-            Log.StopStepFailed(_logger, _route.Name, _index, "waiting for the partition workers", ex.ToString());
-        }
-    }
-
-    private void OnKafkaLog(LogMessage message)
-    {
-        if (_logger.IsEnabled(LogLevel.Debug))
-        {
-            Log.KafkaLog(_logger, _route.Name, _index, message.Facility, message.Message);
-        }
-    }
-
-    private void OnKafkaError(Error error)
-    {
-        if (error.IsFatal)
-        {
-            _fatalError = error.Reason;
-            ErrorObserved?.Invoke($"fatal Kafka client error: {error.Reason}");
-            Log.KafkaFatal(_logger, _route.Name, _index, error.Reason);
-        }
-        else
-        {
-            ReportKafkaError(error, consume: false);
-        }
-    }
-
-    /// <summary>
-    /// A broker outage makes librdkafka report the same error many times a second: per member and error code the
-    /// first one is logged, then a count at most every 30 s (<see cref="RepeatedLog{TKey, TNote}"/>). Errors and
-    /// consume errors are called back on the consume thread only, so the lazy start needs no lock.
-    /// </summary>
-    private void ReportKafkaError(Error error, bool consume)
-    {
-        _kafkaErrors ??= new RepeatedLog<(bool Consume, ErrorCode Code), string>(_time, RepeatedLog<(bool, ErrorCode), string>.DefaultInterval, (key, summary) =>
-        {
-            if (key.Consume)
-            {
-                Log.ConsumeErrorsRepeated(_logger, _route.Name, _index, key.Code.ToString(), summary.Count, summary.Since.TotalSeconds, summary.Latest);
-            }
-            else
-            {
-                Log.KafkaErrorsRepeated(_logger, _route.Name, _index, key.Code.ToString(), summary.Count, summary.Since.TotalSeconds, summary.Latest);
-            }
-        });
-        var reason = LogText.Escape(error.Reason, DeliveryResult.MaxReasonChars);
-        ErrorObserved?.Invoke($"{error.Code}: {reason}");
-        if (!_kafkaErrors.ShouldLog((consume, error.Code), reason))
-        {
-            return;
-        }
-
-        if (consume)
-        {
-            Log.ConsumeError(_logger, _route.Name, _index, reason);
-        }
-        else
-        {
-            Log.KafkaError(_logger, _route.Name, _index, reason);
-        }
     }
 
     private static string Describe(IEnumerable<TopicPartition> partitions) =>
