@@ -7,7 +7,6 @@ using KafkaConsumerProxy.Tests.Harness;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
-using Microsoft.Extensions.Time.Testing;
 
 namespace KafkaConsumerProxy.Tests.Delivery;
 
@@ -18,7 +17,7 @@ namespace KafkaConsumerProxy.Tests.Delivery;
 public sealed class DeliveryPolicyTests : IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
-    private readonly WaitRecordingTime _time = new();
+    private readonly TimerClock _time = new();
     private readonly FakeLogCollector _logs = new();
     private readonly ILoggerFactory _loggers;
     private readonly ProxyMetrics _metrics = new(TimeProvider.System);
@@ -147,13 +146,16 @@ public sealed class DeliveryPolicyTests : IDisposable
         await Eventually.ValueAsync(() => _time.Waits.Count, n => n >= 1, "the retry wait of offset 1", Patience, interval: TimeSpan.FromMilliseconds(5));
         var other = deliverer.DeliverAsync(Record(2), CancellationToken.None);
 
-        // Absence over a short real-time window: offset 2 is held at the gate, not sent (the fake clock stands still).
         await Eventually.ValueAsync(() => _time.Waits.Count, n => n >= 2, "offset 2 waiting at the route's gate", Patience, interval: TimeSpan.FromMilliseconds(5));
-        await Task.Delay(200);
+
+        // Absence on the fake clock: a tick before the 4 s asked, neither the retry's wait nor the gate's has fired, so
+        // offset 2 is held at the gate, not sent.
+        _time.Advance(TimeSpan.FromSeconds(4) - TimeSpan.FromTicks(1));
+        Assert.All(_time.Waits, wait => Assert.Equal(0, wait.Fired));
         Assert.Equal(["1"], arrived);
         Assert.False(other.IsCompleted);
 
-        _time.Advance(TimeSpan.FromSeconds(4));
+        _time.Advance(TimeSpan.FromTicks(1));
         Assert.Equal(MessageDisposition.Delivered, await first.WaitAsync(Patience));
         Assert.Equal(MessageDisposition.Delivered, await other.WaitAsync(Patience));
         Assert.Equal(["1", "1", "2"], arrived.Order());
@@ -270,27 +272,9 @@ public sealed class DeliveryPolicyTests : IDisposable
         for (var i = 1; i <= count; i++)
         {
             await Eventually.ValueAsync(() => _time.Waits.Count, n => n >= i, $"wait {i} armed", Patience, n => $"{n} waits", TimeSpan.FromMilliseconds(5));
-            _time.Advance(_time.Waits[i - 1]);
+            _time.Advance(_time.Waits[i - 1].DueTime);
         }
 
-        return [.. _time.Waits.Take(count)];
-    }
-
-    /// <summary>A fake clock that records the due time of every one-shot timer (the waits between attempts, the gate's waits).</summary>
-    private sealed class WaitRecordingTime : FakeTimeProvider
-    {
-        private readonly ConcurrentQueue<TimeSpan> _waits = new();
-
-        public IReadOnlyList<TimeSpan> Waits => [.. _waits];
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
-        {
-            if (dueTime != Timeout.InfiniteTimeSpan && dueTime > TimeSpan.Zero && period == Timeout.InfiniteTimeSpan)
-            {
-                _waits.Enqueue(dueTime);
-            }
-
-            return base.CreateTimer(callback, state, dueTime, period);
-        }
+        return [.. _time.Waits.Take(count).Select(wait => wait.DueTime)];
     }
 }

@@ -3,7 +3,6 @@ using KafkaConsumerProxy.Consuming;
 using KafkaConsumerProxy.Routes;
 using KafkaConsumerProxy.Tests.Harness;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Time.Testing;
 
 namespace KafkaConsumerProxy.Tests.Routes;
 
@@ -12,7 +11,7 @@ public sealed class RouteSupervisorTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
 
-    private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+    private readonly TimerClock _time = new(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
     private readonly List<FakeMember> _members = [];
     private readonly Lock _gate = new();
 
@@ -35,8 +34,10 @@ public sealed class RouteSupervisorTests
         // The healthy member of the failed route was stopped too, through its stop token (commit, leave).
         Assert.True(Members()[1].StoppedCleanly);
 
+        // Absence on the fake clock: a millisecond early, the restart's timer has not fired, so nothing restarted it.
+        var restart = await RestartTimerAsync();
         _time.Advance(TimeSpan.FromMilliseconds(999));
-        await Task.Delay(50);
+        Assert.Equal(0, restart.Fired);
         Assert.Equal(RouteState.Failed, supervisor.State);
         _time.Advance(TimeSpan.FromMilliseconds(1));
         await WaitForAsync(supervisor, RouteState.Running);
@@ -46,6 +47,7 @@ public sealed class RouteSupervisorTests
         await WaitForAsync(supervisor, RouteState.Failed);
         Assert.Equal(_time.GetUtcNow() + TimeSpan.FromSeconds(2), supervisor.Status().NextRestart);
         Assert.Equal(2, supervisor.Status().Failures);
+        await RestartTimerAsync();
         _time.Advance(TimeSpan.FromSeconds(2));
         await WaitForAsync(supervisor, RouteState.Running);
     }
@@ -60,6 +62,7 @@ public sealed class RouteSupervisorTests
         {
             Members()[^1].Fail("boom");
             await WaitForAsync(supervisor, RouteState.Failed);
+            await RestartTimerAsync();
             _time.Advance(supervisor.Status().NextRestart!.Value - _time.GetUtcNow());
             await WaitForAsync(supervisor, RouteState.Running);
         }
@@ -81,8 +84,9 @@ public sealed class RouteSupervisorTests
         await WaitForAsync(supervisor, RouteState.Failed);
 
         await supervisor.StopAsync("operator").WaitAsync(Patience);
+        // Absence on the fake clock: the restart's timer went with the stop, and nothing is armed that could start it.
+        Assert.Empty(_time.Armed);
         _time.Advance(TimeSpan.FromMinutes(2));
-        await Task.Delay(50);
         Assert.Equal(RouteState.Stopped, supervisor.State);
         Assert.Single(Members());
 
@@ -120,6 +124,8 @@ public sealed class RouteSupervisorTests
         await using var supervisor = Create(concurrency: 1);
         supervisor.Start(paused: false, stopped: true, "test");
         await WaitForAsync(supervisor, RouteState.Stopped);
+        // No clock is involved in this absence (a route started stopped waits for an operator's start, not for a timer),
+        // so a short real-time window is all that can show it.
         await Task.Delay(50);
         Assert.Empty(Members());
 
@@ -143,6 +149,7 @@ public sealed class RouteSupervisorTests
         supervisor.Start(false, false, "test");
         await WaitForAsync(supervisor, RouteState.Failed);
         Assert.Contains("cannot build consumer", supervisor.Status().Cause, StringComparison.Ordinal);
+        await RestartTimerAsync();
         _time.Advance(TimeSpan.FromSeconds(1));
         await WaitForAsync(supervisor, RouteState.Running);
     }
@@ -167,6 +174,10 @@ public sealed class RouteSupervisorTests
             return [.. _members];
         }
     }
+
+    // The route shows Failed before its restart's timer is armed; the clock must not move before it is, or the
+    // timer would be due a whole backoff after the move.
+    private async Task<ClockTimer> RestartTimerAsync() => Assert.Single(await _time.ArmedAsync(1, "the restart's timer", Patience));
 
     private static Task WaitForAsync(RouteSupervisor supervisor, RouteState state) =>
         Eventually.ValueAsync(() => (supervisor.State, supervisor.Status().Cause), now => now.State == state, $"route {state}", Patience, now => $"{now.State} ({now.Cause})", TimeSpan.FromMilliseconds(10));
