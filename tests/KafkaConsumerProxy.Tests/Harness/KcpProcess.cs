@@ -15,6 +15,9 @@ public sealed partial class KcpProcess : IAsyncDisposable
     /// <summary>Linux signal numbers.</summary>
     public const int SigHup = 1, SigInt = 2, SigUsr1 = 10, SigTerm = 15;
 
+    // GNU coreutils' env (--default-signal since 8.31).
+    private const string EnvCommand = "/usr/bin/env";
+
     private readonly Process _process;
     private readonly Lock _gate = new();
     private readonly List<string> _stdout = [];
@@ -24,7 +27,11 @@ public sealed partial class KcpProcess : IAsyncDisposable
 
     private KcpProcess(IReadOnlyList<string> args, IReadOnlyDictionary<string, string?>? environment = null)
     {
-        var start = new ProcessStartInfo(DotnetHost())
+        // Through env, which resets every signal's handling to the default and then runs dotnet in the same process:
+        // kcp starts as from a terminal whatever started the tests. A command run in the background by a shell without
+        // job control (`dotnet test &` in a script) starts with SIGINT and SIGQUIT ignored, a child inherits that, and
+        // .NET keeps a signal ignored that was ignored when it started (no handler of kcp's runs): SIGINT would not stop kcp.
+        var start = new ProcessStartInfo(EnvCommand)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -35,6 +42,8 @@ public sealed partial class KcpProcess : IAsyncDisposable
             // Not above the temporary config directories, so that error messages show their absolute paths.
             WorkingDirectory = AppContext.BaseDirectory,
         };
+        start.ArgumentList.Add("--default-signal");
+        start.ArgumentList.Add(DotnetHost());
         start.ArgumentList.Add(KcpDll());
         foreach (var arg in args)
         {
@@ -58,7 +67,7 @@ public sealed partial class KcpProcess : IAsyncDisposable
     /// <summary>The arguments after <c>kcp</c>, for messages.</summary>
     public string Arguments { get; }
 
-    /// <summary>The child's process id (the <c>dotnet</c> host runs kcp in that same process).</summary>
+    /// <summary>The child's process id (env runs the <c>dotnet</c> host, which runs kcp, in that same process).</summary>
     public int Id => _process.Id;
 
     public bool HasExited => _process.HasExited;
