@@ -47,11 +47,14 @@ internal sealed class OffsetsTool : IDisposable
     private readonly RouteDefinition _route;
     private readonly ClusterDefinition _cluster;
     private readonly IConsumer<byte[]?, byte[]?> _reader;
+    private readonly TimeProvider _time;
     private string? _clusterId;
 
-    public OffsetsTool(KcpConfig config, string routeName)
+    /// <param name="time">The clock the local records' write times are read from.</param>
+    public OffsetsTool(KcpConfig config, string routeName, TimeProvider time)
     {
         _config = config;
+        _time = time;
         _route = config.Routes.FirstOrDefault(r => r.Name == routeName)
             ?? throw new ArgumentException($"no route named '{routeName}' in {config.RoutesDir}; routes: {string.Join(", ", config.Routes.Select(r => r.Name))}");
         _cluster = config.Clusters[_route.Cluster];
@@ -68,7 +71,7 @@ internal sealed class OffsetsTool : IDisposable
     {
         var partitions = Partitions();
         var committed = _reader.Committed(partitions, Timeout).ToDictionary(c => c.Partition.Value, c => c.Offset);
-        var store = new LocalOffsetStore(_config.StateDir, NullLogger.Instance, TimeProvider.System);
+        var store = new LocalOffsetStore(_config.StateDir, NullLogger.Instance, _time);
         var clusterId = ClusterId;
         return partitions.Select(p =>
         {
@@ -114,7 +117,7 @@ internal sealed class OffsetsTool : IDisposable
 
         await EnsureGroupInactiveAsync().ConfigureAwait(false);
         CommitAsSoleMember(offsets, Partitions().Count);
-        var store = new LocalOffsetStore(_config.StateDir, NullLogger.Instance, TimeProvider.System);
+        var store = new LocalOffsetStore(_config.StateDir, NullLogger.Instance, _time);
         var clusterId = ClusterId;
         foreach (var offset in offsets)
         {
@@ -202,6 +205,7 @@ internal sealed class OffsetsTool : IDisposable
             .SetPartitionsAssignedHandler((_, partitions) => assignedCount = (assignedCount ?? 0) + partitions.Count)
             .Build();
         member.Subscribe(_route.Topic);
+        // On the system clock: it bounds a wait for the real cluster, as the Kafka client's own timeouts do.
         var started = TimeProvider.System.GetTimestamp();
         while (assignedCount is null && TimeProvider.System.GetElapsedTime(started) < Timeout)
         {

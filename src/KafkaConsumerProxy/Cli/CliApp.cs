@@ -226,6 +226,7 @@ internal static class CliApp
             o.ShutdownTimeout = TimeSpan.FromMilliseconds(longest) + TimeSpan.FromSeconds(30);
         });
         builder.Services.AddSingleton(config);
+        // The process's clock, given to every kcp type: the composition root is where it is chosen.
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ProxyMetrics>();
         builder.Services.AddSingleton<ManualSkipSignal>();
@@ -263,6 +264,7 @@ internal static class CliApp
         }
         else
         {
+            // Log lines carry the real time, to be read beside other systems' logs.
             logging.Services.AddSingleton<ConsoleFormatter>(new LogLineFormatter(TimeProvider.System));
             logging.AddConsole(o => o.FormatterName = LogLineFormatter.FormatterName);
         }

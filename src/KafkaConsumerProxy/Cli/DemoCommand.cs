@@ -55,6 +55,7 @@ internal static class DemoCommand
 
     private static async Task<int> RunDemoAsync(int count, bool serve, CancellationToken interrupted)
     {
+        // The process's clock: the demo is a composition root, where the clock is chosen.
         var time = TimeProvider.System;
         var output = Console.Out;
         output.WriteLine("kcp demo: starting an embedded Kafka cluster (librdkafka mock cluster, 3 brokers)...");

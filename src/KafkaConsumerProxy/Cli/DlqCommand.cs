@@ -64,6 +64,7 @@ internal static class DlqCommand
             }
 
             using var loggers = LoggerFactory.Create(b => CliApp.ConfigureLogging(b, loaded.Logging));
+            // The process's clock: the CLI is where it is chosen.
             var replay = new DeadLetterReplay(loaded, chosen, Console.Out.WriteLine, loggers.CreateLogger("kcp.dlq-replay"), TimeProvider.System);
             var range = new ReplayRange(parse.GetValue(partition), parse.GetValue(fromOffset), parse.GetValue(fromTime), parse.GetValue(toTime), parse.GetValue(rate), parse.GetValue(dryRun));
             ReplaySummary summary;

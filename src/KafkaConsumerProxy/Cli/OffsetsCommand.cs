@@ -166,7 +166,8 @@ internal static class OffsetsCommand
 
         try
         {
-            using var tool = new OffsetsTool(config, route);
+            // The process's clock: the CLI is where it is chosen.
+            using var tool = new OffsetsTool(config, route, TimeProvider.System);
             return await action(tool).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or TimeoutException or KafkaException)

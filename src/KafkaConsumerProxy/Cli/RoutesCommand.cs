@@ -118,6 +118,7 @@ internal static class RoutesCommand
         var sockets = new List<string>();
         foreach (var socket in ControlServer.SocketPaths(stateDir))
         {
+            // The process's clock: the CLI is where it is chosen.
             if (await ControlServer.AnswersAsync(socket, TimeProvider.System).ConfigureAwait(false))
             {
                 sockets.Add(socket);

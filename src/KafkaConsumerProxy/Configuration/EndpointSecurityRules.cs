@@ -76,6 +76,7 @@ internal static class EndpointSecurityRules
             var (identity, problem) = TlsFiles.LoadClient(cert.Path, key.Path);
             if (problem is not null)
                 error(cert.Key, cert.Text, $"{problem} ({cert.Path}, {key.Path})");
+            // On the system clock: the endpoint judges the certificate against real time, whatever clock kcp runs on.
             else if (identity!.Certificate.NotAfter.ToUniversalTime() < TimeProvider.System.GetUtcNow().UtcDateTime)
                 error(cert.Key, cert.Text, string.Create(CultureInfo.InvariantCulture, $"the certificate expired on {identity.Certificate.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm:ss} UTC"));
             identity?.Dispose();

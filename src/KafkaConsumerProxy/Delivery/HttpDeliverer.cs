@@ -46,6 +46,7 @@ internal sealed class HttpDeliverer : IDisposable
     public HttpDeliverer(RouteDefinition route, TimeProvider? time = null, ILogger? logger = null)
     {
         _route = route;
+        // The system clock unless one is given: kcp passes its own everywhere; tests of other behaviour need no other.
         _time = time ?? TimeProvider.System;
         _secrets = new RouteRedactor(route.Endpoint);
         _hosts = new HostSelector(route.Endpoint.Targets());

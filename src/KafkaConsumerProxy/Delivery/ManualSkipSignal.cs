@@ -28,8 +28,9 @@ internal sealed class ManualSkipSignal
     private long _ignored;
     private bool _reportArmed;
 
-    /// <summary>A signal on the system clock that logs nothing (tools and tests that trigger it themselves).</summary>
+    /// <summary>A signal on the system clock that logs nothing (tests that trigger it themselves).</summary>
     public ManualSkipSignal()
+        // The system clock: only tests that do not time the signal use this constructor; kcp passes its own clock.
         : this(TimeProvider.System, NullLoggerFactory.Instance)
     {
     }

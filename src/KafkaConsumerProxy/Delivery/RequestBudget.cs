@@ -36,6 +36,7 @@ internal sealed class RequestBudget : IDisposable
     public RequestBudget(string name, int? requestsPerSecond, int? maxConcurrency, TimeProvider? time = null)
     {
         Name = name;
+        // The system clock unless one is given: kcp passes its own everywhere; tests of other behaviour need no other.
         _time = time ?? TimeProvider.System;
         if (requestsPerSecond is { } rate)
         {

@@ -68,6 +68,7 @@ internal sealed partial class SkipLog : IDisposable
     {
         _stateDir = stateDir;
         _logger = logger ?? NullLogger.Instance;
+        // The system clock unless one is given: kcp passes its own everywhere; tests of other behaviour need no other.
         _time = time ?? TimeProvider.System;
         PrivateFile.CreateDirectory(stateDir);
         Path = System.IO.Path.Combine(stateDir, StateDirLayout.SkipLogFile);

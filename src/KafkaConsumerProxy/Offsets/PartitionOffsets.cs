@@ -384,6 +384,7 @@ internal sealed class PartitionOffsets
     }
 
     /// <summary>Finishes in the current run without waiting for a failed flush to be retried (tests of the offsets alone).</summary>
+    // The system clock: only tests of the offsets alone call this, and none of them fails a flush, so it is never read.
     public ValueTask FinishAsync(long offset) => FinishAsync(offset, Run, TimeProvider.System, CancellationToken.None);
 
     /// <summary>

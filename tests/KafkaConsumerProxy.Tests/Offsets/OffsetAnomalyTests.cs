@@ -127,7 +127,7 @@ public sealed class OffsetAnomalyTests : IClassFixture<TestCluster>
         using var __ = config;
         var loaded = ConfigLoader.Load(config.ConfigFile);
 
-        using (var tool = new OffsetsTool(loaded, "route"))
+        using (var tool = new OffsetsTool(loaded, "route", TimeProvider.System))
         {
             var shown = Assert.Single(await tool.ShowAsync());
             Assert.Equal(new PartitionOffsetsRow(0, 10, 9, 0, 10, tool.ClusterId, RecordTrust.Trusted), shown);
@@ -139,7 +139,7 @@ public sealed class OffsetAnomalyTests : IClassFixture<TestCluster>
         await using (var proxy = InProcessProxy.Start(config.ConfigFile))
         {
             await receiver.WaitForAsync(r => r.Count >= 14, Patience);
-            using var tool = new OffsetsTool(loaded, "route");
+            using var tool = new OffsetsTool(loaded, "route", TimeProvider.System);
             // Refused either way: assigned only part of the partitions, or (on a loaded machine) the embedded cluster's
             // rebalance with kcp's members takes longer than the tool waits.
             var refused = await Assert.ThrowsAnyAsync<Exception>(() => tool.SetAsync(new OffsetTarget.Latest()));
@@ -149,7 +149,7 @@ public sealed class OffsetAnomalyTests : IClassFixture<TestCluster>
         }
 
         Assert.Equal([6L, 7, 8, 9], receiver.Requests.Skip(10).Select(r => r.Offset!.Value));
-        using (var tool = new OffsetsTool(loaded, "route"))
+        using (var tool = new OffsetsTool(loaded, "route", TimeProvider.System))
         {
             await tool.SetAsync(new OffsetTarget.Earliest());
             Assert.Equal(0, Assert.Single(await tool.ShowAsync()).Committed);

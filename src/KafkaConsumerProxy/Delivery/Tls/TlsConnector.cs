@@ -219,6 +219,7 @@ internal sealed class TlsConnector : IDisposable
         {
             foreach (var status in statuses)
             {
+                // On the system clock: the chain builder (which takes no TimeProvider) judged NotTimeValid against it.
                 yield return status.Status switch
                 {
                     X509ChainStatusFlags.NotTimeValid when server.NotAfter.ToUniversalTime() < TimeProvider.System.GetUtcNow().UtcDateTime =>
