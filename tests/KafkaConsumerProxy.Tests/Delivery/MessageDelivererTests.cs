@@ -159,12 +159,14 @@ public sealed class MessageDelivererTests : IDisposable
 
         public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
         {
+            // Recorded once the fake clock holds it: a test that sees it and moves the clock fires it.
+            var timer = base.CreateTimer(callback, state, dueTime, period);
             if (dueTime != Timeout.InfiniteTimeSpan && period == Timeout.InfiniteTimeSpan)
             {
                 _delays.Enqueue(dueTime);
             }
 
-            return base.CreateTimer(callback, state, dueTime, period);
+            return timer;
         }
     }
 }

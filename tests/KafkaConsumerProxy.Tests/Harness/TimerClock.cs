@@ -44,16 +44,18 @@ public sealed class TimerClock : FakeTimeProvider
     {
         ArgumentNullException.ThrowIfNull(callback);
         var timer = new ClockTimer(this, dueTime, period);
-        lock (_gate)
-        {
-            _timers.Add(timer);
-        }
-
         timer.Inner = base.CreateTimer(s =>
         {
             timer.OnFired();
             callback(s);
         }, state, dueTime, period);
+
+        // Listed once the fake clock holds it: a test that sees it armed and moves the clock fires it.
+        lock (_gate)
+        {
+            _timers.Add(timer);
+        }
+
         return timer;
     }
 
