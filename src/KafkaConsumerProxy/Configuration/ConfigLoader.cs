@@ -65,16 +65,7 @@ internal static class ConfigLoader
 
         // Only once every property passed on its own: what is left are librdkafka's checks between properties.
         if (errors.Count == 0)
-        {
-            foreach (var route in routes)
-            {
-                if (LibrdkafkaCheck.ConsumerProblem(ConsumerSettings.Create(route, clusters![route.Cluster], 0)) is { } problem)
-                {
-                    errors.Add(new ConfigError(route.SourceFile, "consumer_conf", null,
-                        $"librdkafka refuses the route's consumer settings (cluster '{route.Cluster}' consumer_conf, then this file's consumer_conf and consumer_topic_conf): {problem}"));
-                }
-            }
-        }
+            RouteValidator.ValidateConsumers(routes, clusters!, errors);
 
         if (errors.Count > 0)
             return (null, errors);
@@ -182,11 +173,7 @@ internal static class ConfigLoader
         if (StateDirRules.Problem(stateDir) is { } problem)
             main.Error("state_dir", main.WrittenOrDefault("state_dir", "state"), problem);
 
-        foreach (var route in routes)
-        {
-            if (StateDirRules.RecordNameProblem(route) is var (key, value, message))
-                errors.Add(new ConfigError(route.SourceFile, key, value, message));
-        }
+        RouteValidator.ValidateRecordNames(routes, errors);
     }
 
     private static List<RouteDefinition> LoadRoutes(string routesDir, Dictionary<string, ClusterDefinition>? clusters, Dictionary<string, LimitDefinition>? limits, List<ConfigError> errors)

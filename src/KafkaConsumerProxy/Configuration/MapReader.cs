@@ -6,14 +6,20 @@ namespace KafkaConsumerProxy.Configuration;
 /// first and checked after (<see cref="RouteBinder"/>, <see cref="RouteValidator"/>). Typed readers return null when the
 /// key is absent (or null in the file) or invalid; the caller discards the whole object when any error was added.
 /// </summary>
-internal sealed class MapReader(string file, MappingNode map, List<ConfigError> errors, string keyPrefix = "")
+internal sealed class MapReader
 {
-    private readonly MappingBinding _binding = new(file, keyPrefix, map);
-    private readonly KeyChecker _check = new(new(file, keyPrefix, map), errors);
+    private readonly MappingBinding _binding;
+    private readonly KeyChecker _check;
 
-    public string File => file;
+    public MapReader(string file, MappingNode map, List<ConfigError> errors, string keyPrefix = "")
+    {
+        _binding = new MappingBinding(file, keyPrefix, map);
+        _check = new KeyChecker(_binding, errors);
+    }
 
-    public int ErrorCount => errors.Count;
+    public string File => _binding.File;
+
+    public int ErrorCount => _check.ErrorCount;
 
     /// <summary>The text written for <paramref name="key"/>, or <paramref name="defaultValue"/> when it is not a scalar.</summary>
     public string WrittenOrDefault(string key, string defaultValue) => _binding.Find(key) is ScalarNode { IsNull: false } s ? s.Text : defaultValue;

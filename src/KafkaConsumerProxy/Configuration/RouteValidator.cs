@@ -8,7 +8,9 @@ namespace KafkaConsumerProxy.Configuration;
 /// in groups in a fixed order (the values that make the request, then timeouts and offsets, throughput, policy, the
 /// secure endpoint, CloudEvents), and each group's rules between keys run only when the group's keys passed, so that a
 /// value that failed its own check is not blamed again by a rule of its group; a rule reading a key of an earlier group
-/// sees that key's default when its value failed. Errors are listed, and unknown keys matched, in that order.
+/// sees that key's default when its value failed. Errors are listed, and unknown keys matched, in that order. The rules
+/// that need the made route (its requests, its record file names under <c>state_dir</c>, librdkafka's consumer check)
+/// run on it after, when the loader has what they need.
 /// </summary>
 internal sealed class RouteValidator
 {
@@ -52,6 +54,35 @@ internal sealed class RouteValidator
         }
 
         return errors.Count == before;
+    }
+
+    /// <summary>
+    /// The rule between the routes' names and the state directory, run once <c>state_dir</c> is known and every route
+    /// was read: each partition's local record file name fits the file system (<see cref="StateDirRules.RecordNameProblem"/>).
+    /// </summary>
+    public static void ValidateRecordNames(IEnumerable<RouteDefinition> routes, List<ConfigError> errors)
+    {
+        foreach (var route in routes)
+        {
+            if (StateDirRules.RecordNameProblem(route) is var (key, value, message))
+                errors.Add(new ConfigError(route.SourceFile, key, value, message));
+        }
+    }
+
+    /// <summary>
+    /// The rule between each route and its cluster, run once every value passed on its own: librdkafka accepts the
+    /// consumer settings the route would start with (the cluster's <c>consumer_conf</c>, then the route's).
+    /// </summary>
+    public static void ValidateConsumers(IEnumerable<RouteDefinition> routes, Dictionary<string, ClusterDefinition> clusters, List<ConfigError> errors)
+    {
+        foreach (var route in routes)
+        {
+            if (LibrdkafkaCheck.ConsumerProblem(ConsumerSettings.Create(route, clusters[route.Cluster], 0)) is { } problem)
+            {
+                errors.Add(new ConfigError(route.SourceFile, "consumer_conf", null,
+                    $"librdkafka refuses the route's consumer settings (cluster '{route.Cluster}' consumer_conf, then this file's consumer_conf and consumer_topic_conf): {problem}"));
+            }
+        }
     }
 
     private int? Int(RouteKey key) => _check.Int(_route[key]);
