@@ -45,6 +45,12 @@ public sealed record Fault
     /// <summary>Wait before answering (or aborting); zero by default.</summary>
     public TimeSpan Delay { get; init; }
 
+    /// <summary>
+    /// When set, the answer also waits until this task completes (after <see cref="Delay"/>): a test holds a request
+    /// for exactly as long as it needs, whatever the machine's speed. Not completed before the receiver stops, it is never answered.
+    /// </summary>
+    public Task? Release { get; init; }
+
     /// <summary>True when the answer is anything but a normal success; a delay alone is not a failure.</summary>
     public bool IsFailure => Kind != FaultKind.None;
 
@@ -90,13 +96,17 @@ public sealed record Fault
     /// </summary>
     public static Fault Held(TimeSpan delay) => Abort.After(delay);
 
+    /// <summary>A normal answer sent only once <paramref name="release"/> completes (see <see cref="Release"/>).</summary>
+    public static Fault HeldUntil(Task release) => None with { Release = release };
+
     /// <summary>This answer, sent after <paramref name="delay"/>.</summary>
     public Fault After(TimeSpan delay) => this with { Delay = delay };
 
     /// <inheritdoc />
     public override string ToString() =>
         (Kind == FaultKind.HttpStatus ? $"HttpStatus({StatusCode})" : Kind.ToString())
-        + (Delay > TimeSpan.Zero ? $"+{Delay.TotalMilliseconds:0}ms" : "");
+        + (Delay > TimeSpan.Zero ? $"+{Delay.TotalMilliseconds:0}ms" : "")
+        + (Release is null ? "" : "+held");
 }
 
 /// <summary>

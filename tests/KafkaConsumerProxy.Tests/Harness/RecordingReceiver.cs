@@ -170,11 +170,19 @@ public sealed class RecordingReceiver : IAsyncDisposable
 
         Record(request with { Fault = fault });
 
-        if (fault.Delay > TimeSpan.Zero)
+        if (fault.Delay > TimeSpan.Zero || fault.Release is not null)
         {
             try
             {
-                await Task.Delay(fault.Delay, _time, aborted.Token);
+                if (fault.Delay > TimeSpan.Zero)
+                {
+                    await Task.Delay(fault.Delay, _time, aborted.Token);
+                }
+
+                if (fault.Release is { } release)
+                {
+                    await release.WaitAsync(aborted.Token);
+                }
             }
             catch (OperationCanceledException)
             {

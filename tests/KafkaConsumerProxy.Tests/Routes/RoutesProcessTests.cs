@@ -110,19 +110,29 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
     {
         var topic = _cluster.CreateTopic("pause-inflight", 1);
         var group = Names.Unique("g");
-        await using var receiver = await RecordingReceiver.StartAsync(FaultScript.ForMessage(0, 1, Fault.Delayed(TimeSpan.FromSeconds(4))));
+        // Offset 1 is answered only when the test says so: it is in flight for as long as the pause needs to reach kcp,
+        // however slowly the CLI starts on a loaded machine.
+        var answerOffset1 = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var receiver = await RecordingReceiver.StartAsync(FaultScript.ForMessage(0, 1, Fault.HeldUntil(answerOffset1.Task)));
         using var config = new ProxyConfigWriter(_cluster.BootstrapServers, QuickConf);
         config.AddRoute("slow", topic, group, receiver.Port, new Dictionary<string, object> { ["async_concurrency"] = asyncConcurrency });
         var produced = new Produced(_cluster, topic, 1);
         await produced.AddAsync(4);
         await using var kcp = KcpProcess.Run(config.ConfigFile);
 
-        // Offset 1 is recorded on arrival and answered 4 s later (kcp routes itself takes about a second to start): in flight now.
         await receiver.WaitForAsync(r => r.Any(x => x.Offset == 1), Patience);
-        var pausing = System.Diagnostics.Stopwatch.StartNew();
-        var (code, output) = await CliAsync("routes", "pause", "slow", "--config", config.ConfigFile);
+        var pausing = CliAsync("routes", "pause", "slow", "--config", config.ConfigFile);
+        // kcp keeps the operator's pause in routes.json before it waits for the deliveries in flight.
+        var operatorState = Path.Combine(config.StateDir, "routes.json");
+        await Eventually.TrueAsync(
+            () => File.Exists(operatorState) && File.ReadAllText(operatorState).Contains("\"paused\": true", StringComparison.Ordinal),
+            "the pause reached kcp",
+            Patience,
+            () => File.Exists(operatorState) ? File.ReadAllText(operatorState) : "(no routes.json)");
+        Assert.False(pausing.IsCompleted, "pause returned before the delivery in flight was answered");
+        answerOffset1.SetResult();
+        var (code, output) = await pausing;
         Assert.True(code == 0, output);
-        Assert.True(pausing.Elapsed >= TimeSpan.FromSeconds(0.8), $"pause returned after {pausing.ElapsedMilliseconds} ms, before the delivery in flight was answered");
         // Everything that had started is finished and committed; nothing started after. In sync mode offset 2 waited
         // behind offset 1; in async mode later offsets may have been in flight beside it.
         var started = receiver.Requests;
