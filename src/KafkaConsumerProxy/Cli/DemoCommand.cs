@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Confluent.Kafka;
+using System.Runtime.InteropServices;
 using System.Text;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
@@ -28,7 +29,7 @@ internal static class DemoCommand
             DefaultValueFactory = _ => 1000,
             CustomParser = r => CliApp.WholeNumber(r, 1, 10_000_000) ?? 0,
         };
-        var serve = new Option<bool>("--serve") { Description = "Keep running after the sample messages (until Ctrl-C), with one message the endpoint always refuses, to try the dashboard's Skip" };
+        var serve = new Option<bool>("--serve") { Description = "Keep running after the sample messages (until Ctrl-C or SIGTERM), with one message the endpoint always refuses, to try the dashboard's Skip" };
         var command = new Command("demo", "Run kcp against an embedded Kafka cluster and a demo HTTP receiver, with the admin endpoint and dashboard") { messages, serve };
         command.SetAction((parse, _) => RunAsync(parse.GetValue(messages), parse.GetValue(serve)));
         return command;
@@ -36,20 +37,23 @@ internal static class DemoCommand
 
     private static async Task<int> RunAsync(int count, bool serve)
     {
+        // SIGINT (Ctrl-C), SIGTERM (a service manager, `podman stop`) and SIGQUIT end the demo the same way: the
+        // summary is printed and everything started is stopped.
         using var stop = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            e.Cancel = true;
-            stop.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
+        var signals = new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGQUIT }
+            .Select(signal => PosixSignalRegistration.Create(signal, context =>
+            {
+                context.Cancel = true;
+                stop.Cancel();
+            }))
+            .ToList();
         try
         {
             return await RunDemoAsync(count, serve, stop.Token).ConfigureAwait(false);
         }
         finally
         {
-            Console.CancelKeyPress -= onCancel;
+            signals.ForEach(s => s.Dispose());
         }
     }
 

@@ -62,4 +62,15 @@ public sealed class DemoServeTests
         Assert.Equal(0, await demo.WaitForExitAsync(Patience));
         Assert.Contains(demo.StdOut, l => l.StartsWith("Done: all 40 messages delivered", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task DemoServe_SigTerm_StopsItWithTheSummary_AsCtrlCDoes_Issue19()
+    {
+        await using var demo = KcpProcess.Start("demo", "--messages", "10", "--serve");
+        await demo.WaitForOutputAsync("refused by the endpoint every time", Patience);
+
+        demo.SendSignal(KcpProcess.SigTerm);
+        Assert.Equal(0, await demo.WaitForExitAsync(Patience));
+        Assert.Contains(demo.StdOut, l => l.StartsWith("Done: all 10 messages delivered", StringComparison.Ordinal));
+    }
 }
