@@ -553,13 +553,6 @@ internal sealed class PartitionSession
     {
         var worker = new PartitionWorker(Partition, Offsets, _parts.Deliverer, _parts.InFlight, _parts.PendingBytes, _parts.Logger, _parts.Faulted, _parts.FetchChanged);
 
-        // A worker that replaces a stopped one (pause, fault, seek) counts uncommitted messages from the same commit.
-        var from = _parts.Committer.CommittedOf(Number) ?? (Worker is { } before ? before.UncommittedFrom : -1);
-        if (from >= 0)
-        {
-            worker.CountUncommittedFrom(from);
-        }
-
         worker.Start();
         return worker;
     }

@@ -54,10 +54,9 @@ internal sealed class PartitionWorker
     private bool _pausedByBytes;
     private bool _pausedByCommit;
 
-    // max_uncommitted (0: none) and the offset from which fetched messages count as not committed: the partition's last
-    // successful commit, else the first offset fetched (consumer thread only).
+    // max_uncommitted (0: none); the offset from which fetched messages count as not committed is the partition's
+    // (PartitionOffsets.UncommittedFrom), so a worker that replaces a stopped one counts from the same commit.
     private readonly int _maxUncommitted;
-    private long _uncommittedFrom = -1;
 
     // The offset after the last message enqueued (consumer thread only): a message below it was fetched again because a
     // resume moved fetching to where it stood (see PartitionSession.ApplyFetch), and is already here.
@@ -137,10 +136,14 @@ internal sealed class PartitionWorker
     /// Offsets fetched past the partition's last successful commit (consumer thread only): what a takeover now would
     /// deliver again.
     /// </summary>
-    public long Uncommitted => _uncommittedFrom < 0 || _next < 0 ? 0 : Math.Max(0, _next - _uncommittedFrom);
-
-    /// <summary>Where <see cref="Uncommitted"/> counts from: the last successful commit, else the first offset fetched; -1 before either.</summary>
-    public long UncommittedFrom => _uncommittedFrom;
+    public long Uncommitted
+    {
+        get
+        {
+            var from = Offsets.UncommittedFrom;
+            return from < 0 || _next < 0 ? 0 : Math.Max(0, _next - from);
+        }
+    }
 
     /// <summary>True when <see cref="Uncommitted"/> is half way to <c>max_uncommitted</c>: the member commits early.</summary>
     public bool NearUncommittedBound => _maxUncommitted > 0 && Uncommitted >= Math.Max(1, _maxUncommitted / 2);
@@ -158,18 +161,12 @@ internal sealed class PartitionWorker
     }
 
     /// <summary>
-    /// Sets where <see cref="Uncommitted"/> counts from before the first message: the last successful commit, or what a
-    /// stopped worker of the partition counted from (a pause or a restart does not forget commits that failed).
-    /// </summary>
-    public void CountUncommittedFrom(long offset) => _uncommittedFrom = offset;
-
-    /// <summary>
     /// A commit of <paramref name="offset"/> for this partition succeeded (consumer thread): a partition paused for
     /// <c>max_uncommitted</c> fetches again once it is under the bound.
     /// </summary>
     public void OnCommitted(long offset)
     {
-        _uncommittedFrom = offset;
+        Offsets.UncommittedFrom = offset;
         if (!Volatile.Read(ref _pausedByCommit) || Uncommitted >= _maxUncommitted)
         {
             return;
@@ -206,9 +203,9 @@ internal sealed class PartitionWorker
         }
 
         _next = record.Offset + 1;
-        if (_uncommittedFrom < 0)
+        if (Offsets.UncommittedFrom < 0)
         {
-            _uncommittedFrom = record.Offset;
+            Offsets.UncommittedFrom = record.Offset;
         }
 
         if (_maxUncommitted > 0 && Uncommitted >= _maxUncommitted)
@@ -224,7 +221,7 @@ internal sealed class PartitionWorker
 
             if (started)
             {
-                Log.WaitingForCommit(_logger, _deliverer.Route.Name, Partition.Topic, Partition.Partition.Value, Uncommitted, _uncommittedFrom);
+                Log.WaitingForCommit(_logger, _deliverer.Route.Name, Partition.Topic, Partition.Partition.Value, Uncommitted, Offsets.UncommittedFrom);
             }
         }
 

@@ -35,6 +35,9 @@ internal sealed class PartitionOffsets
     // Drops offsets the trusted local record shows done; consumer thread only, like Track.
     private RepeatFilter? _filter;
 
+    // See UncommittedFrom; consumer thread only, read for every fetched message, so not under the lock.
+    private long _uncommittedFrom = -1;
+
     // Offsets in fetch order; the head is the oldest unfinished one (finished heads are dequeued at once). Offsets
     // finished while an earlier one is still in flight wait in _finishedAhead.
     private readonly Queue<long> _order = new();
@@ -98,6 +101,17 @@ internal sealed class PartitionOffsets
     /// behind it, its late completions are ignored.
     /// </summary>
     public int Run => Volatile.Read(ref _run);
+
+    /// <summary>
+    /// Where the partition's fetched offsets count as not committed (max_uncommitted): the group's last successful
+    /// commit of it, else the first offset fetched; -1 before either. Kept across restarts, so a pause, a fault or a seek
+    /// does not forget commits that failed. Consumer thread only.
+    /// </summary>
+    public long UncommittedFrom
+    {
+        get => _uncommittedFrom;
+        set => _uncommittedFrom = value;
+    }
 
     /// <summary>True while fetched offsets are checked against a trusted local record (<see cref="IsRepeat"/>).</summary>
     public bool Filtering => _filter is not null;
