@@ -142,7 +142,7 @@ public sealed class PrometheusScrapeTests : IClassFixture<TestCluster>
             return found;
         }
 
-        /// <summary>The JSON answer of a GET; null while Prometheus does not answer yet.</summary>
+        /// <summary>The JSON answer of a GET; null while Prometheus does not answer yet or answers that it is not ready.</summary>
         public async Task<JsonDocument?> GetAsync(string path)
         {
             if (_process.HasExited)
@@ -150,7 +150,11 @@ public sealed class PrometheusScrapeTests : IClassFixture<TestCluster>
             try
             {
                 using var response = await _http.GetAsync(path);
-                return JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+                // While it starts, Prometheus answers 503 "Service Unavailable" in plain text: not ready yet. Its API's
+                // own errors (a bad query) are JSON and are returned.
+                return response.Content.Headers.ContentType?.MediaType == "application/json"
+                    ? JsonDocument.Parse(await response.Content.ReadAsStringAsync())
+                    : null;
             }
             catch (HttpRequestException)
             {
