@@ -222,6 +222,8 @@ internal static class AdminApi
     internal static RouteInfo Info(RouteStatus s, RouteObservations observations, FailingMessages retrying, bool withPartitions)
     {
         var partitions = observations.Partitions(s.Route);
+        // The lag the broker tells for every partition of the group (kcp offsets show's); the members' own until it is read.
+        var broker = observations.GroupLags.Of(s.Route);
         var failing = retrying.All(s.Route);
         List<PartitionInfo>? details = null;
         if (withPartitions)
@@ -229,7 +231,7 @@ internal static class AdminApi
             details = [.. partitions.Select(p =>
             {
                 var mine = failing.Where(f => f.Partition == p.Partition).ToList();
-                return new PartitionInfo(p.Topic, p.Partition, p.Member, p.NextOffset, p.CommittedOffset, p.HighWatermark, p.Lag, p.InFlight,
+                return new PartitionInfo(p.Topic, p.Partition, p.Member, p.NextOffset, p.CommittedOffset, p.HighWatermark, broker?.Of(p.Partition)?.Lag ?? p.Lag, p.InFlight,
                     p.OldestUnfinishedOffset, p.OldestUnfinishedSince, mine.FirstOrDefault(), mine)
                 {
                     Uncommitted = p.Uncommitted,
@@ -238,7 +240,7 @@ internal static class AdminApi
             })];
         }
 
-        return new RouteInfo(s, Math.Round(observations.DeliveredPerSecond(s.Route), 3), partitions.Sum(p => p.Lag), partitions.Sum(p => p.InFlight),
+        return new RouteInfo(s, Math.Round(observations.DeliveredPerSecond(s.Route), 3), broker?.Total ?? partitions.Sum(p => p.Lag), partitions.Sum(p => p.InFlight),
             failing.Count, details);
     }
 

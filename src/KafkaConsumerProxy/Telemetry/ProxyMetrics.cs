@@ -88,8 +88,8 @@ internal sealed class ProxyMetrics : IDisposable
         _inFlight = _meter.CreateUpDownCounter<long>("kcp.delivery.in_flight", description: "Delivery requests in flight");
         _rebalances = _meter.CreateCounter<long>("kcp.consumer.rebalances", description: "Partition assignments and revocations seen by the route's members");
         _commitFailures = _meter.CreateCounter<long>("kcp.offsets.commit_failures", description: "Offset commits the group coordinator refused or that failed");
-        _meter.CreateObservableGauge("kcp.consumer.lag", () => Observations.Partitions().Where(p => p.HighWatermark >= 0).Select(p => new Measurement<long>(p.Lag, PartitionTags(p))),
-            description: "High watermark minus the committed offset, per partition owned by this process (absent while the high watermark is unknown)");
+        _meter.CreateObservableGauge("kcp.consumer.lag", () => Lags(),
+            description: "Messages the group still has to finish, per partition of the route's topic, owned by this process or not, paused or not: the log end minus the group's committed offset as read from the broker (kcp offsets show's lag)");
         _meter.CreateObservableGauge("kcp.consumer.committed_offset", () => Observations.Partitions().Select(p => new Measurement<long>(p.CommittedOffset, PartitionTags(p))),
             description: "The offset last committed by this process, per partition (-1: none yet)");
         _meter.CreateObservableGauge("kcp.consumer.high_watermark", () => Observations.Partitions().Select(p => new Measurement<long>(p.HighWatermark, PartitionTags(p))),
@@ -262,6 +262,21 @@ internal sealed class ProxyMetrics : IDisposable
 
     /// <summary>The route's attributes: those <see cref="RegisterRoute"/> named, or the route alone for a route never registered.</summary>
     private TagList Tags(string route) => _routes.TryGetValue(route, out var tags) ? tags.List() : new TagList { { RouteTag, route } };
+
+    // kcp.consumer.lag: the broker's reading of every partition of a route's topic; a route without one yet (the first
+    // read, a few seconds after its start) shows its members' own views of the partitions they own.
+    private IEnumerable<Measurement<long>> Lags()
+    {
+        var readings = Observations.GroupLags.All();
+        var read = readings.Select(r => r.Route).ToHashSet(StringComparer.Ordinal);
+        foreach (var p in Observations.Partitions().Where(p => p.HighWatermark >= 0 && !read.Contains(p.Route)))
+            yield return new Measurement<long>(p.Lag, PartitionTags(p));
+        foreach (var (route, reading) in readings)
+        {
+            foreach (var p in reading.Partitions)
+                yield return new Measurement<long>(p.Lag, PartitionTags(route, reading.Topic, p.Partition));
+        }
+    }
 
     private TagList PartitionTags(string route, string topic, int partition)
     {

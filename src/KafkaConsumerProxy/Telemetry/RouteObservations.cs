@@ -40,6 +40,9 @@ internal sealed class RouteObservations(TimeProvider time)
     private readonly ConcurrentDictionary<string, RateWindow> _delivered = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Route, int Member), bool> _joined = new();
 
+    /// <summary>Each route's lag as read from the broker for every partition of its topic (the lag the API and the metrics show).</summary>
+    public GroupLags GroupLags { get; } = new();
+
     /// <summary>Messages of <paramref name="route"/> delivered per second over the last minute (less since kcp started).</summary>
     public double DeliveredPerSecond(string route) => _delivered.TryGetValue(route, out var w) ? w.Rate(time.GetUtcNow()) : 0;
 
