@@ -87,20 +87,22 @@ public sealed class LogVolumeEndToEndTests : IClassFixture<TestCluster>
         // Connected and in its group before the outage, so that it counts the outage's errors like kcp's members (a
         // loaded run whose witness had only polled for 500 ms saw 3 errors in 25 s).
         var joining = Stopwatch.StartNew();
-        while (witness.Assignment.Count == 0 && joining.Elapsed < TimeSpan.FromSeconds(20))
+        while (witness.Assignment.Count == 0 && joining.Elapsed < Patience)
         {
             witness.Consume(TimeSpan.FromMilliseconds(100));
         }
 
         Assert.NotEmpty(witness.Assignment);
         var before = proxy.Logs.Count;
+        List<string> Errors() => proxy.Logs.Skip(before).Where(l => l.Contains("Kafka client error", StringComparison.Ordinal) || l.Contains("consume error", StringComparison.Ordinal)).ToList();
         cluster.Mock.SetBrokerDown(1);
         var clock = Stopwatch.StartNew();
         try
         {
-            // The outage lasts until the witness has seen 20 errors (bounded by 25 s: on a loaded machine librdkafka's
-            // reconnects come slower); the witness polls so its errors are reported.
-            while ((clock.Elapsed < TimeSpan.FromSeconds(3) || Volatile.Read(ref reported) < 20) && clock.Elapsed < TimeSpan.FromSeconds(25))
+            // The outage lasts until the witness has seen 20 errors and kcp has logged its first (bounded by 25 s: on a
+            // loaded machine librdkafka's reconnects come slower, and kcp's consume thread reports them later); the
+            // witness polls so its errors are reported.
+            while ((clock.Elapsed < TimeSpan.FromSeconds(3) || Volatile.Read(ref reported) < 20 || Errors().Count == 0) && clock.Elapsed < TimeSpan.FromSeconds(25))
             {
                 witness.Consume(TimeSpan.FromMilliseconds(100));
             }
@@ -110,7 +112,7 @@ public sealed class LogVolumeEndToEndTests : IClassFixture<TestCluster>
             cluster.Mock.SetBrokerUp(1);
         }
 
-        var errors = proxy.Logs.Skip(before).Where(l => l.Contains("Kafka client error", StringComparison.Ordinal) || l.Contains("consume error", StringComparison.Ordinal)).ToList();
+        var errors = Errors();
         witness.Close();
 
         // One line per error code (a handful of codes), while the client reported many more; the counts come every 30 s.
