@@ -67,7 +67,8 @@ internal sealed class ProxyRunner
                 Admin = admin;
                 registry.StartAll((route, create) => Starting(logger, $"route {route.Name} ({route.SourceFile})", create));
                 // Every route's lag from the broker, for the metrics and the API: paused and unowned partitions too.
-                await using var lag = new GroupLagReader(() => registry.Config, _metrics.Observations.GroupLags, logger, _time).Start();
+                await using var lag = new GroupLagReader(() => registry.Config, _metrics.Observations.GroupLags, logger, _time,
+                    joined: _metrics.Observations.HasJoined).Start();
                 using var watcher = new ConfigWatcher(registry, logger, _time);
                 try
                 {

@@ -27,12 +27,19 @@ internal sealed class GroupLagReader : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly TimeSpan _interval;
+    /// <summary>How long a route that has not joined its group waits for its first read (a route that joins is read an interval after).</summary>
+    private static readonly TimeSpan FirstReadPatience = TimeSpan.FromSeconds(30);
+
+    private readonly Func<string, bool>? _joined;
     private readonly Dictionary<string, RouteLag> _routes = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
 
-    public GroupLagReader(Func<KcpConfig> config, GroupLags sink, ILogger logger, TimeProvider time, TimeSpan? interval = null)
+    /// <param name="joined">Whether a route's members have joined its group: a route is first read an interval after, so
+    /// that the members' own requests at assignment come first; null: read at once.</param>
+    public GroupLagReader(Func<KcpConfig> config, GroupLags sink, ILogger logger, TimeProvider time, TimeSpan? interval = null, Func<string, bool>? joined = null)
     {
+        _joined = joined;
         _config = config;
         _sink = sink;
         _logger = logger;
@@ -105,6 +112,19 @@ internal sealed class GroupLagReader : IAsyncDisposable
                 _routes[route.Name] = lag;
             }
 
+            if (!lag.Started)
+            {
+                if (_joined is null || lag.JoinSeen || _time.GetElapsedTime(lag.FirstSeen) >= FirstReadPatience)
+                {
+                    lag.Started = true;
+                }
+                else
+                {
+                    lag.JoinSeen = _joined(route.Name);
+                    continue;
+                }
+            }
+
             lag.ReadInBackground();
         }
 
@@ -138,6 +158,12 @@ internal sealed class GroupLagReader : IAsyncDisposable
         private IAdminClient? _admin;
         private Task _read = Task.CompletedTask;
         private bool _failing;
+
+        public long FirstSeen { get; } = time.GetTimestamp();
+
+        public bool JoinSeen { get; set; }
+
+        public bool Started { get; set; }
 
         public string Identity => identity;
 
