@@ -6,8 +6,8 @@ using KafkaConsumerProxy.Telemetry;
 namespace KafkaConsumerProxy.Consuming;
 
 /// <summary>
-/// The operator's pause of a route member, applied on its consumer thread: the partition workers stop (attempts in
-/// flight finish) and their sessions stay, so that their finished offsets are committed as usual; fetching is paused
+/// The operator's pause of a route member, applied on its consumer thread: from the request on no worker starts a new
+/// delivery (<see cref="Requested"/>), then the partition workers stop (attempts in flight finish) and their sessions stay, so that their finished offsets are committed as usual; fetching is paused
 /// with <c>consumer.Pause</c>, so the member keeps polling, stays in the group and nothing rebalances. A message the
 /// client still returns is not delivered; its offset is where fetching resumes. Resume restarts each partition at its
 /// oldest unfinished offset (<see cref="PartitionSession.Resume"/>); messages finished after it (async delivery) are

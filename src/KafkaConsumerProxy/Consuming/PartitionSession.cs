@@ -23,7 +23,8 @@ internal sealed record MemberParts(
     ILogger Logger,
     TimeProvider Time,
     Action<PartitionWorker> Faulted,
-    Action<PartitionWorker> FetchChanged);
+    Action<PartitionWorker> FetchChanged,
+    Func<bool> PauseRequested);
 
 /// <summary>
 /// One partition while a route member owns it: its worker, its offsets (<see cref="PartitionOffsets"/>: progress, local
@@ -551,7 +552,7 @@ internal sealed class PartitionSession
 
     private PartitionWorker StartWorker()
     {
-        var worker = new PartitionWorker(Partition, Offsets, _parts.Deliverer, _parts.InFlight, _parts.PendingBytes, _parts.Logger, _parts.Faulted, _parts.FetchChanged);
+        var worker = new PartitionWorker(Partition, Offsets, _parts.Deliverer, _parts.InFlight, _parts.PendingBytes, _parts.Logger, _parts.Faulted, _parts.FetchChanged, _parts.PauseRequested);
 
         worker.Start();
         return worker;

@@ -32,7 +32,13 @@ namespace KafkaConsumerProxy.Consuming;
 internal sealed class PartitionWorker
 {
     private readonly Channel<KafkaRecord> _ready;
+    private static readonly TimeSpan PauseRequestedCheck = TimeSpan.FromMilliseconds(10);
+
     private readonly CancellationTokenSource _abandon = new();
+
+    // The operator's pause, requested from any thread and applied later on the consume thread: no new delivery starts
+    // meanwhile, so nothing starts between the request and the stop of this worker.
+    private readonly Func<bool>? _pauseRequested;
     private readonly MessageDeliverer _deliverer;
     private readonly KeyScheduler? _keys;
     private readonly SemaphoreSlim? _inFlight;
@@ -90,8 +96,10 @@ internal sealed class PartitionWorker
         PendingBytes? bytes = null,
         ILogger? logger = null,
         Action<PartitionWorker>? faulted = null,
-        Action<PartitionWorker>? fetchChanged = null)
+        Action<PartitionWorker>? fetchChanged = null,
+        Func<bool>? pauseRequested = null)
     {
+        _pauseRequested = pauseRequested;
         _bytes = bytes;
         _logger = logger ?? NullLogger.Instance;
         _faulted = faulted;
@@ -298,6 +306,13 @@ internal sealed class PartitionWorker
         {
             while (!_abandon.IsCancellationRequested && await reader.WaitToReadAsync(_abandon.Token).ConfigureAwait(false))
             {
+                if (_pauseRequested is not null && _pauseRequested())
+                {
+                    // Ended by the pause's stop of this worker, or by a resume asked before the pause was applied.
+                    await Task.Delay(PauseRequestedCheck, _deliverer.Time, _abandon.Token).ConfigureAwait(false);
+                    continue;
+                }
+
                 SemaphoreSlim? slot = null;
                 if (_inFlight is not null)
                 {

@@ -65,7 +65,7 @@ internal sealed class RouteMember : ISupervisedMember
         };
         // async_concurrency: requests in flight at once for all partitions of this member; null in sync mode.
         var inFlight = route.Delivery.AsyncConcurrency > 0 ? new SemaphoreSlim(route.Delivery.AsyncConcurrency, route.Delivery.AsyncConcurrency) : null;
-        _parts = new MemberParts(route, index, deliverer, inFlight, new PendingBytes(route.Delivery.MaxPendingBytes), _committer, metrics, logger, time, _requests.Faulted, _requests.FetchChanged);
+        _parts = new MemberParts(route, index, deliverer, inFlight, new PendingBytes(route.Delivery.MaxPendingBytes), _committer, metrics, logger, time, _requests.Faulted, _requests.FetchChanged, () => _pause?.Requested == true);
         _views = new PartitionViews(_parts, metrics.Observations);
 
         // An attempt in flight may take exec_timeout_ms; a little more covers connection teardown.

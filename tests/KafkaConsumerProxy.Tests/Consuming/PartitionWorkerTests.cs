@@ -288,7 +288,7 @@ public sealed class PartitionWorkerTests
         public PartitionSession Session(PartitionOffsets progress, PendingBytes? bytes = null)
         {
             var committer = new OffsetCommitter(_route.Name, 0, TimeSpan.FromSeconds(1), Logs, TimeProvider.System);
-            var parts = new MemberParts(_route, 0, _deliverer, _inFlight, bytes ?? new PendingBytes(long.MaxValue), committer, _metrics, Logs, TimeProvider.System, _ => { }, _ => { });
+            var parts = new MemberParts(_route, 0, _deliverer, _inFlight, bytes ?? new PendingBytes(long.MaxValue), committer, _metrics, Logs, TimeProvider.System, _ => { }, _ => { }, () => false);
             return new PartitionSession(parts, new TopicPartition(Topic, 0), progress, -1, -1);
         }
 

@@ -115,20 +115,15 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
         var answerOffset1 = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var receiver = await RecordingReceiver.StartAsync(FaultScript.ForMessage(0, 1, Fault.HeldUntil(answerOffset1.Task)));
         using var config = new ProxyConfigWriter(_cluster.BootstrapServers, QuickConf);
-        config.AddRoute("slow", topic, group, receiver.Port, new Dictionary<string, object> { ["async_concurrency"] = asyncConcurrency });
+        // The held answer must not outlast kcp's wait for it (exec_timeout_ms), or kcp would send offset 1 again.
+        config.AddRoute("slow", topic, group, receiver.Port, new Dictionary<string, object> { ["async_concurrency"] = asyncConcurrency, ["exec_timeout_ms"] = 120_000 });
         var produced = new Produced(_cluster, topic, 1);
         await produced.AddAsync(4);
         await using var kcp = KcpProcess.Run(config.ConfigFile);
 
         await receiver.WaitForAsync(r => r.Any(x => x.Offset == 1), Patience);
         var pausing = CliAsync("routes", "pause", "slow", "--config", config.ConfigFile);
-        // kcp keeps the operator's pause in routes.json before it waits for the deliveries in flight.
-        var operatorState = Path.Combine(config.StateDir, "routes.json");
-        await Eventually.TrueAsync(
-            () => File.Exists(operatorState) && File.ReadAllText(operatorState).Contains("\"paused\": true", StringComparison.Ordinal),
-            "the pause reached kcp",
-            Patience,
-            () => File.Exists(operatorState) ? File.ReadAllText(operatorState) : "(no routes.json)");
+        await WaitForOperatorPauseAsync(config);
         Assert.False(pausing.IsCompleted, "pause returned before the delivery in flight was answered");
         answerOffset1.SetResult();
         var (code, output) = await pausing;
@@ -163,10 +158,12 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
         const int Count = 51;
         var topic = _cluster.CreateTopic("pause-ahead", 1);
         var group = Names.Unique("g");
-        // Offset 0 is answered late; offset 1 shares its key, so it waits behind it while offsets 2.. are delivered.
-        await using var receiver = await RecordingReceiver.StartAsync(FaultScript.ForMessage(0, 0, Fault.Delayed(TimeSpan.FromSeconds(6))));
+        // Offset 0 is answered only once the pause has reached kcp; offset 1 shares its key, so it waits behind it while
+        // offsets 2.. are delivered.
+        var answerOffset0 = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var receiver = await RecordingReceiver.StartAsync(FaultScript.ForMessage(0, 0, Fault.HeldUntil(answerOffset0.Task)));
         using var config = new ProxyConfigWriter(_cluster.BootstrapServers, QuickConf);
-        config.AddRoute("r", topic, group, receiver.Port, new Dictionary<string, object> { ["async_concurrency"] = 2, ["exec_timeout_ms"] = 20_000 });
+        config.AddRoute("r", topic, group, receiver.Port, new Dictionary<string, object> { ["async_concurrency"] = 2, ["exec_timeout_ms"] = 120_000 });
         var produced = await _cluster.ProduceAsync(topic, Enumerable.Range(0, Count).Select(i =>
             (0, (byte[]?)System.Text.Encoding.UTF8.GetBytes(i < 2 ? "shared" : $"k{i}"), (byte[]?)System.Text.Encoding.UTF8.GetBytes($"v{i}"))));
         var expected = produced.Select(p => (p.Partition.Value, p.Offset.Value)).ToHashSet();
@@ -175,7 +172,10 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
         // Everything but offset 1 has arrived; offset 0 is still unanswered, so 1 has not started.
         await receiver.WaitForAsync(r => r.Select(x => x.Offset).Distinct().Count() == Count - 1, Patience);
         Assert.DoesNotContain(receiver.Requests, x => x.Offset == 1);
-        var (code, output) = await CliAsync("routes", "pause", "r", "--config", config.ConfigFile);
+        var pausing = CliAsync("routes", "pause", "r", "--config", config.ConfigFile);
+        await WaitForOperatorPauseAsync(config);
+        answerOffset0.SetResult();
+        var (code, output) = await pausing;
         Assert.True(code == 0, output);
         (code, output) = await CliAsync("routes", "resume", "r", "--config", config.ConfigFile);
         Assert.True(code == 0, output);
@@ -495,6 +495,17 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
         Assert.Empty(Directory.GetFiles(config.StateDir, "kcp-*.sock"));
         kcp.SendSignal(KcpProcess.SigTerm);
         Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
+    }
+
+    /// <summary>Waits until kcp has kept the operator's pause in routes.json, which it does before it waits for the deliveries in flight.</summary>
+    private static Task WaitForOperatorPauseAsync(ProxyConfigWriter config)
+    {
+        var operatorState = Path.Combine(config.StateDir, "routes.json");
+        return Eventually.TrueAsync(
+            () => File.Exists(operatorState) && File.ReadAllText(operatorState).Contains("\"paused\": true", StringComparison.Ordinal),
+            "the pause kept by kcp",
+            Patience,
+            () => File.Exists(operatorState) ? File.ReadAllText(operatorState) : "(no routes.json)");
     }
 
     internal static async Task<(int Code, string Output)> CliAsync(params string[] args)
