@@ -49,7 +49,7 @@ internal sealed record DeadLetterPosition(string Topic, int Partition, long Offs
 /// noticed at the next record and created again. Keys are UTF-8 text when valid, else base64 with
 /// <c>"key_encoding":"base64"</c>.
 /// </summary>
-internal sealed partial class SkipLog : IDisposable
+internal sealed class SkipLog : IDisposable
 {
     /// <summary>The longest wait between two attempts to write a record.</summary>
     public static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);

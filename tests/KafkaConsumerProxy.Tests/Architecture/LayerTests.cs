@@ -35,6 +35,8 @@ public sealed class LayerTests(ITestOutputHelper output)
 
     // A folder named in a source file: in a using, a qualified name or a global:: name.
     private static readonly Regex NamedFolderPattern = new(@"\bKafkaConsumerProxy\.(\w+)", RegexOptions.CultureInvariant);
+    private static readonly Regex PartialTypePattern = new(@"\bpartial\s+(class|struct|record|interface)\b", RegexOptions.CultureInvariant);
+    private static readonly Regex GeneratedPartPattern = new(@"\[(LoggerMessage|LibraryImport|GeneratedRegex)\b", RegexOptions.CultureInvariant);
 
     [Fact]
     public void Folders_UseOnlyLowerLayers_Issue16()
@@ -54,6 +56,29 @@ public sealed class LayerTests(ITestOutputHelper output)
         var backEdges = LayerViolations(SourceGraph());
         Assert.True(backEdges.Count == 0, "source files naming a folder of their own layer or of a higher one (LayerTests.Layers, docs/ARCHITECTURE.md):\n"
             + string.Join('\n', backEdges));
+    }
+
+    /// <summary>
+    /// Every source file stays under 600 lines, and <c>partial</c> marks only a type whose other part a source generator
+    /// writes (<c>[LoggerMessage]</c>, <c>[LibraryImport]</c>, <c>[GeneratedRegex]</c>): no class is split over files by hand.
+    /// </summary>
+    [Fact]
+    public void Sources_UnderSixHundredLines_PartialOnlyForGeneratedCode_Issue16()
+    {
+        var source = SourceDirectory();
+        var problems = new List<string>();
+        foreach (var file in Directory.EnumerateFiles(source, "*.cs", SearchOption.AllDirectories).Where(f => !f.Contains("/obj/", StringComparison.Ordinal) && !f.Contains("/bin/", StringComparison.Ordinal)))
+        {
+            var relative = Path.GetRelativePath(source, file);
+            var text = File.ReadAllText(file);
+            var lines = text.Split('\n').Length;
+            if (lines > 600)
+                problems.Add($"{relative}: {lines} lines");
+            if (PartialTypePattern.IsMatch(text) && !GeneratedPartPattern.IsMatch(text))
+                problems.Add($"{relative}: partial without a generated part");
+        }
+
+        Assert.True(problems.Count == 0, string.Join('\n', problems));
     }
 
     [Fact]
