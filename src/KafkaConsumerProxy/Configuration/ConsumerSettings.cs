@@ -24,19 +24,19 @@ internal static class ConsumerSettings
             PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
             // librdkafka prefetches up to 64 MiB per consumer by default, and a route runs `concurrency` consumers;
             // 4 MiB (some 40,000 messages of 100 bytes) keeps a large backlog from costing hundreds of MB while still far
-            // ahead of delivery (see docs/PERFORMANCE.md). A smaller max_pending_bytes lowers it to match, so the
+            // ahead of delivery (see docs/PERFORMANCE-LAB.md). A smaller max_pending_bytes lowers it to match, so the
             // client never holds more ahead than the proxy itself may. librdkafka also caps fetch.max.bytes (50 MB) at
             // this unless it is set, though never below message.max.bytes; a partition's fetch stays at
             // max.partition.fetch.bytes (1 MiB, raised by the client for a larger message).
             QueuedMaxMessagesKbytes = PrefetchKbytes(route.Delivery.MaxPendingBytes),
             // librdkafka keeps up to 100,000 prefetched messages per partition (each with a few hundred bytes of its
             // own bookkeeping) unless the kbytes bound stops it first; half of max_pending (5,000 by default) is
-            // ahead enough, and cut the 1,000,000-message backlog's peak by some 50 MB (docs/PERFORMANCE.md).
+            // ahead enough, and cut the 1,000,000-message backlog's peak by some 50 MB (docs/PERFORMANCE-LAB.md).
             QueuedMinMessages = PrefetchMessages(route.Delivery.MaxPending),
             // With those bounds a fast route empties a partition's prefetch queue in well under a second, and
             // librdkafka then waits fetch.queue.backoff.ms (default 1,000 ms) after finding the queue full before it
             // fetches that partition again: batch 100 against nginx stalled ~0.8 s of every second (33,000 msg/s;
-            // 111,000 with 20 ms, docs/PERFORMANCE.md). The re-check costs no request while the queue stays full.
+            // 111,000 with 20 ms, docs/PERFORMANCE-LAB.md). The re-check costs no request while the queue stays full.
             FetchQueueBackoffMs = FetchQueueBackoffMs,
         };
         Apply(config, cluster.ConsumerConf);

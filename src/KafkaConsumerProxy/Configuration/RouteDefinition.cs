@@ -174,7 +174,7 @@ internal static class RouteDefaults
     /// <summary>
     /// 24 MiB of message keys and values pending per route member (<c>max_pending_bytes</c>), 96 MiB for the default 4
     /// members. With 64 MiB, 900 KB values behind a 50 ms endpoint held 4 × 64 MiB of values and the process peaked at
-    /// 443 MB; 24 MiB gave 256 MB at the same 209 msg/s as 32 MiB (318 MB) (docs/PERFORMANCE.md, "Fix 6"). Messages
+    /// 443 MB; 24 MiB gave 256 MB at the same 209 msg/s as 32 MiB (318 MB) (docs/PERFORMANCE-LAB.md, "Fix 6"). Messages
     /// of a few hundred bytes reach <c>max_pending</c> long before this.
     /// </summary>
     public const int MaxPendingBytes = 24 * 1024 * 1024;

@@ -29,7 +29,7 @@ internal enum RouteKeyKind
 /// One key of a route file, declared once next to the property it sets: whether it must be written, the range of an
 /// integer (of each entry of an integer list), the choices of a string and the value an absent key takes. A route file
 /// is bound to these declarations (<see cref="RouteBinding"/>) and checked against them (<see cref="RouteValidator"/>),
-/// the README's route-key table is tested against them, and <see cref="RouteKeys.All"/> lists them for a JSON Schema generator.
+/// the route-key table of docs/CONFIGURATION.md is tested against them, and <see cref="RouteKeys.All"/> lists them for a JSON Schema generator.
 /// </summary>
 internal sealed record RouteKey(string Name, RouteKeyKind Kind)
 {

@@ -171,7 +171,7 @@ internal sealed class PartitionSession
     /// Starts the resumed partition's next fetch now. The client drops what it had prefetched when a partition is paused,
     /// and after a resume its broker thread notices the partition only at its next wake-up, up to a second later: in that
     /// time a fast endpoint drains what is pending and waits (batch 100 against nginx: 105,000 msg/s with the wait,
-    /// 205,000 without; docs/PERFORMANCE.md). A seek to the client's own position wakes it without moving anything; a
+    /// 205,000 without; docs/PERFORMANCE-LAB.md). A seek to the client's own position wakes it without moving anything; a
     /// message returned twice is dropped by <see cref="PartitionWorker.Enqueue"/>.
     /// </summary>
     private void StartFetching(IConsumer<byte[]?, byte[]?> consumer)

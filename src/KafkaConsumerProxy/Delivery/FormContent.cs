@@ -8,7 +8,7 @@ namespace KafkaConsumerProxy.Delivery;
 /// chunks while it is encoded instead of built as a second array first: the same bytes as
 /// <see cref="RequestBuilder.FormBody"/>, with the same Content-Length. A 900 KB value behind a slow endpoint otherwise
 /// held a 900 KB body beside it for each request in flight, a second large-object-heap allocation per message
-/// (docs/PERFORMANCE.md, "Fix 6"). Can be written more than once (the client may resend it on a fresh connection).
+/// (docs/PERFORMANCE-LAB.md, "Fix 6"). Can be written more than once (the client may resend it on a fresh connection).
 /// </summary>
 internal sealed class FormContent : HttpContent
 {

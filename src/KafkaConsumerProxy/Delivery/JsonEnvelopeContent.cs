@@ -6,7 +6,7 @@ namespace KafkaConsumerProxy.Delivery;
 /// The JSON envelope of one message with a large value (<see cref="MinValueBytes"/> or more), written to the connection
 /// in segments as it is produced instead of built as an array first: the same bytes as <see cref="JsonEnvelope.Single"/>,
 /// with a Content-Length (found by producing the envelope once into a counter). A 900 KB value otherwise held its
-/// envelope beside it for each request in flight, plus the writer's growing buffer (docs/PERFORMANCE.md, "Fix 6").
+/// envelope beside it for each request in flight, plus the writer's growing buffer (docs/PERFORMANCE-LAB.md, "Fix 6").
 /// Can be written more than once (the client may resend it on a fresh connection).
 /// </summary>
 internal sealed class JsonEnvelopeContent(KafkaRecord record) : HttpContent

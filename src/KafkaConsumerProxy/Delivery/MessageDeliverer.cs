@@ -133,7 +133,7 @@ internal sealed class MessageDeliverer
         }
 
         // The same loop as a batch's, as a batch of one sent without the JSON array: no separate first attempt
-        // (docs/PERFORMANCE.md, "Fix 2, undone").
+        // (docs/PERFORMANCE-LAB.md, "Fix 2, undone").
         var outcome = new SingleOutcome();
         await DeliverCoreAsync([record], asBatch: false, outcome.Finished, abandon, inFlight).ConfigureAwait(false);
         return outcome.Disposition;

@@ -5,7 +5,7 @@ using KafkaConsumerProxy.Configuration;
 namespace KafkaConsumerProxy.Tests.Configuration;
 
 /// <summary>
-/// The README's route-key tables state what <see cref="RouteKeys.All"/> declares: every key, its type, whether it is
+/// The route-key tables of docs/CONFIGURATION.md state what <see cref="RouteKeys.All"/> declares: every key, its type, whether it is
 /// required, its default and its range or choices. A range or default changed in one place only fails here.
 /// </summary>
 public sealed partial class RouteKeyTableTests
@@ -13,18 +13,18 @@ public sealed partial class RouteKeyTableTests
     private static readonly string[] TableHeaders = ["| key | type | default | allowed | meaning |", "| key | default | meaning |"];
 
     [Fact]
-    public void ReadmeRouteKeyTable_RangesAndDefaults_MatchTheDeclarations_Issue16()
+    public void ConfigurationDocRouteKeyTable_RangesAndDefaults_MatchTheDeclarations_Issue16()
     {
         var rows = RouteTableRows();
         var declared = RouteKeys.All.ToDictionary(k => k.Name);
 
         foreach (var (key, cells) in rows.Where(r => r.Value.Length == 3))
         {
-            Assert.True(declared.TryGetValue(key, out var declaration), $"README names route key '{key}', which no setting declares");
+            Assert.True(declared.TryGetValue(key, out var declaration), $"docs/CONFIGURATION.md names route key '{key}', which no setting declares");
             var (type, defaultCell, allowed) = (cells[0], cells[1], cells[2]);
             Assert.Equal(TypeName(declaration!.Kind), type);
-            Assert.True(DefaultMatches(declaration, defaultCell), $"'{key}': README default '{defaultCell}', declared {(declaration.Required ? "required" : declaration.Default ?? "none")}");
-            Assert.True(AllowedMatches(declaration, allowed), $"'{key}': README allows '{allowed}', declared {declaration.Min}..{declaration.Max} [{string.Join(", ", declaration.Choices)}]");
+            Assert.True(DefaultMatches(declaration, defaultCell), $"'{key}': documented default '{defaultCell}', declared {(declaration.Required ? "required" : declaration.Default ?? "none")}");
+            Assert.True(AllowedMatches(declaration, allowed), $"'{key}': documented as allowing '{allowed}', declared {declaration.Min}..{declaration.Max} [{string.Join(", ", declaration.Choices)}]");
         }
 
         // Every declared key is documented: in the main table, the TLS table, or (auth, headers) in their own section.
@@ -46,9 +46,9 @@ public sealed partial class RouteKeyTableTests
     // key → cells between the key and the meaning: [type, default, allowed] in the route table, [default] in the TLS table.
     private static Dictionary<string, string[]> RouteTableRows()
     {
-        var lines = File.ReadAllLines(Readme());
+        var lines = File.ReadAllLines(ConfigurationDoc());
         var rows = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        foreach (var (heading, header) in new[] { ("### Route files", TableHeaders[0]), ("#### HTTPS and mutual TLS (route keys)", TableHeaders[1]) })
+        foreach (var (heading, header) in new[] { ("## Route files", TableHeaders[0]), ("### HTTPS and mutual TLS (route keys)", TableHeaders[1]) })
         {
             var start = Array.FindIndex(lines, Array.IndexOf(lines, heading) + 1, l => l == header);
             Assert.True(start > 0, $"no table '{header}' under '{heading}'");
@@ -60,7 +60,7 @@ public sealed partial class RouteKeyTableTests
             }
         }
 
-        Assert.True(rows.Count > 40, $"found only {rows.Count} route keys in the README's tables");
+        Assert.True(rows.Count > 40, $"found only {rows.Count} route keys in docs/CONFIGURATION.md's tables");
         return rows;
     }
 
@@ -89,7 +89,7 @@ public sealed partial class RouteKeyTableTests
             int number => literal.Success && literal.Groups[1].Value == number.ToString(CultureInfo.InvariantCulture),
             bool flag => literal.Success && literal.Groups[1].Value == (flag ? "true" : "false"),
             string text => literal.Success && literal.Groups[1].Value == text,
-            // No declared default: the README says what absence means in words, or an empty list or mapping.
+            // No declared default: the table says what absence means in words, or an empty list or mapping.
             _ => !literal.Success || literal.Groups[1].Value is "[]" or "{}",
         };
     }
@@ -111,16 +111,16 @@ public sealed partial class RouteKeyTableTests
         }
     }
 
-    private static string Readme()
+    private static string ConfigurationDoc()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            var readme = Path.Combine(dir.FullName, "README.md");
-            if (File.Exists(readme) && File.Exists(Path.Combine(dir.FullName, "KafkaConsumerProxy.slnx")))
-                return readme;
+            var doc = Path.Combine(dir.FullName, "docs", "CONFIGURATION.md");
+            if (File.Exists(doc) && File.Exists(Path.Combine(dir.FullName, "KafkaConsumerProxy.slnx")))
+                return doc;
         }
 
-        throw new FileNotFoundException("README.md not found above " + AppContext.BaseDirectory);
+        throw new FileNotFoundException("docs/CONFIGURATION.md not found above " + AppContext.BaseDirectory);
     }
 
     [GeneratedRegex(@"`([a-z_]+)`")]

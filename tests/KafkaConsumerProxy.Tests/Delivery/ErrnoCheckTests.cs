@@ -5,7 +5,7 @@ using KafkaConsumerProxy.Delivery;
 namespace KafkaConsumerProxy.Tests.Delivery;
 
 /// <summary>
-/// The <c>errno</c> response check on a 2xx answer, value by value: the table the README's Success section states.
+/// The <c>errno</c> response check on a 2xx answer, value by value: the table docs/CONFIGURATION.md's Success section states.
 /// </summary>
 public sealed class ErrnoCheckTests
 {

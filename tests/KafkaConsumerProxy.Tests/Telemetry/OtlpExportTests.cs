@@ -96,7 +96,7 @@ public sealed class OtlpExportTests : IClassFixture<TestCluster>
     [Fact]
     public async Task Run_OtlpHeaderWithReferenceInsideValue_CollectorGetsItResolved_Issue23()
     {
-        // The README's example: Authorization: "Bearer ${env:OTLP_TOKEN}".
+        // docs/CONFIGURATION.md's example: Authorization: "Bearer ${env:OTLP_TOKEN}".
         const string Token = "otlp-token-2323-secret";
         var topic = _cluster.CreateTopic("otlp-ref", 1);
         await _cluster.ProduceAsync(topic, Delivered.Numbered(1, 3));

@@ -61,7 +61,7 @@ public sealed class ProxyMetricsTests
         Assert.Equal(expected, ProxyMetrics.BrokerHost(servers));
 
     [Fact]
-    public void ReadmeMetricsTable_NamesEverySeriesOfTheMeter_Issue18()
+    public void OperationsDocMetricsTable_NamesEverySeriesOfTheMeter_Issue18()
     {
         using var metrics = new ProxyMetrics(new FakeTimeProvider());
         var names = new List<string>();
@@ -77,21 +77,21 @@ public sealed class ProxyMetricsTests
         };
         listener.Start();
 
-        var readme = File.ReadAllText(Readme());
-        var table = readme[readme.IndexOf("#### Metrics", StringComparison.Ordinal)..readme.IndexOf("#### CLI", StringComparison.Ordinal)];
+        var doc = File.ReadAllText(OperationsDoc());
+        var table = doc[doc.IndexOf("### Metrics", StringComparison.Ordinal)..doc.IndexOf("### CLI", StringComparison.Ordinal)];
         Assert.NotEmpty(names);
         Assert.All(names, n => Assert.Contains("| `" + n + "` |", table, StringComparison.Ordinal));
     }
 
-    private static string Readme()
+    private static string OperationsDoc()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            var readme = Path.Combine(dir.FullName, "README.md");
-            if (File.Exists(readme) && File.Exists(Path.Combine(dir.FullName, "KafkaConsumerProxy.slnx")))
-                return readme;
+            var doc = Path.Combine(dir.FullName, "docs", "OPERATIONS.md");
+            if (File.Exists(doc) && File.Exists(Path.Combine(dir.FullName, "KafkaConsumerProxy.slnx")))
+                return doc;
         }
 
-        throw new FileNotFoundException("README.md not found above " + AppContext.BaseDirectory);
+        throw new FileNotFoundException("docs/OPERATIONS.md not found above " + AppContext.BaseDirectory);
     }
 }
