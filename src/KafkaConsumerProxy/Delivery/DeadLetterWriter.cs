@@ -8,7 +8,11 @@ using Microsoft.Extensions.Logging;
 namespace KafkaConsumerProxy.Delivery;
 
 /// <summary>What is known about a message when it is skipped, for its <c>kcp.dlq.*</c> headers.</summary>
-internal sealed record SkipDetails(SkipKind Kind, int Attempts, DateTimeOffset FirstFailureAt, string LastFailure, int? LastStatus, byte[]? LastBody, DateTimeOffset SkippedAt);
+internal sealed record SkipDetails(SkipKind Kind, int Attempts, DateTimeOffset FirstFailureAt, string LastFailure, int? LastStatus, byte[]? LastBody, DateTimeOffset SkippedAt)
+{
+    /// <summary>For <see cref="SkipKind.Endpoint"/>, what the endpoint asked for (skip or dead-letter); None otherwise.</summary>
+    public EndpointAction Action { get; init; }
+}
 
 /// <summary>
 /// Writes a route's skipped messages to its <c>dead_letter_topic</c> (on <c>dead_letter_cluster</c>, default the route's

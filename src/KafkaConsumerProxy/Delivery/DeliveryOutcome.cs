@@ -44,6 +44,12 @@ public enum DeliveryOutcome
     /// error or no token), so the request was not sent; the reason says what the token endpoint did.
     /// </summary>
     AuthError,
+
+    /// <summary>
+    /// The answer's <c>Kcp-Action</c> header asked for <c>retry</c>, <c>skip</c>, <c>dead-letter</c> or <c>pause</c>
+    /// (<see cref="DeliveryResult.Action"/>), whatever the status and the body; <c>commit</c> is a <see cref="Success"/>.
+    /// </summary>
+    EndpointAction,
 }
 
 /// <summary>The result of one attempt: the outcome, a human-readable reason for failures, and timing.</summary>
@@ -59,6 +65,12 @@ internal readonly record struct DeliveryResult(DeliveryOutcome Outcome, string H
     /// null when the answer had none, it could not be read, or the status was another.
     /// </summary>
     public TimeSpan? RetryAfter { get; init; }
+
+    /// <summary>What the answer's <c>Kcp-Action</c> header asked for; <see cref="Delivery.EndpointAction.None"/> when it had none (or an unknown one).</summary>
+    public EndpointAction Action { get; init; }
+
+    /// <summary>A <c>Kcp-Action</c> value kcp does not know (or several that disagree), as received; null otherwise.</summary>
+    public string? UnknownAction { get; init; }
 
     /// <summary>
     /// The first bytes (up to <see cref="DeadLetterWriter.MaxBodyBytes"/>) of a failed answer's body, kept only for a
@@ -82,6 +94,13 @@ internal readonly record struct DeliveryResult(DeliveryOutcome Outcome, string H
         DeliveryOutcome.Timeout => "timeout",
         DeliveryOutcome.ConnectionError => "connection_error",
         DeliveryOutcome.RetryListed => "retry_listed",
+        DeliveryOutcome.EndpointAction => Action switch
+        {
+            Delivery.EndpointAction.Retry => "endpoint_retry",
+            Delivery.EndpointAction.Skip => "endpoint_skip",
+            Delivery.EndpointAction.DeadLetter => "endpoint_dead_letter",
+            _ => "endpoint_pause",
+        },
         _ => Outcome.ToString().ToLowerInvariant(),
     };
 
@@ -93,6 +112,8 @@ internal readonly record struct DeliveryResult(DeliveryOutcome Outcome, string H
     {
         DeliveryOutcome.Success => $"success from {Host}",
         DeliveryOutcome.BadStatus => $"HTTP {StatusCode} from {Host}",
+        // The action names one of a fixed set of words: nothing of the endpoint's text.
+        DeliveryOutcome.EndpointAction => $"Kcp-Action: {EndpointActions.Name(Action)} with HTTP {StatusCode} from {Host}",
         // The token request failed, not the endpoint: it was not called.
         DeliveryOutcome.AuthError => $"{Outcome}, not sent to {Host}: {Configuration.SecretRedactor.Hide(Telemetry.LogText.Escape(Configuration.SecretRedactor.Hide(Reason), MaxReasonChars))}",
         _ => $"{Outcome} from {Host}: {Configuration.SecretRedactor.Hide(Telemetry.LogText.Escape(Configuration.SecretRedactor.Hide(Reason), MaxReasonChars))}",

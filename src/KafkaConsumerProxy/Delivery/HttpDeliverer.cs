@@ -134,49 +134,11 @@ internal sealed class HttpDeliverer : IDisposable
             using (request)
             {
                 using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
-                var status = (int)response.StatusCode;
-                if (_route.Endpoint.ResponseCheck == ResponseCheck.Status || status is < 200 or > 299)
-                {
-                    var (decided, why) = ResponseClassifier.Classify(_route.Endpoint.ResponseCheck, status, []);
-                    var elapsedAtStatus = _time.GetElapsedTime(started);
-                    // The body is read once: for the dead-letter record when the route has one, else for the excerpt only.
-                    var bodyStart = decided != DeliveryOutcome.Success && _route.DeadLetter.Enabled ? await ReadStartAsync(response.Content, _secrets, timeout.Token).ConfigureAwait(false) : null;
-                    return new DeliveryResult(decided, host, elapsedAtStatus, status, why)
-                    {
-                        BodyExcerpt = decided == DeliveryOutcome.Success ? null
-                            : bodyStart is not null ? BodyExcerpt.Of(bodyStart, _secrets) : await BodyExcerpt.ReadAsync(response.Content, _secrets, timeout.Token).ConfigureAwait(false),
-                        RetryAfter = Delivery.RetryPolicy.HonoursRetryAfter(status) ? RetryAfterOf(response) : null,
-                        BodyStart = bodyStart,
-                    };
-                }
-
-                var (body, length, tooLarge) = await ReadBodyAsync(response.Content, timeout.Token).ConfigureAwait(false);
-                try
-                {
-                    var elapsed = _time.GetElapsedTime(started);
-                    if (tooLarge)
-                    {
-                        var size = response.Content.Headers.ContentLength is { } declared ? $"{declared} bytes" : $"more than {ResponseClassifier.MaxBodyBytes} bytes";
-                        var start = length > 0 ? ": " + Telemetry.LogText.Escape(body.AsSpan(0, length)) : "";
-                        return new DeliveryResult(DeliveryOutcome.RejectedBody, host, elapsed, status,
-                            $"body of {size} is over the {ResponseClassifier.MaxBodyBytes}-byte (64 KiB) limit{start}");
-                    }
-
-                    var (outcome, reason) = batch is null || retry is null
-                        ? ResponseClassifier.Classify(_route.Endpoint.ResponseCheck, status, body.AsSpan(0, length))
-                        : ResponseClassifier.ClassifyBatch(_route.Endpoint.ResponseCheck, status, body.AsSpan(0, length), batch, retry);
-                    return new DeliveryResult(outcome, host, elapsed, status, reason)
-                    {
-                        BodyExcerpt = outcome == DeliveryOutcome.Success ? null : BodyExcerpt.Of(body.AsSpan(0, length), _secrets),
-                        BodyStart = outcome != DeliveryOutcome.Success && _route.DeadLetter.Enabled
-                            ? _secrets.HideBytes(body.AsSpan(0, Math.Min(length, DeadLetterWriter.MaxBodyBytes)), cut: length > DeadLetterWriter.MaxBodyBytes)
-                            : null,
-                    };
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(body);
-                }
+                var action = EndpointActions.Read(response.Headers, out var unknown);
+                var decided = action == EndpointAction.None
+                    ? await DecideAsync(response, host, started, batch, retry, timeout.Token).ConfigureAwait(false)
+                    : await ActedAsync(response, action, host, started, timeout.Token).ConfigureAwait(false);
+                return unknown is null ? decided : decided with { UnknownAction = unknown };
             }
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
@@ -192,6 +154,82 @@ internal sealed class HttpDeliverer : IDisposable
         {
             ReturnTimeout(timeout);
         }
+    }
+
+    /// <summary>
+    /// Decides an answer without a <c>Kcp-Action</c>. The body is read only when the decision needs it
+    /// (<c>response_check: errno</c> and a 2xx status), and then at most <see cref="ResponseClassifier.MaxBodyBytes"/> + 1
+    /// bytes of it.
+    /// </summary>
+    private async Task<DeliveryResult> DecideAsync(HttpResponseMessage response, string host, long started, IReadOnlyList<KafkaRecord>? batch, List<long>? retry, CancellationToken token)
+    {
+        var status = (int)response.StatusCode;
+        if (_route.Endpoint.ResponseCheck == ResponseCheck.Status || status is < 200 or > 299)
+        {
+            var (decided, why) = ResponseClassifier.Classify(_route.Endpoint.ResponseCheck, status, []);
+            var elapsedAtStatus = _time.GetElapsedTime(started);
+            // The body is read once: for the dead-letter record when the route has one, else for the excerpt only.
+            var bodyStart = decided != DeliveryOutcome.Success && _route.DeadLetter.Enabled ? await ReadStartAsync(response.Content, _secrets, token).ConfigureAwait(false) : null;
+            return new DeliveryResult(decided, host, elapsedAtStatus, status, why)
+            {
+                BodyExcerpt = decided == DeliveryOutcome.Success ? null
+                    : bodyStart is not null ? BodyExcerpt.Of(bodyStart, _secrets) : await BodyExcerpt.ReadAsync(response.Content, _secrets, token).ConfigureAwait(false),
+                RetryAfter = Delivery.RetryPolicy.HonoursRetryAfter(status) ? RetryAfterOf(response) : null,
+                BodyStart = bodyStart,
+            };
+        }
+
+        var (body, length, tooLarge) = await ReadBodyAsync(response.Content, token).ConfigureAwait(false);
+        try
+        {
+            var elapsed = _time.GetElapsedTime(started);
+            if (tooLarge)
+            {
+                var size = response.Content.Headers.ContentLength is { } declared ? $"{declared} bytes" : $"more than {ResponseClassifier.MaxBodyBytes} bytes";
+                var start = length > 0 ? ": " + Telemetry.LogText.Escape(body.AsSpan(0, length)) : "";
+                return new DeliveryResult(DeliveryOutcome.RejectedBody, host, elapsed, status,
+                    $"body of {size} is over the {ResponseClassifier.MaxBodyBytes}-byte (64 KiB) limit{start}");
+            }
+
+            var (outcome, reason) = batch is null || retry is null
+                ? ResponseClassifier.Classify(_route.Endpoint.ResponseCheck, status, body.AsSpan(0, length))
+                : ResponseClassifier.ClassifyBatch(_route.Endpoint.ResponseCheck, status, body.AsSpan(0, length), batch, retry);
+            return new DeliveryResult(outcome, host, elapsed, status, reason)
+            {
+                BodyExcerpt = outcome == DeliveryOutcome.Success ? null : BodyExcerpt.Of(body.AsSpan(0, length), _secrets),
+                BodyStart = outcome != DeliveryOutcome.Success && _route.DeadLetter.Enabled
+                    ? _secrets.HideBytes(body.AsSpan(0, Math.Min(length, DeadLetterWriter.MaxBodyBytes)), cut: length > DeadLetterWriter.MaxBodyBytes)
+                    : null,
+            };
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(body);
+        }
+    }
+
+    /// <summary>
+    /// Decides an answer with a <c>Kcp-Action</c> (<see cref="EndpointAction"/>), on any status: <c>commit</c> is a success
+    /// whose body is not read; the others are <see cref="DeliveryOutcome.EndpointAction"/>, with the body's start kept as
+    /// for any failure, and the <c>Retry-After</c> of a <c>retry</c> or <c>pause</c> read whatever the status.
+    /// </summary>
+    private async Task<DeliveryResult> ActedAsync(HttpResponseMessage response, EndpointAction action, string host, long started, CancellationToken token)
+    {
+        var status = (int)response.StatusCode;
+        var elapsed = _time.GetElapsedTime(started);
+        if (action == EndpointAction.Commit)
+        {
+            return new DeliveryResult(DeliveryOutcome.Success, host, elapsed, status) { Action = action };
+        }
+
+        var bodyStart = _route.DeadLetter.Enabled ? await ReadStartAsync(response.Content, _secrets, token).ConfigureAwait(false) : null;
+        return new DeliveryResult(DeliveryOutcome.EndpointAction, host, elapsed, status, $"Kcp-Action: {EndpointActions.Name(action)}")
+        {
+            Action = action,
+            BodyExcerpt = bodyStart is not null ? BodyExcerpt.Of(bodyStart, _secrets) : await BodyExcerpt.ReadAsync(response.Content, _secrets, token).ConfigureAwait(false),
+            RetryAfter = action is EndpointAction.Retry or EndpointAction.Pause ? RetryAfterOf(response) : null,
+            BodyStart = bodyStart,
+        };
     }
 
     /// <summary>

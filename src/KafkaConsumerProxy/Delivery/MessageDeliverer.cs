@@ -20,7 +20,8 @@ internal enum MessageDisposition
 /// <summary>
 /// Delivers a message or a batch to the end: attempts, waits between them (<see cref="RetryPolicy.Delay"/>:
 /// <c>retry_backoff</c>, <c>Retry-After</c>, at least <see cref="RetryPolicy.MinRetryInterval"/>), reports slow and
-/// blocked deliveries, and skips by policy (<c>retry_nums</c>, <c>skip_on_status</c>) or on the operator's signal.
+/// blocked deliveries, and skips by policy (<c>retry_nums</c>, <c>skip_on_status</c>), on the operator's signal or
+/// as the endpoint's <c>Kcp-Action</c> asks (<see cref="EndpointAction"/>; the skips themselves are <see cref="MessageSkipper"/>'s).
 /// One instance per route, shared by its members: it holds the route's <c>Retry-After</c> gate, its rate budget,
 /// the shared budget it names and its adaptive in-flight limit.
 /// </summary>
@@ -55,13 +56,14 @@ internal sealed class MessageDeliverer
     private readonly RequestBudget? _rate;
     private readonly RequestBudget? _shared;
     private readonly AdaptiveConcurrencyLimit? _adaptive;
-    private readonly DeadLetterWriter? _deadLetter;
+    private readonly MessageSkipper _skips;
+    private int _unknownActionLogged;
 
     /// <param name="shared">The budget of <c>limits</c> the route names with <c>limit</c>, shared with other routes; null: none.</param>
     /// <param name="deadLetter">Where skipped messages are written first (<c>dead_letter_topic</c>); null: none.</param>
     public MessageDeliverer(RouteDefinition route, HttpDeliverer http, SkipLog skipLog, ManualSkipSignal manualSkip, ProxyMetrics metrics, ILogger logger, TimeProvider time, RequestBudget? shared = null, DeadLetterWriter? deadLetter = null)
     {
-        _deadLetter = deadLetter;
+        _skips = new MessageSkipper(route, skipLog, metrics, logger, time, deadLetter);
         _route = route;
         _http = http;
         _skipLog = skipLog;
@@ -116,6 +118,19 @@ internal sealed class MessageDeliverer
     internal FailingMessages Failing { get; init; } = new();
 
     /// <summary>
+    /// Pauses the route for an answer with <c>Kcp-Action: pause</c>, given the host that asked and its
+    /// <c>Retry-After</c> (null: until an operator resumes); set by whoever runs the routes. Null: the answer is only
+    /// a retry of its message, after at least <see cref="EndpointPauseWait"/>.
+    /// </summary>
+    internal Action<string, TimeSpan?>? PauseRoute { get; init; }
+
+    /// <summary>
+    /// A message answered with <c>Kcp-Action: pause</c> is not sent again sooner than this (1 s), so that it is not
+    /// sent again before the route's pause takes hold (which stops its worker and leaves it unfinished).
+    /// </summary>
+    public static readonly TimeSpan EndpointPauseWait = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// Delivers <paramref name="record"/>. <paramref name="abandon"/> ends the wait between attempts (revoke or
     /// stop); an attempt already sent is allowed to finish, bounded by <c>exec_timeout_ms</c>.
     /// </summary>
@@ -129,7 +144,7 @@ internal sealed class MessageDeliverer
         if (record.PassedBySeek is { } pass)
         {
             inFlight?.Release();
-            return await SkipAsync(record, SeekDetails(pass), abandon, pass.By).ConfigureAwait(false);
+            return await _skips.SkipAsync(record, _skips.SeekDetails(pass), abandon, pass.By).ConfigureAwait(false);
         }
 
         // The same loop as a batch's, as a batch of one sent without the JSON array: no separate first attempt
@@ -155,7 +170,7 @@ internal sealed class MessageDeliverer
             // Messages a forced seek passed are skipped one by one; the rest of the batch is delivered as usual.
             foreach (var record in batch.Where(r => r.PassedBySeek is not null).ToList())
             {
-                var disposition = await SkipAsync(record, SeekDetails(record.PassedBySeek!), abandon, record.PassedBySeek!.By).ConfigureAwait(false);
+                var disposition = await _skips.SkipAsync(record, _skips.SeekDetails(record.PassedBySeek!), abandon, record.PassedBySeek!.By).ConfigureAwait(false);
                 if (disposition == MessageDisposition.Abandoned)
                 {
                     inFlight?.Release();
@@ -176,12 +191,6 @@ internal sealed class MessageDeliverer
         await DeliverCoreAsync(batch, asBatch: true, finished, abandon, inFlight).ConfigureAwait(false);
     }
 
-    private SkipDetails SeekDetails(SeekPass pass)
-    {
-        var now = _time.GetUtcNow();
-        return new SkipDetails(SkipKind.Seek, 0, now, $"passed by an operator's seek to offset {pass.To}", null, null, now);
-    }
-
     /// <summary>The one delivery loop; <paramref name="asBatch"/> sends a JSON array even for one message.</summary>
     private async Task DeliverCoreAsync(List<KafkaRecord> batch, bool asBatch, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon, SemaphoreSlim? inFlight)
     {
@@ -189,6 +198,8 @@ internal sealed class MessageDeliverer
         var retry = asBatch ? new List<long>() : null;
         var failures = new FailureHistory(_time, _manualSkip);
         var firstFailureAt = default(DateTimeOffset);
+        // Attempts answered with Kcp-Action: pause are not failures of the message: they never count toward retry_nums.
+        var paused = 0;
         FailingEntry? failing = null;
         try
         {
@@ -219,6 +230,21 @@ internal sealed class MessageDeliverer
                 }
 
                 _metrics.OnAttempt(_route.Name, result.OutcomeLabel, result.Elapsed, attempt);
+                if (result.UnknownAction is { } unknown && Interlocked.Exchange(ref _unknownActionLogged, 1) == 0)
+                {
+                    Log.EndpointActionUnknown(_logger, _route.Name, LogText.Escape(unknown), result.Host);
+                }
+
+                if (attempt == 1)
+                {
+                    firstFailureAt = _time.GetUtcNow();
+                }
+
+                if (result.Action is EndpointAction.Skip or EndpointAction.DeadLetter)
+                {
+                    await _skips.SkipAllAsync(batch, _skips.EndpointSkip(batch[0], result, attempt, firstFailureAt), finished, abandon).ConfigureAwait(false);
+                    return;
+                }
 
                 string reason;
                 if (result.IsSuccess)
@@ -263,11 +289,6 @@ internal sealed class MessageDeliverer
                     _metrics.OnFailedAttempt(_route.Name);
                 }
 
-                if (attempt == 1)
-                {
-                    firstFailureAt = _time.GetUtcNow();
-                }
-
                 // Shown, and skipped or retried by an operator, through its first message (a batch as a whole).
                 if (failing is not null && failing.Record.Offset != head.Offset)
                 {
@@ -284,16 +305,27 @@ internal sealed class MessageDeliverer
                     Log.DeliveryBlocked(_logger, _route.Name, head.Topic, head.Partition, head.Offset, attempt, failingFor.TotalSeconds, described);
                 }
 
-                // With a Retry-After the route's gate was already moved (SendAsync); this message waits the same.
-                var retryAfter = RetryPolicy.HonoursRetryAfter(result.StatusCode) ? result.RetryAfter : null;
+                // With a Retry-After the route's gate was already moved (SendAsync); this message waits the same. The
+                // Retry-After of a Kcp-Action retry or pause is this message's alone, on any status.
+                var retryAfter = RetryPolicy.HonoursRetryAfter(result.StatusCode) || result.Action != EndpointAction.None ? result.RetryAfter : null;
                 var delay = RetryPolicy.Delay(_route.Retry, attempt, retryAfter, Random.Shared.NextDouble());
+                if (result.Action == EndpointAction.Pause)
+                {
+                    paused++;
+                    delay = delay > EndpointPauseWait ? delay : EndpointPauseWait;
+                    Log.EndpointAskedToPause(_logger, _route.Name, result.Host, result.StatusCode ?? 0, head.Topic, head.Partition, head.Offset,
+                        PauseRoute is null ? "this route cannot be paused from here: the message is tried again" : result.RetryAfter is { } until ? $"until an operator resumes it or for {until.TotalSeconds:F0} s (Retry-After)" : "until an operator resumes it");
+                    PauseRoute?.Invoke(result.Host, result.RetryAfter);
+                }
 
-                var (decision, kind) = RetryPolicy.AfterFailure(_route, attempt, result.IsSuccess ? null : result.StatusCode);
+                // An action the endpoint chose is not a status to skip on (skip_on_status); a pause never skips.
+                var (decision, kind) = result.Action == EndpointAction.Pause ? (RetryDecision.Retry, SkipKind.Auto)
+                    : RetryPolicy.AfterFailure(_route, attempt - paused, result.IsSuccess || result.Action != EndpointAction.None ? null : result.StatusCode);
                 SkipDetails Details(SkipKind skipKind) => new(skipKind, attempt, firstFailureAt, reason, result.StatusCode, result.BodyStart, _time.GetUtcNow());
                 if (decision == RetryDecision.Skip || failures.ManualSkip.IsCancellationRequested || failing.SkipToken.IsCancellationRequested)
                 {
                     var skipKind = decision == RetryDecision.Skip ? kind : SkipKind.Manual;
-                    await SkipAllAsync(batch, Details(skipKind), finished, abandon, skipKind == SkipKind.Manual ? failing.SkippedBy : null).ConfigureAwait(false);
+                    await _skips.SkipAllAsync(batch, Details(skipKind), finished, abandon, skipKind == SkipKind.Manual ? failing.SkippedBy : null).ConfigureAwait(false);
                     return;
                 }
 
@@ -306,7 +338,7 @@ internal sealed class MessageDeliverer
                 {
                     if (failures.ManualSkip.IsCancellationRequested || failing.SkipToken.IsCancellationRequested)
                     {
-                        await SkipAllAsync(batch, Details(SkipKind.Manual), finished, abandon, failing.SkippedBy).ConfigureAwait(false);
+                        await _skips.SkipAllAsync(batch, Details(SkipKind.Manual), finished, abandon, failing.SkippedBy).ConfigureAwait(false);
                         return;
                     }
 
@@ -447,65 +479,6 @@ internal sealed class MessageDeliverer
         {
             return false;
         }
-    }
-
-    private async Task SkipAllAsync(List<KafkaRecord> batch, SkipDetails details, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon, string? by = null)
-    {
-        foreach (var record in batch)
-        {
-            var disposition = await SkipAsync(record, details, abandon, by).ConfigureAwait(false);
-            if (disposition == MessageDisposition.Abandoned)
-            {
-                // This one and the rest stay unfinished for whoever takes the partition next.
-                return;
-            }
-
-            await finished(record, disposition).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>
-    /// Skips one message: first into the dead-letter topic when the route has one (waiting as long as that takes; the
-    /// message is abandoned, not skipped, when the partition is given up meanwhile), then the skip record.
-    /// </summary>
-    private async ValueTask<MessageDisposition> SkipAsync(KafkaRecord record, SkipDetails details, CancellationToken abandon, string? by = null)
-    {
-        DeadLetterPosition? position = null;
-        if (_deadLetter is not null)
-        {
-            position = await _deadLetter.WriteAsync(record, details, abandon).ConfigureAwait(false);
-            if (position is null)
-            {
-                return MessageDisposition.Abandoned;
-            }
-
-            _metrics.OnDeadLettered(_route.Name);
-        }
-
-        var (attempts, reason, kind) = (details.Attempts, details.LastFailure, details.Kind);
-        var manual = kind is SkipKind.Manual or SkipKind.Seek;
-        _skipLog.Write(new SkipRecord(_time.GetUtcNow(), _route.Name, record.Topic, record.Partition, record.Offset, record.Key, attempts, reason, manual)
-        {
-            Kind = kind,
-            Status = details.LastStatus,
-            DeadLetter = position,
-            By = by,
-        });
-        if (manual && by is not null)
-        {
-            Log.MessageSkippedByOperator(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempts, by, reason);
-        }
-        else if (manual)
-        {
-            Log.MessageSkippedManually(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempts, reason);
-        }
-        else
-        {
-            Log.MessageSkipped(_logger, _route.Name, record.Topic, record.Partition, record.Offset, attempts, reason);
-        }
-
-        _metrics.OnSkipped(_route.Name, kind.ToString().ToLowerInvariant());
-        return MessageDisposition.Skipped;
     }
 
     /// <summary>What became of the one message of <see cref="DeliverAsync"/>; abandoned unless reported otherwise.</summary>

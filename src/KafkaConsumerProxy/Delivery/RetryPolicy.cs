@@ -102,6 +102,9 @@ public enum SkipKind
 
     /// <summary><c>seek</c>: an operator's seek with <c>force</c> moved the partition past the unfinished message.</summary>
     Seek,
+
+    /// <summary><c>endpoint</c>: the endpoint's answer asked for it (<c>Kcp-Action: skip</c> or <c>dead-letter</c>).</summary>
+    Endpoint,
 }
 
 /// <summary>

@@ -20,7 +20,7 @@ internal sealed record SkipRecord(
     string LastFailure,
     bool Manual)
 {
-    /// <summary>Why it was skipped (<c>kind</c>: auto, status, manual, seek).</summary>
+    /// <summary>Why it was skipped (<c>kind</c>: auto, status, manual, seek, endpoint).</summary>
     public SkipKind Kind { get; init; } = Manual ? SkipKind.Manual : SkipKind.Auto;
 
     /// <summary>The HTTP status of the last answer (<c>status</c>); null when there was none (timeout, connection error).</summary>
@@ -31,6 +31,9 @@ internal sealed record SkipRecord(
 
     /// <summary>Who asked for a manual skip by the admin API or CLI (<c>by</c>); null for SIGUSR1 and automatic skips.</summary>
     public string? By { get; init; }
+
+    /// <summary>For kind endpoint, the <c>Kcp-Action</c> that asked for the skip (<c>action</c>: skip or dead-letter); null otherwise.</summary>
+    public string? Action { get; init; }
 }
 
 /// <summary>A message's place in the dead-letter topic: <c>{"topic", "partition", "offset"}</c> of the skip record.</summary>
@@ -182,6 +185,11 @@ internal sealed class SkipLog : IDisposable
             if (record.By is not null)
             {
                 json.WriteString("by", record.By);
+            }
+
+            if (record.Action is not null)
+            {
+                json.WriteString("action", record.Action);
             }
 
             json.WriteEndObject();

@@ -32,10 +32,11 @@ internal sealed class ProxyMetrics : IDisposable
     internal const string ServerTag = "server.address";
 
     /// <summary>The skip kinds, as <c>kcp.messages.skipped</c> labels them; each exported at zero from a route's start.</summary>
-    internal static readonly string[] SkipKinds = ["auto", "status", "manual", "seek"];
+    internal static readonly string[] SkipKinds = ["auto", "status", "manual", "seek", "endpoint"];
 
     /// <summary>The attempt outcomes, as <c>kcp.delivery.attempts</c> labels them; each exported at zero from a route's start.</summary>
-    internal static readonly string[] Outcomes = ["success", "bad_status", "rejected_body", "connect_timeout", "timeout", "connection_error", "retry_listed"];
+    internal static readonly string[] Outcomes = ["success", "bad_status", "rejected_body", "connect_timeout", "timeout", "connection_error", "retry_listed",
+        "endpoint_retry", "endpoint_skip", "endpoint_dead_letter", "endpoint_pause"];
 
     private static readonly string[] PartitionIds = [.. Enumerable.Range(0, 1024).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
 
@@ -75,9 +76,9 @@ internal sealed class ProxyMetrics : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800] });
         _delivered = _meter.CreateCounter<long>("kcp.messages.delivered", description: "Messages the endpoint accepted");
         _failedAttempts = _meter.CreateCounter<long>("kcp.delivery.failures", description: "Failed delivery attempts (one per message of a failed batch)");
-        _attempts = _meter.CreateCounter<long>("kcp.delivery.attempts", description: "Delivery attempts (requests) by outcome: success, bad_status, rejected_body, connect_timeout, timeout, connection_error, retry_listed");
+        _attempts = _meter.CreateCounter<long>("kcp.delivery.attempts", description: "Delivery attempts (requests) by outcome: success, bad_status, rejected_body, connect_timeout, timeout, connection_error, retry_listed, and endpoint_retry, endpoint_skip, endpoint_dead_letter, endpoint_pause (the answer's Kcp-Action)");
         _retries = _meter.CreateCounter<long>("kcp.delivery.retries", description: "Delivery attempts after the first of a message or batch");
-        _skipped = _meter.CreateCounter<long>("kcp.messages.skipped", description: "Messages skipped, by kind: auto (retry_nums used up), status (a status the route skips at once), manual (SIGUSR1, the admin API) or seek");
+        _skipped = _meter.CreateCounter<long>("kcp.messages.skipped", description: "Messages skipped, by kind: auto (retry_nums used up), status (a status the route skips at once), manual (SIGUSR1, the admin API), seek, or endpoint (the answer's Kcp-Action: skip or dead-letter)");
         _deadLettered = _meter.CreateCounter<long>("kcp.messages.dead_lettered", description: "Skipped messages written to the route's dead-letter topic");
         _meter.CreateObservableGauge("kcp.delivery.concurrency_limit",
             () => _concurrencyLimits.Select(kv => new Measurement<int>(kv.Value, Tags(kv.Key))),
