@@ -11,7 +11,7 @@ internal readonly record struct BoundEntry(string? Text, int? Number);
 /// <summary>
 /// One declared key of a mapping as the file wrote it, bound to the key's kind: <see cref="Node"/> is what was written
 /// (null when the key is absent), <see cref="Value"/> the value as that kind (an <see cref="int"/>, a <see cref="bool"/>,
-/// a <see cref="string"/>, the <see cref="BoundEntry"/> list of an integer list, the <see cref="MappingNode"/> of a
+/// a <see cref="string"/>, the <see cref="BoundEntry"/> list of an integer list, the <see cref="string"/> array of a URL list, the <see cref="MappingNode"/> of a
 /// mapping), and <see cref="Problem"/> why it cannot be that kind at all (a mapping where a number belongs, text that is
 /// not a number). Binding checks nothing else: whether a required key is there, ranges and choices are checked by
 /// <see cref="KeyChecker"/>, which also reports <see cref="Problem"/>, so that errors come in the order keys are checked.
@@ -74,6 +74,16 @@ internal sealed class MappingBinding(string file, string keyPrefix, MappingNode 
             return node is SequenceNode list ? bound with { Value = list.Items.Select(Entry).ToList() } : wrongKind with { ProblemText = (node as ScalarNode)?.Text };
         if (key.Kind == RouteKeyKind.Mapping)
             return node is MappingNode mapping ? bound with { Value = mapping } : wrongKind;
+        if (key.Kind == RouteKeyKind.UrlList)
+        {
+            return node switch
+            {
+                ScalarNode url => bound with { Value = new[] { url.Text } },
+                SequenceNode list when list.Items.All(i => i is ScalarNode { IsNull: false }) => bound with { Value = list.Items.Select(i => ((ScalarNode)i).Text).ToArray() },
+                _ => wrongKind,
+            };
+        }
+
         if (node is not ScalarNode scalar)
             return wrongKind;
         return key.Kind switch

@@ -22,7 +22,7 @@ internal static class EndpointSecurityRules
         var certFile = check.String(route[TlsSettings.ClientCertFileKey]);
         var keyFile = check.String(route[TlsSettings.ClientKeyFileKey]);
         var insecure = check.Bool(route[TlsSettings.InsecureSkipVerifyKey]);
-        var tlsEnabled = scheme == "https";
+        var tlsEnabled = (route.Endpoint?.Scheme ?? (scheme == "https" ? EndpointScheme.Https : EndpointScheme.Http)) == EndpointScheme.Https;
         var auth = CheckAuth(check, route) ? route.ToAuth() : null;
         var headers = CheckHeaders(check, route);
         // Masked in everything kcp writes from now on (audit, admin and validation messages too), not only in the route's results.

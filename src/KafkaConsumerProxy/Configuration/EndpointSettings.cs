@@ -3,35 +3,43 @@ namespace KafkaConsumerProxy.Configuration;
 /// <summary>A route's endpoint: where requests go, how long they may take and how answers are judged.</summary>
 internal sealed record EndpointSettings
 {
-    /// <summary><c>host</c>: one or more endpoint hosts (the file gives them separated by commas).</summary>
+    /// <summary>
+    /// <c>endpoint</c>: the endpoint as one absolute URL (<c>http://10.0.0.5:8080/consume</c>), or a list of URLs that
+    /// differ only in their host; read by <see cref="EndpointUrl"/> into <see cref="Hosts"/>, <see cref="Port"/>,
+    /// <see cref="Url"/> and <see cref="TlsSettings.Scheme"/>. A route writes either <c>endpoint</c> or <c>host</c>
+    /// (with <c>port</c>, <c>url</c>, <c>scheme</c>), never both; one of them is required.
+    /// </summary>
+    public static readonly RouteKey EndpointKey = new("endpoint", RouteKeyKind.UrlList);
+
+    /// <summary><c>host</c>: one or more endpoint hosts (the file gives them separated by commas); required unless <c>endpoint</c> is set.</summary>
     public IReadOnlyList<string> Hosts { get; init; } = [];
 
-    public static readonly RouteKey HostKey = RouteKey.RequiredString("host");
+    public static readonly RouteKey HostKey = RouteKey.String("host");
 
-    /// <summary><c>port</c>: the endpoint's TCP port (required).</summary>
-    public int Port { get; init; }
+    /// <summary><c>port</c>: the endpoint's TCP port; default 80, or 443 with <c>scheme: https</c> (<see cref="EndpointUrl.DefaultPort"/>).</summary>
+    public int Port { get; init; } = 80;
 
-    public static readonly RouteKey PortKey = RouteKey.RequiredInteger("port", 1, 65535);
+    public static readonly RouteKey PortKey = RouteKey.Integer("port", 1, 65535, null);
 
-    /// <summary><c>url</c>: the request path, starting with '/'.</summary>
-    public string Url { get; init; } = "/";
+    /// <summary><c>url</c>: the request path, starting with '/'; default <see cref="RouteDefaults.Url"/> (<c>/</c>).</summary>
+    public string Url { get; init; } = RouteDefaults.Url;
 
-    public static readonly RouteKey UrlKey = RouteKey.RequiredString("url");
+    public static readonly RouteKey UrlKey = RouteKey.String("url", RouteDefaults.Url);
 
     /// <summary><c>domain</c>: value of the Host header; null = the host itself.</summary>
     public string? Domain { get; init; }
 
     public static readonly RouteKey DomainKey = RouteKey.String("domain");
 
-    /// <summary><c>conn_timeout_ms</c>: the longest wait for a connection (required).</summary>
-    public int ConnTimeoutMs { get; init; }
+    /// <summary><c>conn_timeout_ms</c>: the longest wait for a connection; default <see cref="RouteDefaults.ConnTimeoutMs"/> (3,000).</summary>
+    public int ConnTimeoutMs { get; init; } = RouteDefaults.ConnTimeoutMs;
 
-    public static readonly RouteKey ConnTimeoutMsKey = RouteKey.RequiredInteger("conn_timeout_ms", 1, int.MaxValue);
+    public static readonly RouteKey ConnTimeoutMsKey = RouteKey.Integer("conn_timeout_ms", 1, int.MaxValue, RouteDefaults.ConnTimeoutMs);
 
-    /// <summary><c>exec_timeout_ms</c>: the longest wait for an answer (required).</summary>
-    public int ExecTimeoutMs { get; init; }
+    /// <summary><c>exec_timeout_ms</c>: the longest wait for an answer; default <see cref="RouteDefaults.ExecTimeoutMs"/> (10,000).</summary>
+    public int ExecTimeoutMs { get; init; } = RouteDefaults.ExecTimeoutMs;
 
-    public static readonly RouteKey ExecTimeoutMsKey = RouteKey.RequiredInteger("exec_timeout_ms", 1, int.MaxValue);
+    public static readonly RouteKey ExecTimeoutMsKey = RouteKey.Integer("exec_timeout_ms", 1, int.MaxValue, RouteDefaults.ExecTimeoutMs);
 
     /// <summary><c>slow_time_ms</c>: a delivery slower than this is logged; null = never.</summary>
     public int? SlowTimeMs { get; init; }

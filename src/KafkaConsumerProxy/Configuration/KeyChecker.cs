@@ -91,6 +91,18 @@ internal sealed class KeyChecker(MappingBinding map, List<ConfigError> errors)
         return values;
     }
 
+    /// <summary>The URLs of a URL list, at least one, or null; each is read by <see cref="EndpointUrl"/>.</summary>
+    public IReadOnlyList<string>? UrlList(BoundValue bound)
+    {
+        if (!Present(bound))
+            return null;
+        var urls = (string[])bound.Value!;
+        if (urls.Length > 0)
+            return urls;
+        Error(bound.Key.Name, null, $"must be {bound.Key.Expected}");
+        return null;
+    }
+
     /// <summary>A mapping, or null.</summary>
     public MappingNode? Mapping(BoundValue bound) => Present(bound) ? (MappingNode)bound.Value! : null;
 

@@ -22,8 +22,11 @@ internal sealed record OffsetSettings
 
     public static readonly RouteKey MaxUncommittedKey = RouteKey.Integer("max_uncommitted", 0, RouteDefaults.MaxMaxUncommitted, RouteDefaults.MaxUncommitted);
 
-    /// <summary><c>use_saved_offset_time</c>: seconds; see offset anomalies. Negative disables restoring (required).</summary>
+    /// <summary>
+    /// <c>use_saved_offset_time</c>: seconds; see offset anomalies. Negative disables restoring; default 0, the previous
+    /// service's usual value: a committed offset behind this machine's record is restored from the record.
+    /// </summary>
     public int UseSavedOffsetTime { get; init; }
 
-    public static readonly RouteKey UseSavedOffsetTimeKey = RouteKey.RequiredInteger("use_saved_offset_time", int.MinValue, int.MaxValue);
+    public static readonly RouteKey UseSavedOffsetTimeKey = RouteKey.Integer("use_saved_offset_time", int.MinValue, int.MaxValue, 0);
 }

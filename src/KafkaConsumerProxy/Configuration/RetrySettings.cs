@@ -16,20 +16,29 @@ internal enum RetryBackoff
 /// <summary>A route's retry and skip settings.</summary>
 internal sealed record RetrySettings
 {
-    /// <summary><c>can_skip</c>: false = a failing message is retried forever and its partition waits (required).</summary>
+    /// <summary>
+    /// <c>can_skip</c>: false = a failing message is retried forever and its partition waits; default false, so that no
+    /// message is given up on unless the route says so.
+    /// </summary>
     public bool CanSkip { get; init; }
 
-    public static readonly RouteKey CanSkipKey = new("can_skip", RouteKeyKind.Boolean) { Required = true };
+    public static readonly RouteKey CanSkipKey = RouteKey.Boolean("can_skip", false);
 
-    /// <summary><c>retry_nums</c>: with <c>can_skip</c>, retries before a message is skipped (attempts = retry_nums + 1).</summary>
-    public int RetryNums { get; init; }
+    /// <summary>
+    /// <c>retry_nums</c>: with <c>can_skip</c>, retries before a message is skipped (attempts = retry_nums + 1);
+    /// default <see cref="RouteDefaults.RetryNums"/> (3). Without <c>can_skip</c> it has no effect.
+    /// </summary>
+    public int RetryNums { get; init; } = RouteDefaults.RetryNums;
 
-    public static readonly RouteKey RetryNumsKey = RouteKey.RequiredInteger("retry_nums", 0, int.MaxValue);
+    public static readonly RouteKey RetryNumsKey = RouteKey.Integer("retry_nums", 0, int.MaxValue, RouteDefaults.RetryNums);
 
-    /// <summary><c>retry_interval_ms</c>: the wait before a retry; with exponential backoff the first wait (required).</summary>
-    public int RetryIntervalMs { get; init; }
+    /// <summary>
+    /// <c>retry_interval_ms</c>: the wait before a retry; with exponential backoff the first wait; default
+    /// <see cref="RouteDefaults.RetryIntervalMs"/> (1,000).
+    /// </summary>
+    public int RetryIntervalMs { get; init; } = RouteDefaults.RetryIntervalMs;
 
-    public static readonly RouteKey RetryIntervalMsKey = RouteKey.RequiredInteger("retry_interval_ms", 0, int.MaxValue);
+    public static readonly RouteKey RetryIntervalMsKey = RouteKey.Integer("retry_interval_ms", 0, int.MaxValue, RouteDefaults.RetryIntervalMs);
 
     /// <summary><c>retry_backoff</c>: default <see cref="RetryBackoff.Constant"/>.</summary>
     public RetryBackoff Backoff { get; init; } = RouteDefaults.Backoff;

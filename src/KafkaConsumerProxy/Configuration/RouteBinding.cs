@@ -45,15 +45,23 @@ internal sealed class RouteBinding
         return new RouteBinding(map, auth);
     }
 
+    /// <summary>
+    /// The <c>endpoint</c> key read into its parts, or null when the route has none or it cannot be read (the validator
+    /// reports why).
+    /// </summary>
+    public EndpointUrl? Endpoint => this[EndpointSettings.EndpointKey].Value is string[] urls ? EndpointUrl.Parse(urls).Endpoint : null;
+
     /// <summary><paramref name="path"/> resolved against the route file's directory; null for null.</summary>
     public string? ResolvePath(string? path) => path is null ? null : Path.GetFullPath(Path.Combine(BaseDir, path));
 
     /// <summary>The route as bound, each absent key at its default. Call only once <see cref="RouteValidator"/> passed it.</summary>
     public RouteDefinition ToRoute(string name)
     {
+        var endpoint = Endpoint;
+        var scheme = endpoint?.Scheme ?? Choice<EndpointScheme>(TlsSettings.SchemeKey);
         var tls = new TlsSettings
         {
-            Scheme = Choice<EndpointScheme>(TlsSettings.SchemeKey),
+            Scheme = scheme,
             CaFile = ResolvePath(String(TlsSettings.CaFileKey)),
             ServerName = String(TlsSettings.ServerNameKey),
             ClientCertFile = ResolvePath(String(TlsSettings.ClientCertFileKey)),
@@ -72,9 +80,9 @@ internal sealed class RouteBinding
             ConsumerTopicConf = Conf(RouteDefinition.ConsumerTopicConfKey),
             Endpoint = new EndpointSettings
             {
-                Hosts = String(EndpointSettings.HostKey)!.Split(',', StringSplitOptions.TrimEntries),
-                Port = Int(EndpointSettings.PortKey),
-                Url = String(EndpointSettings.UrlKey)!,
+                Hosts = endpoint?.Hosts ?? String(EndpointSettings.HostKey)!.Split(',', StringSplitOptions.TrimEntries),
+                Port = endpoint?.Port ?? this[EndpointSettings.PortKey].Value as int? ?? EndpointUrl.DefaultPort(scheme),
+                Url = endpoint?.Path ?? String(EndpointSettings.UrlKey)!,
                 ConnTimeoutMs = Int(EndpointSettings.ConnTimeoutMsKey),
                 ExecTimeoutMs = Int(EndpointSettings.ExecTimeoutMsKey),
                 SlowTimeMs = this[EndpointSettings.SlowTimeMsKey].Value as int?,

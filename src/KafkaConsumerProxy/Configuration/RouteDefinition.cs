@@ -90,10 +90,10 @@ internal sealed record RouteDefinition
 
     public static readonly RouteKey ClusterKey = RouteKey.String("cluster", RouteDefaults.Cluster);
 
-    /// <summary><c>concurrency</c>: members of the consumer group this process runs for the route.</summary>
-    public required int Concurrency { get; init; }
+    /// <summary><c>concurrency</c>: members of the consumer group this process runs for the route; default 1.</summary>
+    public int Concurrency { get; init; } = RouteDefaults.Concurrency;
 
-    public static readonly RouteKey ConcurrencyKey = RouteKey.RequiredInteger("concurrency", 1, 256);
+    public static readonly RouteKey ConcurrencyKey = RouteKey.Integer("concurrency", 1, 256, RouteDefaults.Concurrency);
 
     /// <summary>What <c>consumer_conf</c> and <c>consumer_topic_conf</c> hold, as error messages say it.</summary>
     internal const string ConfShape = "a mapping of librdkafka property names to string, number or bool values";
@@ -141,6 +141,27 @@ internal sealed record RouteDefinition
 internal static class RouteDefaults
 {
     public const string Cluster = "default";
+
+    /// <summary>1 group member per route in this process: enough for most topics; more spread the partitions.</summary>
+    public const int Concurrency = 1;
+
+    /// <summary>The request path when a route sets none (<c>url</c>, or an <c>endpoint</c> URL without a path).</summary>
+    public const string Url = "/";
+
+    /// <summary>3 retries before a skip, when <c>can_skip: true</c> and <c>retry_nums</c> is not set.</summary>
+    public const int RetryNums = 3;
+
+    /// <summary>1,000 ms between attempts: an endpoint that is down is not hammered, a brief failure costs a second.</summary>
+    public const int RetryIntervalMs = 1000;
+
+    /// <summary>3,000 ms to connect: longer than a lost SYN's first retransmission (1 s), short enough to move on.</summary>
+    public const int ConnTimeoutMs = 3000;
+
+    /// <summary>
+    /// 10,000 ms for a whole request: generous for an HTTP handler, and a stop, which lets attempts in flight finish,
+    /// still ends well within the 30 s a container runtime grants.
+    /// </summary>
+    public const int ExecTimeoutMs = 10_000;
     public const DeliveryGuarantee MessageDeliveryGuarantees = DeliveryGuarantee.AtLeastOnce;
     public const ResponseCheck ResponseCheck = Configuration.ResponseCheck.Errno;
 

@@ -23,6 +23,9 @@ internal enum RouteKeyKind
 
     /// <summary>A mapping of names to values (<c>consumer_conf</c>, <c>auth</c>, <c>headers</c>).</summary>
     Mapping,
+
+    /// <summary>An absolute http(s) URL, or a list of them (<c>endpoint</c>).</summary>
+    UrlList,
 }
 
 /// <summary>
@@ -66,11 +69,9 @@ internal sealed record RouteKey(string Name, RouteKeyKind Kind)
         RouteKeyKind.Choice => $"one of: {string.Join(", ", Choices)}",
         RouteKeyKind.IntegerList => string.Create(CultureInfo.InvariantCulture, $"a list of integers from {Min} to {Max}, e.g. [400, 404]"),
         RouteKeyKind.Mapping => Shape,
+        RouteKeyKind.UrlList => "an absolute http:// or https:// URL such as http://10.0.0.5:8080/consume, or a list of such URLs that differ only in their host",
         _ => "a non-empty string",
     };
-
-    /// <summary>A required integer key from <paramref name="min"/> to <paramref name="max"/>.</summary>
-    public static RouteKey RequiredInteger(string name, int min, int max) => new(name, RouteKeyKind.Integer) { Required = true, Min = min, Max = max };
 
     /// <summary>An optional integer key from <paramref name="min"/> to <paramref name="max"/>; null default = none.</summary>
     public static RouteKey Integer(string name, int min, int max, int? defaultValue) => new(name, RouteKeyKind.Integer) { Min = min, Max = max, Default = defaultValue };

@@ -47,8 +47,15 @@ internal sealed class RouteValidator
     {
         var before = errors.Count;
         var check = new KeyChecker(binding.Map, errors);
+        var endpoint = binding[EndpointSettings.EndpointKey].Value as string[];
         foreach (var (key, message) in EndpointRules.CheckAsSent(route))
         {
+            if (endpoint is not null && key is "host" or "url")
+            {
+                check.Error("endpoint", string.Join(", ", endpoint), message);
+                continue;
+            }
+
             var written = key switch { "host" => EndpointSettings.HostKey, "url" => EndpointSettings.UrlKey, _ => EndpointSettings.DomainKey };
             check.Error(key, binding[written].Text, message);
         }
@@ -119,7 +126,7 @@ internal sealed class RouteValidator
         Int(RouteDefinition.ConcurrencyKey);
         Bool(RetrySettings.CanSkipKey);
         Int(RetrySettings.RetryNumsKey);
-        var retryIntervalMs = Int(RetrySettings.RetryIntervalMsKey) ?? 0;
+        var retryIntervalMs = Int(RetrySettings.RetryIntervalMsKey) ?? RouteDefaults.RetryIntervalMs;
         Int(EndpointSettings.ConnTimeoutMsKey);
         Int(EndpointSettings.ExecTimeoutMsKey);
         Int(OffsetSettings.UseSavedOffsetTimeKey);
@@ -140,9 +147,37 @@ internal sealed class RouteValidator
         _check.ReportUnknownKeys();
     }
 
-    // host, port, url and domain: what the request is sent to.
+    // endpoint, or host, port and url; and domain: what the request is sent to.
     private void CheckEndpointKeys()
     {
+        CheckEndpointOrHost();
+        var domain = String(EndpointSettings.DomainKey);
+        if (domain is not null && EndpointRules.DomainProblem(domain) is { } domainProblem)
+            Error("domain", domain, domainProblem);
+    }
+
+    private void CheckEndpointOrHost()
+    {
+        var endpointBound = _route[EndpointSettings.EndpointKey];
+        var urls = _check.UrlList(endpointBound);
+        if (!endpointBound.IsAbsent)
+        {
+            foreach (var key in new[] { EndpointSettings.HostKey, EndpointSettings.PortKey, EndpointSettings.UrlKey, TlsSettings.SchemeKey })
+            {
+                _check.Known(key.Name);
+                if (!_route[key].IsAbsent)
+                {
+                    Error(key.Name, _route[key].Text, "cannot be used together with 'endpoint', which holds the scheme, host, port and path; write either endpoint or host, port, url and scheme");
+                }
+            }
+
+            if (urls is not null && EndpointUrl.Parse(urls) is { Endpoint: null } bad)
+                Error("endpoint", bad.BadUrl, bad.Problem!);
+            return;
+        }
+
+        if (_route[EndpointSettings.HostKey].IsAbsent)
+            Error("endpoint", null, $"required key is missing; must be {EndpointSettings.EndpointKey.Expected} (or host, with port and url)");
         var hostText = String(EndpointSettings.HostKey) ?? "";
         var hosts = hostText.Split(',', StringSplitOptions.TrimEntries);
         Int(EndpointSettings.PortKey);
@@ -161,10 +196,6 @@ internal sealed class RouteValidator
             Error("url", url, "must be a path starting with '/'");
         else if (url.Length > 0 && EndpointRules.UrlProblem(url) is { } urlProblem)
             Error("url", url, urlProblem);
-
-        var domain = String(EndpointSettings.DomainKey);
-        if (domain is not null && EndpointRules.DomainProblem(domain) is { } domainProblem)
-            Error("domain", domain, domainProblem);
     }
 
     // Kafka's own rule (org.apache.kafka.common.internals.Topic.validate).

@@ -37,7 +37,7 @@ public sealed partial class RouteKeyTableTests
     {
         var port = EndpointSettings.PortKey;
 
-        Assert.Equal((1, 65535, true), (port.Min, port.Max, port.Required));
+        Assert.Equal((1, 65535, false, null), (port.Min, port.Max, port.Required, port.Default));
         Assert.Equal(["form", "json", "raw", "cloudevents"], DeliverySettings.FormatKey.Choices);
         Assert.Equal(RouteDefaults.MaxPending, DeliverySettings.MaxPendingKey.Default);
         Assert.Equal(RouteKeys.All.Count, RouteKeys.All.Select(k => k.Name).Distinct().Count());
@@ -74,6 +74,7 @@ public sealed partial class RouteKeyTableTests
         RouteKeyKind.Boolean => "bool",
         RouteKeyKind.IntegerList => "list of integers",
         RouteKeyKind.Mapping => "mapping",
+        RouteKeyKind.UrlList => "URL or list of URLs",
         _ => "string",
     };
 
