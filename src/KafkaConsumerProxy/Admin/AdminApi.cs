@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Consuming;
 using KafkaConsumerProxy.Delivery;
+using KafkaConsumerProxy.Fleet;
 using KafkaConsumerProxy.Routes;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.AspNetCore.Builder;
@@ -48,8 +49,17 @@ internal sealed record RouteInfo : RouteStatus
     /// <summary>Messages failing now (head of line or, in async mode, any in flight that failed).</summary>
     public int Blocked { get; init; }
 
-    /// <summary>Per partition; only in <c>GET /api/v1/routes/{route}</c>.</summary>
+    /// <summary>Per partition; only in <c>GET /api/v1/routes/{route}</c>. With a fleet, every partition the group's instances own.</summary>
     public IReadOnlyList<PartitionInfo>? Partitions { get; init; }
+
+    /// <summary>This kcp's instance id in the fleet; null without a <c>fleet</c> section.</summary>
+    public string? Instance { get; init; }
+
+    /// <summary>The other instances running this route (alive, gone or left); only in <c>GET /api/v1/routes/{route}</c> with a fleet.</summary>
+    public IReadOnlyList<InstanceView>? Instances { get; init; }
+
+    /// <summary>Why the other instances cannot be shown now (the control topic cannot be used); null when they can.</summary>
+    public string? FleetUnavailable { get; init; }
 }
 
 /// <summary>One partition owned by this process, with its failing head-of-line message, if any.</summary>
@@ -72,16 +82,29 @@ internal sealed record PartitionInfo(
 
     /// <summary>True while fetching is paused at <c>max_uncommitted</c> until a commit succeeds.</summary>
     public bool WaitingForCommit { get; init; }
+
+    /// <summary>The instance that owns it (its fleet instance id); null without a <c>fleet</c> section.</summary>
+    public string? Instance { get; init; }
 }
 
 /// <summary>The answer of <c>GET /api/v1/routes</c> on the admin endpoint (a superset of <see cref="RoutesListing"/>).</summary>
-internal sealed record RouteInfoListing(IReadOnlyList<RouteInfo> Routes, ReloadResult? LastReload, ReloadResult? LastRejectedReload);
+internal sealed record RouteInfoListing(IReadOnlyList<RouteInfo> Routes, ReloadResult? LastReload, ReloadResult? LastRejectedReload)
+{
+    /// <summary>This kcp's instance id in the fleet; null without a <c>fleet</c> section.</summary>
+    public string? Instance { get; init; }
+
+    /// <summary>Why the fleet view is incomplete now; null when it is not (or without a fleet).</summary>
+    public string? FleetUnavailable { get; init; }
+}
 
 /// <summary>The answer of a partition action (skip, retry).</summary>
 internal sealed record PartitionActionResult(string Route, int Partition, long Offset, string Action, string Result, FailingMessage? Message)
 {
     /// <summary>Every offset the action covers: <see cref="Offset"/> alone, or each message of the failing batch it heads.</summary>
     public IReadOnlyList<long> Offsets { get; init; } = [Offset];
+
+    /// <summary>The instance that owns the partition, when it is another one (with a fleet).</summary>
+    public string? Instance { get; init; }
 }
 
 /// <summary>The answer 409 of a partition action whose message is not being retried.</summary>
@@ -108,7 +131,7 @@ internal static class AdminApi
     private const int MaxSkippedLimit = 1000;
     private const int SkippedTailBytes = 4 * 1024 * 1024;
 
-    public static void Map(RouteGroupBuilder api, RouteRegistry registry, Func<HttpContext, string> who)
+    public static void Map(RouteGroupBuilder api, RouteRegistry registry, Func<HttpContext, string> who, FleetControl? fleet)
     {
         var observations = registry.Metrics.Observations;
         var audit = new AuditLog(registry.Config.StateDir, registry.Loggers.CreateLogger("kcp.admin"), registry.Time);
@@ -121,6 +144,7 @@ internal static class AdminApi
                 http.Response.OnCompleted(() =>
                 {
                     audit.Write(by, http.Request.Method, http.Request.Path + http.Request.QueryString, http.Response.StatusCode);
+                    fleet?.Audit(by, http.Request.Method, AuditLog.Cut(http.Request.Path + http.Request.QueryString), http.Response.StatusCode);
                     return Task.CompletedTask;
                 });
             }
@@ -129,10 +153,21 @@ internal static class AdminApi
         });
 
         api.MapGet("/routes", () => Results.Json(new RouteInfoListing(
-            [.. registry.List().Select(s => Info(s, observations, registry.Failing, withPartitions: false))], registry.LastReload, registry.LastRejectedReload), ControlJson.Options));
+            [.. registry.List().Select(s => Info(s, observations, registry.Failing, withPartitions: false, fleet))], registry.LastReload, registry.LastRejectedReload)
+        {
+            Instance = fleet?.InstanceId,
+            FleetUnavailable = fleet?.Unavailable(),
+        }, ControlJson.Options));
         api.MapGet("/routes/{route}", (string route) => registry.Find(route) is { } status
-            ? Results.Json(Info(status, observations, registry.Failing, withPartitions: true), ControlJson.Options)
+            ? Results.Json(Info(status, observations, registry.Failing, withPartitions: true, fleet), ControlJson.Options)
             : NotFound($"no route named '{route}'"));
+        api.MapGet("/audit", (int? limit) =>
+        {
+            var n = Math.Clamp(limit ?? 100, 1, MaxSkippedLimit);
+            return fleet is null
+                ? Results.Text(ReadSkipped(audit.Path, null, n), "application/json", Encoding.UTF8)
+                : Results.Json(fleet.AuditTrail.TakeLast(n).ToList(), ControlJson.Options);
+        });
         api.MapPost("/routes/{route}/partitions/{partition:int}/{action}", async (string route, int partition, string action, long? offset, HttpContext context) =>
         {
             if (registry.Find(route) is null)
@@ -152,6 +187,19 @@ internal static class AdminApi
 
             var entry = registry.Failing.Find(route, partition, offset.Value);
             var failing = registry.Failing.All(route).Where(f => f.Partition == partition).ToList();
+            if (entry is null && fleet is not null && !observations.Partitions(route).Any(p => p.Partition == partition))
+            {
+                // Another instance owns it (or none does now): its owner decides, through the control topic.
+                var forwarded = await fleet.Partitions.ForwardAsync(registry.Find(route)!, partition, offset.Value, action, who(context), context.RequestAborted).ConfigureAwait(false);
+                return forwarded.Error is { } problem
+                    ? Results.Json(forwarded.Status == StatusCodes.Status409Conflict ? new PartitionConflict(problem, forwarded.Failing) : new ControlError(problem), ControlJson.Options, statusCode: forwarded.Status)
+                    : Results.Json(new PartitionActionResult(route, partition, offset.Value, action, forwarded.Outcome, forwarded.Message)
+                    {
+                        Offsets = forwarded.Message?.Offsets is { Count: > 0 } covered ? covered : [offset.Value],
+                        Instance = forwarded.Instance,
+                    }, ControlJson.Options, statusCode: forwarded.Status);
+            }
+
             if (entry is null)
             {
                 var now = failing.Count == 0 ? "none is being retried now" : "being retried now: offset " + string.Join(", ", failing.Select(f => f.Offset));
@@ -219,12 +267,16 @@ internal static class AdminApi
         });
     }
 
-    internal static RouteInfo Info(RouteStatus s, RouteObservations observations, FailingMessages retrying, bool withPartitions)
+    internal static RouteInfo Info(RouteStatus s, RouteObservations observations, FailingMessages retrying, bool withPartitions, FleetControl? fleet = null)
     {
         var partitions = observations.Partitions(s.Route);
         // The lag the broker tells for every partition of the group (kcp offsets show's); the members' own until it is read.
         var broker = observations.GroupLags.Of(s.Route);
         var failing = retrying.All(s.Route);
+        var self = fleet?.InstanceId;
+        var unavailable = fleet?.Unavailable(s.Cluster);
+        // Partitions other instances own (as their latest heartbeats show): every partition this one does not.
+        var remote = fleet is null ? [] : fleet.View.Partitions(s.Route, s.Group, fleet.InstanceId).Where(r => !partitions.Any(p => p.Partition == r.Partition.Partition)).ToList();
         List<PartitionInfo>? details = null;
         if (withPartitions)
         {
@@ -236,12 +288,24 @@ internal static class AdminApi
                 {
                     Uncommitted = p.Uncommitted,
                     WaitingForCommit = p.WaitingForCommit,
+                    Instance = self,
                 };
-            })];
+            }).Concat(remote.Select(r => r.Partition).Select((p, i) => new PartitionInfo(p.Topic, p.Partition, p.Member, p.NextOffset, p.CommittedOffset, p.HighWatermark,
+                broker?.Of(p.Partition)?.Lag ?? p.Lag, p.InFlight, p.OldestUnfinishedOffset, p.OldestUnfinishedSince, p.Failing.FirstOrDefault(), p.Failing)
+            {
+                Uncommitted = p.Uncommitted,
+                WaitingForCommit = p.WaitingForCommit,
+                Instance = remote[i].Instance,
+            })).OrderBy(p => p.Partition)];
         }
 
         return new RouteInfo(s, Math.Round(observations.DeliveredPerSecond(s.Route), 3), broker?.Total ?? partitions.Sum(p => p.Lag), partitions.Sum(p => p.InFlight),
-            failing.Count, details);
+            failing.Count + remote.Sum(r => r.Partition.Failing.Count), details)
+        {
+            Instance = self,
+            Instances = withPartitions ? fleet?.View.Instances(s.Route, s.Group, fleet.InstanceId) : null,
+            FleetUnavailable = unavailable,
+        };
     }
 
     private static async Task<SeekTarget?> ParseSeekAsync(HttpContext context)

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Fleet;
 using KafkaConsumerProxy.Routes;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.AspNetCore.Builder;
@@ -108,7 +109,7 @@ internal sealed class AdminServer : IAsyncDisposable
 
     /// <summary>Starts listening; null when <c>admin.listen: off</c>.</summary>
     /// <exception cref="IOException">The address cannot be bound (in use, not this machine's).</exception>
-    public static async Task<AdminServer?> StartAsync(KcpConfig config, RouteRegistry registry, ILogger logger)
+    public static async Task<AdminServer?> StartAsync(KcpConfig config, RouteRegistry registry, ILogger logger, FleetControl? fleet = null)
     {
         var settings = config.Admin;
         if (settings.Listen is not { } listen)
@@ -180,7 +181,7 @@ internal sealed class AdminServer : IAsyncDisposable
         });
         app.MapPrometheusScrapingEndpoint("/metrics");
         Dashboard.Map(app, settings.HasToken);
-        RoutesApi.Map(app, registry, context => Who(context, token));
+        RoutesApi.Map(app, registry, context => Who(context, token), fleet);
 
         try
         {

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Fleet;
 using KafkaConsumerProxy.Routes;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.AspNetCore.Builder;
@@ -33,17 +34,19 @@ internal sealed class ControlServer : IAsyncDisposable
 
     private readonly string _stateDir;
     private readonly RouteRegistry _registry;
+    private readonly FleetControl? _fleet;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _watch;
     private WebApplication? _app;
 
-    private ControlServer(WebApplication app, string path, string stateDir, RouteRegistry registry, ILogger logger)
+    private ControlServer(WebApplication app, string path, string stateDir, RouteRegistry registry, ILogger logger, FleetControl? fleet)
     {
         _app = app;
         Path = path;
         _stateDir = stateDir;
         _registry = registry;
+        _fleet = fleet;
         _logger = logger;
         _watch = WatchAsync(_stop.Token);
     }
@@ -75,7 +78,7 @@ internal sealed class ControlServer : IAsyncDisposable
 
     /// <summary>Listens on the state_dir's socket.</summary>
     /// <exception cref="InvalidOperationException">The socket cannot be created.</exception>
-    public static async Task<ControlServer> StartAsync(string stateDir, RouteRegistry registry, ILogger logger)
+    public static async Task<ControlServer> StartAsync(string stateDir, RouteRegistry registry, ILogger logger, FleetControl? fleet = null)
     {
         var path = SocketPath(stateDir);
         if (Encoding.UTF8.GetByteCount(path) > MaxSocketPathBytes)
@@ -106,12 +109,12 @@ internal sealed class ControlServer : IAsyncDisposable
             throw new InvalidOperationException($"the control socket path {path} is longer than the {MaxSocketPathBytes} bytes a Unix socket path may have; use a shorter state_dir");
         }
 
-        var app = await ListenAsync(path, registry).ConfigureAwait(false);
+        var app = await ListenAsync(path, registry, fleet).ConfigureAwait(false);
         Log.ControlListening(logger, path);
-        return new ControlServer(app, path, stateDir, registry, logger);
+        return new ControlServer(app, path, stateDir, registry, logger, fleet);
     }
 
-    private static async Task<WebApplication> ListenAsync(string path, RouteRegistry registry)
+    private static async Task<WebApplication> ListenAsync(string path, RouteRegistry registry, FleetControl? fleet)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -128,7 +131,7 @@ internal sealed class ControlServer : IAsyncDisposable
             k.ListenUnixSocket(path);
         });
         var app = builder.Build();
-        RoutesApi.Map(app, registry, _ => "control socket");
+        RoutesApi.Map(app, registry, _ => "control socket", fleet);
         try
         {
             await app.StartAsync().ConfigureAwait(false);
@@ -170,7 +173,7 @@ internal sealed class ControlServer : IAsyncDisposable
                         await StopAppAsync(old, _registry.Time).ConfigureAwait(false);
                     }
 
-                    _app = await ListenAsync(Path, _registry).ConfigureAwait(false);
+                    _app = await ListenAsync(Path, _registry, _fleet).ConfigureAwait(false);
                     failing = false;
                     Log.ControlSocketRecreated(_logger, Path);
                 }

@@ -1,3 +1,4 @@
+using KafkaConsumerProxy.Fleet;
 using KafkaConsumerProxy.Routes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -16,28 +17,43 @@ namespace KafkaConsumerProxy.Admin;
 /// </summary>
 internal static class RoutesApi
 {
-    public static void Map(IEndpointRouteBuilder app, RouteRegistry registry, Func<HttpContext, string> who)
+    /// <param name="fleet">The fleet's control plane, through which route actions go to every instance; null without a <c>fleet</c> section.</param>
+    public static void Map(IEndpointRouteBuilder app, RouteRegistry registry, Func<HttpContext, string> who, FleetControl? fleet)
     {
         var api = app.MapGroup("/api/v1");
 
         // The routes list and a route's detail (with partitions and failing messages), partition actions, skip records, audit.
-        AdminApi.Map(api, registry, who);
+        AdminApi.Map(api, registry, who, fleet);
         api.MapPost("/routes/{route}/{action}", (string route, string action, HttpContext context) =>
-            OperateAsync(registry, action, new RouteSelector(Route: route), who(context)));
+            OperateAsync(registry, fleet, action, new RouteSelector(Route: route), who(context)));
         api.MapPost("/routes/{action}", (string action, string? topic, string? group, bool? all, HttpContext context) =>
-            OperateAsync(registry, action, new RouteSelector(Topic: topic, Group: group, All: all == true && topic is null), who(context)));
+            OperateAsync(registry, fleet, action, new RouteSelector(Topic: topic, Group: group, All: all == true && topic is null), who(context)));
         api.MapPost("/reload", async () => Results.Json(await registry.ReloadAsync("request").ConfigureAwait(false), ControlJson.Options));
         api.MapGet("/reload", () => Results.Json(new RoutesListing([], registry.LastReload, registry.LastRejectedReload), ControlJson.Options));
     }
 
-    private static async Task<IResult> OperateAsync(RouteRegistry registry, string action, RouteSelector selector, string who)
+    private static async Task<IResult> OperateAsync(RouteRegistry registry, FleetControl? fleet, string action, RouteSelector selector, string who)
     {
         if (!Enum.TryParse<RouteAction>(action, ignoreCase: true, out var parsed) || !Enum.IsDefined(parsed) || int.TryParse(action, out _))
         {
             return Results.Json(new ControlError($"unknown action '{action}'; one of: pause, resume, stop, start, restart"), ControlJson.Options, statusCode: StatusCodes.Status404NotFound);
         }
 
-        var result = await registry.OperateAsync(parsed, selector, who).ConfigureAwait(false);
+        RouteOperationResult result;
+        try
+        {
+            // With a fleet, the intent goes through the control topic to every instance (this one included).
+            result = fleet is null
+                ? await registry.OperateAsync(parsed, selector, who).ConfigureAwait(false)
+                : await fleet.OperateAsync(parsed, selector, who).ConfigureAwait(false);
+        }
+        catch (FleetUnavailableException ex)
+        {
+            return Results.Json(new ControlError($"{parsed.ToString().ToLowerInvariant()} not applied: {ex.Message}; nothing changed on any instance through this request"),
+                ControlJson.Options, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
+
         return result.Error is null
             ? Results.Json(result, ControlJson.Options)
             : Results.Json(new ControlError(result.Error), ControlJson.Options, statusCode: selector.Route is null ? StatusCodes.Status400BadRequest : StatusCodes.Status404NotFound);

@@ -88,8 +88,17 @@ internal static class StatusCommand
             p.InFlight.ToString(CultureInfo.InvariantCulture),
             p.Failing is { } f ? $"offset {f.Offset}: {f.Attempts} attempts since {f.FailingSince.ToUniversalTime():HH:mm:ss}, {f.LastReason}" : "",
         }).Prepend(["PARTITION", "MEMBER", "NEXT", "COMMITTED", "HIGH", "LAG", "IN FLIGHT", "FAILING"]);
+        if (info.Instance is not null)
+        {
+            // With a fleet: every partition of the group, with the instance that owns it.
+            var owners = (info.Partitions ?? []).Select(p => p.Instance == info.Instance ? $"{p.Instance} (this kcp)" : p.Instance ?? "").Prepend("OWNER").ToList();
+            rows = rows.Select((r, i) => (string[])[r[0], owners[i], .. r[1..]]);
+        }
+
         var waiting = info.WaitingForBudget is { } wait ? $"; {Waiting(wait)}" : "";
-        return $"{info.Route}: {RoutesCommand.Lower(info.State)} ({info.Cause}); topic {info.Topic}, group {info.Group}{waiting}\n" + Table(rows);
+        var fleet = info.FleetUnavailable is { } why ? $"\nfleet view unavailable: {why}" : "";
+        var gone = (info.Instances ?? []).Where(i => i.State != "alive").Select(i => $"\ninstance {i.Instance}: {i.State} (last heartbeat {i.LastSeenSecondsAgo:0} s ago)");
+        return $"{info.Route}: {RoutesCommand.Lower(info.State)} ({info.Cause}); topic {info.Topic}, group {info.Group}{waiting}{fleet}{string.Concat(gone)}\n" + Table(rows);
     }
 
     // E.g. "waiting for budget shared (held by route a; 1 in flight) since 12:00:01, 1 request(s)".

@@ -55,6 +55,7 @@ internal static class ConfigLoader
         var limits = ReadLimits(main, errors);
         var telemetry = TelemetrySectionReader.Read(main, errors);
         var logging = LoggingSectionReader.Read(main, errors);
+        var fleet = FleetSectionReader.Read(main, errors);
         main.ReportUnknownKeys();
 
         var routes = routesDir is null ? [] : LoadRoutes(routesDir, clusters, limits, errors);
@@ -81,6 +82,7 @@ internal static class ConfigLoader
             Limits = limits ?? [],
             Telemetry = telemetry!,
             Logging = logging!,
+            Fleet = fleet!,
         }, errors);
     }
 

@@ -33,6 +33,9 @@ internal sealed record KcpConfig
 
     /// <summary>The <c>logging</c> section: format and level of the log lines.</summary>
     public LoggingSettings Logging { get; init; } = LoggingSettings.Default;
+
+    /// <summary>The <c>fleet</c> section: the control topic shared by every kcp running these routes; default off.</summary>
+    public FleetSettings Fleet { get; init; } = FleetSettings.Off;
 }
 
 /// <summary>

@@ -2,6 +2,7 @@ using KafkaConsumerProxy.Admin;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Consuming;
 using KafkaConsumerProxy.Delivery;
+using KafkaConsumerProxy.Fleet;
 using KafkaConsumerProxy.Offsets;
 using KafkaConsumerProxy.Routes;
 using KafkaConsumerProxy.Telemetry;
@@ -58,11 +59,17 @@ internal sealed class ProxyRunner
         var registry = new RouteRegistry(_config, runtime, routes.Create, logger);
         await using (registry.ConfigureAwait(false))
         {
+            // The control topics are read, and the operator's intents found there applied, before any route starts;
+            // declared after the registry, so disposed (the last heartbeat says "left") before the routes stop.
+            var fleet = _config.Fleet.Enabled ? new FleetControl(_config, registry, logger, _time) : null;
+            await using var fleetScope = ((IAsyncDisposable?)fleet ?? AdminServer.Off).ConfigureAwait(false);
+            if (fleet is not null)
+                await StartingAsync(logger, $"fleet ({_config.Fleet})", async () => await fleet.StartAsync().ConfigureAwait(false)).ConfigureAwait(false);
             var control = await StartingAsync(logger, $"control socket {ControlServer.SocketPath(_config.StateDir)}",
-                () => ControlServer.StartAsync(_config.StateDir, registry, logger)).ConfigureAwait(false);
+                () => ControlServer.StartAsync(_config.StateDir, registry, logger, fleet)).ConfigureAwait(false);
             await using (control.ConfigureAwait(false))
             {
-                var admin = await StartingAsync(logger, $"admin endpoint {_config.Admin.Listen}", () => AdminServer.StartAsync(_config, registry, logger)).ConfigureAwait(false);
+                var admin = await StartingAsync(logger, $"admin endpoint {_config.Admin.Listen}", () => AdminServer.StartAsync(_config, registry, logger, fleet)).ConfigureAwait(false);
                 await using var adminScope = ((IAsyncDisposable?)admin ?? AdminServer.Off).ConfigureAwait(false);
                 Admin = admin;
                 registry.StartAll((route, create) => Starting(logger, $"route {route.Name} ({route.SourceFile})", create));

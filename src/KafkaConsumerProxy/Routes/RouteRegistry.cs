@@ -177,6 +177,38 @@ internal sealed class RouteRegistry : IAsyncDisposable
     }
 
     /// <summary>
+    /// Applies an operator's pause or stop of <paramref name="route"/> of <paramref name="group"/> read from the fleet's
+    /// control topic, kept in routes.json like a local one (before <see cref="StartAll"/>, which then reads it, only there).
+    /// </summary>
+    public async Task ApplyIntentAsync(string route, string group, bool? paused, bool? stopped, string cause)
+    {
+        await _serial.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            bool ours;
+            RouteSupervisor? supervisor;
+            lock (_gate)
+                (ours, supervisor) = (!_closed && _config.Routes.Any(r => r.Name == route && r.Group == group), _routes.GetValueOrDefault(route));
+            if (!ours)
+                return;
+
+            var (wasPaused, wasStopped) = _operator.Get(route);
+            if ((paused ?? wasPaused) == wasPaused && (stopped ?? wasStopped) == wasStopped)
+                return;
+            var action = paused is { } p ? (p ? RouteAction.Pause : RouteAction.Resume) : stopped == true ? RouteAction.Stop : RouteAction.Start;
+            Log.RouteOperationRequested(_logger, action.ToString().ToLowerInvariant(), route, cause);
+            if (supervisor is null)
+                _operator.Set(route, paused ?? wasPaused, stopped ?? wasStopped);
+            else
+                await ApplyAsync(supervisor, action, cause).ConfigureAwait(false);
+        }
+        finally
+        {
+            _serial.Release();
+        }
+    }
+
+    /// <summary>
     /// Loads and validates the whole configuration again; with any error nothing changes and the errors are kept.
     /// Otherwise added routes start, removed ones stop cleanly, changed ones (or ones whose cluster changed) stop and
     /// start with the new definition, and unchanged ones are not touched. Answers once all of it has been set going:
@@ -216,26 +248,21 @@ internal sealed class RouteRegistry : IAsyncDisposable
                 loaded = loaded with { StateDir = old.StateDir };
             }
 
-            if (!loaded.Admin.SameAs(old.Admin))
+            // Settings only a restart of kcp applies: the running ones stay, the log and the answer say so.
+            void NeedsRestart(bool same, string key, string before, string after, Func<KcpConfig, KcpConfig> keep)
             {
-                Log.ReloadNeedsRestart(_logger, "admin", old.Admin.ToString(), loaded.Admin.ToString());
-                needRestart.Add($"admin: {old.Admin} -> {loaded.Admin}");
-                loaded = loaded with { Admin = old.Admin };
+                if (same)
+                    return;
+                Log.ReloadNeedsRestart(_logger, key, before, after);
+                needRestart.Add($"{key}: {before} -> {after}");
+                loaded = keep(loaded);
             }
 
-            if (!loaded.Telemetry.SameAs(old.Telemetry))
-            {
-                Log.ReloadNeedsRestart(_logger, "telemetry", old.Telemetry.ToString(), loaded.Telemetry.DescribeChangeFrom(old.Telemetry));
-                needRestart.Add($"telemetry: {old.Telemetry} -> {loaded.Telemetry.DescribeChangeFrom(old.Telemetry)}");
-                loaded = loaded with { Telemetry = old.Telemetry };
-            }
-
-            if (loaded.Logging != old.Logging)
-            {
-                Log.ReloadNeedsRestart(_logger, "logging", old.Logging.ToString(), loaded.Logging.ToString());
-                needRestart.Add($"logging: {old.Logging} -> {loaded.Logging}");
-                loaded = loaded with { Logging = old.Logging };
-            }
+            NeedsRestart(loaded.Admin.SameAs(old.Admin), "admin", old.Admin.ToString(), loaded.Admin.ToString(), c => c with { Admin = old.Admin });
+            NeedsRestart(loaded.Telemetry.SameAs(old.Telemetry), "telemetry", old.Telemetry.ToString(), loaded.Telemetry.DescribeChangeFrom(old.Telemetry),
+                c => c with { Telemetry = old.Telemetry });
+            NeedsRestart(loaded.Logging == old.Logging, "logging", old.Logging.ToString(), loaded.Logging.ToString(), c => c with { Logging = old.Logging });
+            NeedsRestart(loaded.Fleet == old.Fleet, "fleet", old.Fleet.ToString(), loaded.Fleet.ToString(), c => c with { Fleet = old.Fleet });
 
             Dictionary<string, RouteSupervisor> current;
             lock (_gate)
@@ -494,7 +521,8 @@ internal sealed class RouteRegistry : IAsyncDisposable
         && (route.DeadLetter.Cluster is not { } dlq
             || (old.Clusters.TryGetValue(dlq, out var before) && next.Clusters.TryGetValue(dlq, out var after) && RouteComparison.Same(before, after)));
 
-    private (List<RouteSupervisor> Selected, string? Error) Select(RouteSelector selector)
+    /// <summary>The routes <paramref name="selector"/> picks, or why none.</summary>
+    internal (List<RouteSupervisor> Selected, string? Error) Select(RouteSelector selector)
     {
         List<RouteSupervisor> all;
         lock (_gate)

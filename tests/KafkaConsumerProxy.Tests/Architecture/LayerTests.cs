@@ -26,6 +26,7 @@ public sealed class LayerTests(ITestOutputHelper output)
         ["Offsets", "Delivery"],
         ["Consuming"],
         ["Routes"],
+        ["Fleet"],
         ["Admin"],
         ["Hosting", "Embedded"],
         ["Cli"],

@@ -79,8 +79,10 @@
         const row = body.insertRow();
         row.dataset.route = r.route;
         row.dataset.partition = p.partition;
+        row.dataset.instance = p.instance || "";
         cell(row, r.route);
         cell(row, p.partition);
+        cell(row, (p.instance || "") + (p.instance && p.instance === r.instance ? " (this kcp)" : ""), "owner");
         cell(row, p.member);
         cell(row, p.next_offset);
         cell(row, p.committed_offset + (p.waiting_for_commit ? " (waiting for commit: " + p.uncommitted + " uncommitted)" : ""));
@@ -129,6 +131,8 @@
       renderRoutes(listing);
       const details = await Promise.all(listing.routes.map((r) => api("GET", "/api/v1/routes/" + encodeURIComponent(r.route))));
       renderPartitions(details);
+      const unavailable = listing.fleet_unavailable || details.map((d) => d.fleet_unavailable).find((u) => u);
+      $("fleet").textContent = unavailable ? "fleet view unavailable: " + unavailable + " (only this kcp's partitions are shown)" : "";
       renderSkipped(await api("GET", "/api/v1/skipped?limit=20"));
       $("error").textContent = "";
       $("updated").textContent = "Updated " + new Date().toISOString();
