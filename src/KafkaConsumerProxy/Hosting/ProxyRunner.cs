@@ -57,6 +57,7 @@ internal sealed class ProxyRunner
         // Declared before the registry, so disposed after it: the shared budgets outlive every route.
         using var routes = new RouteFactory(runtime, logger);
         var registry = new RouteRegistry(_config, runtime, routes.Create, logger);
+        routes.EndpointPauses = new EndpointPauses(registry, new AuditLog(_config.StateDir, _loggers.CreateLogger("kcp.admin"), _time), logger, _time);
         await using (registry.ConfigureAwait(false))
         {
             // The control topics are read, and the operator's intents found there applied, before any route starts;

@@ -27,6 +27,9 @@ internal sealed class RouteFactory : IDisposable
         runtime.Metrics.BudgetSource = BudgetShares;
     }
 
+    /// <summary>Applies an endpoint's <c>Kcp-Action: pause</c>; set once the registry exists (null: such an answer only retries).</summary>
+    public EndpointPauses? EndpointPauses { get; set; }
+
     /// <summary>The supervisor of <paramref name="route"/> of <paramref name="config"/>, not started; throws when a part
     /// cannot be built (what was built is disposed).</summary>
     public RouteSupervisor Create(RouteDefinition route, KcpConfig config)
@@ -43,6 +46,7 @@ internal sealed class RouteFactory : IDisposable
             var deliverer = new MessageDeliverer(route, http, _runtime.SkipLog, _runtime.ManualSkip, _runtime.Metrics, routeLogger, _runtime.Time, budget, deadLetter)
             {
                 Failing = _runtime.Failing,
+                PauseRoute = (host, resumeAfter) => EndpointPauses?.Request(route.Name, host, resumeAfter),
             };
             Log.RouteStarted(_logger, route.Name, route.Topic, route.Group, route.Cluster, route.Concurrency, (int)route.Offsets.MessageDeliveryGuarantees, route.DescribeDelivery());
             if (route.Endpoint.Tls.InsecureSkipVerify)

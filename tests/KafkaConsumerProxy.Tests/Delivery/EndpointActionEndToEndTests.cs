@@ -100,6 +100,34 @@ public sealed class EndpointActionEndToEndTests : IClassFixture<TestCluster>
         Assert.False(File.Exists(config.SkipFile) && File.ReadAllText(config.SkipFile).Length > 0);
     }
 
+    [Fact]
+    public async Task Pause_WithRetryAfter2_RoutePausedAsByAnOperator_AuditedAsTheEndpoint_ResumedAfter_NothingSkipped_Issue20()
+    {
+        var topic = _cluster.CreateTopic("act-pause", 1);
+        var group = Names.Unique("g");
+        await _cluster.ProduceAsync(topic, Delivered.Numbered(1, 2));
+        await using var receiver = await RecordingReceiver.StartAsync(FaultScript.FailTimes(1, Answer(200, "pause", retryAfter: "2")));
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("act", topic, group, receiver.Port, new Dictionary<string, object> { ["can_skip"] = true, ["retry_nums"] = 0 });
+
+        await using var proxy = InProcessProxy.Start(config.ConfigFile);
+        var audit = Path.Combine(config.StateDir, "audit.jsonl");
+        await Eventually.ValueAsync(() => File.Exists(audit) ? File.ReadAllText(audit) : "", text => text.Contains("/pause", StringComparison.Ordinal), "the endpoint's pause in the audit", Patience, text => $"'{text}'", TimeSpan.FromMilliseconds(50));
+        await Delivered.WaitForCommittedAsync(_cluster.BootstrapServers, group, topic, 1, c => c[0] == 2, "the commit of both messages", Patience);
+
+        var lines = File.ReadAllLines(audit).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(["/api/v1/routes/act/pause", "/api/v1/routes/act/resume"], lines.Select(l => l.GetProperty("path").GetString()));
+        Assert.All(lines, l => Assert.Equal($"endpoint 127.0.0.1:{receiver.Port}", l.GetProperty("who").GetString()));
+        Assert.All(lines, l => Assert.Equal("Kcp-Action", l.GetProperty("method").GetString()));
+        var zero = receiver.Requests.Where(r => r.Offset == 0).ToList();
+        Assert.Equal(2, zero.Count);
+        Assert.True(zero[1].ArrivedAt - zero[0].ArrivedAt >= TimeSpan.FromSeconds(2), $"sent again {(zero[1].ArrivedAt - zero[0].ArrivedAt).TotalMilliseconds:F0} ms after the pause");
+        // retry_nums: 0 with can_skip: true would have skipped it at the first failure: a pause is none.
+        Assert.False(File.Exists(config.SkipFile) && File.ReadAllText(config.SkipFile).Length > 0);
+        Assert.Contains(proxy.Logs, l => l.Contains("asked to pause the route", StringComparison.Ordinal));
+        Assert.Contains(proxy.Logs, l => l.Contains("resumed after the endpoint's pause", StringComparison.Ordinal));
+    }
+
     /// <summary>
     /// Bad input and the other actions on one partition, message by message: commit on a 500 and on a 302; dead-letter
     /// without a dead-letter topic; an unknown action on a 200 and two disagreeing actions on a 503 (ignored: the

@@ -1,0 +1,87 @@
+using System.Collections.Concurrent;
+using KafkaConsumerProxy.Admin;
+using KafkaConsumerProxy.Routes;
+using KafkaConsumerProxy.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace KafkaConsumerProxy.Hosting;
+
+/// <summary>
+/// Applies an endpoint's <c>Kcp-Action: pause</c>: the route is paused through <see cref="RouteRegistry.OperateAsync"/>,
+/// the entry point of the operator's pause (the admin API's and the control socket's), so it is kept in
+/// <c>routes.json</c> and shown like one, with the endpoint as who asked, and written to <c>audit.jsonl</c> as done by
+/// it. With a <c>Retry-After</c> the route is resumed after that long (at least <see cref="MinPause"/>, at most
+/// <see cref="MaxPause"/>), unless meanwhile it was resumed, or paused again, by someone else; a pause whose timer
+/// has not run when kcp stops stays until an operator resumes it. One pause per route is applied at a time: answers
+/// asking for it again meanwhile add nothing.
+/// </summary>
+internal sealed class EndpointPauses(RouteRegistry registry, AuditLog audit, ILogger logger, TimeProvider time)
+{
+    /// <summary>The shortest pause a <c>Retry-After</c> asks for (1 s): zero or a date in the past is one second.</summary>
+    public static readonly TimeSpan MinPause = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest pause a <c>Retry-After</c> asks for that ends by itself (24 hours); a longer one ends then.</summary>
+    public static readonly TimeSpan MaxPause = TimeSpan.FromHours(24);
+
+    private readonly ConcurrentDictionary<string, byte> _applying = new(StringComparer.Ordinal);
+
+    /// <summary>Pauses <paramref name="route"/> in the background for the endpoint <paramref name="host"/>.</summary>
+    public void Request(string route, string host, TimeSpan? resumeAfter)
+    {
+        if (!_applying.TryAdd(route, 0))
+        {
+            return;
+        }
+
+        // Not awaited: the pause stops the very worker whose delivery asked for it.
+        _ = Task.Run(() => PauseAsync(route, host, resumeAfter));
+    }
+
+    private async Task PauseAsync(string route, string host, TimeSpan? resumeAfter)
+    {
+        var who = $"endpoint {host}";
+        DateTimeOffset since;
+        try
+        {
+            var result = await registry.OperateAsync(RouteAction.Pause, new RouteSelector(Route: route), who).ConfigureAwait(false);
+            audit.Write(who, EndpointActionMethod, $"/api/v1/routes/{route}/pause", result.Error is null ? 200 : 409);
+            if (result.Error is not null || result.Routes.Count != 1)
+            {
+                Log.EndpointPauseFailed(logger, route, result.Error ?? "no such route");
+                return;
+            }
+
+            since = result.Routes[0].Since;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
+        {
+            Log.EndpointPauseFailed(logger, route, ex.Message);
+            return;
+        }
+        finally
+        {
+            _applying.TryRemove(route, out _);
+        }
+
+        if (resumeAfter is not { } after)
+        {
+            return;
+        }
+
+        after = after < MinPause ? MinPause : after > MaxPause ? MaxPause : after;
+        await Task.Delay(after, time).ConfigureAwait(false);
+        // Still the endpoint's pause: not resumed, and not paused again by anyone since.
+        if (registry.Find(route) is { State: RouteState.Paused, OperatorPaused: true } status && status.Since == since && status.Cause.Contains(who, StringComparison.Ordinal))
+        {
+            var resumed = await registry.OperateAsync(RouteAction.Resume, new RouteSelector(Route: route), who).ConfigureAwait(false);
+            if (resumed.Error is null)
+            {
+                audit.Write(who, EndpointActionMethod, $"/api/v1/routes/{route}/resume", 200);
+                Log.EndpointPauseEnded(logger, route, after.TotalSeconds);
+            }
+        }
+    }
+
+    /// <summary>The <c>method</c> of the endpoint's lines in <c>audit.jsonl</c>.</summary>
+    public const string EndpointActionMethod = "Kcp-Action";
+}
