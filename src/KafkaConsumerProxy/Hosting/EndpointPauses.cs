@@ -7,15 +7,15 @@ using Microsoft.Extensions.Logging;
 namespace KafkaConsumerProxy.Hosting;
 
 /// <summary>
-/// Applies an endpoint's <c>Kcp-Action: pause</c>: the route is paused through <see cref="RouteRegistry.OperateAsync"/>,
-/// the entry point of the operator's pause (the admin API's and the control socket's), so it is kept in
-/// <c>routes.json</c> and shown like one, with the endpoint as who asked, and written to <c>audit.jsonl</c> as done by
-/// it. With a <c>Retry-After</c> the route is resumed after that long (at least <see cref="MinPause"/>, at most
-/// <see cref="MaxPause"/>), unless meanwhile it was resumed, or paused again, by someone else; a pause whose timer
+/// Applies an endpoint's <c>Kcp-Action: pause</c>: the route is paused through <paramref name="operate"/>, the entry
+/// point of the operator's pause that the admin API and the control socket use (the fleet's when kcp runs one, so the
+/// pause is fleet-wide; else <see cref="RouteRegistry.OperateAsync"/>), so it is kept and shown like an operator's, with
+/// the endpoint as who asked, and written to <c>audit.jsonl</c> as done by it. With a <c>Retry-After</c> the route is resumed after that long (at least <see cref="MinPause"/>, at most
+/// <see cref="MaxPause"/>), unless meanwhile it was resumed, or paused with another cause, by someone else; a pause whose timer
 /// has not run when kcp stops stays until an operator resumes it. One pause per route is applied at a time: answers
 /// asking for it again meanwhile add nothing.
 /// </summary>
-internal sealed class EndpointPauses(RouteRegistry registry, AuditLog audit, ILogger logger, TimeProvider time)
+internal sealed class EndpointPauses(RouteRegistry registry, Func<RouteAction, RouteSelector, string, Task<RouteOperationResult>> operate, AuditLog audit, ILogger logger, TimeProvider time)
 {
     /// <summary>The shortest pause a <c>Retry-After</c> asks for (1 s): zero or a date in the past is one second.</summary>
     public static readonly TimeSpan MinPause = TimeSpan.FromSeconds(1);
@@ -40,20 +40,17 @@ internal sealed class EndpointPauses(RouteRegistry registry, AuditLog audit, ILo
     private async Task PauseAsync(string route, string host, TimeSpan? resumeAfter)
     {
         var who = $"endpoint {host}";
-        DateTimeOffset since;
         try
         {
-            var result = await registry.OperateAsync(RouteAction.Pause, new RouteSelector(Route: route), who).ConfigureAwait(false);
+            var result = await operate(RouteAction.Pause, new RouteSelector(Route: route), who).ConfigureAwait(false);
             audit.Write(who, EndpointActionMethod, $"/api/v1/routes/{route}/pause", result.Error is null ? 200 : 409);
             if (result.Error is not null || result.Routes.Count != 1)
             {
                 Log.EndpointPauseFailed(logger, route, result.Error ?? "no such route");
                 return;
             }
-
-            since = result.Routes[0].Since;
         }
-        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
+        catch (Exception ex) when (ex is Fleet.FleetUnavailableException or InvalidOperationException or ObjectDisposedException)
         {
             Log.EndpointPauseFailed(logger, route, ex.Message);
             return;
@@ -70,10 +67,20 @@ internal sealed class EndpointPauses(RouteRegistry registry, AuditLog audit, ILo
 
         after = after < MinPause ? MinPause : after > MaxPause ? MaxPause : after;
         await Task.Delay(after, time).ConfigureAwait(false);
-        // Still the endpoint's pause: not resumed, and not paused again by anyone since.
-        if (registry.Find(route) is { State: RouteState.Paused, OperatorPaused: true } status && status.Since == since && status.Cause.Contains(who, StringComparison.Ordinal))
+        // Still the endpoint's pause: not resumed, and not paused with another cause since.
+        if (registry.Find(route) is { State: RouteState.Paused, OperatorPaused: true } status && status.Cause.Contains(who, StringComparison.Ordinal))
         {
-            var resumed = await registry.OperateAsync(RouteAction.Resume, new RouteSelector(Route: route), who).ConfigureAwait(false);
+            RouteOperationResult resumed;
+            try
+            {
+                resumed = await operate(RouteAction.Resume, new RouteSelector(Route: route), who).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is Fleet.FleetUnavailableException or InvalidOperationException or ObjectDisposedException)
+            {
+                Log.EndpointPauseFailed(logger, route, ex.Message);
+                return;
+            }
+
             if (resumed.Error is null)
             {
                 audit.Write(who, EndpointActionMethod, $"/api/v1/routes/{route}/resume", 200);

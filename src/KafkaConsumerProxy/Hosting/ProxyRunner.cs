@@ -57,13 +57,15 @@ internal sealed class ProxyRunner
         // Declared before the registry, so disposed after it: the shared budgets outlive every route.
         using var routes = new RouteFactory(runtime, logger);
         var registry = new RouteRegistry(_config, runtime, routes.Create, logger);
-        routes.EndpointPauses = new EndpointPauses(registry, new AuditLog(_config.StateDir, _loggers.CreateLogger("kcp.admin"), _time), logger, _time);
         await using (registry.ConfigureAwait(false))
         {
             // The control topics are read, and the operator's intents found there applied, before any route starts;
             // declared after the registry, so disposed (the last heartbeat says "left") before the routes stop.
             var fleet = _config.Fleet.Enabled ? new FleetControl(_config, registry, logger, _time) : null;
             await using var fleetScope = ((IAsyncDisposable?)fleet ?? AdminServer.Off).ConfigureAwait(false);
+            // An endpoint's Kcp-Action: pause goes where the operator's pause goes: through the fleet when there is one.
+            routes.EndpointPauses = new EndpointPauses(registry, fleet is null ? registry.OperateAsync : fleet.OperateAsync,
+                new AuditLog(_config.StateDir, _loggers.CreateLogger("kcp.admin"), _time), logger, _time);
             if (fleet is not null)
                 await StartingAsync(logger, $"fleet ({_config.Fleet})", async () => await fleet.StartAsync().ConfigureAwait(false)).ConfigureAwait(false);
             var control = await StartingAsync(logger, $"control socket {ControlServer.SocketPath(_config.StateDir)}",
