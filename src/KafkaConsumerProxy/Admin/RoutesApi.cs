@@ -12,6 +12,7 @@ namespace KafkaConsumerProxy.Admin;
 /// <list type="bullet">
 /// <item><c>POST /api/v1/routes/{route}/{pause|resume|stop|start|restart}</c>: one route.</item>
 /// <item><c>POST /api/v1/routes/{action}?topic=T[&amp;group=G]</c> or <c>?all=true</c>: the old service's selectors.</item>
+/// <item><c>/api/v1/routes/{route}/replays</c>: range replays (<see cref="ReplaysApi"/>).</item>
 /// <item><c>POST /api/v1/reload</c>, <c>GET /api/v1/reload</c>: reload now; the last reload results.</item>
 /// </list>
 /// </summary>
@@ -24,6 +25,7 @@ internal static class RoutesApi
 
         // The routes list and a route's detail (with partitions and failing messages), partition actions, skip records, audit.
         AdminApi.Map(api, registry, who, fleet);
+        ReplaysApi.Map(api, registry, who);
         api.MapPost("/routes/{route}/{action}", (string route, string action, HttpContext context) =>
             OperateAsync(registry, fleet, action, new RouteSelector(Route: route), who(context)));
         api.MapPost("/routes/{action}", (string action, string? topic, string? group, bool? all, HttpContext context) =>

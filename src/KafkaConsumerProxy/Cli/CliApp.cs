@@ -50,6 +50,7 @@ internal static class CliApp
             StatusCommand.Create(),
             StatusCommand.SkipCommand(),
             DlqCommand.Create(),
+            ReplayCommand.Create(),
         };
         var logFormat = new Option<string>("--log-format")
         {

@@ -86,7 +86,7 @@ internal static class DlqCommand
     private static string Given(ParseResult parse, Option option) => parse.GetResult(option)?.Tokens.FirstOrDefault()?.Value ?? "";
 
     /// <summary>An ISO 8601 date and time with its offset, as <c>kcp offsets set --to-time</c> takes it.</summary>
-    private static DateTimeOffset? ParseTime(System.CommandLine.Parsing.ArgumentResult result, string option)
+    internal static DateTimeOffset? ParseTime(System.CommandLine.Parsing.ArgumentResult result, string option)
     {
         var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
         string[] formats = ["yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", "yyyy-MM-dd'T'HH:mmK"];

@@ -18,6 +18,9 @@ internal sealed record KafkaRecord(
     /// <summary>True when the message is replayed from a dead-letter topic (<c>kcp dlq replay</c>): sent with <c>X-Kafka-Replay: true</c>.</summary>
     public bool Replay { get; init; }
 
+    /// <summary>The id of the range replay (<c>kcp replay</c>) that sends this message again: sent as <c>Kcp-Replay</c>; null otherwise.</summary>
+    public string? ReplayId { get; init; }
+
     /// <summary>When the consume loop fetched it (<see cref="TimeProvider.GetTimestamp"/> of the route's clock); 0: not fetched by a route (a replay).</summary>
     public long FetchedAt { get; init; }
 

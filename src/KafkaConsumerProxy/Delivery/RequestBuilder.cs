@@ -20,6 +20,9 @@ internal sealed class RequestBuilder
     /// <summary>Set to <c>true</c> on messages replayed from a dead-letter topic.</summary>
     public const string ReplayHeader = "X-Kafka-Replay";
 
+    /// <summary>The id of the range replay (<c>kcp replay</c>) a message is sent again by.</summary>
+    public const string RangeReplayHeader = "Kcp-Replay";
+
     private const string FormContentType = "application/x-www-form-urlencoded";
     private const string JsonContentType = "application/json";
 
@@ -79,6 +82,11 @@ internal sealed class RequestBuilder
         if (record.Replay)
         {
             headers.TryAddWithoutValidation(ReplayHeader, "true");
+        }
+
+        if (record.ReplayId is not null)
+        {
+            headers.TryAddWithoutValidation(RangeReplayHeader, record.ReplayId);
         }
 
         if (record.Key is not null)

@@ -83,6 +83,9 @@ internal sealed class SkipLog : IDisposable
     /// <summary>Test seam: called before each attempt to append, with the line; an exception it throws counts as a failed write.</summary>
     internal Action<byte[]>? BeforeAppend { get; set; }
 
+    /// <summary>Told of each record once it is on disk: a range replay sorts its messages given up on by <see cref="SkipRecord.Kind"/>.</summary>
+    internal Action<SkipRecord>? Written { get; init; }
+
     /// <summary>
     /// Appends <paramref name="record"/> and returns once it is on disk. Retries until then; throws
     /// <see cref="ObjectDisposedException"/> only when the log is closed (stopping) before the record could be written.
@@ -107,6 +110,7 @@ internal sealed class SkipLog : IDisposable
                         Log.SkipRecordWritten(_logger, record.Topic, record.Partition, record.Offset, Path, failures);
                     }
 
+                    Written?.Invoke(record);
                     return;
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -19,6 +19,9 @@ internal sealed class ProxyMetrics : IDisposable
     public const string MeterName = "KafkaConsumerProxy";
 
     /// <summary>The meter of the runtime's HTTP client (<c>http.client.request.duration</c> and others), exported beside kcp's.</summary>
+    /// <summary>The meter of a range replay's own deliverer: exported nowhere.</summary>
+    public const string ReplayMeterName = "KafkaConsumerProxy.Replay";
+
     public const string HttpClientMeterName = "System.Net.Http";
 
     /// <summary><c>messaging.system</c> of every messaging series.</summary>
@@ -65,10 +68,18 @@ internal sealed class ProxyMetrics : IDisposable
     private readonly TimeProvider _time;
 
     public ProxyMetrics(TimeProvider time)
+        : this(time, MeterName)
+    {
+    }
+
+    /// <param name="time">The clock of the rates and durations.</param>
+    /// <param name="meterName">The meter's name: <see cref="ReplayMeterName"/> for a replay's deliveries, which no exporter
+    /// listens to, so that they never count as the live route's.</param>
+    internal ProxyMetrics(TimeProvider time, string meterName)
     {
         _time = time;
         Observations = new RouteObservations(time);
-        _meter = new Meter(MeterName);
+        _meter = new Meter(meterName);
         _consumed = _meter.CreateCounter<long>("messaging.client.consumed.messages", unit: "{message}",
             description: "Messages fetched from Kafka and handed to the route's delivery, per partition (messages the local record shows done are not counted)");
         _process = _meter.CreateHistogram<double>("messaging.process.duration", unit: "s",
