@@ -177,7 +177,7 @@ internal sealed class RangeReplay
                 {
                     progress.OnAccepted();
                 }
-                else if (lastSkip == SkipKind.Status)
+                else if (lastSkip is SkipKind.Status or SkipKind.Endpoint)
                 {
                     progress.OnSkipped();
                 }

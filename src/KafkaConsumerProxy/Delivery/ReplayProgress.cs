@@ -45,7 +45,7 @@ internal sealed record ReplayStatus(
 /// The live counts of one replay, written by its delivery loop and read by any thread (the CLI's progress bar, the API).
 /// <c>sent</c>: messages sent to the endpoint (at least one attempt); <c>accepted</c>: the endpoint accepted them;
 /// <c>failed</c>: given up on after the route's retries (recorded in <c>{state_dir}/replay/skipped.jsonl</c>);
-/// <c>skipped</c>: the endpoint's answer was a status of the route's <c>skip_on_status</c>;
+/// <c>skipped</c>: the endpoint's answer asked for it (a status of the route's <c>skip_on_status</c>, or <c>Kcp-Action</c>);
 /// <c>outside_time_range</c>: read but outside <c>--from-time</c>/<c>--to-time</c>, not sent.
 /// </summary>
 internal sealed class ReplayProgress
