@@ -221,11 +221,9 @@ internal static class CliApp
         ConfigureLogging(builder.Logging, config.Logging);
         builder.Services.AddSingleton<IHostLifetime, Microsoft.Extensions.Hosting.Internal.ConsoleLifetime>();
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
-        builder.Services.Configure<HostOptions>(o =>
-        {
-            var longest = config.Routes.Count == 0 ? 0 : config.Routes.Max(r => r.Endpoint.ExecTimeoutMs);
-            o.ShutdownTimeout = TimeSpan.FromMilliseconds(longest) + TimeSpan.FromSeconds(30);
-        });
+        // The drain is bounded by shutdown_timeout_ms (requests in flight are cancelled after it); then the final
+        // commits and leaving the groups. The host waits that long and a little more.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = config.LongestStop + TimeSpan.FromSeconds(5));
         builder.Services.AddSingleton(config);
         // The process's clock, given to every kcp type: the composition root is where it is chosen.
         builder.Services.AddSingleton(TimeProvider.System);

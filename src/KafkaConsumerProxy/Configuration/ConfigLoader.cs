@@ -56,6 +56,7 @@ internal static class ConfigLoader
         var telemetry = TelemetrySectionReader.Read(main, errors);
         var logging = LoggingSectionReader.Read(main, errors);
         var fleet = FleetSectionReader.Read(main, errors);
+        var shutdownTimeoutMs = main.Int("shutdown_timeout_ms", KcpConfig.MinShutdownTimeoutMs, KcpConfig.MaxShutdownTimeoutMs, required: false) ?? KcpConfig.DefaultShutdownTimeoutMs;
         main.ReportUnknownKeys();
 
         var routes = routesDir is null ? [] : LoadRoutes(routesDir, clusters, limits, errors);
@@ -83,6 +84,7 @@ internal static class ConfigLoader
             Telemetry = telemetry!,
             Logging = logging!,
             Fleet = fleet!,
+            ShutdownTimeout = TimeSpan.FromMilliseconds(shutdownTimeoutMs),
         }, errors);
     }
 

@@ -18,10 +18,6 @@ internal static class ConsumerSettings
             // A member learns of a rebalance at its next heartbeat; 1 s instead of 3 s shortens the time
             // in which commits are refused with REBALANCE_IN_PROGRESS.
             HeartbeatIntervalMs = 1000,
-            // Incremental rebalancing: partitions that stay with a member keep flowing during a rebalance, and a
-            // partition that moves is revoked (finished, committed) while the group is stable, so that commit is
-            // accepted and its new owner starts exactly after it.
-            PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
             // librdkafka prefetches up to 64 MiB per consumer by default, and a route runs `concurrency` consumers;
             // 4 MiB (some 40,000 messages of 100 bytes) keeps a large backlog from costing hundreds of MB while still far
             // ahead of delivery (see docs/PERFORMANCE-LAB.md). A smaller max_pending_bytes lowers it to match, so the
@@ -39,6 +35,10 @@ internal static class ConsumerSettings
             // 111,000 with 20 ms, docs/PERFORMANCE-LAB.md). The re-check costs no request while the queue stays full.
             FetchQueueBackoffMs = FetchQueueBackoffMs,
         };
+        // The route's `assignor`, by default cooperative-sticky (incremental rebalancing): partitions that stay with a
+        // member keep flowing during a rebalance, and a partition that moves is revoked (finished, committed) while the
+        // group is stable, so that commit is accepted and its new owner starts exactly after it.
+        config.Set("partition.assignment.strategy", route.Assignor);
         Apply(config, cluster.ConsumerConf);
         Apply(config, route.ConsumerConf);
         Apply(config, route.ConsumerTopicConf);

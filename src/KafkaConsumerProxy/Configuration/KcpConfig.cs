@@ -36,6 +36,25 @@ internal sealed record KcpConfig
 
     /// <summary>The <c>fleet</c> section: the control topic shared by every kcp running these routes; default off.</summary>
     public FleetSettings Fleet { get; init; } = FleetSettings.Off;
+
+    /// <summary>
+    /// <c>shutdown_timeout_ms</c>: how long a stop (SIGTERM) lets the deliveries in flight finish; requests still in
+    /// flight after it are cancelled and their messages stay uncommitted. The final commit and leaving the group come
+    /// after it. The default value is <see cref="DefaultShutdownTimeoutMs"/> (30 s).
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromMilliseconds(DefaultShutdownTimeoutMs);
+
+    /// <summary>The default of <c>shutdown_timeout_ms</c>: 30,000.</summary>
+    public const int DefaultShutdownTimeoutMs = 30_000;
+
+    /// <summary>The range of <c>shutdown_timeout_ms</c>: 1,000 to 600,000 (10 minutes).</summary>
+    public const int MinShutdownTimeoutMs = 1_000, MaxShutdownTimeoutMs = 600_000;
+
+    /// <summary>
+    /// The longest a clean stop may take: the drain (<see cref="ShutdownTimeout"/>), the final commit's patience
+    /// (15 s, while a rebalance refuses commits) and leaving the group; the host's shutdown timeout.
+    /// </summary>
+    public TimeSpan LongestStop => ShutdownTimeout + TimeSpan.FromSeconds(25);
 }
 
 /// <summary>

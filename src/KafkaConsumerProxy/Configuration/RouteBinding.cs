@@ -76,6 +76,7 @@ internal sealed class RouteBinding
             Group = String(RouteDefinition.GroupKey)!,
             Cluster = String(RouteDefinition.ClusterKey)!,
             Concurrency = Int(RouteDefinition.ConcurrencyKey),
+            Assignor = String(RouteDefinition.AssignorKey)!.ToLowerInvariant(),
             ConsumerConf = Conf(RouteDefinition.ConsumerConfKey),
             ConsumerTopicConf = Conf(RouteDefinition.ConsumerTopicConfKey),
             Endpoint = new EndpointSettings

@@ -98,6 +98,16 @@ internal sealed record RouteDefinition
     /// <summary>What <c>consumer_conf</c> and <c>consumer_topic_conf</c> hold, as error messages say it.</summary>
     internal const string ConfShape = "a mapping of librdkafka property names to string, number or bool values";
 
+    /// <summary>
+    /// <c>assignor</c>: librdkafka's <c>partition.assignment.strategy</c> for the route's members; default
+    /// <see cref="RouteDefaults.Assignor"/>. Cooperative-sticky keeps the partitions a member is not asked to give up
+    /// delivering through a rebalance; an eager assignor (range, roundrobin) is for a group shared with consumers that
+    /// use one, since the two kinds cannot share a group (docs/FLEET.md).
+    /// </summary>
+    public string Assignor { get; init; } = RouteDefaults.Assignor;
+
+    public static readonly RouteKey AssignorKey = new("assignor", RouteKeyKind.Choice) { Choices = [RouteDefaults.Assignor, "range", "roundrobin"], Default = RouteDefaults.Assignor };
+
     public IReadOnlyDictionary<string, string> ConsumerConf { get; init; } = new Dictionary<string, string>();
 
     public static readonly RouteKey ConsumerConfKey = RouteKey.Mapping("consumer_conf", ConfShape);
@@ -162,6 +172,12 @@ internal static class RouteDefaults
     /// still ends well within the 30 s a container runtime grants.
     /// </summary>
     public const int ExecTimeoutMs = 10_000;
+
+    /// <summary>
+    /// The partition assignor (<c>assignor</c>): cooperative-sticky, so that a rebalance moves only the partitions that
+    /// change owner and the others keep delivering.
+    /// </summary>
+    public const string Assignor = "cooperative-sticky";
     public const DeliveryGuarantee MessageDeliveryGuarantees = DeliveryGuarantee.AtLeastOnce;
     public const ResponseCheck ResponseCheck = Configuration.ResponseCheck.Errno;
 

@@ -124,6 +124,7 @@ internal sealed class RouteValidator
         CheckEndpointKeys();
 
         Int(RouteDefinition.ConcurrencyKey);
+        CheckAssignor();
         Bool(RetrySettings.CanSkipKey);
         Int(RetrySettings.RetryNumsKey);
         var retryIntervalMs = Int(RetrySettings.RetryIntervalMsKey) ?? RouteDefaults.RetryIntervalMs;
@@ -145,6 +146,27 @@ internal sealed class RouteValidator
         var headers = EndpointSecurityRules.Check(_check, _route);
         CheckCloudEventsKeys(format, cluster, topic, headers);
         _check.ReportUnknownKeys();
+    }
+
+    /// <summary>
+    /// <c>assignor</c> is one of its choices, and is not also set as <c>partition.assignment.strategy</c> in the route's
+    /// or its cluster's <c>consumer_conf</c>, which would win over it unseen. (A strategy list mixing cooperative and
+    /// eager assignors is refused by librdkafka's whole-config check.)
+    /// </summary>
+    private void CheckAssignor()
+    {
+        var written = _route[RouteDefinition.AssignorKey];
+        if (Choice(RouteDefinition.AssignorKey) is null || written.IsAbsent)
+            return;
+        const string Strategy = "partition.assignment.strategy";
+        var inRoute = _route[RouteDefinition.ConsumerConfKey].Value is MappingNode map && map.Entries.Any(e => e.Key == Strategy);
+        var cluster = String(RouteDefinition.ClusterKey) ?? RouteDefaults.Cluster;
+        var inCluster = _clusters is not null && _clusters.TryGetValue(cluster, out var definition) && definition.ConsumerConf.ContainsKey(Strategy);
+        if (inRoute || inCluster)
+        {
+            var where = inRoute ? "this file's consumer_conf" : $"cluster '{cluster}' consumer_conf";
+            Error("assignor", written.Text, $"conflicts with {Strategy} in {where}; set the assignor in one place only");
+        }
     }
 
     // endpoint, or host, port and url; and domain: what the request is sent to.

@@ -53,7 +53,11 @@ internal sealed class RouteFactory : IDisposable
                 Log.TlsVerificationDisabled(_logger, route.Name);
             return new RouteSupervisor(route, cluster,
                 (index, onError) => new RouteMember(route, cluster, index, deliverer, _runtime.Store, _runtime.Metrics, routeLogger, _runtime.Time) { ErrorObserved = onError, Seeks = _runtime.Seeks },
-                new RouteDeliveryResources(http, deadLetter), routeLogger, _runtime.Time) { SharedBudget = budget };
+                new RouteDeliveryResources(http, deadLetter), routeLogger, _runtime.Time)
+            {
+                SharedBudget = budget,
+                TopicPartitions = () => _runtime.Metrics.Observations.GroupLags.Of(route.Name) is { } lag && lag.Topic == route.Topic ? lag.Partitions.Count : null,
+            };
         }
         catch
         {

@@ -385,7 +385,10 @@ internal sealed class RouteRegistry : IAsyncDisposable
                     retiring = [.. _retiring.Select(r => r.Done)];
                 }
 
-                await Task.WhenAll(all.Select(s => s.RetireAsync("kcp stopping")).Concat(retiring)).ConfigureAwait(false);
+                // kcp.yaml's shutdown_timeout_ms bounds the drain: requests still in flight after it are cancelled and
+                // stay uncommitted; then every member commits what finished and leaves its group.
+                var patience = Config.ShutdownTimeout;
+                await Task.WhenAll(all.Select(s => s.RetireAsync("kcp stopping", patience)).Concat(retiring)).ConfigureAwait(false);
             }
             finally
             {

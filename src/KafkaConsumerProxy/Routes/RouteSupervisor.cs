@@ -68,6 +68,12 @@ internal sealed class RouteSupervisor : IAsyncDisposable
 
     public ClusterDefinition Cluster { get; }
 
+    /// <summary>
+    /// The number of partitions of the route's topic as the broker last listed them (null: not known yet); with it a
+    /// mode 3 route is watched for a second instance (<see cref="SoleInstanceWatch"/>). Null: not watched.
+    /// </summary>
+    public Func<int?>? TopicPartitions { get; init; }
+
     public string Name => Route.Name;
 
     /// <summary>The current state.</summary>
@@ -397,7 +403,10 @@ internal sealed class RouteSupervisor : IAsyncDisposable
             }
         }
 
+        var watch = WatchSoleInstance(members, run.Token);
         var results = await Task.WhenAll(tasks).ConfigureAwait(false);
+        await run.CancelAsync().ConfigureAwait(false);
+        await watch.ConfigureAwait(false);
         lock (_gate)
         {
             _members = null;
@@ -406,6 +415,18 @@ internal sealed class RouteSupervisor : IAsyncDisposable
 
         var failures = results.Where(r => r is not null).Select(r => r!.Message.ReplaceLineEndings(" ")).Distinct().ToList();
         return failures.Count == 0 ? null : (string.Join("; ", failures), _time.GetElapsedTime(started));
+    }
+
+    /// <summary>In guarantee mode 3, stops the route when another instance of its group holds partitions (docs/FLEET.md).</summary>
+    private Task WatchSoleInstance(List<ISupervisedMember> members, CancellationToken stop)
+    {
+        if (Route.Offsets.MessageDeliveryGuarantees != DeliveryGuarantee.NoRepeatOnOneMachine || TopicPartitions is not { } partitions)
+        {
+            return Task.CompletedTask;
+        }
+
+        var watch = new SoleInstanceWatch(Route, Cluster, () => members.Sum(m => m.AssignedPartitions), partitions, cause => _ = StopAsync(cause), _logger, _time);
+        return watch.RunAsync(stop);
     }
 
     private async Task<Exception?> WatchAsync(ISupervisedMember member, int index, CancellationTokenSource run)
