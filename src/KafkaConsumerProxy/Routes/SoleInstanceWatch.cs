@@ -57,6 +57,7 @@ internal sealed class SoleInstanceWatch
     {
         var started = _time.GetTimestamp();
         var everWhole = false;
+        var mostOwned = 0;
         long? partialSince = null;
         var reported = false;
         try
@@ -64,12 +65,16 @@ internal sealed class SoleInstanceWatch
             while (true)
             {
                 await Task.Delay(Period, _time, stop).ConfigureAwait(false);
+                // Counted before the topic's partitions are known (the lag's first reading may come seconds after the
+                // assignment): an instance that held every partition meanwhile was there first.
+                var owned = _owned();
+                mostOwned = Math.Max(mostOwned, owned);
                 if (_partitions() is not { } total || total == 0)
                 {
                     continue;
                 }
 
-                var owned = _owned();
+                everWhole |= mostOwned >= total;
                 if (owned >= total)
                 {
                     if (reported)
