@@ -25,10 +25,11 @@
     td.appendChild(b);
   }
 
-  async function api(method, path) {
+  async function api(method, path, json) {
     const headers = { "Accept": "application/json" };
     if (token) headers["Authorization"] = "Bearer " + token;
-    const response = await fetch(path, { method, headers, cache: "no-store" });
+    if (json !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(path, { method, headers, cache: "no-store", body: json === undefined ? undefined : JSON.stringify(json) });
     if (response.status === 401) {
       $("token").style.display = "block";
       throw new Error("the admin token is required or wrong");
@@ -63,6 +64,11 @@
       for (const a of ["Pause", "Resume", "Restart"]) {
         button(td, a, a + " route " + r.route + "?", () => act("POST", "/api/v1/routes/" + name + "/" + a.toLowerCase()));
       }
+      const rb = document.createElement("button");
+      rb.textContent = "Replay\u2026";
+      rb.dataset.action = "replay";
+      rb.addEventListener("click", () => openReplay(r.route));
+      td.appendChild(rb);
     }
     const last = listing.last_reload;
     $("reload").textContent = last
@@ -120,6 +126,74 @@
       cell(row, s.attempts); cell(row, s.manual ? "yes" : "no"); cell(row, s.by || ""); cell(row, s.last_failure);
     }
   }
+
+  // The "Replay…" dialog: POST /api/v1/routes/{route}/replays, then its status every second until it ends.
+  let replay = null;
+  function openReplay(route) {
+    replay = { route, id: null };
+    $("replay-route").textContent = route;
+    $("replay-message").textContent = "";
+    $("replay-progress").textContent = "";
+    $("replay-start").disabled = false;
+    $("replay-cancel").disabled = true;
+    $("replay-dialog").showModal();
+  }
+
+  function replayBody() {
+    const value = (id) => $(id).value.trim();
+    const number = (id) => value(id) === "" ? undefined : Number(value(id));
+    const body = { dry_run: $("replay-dry-run").checked };
+    const partitions = value("replay-partitions");
+    if (partitions) body.partitions = partitions.split(",").map((p) => Number(p.trim()));
+    if (value("replay-from-offset")) body.from_offset = number("replay-from-offset");
+    if (value("replay-from-time")) body.from_time = value("replay-from-time");
+    if (value("replay-to-offset")) body.to_offset = number("replay-to-offset");
+    if (value("replay-to-time")) body.to_time = value("replay-to-time");
+    if (value("replay-endpoint")) body.endpoint = value("replay-endpoint");
+    if (value("replay-rate")) body.rate = number("replay-rate");
+    return body;
+  }
+
+  function showReplay(s) {
+    const done = s.partitions.reduce((n, p) => n + (p.next - p.start), 0);
+    $("replay-progress").textContent = "replay " + s.id + " " + s.state + ": " + done + "/" + s.total + " offsets, " + s.sent + " sent, " + s.accepted + " accepted, "
+      + s.failed + " failed, " + s.skipped + " skipped" + (s.error ? "; " + s.error : "")
+      + (s.state === "cancelled" ? "; resume at " + s.partitions.filter((p) => p.next < p.end).map((p) => "partition " + p.partition + " offset " + p.next).join(", ") : "");
+    $("replay-progress").dataset.state = s.state;
+    $("replay-cancel").disabled = s.state !== "running";
+  }
+
+  async function watchReplay() {
+    while (replay && replay.id) {
+      const current = replay;
+      try {
+        const s = await api("GET", "/api/v1/routes/" + encodeURIComponent(current.route) + "/replays/" + current.id);
+        showReplay(s);
+        if (s.state !== "running") return;
+      } catch (e) { $("replay-message").textContent = e.message; return; }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+
+  $("replay-start").addEventListener("click", async () => {
+    $("replay-start").disabled = true;
+    try {
+      const s = await api("POST", "/api/v1/routes/" + encodeURIComponent(replay.route) + "/replays", replayBody());
+      replay.id = s.id;
+      $("replay-message").textContent = "";
+      showReplay(s);
+      watchReplay();
+    } catch (e) {
+      $("replay-message").textContent = e.message;
+      $("replay-start").disabled = false;
+    }
+  });
+  $("replay-cancel").addEventListener("click", async () => {
+    if (!replay || !replay.id) return;
+    try { showReplay(await api("DELETE", "/api/v1/routes/" + encodeURIComponent(replay.route) + "/replays/" + replay.id)); }
+    catch (e) { $("replay-message").textContent = e.message; }
+  });
+  $("replay-close").addEventListener("click", () => { replay = null; $("replay-dialog").close(); });
 
   let busy = false;
   async function refresh() {
