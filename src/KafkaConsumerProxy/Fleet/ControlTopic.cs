@@ -168,7 +168,10 @@ internal sealed class ControlTopic : IDisposable
                 .Build();
             using (var admin = new DependentAdminClientBuilder(consumer.Handle).Build())
             {
-                var partitions = admin.GetMetadata(_topic, RequestTimeout).Topics.Single().Partitions.Select(p => p.PartitionId).ToList();
+                var metadata = admin.GetMetadata(_topic, RequestTimeout).Topics.Single();
+                if (metadata.Error.IsError)
+                    FailedReading($"{metadata.Error.Reason} ({metadata.Error.Code})");
+                var partitions = metadata.Partitions.Select(p => p.PartitionId).ToList();
                 if (partitions.Count == 0)
                     partitions.Add(0);
                 consumer.Assign(partitions.Select(p => new TopicPartitionOffset(_topic, p, Offset.Beginning)));

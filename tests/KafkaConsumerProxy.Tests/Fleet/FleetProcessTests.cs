@@ -23,6 +23,13 @@ public sealed class FleetProcessTests : IClassFixture<TestCluster>
         var topic = _cluster.CreateTopic("fleet", 2);
         var (group, control) = (Names.Unique("g"), Names.Unique("ctl"));
         _cluster.Mock.CreateTopic(control, 1);
+        // Records that are not kcp's: each kind is logged once and ignored.
+        await _cluster.ProduceAsync(control, [
+            (0, Encoding.UTF8.GetBytes("someone/else"), Encoding.UTF8.GetBytes("{}")),
+            (0, Encoding.UTF8.GetBytes("someone/else"), Encoding.UTF8.GetBytes("{}")),
+            (0, Encoding.UTF8.GetBytes("kcp/intent/x/y/pause"), Encoding.UTF8.GetBytes("not json")),
+            (0, Encoding.UTF8.GetBytes("kcp/intent/x/y/pause"), Encoding.UTF8.GetBytes("{\"v\": 1, \"type\": \"route_intent\"}")),
+        ]);
         // Offset 1 of each partition fails until it is skipped; the route never skips on its own (can_skip: false).
         await using var receiver = await RecordingReceiver.StartAsync(FaultScript.When(r => r.Offset == 1, Fault.Status(500) with { Body = "stuck" }));
         var keys = new Dictionary<string, object> { ["retry_interval_ms"] = 100 };
@@ -69,6 +76,9 @@ public sealed class FleetProcessTests : IClassFixture<TestCluster>
             Assert.Equal([0L, 2, 3, 4], offsets);
         }
 
+        Assert.Single(a.Kcp.Output, l => l.Contains("kcp[2203]", StringComparison.Ordinal) && l.Contains("is not kcp's", StringComparison.Ordinal));
+        Assert.Single(a.Kcp.Output, l => l.Contains("kcp[2203]", StringComparison.Ordinal) && l.Contains("not kcp's JSON", StringComparison.Ordinal));
+
         // Both appear in the fleet's audit trail, from either instance.
         var audit = await b.Admin.WaitForJsonAsync("/api/v1/audit", r => r.EnumerateArray().Count(e => e.GetProperty("path").GetString()!.EndsWith("skip?offset=1", StringComparison.Ordinal)) == 2,
             "both skips in the audit trail", Patience);
@@ -107,6 +117,32 @@ public sealed class FleetProcessTests : IClassFixture<TestCluster>
         Assert.True(status == 200, body);
         await receiver.WaitForAsync(r => r.Accepted().Select(x => (x.Partition, x.Offset)).Distinct().Count() == 2 * (2 + Messages), Patience);
         Delivered.AssertExactlyOnceInOrder(receiver.Requests, new Dictionary<int, int> { [0] = 2 + Messages, [1] = 2 + Messages });
+    }
+
+    [Fact]
+    public async Task PausedFleet_NewInstanceWithEmptyStateDir_StartsPaused_ResumeDelivers_Issue17()
+    {
+        var topic = _cluster.CreateTopic("fleet", 1);
+        var (group, control) = (Names.Unique("g"), Names.Unique("ctl"));
+        _cluster.Mock.CreateTopic(control, 1);
+        await using var receiver = await RecordingReceiver.StartAsync();
+        await using (var first = await FleetNode.StartAsync(_cluster, control, "rf", topic, group, receiver.Port))
+        {
+            var (status, body) = await first.Admin.PostAsync("/api/v1/routes/rf/pause");
+            Assert.True(status == 200, body);
+        }
+
+        // The whole fleet was stopped; an instance on a new machine (nothing in its state_dir) starts paused.
+        await _cluster.ProduceAsync(topic, Enumerable.Range(0, Messages).Select(i => (0, (byte[]?)null, (byte[]?)Encoding.UTF8.GetBytes($"m{i}"))));
+        await using var next = await FleetNode.StartAsync(_cluster, control, "rf", topic, group, receiver.Port);
+        await next.Admin.WaitForJsonAsync("/api/v1/routes/rf", r => r.GetProperty("state").GetString() == "paused", "paused from the start", Patience);
+        Assert.Contains(next.Kcp.Output, l => l.Contains("kcp[2204]", StringComparison.Ordinal) && l.EndsWith(": 1", StringComparison.Ordinal));
+        Assert.Empty(receiver.Requests);
+
+        var (resumed, answer) = await next.Admin.PostAsync("/api/v1/routes/rf/resume");
+        Assert.True(resumed == 200, answer);
+        await receiver.WaitForAsync(r => r.Accepted().Count() >= Messages, Patience);
+        Delivered.AssertExactlyOnceInOrder(receiver.Requests, new Dictionary<int, int> { [0] = Messages });
     }
 
     [Fact]
