@@ -60,4 +60,21 @@ internal sealed record RetrySettings
     public IReadOnlySet<int> SkipOnStatus { get; init; } = new HashSet<int>();
 
     public static readonly RouteKey SkipOnStatusKey = new("skip_on_status", RouteKeyKind.IntegerList) { Min = 100, Max = 599 };
+
+    /// <summary>
+    /// <c>breaker_failures</c>: consecutive failed attempts across the route (every partition and member) after which
+    /// the route's circuit breaker opens and only probes are sent; 0 = no breaker. Which failures count is
+    /// <c>Delivery/CircuitBreaker.IsOutageSign</c>'s rule. Default <see cref="RouteDefaults.BreakerFailures"/> (20).
+    /// </summary>
+    public int BreakerFailures { get; init; } = RouteDefaults.BreakerFailures;
+
+    public static readonly RouteKey BreakerFailuresKey = RouteKey.Integer("breaker_failures", 0, 1_000_000, RouteDefaults.BreakerFailures);
+
+    /// <summary>
+    /// <c>breaker_probe_interval_ms</c>: while the breaker is open, one probe (an attempt of a waiting message) is sent
+    /// per interval at most. Default <see cref="RouteDefaults.BreakerProbeIntervalMs"/> (1,000).
+    /// </summary>
+    public int BreakerProbeIntervalMs { get; init; } = RouteDefaults.BreakerProbeIntervalMs;
+
+    public static readonly RouteKey BreakerProbeIntervalMsKey = RouteKey.Integer("breaker_probe_interval_ms", 10, 3_600_000, RouteDefaults.BreakerProbeIntervalMs);
 }

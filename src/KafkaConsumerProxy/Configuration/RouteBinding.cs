@@ -100,6 +100,8 @@ internal sealed class RouteBinding
                 RetryIntervalMs = Int(RetrySettings.RetryIntervalMsKey),
                 Backoff = Choice<RetryBackoff>(RetrySettings.BackoffKey),
                 RetryMaxIntervalMs = Int(RetrySettings.RetryMaxIntervalMsKey),
+                BreakerFailures = Int(RetrySettings.BreakerFailuresKey),
+                BreakerProbeIntervalMs = Int(RetrySettings.BreakerProbeIntervalMsKey),
                 SkipOnStatus = this[RetrySettings.SkipOnStatusKey].Value is IReadOnlyList<BoundEntry> statuses
                     ? new HashSet<int>(statuses.Select(s => s.Number!.Value))
                     : new HashSet<int>(),

@@ -244,4 +244,10 @@ internal static class RouteDefaults
 
     /// <summary>60,000 ms: the longest wait between attempts (<c>retry_max_interval_ms</c>).</summary>
     public const int RetryMaxIntervalMs = 60_000;
+
+    /// <summary>20: the consecutive failed attempts of a route that open its circuit breaker (<c>breaker_failures</c>).</summary>
+    public const int BreakerFailures = 20;
+
+    /// <summary>1,000 ms: one probe a second while a route's breaker is open (<c>breaker_probe_interval_ms</c>).</summary>
+    public const int BreakerProbeIntervalMs = 1000;
 }

@@ -270,6 +270,8 @@ internal sealed class RouteValidator
         var maxInterval = Int(RetrySettings.RetryMaxIntervalMsKey);
         _check.IntList(_route[RetrySettings.SkipOnStatusKey]);
         Int(DeliverySettings.MaxRequestsPerSecondKey);
+        var breakerFailures = Int(RetrySettings.BreakerFailuresKey);
+        var probeInterval = Int(RetrySettings.BreakerProbeIntervalMsKey);
         var adaptive = Bool(DeliverySettings.AdaptiveConcurrencyKey);
         var limit = String(DeliverySettings.LimitKey);
         var deadLetterTopic = String(DeadLetterSettings.TopicKey);
@@ -282,6 +284,8 @@ internal sealed class RouteValidator
             Error("retry_max_interval_ms", Text(maxInterval.Value), $"must not be less than retry_interval_ms ({Text(retryIntervalMs)})");
         else if (maxInterval is null && retryIntervalMs > RouteDefaults.RetryMaxIntervalMs)
             Error("retry_interval_ms", Text(retryIntervalMs), $"is over the default retry_max_interval_ms ({Text(RouteDefaults.RetryMaxIntervalMs)}); set retry_max_interval_ms to at least retry_interval_ms");
+        if (probeInterval is not null && breakerFailures == 0)
+            Error("breaker_probe_interval_ms", Text(probeInterval.Value), "applies only with breaker_failures > 0; breaker_failures: 0 turns the circuit breaker off");
         if (adaptive == true && asyncConcurrency == 0)
             Error("adaptive_concurrency", "true", "applies only with async_concurrency > 0, which is its upper bound");
         if (limit is not null && _limits is not null && !_limits.ContainsKey(limit))

@@ -58,6 +58,8 @@ internal sealed class MessageDeliverer
     private readonly AdaptiveConcurrencyLimit? _adaptive;
     private readonly MessageSkipper _skips;
     private int _unknownActionLogged;
+    private readonly CircuitBreaker? _breaker;
+    private long _callers;
 
     /// <param name="shared">The budget of <c>limits</c> the route names with <c>limit</c>, shared with other routes; null: none.</param>
     /// <param name="deadLetter">Where skipped messages are written first (<c>dead_letter_topic</c>); null: none.</param>
@@ -97,6 +99,7 @@ internal sealed class MessageDeliverer
             _metrics.SetConcurrencyLimit(route.Name, _adaptive.Current);
         }
 
+        _breaker = CircuitBreaker.ForRoute(route, metrics, logger, time);
         _failureLog = new RepeatedLog<(string Topic, int Partition), FailureNote>(time, RepeatedLog<(string, int), FailureNote>.DefaultInterval, (key, summary) =>
             Log.DeliveryFailuresRepeated(_logger, _route.Name, key.Topic, key.Partition, summary.Count, summary.Since.TotalSeconds, summary.Latest.Offset, summary.Latest.Attempt, summary.Latest.Reason));
     }
@@ -109,6 +112,9 @@ internal sealed class MessageDeliverer
 
     /// <summary>The clock of retries, shared with the workers for batch linger.</summary>
     public TimeProvider Time => _time;
+
+    /// <summary>The route's circuit breaker; null with <c>breaker_failures: 0</c>.</summary>
+    internal CircuitBreaker? Breaker => _breaker;
 
     /// <summary>The route's <c>Retry-After</c> gate.</summary>
     public EndpointGate Gate => _gate;
@@ -198,9 +204,12 @@ internal sealed class MessageDeliverer
         var retry = asBatch ? new List<long>() : null;
         var failures = new FailureHistory(_time, _manualSkip);
         var firstFailureAt = default(DateTimeOffset);
-        // Attempts answered with Kcp-Action: pause are not failures of the message: they never count toward retry_nums.
-        var paused = 0;
         FailingEntry? failing = null;
+
+        // The attempts that count toward retry_nums: not those the circuit breaker discounts (see CircuitBreaker.Exit),
+        // nor those answered with Kcp-Action: pause (not failures of the message).
+        var counted = 0;
+        var caller = Interlocked.Increment(ref _callers);
         try
         {
             for (var attempt = 1; ; attempt++)
@@ -211,18 +220,18 @@ internal sealed class MessageDeliverer
                 }
 
                 retry?.Clear();
-                DeliveryResult? sent;
+                (DeliveryResult Result, bool Counts)? sent;
                 _metrics.OnAttemptStarted(_route.Name);
                 try
                 {
-                    sent = await SendAsync(batch[0], asBatch ? batch : null, retry, slot, attempt, abandon).ConfigureAwait(false);
+                    sent = await SendAsync(batch[0], asBatch ? batch : null, retry, slot, attempt, caller, abandon).ConfigureAwait(false);
                 }
                 finally
                 {
                     inFlight?.Release();
                 }
 
-                if (sent is not { } result)
+                if (sent is not var (result, counts))
                 {
                     // Abandoned while waiting for the route's gate or budgets (nothing was sent), or cancelled in flight.
                     _metrics.OnAttemptNotSent(_route.Name);
@@ -289,6 +298,11 @@ internal sealed class MessageDeliverer
                     _metrics.OnFailedAttempt(_route.Name);
                 }
 
+                if (counts && result.Action != EndpointAction.Pause)
+                {
+                    counted++;
+                }
+
                 // Shown, and skipped or retried by an operator, through its first message (a batch as a whole).
                 if (failing is not null && failing.Record.Offset != head.Offset)
                 {
@@ -311,7 +325,6 @@ internal sealed class MessageDeliverer
                 var delay = RetryPolicy.Delay(_route.Retry, attempt, retryAfter, Random.Shared.NextDouble());
                 if (result.Action == EndpointAction.Pause)
                 {
-                    paused++;
                     delay = delay > EndpointPauseWait ? delay : EndpointPauseWait;
                     Log.EndpointAskedToPause(_logger, _route.Name, result.Host, result.StatusCode ?? 0, head.Topic, head.Partition, head.Offset,
                         PauseRoute is null ? "this route cannot be paused from here: the message is tried again" : result.RetryAfter is { } until ? $"until an operator resumes it or for {until.TotalSeconds:F0} s (Retry-After)" : "until an operator resumes it");
@@ -320,7 +333,7 @@ internal sealed class MessageDeliverer
 
                 // An action the endpoint chose is not a status to skip on (skip_on_status); a pause never skips.
                 var (decision, kind) = result.Action == EndpointAction.Pause ? (RetryDecision.Retry, SkipKind.Auto)
-                    : RetryPolicy.AfterFailure(_route, attempt - paused, result.IsSuccess || result.Action != EndpointAction.None ? null : result.StatusCode);
+                    : RetryPolicy.AfterFailure(_route, counted, result.IsSuccess || result.Action != EndpointAction.None ? null : result.StatusCode);
                 SkipDetails Details(SkipKind skipKind) => new(skipKind, attempt, firstFailureAt, reason, result.StatusCode, result.BodyStart, _time.GetUtcNow());
                 if (decision == RetryDecision.Skip || failures.ManualSkip.IsCancellationRequested || failing.SkipToken.IsCancellationRequested)
                 {
@@ -363,17 +376,25 @@ internal sealed class MessageDeliverer
     }
 
     /// <summary>
-    /// One attempt, once the route lets it start: after the <c>Retry-After</c> gate, a token of the route's rate, the
-    /// shared budget and room under the adaptive limit, in that order. Null when abandoned while waiting for them, or
-    /// when the route cancelled its requests in flight (<see cref="HttpDeliverer.CancelInFlight"/>).
+    /// One attempt, once the route lets it start: after its circuit breaker, the <c>Retry-After</c> gate, a token of the
+    /// route's rate, the shared budget and room under the adaptive limit, in that order. Null when abandoned while waiting
+    /// for them, or when the route cancelled its requests in flight (<see cref="HttpDeliverer.CancelInFlight"/>); else the
+    /// result and whether a failure counts toward <c>retry_nums</c> (<see cref="CircuitBreaker.Exit"/>).
     /// </summary>
+    /// <param name="caller">The message or batch, the same for all its attempts (<see cref="CircuitBreaker.Exit"/>).</param>
     /// <param name="batch">Null: <paramref name="single"/> alone, in the route's format; else a batch (a JSON array), of which <paramref name="single"/> is the first.</param>
-    private async ValueTask<DeliveryResult?> SendAsync(KafkaRecord single, List<KafkaRecord>? batch, List<long>? retry, int slot, int attempt, CancellationToken abandon)
+    private async ValueTask<(DeliveryResult, bool)?> SendAsync(KafkaRecord single, List<KafkaRecord>? batch, List<long>? retry, int slot, int attempt, long caller, CancellationToken abandon)
     {
         var sharedHeld = false;
         long ticket = 0;
+        BreakerPass? pass = null;
         try
         {
+            if (_breaker is not null)
+            {
+                pass = await _breaker.EnterAsync(abandon).ConfigureAwait(false);
+            }
+
             await _gate.WaitAsync(abandon).ConfigureAwait(false);
             if (_rate is not null)
             {
@@ -398,6 +419,11 @@ internal sealed class MessageDeliverer
                 _shared!.Release(_route.Name);
             }
 
+            if (pass is { } entered)
+            {
+                _breaker!.Exit(entered, null, caller);
+            }
+
             return null;
         }
 
@@ -407,7 +433,12 @@ internal sealed class MessageDeliverer
             result = batch is null
                 ? await _http.SendAsync(single, slot, attempt).ConfigureAwait(false)
                 : await _http.SendBatchAsync(batch, slot, attempt, retry!).ConfigureAwait(false);
-            if (!result.Value.IsSuccess && _http.InFlightCancelled)
+            var cancelled = !result.Value.IsSuccess && _http.InFlightCancelled;
+
+            // The breaker learns of the answer before the adaptive limit and the shared budget are given back.
+            var counts = pass is not { } entered || _breaker!.Exit(entered, cancelled ? null : result, caller);
+            pass = null;
+            if (cancelled)
             {
                 // The route is being retired and cancelled its requests: not the endpoint's answer, so the messages
                 // are abandoned (left uncommitted for the next owner), never retried or skipped.
@@ -421,10 +452,16 @@ internal sealed class MessageDeliverer
                 DeferRoute(RetryPolicy.Delay(_route.Retry, attempt, asked, 0), result.Value);
             }
 
-            return result;
+            return (result.Value, counts);
         }
         finally
         {
+            if (pass is { } unanswered)
+            {
+                // The send threw (a bug, not an outcome): the breaker learnt nothing.
+                _breaker!.Exit(unanswered, null, caller);
+            }
+
             // A send that threw (a bug, not an outcome) says nothing about load.
             _adaptive?.Release(ticket, result ?? new DeliveryResult(DeliveryOutcome.ConnectionError, "", TimeSpan.Zero));
             if (sharedHeld)

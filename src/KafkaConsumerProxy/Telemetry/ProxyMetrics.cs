@@ -63,6 +63,7 @@ internal sealed class ProxyMetrics : IDisposable
     private readonly Counter<long> _repeats;
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _concurrencyLimits = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Func<BreakerView>> _breakers = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RouteTags> _routes = new(StringComparer.Ordinal);
 
     private readonly TimeProvider _time;
@@ -94,6 +95,9 @@ internal sealed class ProxyMetrics : IDisposable
         _meter.CreateObservableGauge("kcp.delivery.concurrency_limit",
             () => _concurrencyLimits.Select(kv => new Measurement<int>(kv.Value, Tags(kv.Key))),
             description: "The adaptive in-flight limit of routes with adaptive_concurrency");
+        _meter.CreateObservableGauge("kcp.breaker.state",
+            () => _breakers.Select(kv => new Measurement<int>(kv.Value().Value, Tags(kv.Key))),
+            description: "The route's circuit breaker: 0 closed, 1 open (only probes are sent), 2 half-open (a probe is in flight); routes with breaker_failures: 0 have none");
         _repeats = _meter.CreateCounter<long>("kcp.messages.repeats_filtered", description: "Messages not delivered again because the local offset record shows them done");
         _duration = _meter.CreateHistogram<double>("kcp.delivery.duration", unit: "s", description: "Duration of delivery attempts (requests), any outcome",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
@@ -196,6 +200,18 @@ internal sealed class ProxyMetrics : IDisposable
     public int? ConcurrencyLimit(string route) => _concurrencyLimits.TryGetValue(route, out var limit) ? limit : null;
 
     internal void SetConcurrencyLimit(string route, int limit) => _concurrencyLimits[route] = limit;
+
+    /// <summary>The circuit breaker of <paramref name="route"/>; null when it has none (<c>breaker_failures: 0</c>).</summary>
+    public BreakerView? Breaker(string route) => _breakers.TryGetValue(route, out var view) ? view() : null;
+
+    /// <summary>Where the state of <paramref name="route"/>'s breaker is read when shown; null: the route has none.</summary>
+    internal void SetBreaker(string route, Func<BreakerView>? view)
+    {
+        if (view is null)
+            _breakers.TryRemove(route, out _);
+        else
+            _breakers[route] = view;
+    }
 
     public long Delivered => Interlocked.Read(ref _deliveredTotal);
 
