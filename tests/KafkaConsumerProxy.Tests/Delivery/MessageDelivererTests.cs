@@ -92,7 +92,10 @@ public sealed class MessageDelivererTests : IDisposable
         var blocked = Assert.Single(lines, l => l.Contains("is blocked", StringComparison.Ordinal));
         Assert.Contains("orders/3@20 is blocked: 10 failed attempts", blocked, StringComparison.Ordinal);
         Assert.Single(lines, l => l.Contains("more failed attempt(s)", StringComparison.Ordinal));
-        Assert.Equal(3, lines.Count);
+
+        // The route's circuit breaker opened once (after breaker_failures, 20): one line for the whole episode.
+        Assert.Single(lines, l => l.Contains("circuit breaker open after 20 consecutive failed attempts", StringComparison.Ordinal));
+        Assert.Equal(4, lines.Count);
     }
 
     [Fact]
