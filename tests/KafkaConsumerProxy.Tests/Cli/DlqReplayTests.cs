@@ -159,6 +159,10 @@ public sealed class DlqReplayTests : IClassFixture<TestCluster>
         ["can_skip"] = true,
         ["retry_nums"] = 0,
         ["dead_letter_topic"] = dlq,
+
+        // The live run dead-letters every message an always-failing endpoint refuses; a circuit breaker would hold them
+        // as an outage instead (its own tests are CircuitBreakerTests and CircuitBreakerEndToEndTests).
+        ["breaker_failures"] = 0,
     };
 
     /// <summary>Five messages of a fresh topic, each skipped into a fresh dead-letter topic by a live run; the route file is removed again.</summary>
