@@ -60,6 +60,9 @@ internal sealed record RouteInfo : RouteStatus
 
     /// <summary>Why the other instances cannot be shown now (the control topic cannot be used); null when they can.</summary>
     public string? FleetUnavailable { get; init; }
+
+    /// <summary>The route's circuit breaker in this process (state, since, probes); null when it has none (<c>breaker_failures: 0</c>) or is not built.</summary>
+    public BreakerView? Breaker { get; init; }
 }
 
 /// <summary>One partition owned by this process, with its failing head-of-line message, if any.</summary>
@@ -153,13 +156,13 @@ internal static class AdminApi
         });
 
         api.MapGet("/routes", () => Results.Json(new RouteInfoListing(
-            [.. registry.List().Select(s => Info(s, observations, registry.Failing, withPartitions: false, fleet))], registry.LastReload, registry.LastRejectedReload)
+            [.. registry.List().Select(s => Info(s, observations, registry.Failing, withPartitions: false, fleet, registry.Metrics.Breaker(s.Route)))], registry.LastReload, registry.LastRejectedReload)
         {
             Instance = fleet?.InstanceId,
             FleetUnavailable = fleet?.Unavailable(),
         }, ControlJson.Options));
         api.MapGet("/routes/{route}", (string route) => registry.Find(route) is { } status
-            ? Results.Json(Info(status, observations, registry.Failing, withPartitions: true, fleet), ControlJson.Options)
+            ? Results.Json(Info(status, observations, registry.Failing, withPartitions: true, fleet, registry.Metrics.Breaker(route)), ControlJson.Options)
             : NotFound($"no route named '{route}'"));
         api.MapGet("/audit", (int? limit) =>
         {
@@ -267,7 +270,7 @@ internal static class AdminApi
         });
     }
 
-    internal static RouteInfo Info(RouteStatus s, RouteObservations observations, FailingMessages retrying, bool withPartitions, FleetControl? fleet = null)
+    internal static RouteInfo Info(RouteStatus s, RouteObservations observations, FailingMessages retrying, bool withPartitions, FleetControl? fleet = null, BreakerView? breaker = null)
     {
         var partitions = observations.Partitions(s.Route);
         // The lag the broker tells for every partition of the group (kcp offsets show's); the members' own until it is read.
@@ -305,6 +308,7 @@ internal static class AdminApi
             Instance = self,
             Instances = withPartitions ? fleet?.View.Instances(s.Route, s.Group, fleet.InstanceId) : null,
             FleetUnavailable = unavailable,
+            Breaker = breaker,
         };
     }
 

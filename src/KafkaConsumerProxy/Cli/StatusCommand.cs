@@ -72,7 +72,7 @@ internal static class StatusCommand
     {
         var rows = listing.Routes.Select(r => new[]
         {
-            r.Route, RoutesCommand.Lower(r.State) + (r.WaitingForBudget is { } wait ? ", " + Waiting(wait) : ""), r.Topic, r.Group,
+            r.Route, RoutesCommand.Lower(r.State) + Breaker(r) + (r.WaitingForBudget is { } wait ? ", " + Waiting(wait) : ""), r.Topic, r.Group,
             r.DeliveredPerSecond.ToString("0.##", CultureInfo.InvariantCulture), r.TotalLag.ToString(CultureInfo.InvariantCulture),
             r.InFlight.ToString(CultureInfo.InvariantCulture), r.Blocked.ToString(CultureInfo.InvariantCulture), r.LastError ?? "",
         }).Prepend(["ROUTE", "STATE", "TOPIC", "GROUP", "DELIVERED/S", "LAG", "IN FLIGHT", "BLOCKED", "LAST ERROR"]);
@@ -98,8 +98,13 @@ internal static class StatusCommand
         var waiting = info.WaitingForBudget is { } wait ? $"; {Waiting(wait)}" : "";
         var fleet = info.FleetUnavailable is { } why ? $"\nfleet view unavailable: {why}" : "";
         var gone = (info.Instances ?? []).Where(i => i.State != "alive").Select(i => $"\ninstance {i.Instance}: {i.State} (last heartbeat {i.LastSeenSecondsAgo:0} s ago)");
-        return $"{info.Route}: {RoutesCommand.Lower(info.State)} ({info.Cause}); topic {info.Topic}, group {info.Group}{waiting}{fleet}{string.Concat(gone)}\n" + Table(rows);
+        return $"{info.Route}: {RoutesCommand.Lower(info.State)} ({info.Cause}){Breaker(info)}; topic {info.Topic}, group {info.Group}{waiting}{fleet}{string.Concat(gone)}\n" + Table(rows);
     }
+
+    // E.g. ", breaker open since 12:00:01 (7 probes)"; nothing while the breaker is closed or the route has none.
+    private static string Breaker(RouteInfo r) => r.Breaker is { State: not "closed" } b
+        ? string.Create(CultureInfo.InvariantCulture, $", breaker {b.State} since {b.Since.ToUniversalTime():HH:mm:ss} ({b.Probes} probes)")
+        : "";
 
     // E.g. "waiting for budget shared (held by route a; 1 in flight) since 12:00:01, 1 request(s)".
     private static string Waiting(Delivery.BudgetWait wait) =>

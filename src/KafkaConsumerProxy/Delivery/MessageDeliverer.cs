@@ -210,6 +210,9 @@ internal sealed class MessageDeliverer
         // nor those answered with Kcp-Action: pause (not failures of the message).
         var counted = 0;
         var caller = Interlocked.Increment(ref _callers);
+
+        // After a failure: what an operator's skip records if it comes while the open breaker holds the next attempt.
+        SkipDetails? held = null;
         try
         {
             for (var attempt = 1; ; attempt++)
@@ -222,13 +225,22 @@ internal sealed class MessageDeliverer
                 retry?.Clear();
                 (DeliveryResult Result, bool Counts)? sent;
                 _metrics.OnAttemptStarted(_route.Name);
+                using var hold = held is null || _breaker is null ? null : CancellationTokenSource.CreateLinkedTokenSource(abandon, failures.ManualSkip, failing!.SkipToken);
                 try
                 {
-                    sent = await SendAsync(batch[0], asBatch ? batch : null, retry, slot, attempt, caller, abandon).ConfigureAwait(false);
+                    sent = await SendAsync(batch[0], asBatch ? batch : null, retry, slot, attempt, caller, abandon, hold?.Token ?? abandon).ConfigureAwait(false);
                 }
                 finally
                 {
                     inFlight?.Release();
+                }
+
+                if (sent is null && hold is { IsCancellationRequested: true } && !abandon.IsCancellationRequested)
+                {
+                    // An operator skipped the message while the open breaker held it back.
+                    _metrics.OnAttemptNotSent(_route.Name);
+                    await _skips.SkipAllAsync(batch, held! with { SkippedAt = _time.GetUtcNow() }, finished, abandon, failing!.SkippedBy).ConfigureAwait(false);
+                    return;
                 }
 
                 if (sent is not var (result, counts))
@@ -342,6 +354,7 @@ internal sealed class MessageDeliverer
                     return;
                 }
 
+                held = Details(SkipKind.Manual);
                 using var wait = CancellationTokenSource.CreateLinkedTokenSource(abandon, failures.ManualSkip, failing.SkipToken, failing.RetryToken);
                 try
                 {
@@ -382,8 +395,9 @@ internal sealed class MessageDeliverer
     /// result and whether a failure counts toward <c>retry_nums</c> (<see cref="CircuitBreaker.Exit"/>).
     /// </summary>
     /// <param name="caller">The message or batch, the same for all its attempts (<see cref="CircuitBreaker.Exit"/>).</param>
+    /// <param name="hold">Ends the wait for the circuit breaker: <paramref name="abandon"/>, or an operator's skip of a retried message.</param>
     /// <param name="batch">Null: <paramref name="single"/> alone, in the route's format; else a batch (a JSON array), of which <paramref name="single"/> is the first.</param>
-    private async ValueTask<(DeliveryResult, bool)?> SendAsync(KafkaRecord single, List<KafkaRecord>? batch, List<long>? retry, int slot, int attempt, long caller, CancellationToken abandon)
+    private async ValueTask<(DeliveryResult, bool)?> SendAsync(KafkaRecord single, List<KafkaRecord>? batch, List<long>? retry, int slot, int attempt, long caller, CancellationToken abandon, CancellationToken hold)
     {
         var sharedHeld = false;
         long ticket = 0;
@@ -392,7 +406,7 @@ internal sealed class MessageDeliverer
         {
             if (_breaker is not null)
             {
-                pass = await _breaker.EnterAsync(abandon).ConfigureAwait(false);
+                pass = await _breaker.EnterAsync(hold).ConfigureAwait(false);
             }
 
             await _gate.WaitAsync(abandon).ConfigureAwait(false);
@@ -412,7 +426,7 @@ internal sealed class MessageDeliverer
                 ticket = await _adaptive.AcquireAsync(abandon).ConfigureAwait(false);
             }
         }
-        catch (OperationCanceledException) when (abandon.IsCancellationRequested)
+        catch (OperationCanceledException) when (abandon.IsCancellationRequested || hold.IsCancellationRequested)
         {
             if (sharedHeld)
             {

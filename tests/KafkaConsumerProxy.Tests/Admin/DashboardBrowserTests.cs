@@ -55,6 +55,12 @@ public sealed class DashboardBrowserTests : IClassFixture<TestCluster>
             Assert.Contains("endpoint refuses offset one", text, StringComparison.Ordinal);
             Assert.Contains("running", await page.Locator("#routes tr[data-route='shop'] .state").InnerTextAsync(), StringComparison.Ordinal);
 
+            // Failing alone 20 times in a row (200 ms apart), the message opens the route's circuit breaker: the route's
+            // state says so. The skip below then ends a wait the open breaker holds.
+            var breaker = page.Locator("#routes tr[data-route='shop'] .breaker-open");
+            await breaker.WaitForAsync(new LocatorWaitForOptions { Timeout = (float)Patience.TotalMilliseconds });
+            Assert.Matches("breaker (open|half-open) since ", await breaker.InnerTextAsync());
+
             await row.Locator("button[data-action='skip']").ClickAsync();
 
             // The endpoint receives the next message; the page shows the skip and no failing message any more.

@@ -47,12 +47,13 @@ public sealed class PrometheusScrapeTests : IClassFixture<TestCluster>
         Assert.Equal("kcp", info[0].GetProperty("metric").GetProperty("service_name").GetString());
         await prometheus.WaitForResultAsync("sum(http_client_request_duration_seconds_count{http_response_status_code=\"503\"})", r => r.Count == 1 && Value(r[0]) >= 1, "503 answers counted", Patience);
         await prometheus.WaitForResultAsync("kcp_messages_dead_lettered_total{route=\"prom\"}", r => r.Count == 1 && Value(r[0]) == 0, "dead-lettered exported at 0", Patience);
+        await prometheus.WaitForResultAsync("kcp_breaker_state{route=\"prom\"}", r => r.Count == 1 && Value(r[0]) is >= 0 and <= 2, "the breaker's state exported", Patience);
 
         // The alert rules load and evaluate on the real series without error.
         using var rules = await Eventually.ValueAsync(
             () => prometheus.GetAsync("/api/v1/rules"),
-            d => d is not null && Rules(d).Count == 6 && Rules(d).All(r => r.GetProperty("health").GetString() == "ok"),
-            "6 alert rules evaluated with health ok", Patience, d => d?.RootElement.ToString() ?? "no answer", TimeSpan.FromMilliseconds(500));
+            d => d is not null && Rules(d).Count == 7 && Rules(d).All(r => r.GetProperty("health").GetString() == "ok"),
+            "7 alert rules evaluated with health ok", Patience, d => d?.RootElement.ToString() ?? "no answer", TimeSpan.FromMilliseconds(500));
 
         // Every query of the dashboard is one Prometheus accepts.
         using var dashboard = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Deploy(), "grafana", "kcp-dashboard.json")));

@@ -51,7 +51,8 @@
       const row = body.insertRow();
       row.dataset.route = r.route;
       cell(row, r.route);
-      cell(row, r.state + (r.waiting_for_budget ? ", " + r.waiting_for_budget.description + " since " + r.waiting_for_budget.since : ""), "state state-" + r.state);
+      const breaker = r.breaker && r.breaker.state !== "closed" ? ", breaker " + r.breaker.state + " since " + r.breaker.since + " (" + r.breaker.probes + " probes)" : "";
+      cell(row, r.state + breaker + (r.waiting_for_budget ? ", " + r.waiting_for_budget.description + " since " + r.waiting_for_budget.since : ""), "state state-" + r.state + (breaker ? " breaker-open" : ""));
       cell(row, r.topic);
       cell(row, r.group);
       cell(row, r.delivered_per_second);
