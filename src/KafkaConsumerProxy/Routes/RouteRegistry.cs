@@ -385,10 +385,7 @@ internal sealed class RouteRegistry : IAsyncDisposable
                     retiring = [.. _retiring.Select(r => r.Done)];
                 }
 
-                // kcp.yaml's shutdown_timeout_ms bounds the drain: requests still in flight after it are cancelled and
-                // stay uncommitted; then every member commits what finished and leaves its group.
-                var patience = Config.ShutdownTimeout;
-                await Task.WhenAll(all.Select(s => s.RetireAsync("kcp stopping", patience)).Concat(retiring)).ConfigureAwait(false);
+                await Task.WhenAll(all.Select(s => s.RetireAsync("kcp stopping", Config.ShutdownTimeout)).Concat(retiring)).ConfigureAwait(false);
             }
             finally
             {
