@@ -189,19 +189,15 @@ internal sealed class RouteRegistry : IAsyncDisposable
         await _serial.WaitAsync().ConfigureAwait(false);
         try
         {
-            bool ours;
-            RouteSupervisor? supervisor;
+            (bool Ours, RouteSupervisor? Supervisor) found;
             lock (_gate)
-                (ours, supervisor) = (!_closed && _config.Routes.Any(r => r.Name == route && r.Group == group), _routes.GetValueOrDefault(route));
-            if (!ours)
-                return;
-
+                found = (!_closed && _config.Routes.Any(r => r.Name == route && r.Group == group), _routes.GetValueOrDefault(route));
             var (wasPaused, wasStopped) = _operator.Get(route);
-            if ((paused ?? wasPaused) == wasPaused && (stopped ?? wasStopped) == wasStopped)
+            if (!found.Ours || ((paused ?? wasPaused) == wasPaused && (stopped ?? wasStopped) == wasStopped))
                 return;
             var action = paused is { } p ? (p ? RouteAction.Pause : RouteAction.Resume) : stopped == true ? RouteAction.Stop : RouteAction.Start;
             Log.RouteOperationRequested(_logger, action.ToString().ToLowerInvariant(), route, cause);
-            if (supervisor is null)
+            if (found.Supervisor is not { } supervisor)
                 _operator.Set(route, paused ?? wasPaused, stopped ?? wasStopped);
             else
                 await ApplyAsync(supervisor, action, cause).ConfigureAwait(false);
