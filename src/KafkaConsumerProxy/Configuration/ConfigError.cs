@@ -13,15 +13,37 @@ internal sealed record ConfigError(string File, string? Key, string? Value, stri
 {
     private const int MaxShownValueLength = 120;
 
+    /// <summary>The line of the key or value at fault (from 1), when the file gives it (YAML); 0 otherwise.</summary>
+    public int Line { get; init; }
+
+    /// <summary>The column of the key or value at fault (from 1); 0 when <see cref="Line"/> is.</summary>
+    public int Column { get; init; }
+
     /// <summary>
-    /// <c>routes/orders.yaml: key 'retry_nums' = '-1': must be an integer from 0 to 2147483647</c>; the path is shown
-    /// relative to the current directory when the file is under it, otherwise absolute. Control characters anywhere in
+    /// Two errors are the same when they name the same file, key, value and problem; where it was found is a detail of
+    /// the report, as it is for a compiler's diagnostic.
+    /// </summary>
+    public bool Equals(ConfigError? other) =>
+        other is not null && File == other.File && Key == other.Key && Value == other.Value && Message == other.Message;
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(File, Key, Value, Message);
+
+    /// <summary>Where the error is: the path as <see cref="DisplayPath"/> shows it, then <c>:line:column</c> when known.</summary>
+    public string Location => Line > 0
+        ? string.Create(CultureInfo.InvariantCulture, $"{DisplayPath(File, Environment.CurrentDirectory)}:{Line}:{Column}")
+        : DisplayPath(File, Environment.CurrentDirectory);
+
+    /// <summary>
+    /// <c>routes/orders.yaml:9:13: key 'retry_nums' = '-1': must be an integer from 0 to 2147483647</c>; the path is
+    /// shown relative to the current directory when the file is under it, otherwise absolute, followed by the line and
+    /// column of the value (or of the key) when the file gives them. Control characters anywhere in
     /// the line are shown escaped (<c>\r</c>, <c>\n</c>, <c>\t</c>, otherwise <c>\u0000</c> style), so every error
     /// is one line that a terminal or a log shows as written.
     /// </summary>
     public override string ToString()
     {
-        var text = new StringBuilder(DisplayPath(File, Environment.CurrentDirectory)).Append(": ");
+        var text = new StringBuilder(Location).Append(": ");
         if (Key is not null)
         {
             text.Append("key '").Append(Key).Append('\'');

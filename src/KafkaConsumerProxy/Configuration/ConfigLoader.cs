@@ -32,6 +32,16 @@ internal static class ConfigLoader
     /// <summary>Loads and validates the configuration; <c>Config</c> is null exactly when <c>Errors</c> is not empty.</summary>
     public static (KcpConfig? Config, IReadOnlyList<ConfigError> Errors) TryLoad(string configPath)
     {
+        var roots = new Dictionary<string, MappingNode>(StringComparer.Ordinal);
+        var (config, errors) = TryLoad(configPath, roots);
+        foreach (var (file, root) in roots)
+            ConfigPositions.Locate(errors, 0, file, root);
+        return (config, errors);
+    }
+
+    // Every file read leaves its tree as written in `roots`, so that each error can be given its line and column.
+    private static (KcpConfig? Config, List<ConfigError> Errors) TryLoad(string configPath, Dictionary<string, MappingNode> roots)
+    {
         ArgumentException.ThrowIfNullOrWhiteSpace(configPath);
         var file = Path.GetFullPath(configPath);
         var errors = new List<ConfigError>();
@@ -44,6 +54,7 @@ internal static class ConfigLoader
         var root = ConfigTree.Parse(file, errors);
         if (root is null)
             return (null, errors);
+        roots[file] = root;
         root = SecretReferences.Resolve(file, root, errors);
 
         var baseDir = Path.GetDirectoryName(file)!;
@@ -59,7 +70,7 @@ internal static class ConfigLoader
         var shutdownTimeoutMs = main.Int("shutdown_timeout_ms", KcpConfig.MinShutdownTimeoutMs, KcpConfig.MaxShutdownTimeoutMs, required: false) ?? KcpConfig.DefaultShutdownTimeoutMs;
         main.ReportUnknownKeys();
 
-        var routes = routesDir is null ? [] : LoadRoutes(routesDir, clusters, limits, errors);
+        var routes = routesDir is null ? [] : LoadRoutes(routesDir, clusters, limits, errors, roots);
         if (routesDir is not null && routes.Count == 0 && errors.Count == 0)
             main.Error("routes_dir", main.WrittenOrDefault("routes_dir", "routes"), $"holds no route file (*.yaml, *.yml or *.json) in {routesDir}; kcp needs at least one route");
         if (stateDir is not null)
@@ -180,7 +191,7 @@ internal static class ConfigLoader
         RouteValidator.ValidateRecordNames(routes, errors);
     }
 
-    private static List<RouteDefinition> LoadRoutes(string routesDir, Dictionary<string, ClusterDefinition>? clusters, Dictionary<string, LimitDefinition>? limits, List<ConfigError> errors)
+    private static List<RouteDefinition> LoadRoutes(string routesDir, Dictionary<string, ClusterDefinition>? clusters, Dictionary<string, LimitDefinition>? limits, List<ConfigError> errors, Dictionary<string, MappingNode> roots)
     {
         string[] files;
         try
@@ -222,7 +233,7 @@ internal static class ConfigLoader
                 fileByName[name] = file;
             }
 
-            var route = RouteReader.Read(file, name, clusters, limits, errors);
+            var route = RouteReader.Read(file, name, clusters, limits, errors, roots);
             if (route is null || duplicateName || badName)
                 continue;
 

@@ -137,7 +137,7 @@ internal static class ConfigTree
                 var value = scalar.Value ?? "";
                 var isPlain = scalar.Style is ScalarStyle.Plain or ScalarStyle.Any;
                 var isNull = isPlain && value is "" or "~" or "null" or "Null" or "NULL";
-                return (new ScalarNode(value, !isPlain, isNull), 1);
+                return (new ScalarNode(value, !isPlain, isNull) { Line = (int)scalar.Start.Line, Column = (int)scalar.Start.Column }, 1);
             }
 
             if (parser.TryConsume<SequenceStart>(out var sequence))
@@ -152,13 +152,14 @@ internal static class ConfigTree
                     size = Add(size, itemSize);
                 }
 
-                return (new SequenceNode(items), size);
+                return (new SequenceNode(items) { Line = (int)sequence.Start.Line, Column = (int)sequence.Start.Column }, size);
             }
 
             var mapping = parser.Consume<MappingStart>();
             Count(1, mapping.Start);
             long total = 1;
             var entries = new List<KeyValuePair<string, ConfigNode>>();
+            var keyMarks = new List<(int Line, int Column)>();
             var seen = new HashSet<string>(StringComparer.Ordinal);
             while (!parser.TryConsume<MappingEnd>(out _))
             {
@@ -177,9 +178,10 @@ internal static class ConfigTree
                 if (!seen.Add(name))
                     throw new YamlTreeException(keyStart, $"Duplicate key {name}");
                 entries.Add(new(name, value));
+                keyMarks.Add(((int)keyStart.Line, (int)keyStart.Column));
             }
 
-            return (new MappingNode(entries), total);
+            return (new MappingNode(entries) { KeyMarks = keyMarks, Line = (int)mapping.Start.Line, Column = (int)mapping.Start.Column }, total);
         }
 
         // Every node read and every node an alias stands for counts, so the total is the size of the expanded document.

@@ -67,7 +67,7 @@ internal sealed class KeyChecker(MappingBinding map, List<ConfigError> errors)
         var text = (string)bound.Value!;
         var match = bound.Key.Choices.FirstOrDefault(c => c.Equals(text, StringComparison.OrdinalIgnoreCase));
         if (match is null)
-            Error(bound.Key.Name, text, $"must be {bound.Key.Expected}");
+            Error(bound.Key.Name, text, Closest(text, bound.Key.Choices) is { } suggestion ? $"must be {bound.Key.Expected}; did you mean '{suggestion}'?" : $"must be {bound.Key.Expected}");
         return match;
     }
 
@@ -151,12 +151,7 @@ internal sealed class KeyChecker(MappingBinding map, List<ConfigError> errors)
         {
             if (_known.Contains(key))
                 continue;
-            var suggestion = _known
-                .Select(k => (Key: k, Distance: Levenshtein(key.ToLowerInvariant(), k)))
-                .Where(c => c.Distance <= MaxSuggestionDistance && c.Distance < key.Length)
-                .OrderBy(c => c.Distance)
-                .Select(c => c.Key)
-                .FirstOrDefault();
+            var suggestion = Closest(key, _known);
             Error(key, null, suggestion is null ? "unknown key" : $"unknown key; did you mean '{suggestion}'?");
         }
     }
@@ -198,6 +193,15 @@ internal sealed class KeyChecker(MappingBinding map, List<ConfigError> errors)
         "enable.partition.eof" => "(always false): the consume loop has no use for end-of-partition events",
         _ => null,
     };
+
+    /// <summary>The candidate nearest to <paramref name="written"/> (at most 3 edits, fewer than its length), or null.</summary>
+    private static string? Closest(string written, IEnumerable<string> candidates) =>
+        candidates
+            .Select(c => (Candidate: c, Distance: Levenshtein(written.ToLowerInvariant(), c)))
+            .Where(c => c.Distance <= MaxSuggestionDistance && c.Distance < written.Length)
+            .OrderBy(c => c.Distance)
+            .Select(c => c.Candidate)
+            .FirstOrDefault();
 
     private static int Levenshtein(string a, string b)
     {

@@ -9,11 +9,14 @@ namespace KafkaConsumerProxy.Configuration;
 internal static class RouteReader
 {
     /// <summary>The route of <paramref name="file"/>, or null after adding its errors to <paramref name="errors"/>.</summary>
-    public static RouteDefinition? Read(string file, string name, Dictionary<string, ClusterDefinition>? clusters, Dictionary<string, LimitDefinition>? limits, List<ConfigError> errors)
+    /// <paramref name="roots"/> receives the file's tree as written, from which <see cref="ConfigPositions"/> reads where
+    /// each error is.
+    public static RouteDefinition? Read(string file, string name, Dictionary<string, ClusterDefinition>? clusters, Dictionary<string, LimitDefinition>? limits, List<ConfigError> errors, Dictionary<string, MappingNode> roots)
     {
         var root = ConfigTree.Parse(file, errors);
         if (root is null)
             return null;
+        roots[file] = root;
         root = SecretReferences.Resolve(file, root, errors);
 
         var binding = RouteBinding.Bind(file, root);

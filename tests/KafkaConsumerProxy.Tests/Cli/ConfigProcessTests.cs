@@ -44,7 +44,7 @@ public sealed class ConfigProcessTests
         await using var kcp = KcpProcess.Validate(config.ConfigFile);
 
         Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
-        Assert.Equal(["1 configuration error(s):", $"{route}: {expected}"], kcp.StdErr);
+        Assert.Equal(["1 configuration error(s):", $"{route}: {expected}"], ConfigLines.Unlocated(kcp.StdErr));
         Assert.Empty(kcp.StdOut);
     }
 
@@ -59,7 +59,7 @@ public sealed class ConfigProcessTests
 
         Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
         Assert.Equal(2, kcp.StdErr.Count);
-        Assert.StartsWith($"{route}: key 'group' = '{group[..120]}…': too long: the partitions' local record file names", kcp.StdErr[1], StringComparison.Ordinal);
+        Assert.StartsWith($"{route}: key 'group' = '{group[..120]}…': too long: the partitions' local record file names", ConfigLines.Unlocated(kcp.StdErr)[1], StringComparison.Ordinal);
         Assert.EndsWith("would be up to 273 bytes, over the file name limit of 255; shorten the group, cluster or topic name", kcp.StdErr[1], StringComparison.Ordinal);
     }
 
@@ -73,7 +73,7 @@ public sealed class ConfigProcessTests
         await using var kcp = KcpProcess.Validate(config.ConfigFile);
 
         Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
-        Assert.Equal(["1 configuration error(s):", $"{config.ConfigFile}: key 'state_dir' = 'kcp.yaml/sub': cannot be created: {config.ConfigFile} is a file, not a directory"], kcp.StdErr);
+        Assert.Equal(["1 configuration error(s):", $"{config.ConfigFile}: key 'state_dir' = 'kcp.yaml/sub': cannot be created: {config.ConfigFile} is a file, not a directory"], ConfigLines.Unlocated(kcp.StdErr));
     }
 
     [Theory]
@@ -90,7 +90,7 @@ public sealed class ConfigProcessTests
         await using var kcp = KcpProcess.Start(command, "--config", config.ConfigFile);
 
         Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
-        Assert.Equal(["1 configuration error(s):", $"{config.ConfigFile}: key 'state_dir' = '{stateDir}': is too long for the control socket: {stateDir}/kcp-{{pid}}.sock may be up to 117 bytes, and a Unix socket path may have at most 107 (108 bytes including the terminating NUL, Linux's sun_path); use a state_dir of at most 90 bytes"], kcp.StdErr);
+        Assert.Equal(["1 configuration error(s):", $"{config.ConfigFile}: key 'state_dir' = '{stateDir}': is too long for the control socket: {stateDir}/kcp-{{pid}}.sock may be up to 117 bytes, and a Unix socket path may have at most 107 (108 bytes including the terminating NUL, Linux's sun_path); use a state_dir of at most 90 bytes"], ConfigLines.Unlocated(kcp.StdErr));
         Assert.False(Directory.Exists(stateDir), "nothing may be created before the configuration is valid");
     }
 
@@ -111,7 +111,7 @@ public sealed class ConfigProcessTests
                 $"{a}: key 'group' = 'nul\\u0000a': must be a consumer group id without control characters (U+0000 to U+001F, U+007F to U+009F)",
                 $"{b}: key 'group' = 'nul\\u0000b': must be a consumer group id without control characters (U+0000 to U+001F, U+007F to U+009F)",
             ],
-            kcp.StdErr);
+            ConfigLines.Unlocated(kcp.StdErr));
     }
 
     [Fact]
@@ -144,7 +144,7 @@ public sealed class ConfigProcessTests
         Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
         var line = text.Count(b => b == '\n') + 1;
         Assert.Equal(["1 configuration error(s):", string.Create(CultureInfo.InvariantCulture,
-            $"{route}: is not valid UTF-8: byte 0xE9 at byte offset {text.Length + 21} (line {line}, column 22); a config file must be UTF-8")], kcp.StdErr);
+            $"{route}: is not valid UTF-8: byte 0xE9 at byte offset {text.Length + 21} (line {line}, column 22); a config file must be UTF-8")], ConfigLines.Unlocated(kcp.StdErr));
     }
 
     [Fact]
@@ -183,7 +183,7 @@ public sealed class ConfigProcessTests
         await using var kcp = KcpProcess.Validate(config.ConfigFile);
 
         Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
-        Assert.Equal(["1 configuration error(s):", $"{fifo}: is a FIFO (named pipe), not a regular file; a config file must be a regular file"], kcp.StdErr);
+        Assert.Equal(["1 configuration error(s):", $"{fifo}: is a FIFO (named pipe), not a regular file; a config file must be a regular file"], ConfigLines.Unlocated(kcp.StdErr));
     }
 
     [Fact]
@@ -194,7 +194,7 @@ public sealed class ConfigProcessTests
         await using var kcp = KcpProcess.Run(config.ConfigFile);
 
         Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
-        Assert.Equal(["1 configuration error(s):", $"{config.ConfigFile}: key 'routes_dir' = 'routes': holds no route file (*.yaml, *.yml or *.json) in {config.RoutesDir}; kcp needs at least one route"], kcp.StdErr);
+        Assert.Equal(["1 configuration error(s):", $"{config.ConfigFile}: key 'routes_dir' = 'routes': holds no route file (*.yaml, *.yml or *.json) in {config.RoutesDir}; kcp needs at least one route"], ConfigLines.Unlocated(kcp.StdErr));
         Assert.Empty(kcp.StdOut);
     }
 
@@ -207,7 +207,7 @@ public sealed class ConfigProcessTests
         await using var kcp = KcpProcess.Run(config.ConfigFile);
 
         Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
-        Assert.Equal(["1 configuration error(s):", $"{route}: key 'host' = '127.0.0.1:9999': '127.0.0.1:9999' includes a port; write the host alone here and the port in the key 'port' (host: 127.0.0.1, port: 9999)"], kcp.StdErr);
+        Assert.Equal(["1 configuration error(s):", $"{route}: key 'host' = '127.0.0.1:9999': '127.0.0.1:9999' includes a port; write the host alone here and the port in the key 'port' (host: 127.0.0.1, port: 9999)"], ConfigLines.Unlocated(kcp.StdErr));
         Assert.Empty(kcp.StdOut);
         Assert.False(Directory.Exists(config.StateDir), "nothing may be created before the configuration is valid");
     }
@@ -223,7 +223,7 @@ public sealed class ConfigProcessTests
         await using var kcp = KcpProcess.Start("offsets", "set", "--config", config.ConfigFile, "--route", "r", "--to-time", value);
 
         Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
-        Assert.Equal([$"kcp offsets set: --to-time '{value}' is not a date and time with offset; give an ISO 8601 time such as 2026-11-24T10:00:00Z or 2026-11-24T11:00:00+01:00 (see 'kcp offsets set --help')"], kcp.StdErr);
+        Assert.Equal([$"kcp offsets set: --to-time '{value}' is not a date and time with offset; give an ISO 8601 time such as 2026-11-24T10:00:00Z or 2026-11-24T11:00:00+01:00 (see 'kcp offsets set --help')"], ConfigLines.Unlocated(kcp.StdErr));
         Assert.Empty(kcp.StdOut);
     }
 
@@ -255,7 +255,7 @@ public sealed class ConfigProcessTests
         await using var kcp = KcpProcess.Start("offsets", "show", "--config", config.ConfigFile, "--route", "nope");
 
         Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
-        Assert.Equal([$"kcp offsets: --route 'nope': no route named 'nope' in {config.RoutesDir}; routes: audit, orders"], kcp.StdErr);
+        Assert.Equal([$"kcp offsets: --route 'nope': no route named 'nope' in {config.RoutesDir}; routes: audit, orders"], ConfigLines.Unlocated(kcp.StdErr));
     }
 
     [Fact]
@@ -264,7 +264,7 @@ public sealed class ConfigProcessTests
         await using var kcp = KcpProcess.Start("validate");
 
         Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
-        Assert.Equal(["kcp validate: Option '--config' is required (see 'kcp validate --help')"], kcp.StdErr);
+        Assert.Equal(["kcp validate: Option '--config' is required (see 'kcp validate --help')"], ConfigLines.Unlocated(kcp.StdErr));
     }
 
     private static string RegexEscape(string text) => System.Text.RegularExpressions.Regex.Escape(text);

@@ -248,11 +248,12 @@ public sealed class ProcessTests : IClassFixture<TestCluster>
         Assert.Equal(
         [
             "4 configuration error(s):",
-            $"{routes["missing"]}: key 'url': required key is missing; must be a non-empty string",
+            $"{routes["missing"]}: key 'topic': required key is missing; must be a non-empty string",
             $"{routes["range"]}: key 'port' = '70000': must be an integer from 1 to 65535",
             $"{routes["typo"]}: key 'retry_num': unknown key; did you mean 'retry_nums'?",
             $"{routes["where"]}: key 'cluster' = 'asia': unknown cluster; defined clusters: default",
-        ], kcp.StdErr);
+        ], ConfigLines.Unlocated(kcp.StdErr));
+        Assert.Matches(@"range\.yaml:[0-9]+:7: key 'port'", kcp.StdErr[2]);
         Assert.Empty(kcp.StdOut);
     }
 
@@ -339,7 +340,7 @@ public sealed class ProcessTests : IClassFixture<TestCluster>
             ["where"] = config.AddRoute("where", "t4", "g", 8080, new Dictionary<string, object> { ["cluster"] = "asia" }),
         };
         var missing = routes["missing"];
-        File.WriteAllLines(missing, File.ReadAllLines(missing).Where(l => !l.StartsWith("url:", StringComparison.Ordinal)));
+        File.WriteAllLines(missing, File.ReadAllLines(missing).Where(l => !l.StartsWith("topic:", StringComparison.Ordinal)));
         return config;
     }
 }

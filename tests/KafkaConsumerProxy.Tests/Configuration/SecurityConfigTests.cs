@@ -96,7 +96,7 @@ public sealed class SecurityConfigTests : IDisposable
             Assert.Single(Errors($"scheme: https\ntls_client_cert_file: {_certs.PathOf("a.pem")}\n")));
         Assert.Equal(new ConfigError(RouteFile, "tls_insecure_skip_verify", "true", "turns certificate checks off, so tls_ca_file would have no effect; remove one of them"),
             Assert.Single(Errors($"scheme: https\ntls_insecure_skip_verify: true\ntls_ca_file: {_certs.Write(ca, "ca.pem")}\n")));
-        Assert.Equal(new ConfigError(RouteFile, "scheme", "ftp", "must be one of: http, https"), Assert.Single(Errors("scheme: ftp\n")));
+        Assert.Equal(new ConfigError(RouteFile, "scheme", "ftp", "must be one of: http, https; did you mean 'http'?"), Assert.Single(Errors("scheme: ftp\n")));
     }
 
     [Fact]

@@ -41,7 +41,7 @@ public sealed class CloudEventsConfigTests : IDisposable
     }
 
     [Theory]
-    [InlineData("format: cloudevent", "key 'format' = 'cloudevent': must be one of: form, json, raw, cloudevents")]
+    [InlineData("format: cloudevent", "key 'format' = 'cloudevent': must be one of: form, json, raw, cloudevents; did you mean 'cloudevents'?")]
     [InlineData("cloudevents_type: a.b", "key 'cloudevents_type' = 'a.b': applies only with format: cloudevents")]
     [InlineData("format: json\ncloudevents_type: a.b", "key 'cloudevents_type' = 'a.b': applies only with format: cloudevents")]
     [InlineData("format: cloudevents\ncloudevents_type: \"\"", "key 'cloudevents_type' = '': must be a non-empty string")]

@@ -52,9 +52,9 @@ internal sealed class ConfigDirectory : IDisposable
         return errors;
     }
 
-    /// <summary>An error as printed, without its file: <c>key 'k' = 'v': message</c>.</summary>
+    /// <summary>An error as printed, without its file, line and column: <c>key 'k' = 'v': message</c>.</summary>
     public static string Describe(ConfigError error) =>
-        error.ToString()[(ConfigError.DisplayPath(error.File, Environment.CurrentDirectory).Length + ": ".Length)..];
+        error.ToString()[(error.Location.Length + ": ".Length)..];
 
     public void WriteMain(string content) => Write("kcp.yaml", content);
 
