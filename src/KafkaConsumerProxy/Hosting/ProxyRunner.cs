@@ -89,6 +89,8 @@ internal sealed class ProxyRunner
                     // The stop signal: every route finishes, commits and leaves its group.
                 }
 
+                // Replays first: they run beside the routes and end at their next message.
+                await registry.Replays.DisposeAsync().ConfigureAwait(false);
                 await registry.StopAllAsync().ConfigureAwait(false);
             }
         }

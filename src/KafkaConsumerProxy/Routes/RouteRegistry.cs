@@ -53,7 +53,6 @@ internal sealed class RouteRegistry : IAsyncDisposable
         _create = create;
         _logger = logger;
         _operator = new OperatorState(config.StateDir, logger);
-        Replays = new ReplayRuns(() => Config, runtime.Loggers, runtime.Time);
         // kcp.route.state, for every exporter of the meter (the admin endpoint's /metrics, OTLP).
         runtime.Metrics.RouteStateSource = () => [.. List().Select(s => (s.Route, s.State.ToString().ToLowerInvariant()))];
         // kcp.messages.blocked.
@@ -69,8 +68,7 @@ internal sealed class RouteRegistry : IAsyncDisposable
     /// <summary>The operator's seeks of the members of every route.</summary>
     public SeekRegistry Seeks => _runtime.Seeks;
 
-    /// <summary>The range replays running beside the routes (cancelled when kcp stops).</summary>
-    public ReplayRuns Replays { get; }
+    public ReplayRuns Replays => field ?? Interlocked.CompareExchange(ref field, new ReplayRuns(() => Config, Loggers, Time), null) ?? field;
 
     /// <summary>The process's loggers.</summary>
     public ILoggerFactory Loggers => _runtime.Loggers;
@@ -364,7 +362,6 @@ internal sealed class RouteRegistry : IAsyncDisposable
     /// </summary>
     public async Task StopAllAsync()
     {
-        await Replays.DisposeAsync().ConfigureAwait(false);
         // After the reload and the operation in progress; none runs after this.
         await _reloads.WaitAsync().ConfigureAwait(false);
         try
