@@ -52,6 +52,7 @@ internal sealed class PartitionSession
     private readonly long _committedAtAssignment;
     private readonly long _highAtAssignment;
     private (long Offset, DateTimeOffset Since)? _oldest;
+    private readonly RecordTimes _times = new();
 
     /// <param name="offsets">The partition's offsets, with its local record and repeat filter.</param>
     /// <param name="committed">The group's committed offset at assignment; -1: none.</param>
@@ -264,6 +265,7 @@ internal sealed class PartitionSession
 
         var message = result.Message;
         _parts.Metrics.OnConsumed(_parts.Route.Name, result.Topic, Number);
+        _times.Dispatched(offset, message.Timestamp.UnixTimestampMs);
         Worker.Enqueue(new KafkaRecord(result.Topic, Number, offset, message.Timestamp.UnixTimestampMs, message.Key, message.Value, KafkaHeader.From(message.Headers))
         {
             PassedBySeek = passed,
@@ -495,7 +497,10 @@ internal sealed class PartitionSession
         }
 
         return new PartitionView(_parts.Route.Name, Partition.Topic, Number, _parts.Member, position, committed, high,
-            Offsets.Pending, oldest, since, Worker.Uncommitted, Worker.WaitingForCommit, PartitionOffsets.Lag(low, high, committed));
+            Offsets.Pending, oldest, since, Worker.Uncommitted, Worker.WaitingForCommit, PartitionOffsets.Lag(low, high, committed))
+        {
+            LagFromMs = _times.LagFromMs(oldest, position, high),
+        };
     }
 
     /// <summary>

@@ -287,7 +287,7 @@ internal sealed class MessageDeliverer
                             continue;
                         }
 
-                        _metrics.OnDelivered(_route.Name);
+                        _metrics.OnDelivered(_route.Name, record.TimestampMs);
                         await finished(record, MessageDisposition.Delivered).ConfigureAwait(false);
                     }
 

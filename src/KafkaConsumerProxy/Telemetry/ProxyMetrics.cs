@@ -55,6 +55,7 @@ internal sealed class ProxyMetrics : IDisposable
     private readonly Counter<long> _consumed;
     private readonly Histogram<double> _duration;
     private readonly Histogram<double> _process;
+    private readonly Histogram<double> _endToEnd;
     private readonly UpDownCounter<long> _inFlight;
     private long _deliveredTotal;
     private long _failedTotal;
@@ -87,6 +88,9 @@ internal sealed class ProxyMetrics : IDisposable
             description: "One message from fetch to finished (delivered or skipped, retries and waits included); error.type 'skipped' for a skipped message",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800] });
         _delivered = _meter.CreateCounter<long>("kcp.messages.delivered", description: "Messages the endpoint accepted");
+        _endToEnd = _meter.CreateHistogram<double>("kcp.end_to_end.latency", unit: "s",
+            description: "From the record's timestamp (producer create time, or log append time) to the endpoint's accepting answer, per delivered message with a timestamp",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600] });
         _failedAttempts = _meter.CreateCounter<long>("kcp.delivery.failures", description: "Failed delivery attempts (one per message of a failed batch)");
         _attempts = _meter.CreateCounter<long>("kcp.delivery.attempts", description: "Delivery attempts (requests) by outcome: success, bad_status, rejected_body, connect_timeout, timeout, connection_error, retry_listed, and endpoint_retry, endpoint_skip, endpoint_dead_letter, endpoint_pause (the answer's Kcp-Action)");
         _retries = _meter.CreateCounter<long>("kcp.delivery.retries", description: "Delivery attempts after the first of a message or batch");
@@ -112,6 +116,12 @@ internal sealed class ProxyMetrics : IDisposable
             description: "The partition's high watermark from the latest fetch (-1: unknown)");
         _meter.CreateObservableGauge("kcp.partition.oldest_unfinished_age", () => OldestAges(), unit: "s",
             description: "Age of the oldest message fetched and not yet delivered or skipped, per partition (0: none)");
+        // Named with its unit, without the unit attribute: kcp.consumer.lag (messages) is taken, and the exporter would
+        // otherwise add "_seconds" again.
+        _meter.CreateObservableGauge("kcp.consumer.lag_seconds", () => LagSeconds(),
+            description: "The partition's time lag: now minus the timestamp of its oldest unfinished message, or of the next one not fetched yet (read as the last fetched while behind); 0 when caught up");
+        _meter.CreateObservableGauge("kcp.partition.head_of_line_blocked", () => HeadOfLineBlocked(), unit: "s",
+            description: "How long the partition's oldest message being retried has been failing (the messages behind it wait in order); 0 when none is");
         _meter.CreateObservableGauge("kcp.partition.uncommitted", () => Observations.Partitions().Select(p => new Measurement<long>(p.Uncommitted, PartitionTags(p))),
             description: "Offsets fetched past the partition's last successful commit (what a takeover would deliver again)");
         _meter.CreateObservableGauge("kcp.partition.waiting_for_commit", () => Observations.Partitions().Select(p => new Measurement<int>(p.WaitingForCommit ? 1 : 0, PartitionTags(p))),
@@ -187,6 +197,9 @@ internal sealed class ProxyMetrics : IDisposable
     /// <summary>Every route's name and state (set by whoever runs the routes); read when the metrics are scraped.</summary>
     internal Func<IReadOnlyList<(string Route, string State)>>? RouteStateSource { get; set; }
 
+    /// <summary>Each message being retried now: its route, topic, partition and since when (set by whoever runs the routes); read when the metrics are scraped.</summary>
+    internal Func<IEnumerable<(string Route, string Topic, int Partition, DateTimeOffset Since)>>? BlockedSource { get; set; }
+
     /// <summary>The route of each message being retried now (set by whoever runs the routes); read when the metrics are scraped.</summary>
     internal Func<IEnumerable<string>>? FailingSource { get; set; }
 
@@ -239,11 +252,17 @@ internal sealed class ProxyMetrics : IDisposable
         _process.Record(elapsed.TotalSeconds, tags);
     }
 
-    internal void OnDelivered(string route)
+    /// <param name="timestampMs">The record's timestamp (Unix ms), for <c>kcp.end_to_end.latency</c>; 0 or less: none.</param>
+    internal void OnDelivered(string route, long timestampMs = -1)
     {
         Interlocked.Increment(ref _deliveredTotal);
         Observations.CountDelivered(route);
-        _delivered.Add(1, Tags(route));
+        var tags = Tags(route);
+        _delivered.Add(1, tags);
+        if (timestampMs > 0)
+        {
+            _endToEnd.Record(Math.Max(0, _time.GetUtcNow().ToUnixTimeMilliseconds() - timestampMs) / 1000.0, tags);
+        }
     }
 
     internal void OnFailedAttempt(string route)
@@ -320,6 +339,27 @@ internal sealed class ProxyMetrics : IDisposable
         var now = _time.GetUtcNow();
         return Observations.Partitions().Select(p => new Measurement<double>(
             p.OldestUnfinishedSince is { } since ? Math.Max(0, (now - since).TotalSeconds) : 0, PartitionTags(p)));
+    }
+
+    private IEnumerable<Measurement<double>> LagSeconds()
+    {
+        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        return Observations.Partitions().Select(p => new Measurement<double>(p.LagFromMs > 0 ? Math.Max(0, nowMs - p.LagFromMs) / 1000.0 : 0, PartitionTags(p)));
+    }
+
+    // Per owned partition: the longest failing of its messages being retried (a batch is one entry).
+    private IEnumerable<Measurement<double>> HeadOfLineBlocked()
+    {
+        var now = _time.GetUtcNow();
+        var oldest = new Dictionary<(string, string, int), DateTimeOffset>();
+        foreach (var (route, topic, partition, since) in BlockedSource?.Invoke() ?? [])
+        {
+            if (!oldest.TryGetValue((route, topic, partition), out var seen) || since < seen)
+                oldest[(route, topic, partition)] = since;
+        }
+
+        return Observations.Partitions().Select(p => new Measurement<double>(
+            oldest.TryGetValue((p.Route, p.Topic, p.Partition), out var since) ? Math.Max(0, (now - since).TotalSeconds) : 0, PartitionTags(p)));
     }
 
     private IEnumerable<Measurement<long>> Blocked()

@@ -25,7 +25,14 @@ internal sealed record PartitionView(
     DateTimeOffset? OldestUnfinishedSince,
     long Uncommitted = 0,
     bool WaitingForCommit = false,
-    long Lag = 0);
+    long Lag = 0)
+{
+    /// <summary>
+    /// The record timestamp (Unix ms) the partition's time lag runs from: the oldest unfinished message's, or while the
+    /// partition is behind with nothing unfinished the last fetched one's; -1 when caught up (lag 0) or unknown.
+    /// </summary>
+    public long LagFromMs { get; init; } = -1;
+}
 
 /// <summary>
 /// What the admin endpoint and the metrics show of the running routes beyond their supervisor state: every owned
