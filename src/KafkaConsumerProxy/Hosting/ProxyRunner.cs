@@ -53,7 +53,10 @@ internal sealed class ProxyRunner
         using var otlp = Starting(logger, $"OTLP export to {SecretRedactor.Hide(_config.Telemetry.OtlpEndpoint?.AbsoluteUri)}", () => OtlpExport.Start(_config.Telemetry, logger, _time, _loggers));
         using var skipLog = Starting(logger, $"state_dir {_config.StateDir}", () => new SkipLog(_config.StateDir, logger, _time));
         var store = Starting(logger, $"state_dir {_config.StateDir}", () => new LocalOffsetStore(_config.StateDir, logger, _time));
-        var runtime = new RouteRuntime(_loggers, _metrics, _manualSkip, skipLog, store, _time, new FailingMessages(), new SeekRegistry(_time));
+        var failing = new FailingMessages();
+        // kcp.partition.head_of_line_blocked.
+        _metrics.BlockedSource = () => failing.All().Select(f => (f.Route, f.Topic, f.Partition, f.FailingSince));
+        var runtime = new RouteRuntime(_loggers, _metrics, _manualSkip, skipLog, store, _time, failing, new SeekRegistry(_time));
         // Declared before the registry, so disposed after it: the shared budgets outlive every route.
         using var routes = new RouteFactory(runtime, logger);
         var registry = new RouteRegistry(_config, runtime, routes.Create, logger);

@@ -57,8 +57,6 @@ internal sealed class RouteRegistry : IAsyncDisposable
         runtime.Metrics.RouteStateSource = () => [.. List().Select(s => (s.Route, s.State.ToString().ToLowerInvariant()))];
         // kcp.messages.blocked.
         runtime.Metrics.FailingSource = () => runtime.Failing.All().Select(f => f.Route);
-        // kcp.partition.head_of_line_blocked.
-        runtime.Metrics.BlockedSource = () => runtime.Failing.All().Select(f => (f.Route, f.Topic, f.Partition, f.FailingSince));
     }
 
     /// <summary>The process's metrics and what they observe of the routes (partitions, failing messages).</summary>
