@@ -108,7 +108,7 @@ internal sealed class AdminServer : IAsyncDisposable
     }
 
     /// <summary>Starts listening; null when <c>admin.listen: off</c>.</summary>
-    /// <exception cref="IOException">The address cannot be bound (in use, not this machine's).</exception>
+    /// <exception cref="IOException">The address cannot be bound (in use, naming who holds it when it can be found; not this machine's).</exception>
     public static async Task<AdminServer?> StartAsync(KcpConfig config, RouteRegistry registry, ILogger logger, FleetControl? fleet = null)
     {
         var settings = config.Admin;
@@ -187,15 +187,15 @@ internal sealed class AdminServer : IAsyncDisposable
         {
             await app.StartAsync().ConfigureAwait(false);
         }
-        catch (IOException ex)
+        catch (IOException ex) when (ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
         {
-            // Address in use (typically another kcp of the same configuration): deliveries matter more than this
-            // endpoint, so kcp runs on without it, saying so at error.
+            // An operator who set admin.listen expects the metrics, API and dashboard there: kcp does not run without
+            // them; admin.listen: off is the way to run without.
             await app.DisposeAsync().ConfigureAwait(false);
             connections.Dispose();
             refusals.Dispose();
-            Log.AdminBindFailed(logger, listen.ToString(), ex.Message);
-            return null;
+            var owner = ListenerOwner.Describe(listen) is { } who ? " " + who : "";
+            throw new IOException($"admin.listen {listen}: the address is already in use{owner}; stop that process, give this kcp another admin.listen (port 0: any free port), or set admin.listen: off to run without metrics, API and dashboard", ex);
         }
         catch
         {

@@ -11,12 +11,15 @@ using Microsoft.Extensions.Logging.Console;
 namespace KafkaConsumerProxy.Cli;
 
 /// <summary>
-/// The <c>kcp</c> command line: run, validate, demo, offsets, routes, reload. Exit codes: 0 success (for <c>run</c>:
-/// a clean stop on a signal; a failing route never ends the process); 1 an environment failure (something the
-/// configuration cannot fix: a directory that cannot be created at run time, an
-/// unreachable cluster in <c>kcp offsets</c>, no running kcp for <c>kcp routes</c>, an unexpected error); 2 invalid
-/// configuration or invalid command-line arguments. Every
-/// failure is reported in one line (a configuration's errors one per line), never as a stack trace.
+/// The <c>kcp</c> command line: run, validate, demo, offsets, routes, status, skip, reload, dlq. Exit codes (the table
+/// of docs/CLI.md): 0 success (for <c>run</c>: a clean stop on a signal; a failing route never ends the process);
+/// 1 an environment failure (something the configuration cannot fix: a directory that cannot be created at run time, an
+/// admin address taken, an unreachable cluster in <c>kcp offsets</c>, no running kcp or one that refused access, an
+/// unexpected error); 2 invalid command-line arguments or an invalid configuration, and nothing else; 3 <c>kcp dlq
+/// replay</c>: some message failed again; 4 the running kcp (or the configuration, for the offline commands) has no
+/// such route, nothing matches the selection, or the message is not being retried now; 130 <c>demo</c> or
+/// <c>dlq replay</c> stopped by SIGINT/SIGTERM before it was done. Every failure is reported in
+/// one line (a configuration's errors one per line), never as a stack trace.
 /// </summary>
 internal static class CliApp
 {
@@ -25,6 +28,15 @@ internal static class CliApp
 
     /// <summary>Exit code of a failure of the environment, or of anything unexpected.</summary>
     public const int EnvironmentError = ProxyService.StartFailedExitCode;
+
+    /// <summary>Exit code of a request refused for what it names: no such route, no match, a message not failing now.</summary>
+    public const int Refused = 4;
+
+    /// <summary>Exit code of a command stopped by SIGINT or SIGTERM before it was done (<c>demo</c>, <c>dlq replay</c>): 128 + SIGINT.</summary>
+    public const int Interrupted = 130;
+
+    /// <summary>The environment variable naming the configuration file when <c>--config</c> is not given.</summary>
+    public const string ConfigVariable = "KCP_CONFIG";
 
     // --log-format and --log-level as given on the command line; null: not given (kcp.yaml's logging, else the default).
     private static string? s_logFormat;
@@ -92,9 +104,15 @@ internal static class CliApp
 
         (s_logFormat, s_logLevel) = (parse.GetValue(logFormat)?.ToLowerInvariant(), parse.GetValue(logLevel)?.ToLowerInvariant());
 
-        // The host handles SIGINT/SIGTERM itself; the parser must not cancel on them first. Exceptions reach the
-        // handler below instead of System.CommandLine's, which prints the stack trace.
-        var invocation = new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false };
+        // `run` (the host) and `demo` handle SIGINT/SIGTERM themselves; the parser must not cancel on them first. Every
+        // other command is cancelled by them (its token) and given some seconds to end cleanly (a replay commits what it
+        // delivered). Exceptions reach the handler below instead of System.CommandLine's, which prints the stack trace.
+        var ownSignals = parse.CommandResult.Command.Name is "run" or "demo";
+        var invocation = new InvocationConfiguration
+        {
+            ProcessTerminationTimeout = ownSignals ? null : TimeSpan.FromSeconds(30),
+            EnableDefaultExceptionHandler = false,
+        };
         try
         {
             return await parse.InvokeAsync(invocation).ConfigureAwait(false);
@@ -159,19 +177,62 @@ internal static class CliApp
         return null;
     }
 
+    /// <summary>
+    /// <c>--config</c>: the kcp.yaml file; when not given, <c>$KCP_CONFIG</c>, else <c>kcp.yaml</c> in the current
+    /// directory. Read it with <see cref="ConfigFile"/>, which explains a default that names no file.
+    /// </summary>
     internal static Option<FileInfo> ConfigOption() => new("--config", "-c")
     {
-        Description = "The kcp.yaml file",
-        Required = true,
+        Description = $"The kcp.yaml file (default: ${ConfigVariable}, else ./kcp.yaml)",
+        HelpName = "FILE",
+        DefaultValueFactory = _ => new FileInfo(Environment.GetEnvironmentVariable(ConfigVariable) is { Length: > 0 } named ? named : "kcp.yaml"),
     };
+
+    /// <summary>
+    /// The configuration file of <paramref name="option"/>; null (after one line on stderr) when it was not given and the
+    /// default names no file, so the operator learns where kcp looked and why.
+    /// </summary>
+    internal static FileInfo? ConfigFile(ParseResult parse, Option<FileInfo> option)
+    {
+        var file = parse.GetRequiredValue(option);
+        if (file.Exists || parse.GetResult(option) is { Implicit: false })
+        {
+            return file;
+        }
+
+        Console.Error.WriteLine(Environment.GetEnvironmentVariable(ConfigVariable) is { Length: > 0 } named
+            ? $"kcp: {file.FullName}: config file not found (named by ${ConfigVariable}='{named}'; give --config FILE to use another)"
+            : $"kcp: {file.FullName}: config file not found (no --config given and ${ConfigVariable} not set, so kcp looked for kcp.yaml in the current directory; give --config FILE, set ${ConfigVariable}, or write one with kcp init)");
+        return null;
+    }
+
+    /// <summary><c>--json</c>: the command's answer as JSON on stdout (the API's JSON for the commands that ask a running kcp).</summary>
+    internal static Option<bool> JsonOption() => new("--json") { Description = "Print the answer as JSON (as the /api/v1 API gives it)" };
+
+    /// <summary>
+    /// The route named as the first argument, as every command takes it, and <c>--route</c>/<c>-r</c>, the hidden form
+    /// older scripts use; one of the two must be given (see <see cref="RouteName"/>).
+    /// </summary>
+    internal static (Argument<string?> Argument, Option<string?> Option) RouteArguments(Command command, string description)
+    {
+        var argument = new Argument<string?>("route") { Description = description, Arity = ArgumentArity.ZeroOrOne };
+        var option = new Option<string?>("--route", "-r") { Description = "The route (older form of the first argument)", Hidden = true };
+        command.Arguments.Add(argument);
+        command.Options.Add(option);
+        return (argument, option);
+    }
+
+    /// <summary>The route of <see cref="RouteArguments"/>: <c>--route</c> when given, else the argument.</summary>
+    internal static string? RouteName(ParseResult parse, (Argument<string?> Argument, Option<string?> Option) route) =>
+        parse.GetValue(route.Option) ?? parse.GetValue(route.Argument);
 
     private static Command RunCommand()
     {
         var config = ConfigOption();
-        var command = new Command("run", "Validate the configuration, then consume every route until SIGTERM/SIGINT") { config };
+        var command = new Command("run", "Validate the configuration, then consume every route until SIGTERM/SIGINT; SIGHUP reloads it") { config };
         command.SetAction(async (parse, _) =>
         {
-            var loaded = LoadOrReport(parse.GetRequiredValue(config));
+            var loaded = ConfigFile(parse, config) is { } file ? LoadOrReport(file) : null;
             if (loaded is null)
             {
                 return ConfigError;
@@ -186,10 +247,27 @@ internal static class CliApp
     private static Command ValidateCommand()
     {
         var config = ConfigOption();
-        var command = new Command("validate", "Check kcp.yaml and every route file; print all errors") { config };
+        var json = JsonOption();
+        var command = new Command("validate", "Check kcp.yaml and every route file; print all errors") { config, json };
         command.SetAction(parse =>
         {
-            var loaded = LoadOrReport(parse.GetRequiredValue(config));
+            if (ConfigFile(parse, config) is not { } file)
+            {
+                return ConfigError;
+            }
+
+            if (parse.GetValue(json))
+            {
+                // Errors as data on stdout: {"valid": false, "errors": [{"file", "key", "message", "text"}]}; the value only in
+                // the text, where it is shown as kcp validate shows it (escaped, cut).
+                var (checkedConfig, errors) = ConfigLoader.TryLoad(file.FullName);
+                var answer = new ValidateAnswer(checkedConfig is not null, file.FullName, checkedConfig?.Routes.Select(r => r.Name).ToList() ?? [],
+                    [.. errors.Select(e => new ValidateError(e.File, e.Key, e.Message, e.ToString()))]);
+                Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(answer, Admin.ControlJson.Options));
+                return answer.Valid ? 0 : ConfigError;
+            }
+
+            var loaded = LoadOrReport(file);
             if (loaded is null)
             {
                 return ConfigError;
@@ -269,3 +347,9 @@ internal static class CliApp
         }
     }
 }
+
+/// <summary>The answer of <c>kcp validate --json</c>.</summary>
+internal sealed record ValidateAnswer(bool Valid, string ConfigFile, IReadOnlyList<string> Routes, IReadOnlyList<ValidateError> Errors);
+
+/// <summary>One error of <c>kcp validate --json</c>: its parts, and the line <c>kcp validate</c> prints for it.</summary>
+internal sealed record ValidateError(string File, string? Key, string Message, string Text);

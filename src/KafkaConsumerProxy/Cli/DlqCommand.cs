@@ -5,7 +5,12 @@ using Microsoft.Extensions.Logging;
 
 namespace KafkaConsumerProxy.Cli;
 
-/// <summary><c>kcp dlq replay</c>: delivers a route's dead-letter messages to its endpoint again.</summary>
+/// <summary>
+/// <c>kcp dlq replay ROUTE</c>: delivers a route's dead-letter messages to its endpoint again, from this process (no
+/// running kcp needed). SIGINT/SIGTERM end it after the message in flight, committing what was replayed. Exit codes
+/// (<see cref="CliApp"/>): 0 done; 2 invalid arguments or configuration; 3 some message failed again; 4 no such route,
+/// or the route has no dead-letter topic.
+/// </summary>
 internal static class DlqCommand
 {
     /// <summary>Exit code of a replay in which some message failed again (it stays in the dead-letter topic).</summary>
@@ -19,7 +24,6 @@ internal static class DlqCommand
     private static Command Replay()
     {
         var config = CliApp.ConfigOption();
-        var route = new Option<string>("--route", "-r") { Description = "Route name (its file name without extension)", Required = true };
         var partition = new Option<int?>("--partition") { Description = "Only this partition of the dead-letter topic", CustomParser = r => CliApp.WholeNumber(r, 0, int.MaxValue) };
         var fromOffset = new Option<long?>("--from-offset") { Description = "Start at this dead-letter offset (default: where the last replay stopped, else the beginning)", CustomParser = r => CliApp.WholeNumber(r, 0, long.MaxValue) };
         var fromTime = new Option<DateTimeOffset?>("--from-time") { Description = "Only messages dead-lettered at or after this time, e.g. 2026-11-24T10:00:00Z", CustomParser = r => ParseTime(r, "--from-time") };
@@ -28,10 +32,16 @@ internal static class DlqCommand
         var dryRun = new Option<bool>("--dry-run") { Description = "List the messages that would be replayed; deliver and commit nothing" };
         var command = new Command("replay", "Deliver a route's dead-letter messages to its endpoint again, in group {group}.dlq-replay, with X-Kafka-Replay: true")
         {
-            config, route, partition, fromOffset, fromTime, toTime, rate, dryRun,
+            config, partition, fromOffset, fromTime, toTime, rate, dryRun,
         };
+        var route = CliApp.RouteArguments(command, "The route's name (its file name without extension)");
         command.Validators.Add(result =>
         {
+            if (result.GetValue(route.Argument) is null && result.GetValue(route.Option) is null)
+            {
+                result.AddError("name the route: kcp dlq replay ROUTE");
+            }
+
             // Whether options were given, not their values: reading a value that did not parse throws. Ranges are
             // checked by the options' parsers, the order of the two times by the action.
             if (result.GetResult(fromOffset) is not null && result.GetResult(fromTime) is not null)
@@ -48,19 +58,24 @@ internal static class DlqCommand
                 return CliApp.ConfigError;
             }
 
-            var loaded = ConfigLoader.Load(parse.GetRequiredValue(config).FullName);
-            var name = parse.GetRequiredValue(route);
+            if (CliApp.ConfigFile(parse, config) is not { } configFile)
+            {
+                return CliApp.ConfigError;
+            }
+
+            var loaded = ConfigLoader.Load(configFile.FullName);
+            var name = CliApp.RouteName(parse, route)!;
             var chosen = loaded.Routes.FirstOrDefault(r => r.Name == name);
             if (chosen is null)
             {
-                Console.Error.WriteLine($"kcp dlq replay: --route '{name}' is not a route of {loaded.ConfigFile}; routes: {string.Join(", ", loaded.Routes.Select(r => r.Name))}");
-                return CliApp.ConfigError;
+                Console.Error.WriteLine($"kcp dlq replay: '{name}' is not a route of {loaded.ConfigFile}; routes: {string.Join(", ", loaded.Routes.Select(r => r.Name))}");
+                return CliApp.Refused;
             }
 
             if (!chosen.DeadLetter.Enabled)
             {
                 Console.Error.WriteLine($"kcp dlq replay: route '{name}' has no dead_letter_topic ({chosen.SourceFile})");
-                return CliApp.ConfigError;
+                return CliApp.Refused;
             }
 
             using var loggers = LoggerFactory.Create(b => CliApp.ConfigureLogging(b, loaded.Logging));
@@ -76,6 +91,12 @@ internal static class DlqCommand
             {
                 Console.Error.WriteLine($"kcp dlq replay: {ex.Message}");
                 return CliApp.ConfigError;
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                // Each replayed message is committed as it is done.
+                Console.Error.WriteLine("kcp dlq replay: stopped by a signal; what was replayed is committed, the next replay goes on from there");
+                return CliApp.Interrupted;
             }
 
             return summary.FailedAgain > 0 ? FailedAgain : 0;

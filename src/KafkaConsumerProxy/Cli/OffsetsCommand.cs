@@ -7,7 +7,12 @@ using KafkaConsumerProxy.Offsets;
 
 namespace KafkaConsumerProxy.Cli;
 
-/// <summary><c>kcp offsets show|set</c>: inspect and reset a route's committed offsets and local records.</summary>
+/// <summary>
+/// <c>kcp offsets show|set ROUTE</c>: inspect and reset a route's committed offsets and local records, straight on the
+/// cluster and state_dir of the configuration (no running kcp needed; <c>set</c> needs the group to have no members).
+/// The running kcp's counterparts are <c>kcp status ROUTE</c> and the API's seek. Exit codes (<see cref="CliApp"/>):
+/// 0 done; 1 the cluster could not be reached or refused; 2 invalid arguments or configuration; 4 no such route.
+/// </summary>
 internal static class OffsetsCommand
 {
     public static Command Create() => new("offsets", "Inspect or set a route's committed offsets and local offset records")
@@ -16,18 +21,39 @@ internal static class OffsetsCommand
         Set(),
     };
 
-    private static Option<string> RouteOption() => new("--route", "-r") { Description = "Route name (its file name without extension)", Required = true };
+    private const string RouteDescription = "The route's name (its file name without extension)";
+
+    /// <summary>The route is required, as the argument or as the older --route.</summary>
+    private static void RequireRoute(Command command, (Argument<string?> Argument, Option<string?> Option) route) =>
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(route.Argument) is null && result.GetValue(route.Option) is null)
+            {
+                result.AddError("name the route: kcp " + command.Parents.OfType<Command>().First().Name + " " + command.Name + " ROUTE");
+            }
+        });
 
     private static Command Show()
     {
         var config = CliApp.ConfigOption();
-        var route = RouteOption();
-        var command = new Command("show", "Per partition: committed offset, local record, log end, lag") { config, route };
+        var json = CliApp.JsonOption();
+        var command = new Command("show", "Per partition: committed offset, local record, log end, lag") { config, json };
+        var route = CliApp.RouteArguments(command, RouteDescription);
+        RequireRoute(command, route);
         command.SetAction(async (parse, _) =>
         {
-            return await WithToolAsync(parse.GetRequiredValue(config), parse.GetRequiredValue(route), async tool =>
+            return await WithToolAsync(parse, config, CliApp.RouteName(parse, route)!, async tool =>
             {
                 var rows = await tool.ShowAsync().ConfigureAwait(false);
+                if (parse.GetValue(json))
+                {
+                    var answer = new OffsetsAnswer(tool.Route.Name, tool.Route.Topic, tool.Route.Group, tool.Route.Cluster, tool.ClusterId,
+                        [.. rows.Select(r => new OffsetsRow(r.Partition, r.Committed, r.LocalLastDone, r.LogStart, r.LogEnd, r.Lag, r.LocalLastDone is null ? null : r.LocalClusterId, Note(r)))],
+                        rows.Sum(r => r.Lag));
+                    Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(answer, ControlJson.Options));
+                    return 0;
+                }
+
                 Console.Out.WriteLine($"route {tool.Route.Name}: topic {tool.Route.Topic}, group {tool.Route.Group}, cluster {tool.Route.Cluster} (cluster id {tool.ClusterId ?? "unknown"})");
                 Console.Out.WriteLine($"{"partition",9}  {"committed",12}  {"local last done",15}  {"log start",12}  {"log end",12}  {"lag",10}  {"record cluster id",-24}  note");
                 foreach (var row in rows)
@@ -45,7 +71,6 @@ internal static class OffsetsCommand
     private static Command Set()
     {
         var config = CliApp.ConfigOption();
-        var route = RouteOption();
         var offsets = new Argument<string[]>("PARTITION:OFFSET") { Description = "Offsets to set, e.g. 0:100 1:250", Arity = ArgumentArity.ZeroOrMore };
         var earliest = new Option<bool>("--to-earliest") { Description = "Every partition to its first available offset" };
         var latest = new Option<bool>("--to-latest") { Description = "Every partition to its end (skip everything not yet consumed)" };
@@ -55,11 +80,24 @@ internal static class OffsetsCommand
             CustomParser = ParseTime,
         };
         var force = new Option<bool>("--force") { Description = "Set offsets outside the partition's log (below its low or above its high watermark) too, saying what the next run does with them" };
-        var command = new Command("set", "Set the group's committed offsets (the group must have no active members) and the local records") { config, route, offsets, earliest, latest, time, force };
+        var command = new Command("set", "Set the group's committed offsets (the group must have no active members) and the local records") { config };
+        var route = CliApp.RouteArguments(command, RouteDescription);
+        command.Arguments.Add(offsets);
+        foreach (var option in new Option[] { earliest, latest, time, force })
+        {
+            command.Options.Add(option);
+        }
+
+        RequireRoute(command, route);
+        // With the older --route, the first PARTITION:OFFSET is parsed as the route argument.
+        string[] Pairs(ParseResult parse) => parse.GetValue(route.Option) is not null && parse.GetValue(route.Argument) is { } first
+            ? [first, .. parse.GetValue(offsets) ?? []]
+            : parse.GetValue(offsets) ?? [];
         command.Validators.Add(result =>
         {
+            var pairs = (result.GetValue(offsets)?.Length > 0 || (result.GetValue(route.Option) is not null && result.GetValue(route.Argument) is not null)) ? 1 : 0;
             // Whether --to-time was given, not its value: a value that did not parse is reported by ParseTime.
-            var chosen = (result.GetValue(offsets)?.Length > 0 ? 1 : 0) + (result.GetValue(earliest) ? 1 : 0) + (result.GetValue(latest) ? 1 : 0) + (result.GetResult(time) is null ? 0 : 1);
+            var chosen = pairs + (result.GetValue(earliest) ? 1 : 0) + (result.GetValue(latest) ? 1 : 0) + (result.GetResult(time) is null ? 0 : 1);
             if (chosen != 1)
             {
                 result.AddError("give exactly one of: PARTITION:OFFSET pairs, --to-earliest, --to-latest, --to-time");
@@ -80,7 +118,7 @@ internal static class OffsetsCommand
             {
                 target = new OffsetTarget.AtTime(at);
             }
-            else if (ParsePairs(parse.GetValue(offsets) ?? [], out var pairs, out var error))
+            else if (ParsePairs(Pairs(parse), out var pairs, out var error))
             {
                 target = new OffsetTarget.Explicit(pairs);
             }
@@ -90,7 +128,7 @@ internal static class OffsetsCommand
                 return CliApp.ConfigError;
             }
 
-            return await WithToolAsync(parse.GetRequiredValue(config), parse.GetRequiredValue(route), async tool =>
+            return await WithToolAsync(parse, config, CliApp.RouteName(parse, route)!, async tool =>
             {
                 var set = await tool.SetAsync(target, parse.GetValue(force), Console.Out.WriteLine).ConfigureAwait(false);
                 Console.Out.WriteLine($"route {tool.Route.Name}: committed offsets of group {tool.Route.Group} on {tool.Route.Topic} set, local records updated:");
@@ -145,8 +183,13 @@ internal static class OffsetsCommand
         return true;
     }
 
-    private static async Task<int> WithToolAsync(FileInfo configFile, string route, Func<OffsetsTool, Task<int>> action)
+    private static async Task<int> WithToolAsync(ParseResult parse, Option<FileInfo> configOption, string route, Func<OffsetsTool, Task<int>> action)
     {
+        if (CliApp.ConfigFile(parse, configOption) is not { } configFile)
+        {
+            return CliApp.ConfigError;
+        }
+
         KcpConfig config;
         try
         {
@@ -160,8 +203,8 @@ internal static class OffsetsCommand
 
         if (!config.Routes.Any(r => r.Name == route))
         {
-            Console.Error.WriteLine($"kcp offsets: --route '{route}': no route named '{route}' in {config.RoutesDir}; routes: {string.Join(", ", config.Routes.Select(r => r.Name))}");
-            return CliApp.ConfigError;
+            Console.Error.WriteLine($"kcp offsets: no route named '{route}' in {config.RoutesDir}; routes: {string.Join(", ", config.Routes.Select(r => r.Name))}");
+            return CliApp.Refused;
         }
 
         try
@@ -192,3 +235,9 @@ internal static class OffsetsCommand
 
     private static string Text(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "-";
 }
+
+/// <summary>The answer of <c>kcp offsets show --json</c>; <c>null</c> where there is no value (no commit, no local record).</summary>
+internal sealed record OffsetsAnswer(string Route, string Topic, string Group, string Cluster, string? ClusterId, IReadOnlyList<OffsetsRow> Partitions, long TotalLag);
+
+/// <summary>One partition of <see cref="OffsetsAnswer"/>.</summary>
+internal sealed record OffsetsRow(int Partition, long? Committed, long? LocalLastDone, long LogStart, long LogEnd, long Lag, string? RecordClusterId, string Note);

@@ -1,22 +1,22 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Text.Json;
 using KafkaConsumerProxy.Admin;
-using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Routes;
 
 namespace KafkaConsumerProxy.Cli;
 
 /// <summary>
-/// <c>kcp routes list|pause|resume|stop|start|restart</c> and <c>kcp reload</c>: operations on a running kcp through
-/// its control socket, found from <c>--config</c> (its state_dir). Exit codes: 0 done; 1 kcp not reachable;
-/// 2 invalid arguments, a configuration with errors, or a selection that matches no route.
+/// <c>kcp routes list|pause|resume|stop|start|restart</c> and <c>kcp reload</c>: operations on a running kcp through its
+/// control socket (found from the configuration's state_dir) or its admin endpoint (<c>--admin-url</c>), see
+/// <see cref="CliTarget"/>. <c>routes list</c> is the lifecycle view (state, cause, restarts, reloads); <c>kcp status</c>
+/// is the overview. Exit codes (<see cref="CliApp"/>): 0 done; 1 kcp not reachable or access refused; 2 invalid
+/// arguments or (reload) a configuration with errors; 4 a selection that matches no route.
 /// </summary>
 internal static class RoutesCommand
 {
     public static Command Create()
     {
-        var command = new Command("routes", "List the routes of a running kcp, or pause, resume, stop, start or restart some of them");
+        var command = new Command("routes", "The routes' lifecycle: list them with state, cause and restarts, or pause, resume, stop, start or restart some of them");
         command.Subcommands.Add(ListCommand());
         foreach (var action in Enum.GetValues<RouteAction>())
         {
@@ -28,12 +28,22 @@ internal static class RoutesCommand
 
     public static Command ReloadCommand()
     {
-        var config = CliApp.ConfigOption();
-        var command = new Command("reload", "Make a running kcp load its configuration again (as it does when the files change)") { config };
-        command.SetAction(async (parse, _) => await WithClientAsync(parse.GetRequiredValue(config), async client =>
+        var target = new CliTarget();
+        var json = CliApp.JsonOption();
+        var command = new Command("reload", "Make a running kcp load its configuration again (as SIGHUP does, and as it does by itself when the files change)") { json };
+        target.AddTo(command);
+        command.SetAction(async (parse, _) => await target.WithClientAsync(parse, async client =>
         {
             var result = await client.ReloadAsync().ConfigureAwait(false);
-            PrintReload(result, Console.Out);
+            if (parse.GetValue(json))
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(result, ControlJson.Options));
+            }
+            else
+            {
+                PrintReload(result, Console.Out);
+            }
+
             return result.Accepted ? 0 : CliApp.ConfigError;
         }).ConfigureAwait(false));
         return command;
@@ -41,33 +51,46 @@ internal static class RoutesCommand
 
     private static Command ListCommand()
     {
-        var config = CliApp.ConfigOption();
-        var json = new Option<bool>("--json") { Description = "Print the status as JSON" };
-        var command = new Command("list", "Print every route with its state, since when and why, and its last error") { config, json };
-        command.SetAction(async (parse, _) => await WithClientAsync(parse.GetRequiredValue(config), async client =>
+        var target = new CliTarget();
+        var json = CliApp.JsonOption();
+        var (topic, group) = Filters();
+        var command = new Command("list", "Print every route with its state and for how long, why, its restarts and last error (kcp status adds rates, lag and failing messages)") { json, topic, group };
+        target.AddTo(command);
+        command.SetAction(async (parse, _) => await target.WithClientAsync(parse, async client =>
         {
             var listing = await client.ListAsync().ConfigureAwait(false);
+            listing = listing with { Routes = [.. listing.Routes.Where(r => Matches(r, parse.GetValue(topic), parse.GetValue(group)))] };
             if (parse.GetValue(json))
             {
                 Console.Out.WriteLine(JsonSerializer.Serialize(listing, ControlJson.Options));
                 return 0;
             }
 
-            PrintTable(listing, Console.Out);
+            PrintTable(listing, Console.Out, TimeProvider.System.GetUtcNow());
             return 0;
         }).ConfigureAwait(false));
         return command;
     }
 
+    /// <summary><c>--topic</c> and <c>--group</c> as filters of a listing.</summary>
+    internal static (Option<string?> Topic, Option<string?> Group) Filters() => (
+        new Option<string?>("--topic") { Description = "Only the routes of this topic" },
+        new Option<string?>("--group") { Description = "Only the routes of this consumer group" });
+
+    internal static bool Matches(RouteStatus route, string? topic, string? group) =>
+        (topic is null || route.Topic == topic) && (group is null || route.Group == group);
+
     private static Command ActionCommand(RouteAction action)
     {
         var verb = action.ToString().ToLowerInvariant();
-        var config = CliApp.ConfigOption();
+        var target = new CliTarget();
         var route = new Argument<string?>("route") { Description = "The route's name (its file name without extension)", Arity = ArgumentArity.ZeroOrOne };
         var topic = new Option<string?>("--topic") { Description = "Every route of this topic" };
         var group = new Option<string?>("--group") { Description = "With --topic: only the route of this group" };
         var all = new Option<bool>("--all") { Description = "Every route" };
-        var command = new Command(verb, Describe(action)) { config, route, topic, group, all };
+        var json = CliApp.JsonOption();
+        var command = new Command(verb, Describe(action)) { route, topic, group, all, json };
+        target.AddTo(command);
         command.Validators.Add(result =>
         {
             var given = (result.GetValue(route) is not null ? 1 : 0) + (result.GetValue(topic) is not null ? 1 : 0) + (result.GetValue(all) ? 1 : 0);
@@ -80,10 +103,16 @@ internal static class RoutesCommand
                 result.AddError("--group needs --topic");
             }
         });
-        command.SetAction(async (parse, _) => await WithClientAsync(parse.GetRequiredValue(config), async client =>
+        command.SetAction(async (parse, _) => await target.WithClientAsync(parse, async client =>
         {
             var selector = new RouteSelector(parse.GetValue(route), parse.GetValue(topic), parse.GetValue(group), parse.GetValue(all));
             var result = await client.OperateAsync(action, selector).ConfigureAwait(false);
+            if (parse.GetValue(json))
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(result, ControlJson.Options));
+                return 0;
+            }
+
             foreach (var status in result.Routes)
             {
                 Console.Out.WriteLine($"{status.Route}: {Lower(status.State)}{(status.State == RouteState.Failed ? $" ({status.Cause})" : "")}");
@@ -103,109 +132,16 @@ internal static class RoutesCommand
         _ => "Stop, then start (a pause stays in force)",
     };
 
-    internal static async Task<int> WithClientAsync(FileInfo configFile, Func<ControlClient, Task<int>> action)
-    {
-        var (config, errors) = ConfigLoader.TryLoad(configFile.FullName);
-        var stateDir = config?.StateDir ?? StateDirOf(configFile.FullName);
-        if (stateDir is null)
-        {
-            Console.Error.WriteLine(new ConfigException(errors).Message);
-            Console.Error.WriteLine("kcp: cannot find the running kcp's control socket: state_dir cannot be read from the configuration");
-            return CliApp.ConfigError;
-        }
-
-        // Several kcp processes may share a state_dir: the operation goes to each one that answers.
-        var sockets = new List<string>();
-        foreach (var socket in ControlServer.SocketPaths(stateDir))
-        {
-            // The process's clock: the CLI is where it is chosen.
-            if (await ControlServer.AnswersAsync(socket, TimeProvider.System).ConfigureAwait(false))
-            {
-                sockets.Add(socket);
-            }
-        }
-
-        if (sockets.Count == 0)
-        {
-            Console.Error.WriteLine($"kcp: kcp is not running for this configuration (no kcp answers on {ControlServer.SocketPath(stateDir)})");
-            return CliApp.EnvironmentError;
-        }
-
-        var worst = 0;
-        foreach (var socket in sockets)
-        {
-            if (sockets.Count > 1)
-            {
-                Console.Out.WriteLine($"== kcp on {socket}");
-            }
-
-            using var client = new ControlClient(socket);
-            int code;
-            try
-            {
-                code = await action(client).ConfigureAwait(false);
-            }
-            catch (ControlUnavailableException ex)
-            {
-                Console.Error.WriteLine($"kcp: {ex.Message}");
-                code = CliApp.EnvironmentError;
-            }
-            catch (ControlRequestException ex)
-            {
-                Console.Error.WriteLine($"kcp: {ex.Message}");
-                code = CliApp.ConfigError;
-            }
-
-            worst = Math.Max(worst, code);
-        }
-
-        return worst;
-    }
-
-    /// <summary>
-    /// state_dir as written in kcp.yaml (default <c>state</c>, relative to the file), for a configuration that does not
-    /// validate: a route file being edited must not keep the operator from reaching the running kcp (or from asking it
-    /// to reload, which reports the errors). Null when kcp.yaml itself cannot be read.
-    /// </summary>
-    private static string? StateDirOf(string configFile)
-    {
-        try
-        {
-            var yaml = new YamlDotNet.RepresentationModel.YamlStream();
-            using (var reader = new StreamReader(configFile))
-            {
-                yaml.Load(reader);
-            }
-
-            var written = yaml.Documents.Count > 0
-                && yaml.Documents[0].RootNode is YamlDotNet.RepresentationModel.YamlMappingNode root
-                && root.Children.TryGetValue(new YamlDotNet.RepresentationModel.YamlScalarNode("state_dir"), out var node)
-                && node is YamlDotNet.RepresentationModel.YamlScalarNode { Value: { Length: > 0 } value }
-                    ? value
-                    : "state";
-            return Path.GetFullPath(Path.Combine(Path.GetDirectoryName(configFile)!, written));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or YamlDotNet.Core.YamlException)
-        {
-            return null;
-        }
-    }
-
-    internal static void PrintTable(RoutesListing listing, TextWriter output)
+    internal static void PrintTable(RoutesListing listing, TextWriter output, DateTimeOffset now)
     {
         var rows = listing.Routes.Select(r => new[]
         {
-            r.Route, Lower(r.State) + (r.OperatorPaused && r.State != RouteState.Paused ? " (pause kept)" : "") + (r.OperatorStopped && r.State != RouteState.Stopped ? " (stop kept)" : ""),
-            r.Since.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
-            r.Topic, r.Group, r.Cluster, r.AssignedPartitions.ToString(CultureInfo.InvariantCulture),
-            r.State == RouteState.Failed && r.NextRestart is { } next ? $"{r.Cause}; restart at {next.ToUniversalTime():HH:mm:ss}" : r.Cause,
-            r.LastError is null ? "" : $"{r.LastErrorAt?.ToUniversalTime():HH:mm:ss} {r.LastError}",
-        }).Prepend(["ROUTE", "STATE", "SINCE", "TOPIC", "GROUP", "CLUSTER", "PARTITIONS", "CAUSE", "LAST ERROR"]).ToList();
-        var widths = Enumerable.Range(0, 8).Select(c => rows.Max(r => r[c].Length)).ToList();
-        foreach (var row in rows)
-        {
-            output.WriteLine(string.Join("  ", row.Select((cell, c) => c < 8 ? cell.PadRight(widths[c]) : cell)).TrimEnd());
-        }
+            r.Route, $"{State(r)} for {CliText.AgeSince(r.Since, now)}",
+            r.Topic, r.Group, r.Cluster, r.AssignedPartitions.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            r.State == RouteState.Failed && r.NextRestart is { } next ? $"{r.Cause}; restart in {CliText.Age(next - now)}" : r.Cause,
+            r.LastError is null ? "" : $"{(r.LastErrorAt is { } at ? CliText.AgeSince(at, now) + " ago: " : "")}{r.LastError}",
+        }).Prepend(["ROUTE", "STATE", "TOPIC", "GROUP", "CLUSTER", "PARTITIONS", "CAUSE", "LAST ERROR"]);
+        output.WriteLine(CliText.Table(rows));
 
         if (listing.LastReload is { InProgress.Count: > 0 } last)
         {
@@ -220,13 +156,17 @@ internal static class RoutesCommand
         if (listing.LastRejectedReload is { } rejected)
         {
             output.WriteLine();
-            output.WriteLine($"Last rejected reload at {rejected.At.ToUniversalTime():yyyy-MM-dd'T'HH:mm:ss'Z'} ({rejected.Trigger}):");
+            output.WriteLine($"Last rejected reload {CliText.AgeSince(rejected.At, now)} ago ({rejected.Trigger}):");
             foreach (var error in rejected.Errors)
             {
                 output.WriteLine($"  {error}");
             }
         }
     }
+
+    /// <summary>The state in lower case, with an operator's pause or stop that is kept but not in force now.</summary>
+    internal static string State(RouteStatus r) =>
+        Lower(r.State) + (r.OperatorPaused && r.State != RouteState.Paused ? " (pause kept)" : "") + (r.OperatorStopped && r.State != RouteState.Stopped ? " (stop kept)" : "");
 
     private static void PrintReload(ReloadResult result, TextWriter output)
     {

@@ -6,29 +6,34 @@ using KafkaConsumerProxy.Admin;
 namespace KafkaConsumerProxy.Cli;
 
 /// <summary>
-/// <c>kcp status [ROUTE]</c> and <c>kcp skip ROUTE PARTITION:OFFSET</c>: the status API and the manual skip of a running
-/// kcp, through the same control socket and client as <c>kcp routes</c>. Exit codes as there: 0 done; 1 kcp not
-/// reachable; 2 invalid arguments, no such route, or (skip) the message is not being retried.
+/// <c>kcp status [ROUTE]</c>, the overview of a running kcp, and <c>kcp skip ROUTE PARTITION:OFFSET</c>, its manual
+/// skip: the <c>/api/v1</c> API through the control socket or the admin endpoint (<see cref="CliTarget"/>), as
+/// <c>kcp routes</c>. Exit codes (<see cref="CliApp"/>): 0 done; 1 kcp not reachable or access refused; 2 invalid
+/// arguments; 4 no such route, or (skip) the message is not being retried.
 /// </summary>
 internal static class StatusCommand
 {
     public static Command Create()
     {
-        var config = CliApp.ConfigOption();
+        var target = new CliTarget();
         var route = new Argument<string?>("route") { Description = "One route: print its partitions and failing messages", Arity = ArgumentArity.ZeroOrOne };
-        var json = new Option<bool>("--json") { Description = "Print the status as JSON" };
-        var command = new Command("status", "Print the routes of a running kcp with rate, lag, in flight and blocked messages, or one route's partitions") { config, route, json };
-        command.SetAction(async (parse, _) => await RoutesCommand.WithClientAsync(parse.GetRequiredValue(config), async client =>
+        var json = CliApp.JsonOption();
+        var (topic, group) = RoutesCommand.Filters();
+        var command = new Command("status", "The overview of a running kcp: every route's state, rate, lag, messages in flight and failing; or one route's partitions") { route, json, topic, group };
+        target.AddTo(command);
+        command.SetAction(async (parse, _) => await target.WithClientAsync(parse, async client =>
         {
+            var now = TimeProvider.System.GetUtcNow();
             if (parse.GetValue(route) is { } name)
             {
                 var info = await client.StatusAsync(name).ConfigureAwait(false);
-                Console.Out.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(info, ControlJson.Options) : Partitions(info));
+                Console.Out.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(info, ControlJson.Options) : Partitions(info, now));
                 return 0;
             }
 
             var listing = await client.StatusAsync().ConfigureAwait(false);
-            Console.Out.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(listing, ControlJson.Options) : Routes(listing));
+            listing = listing with { Routes = [.. listing.Routes.Where(r => RoutesCommand.Matches(r, parse.GetValue(topic), parse.GetValue(group)))] };
+            Console.Out.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(listing, ControlJson.Options) : Routes(listing, now));
             return 0;
         }).ConfigureAwait(false));
         return command;
@@ -36,10 +41,12 @@ internal static class StatusCommand
 
     public static Command SkipCommand()
     {
-        var config = CliApp.ConfigOption();
+        var target = new CliTarget();
         var route = new Argument<string>("route") { Description = "The route's name" };
         var position = new Argument<string>("partition:offset") { Description = "The message being retried, as PARTITION:OFFSET (see kcp status ROUTE)" };
-        var command = new Command("skip", "Skip one message that a running kcp is retrying now (a manual skip: skip record, log line, metric)") { config, route, position };
+        var json = CliApp.JsonOption();
+        var command = new Command("skip", "Skip one message that a running kcp is retrying now (a manual skip: skip record, log line, metric)") { route, position, json };
+        target.AddTo(command);
         command.Validators.Add(result =>
         {
             if (!TryParse(result.GetValue(position), out _, out _))
@@ -47,10 +54,16 @@ internal static class StatusCommand
                 result.AddError("give the message as PARTITION:OFFSET, for example 0:1234");
             }
         });
-        command.SetAction(async (parse, _) => await RoutesCommand.WithClientAsync(parse.GetRequiredValue(config), async client =>
+        command.SetAction(async (parse, _) => await target.WithClientAsync(parse, async client =>
         {
             TryParse(parse.GetValue(position), out var partition, out var offset);
             var result = await client.SkipAsync(parse.GetRequiredValue(route), partition, offset).ConfigureAwait(false);
+            if (parse.GetValue(json))
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(result, ControlJson.Options));
+                return 0;
+            }
+
             var offsets = result.Offsets.Count > 1 ? "offsets " + string.Join(", ", result.Offsets) : $"offset {result.Offset}";
             Console.Out.WriteLine($"{result.Route} partition {result.Partition} {offsets}: {result.Result}");
             return 0;
@@ -68,26 +81,30 @@ internal static class StatusCommand
             && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out offset);
     }
 
-    internal static string Routes(RouteInfoListing listing)
+    internal static string Routes(RouteInfoListing listing, DateTimeOffset now)
     {
         var rows = listing.Routes.Select(r => new[]
         {
-            r.Route, RoutesCommand.Lower(r.State) + Breaker(r) + (r.WaitingForBudget is { } wait ? ", " + Waiting(wait) : ""), r.Topic, r.Group,
-            r.DeliveredPerSecond.ToString("0.##", CultureInfo.InvariantCulture), r.TotalLag.ToString(CultureInfo.InvariantCulture),
-            r.InFlight.ToString(CultureInfo.InvariantCulture), r.Blocked.ToString(CultureInfo.InvariantCulture), r.LastError ?? "",
+            r.Route, $"{RoutesCommand.State(r)} for {CliText.AgeSince(r.Since, now)}" + Breaker(r, now) + (r.WaitingForBudget is { } wait ? ", " + Waiting(wait, now) : ""), r.Topic, r.Group,
+            r.DeliveredPerSecond.ToString("0.##", CultureInfo.InvariantCulture), CliText.Number(r.TotalLag),
+            r.InFlight.ToString(CultureInfo.InvariantCulture), r.Blocked.ToString(CultureInfo.InvariantCulture),
+            r.LastError is null ? "" : $"{(r.LastErrorAt is { } at ? CliText.AgeSince(at, now) + " ago: " : "")}{r.LastError}",
         }).Prepend(["ROUTE", "STATE", "TOPIC", "GROUP", "DELIVERED/S", "LAG", "IN FLIGHT", "BLOCKED", "LAST ERROR"]);
-        return Table(rows);
+        return CliText.Table(rows);
     }
 
-    internal static string Partitions(RouteInfo info)
+    internal static string Partitions(RouteInfo info, DateTimeOffset now)
     {
         var rows = (info.Partitions ?? []).Select(p => new[]
         {
-            p.Partition.ToString(CultureInfo.InvariantCulture), p.Member.ToString(CultureInfo.InvariantCulture), p.NextOffset.ToString(CultureInfo.InvariantCulture),
-            p.CommittedOffset.ToString(CultureInfo.InvariantCulture), p.HighWatermark.ToString(CultureInfo.InvariantCulture), p.Lag.ToString(CultureInfo.InvariantCulture),
+            p.Partition.ToString(CultureInfo.InvariantCulture), p.Member.ToString(CultureInfo.InvariantCulture), CliText.Number(p.NextOffset),
+            CliText.Number(p.CommittedOffset), CliText.Number(p.HighWatermark), CliText.Number(p.Lag),
             p.InFlight.ToString(CultureInfo.InvariantCulture),
-            p.Failing is { } f ? $"offset {f.Offset}: {f.Attempts} attempts since {f.FailingSince.ToUniversalTime():HH:mm:ss}, {f.LastReason}" : "",
-        }).Prepend(["PARTITION", "MEMBER", "NEXT", "COMMITTED", "HIGH", "LAG", "IN FLIGHT", "FAILING"]);
+            p.OldestUnfinishedOffset < 0 || p.OldestUnfinishedSince is not { } since ? "-" : $"{p.OldestUnfinishedOffset} for {CliText.AgeSince(since, now)}",
+            p.Failing is { } f
+                ? $"offset {f.Offset}: failing for {CliText.AgeSince(f.FailingSince, now)}, {f.Attempts} attempt(s), {CliText.Outcome(f.LastOutcome)}: {f.LastReason}"
+                : "",
+        }).Prepend(["PARTITION", "MEMBER", "NEXT", "COMMITTED", "HIGH", "LAG", "IN FLIGHT", "OLDEST UNFINISHED", "FAILING"]);
         if (info.Instance is not null)
         {
             // With a fleet: every partition of the group, with the instance that owns it.
@@ -95,25 +112,18 @@ internal static class StatusCommand
             rows = rows.Select((r, i) => (string[])[r[0], owners[i], .. r[1..]]);
         }
 
-        var waiting = info.WaitingForBudget is { } wait ? $"; {Waiting(wait)}" : "";
+        var waiting = info.WaitingForBudget is { } wait ? $"; {Waiting(wait, now)}" : "";
         var fleet = info.FleetUnavailable is { } why ? $"\nfleet view unavailable: {why}" : "";
-        var gone = (info.Instances ?? []).Where(i => i.State != "alive").Select(i => $"\ninstance {i.Instance}: {i.State} (last heartbeat {i.LastSeenSecondsAgo:0} s ago)");
-        return $"{info.Route}: {RoutesCommand.Lower(info.State)} ({info.Cause}){Breaker(info)}; topic {info.Topic}, group {info.Group}{waiting}{fleet}{string.Concat(gone)}\n" + Table(rows);
+        var gone = (info.Instances ?? []).Where(i => i.State != "alive").Select(i => $"\ninstance {i.Instance}: {i.State} (last heartbeat {CliText.Age(TimeSpan.FromSeconds(i.LastSeenSecondsAgo))} ago)");
+        return $"{info.Route}: {RoutesCommand.State(info)} for {CliText.AgeSince(info.Since, now)} ({info.Cause}){Breaker(info, now)}; topic {info.Topic}, group {info.Group}{waiting}{fleet}{string.Concat(gone)}\n" + CliText.Table(rows);
     }
 
-    // E.g. ", breaker open since 12:00:01 (7 probes)"; nothing while the breaker is closed or the route has none.
-    private static string Breaker(RouteInfo r) => r.Breaker is { State: not "closed" } b
-        ? string.Create(CultureInfo.InvariantCulture, $", breaker {b.State} since {b.Since.ToUniversalTime():HH:mm:ss} ({b.Probes} probes)")
+    // E.g. ", breaker open for 12s (7 probes)"; nothing while the breaker is closed or the route has none.
+    private static string Breaker(RouteInfo r, DateTimeOffset now) => r.Breaker is { State: not "closed" } b
+        ? string.Create(CultureInfo.InvariantCulture, $", breaker {b.State} for {CliText.AgeSince(b.Since, now)} ({b.Probes} probes)")
         : "";
 
-    // E.g. "waiting for budget shared (held by route a; 1 in flight) since 12:00:01, 1 request(s)".
-    private static string Waiting(Delivery.BudgetWait wait) =>
-        $"{wait.Description} since {wait.Since.ToUniversalTime():HH:mm:ss}, {wait.Waiting} request(s)";
-
-    private static string Table(IEnumerable<string[]> rows)
-    {
-        var all = rows.ToList();
-        var widths = Enumerable.Range(0, all[0].Length).Select(c => all.Max(r => r[c].Length)).ToList();
-        return string.Join('\n', all.Select(r => string.Join("  ", r.Select((cell, c) => c < r.Length - 1 ? cell.PadRight(widths[c]) : cell)).TrimEnd()));
-    }
+    // E.g. "waiting for budget shared (held by route a; 1 in flight) for 12s, 1 request(s)".
+    private static string Waiting(Delivery.BudgetWait wait, DateTimeOffset now) =>
+        $"{wait.Description} for {CliText.AgeSince(wait.Since, now)}, {wait.Waiting} request(s)";
 }

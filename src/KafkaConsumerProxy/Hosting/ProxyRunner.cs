@@ -34,8 +34,26 @@ internal sealed class ProxyRunner
         _time = time;
     }
 
+    private RouteRegistry? _registry;
+
     /// <summary>The admin endpoint; null until <see cref="RunAsync"/> started it, or with <c>admin.listen: off</c>.</summary>
     internal AdminServer? Admin { get; private set; }
+
+    /// <summary>
+    /// Loads the configuration again, as <c>kcp reload</c> and a change of the files do (SIGHUP); false when the routes
+    /// have not been set up yet (or are stopping), where there is nothing to reload.
+    /// </summary>
+    internal bool Reload(string trigger)
+    {
+        if (Volatile.Read(ref _registry) is not { } registry)
+        {
+            return false;
+        }
+
+        // The registry logs the outcome (applied, unchanged, or rejected with every error).
+        _ = registry.ReloadAsync(trigger);
+        return true;
+    }
 
     /// <summary>Runs until <paramref name="stop"/> is cancelled, then stops every route cleanly.</summary>
     public async Task RunAsync(CancellationToken stop)
@@ -78,6 +96,7 @@ internal sealed class ProxyRunner
                 var admin = await StartingAsync(logger, $"admin endpoint {_config.Admin.Listen}", () => AdminServer.StartAsync(_config, registry, logger, fleet)).ConfigureAwait(false);
                 await using var adminScope = ((IAsyncDisposable?)admin ?? AdminServer.Off).ConfigureAwait(false);
                 Admin = admin;
+                Volatile.Write(ref _registry, registry);
                 registry.StartAll((route, create) => Starting(logger, $"route {route.Name} ({route.SourceFile})", create));
                 // Every route's lag from the broker, for the metrics and the API: paused and unowned partitions too.
                 await using var lag = new GroupLagReader(() => registry.Config, _metrics.Observations.GroupLags, logger, _time,
@@ -92,6 +111,7 @@ internal sealed class ProxyRunner
                     // The stop signal: every route finishes, commits and leaves its group.
                 }
 
+                Volatile.Write(ref _registry, null);
                 // Replays first: they run beside the routes and end at their next message.
                 await registry.Replays.DisposeAsync().ConfigureAwait(false);
                 await registry.StopAllAsync().ConfigureAwait(false);

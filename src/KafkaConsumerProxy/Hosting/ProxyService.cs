@@ -9,7 +9,8 @@ namespace KafkaConsumerProxy.Hosting;
 
 /// <summary>
 /// Hosts the <see cref="ProxyRunner"/> for <c>kcp run</c>. SIGTERM, SIGINT and SIGQUIT stop it through the host's
-/// console lifetime; SIGHUP stops it too (as the previous service did); SIGUSR1 skips the messages being retried.
+/// console lifetime; SIGHUP reloads the configuration (as <c>kcp reload</c> does); SIGUSR1 skips the messages being
+/// retried.
 /// </summary>
 internal sealed class ProxyService : BackgroundService
 {
@@ -38,7 +39,10 @@ internal sealed class ProxyService : BackgroundService
         _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
         {
             context.Cancel = true;
-            _lifetime.StopApplication();
+            if (!_runner.Reload("SIGHUP"))
+            {
+                Log.ReloadSignalIgnored(_logger);
+            }
         }));
         if (OperatingSystem.IsLinux())
         {

@@ -23,9 +23,6 @@ internal static partial class Log
     [LoggerMessage(1705, LogLevel.Information, "Route {Route}: retry of {Topic}/{Partition} offset {Offset} now, as {Who} asked")]
     public static partial void RetryNowRequested(ILogger logger, string route, string topic, int partition, long offset, string who);
 
-    [LoggerMessage(1707, LogLevel.Error, "Admin endpoint not started: cannot listen on {Address}: {Error}; routes run without metrics, dashboard and admin API (the control socket still works); give this kcp another admin.listen")]
-    public static partial void AdminBindFailed(ILogger logger, string address, string error);
-
     [LoggerMessage(1708, LogLevel.Warning, "Route {Route} member {Member}: {Topic}/{Partition} moved by an operator's seek from {From} to {To}; its local record was reset, so the messages from {To} are delivered again")]
     public static partial void PartitionSeek(ILogger logger, string route, int member, string topic, int partition, long from, long to);
 

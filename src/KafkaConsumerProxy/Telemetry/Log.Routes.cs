@@ -50,6 +50,9 @@ internal static partial class Log
     [LoggerMessage(1514, LogLevel.Warning, "Watching {Path} for reloads failed: {Error}; 'kcp reload' still works")]
     public static partial void ReloadWatchFailed(ILogger logger, string path, string error);
 
+    [LoggerMessage(1580, LogLevel.Warning, "Reload (SIGHUP) ignored: the routes are starting or stopping")]
+    public static partial void ReloadSignalIgnored(ILogger logger);
+
     [LoggerMessage(2040, LogLevel.Information, "Watching for reloads: {Directories} (symbolic links resolved: {Links})")]
     public static partial void ReloadWatching(ILogger logger, string directories, string links);
 

@@ -9,7 +9,7 @@ public sealed class RoutesTableTests
     private static readonly DateTimeOffset At = new(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
 
     [Fact]
-    public void PrintTable_RoutesAndRejectedReload_OneAlignedLinePerRouteThenTheErrors()
+    public void PrintTable_RoutesAndRejectedReload_OneAlignedLinePerRouteThenTheErrors_AgesRelative()
     {
         var listing = new RoutesListing(
             [
@@ -20,16 +20,32 @@ public sealed class RoutesTableTests
             new ReloadResult(At, "files changed", false, ["routes/x.yaml: key 'retry_nums' = '-1': must be an integer from 0 to 2147483647"], [], [], [], [], []));
         using var output = new StringWriter();
 
-        RoutesCommand.PrintTable(listing, output);
+        RoutesCommand.PrintTable(listing, output, At.AddSeconds(1));
 
         var lines = output.ToString().Split('\n', StringSplitOptions.TrimEntries);
         Assert.StartsWith("ROUTE   STATE", lines[0], StringComparison.Ordinal);
-        Assert.Equal(lines[0].IndexOf("SINCE", StringComparison.Ordinal), lines[1].IndexOf("2026-01-02T03:04:05Z", StringComparison.Ordinal));
-        Assert.Contains("failed", lines[1], StringComparison.Ordinal);
-        Assert.Contains("restart at 03:04:09", lines[1], StringComparison.Ordinal);
-        Assert.Contains("03:04:05 fatal Kafka client error: fenced", lines[1], StringComparison.Ordinal);
-        Assert.Contains("stopped (pause kept)", lines[2], StringComparison.Ordinal);
-        Assert.Contains("Last rejected reload at 2026-01-02T03:04:05Z (files changed):", lines[4], StringComparison.Ordinal);
+        Assert.Equal(lines[0].IndexOf("TOPIC", StringComparison.Ordinal), lines[1].IndexOf("orders-topic", StringComparison.Ordinal));
+        Assert.Contains("failed for 1s", lines[1], StringComparison.Ordinal);
+        Assert.Contains("restart in 3s", lines[1], StringComparison.Ordinal);
+        Assert.Contains("1s ago: fatal Kafka client error: fenced", lines[1], StringComparison.Ordinal);
+        Assert.Contains("stopped (pause kept) for 1s", lines[2], StringComparison.Ordinal);
+        Assert.Contains("Last rejected reload 1s ago (files changed):", lines[4], StringComparison.Ordinal);
         Assert.Contains("key 'retry_nums' = '-1'", lines[5], StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(0, "0s")]
+    [InlineData(45, "45s")]
+    [InlineData(130, "2m 10s")]
+    [InlineData(120, "2m")]
+    [InlineData(3 * 3600 + 5 * 60 + 7, "3h 5m")]
+    [InlineData(2 * 86400 + 4 * 3600, "2d 4h")]
+    [InlineData(-5, "0s")]
+    public void Age_TwoLargestParts(int seconds, string expected) => Assert.Equal(expected, CliText.Age(TimeSpan.FromSeconds(seconds)));
+
+    [Theory]
+    [InlineData("BadStatus", "bad_status")]
+    [InlineData("bad_status", "bad_status")]
+    [InlineData("ConnectionError", "connection_error")]
+    public void Outcome_AsTheMetricsLabelIt(string given, string expected) => Assert.Equal(expected, CliText.Outcome(given));
 }
