@@ -202,7 +202,7 @@ internal static class CliApp
 
         Console.Error.WriteLine(Environment.GetEnvironmentVariable(ConfigVariable) is { Length: > 0 } named
             ? $"kcp: {file.FullName}: config file not found (named by ${ConfigVariable}='{named}'; give --config FILE to use another)"
-            : $"kcp: {file.FullName}: config file not found (no --config given and ${ConfigVariable} not set, so kcp looked for kcp.yaml in the current directory; give --config FILE, set ${ConfigVariable}, or write one with kcp init)");
+            : $"kcp: {file.FullName}: config file not found (no --config given and ${ConfigVariable} not set, so kcp looked for kcp.yaml in the current directory; give --config FILE or set ${ConfigVariable})");
         return null;
     }
 

@@ -14,7 +14,10 @@ namespace KafkaConsumerProxy.Cli;
 
 /// <summary>
 /// <c>kcp demo</c>: the product working end to end with no Kafka or endpoint of the user's own — an embedded
-/// cluster (librdkafka's mock cluster), a demo receiver, and a route written to a temporary directory.
+/// cluster (librdkafka's mock cluster), a demo receiver, and a route written to a temporary directory. The plain demo
+/// delivers its sample messages and ends, saying that its dashboard ends with it; <c>--serve</c> keeps kcp and the
+/// dashboard running until SIGINT or SIGTERM, with one message the endpoint always refuses and the exact
+/// <c>kcp skip</c> command for it. The summary accounts for every message: delivered, skipped, or left uncommitted.
 /// </summary>
 internal static class DemoCommand
 {
@@ -100,6 +103,10 @@ internal static class DemoCommand
         if (runner.Admin is { } admin)
         {
             output.WriteLine($"  dashboard  {admin.Address}  (metrics {admin.Address}metrics, API {admin.Address}api/v1/routes)");
+            if (!serve)
+            {
+                output.WriteLine("             open while the demo runs: it ends once the sample messages are delivered; kcp demo --serve keeps it open until Ctrl-C");
+            }
         }
 
         var started = time.GetTimestamp();
@@ -116,13 +123,18 @@ internal static class DemoCommand
         }
 
         var deliveredIn = time.GetElapsedTime(started);
+        TopicPartitionOffset? stuck = null;
         if (serve && !interrupted.IsCancellationRequested && !running.IsCompleted)
         {
-            await EmbeddedProducer.ProduceAsync(cluster.BootstrapServers, Topic,
-                [(0, (byte[]?)Encoding.UTF8.GetBytes("order-stuck"), (byte[]?)Encoding.UTF8.GetBytes("{\"order\":\"stuck\",\"stuck\":true}"))],
+            var produced = await EmbeddedProducer.ProduceAsync(cluster.BootstrapServers, Topic,
+                [(0, (byte[]?)Encoding.UTF8.GetBytes(DemoEndpoint.StuckMarker), (byte[]?)Encoding.UTF8.GetBytes("{\"order\":\"stuck\",\"stuck\":true}"))],
                 cancellationToken: interrupted).ConfigureAwait(false);
-            output.WriteLine($"All {count} sample messages delivered. One more order (partition 0, key order-stuck) is refused by the endpoint every time:");
-            output.WriteLine("open the dashboard and press Skip on it, or run kcp skip. kcp keeps running; Ctrl-C stops it.");
+            stuck = produced[0];
+            var at = $"{stuck.Partition.Value}:{stuck.Offset.Value}";
+            output.WriteLine($"All {count} sample messages delivered. One more order (partition {stuck.Partition.Value}, offset {stuck.Offset.Value}, key {DemoEndpoint.StuckMarker}) is refused by the endpoint every time;");
+            output.WriteLine("the messages behind it on its partition wait. Press Skip on it in the dashboard, or run:");
+            output.WriteLine($"  kcp skip {Topic} {at} --config {configFile}");
+            output.WriteLine("kcp keeps running and serving the dashboard until Ctrl-C (or SIGTERM).");
             try
             {
                 await Task.WhenAny(running, Task.Delay(Timeout.InfiniteTimeSpan, time, interrupted)).ConfigureAwait(false);
@@ -132,33 +144,48 @@ internal static class DemoCommand
                 // Ctrl-C.
             }
         }
+
         output.WriteLine("Stopping kcp: finishing in-flight deliveries, committing, leaving the group...");
         await stopProxy.CancelAsync().ConfigureAwait(false);
         await running.ConfigureAwait(false);
 
-        var committed = CommittedTotal(cluster.BootstrapServers);
+        var committed = Committed(cluster.BootstrapServers);
+        var total = count + (stuck is null ? 0 : 1);
+        var covered = committed.Values.Sum();
         var complete = endpoint.Accepted >= count;
         output.WriteLine();
-        output.WriteLine(complete
-            ? $"Done: all {count} messages delivered to the endpoint in {deliveredIn.TotalSeconds:F1} s; {metrics.FailedAttempts} refused attempt(s) were retried, {metrics.Skipped} skipped, none lost; the group's committed offsets cover {committed} of {count} messages."
-            : $"Interrupted: {endpoint.Accepted} of {count} messages delivered; the rest stay uncommitted and would be delivered on the next start.");
+        if (!complete)
+        {
+            output.WriteLine($"Interrupted: {endpoint.Accepted} of {count} messages delivered; the group's committed offsets cover {covered}; the rest stay uncommitted and are delivered on the next start.");
+        }
+        else
+        {
+            // The stuck order is never accepted by the endpoint: past it, the committed offset means it was skipped.
+            var fate = stuck is null
+                ? ""
+                : committed.GetValueOrDefault(stuck.Partition.Value) > stuck.Offset.Value
+                    ? $" The refused order (partition {stuck.Partition.Value}, offset {stuck.Offset.Value}) was skipped: written to the skip records ({Path.Combine(config.StateDir, StateDirLayout.SkipLogFile)}), not delivered."
+                    : $" The refused order (partition {stuck.Partition.Value}, offset {stuck.Offset.Value}) was neither delivered nor skipped: it stays uncommitted, and the next start delivers it again.";
+            output.WriteLine($"Done: all {count} sample messages delivered to the endpoint in {deliveredIn.TotalSeconds:F1} s; {metrics.FailedAttempts} refused attempt(s) were retried; the group's committed offsets cover {covered} of {total} messages.{fate}");
+        }
+
+        output.WriteLine(serve ? "The demo has ended; its dashboard with it." : "The demo has ended, and its dashboard with it; kcp demo --serve keeps them running until Ctrl-C.");
         output.WriteLine();
         output.WriteLine("To run kcp against your own Kafka and endpoint:");
         output.WriteLine($"  1. copy {configFile} and its routes/ folder, set clusters.default.bootstrap_servers to your brokers and drop its consumer_conf (it tunes the embedded cluster)");
         output.WriteLine("  2. in routes/<name>.yaml set topic, group, host, port and url of your endpoint");
-        output.WriteLine("  3. kcp validate --config kcp.yaml   then   kcp run --config kcp.yaml");
-        return complete ? 0 : 130;
-
+        output.WriteLine("  3. in that folder: kcp validate   then   kcp run   (both read ./kcp.yaml, or --config FILE)");
+        return complete ? 0 : CliApp.Interrupted;
     }
 
-    /// <summary>Reads back what the demo group committed, so the summary reports it rather than assumes it.</summary>
-    private static long CommittedTotal(string bootstrapServers)
+    /// <summary>Reads back what the demo group committed per partition, so the summary reports it rather than assumes it.</summary>
+    private static Dictionary<int, long> Committed(string bootstrapServers)
     {
         using var reader = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig { BootstrapServers = bootstrapServers, GroupId = "demo-group" })
             .SetLogHandler((_, _) => { })
             .Build();
         var committed = reader.Committed(Enumerable.Range(0, Partitions).Select(p => new TopicPartition(Topic, p)), TimeSpan.FromSeconds(10));
-        return committed.Where(c => !c.Offset.IsSpecial).Sum(c => c.Offset.Value);
+        return committed.Where(c => !c.Offset.IsSpecial).ToDictionary(c => c.Partition.Value, c => c.Offset.Value);
     }
 
     private static string WriteConfig(string directory, string bootstrapServers, int port)

@@ -50,7 +50,7 @@ public sealed class StatusCliTests : IClassFixture<TestCluster>
         Assert.Matches(@"(?m)^pay\s+running for \d+[smhd]( \d+[smh])?, breaker (open|half-open) for \d+[smhd]( \d+[smh])? \(\d+ probes\)\s", output);
 
         (code, output) = await RoutesProcessTests.CliAsync("skip", "pay", "0:1", "--config", config.ConfigFile);
-        Assert.Equal(2, code);
+        Assert.Equal(4, code);
         Assert.Contains("is not being retried", output, StringComparison.Ordinal);
         (code, output) = await RoutesProcessTests.CliAsync("skip", "pay", "nonsense", "--config", config.ConfigFile);
         Assert.Equal(2, code);

@@ -246,7 +246,7 @@ public sealed class ConfigProcessTests
     }
 
     [Fact]
-    public async Task OffsetsShow_UnknownRoute_NamesArgumentAndRoutesAndExit2_Issue7()
+    public async Task OffsetsShow_UnknownRoute_NamesRouteAndRoutesAndExit4_Issue7()
     {
         using var config = new ProxyConfigWriter(NoCluster);
         config.AddRoute("orders", "orders", "billing", 8080);
@@ -254,17 +254,18 @@ public sealed class ConfigProcessTests
 
         await using var kcp = KcpProcess.Start("offsets", "show", "--config", config.ConfigFile, "--route", "nope");
 
-        Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
-        Assert.Equal([$"kcp offsets: --route 'nope': no route named 'nope' in {config.RoutesDir}; routes: audit, orders"], ConfigLines.Unlocated(kcp.StdErr));
+        Assert.Equal(4, await kcp.WaitForExitAsync(Patience));
+        Assert.Equal([$"kcp offsets: no route named 'nope' in {config.RoutesDir}; routes: audit, orders"], ConfigLines.Unlocated(kcp.StdErr));
     }
 
     [Fact]
-    public async Task Validate_MissingConfigOption_OneLineAndExit2_Issue7()
+    public async Task Validate_NoConfigOptionNoKcpYamlHere_SaysWhereItLookedOneLineAndExit2_Issue19()
     {
         await using var kcp = KcpProcess.Start("validate");
 
         Assert.Equal(2, await kcp.WaitForExitAsync(Patience));
-        Assert.Equal(["kcp validate: Option '--config' is required (see 'kcp validate --help')"], ConfigLines.Unlocated(kcp.StdErr));
+        var line = Assert.Single(kcp.StdErr);
+        Assert.StartsWith($"kcp: {Path.Combine(AppContext.BaseDirectory, "kcp.yaml")}: config file not found (no --config given and $KCP_CONFIG not set", line, StringComparison.Ordinal);
     }
 
     private static string RegexEscape(string text) => System.Text.RegularExpressions.Regex.Escape(text);

@@ -65,7 +65,7 @@ public sealed class OffsetsCommandTests : IClassFixture<TestCluster>
 
         DeliveryAssert.AllOnce(DeliveryAssert.Offsets(1, Before), first.Requests);
 
-        await using (var refused = KcpProcess.Start("offsets", "set", "--config", config.ConfigFile, "--route", "r", "0:999999"))
+        await using (var refused = KcpProcess.Start("offsets", "set", "r", "0:999999", "--config", config.ConfigFile))
         {
             Assert.Equal(1, await refused.WaitForExitAsync(Patience));
             Assert.Contains(refused.StdErr, l => l.Contains("partition 0: offset 999999 is outside the partition's log (low watermark 0, high watermark 24: an offset from 0 to 24 can be set)", StringComparison.Ordinal));
@@ -122,9 +122,12 @@ public sealed class OffsetsCommandTests : IClassFixture<TestCluster>
         await using var both = KcpProcess.Start("offsets", "set", "--config", config.ConfigFile, "--route", "orders", "0:1", "--to-latest");
         Assert.NotEqual(0, await both.WaitForExitAsync(Patience));
         Assert.Contains(both.StdErr, l => l.Contains("exactly one of", StringComparison.Ordinal));
+        await using var bothPositional = KcpProcess.Start("offsets", "set", "orders", "0:1", "--to-latest", "--config", config.ConfigFile);
+        Assert.Equal(2, await bothPositional.WaitForExitAsync(Patience));
+        Assert.Contains(bothPositional.StdErr, l => l.Contains("exactly one of", StringComparison.Ordinal));
 
         await using var unknownRoute = KcpProcess.Start("offsets", "show", "--config", config.ConfigFile, "--route", "nope");
-        Assert.Equal(2, await unknownRoute.WaitForExitAsync(Patience));
+        Assert.Equal(4, await unknownRoute.WaitForExitAsync(Patience));
         Assert.Contains(unknownRoute.StdErr, l => l.Contains("no route named 'nope'", StringComparison.Ordinal));
     }
 

@@ -34,7 +34,6 @@ public sealed class ProcessTests : IClassFixture<TestCluster>
     [Theory]
     [InlineData(KcpProcess.SigTerm)]
     [InlineData(KcpProcess.SigInt)]
-    [InlineData(KcpProcess.SigHup)]
     public async Task Run_StopSignalAfterAllDelivered_ExitsZeroAndCommitsEndOffsets(int signal)
     {
         const int Partitions = 4, PerPartition = 10;

@@ -25,7 +25,7 @@ public sealed partial class KcpProcess : IAsyncDisposable
     private readonly List<string> _output = [];
     private TaskCompletionSource _changed = NewSignal();
 
-    private KcpProcess(IReadOnlyList<string> args, IReadOnlyDictionary<string, string?>? environment = null)
+    private KcpProcess(IReadOnlyList<string> args, IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null)
     {
         // Through env, which resets every signal's handling to the default and then runs dotnet in the same process:
         // kcp starts as from a terminal whatever started the tests. A command run in the background by a shell without
@@ -40,7 +40,7 @@ public sealed partial class KcpProcess : IAsyncDisposable
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
             // Not above the temporary config directories, so that error messages show their absolute paths.
-            WorkingDirectory = AppContext.BaseDirectory,
+            WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory,
         };
         start.ArgumentList.Add("--default-signal");
         start.ArgumentList.Add(DotnetHost());
@@ -92,6 +92,13 @@ public sealed partial class KcpProcess : IAsyncDisposable
 
     /// <summary>Starts <c>kcp</c> with <paramref name="args"/>.</summary>
     public static KcpProcess Start(params string[] args) => new(args);
+
+    /// <summary>
+    /// Starts <c>kcp</c> with <paramref name="args"/>, these environment variables set (null removes one) and, when
+    /// given, in <paramref name="workingDirectory"/>.
+    /// </summary>
+    public static KcpProcess Start(IReadOnlyDictionary<string, string?> environment, string? workingDirectory, params string[] args) =>
+        new(args, environment, workingDirectory);
 
     /// <summary>Sends <paramref name="signal"/> (e.g. <see cref="SigTerm"/>) to the process.</summary>
     public void SendSignal(int signal)

@@ -48,10 +48,10 @@ public sealed class BudgetWaitProcessTests : IClassFixture<TestCluster>
         // kcp status (the control socket).
         var (code, output) = await RoutesProcessTests.CliAsync("status", "--config", config.ConfigFile);
         Assert.True(code == 0, output);
-        Assert.Matches(@"(?m)^b\s+running, waiting for budget shared \(held by route a; 1 in flight\) since \d\d:\d\d:\d\d, \d+ request\(s\)\s", output);
+        Assert.Matches(@"(?m)^b\s+running for \d+[smhd]( \d+[smh])?, waiting for budget shared \(held by route a; 1 in flight\) for \d+[smhd]( \d+[smh])?, \d+ request\(s\)\s", output);
         (code, output) = await RoutesProcessTests.CliAsync("status", "b", "--config", config.ConfigFile);
         Assert.True(code == 0, output);
-        Assert.Contains("; waiting for budget shared (held by route a; 1 in flight) since ", output, StringComparison.Ordinal);
+        Assert.Contains("; waiting for budget shared (held by route a; 1 in flight) for ", output, StringComparison.Ordinal);
 
         // The metrics: b's requests waiting and how long, a's slot.
         var (status, metrics) = await admin.GetAsync("/metrics");

@@ -90,12 +90,12 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
         Assert.Single(kcp.StdOut, l => l.Contains("Route b member 0: partitions assigned", StringComparison.Ordinal));
         Assert.DoesNotContain(kcp.StdOut, l => l.Contains("Route b member 0: partitions revoked", StringComparison.Ordinal));
 
-        // Selections that match nothing, and arguments that select nothing, are refused with exit 2.
+        // Selections that match nothing are refused with exit 4, arguments that select nothing with exit 2.
         (code, output) = await CliAsync("routes", "pause", "nosuch", "--config", config.ConfigFile);
-        Assert.Equal(2, code);
+        Assert.Equal(4, code);
         Assert.Contains("no route named 'nosuch'", output, StringComparison.Ordinal);
         (code, output) = await CliAsync("routes", "pause", "--topic", "nosuch", "--config", config.ConfigFile);
-        Assert.Equal(2, code);
+        Assert.Equal(4, code);
         (code, _) = await CliAsync("routes", "pause", "--config", config.ConfigFile);
         Assert.Equal(2, code);
 
