@@ -173,7 +173,7 @@ internal static class DemoCommand
         output.WriteLine();
         output.WriteLine("To run kcp against your own Kafka and endpoint:");
         output.WriteLine($"  1. copy {configFile} and its routes/ folder, set clusters.default.bootstrap_servers to your brokers and drop its consumer_conf (it tunes the embedded cluster)");
-        output.WriteLine("  2. in routes/<name>.yaml set topic, group, host, port and url of your endpoint");
+        output.WriteLine("  2. in routes/<name>.yaml set topic and group, and your endpoint's URL as endpoint: (in place of host, port and url)");
         output.WriteLine("  3. in that folder: kcp validate   then   kcp run   (both read ./kcp.yaml, or --config FILE)");
         return complete ? 0 : CliApp.Interrupted;
     }

@@ -54,8 +54,8 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
         (code, output) = await CliAsync("routes", "list", "--config", config.ConfigFile);
         Assert.True(code == 0, output);
         // Paused, the member keeps its two partitions (no rebalance).
-        Assert.Matches(@"(?m)^a\s+paused\s+\S+\s+\S+\s+\S+\s+default\s+2\s", output);
-        Assert.Matches(@"(?m)^b\s+running\s+\S+\s+\S+\s+\S+\s+default\s+1\s", output);
+        Assert.Matches(@"(?m)^a\s+paused for \d+[smhd]( \d+[smh])?\s+\S+\s+\S+\s+default\s+2\s", output);
+        Assert.Matches(@"(?m)^b\s+running for \d+[smhd]( \d+[smh])?\s+\S+\s+\S+\s+default\s+1\s", output);
 
         // resume by --topic/--group: everything arrives, nothing committed is repeated.
         (code, output) = await CliAsync("routes", "resume", "--topic", topicA, "--group", groupA, "--config", config.ConfigFile);
