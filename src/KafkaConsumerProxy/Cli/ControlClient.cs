@@ -135,7 +135,7 @@ internal sealed class ControlClient : IDisposable
 
             if (!response.IsSuccessStatusCode)
             {
-                throw new ControlUnavailableException($"kcp at {Where} answered {status} {response.ReasonPhrase}", null);
+                throw new ControlUnavailableException($"kcp at {Where} answered {status}: {await ErrorOf(response).ConfigureAwait(false)}", null);
             }
 
             try
