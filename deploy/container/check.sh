@@ -25,5 +25,5 @@ podman run --rm "$tag" --version
 
 echo "== podman run $tag demo --messages 50"
 timeout 180 podman run --rm "$tag" demo --messages 50 | tee "$work/demo.log"
-grep -q '^Done: all 50 messages delivered' "$work/demo.log"
+grep -q '^Done: all 50 sample messages delivered' "$work/demo.log"
 echo "container check passed"

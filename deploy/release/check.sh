@@ -24,7 +24,7 @@ echo "== kcp --version"
 
 echo "== kcp demo --messages 50"
 timeout 180 "$kcp" demo --messages 50 | tee demo.log
-grep -q '^Done: all 50 messages delivered' demo.log
+grep -q '^Done: all 50 sample messages delivered' demo.log
 ls "$DOTNET_BUNDLE_EXTRACT_BASE_DIR"/kcp/*/ | grep -q 'centos8-librdkafka.so' || {
     echo "librdkafka was not extracted from the single file" >&2
     exit 1

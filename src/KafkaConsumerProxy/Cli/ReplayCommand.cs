@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using KafkaConsumerProxy.Admin;
@@ -96,7 +95,7 @@ internal static class ReplayCommand
                 result.AddError("give at most one of --to-offset and --to-time");
             }
         });
-        command.SetAction(async (parse, _) =>
+        command.SetAction(async (parse, interrupted) =>
         {
             var request = new ReplayRequest
             {
@@ -129,12 +128,12 @@ internal static class ReplayCommand
                 return CliApp.ConfigError;
             }
 
-            return await RunAsync(loaded, chosen, request, configFile, parse.GetValue(json)).ConfigureAwait(false);
+            return await RunAsync(loaded, chosen, request, configFile, parse.GetValue(json), interrupted).ConfigureAwait(false);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(KcpConfig config, RouteDefinition route, ReplayRequest request, string configFile, bool json)
+    private static async Task<int> RunAsync(KcpConfig config, RouteDefinition route, ReplayRequest request, string configFile, bool json, CancellationToken interrupted)
     {
         using var loggers = LoggerFactory.Create(b =>
         {
@@ -163,9 +162,9 @@ internal static class ReplayCommand
                 $"replay {progress.Id} of route {route.Name}: topic {planned.Topic}, {planned.Total} offset(s): {string.Join(", ", planned.Partitions.Select(p => $"partition {p.Partition} offsets {p.Start}..{p.End - 1}"))} to {progress.Target}{(request.DryRun ? " (dry run)" : "")}"));
         }
 
-        // Ctrl-C and SIGTERM stop the replay after the message being sent; a second one is not needed.
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        // Ctrl-C and SIGTERM (the parser's token, CliApp) stop the replay after the message being sent; a second one
+        // is not needed.
+        await using var interrupt = interrupted.Register(progress.Cancel.Cancel).ConfigureAwait(false);
         var bar = !json && !Console.IsOutputRedirected ? DrawAsync(progress, time) : Task.CompletedTask;
         await replay.RunAsync(progress, CancellationToken.None).ConfigureAwait(false);
         await bar.ConfigureAwait(false);
@@ -202,12 +201,6 @@ internal static class ReplayCommand
             ReplayState.Cancelled => Interrupted,
             _ => status.Failed > 0 ? SomeFailed : 0,
         };
-
-        void Stop(PosixSignalContext context)
-        {
-            context.Cancel = true;
-            progress.Cancel.Cancel();
-        }
     }
 
     private static string Summary(ReplayStatus s) => s.DryRun
