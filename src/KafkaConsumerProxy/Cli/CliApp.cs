@@ -262,7 +262,8 @@ internal static class CliApp
                 // the text, where it is shown as kcp validate shows it (escaped, cut).
                 var (checkedConfig, errors) = ConfigLoader.TryLoad(file.FullName);
                 var answer = new ValidateAnswer(checkedConfig is not null, file.FullName, checkedConfig?.Routes.Select(r => r.Name).ToList() ?? [],
-                    [.. errors.Select(e => new ValidateError(e.File, e.Key, e.Message, e.ToString()))]);
+                    [.. errors.Select(e => new ValidateError(e.File, e.Key, e.Message, e.ToString()))],
+                    [.. checkedConfig?.Routes.SelectMany(DefaultNotes.Of) ?? []]);
                 Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(answer, Admin.ControlJson.Options));
                 return answer.Valid ? 0 : ConfigError;
             }
@@ -274,6 +275,11 @@ internal static class CliApp
             }
 
             Console.Out.WriteLine($"{loaded.ConfigFile}: OK, {loaded.Routes.Count} route(s): {string.Join(", ", loaded.Routes.Select(r => r.Name))}");
+            foreach (var note in loaded.Routes.SelectMany(DefaultNotes.Of))
+            {
+                Console.Out.WriteLine($"  {note}");
+            }
+
             return 0;
         });
         return command;
@@ -349,7 +355,8 @@ internal static class CliApp
 }
 
 /// <summary>The answer of <c>kcp validate --json</c>.</summary>
-internal sealed record ValidateAnswer(bool Valid, string ConfigFile, IReadOnlyList<string> Routes, IReadOnlyList<ValidateError> Errors);
+/// <remarks><c>Notes</c>: one line per default a route relies on without writing it (<see cref="DefaultNotes"/>).</remarks>
+internal sealed record ValidateAnswer(bool Valid, string ConfigFile, IReadOnlyList<string> Routes, IReadOnlyList<ValidateError> Errors, IReadOnlyList<string> Notes);
 
 /// <summary>One error of <c>kcp validate --json</c>: its parts, and the line <c>kcp validate</c> prints for it.</summary>
 internal sealed record ValidateError(string File, string? Key, string Message, string Text);

@@ -35,17 +35,22 @@ internal sealed class HttpDeliverer : IDisposable
     private readonly RouteRedactor _secrets;
     private readonly Tls.TlsConnector? _tls;
     private readonly RepeatedLog<(string Topic, int Partition), (long Offset, string Problem)>? _invalidCloudEvents;
+    private readonly ILogger? _logger;
     private volatile bool _inFlightCancelled;
+    private int _notJsonAnswerLogged;
 
     /// <param name="route">The route whose endpoint is called.</param>
     /// <param name="time">The clock a <c>Retry-After</c> date is read against and attempts are timed on (not <c>exec_timeout_ms</c>, which bounds the real exchange on the system clock); default the system clock.</param>
     /// <param name="logger">
     /// With <c>format: cloudevents</c>, where a record that claims to be a CloudEvent but is not a valid one is reported:
     /// the first of a partition in full, then a count every 30 s (<see cref="RepeatedLog{TKey, TNote}"/>).
+    /// With <c>response_check: errno</c>, also where the first 2xx answer with an empty or non-JSON body is reported,
+    /// once for the route, with the hint <c>response_check: status</c>.
     /// </param>
     public HttpDeliverer(RouteDefinition route, TimeProvider? time = null, ILogger? logger = null)
     {
         _route = route;
+        _logger = logger;
         // The system clock unless one is given: kcp passes its own everywhere; tests of other behaviour need no other.
         _time = time ?? TimeProvider.System;
         _secrets = new RouteRedactor(route.Endpoint);
@@ -194,6 +199,13 @@ internal sealed class HttpDeliverer : IDisposable
             var (outcome, reason) = batch is null || retry is null
                 ? ResponseClassifier.Classify(_route.Endpoint.ResponseCheck, status, body.AsSpan(0, length))
                 : ResponseClassifier.ClassifyBatch(_route.Endpoint.ResponseCheck, status, body.AsSpan(0, length), batch, retry);
+            if (outcome == DeliveryOutcome.RejectedBody && _logger is not null && ResponseClassifier.IsNotJsonObject(body.AsSpan(0, length))
+                && Interlocked.Exchange(ref _notJsonAnswerLogged, 1) == 0)
+            {
+                // Said once: the message goes on being retried as before, but the likely cause is named.
+                Log.ErrnoAnswerNotJson(_logger, _route.Name, host, status, length == 0 ? "an empty body" : "a body that is not a JSON object");
+            }
+
             return new DeliveryResult(outcome, host, elapsed, status, reason)
             {
                 BodyExcerpt = outcome == DeliveryOutcome.Success ? null : BodyExcerpt.Of(body.AsSpan(0, length), _secrets),

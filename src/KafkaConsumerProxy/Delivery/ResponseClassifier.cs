@@ -89,6 +89,28 @@ internal static class ResponseClassifier
     }
 
     /// <summary>
+    /// True when <paramref name="body"/> is empty or not a JSON object at all (not UTF-8, not JSON, or another JSON
+    /// value): an endpoint that answers so was most likely not written for <c>response_check: errno</c>.
+    /// </summary>
+    public static bool IsNotJsonObject(ReadOnlySpan<byte> body)
+    {
+        if (body.IsEmpty || !System.Text.Unicode.Utf8.IsValid(body))
+        {
+            return true;
+        }
+
+        try
+        {
+            var reader = new Utf8JsonReader(body, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
+            return !reader.Read() || reader.TokenType != JsonTokenType.StartObject;
+        }
+        catch (JsonException)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>
     /// The previous service's rule: a JSON object whose <c>errno</c> is absent or falsy in PHP's sense
     /// (0, false, "", "0", null). Anything else, including a body that is not JSON, is a rejection.
     /// </summary>
