@@ -61,8 +61,10 @@ internal readonly record struct DeliveryResult(DeliveryOutcome Outcome, string H
     public string? BodyExcerpt { get; init; }
 
     /// <summary>
-    /// What a 429 or 503 answer's <c>Retry-After</c> asked for (seconds, or an HTTP date less now; a past date is zero);
-    /// null when the answer had none, it could not be read, or the status was another.
+    /// What the answer's <c>Retry-After</c> asked for (seconds, or an HTTP date less now; a past date is zero; a number
+    /// too large to read is <see cref="HttpDeliverer.MaxRetryAfter"/>), read on a 429 or 503 and on a
+    /// <c>Kcp-Action</c> of <c>retry</c> or <c>pause</c> with any status; null when the answer had none, it could not be
+    /// read, or it was not read.
     /// </summary>
     public TimeSpan? RetryAfter { get; init; }
 

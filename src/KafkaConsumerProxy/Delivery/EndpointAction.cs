@@ -98,6 +98,15 @@ internal static class EndpointActions
         return EndpointAction.None;
     }
 
+    /// <summary>The shortest pause a <c>Retry-After</c> asks for (1 s): zero or a date in the past is one second.</summary>
+    public static readonly TimeSpan MinPause = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest pause a <c>Retry-After</c> asks for that ends by itself (24 hours); a longer one ends then.</summary>
+    public static readonly TimeSpan MaxPause = TimeSpan.FromHours(24);
+
+    /// <summary>How long a <c>Kcp-Action: pause</c> with <c>Retry-After</c> <paramref name="retryAfter"/> lasts: within [<see cref="MinPause"/>, <see cref="MaxPause"/>].</summary>
+    public static TimeSpan PauseFor(TimeSpan retryAfter) => retryAfter < MinPause ? MinPause : retryAfter > MaxPause ? MaxPause : retryAfter;
+
     /// <summary>The action as written in the header (<c>dead-letter</c>); empty for None.</summary>
     public static string Name(EndpointAction action) => action == EndpointAction.None ? "" : Names[(int)action - 1];
 }

@@ -246,7 +246,8 @@ internal sealed class HttpDeliverer : IDisposable
 
     /// <summary>
     /// The wait a <c>Retry-After</c> header asks for: delay-seconds, or an HTTP date less now (zero when past); null when
-    /// absent or not readable. How long is honoured is decided by <see cref="RetryPolicy.Delay"/>.
+    /// absent or not readable (a negative number, a word, a date that is not an HTTP date, several values). How long is
+    /// honoured is decided by <see cref="RetryPolicy.Delay"/> and, for a pause, <see cref="EndpointActions.PauseFor"/>.
     /// </summary>
     private TimeSpan? RetryAfterOf(HttpResponseMessage response)
     {
@@ -262,7 +263,26 @@ internal sealed class HttpDeliverer : IDisposable
             return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
         }
 
-        return null;
+        return IsHugeDelta(response.Headers) ? MaxRetryAfter : null;
+    }
+
+    /// <summary>
+    /// The longest <c>Retry-After</c> read (2^31 − 1 seconds, about 68 years): the runtime reads delay-seconds only up
+    /// to this, and a larger number is read as this, so an endpoint asking for a very long wait gets the longest one kcp
+    /// honours (<c>retry_max_interval_ms</c>, or a pause's 24 hours) rather than none at all.
+    /// </summary>
+    public static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(int.MaxValue);
+
+    // delay-seconds (RFC 9110: 1*DIGIT) too large for the runtime's parser, which then leaves the header unread.
+    private static bool IsHugeDelta(System.Net.Http.Headers.HttpResponseHeaders headers)
+    {
+        if (!headers.NonValidated.TryGetValues("Retry-After", out var values) || values.Count != 1)
+        {
+            return false;
+        }
+
+        var value = values.ToString().AsSpan().Trim(" \t");
+        return value.Length > 0 && !value.ContainsAnyExceptInRange('0', '9');
     }
 
     /// <summary>

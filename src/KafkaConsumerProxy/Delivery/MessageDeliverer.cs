@@ -339,7 +339,7 @@ internal sealed class MessageDeliverer
                 {
                     delay = delay > EndpointPauseWait ? delay : EndpointPauseWait;
                     Log.EndpointAskedToPause(_logger, _route.Name, result.Host, result.StatusCode ?? 0, head.Topic, head.Partition, head.Offset,
-                        PauseRoute is null ? "this route cannot be paused from here: the message is tried again" : result.RetryAfter is { } until ? $"until an operator resumes it or for {until.TotalSeconds:F0} s (Retry-After)" : "until an operator resumes it");
+                        PauseRoute is null ? "this route cannot be paused from here: the message is tried again" : result.RetryAfter is { } until ? $"until an operator resumes it or for {EndpointActions.PauseFor(until).TotalSeconds:F0} s (Retry-After)" : "until an operator resumes it");
                     PauseRoute?.Invoke(result.Host, result.RetryAfter);
                 }
 

@@ -10,19 +10,13 @@ namespace KafkaConsumerProxy.Hosting;
 /// Applies an endpoint's <c>Kcp-Action: pause</c>: the route is paused through <paramref name="operate"/>, the entry
 /// point of the operator's pause that the admin API and the control socket use (the fleet's when kcp runs one, so the
 /// pause is fleet-wide; else <see cref="RouteRegistry.OperateAsync"/>), so it is kept and shown like an operator's, with
-/// the endpoint as who asked, and written to <c>audit.jsonl</c> as done by it. With a <c>Retry-After</c> the route is resumed after that long (at least <see cref="MinPause"/>, at most
-/// <see cref="MaxPause"/>), unless meanwhile it was resumed, or paused with another cause, by someone else; a pause whose timer
+/// the endpoint as who asked, and written to <c>audit.jsonl</c> as done by it. With a <c>Retry-After</c> the route is resumed after that long
+/// (<see cref="Delivery.EndpointActions.PauseFor"/>: at least 1 s, at most 24 hours), unless meanwhile it was resumed, or paused with another cause, by someone else; a pause whose timer
 /// has not run when kcp stops stays until an operator resumes it. One pause per route is applied at a time: answers
 /// asking for it again meanwhile add nothing.
 /// </summary>
 internal sealed class EndpointPauses(RouteRegistry registry, Func<RouteAction, RouteSelector, string, Task<RouteOperationResult>> operate, AuditLog audit, ILogger logger, TimeProvider time)
 {
-    /// <summary>The shortest pause a <c>Retry-After</c> asks for (1 s): zero or a date in the past is one second.</summary>
-    public static readonly TimeSpan MinPause = TimeSpan.FromSeconds(1);
-
-    /// <summary>The longest pause a <c>Retry-After</c> asks for that ends by itself (24 hours); a longer one ends then.</summary>
-    public static readonly TimeSpan MaxPause = TimeSpan.FromHours(24);
-
     private readonly ConcurrentDictionary<string, byte> _applying = new(StringComparer.Ordinal);
 
     /// <summary>Pauses <paramref name="route"/> in the background for the endpoint <paramref name="host"/>.</summary>
@@ -65,7 +59,7 @@ internal sealed class EndpointPauses(RouteRegistry registry, Func<RouteAction, R
             return;
         }
 
-        after = after < MinPause ? MinPause : after > MaxPause ? MaxPause : after;
+        after = Delivery.EndpointActions.PauseFor(after);
         await Task.Delay(after, time).ConfigureAwait(false);
         // Still the endpoint's pause: not resumed, and not paused with another cause since.
         if (registry.Find(route) is { State: RouteState.Paused, OperatorPaused: true } status && status.Cause.Contains(who, StringComparison.Ordinal))
