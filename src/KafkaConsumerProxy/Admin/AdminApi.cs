@@ -63,6 +63,15 @@ internal sealed record RouteInfo : RouteStatus
 
     /// <summary>The route's circuit breaker in this process (state, since, probes); null when it has none (<c>breaker_failures: 0</c>) or is not built.</summary>
     public BreakerView? Breaker { get; init; }
+
+    /// <summary>The route's health, one of <see cref="RouteHealth.Names"/>: its state, breaker and partitions together.</summary>
+    public string Health { get; init; } = "running";
+
+    /// <summary>What makes <see cref="Health"/> beyond the state: the breaker's state, partitions blocked and failing (empty when none).</summary>
+    public string HealthDetail { get; init; } = "";
+
+    /// <summary>The route's settings, without secrets; only in <c>GET /api/v1/routes/{route}</c>.</summary>
+    public RouteSettingsView? Settings { get; init; }
 }
 
 /// <summary>One partition owned by this process, with its failing head-of-line message, if any.</summary>
@@ -88,6 +97,9 @@ internal sealed record PartitionInfo(
 
     /// <summary>The instance that owns it (its fleet instance id); null without a <c>fleet</c> section.</summary>
     public string? Instance { get; init; }
+
+    /// <summary><c>blocked</c>, <c>failing</c>, <c>waiting_for_commit</c> or <c>ok</c> (<see cref="RouteHealth.OfPartition"/>).</summary>
+    public string Health { get; init; } = "ok";
 }
 
 /// <summary>The answer of <c>GET /api/v1/routes</c> on the admin endpoint (a superset of <see cref="RoutesListing"/>).</summary>
@@ -98,6 +110,18 @@ internal sealed record RouteInfoListing(IReadOnlyList<RouteInfo> Routes, ReloadR
 
     /// <summary>Why the fleet view is incomplete now; null when it is not (or without a fleet).</summary>
     public string? FleetUnavailable { get; init; }
+
+    /// <summary>kcp's version (<c>service.version</c> of the metrics' resource); null in an answer of an older kcp.</summary>
+    public string? Version { get; init; }
+
+    /// <summary>This process's <c>service.instance.id</c> (a new UUID at every start; <c>target_info</c> on <c>/metrics</c>).</summary>
+    public string? ServiceInstanceId { get; init; }
+
+    /// <summary>The machine's name (<c>host.name</c>).</summary>
+    public string? HostName { get; init; }
+
+    /// <summary>This process's id (<c>process.pid</c>).</summary>
+    public int? Pid { get; init; }
 }
 
 /// <summary>The answer of a partition action (skip, retry).</summary>
@@ -160,9 +184,14 @@ internal static class AdminApi
         {
             Instance = fleet?.InstanceId,
             FleetUnavailable = fleet?.Unavailable(),
+            Version = TelemetryResource.Version,
+            ServiceInstanceId = TelemetryResource.InstanceId,
+            HostName = Environment.MachineName,
+            Pid = Environment.ProcessId,
         }, ControlJson.Options));
         api.MapGet("/routes/{route}", (string route) => registry.Find(route) is { } status
-            ? Results.Json(Info(status, observations, registry.Failing, withPartitions: true, fleet, registry.Metrics.Breaker(route)), ControlJson.Options)
+            ? Results.Json(Info(status, observations, registry.Failing, withPartitions: true, fleet, registry.Metrics.Breaker(route),
+                registry.Config.Routes.FirstOrDefault(r => r.Name == route)), ControlJson.Options)
             : NotFound($"no route named '{route}'"));
         api.MapGet("/audit", (int? limit) =>
         {
@@ -270,7 +299,9 @@ internal static class AdminApi
         });
     }
 
-    internal static RouteInfo Info(RouteStatus s, RouteObservations observations, FailingMessages retrying, bool withPartitions, FleetControl? fleet = null, BreakerView? breaker = null)
+    /// <param name="definition">The route's definition, for its settings in the detail; null: none shown.</param>
+    internal static RouteInfo Info(RouteStatus s, RouteObservations observations, FailingMessages retrying, bool withPartitions, FleetControl? fleet = null, BreakerView? breaker = null,
+        RouteDefinition? definition = null)
     {
         var partitions = observations.Partitions(s.Route);
         // The lag the broker tells for every partition of the group (kcp offsets show's); the members' own until it is read.
@@ -292,6 +323,7 @@ internal static class AdminApi
                     Uncommitted = p.Uncommitted,
                     WaitingForCommit = p.WaitingForCommit,
                     Instance = self,
+                    Health = RouteHealth.OfPartition(mine, p.WaitingForCommit),
                 };
             }).Concat(remote.Select(r => r.Partition).Select((p, i) => new PartitionInfo(p.Topic, p.Partition, p.Member, p.NextOffset, p.CommittedOffset, p.HighWatermark,
                 broker?.Of(p.Partition)?.Lag ?? p.Lag, p.InFlight, p.OldestUnfinishedOffset, p.OldestUnfinishedSince, p.Failing.FirstOrDefault(), p.Failing)
@@ -299,9 +331,11 @@ internal static class AdminApi
                 Uncommitted = p.Uncommitted,
                 WaitingForCommit = p.WaitingForCommit,
                 Instance = remote[i].Instance,
+                Health = RouteHealth.OfPartition(p.Failing, p.WaitingForCommit),
             })).OrderBy(p => p.Partition)];
         }
 
+        var (health, detail) = RouteHealth.Of(s, breaker, [.. failing, .. remote.SelectMany(r => r.Partition.Failing)]);
         return new RouteInfo(s, Math.Round(observations.DeliveredPerSecond(s.Route), 3), broker?.Total ?? partitions.Sum(p => p.Lag), partitions.Sum(p => p.InFlight),
             failing.Count + remote.Sum(r => r.Partition.Failing.Count), details)
         {
@@ -309,6 +343,9 @@ internal static class AdminApi
             Instances = withPartitions ? fleet?.View.Instances(s.Route, s.Group, fleet.InstanceId) : null,
             FleetUnavailable = unavailable,
             Breaker = breaker,
+            Health = health,
+            HealthDetail = detail,
+            Settings = withPartitions && definition is not null ? RouteSettingsView.Of(definition) : null,
         };
     }
 

@@ -1,5 +1,6 @@
 using KafkaConsumerProxy.Fleet;
 using KafkaConsumerProxy.Routes;
+using KafkaConsumerProxy.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -13,6 +14,8 @@ namespace KafkaConsumerProxy.Admin;
 /// <item><c>POST /api/v1/routes/{route}/{pause|resume|stop|start|restart}</c>: one route.</item>
 /// <item><c>POST /api/v1/routes/{action}?topic=T[&amp;group=G]</c> or <c>?all=true</c>: the old service's selectors.</item>
 /// <item><c>/api/v1/routes/{route}/replays</c>: range replays (<see cref="ReplaysApi"/>).</item>
+/// <item><c>GET /api/v1/routes/{route}/history</c>: delivered and failed per second and lag over the last 15 minutes,
+/// one point per 10 s (<see cref="RouteHistory"/>), for the dashboard's sparklines.</item>
 /// <item><c>POST /api/v1/reload</c>, <c>GET /api/v1/reload</c>: reload now; the last reload results.</item>
 /// </list>
 /// </summary>
@@ -26,6 +29,9 @@ internal static class RoutesApi
         // The routes list and a route's detail (with partitions and failing messages), partition actions, skip records, audit.
         AdminApi.Map(api, registry, who, fleet);
         ReplaysApi.Map(api, registry, who);
+        api.MapGet("/routes/{route}/history", (string route) => registry.Find(route) is null
+            ? Results.Json(new ControlError($"no route named '{route}'"), ControlJson.Options, statusCode: StatusCodes.Status404NotFound)
+            : Results.Json(new RouteHistoryAnswer(route, RouteHistory.Step.TotalSeconds, RouteHistory.Window.TotalSeconds, registry.Metrics.Observations.HistoryOf(route)), ControlJson.Options));
         api.MapPost("/routes/{route}/{action}", (string route, string action, HttpContext context) =>
             OperateAsync(registry, fleet, action, new RouteSelector(Route: route), who(context)));
         api.MapPost("/routes/{action}", (string action, string? topic, string? group, bool? all, HttpContext context) =>
@@ -61,3 +67,6 @@ internal static class RoutesApi
             : Results.Json(new ControlError(result.Error), ControlJson.Options, statusCode: selector.Route is null ? StatusCodes.Status400BadRequest : StatusCodes.Status404NotFound);
     }
 }
+
+/// <summary>The answer of <c>GET /api/v1/routes/{route}/history</c>: the points oldest first, the last one for the interval running now.</summary>
+internal sealed record RouteHistoryAnswer(string Route, double StepSeconds, double WindowSeconds, IReadOnlyList<HistoryPoint> Points);

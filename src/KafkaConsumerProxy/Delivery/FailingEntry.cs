@@ -13,6 +13,7 @@ internal sealed class FailingEntry
     private int _attempts;
     private DeliveryResult _last;
     private IReadOnlyList<long> _offsets = [];
+    private DateTimeOffset? _nextAttempt;
 
     public FailingEntry(string route, KafkaRecord record, DateTimeOffset since)
     {
@@ -50,10 +51,23 @@ internal sealed class FailingEntry
             _offsets = offsets;
             _attempts = attempt;
             _last = result;
+            _nextAttempt = null;
             if (_retry.IsCancellationRequested)
             {
                 _retry = new CancellationTokenSource();
             }
+        }
+    }
+
+    /// <summary>
+    /// The failed message waits until <paramref name="at"/> before its next attempt (its retry interval, or the
+    /// <c>Retry-After</c> it was given); the route's circuit breaker and budgets may hold that attempt longer.
+    /// </summary>
+    public void Waiting(DateTimeOffset at)
+    {
+        lock (_gate)
+        {
+            _nextAttempt = at;
         }
     }
 
@@ -95,6 +109,7 @@ internal sealed class FailingEntry
                 _last.Outcome.ToString(), _last.StatusCode, _last.BodyExcerpt, _last.Describe())
             {
                 Offsets = _offsets,
+                NextAttemptAt = _nextAttempt,
             };
         }
     }

@@ -19,6 +19,12 @@ internal sealed record FailingMessage(
 {
     /// <summary>Every offset the failing request carries, in order: the message's own, or each of a batch's (shown, skipped and retried with its first).</summary>
     public IReadOnlyList<long> Offsets { get; init; } = [];
+
+    /// <summary>
+    /// When its next attempt is due (after its retry interval or <c>Retry-After</c>; an open circuit breaker may hold it
+    /// longer); null while none is scheduled (an attempt is being made, or the message is being skipped).
+    /// </summary>
+    public DateTimeOffset? NextAttemptAt { get; init; }
 }
 
 /// <summary>

@@ -355,6 +355,7 @@ internal sealed class MessageDeliverer
                 }
 
                 held = Details(SkipKind.Manual);
+                failing.Waiting(_time.GetUtcNow() + delay);
                 using var wait = CancellationTokenSource.CreateLinkedTokenSource(abandon, failures.ManualSkip, failing.SkipToken, failing.RetryToken);
                 try
                 {

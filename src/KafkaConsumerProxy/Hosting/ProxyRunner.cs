@@ -101,6 +101,8 @@ internal sealed class ProxyRunner
                 // Every route's lag from the broker, for the metrics and the API: paused and unowned partitions too.
                 await using var lag = new GroupLagReader(() => registry.Config, _metrics.Observations.GroupLags, logger, _time,
                     joined: _metrics.Observations.HasJoined).Start();
+                // The dashboard's sparklines: every route's rates and lag every 10 s, kept for 15 minutes in memory.
+                using var history = _time.CreateTimer(_ => _metrics.Observations.SampleHistory(registry.List().Select(r => r.Route)), null, TimeSpan.Zero, RouteHistory.Step);
                 using var watcher = new ConfigWatcher(registry, logger, _time);
                 try
                 {

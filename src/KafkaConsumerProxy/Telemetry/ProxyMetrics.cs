@@ -268,6 +268,7 @@ internal sealed class ProxyMetrics : IDisposable
     internal void OnFailedAttempt(string route)
     {
         Interlocked.Increment(ref _failedTotal);
+        Observations.CountFailed(route);
         _failedAttempts.Add(1, Tags(route));
     }
 

@@ -43,6 +43,7 @@ internal sealed record PartitionView(
 internal sealed class RouteObservations(TimeProvider time)
 {
     private readonly ConcurrentDictionary<(string Route, int Partition), PartitionView> _partitions = new();
+    private readonly ConcurrentDictionary<string, Totals> _totals = new(StringComparer.Ordinal);
 
     private readonly ConcurrentDictionary<string, RateWindow> _delivered = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Route, int Member), bool> _joined = new();
@@ -50,13 +51,47 @@ internal sealed class RouteObservations(TimeProvider time)
     /// <summary>Each route's lag as read from the broker for every partition of its topic (the lag the API and the metrics show).</summary>
     public GroupLags GroupLags { get; } = new();
 
+    /// <summary>Each route's delivered and failed rates and lag over the last <see cref="RouteHistory.Window"/>, sampled by <see cref="SampleHistory"/>.</summary>
+    public RouteHistory History { get; } = new(time.GetUtcNow());
+
+    /// <summary>
+    /// <paramref name="route"/>'s lag: as read from the broker for every partition of the group, or the members' own
+    /// until it is read (<c>total_lag</c> of the routes API).
+    /// </summary>
+    public long TotalLag(string route) => GroupLags.Of(route)?.Total ?? Partitions(route).Sum(p => p.Lag);
+
+    /// <summary>Adds a sample of each of <paramref name="routes"/> to <see cref="History"/> (every <see cref="RouteHistory.Step"/>).</summary>
+    public void SampleHistory(IEnumerable<string> routes)
+    {
+        var now = time.GetUtcNow();
+        foreach (var route in routes)
+        {
+            var totals = _totals.GetValueOrDefault(route);
+            History.Add(route, now, totals?.Delivered ?? 0, totals?.Failed ?? 0, TotalLag(route));
+        }
+    }
+
+    /// <summary><paramref name="route"/>'s history, oldest first, ending with the interval running now (<see cref="RouteHistory.Points"/>).</summary>
+    public IReadOnlyList<HistoryPoint> HistoryOf(string route)
+    {
+        var totals = _totals.GetValueOrDefault(route);
+        return History.Points(route, time.GetUtcNow(), totals?.Delivered ?? 0, totals?.Failed ?? 0, TotalLag(route));
+    }
+
     /// <summary>Messages of <paramref name="route"/> delivered per second over the last minute (less since kcp started).</summary>
     public double DeliveredPerSecond(string route) => _delivered.TryGetValue(route, out var w) ? w.Rate(time.GetUtcNow()) : 0;
 
     /// <summary>True when at least one member of <paramref name="route"/> has joined its group (received an assignment, maybe empty).</summary>
     public bool HasJoined(string route) => _joined.Keys.Any(k => k.Route == route);
 
-    internal void CountDelivered(string route) => _delivered.GetOrAdd(route, _ => new RateWindow()).Add(time.GetUtcNow());
+    internal void CountDelivered(string route)
+    {
+        _delivered.GetOrAdd(route, _ => new RateWindow()).Add(time.GetUtcNow());
+        Interlocked.Increment(ref _totals.GetOrAdd(route, _ => new Totals()).Delivered);
+    }
+
+    /// <summary>A delivery attempt of one message of <paramref name="route"/> failed.</summary>
+    internal void CountFailed(string route) => Interlocked.Increment(ref _totals.GetOrAdd(route, _ => new Totals()).Failed);
 
     internal void SetJoined(string route, int member, bool joined)
     {
@@ -92,6 +127,15 @@ internal sealed class RouteObservations(TimeProvider time)
         {
             _partitions.TryRemove(key, out _);
         }
+
+        History.Forget(route);
+    }
+
+    /// <summary>A route's counts since kcp started, for <see cref="History"/>.</summary>
+    private sealed class Totals
+    {
+        public long Delivered;
+        public long Failed;
     }
 }
 

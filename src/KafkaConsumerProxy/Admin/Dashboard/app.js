@@ -1,9 +1,31 @@
 "use strict";
-// The kcp dashboard: reads /api/v1 every 2 s; actions ask for confirmation first.
+// The kcp dashboard: reads /api/v1 every 2 s (each route's history every 10 s); actions ask for confirmation first.
+// Everything the API says is written with textContent or as SVG attributes, never as HTML.
 (function () {
   let token = sessionStorage.getItem("kcp-token") || "";
   let tokenRequired = false;
+  // The server's clock minus the browser's (from the answers' Date header), so that ages are the server's.
+  let skew = 0;
   const $ = (id) => document.getElementById(id);
+  const SVG = "http://www.w3.org/2000/svg";
+  const HISTORY_EVERY_MS = 10000;
+  const history = new Map();
+
+  const now = () => Date.now() + skew;
+
+  // As kcp status writes ages: the two largest parts, "45s", "2m 10s", "3h 5m", "2d 4h".
+  function age(ms) {
+    let s = Math.max(0, Math.floor(ms / 1000));
+    const parts = [[Math.floor(s / 86400), "d"], [Math.floor(s / 3600) % 24, "h"], [Math.floor(s / 60) % 60, "m"], [s % 60, "s"]];
+    const first = parts.findIndex((p) => p[0] > 0);
+    if (first < 0) return "0s";
+    return parts.slice(first, first + 2).filter((p, i) => i === 0 || p[0] > 0).map((p) => p[0] + p[1]).join(" ");
+  }
+  const since = (iso) => age(now() - Date.parse(iso));
+  const number = (n) => (n === null || n === undefined || n < 0 ? "-" : String(n));
+  // BadStatus -> bad_status, as the metrics label outcomes.
+  const outcome = (o) => String(o).replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
+  const label = (health) => health.replace(/_/g, " ");
 
   function cell(row, text, cls) {
     const td = document.createElement("td");
@@ -13,16 +35,25 @@
     return td;
   }
 
-  function button(td, label, question, action) {
+  function span(parent, text, cls) {
+    const s = document.createElement("span");
+    s.textContent = text;
+    if (cls) s.className = cls;
+    parent.appendChild(s);
+    return s;
+  }
+
+  function button(td, text, action, question, run) {
     const b = document.createElement("button");
-    b.textContent = label;
-    b.dataset.action = label.toLowerCase();
+    b.textContent = text;
+    b.dataset.action = action;
     b.addEventListener("click", async () => {
       if (!window.confirm(question)) return;
       b.disabled = true;
-      try { await action(); } finally { b.disabled = false; refresh(); }
+      try { await run(); } finally { b.disabled = false; refresh(); }
     });
     td.appendChild(b);
+    return b;
   }
 
   async function api(method, path, json) {
@@ -30,6 +61,8 @@
     if (token) headers["Authorization"] = "Bearer " + token;
     if (json !== undefined) headers["Content-Type"] = "application/json";
     const response = await fetch(path, { method, headers, cache: "no-store", body: json === undefined ? undefined : JSON.stringify(json) });
+    const date = Date.parse(response.headers.get("Date") || "");
+    if (!Number.isNaN(date)) skew = date - Date.now();
     if (response.status === 401) {
       $("token").style.display = "block";
       throw new Error("the admin token is required or wrong");
@@ -44,76 +77,202 @@
     catch (e) { $("error").textContent = e.message; }
   }
 
+  // A sparkline of one series of a route's history over the whole window (a young history fills its right end).
+  function sparkline(h, key, series, what) {
+    const width = 120, height = 24;
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("class", "spark spark-" + series);
+    svg.setAttribute("width", width);
+    svg.setAttribute("height", height);
+    svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+    svg.dataset.series = series;
+    const points = h ? h.points : [];
+    svg.dataset.points = points.length;
+    const base = document.createElementNS(SVG, "line");
+    base.setAttribute("x1", 0); base.setAttribute("x2", width); base.setAttribute("y1", height - 1); base.setAttribute("y2", height - 1);
+    svg.appendChild(base);
+    const title = document.createElementNS(SVG, "title");
+    svg.appendChild(title);
+    if (points.length === 0) { title.textContent = what + ": no history yet"; return svg; }
+    const values = points.map((p) => p[key]);
+    const top = Math.max(...values);
+    const end = Date.parse(points[points.length - 1].at);
+    const start = end - h.window_seconds * 1000;
+    const line = document.createElementNS(SVG, "polyline");
+    line.setAttribute("points", points.map((p, i) => {
+      const x = Math.max(0, (Date.parse(p.at) - start) / (end - start)) * (width - 2) + 1;
+      const y = top > 0 ? height - 2 - (values[i] / top) * (height - 4) : height - 2;
+      return x.toFixed(1) + "," + y.toFixed(1);
+    }).join(" "));
+    svg.appendChild(line);
+    const fmt = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
+    title.textContent = what + " over the last " + age(Math.min(h.window_seconds * 1000, end - Date.parse(points[0].at))) + ": now " + fmt(values[values.length - 1]) + ", highest " + fmt(top);
+    return svg;
+  }
+
+  function metric(row, text, h, key, series, what) {
+    const td = cell(row, "", "metric");
+    span(td, text, "value");
+    td.appendChild(sparkline(h, key, series, what));
+    return td;
+  }
+
+  function healthText(r) {
+    const parts = [];
+    if (["failed", "stopped", "paused", "starting", "restarting", "running"].includes(r.health)) {
+      parts.push(label(r.health) + " for " + since(r.since));
+    } else {
+      parts.push(label(r.health));
+    }
+    const detail = [];
+    if (r.breaker && r.breaker.state !== "closed") detail.push("breaker " + r.breaker.state + " for " + since(r.breaker.since) + " (" + r.breaker.probes + " probes)");
+    if (r.health_detail) detail.push(...r.health_detail.split(", ").filter((d) => !d.startsWith("breaker ")));
+    if (r.health === "failed") detail.push(r.cause + (r.next_restart ? "; restart in " + age(Date.parse(r.next_restart) - now()) : ""));
+    if (r.waiting_for_budget) detail.push(r.waiting_for_budget.description + " for " + since(r.waiting_for_budget.since));
+    return [parts.join(""), detail.join("; ")];
+  }
+
+  // The route's operations that make sense in its state: Pause or Resume, Stop or Start, Restart.
+  function routeButtons(td, r) {
+    const name = encodeURIComponent(r.route);
+    const op = (a) => () => act("POST", "/api/v1/routes/" + name + "/" + a);
+    const stopped = r.state === "stopped" || r.operator_stopped;
+    const paused = r.state === "paused" || r.operator_paused;
+    if (stopped) {
+      button(td, "Start", "start", "Start route " + r.route + "? Its members join its group again and " + (paused ? "stay paused until resumed." : "deliver."), op("start"));
+    } else {
+      if (paused) button(td, "Resume", "resume", "Resume route " + r.route + "? Its members fetch and deliver again.", op("resume"));
+      else button(td, "Pause", "pause", "Pause route " + r.route + "? Its members stay in group " + r.group + " but fetch and deliver nothing until resumed.", op("pause"));
+      button(td, "Stop", "stop", "Stop route " + r.route + "? Its members leave group " + r.group + " (its partitions go to other members, if any) until it is started again.", op("stop"));
+      button(td, "Restart", "restart", "Restart route " + r.route + "? Its members leave group " + r.group + " and join it again.", op("restart"));
+    }
+    const rb = document.createElement("button");
+    rb.textContent = "Replay\u2026";
+    rb.dataset.action = "replay";
+    rb.addEventListener("click", () => openReplay(r.route));
+    td.appendChild(rb);
+  }
+
   function renderRoutes(listing) {
     const body = $("routes").tBodies[0];
     body.replaceChildren();
     for (const r of listing.routes) {
       const row = body.insertRow();
       row.dataset.route = r.route;
+      row.dataset.health = r.health;
       cell(row, r.route);
-      const breaker = r.breaker && r.breaker.state !== "closed" ? ", breaker " + r.breaker.state + " since " + r.breaker.since + " (" + r.breaker.probes + " probes)" : "";
-      cell(row, r.state + breaker + (r.waiting_for_budget ? ", " + r.waiting_for_budget.description + " since " + r.waiting_for_budget.since : ""), "state state-" + r.state + (breaker ? " breaker-open" : ""));
+      const [text, detail] = healthText(r);
+      const breakerOpen = r.breaker && r.breaker.state !== "closed";
+      const health = cell(row, "", "state health health-" + r.health + (breakerOpen ? " breaker-open" : ""));
+      span(health, text, "word");
+      if (detail) span(health, detail, "detail");
       cell(row, r.topic);
       cell(row, r.group);
-      cell(row, r.delivered_per_second);
-      cell(row, r.total_lag, "lag");
+      const h = history.get(r.route);
+      const last = h && h.points.length ? h.points[h.points.length - 1] : null;
+      metric(row, String(r.delivered_per_second), h, "delivered_per_second", "delivered", "delivered/s");
+      metric(row, last ? String(last.failed_per_second) : "0", h, "failed_per_second", "failed", "failed attempts/s");
+      metric(row, number(r.total_lag), h, "lag", "lag", "lag").classList.add("lag");
       cell(row, r.in_flight);
       cell(row, r.blocked);
-      cell(row, r.last_error);
-      const td = cell(row, "");
-      const name = encodeURIComponent(r.route);
-      for (const a of ["Pause", "Resume", "Restart"]) {
-        button(td, a, a + " route " + r.route + "?", () => act("POST", "/api/v1/routes/" + name + "/" + a.toLowerCase()));
-      }
-      const rb = document.createElement("button");
-      rb.textContent = "Replay\u2026";
-      rb.dataset.action = "replay";
-      rb.addEventListener("click", () => openReplay(r.route));
-      td.appendChild(rb);
+      cell(row, r.last_error ? (r.last_error_at ? since(r.last_error_at) + " ago: " : "") + r.last_error : "");
+      routeButtons(cell(row, ""), r);
     }
     const last = listing.last_reload;
     $("reload").textContent = last
-      ? "Last reload " + last.at + " (" + last.trigger + "): " + (last.accepted ? "accepted" : "rejected: " + last.errors.join("; "))
+      ? "Last reload " + since(last.at) + " ago (" + last.trigger + "): " + (last.accepted ? "accepted" : "rejected: " + last.errors.join("; "))
         + ((last.in_progress || []).length ? "; in progress: " + last.in_progress.join("; ") : "")
       : "No reload since kcp started.";
+    applyFilter();
+  }
+
+  function renderAbout(listing) {
+    $("version").textContent = listing.version ? "version " + listing.version : "";
+    const instance = listing.instance ? "instance " + listing.instance : (listing.host_name ? "instance " + listing.host_name + " (pid " + listing.pid + ")" : "");
+    $("instance").textContent = instance;
+    $("instance").title = listing.service_instance_id ? "service.instance.id " + listing.service_instance_id : "";
+    document.title = "kcp" + (listing.instance || listing.host_name ? " \u2014 " + (listing.instance || listing.host_name) : "");
+  }
+
+  // Why the message failed, for every outcome: the reason kcp wrote (status, timeout, connection error, rejected body,
+  // endpoint action...), the body excerpt when there was one, its age, attempts and when the next attempt is due.
+  function failingText(f, p, breakerOpen) {
+    const covered = f.offsets && f.offsets.length > 1 ? "offsets " + f.offsets.join(", ") + " (one batch)" : "offset " + f.offset;
+    const lines = [covered + (f.key !== null && f.key !== undefined ? ", key " + f.key : "") + ": " + (p.health === "blocked" ? "blocked" : "failing") + " for " + since(f.failing_since) + ", " + f.attempts + " attempt" + (f.attempts === 1 ? "" : "s")];
+    lines.push("last: " + outcome(f.last_outcome) + " \u2014 " + f.last_reason);
+    if (f.last_body) lines.push("body: " + f.last_body);
+    if (breakerOpen) lines.push("next attempt: when the circuit breaker lets a probe through");
+    else if (f.next_attempt_at) {
+      const wait = Date.parse(f.next_attempt_at) - now();
+      lines.push(wait > 500 ? "next attempt in " + age(wait + 999) : "next attempt: now");
+    } else lines.push("next attempt: being made now");
+    return lines.join("\n");
   }
 
   function renderPartitions(details) {
     const body = $("partitions").tBodies[0];
     body.replaceChildren();
     for (const r of details) {
+      const breakerOpen = r.breaker && r.breaker.state !== "closed";
       for (const p of r.partitions || []) {
         const row = body.insertRow();
         row.dataset.route = r.route;
         row.dataset.partition = p.partition;
         row.dataset.instance = p.instance || "";
+        row.dataset.health = p.health;
+        row.dataset.key = r.route + "/" + p.partition + " " + p.topic + "/" + p.partition;
         cell(row, r.route);
         cell(row, p.partition);
         cell(row, (p.instance || "") + (p.instance && p.instance === r.instance ? " (this kcp)" : ""), "owner");
         cell(row, p.member);
-        cell(row, p.next_offset);
-        cell(row, p.committed_offset + (p.waiting_for_commit ? " (waiting for commit: " + p.uncommitted + " uncommitted)" : ""));
-        cell(row, p.high_watermark);
-        cell(row, p.lag, "lag");
+        cell(row, number(p.next_offset));
+        cell(row, number(p.committed_offset) + (p.waiting_for_commit ? " (waiting for commit: " + p.uncommitted + " uncommitted)" : ""));
+        cell(row, number(p.high_watermark));
+        cell(row, number(p.lag), "lag");
         cell(row, p.in_flight);
+        cell(row, p.oldest_unfinished_offset >= 0 && p.oldest_unfinished_since ? "offset " + p.oldest_unfinished_offset + " for " + since(p.oldest_unfinished_since) : "-", "oldest");
         const f = p.failing;
-        const info = cell(row, "", f ? "failing" : "");
+        const info = cell(row, "", f ? "failing partition-health-" + p.health : "");
         const td = cell(row, "");
         if (!f) continue;
         row.classList.add("failing");
+        if (p.health === "blocked") row.classList.add("blocked");
         const pre = document.createElement("pre");
-        pre.textContent = (f.offsets && f.offsets.length > 1 ? "offsets " + f.offsets.join(", ") : "offset " + f.offset) + (f.key !== null ? ", key " + f.key : "") + ", " + f.attempts + " attempts since " + f.failing_since +
-          "\nlast: " + f.last_outcome + (f.last_status ? " (HTTP " + f.last_status + ")" : "") +
-          (f.last_body ? "\nbody: " + f.last_body : "");
+        pre.textContent = failingText(f, p, breakerOpen);
         info.appendChild(pre);
         const base = "/api/v1/routes/" + encodeURIComponent(r.route) + "/partitions/" + p.partition + "/";
-        const covered = f.offsets && f.offsets.length > 1 ? "offsets " + f.offsets.join(", ") + " (one batch)" : "offset " + f.offset;
-        button(td, "Skip", "Skip " + covered + " of " + r.route + " partition " + p.partition + "? " + (f.offsets && f.offsets.length > 1 ? "They" : "It") + " will not be delivered.",
+        const batch = f.offsets && f.offsets.length > 1;
+        const covered = batch ? "offsets " + f.offsets.join(", ") + " (one batch)" : "offset " + f.offset;
+        button(td, "Skip", "skip", "Skip " + covered + " of " + r.route + " partition " + p.partition + "? " + (batch ? "They" : "It") + " will not be delivered.",
           () => act("POST", base + "skip?offset=" + f.offset));
-        button(td, "Retry now", "Retry offset " + f.offset + " of " + r.route + " partition " + p.partition + " now?",
+        button(td, "Retry now", "retry now", "Retry offset " + f.offset + " of " + r.route + " partition " + p.partition + " now?",
           () => act("POST", base + "retry?offset=" + f.offset));
       }
     }
+    applyFilter();
+  }
+
+  function renderSettings(details) {
+    const body = $("settings").tBodies[0];
+    body.replaceChildren();
+    for (const r of details) {
+      const s = r.settings;
+      if (!s) continue;
+      const row = body.insertRow();
+      row.dataset.route = r.route;
+      cell(row, r.route);
+      cell(row, s.endpoint.join(", ") + " (response_check: " + s.response_check + ")", "endpoint");
+      cell(row, s.mode + " (" + s.mode_name + ")", "mode");
+      cell(row, s.delivery);
+      cell(row, s.concurrency, "concurrency");
+      cell(row, s.skip_policy, "skip-policy");
+      cell(row, s.dead_letter_topic || "none", "dead-letter");
+      cell(row, s.retry + "; timeouts: connect " + s.conn_timeout_ms + " ms, answer " + s.exec_timeout_ms + " ms");
+      cell(row, s.breaker);
+      cell(row, (s.auth || "none") + (s.headers.length ? "; headers " + s.headers.join(", ") : ""), "auth");
+      cell(row, s.source_file);
+    }
+    applyFilter();
   }
 
   function renderSkipped(records) {
@@ -123,8 +282,44 @@
       const row = body.insertRow();
       row.dataset.route = s.route;
       row.dataset.offset = s.offset;
-      cell(row, s.time); cell(row, s.route); cell(row, s.partition); cell(row, s.offset);
+      cell(row, since(s.time) + " ago").title = s.time;
+      cell(row, s.route); cell(row, s.partition); cell(row, s.offset);
       cell(row, s.attempts); cell(row, s.manual ? "yes" : "no"); cell(row, s.by || ""); cell(row, s.last_failure);
+    }
+    applyFilter();
+  }
+
+  // Hides the rows of every table that do not hold each word of the filter: a route, topic, group, health word, owner,
+  // text of a failure, or a partition as route/partition or topic/partition ("orders/3").
+  function applyFilter() {
+    const words = $("filter").value.trim().toLowerCase().split(/\s+/).filter((w) => w);
+    let shown = 0, all = 0;
+    for (const id of ["routes", "partitions", "settings", "skipped"]) {
+      for (const row of $(id).tBodies[0].rows) {
+        const text = (row.textContent + " " + (row.dataset.health || "") + " " + (row.dataset.key || "")).toLowerCase();
+        const match = words.every((w) => text.includes(w));
+        row.classList.toggle("filtered", !match);
+        if (id === "routes" || id === "partitions") { all++; if (match) shown++; }
+      }
+    }
+    $("filter-count").textContent = words.length ? "showing " + shown + " of " + all + " routes and partitions" : "";
+  }
+  $("filter").addEventListener("input", applyFilter);
+
+  async function loadHistory(routes) {
+    await Promise.all(routes.map(async (r) => {
+      const h = history.get(r.route);
+      if (h && Date.now() - h.fetched < HISTORY_EVERY_MS) return;
+      try {
+        const answer = await api("GET", "/api/v1/routes/" + encodeURIComponent(r.route) + "/history");
+        answer.fetched = Date.now();
+        history.set(r.route, answer);
+      } catch (e) {
+        // Shown without sparklines: a kcp without the history answers 404.
+      }
+    }));
+    for (const name of [...history.keys()]) {
+      if (!routes.some((r) => r.route === name)) history.delete(name);
     }
   }
 
@@ -203,14 +398,18 @@
     try {
       if (tokenRequired && !token) { $("token").style.display = "block"; return; }
       const listing = await api("GET", "/api/v1/routes");
+      renderAbout(listing);
+      await loadHistory(listing.routes);
       renderRoutes(listing);
       const details = await Promise.all(listing.routes.map((r) => api("GET", "/api/v1/routes/" + encodeURIComponent(r.route))));
       renderPartitions(details);
+      renderSettings(details);
       const unavailable = listing.fleet_unavailable || details.map((d) => d.fleet_unavailable).find((u) => u);
       $("fleet").textContent = unavailable ? "fleet view unavailable: " + unavailable + " (only this kcp's partitions are shown)" : "";
       renderSkipped(await api("GET", "/api/v1/skipped?limit=20"));
       $("error").textContent = "";
-      $("updated").textContent = "Updated " + new Date().toISOString();
+      $("updated").textContent = "Updated " + new Date(now()).toISOString().replace(/\.\d+Z$/, "Z");
+      document.body.dataset.loaded = "true";
     } catch (e) {
       $("error").textContent = e.message;
     } finally {

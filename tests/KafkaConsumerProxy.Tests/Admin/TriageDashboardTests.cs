@@ -1,0 +1,246 @@
+using System.Globalization;
+using System.Text.Json;
+using KafkaConsumerProxy.Tests.Harness;
+using Microsoft.Playwright;
+
+namespace KafkaConsumerProxy.Tests.Admin;
+
+/// <summary>
+/// The dashboard as a triage page, in Debian's chromium (<see cref="TriageDashboard"/>: one kcp, one browser for the
+/// class): health derived from the partitions, every failing head's reason, age, attempts and next attempt, the oldest
+/// unfinished age, sparklines from the server's history, settings without secrets, buttons that match the state and
+/// ask first, the filter, and the header; and the history API.
+/// </summary>
+public sealed class TriageDashboardTests : IClassFixture<TriageDashboard>
+{
+    private readonly TriageDashboard _kcp;
+
+    public TriageDashboardTests(TriageDashboard kcp) => _kcp = kcp;
+
+    private IPage Page => _kcp.Page;
+
+    [Fact]
+    public async Task RouteHealth_BlockedPartitionsShowRedBlocked_FailingOrange_HealthyGreenRunning_Issue19()
+    {
+        var orders = Page.Locator("#routes tr[data-route='orders'] td.health");
+        await Page.Locator("#routes tr[data-route='orders'][data-health='blocked']").WaitForAsync();
+        Assert.Contains("health-blocked", await orders.GetAttributeAsync("class"), StringComparison.Ordinal);
+        Assert.StartsWith("blocked", await orders.InnerTextAsync(), StringComparison.Ordinal);
+        // Every partition's message fails 10 times within a few seconds (50 ms apart, the slowest 300 ms a try).
+        await Page.Locator("#routes tr[data-route='orders'] td.health", new PageLocatorOptions { HasTextString = "5 partitions blocked" }).WaitForAsync();
+        Assert.Equal("rgb(187, 0, 0)", await orders.EvaluateAsync<string>("e => getComputedStyle(e).color"));
+
+        var payments = Page.Locator("#routes tr[data-route='payments'][data-health='failing'] td.health");
+        await payments.WaitForAsync();
+        Assert.Matches("^failing\\s+1 partition failing$", await payments.InnerTextAsync());
+        Assert.Contains("health-failing", await payments.GetAttributeAsync("class"), StringComparison.Ordinal);
+
+        var shipping = Page.Locator("#routes tr[data-route='shipping'][data-health='running'] td.health");
+        await shipping.WaitForAsync();
+        Assert.Matches("^running for \\d+(s|m \\d+s|m)$", await shipping.InnerTextAsync());
+        Assert.Equal("rgb(0, 119, 0)", await shipping.EvaluateAsync<string>("e => getComputedStyle(e).color"));
+
+        // The API says the same.
+        var listing = await _kcp.Admin.GetJsonAsync("/api/v1/routes");
+        var health = listing.GetProperty("routes").EnumerateArray().ToDictionary(r => r.GetProperty("route").GetString()!, r => r.GetProperty("health").GetString());
+        Assert.Equal("blocked", health["orders"]);
+        Assert.Equal("failing", health["payments"]);
+        Assert.Equal("running", health["shipping"]);
+        await _kcp.ScreenshotAsync("dashboard");
+    }
+
+    [Fact]
+    public async Task FailingHeads_ShowTheReasonOfEveryOutcome_TheirAgeAttemptsAndNextAttempt_Issue19()
+    {
+        var expected = new Dictionary<int, string>
+        {
+            [0] = "last: bad_status \u2014 HTTP 500 from 127.0.0.1:",
+            [1] = "last: rejected_body \u2014 RejectedBody from 127.0.0.1:",
+            [2] = "last: connection_error \u2014 ConnectionError from 127.0.0.1:",
+            [3] = "last: timeout \u2014 Timeout from 127.0.0.1:",
+            [4] = "last: endpoint_action \u2014 Kcp-Action: retry with HTTP 503 from 127.0.0.1:",
+        };
+        foreach (var (partition, reason) in expected)
+        {
+            var row = Page.Locator($"#partitions tr.blocked[data-route='orders'][data-partition='{partition}']");
+            await row.WaitForAsync();
+            var text = await row.Locator("pre").InnerTextAsync();
+            Assert.Contains(reason, text, StringComparison.Ordinal);
+            Assert.Matches($"^offset 0, key k{partition}: blocked for \\d+(s|m \\d+s|m), \\d+ attempts\n", text);
+            Assert.Matches("\nnext attempt(: now| in \\d+s|: being made now)$", text);
+            Assert.Matches("^offset 0 for \\d+", await row.Locator("td.oldest").InnerTextAsync());
+        }
+
+        Assert.Contains("body: stock service says: no such SKU", await Page.Locator("#partitions tr[data-route='orders'][data-partition='0'] pre").InnerTextAsync(), StringComparison.Ordinal);
+
+        // Retried every 60 s: failing (not blocked), with its next attempt a relative time away.
+        var payment = Page.Locator("#partitions tr.failing[data-route='payments'][data-partition='0']");
+        await payment.WaitForAsync();
+        Assert.DoesNotContain("blocked", await payment.GetAttributeAsync("class") ?? "", StringComparison.Ordinal);
+        var paymentText = await payment.Locator("pre").InnerTextAsync();
+        Assert.Matches("^offset 0: failing for \\d+s, 1 attempt\nlast: connection_error \u2014 ConnectionError from 127.0.0.1:" + _kcp.PaymentsPort.ToString(CultureInfo.InvariantCulture), paymentText);
+        var nextIn = int.Parse(System.Text.RegularExpressions.Regex.Match(paymentText, "next attempt in (\\d+)s").Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.InRange(nextIn, 1, 60);
+
+        // Nothing unfinished in a healthy partition: "-", never a raw -1.
+        Assert.Equal("-", await Page.Locator("#partitions tr[data-route='shipping'][data-partition='0'] td.oldest").InnerTextAsync());
+    }
+
+    [Fact]
+    public async Task Sparklines_AreDrawnFromTheServersHistory_Issue19()
+    {
+        var history = await _kcp.Admin.GetJsonAsync("/api/v1/routes/shipping/history");
+        Assert.Equal(10, history.GetProperty("step_seconds").GetDouble());
+        Assert.Equal(900, history.GetProperty("window_seconds").GetDouble());
+        var points = history.GetProperty("points").EnumerateArray().ToList();
+        Assert.InRange(points.Count, 2, 91);
+        Assert.Contains(points, p => p.GetProperty("delivered_per_second").GetDouble() > 0);
+
+        // The page drew one polyline vertex per point of the history it read; a rate above zero is above the baseline.
+        var spark = Page.Locator("#routes tr[data-route='shipping'] svg.spark[data-series='delivered']");
+        await spark.WaitForAsync();
+        var drawn = int.Parse((await spark.GetAttributeAsync("data-points"))!, CultureInfo.InvariantCulture);
+        Assert.True(drawn >= 2, $"the sparkline has {drawn} points");
+        var ys = await spark.EvaluateAsync<double[]>("s => s.querySelector('polyline').getAttribute('points').split(' ').map(p => Number(p.split(',')[1]))");
+        Assert.Equal(drawn, ys.Length);
+        Assert.Contains(ys, y => y < 22);
+        Assert.Contains("delivered/s over the last", await spark.Locator("title").TextContentAsync(), StringComparison.Ordinal);
+        foreach (var series in new[] { "failed", "lag" })
+            Assert.Equal(1, await Page.Locator($"#routes tr[data-route='shipping'] svg.spark[data-series='{series}'] polyline").CountAsync());
+
+        // A failing route's failed attempts are drawn above the baseline too.
+        await Page.Locator("#routes tr[data-route='orders'] svg.spark[data-series='failed'] polyline").WaitForAsync();
+        var failed = await _kcp.Admin.GetJsonAsync("/api/v1/routes/orders/history");
+        Assert.Contains(failed.GetProperty("points").EnumerateArray(), p => p.GetProperty("failed_per_second").GetDouble() > 0);
+    }
+
+    [Fact]
+    public async Task HistoryApi_UnknownRoute404_PointsOldestFirstWithTheirFields_Issue19()
+    {
+        var (status, body) = await _kcp.Admin.GetAsync("/api/v1/routes/nope/history");
+        Assert.Equal(404, status);
+        using (var error = JsonDocument.Parse(body))
+            Assert.Equal("no route named 'nope'", error.RootElement.GetProperty("error").GetString());
+
+        var answer = await _kcp.Admin.GetJsonAsync("/api/v1/routes/payments/history");
+        Assert.Equal("payments", answer.GetProperty("route").GetString());
+        var points = answer.GetProperty("points").EnumerateArray().ToList();
+        var times = points.Select(p => p.GetProperty("at").GetDateTimeOffset()).ToList();
+        Assert.Equal(times.Order(), times);
+        Assert.All(points, p => Assert.Equal(["at", "delivered_per_second", "failed_per_second", "lag"], p.EnumerateObject().Select(o => o.Name)));
+        // Its one message is unfinished: the group's lag is 1.
+        Assert.Equal(1, points[^1].GetProperty("lag").GetInt64());
+    }
+
+    [Fact]
+    public async Task Settings_AreShown_WithoutTheAuthSecret_Issue19()
+    {
+        var row = Page.Locator("#settings tr[data-route='orders']");
+        await row.WaitForAsync();
+        Assert.Equal($"http://127.0.0.1:{_kcp.OrdersPort}/consume (response_check: errno)", await row.Locator("td.endpoint").InnerTextAsync());
+        Assert.Equal("2 (at least once)", await row.Locator("td.mode").InnerTextAsync());
+        Assert.StartsWith("never skips by itself", await row.Locator("td.skip-policy").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal("none", await row.Locator("td.dead-letter").InnerTextAsync());
+        Assert.Equal("bearer", await row.Locator("td.auth").InnerTextAsync());
+
+        var shipping = Page.Locator("#settings tr[data-route='shipping']");
+        Assert.EndsWith("-dlq", await shipping.Locator("td.dead-letter").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal("2", await shipping.Locator("td.concurrency").InnerTextAsync());
+        Assert.StartsWith("skips after 3 attempt(s)", await shipping.Locator("td.skip-policy").InnerTextAsync(), StringComparison.Ordinal);
+
+        Assert.DoesNotContain(TriageDashboard.Secret, await Page.ContentAsync(), StringComparison.Ordinal);
+        var (_, detail) = await _kcp.Admin.GetAsync("/api/v1/routes/orders");
+        Assert.DoesNotContain(TriageDashboard.Secret, detail, StringComparison.Ordinal);
+        using var doc = JsonDocument.Parse(detail);
+        Assert.Equal("bearer", doc.RootElement.GetProperty("settings").GetProperty("auth").GetString());
+    }
+
+    [Fact]
+    public async Task Buttons_MatchTheRoutesState_AndAskBeforeActing_Issue19()
+    {
+        var row = Page.Locator("#routes tr[data-route='shipping']");
+        await Page.Locator("#routes tr[data-route='shipping'][data-health='running']").WaitForAsync();
+        Assert.Equal(["pause", "stop", "restart", "replay"], await Actions(row));
+
+        // Declined: nothing is sent.
+        _kcp.AcceptDialogs = false;
+        await row.Locator("button[data-action='pause']").ClickAsync();
+        _kcp.AcceptDialogs = true;
+        Assert.StartsWith("Pause route shipping?", _kcp.Dialogs[^1], StringComparison.Ordinal);
+
+        await row.Locator("button[data-action='pause']").ClickAsync();
+        await Page.Locator("#routes tr[data-route='shipping'][data-health='paused']").WaitForAsync();
+        Assert.Equal(["resume", "stop", "restart", "replay"], await Actions(row));
+        Assert.Contains("health-paused", await row.Locator("td.health").GetAttributeAsync("class"), StringComparison.Ordinal);
+
+        await row.Locator("button[data-action='stop']").ClickAsync();
+        await Page.Locator("#routes tr[data-route='shipping'][data-health='stopped']").WaitForAsync();
+        Assert.Equal(["start", "replay"], await Actions(row));
+        Assert.StartsWith("Stop route shipping? Its members leave group", _kcp.Dialogs[^1], StringComparison.Ordinal);
+
+        await row.Locator("button[data-action='start']").ClickAsync();
+        Assert.Equal("Start route shipping? Its members join its group again and stay paused until resumed.", _kcp.Dialogs[^1]);
+        // Started, it is still paused (a start keeps the operator's pause): Resume, not Pause.
+        await Page.Locator("#routes tr[data-route='shipping'][data-health='paused']").WaitForAsync();
+        Assert.Equal(["resume", "stop", "restart", "replay"], await Actions(row));
+        await row.Locator("button[data-action='resume']").ClickAsync();
+        await Page.Locator("#routes tr[data-route='shipping'][data-health='running']").WaitForAsync();
+        Assert.Equal(["pause", "stop", "restart", "replay"], await Actions(row));
+        lock (_kcp.Posts)
+        {
+            Assert.Equal(["/api/v1/routes/shipping/pause", "/api/v1/routes/shipping/stop", "/api/v1/routes/shipping/start", "/api/v1/routes/shipping/resume"],
+                _kcp.Posts.Where(p => p.Contains("shipping", StringComparison.Ordinal)));
+        }
+    }
+
+    [Fact]
+    public async Task Filter_ShowsOnlyTheRowsHoldingEveryWord_Issue19()
+    {
+        var filter = Page.Locator("#filter");
+        await Page.Locator("#partitions tr[data-route='orders'][data-partition='4']").WaitForAsync();
+        try
+        {
+            await filter.FillAsync("payments");
+            await Page.Locator("#routes tr[data-route='orders']").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Hidden });
+            Assert.True(await Page.Locator("#routes tr[data-route='payments']").IsVisibleAsync());
+            Assert.Equal(0, await Page.Locator("#partitions tr[data-route='orders']:visible").CountAsync());
+            Assert.Equal(1, await Page.Locator("#partitions tr[data-route='payments']:visible").CountAsync());
+
+            // A partition as route/partition; it stays filtered through the page's refreshes.
+            await filter.FillAsync("orders/3");
+            await Page.Locator("#partitions tr[data-route='orders'][data-partition='3']").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible });
+            Assert.Equal(1, await Page.Locator("#partitions tbody tr:visible").CountAsync());
+            await Page.Locator("#updated").WaitForAsync();
+            var updated = await Page.Locator("#updated").InnerTextAsync();
+            await Page.Locator("#updated", new PageLocatorOptions { HasNotTextString = updated }).WaitForAsync();
+            Assert.Equal(1, await Page.Locator("#partitions tbody tr:visible").CountAsync());
+            Assert.Matches("^showing 1 of \\d+ routes and partitions$", await Page.Locator("#filter-count").InnerTextAsync());
+
+            // By health: the blocked route and its partitions.
+            await filter.FillAsync("blocked");
+            await Page.Locator("#routes tr[data-route='payments']").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Hidden });
+            Assert.True(await Page.Locator("#routes tr[data-route='orders']").IsVisibleAsync());
+            Assert.Equal(5, await Page.Locator("#partitions tbody tr:visible").CountAsync());
+        }
+        finally
+        {
+            await filter.FillAsync("");
+        }
+
+        Assert.Equal(3, await Page.Locator("#routes tbody tr:visible").CountAsync());
+    }
+
+    [Fact]
+    public async Task Header_ShowsVersionAndInstance_Issue19()
+    {
+        var listing = await _kcp.Admin.GetJsonAsync("/api/v1/routes");
+        var version = listing.GetProperty("version").GetString();
+        Assert.False(string.IsNullOrEmpty(version));
+        Assert.Equal("version " + version, await Page.Locator("#version").InnerTextAsync());
+        Assert.Equal($"instance {Environment.MachineName} (pid {_kcp.Kcp.Id})", await Page.Locator("#instance").InnerTextAsync());
+        Assert.Equal("service.instance.id " + listing.GetProperty("service_instance_id").GetString(), await Page.Locator("#instance").GetAttributeAsync("title"));
+    }
+
+    private static async Task<string[]> Actions(ILocator row) =>
+        [.. (await row.Locator("button").AllAsync()).Select(b => b.GetAttributeAsync("data-action").GetAwaiter().GetResult()!)];
+}
