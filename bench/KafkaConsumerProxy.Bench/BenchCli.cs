@@ -51,10 +51,11 @@ internal static class BenchCli
         var routeKeys = KeyValueOption("--route-keys", "Route keys for every kcp run, KEY=VALUE,KEY=VALUE, over each scenario's own (e.g. max_pending=50000; the report prints them)");
         var readyToRun = new Option<bool>("--ready-to-run") { Description = "Publish kcp ReadyToRun (precompiled) for this machine's runtime identifier" };
         var keep = new Option<bool>("--keep") { Description = "Keep the work directory (published kcp, configs) after the run" };
+        var publishDir = new Option<string?>("--publish-dir") { Description = "Publish kcp and the receiver into this directory once and reuse them from there in later runs (alternating A/B runs of fixed builds)" };
 
         var root = new RootCommand("kcp benchmark: embedded Kafka cluster, a receiver process and kcp processes; prints throughput, CPU, memory and latency")
         {
-            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, consumerConf, brokers, idleSeconds, receiverKind, wrkSeconds, kcpEnv, routeKeys, readyToRun, keep,
+            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, consumerConf, brokers, idleSeconds, receiverKind, wrkSeconds, kcpEnv, routeKeys, readyToRun, keep, publishDir,
             Ceilings.ConsumeCommand(),
             Ceilings.HttpCommand(),
         };
@@ -73,6 +74,7 @@ internal static class BenchCli
                 Brokers = parse.GetValue(brokers),
                 IdleSeconds = parse.GetValue(idleSeconds),
                 KeepWorkDirectory = parse.GetValue(keep),
+                PublishDirectory = parse.GetValue(publishDir) is { Length: > 0 } dir ? Path.GetFullPath(dir) : null,
                 Receiver = parse.GetValue(receiverKind) ?? "nginx",
                 WrkSeconds = parse.GetValue(wrkSeconds),
                 ReadyToRun = parse.GetValue(readyToRun),
@@ -114,11 +116,14 @@ internal sealed record BenchOptions
 
     public const int Partitions = 8;
 
-    public static IReadOnlyList<string> AllScenarios { get; } = ["wrk", "sync", "async", "batch", "ceilings", "startup", "latency", "backlog", "large"];
+    public static IReadOnlyList<string> AllScenarios { get; } = ["wrk", "sync", "async", "async1", "batch", "ceilings", "loops", "startup", "latency", "backlog", "large"];
 
     public required int Messages { get; init; }
 
     public required IReadOnlySet<string> Scenarios { get; init; }
+
+    /// <summary>Where kcp and the receiver are published once and reused (<c>--publish-dir</c>); null: into the work directory, every run.</summary>
+    public string? PublishDirectory { get; init; }
 
     public required int Backlog { get; init; }
 
@@ -159,8 +164,18 @@ internal sealed record BenchOptions
     /// <summary>The command line that reproduces this run.</summary>
     public required string Command { get; init; }
 
-    public static IReadOnlySet<string> ParseScenarios(string text) =>
-        text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+    public static IReadOnlySet<string> ParseScenarios(string text)
+    {
+        var scenarios = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             .Select(s => s.ToLowerInvariant())
             .ToHashSet(StringComparer.Ordinal);
+
+        // "ceilings" is the consume-only ceiling and the HTTP client loops; "loops" the client loops alone.
+        if (scenarios.Contains("ceilings"))
+        {
+            scenarios.Add("loops");
+        }
+
+        return scenarios;
+    }
 }

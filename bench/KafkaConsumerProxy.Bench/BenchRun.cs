@@ -33,6 +33,15 @@ internal sealed class BenchRun
         ["ordering"] = "key",
     };
 
+    /// <summary>
+    /// The async scenario on one group member: all eight partitions on one consumer thread and one in-flight limit of
+    /// 64, against the four members (and 4 × 64 slots) of the async scenario.
+    /// </summary>
+    private static readonly IReadOnlyDictionary<string, object> AsyncOneMemberKeys = new Dictionary<string, object>(AsyncKeys)
+    {
+        ["concurrency"] = 1,
+    };
+
     private readonly BenchOptions _options;
     private readonly MockKafkaCluster _cluster;
     private readonly ReceiverClient _receiver;
@@ -73,11 +82,26 @@ internal sealed class BenchRun
         {
             PrintHeader(output, options, work);
             var repo = FindRepositoryRoot();
-            Step(output, clock, "publishing kcp (Release) ...");
-            var kcpDir = await PublishAsync(Path.Combine(repo, "src", "KafkaConsumerProxy", "KafkaConsumerProxy.csproj"), Path.Combine(work, "kcp"), work,
-                options.ReadyToRun ? ["-r", RuntimeInformation.RuntimeIdentifier, "--self-contained", "false", "-p:PublishReadyToRun=true"] : []).ConfigureAwait(false);
-            Step(output, clock, "publishing the receiver (Release) ...");
-            var receiverDir = await PublishAsync(Path.Combine(repo, "bench", "KafkaConsumerProxy.Bench.Receiver", "KafkaConsumerProxy.Bench.Receiver.csproj"), Path.Combine(work, "receiver"), work).ConfigureAwait(false);
+            // With --publish-dir the builds are made once and reused by later runs (A/B runs of the same build).
+            var published = options.PublishDirectory ?? work;
+            var kcpDir = Path.Combine(published, "kcp");
+            if (options.PublishDirectory is null || !File.Exists(Path.Combine(kcpDir, "kcp")))
+            {
+                Step(output, clock, "publishing kcp (Release) ...");
+                kcpDir = await PublishAsync(Path.Combine(repo, "src", "KafkaConsumerProxy", "KafkaConsumerProxy.csproj"), kcpDir, work,
+                    options.ReadyToRun ? ["-r", RuntimeInformation.RuntimeIdentifier, "--self-contained", "false", "-p:PublishReadyToRun=true"] : []).ConfigureAwait(false);
+            }
+            else
+            {
+                Step(output, clock, $"kcp as published before in {kcpDir} (--publish-dir)");
+            }
+
+            var receiverDir = Path.Combine(published, "receiver");
+            if (options.PublishDirectory is null || !File.Exists(Path.Combine(receiverDir, "KafkaConsumerProxy.Bench.Receiver")))
+            {
+                Step(output, clock, "publishing the receiver (Release) ...");
+                receiverDir = await PublishAsync(Path.Combine(repo, "bench", "KafkaConsumerProxy.Bench.Receiver", "KafkaConsumerProxy.Bench.Receiver.csproj"), receiverDir, work).ConfigureAwait(false);
+            }
 
             using var cluster = MockKafkaCluster.Start(options.Brokers);
 
@@ -146,12 +170,13 @@ internal sealed class BenchRun
         await Run("wrk", "ceiling-wrk", "ceiling: wrk -t2 -c32", WrkCeilingAsync).ConfigureAwait(false);
         await Run("sync", "sync", "sync, concurrency 4", () => ThroughputAsync("sync", "sync, concurrency 4", new Dictionary<string, object>(), expectBatch: false)).ConfigureAwait(false);
         await Run("async", "async", "async 64", () => ThroughputAsync("async", "async 64", AsyncKeys, expectBatch: false)).ConfigureAwait(false);
+        await Run("async1", "async1", "async 64, concurrency 1", () => ThroughputAsync("async1", "async 64, concurrency 1", AsyncOneMemberKeys, expectBatch: false)).ConfigureAwait(false);
         await Run("batch", "batch", "batch 100 (json)", () => ThroughputAsync("batch", "batch 100 (json)", new Dictionary<string, object> { ["format"] = "json", ["batch_size"] = 100 }, expectBatch: true)).ConfigureAwait(false);
         await Run("ceilings", "ceiling-consume", "ceiling: consume only, no HTTP", ConsumeCeilingAsync).ConfigureAwait(false);
-        await Run("ceilings", "ceiling-http", "ceiling: HttpClient loop, 64 tasks", () => HttpCeilingAsync("ceiling-http", 64)).ConfigureAwait(false);
-        await Run("ceilings", "ceiling-http-8", "HttpClient loop, 8 tasks", () => HttpCeilingAsync("ceiling-http-8", BenchOptions.Partitions)).ConfigureAwait(false);
-        await Run("ceilings", "ceiling-raw", "raw HTTP/1.1 loop, 64 tasks", () => HttpCeilingAsync("ceiling-raw", 64, raw: true)).ConfigureAwait(false);
-        await Run("ceilings", "ceiling-raw-8", "raw HTTP/1.1 loop, 8 tasks", () => HttpCeilingAsync("ceiling-raw-8", BenchOptions.Partitions, raw: true)).ConfigureAwait(false);
+        await Run("loops", "ceiling-http", "ceiling: HttpClient loop, 64 tasks", () => HttpCeilingAsync("ceiling-http", 64)).ConfigureAwait(false);
+        await Run("loops", "ceiling-http-8", "HttpClient loop, 8 tasks", () => HttpCeilingAsync("ceiling-http-8", BenchOptions.Partitions)).ConfigureAwait(false);
+        await Run("loops", "ceiling-raw", "raw HTTP/1.1 loop, 64 tasks", () => HttpCeilingAsync("ceiling-raw", 64, raw: true)).ConfigureAwait(false);
+        await Run("loops", "ceiling-raw-8", "raw HTTP/1.1 loop, 8 tasks", () => HttpCeilingAsync("ceiling-raw-8", BenchOptions.Partitions, raw: true)).ConfigureAwait(false);
         await Run("startup", "startup", "start-up: existing group, broker delay 3 s", () => StartupAsync("startup", "start-up: existing group, broker delay 3 s", 3000)).ConfigureAwait(false);
         await Run("startup", "startup-nodelay", "start-up: existing group, broker delay 0", () => StartupAsync("startup-nodelay", "start-up: existing group, broker delay 0", 0)).ConfigureAwait(false);
         await Run("latency", "latency", $"latency: sync at {_options.LatencyRate:N0} msg/s", LatencyAsync).ConfigureAwait(false);

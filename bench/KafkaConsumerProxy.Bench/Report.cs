@@ -148,6 +148,8 @@ internal static class Report
             output.WriteLine($"  {r.Label}: {r.Note}");
         }
 
+        WriteCostTable(output, results);
+
         output.WriteLine();
         output.WriteLine("Targets (issue 12; msg/s and ratios against the receiver named in the table):");
         WriteTable(output, [new[] { "target", "measured", "verdict" }, .. Targets(results, wrk, consume).Select(t => new[] { t.Target, t.Measured, t.Verdict })], leftAligned: true);
@@ -194,6 +196,18 @@ internal static class Report
             ? AtLeast("async 64 >= 0.6 x the wrk ceiling", Find("async"), r => r.MessagesPerSecond / wrk, 0.6, "F2", " x")
             : ("async 64 >= 0.6 x the wrk ceiling", "", "no wrk ceiling measured");
         yield return AtMost("<= 20 µs kcp CPU/msg, async 64", Find("async"), r => r.CpuUsPerMessage, 20, "F1", " µs");
+        ScenarioResult? Loop(string name) => results.FirstOrDefault(r => r.Name == name && r.Outcome == Outcome.Measured);
+        foreach (var (name, loop) in new[] { ("sync", "ceiling-http-8"), ("async", "ceiling-http") })
+        {
+            var target = $"<= 1.3 x the HttpClient loop's CPU, {name} (2nd half)";
+            yield return Loop(loop)?.CpuUsPerMessage is { } client
+                ? AtMost(target, Find(name), r => r.SecondHalfCpuUsPerMessage / client, 1.3, "F2", " x")
+                : (target, "", "no HttpClient loop measured");
+        }
+
+        yield return Find("sync") is { Outcome: Outcome.Measured, MessagesPerSecond: { } syncRate }
+            ? AtLeast("async 64 >= 1.5 x sync, both concurrency 4", Find("async"), r => r.MessagesPerSecond / syncRate, 1.5, "F2", " x")
+            : ("async 64 >= 1.5 x sync, both concurrency 4", "", "no sync figure");
         yield return consumeCeiling is { } consume
             ? AtLeast("batch 100 >= 90% of the consume-only ceiling", Find("batch"), r => r.MessagesPerSecond / consume * 100, 90, "F0", " %")
             : ("batch 100 >= 90% of the consume-only ceiling", "", "no consume-only ceiling measured");
@@ -214,10 +228,58 @@ internal static class Report
         }
     }
 
+    /// <summary>
+    /// kcp's CPU per unbatched message beside the CPU per request of the plain client loops of the same run, each with
+    /// the in-flight limit closest to the scenario's (8 tasks for sync: one request per partition; 64 for async): the
+    /// ratio is what kcp costs over a bare HttpClient, robust to other work sharing the machine because both sides are
+    /// process CPU, not wall time. "2nd half" compares kcp without its start-up with the loops, which are measured after
+    /// a warm-up too.
+    /// </summary>
+    private static void WriteCostTable(TextWriter output, IReadOnlyList<ScenarioResult> results)
+    {
+        double? Loop(string name) => results.FirstOrDefault(r => r.Name == name && r.Outcome == Outcome.Measured)?.CpuUsPerMessage;
+        var rows = new List<string[]>
+        {
+            new[] { "scenario", "kcp µs/msg", "2nd half", "HttpClient loop µs/req", "raw loop µs/req", "kcp / HttpClient", "2nd half / HttpClient", "kcp / raw", "2nd half − HttpClient µs" },
+        };
+        foreach (var (name, http, raw, tasks) in (ReadOnlySpan<(string, string, string, int)>)[("sync", "ceiling-http-8", "ceiling-raw-8", 8), ("async", "ceiling-http", "ceiling-raw", 64), ("async1", "ceiling-http", "ceiling-raw", 64)])
+        {
+            if (results.FirstOrDefault(r => r.Name == name && r.Outcome == Outcome.Measured) is not { CpuUsPerMessage: { } kcp } r)
+            {
+                continue;
+            }
+
+            var half = r.SecondHalfCpuUsPerMessage;
+            var client = Loop(http);
+            var bare = Loop(raw);
+            rows.Add(
+            [
+                $"{r.Label} (loops: {tasks} tasks)",
+                F(kcp, "F1"),
+                F(half, "F1"),
+                F(client, "F1"),
+                F(bare, "F1"),
+                client is > 0 ? F(kcp / client, "F2") : "",
+                client is > 0 && half is { } h ? F(h / client, "F2") : "",
+                bare is > 0 ? F(kcp / bare, "F2") : "",
+                client is { } c && half is { } h2 ? F(h2 - c, "F1") : "",
+            ]);
+        }
+
+        if (rows.Count == 1)
+        {
+            return;
+        }
+
+        output.WriteLine();
+        output.WriteLine("kcp's CPU per message beside the client loops of the same run (process CPU of each; `--scenarios sync,async,loops`):");
+        WriteTable(output, rows);
+    }
+
     // Only the throughput scenarios are compared: the latency and backlog runs are paced or slowed on purpose, and
     // the ceilings are not compared with each other (one counts messages, the other requests).
     private static string Ratio(ScenarioResult r, double? rate, double? ceiling) =>
-        r.Name is "sync" or "async" or "batch" && rate is not null && ceiling is > 0
+        r.Name is "sync" or "async" or "async1" or "batch" && rate is not null && ceiling is > 0
             ? (rate.Value / ceiling.Value * 100).ToString("F0", CultureInfo.InvariantCulture) + "%"
             : "";
 
