@@ -44,19 +44,15 @@ internal sealed class ProxyMetrics : IDisposable
     private static readonly string[] PartitionIds = [.. Enumerable.Range(0, 1024).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
 
     private readonly Meter _meter;
-    private readonly Counter<long> _delivered;
     private readonly Counter<long> _failedAttempts;
     private readonly Counter<long> _skipped;
     private readonly Counter<long> _deadLettered;
-    private readonly Counter<long> _attempts;
     private readonly Counter<long> _retries;
     private readonly Counter<long> _rebalances;
     private readonly Counter<long> _commitFailures;
-    private readonly Counter<long> _consumed;
     private readonly Histogram<double> _duration;
     private readonly Histogram<double> _process;
     private readonly Histogram<double> _endToEnd;
-    private readonly UpDownCounter<long> _inFlight;
     private long _deliveredTotal;
     private long _failedTotal;
     private long _skippedTotal;
@@ -66,6 +62,10 @@ internal sealed class ProxyMetrics : IDisposable
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _concurrencyLimits = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Func<BreakerView>> _breakers = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RouteTags> _routes = new(StringComparer.Ordinal);
+
+    // The per-message counters, kept by kcp and exported by observable instruments (RouteSeries).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RouteSeries> _series = new(StringComparer.Ordinal);
+    private readonly Func<string, RouteSeries> _newSeries;
 
     private readonly TimeProvider _time;
 
@@ -82,17 +82,20 @@ internal sealed class ProxyMetrics : IDisposable
         _time = time;
         Observations = new RouteObservations(time);
         _meter = new Meter(meterName);
-        _consumed = _meter.CreateCounter<long>("messaging.client.consumed.messages", unit: "{message}",
+        _newSeries = NewSeries;
+        _meter.CreateObservableCounter("messaging.client.consumed.messages",
+            () => _series.Values.SelectMany(r => r.Partitions).Select(p => new Measurement<long>(p.Consumed, p.Tags)), unit: "{message}",
             description: "Messages fetched from Kafka and handed to the route's delivery, per partition (messages the local record shows done are not counted)");
         _process = _meter.CreateHistogram<double>("messaging.process.duration", unit: "s",
             description: "One message from fetch to finished (delivered or skipped, retries and waits included); error.type 'skipped' for a skipped message",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800] });
-        _delivered = _meter.CreateCounter<long>("kcp.messages.delivered", description: "Messages the endpoint accepted");
+        _meter.CreateObservableCounter("kcp.messages.delivered", () => _series.Values.Select(r => new Measurement<long>(r.Delivered, r.Tags)), description: "Messages the endpoint accepted");
         _endToEnd = _meter.CreateHistogram<double>("kcp.end_to_end.latency", unit: "s",
             description: "From the record's timestamp (producer create time, or log append time) to the endpoint's accepting answer, per delivered message with a timestamp",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600] });
         _failedAttempts = _meter.CreateCounter<long>("kcp.delivery.failures", description: "Failed delivery attempts (one per message of a failed batch)");
-        _attempts = _meter.CreateCounter<long>("kcp.delivery.attempts", description: "Delivery attempts (requests) by outcome: success, bad_status, rejected_body, connect_timeout, timeout, connection_error, retry_listed, and endpoint_retry, endpoint_skip, endpoint_dead_letter, endpoint_pause (the answer's Kcp-Action)");
+        _meter.CreateObservableCounter("kcp.delivery.attempts",
+            () => _series.Values.SelectMany(r => r.Attempts()).Select(a => new Measurement<long>(a.Count, a.Tags)), description: "Delivery attempts (requests) by outcome: success, bad_status, rejected_body, connect_timeout, timeout, connection_error, retry_listed, and endpoint_retry, endpoint_skip, endpoint_dead_letter, endpoint_pause (the answer's Kcp-Action)");
         _retries = _meter.CreateCounter<long>("kcp.delivery.retries", description: "Delivery attempts after the first of a message or batch");
         _skipped = _meter.CreateCounter<long>("kcp.messages.skipped", description: "Messages skipped, by kind: auto (retry_nums used up), status (a status the route skips at once), manual (SIGUSR1, the admin API), seek, or endpoint (the answer's Kcp-Action: skip or dead-letter)");
         _deadLettered = _meter.CreateCounter<long>("kcp.messages.dead_lettered", description: "Skipped messages written to the route's dead-letter topic");
@@ -105,7 +108,8 @@ internal sealed class ProxyMetrics : IDisposable
         _repeats = _meter.CreateCounter<long>("kcp.messages.repeats_filtered", description: "Messages not delivered again because the local offset record shows them done");
         _duration = _meter.CreateHistogram<double>("kcp.delivery.duration", unit: "s", description: "Duration of delivery attempts (requests), any outcome",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
-        _inFlight = _meter.CreateUpDownCounter<long>("kcp.delivery.in_flight", description: "Delivery requests in flight");
+        _meter.CreateObservableUpDownCounter("kcp.delivery.in_flight", () => _series.Values.Select(r => new Measurement<long>(r.InFlight, r.Tags)),
+            description: "Delivery requests in flight");
         _rebalances = _meter.CreateCounter<long>("kcp.consumer.rebalances", description: "Partition assignments and revocations seen by the route's members");
         _commitFailures = _meter.CreateCounter<long>("kcp.offsets.commit_failures", description: "Offset commits the group coordinator refused or that failed");
         _meter.CreateObservableGauge("kcp.consumer.lag", () => Lags(),
@@ -147,9 +151,15 @@ internal sealed class ProxyMetrics : IDisposable
     internal void RegisterRoute(string route, string topic, string group, string bootstrapServers)
     {
         var tags = new RouteTags(route, topic, group, BrokerHost(bootstrapServers));
-        _routes[route] = tags;
+        if (!_routes.TryGetValue(route, out var known) || known != tags || !_series.ContainsKey(route))
+        {
+            // New attributes start new series (kcp.messages.delivered, kcp.delivery.attempts and the others counted by
+            // kcp, exported at zero from here); the same ones keep counting across a reload.
+            _routes[route] = tags;
+            _series[route] = NewSeries(route);
+        }
+
         var list = tags.List();
-        _delivered.Add(0, list);
         _failedAttempts.Add(0, list);
         _retries.Add(0, list);
         _deadLettered.Add(0, list);
@@ -162,17 +172,16 @@ internal sealed class ProxyMetrics : IDisposable
             withKind.Add("kind", kind);
             _skipped.Add(0, withKind);
         }
-
-        foreach (var outcome in Outcomes)
-        {
-            var withOutcome = list;
-            withOutcome.Add("outcome", outcome);
-            _attempts.Add(0, withOutcome);
-        }
     }
 
     /// <summary>A partition of <paramref name="route"/> was assigned to this process: its consumed count is exported from zero.</summary>
-    internal void OnPartitionAssigned(string route, string topic, int partition) => _consumed.Add(0, PartitionTags(route, topic, partition));
+    internal void OnPartitionAssigned(string route, string topic, int partition) => _ = Series(route).Partition(topic, partition);
+
+    /// <summary>The counted series of <paramref name="route"/>, with only the route as attribute for a route never registered.</summary>
+    private RouteSeries Series(string route) => _series.TryGetValue(route, out var series) ? series : _series.GetOrAdd(route, _newSeries);
+
+    private RouteSeries NewSeries(string route) =>
+        new([.. Tags(route)], (topic, partition) => [.. PartitionTags(route, topic, partition)]);
 
     /// <summary>The host of the first entry of <c>bootstrap_servers</c> (without a protocol prefix or port); empty when there is none.</summary>
     internal static string BrokerHost(string bootstrapServers)
@@ -190,6 +199,9 @@ internal sealed class ProxyMetrics : IDisposable
         var colon = first.LastIndexOf(':');
         return colon > 0 ? first[..colon] : first;
     }
+
+    /// <summary>This instance's meter (tests listen to it alone; other instances share its name).</summary>
+    internal Meter Meter => _meter;
 
     /// <summary>Partitions and failing messages of the running routes.</summary>
     public RouteObservations Observations { get; }
@@ -241,15 +253,13 @@ internal sealed class ProxyMetrics : IDisposable
     }
 
     /// <summary>A message of <paramref name="route"/> was fetched and handed to its delivery.</summary>
-    internal void OnConsumed(string route, string topic, int partition) => _consumed.Add(1, PartitionTags(route, topic, partition));
+    internal void OnConsumed(string route, string topic, int partition) => Series(route).Partition(topic, partition).AddConsumed();
 
     /// <summary>A message fetched <paramref name="elapsed"/> ago is finished: delivered, or skipped when <paramref name="skipped"/>.</summary>
     internal void OnProcessed(string route, string topic, int partition, TimeSpan elapsed, bool skipped)
     {
-        var tags = PartitionTags(route, topic, partition);
-        if (skipped)
-            tags.Add("error.type", "skipped");
-        _process.Record(elapsed.TotalSeconds, tags);
+        var series = Series(route).Partition(topic, partition);
+        _process.Record(elapsed.TotalSeconds, skipped ? series.SkippedTags : series.Tags);
     }
 
     /// <param name="timestampMs">The record's timestamp (Unix ms), for <c>kcp.end_to_end.latency</c>; 0 or less: none.</param>
@@ -257,11 +267,11 @@ internal sealed class ProxyMetrics : IDisposable
     {
         Interlocked.Increment(ref _deliveredTotal);
         Observations.CountDelivered(route);
-        var tags = Tags(route);
-        _delivered.Add(1, tags);
+        var series = Series(route);
+        series.AddDelivered();
         if (timestampMs > 0)
         {
-            _endToEnd.Record(Math.Max(0, _time.GetUtcNow().ToUnixTimeMilliseconds() - timestampMs) / 1000.0, tags);
+            _endToEnd.Record(Math.Max(0, _time.GetUtcNow().ToUnixTimeMilliseconds() - timestampMs) / 1000.0, series.Tags);
         }
     }
 
@@ -285,23 +295,22 @@ internal sealed class ProxyMetrics : IDisposable
     internal void OnDeadLettered(string route) => _deadLettered.Add(1, Tags(route));
 
     /// <summary>A request is about to be sent; <see cref="OnAttempt"/> follows once it is decided.</summary>
-    internal void OnAttemptStarted(string route) => _inFlight.Add(1, Tags(route));
+    internal void OnAttemptStarted(string route) => Series(route).AddInFlight(1);
 
     /// <summary>The attempt announced by <see cref="OnAttemptStarted"/> was abandoned before it was sent.</summary>
-    internal void OnAttemptNotSent(string route) => _inFlight.Add(-1, Tags(route));
+    internal void OnAttemptNotSent(string route) => Series(route).AddInFlight(-1);
 
     /// <summary>A request was decided.</summary>
     /// <param name="outcome">The outcome's label: success, bad_status, rejected_body, connect_timeout, timeout, connection_error, retry_listed.</param>
     /// <param name="attempt">The attempt's number for its message or batch: 2 and above count as retries.</param>
     internal void OnAttempt(string route, string outcome, TimeSpan elapsed, int attempt = 1)
     {
-        var tags = Tags(route);
-        _inFlight.Add(-1, tags);
-        _duration.Record(elapsed.TotalSeconds, tags);
+        var series = Series(route);
+        series.AddInFlight(-1);
+        _duration.Record(elapsed.TotalSeconds, series.Tags);
         if (attempt > 1)
-            _retries.Add(1, tags);
-        tags.Add("outcome", outcome);
-        _attempts.Add(1, tags);
+            _retries.Add(1, series.Tags);
+        series.AddAttempt(outcome);
     }
 
     internal void OnRebalance(string route) => _rebalances.Add(1, Tags(route));

@@ -15,7 +15,8 @@ public sealed class ProxyMetricsTests
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == ProxyMetrics.MeterName)
+            // This instance's only: tests running meanwhile have meters of the same name.
+            if (ReferenceEquals(instrument.Meter, metrics.Meter))
                 l.EnableMeasurementEvents(instrument);
         };
         listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
@@ -30,6 +31,9 @@ public sealed class ProxyMetricsTests
 
         metrics.RegisterRoute("orders", "orders-topic", "orders-group", "SASL_SSL://broker-1.example:9093, broker-2.example:9093");
         metrics.OnPartitionAssigned("orders", "orders-topic", 3);
+
+        // The per-message counters are kept by kcp and read when exported (observable instruments).
+        listener.RecordObservableInstruments();
 
         string[] counters = ["kcp.messages.delivered", "kcp.delivery.failures", "kcp.delivery.retries", "kcp.messages.dead_lettered",
             "kcp.messages.repeats_filtered", "kcp.consumer.rebalances", "kcp.offsets.commit_failures"];
@@ -52,6 +56,64 @@ public sealed class ProxyMetricsTests
         Assert.All(seen, s => Assert.Equal(0, s.Value));
     }
 
+    [Fact]
+    public void PerMessageCounters_AreReadWhenExported_AndKeepCountingAcrossARegistrationWithTheSameAttributes_Issue22()
+    {
+        using var metrics = new ProxyMetrics(new FakeTimeProvider());
+        using var listener = new MeterListener();
+        var seen = new List<(string Name, long Value, Dictionary<string, object?> Tags)>();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            // This instance's only: tests running meanwhile have meters of the same name.
+            if (ReferenceEquals(instrument.Meter, metrics.Meter))
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            var copy = new Dictionary<string, object?>(StringComparer.Ordinal);
+            foreach (var tag in tags)
+                copy[tag.Key] = tag.Value;
+            seen.Add((instrument.Name, value, copy));
+        });
+        listener.Start();
+        metrics.RegisterRoute("orders", "orders-topic", "orders-group", "broker:9092");
+        for (var i = 0; i < 3; i++)
+        {
+            metrics.OnConsumed("orders", "orders-topic", 2);
+            metrics.OnAttemptStarted("orders");
+            metrics.OnAttempt("orders", i == 0 ? "bad_status" : "success", TimeSpan.FromMilliseconds(1), attempt: i + 1);
+            if (i > 0)
+                metrics.OnDelivered("orders");
+        }
+
+        metrics.OnAttemptStarted("orders");
+        metrics.RegisterRoute("orders", "orders-topic", "orders-group", "broker:9092");
+
+        long Read(string name, string? outcome = null)
+        {
+            seen.Clear();
+            listener.RecordObservableInstruments();
+            var (_, value, tags) = Assert.Single(seen, s => s.Name == name && (outcome is null || Equals(s.Tags.GetValueOrDefault("outcome"), outcome)));
+            Assert.Equal("orders-group", tags["messaging.consumer.group.name"]);
+            return value;
+        }
+
+        Assert.Equal(3, Read("messaging.client.consumed.messages"));
+        Assert.Equal("2", seen.Single(s => s.Name == "messaging.client.consumed.messages").Tags["messaging.destination.partition.id"]);
+        Assert.Equal(2, Read("kcp.messages.delivered"));
+        Assert.Equal(2, Read("kcp.delivery.attempts", "success"));
+        Assert.Equal(1, Read("kcp.delivery.attempts", "bad_status"));
+        Assert.Equal(1, Read("kcp.delivery.in_flight"));
+
+        // Other attributes (a reload moved the route to another group): new series, from zero.
+        metrics.RegisterRoute("orders", "orders-topic", "orders-group-2", "broker:9092");
+        seen.Clear();
+        listener.RecordObservableInstruments();
+        var delivered = Assert.Single(seen, s => s.Name == "kcp.messages.delivered");
+        Assert.Equal(0, delivered.Value);
+        Assert.Equal("orders-group-2", delivered.Tags["messaging.consumer.group.name"]);
+    }
+
     [Theory]
     [InlineData("10.0.0.1:9092,10.0.0.2:9092", "10.0.0.1")]
     [InlineData("PLAINTEXT://kafka-0.kafka:9092", "kafka-0.kafka")]
@@ -72,7 +134,7 @@ public sealed class ProxyMetricsTests
                 return;
             // Prometheus naming as the exporter applies it: '.' to '_', the unit 's' as _seconds, _total for counters.
             var name = instrument.Name.Replace('.', '_') + (instrument.Unit == "s" ? "_seconds" : "");
-            var counter = instrument.GetType().Name.StartsWith("Counter", StringComparison.Ordinal);
+            var counter = instrument.GetType().Name.StartsWith("Counter", StringComparison.Ordinal) || instrument.GetType().Name.StartsWith("ObservableCounter", StringComparison.Ordinal);
             names.Add(counter ? name + "_total" : name);
         };
         listener.Start();
