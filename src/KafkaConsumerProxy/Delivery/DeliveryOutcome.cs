@@ -14,7 +14,8 @@ public enum DeliveryOutcome
 
     /// <summary>
     /// 2xx, but the body is not a JSON object (or not UTF-8), its <c>errno</c> is set, it is over 64 KiB, or the
-    /// answer to a batch has a <c>retry</c> list that is not integers or names offsets not in the batch.
+    /// answer to a batch has a <c>retry</c> list or <c>actions</c> object that is malformed, names offsets not in the
+    /// batch, or names one offset for two different actions.
     /// </summary>
     RejectedBody,
 
@@ -30,7 +31,7 @@ public enum DeliveryOutcome
     /// <summary>The connection was refused, reset or closed before a full response arrived.</summary>
     ConnectionError,
 
-    /// <summary>The endpoint accepted a batch but named this message in the answer's <c>retry</c> list.</summary>
+    /// <summary>The endpoint accepted a batch but named this message in the answer's <c>retry</c> list (or as <c>retry</c> in its <c>actions</c>).</summary>
     RetryListed,
 
     /// <summary>

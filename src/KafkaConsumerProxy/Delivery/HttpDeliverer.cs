@@ -105,17 +105,18 @@ internal sealed class HttpDeliverer : IDisposable
         TracedAsync(_requests.Build(_hosts.Target(slot, attempt), record, attempt), _hosts.Authority(slot, attempt), record, 1);
 
     /// <summary>
-    /// One attempt of a batch (one partition's records, <c>format: json</c>). On success, offsets the endpoint asked
-    /// to have retried are added to <paramref name="retry"/> (see <see cref="ResponseClassifier.ClassifyBatch"/>).
+    /// One attempt of a batch (one partition's records, <c>format: json</c>). On success, what the answer asked for
+    /// single messages (its <c>retry</c> list and <c>actions</c>) is put into <paramref name="answer"/> (see
+    /// <see cref="ResponseClassifier.ClassifyBatch"/>).
     /// </summary>
-    public Task<DeliveryResult> SendBatchAsync(IReadOnlyList<KafkaRecord> records, int slot, int attempt, List<long> retry) =>
-        TracedAsync(_requests.BuildBatch(_hosts.Target(slot, attempt), records, attempt), _hosts.Authority(slot, attempt), records[0], records.Count, records, retry);
+    public Task<DeliveryResult> SendBatchAsync(IReadOnlyList<KafkaRecord> records, int slot, int attempt, BatchAnswer answer) =>
+        TracedAsync(_requests.BuildBatch(_hosts.Target(slot, attempt), records, attempt), _hosts.Authority(slot, attempt), records[0], records.Count, records, answer);
 
     // The attempt as an activity continuing the record's trace (Tracing/DeliveryTracing).
-    private async Task<DeliveryResult> TracedAsync(HttpRequestMessage request, string host, KafkaRecord first, int count, IReadOnlyList<KafkaRecord>? batch = null, List<long>? retry = null)
+    private async Task<DeliveryResult> TracedAsync(HttpRequestMessage request, string host, KafkaRecord first, int count, IReadOnlyList<KafkaRecord>? batch = null, BatchAnswer? answer = null)
     {
         using var activity = Tracing.DeliveryTracing.Start(_route, first, count, request);
-        var result = Masked(await SendCoreAsync(request, host, batch, retry).ConfigureAwait(false));
+        var result = Masked(await SendCoreAsync(request, host, batch, answer).ConfigureAwait(false));
         Tracing.DeliveryTracing.Stop(activity, result);
         return result;
     }
@@ -130,7 +131,7 @@ internal sealed class HttpDeliverer : IDisposable
     /// decided on the status line: an endpoint that answers 200 and keeps the body open has the message delivered at
     /// once, and disposing the response drains or drops that connection in the background.
     /// </summary>
-    private async Task<DeliveryResult> SendCoreAsync(HttpRequestMessage request, string host, IReadOnlyList<KafkaRecord>? batch = null, List<long>? retry = null)
+    private async Task<DeliveryResult> SendCoreAsync(HttpRequestMessage request, string host, IReadOnlyList<KafkaRecord>? batch = null, BatchAnswer? answer = null)
     {
         var started = _time.GetTimestamp();
         var timeout = RentTimeout();
@@ -141,7 +142,7 @@ internal sealed class HttpDeliverer : IDisposable
                 using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
                 var action = EndpointActions.Read(response.Headers, out var unknown);
                 var decided = action == EndpointAction.None
-                    ? await DecideAsync(response, host, started, batch, retry, timeout.Token).ConfigureAwait(false)
+                    ? await DecideAsync(response, host, started, batch, answer, timeout.Token).ConfigureAwait(false)
                     : await ActedAsync(response, action, host, started, timeout.Token).ConfigureAwait(false);
                 return unknown is null ? decided : decided with { UnknownAction = unknown };
             }
@@ -166,7 +167,7 @@ internal sealed class HttpDeliverer : IDisposable
     /// (<c>response_check: errno</c> and a 2xx status), and then at most <see cref="ResponseClassifier.MaxBodyBytes"/> + 1
     /// bytes of it.
     /// </summary>
-    private async Task<DeliveryResult> DecideAsync(HttpResponseMessage response, string host, long started, IReadOnlyList<KafkaRecord>? batch, List<long>? retry, CancellationToken token)
+    private async Task<DeliveryResult> DecideAsync(HttpResponseMessage response, string host, long started, IReadOnlyList<KafkaRecord>? batch, BatchAnswer? answer, CancellationToken token)
     {
         var status = (int)response.StatusCode;
         if (_route.Endpoint.ResponseCheck == ResponseCheck.Status || status is < 200 or > 299)
@@ -196,9 +197,9 @@ internal sealed class HttpDeliverer : IDisposable
                     $"body of {size} is over the {ResponseClassifier.MaxBodyBytes}-byte (64 KiB) limit{start}");
             }
 
-            var (outcome, reason) = batch is null || retry is null
+            var (outcome, reason) = batch is null || answer is null
                 ? ResponseClassifier.Classify(_route.Endpoint.ResponseCheck, status, body.AsSpan(0, length))
-                : ResponseClassifier.ClassifyBatch(_route.Endpoint.ResponseCheck, status, body.AsSpan(0, length), batch, retry);
+                : ResponseClassifier.ClassifyBatch(_route.Endpoint.ResponseCheck, status, body.AsSpan(0, length), batch, answer);
             if (outcome == DeliveryOutcome.RejectedBody && _logger is not null && ResponseClassifier.IsNotJsonObject(body.AsSpan(0, length))
                 && Interlocked.Exchange(ref _notJsonAnswerLogged, 1) == 0)
             {
@@ -209,7 +210,8 @@ internal sealed class HttpDeliverer : IDisposable
             return new DeliveryResult(outcome, host, elapsed, status, reason)
             {
                 BodyExcerpt = outcome == DeliveryOutcome.Success ? null : BodyExcerpt.Of(body.AsSpan(0, length), _secrets),
-                BodyStart = outcome != DeliveryOutcome.Success && _route.DeadLetter.Enabled
+                // Also kept for a success whose actions dead-letter some messages: their records carry the answer too.
+                BodyStart = (outcome != DeliveryOutcome.Success || answer is { AsksDeadLetter: true }) && _route.DeadLetter.Enabled
                     ? _secrets.HideBytes(body.AsSpan(0, Math.Min(length, DeadLetterWriter.MaxBodyBytes)), cut: length > DeadLetterWriter.MaxBodyBytes)
                     : null,
             };

@@ -201,7 +201,7 @@ internal sealed class MessageDeliverer
     private async Task DeliverCoreAsync(List<KafkaRecord> batch, bool asBatch, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon, SemaphoreSlim? inFlight)
     {
         var slot = _http.Hosts.NextSlot();
-        var retry = asBatch ? new List<long>() : null;
+        var answer = asBatch ? new BatchAnswer() : null;
         var failures = new FailureHistory(_time, _manualSkip);
         var firstFailureAt = default(DateTimeOffset);
         FailingEntry? failing = null;
@@ -222,13 +222,13 @@ internal sealed class MessageDeliverer
                     return;
                 }
 
-                retry?.Clear();
+                answer?.Clear();
                 (DeliveryResult Result, bool Counts)? sent;
                 _metrics.OnAttemptStarted(_route.Name);
                 using var hold = held is null || _breaker is null ? null : CancellationTokenSource.CreateLinkedTokenSource(abandon, failures.ManualSkip, failing!.SkipToken);
                 try
                 {
-                    sent = await SendAsync(batch[0], asBatch ? batch : null, retry, slot, attempt, caller, abandon, hold?.Token ?? abandon).ConfigureAwait(false);
+                    sent = await SendAsync(batch[0], asBatch ? batch : null, answer, slot, attempt, caller, abandon, hold?.Token ?? abandon).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -272,18 +272,28 @@ internal sealed class MessageDeliverer
                 {
                     LogIfSlow(batch[0], result);
 
+                    // A batch's answer may name single messages: retried, skipped or dead-lettered (its retry list, its actions).
                     var kept = 0;
-                    if (retry is { Count: > 0 })
-                    {
-                        retry.Sort();
-                    }
-
                     for (var i = 0; i < batch.Count; i++)
                     {
                         var record = batch[i];
-                        if (retry is { Count: > 0 } && retry.BinarySearch(record.Offset) >= 0)
+                        var asked = answer is null || answer.IsEmpty ? EndpointAction.None : answer.For(record.Offset);
+                        if (asked == EndpointAction.Retry)
                         {
                             batch[kept++] = record;
+                            continue;
+                        }
+
+                        if (asked is EndpointAction.Skip or EndpointAction.DeadLetter)
+                        {
+                            var skipped = await _skips.SkipAsync(record, _skips.EndpointSkip(record, result with { Action = asked }, attempt, firstFailureAt, inActions: true), abandon).ConfigureAwait(false);
+                            if (skipped == MessageDisposition.Abandoned)
+                            {
+                                // This one and those after it stay unfinished for whoever takes the partition next.
+                                return;
+                            }
+
+                            await finished(record, skipped).ConfigureAwait(false);
                             continue;
                         }
 
@@ -297,7 +307,7 @@ internal sealed class MessageDeliverer
                         return;
                     }
 
-                    reason = (result with { Outcome = DeliveryOutcome.RetryListed, Reason = "named in the answer's retry list" }).Describe();
+                    reason = (result with { Outcome = DeliveryOutcome.RetryListed, Reason = "named for retry in the answer (retry list or actions)" }).Describe();
                 }
                 else
                 {
@@ -398,7 +408,7 @@ internal sealed class MessageDeliverer
     /// <param name="caller">The message or batch, the same for all its attempts (<see cref="CircuitBreaker.Exit"/>).</param>
     /// <param name="hold">Ends the wait for the circuit breaker: <paramref name="abandon"/>, or an operator's skip of a retried message.</param>
     /// <param name="batch">Null: <paramref name="single"/> alone, in the route's format; else a batch (a JSON array), of which <paramref name="single"/> is the first.</param>
-    private async ValueTask<(DeliveryResult, bool)?> SendAsync(KafkaRecord single, List<KafkaRecord>? batch, List<long>? retry, int slot, int attempt, long caller, CancellationToken abandon, CancellationToken hold)
+    private async ValueTask<(DeliveryResult, bool)?> SendAsync(KafkaRecord single, List<KafkaRecord>? batch, BatchAnswer? answer, int slot, int attempt, long caller, CancellationToken abandon, CancellationToken hold)
     {
         var sharedHeld = false;
         long ticket = 0;
@@ -447,7 +457,7 @@ internal sealed class MessageDeliverer
         {
             result = batch is null
                 ? await _http.SendAsync(single, slot, attempt).ConfigureAwait(false)
-                : await _http.SendBatchAsync(batch, slot, attempt, retry!).ConfigureAwait(false);
+                : await _http.SendBatchAsync(batch, slot, attempt, answer!).ConfigureAwait(false);
             var cancelled = !result.Value.IsSuccess && _http.InFlightCancelled;
 
             // The breaker learns of the answer before the adaptive limit and the shared budget are given back.

@@ -26,12 +26,15 @@ internal sealed class MessageSkipper(RouteDefinition route, SkipLog skipLog, Pro
     }
 
     /// <summary>
-    /// What an answer with <c>Kcp-Action: skip</c> or <c>dead-letter</c> skips with: kind endpoint, and for a
-    /// <c>dead-letter</c> on a route without a dead-letter topic a reason that says so (and a log line, once per route).
+    /// What an answer with <c>Kcp-Action: skip</c> or <c>dead-letter</c> skips with (<paramref name="result"/>'s
+    /// <see cref="DeliveryResult.Action"/>): kind endpoint, and for a <c>dead-letter</c> on a route without a dead-letter
+    /// topic a reason that says so (and a log line, once per route). <paramref name="inActions"/>: the action was named
+    /// for this message in the <c>actions</c> of a batch's answer, not in the header.
     /// </summary>
-    public SkipDetails EndpointSkip(KafkaRecord head, DeliveryResult result, int attempt, DateTimeOffset firstFailureAt)
+    public SkipDetails EndpointSkip(KafkaRecord head, DeliveryResult result, int attempt, DateTimeOffset firstFailureAt, bool inActions = false)
     {
-        var reason = result.Describe();
+        // The action names one of a fixed set of words: nothing of the endpoint's text.
+        var reason = inActions ? $"\"actions\": {EndpointActions.Name(result.Action)} in the answer, HTTP {result.StatusCode} from {result.Host}" : result.Describe();
         if (result.Action == EndpointAction.DeadLetter && _deadLetter is null)
         {
             reason += ", but the route has no dead_letter_topic: skipped without one";

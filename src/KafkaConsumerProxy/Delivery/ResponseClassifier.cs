@@ -36,12 +36,14 @@ internal static class ResponseClassifier
     /// <summary>
     /// Classifies the answer to a batch. Success acknowledges every message of the batch, except that with
     /// <see cref="ResponseCheck.Errno"/> a top-level <c>"retry": [offset, ...]</c> (integers, offsets of messages in
-    /// <paramref name="batch"/>) names messages to retry; they are added to <paramref name="retry"/>. Anything else (bad
-    /// status, errno set, a body that is not a JSON object, a <c>retry</c> that is not an array of integers or that names
-    /// an offset not in the batch) fails the whole batch: a list the endpoint got wrong must not be read as "the rest
-    /// succeeded".
+    /// <paramref name="batch"/>) names messages to retry, and a top-level <c>"actions": {"offset": "action", ...}</c>
+    /// names what to do with single messages (<c>retry</c>, <c>skip</c>, <c>dead-letter</c>, <c>commit</c>); both go
+    /// into <paramref name="answer"/>. Anything else (bad status, errno set, a body that is not a JSON object, a
+    /// <c>retry</c> that is not an array of integers, <c>actions</c> that are not such an object, an offset not in the
+    /// batch, one offset named for two different actions) fails the whole batch: a list the endpoint got wrong must not
+    /// be read as "the rest succeeded".
     /// </summary>
-    public static (DeliveryOutcome Outcome, string? Reason) ClassifyBatch(ResponseCheck check, int status, ReadOnlySpan<byte> body, IReadOnlyList<KafkaRecord> batch, List<long> retry)
+    public static (DeliveryOutcome Outcome, string? Reason) ClassifyBatch(ResponseCheck check, int status, ReadOnlySpan<byte> body, IReadOnlyList<KafkaRecord> batch, BatchAnswer answer)
     {
         if (status is < 200 or > 299)
         {
@@ -53,24 +55,42 @@ internal static class ResponseClassifier
             return (DeliveryOutcome.Success, null);
         }
 
-        var result = CheckErrno(body, retry);
-        if (result.Outcome == DeliveryOutcome.Success && retry.Count > 0 && UnknownOffsets(batch, retry) is { } unknown)
+        var result = CheckErrno(body, answer);
+        if (result.Outcome == DeliveryOutcome.Success && !answer.IsEmpty)
         {
-            result = (DeliveryOutcome.RejectedBody,
-                $"\"retry\" names offset(s) not in the batch ({unknown}; the batch holds {RequestBuilder.DescribeOffsets(batch)}): {Preview(body)}");
+            if (UnknownOffsets(batch, answer.RetryList) is { } unknown)
+            {
+                result = (DeliveryOutcome.RejectedBody,
+                    $"\"retry\" names offset(s) not in the batch ({unknown}; the batch holds {RequestBuilder.DescribeOffsets(batch)}): {Preview(body)}");
+            }
+            else if (UnknownOffsets(batch, [.. answer.Actions.Keys]) is { } stranger)
+            {
+                result = (DeliveryOutcome.RejectedBody,
+                    $"\"actions\" names offset(s) not in the batch ({stranger}; the batch holds {RequestBuilder.DescribeOffsets(batch)}): {Preview(body)}");
+            }
+            else if (answer.Conflict() is { } both)
+            {
+                result = (DeliveryOutcome.RejectedBody,
+                    $"offset {both} is in \"retry\" and named {EndpointActions.Name(answer.Actions[both])} in \"actions\": {Preview(body)}");
+            }
         }
 
         if (result.Outcome != DeliveryOutcome.Success)
         {
-            retry.Clear();
+            answer.Clear();
         }
 
         return result;
     }
 
     // The offsets of retry that no message of the batch has, described; null when every one is in the batch.
-    private static string? UnknownOffsets(IReadOnlyList<KafkaRecord> batch, List<long> retry)
+    private static string? UnknownOffsets(IReadOnlyList<KafkaRecord> batch, IReadOnlyList<long> retry)
     {
+        if (retry.Count == 0)
+        {
+            return null;
+        }
+
         var offsets = new long[batch.Count];
         for (var i = 0; i < batch.Count; i++)
         {
@@ -114,10 +134,10 @@ internal static class ResponseClassifier
     /// The previous service's rule: a JSON object whose <c>errno</c> is absent or falsy in PHP's sense
     /// (0, false, "", "0", null). Anything else, including a body that is not JSON, is a rejection.
     /// </summary>
-    public static (DeliveryOutcome Outcome, string? Reason) CheckErrno(ReadOnlySpan<byte> body) => CheckErrno(body, retry: null);
+    public static (DeliveryOutcome Outcome, string? Reason) CheckErrno(ReadOnlySpan<byte> body) => CheckErrno(body, answer: null);
 
-    // With retry: null (single messages) a "retry" property is an ordinary property and ignored.
-    private static (DeliveryOutcome Outcome, string? Reason) CheckErrno(ReadOnlySpan<byte> body, List<long>? retry)
+    // With answer: null (single messages) "retry" and "actions" are ordinary properties and ignored.
+    private static (DeliveryOutcome Outcome, string? Reason) CheckErrno(ReadOnlySpan<byte> body, BatchAnswer? answer)
     {
         // JSON is UTF-8 (RFC 8259), and PHP's json_decode refuses anything else too; the reader would not check
         // every string, and decoding a bad one would throw.
@@ -139,15 +159,20 @@ internal static class ResponseClassifier
             {
                 // Only top-level properties count; nested values are skipped whole.
                 var isErrno = reader.ValueTextEquals("errno"u8);
-                var isRetry = retry is not null && reader.ValueTextEquals("retry"u8);
+                var isRetry = answer is not null && reader.ValueTextEquals("retry"u8);
+                var isActions = answer is not null && reader.ValueTextEquals("actions"u8);
                 reader.Read();
                 if (isErrno && !IsFalsy(ref reader))
                 {
                     errno = FormatValue(ref reader);
                 }
-                else if (isRetry && !ReadOffsets(ref reader, retry!))
+                else if (isRetry && !ReadOffsets(ref reader, answer!))
                 {
                     return (DeliveryOutcome.RejectedBody, $"\"retry\" must be an array of offsets (integers): {Preview(body)}");
+                }
+                else if (isActions && ReadActions(ref reader, answer!) is { } problem)
+                {
+                    return (DeliveryOutcome.RejectedBody, $"\"actions\" {problem}: {Preview(body)}");
                 }
 
                 reader.Skip();
@@ -166,8 +191,8 @@ internal static class ResponseClassifier
         }
     }
 
-    /// <summary>Reads <c>[5, 9]</c> (or <c>null</c>: nothing to retry) into <paramref name="offsets"/>; false for anything else.</summary>
-    private static bool ReadOffsets(ref Utf8JsonReader reader, List<long> offsets)
+    /// <summary>Reads <c>[5, 9]</c> (or <c>null</c>: nothing to retry) into <paramref name="answer"/>; false for anything else.</summary>
+    private static bool ReadOffsets(ref Utf8JsonReader reader, BatchAnswer answer)
     {
         if (reader.TokenType == JsonTokenType.Null)
         {
@@ -186,10 +211,51 @@ internal static class ResponseClassifier
                 return false;
             }
 
-            offsets.Add(offset);
+            answer.AddRetry(offset);
         }
 
         return reader.TokenType == JsonTokenType.EndArray;
+    }
+
+    /// <summary>
+    /// Reads <c>{"5": "skip", "9": "dead-letter"}</c> (or <c>null</c>: nothing) into <paramref name="answer"/>: each name
+    /// an offset (a decimal integer), each value <c>retry</c>, <c>skip</c>, <c>dead-letter</c> or <c>commit</c> (any
+    /// case, as the header). Null when read; else what is wrong, for the reason.
+    /// </summary>
+    private static string? ReadActions(ref Utf8JsonReader reader, BatchAnswer answer)
+    {
+        const string Shape = "must be an object of offsets (decimal integers) to retry, skip, dead-letter or commit";
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return null;
+        }
+
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            return Shape;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = reader.GetString();
+            if (!long.TryParse(name, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var offset) || !reader.Read() || reader.TokenType != JsonTokenType.String)
+            {
+                return Shape;
+            }
+
+            var action = EndpointActions.Parse(reader.GetString().AsSpan().Trim(" \t"));
+            if (action is EndpointAction.None or EndpointAction.Pause)
+            {
+                return Shape;
+            }
+
+            if (!answer.AddAction(offset, action))
+            {
+                return $"names offset {offset} for two different actions";
+            }
+        }
+
+        return reader.TokenType == JsonTokenType.EndObject ? null : Shape;
     }
 
     private static bool IsFalsy(ref Utf8JsonReader reader) => reader.TokenType switch

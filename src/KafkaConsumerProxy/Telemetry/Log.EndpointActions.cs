@@ -8,7 +8,7 @@ internal static partial class Log
     [LoggerMessage(2240, LogLevel.Warning, "Route {Route}: Kcp-Action '{Value}' from {Host} is not one of retry, skip, dead-letter, pause, commit (or names two of them): ignored, the answer is judged by its status and body; said once per route")]
     public static partial void EndpointActionUnknown(ILogger logger, string route, string value, string host);
 
-    [LoggerMessage(2241, LogLevel.Warning, "Route {Route}: the endpoint asked to dead-letter {Topic}/{Partition}@{Offset} (Kcp-Action: dead-letter) but the route has no dead_letter_topic: skipped without one, as its skip record says; said once per route")]
+    [LoggerMessage(2241, LogLevel.Warning, "Route {Route}: the endpoint asked to dead-letter {Topic}/{Partition}@{Offset} (Kcp-Action: dead-letter, or dead-letter in a batch answer's actions) but the route has no dead_letter_topic: skipped without one, as its skip record says; said once per route")]
     public static partial void EndpointDeadLetterWithoutTopic(ILogger logger, string route, string topic, int partition, long offset);
 
     [LoggerMessage(2242, LogLevel.Warning, "Route {Route}: the endpoint {Host} asked to pause the route (Kcp-Action: pause with HTTP {Status}) at {Topic}/{Partition}@{Offset}; {Until}")]

@@ -4,7 +4,7 @@ using KafkaConsumerProxy.Delivery;
 
 namespace KafkaConsumerProxy.Tests.Delivery;
 
-/// <summary>How the answer to a batch is read: whole success, a retry list, or a failure of the whole batch.</summary>
+/// <summary>How the answer to a batch is read: whole success, a retry list, per-message actions, or a failure of the whole batch.</summary>
 public sealed class BatchResponseTests
 {
     // Offsets 5-12 of one partition, as a batch sent to the endpoint holds them.
@@ -18,23 +18,23 @@ public sealed class BatchResponseTests
     [InlineData("""{"retry":[],"data":{"retry":[1]}}""")]
     public void ClassifyBatch_NothingToRetry_WholeBatchSucceeds(string body)
     {
-        var retry = new List<long>();
+        var answer = new BatchAnswer();
 
-        var (outcome, _) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, Encoding.UTF8.GetBytes(body), Batch, retry);
+        var (outcome, _) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, Encoding.UTF8.GetBytes(body), Batch, answer);
 
         Assert.Equal(DeliveryOutcome.Success, outcome);
-        Assert.Empty(retry);
+        Assert.True(answer.IsEmpty);
     }
 
     [Fact]
     public void ClassifyBatch_RetryList_SuccessWithThoseOffsets()
     {
-        var retry = new List<long>();
+        var answer = new BatchAnswer();
 
-        var (outcome, _) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, """{"retry":[12,9],"errno":0}"""u8, Batch, retry);
+        var (outcome, _) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, """{"retry":[12,9],"errno":0}"""u8, Batch, answer);
 
         Assert.Equal(DeliveryOutcome.Success, outcome);
-        Assert.Equal([12L, 9L], retry);
+        Assert.Equal([12L, 9L], answer.RetryList);
     }
 
     [Theory]
@@ -46,22 +46,22 @@ public sealed class BatchResponseTests
     [InlineData(503, """{"errno":0,"retry":[5]}""", DeliveryOutcome.BadStatus, "HTTP 503")]
     public void ClassifyBatch_Failure_WholeBatchFailsAndNoRetryList(int status, string body, DeliveryOutcome expected, string reasonStart)
     {
-        var retry = new List<long>();
+        var answer = new BatchAnswer();
 
-        var (outcome, reason) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, status, Encoding.UTF8.GetBytes(body), Batch, retry);
+        var (outcome, reason) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, status, Encoding.UTF8.GetBytes(body), Batch, answer);
 
         Assert.Equal(expected, outcome);
         Assert.StartsWith(reasonStart, reason, StringComparison.Ordinal);
-        Assert.Empty(retry);
+        Assert.True(answer.IsEmpty);
     }
 
     [Fact]
     public void ClassifyBatch_StatusCheck_BodyNotRead()
     {
-        var retry = new List<long>();
+        var answer = new BatchAnswer();
 
-        Assert.Equal(DeliveryOutcome.Success, ResponseClassifier.ClassifyBatch(ResponseCheck.Status, 204, """{"retry":[1]}"""u8, Batch, retry).Outcome);
-        Assert.Empty(retry);
+        Assert.Equal(DeliveryOutcome.Success, ResponseClassifier.ClassifyBatch(ResponseCheck.Status, 204, """{"retry":[1]}"""u8, Batch, answer).Outcome);
+        Assert.True(answer.IsEmpty);
     }
 
     [Theory]
@@ -70,13 +70,13 @@ public sealed class BatchResponseTests
     [InlineData("""{"errno":0,"retry":[7,7,99,99]}""", "99; the batch holds 5-12")]
     public void ClassifyBatch_RetryNamesOffsetNotInBatch_RejectedBodyNotTheRestSucceeded_Issue7(string body, string named)
     {
-        var retry = new List<long>();
+        var answer = new BatchAnswer();
 
-        var (outcome, reason) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, Encoding.UTF8.GetBytes(body), Batch, retry);
+        var (outcome, reason) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, Encoding.UTF8.GetBytes(body), Batch, answer);
 
         Assert.Equal(DeliveryOutcome.RejectedBody, outcome);
         Assert.StartsWith($"\"retry\" names offset(s) not in the batch ({named}): {body}", reason, StringComparison.Ordinal);
-        Assert.Empty(retry);
+        Assert.True(answer.IsEmpty);
     }
 
     [Fact]
@@ -84,15 +84,76 @@ public sealed class BatchResponseTests
     {
         // A retry of part of a batch holds only the offsets still failing; 6 was delivered by the first attempt.
         KafkaRecord[] partial = [Batch[2], Batch[4]];
-        var retry = new List<long>();
+        var answer = new BatchAnswer();
 
-        var (outcome, reason) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, """{"retry":[7,6]}"""u8, partial, retry);
-        var (listed, _) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, """{"retry":[9,7]}"""u8, partial, retry);
+        var (outcome, reason) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, """{"retry":[7,6]}"""u8, partial, answer);
+        var (listed, _) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, """{"retry":[9,7]}"""u8, partial, answer);
 
         Assert.Equal(DeliveryOutcome.RejectedBody, outcome);
         Assert.Contains("(6; the batch holds 7,9)", reason, StringComparison.Ordinal);
         Assert.Equal(DeliveryOutcome.Success, listed);
-        Assert.Equal([9L, 7L], retry);
+        Assert.Equal([9L, 7L], answer.RetryList);
+    }
+
+    [Fact]
+    public void ClassifyBatch_Actions_EachMessageAsNamed_TheOthersDelivered_Issue20()
+    {
+        var answer = new BatchAnswer();
+
+        var (outcome, _) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200,
+            """{"errno":0,"retry":[11],"actions":{"6":"skip","7":" Dead-Letter ","9":"retry","10":"commit","11":"retry","6":"SKIP"}}"""u8, Batch, answer);
+
+        Assert.Equal(DeliveryOutcome.Success, outcome);
+        Assert.Equal(
+            [EndpointAction.None, EndpointAction.Skip, EndpointAction.DeadLetter, EndpointAction.None, EndpointAction.Retry, EndpointAction.None, EndpointAction.Retry, EndpointAction.None],
+            Batch.Select(r => answer.For(r.Offset)));
+        Assert.True(answer.AsksDeadLetter);
+    }
+
+    [Theory]
+    [InlineData("""{"errno":0,"actions":null}""")]
+    [InlineData("""{"errno":0,"actions":{}}""")]
+    [InlineData("""{"errno":0,"actions":{"5":"commit"}}""")]
+    public void ClassifyBatch_NoActionsOrOnlyCommit_WholeBatchDelivered_Issue20(string body)
+    {
+        var answer = new BatchAnswer();
+
+        var (outcome, _) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, Encoding.UTF8.GetBytes(body), Batch, answer);
+
+        Assert.Equal(DeliveryOutcome.Success, outcome);
+        Assert.All(Batch, r => Assert.Equal(EndpointAction.None, answer.For(r.Offset)));
+    }
+
+    /// <summary>An action list the endpoint got wrong fails the whole batch: nothing is delivered or skipped on its strength.</summary>
+    [Theory]
+    [InlineData("""{"errno":0,"actions":["6","skip"]}""", "\"actions\" must be an object of offsets")]
+    [InlineData("""{"errno":0,"actions":{"6":"pause"}}""", "\"actions\" must be an object of offsets")]
+    [InlineData("""{"errno":0,"actions":{"6":"explode"}}""", "\"actions\" must be an object of offsets")]
+    [InlineData("""{"errno":0,"actions":{"6":1}}""", "\"actions\" must be an object of offsets")]
+    [InlineData("""{"errno":0,"actions":{"six":"skip"}}""", "\"actions\" must be an object of offsets")]
+    [InlineData("""{"errno":0,"actions":{"6.0":"skip"}}""", "\"actions\" must be an object of offsets")]
+    [InlineData("""{"errno":0,"actions":{"6":"skip","6":"retry"}}""", "\"actions\" names offset 6 for two different actions")]
+    [InlineData("""{"errno":0,"actions":{"6":"skip","99":"skip"}}""", "\"actions\" names offset(s) not in the batch (99; the batch holds 5-12)")]
+    [InlineData("""{"errno":0,"retry":[6],"actions":{"6":"dead-letter"}}""", "offset 6 is in \"retry\" and named dead-letter in \"actions\"")]
+    [InlineData("""{"errno":1,"actions":{"6":"skip"}}""", "errno 1")]
+    public void ClassifyBatch_ActionsWrong_WholeBatchFails_NothingNamed_Issue20(string body, string reasonStart)
+    {
+        var answer = new BatchAnswer();
+
+        var (outcome, reason) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, Encoding.UTF8.GetBytes(body), Batch, answer);
+
+        Assert.Equal(DeliveryOutcome.RejectedBody, outcome);
+        Assert.StartsWith(reasonStart, reason, StringComparison.Ordinal);
+        Assert.True(answer.IsEmpty);
+    }
+
+    [Fact]
+    public void ClassifyBatch_StatusCheck_ActionsNotRead_Issue20()
+    {
+        var answer = new BatchAnswer();
+
+        Assert.Equal(DeliveryOutcome.Success, ResponseClassifier.ClassifyBatch(ResponseCheck.Status, 200, """{"actions":{"6":"skip"}}"""u8, Batch, answer).Outcome);
+        Assert.True(answer.IsEmpty);
     }
 
     [Fact]
@@ -100,7 +161,7 @@ public sealed class BatchResponseTests
     {
         var body = "{\"retry\":[" + string.Join(",", Enumerable.Range(100, 50)) + "]}";
 
-        var (outcome, reason) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, Encoding.UTF8.GetBytes(body), Batch, []);
+        var (outcome, reason) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, Encoding.UTF8.GetBytes(body), Batch, new BatchAnswer());
 
         Assert.Equal(DeliveryOutcome.RejectedBody, outcome);
         Assert.Contains("(100, 101, 102, 103, 104, 105, 106, 107, 108, 109, … 50 in all; the batch holds 5-12)", reason, StringComparison.Ordinal);
@@ -112,7 +173,7 @@ public sealed class BatchResponseTests
         // Valid JSON whose errno string decodes to ESC and NUL; the body itself is long.
         var body = Encoding.UTF8.GetBytes("{\"errno\":\"\\u001b[2J\\u0000bad\",\"pad\":\"" + new string('p', 500) + "\"}");
 
-        var (outcome, reason) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, body, Batch, []);
+        var (outcome, reason) = ResponseClassifier.ClassifyBatch(ResponseCheck.Errno, 200, body, Batch, new BatchAnswer());
 
         Assert.Equal(DeliveryOutcome.RejectedBody, outcome);
         Assert.StartsWith("errno \"\\x1B[2J\\x00bad\": {\"errno\":\"\\u001b[2J", reason, StringComparison.Ordinal);
@@ -144,8 +205,8 @@ public sealed class BatchResponseTests
     }
 
     [Fact]
-    public void Classify_SingleMessage_RetryPropertyIgnored()
+    public void Classify_SingleMessage_RetryAndActionsPropertiesIgnored()
     {
-        Assert.Equal(DeliveryOutcome.Success, ResponseClassifier.Classify(ResponseCheck.Errno, 200, """{"errno":0,"retry":"x"}"""u8).Outcome);
+        Assert.Equal(DeliveryOutcome.Success, ResponseClassifier.Classify(ResponseCheck.Errno, 200, """{"errno":0,"retry":"x","actions":"y"}"""u8).Outcome);
     }
 }

@@ -183,6 +183,71 @@ public sealed class EndpointActionEndToEndTests : IClassFixture<TestCluster>
         Assert.Contains("no dead_letter_topic", record.RootElement.GetProperty("last_failure").GetString(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A batch's JSON answer names actions for single messages: one skipped, one dead-lettered, one retried alone; the
+    /// others of the batch are delivered by that same answer.
+    /// </summary>
+    [Fact]
+    public async Task BatchActions_SkipDeadLetterRetryPerMessage_TheRestDelivered_Issue20()
+    {
+        var topic = _cluster.CreateTopic("act-batch", 1);
+        var dlq = _cluster.CreateTopic("act-batch-dst", 1);
+        var group = Names.Unique("g");
+        await _cluster.ProduceAsync(topic, Delivered.Numbered(1, 8));
+        var retried = 0;
+        await using var receiver = await RecordingReceiver.StartAsync(r =>
+        {
+            var actions = new Dictionary<string, string>();
+            foreach (var offset in BatchOffsets(r))
+            {
+                if (offset == 2)
+                    actions["2"] = "skip";
+                else if (offset == 4)
+                    actions["4"] = "dead-letter";
+                else if (offset == 6 && Interlocked.Exchange(ref retried, 1) == 0)
+                    actions["6"] = "retry";
+            }
+
+            return Fault.None with { Body = JsonSerializer.Serialize(new { errno = 0, actions }) };
+        });
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddRoute("act", topic, group, receiver.Port, new Dictionary<string, object>
+        {
+            ["format"] = "json", ["batch_size"] = 8, ["batch_linger_ms"] = 200, ["can_skip"] = false, ["dead_letter_topic"] = dlq,
+        });
+
+        await using (var proxy = InProcessProxy.Start(config.ConfigFile))
+        {
+            await Delivered.WaitForCommittedAsync(_cluster.BootstrapServers, group, topic, 1, c => c[0] == 8, "the commit of all eight", Patience);
+            await proxy.StopAsync();
+        }
+
+        var sent = receiver.Requests.SelectMany(BatchOffsets).GroupBy(o => o).ToDictionary(g => g.Key, g => g.Count());
+        Assert.Equal(Enumerable.Range(0, 8).Select(o => (long)o), sent.Keys.Order());
+        Assert.All(sent, s => Assert.Equal(s.Key == 6 ? 2 : 1, s.Value));
+        Assert.Equal([6L], BatchOffsets(receiver.Requests.Last(r => BatchOffsets(r).Contains(6))));
+
+        var records = File.ReadAllLines(config.SkipFile).Select(l => JsonDocument.Parse(l).RootElement).OrderBy(r => r.GetProperty("offset").GetInt64()).ToList();
+        Assert.Equal([2L, 4L], records.Select(r => r.GetProperty("offset").GetInt64()));
+        Assert.All(records, r => Assert.Equal("endpoint", r.GetProperty("kind").GetString()));
+        Assert.Equal(["skip", "dead-letter"], records.Select(r => r.GetProperty("action").GetString()));
+        Assert.False(records[0].TryGetProperty("dead_letter", out _));
+        Assert.StartsWith("\"actions\": dead-letter in the answer, HTTP 200 from 127.0.0.1:", records[1].GetProperty("last_failure").GetString(), StringComparison.Ordinal);
+
+        var message = Assert.Single(DeadLetterTests.ReadAll(_cluster.BootstrapServers, dlq, 1));
+        Assert.Equal("0-4", Encoding.UTF8.GetString(message.Message.Value!));
+        var headers = message.Message.Headers.ToDictionary(h => h.Key, h => Encoding.UTF8.GetString(h.GetValueBytes()));
+        Assert.Equal("endpoint", headers["kcp.dlq.kind"]);
+        Assert.Equal("200", headers["kcp.dlq.last_status"]);
+        Assert.Contains("\"4\":\"dead-letter\"", headers["kcp.dlq.last_body"], StringComparison.Ordinal);
+    }
+
+    private static List<long> BatchOffsets(ReceivedRequest request)
+    {
+        using var json = JsonDocument.Parse(request.Body);
+        return [.. json.RootElement.EnumerateArray().Select(e => e.GetProperty("offset").GetInt64())];
+    }
+
     /// <summary>An answer with <c>Kcp-Action: <paramref name="action"/></c> (and a Retry-After when given).</summary>
     internal static Fault Answer(int status, string action, string? retryAfter = null, string body = "{\"errno\":0}")
     {
