@@ -13,7 +13,7 @@ namespace KafkaConsumerProxy.Tests.Admin;
 /// <item><c>orders</c>: five partitions whose one message each fails a different way (HTTP 500 with a body, a body that
 /// is not JSON, a dropped connection, no answer in time, <c>Kcp-Action: retry</c>), 50 ms apart and without a circuit
 /// breaker, so that every partition is blocked within seconds; bearer auth with <see cref="Secret"/>.</item>
-/// <item><c>payments</c>: an endpoint port nobody listens on, retried every 60 s: failing, not blocked.</item>
+/// <item><c>payments</c>: an endpoint port nobody listens on, retried every 10 minutes: failing, not blocked.</item>
 /// <item><c>shipping</c>: a healthy endpoint that got <see cref="ShippingMessages"/> messages; a dead-letter topic.</item>
 /// </list>
 /// With <c>KCP_DASHBOARD_SCREENSHOTS</c> set to a folder, the tests save their screenshots there (docs/images).
@@ -80,7 +80,8 @@ public sealed class TriageDashboard : IAsyncLifetime
         await File.AppendAllTextAsync(Path.Combine(_config.RoutesDir, "orders.yaml"), $"auth:\n  type: bearer\n  token: \"{Secret}\"\n");
         _config.AddRoute("payments", payments, Names.Unique("g"), PaymentsPort, new Dictionary<string, object>
         {
-            ["retry_interval_ms"] = 60_000,
+            ["retry_interval_ms"] = 600_000,
+            ["retry_max_interval_ms"] = 600_000,
             ["breaker_failures"] = 0,
         });
         _config.AddRoute("shipping", shipping, Names.Unique("g"), healthy.Port, new Dictionary<string, object>
@@ -136,8 +137,12 @@ public sealed class TriageDashboard : IAsyncLifetime
         Admin?.Dispose();
         if (Kcp is not null)
         {
-            Kcp.SendSignal(KcpProcess.SigTerm);
-            await Kcp.WaitForExitAsync(Patience);
+            if (!Kcp.HasExited)
+            {
+                Kcp.SendSignal(KcpProcess.SigTerm);
+                await Kcp.WaitForExitAsync(Patience);
+            }
+
             await Kcp.DisposeAsync();
         }
 
