@@ -72,6 +72,10 @@ public sealed class TriageDashboardTests : IClassFixture<TriageDashboard>
         }
 
         Assert.Contains("body: stock service says: no such SKU", await Page.Locator("#partitions tr[data-route='orders'][data-partition='0'] pre").InnerTextAsync(), StringComparison.Ordinal);
+        // The endpoint's markup is shown as text, never made into elements.
+        var markup = Page.Locator("#partitions tr[data-route='orders'][data-partition='1'] pre");
+        Assert.Contains("body: <html>oops</html>", await markup.InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, await markup.Locator("*").CountAsync());
 
         // Retried every 10 minutes: failing (not blocked), with its next attempt a relative time away.
         var payment = Page.Locator("#partitions tr.failing[data-route='payments'][data-partition='0']");
@@ -241,6 +245,17 @@ public sealed class TriageDashboardTests : IClassFixture<TriageDashboard>
         Assert.Equal("version " + version, await Page.Locator("#version").InnerTextAsync());
         Assert.Equal($"instance {Environment.MachineName} (pid {_kcp.Kcp.Id})", await Page.Locator("#instance").InnerTextAsync());
         Assert.Equal("service.instance.id " + listing.GetProperty("service_instance_id").GetString(), await Page.Locator("#instance").GetAttributeAsync("title"));
+
+        // The page allows only its own script and style files, and no framing.
+        using var http = new HttpClient { BaseAddress = _kcp.Admin.BaseAddress };
+        using var page = await http.GetAsync("/");
+        var policy = string.Join(";", page.Headers.GetValues("Content-Security-Policy"));
+        Assert.Contains("script-src 'self';", policy, StringComparison.Ordinal);
+        Assert.Contains("style-src 'self';", policy, StringComparison.Ordinal);
+        Assert.Contains("frame-ancestors 'none'", policy, StringComparison.Ordinal);
+        Assert.DoesNotContain("unsafe-inline", policy, StringComparison.Ordinal);
+        using var css = await http.GetAsync("/dashboard/app.css");
+        Assert.Equal("text/css; charset=utf-8", css.Content.Headers.ContentType?.ToString());
     }
 
     private static async Task<string[]> Actions(ILocator row) =>
