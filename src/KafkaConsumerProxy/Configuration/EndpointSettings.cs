@@ -51,6 +51,14 @@ internal sealed record EndpointSettings
 
     public static readonly RouteKey ResponseCheckKey = RouteKey.Choice("response_check", RouteDefaults.ResponseCheck);
 
+    /// <summary>
+    /// <c>response_expression</c>: the CEL expression that is true when an answer means success; required with
+    /// <c>response_check: expression</c> and allowed only with it; null otherwise. Compiled when the route is loaded.
+    /// </summary>
+    public ResponseExpression? ResponseExpression { get; init; }
+
+    public static readonly RouteKey ResponseExpressionKey = RouteKey.String("response_expression");
+
     /// <summary><c>scheme</c> and the <c>tls_*</c> keys.</summary>
     public TlsSettings Tls { get; init; } = new();
 

@@ -89,6 +89,7 @@ internal sealed class RouteBinding
                 SlowTimeMs = this[EndpointSettings.SlowTimeMsKey].Value as int?,
                 Domain = String(EndpointSettings.DomainKey),
                 ResponseCheck = Choice<ResponseCheck>(EndpointSettings.ResponseCheckKey),
+                ResponseExpression = String(EndpointSettings.ResponseExpressionKey) is { } expression ? ResponseExpression.Compile(expression, out _) : null,
                 Tls = tls,
                 Auth = ToAuth(),
                 Headers = Headers(),

@@ -10,6 +10,12 @@ internal enum ResponseCheck
 
     /// <summary>Any 2xx status; the body is not read.</summary>
     Status,
+
+    /// <summary>
+    /// <c>response_expression</c> decides, over the status, the headers and the body (<see cref="Configuration.ResponseExpression"/>);
+    /// the body is read on any status.
+    /// </summary>
+    Expression,
 }
 
 /// <summary>

@@ -136,7 +136,7 @@ internal sealed class RouteValidator
         _check.Conf(_route[RouteDefinition.ConsumerTopicConfKey]);
         var asyncConcurrency = Int(DeliverySettings.AsyncConcurrencyKey) ?? 0;
         Int(OffsetSettings.MessageDeliveryGuaranteesKey);
-        Choice(EndpointSettings.ResponseCheckKey);
+        CheckResponseKeys();
         Int(OffsetSettings.CommitIntervalMsKey);
         Int(OffsetSettings.MaxUncommittedKey);
 
@@ -167,6 +167,31 @@ internal sealed class RouteValidator
             var where = inRoute ? "this file's consumer_conf" : $"cluster '{cluster}' consumer_conf";
             Error("assignor", written.Text, $"conflicts with {Strategy} in {where}; set the assignor in one place only");
         }
+    }
+
+    /// <summary>
+    /// <c>response_check: expression</c> needs a <c>response_expression</c>, which no other check reads; the expression
+    /// must compile, each problem named with its position in the expression (<see cref="ResponseExpression.Compile"/>).
+    /// </summary>
+    private void CheckResponseKeys()
+    {
+        var checkBound = _route[EndpointSettings.ResponseCheckKey];
+        // null when the value written is not a choice (reported); the default when none is written.
+        var check = RouteKey.Parse<ResponseCheck>(Choice(EndpointSettings.ResponseCheckKey)) ?? (checkBound.IsAbsent ? RouteDefaults.ResponseCheck : null);
+        var expression = String(EndpointSettings.ResponseExpressionKey);
+        if (check == ResponseCheck.Expression && _route[EndpointSettings.ResponseExpressionKey].IsAbsent)
+            Error("response_check", checkBound.Text, "needs response_expression: a CEL expression over status, headers, body and body_text that is true when the answer means success, e.g. status == 200 && body.result == \"ok\"");
+        if (expression is null)
+            return;
+        if (check is { } other && other != ResponseCheck.Expression)
+        {
+            Error("response_expression", expression, "is read only with response_check: expression; add it, or remove response_expression");
+            return;
+        }
+
+        ResponseExpression.Compile(expression, out var problems);
+        foreach (var problem in problems)
+            Error("response_expression", expression, problem);
     }
 
     // endpoint, or host, port and url; and domain: what the request is sent to.

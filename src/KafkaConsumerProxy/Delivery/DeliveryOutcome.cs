@@ -15,7 +15,8 @@ public enum DeliveryOutcome
     /// <summary>
     /// 2xx, but the body is not a JSON object (or not UTF-8), its <c>errno</c> is set, it is over 64 KiB, or the
     /// answer to a batch has a <c>retry</c> list or <c>actions</c> object that is malformed, names offsets not in the
-    /// batch, or names one offset for two different actions.
+    /// batch, or names one offset for two different actions; with <c>response_check: expression</c>, the expression
+    /// did not accept the answer (false, an error, not a bool).
     /// </summary>
     RejectedBody,
 
@@ -23,8 +24,8 @@ public enum DeliveryOutcome
     ConnectTimeout,
 
     /// <summary>
-    /// No decision within <c>exec_timeout_ms</c>: with <c>response_check: errno</c> the whole answer must arrive in
-    /// time, with <c>response_check: status</c> only its status line.
+    /// No decision within <c>exec_timeout_ms</c>: with <c>response_check: errno</c> or <c>expression</c> the whole answer
+    /// must arrive in time, with <c>response_check: status</c> only its status line.
     /// </summary>
     Timeout,
 

@@ -127,7 +127,7 @@ internal sealed class HttpDeliverer : IDisposable
 
     /// <summary>
     /// Sends and decides. The body is read only when the decision needs it (<c>response_check: errno</c> and a 2xx
-    /// status), and then at most <see cref="ResponseClassifier.MaxBodyBytes"/> + 1 bytes of it. Otherwise the attempt is
+    /// status, or <c>response_check: expression</c>), and then at most <see cref="ResponseClassifier.MaxBodyBytes"/> + 1 bytes of it. Otherwise the attempt is
     /// decided on the status line: an endpoint that answers 200 and keeps the body open has the message delivered at
     /// once, and disposing the response drains or drops that connection in the background.
     /// </summary>
@@ -164,13 +164,14 @@ internal sealed class HttpDeliverer : IDisposable
 
     /// <summary>
     /// Decides an answer without a <c>Kcp-Action</c>. The body is read only when the decision needs it
-    /// (<c>response_check: errno</c> and a 2xx status), and then at most <see cref="ResponseClassifier.MaxBodyBytes"/> + 1
+    /// (<c>response_check: errno</c> and a 2xx status, or <c>response_check: expression</c>), and then at most <see cref="ResponseClassifier.MaxBodyBytes"/> + 1
     /// bytes of it.
     /// </summary>
     private async Task<DeliveryResult> DecideAsync(HttpResponseMessage response, string host, long started, IReadOnlyList<KafkaRecord>? batch, BatchAnswer? answer, CancellationToken token)
     {
         var status = (int)response.StatusCode;
-        if (_route.Endpoint.ResponseCheck == ResponseCheck.Status || status is < 200 or > 299)
+        var check = _route.Endpoint.ResponseCheck;
+        if (check == ResponseCheck.Status || (check == ResponseCheck.Errno && status is < 200 or > 299))
         {
             var (decided, why) = ResponseClassifier.Classify(_route.Endpoint.ResponseCheck, status, []);
             var elapsedAtStatus = _time.GetElapsedTime(started);
@@ -189,18 +190,25 @@ internal sealed class HttpDeliverer : IDisposable
         try
         {
             var elapsed = _time.GetElapsedTime(started);
+            // With response_check: expression the body is read on any status; a failure outside 2xx stays a bad status.
+            var badStatus = status is < 200 or > 299;
             if (tooLarge)
             {
                 var size = response.Content.Headers.ContentLength is { } declared ? $"{declared} bytes" : $"more than {ResponseClassifier.MaxBodyBytes} bytes";
                 var start = length > 0 ? ": " + Telemetry.LogText.Escape(body.AsSpan(0, length)) : "";
-                return new DeliveryResult(DeliveryOutcome.RejectedBody, host, elapsed, status,
-                    $"body of {size} is over the {ResponseClassifier.MaxBodyBytes}-byte (64 KiB) limit{start}");
+                return new DeliveryResult(badStatus ? DeliveryOutcome.BadStatus : DeliveryOutcome.RejectedBody, host, elapsed, status,
+                    $"body of {size} is over the {ResponseClassifier.MaxBodyBytes}-byte (64 KiB) limit{start}")
+                {
+                    RetryAfter = badStatus && Delivery.RetryPolicy.HonoursRetryAfter(status) ? RetryAfterOf(response) : null,
+                };
             }
 
-            var (outcome, reason) = batch is null || answer is null
-                ? ResponseClassifier.Classify(_route.Endpoint.ResponseCheck, status, body.AsSpan(0, length))
-                : ResponseClassifier.ClassifyBatch(_route.Endpoint.ResponseCheck, status, body.AsSpan(0, length), batch, answer);
-            if (outcome == DeliveryOutcome.RejectedBody && _logger is not null && ResponseClassifier.IsNotJsonObject(body.AsSpan(0, length))
+            var (outcome, reason) = check == ResponseCheck.Expression
+                ? ExpressionCheck.Classify(_route.Endpoint.ResponseExpression!, status, ExpressionCheck.Headers(response), body.AsSpan(0, length))
+                : batch is null || answer is null
+                ? ResponseClassifier.Classify(check, status, body.AsSpan(0, length))
+                : ResponseClassifier.ClassifyBatch(check, status, body.AsSpan(0, length), batch, answer);
+            if (check == ResponseCheck.Errno && outcome == DeliveryOutcome.RejectedBody && _logger is not null && ResponseClassifier.IsNotJsonObject(body.AsSpan(0, length))
                 && Interlocked.Exchange(ref _notJsonAnswerLogged, 1) == 0)
             {
                 // Said once: the message goes on being retried as before, but the likely cause is named.
@@ -209,6 +217,7 @@ internal sealed class HttpDeliverer : IDisposable
 
             return new DeliveryResult(outcome, host, elapsed, status, reason)
             {
+                RetryAfter = outcome == DeliveryOutcome.BadStatus && Delivery.RetryPolicy.HonoursRetryAfter(status) ? RetryAfterOf(response) : null,
                 BodyExcerpt = outcome == DeliveryOutcome.Success ? null : BodyExcerpt.Of(body.AsSpan(0, length), _secrets),
                 // Also kept for a success whose actions dead-letter some messages: their records carry the answer too.
                 BodyStart = (outcome != DeliveryOutcome.Success || answer is { AsksDeadLetter: true }) && _route.DeadLetter.Enabled

@@ -218,7 +218,7 @@ public sealed class ConfigLoaderTests : IDisposable
     [InlineData("async_concurrency", "10001", "key 'async_concurrency' = '10001': must be an integer from 0 to 10000")]
     [InlineData("message_delivery_guarantees", "4", "key 'message_delivery_guarantees' = '4': must be an integer from 1 to 3")]
     [InlineData("commit_interval_ms", "3600001", "key 'commit_interval_ms' = '3600001': must be an integer from 1 to 3600000")]
-    [InlineData("response_check", "body", "key 'response_check' = 'body': must be one of: errno, status")]
+    [InlineData("response_check", "body", "key 'response_check' = 'body': must be one of: errno, status, expression")]
     [InlineData("topic", "\" \"", "key 'topic' = ' ': must be a non-empty string")]
     [InlineData("group", "~", "key 'group' = '~': must be a non-empty string")]
     [InlineData("url", "inner/orders", "key 'url' = 'inner/orders': must be a path starting with '/'")]

@@ -60,7 +60,7 @@ public sealed class ErrorPositionTests : IDisposable
 
     [Theory]
     [InlineData("format: jsn", "key 'format' = 'jsn': must be one of: form, json, raw, cloudevents; did you mean 'json'?")]
-    [InlineData("response_check: stauts", "key 'response_check' = 'stauts': must be one of: errno, status; did you mean 'status'?")]
+    [InlineData("response_check: stauts", "key 'response_check' = 'stauts': must be one of: errno, status, expression; did you mean 'status'?")]
     [InlineData("retry_backoff: expo", "key 'retry_backoff' = 'expo': must be one of: constant, exponential")]
     public void ChoiceValue_Mistyped_SuggestsTheClosestChoice_Issue19(string line, string expected)
     {
