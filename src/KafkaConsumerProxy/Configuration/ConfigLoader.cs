@@ -102,7 +102,7 @@ internal static class ConfigLoader
     // Returns null when `clusters` itself is unusable, so that routes are not also blamed for naming a cluster.
     private static Dictionary<string, ClusterDefinition>? ReadClusters(MapReader main, List<ConfigError> errors)
     {
-        var node = main.Mapping("clusters", required: true, "a mapping of cluster names to {bootstrap_servers, consumer_conf}");
+        var node = main.Mapping("clusters", required: true, "a mapping of cluster names to {bootstrap_servers, consumer_conf, schema_registry}");
         if (node is null)
             return null;
         if (node.Entries.Count == 0)
@@ -126,8 +126,9 @@ internal static class ConfigLoader
             if (servers.Length > 0 && EndpointRules.BootstrapProblem(servers) is { } serversProblem)
                 reader.Error("bootstrap_servers", servers, serversProblem);
             var conf = reader.Conf("consumer_conf");
+            var registry = SchemaRegistrySectionReader.Read(reader, $"clusters.{name}.", errors);
             reader.ReportUnknownKeys();
-            clusters[name] = new ClusterDefinition(name, servers, conf);
+            clusters[name] = new ClusterDefinition(name, servers, conf) { SchemaRegistry = registry };
         }
 
         return clusters;

@@ -4,7 +4,11 @@ namespace KafkaConsumerProxy.Configuration;
 internal sealed record ClusterDefinition(
     string Name,
     string BootstrapServers,
-    IReadOnlyDictionary<string, string> ConsumerConf);
+    IReadOnlyDictionary<string, string> ConsumerConf)
+{
+    /// <summary><c>schema_registry</c>: where the schemas of the cluster's typed topics are; null (default) = none.</summary>
+    public SchemaRegistrySettings? SchemaRegistry { get; init; }
+}
 
 /// <summary>The validated content of <c>kcp.yaml</c> and its routes directory.</summary>
 internal sealed record KcpConfig

@@ -130,6 +130,11 @@ internal sealed class RouteBinding
                 MaxUncommitted = Int(OffsetSettings.MaxUncommittedKey),
             },
             DeadLetter = new DeadLetterSettings { Topic = String(DeadLetterSettings.TopicKey), Cluster = String(DeadLetterSettings.ClusterKey) },
+            Decoding = new DecodingSettings
+            {
+                ValueFormat = DecodingSettings.Parse(String(DecodingSettings.ValueFormatKey))!.Value,
+                KeyFormat = DecodingSettings.Parse(String(DecodingSettings.KeyFormatKey))!.Value,
+            },
         };
     }
 

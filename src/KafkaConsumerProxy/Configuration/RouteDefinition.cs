@@ -137,6 +137,9 @@ internal sealed record RouteDefinition
     /// <summary>Where skipped messages are written (<c>dead_letter_topic</c>); off by default.</summary>
     public DeadLetterSettings DeadLetter { get; init; } = new();
 
+    /// <summary>How typed keys and values are decoded (<c>value_format</c>, <c>key_format</c>); off by default.</summary>
+    public DecodingSettings Decoding { get; init; } = new();
+
     /// <summary>
     /// The delivery mode for the start-up log line, e.g. <c>sync; format form; max_pending 10000</c> or
     /// <c>async 64 ordering key; format json; max_pending 10000; batch 100 linger 5 ms</c>. Parts are separated by

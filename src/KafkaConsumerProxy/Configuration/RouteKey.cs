@@ -111,7 +111,7 @@ internal static class RouteKeys
     [
         .. Declared(typeof(RouteDefinition)), .. Declared(typeof(EndpointSettings)), .. Declared(typeof(TlsSettings)),
         .. Declared(typeof(RetrySettings)), .. Declared(typeof(DeliverySettings)), .. Declared(typeof(OffsetSettings)),
-        .. Declared(typeof(DeadLetterSettings)),
+        .. Declared(typeof(DeadLetterSettings)), .. Declared(typeof(DecodingSettings)),
     ];
 
     private static IEnumerable<RouteKey> Declared(Type settings) =>

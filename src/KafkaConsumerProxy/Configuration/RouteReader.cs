@@ -23,6 +23,8 @@ internal static class RouteReader
         if (!RouteValidator.Validate(binding, clusters, limits, errors))
             return null;
         var route = binding.ToRoute(name);
+        if (route.Decoding.Enabled && clusters is not null)
+            route = route with { Decoding = route.Decoding with { Registry = clusters[route.Cluster].SchemaRegistry } };
         return RouteValidator.ValidateRequests(binding, route, errors) ? route : null;
     }
 }

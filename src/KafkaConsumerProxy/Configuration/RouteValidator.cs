@@ -145,7 +145,38 @@ internal sealed class RouteValidator
         CheckPolicyKeys(asyncConcurrency, retryIntervalMs, topic, cluster);
         var headers = EndpointSecurityRules.Check(_check, _route);
         CheckCloudEventsKeys(format, cluster, topic, headers);
+        CheckDecodingKeys(format, cluster);
         _check.ReportUnknownKeys();
+    }
+
+    /// <summary>
+    /// <c>value_format</c> and <c>key_format</c>: a format other than <c>bytes</c> needs the cluster's
+    /// <c>schema_registry</c>; a decoded value is JSON, so <c>format: raw</c> sends it as <c>application/json</c>
+    /// (<c>content_type</c> is refused with it), and <c>format: cloudevents</c> does not take a decoded value.
+    /// </summary>
+    private void CheckDecodingKeys(RequestFormat format, string cluster)
+    {
+        var before = _check.ErrorCount;
+        var value = DecodingSettings.Parse(Choice(DecodingSettings.ValueFormatKey));
+        var key = DecodingSettings.Parse(Choice(DecodingSettings.KeyFormatKey));
+        if (_check.ErrorCount != before)
+            return;
+
+        var hasRegistry = _clusters is null || !_clusters.TryGetValue(cluster, out var definition) || definition.SchemaRegistry is not null;
+        foreach (var (routeKey, written) in new[] { (DecodingSettings.ValueFormatKey, value), (DecodingSettings.KeyFormatKey, key) })
+        {
+            if (written is null or RecordFormat.Bytes)
+                continue;
+            if (written == RecordFormat.Protobuf)
+                Error(routeKey.Name, "protobuf", "is not decoded by this version of kcp yet; use avro, json_schema or bytes");
+            else if (!hasRegistry)
+                Error(routeKey.Name, DecodingSettings.Name(written.Value), $"needs a schema registry, but cluster '{cluster}' has no schema_registry in kcp.yaml; set clusters.{cluster}.schema_registry.url, or use {routeKey.Name}: bytes to send the bytes as they are");
+        }
+
+        if (value is not (null or RecordFormat.Bytes) && format == RequestFormat.CloudEvents)
+            Error("value_format", DecodingSettings.Name(value.Value), "must be bytes with format: cloudevents (a CloudEvent's data is sent as it is); use format json, form or raw to have values decoded");
+        else if (value is not (null or RecordFormat.Bytes) && format == RequestFormat.Raw && _route[DeliverySettings.ContentTypeKey].Value is string contentType)
+            Error("content_type", contentType, $"applies only with value_format: bytes; a decoded value ({DecodingSettings.Name(value.Value)}) is sent as application/json");
     }
 
     /// <summary>

@@ -29,6 +29,9 @@ internal static class SecretRedactor
 
     private static readonly string[] Markers = ["password", "secret", "token", "sasl.oauthbearer", "key", "authorization"];
 
+    // kcp's own keys that name a marker but hold no secret: key_format says how record keys are written.
+    private static readonly string[] NotSecrets = ["key_format"];
+
     // The PHP way (json_encode escapes '/' as "\/"), next to System.Text.Json's default and relaxed escaping.
     private static readonly JavaScriptEncoder[] JsonEncoders = [JavaScriptEncoder.Default, JavaScriptEncoder.UnsafeRelaxedJsonEscaping];
 
@@ -66,7 +69,7 @@ internal static class SecretRedactor
     public static bool IsSecretKey(string key)
     {
         ArgumentNullException.ThrowIfNull(key);
-        return Markers.Any(m => key.Contains(m, StringComparison.OrdinalIgnoreCase));
+        return !NotSecrets.Contains(key, StringComparer.Ordinal) && Markers.Any(m => key.Contains(m, StringComparison.OrdinalIgnoreCase));
     }
 
     /// <summary>The bytes with every registered secret's UTF-8 bytes (<see cref="MinHiddenLength"/> or more characters) replaced by <see cref="Mask"/>.</summary>

@@ -52,6 +52,19 @@ public enum DeliveryOutcome
     /// (<see cref="DeliveryResult.Action"/>), whatever the status and the body; <c>commit</c> is a <see cref="Success"/>.
     /// </summary>
     EndpointAction,
+
+    /// <summary>
+    /// The route decodes typed records and this key or value cannot be decoded: not in the Confluent wire format, a schema
+    /// id the registry does not know (404), or a payload that does not match its schema. Not sent; with
+    /// <c>can_skip: true</c> skipped at once (kind <c>decode</c>), else retried like any failure.
+    /// </summary>
+    DecodeError,
+
+    /// <summary>
+    /// The schema registry could not be asked (unreachable, timed out, a 5xx or a refusal): not sent, and tried again after
+    /// <c>retry_interval_ms</c>. Never counts toward <c>retry_nums</c> nor the circuit breaker: a registry outage skips nothing.
+    /// </summary>
+    RegistryUnavailable,
 }
 
 /// <summary>The result of one attempt: the outcome, a human-readable reason for failures, and timing.</summary>
@@ -98,6 +111,8 @@ internal readonly record struct DeliveryResult(DeliveryOutcome Outcome, string H
         DeliveryOutcome.Timeout => "timeout",
         DeliveryOutcome.ConnectionError => "connection_error",
         DeliveryOutcome.RetryListed => "retry_listed",
+        DeliveryOutcome.DecodeError => "decode_error",
+        DeliveryOutcome.RegistryUnavailable => "registry_unavailable",
         DeliveryOutcome.EndpointAction => Action switch
         {
             Delivery.EndpointAction.Retry => "endpoint_retry",
@@ -120,6 +135,8 @@ internal readonly record struct DeliveryResult(DeliveryOutcome Outcome, string H
         DeliveryOutcome.EndpointAction => $"Kcp-Action: {EndpointActions.Name(Action)} with HTTP {StatusCode} from {Host}",
         // The token request failed, not the endpoint: it was not called.
         DeliveryOutcome.AuthError => $"{Outcome}, not sent to {Host}: {Configuration.SecretRedactor.Hide(Telemetry.LogText.Escape(Configuration.SecretRedactor.Hide(Reason), MaxReasonChars))}",
+        // Not sent: the reason names the record and the registry.
+        DeliveryOutcome.DecodeError or DeliveryOutcome.RegistryUnavailable => $"{Outcome}, not sent to {Host}: {Configuration.SecretRedactor.Hide(Telemetry.LogText.Escape(Configuration.SecretRedactor.Hide(Reason), MaxReasonChars))}",
         _ => $"{Outcome} from {Host}: {Configuration.SecretRedactor.Hide(Telemetry.LogText.Escape(Configuration.SecretRedactor.Hide(Reason), MaxReasonChars))}",
     };
 }

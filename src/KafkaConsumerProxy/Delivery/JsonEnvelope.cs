@@ -45,9 +45,36 @@ internal static class JsonEnvelope
     public static void Write(Utf8JsonWriter json, KafkaRecord record)
     {
         WriteStart(json, record);
-        WriteBytes(json, "key"u8, "key_encoding"u8, record.Key);
-        WriteBytes(json, "value"u8, "value_encoding"u8, record.Value);
+        if (record.Schemas is { } schemas)
+        {
+            WriteDecoded(json, "key"u8, "key_encoding"u8, "key_schema_id"u8, record.Key, schemas.KeySchemaId);
+            WriteDecoded(json, "value"u8, "value_encoding"u8, "value_schema_id"u8, record.Value, schemas.ValueSchemaId);
+        }
+        else
+        {
+            WriteBytes(json, "key"u8, "key_encoding"u8, record.Key);
+            WriteBytes(json, "value"u8, "value_encoding"u8, record.Value);
+        }
+
         WriteEnd(json, record);
+    }
+
+    /// <summary>
+    /// A decoded key or value (<c>key_format</c>, <c>value_format</c>) is JSON text, written as the JSON it holds (an
+    /// object, not a string) with its schema id beside it (<c>value_schema_id</c>); a part that was not decoded (its
+    /// format is bytes, or it is null) is written as usual.
+    /// </summary>
+    private static void WriteDecoded(Utf8JsonWriter json, ReadOnlySpan<byte> name, ReadOnlySpan<byte> encodingName, ReadOnlySpan<byte> schemaIdName, byte[]? bytes, int? schemaId)
+    {
+        if (bytes is null || schemaId is not { } id)
+        {
+            WriteBytes(json, name, encodingName, bytes);
+            return;
+        }
+
+        json.WritePropertyName(name);
+        json.WriteRawValue(bytes, skipInputValidation: true);
+        json.WriteNumber(schemaIdName, id);
     }
 
     // The envelope up to its key, and after its value: the same for the streamed one.
@@ -85,6 +112,14 @@ internal static class JsonEnvelope
         var json = new Utf8JsonWriter(stream, ThreadJsonWriter.Options);
         await using (json.ConfigureAwait(false))
         {
+            if (record.Schemas is not null)
+            {
+                // Decoded JSON is written whole: it was made whole by the decoder anyway.
+                Write(json, record);
+                await json.FlushAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
             WriteStart(json, record);
             await WriteSegmentsAsync(json, KeyName, KeyEncodingName, record.Key, cancellationToken).ConfigureAwait(false);
             await WriteSegmentsAsync(json, ValueName, ValueEncodingName, record.Value, cancellationToken).ConfigureAwait(false);

@@ -26,7 +26,16 @@ internal sealed record KafkaRecord(
 
     /// <summary>Set when an operator's seek passed this unfinished message with force: it is skipped (kind <c>seek</c>), not delivered.</summary>
     public SeekPass? PassedBySeek { get; init; }
+
+    /// <summary>
+    /// Set on the copy made to be sent when the route decodes typed records (<see cref="RecordDecoding"/>): its key and
+    /// value then hold JSON text, and these are the schema ids of their headers. Null on every record as consumed.
+    /// </summary>
+    public RecordSchemas? Schemas { get; init; }
 }
+
+/// <summary>The schema ids of a decoded key and value; null where that part was not decoded (or is null).</summary>
+internal sealed record RecordSchemas(int? KeySchemaId, int? ValueSchemaId);
 
 /// <summary>A forced seek to <paramref name="To"/> asked by <paramref name="By"/> passes the message.</summary>
 internal sealed record SeekPass(long To, string By);

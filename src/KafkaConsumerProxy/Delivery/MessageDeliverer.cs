@@ -59,6 +59,7 @@ internal sealed class MessageDeliverer
     private readonly MessageSkipper _skips;
     private int _unknownActionLogged;
     private readonly CircuitBreaker? _breaker;
+    private readonly RecordDecoding? _decoding;
     private long _callers;
 
     /// <param name="shared">The budget of <c>limits</c> the route names with <c>limit</c>, shared with other routes; null: none.</param>
@@ -100,6 +101,7 @@ internal sealed class MessageDeliverer
         }
 
         _breaker = CircuitBreaker.ForRoute(route, metrics, logger, time);
+        _decoding = RecordDecoding.For(route);
         _failureLog = new RepeatedLog<(string Topic, int Partition), FailureNote>(time, RepeatedLog<(string, int), FailureNote>.DefaultInterval, (key, summary) =>
             Log.DeliveryFailuresRepeated(_logger, _route.Name, key.Topic, key.Partition, summary.Count, summary.Since.TotalSeconds, summary.Latest.Offset, summary.Latest.Attempt, summary.Latest.Reason));
     }
@@ -219,6 +221,12 @@ internal sealed class MessageDeliverer
             {
                 if (!await TakeSlotAsync(inFlight, attempt, abandon).ConfigureAwait(false))
                 {
+                    return;
+                }
+
+                if (asBatch && _decoding is not null && _route.Retry.CanSkip && (!await _decoding.SkipUndecodableAsync(batch, _skips, _time, finished, abandon).ConfigureAwait(false) || batch.Count == 0))
+                {
+                    inFlight?.Release();
                     return;
                 }
 
@@ -355,7 +363,7 @@ internal sealed class MessageDeliverer
 
                 // An action the endpoint chose is not a status to skip on (skip_on_status); a pause never skips.
                 var (decision, kind) = result.Action == EndpointAction.Pause ? (RetryDecision.Retry, SkipKind.Auto)
-                    : RetryPolicy.AfterFailure(_route, counted, result.IsSuccess || result.Action != EndpointAction.None ? null : result.StatusCode);
+                    : RetryPolicy.AfterFailure(_route, counted, result.IsSuccess || result.Action != EndpointAction.None ? null : result.StatusCode, result.Outcome);
                 SkipDetails Details(SkipKind skipKind) => new(skipKind, attempt, firstFailureAt, reason, result.StatusCode, result.BodyStart, _time.GetUtcNow());
                 if (decision == RetryDecision.Skip || failures.ManualSkip.IsCancellationRequested || failing.SkipToken.IsCancellationRequested)
                 {
@@ -410,6 +418,18 @@ internal sealed class MessageDeliverer
     /// <param name="batch">Null: <paramref name="single"/> alone, in the route's format; else a batch (a JSON array), of which <paramref name="single"/> is the first.</param>
     private async ValueTask<(DeliveryResult, bool)?> SendAsync(KafkaRecord single, List<KafkaRecord>? batch, BatchAnswer? answer, int slot, int attempt, long caller, CancellationToken abandon, CancellationToken hold)
     {
+        if (_decoding is not null)
+        {
+            // Decoded before the breaker is asked: a record that cannot be decoded, or a registry that cannot be asked,
+            // says nothing of the endpoint. Only an undecodable record counts toward retry_nums.
+            var (decoded, failure) = await _decoding.DecodeAllAsync(batch ?? [single]).ConfigureAwait(false);
+            if (decoded is null)
+            {
+                return (failure, failure.Outcome == DeliveryOutcome.DecodeError);
+            }
+
+            (single, batch) = (decoded[0], batch is null ? null : decoded);
+        }
         var sharedHeld = false;
         long ticket = 0;
         BreakerPass? pass = null;

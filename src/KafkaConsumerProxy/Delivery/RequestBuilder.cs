@@ -23,6 +23,12 @@ internal sealed class RequestBuilder
     /// <summary>The id of the range replay (<c>kcp replay</c>) a message is sent again by.</summary>
     public const string RangeReplayHeader = "Kcp-Replay";
 
+    /// <summary>The schema id of a decoded value (<c>value_format</c>); for a batch, the ids of its values in order of first appearance.</summary>
+    public const string ValueSchemaIdHeader = "Kcp-Value-Schema-Id";
+
+    /// <summary>The schema id of a decoded key (<c>key_format</c>); for a batch, as <see cref="ValueSchemaIdHeader"/>.</summary>
+    public const string KeySchemaIdHeader = "Kcp-Key-Schema-Id";
+
     private const string FormContentType = "application/x-www-form-urlencoded";
     private const string JsonContentType = "application/json";
 
@@ -45,7 +51,8 @@ internal sealed class RequestBuilder
         _invalidCloudEvent = invalidCloudEvent;
         _endpoint = route.Endpoint;
         _format = route.Delivery.Format;
-        _rawContentType = route.Delivery.ContentType;
+        // A decoded value is JSON text, whatever the producer wrote (content_type is refused with value_format).
+        _rawContentType = route.Decoding.ValueFormat == RecordFormat.Bytes ? route.Delivery.ContentType : JsonContentType;
         _cloudEvents = route.Delivery.Format == RequestFormat.CloudEvents ? new CloudEventMapping(route) : null;
     }
 
@@ -94,6 +101,11 @@ internal sealed class RequestBuilder
             headers.TryAddWithoutValidation("X-Kafka-Key", PercentEncodeToString(record.Key));
         }
 
+        if (record.Schemas is { } schemas)
+        {
+            AddSchemaIds(headers, [record]);
+        }
+
         if (_format is RequestFormat.Raw or RequestFormat.CloudEvents && record.Value is null)
         {
             // An empty body alone cannot tell a tombstone from an empty value.
@@ -139,7 +151,32 @@ internal sealed class RequestBuilder
         headers.TryAddWithoutValidation("X-Kafka-Offsets", offsets);
         headers.TryAddWithoutValidation("X-Kafka-Batch-Size", Number(records.Count));
         headers.TryAddWithoutValidation(AttemptHeader, Number(attempt));
+        if (first.Schemas is not null)
+        {
+            AddSchemaIds(headers, records);
+        }
+
         return request;
+    }
+
+    // The schema ids of decoded keys and values, each id once, in the order the records first name it.
+    private static void AddSchemaIds(System.Net.Http.Headers.HttpRequestHeaders headers, IReadOnlyList<KafkaRecord> records)
+    {
+        static string? Ids(IReadOnlyList<KafkaRecord> records, Func<RecordSchemas, int?> id)
+        {
+            var ids = records.Select(r => r.Schemas is { } s ? id(s) : null).OfType<int>().Distinct().ToList();
+            return ids.Count == 0 ? null : string.Join(',', ids.Select(i => i.ToString(CultureInfo.InvariantCulture)));
+        }
+
+        if (Ids(records, s => s.ValueSchemaId) is { } values)
+        {
+            headers.TryAddWithoutValidation(ValueSchemaIdHeader, values);
+        }
+
+        if (Ids(records, s => s.KeySchemaId) is { } keys)
+        {
+            headers.TryAddWithoutValidation(KeySchemaIdHeader, keys);
+        }
     }
 
     /// <summary>

@@ -37,8 +37,20 @@ internal static class RetryPolicy
     /// <c>skip_on_status</c> skips at once (<see cref="SkipKind.Status"/>). With <c>can_skip: false</c> such an answer is
     /// retried like any failure: nothing is ever skipped on a route that forbids it.
     /// </summary>
-    public static (RetryDecision Decision, SkipKind Kind) AfterFailure(RouteDefinition route, int attempts, int? status)
+    public static (RetryDecision Decision, SkipKind Kind) AfterFailure(RouteDefinition route, int attempts, int? status, DeliveryOutcome outcome = DeliveryOutcome.BadStatus)
     {
+        // A record that cannot be decoded will not be decodable on a retry: skipped at once where the route allows it.
+        // A registry outage is nobody's message's fault: waited out, never skipped for.
+        if (outcome == DeliveryOutcome.DecodeError && route.Retry.CanSkip)
+        {
+            return (RetryDecision.Skip, SkipKind.Decode);
+        }
+
+        if (outcome == DeliveryOutcome.RegistryUnavailable)
+        {
+            return (RetryDecision.Retry, SkipKind.Auto);
+        }
+
         if (route.Retry.CanSkip && status is { } code && route.Retry.SkipOnStatus.Contains(code))
         {
             return (RetryDecision.Skip, SkipKind.Status);
@@ -105,6 +117,9 @@ public enum SkipKind
 
     /// <summary><c>endpoint</c>: the endpoint's answer asked for it (<c>Kcp-Action: skip</c> or <c>dead-letter</c>).</summary>
     Endpoint,
+
+    /// <summary><c>decode</c>: with <c>can_skip: true</c>, a key or value the route's <c>value_format</c>/<c>key_format</c> cannot decode.</summary>
+    Decode,
 }
 
 /// <summary>

@@ -23,6 +23,7 @@ public sealed class LayerTests(ITestOutputHelper output)
         ["Files", "Interop"],
         ["Telemetry"],
         ["Configuration"],
+        ["Decoding"],
         ["Offsets", "Delivery"],
         ["Consuming"],
         ["Routes"],

@@ -78,6 +78,21 @@ public sealed class ProxyConfigWriter : IDisposable
         File.WriteAllText(ConfigFile, text.Replace("clusters:\n", "clusters:\n" + entry.ToString().ReplaceLineEndings("\n"), StringComparison.Ordinal));
     }
 
+    /// <summary>Gives cluster <paramref name="cluster"/> a <c>schema_registry</c> of these keys (values written as they are).</summary>
+    public void AddSchemaRegistry(string cluster, IReadOnlyDictionary<string, string> keys)
+    {
+        var text = File.ReadAllText(ConfigFile);
+        var entry = new StringBuilder();
+        entry.AppendLine("    schema_registry:");
+        foreach (var (key, value) in keys)
+        {
+            entry.AppendLine(CultureInfo.InvariantCulture, $"      {key}: {value}");
+        }
+
+        var at = $"  {cluster}:\n";
+        File.WriteAllText(ConfigFile, text.Replace(at, at + entry.ToString().ReplaceLineEndings("\n"), StringComparison.Ordinal));
+    }
+
     /// <summary>Appends top-level YAML (e.g. a <c>limits</c> mapping) to kcp.yaml.</summary>
     public void AppendMain(string yaml) => File.AppendAllText(ConfigFile, yaml.EndsWith('\n') ? yaml : yaml + "\n");
 
