@@ -1,4 +1,5 @@
 using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Routes;
 using KafkaConsumerProxy.Tests.Harness;
 
 namespace KafkaConsumerProxy.Tests.Configuration;
@@ -21,6 +22,18 @@ public sealed class ResponseExpressionConfigTests : IDisposable
         Assert.Equal(ResponseCheck.Expression, endpoint.ResponseCheck);
         Assert.Equal("status == 200 && body.result == \"ok\"", endpoint.ResponseExpression!.Source);
         Assert.True(endpoint.ResponseExpression.Evaluate(200, new Dictionary<string, object?>(), new Dictionary<string, object?> { ["result"] = "ok" }, "").Accepted);
+    }
+
+    [Fact]
+    public void Reload_SameExpressionText_SameRoute_AnotherText_AChangedRoute_Issue20()
+    {
+        const string Route = "topic: t\ngroup: g\nendpoint: http://h/x\nresponse_check: expression\nresponse_expression: status == 200\n";
+        var first = Assert.Single(_dir.Load(Main, Route).Routes);
+        var again = Assert.Single(_dir.Load(Main, Route).Routes);
+        var changed = Assert.Single(_dir.Load(Main, Route.Replace("200", "201", StringComparison.Ordinal)).Routes);
+
+        Assert.True(RouteComparison.Same(first, again));
+        Assert.False(RouteComparison.Same(first, changed));
     }
 
     [Fact]
