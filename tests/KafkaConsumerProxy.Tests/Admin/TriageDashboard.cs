@@ -27,6 +27,7 @@ public sealed class TriageDashboard : IAsyncLifetime
     private readonly TestCluster _cluster = new();
     private readonly List<IAsyncDisposable> _owned = [];
     private ProxyConfigWriter? _config;
+    private string _shipping = "";
 
     public KcpProcess Kcp { get; private set; } = null!;
 
@@ -56,7 +57,7 @@ public sealed class TriageDashboard : IAsyncLifetime
         HeadlessChromium.AssertInstalled();
         var orders = _cluster.CreateTopic("triage-orders", 5);
         var payments = _cluster.CreateTopic("triage-payments", 1);
-        var shipping = _cluster.CreateTopic("triage-shipping", 2);
+        var shipping = _shipping = _cluster.CreateTopic("triage-shipping", 2);
         var failing = await Own(RecordingReceiver.StartAsync(r => r.Partition switch
         {
             0 => Fault.Status(500) with { Body = "stock service says: no such SKU" },
@@ -120,14 +121,24 @@ public sealed class TriageDashboard : IAsyncLifetime
         await Page.Locator("body[data-loaded='true']").WaitForAsync();
     }
 
-    /// <summary>Saves a screenshot of the page as <paramref name="name"/>.png when <see cref="ScreenshotFolder"/> is set.</summary>
+    /// <summary>
+    /// Saves a screenshot of the page as <paramref name="name"/>.png when <see cref="ScreenshotFolder"/> is set, after
+    /// 40 s more of traffic on <c>shipping</c>, so that its sparklines have a few points to show.
+    /// </summary>
     public async Task ScreenshotAsync(string name)
     {
-        if (ScreenshotFolder is { } folder)
+        if (ScreenshotFolder is not { } folder)
+            return;
+        for (var round = 1; round <= 4; round++)
         {
-            Directory.CreateDirectory(folder);
-            await Page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(folder, name + ".png"), FullPage = true });
+            await _cluster.ProduceAsync(_shipping, Enumerable.Range(0, 20 * round).Select(i => (i % 2, (byte[]?)null, (byte[]?)Encoding.UTF8.GetBytes("parcel " + i))));
+            await Task.Delay(TimeSpan.FromSeconds(10));
         }
+
+        await Page.ReloadAsync();
+        await Page.Locator("body[data-loaded='true']").WaitForAsync();
+        Directory.CreateDirectory(folder);
+        await Page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(folder, name + ".png"), FullPage = true });
     }
 
     public async Task DisposeAsync()

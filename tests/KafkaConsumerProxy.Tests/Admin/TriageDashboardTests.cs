@@ -67,7 +67,8 @@ public sealed class TriageDashboardTests : IClassFixture<TriageDashboard>
             var text = await row.Locator("pre").InnerTextAsync();
             Assert.Contains(reason, text, StringComparison.Ordinal);
             Assert.Matches($"^offset 0, key k{partition}: blocked for \\d+(s|m \\d+s|m), \\d+ attempts\n", text);
-            Assert.Matches("\nnext attempt(: now| in \\d+s|: being made now)$", text);
+            // 50 ms after each failure: due now, on kcp's clock.
+            Assert.EndsWith("\nnext attempt: now", text, StringComparison.Ordinal);
             Assert.Matches("^offset 0 for \\d+", await row.Locator("td.oldest").InnerTextAsync());
         }
 

@@ -4,8 +4,16 @@
 (function () {
   let token = sessionStorage.getItem("kcp-token") || "";
   let tokenRequired = false;
-  // The server's clock minus the browser's (from the answers' Date header), so that ages are the server's.
-  let skew = 0;
+  // The server's clock minus the browser's, so that ages are the server's: 0 while the answers' Date headers (whole
+  // seconds) allow it, else the nearest value they allow, narrowed with every answer (restarted if the clocks move).
+  let skew = 0, lower = -Infinity, upper = Infinity;
+  function clock(date, before, after) {
+    const low = date - after, high = date + 1000 - before;
+    lower = Math.max(lower, low);
+    upper = Math.min(upper, high);
+    if (lower > upper) { lower = low; upper = high; }
+    skew = Math.min(Math.max(0, lower), upper);
+  }
   const $ = (id) => document.getElementById(id);
   const SVG = "http://www.w3.org/2000/svg";
   const HISTORY_EVERY_MS = 10000;
@@ -60,9 +68,10 @@
     const headers = { "Accept": "application/json" };
     if (token) headers["Authorization"] = "Bearer " + token;
     if (json !== undefined) headers["Content-Type"] = "application/json";
+    const before = Date.now();
     const response = await fetch(path, { method, headers, cache: "no-store", body: json === undefined ? undefined : JSON.stringify(json) });
     const date = Date.parse(response.headers.get("Date") || "");
-    if (!Number.isNaN(date)) skew = date - Date.now();
+    if (!Number.isNaN(date)) clock(date, before, Date.now());
     if (response.status === 401) {
       $("token").style.display = "block";
       throw new Error("the admin token is required or wrong");
