@@ -116,7 +116,7 @@ internal sealed record BenchOptions
 
     public const int Partitions = 8;
 
-    public static IReadOnlyList<string> AllScenarios { get; } = ["wrk", "sync", "async", "async1", "batch", "ceilings", "loops", "startup", "latency", "backlog", "large"];
+    public static IReadOnlyList<string> AllScenarios { get; } = ["wrk", "sync", "async", "async1", "batch", "ceilings", "loops", "h2", "startup", "latency", "backlog", "large"];
 
     public required int Messages { get; init; }
 

@@ -177,6 +177,8 @@ internal sealed class BenchRun
         await Run("loops", "ceiling-http-8", "HttpClient loop, 8 tasks", () => HttpCeilingAsync("ceiling-http-8", BenchOptions.Partitions)).ConfigureAwait(false);
         await Run("loops", "ceiling-raw", "raw HTTP/1.1 loop, 64 tasks", () => HttpCeilingAsync("ceiling-raw", 64, raw: true)).ConfigureAwait(false);
         await Run("loops", "ceiling-raw-8", "raw HTTP/1.1 loop, 8 tasks", () => HttpCeilingAsync("ceiling-raw-8", BenchOptions.Partitions, raw: true)).ConfigureAwait(false);
+        await Run("h2", "ceiling-h2", "HttpClient loop, HTTP/2 (h2c), 64 tasks", () => HttpCeilingAsync("ceiling-h2", 64, http2: true)).ConfigureAwait(false);
+        await Run("h2", "ceiling-h2-8", "HttpClient loop, HTTP/2 (h2c), 8 tasks", () => HttpCeilingAsync("ceiling-h2-8", BenchOptions.Partitions, http2: true)).ConfigureAwait(false);
         await Run("startup", "startup", "start-up: existing group, broker delay 3 s", () => StartupAsync("startup", "start-up: existing group, broker delay 3 s", 3000)).ConfigureAwait(false);
         await Run("startup", "startup-nodelay", "start-up: existing group, broker delay 0", () => StartupAsync("startup-nodelay", "start-up: existing group, broker delay 0", 0)).ConfigureAwait(false);
         await Run("latency", "latency", $"latency: sync at {_options.LatencyRate:N0} msg/s", LatencyAsync).ConfigureAwait(false);
@@ -312,17 +314,24 @@ internal sealed class BenchRun
     /// A plain HttpClient loop against the receiver. With 64 tasks it is the HTTP ceiling; with 8 tasks it has the
     /// in-flight limit of sync delivery (one request per partition), which bounds what sync mode can reach.
     /// </summary>
-    private async Task<ScenarioResult> HttpCeilingAsync(string name, int concurrency, bool raw = false)
+    private async Task<ScenarioResult> HttpCeilingAsync(string name, int concurrency, bool raw = false, bool http2 = false)
     {
-        var label = raw ? $"raw HTTP/1.1 loop, {concurrency} tasks" : concurrency == 64 ? "ceiling: HttpClient loop, 64 tasks" : $"HttpClient loop, {concurrency} tasks";
+        var label = raw ? $"raw HTTP/1.1 loop, {concurrency} tasks" : http2 ? $"HttpClient loop, HTTP/2 (h2c), {concurrency} tasks"
+            : concurrency == 64 ? "ceiling: HttpClient loop, 64 tasks" : $"HttpClient loop, {concurrency} tasks";
+        if (http2 && _endpoint is not NginxReceiver)
+        {
+            return ScenarioResult.NotAvailable(name, label, "HTTP/2 is measured against nginx only");
+        }
+
+        var address = http2 ? ((NginxReceiver)_endpoint).Http2Address : _endpoint.BaseAddress;
         var requests = _options.Messages;
         await _endpoint.ResetAsync().ConfigureAwait(false);
         var receiverCpu = _endpoint.Process.CpuTime;
         var (file, arguments) = Self([
-            "ceiling-http", "--url", new Uri(_endpoint.BaseAddress, "consume").ToString(),
+            "ceiling-http", "--url", new Uri(address, "consume").ToString(),
             "--requests", requests.ToString(CultureInfo.InvariantCulture), "--concurrency", concurrency.ToString(CultureInfo.InvariantCulture), "--timeout-s", "120",
-            "--warmup", (requests / 10).ToString(CultureInfo.InvariantCulture), "--reset-url", new Uri(_endpoint.BaseAddress, "reset").ToString(),
-            .. (raw ? (string[])["--raw"] : [])]);
+            "--warmup", (requests / 10).ToString(CultureInfo.InvariantCulture), "--reset-url", new Uri(address, "reset").ToString(),
+            .. (raw ? (string[])["--raw"] : []), .. (http2 ? (string[])["--http2"] : [])]);
         var (exitCode, output) = await ChildProcess.RunAsync(name, file, arguments, TimeSpan.FromSeconds(150)).ConfigureAwait(false);
         var figures = ParseResult<HttpCeilingResult>(output, name, exitCode);
         // nginx writes its log in 50 ms flushes: wait until the last requests are in it.

@@ -46,14 +46,15 @@ internal static class Ceilings
         var warmup = new Option<long>("--warmup") { Description = "Requests sent before the measured ones", DefaultValueFactory = _ => 0 };
         var resetUrl = new Option<string?>("--reset-url") { Description = "POSTed after the warm-up, so the receiver counts only the measured requests" };
         var raw = new Option<bool>("--raw") { Description = "A minimal HTTP/1.1 client on one socket per task instead of HttpClient (a measure of HttpClient's own cost)" };
+        var http2 = new Option<bool>("--http2") { Description = "HttpClient with HTTP/2 only (h2c with prior knowledge for http:// URLs)" };
         var command = new Command("ceiling-http", "POST --requests 100-byte form bodies with --concurrency tasks over one keep-alive HttpClient")
         {
-            url, requests, concurrency, timeout, warmup, resetUrl, raw,
+            url, requests, concurrency, timeout, warmup, resetUrl, raw, http2,
         };
         command.Hidden = true;
         command.SetAction((parse, _) => PostAsync(
             new Uri(parse.GetRequiredValue(url)), parse.GetValue(requests), parse.GetValue(concurrency), TimeSpan.FromSeconds(parse.GetValue(timeout)),
-            parse.GetValue(warmup), parse.GetValue(resetUrl) is { } reset ? new Uri(reset) : null, parse.GetValue(raw)));
+            parse.GetValue(warmup), parse.GetValue(resetUrl) is { } reset ? new Uri(reset) : null, parse.GetValue(raw), parse.GetValue(http2)));
         return command;
     }
 
@@ -121,7 +122,7 @@ internal static class Ceilings
         return seen >= count ? 0 : 1;
     }
 
-    private static async Task<int> PostAsync(Uri url, long requests, int concurrency, TimeSpan timeout, long warmup, Uri? resetUrl, bool raw)
+    private static async Task<int> PostAsync(Uri url, long requests, int concurrency, TimeSpan timeout, long warmup, Uri? resetUrl, bool raw, bool http2)
     {
         var handler = new SocketsHttpHandler
         {
@@ -132,6 +133,13 @@ internal static class Ceilings
             AllowAutoRedirect = false,
         };
         using var client = new HttpClient(handler, disposeHandler: true) { Timeout = TimeSpan.FromSeconds(10) };
+        if (http2)
+        {
+            // One connection, the requests as streams on it (nginx allows 128 at once).
+            client.DefaultRequestVersion = System.Net.HttpVersion.Version20;
+            client.DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        }
+
         var contentType = new MediaTypeHeaderValue("application/x-www-form-urlencoded");
         var body = Encoding.ASCII.GetBytes("m=" + new string('x', 100 - "m=&p=0&o=0".Length) + "&p=0&o=0");
         using var stop = new CancellationTokenSource(timeout);

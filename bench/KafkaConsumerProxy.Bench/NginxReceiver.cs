@@ -31,10 +31,11 @@ internal sealed class NginxReceiver : IReceiver, IDisposable
     private double _first;
     private double _last;
 
-    private NginxReceiver(ChildProcess process, Uri baseAddress, string log)
+    private NginxReceiver(ChildProcess process, Uri baseAddress, Uri http2Address, string log)
     {
         Process = process;
         BaseAddress = baseAddress;
+        Http2Address = http2Address;
         _log = log;
         _http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(10) };
     }
@@ -44,6 +45,9 @@ internal sealed class NginxReceiver : IReceiver, IDisposable
     public ChildProcess Process { get; }
 
     public Uri BaseAddress { get; }
+
+    /// <summary>The same server on a second port that speaks HTTP/2 without TLS (h2c, prior knowledge only).</summary>
+    public Uri Http2Address { get; }
 
     /// <summary>Why nginx cannot be used here, or null when its binary and the echo module are installed.</summary>
     public static string? Missing() =>
@@ -58,12 +62,14 @@ internal sealed class NginxReceiver : IReceiver, IDisposable
         Directory.CreateDirectory(Path.Combine(prefix, "logs"));
         Directory.CreateDirectory(Path.Combine(prefix, "temp"));
         var port = FreePort();
+        var http2Port = FreePort();
         var log = Path.Combine(prefix, "logs", "arrivals.log");
         var config = Path.Combine(prefix, "nginx.conf");
-        File.WriteAllText(config, Config(prefix, port, log));
+        File.WriteAllText(config, Config(prefix, port, http2Port, log));
         File.WriteAllText(log, "");
         var process = ChildProcess.Start("nginx", Executable, ["-p", prefix, "-c", config, "-e", Path.Combine(prefix, "logs", "error.log")]);
-        var receiver = new NginxReceiver(process, new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/"), log);
+        var receiver = new NginxReceiver(process, new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/"),
+            new Uri($"http://127.0.0.1:{http2Port.ToString(CultureInfo.InvariantCulture)}/"), log);
         try
         {
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
@@ -259,7 +265,7 @@ internal sealed class NginxReceiver : IReceiver, IDisposable
         _last = Math.Max(_last, ms);
     }
 
-    private static string Config(string prefix, int port, string log) => $$"""
+    private static string Config(string prefix, int port, int http2Port, string log) => $$"""
         load_module {{EchoModule}};
         daemon off;
         master_process off;
@@ -283,6 +289,7 @@ internal sealed class NginxReceiver : IReceiver, IDisposable
           log_format reset '$msec RESET';
           server {
             listen 127.0.0.1:{{port}} backlog=4096;
+            listen 127.0.0.1:{{http2Port}} http2 backlog=4096;
             access_log off;
             location = /reset {
               access_log {{log}} reset buffer=256k flush=50ms;
