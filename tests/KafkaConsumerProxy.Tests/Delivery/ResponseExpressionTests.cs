@@ -109,6 +109,20 @@ public sealed class ResponseExpressionTests
     }
 
     [Fact]
+    public void ConfigurationDocExamples_CompileAndDecideAsDescribed()
+    {
+        var headers = new Dictionary<string, object?> { ["x-stored"] = "true", ["content-type"] = "application/json" };
+        Assert.Equal(DeliveryOutcome.Success, ExpressionCheck.Classify(
+            Compile("status == 409\n|| (status == 200 && has(body.id) && headers[\"x-stored\"] == \"true\")"), 200, headers, "{\"id\":7}"u8).Outcome);
+        Assert.Equal(DeliveryOutcome.Success, ExpressionCheck.Classify(
+            Compile("status == 409\n|| (status == 200 && has(body.id) && headers[\"x-stored\"] == \"true\")"), 409, NoHeaders, ""u8).Outcome);
+        var items = Compile("status >= 200 && status < 300 && headers[\"content-type\"].startsWith(\"application/json\")\n&& body.items.all(i, i.status == \"accepted\")");
+        Assert.Equal(DeliveryOutcome.Success, ExpressionCheck.Classify(items, 202, headers, "{\"items\":[{\"status\":\"accepted\"}]}"u8).Outcome);
+        Assert.Equal(DeliveryOutcome.RejectedBody, ExpressionCheck.Classify(items, 202, headers, "{\"items\":[{\"status\":\"queued\"}]}"u8).Outcome);
+        Assert.Equal(DeliveryOutcome.Success, Classify("body_text.startsWith(\"OK\")", 200, "OK stored").Outcome);
+    }
+
+    [Fact]
     public void Compiled_VariablesBoundByComprehensionsAndTypeNames_Accepted()
     {
         Assert.NotNull(ResponseExpression.Compile("body.l.filter(x, x > 1).all(y, y < 9) && type(status) == int && [1].map(z, z + 1) == [2]", out var problems));
