@@ -55,6 +55,7 @@ internal static class CliApp
         {
             RunCommand(),
             ValidateCommand(),
+            SchemaCommand.Create(),
             DemoCommand.Create(),
             OffsetsCommand.Create(),
             RoutesCommand.Create(),

@@ -19,16 +19,16 @@ internal static class AdminSectionReader
     public static AdminSettings? Read(MapReader main, List<ConfigError> errors, string baseDir)
     {
         var before = errors.Count;
-        var node = main.Mapping("admin", required: false, "a mapping with listen and token_file");
+        var node = main.Mapping(MainFileKeys.Admin);
         if (errors.Count != before)
             return null;
         if (node is null)
             return AdminSettings.Default;
 
         var reader = new MapReader(main.File, node, errors, "admin.");
-        var listenText = reader.OptionalString("listen");
-        var tokenFileText = reader.OptionalString("token_file");
-        var allowedHosts = reader.StringList("allowed_hosts");
+        var listenText = reader.String(MainFileKeys.Of(MainFileKeys.AdminKeys, "listen"));
+        var tokenFileText = reader.String(MainFileKeys.Of(MainFileKeys.AdminKeys, "token_file"));
+        var allowedHosts = reader.StringList(MainFileKeys.Of(MainFileKeys.AdminKeys, "allowed_hosts"));
         reader.ReportUnknownKeys();
         if (errors.Count != before)
             return null;

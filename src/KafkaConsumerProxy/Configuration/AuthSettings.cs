@@ -25,18 +25,20 @@ internal sealed record AuthSettings
     public required AuthType Type { get; init; }
 
     /// <summary><c>auth.type</c>: required within <c>auth</c>, as the file writes it.</summary>
-    public static readonly RouteKey TypeKey = new("type", RouteKeyKind.Choice) { Choices = ["bearer", "basic", "oauth2_client_credentials", "hmac"] };
+    public static readonly RouteKey TypeKey = new("type", RouteKeyKind.Choice) { Choices = ["bearer", "basic", "oauth2_client_credentials", "hmac"], Description = "The kind of authentication; each kind takes its own keys." };
 
     /// <summary>Every other key of the <c>auth</c> mapping, the type it belongs to and whether that type needs it.</summary>
     public static readonly IReadOnlyList<(RouteKey Key, string Type, bool Required)> KeysOfTypes =
     [
-        (RouteKey.String("token"), "bearer", true),
-        (RouteKey.String("username"), "basic", true), (RouteKey.String("password"), "basic", true),
-        (RouteKey.String("token_url"), "oauth2_client_credentials", true), (RouteKey.String("client_id"), "oauth2_client_credentials", true),
-        (RouteKey.String("client_secret"), "oauth2_client_credentials", true), (RouteKey.String("scope"), "oauth2_client_credentials", false),
-        (RouteKey.String("audience"), "oauth2_client_credentials", false),
-        (RouteKey.String("secret"), "hmac", true),
+        (Key("token", "Bearer token, sent as 'Authorization: Bearer <token>'; usually ${env:NAME} or ${file:/path}."), "bearer", true),
+        (Key("username", "User name of basic authentication."), "basic", true), (Key("password", "Password of basic authentication; usually ${env:NAME} or ${file:/path}."), "basic", true),
+        (Key("token_url", "The identity provider's token URL (http:// or https://)."), "oauth2_client_credentials", true), (Key("client_id", "OAuth2 client id."), "oauth2_client_credentials", true),
+        (Key("client_secret", "OAuth2 client secret; usually ${env:NAME} or ${file:/path}."), "oauth2_client_credentials", true), (Key("scope", "OAuth2 scope asked for."), "oauth2_client_credentials", false),
+        (Key("audience", "OAuth2 audience asked for."), "oauth2_client_credentials", false),
+        (Key("secret", "Signing key: whsec_<base64> (the decoded bytes) or any other string (its UTF-8 bytes)."), "hmac", true),
     ];
+
+    private static RouteKey Key(string name, string description) => RouteKey.String(name) with { Description = description };
 
     /// <summary><c>token</c> (bearer).</summary>
     public string? Token { get; init; }

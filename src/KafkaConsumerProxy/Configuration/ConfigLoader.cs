@@ -60,14 +60,14 @@ internal static class ConfigLoader
         var baseDir = Path.GetDirectoryName(file)!;
         var main = new MapReader(file, root, errors);
         var clusters = ReadClusters(main, errors);
-        var routesDir = ResolveDirectory(main, "routes_dir", "routes", baseDir, mustExist: true);
-        var stateDir = ResolveDirectory(main, "state_dir", "state", baseDir, mustExist: false);
+        var routesDir = ResolveDirectory(main, MainFileKeys.RoutesDir, baseDir, mustExist: true);
+        var stateDir = ResolveDirectory(main, MainFileKeys.StateDir, baseDir, mustExist: false);
         var admin = AdminSectionReader.Read(main, errors, baseDir);
         var limits = ReadLimits(main, errors);
         var telemetry = TelemetrySectionReader.Read(main, errors);
         var logging = LoggingSectionReader.Read(main, errors);
         var fleet = FleetSectionReader.Read(main, errors);
-        var shutdownTimeoutMs = main.Int("shutdown_timeout_ms", KcpConfig.MinShutdownTimeoutMs, KcpConfig.MaxShutdownTimeoutMs, required: false) ?? KcpConfig.DefaultShutdownTimeoutMs;
+        var shutdownTimeoutMs = main.Int(MainFileKeys.ShutdownTimeoutMs) ?? KcpConfig.DefaultShutdownTimeoutMs;
         main.ReportUnknownKeys();
 
         var routes = routesDir is null ? [] : LoadRoutes(routesDir, clusters, limits, errors, roots);
@@ -102,7 +102,7 @@ internal static class ConfigLoader
     // Returns null when `clusters` itself is unusable, so that routes are not also blamed for naming a cluster.
     private static Dictionary<string, ClusterDefinition>? ReadClusters(MapReader main, List<ConfigError> errors)
     {
-        var node = main.Mapping("clusters", required: true, "a mapping of cluster names to {bootstrap_servers, consumer_conf, schema_registry}");
+        var node = main.Mapping(MainFileKeys.Clusters);
         if (node is null)
             return null;
         if (node.Entries.Count == 0)
@@ -122,10 +122,10 @@ internal static class ConfigLoader
             }
 
             var reader = new MapReader(main.File, clusterNode, errors, $"clusters.{name}.");
-            var servers = reader.RequiredString("bootstrap_servers");
+            var servers = reader.String(MainFileKeys.Of(MainFileKeys.ClusterKeys, "bootstrap_servers")) ?? "";
             if (servers.Length > 0 && EndpointRules.BootstrapProblem(servers) is { } serversProblem)
                 reader.Error("bootstrap_servers", servers, serversProblem);
-            var conf = reader.Conf("consumer_conf");
+            var conf = reader.Conf(MainFileKeys.Of(MainFileKeys.ClusterKeys, "consumer_conf"));
             var registry = SchemaRegistrySectionReader.Read(reader, $"clusters.{name}.", errors);
             reader.ReportUnknownKeys();
             clusters[name] = new ClusterDefinition(name, servers, conf) { SchemaRegistry = registry };
@@ -141,7 +141,7 @@ internal static class ConfigLoader
     private static Dictionary<string, LimitDefinition>? ReadLimits(MapReader main, List<ConfigError> errors)
     {
         var before = errors.Count;
-        var node = main.Mapping("limits", required: false, "a mapping of budget names to {max_requests_per_second, max_concurrency}");
+        var node = main.Mapping(MainFileKeys.Limits);
         var limits = new Dictionary<string, LimitDefinition>(StringComparer.Ordinal);
         if (node is null)
             return errors.Count == before ? limits : null;
@@ -156,9 +156,9 @@ internal static class ConfigLoader
             }
 
             var reader = new MapReader(main.File, limitNode, errors, $"limits.{name}.");
-            var rate = reader.Int("max_requests_per_second", 1, RouteDefaults.MaxRequestsPerSecondLimit, required: false);
-            var concurrency = reader.Int("max_concurrency", 1, 100_000, required: false);
-            if (!limitNode.Entries.Any(e => e.Key is "max_requests_per_second" or "max_concurrency"))
+            var rate = reader.Int(MainFileKeys.Of(MainFileKeys.LimitKeys, "max_requests_per_second"));
+            var concurrency = reader.Int(MainFileKeys.Of(MainFileKeys.LimitKeys, "max_concurrency"));
+            if (!limitNode.Entries.Any(e => MainFileKeys.LimitKeys.Any(k => k.Name == e.Key)))
                 main.Error($"limits.{name}", null, "must set max_requests_per_second, max_concurrency or both");
             reader.ReportUnknownKeys();
             limits[name] = new LimitDefinition(name, rate, concurrency);
@@ -167,10 +167,11 @@ internal static class ConfigLoader
         return limits;
     }
 
-    private static string? ResolveDirectory(MapReader main, string key, string defaultValue, string baseDir, bool mustExist)
+    private static string? ResolveDirectory(MapReader main, RouteKey declared, string baseDir, bool mustExist)
     {
+        var (key, defaultValue) = (declared.Name, (string)declared.Default!);
         var before = main.ErrorCount;
-        var written = main.OptionalString(key);
+        var written = main.String(declared);
         if (main.ErrorCount != before)
             return null;
 

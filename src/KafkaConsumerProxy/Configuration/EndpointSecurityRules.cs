@@ -160,6 +160,8 @@ internal static class EndpointSecurityRules
         return headers;
     }
 
-    // RFC 9110 tchar.
-    internal static bool IsTokenChar(char c) => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal);
+    /// <summary>The characters besides ASCII letters and digits that an HTTP token (a header name) may hold: RFC 9110 tchar.</summary>
+    internal const string TokenPunctuation = "!#$%&'*+-.^_`|~";
+
+    internal static bool IsTokenChar(char c) => char.IsAsciiLetterOrDigit(c) || TokenPunctuation.Contains(c, StringComparison.Ordinal);
 }

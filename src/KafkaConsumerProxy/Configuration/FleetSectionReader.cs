@@ -14,15 +14,15 @@ internal static class FleetSectionReader
     public static FleetSettings? Read(MapReader main, List<ConfigError> errors)
     {
         var before = errors.Count;
-        var node = main.Mapping("fleet", required: false, "a mapping with control_topic and heartbeat_ms (fleet: {} for the defaults)");
+        var node = main.Mapping(MainFileKeys.Fleet);
         if (errors.Count != before)
             return null;
         if (node is null)
             return FleetSettings.Off;
 
         var reader = new MapReader(main.File, node, errors, "fleet.");
-        var topic = reader.OptionalString("control_topic");
-        var heartbeat = reader.Int("heartbeat_ms", FleetSettings.MinHeartbeatMs, FleetSettings.MaxHeartbeatMs, required: false);
+        var topic = reader.String(MainFileKeys.Of(MainFileKeys.FleetKeys, "control_topic"));
+        var heartbeat = reader.Int(MainFileKeys.Of(MainFileKeys.FleetKeys, "heartbeat_ms"));
         reader.ReportUnknownKeys();
         if (topic is not null && TopicProblem(topic) is { } problem)
             reader.Error("control_topic", topic, problem);

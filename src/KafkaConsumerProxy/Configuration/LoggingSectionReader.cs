@@ -7,15 +7,15 @@ internal static class LoggingSectionReader
     public static LoggingSettings? Read(MapReader main, List<ConfigError> errors)
     {
         var before = errors.Count;
-        var node = main.Mapping("logging", required: false, "a mapping with format (text or json) and level (trace, debug, information, warning, error or critical)");
+        var node = main.Mapping(MainFileKeys.Logging);
         if (errors.Count != before)
             return null;
         if (node is null)
             return LoggingSettings.Default;
 
         var reader = new MapReader(main.File, node, errors, "logging.");
-        var format = reader.Choice("format", LoggingSettings.Formats);
-        var level = reader.Choice("level", LoggingSettings.Levels);
+        var format = reader.Choice(MainFileKeys.Of(MainFileKeys.LoggingKeys, "format"));
+        var level = reader.Choice(MainFileKeys.Of(MainFileKeys.LoggingKeys, "level"));
         reader.ReportUnknownKeys();
         if (errors.Count != before)
             return null;

@@ -26,34 +26,31 @@ internal sealed class MapReader
 
     public void Error(string key, string? value, string message) => _check.Error(key, value, message);
 
-    public string RequiredString(string key) => _check.String(_binding.Bind(RouteKey.RequiredString(key))) ?? "";
+    /// <summary>A non-empty string (see <see cref="KeyChecker.String"/>); null when absent or invalid.</summary>
+    public string? String(RouteKey key) => _check.String(_binding.Bind(key));
 
-    public string? OptionalString(string key) => _check.String(_binding.Bind(RouteKey.String(key)));
+    /// <summary>An integer within the key's range; null when absent or invalid.</summary>
+    public int? Int(RouteKey key) => _check.Int(_binding.Bind(key));
 
-    public int? Int(string key, int min, int max, bool required) =>
-        _check.Int(_binding.Bind(new RouteKey(key, RouteKeyKind.Integer) { Min = min, Max = max, Required = required }));
+    /// <summary>One of the key's choices (matched case-insensitively), returned as the declaration spells it.</summary>
+    public string? Choice(RouteKey key) => _check.Choice(_binding.Bind(key));
 
-    public bool? Bool(string key, bool required) => _check.Bool(_binding.Bind(new RouteKey(key, RouteKeyKind.Boolean) { Required = required }));
-
-    /// <summary>One of <paramref name="choices"/> (matched case-insensitively), returned as spelled in the list.</summary>
-    public string? Choice(string key, string[] choices) => _check.Choice(_binding.Bind(new RouteKey(key, RouteKeyKind.Choice) { Choices = choices }));
-
-    public MappingNode? Mapping(string key, bool required, string expected) =>
-        _check.Mapping(_binding.Bind(new RouteKey(key, RouteKeyKind.Mapping) { Required = required, Shape = expected }));
+    public MappingNode? Mapping(RouteKey key) => _check.Mapping(_binding.Bind(key));
 
     /// <summary>A librdkafka property map; values become strings, plain true/false in lower case.</summary>
-    public IReadOnlyDictionary<string, string> Conf(string key) => _check.Conf(_binding.Bind(RouteKey.Mapping(key, RouteDefinition.ConfShape)));
+    public IReadOnlyDictionary<string, string> Conf(RouteKey key) => _check.Conf(_binding.Bind(key));
 
     /// <summary>A list of non-empty strings (<c>[a, b]</c>); null when absent or invalid.</summary>
-    public IReadOnlyList<string>? StringList(string key)
+    public IReadOnlyList<string>? StringList(RouteKey declared)
     {
+        var key = declared.Name;
         _check.Known(key);
         var node = _binding.Find(key);
         if (node is null or ScalarNode { IsNull: true })
             return null;
         if (node is not SequenceNode sequence)
         {
-            Error(key, node is ScalarNode s ? s.Text : null, $"must be a list of strings, e.g. [a, b], got {node.Kind}");
+            Error(key, node is ScalarNode s ? s.Text : null, $"must be {declared.Expected}, got {node.Kind}");
             return null;
         }
 

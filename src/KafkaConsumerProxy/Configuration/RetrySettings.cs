@@ -22,7 +22,7 @@ internal sealed record RetrySettings
     /// </summary>
     public bool CanSkip { get; init; }
 
-    public static readonly RouteKey CanSkipKey = RouteKey.Boolean("can_skip", false);
+    public static readonly RouteKey CanSkipKey = RouteKey.Boolean("can_skip", false) with { Description = "false: a failing message is retried forever and its partition waits; true: it is skipped after retry_nums retries." };
 
     /// <summary>
     /// <c>retry_nums</c>: with <c>can_skip</c>, retries before a message is skipped (attempts = retry_nums + 1);
@@ -30,7 +30,7 @@ internal sealed record RetrySettings
     /// </summary>
     public int RetryNums { get; init; } = RouteDefaults.RetryNums;
 
-    public static readonly RouteKey RetryNumsKey = RouteKey.Integer("retry_nums", 0, int.MaxValue, RouteDefaults.RetryNums);
+    public static readonly RouteKey RetryNumsKey = RouteKey.Integer("retry_nums", 0, int.MaxValue, RouteDefaults.RetryNums) with { Description = "With can_skip: true, retries before a message is skipped (attempts = retry_nums + 1)." };
 
     /// <summary>
     /// <c>retry_interval_ms</c>: the wait before a retry; with exponential backoff the first wait; default
@@ -38,12 +38,12 @@ internal sealed record RetrySettings
     /// </summary>
     public int RetryIntervalMs { get; init; } = RouteDefaults.RetryIntervalMs;
 
-    public static readonly RouteKey RetryIntervalMsKey = RouteKey.Integer("retry_interval_ms", 0, int.MaxValue, RouteDefaults.RetryIntervalMs);
+    public static readonly RouteKey RetryIntervalMsKey = RouteKey.Integer("retry_interval_ms", 0, int.MaxValue, RouteDefaults.RetryIntervalMs) with { Description = "Wait before a retry, in milliseconds; with exponential backoff the first wait." };
 
     /// <summary><c>retry_backoff</c>: default <see cref="RetryBackoff.Constant"/>.</summary>
     public RetryBackoff Backoff { get; init; } = RouteDefaults.Backoff;
 
-    public static readonly RouteKey BackoffKey = RouteKey.Choice("retry_backoff", RouteDefaults.Backoff);
+    public static readonly RouteKey BackoffKey = RouteKey.Choice("retry_backoff", RouteDefaults.Backoff) with { Description = "constant: retry_interval_ms before every retry; exponential: doubling with jitter up to retry_max_interval_ms." };
 
     /// <summary>
     /// <c>retry_max_interval_ms</c>: the longest wait before a retry, for exponential backoff and for a
@@ -51,7 +51,7 @@ internal sealed record RetrySettings
     /// </summary>
     public int RetryMaxIntervalMs { get; init; } = RouteDefaults.RetryMaxIntervalMs;
 
-    public static readonly RouteKey RetryMaxIntervalMsKey = RouteKey.Integer("retry_max_interval_ms", 1, 86_400_000, RouteDefaults.RetryMaxIntervalMs);
+    public static readonly RouteKey RetryMaxIntervalMsKey = RouteKey.Integer("retry_max_interval_ms", 1, 86_400_000, RouteDefaults.RetryMaxIntervalMs) with { Description = "Longest wait before a retry (exponential backoff, Retry-After), in milliseconds; at least retry_interval_ms." };
 
     /// <summary>
     /// <c>skip_on_status</c>: HTTP statuses that are a permanent failure; with <c>can_skip: true</c> such an answer
@@ -59,7 +59,7 @@ internal sealed record RetrySettings
     /// </summary>
     public IReadOnlySet<int> SkipOnStatus { get; init; } = new HashSet<int>();
 
-    public static readonly RouteKey SkipOnStatusKey = new("skip_on_status", RouteKeyKind.IntegerList) { Min = 100, Max = 599 };
+    public static readonly RouteKey SkipOnStatusKey = new("skip_on_status", RouteKeyKind.IntegerList) { Min = 100, Max = 599, Description = "HTTP statuses that are a permanent failure: with can_skip: true such an answer skips the message at once." };
 
     /// <summary>
     /// <c>breaker_failures</c>: consecutive failed attempts across the route (every partition and member) after which
@@ -68,7 +68,7 @@ internal sealed record RetrySettings
     /// </summary>
     public int BreakerFailures { get; init; } = RouteDefaults.BreakerFailures;
 
-    public static readonly RouteKey BreakerFailuresKey = RouteKey.Integer("breaker_failures", 0, 1_000_000, RouteDefaults.BreakerFailures);
+    public static readonly RouteKey BreakerFailuresKey = RouteKey.Integer("breaker_failures", 0, 1_000_000, RouteDefaults.BreakerFailures) with { Description = "Consecutive failed attempts across the route that open its circuit breaker; 0 = no breaker." };
 
     /// <summary>
     /// <c>breaker_probe_interval_ms</c>: while the breaker is open, one probe (an attempt of a waiting message) is sent
@@ -76,5 +76,5 @@ internal sealed record RetrySettings
     /// </summary>
     public int BreakerProbeIntervalMs { get; init; } = RouteDefaults.BreakerProbeIntervalMs;
 
-    public static readonly RouteKey BreakerProbeIntervalMsKey = RouteKey.Integer("breaker_probe_interval_ms", 10, 3_600_000, RouteDefaults.BreakerProbeIntervalMs);
+    public static readonly RouteKey BreakerProbeIntervalMsKey = RouteKey.Integer("breaker_probe_interval_ms", 10, 3_600_000, RouteDefaults.BreakerProbeIntervalMs) with { Description = "While the breaker is open, one probe per this many milliseconds; only with breaker_failures > 0." };
 }

@@ -85,21 +85,21 @@ internal sealed record RouteDefinition
 
     public required string Topic { get; init; }
 
-    public static readonly RouteKey TopicKey = RouteKey.RequiredString("topic");
+    public static readonly RouteKey TopicKey = RouteKey.RequiredString("topic") with { Description = "The Kafka topic to consume." };
 
     public required string Group { get; init; }
 
-    public static readonly RouteKey GroupKey = RouteKey.RequiredString("group");
+    public static readonly RouteKey GroupKey = RouteKey.RequiredString("group") with { Description = "The consumer group (group.id) of the route." };
 
     /// <summary><c>cluster</c>: name of an entry of <c>clusters</c>; default <c>default</c>.</summary>
     public string Cluster { get; init; } = RouteDefaults.Cluster;
 
-    public static readonly RouteKey ClusterKey = RouteKey.String("cluster", RouteDefaults.Cluster);
+    public static readonly RouteKey ClusterKey = RouteKey.String("cluster", RouteDefaults.Cluster) with { Description = "The Kafka cluster of the route: a name under clusters in kcp.yaml." };
 
     /// <summary><c>concurrency</c>: members of the consumer group this process runs for the route; default 1.</summary>
     public int Concurrency { get; init; } = RouteDefaults.Concurrency;
 
-    public static readonly RouteKey ConcurrencyKey = RouteKey.Integer("concurrency", 1, 256, RouteDefaults.Concurrency);
+    public static readonly RouteKey ConcurrencyKey = RouteKey.Integer("concurrency", 1, 256, RouteDefaults.Concurrency) with { Description = "Members of the route's consumer group this process runs." };
 
     /// <summary>What <c>consumer_conf</c> and <c>consumer_topic_conf</c> hold, as error messages say it.</summary>
     internal const string ConfShape = "a mapping of librdkafka property names to string, number or bool values";
@@ -112,15 +112,15 @@ internal sealed record RouteDefinition
     /// </summary>
     public string Assignor { get; init; } = RouteDefaults.Assignor;
 
-    public static readonly RouteKey AssignorKey = new("assignor", RouteKeyKind.Choice) { Choices = [RouteDefaults.Assignor, "range", "roundrobin"], Default = RouteDefaults.Assignor };
+    public static readonly RouteKey AssignorKey = new("assignor", RouteKeyKind.Choice) { Choices = [RouteDefaults.Assignor, "range", "roundrobin"], Default = RouteDefaults.Assignor, Description = "The group's partition assignor: cooperative-sticky moves only the partitions that change owner at a rebalance." };
 
     public IReadOnlyDictionary<string, string> ConsumerConf { get; init; } = new Dictionary<string, string>();
 
-    public static readonly RouteKey ConsumerConfKey = RouteKey.Mapping("consumer_conf", ConfShape);
+    public static readonly RouteKey ConsumerConfKey = RouteKey.Mapping("consumer_conf", ConfShape) with { Description = "librdkafka consumer properties for this route, applied after the cluster's." };
 
     public IReadOnlyDictionary<string, string> ConsumerTopicConf { get; init; } = new Dictionary<string, string>();
 
-    public static readonly RouteKey ConsumerTopicConfKey = RouteKey.Mapping("consumer_topic_conf", ConfShape);
+    public static readonly RouteKey ConsumerTopicConfKey = RouteKey.Mapping("consumer_topic_conf", ConfShape) with { Description = "librdkafka topic properties for this route." };
 
     /// <summary>Where and how requests are sent and answers judged.</summary>
     public EndpointSettings Endpoint { get; init; } = new();

@@ -26,13 +26,17 @@ internal enum RouteKeyKind
 
     /// <summary>An absolute http(s) URL, or a list of them (<c>endpoint</c>).</summary>
     UrlList,
+
+    /// <summary>A list of non-empty strings (<c>admin.allowed_hosts</c>).</summary>
+    StringList,
 }
 
 /// <summary>
 /// One key of a route file, declared once next to the property it sets: whether it must be written, the range of an
 /// integer (of each entry of an integer list), the choices of a string and the value an absent key takes. A route file
 /// is bound to these declarations (<see cref="RouteBinding"/>) and checked against them (<see cref="RouteValidator"/>),
-/// the route-key table of docs/CONFIGURATION.md is tested against them, and <see cref="RouteKeys.All"/> lists them for a JSON Schema generator.
+/// the route-key table of docs/CONFIGURATION.md is tested against them, and <see cref="ConfigSchema"/> makes the JSON Schema of
+/// <c>kcp schema</c> from them (<see cref="RouteKeys.All"/>; the main file's in <see cref="MainFileKeys"/>).
 /// </summary>
 internal sealed record RouteKey(string Name, RouteKeyKind Kind)
 {
@@ -54,6 +58,9 @@ internal sealed record RouteKey(string Name, RouteKeyKind Kind)
     /// </summary>
     public object? Default { get; init; }
 
+    /// <summary>What the key is for, in one or two sentences: the description of the key in the JSON Schema (<c>kcp schema</c>).</summary>
+    public string Description { get; init; } = "";
+
     /// <summary>What a <see cref="RouteKeyKind.Mapping"/> key holds, as error messages say it.</summary>
     public string Shape { get; init; } = "a mapping";
 
@@ -69,6 +76,7 @@ internal sealed record RouteKey(string Name, RouteKeyKind Kind)
         RouteKeyKind.Choice => $"one of: {string.Join(", ", Choices)}",
         RouteKeyKind.IntegerList => string.Create(CultureInfo.InvariantCulture, $"a list of integers from {Min} to {Max}, e.g. [400, 404]"),
         RouteKeyKind.Mapping => Shape,
+        RouteKeyKind.StringList => "a list of strings, e.g. [a, b]",
         RouteKeyKind.UrlList => "an absolute http:// or https:// URL such as http://10.0.0.5:8080/consume, or a list of such URLs that differ only in their host",
         _ => "a non-empty string",
     };

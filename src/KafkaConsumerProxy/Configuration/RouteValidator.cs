@@ -240,7 +240,7 @@ internal sealed class RouteValidator
         var urls = _check.UrlList(endpointBound);
         if (!endpointBound.IsAbsent)
         {
-            foreach (var key in new[] { EndpointSettings.HostKey, EndpointSettings.PortKey, EndpointSettings.UrlKey, TlsSettings.SchemeKey })
+            foreach (var key in EndpointSettings.PartsOfEndpoint)
             {
                 _check.Known(key.Name);
                 if (!_route[key].IsAbsent)

@@ -3,23 +3,21 @@ namespace KafkaConsumerProxy.Configuration;
 /// <summary>Reads <c>clusters.&lt;name&gt;.schema_registry</c> of the main config file.</summary>
 internal static class SchemaRegistrySectionReader
 {
-    private const string Shape = "a mapping with url and optional basic_auth or bearer, tls_ca_file, tls_client_cert_file, tls_client_key_file";
-
     /// <summary>The cluster's registry, or null when it has none or the section has an error (reported).</summary>
     public static SchemaRegistrySettings? Read(MapReader cluster, string prefix, List<ConfigError> errors)
     {
         var before = errors.Count;
-        var node = cluster.Mapping("schema_registry", required: false, Shape);
+        var node = cluster.Mapping(MainFileKeys.Of(MainFileKeys.ClusterKeys, "schema_registry"));
         if (node is null)
             return null;
 
         var reader = new MapReader(cluster.File, node, errors, $"{prefix}schema_registry.");
-        var url = reader.RequiredString("url");
-        var basic = reader.OptionalString("basic_auth");
-        var bearer = reader.OptionalString("bearer");
-        var caFile = reader.OptionalString("tls_ca_file");
-        var certFile = reader.OptionalString("tls_client_cert_file");
-        var keyFile = reader.OptionalString("tls_client_key_file");
+        var url = reader.String(Key("url")) ?? "";
+        var basic = reader.String(Key("basic_auth"));
+        var bearer = reader.String(Key("bearer"));
+        var caFile = reader.String(Key("tls_ca_file"));
+        var certFile = reader.String(Key("tls_client_cert_file"));
+        var keyFile = reader.String(Key("tls_client_key_file"));
         reader.ReportUnknownKeys();
         if (basic is not null)
             SecretRedactor.Register(basic);
@@ -67,6 +65,8 @@ internal static class SchemaRegistrySectionReader
             ClientKeyFile = Resolve(keyFile),
         };
     }
+
+    private static RouteKey Key(string name) => MainFileKeys.Of(MainFileKeys.SchemaRegistryKeys, name);
 
     /// <summary>Why <paramref name="text"/> cannot be a registry base URL, or null.</summary>
     internal static string? UrlProblem(string text, out bool https)

@@ -5,8 +5,6 @@ namespace KafkaConsumerProxy.Configuration;
 /// <summary>Reads the <c>telemetry</c> section of the main config file.</summary>
 internal static class TelemetrySectionReader
 {
-    private static readonly string[] OtlpProtocols = ["http/protobuf", "grpc"];
-
     // Headers the exporter's HTTP client or the OTLP protocol own; a configured header must not replace them.
     private static readonly string[] ReservedOtlpHeaders =
         ["Host", "Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding", "Connection", "Upgrade", "TE", "Trailer", "Keep-Alive", "Expect", "User-Agent"];
@@ -23,21 +21,21 @@ internal static class TelemetrySectionReader
     public static TelemetrySettings? Read(MapReader main, List<ConfigError> errors)
     {
         var before = errors.Count;
-        var node = main.Mapping("telemetry", required: false, "a mapping with otlp_endpoint and optional otlp_protocol, otlp_headers, service_name, otlp_export_interval_ms, otlp_ca_file, otlp_client_cert_file, otlp_client_key_file");
+        var node = main.Mapping(MainFileKeys.Telemetry);
         if (errors.Count != before)
             return null;
         if (node is null)
             return TelemetrySettings.Off;
 
         var reader = new MapReader(main.File, node, errors, "telemetry.");
-        var endpointText = reader.OptionalString("otlp_endpoint");
-        var protocol = reader.Choice("otlp_protocol", OtlpProtocols);
+        var endpointText = reader.String(Key("otlp_endpoint"));
+        var protocol = reader.Choice(Key("otlp_protocol"));
         var headers = ReadOtlpHeaders(reader, errors);
-        var serviceName = reader.OptionalString("service_name");
-        var interval = reader.Int("otlp_export_interval_ms", TelemetrySettings.MinExportIntervalMs, TelemetrySettings.MaxExportIntervalMs, required: false);
-        var caFile = reader.OptionalString("otlp_ca_file");
-        var certFile = reader.OptionalString("otlp_client_cert_file");
-        var keyFile = reader.OptionalString("otlp_client_key_file");
+        var serviceName = reader.String(Key("service_name"));
+        var interval = reader.Int(Key("otlp_export_interval_ms"));
+        var caFile = reader.String(Key("otlp_ca_file"));
+        var certFile = reader.String(Key("otlp_client_cert_file"));
+        var keyFile = reader.String(Key("otlp_client_key_file"));
         reader.ReportUnknownKeys();
         if (endpointText is null)
         {
@@ -94,6 +92,8 @@ internal static class TelemetrySectionReader
         };
     }
 
+    private static RouteKey Key(string name) => MainFileKeys.Of(MainFileKeys.TelemetryKeys, name);
+
     /// <summary>Why <paramref name="text"/> cannot be the collector's URL, or null.</summary>
     internal static string? OtlpEndpointProblem(string text, bool grpc)
     {
@@ -112,7 +112,7 @@ internal static class TelemetrySectionReader
     /// <summary><c>otlp_headers</c>: names are HTTP tokens, values printable ASCII without ','; every value is registered as a secret.</summary>
     private static IReadOnlyList<KeyValuePair<string, string>> ReadOtlpHeaders(MapReader reader, List<ConfigError> errors)
     {
-        var node = reader.Mapping("otlp_headers", required: false, "a mapping of header names to values, e.g. {Authorization: \"Bearer ${env:OTLP_TOKEN}\"}");
+        var node = reader.Mapping(Key("otlp_headers"));
         if (node is null)
             return [];
         var headers = new List<KeyValuePair<string, string>>();
