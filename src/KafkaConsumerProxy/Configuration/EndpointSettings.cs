@@ -52,7 +52,7 @@ internal sealed record EndpointSettings
     /// <summary><c>response_check</c>: default <see cref="RouteDefaults.ResponseCheck"/>.</summary>
     public ResponseCheck ResponseCheck { get; init; } = RouteDefaults.ResponseCheck;
 
-    public static readonly RouteKey ResponseCheckKey = RouteKey.Choice("response_check", RouteDefaults.ResponseCheck) with { Description = "How an answer is judged: errno = a 2xx whose body is a JSON object with errno absent or 0; status = any 2xx." };
+    public static readonly RouteKey ResponseCheckKey = RouteKey.Choice("response_check", RouteDefaults.ResponseCheck) with { Description = "How an answer is judged: errno = a 2xx whose body is a JSON object with errno absent or 0; status = any 2xx; expression = response_expression is true." };
 
     /// <summary>
     /// <c>response_expression</c>: the CEL expression that is true when an answer means success; required with
@@ -60,7 +60,7 @@ internal sealed record EndpointSettings
     /// </summary>
     public ResponseExpression? ResponseExpression { get; init; }
 
-    public static readonly RouteKey ResponseExpressionKey = RouteKey.String("response_expression");
+    public static readonly RouteKey ResponseExpressionKey = RouteKey.String("response_expression") with { Description = "With response_check: expression (and only with it), a CEL expression over status, headers, body and body_text that is true when the answer means success." };
 
     /// <summary><c>scheme</c> and the <c>tls_*</c> keys.</summary>
     public TlsSettings Tls { get; init; } = new();

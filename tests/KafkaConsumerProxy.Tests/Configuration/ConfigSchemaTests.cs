@@ -28,6 +28,7 @@ public sealed class ConfigSchemaTests
     [
         (new("^applies only with "), "a key that has no effect with another key's value (ordering without async_concurrency, content_type without format: raw, ...)"),
         (new("^(must not be less than|is over the default) "), "retry_max_interval_ms against retry_interval_ms"),
+        (new("^(needs response_expression|is read only with response_check)"), "response_expression against response_check"),
         (new("^must (be 1 unless format|not exceed max_pending)"), "batch_size against format and max_pending"),
         (new("^unknown (cluster|shared budget)"), "a name defined in the other file"),
         (new(@"^refers to the (environment variable|file) .*\$\{(env|file):"), "a secret reference, resolved when the file is loaded"),
