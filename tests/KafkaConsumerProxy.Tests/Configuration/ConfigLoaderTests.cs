@@ -519,9 +519,9 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Theory]
-    [InlineData("routes_dir: routes\n", "key 'clusters': required key is missing; must be a mapping of cluster names to {bootstrap_servers, consumer_conf}")]
+    [InlineData("routes_dir: routes\n", "key 'clusters': required key is missing; must be a mapping of cluster names to {bootstrap_servers, consumer_conf, schema_registry}")]
     [InlineData("clusters: {}\n", "key 'clusters': must define at least one cluster")]
-    [InlineData("clusters: [a]\n", "key 'clusters': must be a mapping of cluster names to {bootstrap_servers, consumer_conf}, got a sequence")]
+    [InlineData("clusters: [a]\n", "key 'clusters': must be a mapping of cluster names to {bootstrap_servers, consumer_conf, schema_registry}, got a sequence")]
     [InlineData("clusters:\n  default: {}\n", "key 'clusters.default.bootstrap_servers': required key is missing; must be a non-empty string")]
     [InlineData("clusters:\n  default: 'a:9092'\n", "key 'clusters.default': must be a mapping with bootstrap_servers and optional consumer_conf, got a scalar")]
     [InlineData("clusters:\n  default: { bootstrap_server: 'a:9092', bootstrap_servers: 'a:9092' }\n", "key 'clusters.default.bootstrap_server': unknown key; did you mean 'bootstrap_servers'?")]
