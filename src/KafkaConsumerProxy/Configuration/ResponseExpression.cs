@@ -21,8 +21,8 @@ internal sealed class ResponseExpression
 {
     /// <summary>
     /// The longest an evaluation may run (100 ms; a usual one takes microseconds): it is checked whenever the expression
-    /// reads one of its variables, and by <c>matches</c>, so that an expression whose cost grows with the answer cannot
-    /// hold a partition on a hostile body.
+    /// reads one of its variables or an element of a list of the body (<see cref="EvaluationBudget"/>), and bounds
+    /// <c>matches</c>, so that an expression whose cost grows with the answer cannot hold a partition on a hostile body.
     /// </summary>
     public static readonly TimeSpan MaxEvaluationTime = TimeSpan.FromMilliseconds(100);
 
@@ -71,9 +71,12 @@ internal sealed class ResponseExpression
     /// an index out of range, a type without the operator used), a result that is not a bool, or an evaluation longer
     /// than <see cref="MaxEvaluationTime"/>. It never throws for anything the answer holds.
     /// </summary>
-    public (bool Accepted, string? Problem) Evaluate(long status, IReadOnlyDictionary<string, object?> headers, object? body, string bodyText)
+    public (bool Accepted, string? Problem) Evaluate(long status, IReadOnlyDictionary<string, object?> headers, object? body, string bodyText, EvaluationBudget? budget = null)
     {
-        var variables = new Budgeted(TimeProvider.System)
+        // The body's lists (BudgetedList) share the budget they were made with.
+        budget ??= new EvaluationBudget(TimeProvider.System);
+        budget.Start();
+        var variables = new Budgeted(budget)
         {
             ["status"] = status,
             ["headers"] = headers,
@@ -89,10 +92,10 @@ internal sealed class ResponseExpression
         catch (Exception ex) when (ex is not OutOfMemoryException)
 #pragma warning restore CA1031
         {
-            return (false, variables.Exceeded ? OverBudget : $"evaluation failed: {Describe(ex)}");
+            return (false, budget.Exceeded ? OverBudget : $"evaluation failed: {Describe(ex)}");
         }
 
-        if (variables.Exceeded)
+        if (budget.Exceeded)
             return (false, OverBudget);
         return result switch
         {
@@ -157,23 +160,14 @@ internal sealed class ResponseExpression
     /// <summary>
     /// The variables of one evaluation. The evaluator reads them through <see cref="IDictionary{TKey, TValue}.TryGetValue"/>
     /// only, once per reference and so once per iteration of a comprehension that names one: re-implemented here to
-    /// check the time spent. Past <see cref="MaxEvaluationTime"/> it throws, which ends the evaluation (or, inside the
-    /// package's <c>all</c> and <c>exists_one</c>, which swallow errors, ends each further iteration at once).
+    /// check the <see cref="EvaluationBudget"/>. Past it, it throws, which ends the evaluation (or, inside the package's
+    /// <c>all</c> and <c>exists_one</c>, which swallow errors, ends each further iteration at once).
     /// </summary>
-    private sealed class Budgeted(TimeProvider time) : Dictionary<string, object?>(StringComparer.Ordinal), IDictionary<string, object?>
+    private sealed class Budgeted(EvaluationBudget budget) : Dictionary<string, object?>(StringComparer.Ordinal), IDictionary<string, object?>
     {
-        private readonly long _started = time.GetTimestamp();
-
-        public bool Exceeded { get; private set; }
-
         bool IDictionary<string, object?>.TryGetValue(string key, out object? value)
         {
-            if (Exceeded || time.GetElapsedTime(_started) > MaxEvaluationTime)
-            {
-                Exceeded = true;
-                throw new TimeoutException("response_expression ran out of time");
-            }
-
+            budget.Check();
             return TryGetValue(key, out value);
         }
     }

@@ -24,8 +24,9 @@ internal static class ExpressionCheck
     /// </summary>
     public static (DeliveryOutcome Outcome, string? Reason) Classify(ResponseExpression expression, int status, IReadOnlyDictionary<string, object?> headers, ReadOnlySpan<byte> body)
     {
-        var (value, text) = ReadBody(body);
-        var (accepted, problem) = expression.Evaluate(status, headers, value, text);
+        var budget = new EvaluationBudget(TimeProvider.System);
+        var (value, text) = ReadBody(body, budget);
+        var (accepted, problem) = expression.Evaluate(status, headers, value, text, budget);
         if (accepted)
             return (DeliveryOutcome.Success, null);
         var why = problem is null ? "response_expression is false" : $"response_expression {problem}";
@@ -64,9 +65,10 @@ internal static class ExpressionCheck
     /// strings to values, the last of duplicate names winning; array: a list; a number: an int when written as a whole
     /// number that fits 64 bits, else a double; a string, a bool or null); it is null when the body is empty, is not
     /// valid UTF-8, is not one complete JSON value, or nests deeper than <see cref="MaxBodyDepth"/>. <c>body_text</c> is the
-    /// body as text (UTF-8; bytes that are not are read as U+FFFD).
+    /// body as text (UTF-8; bytes that are not are read as U+FFFD). Its arrays are <see cref="BudgetedList"/>s of
+    /// <paramref name="budget"/>, the budget of the evaluation they are read for.
     /// </summary>
-    public static (object? Body, string Text) ReadBody(ReadOnlySpan<byte> body)
+    public static (object? Body, string Text) ReadBody(ReadOnlySpan<byte> body, EvaluationBudget budget)
     {
         var text = Encoding.UTF8.GetString(body);
         if (body.IsEmpty || !System.Text.Unicode.Utf8.IsValid(body))
@@ -76,7 +78,7 @@ internal static class ExpressionCheck
             var reader = new Utf8JsonReader(body, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, MaxDepth = MaxBodyDepth });
             using var document = JsonDocument.ParseValue(ref reader);
             // ParseValue reads one value; anything but whitespace and comments after it makes the body not JSON.
-            return reader.Read() ? (null, text) : (Value(document.RootElement), text);
+            return reader.Read() ? (null, text) : (Value(document.RootElement, budget), text);
         }
         catch (JsonException)
         {
@@ -85,10 +87,10 @@ internal static class ExpressionCheck
     }
 
     // Recursion bounded by MaxBodyDepth, which the reader enforced.
-    private static object? Value(JsonElement element) => element.ValueKind switch
+    private static object? Value(JsonElement element, EvaluationBudget budget) => element.ValueKind switch
     {
-        JsonValueKind.Object => Map(element),
-        JsonValueKind.Array => element.EnumerateArray().Select(Value).ToList(),
+        JsonValueKind.Object => Map(element, budget),
+        JsonValueKind.Array => new BudgetedList(element.EnumerateArray().Select(e => Value(e, budget)).ToList(), budget),
         JsonValueKind.String => element.GetString(),
         JsonValueKind.Number => element.TryGetInt64(out var whole) ? whole : element.GetDouble(),
         JsonValueKind.True => true,
@@ -96,11 +98,11 @@ internal static class ExpressionCheck
         _ => null,
     };
 
-    private static Dictionary<string, object?> Map(JsonElement element)
+    private static Dictionary<string, object?> Map(JsonElement element, EvaluationBudget budget)
     {
         var map = new Dictionary<string, object?>(StringComparer.Ordinal);
         foreach (var property in element.EnumerateObject())
-            map[property.Name] = Value(property.Value);
+            map[property.Name] = Value(property.Value, budget);
         return map;
     }
 }
