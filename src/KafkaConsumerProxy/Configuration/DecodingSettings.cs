@@ -28,12 +28,12 @@ internal sealed record DecodingSettings
     /// <summary><c>value_format</c>: default <see cref="RecordFormat.Bytes"/> (sent as it is).</summary>
     public RecordFormat ValueFormat { get; init; } = RecordFormat.Bytes;
 
-    public static readonly RouteKey ValueFormatKey = new("value_format", RouteKeyKind.Choice) { Choices = FormatNames, Default = "bytes", Description = "How the record's value is read: bytes as they are, or decoded from Avro or JSON Schema through the cluster's schema_registry." };
+    public static readonly RouteKey ValueFormatKey = new("value_format", RouteKeyKind.Choice) { Choices = FormatNames, Default = "bytes", Description = "How the record's value is read: bytes as they are, or decoded from Avro, Protobuf or JSON Schema through the cluster's schema_registry." };
 
     /// <summary><c>key_format</c>: default <see cref="RecordFormat.Bytes"/> (sent as it is).</summary>
     public RecordFormat KeyFormat { get; init; } = RecordFormat.Bytes;
 
-    public static readonly RouteKey KeyFormatKey = new("key_format", RouteKeyKind.Choice) { Choices = FormatNames, Default = "bytes", Description = "How the record's key is read: bytes as they are, or decoded from Avro or JSON Schema through the cluster's schema_registry." };
+    public static readonly RouteKey KeyFormatKey = new("key_format", RouteKeyKind.Choice) { Choices = FormatNames, Default = "bytes", Description = "How the record's key is read: bytes as they are, or decoded from Avro, Protobuf or JSON Schema through the cluster's schema_registry." };
 
     /// <summary>The registry of the route's cluster; null when the cluster has none (then both formats are bytes).</summary>
     public SchemaRegistrySettings? Registry { get; init; }

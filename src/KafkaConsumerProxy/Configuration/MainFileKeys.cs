@@ -42,7 +42,7 @@ internal static class MainFileKeys
         RouteKey.RequiredString("bootstrap_servers") with { Description = "librdkafka bootstrap.servers: host:port entries separated by ',' or spaces." },
         RouteKey.Mapping("consumer_conf", RouteDefinition.ConfShape) with { Description = "librdkafka consumer properties for every route on this cluster." },
         RouteKey.Mapping("schema_registry", "a mapping with url and optional basic_auth or bearer, tls_ca_file, tls_client_cert_file, tls_client_key_file")
-            with { Description = "The Schema Registry of this cluster, for routes that decode Avro or JSON Schema records (value_format, key_format)." },
+            with { Description = "The Schema Registry of this cluster, for routes that decode Avro, Protobuf or JSON Schema records (value_format, key_format)." },
     ];
 
     /// <summary>The keys of a cluster's <c>schema_registry</c>.</summary>

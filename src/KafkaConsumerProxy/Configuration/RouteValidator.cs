@@ -167,9 +167,7 @@ internal sealed class RouteValidator
         {
             if (written is null or RecordFormat.Bytes)
                 continue;
-            if (written == RecordFormat.Protobuf)
-                Error(routeKey.Name, "protobuf", "is not decoded by this version of kcp yet; use avro, json_schema or bytes");
-            else if (!hasRegistry)
+            if (!hasRegistry)
                 Error(routeKey.Name, DecodingSettings.Name(written.Value), $"needs a schema registry, but cluster '{cluster}' has no schema_registry in kcp.yaml; set clusters.{cluster}.schema_registry.url, or use {routeKey.Name}: bytes to send the bytes as they are");
         }
 

@@ -9,7 +9,7 @@ namespace KafkaConsumerProxy.Decoding;
 
 /// <summary>
 /// Turns a key or value in the Confluent wire format into JSON text, with the schema its header names: Avro through
-/// Apache.Avro's generic reader and <see cref="AvroJson"/>, JSON Schema
+/// Apache.Avro's generic reader and <see cref="AvroJson"/>, Protobuf through <see cref="ProtobufDecoder"/>, JSON Schema
 /// by checking that the payload after the header is JSON (it is not validated against the schema: the producer's
 /// serializer did that, and the endpoint receives it as written). A null key or value stays null. Never throws for
 /// a record: a failure comes back as a <see cref="Decoded"/> naming why. Parsed schemas are kept per schema id, at
@@ -18,6 +18,7 @@ namespace KafkaConsumerProxy.Decoding;
 internal sealed class RecordDecoder(SchemaSource source)
 {
     private readonly ConcurrentDictionary<int, Avro.Schema> _avro = new();
+    private readonly ProtobufDecoder _protobuf = new(source);
 
     /// <summary>The registry the decoder asks.</summary>
     public SchemaSource Source => source;
@@ -34,6 +35,7 @@ internal sealed class RecordDecoder(SchemaSource source)
             var json = format switch
             {
                 RecordFormat.Avro => await AvroAsync(id, bytes).ConfigureAwait(false),
+                RecordFormat.Protobuf => await _protobuf.DecodeAsync(id, bytes).ConfigureAwait(false),
                 _ => await JsonSchemaAsync(id, bytes).ConfigureAwait(false),
             };
             return new Decoded(json, id);

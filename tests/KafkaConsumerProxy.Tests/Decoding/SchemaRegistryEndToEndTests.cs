@@ -68,6 +68,37 @@ public sealed class SchemaRegistryEndToEndTests : IClassFixture<TestCluster>
     }
 
     [Fact]
+    public async Task Protobuf_JsonAndForm_EndpointReceivesProto3Json_MessageIndexesFollowed_Issue21()
+    {
+        await using var registry = await RegistryStandIn.StartAsync();
+        var topic = _cluster.CreateTopic("protobuf", 1);
+        // google/protobuf/type.proto, registered as a producer's serializer would (its imports are well-known types).
+        var file = Google.Protobuf.WellKnownTypes.TypeReflection.Descriptor;
+        var id = registry.Add("PROTOBUF", "syntax = \"proto3\"; // text form, not read by kcp", $"{topic}-value", Convert.ToBase64String(file.SerializedData.ToByteArray()));
+        var type = ProtobufJsonTests.SampleType();
+        var field = type.Fields[1];
+        // Type is message 0 (indexes written as the single byte 0); Field is message 1 (count 1, index 1, zigzag).
+        byte[] first = [.. Header(id), 0, .. Google.Protobuf.MessageExtensions.ToByteArray(type)];
+        byte[] second = [.. Header(id), 2, 2, .. Google.Protobuf.MessageExtensions.ToByteArray(field)];
+        await _cluster.ProduceAsync(topic, [(0, null, first), (0, null, second)]);
+
+        var json = await DeliverAsync(registry, topic, "json", 2, new Dictionary<string, object> { ["value_format"] = "protobuf" });
+        var form = await DeliverAsync(registry, topic, "form", 2, new Dictionary<string, object> { ["value_format"] = "protobuf" });
+
+        var expected = new[] { Google.Protobuf.JsonFormatter.Default.Format(type), Google.Protobuf.JsonFormatter.Default.Format(field) };
+        for (var i = 0; i < 2; i++)
+        {
+            using var envelope = JsonDocument.Parse(json[i].Body);
+            Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(System.Text.Json.Nodes.JsonNode.Parse(expected[i]), System.Text.Json.Nodes.JsonNode.Parse(envelope.RootElement.GetProperty("value").GetRawText())), envelope.RootElement.GetRawText());
+            Assert.Equal(id, envelope.RootElement.GetProperty("value_schema_id").GetInt32());
+            Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(System.Text.Json.Nodes.JsonNode.Parse(expected[i]), System.Text.Json.Nodes.JsonNode.Parse(form[i].FormValue("m")!)));
+        }
+
+        Assert.Contains(registry.Requests, r => r == $"GET /schemas/ids/{id}?format=serialized");
+        Assert.Equal("SYNTAX_PROTO3", JsonDocument.Parse(json[0].Body).RootElement.GetProperty("value").GetProperty("syntax").GetString());
+    }
+
+    [Fact]
     public async Task JsonSchema_JsonBatchAndForm_EndpointReceivesThePayloadAsJson_Issue21()
     {
         await using var registry = await RegistryStandIn.StartAsync();
@@ -187,6 +218,13 @@ public sealed class SchemaRegistryEndToEndTests : IClassFixture<TestCluster>
         var config = new ProxyConfigWriter(_cluster.BootstrapServers);
         config.AddSchemaRegistry("default", new Dictionary<string, string> { ["url"] = $"\"{registry.BaseAddress}\"" });
         return config;
+    }
+
+    private static byte[] Header(int id)
+    {
+        var header = new byte[5];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(1), id);
+        return header;
     }
 
     private static GenericRecord Order(long id, string item, string? note)
