@@ -56,6 +56,7 @@ internal static class CliApp
             RunCommand(),
             ValidateCommand(),
             SchemaCommand.Create(),
+            InitCommand.Create(),
             DemoCommand.Create(),
             OffsetsCommand.Create(),
             RoutesCommand.Create(),
