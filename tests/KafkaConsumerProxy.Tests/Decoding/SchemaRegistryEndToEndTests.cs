@@ -122,6 +122,28 @@ public sealed class SchemaRegistryEndToEndTests : IClassFixture<TestCluster>
     }
 
     [Fact]
+    public async Task KeyFormatAvro_KeyDecodedBesideABytesValue_Issue21()
+    {
+        await using var registry = await RegistryStandIn.StartAsync();
+        var topic = _cluster.CreateTopic("avro-key", 1);
+        using var client = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = registry.BaseAddress.ToString() });
+        var key = await new AvroSerializer<string>(client).SerializeAsync("order-7", new SerializationContext(MessageComponentType.Key, topic));
+        await _cluster.ProduceAsync(topic, [(0, key, "plain value"u8.ToArray()), (0, null, "no key"u8.ToArray())]);
+
+        var json = await DeliverAsync(registry, topic, "json", 2, new Dictionary<string, object> { ["value_format"] = "bytes", ["key_format"] = "avro" });
+
+        using var first = JsonDocument.Parse(json[0].Body);
+        Assert.Equal("order-7", first.RootElement.GetProperty("key").GetString());
+        Assert.True(first.RootElement.TryGetProperty("key_schema_id", out _));
+        Assert.Equal("plain value", first.RootElement.GetProperty("value").GetString());
+        Assert.Equal("%22order-7%22", json[0].Header("X-Kafka-Key"));
+        Assert.NotNull(json[0].Header(RequestBuilder.KeySchemaIdHeader));
+        Assert.Null(json[0].Header(RequestBuilder.ValueSchemaIdHeader));
+        using var second = JsonDocument.Parse(json[1].Body);
+        Assert.Equal(JsonValueKind.Null, second.RootElement.GetProperty("key").ValueKind);
+    }
+
+    [Fact]
     public async Task RegistryDown_MessageWaitsAndIsDeliveredOnceItIsBack_NoneSkipped_Issue21()
     {
         await using var registry = await RegistryStandIn.StartAsync();
