@@ -85,11 +85,11 @@ internal static class StatusCommand
     {
         var rows = listing.Routes.Select(r => new[]
         {
-            r.Route, $"{RoutesCommand.State(r)} for {CliText.AgeSince(r.Since, now)}" + Breaker(r, now) + (r.WaitingForBudget is { } wait ? ", " + Waiting(wait, now) : ""), r.Topic, r.Group,
+            r.Route, $"{RoutesCommand.State(r)} for {CliText.AgeSince(r.Since, now)}" + Breaker(r, now) + (r.WaitingForBudget is { } wait ? ", " + Waiting(wait, now) : ""), Health(r), r.Topic, r.Group,
             r.DeliveredPerSecond.ToString("0.##", CultureInfo.InvariantCulture), CliText.Number(r.TotalLag),
             r.InFlight.ToString(CultureInfo.InvariantCulture), r.Blocked.ToString(CultureInfo.InvariantCulture),
             r.LastError is null ? "" : $"{(r.LastErrorAt is { } at ? CliText.AgeSince(at, now) + " ago: " : "")}{r.LastError}",
-        }).Prepend(["ROUTE", "STATE", "TOPIC", "GROUP", "DELIVERED/S", "LAG", "IN FLIGHT", "BLOCKED", "LAST ERROR"]);
+        }).Prepend(["ROUTE", "STATE", "HEALTH", "TOPIC", "GROUP", "DELIVERED/S", "LAG", "IN FLIGHT", "BLOCKED", "LAST ERROR"]);
         return CliText.Table(rows);
     }
 
@@ -97,14 +97,14 @@ internal static class StatusCommand
     {
         var rows = (info.Partitions ?? []).Select(p => new[]
         {
-            p.Partition.ToString(CultureInfo.InvariantCulture), p.Member.ToString(CultureInfo.InvariantCulture), CliText.Number(p.NextOffset),
+            p.Partition.ToString(CultureInfo.InvariantCulture), p.Health.Replace('_', ' '), p.Member.ToString(CultureInfo.InvariantCulture), CliText.Number(p.NextOffset),
             CliText.Number(p.CommittedOffset), CliText.Number(p.HighWatermark), CliText.Number(p.Lag),
             p.InFlight.ToString(CultureInfo.InvariantCulture),
             p.OldestUnfinishedOffset < 0 || p.OldestUnfinishedSince is not { } since ? "-" : $"{p.OldestUnfinishedOffset} for {CliText.AgeSince(since, now)}",
             p.Failing is { } f
                 ? $"offset {f.Offset}: failing for {CliText.AgeSince(f.FailingSince, now)}, {f.Attempts} attempt(s), {CliText.Outcome(f.LastOutcome)}: {f.LastReason}"
                 : "",
-        }).Prepend(["PARTITION", "MEMBER", "NEXT", "COMMITTED", "HIGH", "LAG", "IN FLIGHT", "OLDEST UNFINISHED", "FAILING"]);
+        }).Prepend(["PARTITION", "HEALTH", "MEMBER", "NEXT", "COMMITTED", "HIGH", "LAG", "IN FLIGHT", "OLDEST UNFINISHED", "FAILING"]);
         if (info.Instance is not null)
         {
             // With a fleet: every partition of the group, with the instance that owns it.
@@ -115,8 +115,11 @@ internal static class StatusCommand
         var waiting = info.WaitingForBudget is { } wait ? $"; {Waiting(wait, now)}" : "";
         var fleet = info.FleetUnavailable is { } why ? $"\nfleet view unavailable: {why}" : "";
         var gone = (info.Instances ?? []).Where(i => i.State != "alive").Select(i => $"\ninstance {i.Instance}: {i.State} (last heartbeat {CliText.Age(TimeSpan.FromSeconds(i.LastSeenSecondsAgo))} ago)");
-        return $"{info.Route}: {RoutesCommand.State(info)} for {CliText.AgeSince(info.Since, now)} ({info.Cause}){Breaker(info, now)}; topic {info.Topic}, group {info.Group}{waiting}{fleet}{string.Concat(gone)}\n" + CliText.Table(rows);
+        return $"{info.Route}: {RoutesCommand.State(info)} for {CliText.AgeSince(info.Since, now)} ({info.Cause}){Breaker(info, now)}; health {Health(info)}; topic {info.Topic}, group {info.Group}{waiting}{fleet}{string.Concat(gone)}\n" + CliText.Table(rows);
     }
+
+    // The dashboard's word for the route (RouteHealth), e.g. "blocked: 2 partitions blocked".
+    private static string Health(RouteInfo r) => r.Health.Replace('_', ' ') + (r.HealthDetail.Length > 0 ? ": " + r.HealthDetail : "");
 
     // E.g. ", breaker open for 12s (7 probes)"; nothing while the breaker is closed or the route has none.
     private static string Breaker(RouteInfo r, DateTimeOffset now) => r.Breaker is { State: not "closed" } b

@@ -57,7 +57,8 @@ public sealed class CliConventionTests : IClassFixture<TestCluster>
         // ./kcp.yaml when neither is given; one route's partitions, no raw -1, ages relative.
         (code, output) = await CliAsync(new Dictionary<string, string?> { ["KCP_CONFIG"] = null }, config.Directory, "status", "r");
         Assert.True(code == 0, output);
-        Assert.Matches(@"^r: running for \d+[smhd]", output);
+        Assert.Matches(@"^r: running for \d+[smhd].*; health running; topic ", output);
+        Assert.Matches(@"(?m)^0\s+ok\s", output);
         Assert.DoesNotContain(" -1 ", output, StringComparison.Ordinal);
 
         // The route as first argument and as --route; offsets show --json with its numbers.
@@ -81,7 +82,7 @@ public sealed class CliConventionTests : IClassFixture<TestCluster>
         var elsewhere = Path.GetTempPath();
         (code, output) = await CliAsync(new Dictionary<string, string?> { ["KCP_ADMIN_TOKEN"] = Token, ["KCP_CONFIG"] = null }, elsewhere, "status", "--admin-url", url);
         Assert.True(code == 0, output);
-        Assert.Matches(@"(?m)^r\s+running for ", output);
+        Assert.Matches(@"(?m)^r\s+running for \S+\s+running\s", output);
         (code, output) = await CliAsync(new Dictionary<string, string?> { ["KCP_ADMIN_TOKEN"] = null }, elsewhere,
             "routes", "restart", "r", "--admin-url", url, "--token-file", Path.Combine(config.Directory, "admin.token"), "--json");
         Assert.True(code == 0, output);
