@@ -31,7 +31,6 @@ public sealed class ConfigSchemaTests
         (new("^(needs response_expression|is read only with response_check)"), "response_expression against response_check"),
         (new("^must (be 1 unless format|not exceed max_pending)"), "batch_size against format and max_pending"),
         (new("^(unknown (cluster|shared budget)|needs a schema registry)"), "a name or section defined in the other file"),
-        (new("^is not decoded by this version of kcp yet"), "value_format and key_format declare protobuf, which this version refuses"),
         (new(@"^refers to the (environment variable|file) .*\$\{(env|file):"), "a secret reference, resolved when the file is loaded"),
         (new("^(token file not found|cannot read|.*does not exist|.*no such file|.*not found)", RegexOptions.IgnoreCase), "a file named by the configuration, read when it is loaded"),
     ];
