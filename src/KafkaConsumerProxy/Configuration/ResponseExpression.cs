@@ -20,11 +20,12 @@ namespace KafkaConsumerProxy.Configuration;
 internal sealed class ResponseExpression
 {
     /// <summary>
-    /// The longest an evaluation may run (100 ms; a usual one takes microseconds): it is checked whenever the expression
+    /// The longest an evaluation may run (1 s; a usual one takes microseconds, and the margin keeps a busy machine's
+    /// pauses and the first evaluation's compilation from refusing a good answer): it is checked whenever the expression
     /// reads one of its variables or an element of a list of the body (<see cref="EvaluationBudget"/>), and bounds
     /// <c>matches</c>, so that an expression whose cost grows with the answer cannot hold a partition on a hostile body.
     /// </summary>
-    public static readonly TimeSpan MaxEvaluationTime = TimeSpan.FromMilliseconds(100);
+    public static readonly TimeSpan MaxEvaluationTime = TimeSpan.FromSeconds(1);
 
     private readonly CelProgramDelegate _program;
 
@@ -56,7 +57,11 @@ internal sealed class ResponseExpression
         environment.RegisterFunction("matches", [typeof(string), typeof(string)], args => Matches(patterns, args));
         try
         {
-            return new ResponseExpression(source, environment.Compile(tree));
+            var expression = new ResponseExpression(source, environment.Compile(tree));
+            // One evaluation at load, whatever it gives, compiles the evaluator's code for the first answer, which would
+            // otherwise spend part of its time budget on it.
+            expression.Evaluate(200, new Dictionary<string, object?>(), null, "");
+            return expression;
         }
         catch (CelException ex)
         {
@@ -114,7 +119,7 @@ internal sealed class ResponseExpression
     /// <inheritdoc/>
     public override string ToString() => Source;
 
-    private static string OverBudget => string.Create(CultureInfo.InvariantCulture, $"evaluation stopped after {MaxEvaluationTime.TotalMilliseconds:F0} ms");
+    private static string OverBudget => string.Create(CultureInfo.InvariantCulture, $"evaluation stopped after {MaxEvaluationTime.TotalSeconds:0.###} s");
 
     private static string Describe(Exception ex) => ex switch
     {

@@ -180,10 +180,16 @@ internal static class ResponseExpressionRules
         private void Ident(CelParser.IdentOrGlobalCallContext ident, IReadOnlySet<string> bound, bool inComprehension)
         {
             var name = ident.id.Text;
+            if (ident.leadingDot is not null)
+            {
+                // The evaluator reads '.name' as a reference to '.', which fails on every answer.
+                problems.Add($"'.{name}' at {Where(ident.leadingDot)}: a leading '.' is not supported; write {name}");
+                return;
+            }
+
             if (ident.op is null)
             {
-                var visible = ident.leadingDot is null && bound.Contains(name);
-                if (!visible && !Variables.Contains(name) && !TypeNames.Contains(name))
+                if (!bound.Contains(name) && !Variables.Contains(name) && !TypeNames.Contains(name))
                     problems.Add($"unknown variable '{name}' at {Where(ident.id)}; the variables are {string.Join(", ", Variables)}");
                 return;
             }
