@@ -281,6 +281,7 @@ internal sealed class RouteRegistry : IAsyncDisposable
                 Retire(current[name], $"removed by reload ({trigger})", $"route {name}: removed, stopping ({patience})");
                 current.Remove(name);
                 _operator.Forget(name);
+                Metrics.Observations.Forget(name);
             }
 
             foreach (var name in changed)

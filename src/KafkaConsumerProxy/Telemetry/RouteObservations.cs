@@ -129,6 +129,7 @@ internal sealed class RouteObservations(TimeProvider time)
         }
 
         History.Forget(route);
+        _totals.TryRemove(route, out _);
     }
 
     /// <summary>A route's counts since kcp started, for <see cref="History"/>.</summary>

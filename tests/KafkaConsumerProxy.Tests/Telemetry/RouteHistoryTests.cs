@@ -36,6 +36,23 @@ public sealed class RouteHistoryTests
     }
 
     [Fact]
+    public void RouteRemovedByReload_ItsHistoryAndCountsAreForgotten_AReAddedRouteStartsAfresh_Issue19()
+    {
+        var time = new FakeTimeProvider(Start);
+        var observations = new RouteObservations(time);
+        time.Advance(TimeSpan.FromSeconds(10));
+        for (var i = 0; i < 50; i++)
+            observations.CountDelivered("r");
+        observations.SampleHistory(["r"]);
+
+        observations.Forget("r");
+        time.Advance(TimeSpan.FromSeconds(10));
+
+        // Only the running interval, with nothing of what the removed route delivered.
+        Assert.Equal([new HistoryPoint(Start.AddSeconds(20), 0, 0, 0)], observations.HistoryOf("r"));
+    }
+
+    [Fact]
     public void Ring_KeepsFifteenMinutes_OldestDropped_Issue19()
     {
         var history = new RouteHistory(Start);
