@@ -64,15 +64,6 @@ internal sealed record SchemaRegistrySettings
     /// <summary><c>bearer</c>: a static bearer token; null = none. Not together with <see cref="BasicAuth"/>.</summary>
     public string? Bearer { get; init; }
 
-    /// <summary><c>tls_ca_file</c>: PEM bundle of the CAs the registry's certificate must chain to; null = system trust store.</summary>
-    public string? CaFile { get; init; }
-
-    /// <summary><c>tls_client_cert_file</c> and <c>tls_client_key_file</c>: PEM client certificate and key for mutual TLS.</summary>
-    public string? ClientCertFile { get; init; }
-
-    /// <inheritdoc cref="ClientCertFile"/>
-    public string? ClientKeyFile { get; init; }
-
     /// <summary>
     /// The schemas the client keeps per route (the Confluent client's <c>schema.registry.max.cached.schemas</c>): 1,000,
     /// its default. Parsed schemas and descriptors are kept as many (<c>Decoding/SchemaCache</c>).

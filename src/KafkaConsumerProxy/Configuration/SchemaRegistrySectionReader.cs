@@ -15,9 +15,9 @@ internal static class SchemaRegistrySectionReader
         var url = reader.String(Key("url")) ?? "";
         var basic = reader.String(Key("basic_auth"));
         var bearer = reader.String(Key("bearer"));
-        var caFile = reader.String(Key("tls_ca_file"));
-        var certFile = reader.String(Key("tls_client_cert_file"));
-        var keyFile = reader.String(Key("tls_client_key_file"));
+        // No tls_* keys (unknown keys here): Confluent's client (2.16) checks a CA file only against the direct issuer of a
+        // chain the system builds, which fails for a CA outside the system trust store, and reads client certificates only
+        // from PKCS#12 files. An https:// registry's certificate must be trusted by the system trust store.
         reader.ReportUnknownKeys();
         if (basic is not null)
             SecretRedactor.Register(basic);
@@ -25,12 +25,10 @@ internal static class SchemaRegistrySectionReader
             SecretRedactor.Register(bearer);
 
         // Every rule runs, whatever else is wrong: all errors are reported at once.
-        var https = false;
         foreach (var part in url.Length == 0 ? [] : url.Split(','))
         {
-            if (UrlProblem(part.Trim(), out var isHttps) is { } problem)
+            if (UrlProblem(part.Trim(), out _) is { } problem)
                 reader.Error("url", url, problem);
-            https |= isHttps;
         }
 
         if (basic is not null && bearer is not null)
@@ -40,19 +38,6 @@ internal static class SchemaRegistrySectionReader
         if (bearer is not null && (bearer.Any(c => c is < '!' or > '~')))
             reader.Error("bearer", null, "must be a token of printable ASCII without spaces; the value is not shown");
 
-        var baseDir = Path.GetDirectoryName(cluster.File)!;
-        string? Resolve(string? path) => path is null ? null : Path.GetFullPath(Path.Combine(baseDir, path));
-        var tlsKeys = new[] { ("tls_ca_file", caFile), ("tls_client_cert_file", certFile), ("tls_client_key_file", keyFile) }.Where(k => k.Item2 is not null).ToList();
-        if (tlsKeys.Count > 0 && !https)
-        {
-            foreach (var (key, value) in tlsKeys)
-                reader.Error(key, value, "applies only with an https:// url (the registry is reached without TLS)");
-        }
-        else if (tlsKeys.Count > 0)
-        {
-            EndpointSecurityRules.CheckTlsFiles(reader.Error, new("tls_ca_file", caFile, Resolve(caFile)), new("tls_client_cert_file", certFile, Resolve(certFile)), new("tls_client_key_file", keyFile, Resolve(keyFile)));
-        }
-
         if (errors.Count != before)
             return null;
         return new SchemaRegistrySettings
@@ -60,9 +45,6 @@ internal static class SchemaRegistrySectionReader
             Url = string.Join(',', url.Split(',').Select(u => u.Trim())),
             BasicAuth = basic,
             Bearer = bearer,
-            CaFile = Resolve(caFile),
-            ClientCertFile = Resolve(certFile),
-            ClientKeyFile = Resolve(keyFile),
         };
     }
 

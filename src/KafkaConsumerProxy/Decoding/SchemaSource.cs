@@ -3,8 +3,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using Confluent.SchemaRegistry;
 using KafkaConsumerProxy.Configuration;
 
@@ -36,40 +34,11 @@ internal sealed class SchemaSource
             RetriesWaitMs = 10,
             RetriesMaxWaitMs = 10,
         };
-        if (settings.CaFile is not null)
-            config.SslCaLocation = settings.CaFile;
         AuthenticationHeaderValue? authorization = settings.BasicAuth is { } basic
             ? new AuthenticationHeaderValue("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(basic)))
             : settings.Bearer is { } token ? new AuthenticationHeaderValue("Bearer", token) : null;
         var provider = authorization is null ? null : new StaticAuthorization(authorization);
-        if (settings.ClientCertFile is null || settings.ClientKeyFile is null)
-        {
-            _client = new CachedSchemaRegistryClient(config, provider, null);
-            return;
-        }
-
-        // The client reads a client certificate only from a PKCS#12 file, at construction: the PEM pair is written as one
-        // to a directory of kcp's user alone (0700, file 0600) with a random password, and removed once read.
-        var (identity, problem) = TlsFiles.LoadClient(settings.ClientCertFile, settings.ClientKeyFile);
-        if (identity is null)
-            throw new DecodeException(DecodeFailure.RegistryUnavailable, $"the registry's client certificate cannot be used: {problem}");
-        var directory = Directory.CreateTempSubdirectory("kcp-registry-");
-        try
-        {
-            var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
-            var keystore = Path.Combine(directory.FullName, "client.p12");
-            File.WriteAllBytes(keystore, identity.Certificate.Export(X509ContentType.Pkcs12, password));
-            if (!OperatingSystem.IsWindows())
-                File.SetUnixFileMode(keystore, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            config.SslKeystoreLocation = keystore;
-            config.SslKeystorePassword = password;
-            _client = new CachedSchemaRegistryClient(config, provider, null);
-        }
-        finally
-        {
-            directory.Delete(recursive: true);
-            identity.Dispose();
-        }
+        _client = new CachedSchemaRegistryClient(config, provider, null);
     }
 
     public SchemaRegistrySettings Settings { get; }

@@ -44,18 +44,22 @@ public sealed class RegistryStandIn : IAsyncDisposable
     /// <summary>Every request, as <c>METHOD /path?query</c>.</summary>
     public IReadOnlyCollection<string> Requests => _requests;
 
-    public static async Task<RegistryStandIn> StartAsync()
+    /// <summary>Starts the stand-in; with <paramref name="https"/> it speaks HTTPS only (<c>https://127.0.0.1:port/</c>).</summary>
+    public static async Task<RegistryStandIn> StartAsync(Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions? https = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, EnvironmentName = Environments.Production });
         builder.Logging.ClearProviders();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
+        if (https is not null)
+            builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, listen => listen.UseHttps(https)));
         var app = builder.Build();
-        app.Urls.Add("http://127.0.0.1:0");
+        if (https is null)
+            app.Urls.Add("http://127.0.0.1:0");
         var registry = new RegistryStandIn(app);
         app.Run(registry.HandleAsync);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        registry.BaseAddress = new Uri(address.TrimEnd('/') + "/");
+        registry.BaseAddress = new Uri(address.Replace("[::1]", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/') + "/");
         return registry;
     }
 
