@@ -12,22 +12,7 @@ public sealed class ProxyMetricsTests
     {
         using var metrics = new ProxyMetrics(new FakeTimeProvider());
         var seen = new List<(string Name, long Value, Dictionary<string, object?> Tags)>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            // This instance's only: tests running meanwhile have meters of the same name.
-            if (ReferenceEquals(instrument.Meter, metrics.Meter))
-                l.EnableMeasurementEvents(instrument);
-        };
-        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
-        {
-            var copy = new Dictionary<string, object?>(StringComparer.Ordinal);
-            foreach (var tag in tags)
-                copy[tag.Key] = tag.Value;
-            lock (seen)
-                seen.Add((instrument.Name, value, copy));
-        });
-        listener.Start();
+        using var listener = ListenTo(metrics, seen);
 
         metrics.RegisterRoute("orders", "orders-topic", "orders-group", "SASL_SSL://broker-1.example:9093, broker-2.example:9093");
         metrics.OnPartitionAssigned("orders", "orders-topic", 3);
@@ -60,22 +45,8 @@ public sealed class ProxyMetricsTests
     public void PerMessageCounters_AreReadWhenExported_AndKeepCountingAcrossARegistrationWithTheSameAttributes_Issue22()
     {
         using var metrics = new ProxyMetrics(new FakeTimeProvider());
-        using var listener = new MeterListener();
         var seen = new List<(string Name, long Value, Dictionary<string, object?> Tags)>();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            // This instance's only: tests running meanwhile have meters of the same name.
-            if (ReferenceEquals(instrument.Meter, metrics.Meter))
-                l.EnableMeasurementEvents(instrument);
-        };
-        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
-        {
-            var copy = new Dictionary<string, object?>(StringComparer.Ordinal);
-            foreach (var tag in tags)
-                copy[tag.Key] = tag.Value;
-            seen.Add((instrument.Name, value, copy));
-        });
-        listener.Start();
+        using var listener = ListenTo(metrics, seen);
         metrics.RegisterRoute("orders", "orders-topic", "orders-group", "broker:9092");
         for (var i = 0; i < 3; i++)
         {
@@ -155,5 +126,29 @@ public sealed class ProxyMetricsTests
         }
 
         throw new FileNotFoundException("docs/OPERATIONS.md not found above " + AppContext.BaseDirectory);
+    }
+
+    // Every long measurement of this ProxyMetrics' meter only (tests running meanwhile have meters of the same name),
+    // with its tags copied, into seen.
+    private static MeterListener ListenTo(ProxyMetrics metrics, List<(string Name, long Value, Dictionary<string, object?> Tags)> seen)
+    {
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (ReferenceEquals(instrument.Meter, metrics.Meter))
+                    l.EnableMeasurementEvents(instrument);
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            var copy = new Dictionary<string, object?>(StringComparer.Ordinal);
+            foreach (var tag in tags)
+                copy[tag.Key] = tag.Value;
+            lock (seen)
+                seen.Add((instrument.Name, value, copy));
+        });
+        listener.Start();
+        return listener;
     }
 }
