@@ -280,8 +280,18 @@ internal static class AdminApi
 
             try
             {
+                if (fleet is not null && FleetSeek.Remote(registry, fleet, route, target) is { } remote)
+                {
+                    return await FleetSeek.ForwardAsync(registry, fleet, route, target, remote, who(context), context.RequestAborted).ConfigureAwait(false);
+                }
+
                 var moved = await registry.Seeks.SeekAsync(route, target with { By = who(context) }).WaitAsync(SeekPatience, registry.Time, context.RequestAborted).ConfigureAwait(false);
                 return Results.Json(new { route, moved }, ControlJson.Options);
+            }
+            catch (SeekRefusedException ex) when (ex.NotOwnedHere && fleet is not null)
+            {
+                // No instance owned it when asked: the intent waits on the control topic for the next owner.
+                return await FleetSeek.ForwardAsync(registry, fleet, route, target, new FleetSeek.Owners([], null), who(context), context.RequestAborted).ConfigureAwait(false);
             }
             catch (SeekRefusedException ex)
             {

@@ -15,9 +15,13 @@ internal sealed record SeekTarget(int? Partition, long? Offset, DateTimeOffset? 
 internal sealed record SeekMove(string Topic, int Partition, int Member, long From, long To, IReadOnlyList<long> Skipped, long Unread);
 
 /// <summary>A seek that moved nothing: <see cref="Status"/> is the HTTP status of the answer (400, 404, 409, 503).</summary>
-internal sealed class SeekRefusedException(int status, string message) : Exception(message)
+/// <param name="notOwnedHere">A partition was named that the topic has but no member of this process owns (404).</param>
+internal sealed class SeekRefusedException(int status, string message, bool notOwnedHere = false) : Exception(message)
 {
     public int Status { get; } = status;
+
+    /// <summary>True when the partition named exists but is not owned by this process: another instance may own it.</summary>
+    public bool NotOwnedHere { get; } = notOwnedHere;
 }
 
 /// <summary>
@@ -71,9 +75,10 @@ internal sealed class SeekRegistry(TimeProvider time)
             {
                 var exist = plans.Select(p => p.TopicPartitions).OfType<IReadOnlyList<int>>().FirstOrDefault();
                 var mine = owned.Count == 0 ? "none" : string.Join(", ", owned);
-                throw new SeekRefusedException(404, exist is not null && !exist.Contains(only)
-                    ? $"route {route}: its topic has no partition {only}; its partitions: {string.Join(", ", exist.Order())} (owned by this process: {mine}); nothing moved"
-                    : $"route {route}: partition {only} is not owned by this process (it owns: {mine}); seek it where it is owned; nothing moved");
+                var missing = exist is not null && !exist.Contains(only);
+                throw new SeekRefusedException(404, missing
+                    ? $"route {route}: its topic has no partition {only}; its partitions: {string.Join(", ", exist!.Order())} (owned by this process: {mine}); nothing moved"
+                    : $"route {route}: partition {only} is not owned by this process (it owns: {mine}); seek it where it is owned; nothing moved", notOwnedHere: !missing);
             }
 
             decision.TrySetResult(true);

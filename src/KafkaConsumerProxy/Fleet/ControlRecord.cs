@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using KafkaConsumerProxy.Consuming;
 using KafkaConsumerProxy.Delivery;
 
 namespace KafkaConsumerProxy.Fleet;
@@ -49,7 +50,7 @@ internal sealed record ControlRecord
 
     public long? Offset { get; init; }
 
-    /// <summary>A partition intent: skip or retry.</summary>
+    /// <summary>A partition intent: skip, retry or seek.</summary>
     public string? Action { get; init; }
 
     /// <summary>A partition intent's id, which its result names.</summary>
@@ -58,8 +59,20 @@ internal sealed record ControlRecord
     /// <summary>A partition intent: the instance that owned the partition when it was asked (it alone may answer "not failing").</summary>
     public string? Target { get; init; }
 
-    /// <summary>A result: skipped, retrying, not_failing, skip_pending.</summary>
+    /// <summary>A result: skipped, retrying, not_failing, skip_pending; of a seek: moved or refused.</summary>
     public string? Outcome { get; init; }
+
+    /// <summary>A seek intent: where the partition goes.</summary>
+    public SeekIntent? Seek { get; init; }
+
+    /// <summary>A seek's result "moved": the move its owner made.</summary>
+    public IReadOnlyList<SeekMove>? Moves { get; init; }
+
+    /// <summary>A seek's result "refused": the HTTP status of the refusal at the owner (400, 409, 503).</summary>
+    public int? Code { get; init; }
+
+    /// <summary>A seek's result "refused": why, as the owner said it.</summary>
+    public string? Error { get; init; }
 
     /// <summary>A result: the message as its owner saw it.</summary>
     public FailingMessage? Message { get; init; }
@@ -93,8 +106,8 @@ internal sealed record ControlRecord
         var complete = record.Type switch
         {
             RouteIntent => record.Route is not null && record.Group is not null && (record.Paused is null) != (record.Stopped is null),
-            PartitionIntent => record.Route is not null && record.Group is not null && record.Partition is >= 0 && record.Offset is >= 0
-                && record.Action is "skip" or "retry" && record.Id is not null,
+            PartitionIntent => record.Route is not null && record.Group is not null && record.Partition is >= 0 && record.Id is not null
+                && ((record.Offset is >= 0 && record.Action is "skip" or "retry") || (record.Action is "seek" && record.Seek is not null)),
             Result => record.Id is not null && record.Outcome is not null,
             Status => record.Heartbeat is { Id: not null },
             Audit => record.Entry is not null,
@@ -117,10 +130,16 @@ internal static class ControlKeys
 
     public static string Result(string id) => $"{Prefix}result/{id}";
 
+    /// <summary>A seek of one partition, one key per request: answered, it is deleted.</summary>
+    public static string SeekIntent(string group, string route, int partition, string id) => $"{Prefix}intent/{group}/{route}/{partition}/seek/{id}";
+
     public static string Status(string instance) => $"{Prefix}status/{instance}";
 
     public static string Audit(string id) => $"{Prefix}audit/{id}";
 }
+
+/// <summary>Where a seek intent moves its partition: an offset, a time or earliest/latest (one of them); with force, past unfinished messages.</summary>
+internal sealed record SeekIntent(long? Offset, DateTimeOffset? Timestamp, string? Position, bool Force);
 
 /// <summary>One instance's heartbeat: who it is and what it runs now.</summary>
 /// <param name="Id">host/pid/start time: unique per run of kcp.</param>

@@ -13,7 +13,7 @@ namespace KafkaConsumerProxy.Fleet;
 /// routes use. An operator's pause, resume, stop or start given to any instance is written there and applied by every
 /// instance in the topic's order (<see cref="RouteRegistry.ApplyIntentAsync"/>, which keeps routes.json as the local
 /// fallback), including instances that start later; a skip or retry goes to the partition's owner
-/// (<see cref="FleetPartitions"/>); each instance writes its status every <c>heartbeat_ms</c> (<see cref="FleetView"/>)
+/// (<see cref="FleetPartitions"/>), and so does a seek of one partition (<see cref="FleetSeeks"/>); each instance writes its status every <c>heartbeat_ms</c> (<see cref="FleetView"/>)
 /// and every action's audit entry.
 /// </summary>
 internal sealed class FleetControl : IAsyncDisposable
@@ -55,6 +55,7 @@ internal sealed class FleetControl : IAsyncDisposable
             Environment.MachineName, Environment.ProcessId, started, TelemetryResource.Version, false, []);
         View = new FleetView(_settings.GoneAfter, TimeSpan.FromMilliseconds(_settings.HeartbeatMs), time);
         Partitions = new FleetPartitions(this, registry, logger, time);
+        Seeks = new FleetSeeks(this, registry, logger, time);
         foreach (var cluster in config.Routes.Select(r => r.Cluster).Distinct(StringComparer.Ordinal))
         {
             if (config.Clusters.TryGetValue(cluster, out var definition))
@@ -76,6 +77,9 @@ internal sealed class FleetControl : IAsyncDisposable
 
     /// <summary>Skips and retries of partitions whatever instance owns them.</summary>
     public FleetPartitions Partitions { get; }
+
+    /// <summary>Seeks of one partition whatever instance owns it.</summary>
+    public FleetSeeks Seeks { get; }
 
     /// <summary>The audit trail of the whole fleet, oldest first.</summary>
     public IReadOnlyList<AuditEntry> AuditTrail
@@ -249,6 +253,7 @@ internal sealed class FleetControl : IAsyncDisposable
         {
             // A deleted key: a partition intent answered, or an instance's status.
             Partitions.Forget(key);
+            Seeks.Forget(key);
             if (key.StartsWith(ControlKeys.Status(""), StringComparison.Ordinal))
                 View.Forget(key[ControlKeys.Status("").Length..]);
             return;
@@ -270,11 +275,15 @@ internal sealed class FleetControl : IAsyncDisposable
                 await _registry.ApplyIntentAsync(record.Route!, record.Group!, record.Paused, record.Stopped,
                     $"operator {what} (by {record.By} through instance {record.Instance}, control topic offset {consumed.Offset.Value})").ConfigureAwait(false);
                 break;
+            case ControlRecord.PartitionIntent when record.Action == "seek":
+                Seeks.Intent(cluster, key, record, catchingUp);
+                break;
             case ControlRecord.PartitionIntent:
                 Partitions.Intent(cluster, key, record, catchingUp);
                 break;
             case ControlRecord.Result:
                 Partitions.Result(record);
+                Seeks.Result(record);
                 break;
             case ControlRecord.Status:
                 if (record.Heartbeat!.Id != InstanceId)
@@ -310,6 +319,7 @@ internal sealed class FleetControl : IAsyncDisposable
         {
             await BeatOnceAsync(left: false).ConfigureAwait(false);
             Partitions.ApplyPending();
+            Seeks.ApplyPending();
             try
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(_settings.HeartbeatMs), _time, _stop.Token).ConfigureAwait(false);

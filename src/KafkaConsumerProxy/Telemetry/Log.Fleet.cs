@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(2205, LogLevel.Information, "Fleet: {Action} of route {Route} {Partition}@{Offset} asked by {By} through instance {Via} applied here: {Outcome}")]
     public static partial void FleetPartitionActionApplied(ILogger logger, string action, string route, int partition, long offset, string by, string via, string outcome);
 
+    [LoggerMessage(2208, LogLevel.Information, "Fleet: seek of route {Route} partition {Partition} asked by {By} through instance {Via} applied here: {Outcome}")]
+    public static partial void FleetSeekApplied(ILogger logger, string route, int partition, string by, string via, string outcome);
+
     [LoggerMessage(2206, LogLevel.Warning, "Fleet: the control topic was not read to its end within {Seconds} s; routes start with the operator's state of routes.json")]
     public static partial void FleetCatchUpSlow(ILogger logger, int seconds);
 }
