@@ -76,6 +76,52 @@ public sealed class FleetSeekTests : IClassFixture<TestCluster>
         Assert.All(seeks, e => Assert.Equal(a.Instance, e.GetProperty("instance").GetString()));
     }
 
+    [Fact]
+    public async Task ForwardSeekThroughOne_PastTheOthersUnfinished_RefusedWithoutForce_SkippedThereWithForce_Issue17()
+    {
+        var topic = _cluster.CreateTopic("fleet", 2);
+        var (group, control) = (Names.Unique("g"), Names.Unique("ctl"));
+        _cluster.Mock.CreateTopic(control, 1);
+        // Offset 1 of each partition fails until something passes it; the route never skips on its own.
+        await using var receiver = await RecordingReceiver.StartAsync(FaultScript.When(r => r.Offset == 1, Fault.Status(500) with { Body = "stuck" }));
+        var keys = new Dictionary<string, object> { ["retry_interval_ms"] = 100 };
+        await using var a = await FleetNode.StartAsync(_cluster, control, "rf", topic, group, receiver.Port, keys);
+        await using var b = await FleetNode.StartAsync(_cluster, control, "rf", topic, group, receiver.Port, keys);
+        await _cluster.ProduceAsync(topic, Produce(0, Messages));
+        var view = await a.WaitForPartitionsAsync("rf", p => p.Count == 2 && FleetNode.Owners(p).Values.ToHashSet().SetEquals([a.Instance, b.Instance])
+            && FleetNode.FailingHeads(p) is { Count: 2 } heads && heads.Values.All(o => o == 1), "one partition owned by each instance, both stuck at offset 1");
+        var remote = FleetNode.Owners([.. view.GetProperty("partitions").EnumerateArray()]).Single(o => o.Value == b.Instance).Key;
+        await b.WaitForPartitionsAsync("rf", p => p.Any(x => x.GetProperty("partition").GetInt32() == remote && x.GetProperty("next_offset").GetInt64() == Messages),
+            $"partition {remote} fetched to {Messages}");
+
+        // Without force the owner refuses to pass offsets 1 and 2: answered through a, nothing moves.
+        var (status, body) = await SeekAsync(a, $$"""{"partition": {{remote}}, "offset": 3}""");
+        Assert.True(status == 409, $"{status} {body}");
+        Assert.Contains($"instance {b.Instance}", body, StringComparison.Ordinal);
+        Assert.Contains("offsets 1-2 are not finished", body, StringComparison.Ordinal);
+        Assert.Equal(0, (await b.Admin.GetJsonAsync("/api/v1/skipped?route=rf")).GetArrayLength());
+
+        // With force each passed message is skipped (kind seek) at the owner, and the rest delivered.
+        (status, body) = await SeekAsync(a, $$"""{"partition": {{remote}}, "offset": 3, "force": true}""");
+        Assert.True(status == 200, $"{status} {body}");
+        using (var answer = JsonDocument.Parse(body))
+        {
+            var move = Assert.Single(answer.RootElement.GetProperty("moved").EnumerateArray());
+            Assert.Equal(1, move.GetProperty("from").GetInt64());
+            Assert.Equal(3, move.GetProperty("to").GetInt64());
+            Assert.Equal([1L, 2], move.GetProperty("skipped").EnumerateArray().Select(e => e.GetInt64()));
+        }
+
+        await receiver.WaitForAsync(r => r.Accepted().Any(x => x.Partition == remote && x.Offset == Messages - 1), Patience);
+        var skipped = await b.Admin.WaitForJsonAsync("/api/v1/skipped?route=rf", r => r.GetArrayLength() == 2, "two skip records at the owner", Patience);
+        Assert.All(skipped.EnumerateArray(), s => Assert.Equal("seek", s.GetProperty("kind").GetString()));
+        Assert.All(skipped.EnumerateArray(), s => Assert.Contains("through instance " + a.Instance, s.GetProperty("by").GetString(), StringComparison.Ordinal));
+        Assert.Equal([1L, 2], skipped.EnumerateArray().Select(s => s.GetProperty("offset").GetInt64()));
+        // Skip records stay with the instance that wrote them.
+        Assert.Equal(0, (await a.Admin.GetJsonAsync("/api/v1/skipped?route=rf")).GetArrayLength());
+        Assert.Equal([0L, 3, 4], Offsets(receiver, remote));
+    }
+
     private static Task<(int Status, string Body)> SeekAsync(FleetNode node, string json) =>
         node.Admin.SendAsync(HttpMethod.Post, "/api/v1/routes/rf/seek", tweak: r => r.Content = new StringContent(json, Encoding.UTF8, "application/json"));
 
