@@ -377,7 +377,7 @@ internal sealed class MessageDeliverer
                 using var wait = CancellationTokenSource.CreateLinkedTokenSource(abandon, failures.ManualSkip, failing.SkipToken, failing.RetryToken);
                 try
                 {
-                    await Task.Delay(delay, _time, wait.Token).ConfigureAwait(false);
+                    await WaitAtLeastAsync(delay, wait.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -404,6 +404,20 @@ internal sealed class MessageDeliverer
         finally
         {
             Failing.Finished(failing);
+        }
+    }
+
+    /// <summary>
+    /// Waits <paramref name="delay"/>, to the millisecond (timers count whole milliseconds). Timers run on the coarse
+    /// monotonic clock and may end a few milliseconds before the clock's timestamps say the delay has passed; what is
+    /// left is waited out, so that a wait an endpoint asked for (<c>Retry-After</c>) is never cut short.
+    /// </summary>
+    private async Task WaitAtLeastAsync(TimeSpan delay, CancellationToken token)
+    {
+        var started = _time.GetTimestamp();
+        for (var left = delay; left >= TimeSpan.FromMilliseconds(1); left = delay - _time.GetElapsedTime(started))
+        {
+            await Task.Delay(left, _time, token).ConfigureAwait(false);
         }
     }
 

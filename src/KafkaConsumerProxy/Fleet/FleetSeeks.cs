@@ -73,7 +73,7 @@ internal sealed class FleetSeeks(FleetControl fleet, RouteRegistry registry, ILo
             catch (TimeoutException)
             {
                 var asked = owner is null ? "no instance owns partition " + partition + " now" : $"asked of instance {owner}, not answered within {ResultPatience.TotalSeconds:0} s";
-                return new ForwardedSeek(202, [], owner, $"{what}: {asked}; the instance that owns it next applies it (or refuses it, with the same checks)");
+                return new ForwardedSeek(202, [], owner, $"{what}: {asked}; the instance that owns it next applies it (or refuses it, with the same checks); to withdraw it, delete the control topic's key {ControlKeys.SeekIntent(route.Group, route.Route, partition, id)}");
             }
         }
         finally
