@@ -34,4 +34,24 @@ public sealed class FleetDashboardTests : IClassFixture<TestCluster>
         Assert.Equal(a.Instance + " (this kcp)", await ours.Locator("td.owner").InnerTextAsync());
         Assert.Equal("", await page.Locator("#fleet").InnerTextAsync());
     }
+
+    [Fact]
+    public async Task Dashboard_ControlTopicRefused_SaysFleetViewUnavailable_WithTheCause_AndShowsItsOwnPartitions_Issue17()
+    {
+        HeadlessChromium.AssertInstalled();
+        var topic = _cluster.CreateTopic("fleetdash-down", 1);
+        var (group, control) = (Names.Unique("g"), Names.Unique("ctl"));
+        _cluster.Mock.SetTopicError(control, Confluent.Kafka.ErrorCode.TopicAuthorizationFailed);
+        await using var receiver = await RecordingReceiver.StartAsync();
+        await using var a = await FleetNode.StartAsync(_cluster, control, "rf", topic, group, receiver.Port);
+        await a.WaitForPartitionsAsync("rf", p => p.Count == 1, "its partition");
+
+        await using var chromium = await HeadlessChromium.LaunchAsync(FleetNode.Patience);
+        var page = chromium.Page;
+        await page.GotoAsync(a.Admin.BaseAddress.ToString());
+        var fleet = page.Locator("#fleet");
+        await Assertions.Expect(fleet).ToContainTextAsync("fleet view unavailable", new LocatorAssertionsToContainTextOptions { Timeout = (float)FleetNode.Patience.TotalMilliseconds });
+        Assert.Contains(control, await fleet.InnerTextAsync(), StringComparison.Ordinal);
+        await page.Locator("#partitions tr[data-route='rf']").First.WaitForAsync(new LocatorWaitForOptions { Timeout = (float)FleetNode.Patience.TotalMilliseconds });
+    }
 }
