@@ -113,6 +113,8 @@ internal readonly record struct DeliveryResult(DeliveryOutcome Outcome, string H
         DeliveryOutcome.RetryListed => "retry_listed",
         DeliveryOutcome.DecodeError => "decode_error",
         DeliveryOutcome.RegistryUnavailable => "registry_unavailable",
+        DeliveryOutcome.TlsError => "tls_error",
+        DeliveryOutcome.AuthError => "auth_error",
         DeliveryOutcome.EndpointAction => Action switch
         {
             Delivery.EndpointAction.Retry => "endpoint_retry",

@@ -106,7 +106,7 @@ internal sealed class FailingEntry
         {
             var key = Record.Key is { } k ? LogText.Escape(k.AsSpan(0, Math.Min(k.Length, BodyExcerptBytes))) : null;
             return new FailingMessage(Route, Record.Topic, Record.Partition, Record.Offset, key, _attempts, _since,
-                _last.Outcome.ToString(), _last.StatusCode, _last.BodyExcerpt, _last.Describe())
+                _last.OutcomeLabel, _last.StatusCode, _last.BodyExcerpt, _last.Describe())
             {
                 Offsets = _offsets,
                 NextAttemptAt = _nextAttempt,

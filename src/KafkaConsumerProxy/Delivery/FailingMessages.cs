@@ -4,6 +4,7 @@ using KafkaConsumerProxy.Telemetry;
 namespace KafkaConsumerProxy.Delivery;
 
 /// <summary>A message being retried: the head of line of its partition (sync) or one of its failing messages (async).</summary>
+/// <param name="LastOutcome">The last attempt's outcome as the metrics label it (<c>bad_status</c>, <c>timeout</c>, ...).</param>
 internal sealed record FailingMessage(
     string Route,
     string Topic,

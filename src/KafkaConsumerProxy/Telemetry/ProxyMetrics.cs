@@ -39,7 +39,7 @@ internal sealed class ProxyMetrics : IDisposable
 
     /// <summary>The attempt outcomes, as <c>kcp.delivery.attempts</c> labels them; each exported at zero from a route's start.</summary>
     internal static readonly string[] Outcomes = ["success", "bad_status", "rejected_body", "connect_timeout", "timeout", "connection_error", "retry_listed",
-        "endpoint_retry", "endpoint_skip", "endpoint_dead_letter", "endpoint_pause", "decode_error", "registry_unavailable"];
+        "endpoint_retry", "endpoint_skip", "endpoint_dead_letter", "endpoint_pause", "decode_error", "registry_unavailable", "tls_error", "auth_error"];
 
     private static readonly string[] PartitionIds = [.. Enumerable.Range(0, 1024).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
 

@@ -180,7 +180,7 @@ public sealed class SecretMaskingTests : IClassFixture<TestCluster>
             var detail = await admin.WaitForJsonAsync($"/api/v1/routes/{route}", d => Failing(d) is { } f && f.GetProperty("attempts").GetInt32() >= 2,
                 $"{route}: offset 0 failing twice", Patience);
             var message = Failing(detail)!.Value;
-            Assert.Equal("AuthError", message.GetProperty("last_outcome").GetString());
+            Assert.Equal("auth_error", message.GetProperty("last_outcome").GetString());
             Assert.Equal(reason, message.GetProperty("last_reason").GetString());
             await kcp.WaitForOutputAsync(l => l.Contains($"Route {route}:", StringComparison.Ordinal) && l.Contains(reason, StringComparison.Ordinal), $"{route}'s failure logged", Patience);
         }

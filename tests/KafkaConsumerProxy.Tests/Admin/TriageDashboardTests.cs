@@ -58,7 +58,7 @@ public sealed class TriageDashboardTests : IClassFixture<TriageDashboard>
             [1] = "last: rejected_body \u2014 RejectedBody from 127.0.0.1:",
             [2] = "last: connection_error \u2014 ConnectionError from 127.0.0.1:",
             [3] = "last: timeout \u2014 Timeout from 127.0.0.1:",
-            [4] = "last: endpoint_action \u2014 Kcp-Action: retry with HTTP 503 from 127.0.0.1:",
+            [4] = "last: endpoint_retry \u2014 Kcp-Action: retry with HTTP 503 from 127.0.0.1:",
         };
         foreach (var (partition, reason) in expected)
         {

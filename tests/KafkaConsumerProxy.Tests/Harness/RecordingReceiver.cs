@@ -24,6 +24,9 @@ public sealed class RecordingReceiver : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly TimeProvider _time;
     private readonly long _startedAt;
+
+    /// <summary>Now on the clock of <see cref="ReceivedRequest.ArrivedAt"/>.</summary>
+    public TimeSpan Now => _time.GetElapsedTime(_startedAt);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _gate = new();
     private readonly List<ReceivedRequest> _requests = [];
