@@ -67,8 +67,8 @@ public sealed class TriageDashboardTests : IClassFixture<TriageDashboard>
             var text = await row.Locator("pre").InnerTextAsync();
             Assert.Contains(reason, text, StringComparison.Ordinal);
             Assert.Matches($"^offset 0, key k{partition}: blocked for \\d+(s|m \\d+s|m), \\d+ attempts\n", text);
-            // 50 ms after each failure: due now, on kcp's clock.
-            Assert.EndsWith("\nnext attempt: now", text, StringComparison.Ordinal);
+            // 50 ms after each failure: due now, on kcp's clock, or within the second when the page read it in those 50 ms.
+            Assert.Matches("\nnext attempt(: now| in 1s)$", text);
             Assert.Matches("^offset 0 for \\d+", await row.Locator("td.oldest").InnerTextAsync());
         }
 
