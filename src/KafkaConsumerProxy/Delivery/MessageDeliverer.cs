@@ -415,10 +415,13 @@ internal sealed class MessageDeliverer
     private async Task WaitAtLeastAsync(TimeSpan delay, CancellationToken token)
     {
         var started = _time.GetTimestamp();
-        for (var left = delay; left >= TimeSpan.FromMilliseconds(1); left = delay - _time.GetElapsedTime(started))
+        delay = WholeMilliseconds(delay);
+        for (var left = delay; left > TimeSpan.Zero; left = delay - _time.GetElapsedTime(started))
         {
-            await Task.Delay(left, _time, token).ConfigureAwait(false);
+            await Task.Delay(WholeMilliseconds(left), _time, token).ConfigureAwait(false);
         }
+
+        static TimeSpan WholeMilliseconds(TimeSpan span) => TimeSpan.FromMilliseconds(Math.Ceiling(span.TotalMilliseconds));
     }
 
     /// <summary>
