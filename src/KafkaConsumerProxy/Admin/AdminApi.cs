@@ -20,12 +20,12 @@ namespace KafkaConsumerProxy.Admin;
 /// </summary>
 internal sealed record RouteInfo : RouteStatus
 {
-    public RouteInfo(RouteStatus status, double deliveredPerSecond, long totalLag, int inFlight, int blocked, IReadOnlyList<PartitionInfo>? partitions)
+    public RouteInfo(RouteStatus status, double deliveredPerSecond, long totalLag, int unfinished, int blocked, IReadOnlyList<PartitionInfo>? partitions)
         : base(status)
     {
         DeliveredPerSecond = deliveredPerSecond;
         TotalLag = totalLag;
-        InFlight = inFlight;
+        Unfinished = unfinished;
         Blocked = blocked;
         Partitions = partitions;
     }
@@ -43,8 +43,12 @@ internal sealed record RouteInfo : RouteStatus
     /// <summary>High watermark minus committed offset, summed over the partitions this process owns.</summary>
     public long TotalLag { get; init; }
 
-    /// <summary>Deliveries in flight now.</summary>
-    public int InFlight { get; init; }
+    /// <summary>Messages fetched and not yet finished (delivered or skipped), summed over the partitions.</summary>
+    public int Unfinished { get; init; }
+
+    /// <summary>Deprecated: the same as <see cref="Unfinished"/> (requests in flight are the metric <c>kcp_delivery_in_flight</c>).</summary>
+    [JsonPropertyName("in_flight")]
+    public int InFlightDeprecated => Unfinished;
 
     /// <summary>Messages failing now (head of line or, in async mode, any in flight that failed).</summary>
     public int Blocked { get; init; }
@@ -83,12 +87,16 @@ internal sealed record PartitionInfo(
     long CommittedOffset,
     long HighWatermark,
     long Lag,
-    int InFlight,
+    int Unfinished,
     long OldestUnfinishedOffset,
     DateTimeOffset? OldestUnfinishedSince,
     FailingMessage? Failing,
     IReadOnlyList<FailingMessage> FailingAll)
 {
+    /// <summary>Deprecated: the same as <see cref="Unfinished"/>.</summary>
+    [JsonPropertyName("in_flight")]
+    public int InFlightDeprecated => Unfinished;
+
     /// <summary>Offsets fetched past the partition's last successful commit: what a takeover now would deliver again.</summary>
     public long Uncommitted { get; init; }
 

@@ -19,7 +19,7 @@ internal static class StatusCommand
         var route = new Argument<string?>("route") { Description = "One route: print its partitions and failing messages", Arity = ArgumentArity.ZeroOrOne };
         var json = CliApp.JsonOption();
         var (topic, group) = RoutesCommand.Filters();
-        var command = new Command("status", "The overview of a running kcp: every route's state, rate, lag, messages in flight and failing; or one route's partitions") { route, json, topic, group };
+        var command = new Command("status", "The overview of a running kcp: every route's state, rate, lag, unfinished and failing messages; or one route's partitions") { route, json, topic, group };
         target.AddTo(command);
         command.SetAction(async (parse, _) => await target.WithClientAsync(parse, async client =>
         {
@@ -87,9 +87,9 @@ internal static class StatusCommand
         {
             r.Route, $"{RoutesCommand.State(r)} for {CliText.AgeSince(r.Since, now)}" + Breaker(r, now) + (r.WaitingForBudget is { } wait ? ", " + Waiting(wait, now) : ""), Health(r), r.Topic, r.Group,
             r.DeliveredPerSecond.ToString("0.##", CultureInfo.InvariantCulture), CliText.Number(r.TotalLag),
-            r.InFlight.ToString(CultureInfo.InvariantCulture), r.Blocked.ToString(CultureInfo.InvariantCulture),
+            r.Unfinished.ToString(CultureInfo.InvariantCulture), r.Blocked.ToString(CultureInfo.InvariantCulture),
             r.LastError is null ? "" : $"{(r.LastErrorAt is { } at ? CliText.AgeSince(at, now) + " ago: " : "")}{r.LastError}",
-        }).Prepend(["ROUTE", "STATE", "HEALTH", "TOPIC", "GROUP", "DELIVERED/S", "LAG", "IN FLIGHT", "BLOCKED", "LAST ERROR"]);
+        }).Prepend(["ROUTE", "STATE", "HEALTH", "TOPIC", "GROUP", "DELIVERED/S", "LAG", "UNFINISHED", "BLOCKED", "LAST ERROR"]);
         return CliText.Table(rows);
     }
 
@@ -99,12 +99,12 @@ internal static class StatusCommand
         {
             p.Partition.ToString(CultureInfo.InvariantCulture), p.Health.Replace('_', ' '), p.Member.ToString(CultureInfo.InvariantCulture), CliText.Number(p.NextOffset),
             CliText.Number(p.CommittedOffset), CliText.Number(p.HighWatermark), CliText.Number(p.Lag),
-            p.InFlight.ToString(CultureInfo.InvariantCulture),
+            p.Unfinished.ToString(CultureInfo.InvariantCulture),
             p.OldestUnfinishedOffset < 0 || p.OldestUnfinishedSince is not { } since ? "-" : $"{p.OldestUnfinishedOffset} for {CliText.AgeSince(since, now)}",
             p.Failing is { } f
                 ? $"offset {f.Offset}: failing for {CliText.AgeSince(f.FailingSince, now)}, {f.Attempts} attempt(s), {CliText.Outcome(f.LastOutcome)}: {f.LastReason}"
                 : "",
-        }).Prepend(["PARTITION", "HEALTH", "MEMBER", "NEXT", "COMMITTED", "HIGH", "LAG", "IN FLIGHT", "OLDEST UNFINISHED", "FAILING"]);
+        }).Prepend(["PARTITION", "HEALTH", "MEMBER", "NEXT", "COMMITTED", "HIGH", "LAG", "UNFINISHED", "OLDEST UNFINISHED", "FAILING"]);
         if (info.Instance is not null)
         {
             // With a fleet: every partition of the group, with the instance that owns it.

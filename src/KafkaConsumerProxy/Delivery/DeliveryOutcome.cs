@@ -136,9 +136,9 @@ internal readonly record struct DeliveryResult(DeliveryOutcome Outcome, string H
         // The action names one of a fixed set of words: nothing of the endpoint's text.
         DeliveryOutcome.EndpointAction => $"Kcp-Action: {EndpointActions.Name(Action)} with HTTP {StatusCode} from {Host}",
         // The token request failed, not the endpoint: it was not called.
-        DeliveryOutcome.AuthError => $"{Outcome}, not sent to {Host}: {Configuration.SecretRedactor.Hide(Telemetry.LogText.Escape(Configuration.SecretRedactor.Hide(Reason), MaxReasonChars))}",
+        DeliveryOutcome.AuthError => $"{OutcomeLabel}, not sent to {Host}: {Configuration.SecretRedactor.Hide(Telemetry.LogText.Escape(Configuration.SecretRedactor.Hide(Reason), MaxReasonChars))}",
         // Not sent: the reason names the record and the registry.
-        DeliveryOutcome.DecodeError or DeliveryOutcome.RegistryUnavailable => $"{Outcome}, not sent to {Host}: {Configuration.SecretRedactor.Hide(Telemetry.LogText.Escape(Configuration.SecretRedactor.Hide(Reason), MaxReasonChars))}",
-        _ => $"{Outcome} from {Host}: {Configuration.SecretRedactor.Hide(Telemetry.LogText.Escape(Configuration.SecretRedactor.Hide(Reason), MaxReasonChars))}",
+        DeliveryOutcome.DecodeError or DeliveryOutcome.RegistryUnavailable => $"{OutcomeLabel}, not sent to {Host}: {Configuration.SecretRedactor.Hide(Telemetry.LogText.Escape(Configuration.SecretRedactor.Hide(Reason), MaxReasonChars))}",
+        _ => $"{OutcomeLabel} from {Host}: {Configuration.SecretRedactor.Hide(Telemetry.LogText.Escape(Configuration.SecretRedactor.Hide(Reason), MaxReasonChars))}",
     };
 }

@@ -154,8 +154,8 @@ public sealed class SecretMaskingTests : IClassFixture<TestCluster>
         using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
         var expected = new Dictionary<string, string>
         {
-            ["silent"] = $"AuthError, not sent to 127.0.0.1:{receiver.Port}: token request to token_url http://127.0.0.1:{silent.Port}/token had no answer within exec_timeout_ms=1000",
-            ["failing"] = $"AuthError, not sent to 127.0.0.1:{receiver.Port}: token request to token_url http://127.0.0.1:{failing.Port}/token answered HTTP 500: idp down",
+            ["silent"] = $"auth_error, not sent to 127.0.0.1:{receiver.Port}: token request to token_url http://127.0.0.1:{silent.Port}/token had no answer within exec_timeout_ms=1000",
+            ["failing"] = $"auth_error, not sent to 127.0.0.1:{receiver.Port}: token request to token_url http://127.0.0.1:{failing.Port}/token answered HTTP 500: idp down",
         };
         var topics = new Dictionary<string, string>();
         foreach (var (route, port) in new[] { ("silent", silent.Port), ("failing", failing.Port) })

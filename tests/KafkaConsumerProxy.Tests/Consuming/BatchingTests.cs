@@ -165,7 +165,7 @@ public sealed class BatchingTests : IClassFixture<TestCluster>
         Assert.Equal(4, record.GetProperty("offset").GetInt64());
         Assert.Equal(3, record.GetProperty("attempts").GetInt32());
         Assert.Equal("key-4", record.GetProperty("key").GetString());
-        Assert.Contains("RetryListed", record.GetProperty("last_failure").GetString(), StringComparison.Ordinal);
+        Assert.Contains("retry_listed", record.GetProperty("last_failure").GetString(), StringComparison.Ordinal);
         Assert.Equal(Count, Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0]);
     }
 

@@ -56,7 +56,7 @@ public sealed class DeliveryEndToEndTests : IClassFixture<TestCluster>
         Delivered.AssertExactlyOnceInOrder(requests, expected);
         Delivered.AssertAttemptsInOrder(requests);
         Assert.Contains(requests, r => r.Fault.IsFailure);
-        Assert.Contains(proxy.Logs, l => l.Contains("failed (attempt 1): RejectedBody", StringComparison.Ordinal));
+        Assert.Contains(proxy.Logs, l => l.Contains("failed (attempt 1): rejected_body", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -148,7 +148,7 @@ public sealed class DeliveryEndToEndTests : IClassFixture<TestCluster>
 
         await using var proxy = InProcessProxy.Start(config.ConfigFile);
         await receiver.WaitForAsync(r => r.Count >= 3, Patience);
-        await proxy.WaitForLogAsync("failed (attempt 1): Timeout", Patience);
+        await proxy.WaitForLogAsync("failed (attempt 1): timeout", Patience);
         // Offset 0 was slow on its retry (the delivery loop), offset 1 on its first attempt (the single-message path).
         await proxy.WaitForLogAsync($"slow delivery of {topic}/0@0", Patience);
         await proxy.WaitForLogAsync($"slow delivery of {topic}/0@1", Patience);
@@ -167,7 +167,7 @@ public sealed class DeliveryEndToEndTests : IClassFixture<TestCluster>
         });
 
         await using var proxy = InProcessProxy.Start(config.ConfigFile);
-        await proxy.WaitForLogAsync("after 1 attempt(s); last failure: ConnectTimeout", Patience);
+        await proxy.WaitForLogAsync("after 1 attempt(s); last failure: connect_timeout", Patience);
     }
 
     [Fact]
@@ -210,7 +210,7 @@ public sealed class DeliveryEndToEndTests : IClassFixture<TestCluster>
 
         var hosts = receiver.Requests.Select(r => r.Header("Host")!.Split(':')[0]).Distinct().Order().ToList();
         Assert.Equal(["127.0.0.1", "localhost"], hosts);
-        Assert.Contains(proxy.Logs, l => l.Contains("ConnectionError from 127.0.0.3", StringComparison.Ordinal));
+        Assert.Contains(proxy.Logs, l => l.Contains("connection_error from 127.0.0.3", StringComparison.Ordinal));
         Delivered.AssertExactlyOnceInOrder(receiver.Requests, new Dictionary<int, int> { [0] = 10 });
     }
 

@@ -168,7 +168,7 @@ public sealed class SchemaRegistryEndToEndTests : IClassFixture<TestCluster>
         await receiver.WaitForCountAsync(2, Patience);
         Assert.Equal([0L, 1L], receiver.Requests.Select(r => r.Offset!.Value).Order());
         Assert.False(File.Exists(config.SkipFile) && File.ReadAllText(config.SkipFile).Length > 0, "a message was skipped for the registry's outage");
-        Assert.Contains(proxy.Logs, l => l.Contains("RegistryUnavailable", StringComparison.Ordinal));
+        Assert.Contains(proxy.Logs, l => l.Contains("registry_unavailable", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -214,7 +214,7 @@ public sealed class SchemaRegistryEndToEndTests : IClassFixture<TestCluster>
         config.AddRoute("noskip", topic, Names.Unique("g"), receiver.Port, new Dictionary<string, object> { ["value_format"] = "avro", ["retry_interval_ms"] = 20 });
         await using var proxy = InProcessProxy.Start(config.ConfigFile);
 
-        await proxy.WaitForLogsAsync(lines => lines.Any(l => l.Contains("DecodeError", StringComparison.Ordinal) && l.Contains("is not in the Confluent wire format", StringComparison.Ordinal)), "the decode failure logged", Patience);
+        await proxy.WaitForLogsAsync(lines => lines.Any(l => l.Contains("decode_error", StringComparison.Ordinal) && l.Contains("is not in the Confluent wire format", StringComparison.Ordinal)), "the decode failure logged", Patience);
         Assert.Empty(receiver.Requests);
         Assert.False(File.Exists(config.SkipFile) && File.ReadAllText(config.SkipFile).Length > 0, "skipped on a route with can_skip: false");
     }

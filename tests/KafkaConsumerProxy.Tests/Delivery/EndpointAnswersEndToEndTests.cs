@@ -79,7 +79,7 @@ public sealed class EndpointAnswersEndToEndTests : IClassFixture<TestCluster>
             await proxy.WaitForLogAsync(reason, Patience);
             await proxy.StopAsync();
             var failed = Assert.Single(proxy.Logs, l => l.Contains("failed (attempt 1)", StringComparison.Ordinal));
-            Assert.Contains($"{topic}/0@0 failed (attempt 1): RejectedBody from ", failed, StringComparison.Ordinal);
+            Assert.Contains($"{topic}/0@0 failed (attempt 1): rejected_body from ", failed, StringComparison.Ordinal);
         }
 
         var batches = receiver.Requests.Select(Offsets).ToList();

@@ -108,7 +108,7 @@ public sealed class HttpDelivererTests
         var result = await http.SendAsync(Record, slot: 0, attempt: 1);
 
         Assert.Equal(DeliveryOutcome.RejectedBody, result.Outcome);
-        Assert.Equal($"RejectedBody from 127.0.0.1:{endpoint.Port}: body is not JSON: \\x1B[31mFAIL\\x00\\x0D\\x0AWarning: forged line", result.Describe());
+        Assert.Equal($"rejected_body from 127.0.0.1:{endpoint.Port}: body is not JSON: \\x1B[31mFAIL\\x00\\x0D\\x0AWarning: forged line", result.Describe());
     }
 
     // {"errno":0,"pad":"xxx…"} of exactly size bytes.

@@ -111,9 +111,9 @@ public sealed class MessageDelivererTests : IDisposable
 
         const string Escaped = "body is not JSON: \\x1B]0;pwned\\x07\\x00\\x0D\\x0AWarning: fake";
         var record = await File.ReadAllTextAsync(Path.Combine(_stateDir, StateDirLayout.SkipLogFile));
-        Assert.Contains("\"last_failure\":\"RejectedBody from 127.0.0.1:" + endpoint.Port + ": " + Escaped.Replace("\\", "\\\\", StringComparison.Ordinal) + "\"", record, StringComparison.Ordinal);
+        Assert.Contains("\"last_failure\":\"rejected_body from 127.0.0.1:" + endpoint.Port + ": " + Escaped.Replace("\\", "\\\\", StringComparison.Ordinal) + "\"", record, StringComparison.Ordinal);
         Assert.All(_logs.Lines(), l => Assert.DoesNotContain(l, c => c < 0x20));
-        Assert.Contains(_logs.Lines(), l => l.Contains("skipped orders/3@5 after 1 attempt(s); last failure: RejectedBody from ", StringComparison.Ordinal) && l.EndsWith(Escaped, StringComparison.Ordinal));
+        Assert.Contains(_logs.Lines(), l => l.Contains("skipped orders/3@5 after 1 attempt(s); last failure: rejected_body from ", StringComparison.Ordinal) && l.EndsWith(Escaped, StringComparison.Ordinal));
     }
 
     public void Dispose()

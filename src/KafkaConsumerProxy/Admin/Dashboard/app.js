@@ -182,7 +182,7 @@
       metric(row, String(r.delivered_per_second), h, "delivered_per_second", "delivered", "delivered/s");
       metric(row, last ? String(last.failed_per_second) : "0", h, "failed_per_second", "failed", "failed attempts/s");
       metric(row, number(r.total_lag), h, "lag", "lag", "lag").classList.add("lag");
-      cell(row, r.in_flight);
+      cell(row, r.unfinished);
       cell(row, r.blocked);
       cell(row, r.last_error ? (r.last_error_at ? since(r.last_error_at) + " ago: " : "") + r.last_error : "");
       routeButtons(cell(row, ""), r);
@@ -238,7 +238,7 @@
         cell(row, number(p.committed_offset) + (p.waiting_for_commit ? " (waiting for commit: " + p.uncommitted + " uncommitted)" : ""));
         cell(row, number(p.high_watermark));
         cell(row, number(p.lag), "lag");
-        cell(row, p.in_flight);
+        cell(row, p.unfinished);
         cell(row, p.oldest_unfinished_offset >= 0 && p.oldest_unfinished_since ? "offset " + p.oldest_unfinished_offset + " for " + since(p.oldest_unfinished_since) : "-", "oldest");
         const f = p.failing;
         const info = cell(row, "", f ? "failing partition-health-" + p.health : "");

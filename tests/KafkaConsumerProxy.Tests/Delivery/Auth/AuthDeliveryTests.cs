@@ -251,7 +251,7 @@ public sealed class AuthDeliveryTests
 
         Assert.Equal(DeliveryOutcome.AuthError, result.Outcome);
         Assert.Equal($"token request to token_url http://127.0.0.1:{tokens.Port}/token had no answer within exec_timeout_ms=500", result.Reason);
-        Assert.Equal($"AuthError, not sent to 127.0.0.1:{endpoint.Port}: {result.Reason}", result.Describe());
+        Assert.Equal($"auth_error, not sent to 127.0.0.1:{endpoint.Port}: {result.Reason}", result.Describe());
         Assert.Equal(0, endpoint.Requests);
     }
 
