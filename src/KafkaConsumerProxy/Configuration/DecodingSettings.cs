@@ -65,8 +65,16 @@ internal sealed record SchemaRegistrySettings
     public string? Bearer { get; init; }
 
     /// <summary>
-    /// The schemas the client keeps per route (the Confluent client's <c>schema.registry.max.cached.schemas</c>): 1,000,
-    /// its default. Parsed schemas and descriptors are kept as many (<c>Decoding/SchemaCache</c>).
+    /// <c>tls_ca_file</c>, <c>tls_server_name</c>, <c>tls_client_cert_file</c>, <c>tls_client_key_file</c> and
+    /// <c>tls_insecure_skip_verify</c>, meant as a route's (<see cref="TlsSettings"/>; files resolved against kcp.yaml's
+    /// directory); they apply to the https:// urls. Default: the system trust store, the url's host, no client
+    /// certificate. <see cref="TlsSettings.Enabled"/> is true when a url is https://.
+    /// </summary>
+    public TlsSettings Tls { get; init; } = new();
+
+    /// <summary>
+    /// The schemas kept per registry (as the Confluent client's <c>schema.registry.max.cached.schemas</c> default):
+    /// 1,000; the cache is emptied when full. Parsed schemas and descriptors are kept as many per route.
     /// </summary>
     public const int MaxCachedSchemas = 1000;
 

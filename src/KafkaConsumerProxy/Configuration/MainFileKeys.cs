@@ -41,7 +41,7 @@ internal static class MainFileKeys
     [
         RouteKey.RequiredString("bootstrap_servers") with { Description = "librdkafka bootstrap.servers: host:port entries separated by ',' or spaces." },
         RouteKey.Mapping("consumer_conf", RouteDefinition.ConfShape) with { Description = "librdkafka consumer properties for every route on this cluster." },
-        RouteKey.Mapping("schema_registry", "a mapping with url and optional basic_auth or bearer")
+        RouteKey.Mapping("schema_registry", "a mapping with url and optional basic_auth or bearer, tls_ca_file, tls_server_name, tls_client_cert_file, tls_client_key_file, tls_insecure_skip_verify")
             with { Description = "The Schema Registry of this cluster, for routes that decode Avro, Protobuf or JSON Schema records (value_format, key_format)." },
     ];
 
@@ -51,6 +51,11 @@ internal static class MainFileKeys
         RouteKey.RequiredString("url") with { Description = "The registry's http:// or https:// URL, e.g. http://schema-registry:8081, or several separated by ','." },
         RouteKey.String("basic_auth") with { Description = "user:password for basic authentication (not with bearer); a secret, usually ${env:NAME}." },
         RouteKey.String("bearer") with { Description = "A bearer token (not with basic_auth); a secret, usually ${env:NAME}." },
+        RouteKey.String("tls_ca_file") with { Description = "PEM bundle of the CAs an https:// registry's certificate must chain to, relative to kcp.yaml; default the system trust store." },
+        RouteKey.String("tls_server_name") with { Description = "The name an https:// registry's certificate must be valid for, also sent as SNI; default the host of the url." },
+        RouteKey.String("tls_client_cert_file") with { Description = "PEM client certificate (its chain after it) for mutual TLS with an https:// registry; needs tls_client_key_file." },
+        RouteKey.String("tls_client_key_file") with { Description = "PEM unencrypted private key of tls_client_cert_file." },
+        RouteKey.Boolean("tls_insecure_skip_verify", false) with { Description = "true: an https:// registry's certificate is not checked at all (a warning at every start)." },
     ];
 
     /// <summary>The keys of one shared budget (<c>limits.&lt;name&gt;</c>); at least one of them must be set.</summary>

@@ -32,6 +32,9 @@ internal sealed class MapReader
     /// <summary>An integer within the key's range; null when absent or invalid.</summary>
     public int? Int(RouteKey key) => _check.Int(_binding.Bind(key));
 
+    /// <summary>true or false; null when absent or invalid.</summary>
+    public bool? Bool(RouteKey key) => _check.Bool(_binding.Bind(key));
+
     /// <summary>One of the key's choices (matched case-insensitively), returned as the declaration spells it.</summary>
     public string? Choice(RouteKey key) => _check.Choice(_binding.Bind(key));
 

@@ -15,9 +15,11 @@ internal static class SchemaRegistrySectionReader
         var url = reader.String(Key("url")) ?? "";
         var basic = reader.String(Key("basic_auth"));
         var bearer = reader.String(Key("bearer"));
-        // No tls_* keys (unknown keys here): Confluent's client (2.16) checks a CA file only against the direct issuer of a
-        // chain the system builds, which fails for a CA outside the system trust store, and reads client certificates only
-        // from PKCS#12 files. An https:// registry's certificate must be trusted by the system trust store.
+        var caFile = reader.String(Key("tls_ca_file"));
+        var serverName = reader.String(Key("tls_server_name"));
+        var certFile = reader.String(Key("tls_client_cert_file"));
+        var keyFile = reader.String(Key("tls_client_key_file"));
+        var insecure = reader.Bool(Key("tls_insecure_skip_verify"));
         reader.ReportUnknownKeys();
         if (basic is not null)
             SecretRedactor.Register(basic);
@@ -25,11 +27,22 @@ internal static class SchemaRegistrySectionReader
             SecretRedactor.Register(bearer);
 
         // Every rule runs, whatever else is wrong: all errors are reported at once.
+        var anyHttps = false;
+        var urlsRead = true;
         foreach (var part in url.Length == 0 ? [] : url.Split(','))
         {
-            if (UrlProblem(part.Trim(), out _) is { } problem)
+            if (UrlProblem(part.Trim(), out var https) is { } problem)
+            {
                 reader.Error("url", url, problem);
+                urlsRead = false;
+            }
+
+            anyHttps |= https;
         }
+
+        string? Resolve(string? path) => path is null ? null : Path.GetFullPath(Path.Combine(Path.GetDirectoryName(cluster.File)!, path));
+        if (urlsRead && url.Length > 0)
+            CheckTls(reader, anyHttps, caFile, serverName, certFile, keyFile, insecure, Resolve);
 
         if (basic is not null && bearer is not null)
             reader.Error("bearer", null, "must not be set together with basic_auth: the registry is called with one Authorization header");
@@ -45,7 +58,41 @@ internal static class SchemaRegistrySectionReader
             Url = string.Join(',', url.Split(',').Select(u => u.Trim())),
             BasicAuth = basic,
             Bearer = bearer,
+            Tls = new TlsSettings
+            {
+                Scheme = anyHttps ? EndpointScheme.Https : EndpointScheme.Http,
+                CaFile = Resolve(caFile),
+                ServerName = serverName,
+                ClientCertFile = Resolve(certFile),
+                ClientKeyFile = Resolve(keyFile),
+                InsecureSkipVerify = insecure ?? false,
+            },
         };
+    }
+
+    /// <summary>
+    /// The <c>tls_*</c> keys, with a route's rules: they apply only with an https:// url; a server name is a host name or
+    /// an IP address; skipping verification leaves no room for a CA file or a server name; the files are read now, with
+    /// the code the connections read them with.
+    /// </summary>
+    private static void CheckTls(MapReader reader, bool anyHttps, string? caFile, string? serverName, string? certFile, string? keyFile, bool? insecure, Func<string?, string?> resolve)
+    {
+        if (!anyHttps)
+        {
+            foreach (var (key, value) in new[] { ("tls_ca_file", caFile), ("tls_server_name", serverName), ("tls_client_cert_file", certFile), ("tls_client_key_file", keyFile), ("tls_insecure_skip_verify", insecure?.ToString().ToLowerInvariant()) })
+            {
+                if (value is not null)
+                    reader.Error(key, value, "applies only with an https:// url (the registry is reached without TLS)");
+            }
+
+            return;
+        }
+
+        if (serverName is not null && Uri.CheckHostName(serverName) is UriHostNameType.Unknown or UriHostNameType.Basic)
+            reader.Error("tls_server_name", serverName, "must be a host name or IP address (no port, scheme or path): the name the registry's certificate must be valid for");
+        if (insecure == true && (caFile is not null || serverName is not null))
+            reader.Error("tls_insecure_skip_verify", "true", $"turns certificate checks off, so {(caFile is not null ? "tls_ca_file" : "tls_server_name")} would have no effect; remove one of them");
+        EndpointSecurityRules.CheckTlsFiles(reader.Error, new("tls_ca_file", caFile, resolve(caFile)), new("tls_client_cert_file", certFile, resolve(certFile)), new("tls_client_key_file", keyFile, resolve(keyFile)));
     }
 
     private static RouteKey Key(string name) => MainFileKeys.Of(MainFileKeys.SchemaRegistryKeys, name);

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Net.Sockets;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Telemetry;
+using KafkaConsumerProxy.Tls;
 using Microsoft.Extensions.Logging;
 
 namespace KafkaConsumerProxy.Delivery;
@@ -33,7 +34,7 @@ internal sealed class HttpDeliverer : IDisposable
     private readonly ConcurrentQueue<CancellationTokenSource> _timeouts = new();
     private readonly TimeProvider _time;
     private readonly RouteRedactor _secrets;
-    private readonly Tls.TlsConnector? _tls;
+    private readonly TlsConnector? _tls;
     private readonly RepeatedLog<(string Topic, int Partition), (long Offset, string Problem)>? _invalidCloudEvents;
     private readonly ILogger? _logger;
     private volatile bool _inFlightCancelled;
@@ -81,7 +82,7 @@ internal sealed class HttpDeliverer : IDisposable
         };
         if (route.Endpoint.Tls.Enabled)
         {
-            _tls = new Tls.TlsConnector(route.Endpoint);
+            _tls = new TlsConnector(route.Endpoint);
             handler.ConnectCallback = _tls.ConnectAsync;
         }
 
@@ -359,7 +360,7 @@ internal sealed class HttpDeliverer : IDisposable
     {
         for (var cause = ex; cause is not null; cause = cause.InnerException)
         {
-            if (cause is Tls.TlsFailureException tls)
+            if (cause is TlsFailureException tls)
                 return new DeliveryResult(DeliveryOutcome.TlsError, host, elapsed, Reason: tls.Message);
             if (cause is Auth.AuthFailureException auth)
                 return new DeliveryResult(DeliveryOutcome.AuthError, host, elapsed, Reason: auth.Message);

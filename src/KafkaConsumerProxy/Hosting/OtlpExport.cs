@@ -2,7 +2,7 @@ using System.Diagnostics.Tracing;
 using System.Globalization;
 using System.Reflection;
 using KafkaConsumerProxy.Configuration;
-using KafkaConsumerProxy.Delivery.Tls;
+using KafkaConsumerProxy.Tls;
 using KafkaConsumerProxy.Delivery.Tracing;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;

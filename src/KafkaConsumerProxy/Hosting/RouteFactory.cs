@@ -51,6 +51,8 @@ internal sealed class RouteFactory : IDisposable
             Log.RouteStarted(_logger, route.Name, route.Topic, route.Group, route.Cluster, route.Concurrency, (int)route.Offsets.MessageDeliveryGuarantees, route.DescribeDelivery());
             if (route.Endpoint.Tls.InsecureSkipVerify)
                 Log.TlsVerificationDisabled(_logger, route.Name);
+            if (route.Decoding is { Enabled: true, Registry.Tls.InsecureSkipVerify: true })
+                Log.RegistryTlsVerificationDisabled(_logger, route.Name, route.Cluster);
             return new RouteSupervisor(route, cluster,
                 (index, onError) => new RouteMember(route, cluster, index, deliverer, _runtime.Store, _runtime.Metrics, routeLogger, _runtime.Time) { ErrorObserved = onError, Seeks = _runtime.Seeks },
                 new RouteDeliveryResources(http, deadLetter), routeLogger, _runtime.Time)

@@ -23,6 +23,7 @@ public sealed class LayerTests(ITestOutputHelper output)
         ["Files", "Interop"],
         ["Telemetry"],
         ["Configuration"],
+        ["Tls"],
         ["Decoding"],
         ["Offsets", "Delivery"],
         ["Consuming"],

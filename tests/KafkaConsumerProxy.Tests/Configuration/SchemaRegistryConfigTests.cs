@@ -1,4 +1,6 @@
+using System.Security.Cryptography.X509Certificates;
 using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Tests.Delivery.Tls;
 using KafkaConsumerProxy.Tests.Harness;
 
 namespace KafkaConsumerProxy.Tests.Configuration;
@@ -90,11 +92,78 @@ public sealed class SchemaRegistryConfigTests : IDisposable
     }
 
     [Fact]
-    public void TlsKeys_UnknownForTheRegistry_Issue21()
+    public void TlsKeys_ReadAsARoutesAre_FilesResolvedAgainstKcpYaml_Issue21()
     {
-        _config.WriteMain(Cluster + "    schema_registry: {url: \"https://sr:8081\", tls_ca_file: ca.pem}\n");
+        using var certs = new TestCertificates();
+        var ca = certs.Ca("Registry CA");
+        _config.Write("ca.pem", ca.ExportCertificatePem());
+        var client = certs.Leaf(ca, "kcp", client: true, ["kcp"]);
+        _config.Write("client.pem", client.ExportCertificatePem());
+        _config.Write("client.key", client.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
+
+        var registry = _config.Load(Cluster + "    schema_registry:\n      url: \"https://sr:8081\"\n      tls_ca_file: ca.pem\n      tls_server_name: registry.internal\n"
+            + "      tls_client_cert_file: client.pem\n      tls_client_key_file: client.key\n", ConfigDirectory.RequiredRouteKeys).Clusters["default"].SchemaRegistry!;
+
+        Assert.Equal(new TlsSettings
+        {
+            Scheme = EndpointScheme.Https,
+            CaFile = Path.Combine(_config.Path, "ca.pem"),
+            ServerName = "registry.internal",
+            ClientCertFile = Path.Combine(_config.Path, "client.pem"),
+            ClientKeyFile = Path.Combine(_config.Path, "client.key"),
+        }, registry.Tls);
+        var defaults = _config.Load(Cluster + "    schema_registry: {url: \"https://sr:8081\", tls_insecure_skip_verify: true}\n", ConfigDirectory.RequiredRouteKeys).Clusters["default"].SchemaRegistry!;
+        Assert.Equal(new TlsSettings { Scheme = EndpointScheme.Https, InsecureSkipVerify = true }, defaults.Tls);
+        Assert.Equal(new TlsSettings(), _config.Load(Cluster + "    schema_registry: {url: \"http://sr:8081\"}\n", ConfigDirectory.RequiredRouteKeys).Clusters["default"].SchemaRegistry!.Tls);
+    }
+
+    [Fact]
+    public void TlsKeys_WithAnHttpUrl_RefusedEachNamed_Issue21()
+    {
+        _config.WriteMain(Cluster + "    schema_registry: {url: \"http://sr:8081\", tls_ca_file: ca.pem, tls_insecure_skip_verify: false}\n");
         _config.Write("routes/r.yaml", ConfigDirectory.RequiredRouteKeys);
 
-        Assert.Equal(["key 'clusters.default.schema_registry.tls_ca_file': unknown key"], _config.Errors().Select(ConfigDirectory.Describe));
+        Assert.Equal(
+        [
+            "key 'clusters.default.schema_registry.tls_ca_file' = 'ca.pem': applies only with an https:// url (the registry is reached without TLS)",
+            "key 'clusters.default.schema_registry.tls_insecure_skip_verify' = 'false': applies only with an https:// url (the registry is reached without TLS)",
+        ], _config.Errors().Select(ConfigDirectory.Describe));
+    }
+
+    [Fact]
+    public void TlsKeys_BadValuesAndFiles_EveryErrorAtOnce_Issue21()
+    {
+        using var certs = new TestCertificates();
+        _config.Write("client.key", certs.Leaf(certs.Ca("CA"), "kcp", client: true, ["kcp"]).GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        _config.Write("not-pem.txt", "hello\n");
+        _config.WriteMain(Cluster + "    schema_registry:\n      url: \"https://sr:8081\"\n      tls_ca_file: not-pem.txt\n      tls_server_name: \"sr:8081\"\n"
+            + "      tls_client_key_file: client.key\n      tls_insecure_skip_verify: true\n      tls_verify: false\n");
+        _config.Write("routes/r.yaml", ConfigDirectory.RequiredRouteKeys);
+
+        var errors = _config.Errors();
+
+        Assert.Equal(
+        [
+            "key 'clusters.default.schema_registry.tls_verify': unknown key",
+            "key 'clusters.default.schema_registry.tls_server_name' = 'sr:8081': must be a host name or IP address (no port, scheme or path): the name the registry's certificate must be valid for",
+            "key 'clusters.default.schema_registry.tls_insecure_skip_verify' = 'true': turns certificate checks off, so tls_ca_file would have no effect; remove one of them",
+            $"key 'clusters.default.schema_registry.tls_ca_file' = 'not-pem.txt': holds no PEM certificate (-----BEGIN CERTIFICATE-----) ({Path.Combine(_config.Path, "not-pem.txt")})",
+            // The value of a key named *key* is masked, as a route's is.
+            "key 'clusters.default.schema_registry.tls_client_key_file' = '***': needs tls_client_cert_file as well: a client certificate is used with its private key",
+        ], errors.Select(ConfigDirectory.Describe));
+        Assert.All(errors, e => Assert.EndsWith("kcp.yaml", e.File, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TlsCaFile_Missing_RefusedNamingThePath_Issue21()
+    {
+        _config.WriteMain(Cluster + "    schema_registry: {url: \"http://sr1:8081, https://sr2:8081\", tls_ca_file: missing.pem}\n");
+        _config.Write("routes/r.yaml", ConfigDirectory.RequiredRouteKeys);
+
+        var error = Assert.Single(_config.Errors());
+
+        Assert.Equal("clusters.default.schema_registry.tls_ca_file", error.Key);
+        Assert.StartsWith("cannot be read as a PEM certificate bundle: ", error.Message, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(_config.Path, "missing.pem"), error.Message, StringComparison.Ordinal);
     }
 }

@@ -44,6 +44,9 @@ public sealed class RegistryStandIn : IAsyncDisposable
     /// <summary>Every request, as <c>METHOD /path?query</c>.</summary>
     public IReadOnlyCollection<string> Requests => _requests;
 
+    /// <summary>Over HTTPS: the SNI name of each handshake, when the test's HTTPS options report them here.</summary>
+    public IReadOnlyCollection<string> ServerNames { get; set; } = [];
+
     /// <summary>Starts the stand-in; with <paramref name="https"/> it speaks HTTPS only (<c>https://127.0.0.1:port/</c>).</summary>
     public static async Task<RegistryStandIn> StartAsync(Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions? https = null)
     {

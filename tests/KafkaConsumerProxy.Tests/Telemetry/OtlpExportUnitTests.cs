@@ -64,7 +64,7 @@ public sealed class OtlpExportUnitTests
         using var listener = new Capture(source);
 
         source.Failed("http://127.0.0.1:4318/v1/traces", "System.Net.Http.HttpRequestException: An error occurred while sending the request.\n"
-            + " ---> KafkaConsumerProxy.Delivery.Tls.TlsFailureException: client certificate required: the server asked for one (Received an unexpected EOF)\n"
+            + " ---> KafkaConsumerProxy.Tls.TlsFailureException: client certificate required: the server asked for one (Received an unexpected EOF)\n"
             + " ---> System.IO.IOException: Received an unexpected EOF\n   at System.Net.Security.SslStream.ReadAsync()");
 
         var reason = OtlpExport.Reason(Assert.Single(listener.Events), ("http://127.0.0.1:4318", "https://127.0.0.1:4318"));

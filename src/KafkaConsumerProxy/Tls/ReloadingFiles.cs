@@ -1,4 +1,4 @@
-namespace KafkaConsumerProxy.Delivery.Tls;
+namespace KafkaConsumerProxy.Tls;
 
 /// <summary>
 /// A value read from files and read again when any of them changes (length or modification time), checked at each

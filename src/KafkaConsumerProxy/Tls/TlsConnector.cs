@@ -6,16 +6,17 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using KafkaConsumerProxy.Configuration;
 
-namespace KafkaConsumerProxy.Delivery.Tls;
+namespace KafkaConsumerProxy.Tls;
 
 /// <summary>
-/// Opens the TLS connections of a <c>scheme: https</c> route, as the <see cref="SocketsHttpHandler.ConnectCallback"/> of
-/// its <see cref="HttpDeliverer"/>: TCP, then a TLS handshake with the route's server name (SNI and the name checked),
-/// trust (<c>tls_ca_file</c> or the system store) and client certificate. The handler then speaks HTTP/1.1 over the
-/// returned stream, so request URIs stay <c>http://</c> inside the process. Doing the handshake here, rather than in the
-/// handler, is what lets <c>tls_server_name</c> differ from the Host header (the handler sends the Host header as SNI),
-/// picks up rotated files at every new connection, and names what failed: every failure is a
-/// <see cref="TlsFailureException"/>, which the deliverer turns into <see cref="DeliveryOutcome.TlsError"/>.
+/// Opens kcp's TLS connections as the <see cref="SocketsHttpHandler.ConnectCallback"/> of an HTTP client: a
+/// <c>scheme: https</c> route's (<c>Delivery/HttpDeliverer</c>), a cluster's Schema Registry (<c>Decoding/SchemaSource</c>)
+/// and the OTLP collector's (<c>Hosting/OtlpExport</c>). TCP, then a TLS handshake with the configured server name (SNI
+/// and the name checked), trust (a CA file or the system store) and client certificate. The handler then speaks
+/// HTTP/1.1 over the returned stream, so request URIs stay <c>http://</c> inside the process. Doing the handshake here,
+/// rather than in the handler, is what lets a server name differ from the Host header (the handler sends the Host header
+/// as SNI), picks up rotated files at every new connection, and names what failed: every failure is a
+/// <see cref="TlsFailureException"/>, which a route's deliverer turns into its <c>TlsError</c> outcome.
 /// </summary>
 internal sealed class TlsConnector : IDisposable
 {
@@ -325,7 +326,7 @@ internal sealed class TlsConnector : IDisposable
     }
 }
 
-/// <summary>The configuration keys a <see cref="TlsConnector"/>'s failure messages name: a route's <c>tls_*</c> keys or the telemetry section's.</summary>
+/// <summary>The configuration keys a <see cref="TlsConnector"/>'s failure messages name: a route's <c>tls_*</c> keys, a schema registry's or the telemetry section's.</summary>
 /// <param name="CaFile">The key of the CA bundle.</param>
 /// <param name="ClientCertFile">The key of the client certificate.</param>
 /// <param name="NameHint">What to do about a name mismatch.</param>
