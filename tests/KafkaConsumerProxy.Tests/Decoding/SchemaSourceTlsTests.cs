@@ -152,6 +152,23 @@ public sealed class SchemaSourceTlsTests : IClassFixture<TestCluster>, IDisposab
         Assert.False(File.Exists(config.SkipFile) && File.ReadAllText(config.SkipFile).Length > 0, "a message was skipped for the registry's certificate");
     }
 
+    [Fact]
+    public async Task InsecureSkipVerify_ThroughKcp_DeliveredAndWarnedAtTheRouteStart_Issue21()
+    {
+        await using var registry = await StartAsync(_certs.Leaf(_certs.Ca("Unknown CA"), "registry", client: false, ["elsewhere"]), clientCa: null);
+        var id = registry.Add("JSON", "{}", "insecure-value");
+        var topic = _cluster.CreateTopic("registry-insecure", 1);
+        await _cluster.ProduceAsync(topic, [(0, (byte[]?)null, (byte[]?)JsonRecord(id, """{"n":2}"""))]);
+        await using var receiver = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
+        config.AddSchemaRegistry("default", new Dictionary<string, string> { ["url"] = $"\"{Url(registry)}\"", ["tls_insecure_skip_verify"] = "true" });
+        config.AddRoute("insecure", topic, Names.Unique("g"), receiver.Port, new Dictionary<string, object> { ["value_format"] = "json_schema", ["format"] = "json" });
+        await using var proxy = InProcessProxy.Start(config.ConfigFile);
+
+        await receiver.WaitForCountAsync(1, Patience);
+        Assert.Contains(proxy.Logs, l => l.Contains("Route insecure: clusters.default.schema_registry.tls_insecure_skip_verify is true: the registry's certificate is not checked", StringComparison.Ordinal));
+    }
+
     private X509Certificate2 ServerCertificate() => _certs.Leaf(_ca, "registry", client: false, ["localhost"], [IPAddress.Loopback]);
 
     private static async Task<RegistryStandIn> StartAsync(X509Certificate2 server, X509Certificate2? clientCa)

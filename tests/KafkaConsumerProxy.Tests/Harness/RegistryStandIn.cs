@@ -26,6 +26,7 @@ public sealed class RegistryStandIn : IAsyncDisposable
     private readonly ConcurrentDictionary<(string Subject, int Version), int> _versions = new();
     private readonly ConcurrentQueue<string> _unknown = new();
     private readonly ConcurrentQueue<string> _requests = new();
+    private readonly ConcurrentQueue<string> _authorizations = new();
     private int _nextId = 100;
 
     private RegistryStandIn(WebApplication app) => _app = app;
@@ -37,6 +38,12 @@ public sealed class RegistryStandIn : IAsyncDisposable
 
     /// <summary>While true every request is answered 503.</summary>
     public bool Down { get; set; }
+
+    /// <summary>While true every request is answered 401, as a registry refusing kcp's credentials.</summary>
+    public bool Refusing { get; set; }
+
+    /// <summary>The Authorization header of each request ("" when none), in arrival order.</summary>
+    public IReadOnlyCollection<string> Authorizations => _authorizations;
 
     /// <summary>Requests of paths this stand-in does not know.</summary>
     public IReadOnlyCollection<string> Unknown => _unknown;
@@ -82,9 +89,16 @@ public sealed class RegistryStandIn : IAsyncDisposable
     {
         var path = context.Request.Path.Value ?? "";
         _requests.Enqueue($"{context.Request.Method} {path}{context.Request.QueryString}");
+        _authorizations.Enqueue(context.Request.Headers.Authorization.ToString());
         if (Down)
         {
             await AnswerAsync(context, 503, new JsonObject { ["error_code"] = 50302, ["message"] = "stand-in is down" });
+            return;
+        }
+
+        if (Refusing)
+        {
+            await AnswerAsync(context, 401, new JsonObject { ["error_code"] = 40101, ["message"] = "Unauthorized" });
             return;
         }
 
