@@ -187,6 +187,7 @@ internal static class ConfigSchema
             int number => number,
             bool flag => flag,
             string text => text,
+            IReadOnlyList<int> list => new JsonArray([.. list.Select(n => (JsonNode?)n)]),
             _ => null,
         };
         if (schema["default"] is null)

@@ -130,6 +130,13 @@ internal sealed class RouteBinding
                 MaxUncommitted = Int(OffsetSettings.MaxUncommittedKey),
             },
             DeadLetter = new DeadLetterSettings { Topic = String(DeadLetterSettings.TopicKey), Cluster = String(DeadLetterSettings.ClusterKey) },
+            RetryLane = new RetryLaneSettings
+            {
+                Topic = String(RetryLaneSettings.TopicKey),
+                DelaysMs = this[RetryLaneSettings.DelaysMsKey].Value is IReadOnlyList<BoundEntry> delays
+                    ? [.. delays.Select(d => d.Number!.Value)]
+                    : RetryLaneSettings.DefaultDelaysMs,
+            },
             Decoding = new DecodingSettings
             {
                 ValueFormat = DecodingSettings.Parse(String(DecodingSettings.ValueFormatKey))!.Value,

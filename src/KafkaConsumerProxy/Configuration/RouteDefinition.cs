@@ -137,6 +137,9 @@ internal sealed record RouteDefinition
     /// <summary>Where skipped messages are written (<c>dead_letter_topic</c>); off by default.</summary>
     public DeadLetterSettings DeadLetter { get; init; } = new();
 
+    /// <summary>Where failing messages are retried without holding up their partition (<c>retry_topic</c>); off by default.</summary>
+    public RetryLaneSettings RetryLane { get; init; } = new();
+
     /// <summary>How typed keys and values are decoded (<c>value_format</c>, <c>key_format</c>); off by default.</summary>
     public DecodingSettings Decoding { get; init; } = new();
 

@@ -53,8 +53,8 @@ internal sealed record RouteKey(string Name, RouteKeyKind Kind)
     public IReadOnlyList<string> Choices { get; init; } = [];
 
     /// <summary>
-    /// The value an absent key takes, as a file would write it (an <see cref="int"/>, a <see cref="bool"/> or a
-    /// <see cref="string"/>); null for a required key and for one whose absence means "none".
+    /// The value an absent key takes, as a file would write it (an <see cref="int"/>, a <see cref="bool"/>, a
+    /// <see cref="string"/> or, for an integer list, an <see cref="IReadOnlyList{T}"/> of <see cref="int"/>); null for a required key and for one whose absence means "none".
     /// </summary>
     public object? Default { get; init; }
 
@@ -119,7 +119,7 @@ internal static class RouteKeys
     [
         .. Declared(typeof(RouteDefinition)), .. Declared(typeof(EndpointSettings)), .. Declared(typeof(TlsSettings)),
         .. Declared(typeof(RetrySettings)), .. Declared(typeof(DeliverySettings)), .. Declared(typeof(OffsetSettings)),
-        .. Declared(typeof(DeadLetterSettings)), .. Declared(typeof(DecodingSettings)),
+        .. Declared(typeof(DeadLetterSettings)), .. Declared(typeof(RetryLaneSettings)), .. Declared(typeof(DecodingSettings)),
     ];
 
     private static IEnumerable<RouteKey> Declared(Type settings) =>

@@ -19,6 +19,10 @@ internal sealed class RouteValidator
     private readonly Dictionary<string, ClusterDefinition>? _clusters;
     private readonly Dictionary<string, LimitDefinition>? _limits;
 
+    // What the rules of later groups see of the throughput keys: as written when they passed, else their defaults.
+    private DeliveryOrdering _ordering = RouteDefaults.Ordering;
+    private int _batchSize = RouteDefaults.BatchSize;
+
     private RouteValidator(RouteBinding route, Dictionary<string, ClusterDefinition>? clusters, Dictionary<string, LimitDefinition>? limits, List<ConfigError> errors)
     {
         _route = route;
@@ -143,6 +147,7 @@ internal sealed class RouteValidator
         var format = CheckThroughputKeys(asyncConcurrency);
         cluster ??= RouteDefaults.Cluster;
         CheckPolicyKeys(asyncConcurrency, retryIntervalMs, topic, cluster);
+        RetryLaneRules.Check(_check, _route, asyncConcurrency, _ordering, _batchSize, topic, cluster);
         var headers = EndpointSecurityRules.Check(_check, _route);
         CheckCloudEventsKeys(format, cluster, topic, headers);
         CheckDecodingKeys(format, cluster);
@@ -275,7 +280,7 @@ internal sealed class RouteValidator
     }
 
     // Kafka's own rule (org.apache.kafka.common.internals.Topic.validate).
-    private static bool IsKafkaTopicName(string topic) =>
+    internal static bool IsKafkaTopicName(string topic) =>
         topic.Length <= 249 && topic is not "." and not ".." && topic.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
 
     /// <summary>
@@ -297,6 +302,7 @@ internal sealed class RouteValidator
         if (_check.ErrorCount != before)
             return format;
 
+        (_ordering, _batchSize) = (RouteKey.Parse<DeliveryOrdering>(ordering) ?? RouteDefaults.Ordering, batchSize);
         if (ordering is not null && asyncConcurrency == 0)
             Error("ordering", ordering, "applies only with async_concurrency > 0; sync delivery (async_concurrency 0) is always in partition order");
         if (contentType is not null && format != RequestFormat.Raw)

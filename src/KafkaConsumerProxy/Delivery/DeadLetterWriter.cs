@@ -51,10 +51,20 @@ internal sealed class DeadLetterWriter : IDisposable
         _logger = logger;
         _time = time;
         Topic = route.DeadLetter.Topic ?? throw new ArgumentException("the route has no dead_letter_topic", nameof(route));
+        _producer = BuildProducer(cluster, $"kcp-{route.Name}-dlq");
+    }
+
+    /// <summary>
+    /// A producer of <paramref name="cluster"/> that writes only what is acknowledged by every in-sync replica
+    /// (idempotent, <c>acks=all</c>, each write given up after <see cref="MessageTimeoutMs"/>), with the connection
+    /// settings of the cluster's <c>consumer_conf</c>; the retry lane's (<see cref="RetryLane"/>) too.
+    /// </summary>
+    internal static IProducer<byte[]?, byte[]?> BuildProducer(ClusterDefinition cluster, string clientId)
+    {
         var config = new ProducerConfig
         {
             BootstrapServers = cluster.BootstrapServers,
-            ClientId = $"kcp-{route.Name}-dlq",
+            ClientId = clientId,
             EnableIdempotence = true,
             Acks = Acks.All,
             MessageTimeoutMs = MessageTimeoutMs,
@@ -68,7 +78,7 @@ internal sealed class DeadLetterWriter : IDisposable
             }
         }
 
-        _producer = new ProducerBuilder<byte[]?, byte[]?>(config)
+        return new ProducerBuilder<byte[]?, byte[]?>(config)
             .SetLogHandler((_, _) => { })
             .SetErrorHandler((_, _) => { })
             .Build();

@@ -4,19 +4,6 @@ using Microsoft.Extensions.Logging;
 
 namespace KafkaConsumerProxy.Delivery;
 
-/// <summary>How a message left the delivery loop.</summary>
-internal enum MessageDisposition
-{
-    /// <summary>The endpoint accepted it: may be committed.</summary>
-    Delivered,
-
-    /// <summary>Skipped by policy or by hand, with a skip record written: may be committed.</summary>
-    Skipped,
-
-    /// <summary>Given up because the partition was revoked or the process is stopping: must not be committed.</summary>
-    Abandoned,
-}
-
 /// <summary>
 /// Delivers a message or a batch to the end: attempts, waits between them (<see cref="RetryPolicy.Delay"/>:
 /// <c>retry_backoff</c>, <c>Retry-After</c>, at least <see cref="RetryPolicy.MinRetryInterval"/>), reports slow and
@@ -60,12 +47,15 @@ internal sealed class MessageDeliverer
     private int _unknownActionLogged;
     private readonly CircuitBreaker? _breaker;
     private readonly RecordDecoding? _decoding;
+    private readonly RetryLane? _lane;
     private long _callers;
 
     /// <param name="shared">The budget of <c>limits</c> the route names with <c>limit</c>, shared with other routes; null: none.</param>
     /// <param name="deadLetter">Where skipped messages are written first (<c>dead_letter_topic</c>); null: none.</param>
-    public MessageDeliverer(RouteDefinition route, HttpDeliverer http, SkipLog skipLog, ManualSkipSignal manualSkip, ProxyMetrics metrics, ILogger logger, TimeProvider time, RequestBudget? shared = null, DeadLetterWriter? deadLetter = null)
+    /// <param name="lane">The route's retry lane (<c>retry_topic</c>), where single failed messages go; null: none.</param>
+    public MessageDeliverer(RouteDefinition route, HttpDeliverer http, SkipLog skipLog, ManualSkipSignal manualSkip, ProxyMetrics metrics, ILogger logger, TimeProvider time, RequestBudget? shared = null, DeadLetterWriter? deadLetter = null, RetryLane? lane = null)
     {
+        _lane = lane;
         _skips = new MessageSkipper(route, skipLog, metrics, logger, time, deadLetter);
         _route = route;
         _http = http;
@@ -155,10 +145,23 @@ internal sealed class MessageDeliverer
             return await _skips.SkipAsync(record, _skips.SeekDetails(pass), abandon, pass.By).ConfigureAwait(false);
         }
 
+        LanePlace? place = _lane is null ? null : new LanePlace(0, 0);
+        if (_lane is not null && record.Topic == _lane.Topic)
+        {
+            // A copy from the retry lane: held until due without a slot, then sent as the message first consumed.
+            var copy = _lane.Read(record);
+            if (!await _lane.HoldAsync(copy, inFlight, abandon).ConfigureAwait(false))
+            {
+                return MessageDisposition.Abandoned;
+            }
+
+            (record, place) = (copy.Record, new LanePlace(copy.Round, copy.Attempts));
+        }
+
         // The same loop as a batch's, as a batch of one sent without the JSON array: no separate first attempt
         // (docs/PERFORMANCE-LAB.md, "Fix 2, undone").
         var outcome = new SingleOutcome();
-        await DeliverCoreAsync([record], asBatch: false, outcome.Finished, abandon, inFlight).ConfigureAwait(false);
+        await DeliverCoreAsync([record], asBatch: false, outcome.Finished, abandon, inFlight, place).ConfigureAwait(false);
         return outcome.Disposition;
     }
 
@@ -199,8 +202,11 @@ internal sealed class MessageDeliverer
         await DeliverCoreAsync(batch, asBatch: true, finished, abandon, inFlight).ConfigureAwait(false);
     }
 
-    /// <summary>The one delivery loop; <paramref name="asBatch"/> sends a JSON array even for one message.</summary>
-    private async Task DeliverCoreAsync(List<KafkaRecord> batch, bool asBatch, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon, SemaphoreSlim? inFlight)
+    /// <summary>
+    /// The one delivery loop; <paramref name="asBatch"/> sends a JSON array even for one message. <paramref name="place"/>:
+    /// the single message's place in the route's retry lane; null for a batch or a route without one.
+    /// </summary>
+    private async Task DeliverCoreAsync(List<KafkaRecord> batch, bool asBatch, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon, SemaphoreSlim? inFlight, LanePlace? place = null)
     {
         var slot = _http.Hosts.NextSlot();
         var answer = asBatch ? new BatchAnswer() : null;
@@ -211,7 +217,7 @@ internal sealed class MessageDeliverer
         // The attempts that count toward retry_nums: not those the circuit breaker discounts (see CircuitBreaker.Exit),
         // nor those answered with Kcp-Action: pause (not failures of the message).
         var counted = 0;
-        var caller = Interlocked.Increment(ref _callers);
+        var caller = place is null ? Interlocked.Increment(ref _callers) : RetryLane.CallerOf(batch[0]);
 
         // After a failure: what an operator's skip records if it comes while the open breaker holds the next attempt.
         SkipDetails? held = null;
@@ -361,15 +367,34 @@ internal sealed class MessageDeliverer
                     PauseRoute?.Invoke(result.Host, result.RetryAfter);
                 }
 
-                // An action the endpoint chose is not a status to skip on (skip_on_status); a pause never skips.
+                // An action the endpoint chose is not a status to skip on (skip_on_status); a pause never skips. While
+                // rounds of the retry lane are left, retry_nums does not count yet: it counts from the last round on.
+                var laneLeft = place is { } lanePlace && lanePlace.Round < _lane!.Rounds;
                 var (decision, kind) = result.Action == EndpointAction.Pause ? (RetryDecision.Retry, SkipKind.Auto)
-                    : RetryPolicy.AfterFailure(_route, counted, result.IsSuccess || result.Action != EndpointAction.None ? null : result.StatusCode, result.Outcome);
-                SkipDetails Details(SkipKind skipKind) => new(skipKind, attempt, firstFailureAt, reason, result.StatusCode, result.BodyStart, _time.GetUtcNow());
+                    : RetryPolicy.AfterFailure(_route, laneLeft ? 0 : counted, result.IsSuccess || result.Action != EndpointAction.None ? null : result.StatusCode, result.Outcome);
+                // A message from the retry lane counts the attempts of its earlier rounds too.
+                SkipDetails Details(SkipKind skipKind) => new(skipKind, (place?.PriorAttempts ?? 0) + attempt, firstFailureAt, reason, result.StatusCode, result.BodyStart, _time.GetUtcNow());
                 if (decision == RetryDecision.Skip || failures.ManualSkip.IsCancellationRequested || failing.SkipToken.IsCancellationRequested)
                 {
                     var skipKind = decision == RetryDecision.Skip ? kind : SkipKind.Manual;
                     await _skips.SkipAllAsync(batch, Details(skipKind), finished, abandon, skipKind == SkipKind.Manual ? failing.SkippedBy : null).ConfigureAwait(false);
                     return;
+                }
+
+                // A failure that counts (not one the open breaker discounts, nor a pause) moves the message to the lane's
+                // next round; until the retry topic acknowledged its copy the message stays here and is retried in place.
+                if (laneLeft && counts && result.Action != EndpointAction.Pause)
+                {
+                    if (await _lane!.MoveAsync(head, place!.Value, attempt, retryAfter is null ? null : delay, abandon).ConfigureAwait(false))
+                    {
+                        await finished(head, MessageDisposition.Requeued).ConfigureAwait(false);
+                        return;
+                    }
+
+                    if (abandon.IsCancellationRequested)
+                    {
+                        return;
+                    }
                 }
 
                 held = Details(SkipKind.Manual);

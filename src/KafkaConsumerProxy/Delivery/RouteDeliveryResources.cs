@@ -1,7 +1,7 @@
 namespace KafkaConsumerProxy.Delivery;
 
-/// <summary>What a route's delivery holds open and its supervisor closes when the route is retired: the HTTP connection pool and the dead-letter producer.</summary>
-internal sealed class RouteDeliveryResources(HttpDeliverer http, DeadLetterWriter? deadLetter) : IDisposable
+/// <summary>What a route's delivery holds open and its supervisor closes when the route is retired: the HTTP connection pool, the dead-letter producer and the retry lane's.</summary>
+internal sealed class RouteDeliveryResources(HttpDeliverer http, DeadLetterWriter? deadLetter, RetryLane? lane = null) : IDisposable
 {
     public HttpDeliverer Http => http;
 
@@ -12,6 +12,7 @@ internal sealed class RouteDeliveryResources(HttpDeliverer http, DeadLetterWrite
 
     public void Dispose()
     {
+        lane?.Dispose();
         deadLetter?.Dispose();
         http.Dispose();
     }

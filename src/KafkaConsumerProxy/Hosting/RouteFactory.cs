@@ -39,11 +39,13 @@ internal sealed class RouteFactory : IDisposable
         var http = new HttpDeliverer(route, _runtime.Time, routeLogger);
         _runtime.Metrics.RegisterRoute(route.Name, route.Topic, route.Group, cluster.BootstrapServers);
         DeadLetterWriter? deadLetter = null;
+        RetryLane? lane = null;
         try
         {
             deadLetter = route.DeadLetter.Enabled ? new DeadLetterWriter(route, config.Clusters[route.DeadLetter.Cluster ?? route.Cluster], routeLogger, _runtime.Time, http.Secrets) : null;
+            lane = route.RetryLane.Enabled ? new RetryLane(route, cluster, _runtime.Metrics, routeLogger, _runtime.Time) : null;
             var budget = route.Delivery.Limit is { } limit ? Budget(config.Limits[limit]) : null;
-            var deliverer = new MessageDeliverer(route, http, _runtime.SkipLog, _runtime.ManualSkip, _runtime.Metrics, routeLogger, _runtime.Time, budget, deadLetter)
+            var deliverer = new MessageDeliverer(route, http, _runtime.SkipLog, _runtime.ManualSkip, _runtime.Metrics, routeLogger, _runtime.Time, budget, deadLetter, lane)
             {
                 Failing = _runtime.Failing,
                 PauseRoute = (host, resumeAfter) => EndpointPauses?.Request(route.Name, host, resumeAfter),
@@ -53,9 +55,15 @@ internal sealed class RouteFactory : IDisposable
                 Log.TlsVerificationDisabled(_logger, route.Name);
             if (route.Decoding is { Enabled: true, Registry.Tls.InsecureSkipVerify: true })
                 Log.RegistryTlsVerificationDisabled(_logger, route.Name, route.Cluster);
+
+            // The lane's members read the retry topic in a group of their own, under a name no route file can have
+            // (a '/' cannot be in a file name), so their partitions, seeks and logs are never taken for the route's.
+            var laneRoute = lane is null ? null : route with { Name = route.Name + "/retry", Topic = lane.Topic, Group = RetryLaneSettings.GroupOf(route.Group) };
+            RouteMember Member(RouteDefinition of, int index, Action<string> onError) =>
+                new(of, cluster, index, deliverer, _runtime.Store, _runtime.Metrics, routeLogger, _runtime.Time) { ErrorObserved = onError, Seeks = _runtime.Seeks };
             return new RouteSupervisor(route, cluster,
-                (index, onError) => new RouteMember(route, cluster, index, deliverer, _runtime.Store, _runtime.Metrics, routeLogger, _runtime.Time) { ErrorObserved = onError, Seeks = _runtime.Seeks },
-                new RouteDeliveryResources(http, deadLetter), routeLogger, _runtime.Time)
+                (index, onError) => laneRoute is null ? Member(route, index, onError) : new LaneMemberPair(Member(route, index, onError), Member(laneRoute, index, onError)),
+                new RouteDeliveryResources(http, deadLetter, lane), routeLogger, _runtime.Time)
             {
                 SharedBudget = budget,
                 TopicPartitions = () => _runtime.Metrics.Observations.GroupLags.Of(route.Name) is { } lag && lag.Topic == route.Topic ? lag.Partitions.Count : null,
@@ -63,6 +71,7 @@ internal sealed class RouteFactory : IDisposable
         }
         catch
         {
+            lane?.Dispose();
             deadLetter?.Dispose();
             http.Dispose();
             throw;

@@ -47,6 +47,7 @@ internal sealed class ProxyMetrics : IDisposable
     private readonly Counter<long> _failedAttempts;
     private readonly Counter<long> _skipped;
     private readonly Counter<long> _deadLettered;
+    private readonly Counter<long> _retryLane;
     private readonly Counter<long> _retries;
     private readonly Counter<long> _rebalances;
     private readonly Counter<long> _commitFailures;
@@ -99,6 +100,7 @@ internal sealed class ProxyMetrics : IDisposable
         _retries = _meter.CreateCounter<long>("kcp.delivery.retries", description: "Delivery attempts after the first of a message or batch");
         _skipped = _meter.CreateCounter<long>("kcp.messages.skipped", description: "Messages skipped, by kind: auto (retry_nums used up), status (a status the route skips at once), manual (SIGUSR1, the admin API), seek, or endpoint (the answer's Kcp-Action: skip or dead-letter)");
         _deadLettered = _meter.CreateCounter<long>("kcp.messages.dead_lettered", description: "Skipped messages written to the route's dead-letter topic");
+        _retryLane = _meter.CreateCounter<long>("kcp.messages.retry_lane", description: "Failed messages whose copy the retry topic acknowledged (retry_topic), by the lane round the copy is for");
         _meter.CreateObservableGauge("kcp.delivery.concurrency_limit",
             () => _concurrencyLimits.Select(kv => new Measurement<int>(kv.Value, Tags(kv.Key))),
             description: "The adaptive in-flight limit of routes with adaptive_concurrency");
@@ -293,6 +295,14 @@ internal sealed class ProxyMetrics : IDisposable
 
     /// <summary>A skipped message was written to the route's dead-letter topic.</summary>
     internal void OnDeadLettered(string route) => _deadLettered.Add(1, Tags(route));
+
+    /// <summary>The copy of a failed message for lane round <paramref name="round"/> was acknowledged by the retry topic.</summary>
+    internal void OnRetryLane(string route, int round)
+    {
+        var tags = Tags(route);
+        tags.Add("round", round.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _retryLane.Add(1, tags);
+    }
 
     /// <summary>A request is about to be sent; <see cref="OnAttempt"/> follows once it is decided.</summary>
     internal void OnAttemptStarted(string route) => Series(route).AddInFlight(1);
