@@ -155,6 +155,8 @@ internal sealed record RouteDefinition
             ? "sync"
             : string.Create(CultureInfo.InvariantCulture, $"async {d.AsyncConcurrency} ordering {d.Ordering.ToString().ToLowerInvariant()}");
         var text = string.Create(CultureInfo.InvariantCulture, $"{mode}; format {d.Format.ToString().ToLowerInvariant()}; max_pending {d.MaxPending}");
+        if (RetryLane.Topic is { } lane)
+            text += $"; retry lane {lane} after {string.Join(", ", RetryLane.DelaysMs.Select(ms => ms.ToString(CultureInfo.InvariantCulture)))} ms";
         return d.BatchSize > 1 ? text + string.Create(CultureInfo.InvariantCulture, $"; batch {d.BatchSize} linger {d.BatchLingerMs} ms") : text;
     }
 }

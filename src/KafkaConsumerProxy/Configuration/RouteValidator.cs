@@ -77,6 +77,9 @@ internal sealed class RouteValidator
         {
             if (StateDirRules.RecordNameProblem(route) is var (key, value, message))
                 errors.Add(new ConfigError(route.SourceFile, key, value, message));
+            else if (route.RetryLane.Topic is { } lane && StateDirRules.RecordNameProblem(route with { Group = RetryLaneSettings.GroupOf(route.Group), Topic = lane }) is var (laneKey, _, laneMessage))
+                errors.Add(new ConfigError(route.SourceFile, laneKey == "topic" ? "retry_topic" : laneKey, laneKey switch { "topic" => lane, "group" => route.Group, _ => route.Cluster },
+                    $"{laneMessage} (the retry lane's partitions: group '{RetryLaneSettings.GroupOf("{group}")}', topic retry_topic)"));
         }
     }
 

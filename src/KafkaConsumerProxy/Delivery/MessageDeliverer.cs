@@ -151,10 +151,7 @@ internal sealed class MessageDeliverer
             // A copy from the retry lane: held until due without a slot, then sent as the message first consumed.
             var copy = _lane.Read(record);
             if (!await _lane.HoldAsync(copy, inFlight, abandon).ConfigureAwait(false))
-            {
                 return MessageDisposition.Abandoned;
-            }
-
             (record, place) = (copy.Record, new LanePlace(copy.Round, copy.Attempts));
         }
 
@@ -402,7 +399,7 @@ internal sealed class MessageDeliverer
                 using var wait = CancellationTokenSource.CreateLinkedTokenSource(abandon, failures.ManualSkip, failing.SkipToken, failing.RetryToken);
                 try
                 {
-                    await WaitAtLeastAsync(delay, wait.Token).ConfigureAwait(false);
+                    await RetryPolicy.WaitAtLeastAsync(delay, _time, wait.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -430,23 +427,6 @@ internal sealed class MessageDeliverer
         {
             Failing.Finished(failing);
         }
-    }
-
-    /// <summary>
-    /// Waits <paramref name="delay"/>, to the millisecond (timers count whole milliseconds). Timers run on the coarse
-    /// monotonic clock and may end a few milliseconds before the clock's timestamps say the delay has passed; what is
-    /// left is waited out, so that a wait an endpoint asked for (<c>Retry-After</c>) is never cut short.
-    /// </summary>
-    private async Task WaitAtLeastAsync(TimeSpan delay, CancellationToken token)
-    {
-        var started = _time.GetTimestamp();
-        delay = WholeMilliseconds(delay);
-        for (var left = delay; left > TimeSpan.Zero; left = delay - _time.GetElapsedTime(started))
-        {
-            await Task.Delay(WholeMilliseconds(left), _time, token).ConfigureAwait(false);
-        }
-
-        static TimeSpan WholeMilliseconds(TimeSpan span) => TimeSpan.FromMilliseconds(Math.Ceiling(span.TotalMilliseconds));
     }
 
     /// <summary>
@@ -603,20 +583,6 @@ internal sealed class MessageDeliverer
         {
             return false;
         }
-    }
-
-    /// <summary>What became of the one message of <see cref="DeliverAsync"/>; abandoned unless reported otherwise.</summary>
-    private sealed class SingleOutcome
-    {
-        public SingleOutcome() => Finished = (_, disposition) =>
-        {
-            Disposition = disposition;
-            return ValueTask.CompletedTask;
-        };
-
-        public MessageDisposition Disposition { get; private set; } = MessageDisposition.Abandoned;
-
-        public Func<KafkaRecord, MessageDisposition, ValueTask> Finished { get; }
     }
 }
 

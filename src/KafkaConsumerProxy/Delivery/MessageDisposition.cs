@@ -15,3 +15,17 @@ internal enum MessageDisposition
     /// <summary>Failed, and its copy acknowledged by the route's retry topic (<see cref="RetryLane"/>): may be committed; the lane delivers it.</summary>
     Requeued,
 }
+
+/// <summary>What became of the one message of <see cref="MessageDeliverer.DeliverAsync"/>; abandoned unless reported otherwise.</summary>
+internal sealed class SingleOutcome
+{
+    public SingleOutcome() => Finished = (_, disposition) =>
+    {
+        Disposition = disposition;
+        return ValueTask.CompletedTask;
+    };
+
+    public MessageDisposition Disposition { get; private set; } = MessageDisposition.Abandoned;
+
+    public Func<KafkaRecord, MessageDisposition, ValueTask> Finished { get; }
+}

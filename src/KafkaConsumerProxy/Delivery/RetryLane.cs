@@ -136,7 +136,7 @@ internal sealed class RetryLane : IDisposable
         {
             // Never longer than the longest round, whatever a header says.
             var bound = TimeSpan.FromMilliseconds(RetryLaneSettings.MaxDelayMs);
-            await Task.Delay(wait < bound ? wait : bound, _time, abandon).ConfigureAwait(false);
+            await RetryPolicy.WaitAtLeastAsync(wait < bound ? wait : bound, _time, abandon).ConfigureAwait(false);
             if (inFlight is not null)
             {
                 await inFlight.WaitAsync(abandon).ConfigureAwait(false);

@@ -98,6 +98,23 @@ internal static class RetryPolicy
 
     /// <summary>Whether an answer with <paramref name="status"/> may carry a <c>Retry-After</c> that kcp honours (429, 503).</summary>
     public static bool HonoursRetryAfter(int? status) => status is 429 or 503;
+
+    /// <summary>
+    /// Waits <paramref name="delay"/>, to the millisecond (timers count whole milliseconds). Timers run on the coarse
+    /// monotonic clock and may end a few milliseconds before the clock's timestamps say the delay has passed; what is
+    /// left is waited out, so that a wait an endpoint asked for (<c>Retry-After</c>) is never cut short.
+    /// </summary>
+    public static async Task WaitAtLeastAsync(TimeSpan delay, TimeProvider time, CancellationToken token)
+    {
+        var started = time.GetTimestamp();
+        delay = WholeMilliseconds(delay);
+        for (var left = delay; left > TimeSpan.Zero; left = delay - time.GetElapsedTime(started))
+        {
+            await Task.Delay(WholeMilliseconds(left), time, token).ConfigureAwait(false);
+        }
+
+        static TimeSpan WholeMilliseconds(TimeSpan span) => TimeSpan.FromMilliseconds(Math.Ceiling(span.TotalMilliseconds));
+    }
 }
 
 /// <summary>Why a message was skipped: <c>kcp.dlq.kind</c> and the skip record.</summary>

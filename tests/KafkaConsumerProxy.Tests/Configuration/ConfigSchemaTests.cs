@@ -328,6 +328,7 @@ public sealed class ConfigSchemaTests
     {
         bool b => b ? "true" : "false",
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        IEnumerable<int> list => "[" + string.Join(", ", list.Select(n => n.ToString(CultureInfo.InvariantCulture))) + "]",
         _ => value.ToString()!,
     };
 }

@@ -27,6 +27,21 @@ public sealed class RetryLaneConfigTests : IDisposable
     }
 
     [Fact]
+    public void ValidateRecordNames_LaneRecordNameTooLong_NamesRetryTopic_Issue20()
+    {
+        var lane = new string('r', 249);
+        var route = Valid(Unordered + $"retry_topic: {lane}\n");
+        var errors = new List<ConfigError>();
+
+        RouteValidator.ValidateRecordNames([route], errors);
+
+        var error = Assert.Single(errors);
+        Assert.Equal((_config.RouteFile, "retry_topic", lane), (error.File, error.Key, error.Value));
+        Assert.Contains("the retry lane's partitions: group '{group}.retry', topic retry_topic", error.Message, StringComparison.Ordinal);
+        Assert.Equal("async 8 ordering none; format form; max_pending 10000; retry lane " + lane + " after 1000, 10000, 60000 ms", route.DescribeDelivery());
+    }
+
+    [Fact]
     public void Validate_DelaysWritten_AreTheRounds_Issue20()
     {
         var route = Valid(Unordered + "retry_topic: orders.retry\nretry_topic_delays_ms: [50, 86400000]\n");

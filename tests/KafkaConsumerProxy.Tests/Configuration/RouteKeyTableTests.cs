@@ -90,6 +90,7 @@ public sealed partial class RouteKeyTableTests
             int number => literal.Success && literal.Groups[1].Value == number.ToString(CultureInfo.InvariantCulture),
             bool flag => literal.Success && literal.Groups[1].Value == (flag ? "true" : "false"),
             string text => literal.Success && literal.Groups[1].Value == text,
+            IReadOnlyList<int> list => literal.Success && literal.Groups[1].Value == "[" + string.Join(", ", list.Select(n => n.ToString(CultureInfo.InvariantCulture))) + "]",
             // No declared default: the table says what absence means in words, or an empty list or mapping.
             _ => !literal.Success || literal.Groups[1].Value is "[]" or "{}",
         };
