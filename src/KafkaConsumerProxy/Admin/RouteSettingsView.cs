@@ -44,8 +44,12 @@ internal sealed record RouteSettingsView(
         var scheme = endpoint.Tls.Enabled ? Uri.UriSchemeHttps : Uri.UriSchemeHttp;
         var urls = endpoint.Hosts.Select(h => SecretRedactor.Hide(new UriBuilder(scheme, h, endpoint.Port, endpoint.Url).Uri.AbsoluteUri)).ToList();
         var skipOnStatus = retry.SkipOnStatus.Count == 0 ? "" : "; skips at once on HTTP " + string.Join(", ", retry.SkipOnStatus.Order());
+        // A route with a retry lane makes one attempt in place and one in each round but the last before retry_nums
+        // counts (the last round's attempt is the first of retry_nums + 1).
+        var lane = route.RetryLane.Enabled ? route.RetryLane.DelaysMs.Count : 0;
+        var laneText = lane == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $", after the retry lane's {lane} round(s)");
         var skip = retry.CanSkip
-            ? string.Create(CultureInfo.InvariantCulture, $"skips after {retry.RetryNums + 1} attempt(s) (can_skip: true, retry_nums: {retry.RetryNums}){skipOnStatus}")
+            ? string.Create(CultureInfo.InvariantCulture, $"skips after {(long)retry.RetryNums + 1 + lane} attempt(s) (can_skip: true, retry_nums: {retry.RetryNums}{laneText}){skipOnStatus}")
             : "never skips by itself: retried until delivered or skipped by an operator (can_skip: false)";
         var wait = retry.Backoff == RetryBackoff.Constant
             ? string.Create(CultureInfo.InvariantCulture, $"every {retry.RetryIntervalMs} ms")

@@ -47,6 +47,7 @@ public sealed class RetryLaneConfigTests : IDisposable
         var route = Valid(Unordered + "retry_topic: orders.retry\nretry_topic_delays_ms: [50, 86400000]\n");
 
         Assert.Equal([50, 86_400_000], route.RetryLane.DelaysMs);
+        Assert.Equal("skips after 6 attempt(s) (can_skip: true, retry_nums: 3, after the retry lane's 2 round(s))", KafkaConsumerProxy.Admin.RouteSettingsView.Of(route).SkipPolicy);
     }
 
     [Theory]
