@@ -239,7 +239,7 @@ internal sealed class MessageDeliverer
                 using var hold = held is null || _breaker is null ? null : CancellationTokenSource.CreateLinkedTokenSource(abandon, failures.ManualSkip, failing!.SkipToken);
                 try
                 {
-                    sent = await SendAsync(batch[0], asBatch ? batch : null, answer, slot, attempt, caller, abandon, hold?.Token ?? abandon).ConfigureAwait(false);
+                    sent = await SendAsync(batch[0], asBatch ? batch : null, answer, slot, attempt, caller, abandon, hold?.Token ?? abandon, place?.PriorAttempts ?? 0).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -438,7 +438,8 @@ internal sealed class MessageDeliverer
     /// <param name="caller">The message or batch, the same for all its attempts (<see cref="CircuitBreaker.Exit"/>).</param>
     /// <param name="hold">Ends the wait for the circuit breaker: <paramref name="abandon"/>, or an operator's skip of a retried message.</param>
     /// <param name="batch">Null: <paramref name="single"/> alone, in the route's format; else a batch (a JSON array), of which <paramref name="single"/> is the first.</param>
-    private async ValueTask<(DeliveryResult, bool)?> SendAsync(KafkaRecord single, List<KafkaRecord>? batch, BatchAnswer? answer, int slot, int attempt, long caller, CancellationToken abandon, CancellationToken hold)
+    /// <param name="prior">Attempts of the message's earlier rounds in the retry lane: the request says attempt <c>prior + attempt</c>.</param>
+    private async ValueTask<(DeliveryResult, bool)?> SendAsync(KafkaRecord single, List<KafkaRecord>? batch, BatchAnswer? answer, int slot, int attempt, long caller, CancellationToken abandon, CancellationToken hold, int prior = 0)
     {
         if (_decoding is not null)
         {
@@ -498,7 +499,7 @@ internal sealed class MessageDeliverer
         try
         {
             result = batch is null
-                ? await _http.SendAsync(single, slot, attempt).ConfigureAwait(false)
+                ? await _http.SendAsync(single, slot, prior + attempt).ConfigureAwait(false)
                 : await _http.SendBatchAsync(batch, slot, attempt, answer!).ConfigureAwait(false);
             var cancelled = !result.Value.IsSuccess && _http.InFlightCancelled;
 

@@ -51,6 +51,8 @@ public sealed class RetryLaneEndToEndTests : IClassFixture<TestCluster>
         Assert.Equal(12, accepted.Select(r => (r.Partition, r.Offset)).Distinct().Count());
         var late = Assert.Single(accepted, r => r.Partition == 0 && r.Offset == 2);
         Assert.Equal(topic, late.Header("X-Kafka-Topic"));
+        // Its attempt number counts the attempts of every round: the accepted one is the last request for it.
+        Assert.Equal(receiver.Requests.Count(r => r.Partition == 0 && r.Offset == 2).ToString(CultureInfo.InvariantCulture), late.Header("X-Kafka-Delivery-Attempt"));
         Assert.DoesNotContain(late.Headers.Keys, h => h.Contains("kcp.retry", StringComparison.OrdinalIgnoreCase));
         Assert.Contains(proxy.Logs, l => l.Contains("moved to the retry lane " + lane, StringComparison.Ordinal));
     }
