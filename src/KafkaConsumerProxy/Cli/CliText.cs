@@ -35,6 +35,17 @@ internal static class CliText
     /// <summary>An outcome as the metrics label it: <c>BadStatus</c> and <c>bad_status</c> both become <c>bad_status</c>.</summary>
     public static string Outcome(string outcome) => JsonNamingPolicy.SnakeCaseLower.ConvertName(outcome);
 
+    /// <summary>
+    /// A failure as "outcome: reason", or the reason alone when it starts with the outcome's word already, as most of
+    /// kcp's reasons do ("rejected_body from 10.0.0.5:8080: ..."; "HTTP 502 from ..." is shown as "bad_status: HTTP 502 ...").
+    /// </summary>
+    public static string Failure(string outcome, string? reason)
+    {
+        var label = Outcome(outcome);
+        reason ??= "";
+        return reason.StartsWith(label + " ", StringComparison.Ordinal) || reason.StartsWith(label + ",", StringComparison.Ordinal) ? reason : $"{label}: {reason}";
+    }
+
     /// <summary>An offset or count, or "-" for the API's -1 (none yet, unknown).</summary>
     public static string Number(long value) => value < 0 ? "-" : value.ToString(CultureInfo.InvariantCulture);
 

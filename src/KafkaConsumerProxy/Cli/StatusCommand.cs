@@ -102,7 +102,7 @@ internal static class StatusCommand
             p.Unfinished.ToString(CultureInfo.InvariantCulture),
             p.OldestUnfinishedOffset < 0 || p.OldestUnfinishedSince is not { } since ? "-" : $"{p.OldestUnfinishedOffset} for {CliText.AgeSince(since, now)}",
             p.Failing is { } f
-                ? $"offset {f.Offset}: failing for {CliText.AgeSince(f.FailingSince, now)}, {f.Attempts} attempt(s), {CliText.Outcome(f.LastOutcome)}: {f.LastReason}"
+                ? $"offset {f.Offset}: failing for {CliText.AgeSince(f.FailingSince, now)}, {f.Attempts} attempt(s), {CliText.Failure(f.LastOutcome, f.LastReason)}"
                 : "",
         }).Prepend(["PARTITION", "HEALTH", "MEMBER", "NEXT", "COMMITTED", "HIGH", "LAG", "UNFINISHED", "OLDEST UNFINISHED", "FAILING"]);
         if (info.Instance is not null)

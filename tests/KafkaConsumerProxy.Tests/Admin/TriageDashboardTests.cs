@@ -55,9 +55,9 @@ public sealed class TriageDashboardTests : IClassFixture<TriageDashboard>
         var expected = new Dictionary<int, string>
         {
             [0] = "last: bad_status \u2014 HTTP 500 from 127.0.0.1:",
-            [1] = "last: rejected_body \u2014 rejected_body from 127.0.0.1:",
-            [2] = "last: connection_error \u2014 connection_error from 127.0.0.1:",
-            [3] = "last: timeout \u2014 timeout from 127.0.0.1:",
+            [1] = "last: rejected_body from 127.0.0.1:",
+            [2] = "last: connection_error from 127.0.0.1:",
+            [3] = "last: timeout from 127.0.0.1:",
             [4] = "last: endpoint_retry \u2014 Kcp-Action: retry with HTTP 503 from 127.0.0.1:",
         };
         foreach (var (partition, reason) in expected)
@@ -83,7 +83,7 @@ public sealed class TriageDashboardTests : IClassFixture<TriageDashboard>
         await payment.WaitForAsync();
         Assert.DoesNotContain("blocked", await payment.GetAttributeAsync("class") ?? "", StringComparison.Ordinal);
         var paymentText = await payment.Locator("pre").InnerTextAsync();
-        Assert.Matches("^offset 0: failing for \\d+(s|m \\d+s|m), 1 attempt\nlast: connection_error \u2014 connection_error from 127.0.0.1:" + _kcp.PaymentsPort.ToString(CultureInfo.InvariantCulture), paymentText);
+        Assert.Matches("^offset 0: failing for \\d+(s|m \\d+s|m), 1 attempt\nlast: connection_error from 127.0.0.1:" + _kcp.PaymentsPort.ToString(CultureInfo.InvariantCulture), paymentText);
         Assert.Matches("\nnext attempt in (\\d+m )?\\d+s$", paymentText);
 
         // Nothing unfinished in a healthy partition: "-", never a raw -1.

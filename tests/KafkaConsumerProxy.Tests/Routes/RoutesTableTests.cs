@@ -48,4 +48,12 @@ public sealed class RoutesTableTests
     [InlineData("bad_status", "bad_status")]
     [InlineData("ConnectionError", "connection_error")]
     public void Outcome_AsTheMetricsLabelIt(string given, string expected) => Assert.Equal(expected, CliText.Outcome(given));
+
+    [Theory]
+    [InlineData("rejected_body", "rejected_body from 10.0.0.5:8080: errno 3: {}", "rejected_body from 10.0.0.5:8080: errno 3: {}")]
+    [InlineData("auth_error", "auth_error, not sent to 10.0.0.5:8080: token_url down", "auth_error, not sent to 10.0.0.5:8080: token_url down")]
+    [InlineData("bad_status", "HTTP 502 from 10.0.0.5:8080", "bad_status: HTTP 502 from 10.0.0.5:8080")]
+    [InlineData("endpoint_retry", "Kcp-Action: retry with HTTP 200 from h", "endpoint_retry: Kcp-Action: retry with HTTP 200 from h")]
+    [InlineData("timeout", "timeouts everywhere", "timeout: timeouts everywhere")]
+    public void Failure_NamesTheOutcomeOnce_Issue19(string outcome, string reason, string expected) => Assert.Equal(expected, CliText.Failure(outcome, reason));
 }

@@ -208,7 +208,9 @@
   function failingText(f, p, breakerOpen) {
     const covered = f.offsets && f.offsets.length > 1 ? "offsets " + f.offsets.join(", ") + " (one batch)" : "offset " + f.offset;
     const lines = [covered + (f.key !== null && f.key !== undefined ? ", key " + f.key : "") + ": " + (p.health === "blocked" ? "blocked" : "failing") + " for " + since(f.failing_since) + ", " + f.attempts + " attempt" + (f.attempts === 1 ? "" : "s")];
-    lines.push("last: " + outcome(f.last_outcome) + " \u2014 " + f.last_reason);
+    // A reason that starts with the outcome's word (most do: "rejected_body from ...") is shown as it is.
+    const label = outcome(f.last_outcome), reason = String(f.last_reason ?? "");
+    lines.push("last: " + (reason.startsWith(label + " ") || reason.startsWith(label + ",") ? reason : label + " \u2014 " + reason));
     if (f.last_body) lines.push("body: " + f.last_body);
     if (breakerOpen) lines.push("next attempt: when the circuit breaker lets a probe through");
     else if (f.next_attempt_at) {
