@@ -25,10 +25,7 @@ internal sealed class FleetPartitions(FleetControl fleet, RouteRegistry registry
     /// <summary>How long the instance asked waits for the owner's answer.</summary>
     public static readonly TimeSpan ResultPatience = TimeSpan.FromSeconds(15);
 
-    private readonly Lock _gate = new();
-    private readonly Dictionary<string, (string Cluster, ControlRecord Intent)> _pending = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _handling = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, TaskCompletionSource<ControlRecord>> _waiting = new(StringComparer.Ordinal);
+    private readonly ControlIntents _intents = new();
 
     /// <summary>Asks the owner of <paramref name="partition"/> of <paramref name="route"/> to skip or retry the message at <paramref name="offset"/>.</summary>
     public async Task<ForwardedAction> ForwardAsync(RouteStatus route, int partition, long offset, string action, string who, CancellationToken cancel)
@@ -46,10 +43,7 @@ internal sealed class FleetPartitions(FleetControl fleet, RouteRegistry registry
             return new ForwardedAction(409, "", owner.Instance, null, failing, $"{what} is not being retried at its owner, instance {owner.Instance}; {now}");
         }
 
-        var id = Guid.NewGuid().ToString("N");
-        var answer = new TaskCompletionSource<ControlRecord>(TaskCreationOptions.RunContinuationsAsynchronously);
-        lock (_gate)
-            _waiting[id] = answer;
+        var (id, answer) = _intents.Ask();
         try
         {
             var intent = new ControlRecord
@@ -68,7 +62,7 @@ internal sealed class FleetPartitions(FleetControl fleet, RouteRegistry registry
 
             try
             {
-                var result = await answer.Task.WaitAsync(ResultPatience, time, cancel).ConfigureAwait(false);
+                var result = await answer.WaitAsync(ResultPatience, time, cancel).ConfigureAwait(false);
                 return result.Outcome switch
                 {
                     "not_failing" => new ForwardedAction(409, result.Outcome, result.Instance, null, result.Failing ?? [],
@@ -85,65 +79,44 @@ internal sealed class FleetPartitions(FleetControl fleet, RouteRegistry registry
         }
         finally
         {
-            lock (_gate)
-                _waiting.Remove(id);
+            _intents.StopWaiting(id);
         }
     }
 
     /// <summary>A partition intent read from <paramref name="cluster"/>'s control topic.</summary>
     internal void Intent(string cluster, string key, ControlRecord intent, bool catchingUp)
     {
-        lock (_gate)
-            _pending[key] = (cluster, intent);
+        _intents.Add(cluster, key, intent);
         if (!catchingUp)
             ApplyPending();
     }
 
     /// <summary>A result read from a control topic: answers the request waiting for it, if it was asked here.</summary>
-    internal void Result(ControlRecord result)
-    {
-        TaskCompletionSource<ControlRecord>? waiting;
-        lock (_gate)
-            _waiting.TryGetValue(result.Id!, out waiting);
-        waiting?.TrySetResult(result);
-    }
+    internal void Result(ControlRecord result) => _intents.Answered(result);
 
     /// <summary>A partition intent's key deleted: it was answered.</summary>
-    internal void Forget(string key)
-    {
-        lock (_gate)
-        {
-            _pending.Remove(key);
-            _handling.Remove(key);
-        }
-    }
+    internal void Forget(string key) => _intents.Forget(key);
 
     /// <summary>Applies every pending intent that this instance can: to a message it retries now, or "not failing" when it was asked as the owner.</summary>
     internal void ApplyPending()
     {
-        List<(string Key, string Cluster, ControlRecord Intent, FailingEntry? Entry)> due = [];
-        lock (_gate)
-        {
-            foreach (var (key, (cluster, intent)) in _pending)
-            {
-                if (_handling.Contains(key) || !registry.Config.Routes.Any(r => r.Name == intent.Route && r.Group == intent.Group))
-                    continue;
-                var entry = registry.Failing.Find(intent.Route!, intent.Partition!.Value, intent.Offset!.Value);
-                if (entry is not null || intent.Target == fleet.InstanceId)
-                {
-                    _handling.Add(key);
-                    due.Add((key, cluster, intent, entry));
-                }
-            }
-        }
-
-        foreach (var (key, cluster, intent, entry) in due)
-            _ = AnswerAsync(key, cluster, intent, entry);
+        var due = _intents.Take(intent => registry.Config.Routes.Any(r => r.Name == intent.Route && r.Group == intent.Group)
+            && (intent.Target == fleet.InstanceId || registry.Failing.Find(intent.Route!, intent.Partition!.Value, intent.Offset!.Value) is not null));
+        foreach (var (key, cluster, intent) in due)
+            _ = AnswerAsync(key, cluster, intent);
     }
 
-    private async Task AnswerAsync(string key, string cluster, ControlRecord intent, FailingEntry? entry)
+    private async Task AnswerAsync(string key, string cluster, ControlRecord intent)
     {
         var (route, partition, offset) = (intent.Route!, intent.Partition!.Value, intent.Offset!.Value);
+        var entry = registry.Failing.Find(route, partition, offset);
+        if (entry is null && intent.Target != fleet.InstanceId)
+        {
+            // No longer retried here since it was taken (finished, or its partition moved): left to whoever retries it.
+            _intents.Release(key);
+            return;
+        }
+
         string outcome;
         FailingMessage? message = entry?.Snapshot();
         if (entry is null)
@@ -183,8 +156,7 @@ internal sealed class FleetPartitions(FleetControl fleet, RouteRegistry registry
         catch (FleetUnavailableException)
         {
             // The asker answers 202; the intent stays and is answered again once the topic can be written.
-            lock (_gate)
-                _handling.Remove(key);
+            _intents.Release(key);
         }
     }
 }

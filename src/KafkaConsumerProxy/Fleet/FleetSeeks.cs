@@ -26,10 +26,7 @@ internal sealed class FleetSeeks(FleetControl fleet, RouteRegistry registry, ILo
     // The owner's own seek: as long as the admin endpoint's.
     private static readonly TimeSpan ApplyPatience = TimeSpan.FromSeconds(120);
 
-    private readonly Lock _gate = new();
-    private readonly Dictionary<string, (string Cluster, ControlRecord Intent)> _pending = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _handling = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, TaskCompletionSource<ControlRecord>> _waiting = new(StringComparer.Ordinal);
+    private readonly ControlIntents _intents = new();
 
     /// <summary>
     /// Asks the owner of <paramref name="target"/>'s partition of <paramref name="route"/> (<paramref name="owner"/>, or
@@ -42,10 +39,7 @@ internal sealed class FleetSeeks(FleetControl fleet, RouteRegistry registry, ILo
         if (fleet.Unavailable(route.Cluster) is { } unavailable)
             return new ForwardedSeek(503, [], owner, $"{what}: this instance does not own partition {partition} and cannot ask its owner: {unavailable}; nothing moved");
 
-        var id = Guid.NewGuid().ToString("N");
-        var answer = new TaskCompletionSource<ControlRecord>(TaskCreationOptions.RunContinuationsAsynchronously);
-        lock (_gate)
-            _waiting[id] = answer;
+        var (id, answer) = _intents.Ask();
         try
         {
             var intent = new ControlRecord
@@ -65,7 +59,7 @@ internal sealed class FleetSeeks(FleetControl fleet, RouteRegistry registry, ILo
 
             try
             {
-                var result = await answer.Task.WaitAsync(ResultPatience, time, cancel).ConfigureAwait(false);
+                var result = await answer.WaitAsync(ResultPatience, time, cancel).ConfigureAwait(false);
                 return result.Outcome == "moved"
                     ? new ForwardedSeek(200, result.Moves ?? [], result.Instance, null)
                     : new ForwardedSeek(result.Code ?? 409, [], result.Instance, $"{what} refused at its owner, instance {result.Instance}: {result.Error}");
@@ -78,55 +72,29 @@ internal sealed class FleetSeeks(FleetControl fleet, RouteRegistry registry, ILo
         }
         finally
         {
-            lock (_gate)
-                _waiting.Remove(id);
+            _intents.StopWaiting(id);
         }
     }
 
     /// <summary>A seek intent read from <paramref name="cluster"/>'s control topic.</summary>
     internal void Intent(string cluster, string key, ControlRecord intent, bool catchingUp)
     {
-        lock (_gate)
-            _pending[key] = (cluster, intent);
+        _intents.Add(cluster, key, intent);
         if (!catchingUp)
             ApplyPending();
     }
 
     /// <summary>A result read from a control topic: answers the request waiting for it, if it was asked here.</summary>
-    internal void Result(ControlRecord result)
-    {
-        TaskCompletionSource<ControlRecord>? waiting;
-        lock (_gate)
-            _waiting.TryGetValue(result.Id!, out waiting);
-        waiting?.TrySetResult(result);
-    }
+    internal void Result(ControlRecord result) => _intents.Answered(result);
 
     /// <summary>A seek intent's key deleted: it was answered.</summary>
-    internal void Forget(string key)
-    {
-        lock (_gate)
-        {
-            _pending.Remove(key);
-            _handling.Remove(key);
-        }
-    }
+    internal void Forget(string key) => _intents.Forget(key);
 
     /// <summary>Applies every pending seek of a partition that this instance owns now, in the topic's order.</summary>
     internal void ApplyPending()
     {
-        List<(string Key, string Cluster, ControlRecord Intent)> due = [];
-        lock (_gate)
-        {
-            foreach (var (key, (cluster, intent)) in _pending)
-            {
-                if (_handling.Contains(key) || !registry.Config.Routes.Any(r => r.Name == intent.Route && r.Group == intent.Group)
-                    || !registry.Metrics.Observations.Partitions(intent.Route!).Any(p => p.Partition == intent.Partition))
-                    continue;
-                _handling.Add(key);
-                due.Add((key, cluster, intent));
-            }
-        }
-
+        var due = _intents.Take(intent => registry.Config.Routes.Any(r => r.Name == intent.Route && r.Group == intent.Group)
+            && registry.Metrics.Observations.Partitions(intent.Route!).Any(p => p.Partition == intent.Partition));
         if (due.Count > 0)
             _ = AnswerAllAsync(due);
     }
@@ -152,8 +120,7 @@ internal sealed class FleetSeeks(FleetControl fleet, RouteRegistry registry, ILo
         catch (SeekRefusedException ex) when (ex.NotOwnedHere)
         {
             // It moved away meanwhile: its next owner applies it.
-            lock (_gate)
-                _handling.Remove(key);
+            _intents.Release(key);
             return;
         }
         catch (SeekRefusedException ex)
