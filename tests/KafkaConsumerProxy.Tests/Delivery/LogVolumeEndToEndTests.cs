@@ -99,10 +99,11 @@ public sealed class LogVolumeEndToEndTests : IClassFixture<TestCluster>
         var clock = Stopwatch.StartNew();
         try
         {
-            // The outage lasts until the witness has seen 20 errors and kcp has logged its first (bounded by 25 s: on a
-            // loaded machine librdkafka's reconnects come slower, and kcp's consume thread reports them later); the
-            // witness polls so its errors are reported.
-            while ((clock.Elapsed < TimeSpan.FromSeconds(3) || Volatile.Read(ref reported) < 20 || Errors().Count == 0) && clock.Elapsed < TimeSpan.FromSeconds(25))
+            // The outage lasts until the witness has seen 20 errors and kcp has logged its first (bounded by 60 s: on a
+            // loaded machine librdkafka's reconnects come slower, and kcp's consume thread reports them later; a full
+            // suite beside another one on two cores once went 25 s without kcp's first line); the witness polls so its
+            // errors are reported.
+            while ((clock.Elapsed < TimeSpan.FromSeconds(3) || Volatile.Read(ref reported) < 20 || Errors().Count == 0) && clock.Elapsed < TimeSpan.FromSeconds(60))
             {
                 witness.Consume(TimeSpan.FromMilliseconds(100));
             }
@@ -116,7 +117,7 @@ public sealed class LogVolumeEndToEndTests : IClassFixture<TestCluster>
         witness.Close();
 
         // One line per error code (a handful of codes), while the client reported many more; the counts come every 30 s.
-        Assert.NotEmpty(errors);
+        Assert.True(errors.Count > 0, $"kcp logged no client error in a {clock.Elapsed.TotalSeconds:F0} s outage of broker 1, while the witness saw {Volatile.Read(ref reported)}");
         Assert.True(errors.Count <= 6, $"{errors.Count} error lines in a {clock.Elapsed.TotalSeconds:F0} s outage:\n{string.Join('\n', errors.Take(30))}");
         // Under heavy load (a full suite on two cores) librdkafka has reported as few as 3 errors in a 25 s outage, even to
         // a witness in its group: then there is no repetition to summarise and the test can show nothing more.
