@@ -175,6 +175,8 @@ internal sealed class BenchRun
         await Run("ceilings", "ceiling-consume", "ceiling: consume only, no HTTP", ConsumeCeilingAsync).ConfigureAwait(false);
         await Run("loops", "ceiling-http", "ceiling: HttpClient loop, 64 tasks", () => HttpCeilingAsync("ceiling-http", 64)).ConfigureAwait(false);
         await Run("loops", "ceiling-http-8", "HttpClient loop, 8 tasks", () => HttpCeilingAsync("ceiling-http-8", BenchOptions.Partitions)).ConfigureAwait(false);
+        await Run("loops", "ceiling-kcpreq", "HttpClient loop, kcp's request, 64 tasks", () => HttpCeilingAsync("ceiling-kcpreq", 64, kcpRequest: true)).ConfigureAwait(false);
+        await Run("loops", "ceiling-kcpreq-8", "HttpClient loop, kcp's request, 8 tasks", () => HttpCeilingAsync("ceiling-kcpreq-8", BenchOptions.Partitions, kcpRequest: true)).ConfigureAwait(false);
         await Run("loops", "ceiling-raw", "raw HTTP/1.1 loop, 64 tasks", () => HttpCeilingAsync("ceiling-raw", 64, raw: true)).ConfigureAwait(false);
         await Run("loops", "ceiling-raw-8", "raw HTTP/1.1 loop, 8 tasks", () => HttpCeilingAsync("ceiling-raw-8", BenchOptions.Partitions, raw: true)).ConfigureAwait(false);
         await Run("h2", "ceiling-h2", "HttpClient loop, HTTP/2 (h2c), 64 tasks", () => HttpCeilingAsync("ceiling-h2", 64, http2: true)).ConfigureAwait(false);
@@ -314,9 +316,10 @@ internal sealed class BenchRun
     /// A plain HttpClient loop against the receiver. With 64 tasks it is the HTTP ceiling; with 8 tasks it has the
     /// in-flight limit of sync delivery (one request per partition), which bounds what sync mode can reach.
     /// </summary>
-    private async Task<ScenarioResult> HttpCeilingAsync(string name, int concurrency, bool raw = false, bool http2 = false)
+    private async Task<ScenarioResult> HttpCeilingAsync(string name, int concurrency, bool raw = false, bool http2 = false, bool kcpRequest = false)
     {
         var label = raw ? $"raw HTTP/1.1 loop, {concurrency} tasks" : http2 ? $"HttpClient loop, HTTP/2 (h2c), {concurrency} tasks"
+            : kcpRequest ? $"HttpClient loop, kcp's request, {concurrency} tasks"
             : concurrency == 64 ? "ceiling: HttpClient loop, 64 tasks" : $"HttpClient loop, {concurrency} tasks";
         if (http2 && _endpoint is not NginxReceiver)
         {
@@ -331,7 +334,7 @@ internal sealed class BenchRun
             "ceiling-http", "--url", new Uri(address, "consume").ToString(),
             "--requests", requests.ToString(CultureInfo.InvariantCulture), "--concurrency", concurrency.ToString(CultureInfo.InvariantCulture), "--timeout-s", "120",
             "--warmup", (requests / 10).ToString(CultureInfo.InvariantCulture), "--reset-url", new Uri(address, "reset").ToString(),
-            .. (raw ? (string[])["--raw"] : []), .. (http2 ? (string[])["--http2"] : [])]);
+            .. (raw ? (string[])["--raw"] : []), .. (http2 ? (string[])["--http2"] : []), .. (kcpRequest ? (string[])["--kcp-request"] : [])]);
         var (exitCode, output) = await ChildProcess.RunAsync(name, file, arguments, TimeSpan.FromSeconds(150)).ConfigureAwait(false);
         var figures = ParseResult<HttpCeilingResult>(output, name, exitCode);
         // nginx writes its log in 50 ms flushes: wait until the last requests are in it.
@@ -355,7 +358,7 @@ internal sealed class BenchRun
             Seconds = stats.Seconds,
             CpuUsPerMessage = figures.CpuMs * 1000 / figures.Requests,
             Note = string.Create(CultureInfo.InvariantCulture,
-                $"receiver {_endpoint.Kind}; {(raw ? "a socket per task with a minimal HTTP/1.1 writer and reader (no HttpClient)" : "one HttpClient")}, keep-alive, 100-byte form POSTs to the same receiver, measured after {requests / 10:N0} warm-up requests; CPU is the client's per request; the receiver used {receiverCpu.TotalMicroseconds / (stats.Requests + requests / 10):F1} µs per request (warm-up and measured requests)"),
+                $"receiver {_endpoint.Kind}; {(raw ? "a socket per task with a minimal HTTP/1.1 writer and reader (no HttpClient)" : kcpRequest ? "one HttpClient, kcp's headers and answer reading, http.client.* metrics aggregated" : "one HttpClient")}, keep-alive, 100-byte form POSTs to the same receiver, measured after {requests / 10:N0} warm-up requests; CPU is the client's per request; the receiver used {receiverCpu.TotalMicroseconds / (stats.Requests + requests / 10):F1} µs per request (warm-up and measured requests)"),
         };
     }
 

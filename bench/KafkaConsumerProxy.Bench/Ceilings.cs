@@ -47,14 +47,19 @@ internal static class Ceilings
         var resetUrl = new Option<string?>("--reset-url") { Description = "POSTed after the warm-up, so the receiver counts only the measured requests" };
         var raw = new Option<bool>("--raw") { Description = "A minimal HTTP/1.1 client on one socket per task instead of HttpClient (a measure of HttpClient's own cost)" };
         var http2 = new Option<bool>("--http2") { Description = "HttpClient with HTTP/2 only (h2c with prior knowledge for http:// URLs)" };
+        var kcpRequest = new Option<bool>("--kcp-request")
+        {
+            Description = "Each request as kcp sends a form message (its X-Kafka-* and Idempotency-Key headers, the answer read into a pooled buffer), "
+                + "with the runtime's http.client.* metrics aggregated by OpenTelemetry as kcp's /metrics does",
+        };
         var command = new Command("ceiling-http", "POST --requests 100-byte form bodies with --concurrency tasks over one keep-alive HttpClient")
         {
-            url, requests, concurrency, timeout, warmup, resetUrl, raw, http2,
+            url, requests, concurrency, timeout, warmup, resetUrl, raw, http2, kcpRequest,
         };
         command.Hidden = true;
         command.SetAction((parse, _) => PostAsync(
             new Uri(parse.GetRequiredValue(url)), parse.GetValue(requests), parse.GetValue(concurrency), TimeSpan.FromSeconds(parse.GetValue(timeout)),
-            parse.GetValue(warmup), parse.GetValue(resetUrl) is { } reset ? new Uri(reset) : null, parse.GetValue(raw), parse.GetValue(http2)));
+            parse.GetValue(warmup), parse.GetValue(resetUrl) is { } reset ? new Uri(reset) : null, parse.GetValue(raw), parse.GetValue(http2), parse.GetValue(kcpRequest)));
         return command;
     }
 
@@ -122,8 +127,10 @@ internal static class Ceilings
         return seen >= count ? 0 : 1;
     }
 
-    private static async Task<int> PostAsync(Uri url, long requests, int concurrency, TimeSpan timeout, long warmup, Uri? resetUrl, bool raw, bool http2)
+    private static async Task<int> PostAsync(Uri url, long requests, int concurrency, TimeSpan timeout, long warmup, Uri? resetUrl, bool raw, bool http2, bool kcpRequest)
     {
+        // kcp exports the runtime's http.client.* instruments (docs/METRICS.md): aggregated per request as there.
+        using var meters = kcpRequest ? KcpShapedRequest.HttpClientMetrics() : null;
         var handler = new SocketsHttpHandler
         {
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
@@ -159,6 +166,16 @@ internal static class Ceilings
             {
                 try
                 {
+                    if (kcpRequest)
+                    {
+                        if (!await KcpShapedRequest.SendAsync(client, url, body, next, stop.Token).ConfigureAwait(false))
+                        {
+                            Interlocked.Increment(ref errors);
+                        }
+
+                        continue;
+                    }
+
                     using var content = new ByteArrayContent(body);
                     content.Headers.ContentType = contentType;
                     using var response = await client.PostAsync(url, content, stop.Token).ConfigureAwait(false);
