@@ -8,8 +8,8 @@ namespace KafkaConsumerProxy.Bench;
 /// <summary>
 /// The HttpClient loop's request shaped as kcp sends a form message, for <c>ceiling-http --kcp-request</c>: the same
 /// headers (Idempotency-Key and the X-Kafka-* of kcp's RequestBuilder), the answer's headers awaited and its body read
-/// into a pooled buffer (kcp's HttpDeliverer), and the runtime's <c>http.client.*</c> instruments aggregated by
-/// OpenTelemetry, which kcp's <c>/metrics</c> exports. What the loop then costs per request is what the HTTP client
+/// into a pooled buffer (kcp's HttpDeliverer), and the runtime's <c>http.client.*</c> instruments kcp's <c>/metrics</c>
+/// exports, aggregated by OpenTelemetry. What the loop then costs per request is what the HTTP client
 /// costs for kcp's request; kcp's CPU per message beyond it is kcp's own path (consuming, dispatch, retries' bookkeeping,
 /// offsets, its own metrics).
 /// </summary>
@@ -17,10 +17,15 @@ internal static class KcpShapedRequest
 {
     private const string Topic = "bench";
 
-    /// <summary>An OpenTelemetry meter provider over the runtime's <c>System.Net.Http</c> meter, exporting nowhere.</summary>
+    /// <summary>
+    /// An OpenTelemetry meter provider over the runtime's <c>System.Net.Http</c> meter, exporting nowhere, with the series
+    /// kcp exports by default (not the two per-request pool series: kcp's Telemetry/HttpClientSeries).
+    /// </summary>
     public static MeterProvider HttpClientMetrics() =>
         Sdk.CreateMeterProviderBuilder()
             .AddMeter("System.Net.Http")
+            .AddView("http.client.open_connections", MetricStreamConfiguration.Drop)
+            .AddView("http.client.active_requests", MetricStreamConfiguration.Drop)
             .AddReader(new PeriodicExportingMetricReader(new NoExport(), exportIntervalMilliseconds: 10_000))
             .Build();
 

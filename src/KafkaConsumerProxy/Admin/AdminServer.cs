@@ -143,7 +143,8 @@ internal sealed class AdminServer : IAsyncDisposable
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => TelemetryResource.Configure(r, config.Telemetry.ServiceName))
             .WithMetrics(m => m
-            .AddMeter(ProxyMetrics.MeterName, ProxyMetrics.HttpClientMeterName)
+            .AddMeter(ProxyMetrics.MeterName)
+            .AddHttpClientSeries(config.Telemetry.HttpConnectionMetrics)
             .AddRuntimeInstrumentation()
             .AddPrometheusExporter());
 

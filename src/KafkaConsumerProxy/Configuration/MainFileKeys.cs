@@ -24,7 +24,7 @@ internal static class MainFileKeys
     public static readonly RouteKey Limits = RouteKey.Mapping("limits", "a mapping of budget names to {max_requests_per_second, max_concurrency}")
         with { Description = "Shared budgets: budget name to its limits; every route naming one with limit shares it in this process." };
 
-    public static readonly RouteKey Telemetry = RouteKey.Mapping("telemetry", "a mapping with otlp_endpoint and optional otlp_protocol, otlp_headers, service_name, otlp_export_interval_ms, otlp_ca_file, otlp_client_cert_file, otlp_client_key_file")
+    public static readonly RouteKey Telemetry = RouteKey.Mapping("telemetry", "a mapping with otlp_endpoint and optional otlp_protocol, otlp_headers, service_name, otlp_export_interval_ms, otlp_ca_file, otlp_client_cert_file, otlp_client_key_file, http_connection_metrics")
         with { Description = "OTLP export of traces, metrics and logs; without otlp_endpoint nothing is exported." };
 
     public static readonly RouteKey Logging = RouteKey.Mapping("logging", "a mapping with format (text or json) and level (trace, debug, information, warning, error or critical)")
@@ -73,7 +73,7 @@ internal static class MainFileKeys
         new RouteKey("allowed_hosts", RouteKeyKind.StringList) { Description = "Further host names the endpoint may be called by (Host, Origin), without scheme, port or path." },
     ];
 
-    /// <summary>The keys of <c>telemetry</c>; every other key applies only with <c>otlp_endpoint</c>.</summary>
+    /// <summary>The keys of <c>telemetry</c>; all but <see cref="HttpConnectionMetricsKey"/> apply only with <c>otlp_endpoint</c>.</summary>
     public static readonly IReadOnlyList<RouteKey> TelemetryKeys =
     [
         RouteKey.String("otlp_endpoint") with { Description = "The OTLP collector's http:// or https:// URL, e.g. http://otel-collector:4318; without it nothing is exported." },
@@ -84,7 +84,11 @@ internal static class MainFileKeys
         RouteKey.String("otlp_ca_file") with { Description = "PEM bundle of the CAs the collector's certificate must chain to (https:// and http/protobuf only); default the system trust store." },
         RouteKey.String("otlp_client_cert_file") with { Description = "PEM client certificate for mutual TLS with the collector; needs otlp_client_key_file." },
         RouteKey.String("otlp_client_key_file") with { Description = "PEM unencrypted private key of otlp_client_cert_file." },
+        RouteKey.Boolean(HttpConnectionMetricsKey, false) with { Description = "true: also export the runtime's http.client.open_connections and http.client.active_requests, on /metrics and over OTLP (with or without otlp_endpoint); they are recorded on every request and cost some 10% of kcp's CPU per message." },
     ];
+
+    /// <summary>The one key of <c>telemetry</c> that applies without <c>otlp_endpoint</c> (to <c>/metrics</c> too).</summary>
+    public const string HttpConnectionMetricsKey = "http_connection_metrics";
 
     /// <summary>The keys of <c>logging</c>.</summary>
     public static readonly IReadOnlyList<RouteKey> LoggingKeys =

@@ -16,7 +16,7 @@ internal static class TelemetrySectionReader
     /// <c>otlp_protocol</c>, <c>otlp_headers</c> (values are secrets), <c>service_name</c> and
     /// <c>otlp_export_interval_ms</c>, and with an https:// endpoint <c>otlp_ca_file</c>, <c>otlp_client_cert_file</c> and
     /// <c>otlp_client_key_file</c> (checked and read as a route's <c>tls_*</c> files, resolved against kcp.yaml's directory);
-    /// the others apply only with <c>otlp_endpoint</c>. Null when the section has an error.
+    /// the others apply only with <c>otlp_endpoint</c>, except <c>http_connection_metrics</c>, which applies to <c>/metrics</c> too. Null when the section has an error.
     /// </summary>
     public static TelemetrySettings? Read(MapReader main, List<ConfigError> errors)
     {
@@ -36,16 +36,17 @@ internal static class TelemetrySectionReader
         var caFile = reader.String(Key("otlp_ca_file"));
         var certFile = reader.String(Key("otlp_client_cert_file"));
         var keyFile = reader.String(Key("otlp_client_key_file"));
+        var connectionSeries = reader.Bool(Key(MainFileKeys.HttpConnectionMetricsKey)) ?? false;
         reader.ReportUnknownKeys();
         if (endpointText is null)
         {
             if (!node.Entries.Any(e => e.Key == "otlp_endpoint"))
             {
-                foreach (var key in node.Entries.Select(e => e.Key))
+                foreach (var key in node.Entries.Select(e => e.Key).Where(k => k != MainFileKeys.HttpConnectionMetricsKey))
                     reader.Error(key, null, "applies only with telemetry.otlp_endpoint, which is not set (nothing is exported without it)");
             }
 
-            return errors.Count == before ? TelemetrySettings.Off : null;
+            return errors.Count != before ? null : connectionSeries ? new TelemetrySettings { HttpConnectionMetrics = true } : TelemetrySettings.Off;
         }
 
         // Checked even when other keys are wrong: every error is reported at once.
@@ -89,6 +90,7 @@ internal static class TelemetrySectionReader
             CaFile = Resolve(caFile),
             ClientCertFile = Resolve(certFile),
             ClientKeyFile = Resolve(keyFile),
+            HttpConnectionMetrics = connectionSeries,
         };
     }
 

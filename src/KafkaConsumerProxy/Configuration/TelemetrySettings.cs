@@ -67,6 +67,12 @@ internal sealed class TelemetrySettings
     /// <summary>The TLS files as a route's <see cref="TlsSettings"/> has them (server name: the endpoint's host).</summary>
     internal TlsSettings Tls => new() { Scheme = EndpointScheme.Https, CaFile = CaFile, ClientCertFile = ClientCertFile, ClientKeyFile = ClientKeyFile };
 
+    /// <summary>
+    /// <c>http_connection_metrics</c>: the runtime's per-request connection pool series are exported too (on <c>/metrics</c>
+    /// and over OTLP; with or without <c>otlp_endpoint</c>). Default false.
+    /// </summary>
+    public bool HttpConnectionMetrics { get; init; }
+
     /// <summary>True when <c>otlp_endpoint</c> is set.</summary>
     public bool Enabled => OtlpEndpoint is not null;
 
@@ -76,13 +82,14 @@ internal sealed class TelemetrySettings
     /// <summary>The text of <c>otlp_protocol</c> as written in kcp.yaml.</summary>
     public string ProtocolName => Protocol == OtlpProtocol.Grpc ? "grpc" : "http/protobuf";
 
-    /// <summary>The same endpoint, protocol, headers (values too), service name, interval and TLS files.</summary>
+    /// <summary>The same endpoint, protocol, headers (values too), service name, interval, TLS files and series.</summary>
     public bool SameAs(TelemetrySettings other)
     {
         ArgumentNullException.ThrowIfNull(other);
         return Equals(OtlpEndpoint, other.OtlpEndpoint) && Protocol == other.Protocol && ServiceName == other.ServiceName
             && ExportIntervalMs == other.ExportIntervalMs && Headers.SequenceEqual(other.Headers)
-            && CaFile == other.CaFile && ClientCertFile == other.ClientCertFile && ClientKeyFile == other.ClientKeyFile;
+            && CaFile == other.CaFile && ClientCertFile == other.ClientCertFile && ClientKeyFile == other.ClientKeyFile
+            && HttpConnectionMetrics == other.HttpConnectionMetrics;
     }
 
     /// <summary>This section as <see cref="ToString"/> has it, and a note when only header values differ from <paramref name="old"/> (never shown).</summary>
@@ -93,11 +100,12 @@ internal sealed class TelemetrySettings
         return text == old.ToString() && !SameAs(old) ? text + " (otlp_headers values changed)" : text;
     }
 
-    /// <summary><c>telemetry off</c>, or the endpoint (secrets masked), protocol, service name, interval, header names and TLS files.</summary>
-    public override string ToString() => OtlpEndpoint is null
+    /// <summary><c>telemetry off</c>, or the endpoint (secrets masked), protocol, service name, interval, header names and TLS files; and <c>http_connection_metrics</c> when set.</summary>
+    public override string ToString() => (OtlpEndpoint is null
         ? "telemetry off"
         : string.Create(CultureInfo.InvariantCulture, $"OTLP {ProtocolName} to {SecretRedactor.Hide(OtlpEndpoint.ToString())} as service '{ServiceName}', metrics every {ExportIntervalMs} ms")
             + (Headers.Count == 0 ? "" : $", headers {string.Join(", ", HeaderNames)}")
             + (CaFile is null ? "" : $", CA file {CaFile}")
-            + (ClientCertFile is null ? "" : $", client certificate {ClientCertFile} (key {ClientKeyFile})");
+            + (ClientCertFile is null ? "" : $", client certificate {ClientCertFile} (key {ClientKeyFile})"))
+            + (HttpConnectionMetrics ? ", with the HTTP client's connection pool series" : "");
 }

@@ -77,7 +77,8 @@ internal sealed class OtlpExport : IDisposable
             .Build();
         _meter = Sdk.CreateMeterProviderBuilder()
             .SetResourceBuilder(resource)
-            .AddMeter(ProxyMetrics.MeterName, ProxyMetrics.HttpClientMeterName)
+            .AddMeter(ProxyMetrics.MeterName)
+            .AddHttpClientSeries(settings.HttpConnectionMetrics)
             .AddRuntimeInstrumentation()
             .AddOtlpExporter((o, reader) =>
             {

@@ -123,6 +123,9 @@ public sealed class AdminEndpointTests : IClassFixture<TestCluster>
         Assert.Equal(0, Value(metrics, "kcp_offsets_commit_failures_total", "route=\"orders\""));
         Assert.True(Value(metrics, "http_client_request_duration_seconds_count", "http_response_status_code=\"503\"") >= 2, metrics);
         Assert.True(Value(metrics, "http_client_request_duration_seconds_count", "http_response_status_code=\"200\"") >= 9, metrics);
+        // The runtime's per-request pool series only with telemetry.http_connection_metrics (Issue22).
+        Assert.DoesNotContain("http_client_open_connections", metrics, StringComparison.Ordinal);
+        Assert.DoesNotContain("http_client_active_requests", metrics, StringComparison.Ordinal);
         Assert.Matches(@"(?m)^target_info\{[^}]*host_name=""[^""]+""[^}]*process_pid=""\d+""[^}]*service_name=""kcp""[^}]*service_version=""[^""]+""[^}]*service_instance_id=""[0-9a-f-]{36}""", metrics);
         Assert.Matches(@"(?m)^kcp_route_state\{[^}]*route=""orders""[^}]*state=""running""\} 1$", metrics);
         Assert.True(Value(metrics, "kcp_consumer_rebalances_total", "route=\"orders\"") >= 1, metrics);
@@ -217,6 +220,27 @@ public sealed class AdminEndpointTests : IClassFixture<TestCluster>
         }
 
         return null;
+    }
+
+    [Fact]
+    public async Task HttpConnectionMetrics_True_ExportsTheRuntimesPoolSeries_WithoutOtlp_Issue22()
+    {
+        var topic = _cluster.CreateTopic("admpool", 1);
+        await using var receiver = await RecordingReceiver.StartAsync();
+        using var config = new ProxyConfigWriter(_cluster.BootstrapServers, QuickConf);
+        config.AddRoute("orders", topic, Names.Unique("g"), receiver.Port);
+        config.AppendMain("telemetry:\n  http_connection_metrics: true\n");
+        await _cluster.ProduceAsync(topic, Enumerable.Range(0, 3).Select(i => (0, (byte[]?)null, (byte[]?)Encoding.UTF8.GetBytes($"v{i}"))));
+
+        await using var kcp = KcpProcess.Run(config.ConfigFile);
+        using var admin = await AdminClient.ConnectAsync(config.StateDir, kcp, null, Patience);
+        var metrics = await WaitForMetricsAsync(admin, m => Value(m, "kcp_messages_delivered_total", "route=\"orders\"") == 3, "3 delivered");
+
+        // Both series, with the endpoint's address; after the answers no request is active and the connection is idle.
+        Assert.Contains($"server_port=\"{receiver.Port}\"", Assert.Single(metrics.Split('\n'), l => l.StartsWith("http_client_active_requests{", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.Equal(0, Value(metrics, "http_client_active_requests", $"server_port=\"{receiver.Port}\""));
+        Assert.Equal(1, Value(metrics, "http_client_open_connections", "http_connection_state=\"idle\""));
+        Assert.True(Value(metrics, "http_client_request_duration_seconds_count", "http_response_status_code=\"200\"") >= 3, metrics);
     }
 
     private static async Task<string> WaitForMetricsAsync(AdminClient admin, Func<string, bool> condition, string what)

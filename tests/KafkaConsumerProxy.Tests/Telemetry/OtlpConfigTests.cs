@@ -86,6 +86,39 @@ public sealed class OtlpConfigTests
     }
 
     [Fact]
+    public void HttpConnectionMetrics_OffByDefault_AppliesWithOrWithoutEndpoint_IsPartOfTheSettings_Issue22()
+    {
+        Assert.False(Load(null).Config!.Telemetry.HttpConnectionMetrics);
+        Assert.False(Load("telemetry:\n  otlp_endpoint: http://c:4318\n").Config!.Telemetry.HttpConnectionMetrics);
+
+        var (alone, aloneErrors, _) = Load("telemetry:\n  http_connection_metrics: true\n");
+        Assert.Empty(aloneErrors);
+        Assert.True(alone!.Telemetry.HttpConnectionMetrics);
+        Assert.False(alone.Telemetry.Enabled);
+        Assert.Equal("telemetry off, with the HTTP client's connection pool series", alone.Telemetry.ToString());
+
+        var (withEndpoint, errors, _) = Load("telemetry:\n  otlp_endpoint: http://c:4318\n  http_connection_metrics: true\n");
+        Assert.Empty(errors);
+        Assert.True(withEndpoint!.Telemetry.HttpConnectionMetrics);
+        // A change of it is a change of the section (which a reload reports as needing a restart).
+        Assert.False(withEndpoint.Telemetry.SameAs(Load("telemetry:\n  otlp_endpoint: http://c:4318\n").Config!.Telemetry));
+    }
+
+    [Theory]
+    [InlineData("http_connection_metrics: yes please")]
+    [InlineData("http_connection_metrics: 1")]
+    [InlineData("http_connection_metrics: [true]")]
+    public void HttpConnectionMetrics_NotABoolean_ErrorNamesFileKeyValue_Issue22(string yaml)
+    {
+        var (config, errors, file) = Load("telemetry:\n  " + yaml + "\n");
+
+        Assert.Null(config);
+        var error = Assert.Single(errors);
+        Assert.Equal((file, "telemetry.http_connection_metrics"), (error.File, error.Key));
+        Assert.Contains("true or false", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void NotAMapping_Refused_Issue11()
     {
         var (config, errors, _) = Load("telemetry: http://c:4318\n");
