@@ -358,7 +358,7 @@ internal sealed class BenchRun
             Seconds = stats.Seconds,
             CpuUsPerMessage = figures.CpuMs * 1000 / figures.Requests,
             Note = string.Create(CultureInfo.InvariantCulture,
-                $"receiver {_endpoint.Kind}; {(raw ? "a socket per task with a minimal HTTP/1.1 writer and reader (no HttpClient)" : kcpRequest ? "one HttpClient, kcp's headers and answer reading, http.client.* metrics aggregated" : "one HttpClient")}, keep-alive, 100-byte form POSTs to the same receiver, measured after {requests / 10:N0} warm-up requests; CPU is the client's per request; the receiver used {receiverCpu.TotalMicroseconds / (stats.Requests + requests / 10):F1} µs per request (warm-up and measured requests)"),
+                $"receiver {_endpoint.Kind}; {(raw ? "a socket per task with a minimal HTTP/1.1 writer and reader (no HttpClient)" : kcpRequest ? "one HttpClient, requests built by kcp's RequestBuilder, answers read as kcp does, kcp's http.client.* series aggregated" : "one HttpClient")}, keep-alive, 100-byte form POSTs to the same receiver, measured after {requests / 10:N0} warm-up requests; CPU is the client's per request; the receiver used {receiverCpu.TotalMicroseconds / (stats.Requests + requests / 10):F1} µs per request (warm-up and measured requests)"),
         };
     }
 
