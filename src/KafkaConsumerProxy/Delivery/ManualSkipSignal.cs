@@ -6,13 +6,14 @@ namespace KafkaConsumerProxy.Delivery;
 
 /// <summary>
 /// The operator's "skip what is stuck" request (SIGUSR1). A message that starts failing takes the current
-/// token; <see cref="Trigger"/> cancels it and hands out a fresh one, so only messages that were already being
-/// retried are skipped, never the ones that come after.
+/// token (<see cref="Take"/>) until it is finished; <see cref="Trigger"/> cancels it and hands out a fresh one, so only
+/// messages that were already being retried are skipped, never the ones that come after.
 /// </summary>
 /// <remarks>
 /// At most one request per <see cref="MinInterval"/> (1 s) counts: a burst of signals (a script in a loop, a
 /// key held down) would otherwise skip a message per signal. The requests that come sooner are ignored and
-/// reported together in one line once the interval is over.
+/// reported together in one line once the interval is over. A request while no message is being retried is not
+/// taken (it would skip nothing) and does not count: the operator is told so, at most once per interval.
 /// </remarks>
 internal sealed class ManualSkipSignal
 {
@@ -23,8 +24,9 @@ internal sealed class ManualSkipSignal
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly ITimer _report;
-    private CancellationTokenSource _current = new();
+    private Generation _current = new();
     private long? _lastAccepted;
+    private long? _lastNothingRetried;
     private long _ignored;
     private bool _reportArmed;
 
@@ -43,12 +45,29 @@ internal sealed class ManualSkipSignal
         _report = time.CreateTimer(_ => ReportIgnored(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
-    public CancellationToken Token => Volatile.Read(ref _current).Token;
+    /// <summary>The token the next message that starts failing takes.</summary>
+    public CancellationToken Token => Volatile.Read(ref _current).Source.Token;
 
-    /// <summary>Skips the messages being retried now; false (and nothing skipped) within <see cref="MinInterval"/> of the last request that counted.</summary>
+    /// <summary>
+    /// Taken by a message at its first failed attempt: its token is cancelled by the next request that counts. The
+    /// message gives it back (<see cref="Held.Release"/>) once it is finished, however it ends.
+    /// </summary>
+    public Held Take()
+    {
+        lock (_lock)
+        {
+            _current.Holders++;
+            return new Held(this, _current);
+        }
+    }
+
+    /// <summary>
+    /// Skips the messages being retried now; false (and nothing skipped) within <see cref="MinInterval"/> of the last
+    /// request that counted, or when no message is being retried.
+    /// </summary>
     public bool Trigger()
     {
-        CancellationTokenSource old;
+        Generation? old = null;
         lock (_lock)
         {
             var now = _time.GetTimestamp();
@@ -64,15 +83,56 @@ internal sealed class ManualSkipSignal
                 return false;
             }
 
-            _lastAccepted = now;
+            if (_current.Holders > 0)
+            {
+                _lastAccepted = now;
 
-            // The old source is not disposed: workers may still link to its token.
-            old = Interlocked.Exchange(ref _current, new CancellationTokenSource());
+                // The old source is not disposed: workers may still link to its token.
+                old = Interlocked.Exchange(ref _current, new Generation());
+            }
+            else if (_lastNothingRetried is { } told && _time.GetElapsedTime(told, now) < MinInterval)
+            {
+                return false;
+            }
+            else
+            {
+                _lastNothingRetried = now;
+            }
+        }
+
+        if (old is null)
+        {
+            Log.ManualSkipNothingRetried(_logger);
+            return false;
         }
 
         Log.ManualSkipRequested(_logger);
-        old.Cancel();
+        old.Source.Cancel();
         return true;
+    }
+
+    private void Release(Generation generation)
+    {
+        lock (_lock)
+        {
+            generation.Holders--;
+        }
+    }
+
+    /// <summary>A token taken by a message being retried; <see cref="Release"/> once the message is finished.</summary>
+    internal readonly struct Held(ManualSkipSignal signal, Generation generation)
+    {
+        public CancellationToken Token => generation.Source.Token;
+
+        public void Release() => signal.Release(generation);
+    }
+
+    /// <summary>One token and the messages holding it.</summary>
+    internal sealed class Generation
+    {
+        public CancellationTokenSource Source { get; } = new();
+
+        public int Holders { get; set; }
     }
 
     private void ReportIgnored()

@@ -425,6 +425,7 @@ internal sealed class MessageDeliverer
         }
         finally
         {
+            failures.Release();
             Failing.Finished(failing);
         }
     }

@@ -148,8 +148,17 @@ internal struct FailureHistory(TimeProvider time, ManualSkipSignal manualSkip)
     private long _firstFailure;
     private long _lastBlockedReport;
 
-    /// <summary>Cancelled when the operator asks to skip what is being retried (SIGUSR1).</summary>
-    public CancellationToken ManualSkip { get; private set; }
+    private ManualSkipSignal.Held? _held;
+
+    /// <summary>Cancelled when the operator asks to skip what is being retried (SIGUSR1); taken at the first failure.</summary>
+    public readonly CancellationToken ManualSkip => _held?.Token ?? CancellationToken.None;
+
+    /// <summary>The message is finished: the operator's next request no longer counts it as being retried.</summary>
+    public void Release()
+    {
+        _held?.Release();
+        _held = null;
+    }
 
     /// <summary>Records failed attempt <paramref name="attempt"/>; true when a blocked report is due now.</summary>
     public bool OnFailure(int attempt, out TimeSpan failingFor)
@@ -158,7 +167,7 @@ internal struct FailureHistory(TimeProvider time, ManualSkipSignal manualSkip)
         if (attempt == 1)
         {
             _firstFailure = now;
-            ManualSkip = manualSkip.Token;
+            _held ??= manualSkip.Take();
         }
 
         failingFor = time.GetElapsedTime(_firstFailure, now);

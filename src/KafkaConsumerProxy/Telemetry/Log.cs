@@ -95,6 +95,9 @@ internal static partial class Log
     [LoggerMessage(1202, LogLevel.Warning, "Route {Route} member {Member}: consume error {Code} repeated {Count} more time(s) in the last {Seconds:F0} s (not logged one by one); latest: {Error}")]
     public static partial void ConsumeErrorsRepeated(ILogger logger, string route, int member, string code, long count, double seconds, string error);
 
+    [LoggerMessage(1204, LogLevel.Warning, "Manual skip request (SIGUSR1) not taken: no message is being retried, so there is nothing to skip")]
+    public static partial void ManualSkipNothingRetried(ILogger logger);
+
     [LoggerMessage(1203, LogLevel.Warning, "Ignored {Count} manual skip request(s) (SIGUSR1) that came within {IntervalMs} ms of the previous accepted one; at most one request per second counts")]
     public static partial void ManualSkipIgnored(ILogger logger, long count, long intervalMs);
 

@@ -21,7 +21,8 @@ public sealed class ManualSkipSignalTests
 
         for (var i = 0; i < 100; i++)
         {
-            var token = signal.Token;
+            // A message being retried all along: after each skip the next one starts failing.
+            var token = signal.Take().Token;
             if (signal.Trigger())
             {
                 accepted++;
@@ -56,7 +57,7 @@ public sealed class ManualSkipSignalTests
 
         for (var i = 0; i < 5; i++)
         {
-            var token = signal.Token;
+            var token = signal.Take().Token;
             Assert.True(signal.Trigger());
             Assert.True(token.IsCancellationRequested);
             Assert.False(signal.Token.IsCancellationRequested);
@@ -65,5 +66,34 @@ public sealed class ManualSkipSignalTests
 
         Assert.Equal(5, _logs.Count);
         Assert.DoesNotContain(_logs.Lines(), l => l.Contains("Ignored", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Trigger_NothingBeingRetried_NotTakenNotCountedAndSaidOncePerSecond_Issue7()
+    {
+        using var loggers = FakeLogs.AtInformation(_logs);
+        var signal = new ManualSkipSignal(_time, loggers);
+
+        // A message that failed and was then finished (delivered or skipped) holds nothing any more.
+        signal.Take().Release();
+        var first = signal.Token;
+        Assert.False(signal.Trigger());
+        _time.Advance(TimeSpan.FromMilliseconds(100));
+        Assert.False(signal.Trigger());
+        Assert.False(first.IsCancellationRequested);
+        Assert.Equal(["Warning: Manual skip request (SIGUSR1) not taken: no message is being retried, so there is nothing to skip"], _logs.Lines());
+
+        // The requests not taken did not count: one that finds a message being retried 200 ms later is taken.
+        _time.Advance(TimeSpan.FromMilliseconds(100));
+        var held = signal.Take();
+        Assert.True(signal.Trigger());
+        Assert.True(held.Token.IsCancellationRequested);
+        Assert.Contains(_logs.Lines(), l => l.Contains("Manual skip requested (SIGUSR1)", StringComparison.Ordinal));
+
+        // Once it is finished nothing is being retried again, and a second later that is said again.
+        held.Release();
+        _time.Advance(ManualSkipSignal.MinInterval);
+        Assert.False(signal.Trigger());
+        Assert.Equal(2, _logs.Lines().Count(l => l.Contains("not taken", StringComparison.Ordinal)));
     }
 }
