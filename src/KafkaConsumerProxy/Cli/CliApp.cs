@@ -303,6 +303,8 @@ internal static class CliApp
     /// <summary>Runs the proxy under the generic host until a stop signal.</summary>
     internal static async Task RunHostAsync(KcpConfig config, Action<IServiceCollection>? extra = null)
     {
+        // Before the host opens any socket: the runtime reads it once, at the first.
+        var fromEnvironment = SocketCompletionMode.Apply(config.SocketCompletions);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         ConfigureLogging(builder.Logging, config.Logging);
         builder.Services.AddSingleton<IHostLifetime, Microsoft.Extensions.Hosting.Internal.ConsoleLifetime>();
@@ -318,6 +320,7 @@ internal static class CliApp
         builder.Services.AddHostedService<ProxyService>();
         extra?.Invoke(builder.Services);
         using var host = builder.Build();
+        SocketCompletionMode.Report(host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("kcp"), config.SocketCompletions, fromEnvironment);
         await host.RunAsync().ConfigureAwait(false);
     }
 

@@ -68,6 +68,7 @@ internal static class ConfigLoader
         var logging = LoggingSectionReader.Read(main, errors);
         var fleet = FleetSectionReader.Read(main, errors);
         var shutdownTimeoutMs = main.Int(MainFileKeys.ShutdownTimeoutMs) ?? KcpConfig.DefaultShutdownTimeoutMs;
+        var socketCompletions = main.Choice(MainFileKeys.SocketCompletions) ?? KcpConfig.InlineSocketCompletions;
         main.ReportUnknownKeys();
 
         var routes = routesDir is null ? [] : LoadRoutes(routesDir, clusters, limits, errors, roots);
@@ -96,6 +97,7 @@ internal static class ConfigLoader
             Logging = logging!,
             Fleet = fleet!,
             ShutdownTimeout = TimeSpan.FromMilliseconds(shutdownTimeoutMs),
+            SocketCompletions = socketCompletions,
         }, errors);
     }
 

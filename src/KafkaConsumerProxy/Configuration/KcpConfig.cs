@@ -55,6 +55,21 @@ internal sealed record KcpConfig
     public const int MinShutdownTimeoutMs = 1_000, MaxShutdownTimeoutMs = 600_000;
 
     /// <summary>
+    /// <c>socket_completions</c>: <see cref="InlineSocketCompletions"/> (the default) runs the continuation of a socket
+    /// operation, such as the code that handles an endpoint's answer, on the runtime's socket thread that saw it complete;
+    /// <see cref="ThreadPoolSocketCompletions"/> hands it to a thread-pool worker first (the runtime's own default). Applied
+    /// once, at the start of <c>kcp run</c>, through the runtime's <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS</c>,
+    /// which wins when the environment sets it.
+    /// </summary>
+    public string SocketCompletions { get; init; } = InlineSocketCompletions;
+
+    /// <summary>The values of <c>socket_completions</c>.</summary>
+    public const string InlineSocketCompletions = "inline", ThreadPoolSocketCompletions = "thread_pool";
+
+    /// <inheritdoc cref="InlineSocketCompletions"/>
+    public static readonly string[] SocketCompletionChoices = [InlineSocketCompletions, ThreadPoolSocketCompletions];
+
+    /// <summary>
     /// The longest a clean stop may take: the drain (<see cref="ShutdownTimeout"/>), the final commit's patience
     /// (15 s, while a rebalance refuses commits) and leaving the group; the host's shutdown timeout.
     /// </summary>

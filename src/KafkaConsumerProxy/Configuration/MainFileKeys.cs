@@ -36,6 +36,13 @@ internal static class MainFileKeys
     public static readonly RouteKey ShutdownTimeoutMs = RouteKey.Integer("shutdown_timeout_ms", KcpConfig.MinShutdownTimeoutMs, KcpConfig.MaxShutdownTimeoutMs, KcpConfig.DefaultShutdownTimeoutMs)
         with { Description = "At a stop, how long deliveries in flight may take (ms); after it they are cancelled and stay uncommitted." };
 
+    public static readonly RouteKey SocketCompletions = new RouteKey("socket_completions", RouteKeyKind.Choice)
+    {
+        Choices = KcpConfig.SocketCompletionChoices,
+        Default = KcpConfig.InlineSocketCompletions,
+        Description = "inline: an answer is handled on the thread that read it from the socket (less CPU per message); thread_pool: handed to a thread-pool worker first. Applied at start.",
+    };
+
     /// <summary>The keys of one cluster (<c>clusters.&lt;name&gt;</c>).</summary>
     public static readonly IReadOnlyList<RouteKey> ClusterKeys =
     [
@@ -105,7 +112,7 @@ internal static class MainFileKeys
     ];
 
     /// <summary>The top-level keys, in the order the loader reads them.</summary>
-    public static IReadOnlyList<RouteKey> All { get; } = [Clusters, RoutesDir, StateDir, Admin, Limits, Telemetry, Logging, Fleet, ShutdownTimeoutMs];
+    public static IReadOnlyList<RouteKey> All { get; } = [Clusters, RoutesDir, StateDir, Admin, Limits, Telemetry, Logging, Fleet, ShutdownTimeoutMs, SocketCompletions];
 
     /// <summary>
     /// The keys inside each mapping of <see cref="All"/> (and of <c>clusters.&lt;name&gt;.schema_registry</c>), and whether the mapping holds them directly (<c>admin</c>) or

@@ -1,4 +1,5 @@
 using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Files;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 
@@ -69,6 +70,8 @@ internal sealed class MessageSkipper(RouteDefinition route, SkipLog skipLog, Pro
     /// </summary>
     public async ValueTask<MessageDisposition> SkipAsync(KafkaRecord record, SkipDetails details, CancellationToken abandon, string? by = null)
     {
+        // The skip record's append waits for the disk: never on a socket thread (socket_completions: inline).
+        await BlockingStep.OffSocketThread();
         DeadLetterPosition? position = null;
         if (_deadLetter is not null && details.Action != EndpointAction.Skip)
         {

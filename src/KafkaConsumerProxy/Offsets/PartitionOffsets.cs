@@ -1,4 +1,5 @@
 using KafkaConsumerProxy.Configuration;
+using KafkaConsumerProxy.Files;
 
 namespace KafkaConsumerProxy.Offsets;
 
@@ -365,11 +366,13 @@ internal sealed class PartitionOffsets
 
         // The record refuses positions behind the one it holds, so out-of-order completions never move it back.
         _record.Write(position);
-        if (_mode != DeliveryGuarantee.NoRepeatOnOneMachine)
+        if (_mode != DeliveryGuarantee.NoRepeatOnOneMachine || Durable >= position)
         {
             return;
         }
 
+        // The flush waits for the disk: never on a socket thread (socket_completions: inline).
+        await BlockingStep.OffSocketThread();
         while (Durable < position)
         {
             try

@@ -261,6 +261,8 @@ internal sealed class RouteRegistry : IAsyncDisposable
                 c => c with { Telemetry = old.Telemetry });
             NeedsRestart(loaded.Logging == old.Logging, "logging", old.Logging.ToString(), loaded.Logging.ToString(), c => c with { Logging = old.Logging });
             NeedsRestart(loaded.Fleet == old.Fleet, "fleet", old.Fleet.ToString(), loaded.Fleet.ToString(), c => c with { Fleet = old.Fleet });
+            NeedsRestart(loaded.SocketCompletions == old.SocketCompletions, MainFileKeys.SocketCompletions.Name, old.SocketCompletions, loaded.SocketCompletions,
+                c => c with { SocketCompletions = old.SocketCompletions });
 
             Dictionary<string, RouteSupervisor> current;
             lock (_gate)

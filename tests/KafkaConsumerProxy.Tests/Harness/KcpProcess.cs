@@ -52,8 +52,15 @@ public sealed partial class KcpProcess : IAsyncDisposable
 
         // The test host's settings must not change how kcp runs (e.g. a forced environment name or startup hooks).
         start.Environment.Remove("DOTNET_STARTUP_HOOKS");
+        // A null value removes the variable.
         foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
-            start.Environment[name] = value;
+        {
+            if (value is null)
+                start.Environment.Remove(name);
+            else
+                start.Environment[name] = value;
+        }
+
         Arguments = string.Join(' ', args);
         _process = new Process { StartInfo = start, EnableRaisingEvents = true };
         _process.OutputDataReceived += (_, e) => OnLine(e.Data, _stdout);
