@@ -142,6 +142,12 @@ internal sealed class OffsetRecordFile : IDisposable
     public ILogger? Logger { get; init; }
 
     /// <summary>
+    /// True when the next <see cref="Write"/> checks, once a second, that the file is still the one at its path: a
+    /// <c>stat</c> that waits for the file system, and when the file is gone its re-creation with an <c>fsync</c>.
+    /// </summary>
+    public bool IdentityCheckDue => _time.GetElapsedTime(Volatile.Read(ref _lastIdentityCheck)) >= IdentityCheckInterval;
+
+    /// <summary>
     /// Records that everything below <paramref name="nextOffset"/> is done; survives a process crash. The record only
     /// moves forward: a position at or below one this owner already wrote is ignored (async completions may arrive
     /// out of order). Never throws: a failure (the file's directory removed and not re-creatable) is logged at error and

@@ -364,6 +364,13 @@ internal sealed class PartitionOffsets
             return;
         }
 
+        if (_record.IdentityCheckDue)
+        {
+            // This write looks at the file system (a state_dir on a stalled network disk waits there): never on a
+            // socket thread (socket_completions: inline).
+            await BlockingStep.OffSocketThread();
+        }
+
         // The record refuses positions behind the one it holds, so out-of-order completions never move it back.
         _record.Write(position);
         if (_mode != DeliveryGuarantee.NoRepeatOnOneMachine || Durable >= position)

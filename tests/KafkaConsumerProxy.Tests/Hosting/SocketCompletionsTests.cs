@@ -3,6 +3,7 @@ using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Delivery;
 using KafkaConsumerProxy.Files;
 using KafkaConsumerProxy.Hosting;
+using KafkaConsumerProxy.Offsets;
 using KafkaConsumerProxy.Telemetry;
 using KafkaConsumerProxy.Tests.Harness;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -117,6 +118,40 @@ public sealed class SocketCompletionsTests : IClassFixture<TestCluster>
     }
 
     [Fact]
+    public async Task Finish_ReachedOutsideThePool_MovesToThePoolOnlyWhenItWaitsForTheFileSystem_Issue22()
+    {
+        var stateDir = Directory.CreateTempSubdirectory("kcp-record-").FullName;
+        try
+        {
+            var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+            var store = new LocalOffsetStore(stateDir, NullLogger.Instance, time);
+            var offsets = new PartitionOffsets(store.Open(new PartitionKey("c", "g", "t", 0), clusterId: null), DeliveryGuarantee.AtLeastOnce, -1);
+            offsets.Track(0);
+            offsets.Track(1);
+
+            // A memory write only: the finish goes on where it was.
+            Assert.False(await FinishOnOwnThreadAsync(offsets, 0));
+
+            // A second later the write checks the file at its path (a stat; a re-creation when it is gone): on the pool.
+            time.Advance(TimeSpan.FromSeconds(1));
+            Assert.True(await FinishOnOwnThreadAsync(offsets, 1));
+            offsets.Record!.Dispose();
+            Assert.Equal(2, store.Read(new PartitionKey("c", "g", "t", 0))!.Value.NextOffset);
+
+            // Mode 3 flushes the record (an fsync) before the message counts as finished: always on the pool.
+            var durable = new PartitionOffsets(store.Open(new PartitionKey("c", "g", "t", 1), clusterId: null), DeliveryGuarantee.NoRepeatOnOneMachine, -1);
+            durable.Track(0);
+            Assert.True(await FinishOnOwnThreadAsync(durable, 0));
+            Assert.Equal(1, durable.CommitPosition);
+            durable.Record!.Dispose();
+        }
+        finally
+        {
+            Directory.Delete(stateDir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Run_Default_InlineAndSaysSo_ModeThreeAndSkipsDeliverEverything_ReloadNeedsARestart_Issue22()
     {
         var topic = _cluster.CreateTopic("sockinl", 2);
@@ -165,6 +200,21 @@ public sealed class SocketCompletionsTests : IClassFixture<TestCluster>
 
         Assert.Contains(expected, line, StringComparison.Ordinal);
         await DeliveryAssert.AllArrivedAsync(receiver, new Dictionary<int, int> { [0] = 5 }, Patience);
+    }
+
+    // Finishes offset on a thread outside the pool; true when the finish went on on a pool thread.
+    private static Task<bool> FinishOnOwnThreadAsync(PartitionOffsets offsets, long offset)
+    {
+        var finished = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() => _ = FinishAsync(offsets, offset, finished)) { IsBackground = true };
+        thread.Start();
+        return finished.Task.WaitAsync(Patience);
+    }
+
+    private static async Task FinishAsync(PartitionOffsets offsets, long offset, TaskCompletionSource<bool> finished)
+    {
+        await offsets.FinishAsync(offset);
+        finished.SetResult(Thread.CurrentThread.IsThreadPoolThread);
     }
 
     private static async Task HopAsync(TaskCompletionSource<(bool, bool)> ran)
