@@ -304,7 +304,7 @@ internal static class CliApp
     internal static async Task RunHostAsync(KcpConfig config, Action<IServiceCollection>? extra = null)
     {
         // Before the host opens any socket: the runtime reads it once, at the first.
-        var fromEnvironment = SocketCompletionMode.Apply(config.SocketCompletions);
+        var fromEnvironment = SocketCompletionMode.Apply(config);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         ConfigureLogging(builder.Logging, config.Logging);
         builder.Services.AddSingleton<IHostLifetime, Microsoft.Extensions.Hosting.Internal.ConsoleLifetime>();
@@ -320,7 +320,7 @@ internal static class CliApp
         builder.Services.AddHostedService<ProxyService>();
         extra?.Invoke(builder.Services);
         using var host = builder.Build();
-        SocketCompletionMode.Report(host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("kcp"), config.SocketCompletions, fromEnvironment);
+        SocketCompletionMode.Report(host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("kcp"), config, fromEnvironment);
         await host.RunAsync().ConfigureAwait(false);
     }
 

@@ -63,6 +63,9 @@ internal sealed record KcpConfig
     /// </summary>
     public string SocketCompletions { get; init; } = InlineSocketCompletions;
 
+    /// <summary>True when <see cref="SocketCompletions"/> is <see cref="InlineSocketCompletions"/>.</summary>
+    public bool SocketCompletionsInline => SocketCompletions == InlineSocketCompletions;
+
     /// <summary>The values of <c>socket_completions</c>.</summary>
     public const string InlineSocketCompletions = "inline", ThreadPoolSocketCompletions = "thread_pool";
 

@@ -18,17 +18,17 @@ internal static class SocketCompletionMode
     public const string Variable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
     /// <summary>
-    /// Sets <see cref="Variable"/> as <paramref name="configured"/> says unless the environment set it; returns the
-    /// environment's value when it did (it wins), else null. Before the process's first socket operation.
+    /// Sets <see cref="Variable"/> as <paramref name="config"/>'s <c>socket_completions</c> says unless the environment
+    /// set it; returns the environment's value when it did (it wins), else null. Before the process's first socket operation.
     /// </summary>
-    public static string? Apply(string configured)
+    public static string? Apply(KcpConfig config)
     {
         if (Environment.GetEnvironmentVariable(Variable) is { } set)
         {
             return set;
         }
 
-        Environment.SetEnvironmentVariable(Variable, configured == KcpConfig.InlineSocketCompletions ? "1" : "0");
+        Environment.SetEnvironmentVariable(Variable, config.SocketCompletionsInline ? "1" : "0");
         return null;
     }
 
@@ -44,7 +44,7 @@ internal static class SocketCompletionMode
     }
 
     /// <summary>Logs what is in effect against what was configured (event 2460, or 2461 when they differ).</summary>
-    public static void Report(ILogger logger, string configured, string? fromEnvironment)
+    public static void Report(ILogger logger, KcpConfig config, string? fromEnvironment)
     {
         var inEffect = InEffect();
         var mode = inEffect switch
@@ -53,8 +53,9 @@ internal static class SocketCompletionMode
             false => KcpConfig.ThreadPoolSocketCompletions,
             null => "unknown (this runtime does not show it)",
         };
-        var source = fromEnvironment is null ? $"socket_completions: {configured}" : $"the environment's {Variable}={fromEnvironment}, over socket_completions: {configured}";
-        if (inEffect is { } inline && inline != (configured == KcpConfig.InlineSocketCompletions))
+        var configured = $"socket_completions: {config.SocketCompletions}";
+        var source = fromEnvironment is null ? configured : $"the environment's {Variable}={fromEnvironment}, over {configured}";
+        if (inEffect is { } inline && inline != config.SocketCompletionsInline)
         {
             Log.SocketCompletionsOverridden(logger, mode, source);
         }

@@ -142,8 +142,8 @@ internal sealed class OffsetRecordFile : IDisposable
     public ILogger? Logger { get; init; }
 
     /// <summary>
-    /// True when the next <see cref="Write"/> checks, once a second, that the file is still the one at its path: a
-    /// <c>stat</c> that waits for the file system, and when the file is gone its re-creation with an <c>fsync</c>.
+    /// True when a write is due to check, once a second, that the file is still the one at its path: a <c>stat</c> that
+    /// waits for the file system, and when the file is gone its re-creation with an <c>fsync</c>.
     /// </summary>
     public bool IdentityCheckDue => _time.GetElapsedTime(Volatile.Read(ref _lastIdentityCheck)) >= IdentityCheckInterval;
 
@@ -153,7 +153,13 @@ internal sealed class OffsetRecordFile : IDisposable
     /// out of order). Never throws: a failure (the file's directory removed and not re-creatable) is logged at error and
     /// the write is retried with the next one; mode 3 learns of it from <see cref="Flush"/>.
     /// </summary>
-    public void Write(long nextOffset)
+    public void Write(long nextOffset) => Write(nextOffset, IdentityCheckDue);
+
+    /// <summary>
+    /// <see cref="Write(long)"/> with <see cref="IdentityCheckDue"/> as its caller read it (to move off a socket thread
+    /// first when it is due): one clock reading per write.
+    /// </summary>
+    public void Write(long nextOffset, bool identityCheckDue)
     {
         lock (_lock)
         {
@@ -179,7 +185,8 @@ internal sealed class OffsetRecordFile : IDisposable
                 _view.Write(slot + ChecksumAt, Checksum(sequence, nextOffset, updated, _keyHash, _clusterIdBytes.AsSpan(0, _clusterIdLength)));
             }
 
-            if (_time.GetElapsedTime(_lastIdentityCheck) >= IdentityCheckInterval)
+            // Read again under the lock only when due, so that two writers due at once check once.
+            if (identityCheckDue && _time.GetElapsedTime(_lastIdentityCheck) >= IdentityCheckInterval)
             {
                 try
                 {

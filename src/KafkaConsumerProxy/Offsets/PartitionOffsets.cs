@@ -364,7 +364,8 @@ internal sealed class PartitionOffsets
             return;
         }
 
-        if (_record.IdentityCheckDue)
+        var identityCheckDue = _record.IdentityCheckDue;
+        if (identityCheckDue)
         {
             // This write looks at the file system (a state_dir on a stalled network disk waits there): never on a
             // socket thread (socket_completions: inline).
@@ -372,7 +373,7 @@ internal sealed class PartitionOffsets
         }
 
         // The record refuses positions behind the one it holds, so out-of-order completions never move it back.
-        _record.Write(position);
+        _record.Write(position, identityCheckDue);
         if (_mode != DeliveryGuarantee.NoRepeatOnOneMachine || Durable >= position)
         {
             return;
