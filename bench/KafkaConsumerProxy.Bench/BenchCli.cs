@@ -49,13 +49,19 @@ internal static class BenchCli
         var wrkSeconds = new Option<int>("--wrk-seconds") { Description = "Duration of the wrk ceiling", DefaultValueFactory = _ => 5 };
         var kcpEnv = KeyValueOption("--kcp-env", "Environment variables for every kcp run, KEY=VALUE,KEY=VALUE (experiments with runtime settings; the report prints them)");
         var routeKeys = KeyValueOption("--route-keys", "Route keys for every kcp run, KEY=VALUE,KEY=VALUE, over each scenario's own (e.g. max_pending=50000; the report prints them)");
+        var loopCompletions = new Option<string>("--loop-completions")
+        {
+            Description = "Where the HttpClient loops run the continuation of each answer: inline (on the socket thread, as kcp does by default), thread_pool (the runtime's default), or kcp (as the kcp runs of this benchmark: inline unless --kcp-env sets DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS)",
+            DefaultValueFactory = _ => "kcp",
+        };
+        loopCompletions.AcceptOnlyFromAmong("kcp", "inline", "thread_pool");
         var readyToRun = new Option<bool>("--ready-to-run") { Description = "Publish kcp ReadyToRun (precompiled) for this machine's runtime identifier" };
         var keep = new Option<bool>("--keep") { Description = "Keep the work directory (published kcp, configs) after the run" };
         var publishDir = new Option<string?>("--publish-dir") { Description = "Publish kcp and the receiver into this directory once and reuse them from there in later runs (alternating A/B runs of fixed builds)" };
 
         var root = new RootCommand("kcp benchmark: embedded Kafka cluster, a receiver process and kcp processes; prints throughput, CPU, memory and latency")
         {
-            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, consumerConf, brokers, idleSeconds, receiverKind, wrkSeconds, kcpEnv, routeKeys, readyToRun, keep, publishDir,
+            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, consumerConf, brokers, idleSeconds, receiverKind, wrkSeconds, kcpEnv, routeKeys, loopCompletions, readyToRun, keep, publishDir,
             Ceilings.ConsumeCommand(),
             Ceilings.HttpCommand(),
         };
@@ -80,6 +86,7 @@ internal static class BenchCli
                 ReadyToRun = parse.GetValue(readyToRun),
                 KcpEnvironment = BenchConfig.ParseConf(parse.GetValue(kcpEnv) ?? ""),
                 ExtraRouteKeys = BenchConfig.ParseConf(parse.GetValue(routeKeys) ?? ""),
+                LoopCompletions = parse.GetValue(loopCompletions) ?? "kcp",
                 Command = "dotnet run -c Release --project bench/KafkaConsumerProxy.Bench" + (args.Length == 0 ? "" : " -- " + string.Join(' ', args)),
             },
             cancel));
@@ -160,6 +167,24 @@ internal sealed record BenchOptions
 
     /// <summary>Route keys of every kcp run, over each scenario's own (<c>--route-keys</c>).</summary>
     public required IReadOnlyDictionary<string, string> ExtraRouteKeys { get; init; }
+
+    /// <summary><c>kcp</c>, <c>inline</c> or <c>thread_pool</c> (<c>--loop-completions</c>).</summary>
+    public string LoopCompletions { get; init; } = "kcp";
+
+    /// <summary>
+    /// Whether the HttpClient loops run each answer's continuation on the socket thread that read it: as asked, or as
+    /// the kcp runs do (kcp's default, <c>socket_completions: inline</c>, unless <c>--kcp-env</c> sets the runtime's
+    /// variable, which wins in kcp too). The loops are then compared with kcp under the same threading.
+    /// </summary>
+    public bool LoopsInline => LoopCompletions switch
+    {
+        "inline" => true,
+        "thread_pool" => false,
+        _ => !KcpEnvironment.TryGetValue(InlineCompletionsVariable, out var value) || value.Trim() is "1" or "true",
+    };
+
+    /// <summary>The runtime's switch that kcp's <c>socket_completions</c> sets.</summary>
+    public const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
     /// <summary>The command line that reproduces this run.</summary>
     public required string Command { get; init; }

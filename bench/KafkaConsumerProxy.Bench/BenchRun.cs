@@ -335,7 +335,10 @@ internal sealed class BenchRun
             "--requests", requests.ToString(CultureInfo.InvariantCulture), "--concurrency", concurrency.ToString(CultureInfo.InvariantCulture), "--timeout-s", "120",
             "--warmup", (requests / 10).ToString(CultureInfo.InvariantCulture), "--reset-url", new Uri(address, "reset").ToString(),
             .. (raw ? (string[])["--raw"] : []), .. (http2 ? (string[])["--http2"] : []), .. (kcpRequest ? (string[])["--kcp-request"] : [])]);
-        var (exitCode, output) = await ChildProcess.RunAsync(name, file, arguments, TimeSpan.FromSeconds(150)).ConfigureAwait(false);
+        // The raw loop has no HttpClient but its socket continuations follow the same switch.
+        var inline = _options.LoopsInline;
+        var environment = new Dictionary<string, string> { [BenchOptions.InlineCompletionsVariable] = inline ? "1" : "0" };
+        var (exitCode, output) = await ChildProcess.RunAsync(name, file, arguments, TimeSpan.FromSeconds(150), environment: environment).ConfigureAwait(false);
         var figures = ParseResult<HttpCeilingResult>(output, name, exitCode);
         // nginx writes its log in 50 ms flushes: wait until the last requests are in it.
         var stats = await _endpoint.StatsAsync().ConfigureAwait(false);
@@ -358,7 +361,7 @@ internal sealed class BenchRun
             Seconds = stats.Seconds,
             CpuUsPerMessage = figures.CpuMs * 1000 / figures.Requests,
             Note = string.Create(CultureInfo.InvariantCulture,
-                $"receiver {_endpoint.Kind}; {(raw ? "a socket per task with a minimal HTTP/1.1 writer and reader (no HttpClient)" : kcpRequest ? "one HttpClient, requests built by kcp's RequestBuilder, answers read as kcp does, kcp's http.client.* series aggregated" : "one HttpClient")}, keep-alive, 100-byte form POSTs to the same receiver, measured after {requests / 10:N0} warm-up requests; CPU is the client's per request; the receiver used {receiverCpu.TotalMicroseconds / (stats.Requests + requests / 10):F1} µs per request (warm-up and measured requests)"),
+                $"receiver {_endpoint.Kind}; {(raw ? "a socket per task with a minimal HTTP/1.1 writer and reader (no HttpClient)" : kcpRequest ? "one HttpClient, requests built by kcp's RequestBuilder, answers read as kcp does, kcp's http.client.* series aggregated" : "one HttpClient")}, keep-alive, 100-byte form POSTs to the same receiver, measured after {requests / 10:N0} warm-up requests; {(inline ? "answers handled on the socket thread, as kcp's default socket_completions: inline" : "answers handed to the thread pool, the runtime's default")}; CPU is the client's per request; the receiver used {receiverCpu.TotalMicroseconds / (stats.Requests + requests / 10):F1} µs per request (warm-up and measured requests)"),
         };
     }
 
@@ -755,6 +758,11 @@ internal sealed class BenchRun
         if (options.KcpEnvironment.Count > 0)
         {
             output.WriteLine($"  kcp env   {BenchConfig.FormatConf(options.KcpEnvironment)} (environment of every kcp run)");
+        }
+
+        if (options.Scenarios.Contains("loops") || options.Scenarios.Contains("h2"))
+        {
+            output.WriteLine($"  loops     {(options.LoopsInline ? "answers handled on the socket thread (inline), as the kcp runs" : "answers handed to the thread pool")} (--loop-completions {options.LoopCompletions})");
         }
 
         if (options.ExtraRouteKeys.Count > 0)

@@ -78,9 +78,9 @@ internal sealed class ChildProcess : IDisposable
     }
 
     /// <summary>Runs a command to completion within <paramref name="timeout"/>; returns its exit code and output.</summary>
-    public static async Task<(int ExitCode, string Output)> RunAsync(string name, string fileName, IEnumerable<string> arguments, TimeSpan timeout, string? workingDirectory = null)
+    public static async Task<(int ExitCode, string Output)> RunAsync(string name, string fileName, IEnumerable<string> arguments, TimeSpan timeout, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
-        using var child = Start(name, fileName, arguments, workingDirectory);
+        using var child = Start(name, fileName, arguments, workingDirectory, environment: environment);
         var exitCode = await child.WaitForExitAsync(timeout).ConfigureAwait(false);
         return (exitCode, child.Output());
     }
