@@ -68,7 +68,7 @@ public enum DeliveryOutcome
 }
 
 /// <summary>The result of one attempt: the outcome, a human-readable reason for failures, and timing.</summary>
-internal readonly record struct DeliveryResult(DeliveryOutcome Outcome, string Host, TimeSpan Elapsed, int? StatusCode = null, string? Reason = null)
+internal sealed record DeliveryResult(DeliveryOutcome Outcome, string Host, TimeSpan Elapsed, int? StatusCode = null, string? Reason = null)
 {
     public bool IsSuccess => Outcome == DeliveryOutcome.Success;
 

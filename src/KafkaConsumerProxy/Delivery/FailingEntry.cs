@@ -15,11 +15,13 @@ internal sealed class FailingEntry
     private IReadOnlyList<long> _offsets = [];
     private DateTimeOffset? _nextAttempt;
 
-    public FailingEntry(string route, KafkaRecord record, DateTimeOffset since)
+    /// <param name="first">The failed attempt the entry is made for: what a snapshot taken before its first <see cref="Update"/> shows.</param>
+    public FailingEntry(string route, KafkaRecord record, DateTimeOffset since, DeliveryResult first)
     {
         Route = route;
         Record = record;
         _since = since;
+        _last = first;
     }
 
     public string Route { get; }

@@ -45,7 +45,7 @@ internal sealed class FailingMessages
     /// <param name="offsets">Every offset of the failing request (a batch's, its first being <paramref name="record"/>'s).</param>
     internal FailingEntry Failed(string route, KafkaRecord record, int attempt, DeliveryResult result, DateTimeOffset now, IReadOnlyList<long> offsets)
     {
-        var entry = _failing.GetOrAdd((route, record.Partition, record.Offset), _ => new FailingEntry(route, record, now));
+        var entry = _failing.GetOrAdd((route, record.Partition, record.Offset), _ => new FailingEntry(route, record, now, result));
         entry.Update(attempt, result, offsets);
         return entry;
     }

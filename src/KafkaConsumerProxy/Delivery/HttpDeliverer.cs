@@ -168,7 +168,7 @@ internal sealed class HttpDeliverer : IDisposable
     /// (<c>response_check: errno</c> and a 2xx status, or <c>response_check: expression</c>), and then at most <see cref="ResponseClassifier.MaxBodyBytes"/> + 1
     /// bytes of it.
     /// </summary>
-    private async Task<DeliveryResult> DecideAsync(HttpResponseMessage response, string host, long started, IReadOnlyList<KafkaRecord>? batch, BatchAnswer? answer, CancellationToken token)
+    private async ValueTask<DeliveryResult> DecideAsync(HttpResponseMessage response, string host, long started, IReadOnlyList<KafkaRecord>? batch, BatchAnswer? answer, CancellationToken token)
     {
         var status = (int)response.StatusCode;
         var check = _route.Endpoint.ResponseCheck;
@@ -237,7 +237,7 @@ internal sealed class HttpDeliverer : IDisposable
     /// whose body is not read; the others are <see cref="DeliveryOutcome.EndpointAction"/>, with the body's start kept as
     /// for any failure, and the <c>Retry-After</c> of a <c>retry</c> or <c>pause</c> read whatever the status.
     /// </summary>
-    private async Task<DeliveryResult> ActedAsync(HttpResponseMessage response, EndpointAction action, string host, long started, CancellationToken token)
+    private async ValueTask<DeliveryResult> ActedAsync(HttpResponseMessage response, EndpointAction action, string host, long started, CancellationToken token)
     {
         var status = (int)response.StatusCode;
         var elapsed = _time.GetElapsedTime(started);
@@ -378,7 +378,7 @@ internal sealed class HttpDeliverer : IDisposable
 
     // Reads the body into a pooled buffer, but never more than MaxBodyBytes + 1 bytes: one byte past the limit tells
     // "exactly 64 KiB" (accepted) from "over 64 KiB" (rejected). The rest is left to the response's disposal.
-    private static async Task<(byte[] Buffer, int Length, bool TooLarge)> ReadBodyAsync(HttpContent content, CancellationToken token)
+    private static async ValueTask<(byte[] Buffer, int Length, bool TooLarge)> ReadBodyAsync(HttpContent content, CancellationToken token)
     {
         const int Limit = ResponseClassifier.MaxBodyBytes + 1;
         var buffer = ArrayPool<byte>.Shared.Rent(512);

@@ -449,7 +449,8 @@ internal sealed class MessageDeliverer
             var (decoded, failure) = await _decoding.DecodeAllAsync(batch ?? [single]).ConfigureAwait(false);
             if (decoded is null)
             {
-                return (failure, failure.Outcome == DeliveryOutcome.DecodeError);
+                // Without a copy to send there is always the failure that stands for it.
+                return (failure!, failure!.Outcome == DeliveryOutcome.DecodeError);
             }
 
             (single, batch) = (decoded[0], batch is null ? null : decoded);
@@ -502,7 +503,7 @@ internal sealed class MessageDeliverer
             result = batch is null
                 ? await _http.SendAsync(single, slot, prior + attempt).ConfigureAwait(false)
                 : await _http.SendBatchAsync(batch, slot, attempt, answer!).ConfigureAwait(false);
-            var cancelled = !result.Value.IsSuccess && _http.InFlightCancelled;
+            var cancelled = !result.IsSuccess && _http.InFlightCancelled;
 
             // The breaker learns of the answer before the adaptive limit and the shared budget are given back.
             var counts = pass is not { } entered || _breaker!.Exit(entered, cancelled ? null : result, caller);
@@ -514,14 +515,14 @@ internal sealed class MessageDeliverer
                 return null;
             }
 
-            if (RetryPolicy.HonoursRetryAfter(result.Value.StatusCode) && result.Value.RetryAfter is { } asked)
+            if (RetryPolicy.HonoursRetryAfter(result.StatusCode) && result.RetryAfter is { } asked)
             {
                 // The endpoint asked the route to wait, whatever becomes of this message: the gate moves before any
                 // slot or budget of this request is given back, so no other request slips in meanwhile.
-                DeferRoute(RetryPolicy.Delay(_route.Retry, attempt, asked, 0), result.Value);
+                DeferRoute(RetryPolicy.Delay(_route.Retry, attempt, asked, 0), result);
             }
 
-            return (result.Value, counts);
+            return (result, counts);
         }
         finally
         {

@@ -32,10 +32,10 @@ internal sealed class RecordDecoding
         route.Decoding is { Enabled: true, Registry: { } registry } settings ? new RecordDecoding(settings, registry) : null;
 
     /// <summary>The copy of <paramref name="record"/> to send, or the failed attempt that stands for it.</summary>
-    public async ValueTask<(KafkaRecord? Sendable, DeliveryResult Failure)> DecodeAsync(KafkaRecord record)
+    public async ValueTask<(KafkaRecord? Sendable, DeliveryResult? Failure)> DecodeAsync(KafkaRecord record)
     {
         if (_decoded.TryGetValue(record, out var done))
-            return (done, default);
+            return (done, null);
 
         var started = TimeProvider.System.GetTimestamp();
         var value = _settings.ValueFormat == RecordFormat.Bytes ? Decoded.Null : await _decoder.DecodeAsync(record.Value, _settings.ValueFormat).ConfigureAwait(false);
@@ -59,11 +59,11 @@ internal sealed class RecordDecoding
             Schemas = new RecordSchemas(keyDecoded ? key.SchemaId : null, valueDecoded ? value.SchemaId : null),
         };
         _decoded.AddOrUpdate(record, done);
-        return (done, default);
+        return (done, null);
     }
 
     /// <summary>The copies of a batch to send, or the first failed attempt that stands for the whole batch.</summary>
-    public async ValueTask<(List<KafkaRecord>? Sendable, DeliveryResult Failure)> DecodeAllAsync(IReadOnlyList<KafkaRecord> batch)
+    public async ValueTask<(List<KafkaRecord>? Sendable, DeliveryResult? Failure)> DecodeAllAsync(IReadOnlyList<KafkaRecord> batch)
     {
         var sendable = new List<KafkaRecord>(batch.Count);
         foreach (var record in batch)
@@ -74,7 +74,7 @@ internal sealed class RecordDecoding
             sendable.Add(copy);
         }
 
-        return (sendable, default);
+        return (sendable, null);
     }
 
     /// <summary>
@@ -88,7 +88,7 @@ internal sealed class RecordDecoding
         {
             var record = batch[i];
             var (copy, failure) = await DecodeAsync(record).ConfigureAwait(false);
-            if (copy is not null || failure.Outcome != DeliveryOutcome.DecodeError)
+            if (copy is not null || failure!.Outcome != DeliveryOutcome.DecodeError)
                 continue;
 
             var now = time.GetUtcNow();

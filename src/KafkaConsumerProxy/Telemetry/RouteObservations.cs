@@ -44,8 +44,6 @@ internal sealed class RouteObservations(TimeProvider time)
 {
     private readonly ConcurrentDictionary<(string Route, int Partition), PartitionView> _partitions = new();
     private readonly ConcurrentDictionary<string, Totals> _totals = new(StringComparer.Ordinal);
-
-    private readonly ConcurrentDictionary<string, RateWindow> _delivered = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Route, int Member), bool> _joined = new();
 
     /// <summary>Each route's lag as read from the broker for every partition of its topic (the lag the API and the metrics show).</summary>
@@ -67,7 +65,7 @@ internal sealed class RouteObservations(TimeProvider time)
         foreach (var route in routes)
         {
             var totals = _totals.GetValueOrDefault(route);
-            History.Add(route, now, totals?.Delivered ?? 0, totals?.Failed ?? 0, TotalLag(route));
+            History.Add(route, now, totals?.Delivered.Total ?? 0, totals?.Failed ?? 0, TotalLag(route));
         }
     }
 
@@ -75,20 +73,17 @@ internal sealed class RouteObservations(TimeProvider time)
     public IReadOnlyList<HistoryPoint> HistoryOf(string route)
     {
         var totals = _totals.GetValueOrDefault(route);
-        return History.Points(route, time.GetUtcNow(), totals?.Delivered ?? 0, totals?.Failed ?? 0, TotalLag(route));
+        return History.Points(route, time.GetUtcNow(), totals?.Delivered.Total ?? 0, totals?.Failed ?? 0, TotalLag(route));
     }
 
     /// <summary>Messages of <paramref name="route"/> delivered per second over the last minute (less since kcp started).</summary>
-    public double DeliveredPerSecond(string route) => _delivered.TryGetValue(route, out var w) ? w.Rate(time.GetUtcNow()) : 0;
+    public double DeliveredPerSecond(string route) => _totals.TryGetValue(route, out var totals) ? totals.Delivered.Rate(time.GetUtcNow()) : 0;
 
     /// <summary>True when at least one member of <paramref name="route"/> has joined its group (received an assignment, maybe empty).</summary>
     public bool HasJoined(string route) => _joined.Keys.Any(k => k.Route == route);
 
-    internal void CountDelivered(string route)
-    {
-        _delivered.GetOrAdd(route, _ => new RateWindow()).Add(time.GetUtcNow());
-        Interlocked.Increment(ref _totals.GetOrAdd(route, _ => new Totals()).Delivered);
-    }
+    /// <summary>A message of <paramref name="route"/> was delivered: one lookup, a clock read and an increment, and once a second a sample.</summary>
+    internal void CountDelivered(string route) => _totals.GetOrAdd(route, _ => new Totals()).Delivered.Add(time.GetUtcNow());
 
     /// <summary>A delivery attempt of one message of <paramref name="route"/> failed.</summary>
     internal void CountFailed(string route) => Interlocked.Increment(ref _totals.GetOrAdd(route, _ => new Totals()).Failed);
@@ -132,34 +127,49 @@ internal sealed class RouteObservations(TimeProvider time)
         _totals.TryRemove(route, out _);
     }
 
-    /// <summary>A route's counts since kcp started, for <see cref="History"/>.</summary>
+    /// <summary>A route's counts since kcp started, for <see cref="History"/>; its delivered ones with their rate.</summary>
     private sealed class Totals
     {
-        public long Delivered;
+        public readonly RateWindow Delivered = new();
         public long Failed;
     }
 }
 
-/// <summary>A total with samples (at most one a second) of the last minute, for a rate.</summary>
+/// <summary>
+/// A total with samples (at most one a second) of the last minute, for a rate. Counting runs for every delivered
+/// message, from every partition's thread: it is an increment and a comparison with when the next sample is due; only
+/// that sample, once a second, takes the lock.
+/// </summary>
 internal sealed class RateWindow
 {
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan Step = TimeSpan.FromSeconds(1);
+
+    // Samples are at least a Step apart and only the newest one older than the Window is kept before the others, so
+    // at most Window / Step + 2 are held.
+    private const int Capacity = 64;
     private readonly Lock _gate = new();
-    private readonly Queue<(DateTimeOffset At, long Total)> _samples = new();
+    private readonly (DateTimeOffset At, long Total)[] _samples = new (DateTimeOffset, long)[Capacity];
+    private int _first;
+    private int _count;
     private long _total;
+
+    // UtcTicks from which the next Add samples; before the first sample, at once.
+    private long _sampleDue = long.MinValue;
+
+    /// <summary>Everything counted so far.</summary>
+    public long Total => Interlocked.Read(ref _total);
 
     public void Add(DateTimeOffset now)
     {
+        Interlocked.Increment(ref _total);
+        if (now.UtcTicks < Volatile.Read(ref _sampleDue))
+        {
+            return;
+        }
+
         lock (_gate)
         {
-            if (_samples.Count == 0)
-            {
-                // The base: nothing delivered before now.
-                _samples.Enqueue((now, 0));
-            }
-
-            _total++;
             Sample(now);
         }
     }
@@ -169,23 +179,46 @@ internal sealed class RateWindow
         lock (_gate)
         {
             Sample(now);
-            var (at, total) = _samples.Peek();
+            var (at, total) = Nth(0);
             var span = (now - at).TotalSeconds;
-            return span <= 0 ? 0 : (_total - total) / Math.Min(span, Window.TotalSeconds + Step.TotalSeconds);
+            return span <= 0 ? 0 : (Total - total) / Math.Min(span, Window.TotalSeconds + Step.TotalSeconds);
         }
     }
 
     // Under _gate.
     private void Sample(DateTimeOffset now)
     {
-        if (_samples.Count == 0 || now - _samples.Last().At >= Step)
+        if (_count == 0)
         {
-            _samples.Enqueue((now, _total));
+            // The base: nothing counted before the window was made (at the first message).
+            Append((now, 0));
+        }
+        else if (now - Nth(_count - 1).At >= Step)
+        {
+            Append((now, Total));
         }
 
-        while (_samples.Count > 1 && now - _samples.ElementAt(1).At >= Window)
+        while (_count > 1 && now - Nth(1).At >= Window)
         {
-            _samples.Dequeue();
+            _first = (_first + 1) % Capacity;
+            _count--;
         }
+
+        Volatile.Write(ref _sampleDue, (Nth(_count - 1).At + Step).UtcTicks);
+    }
+
+    private (DateTimeOffset At, long Total) Nth(int i) => _samples[(_first + i) % Capacity];
+
+    private void Append((DateTimeOffset At, long Total) sample)
+    {
+        if (_count == Capacity)
+        {
+            // Only with a clock that jumps: the oldest goes.
+            _first = (_first + 1) % Capacity;
+            _count--;
+        }
+
+        _samples[(_first + _count) % Capacity] = sample;
+        _count++;
     }
 }
