@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Telemetry;
 using KafkaConsumerProxy.Tls;
@@ -102,25 +103,16 @@ internal sealed class HttpDeliverer : IDisposable
     /// One attempt. Bounded by <c>exec_timeout_ms</c> only: a stop or revoke lets the attempt finish rather than
     /// cut it, because a cut request may still have been processed by the endpoint.
     /// </summary>
-    public Task<DeliveryResult> SendAsync(KafkaRecord record, int slot, int attempt) =>
-        TracedAsync(_requests.Build(_hosts.Target(slot, attempt), record, attempt), _hosts.Authority(slot, attempt), record, 1);
+    public ValueTask<DeliveryResult> SendAsync(KafkaRecord record, int slot, int attempt) =>
+        SendCoreAsync(_requests.Build(_hosts.Target(slot, attempt), record, attempt), _hosts.Authority(slot, attempt), record, 1);
 
     /// <summary>
     /// One attempt of a batch (one partition's records, <c>format: json</c>). On success, what the answer asked for
     /// single messages (its <c>retry</c> list and <c>actions</c>) is put into <paramref name="answer"/> (see
     /// <see cref="ResponseClassifier.ClassifyBatch"/>).
     /// </summary>
-    public Task<DeliveryResult> SendBatchAsync(IReadOnlyList<KafkaRecord> records, int slot, int attempt, BatchAnswer answer) =>
-        TracedAsync(_requests.BuildBatch(_hosts.Target(slot, attempt), records, attempt), _hosts.Authority(slot, attempt), records[0], records.Count, records, answer);
-
-    // The attempt as an activity continuing the record's trace (Tracing/DeliveryTracing).
-    private async Task<DeliveryResult> TracedAsync(HttpRequestMessage request, string host, KafkaRecord first, int count, IReadOnlyList<KafkaRecord>? batch = null, BatchAnswer? answer = null)
-    {
-        using var activity = Tracing.DeliveryTracing.Start(_route, first, count, request);
-        var result = Masked(await SendCoreAsync(request, host, batch, answer).ConfigureAwait(false));
-        Tracing.DeliveryTracing.Stop(activity, result);
-        return result;
-    }
+    public ValueTask<DeliveryResult> SendBatchAsync(IReadOnlyList<KafkaRecord> records, int slot, int attempt, BatchAnswer answer) =>
+        SendCoreAsync(_requests.BuildBatch(_hosts.Target(slot, attempt), records, attempt), _hosts.Authority(slot, attempt), records[0], records.Count, records, answer);
 
     // The one place where a reason (which may quote the endpoint's body or an exception's message) enters a result; the
     // excerpt and the body start were masked as they were read, before being cut.
@@ -132,10 +124,18 @@ internal sealed class HttpDeliverer : IDisposable
     /// decided on the status line: an endpoint that answers 200 and keeps the body open has the message delivered at
     /// once, and disposing the response drains or drops that connection in the background.
     /// </summary>
-    private async Task<DeliveryResult> SendCoreAsync(HttpRequestMessage request, string host, IReadOnlyList<KafkaRecord>? batch = null, BatchAnswer? answer = null)
+    /// <remarks>
+    /// The attempt runs as an activity continuing the record's trace (Tracing/DeliveryTracing). Its state machine is
+    /// pooled, as are those of the delivery loop that awaits it: one attempt per message would otherwise allocate each
+    /// of them (docs/PERFORMANCE-LAB.md, "Fix 12").
+    /// </remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<DeliveryResult> SendCoreAsync(HttpRequestMessage request, string host, KafkaRecord first, int count, IReadOnlyList<KafkaRecord>? batch = null, BatchAnswer? answer = null)
     {
+        using var activity = Tracing.DeliveryTracing.Start(_route, first, count, request);
         var started = _time.GetTimestamp();
         var timeout = RentTimeout();
+        DeliveryResult result;
         try
         {
             using (request)
@@ -145,22 +145,26 @@ internal sealed class HttpDeliverer : IDisposable
                 var decided = action == EndpointAction.None
                     ? await DecideAsync(response, host, started, batch, answer, timeout.Token).ConfigureAwait(false)
                     : await ActedAsync(response, action, host, started, timeout.Token).ConfigureAwait(false);
-                return unknown is null ? decided : decided with { UnknownAction = unknown };
+                result = unknown is null ? decided : decided with { UnknownAction = unknown };
             }
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
             var missing = _route.Endpoint.ResponseCheck == ResponseCheck.Status ? "no status line" : "no complete response";
-            return new DeliveryResult(DeliveryOutcome.Timeout, host, _time.GetElapsedTime(started), Reason: $"{missing} within exec_timeout_ms={_route.Endpoint.ExecTimeoutMs}");
+            result = new DeliveryResult(DeliveryOutcome.Timeout, host, _time.GetElapsedTime(started), Reason: $"{missing} within exec_timeout_ms={_route.Endpoint.ExecTimeoutMs}");
         }
         catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException or SocketException)
         {
-            return Classify(ex, host, _time.GetElapsedTime(started));
+            result = Classify(ex, host, _time.GetElapsedTime(started));
         }
         finally
         {
             ReturnTimeout(timeout);
         }
+
+        result = Masked(result);
+        Tracing.DeliveryTracing.Stop(activity, result);
+        return result;
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -137,7 +138,9 @@ internal sealed class MessageDeliverer
     /// attempt. The slot is given back after every attempt and taken again before the next, so a message waiting to
     /// be retried does not keep other messages from being sent. Returns holding no slot.
     /// </param>
-    public async Task<MessageDisposition> DeliverAsync(KafkaRecord record, CancellationToken abandon, SemaphoreSlim? inFlight = null)
+    /// <remarks>Awaited once, as every <see cref="ValueTask"/>: its state machine is pooled (docs/PERFORMANCE-LAB.md, "Fix 12").</remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<MessageDisposition> DeliverAsync(KafkaRecord record, CancellationToken abandon, SemaphoreSlim? inFlight = null)
     {
         if (record.PassedBySeek is { } pass)
         {
@@ -203,7 +206,9 @@ internal sealed class MessageDeliverer
     /// The one delivery loop; <paramref name="asBatch"/> sends a JSON array even for one message. <paramref name="place"/>:
     /// the single message's place in the route's retry lane; null for a batch or a route without one.
     /// </summary>
-    private async Task DeliverCoreAsync(List<KafkaRecord> batch, bool asBatch, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon, SemaphoreSlim? inFlight, LanePlace? place = null)
+    /// <remarks>Its state machine is pooled, as is <see cref="SendAsync"/>'s: both run once per message (docs/PERFORMANCE-LAB.md, "Fix 12").</remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask DeliverCoreAsync(List<KafkaRecord> batch, bool asBatch, Func<KafkaRecord, MessageDisposition, ValueTask> finished, CancellationToken abandon, SemaphoreSlim? inFlight, LanePlace? place = null)
     {
         var slot = _http.Hosts.NextSlot();
         var answer = asBatch ? new BatchAnswer() : null;
@@ -440,6 +445,7 @@ internal sealed class MessageDeliverer
     /// <param name="hold">Ends the wait for the circuit breaker: <paramref name="abandon"/>, or an operator's skip of a retried message.</param>
     /// <param name="batch">Null: <paramref name="single"/> alone, in the route's format; else a batch (a JSON array), of which <paramref name="single"/> is the first.</param>
     /// <param name="prior">Attempts of the message's earlier rounds in the retry lane: the request says attempt <c>prior + attempt</c>.</param>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<(DeliveryResult, bool)?> SendAsync(KafkaRecord single, List<KafkaRecord>? batch, BatchAnswer? answer, int slot, int attempt, long caller, CancellationToken abandon, CancellationToken hold, int prior = 0)
     {
         if (_decoding is not null)

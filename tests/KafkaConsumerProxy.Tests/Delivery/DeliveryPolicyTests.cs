@@ -33,7 +33,7 @@ public sealed class DeliveryPolicyTests : IDisposable
         var deliverer = Create(endpoint.Port, r => r with { Retry = r.Retry with { RetryIntervalMs = 100, RetryMaxIntervalMs = 1_000, Backoff = RetryBackoff.Exponential } });
         using var abandon = new CancellationTokenSource();
 
-        var delivery = deliverer.DeliverAsync(Record(1), abandon.Token);
+        var delivery = deliverer.DeliverAsync(Record(1), abandon.Token).AsTask();
         var waits = await AdvanceOverWaitsAsync(8);
         await abandon.CancelAsync();
 
@@ -63,7 +63,7 @@ public sealed class DeliveryPolicyTests : IDisposable
         });
         var deliverer = Create(endpoint.Port);
 
-        var delivery = deliverer.DeliverAsync(Record(1), CancellationToken.None);
+        var delivery = deliverer.DeliverAsync(Record(1), CancellationToken.None).AsTask();
         var waits = await AdvanceOverWaitsAsync(1);
 
         Assert.Equal(MessageDisposition.Delivered, await delivery.WaitAsync(Patience));
@@ -88,7 +88,7 @@ public sealed class DeliveryPolicyTests : IDisposable
         });
         var deliverer = Create(endpoint.Port);
 
-        var delivery = deliverer.DeliverAsync(Record(1), CancellationToken.None);
+        var delivery = deliverer.DeliverAsync(Record(1), CancellationToken.None).AsTask();
         var waits = await AdvanceOverWaitsAsync(1);
 
         Assert.Equal(MessageDisposition.Delivered, await delivery.WaitAsync(Patience));
@@ -116,7 +116,7 @@ public sealed class DeliveryPolicyTests : IDisposable
         });
         var deliverer = Create(endpoint.Port, r => r with { Retry = r.Retry with { RetryIntervalMs = 100, RetryMaxIntervalMs = 2_000 } });
 
-        var delivery = deliverer.DeliverAsync(Record(1), CancellationToken.None);
+        var delivery = deliverer.DeliverAsync(Record(1), CancellationToken.None).AsTask();
         var waits = await AdvanceOverWaitsAsync(1);
 
         Assert.Equal(MessageDisposition.Delivered, await delivery.WaitAsync(Patience));
@@ -142,9 +142,9 @@ public sealed class DeliveryPolicyTests : IDisposable
         });
         var deliverer = Create(endpoint.Port);
 
-        var first = deliverer.DeliverAsync(Record(1), CancellationToken.None);
+        var first = deliverer.DeliverAsync(Record(1), CancellationToken.None).AsTask();
         await Eventually.ValueAsync(() => _time.Waits.Count, n => n >= 1, "the retry wait of offset 1", Patience, interval: TimeSpan.FromMilliseconds(5));
-        var other = deliverer.DeliverAsync(Record(2), CancellationToken.None);
+        var other = deliverer.DeliverAsync(Record(2), CancellationToken.None).AsTask();
 
         await Eventually.ValueAsync(() => _time.Waits.Count, n => n >= 2, "offset 2 waiting at the route's gate", Patience, interval: TimeSpan.FromMilliseconds(5));
 
@@ -173,7 +173,7 @@ public sealed class DeliveryPolicyTests : IDisposable
         });
         var deliverer = Create(endpoint.Port);
 
-        var delivery = deliverer.DeliverAsync(Record(1), CancellationToken.None);
+        var delivery = deliverer.DeliverAsync(Record(1), CancellationToken.None).AsTask();
         await AdvanceOverWaitsAsync(2);
 
         Assert.Equal(MessageDisposition.Delivered, await delivery.WaitAsync(Patience));
@@ -210,7 +210,7 @@ public sealed class DeliveryPolicyTests : IDisposable
         await using var endpoint = await ScriptedEndpoint.StartAsync(Status(410));
         var deliverer = Create(endpoint.Port, r => r with { Retry = r.Retry with { CanSkip = true, RetryNums = 5, SkipOnStatus = new HashSet<int> { 400, 410 } } });
 
-        Assert.Equal(MessageDisposition.Skipped, await deliverer.DeliverAsync(Record(4), CancellationToken.None).WaitAsync(Patience));
+        Assert.Equal(MessageDisposition.Skipped, await deliverer.DeliverAsync(Record(4), CancellationToken.None).AsTask().WaitAsync(Patience));
 
         Assert.Equal(1, endpoint.Requests);
         var line = Assert.Single(File.ReadAllLines(Path.Combine(_stateDir, StateDirLayout.SkipLogFile)));
@@ -229,7 +229,7 @@ public sealed class DeliveryPolicyTests : IDisposable
         });
         var deliverer = Create(endpoint.Port, r => r with { Retry = r.Retry with { SkipOnStatus = new HashSet<int> { 404 } } });
 
-        var delivery = deliverer.DeliverAsync(Record(4), CancellationToken.None);
+        var delivery = deliverer.DeliverAsync(Record(4), CancellationToken.None).AsTask();
         await AdvanceOverWaitsAsync(3);
 
         Assert.Equal(MessageDisposition.Delivered, await delivery.WaitAsync(Patience));

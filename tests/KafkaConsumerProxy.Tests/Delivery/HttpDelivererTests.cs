@@ -134,7 +134,7 @@ public sealed class HttpDelivererTests
         });
         using var http = new HttpDeliverer(Route(endpoint.Port, ResponseCheck.Status, execTimeoutMs: 30_000), time);
 
-        var attempt = http.SendAsync(Record, slot: 0, attempt: 1);
+        var attempt = http.SendAsync(Record, slot: 0, attempt: 1).AsTask();
         await arrived.Task.WaitAsync(TimeSpan.FromSeconds(30));
         time.Advance(TimeSpan.FromSeconds(3));
         answer.SetResult();

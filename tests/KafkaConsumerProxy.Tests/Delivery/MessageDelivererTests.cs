@@ -33,7 +33,7 @@ public sealed class MessageDelivererTests : IDisposable
         using var _ = skipLog;
         using var abandon = new CancellationTokenSource();
 
-        var delivery = deliverer.DeliverAsync(Record(7), abandon.Token);
+        var delivery = deliverer.DeliverAsync(Record(7), abandon.Token).AsTask();
         await AdvanceOverAttemptsAsync(95, TimeSpan.FromSeconds(1));
         await abandon.CancelAsync();
 
@@ -61,7 +61,7 @@ public sealed class MessageDelivererTests : IDisposable
         using var _ = skipLog;
         using var abandon = new CancellationTokenSource();
 
-        var delivery = deliverer.DeliverAsync(Record(1), abandon.Token);
+        var delivery = deliverer.DeliverAsync(Record(1), abandon.Token).AsTask();
         await AdvanceOverAttemptsAsync(20, RetryPolicy.MinRetryInterval);
         await abandon.CancelAsync();
 
@@ -106,7 +106,7 @@ public sealed class MessageDelivererTests : IDisposable
         var (deliverer, skipLog) = Create(endpoint.Port, retryIntervalMs: 0, canSkip: true);
         using (skipLog)
         {
-            Assert.Equal(MessageDisposition.Skipped, await deliverer.DeliverAsync(Record(5), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)));
+            Assert.Equal(MessageDisposition.Skipped, await deliverer.DeliverAsync(Record(5), CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
         }
 
         const string Escaped = "body is not JSON: \\x1B]0;pwned\\x07\\x00\\x0D\\x0AWarning: fake";

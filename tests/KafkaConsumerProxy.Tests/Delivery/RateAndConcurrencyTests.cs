@@ -201,7 +201,7 @@ public sealed class RateAndConcurrencyTests : IClassFixture<TestCluster>
             for (var offset = 0L; clock.Elapsed < window && offset < 100_000; offset++)
             {
                 await slots.WaitAsync(abandon.Token);
-                deliveries.Add(deliverer.DeliverAsync(new KafkaRecord("t", 0, offset, 0, null, "v"u8.ToArray(), []), abandon.Token, slots));
+                deliveries.Add(deliverer.DeliverAsync(new KafkaRecord("t", 0, offset, 0, null, "v"u8.ToArray(), []), abandon.Token, slots).AsTask());
             }
         }
         finally
