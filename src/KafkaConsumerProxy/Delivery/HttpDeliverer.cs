@@ -28,7 +28,12 @@ internal sealed class HttpDeliverer : IDisposable
     public static readonly TimeSpan MaxDrainTime = TimeSpan.FromSeconds(2);
 
     private readonly RouteDefinition _route;
-    private readonly HttpClient _client;
+    // The handler chain is called directly: HttpClient's own layer (its state machine and a linked cancellation source
+    // per request) adds nothing kcp uses (docs/PERFORMANCE-LAB.md, "Fix 13").
+    private readonly HttpMessageInvoker _client;
+
+    // Cancelled by CancelInFlight; every timeout source is linked to it.
+    private readonly CancellationTokenSource _cancelAll = new();
     private readonly HostSelector _hosts;
     private readonly RequestBuilder _requests;
     private readonly TimeSpan _execTimeout;
@@ -88,7 +93,7 @@ internal sealed class HttpDeliverer : IDisposable
         }
 
         HttpMessageHandler outer = Auth.AuthHandler.Needed(route.Endpoint) ? new Auth.AuthHandler(route.Endpoint, _time, handler, _secrets) : handler;
-        _client = new HttpClient(outer, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
+        _client = new HttpMessageInvoker(outer, disposeHandler: true);
     }
 
     private static TimeSpan InvalidCloudEventInterval => RepeatedLog<(string, int), (long, string)>.DefaultInterval;
@@ -140,7 +145,8 @@ internal sealed class HttpDeliverer : IDisposable
         {
             using (request)
             {
-                using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                // The handler returns once the headers are in; the body is read below only when the decision needs it.
+                using var response = await _client.SendAsync(request, timeout.Token).ConfigureAwait(false);
                 var action = EndpointActions.Read(response.Headers, out var unknown);
                 var decided = action == EndpointAction.None
                     ? await DecideAsync(response, host, started, batch, answer, timeout.Token).ConfigureAwait(false)
@@ -148,7 +154,7 @@ internal sealed class HttpDeliverer : IDisposable
                 result = unknown is null ? decided : decided with { UnknownAction = unknown };
             }
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !_inFlightCancelled)
         {
             var missing = _route.Endpoint.ResponseCheck == ResponseCheck.Status ? "no status line" : "no complete response";
             result = new DeliveryResult(DeliveryOutcome.Timeout, host, _time.GetElapsedTime(started), Reason: $"{missing} within exec_timeout_ms={_route.Endpoint.ExecTimeoutMs}");
@@ -331,17 +337,19 @@ internal sealed class HttpDeliverer : IDisposable
         return secrets.HideBytes(buffer.AsSpan(0, Math.Min(length, DeadLetterWriter.MaxBodyBytes)), cut: length > DeadLetterWriter.MaxBodyBytes);
     }
 
-    // A timeout source per attempt costs an allocation and a timer; reused ones only re-arm their timer.
+    // A timeout source per attempt costs an allocation, a link to _cancelAll and a timer; reused ones only re-arm their
+    // timer.
     private CancellationTokenSource RentTimeout()
     {
         // exec_timeout_ms runs on the system clock, as conn_timeout_ms (SocketsHttpHandler.ConnectTimeout, which takes no
-        // TimeProvider) does: a request in flight on the real network is not cut by a test's fake clock.
+        // TimeProvider) does: a request in flight on the real network is not cut by a test's fake clock. A linked
+        // source's timer is the system's.
         if (!_timeouts.TryDequeue(out var timeout))
         {
-            return new CancellationTokenSource(_execTimeout, TimeProvider.System);
+            timeout = CancellationTokenSource.CreateLinkedTokenSource(_cancelAll.Token);
         }
 
-#pragma warning disable RS0030 // The source was made with TimeProvider.System above; this re-arms its timer.
+#pragma warning disable RS0030 // On the system clock, as above.
         timeout.CancelAfter(_execTimeout);
 #pragma warning restore RS0030
         return timeout;
@@ -440,7 +448,7 @@ internal sealed class HttpDeliverer : IDisposable
     public void CancelInFlight()
     {
         _inFlightCancelled = true;
-        _client.CancelPendingRequests();
+        _cancelAll.Cancel();
     }
 
     public void Dispose()
@@ -452,5 +460,7 @@ internal sealed class HttpDeliverer : IDisposable
         {
             timeout.Dispose();
         }
+
+        _cancelAll.Dispose();
     }
 }
