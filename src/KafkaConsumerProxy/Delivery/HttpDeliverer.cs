@@ -43,7 +43,6 @@ internal sealed class HttpDeliverer : IDisposable
     private readonly TlsConnector? _tls;
     private readonly RepeatedLog<(string Topic, int Partition), (long Offset, string Problem)>? _invalidCloudEvents;
     private readonly ILogger? _logger;
-    private volatile bool _inFlightCancelled;
     private int _notJsonAnswerLogged;
 
     /// <param name="route">The route whose endpoint is called.</param>
@@ -154,7 +153,7 @@ internal sealed class HttpDeliverer : IDisposable
                 result = unknown is null ? decided : decided with { UnknownAction = unknown };
             }
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !_inFlightCancelled)
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !_cancelAll.IsCancellationRequested)
         {
             var missing = _route.Endpoint.ResponseCheck == ResponseCheck.Status ? "no status line" : "no complete response";
             result = new DeliveryResult(DeliveryOutcome.Timeout, host, _time.GetElapsedTime(started), Reason: $"{missing} within exec_timeout_ms={_route.Endpoint.ExecTimeoutMs}");
@@ -439,7 +438,7 @@ internal sealed class HttpDeliverer : IDisposable
     /// True once <see cref="CancelInFlight"/> ran: a failed attempt is then a cancelled one, not an answer of the
     /// endpoint, and its messages are abandoned (left uncommitted), never retried or skipped.
     /// </summary>
-    public bool InFlightCancelled => _inFlightCancelled;
+    public bool InFlightCancelled => _cancelAll.IsCancellationRequested;
 
     /// <summary>
     /// Cancels every request in flight, for a route that is being retired and may not wait for them any longer (a
@@ -447,7 +446,6 @@ internal sealed class HttpDeliverer : IDisposable
     /// </summary>
     public void CancelInFlight()
     {
-        _inFlightCancelled = true;
         _cancelAll.Cancel();
     }
 

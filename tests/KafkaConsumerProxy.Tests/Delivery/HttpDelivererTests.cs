@@ -144,6 +144,64 @@ public sealed class HttpDelivererTests
         Assert.Equal(TimeSpan.FromSeconds(3), result.Elapsed);
     }
 
+    [Fact]
+    public async Task CancelInFlight_RequestHeldByTheEndpoint_EndsAtOnceAsCancelledNotTimeout_LaterAttemptsToo()
+    {
+        // A retiring route's bounded wait ends its requests: not after exec_timeout_ms (a minute here), and not reported
+        // as the endpoint's timeout (the messages are abandoned, left uncommitted, by MessageDeliverer).
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var endpoint = await ScriptedEndpoint.StartAsync(async context =>
+        {
+            arrived.TrySetResult();
+            await Task.Delay(Timeout.InfiniteTimeSpan, context.RequestAborted);
+        });
+        using var http = new HttpDeliverer(Route(endpoint.Port, ResponseCheck.Errno, execTimeoutMs: 60_000));
+
+        var attempt = http.SendAsync(Record, slot: 0, attempt: 1).AsTask();
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.False(http.InFlightCancelled);
+        var clock = Stopwatch.StartNew();
+        http.CancelInFlight();
+        var result = await attempt.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the cancelled attempt ended after {clock.Elapsed}");
+        Assert.True(http.InFlightCancelled);
+        Assert.False(result.IsSuccess);
+        Assert.NotEqual(DeliveryOutcome.Timeout, result.Outcome);
+        var later = await http.SendAsync(Record with { Offset = 2 }, slot: 0, attempt: 1).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.False(later.IsSuccess);
+        Assert.Equal(1, endpoint.Requests);
+    }
+
+    [Fact]
+    public async Task ExecTimeout_AfterAnsweredAttemptsReusedTheirTimeouts_StillCutsAHeldAnswer()
+    {
+        // Answered attempts give their timeout sources back to be re-armed; a re-armed one must still cut the exchange.
+        await using var endpoint = await ScriptedEndpoint.StartAsync(async context =>
+        {
+            if (context.Request.Headers["X-Kafka-Offset"] == "99")
+            {
+                await Task.Delay(Timeout.InfiniteTimeSpan, context.RequestAborted);
+            }
+
+            await context.Response.WriteAsync("{\"errno\":0}");
+        });
+        using var http = new HttpDeliverer(Route(endpoint.Port, ResponseCheck.Errno, execTimeoutMs: 500));
+
+        for (var offset = 1; offset <= 5; offset++)
+        {
+            Assert.Equal(DeliveryOutcome.Success, (await http.SendAsync(Record with { Offset = offset }, slot: 0, attempt: 1)).Outcome);
+        }
+
+        var clock = Stopwatch.StartNew();
+        var held = await http.SendAsync(Record with { Offset = 99 }, slot: 0, attempt: 1).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(DeliveryOutcome.Timeout, held.Outcome);
+        Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(450), $"cut after {clock.Elapsed}, before exec_timeout_ms");
+        Assert.False(http.InFlightCancelled);
+        Assert.Equal(DeliveryOutcome.Success, (await http.SendAsync(Record with { Offset = 6 }, slot: 0, attempt: 1)).Outcome);
+    }
+
     private static RouteDefinition Route(int port, ResponseCheck check, int execTimeoutMs) =>
         TestRoutes.Route() with { Endpoint = TestRoutes.Endpoint with { Port = port, ResponseCheck = check, ExecTimeoutMs = execTimeoutMs } };
 }
