@@ -23,6 +23,9 @@ internal sealed class RouteMember : ISupervisedMember
     private readonly int _index;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+
+    // Completed when this run's leaving the group outlasts LeaveBound; a new one for each run.
+    private TaskCompletionSource _leaveOverdue = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly OffsetCommitter _committer;
     private readonly MemberParts _parts;
     private readonly Dictionary<int, PartitionSession> _sessions = [];
@@ -89,9 +92,15 @@ internal sealed class RouteMember : ISupervisedMember
 
     private RouteObservations Observations => _metrics.Observations;
 
-    /// <summary>Runs the member until <paramref name="stop"/>; then finishes in-flight work, commits and leaves the group.</summary>
-    public Task RunAsync(CancellationToken stop) =>
-        Task.Factory.StartNew(() =>
+    /// <summary>
+    /// Runs the member until <paramref name="stop"/>; then finishes in-flight work, commits and leaves the group. Ends
+    /// without waiting further when leaving the group is stuck for <see cref="LeaveBound"/> (<see cref="Log.LeaveOverdue"/>).
+    /// </summary>
+    public async Task RunAsync(CancellationToken stop)
+    {
+        var overdue = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _leaveOverdue = overdue;
+        var running = Task.Factory.StartNew(() =>
         {
             try
             {
@@ -103,6 +112,21 @@ internal sealed class RouteMember : ISupervisedMember
                 _pause.End();
             }
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        await (await Task.WhenAny(running, overdue.Task).ConfigureAwait(false)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// How long the stop waits for the Kafka client's close (revoke, leave the group). librdkafka's close can block for
+    /// good when the client asks for the rebalance protocol from the revoke it makes while closing (librdkafka issue
+    /// 4041); the consume thread is then left blocked and the member's stop goes on without it.
+    /// </summary>
+    internal static readonly TimeSpan LeaveBound = TimeSpan.FromSeconds(15);
+
+    private void LeaveOverdue()
+    {
+        Log.LeaveOverdue(_logger, _route.Name, _index, LeaveBound.TotalSeconds);
+        _leaveOverdue.TrySetResult();
+    }
 
     private void Run(CancellationToken stop)
     {
@@ -170,6 +194,7 @@ internal sealed class RouteMember : ISupervisedMember
             _stops.Step("the final commit", () => CommitBeforeLeaving(consumer, reports));
             _stops.Step("leaving the group", () =>
             {
+                using var overdue = _time.CreateTimer(_ => LeaveOverdue(), null, LeaveBound, Timeout.InfiniteTimeSpan);
                 try
                 {
                     // Revokes what is still assigned (committing it once more if anything moved) and leaves the group.

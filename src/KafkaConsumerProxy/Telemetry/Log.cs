@@ -125,6 +125,9 @@ internal static partial class Log
     [LoggerMessage(1407, LogLevel.Error, "Route {Route} member {Member}: {Step} failed while stopping; going on with the rest: {Error}")]
     public static partial void StopStepFailed(ILogger logger, string route, int member, string step, string error);
 
+    [LoggerMessage(1408, LogLevel.Error, "Route {Route} member {Member}: leaving the group has not finished after {Seconds:0} s (the Kafka client's close is stuck); the stop goes on without it: what finished was committed before, and the group reassigns this member's partitions at its session timeout")]
+    public static partial void LeaveOverdue(ILogger logger, string route, int member, double seconds);
+
     [LoggerMessage(1300, LogLevel.Warning, "Route {Route}: local offset record of {Topic}/{Partition} ignored: it was written for cluster id {RecordCluster} (last done {Local}), but cluster {Cluster} has id {ClusterId} (log {Low}..{High}); nothing is filtered, restored or committed from it, and new progress replaces it")]
     public static partial void LocalRecordOtherCluster(ILogger logger, string route, string topic, int partition, string recordCluster, long local, string cluster, string clusterId, string low, string high);
 
