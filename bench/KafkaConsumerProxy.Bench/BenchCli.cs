@@ -57,11 +57,19 @@ internal static class BenchCli
         loopCompletions.AcceptOnlyFromAmong("kcp", "inline", "thread_pool");
         var readyToRun = new Option<bool>("--ready-to-run") { Description = "Publish kcp ReadyToRun (precompiled) for this machine's runtime identifier" };
         var keep = new Option<bool>("--keep") { Description = "Keep the work directory (published kcp, configs) after the run" };
+        var timeline = new Option<int>("--timeline-ms") { Description = "Print, for each throughput scenario, deliveries and kcp's CPU by thread group per window of this many ms (0: off)", DefaultValueFactory = _ => 0 };
+        timeline.Validators.Add(r =>
+        {
+            if (r.GetValue(timeline) is not (0 or (>= 50 and <= 10_000)))
+            {
+                r.AddError("--timeline-ms must be 0 (off) or from 50 to 10000");
+            }
+        });
         var publishDir = new Option<string?>("--publish-dir") { Description = "Publish kcp and the receiver into this directory once and reuse them from there in later runs (alternating A/B runs of fixed builds)" };
 
         var root = new RootCommand("kcp benchmark: embedded Kafka cluster, a receiver process and kcp processes; prints throughput, CPU, memory and latency")
         {
-            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, consumerConf, brokers, idleSeconds, receiverKind, wrkSeconds, kcpEnv, routeKeys, loopCompletions, readyToRun, keep, publishDir,
+            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, consumerConf, brokers, idleSeconds, receiverKind, wrkSeconds, kcpEnv, routeKeys, loopCompletions, readyToRun, keep, publishDir, timeline,
             Ceilings.ConsumeCommand(),
             Ceilings.HttpCommand(),
         };
@@ -84,6 +92,7 @@ internal static class BenchCli
                 Receiver = parse.GetValue(receiverKind) ?? "nginx",
                 WrkSeconds = parse.GetValue(wrkSeconds),
                 ReadyToRun = parse.GetValue(readyToRun),
+                TimelineMs = parse.GetValue(timeline),
                 KcpEnvironment = BenchConfig.ParseConf(parse.GetValue(kcpEnv) ?? ""),
                 ExtraRouteKeys = BenchConfig.ParseConf(parse.GetValue(routeKeys) ?? ""),
                 LoopCompletions = parse.GetValue(loopCompletions) ?? "kcp",
@@ -161,6 +170,9 @@ internal sealed record BenchOptions
     public required int WrkSeconds { get; init; }
 
     public required bool ReadyToRun { get; init; }
+
+    /// <summary>Window of the per-scenario timeline in ms (<c>--timeline-ms</c>); 0 for none.</summary>
+    public int TimelineMs { get; init; }
 
     /// <summary>Environment variables of every kcp run (<c>--kcp-env</c>).</summary>
     public required IReadOnlyDictionary<string, string> KcpEnvironment { get; init; }

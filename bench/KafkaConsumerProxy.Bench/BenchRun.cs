@@ -222,7 +222,12 @@ internal sealed class BenchRun
         await _endpoint.ResetAsync().ConfigureAwait(false);
         var startedUnixMs = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds();
         using var proxy = _kcp.Run(config);
-        var (start, half, end, stats) = await WaitForDeliveriesAsync(proxy, count, TimeSpan.FromSeconds(60 + count / 2_000), _endpoint).ConfigureAwait(false);
+        var timeline = _options.TimelineMs > 0 ? new Timeline(proxy.Id, _options.TimelineMs) : null;
+        var (start, half, end, stats) = await WaitForDeliveriesAsync(proxy, count, TimeSpan.FromSeconds(60 + count / 2_000), _endpoint, timeline).ConfigureAwait(false);
+        if (timeline is not null)
+        {
+            Step($"  timeline of {name}, from the first delivery, per {_options.TimelineMs} ms (cores of kcp's threads by group):\n{timeline.Format().TrimEnd()}");
+        }
 
         // What kcp spends when it has nothing to do (fetch polling, timers), for comparison with the busy figure.
         var idleFrom = Probe(proxy, stats.Messages, _endpoint);
@@ -596,9 +601,9 @@ internal sealed class BenchRun
     /// <summary>
     /// Polls the receiver until <paramref name="target"/> messages arrived; returns probes at the first poll that saw
     /// a message, at the first poll that saw half of them, and at the poll that saw the last one, and the receiver's
-    /// final counters.
+    /// final counters. Samples <paramref name="timeline"/> at every poll from the first delivery on.
     /// </summary>
-    private async Task<(Sample Start, Sample Half, Sample End, ReceiverStats Stats)> WaitForDeliveriesAsync(ChildProcess proxy, long target, TimeSpan limit, IReceiver? receiver = null)
+    private async Task<(Sample Start, Sample Half, Sample End, ReceiverStats Stats)> WaitForDeliveriesAsync(ChildProcess proxy, long target, TimeSpan limit, IReceiver? receiver = null, Timeline? timeline = null)
     {
         receiver ??= _receiver;
         var deadline = Stopwatch.GetTimestamp() + (long)(limit.TotalSeconds * Stopwatch.Frequency);
@@ -613,6 +618,11 @@ internal sealed class BenchRun
             if (start is null && stats.Messages > 0)
             {
                 start = probe;
+            }
+
+            if (start is not null)
+            {
+                timeline?.Add(stats.Messages);
             }
 
             if (half is null && stats.Messages >= target / 2)

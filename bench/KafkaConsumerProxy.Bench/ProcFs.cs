@@ -64,6 +64,38 @@ internal static class ProcFs
         return total;
     }
 
+    /// <summary>Each live thread of <paramref name="pid"/> with its name and utime + stime.</summary>
+    public static IEnumerable<(string Name, TimeSpan Cpu)> ThreadsByName(int pid)
+    {
+        IEnumerable<string> tasks;
+        try
+        {
+            tasks = Directory.GetDirectories($"/proc/{pid}/task");
+        }
+        catch (IOException)
+        {
+            yield break;
+        }
+
+        foreach (var task in tasks)
+        {
+            string name;
+            try
+            {
+                name = File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n');
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+
+            if (CpuTime(Path.Combine(task, "stat")) is { } cpu)
+            {
+                yield return (name, cpu);
+            }
+        }
+    }
+
     /// <summary>A kB field of /proc/PID/status such as <c>VmHWM</c> (peak resident set) or <c>VmRSS</c>, or null.</summary>
     public static long? StatusKb(int pid, string field)
     {
