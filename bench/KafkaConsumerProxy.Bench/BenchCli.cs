@@ -55,7 +55,12 @@ internal static class BenchCli
             DefaultValueFactory = _ => "kcp",
         };
         loopCompletions.AcceptOnlyFromAmong("kcp", "inline", "thread_pool");
-        var readyToRun = new Option<bool>("--ready-to-run") { Description = "Publish kcp ReadyToRun (precompiled) for this machine's runtime identifier" };
+        var build = new Option<string>("--build")
+        {
+            Description = "How kcp is published: release (for this machine's runtime identifier, as the release single files and the container image: precompiled, tier 0 off) or portable (without a runtime identifier, as `dotnet publish -o out`: JIT only)",
+            DefaultValueFactory = _ => "release",
+        };
+        build.AcceptOnlyFromAmong("release", "portable");
         var keep = new Option<bool>("--keep") { Description = "Keep the work directory (published kcp, configs) after the run" };
         var timeline = new Option<int>("--timeline-ms") { Description = "Print, for each throughput scenario, deliveries and kcp's CPU by thread group per window of this many ms (0: off)", DefaultValueFactory = _ => 0 };
         timeline.Validators.Add(r =>
@@ -69,7 +74,7 @@ internal static class BenchCli
 
         var root = new RootCommand("kcp benchmark: embedded Kafka cluster, a receiver process and kcp processes; prints throughput, CPU, memory and latency")
         {
-            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, consumerConf, brokers, idleSeconds, receiverKind, wrkSeconds, kcpEnv, routeKeys, loopCompletions, readyToRun, keep, publishDir, timeline,
+            messages, scenarios, backlog, backlogSeconds, slowDelay, latencyRate, latencySeconds, fetchWait, consumerConf, brokers, idleSeconds, receiverKind, wrkSeconds, kcpEnv, routeKeys, loopCompletions, build, keep, publishDir, timeline,
             Ceilings.ConsumeCommand(),
             Ceilings.HttpCommand(),
         };
@@ -91,7 +96,7 @@ internal static class BenchCli
                 PublishDirectory = parse.GetValue(publishDir) is { Length: > 0 } dir ? Path.GetFullPath(dir) : null,
                 Receiver = parse.GetValue(receiverKind) ?? "nginx",
                 WrkSeconds = parse.GetValue(wrkSeconds),
-                ReadyToRun = parse.GetValue(readyToRun),
+                ReleaseBuild = parse.GetValue(build) != "portable",
                 TimelineMs = parse.GetValue(timeline),
                 KcpEnvironment = BenchConfig.ParseConf(parse.GetValue(kcpEnv) ?? ""),
                 ExtraRouteKeys = BenchConfig.ParseConf(parse.GetValue(routeKeys) ?? ""),
@@ -169,7 +174,11 @@ internal sealed record BenchOptions
 
     public required int WrkSeconds { get; init; }
 
-    public required bool ReadyToRun { get; init; }
+    /// <summary>
+    /// Whether kcp is published as a release is (<c>--build release</c>: <c>-r</c> this machine's runtime identifier,
+    /// which makes kcp's project precompile it and turn tier 0 off) or portable (<c>--build portable</c>).
+    /// </summary>
+    public required bool ReleaseBuild { get; init; }
 
     /// <summary>Window of the per-scenario timeline in ms (<c>--timeline-ms</c>); 0 for none.</summary>
     public int TimelineMs { get; init; }

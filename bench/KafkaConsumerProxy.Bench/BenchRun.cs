@@ -89,7 +89,7 @@ internal sealed class BenchRun
             {
                 Step(output, clock, "publishing kcp (Release) ...");
                 kcpDir = await PublishAsync(Path.Combine(repo, "src", "KafkaConsumerProxy", "KafkaConsumerProxy.csproj"), kcpDir, work,
-                    options.ReadyToRun ? ["-r", RuntimeInformation.RuntimeIdentifier, "--self-contained", "false", "-p:PublishReadyToRun=true"] : []).ConfigureAwait(false);
+                    options.ReleaseBuild ? ["-r", RuntimeInformation.RuntimeIdentifier, "--self-contained", "false"] : []).ConfigureAwait(false);
             }
             else
             {
@@ -760,10 +760,9 @@ internal sealed class BenchRun
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  workload  {options.Messages:N0} messages per throughput scenario, {BenchProducer.ValueBytes}-byte values, {BenchOptions.Partitions} partitions; scenarios: {string.Join(", ", BenchOptions.AllScenarios.Where(options.Scenarios.Contains))}"));
         output.WriteLine($"  receiver  {options.Receiver} for wrk, sync, async, batch and the HttpClient ceilings; Kestrel for latency, backlog and large");
-        if (options.ReadyToRun)
-        {
-            output.WriteLine($"  kcp build ReadyToRun (published with -r {RuntimeInformation.RuntimeIdentifier} -p:PublishReadyToRun=true)");
-        }
+        output.WriteLine(options.ReleaseBuild
+            ? $"  kcp build release: published with -r {RuntimeInformation.RuntimeIdentifier} (precompiled, tier 0 off; --build portable for JIT only)"
+            : "  kcp build portable: published without a runtime identifier (JIT only, as `dotnet publish -o out`)");
 
         if (options.KcpEnvironment.Count > 0)
         {

@@ -20,7 +20,8 @@ for rid in "${rids[@]}"; do
     rm -rf "$out"
     echo "== dotnet publish -r $rid (self-contained, single file)"
     # IncludeNativeLibrariesForSelfExtract puts librdkafka inside the one file; kcp finds it where the host
-    # extracts it (src/KafkaConsumerProxy/Interop/Librdkafka.cs). DebugType=none: no kcp.pdb beside it.
+    # extracts it (src/KafkaConsumerProxy/Interop/Librdkafka.cs). DebugType=none: no kcp.pdb beside it. kcp's project
+    # makes a publish for a runtime identifier ReadyToRun with tier 0 off (PublishReadyToRun=false: JIT only).
     dotnet publish src/KafkaConsumerProxy -c Release -r "$rid" --self-contained \
         -p:PublishSingleFile=true -p:IncludeNativeLibrariesForSelfExtract=true -p:DebugType=none \
         -o "$out" -v quiet -nologo
