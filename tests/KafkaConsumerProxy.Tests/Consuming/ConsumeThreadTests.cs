@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Reflection;
-using System.Runtime.ExceptionServices;
 using Confluent.Kafka;
 using KafkaConsumerProxy.Consuming;
 using KafkaConsumerProxy.Tests.Harness;
@@ -89,14 +88,6 @@ public class ThreadWatchingConsumer : DispatchProxy
         }
 
         _counts.AddOrUpdate(targetMethod.Name, 1, (_, n) => n + 1);
-        try
-        {
-            return targetMethod.Invoke(_inner, args);
-        }
-        catch (TargetInvocationException ex) when (ex.InnerException is not null)
-        {
-            ExceptionDispatchInfo.Capture(ex.InnerException).Throw();
-            throw;
-        }
+        return Forwarding.Call(_inner!, targetMethod, args);
     }
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Reflection;
-using System.Runtime.ExceptionServices;
 using Confluent.Kafka;
 using KafkaConsumerProxy.Consuming;
 using KafkaConsumerProxy.Tests.Harness;
@@ -71,14 +70,6 @@ public class CloseHoldingConsumer : DispatchProxy
             _release!.Wait();
         }
 
-        try
-        {
-            return targetMethod.Invoke(_inner, args);
-        }
-        catch (TargetInvocationException ex) when (ex.InnerException is not null)
-        {
-            ExceptionDispatchInfo.Capture(ex.InnerException).Throw();
-            throw;
-        }
+        return Forwarding.Call(_inner!, targetMethod, args);
     }
 }
