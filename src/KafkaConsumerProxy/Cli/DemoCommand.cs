@@ -112,7 +112,9 @@ internal static class DemoCommand
         var started = time.GetTimestamp();
         var lastTime = TimeSpan.Zero;
         var lastDelivered = 0L;
-        while (!interrupted.IsCancellationRequested && !running.IsCompleted && endpoint.Accepted < count)
+        // Until the endpoint has accepted every message and kcp has counted each (its count follows the answer, so the
+        // last progress line shows them all).
+        while (!interrupted.IsCancellationRequested && !running.IsCompleted && (endpoint.Accepted < count || metrics.Delivered + metrics.Skipped < count))
         {
             await Task.WhenAny(running, Task.Delay(TimeSpan.FromMilliseconds(500), time, interrupted)).ConfigureAwait(false);
             var now = time.GetElapsedTime(started);
