@@ -59,7 +59,10 @@ public sealed class StatusCliTests : IClassFixture<TestCluster>
         Assert.True(code == 0, output);
         Assert.Contains("pay partition 0 offset 0: skipped", output, StringComparison.Ordinal);
         await receiver.WaitForAsync(r => r.Accepted().Any(x => x.Offset == 1), Patience);
-        Assert.Contains(File.ReadLines(Path.Combine(config.StateDir, "audit.jsonl")), l => l.Contains("\"who\":\"control socket\"", StringComparison.Ordinal) && l.Contains("skip?offset=0", StringComparison.Ordinal));
+        // The audit line is written once the answer has gone out, so possibly after the CLI ended.
+        await Eventually.TrueAsync(
+            () => File.ReadLines(Path.Combine(config.StateDir, "audit.jsonl")).Any(l => l.Contains("\"who\":\"control socket\"", StringComparison.Ordinal) && l.Contains("skip?offset=0", StringComparison.Ordinal)),
+            "the skip in the audit log", Patience, () => File.ReadAllText(Path.Combine(config.StateDir, "audit.jsonl")));
 
         kcp.SendSignal(KcpProcess.SigTerm);
         Assert.Equal(0, await kcp.WaitForExitAsync(Patience));

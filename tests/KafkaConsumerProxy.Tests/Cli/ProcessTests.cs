@@ -71,11 +71,13 @@ public sealed class ProcessTests : IClassFixture<TestCluster>
         await using var kcp = KcpProcess.Run(config.ConfigFile);
         // Recorded on arrival, answered a second later: the delivery is in flight now.
         await receiver.WaitForAsync(r => r.Any(x => x.Offset == 2), Patience);
-        var stopping = Stopwatch.StartNew();
+        var arrived = receiver.Requests.Single(r => r.Offset == 2).ArrivedAt;
         kcp.SendSignal(KcpProcess.SigTerm);
 
         Assert.Equal(0, await kcp.WaitForExitAsync(StopBound));
-        Assert.True(stopping.Elapsed >= TimeSpan.FromMilliseconds(500), $"exited {stopping.ElapsedMilliseconds} ms after SIGTERM, before the delivery in flight could have been answered");
+        // Counted from the request's arrival, not from the signal: the test may see the arrival late on a busy machine.
+        var exitedAfter = receiver.Now - arrived;
+        Assert.True(exitedAfter >= TimeSpan.FromMilliseconds(900), $"exited {exitedAfter.TotalMilliseconds:F0} ms after the request in flight arrived, before it could have been answered (1 s)");
         Assert.Single(receiver.Requests, r => r.Offset == 2);
         Assert.Equal(3, Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0]);
     }
@@ -96,7 +98,9 @@ public sealed class ProcessTests : IClassFixture<TestCluster>
         kcp.SendSignal(KcpProcess.SigTerm);
 
         Assert.Equal(0, await kcp.WaitForExitAsync(StopBound));
-        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(5), $"took {stopping.Elapsed.TotalSeconds:F1} s to stop while retrying");
+        // A stop that waited for the retries would end only at shutdown_timeout_ms (30 s); a prompt one takes a second
+        // or two, more on a busy machine.
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(10), $"took {stopping.Elapsed.TotalSeconds:F1} s to stop while retrying");
         Assert.DoesNotContain(receiver.Requests.Accepted(), r => r.Offset >= 1);
         Assert.Equal(1, Delivered.CommittedOffsets(_cluster.BootstrapServers, group, topic, 1)[0]);
         Assert.False(File.Exists(config.SkipFile) && new FileInfo(config.SkipFile).Length > 0, "a stop must not skip the stuck message");

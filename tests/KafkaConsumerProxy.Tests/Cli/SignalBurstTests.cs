@@ -17,9 +17,10 @@ public sealed class SignalBurstTests : IClassFixture<TestCluster>
     {
         var topic = _cluster.CreateTopic("usr1-burst", 1);
         var group = Names.Unique("g");
-        await _cluster.ProduceAsync(topic, Delivered.Numbered(1, 8));
-        // Offsets 1 to 6 fail forever: each skip moves the partition on to the next stuck message.
-        await using var receiver = await RecordingReceiver.StartAsync(r => r.Offset is >= 1 and <= 6 ? Fault.Status(500) : Fault.None);
+        await _cluster.ProduceAsync(topic, Delivered.Numbered(1, 14));
+        // Offsets 1 to 12 fail forever: each skip moves the partition on to the next stuck message (a limiter that let
+        // the burst through would skip far more than the bound below allows).
+        await using var receiver = await RecordingReceiver.StartAsync(r => r.Offset is >= 1 and <= 12 ? Fault.Status(500) : Fault.None);
         using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
         config.AddRoute("burst", topic, group, receiver.Port, new Dictionary<string, object> { ["can_skip"] = false, ["retry_interval_ms"] = 20 });
 
@@ -46,7 +47,9 @@ public sealed class SignalBurstTests : IClassFixture<TestCluster>
 
         var skipped = File.ReadAllLines(config.SkipFile).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("offset").GetInt64()).ToList();
         var counted = kcp.Output.Count(l => l.Contains("Manual skip requested (SIGUSR1)", StringComparison.Ordinal));
-        var allowed = (int)duration.TotalSeconds + 1;
+        // The limit counts when kcp handles a signal, which is up to a second later than its sending on a loaded
+        // machine (each is handled as a thread-pool work item): the handling may span one second more than the burst.
+        var allowed = (int)duration.TotalSeconds + 2;
         Assert.True(skipped.Count >= 1 && skipped.Count <= allowed, $"{skipped.Count} messages skipped ([{string.Join(", ", skipped)}]) by 100 signals in {duration}; at most {allowed} may count");
         Assert.Equal(Enumerable.Range(1, skipped.Count).Select(o => (long)o), skipped);
         Assert.Equal(skipped.Count, counted);

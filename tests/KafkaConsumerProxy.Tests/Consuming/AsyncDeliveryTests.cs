@@ -161,6 +161,10 @@ public sealed class AsyncDeliveryTests : IClassFixture<TestCluster>
 
             Volatile.Write(ref answering, true);
             await DeliveryAssert.AllArrivedAsync(receiver, new Dictionary<int, int> { [0] = Count }, Patience);
+            // An answer the receiver gave may still reach kcp after the 400 ms exec_timeout_ms on a loaded machine: that
+            // attempt is a timeout and the message is sent again. Stopping before then would leave it uncommitted (as it
+            // must), so the stop waits for kcp to have finished and committed every message.
+            await Delivered.WaitForCommittedAsync(_cluster.BootstrapServers, group, topic, 1, c => c[0] == Count, $"all {Count} committed", Patience);
             await proxy.StopAsync();
         }
 

@@ -187,7 +187,9 @@ public sealed class PartitionWorkerTests
     public async Task ByteBound_OneMessageLargerThanTheBound_StillDeliveredAndFetchingResumes_Issue7()
     {
         var topic = Names.Unique("worker-big");
-        await using var receiver = await RecordingReceiver.StartAsync();
+        using var release = new ManualResetEventSlim();
+        // Held until the pause is seen: an answer before the consume loop's next look would release the bytes first.
+        await using var receiver = await HoldingReceiverAsync(release);
         await using var fixture = new Fixture(topic, receiver.Port);
         var bytes = new PendingBytes(1024);
         var progress = new PartitionOffsets();
@@ -196,6 +198,8 @@ public sealed class PartitionWorkerTests
 
         worker.Enqueue(Record(topic, 0, 100_000));
         fixture.Apply(session);
+        Assert.Equal(["Pause"], fixture.Consumer.Calls.Select(c => c.Method));
+        release.Set();
         await Eventually.TrueAsync(() => fixture.Apply(session) && progress.CommitPosition == 1 && !session.FetchPaused, "commit position 1, fetching again", Patience, () => $"commit position {progress.CommitPosition}, fetch paused {session.FetchPaused}");
 
         Assert.Equal(["Pause", "Resume"], fixture.Consumer.Calls.Select(c => c.Method));
@@ -230,7 +234,6 @@ public sealed class PartitionWorkerTests
     internal static KafkaRecord Record(string topic, long offset, int valueBytes) =>
         new(topic, 0, offset, 0, Encoding.UTF8.GetBytes("k" + (offset % 10)), new byte[valueBytes]);
 
-    /// <summary>A deliverer for a one-partition route on a real endpoint, and the recorder that stands for the consumer.</summary>
     /// <summary>An endpoint that holds every request until <paramref name="release"/> is set, then accepts it.</summary>
     private static Task<RecordingReceiver> HoldingReceiverAsync(ManualResetEventSlim release) =>
         RecordingReceiver.StartAsync(_ =>

@@ -9,7 +9,7 @@ namespace KafkaConsumerProxy.Tests.Embedded;
 
 public sealed class MockKafkaClusterTests(TestCluster cluster, ITestOutputHelper output) : IClassFixture<TestCluster>
 {
-    private static readonly TimeSpan ConsumeTimeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan ConsumeTimeout = TimeSpan.FromSeconds(60);
 
     [Fact]
     public void Start_LoadsALibraryAndReportsOneBootstrapPerBroker()
@@ -62,6 +62,8 @@ public sealed class MockKafkaClusterTests(TestCluster cluster, ITestOutputHelper
         var topic = own.CreateTopic("down", partitions: 2);
         own.Mock.SetPartitionLeader(topic, 0, brokerId: 2);
         own.Mock.SetPartitionLeader(topic, 1, brokerId: 1);
+        // Fast to give up on the partition whose leader is down; patient where the produce must succeed (a new
+        // producer connects and reads metadata first, and a busy machine can take seconds for that).
         void Fast(ProducerConfig c)
         {
             c.MessageTimeoutMs = 1500;
@@ -69,17 +71,23 @@ public sealed class MockKafkaClusterTests(TestCluster cluster, ITestOutputHelper
             c.ReconnectBackoffMaxMs = 200;
         }
 
+        void Patient(ProducerConfig c)
+        {
+            Fast(c);
+            c.MessageTimeoutMs = 30_000;
+        }
+
         own.Mock.SetBrokerDown(2);
 
         var stalled = await Assert.ThrowsAsync<ProduceException<byte[]?, byte[]?>>(
             () => EmbeddedProducer.ProduceAsync(own.BootstrapServers, topic, [(0, null, [1])], Fast));
         Assert.Equal(ErrorCode.Local_MsgTimedOut, stalled.Error.Code);
-        var otherLeader = await EmbeddedProducer.ProduceAsync(own.BootstrapServers, topic, [(1, null, [2])], Fast);
+        var otherLeader = await EmbeddedProducer.ProduceAsync(own.BootstrapServers, topic, [(1, null, [2])], Patient);
         Assert.Equal(0, otherLeader.Single().Offset.Value);
 
         own.Mock.SetBrokerUp(2);
 
-        var recovered = await EmbeddedProducer.ProduceAsync(own.BootstrapServers, topic, [(0, null, [3])], Fast);
+        var recovered = await EmbeddedProducer.ProduceAsync(own.BootstrapServers, topic, [(0, null, [3])], Patient);
         Assert.Equal(new TopicPartition(topic, 0), recovered.Single().TopicPartition);
     }
 

@@ -49,14 +49,32 @@ public static class Delivered
 
     /// <summary>Polls the group's committed offsets until <paramref name="condition"/> holds for them; returns them.</summary>
     /// <exception cref="TimeoutException">Not within <paramref name="timeout"/>; the message names <paramref name="what"/> and the last offsets.</exception>
-    public static Task<Dictionary<int, long>> WaitForCommittedAsync(string bootstrapServers, string group, string topic, int partitions, Func<IReadOnlyDictionary<int, long>, bool> condition, string what, TimeSpan timeout) =>
-        Eventually.ValueAsync(
-            () => CommittedOffsets(bootstrapServers, group, topic, partitions),
-            committed => condition(committed),
+    /// <remarks>A read the cluster refuses or does not answer in time (its coordinator busy with a rebalance) counts as "not yet".</remarks>
+    public static async Task<Dictionary<int, long>> WaitForCommittedAsync(string bootstrapServers, string group, string topic, int partitions, Func<IReadOnlyDictionary<int, long>, bool> condition, string what, TimeSpan timeout)
+    {
+        string? failure = null;
+        var committed = await Eventually.ValueAsync(
+            () =>
+            {
+                try
+                {
+                    return CommittedOffsets(bootstrapServers, group, topic, partitions);
+                }
+                catch (KafkaException ex)
+                {
+                    failure = ex.Message;
+                    return null;
+                }
+            },
+            committed => committed is not null && condition(committed),
             what,
             timeout,
-            committed => $"{topic} committed at " + string.Join(", ", committed.OrderBy(c => c.Key).Select(c => $"{c.Key}:{c.Value}")),
+            committed => committed is null
+                ? $"{topic}'s committed offsets not read: {failure}"
+                : $"{topic} committed at " + string.Join(", ", committed.OrderBy(c => c.Key).Select(c => $"{c.Key}:{c.Value}")),
             TimeSpan.FromMilliseconds(100));
+        return committed!;
+    }
 
     /// <summary>Messages numbered per partition: partition p gets <paramref name="perPartition"/> values "p-o".</summary>
     public static IEnumerable<(int Partition, byte[]? Key, byte[]? Value)> Numbered(int partitions, int perPartition) =>
