@@ -136,7 +136,7 @@ public sealed class FleetProcessTests : IClassFixture<TestCluster>
         await _cluster.ProduceAsync(topic, Enumerable.Range(0, Messages).Select(i => (0, (byte[]?)null, (byte[]?)Encoding.UTF8.GetBytes($"m{i}"))));
         await using var next = await FleetNode.StartAsync(_cluster, control, "rf", topic, group, receiver.Port);
         await next.Admin.WaitForJsonAsync("/api/v1/routes/rf", r => r.GetProperty("state").GetString() == "paused", "paused from the start", Patience);
-        Assert.Contains(next.Kcp.Output, l => l.Contains("kcp[2204]", StringComparison.Ordinal) && l.EndsWith(": 1", StringComparison.Ordinal));
+        await next.Kcp.WaitForOutputAsync(l => l.Contains("kcp[2204]", StringComparison.Ordinal) && l.EndsWith(": 1", StringComparison.Ordinal), "[2204] logged, ending ': 1'", Patience);
         Assert.Empty(receiver.Requests);
 
         var (resumed, answer) = await next.Admin.PostAsync("/api/v1/routes/rf/resume");

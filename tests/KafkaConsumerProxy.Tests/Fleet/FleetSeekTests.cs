@@ -66,7 +66,7 @@ public sealed class FleetSeekTests : IClassFixture<TestCluster>
         await receiver.WaitForAsync(r => r.Accepted().Count(x => x.Partition == remote) >= 2 * Messages && r.Accepted().Count(x => x.Partition == local) >= Messages + 1, Patience);
         Assert.Equal([0L, 1, 2, 3, 4, 1, 2, 3, 4, 5], Offsets(receiver, remote));
         Assert.Equal([0L, 1, 2, 3, 4, 5], Offsets(receiver, local));
-        Assert.Contains(b.Kcp.Output, l => l.Contains("kcp[2208]", StringComparison.Ordinal) && l.Contains("moved from 5 to 1", StringComparison.Ordinal));
+        await b.Kcp.WaitForOutputAsync(l => l.Contains("kcp[2208]", StringComparison.Ordinal) && l.Contains("moved from 5 to 1", StringComparison.Ordinal), "[2208] logged: moved from 5 to 1", Patience);
 
         // The three seeks are in the fleet's audit trail, as read from b.
         var audit = await b.Admin.WaitForJsonAsync("/api/v1/audit", r => r.EnumerateArray().Count(e => e.GetProperty("path").GetString()!.EndsWith("/seek", StringComparison.Ordinal)) == 3,

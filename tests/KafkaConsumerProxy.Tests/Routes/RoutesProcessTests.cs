@@ -84,8 +84,8 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
 
         DeliveryAssert.AllOnce(a.Expected, receiverA.Requests);
         DeliveryAssert.AllOnce(b.Expected, receiverB.Requests);
-        Assert.Contains(kcp.StdOut, l => l.Contains("Route a: running -> paused: operator pause (route a", StringComparison.Ordinal));
-        Assert.Contains(kcp.StdOut, l => l.Contains($"Route a: running -> stopped: operator stop (--topic {topicA}", StringComparison.Ordinal));
+        await kcp.WaitForOutputAsync(l => l.Contains("Route a: running -> paused: operator pause (route a", StringComparison.Ordinal), "route a's pause logged", Patience);
+        await kcp.WaitForOutputAsync(l => l.Contains($"Route a: running -> stopped: operator stop (--topic {topicA}", StringComparison.Ordinal), "route a's stop logged", Patience);
         // B's member never lost its partitions: one assignment, no revoke.
         Assert.Single(kcp.StdOut, l => l.Contains("Route b member 0: partitions assigned", StringComparison.Ordinal));
         Assert.DoesNotContain(kcp.StdOut, l => l.Contains("Route b member 0: partitions revoked", StringComparison.Ordinal));
@@ -183,7 +183,7 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
         // Once the commit has reached the end every fetched message has been finished: a repeat would be recorded by now.
         await WaitForCommittedAsync(group, topic, Count);
         DeliveryAssert.AllOnce(expected, receiver.Requests);
-        Assert.Contains(kcp.StdOut, l => l.Contains($"{topic}/0 fetched again from offset 1 (resume); {Count - 2} message(s) already finished after it are not delivered again", StringComparison.Ordinal));
+        await kcp.WaitForOutputAsync(l => l.Contains($"{topic}/0 fetched again from offset 1 (resume); {Count - 2} message(s) already finished after it are not delivered again", StringComparison.Ordinal), "the resume's finished messages logged", Patience);
         kcp.SendSignal(KcpProcess.SigTerm);
         Assert.Equal(0, await kcp.WaitForExitAsync(Patience));
     }
