@@ -120,7 +120,11 @@ public sealed class LogVolumeEndToEndTests : IClassFixture<TestCluster>
 
         // One line per error code (a handful of codes), while the client reported many more; the counts come every 30 s.
         Assert.True(errors.Count > 0, $"kcp logged no client error in a {clock.Elapsed.TotalSeconds:F0} s outage of broker 1, while the witness saw {Volatile.Read(ref reported)}");
-        Assert.True(errors.Count <= 6, $"{errors.Count} error lines in a {clock.Elapsed.TotalSeconds:F0} s outage:\n{string.Join('\n', errors.Take(30))}");
+        // The outage may outlast the first 30 s on a busy machine: then each code's count comes too, once per 30 s.
+        var counts = errors.Count(l => l.Contains(" repeated ", StringComparison.Ordinal));
+        var firsts = errors.Count - counts;
+        Assert.True(firsts <= 6, $"{firsts} error lines in a {clock.Elapsed.TotalSeconds:F0} s outage:\n{string.Join('\n', errors.Take(30))}");
+        Assert.True(counts <= firsts * (int)(clock.Elapsed.TotalSeconds / 30), $"{counts} count lines for {firsts} codes in a {clock.Elapsed.TotalSeconds:F0} s outage:\n{string.Join('\n', errors.Take(30))}");
         // Under heavy load (a full suite on two cores) librdkafka has reported as few as 3 errors in a 25 s outage, even to
         // a witness in its group: then there is no repetition to summarise and the test can show nothing more.
         Skip.If(reported <= 2 * errors.Count, $"the witness saw only {reported} errors, kcp logged {errors.Count}: the outage did not repeat errors, so summarising cannot be shown");
