@@ -12,16 +12,21 @@ internal sealed class FailingEntry
     private CancellationTokenSource _retry = new();
     private int _attempts;
     private DeliveryResult _last;
-    private IReadOnlyList<long> _offsets = [];
+    private IReadOnlyList<long> _offsets;
     private DateTimeOffset? _nextAttempt;
 
-    /// <param name="first">The failed attempt the entry is made for: what a snapshot taken before its first <see cref="Update"/> shows.</param>
-    public FailingEntry(string route, KafkaRecord record, DateTimeOffset since, DeliveryResult first)
+    /// <param name="attempt">The number of the failed attempt the entry is made for.</param>
+    /// <param name="first">That attempt's result.</param>
+    /// <param name="offsets">Every offset that attempt covered.</param>
+    /// <remarks>Complete from the start: the entry is visible to the API as soon as it is added, before any <see cref="Update"/>.</remarks>
+    public FailingEntry(string route, KafkaRecord record, DateTimeOffset since, int attempt, DeliveryResult first, IReadOnlyList<long> offsets)
     {
         Route = route;
         Record = record;
         _since = since;
+        _attempts = attempt;
         _last = first;
+        _offsets = offsets;
     }
 
     public string Route { get; }

@@ -45,8 +45,14 @@ internal sealed class FailingMessages
     /// <param name="offsets">Every offset of the failing request (a batch's, its first being <paramref name="record"/>'s).</param>
     internal FailingEntry Failed(string route, KafkaRecord record, int attempt, DeliveryResult result, DateTimeOffset now, IReadOnlyList<long> offsets)
     {
-        var entry = _failing.GetOrAdd((route, record.Partition, record.Offset), _ => new FailingEntry(route, record, now, result));
-        entry.Update(attempt, result, offsets);
+        // A new entry is made complete (the API may read it as soon as it is added); a known one is updated.
+        FailingEntry? made = null;
+        var entry = _failing.GetOrAdd((route, record.Partition, record.Offset), _ => made = new FailingEntry(route, record, now, attempt, result, offsets));
+        if (!ReferenceEquals(entry, made))
+        {
+            entry.Update(attempt, result, offsets);
+        }
+
         return entry;
     }
 
