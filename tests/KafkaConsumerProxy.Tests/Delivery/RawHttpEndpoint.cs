@@ -143,9 +143,11 @@ internal sealed class RawHttpEndpoint : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // The accept loop ends on the cancelled token before the listener stops: a loop that had just passed its
+        // check would otherwise call accept on a stopped listener, which throws instead of returning.
         await _stop.CancelAsync();
-        _listener.Stop();
         await _accepting;
+        _listener.Stop();
         _stop.Dispose();
     }
 }
