@@ -151,7 +151,14 @@ public sealed class TriageDashboard : IAsyncLifetime
             if (!Kcp.HasExited)
             {
                 Kcp.SendSignal(KcpProcess.SigTerm);
-                await Kcp.WaitForExitAsync(Patience);
+                try
+                {
+                    await Kcp.WaitForExitAsync(Patience);
+                }
+                catch (TimeoutException)
+                {
+                    // Disposing kills it; the endpoints and the cluster below are still released.
+                }
             }
 
             await Kcp.DisposeAsync();

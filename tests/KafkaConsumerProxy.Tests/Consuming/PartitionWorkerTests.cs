@@ -39,6 +39,8 @@ public sealed class PartitionWorkerTests
         }
 
         await worker.Stopped.WaitAsync(Patience);
+        // The worker reports itself just after its Stopped task completes, from its own thread.
+        await Eventually.ValueAsync(() => faulted.Count, n => n > 0, "the worker reported itself faulted", Patience);
 
         Assert.Same(worker, Assert.Single(faulted));
         Assert.IsType<InjectedFaultException>(worker.Fault);

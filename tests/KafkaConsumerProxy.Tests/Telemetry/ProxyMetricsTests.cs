@@ -101,7 +101,9 @@ public sealed class ProxyMetricsTests
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, _) =>
         {
-            if (instrument.Meter.Name != ProxyMetrics.MeterName)
+            // This instance's meter only: tests running meanwhile create meters of the same name, from their own
+            // threads, while the names are checked below.
+            if (!ReferenceEquals(instrument.Meter, metrics.Meter))
                 return;
             // Prometheus naming as the exporter applies it: '.' to '_', the unit 's' as _seconds, _total for counters.
             var name = instrument.Name.Replace('.', '_') + (instrument.Unit == "s" ? "_seconds" : "");
