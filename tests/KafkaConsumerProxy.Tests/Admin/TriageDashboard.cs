@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using KafkaConsumerProxy.Tests.Harness;
 using Microsoft.Playwright;
@@ -26,6 +24,7 @@ public sealed class TriageDashboard : IAsyncLifetime
 
     private readonly TestCluster _cluster = new();
     private readonly List<IAsyncDisposable> _owned = [];
+    private readonly RefusedPort _payments = new();
     private ProxyConfigWriter? _config;
     private string _shipping = "";
 
@@ -68,7 +67,7 @@ public sealed class TriageDashboard : IAsyncLifetime
         }));
         OrdersPort = failing.Port;
         var healthy = await Own(RecordingReceiver.StartAsync());
-        PaymentsPort = FreePort();
+        PaymentsPort = _payments.Port;
 
         _config = new ProxyConfigWriter(_cluster.BootstrapServers);
         _config.AddRoute("orders", orders, Names.Unique("g"), failing.Port, new Dictionary<string, object>
@@ -168,6 +167,7 @@ public sealed class TriageDashboard : IAsyncLifetime
             await owned.DisposeAsync();
         _config?.Dispose();
         _cluster.Dispose();
+        _payments.Dispose();
     }
 
     private async Task<T> Own<T>(Task<T> starting)
@@ -176,15 +176,5 @@ public sealed class TriageDashboard : IAsyncLifetime
         var started = await starting;
         _owned.Add(started);
         return started;
-    }
-
-    // A port nothing listens on: bound by the system, then let go (connections to it are refused).
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using KafkaConsumerProxy.Configuration;
 using KafkaConsumerProxy.Decoding;
 using KafkaConsumerProxy.Tests.Harness;
@@ -49,7 +47,8 @@ public sealed class SchemaSourceTests
         await using var down = await RegistryStandIn.StartAsync();
         await using var up = await RegistryStandIn.StartAsync();
         down.Down = true;
-        var closed = ClosedPort();
+        using var refused = new RefusedPort();
+        var closed = refused.Port;
         var a = up.Add("JSON", "{}", "a-value");
         var b = up.Add("JSON", """{"type":"object"}""", "b-value");
         var decoder = new RecordDecoder(SchemaSource.For(new SchemaRegistrySettings { Url = $"{Url(down)},http://127.0.0.1:{closed},{Url(up)}" }));
@@ -68,12 +67,4 @@ public sealed class SchemaSourceTests
     private static string Url(RegistryStandIn registry) => registry.BaseAddress.ToString().TrimEnd('/');
 
     private static byte[] Record(int id) => [0, (byte)(id >> 24), (byte)(id >> 16), (byte)(id >> 8), (byte)id, .. "{}"u8];
-
-    // A port nothing listens on: bound, then released.
-    private static int ClosedPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
 }

@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -133,7 +131,8 @@ public sealed class OtlpExportTests : IClassFixture<TestCluster>
         await using var receiver = await RecordingReceiver.StartAsync(r => r.Offset >= PerPartition / 2 ? Fault.Delayed(TimeSpan.FromMilliseconds(250)) : Fault.None);
         using var config = new ProxyConfigWriter(_cluster.BootstrapServers);
         config.AddRoute("down", topic, group, receiver.Port);
-        config.AppendMain($"telemetry:\n  otlp_endpoint: http://127.0.0.1:{ClosedPort()}\n  otlp_export_interval_ms: 1000\n");
+        using var collector = new RefusedPort();
+        config.AppendMain($"telemetry:\n  otlp_endpoint: http://127.0.0.1:{collector.Port}\n  otlp_export_interval_ms: 1000\n");
         var expected = Enumerable.Range(0, Partitions).ToDictionary(p => p, _ => PerPartition);
 
         var running = System.Diagnostics.Stopwatch.StartNew();
@@ -282,12 +281,4 @@ public sealed class OtlpExportTests : IClassFixture<TestCluster>
     }
 
     private static string NewHex(int bytes) => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(bytes));
-
-    // A port nothing listens on: bound, then released; connecting to it is refused at once.
-    private static int ClosedPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
 }
