@@ -30,7 +30,7 @@ public sealed class FleetProcessTests : IClassFixture<TestCluster>
     }
 
     [Fact]
-    public async Task RollingRestart_ThreeInstancesTwoRestartedCooperativeSticky_NothingLostAndKeptPartitionsNeverRestarted_Issue17()
+    public async Task RollingRestart_ThreeInstancesTwoRestartedCooperativeSticky_NothingLostAndKeptPartitionsStayRunning_Issue17()
     {
         // bench/fleet-rolling.sh runs this test with other values to compare assignors (docs/FLEET.md); by default it
         // is the test of cooperative-sticky.
