@@ -90,8 +90,8 @@ public sealed class RateAndConcurrencyTests : IClassFixture<TestCluster>
         var maxInFlight = 0;
         var arrivalsB = new ConcurrentQueue<TimeSpan>();
         await using var receiver = await RecordingReceiver.StartAsync(_ => Fault.None.After(answerAfter));
-        // The receiver records arrivals; the concurrency is counted by a second endpoint in front of nothing: both
-        // routes post to one Kestrel endpoint that counts requests in flight.
+        // Route a posts to the receiver, which records its arrivals; route b to a second endpoint that records b's
+        // arrivals on the receiver's clock and counts b's requests in flight.
         await using var counting = await ScriptedEndpoint.StartAsync(async context =>
         {
             arrivalsB.Enqueue(receiver.Now);
@@ -141,7 +141,7 @@ public sealed class RateAndConcurrencyTests : IClassFixture<TestCluster>
         // shares are counted over that common time, not over the whole run.
         var timesA = requestsA.Select(r => r.ArrivedAt).ToList();
         var timesB = arrivalsB.Order().ToList();
-        var (from, to) = (TimeSpan.FromTicks(Math.Max(timesA[0].Ticks, timesB[0].Ticks)), TimeSpan.FromTicks(Math.Min(timesA[^1].Ticks, timesB[^1].Ticks)));
+        var (from, to) = (new[] { timesA[0], timesB[0] }.Max(), new[] { timesA[^1], timesB[^1] }.Min());
         var (inA, inB) = (timesA.Count(t => t >= from && t <= to), timesB.Count(t => t >= from && t <= to));
         var shares = $"{from.TotalSeconds:F3}–{to.TotalSeconds:F3} s: a {inA}, b {inB} requests (a {timesA[0].TotalSeconds:F3}–{timesA[^1].TotalSeconds:F3} s, b {timesB[0].TotalSeconds:F3}–{timesB[^1].TotalSeconds:F3} s)";
         _output.WriteLine(shares);

@@ -19,10 +19,13 @@ internal static partial class RollingRestart
     /// <summary>The figures of one run.</summary>
     internal sealed record Figures(
         string Assignor, int Instances, int Restarts, int Partitions, int Produced, int Lost, int Repeated, TimeSpan LongestGap,
-        IReadOnlyDictionary<int, TimeSpan> GapPerPartition, int Revocations, int Bounces, TimeSpan Took)
+        IReadOnlyDictionary<int, TimeSpan> GapPerPartition, int Revocations, IReadOnlyList<string> Bounced, TimeSpan Took)
     {
+        /// <summary>Kept partitions stopped and started again; <see cref="Bounced"/> says which, in which life and when.</summary>
+        public int Bounces => Bounced.Count;
+
         public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-            $"assignor {Assignor}: {Instances} instances, {Partitions} partitions, {Produced} messages produced during {Restarts} restarts in {Took.TotalSeconds:0.0} s: lost {Lost}, repeated {Repeated}, longest gap {LongestGap.TotalMilliseconds:0} ms (per partition: {string.Join(", ", GapPerPartition.OrderBy(g => g.Key).Select(g => $"{g.Key}: {g.Value.TotalMilliseconds:0}"))}), revocations {Revocations}, of which kept partitions stopped and started again (bounces) {Bounces}");
+            $"assignor {Assignor}: {Instances} instances, {Partitions} partitions, {Produced} messages produced during {Restarts} restarts in {Took.TotalSeconds:0.0} s: lost {Lost}, repeated {Repeated}, longest gap {LongestGap.TotalMilliseconds:0} ms (per partition: {string.Join(", ", GapPerPartition.OrderBy(g => g.Key).Select(g => $"{g.Key}: {g.Value.TotalMilliseconds:0}"))}), revocations {Revocations}, of which kept partitions stopped and started again (bounces) {Bounces}{(Bounces > 0 ? $" [{string.Join("; ", Bounced)}]" : "")}");
     }
 
     /// <summary>Runs the fleet, restarts <paramref name="restarts"/> instances one after another, and returns the figures (asserting nothing itself).</summary>
@@ -97,9 +100,9 @@ internal static partial class RollingRestart
 
             var comparison = DeliveryAssert.Compare(expected, receiver.Requests);
             var gaps = LongestGaps(receiver.Requests, measureFrom);
-            var (revocations, bounces) = Bounces(lives);
+            var (revocations, bounced) = Bounces(lives);
             return new Figures(assignor, instances, restarts, partitions, expected.Count, comparison.Missing.Count + comparison.Unexpected.Count,
-                comparison.RepeatCount, gaps.Values.DefaultIfEmpty().Max(), gaps, revocations, bounces, took);
+                comparison.RepeatCount, gaps.Values.DefaultIfEmpty().Max(), gaps, revocations, bounced, took);
         }
         finally
         {
@@ -156,10 +159,10 @@ internal static partial class RollingRestart
             });
 
     /// <summary>
-    /// From every life's log: each revocation of a partition, and how many of them were followed by the next assignment
-    /// of that partition (in any life) going to the same life.
+    /// From every life's log: each revocation of a partition, and those of them followed by the next assignment of that
+    /// partition (in any life) going to the same life, each named with its life and both times.
     /// </summary>
-    private static (int Revocations, int Bounces) Bounces(IReadOnlyList<KcpProcess> lives)
+    private static (int Revocations, List<string> Bounced) Bounces(IReadOnlyList<KcpProcess> lives)
     {
         var events = new List<(DateTimeOffset At, int Life, bool Assigned, int Partition)>();
         for (var life = 0; life < lives.Count; life++)
@@ -182,7 +185,7 @@ internal static partial class RollingRestart
 
         var ordered = events.OrderBy(e => e.At).ToList();
         var revocations = 0;
-        var bounces = 0;
+        var bounced = new List<string>();
         for (var i = 0; i < ordered.Count; i++)
         {
             var revoked = ordered[i];
@@ -195,11 +198,11 @@ internal static partial class RollingRestart
             var next = ordered.Skip(i + 1).FirstOrDefault(e => e.Assigned && e.Partition == revoked.Partition);
             if (next.Assigned && next.Life == revoked.Life)
             {
-                bounces++;
+                bounced.Add(string.Create(CultureInfo.InvariantCulture, $"partition {revoked.Partition} in life {revoked.Life}: revoked {revoked.At:HH:mm:ss.fff}, assigned again {next.At:HH:mm:ss.fff}"));
             }
         }
 
-        return (revocations, bounces);
+        return (revocations, bounced);
     }
 
     [GeneratedRegex(@"^(?<at>\S+Z) .*member \d+: partitions (?<what>assigned|revoked) \[(?<partitions>[^\]]*)\]")]
