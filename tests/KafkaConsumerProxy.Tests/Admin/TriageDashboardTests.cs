@@ -34,7 +34,8 @@ public sealed class TriageDashboardTests : IClassFixture<TriageDashboard>
         Assert.StartsWith("blocked", await orders.InnerTextAsync(), StringComparison.Ordinal);
         // Every partition's message fails 10 times within a few seconds (50 ms apart, the slowest 300 ms a try).
         await Page.Locator("#routes tr[data-route='orders'] td.health", new PageLocatorOptions { HasTextString = "5 partitions blocked" }).WaitForAsync();
-        Assert.Equal("rgb(187, 0, 0)", await orders.EvaluateAsync<string>("e => getComputedStyle(e).color"));
+        // Read through the page's refreshes: a cell replaced between finding it and reading its style reads as "".
+        await Assertions.Expect(orders).ToHaveCSSAsync("color", "rgb(187, 0, 0)", new LocatorAssertionsToHaveCSSOptions { Timeout = Within.Timeout });
 
         var payments = Page.Locator("#routes tr[data-route='payments'][data-health='failing'] td.health");
         await payments.WaitForAsync();
@@ -44,7 +45,7 @@ public sealed class TriageDashboardTests : IClassFixture<TriageDashboard>
         var shipping = Page.Locator("#routes tr[data-route='shipping'][data-health='running'] td.health");
         await shipping.WaitForAsync();
         Assert.Matches("^running for \\d+(s|m \\d+s|m)$", await shipping.InnerTextAsync());
-        Assert.Equal("rgb(0, 119, 0)", await shipping.EvaluateAsync<string>("e => getComputedStyle(e).color"));
+        await Assertions.Expect(shipping).ToHaveCSSAsync("color", "rgb(0, 119, 0)", new LocatorAssertionsToHaveCSSOptions { Timeout = Within.Timeout });
 
         // The API says the same.
         var listing = await _kcp.Admin.GetJsonAsync("/api/v1/routes");
