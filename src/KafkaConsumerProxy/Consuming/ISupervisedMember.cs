@@ -14,7 +14,8 @@ internal interface ISupervisedMember
 
     /// <summary>
     /// Pauses (stop fetching and starting deliveries; attempts in flight finish and are committed; the member stays in
-    /// the group) or resumes. Completes when the member has applied it, or when it is not running.
+    /// the group) or resumes. A pause holds from the moment this returns: no delivery starts after it. The task
+    /// completes when the member has applied it, or when it is not running.
     /// </summary>
     Task SetPausedAsync(bool paused);
 

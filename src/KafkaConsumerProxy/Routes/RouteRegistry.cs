@@ -558,8 +558,11 @@ internal sealed class RouteRegistry : IAsyncDisposable
         switch (action)
         {
             case RouteAction.Pause:
+                // Requested before it is kept, so that once routes.json says paused no delivery starts any more (the
+                // write waits for the disk); the pause is then applied, in-flight deliveries finishing.
+                var pausing = supervisor.PauseAsync(cause);
                 _operator.Set(supervisor.Name, true, stopped);
-                await supervisor.PauseAsync(cause).ConfigureAwait(false);
+                await pausing.ConfigureAwait(false);
                 break;
             case RouteAction.Resume:
                 _operator.Set(supervisor.Name, false, stopped);

@@ -114,7 +114,10 @@ internal sealed class RouteSupervisor : IAsyncDisposable
         _loop = Task.Run(LoopAsync);
     }
 
-    /// <summary>Pauses the route: once this completes, its members start no delivery; what was in flight is committed.</summary>
+    /// <summary>
+    /// Pauses the route: from the moment this returns its task, its members start no new delivery; once the task
+    /// completes, what was in flight is finished and committed.
+    /// </summary>
     public async Task PauseAsync(string cause)
     {
         List<ISupervisedMember>? members;

@@ -119,6 +119,26 @@ public sealed class RouteSupervisorTests
     }
 
     [Fact]
+    public async Task Pause_EveryMemberAskedBeforeTheCallReturns_CompletesOnlyOnceAllApplied()
+    {
+        await using var supervisor = Create(concurrency: 2);
+        supervisor.Start(false, false, "test");
+        await WaitForAsync(supervisor, RouteState.Running);
+        var applied = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Members()[1].Applying = applied.Task;
+
+        // The registry keeps the pause in routes.json after this returns and before awaiting it: by then it must hold.
+        var pausing = supervisor.PauseAsync("operator");
+        Assert.All(Members(), m => Assert.True(m.Paused));
+        Assert.False(pausing.IsCompleted, "the pause completed before a member applied it");
+        Assert.Equal(RouteState.Running, supervisor.State);
+
+        applied.SetResult();
+        await pausing.WaitAsync(Patience);
+        Assert.Equal(RouteState.Paused, supervisor.State);
+    }
+
+    [Fact]
     public async Task StartedStopped_CreatesNoMember_UntilStarted()
     {
         await using var supervisor = Create(concurrency: 1);
@@ -222,10 +242,13 @@ public sealed class RouteSupervisorTests
             StoppedCleanly = true;
         }
 
+        /// <summary>What <see cref="SetPausedAsync"/> returns: when the member has applied it (default: at once).</summary>
+        public Task Applying { get; set; } = Task.CompletedTask;
+
         public Task SetPausedAsync(bool paused)
         {
             _paused = paused;
-            return Task.CompletedTask;
+            return Applying;
         }
     }
 }

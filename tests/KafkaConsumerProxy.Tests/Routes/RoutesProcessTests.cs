@@ -498,6 +498,10 @@ public sealed class RoutesProcessTests : IClassFixture<TestCluster>
     }
 
     /// <summary>Waits until kcp has kept the operator's pause in routes.json, which it does before it waits for the deliveries in flight.</summary>
+    /// <summary>
+    /// Waits for routes.json to say paused: kcp requests the pause before it writes that, so from then on no delivery
+    /// starts (the pause is applied once deliveries in flight finish).
+    /// </summary>
     private static Task WaitForOperatorPauseAsync(ProxyConfigWriter config)
     {
         var operatorState = Path.Combine(config.StateDir, "routes.json");
