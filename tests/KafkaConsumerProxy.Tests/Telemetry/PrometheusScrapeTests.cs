@@ -105,6 +105,19 @@ public sealed class PrometheusScrapeTests : IClassFixture<TestCluster>
 
         public static async Task<PrometheusServer> StartAsync(string target, string rulesFile)
         {
+            // The free port is released before Prometheus binds it, so another listener may take it first: Prometheus
+            // then exits at once ("address already in use") and is started again on another port, at most three times.
+            for (var attempt = 1; ; attempt++)
+            {
+                var server = await StartOnceAsync(target, rulesFile);
+                if (attempt == 3 || !await server.LostItsPortAsync())
+                    return server;
+                await server.DisposeAsync();
+            }
+        }
+
+        private static async Task<PrometheusServer> StartOnceAsync(string target, string rulesFile)
+        {
             var directory = Directory.CreateTempSubdirectory("kcp-prometheus-");
             var configFile = Path.Combine(directory.FullName, "prometheus.yml");
             await File.WriteAllTextAsync(configFile,
@@ -125,6 +138,20 @@ public sealed class PrometheusScrapeTests : IClassFixture<TestCluster>
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
             return server;
+        }
+
+        /// <summary>
+        /// Waits (bounded) until Prometheus says it listens or exits; true when it exited because its port was taken.
+        /// </summary>
+        private async Task<bool> LostItsPortAsync()
+        {
+            var listening = await Eventually.ValueAsync(
+                () => Task.FromResult((Said: Log().Contains("msg=\"Listening on\"", StringComparison.Ordinal), Exited: _process.HasExited)),
+                s => s.Said || s.Exited, "Prometheus listening or exited", Patience, _ => Tail(), TimeSpan.FromMilliseconds(100));
+            if (!listening.Exited)
+                return false;
+            await _process.WaitForExitAsync();
+            return Log().Contains("address already in use", StringComparison.Ordinal);
         }
 
         public async Task<JsonDocument> QueryAsync(string query) =>
@@ -188,13 +215,16 @@ public sealed class PrometheusScrapeTests : IClassFixture<TestCluster>
                 _log.AppendLine(line);
         }
 
-        private string Tail()
+        private string Log()
         {
             lock (_log)
-            {
-                var text = _log.ToString();
-                return text.Length > 2000 ? text[^2000..] : text;
-            }
+                return _log.ToString();
+        }
+
+        private string Tail()
+        {
+            var text = Log();
+            return text.Length > 2000 ? text[^2000..] : text;
         }
 
         private static int FreePort()
