@@ -37,11 +37,31 @@ internal sealed class FleetNode : IAsyncDisposable
         config.AddRoute(route, topic, group, port, keys);
         config.AppendMain($"fleet:\n  control_topic: \"{controlTopic}\"\n  heartbeat_ms: 1000\n");
         var kcp = KcpProcess.Run(config.ConfigFile);
-        var admin = await AdminClient.ConnectAsync(config.StateDir, kcp, null, Patience);
+        AdminClient admin;
+        try
+        {
+            admin = await AdminClient.ConnectAsync(config.StateDir, kcp, null, Patience);
+        }
+        catch
+        {
+            // A kcp that never answered is not left running for the rest of the test run.
+            await kcp.DisposeAsync();
+            config.Dispose();
+            throw;
+        }
+
         var node = new FleetNode(config, kcp, admin);
-        var listing = await admin.WaitForJsonAsync("/api/v1/routes", r => r.TryGetProperty("instance", out var i) && i.ValueKind == JsonValueKind.String, "the instance id", Patience);
-        node.Instance = listing.GetProperty("instance").GetString()!;
-        return node;
+        try
+        {
+            var listing = await admin.WaitForJsonAsync("/api/v1/routes", r => r.TryGetProperty("instance", out var i) && i.ValueKind == JsonValueKind.String, "the instance id", Patience);
+            node.Instance = listing.GetProperty("instance").GetString()!;
+            return node;
+        }
+        catch
+        {
+            await node.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>Waits until this node's view of <paramref name="route"/> satisfies <paramref name="condition"/> on its partitions.</summary>
