@@ -37,29 +37,19 @@ internal sealed class FleetNode : IAsyncDisposable
         config.AddRoute(route, topic, group, port, keys);
         config.AppendMain($"fleet:\n  control_topic: \"{controlTopic}\"\n  heartbeat_ms: 1000\n");
         var kcp = KcpProcess.Run(config.ConfigFile);
-        AdminClient admin;
+        AdminClient? admin = null;
         try
         {
             admin = await AdminClient.ConnectAsync(config.StateDir, kcp, null, Patience);
+            var listing = await admin.WaitForJsonAsync("/api/v1/routes", r => r.TryGetProperty("instance", out var i) && i.ValueKind == JsonValueKind.String, "the instance id", Patience);
+            return new FleetNode(config, kcp, admin) { Instance = listing.GetProperty("instance").GetString()! };
         }
         catch
         {
-            // A kcp that never answered is not left running for the rest of the test run.
+            // A kcp that did not come up is not left running for the rest of the test run.
+            admin?.Dispose();
             await kcp.DisposeAsync();
             config.Dispose();
-            throw;
-        }
-
-        var node = new FleetNode(config, kcp, admin);
-        try
-        {
-            var listing = await admin.WaitForJsonAsync("/api/v1/routes", r => r.TryGetProperty("instance", out var i) && i.ValueKind == JsonValueKind.String, "the instance id", Patience);
-            node.Instance = listing.GetProperty("instance").GetString()!;
-            return node;
-        }
-        catch
-        {
-            await node.DisposeAsync();
             throw;
         }
     }
