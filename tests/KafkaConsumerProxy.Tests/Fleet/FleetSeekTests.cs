@@ -87,6 +87,14 @@ public sealed class FleetSeekTests : IClassFixture<TestCluster>
         var keys = new Dictionary<string, object> { ["retry_interval_ms"] = 100 };
         await using var a = await FleetNode.StartAsync(_cluster, control, "rf", topic, group, receiver.Port, keys);
         await using var b = await FleetNode.StartAsync(_cluster, control, "rf", topic, group, receiver.Port, keys);
+        // Produced once each instance owns its partition: a message delivered while the group still rebalances can be
+        // delivered again by the partition's next owner (the embedded cluster refuses commits while its group joins).
+        foreach (var node in new[] { a, b })
+        {
+            await node.WaitForPartitionsAsync("rf", p => p.Count == 2 && FleetNode.Owners(p).Values.ToHashSet().SetEquals([a.Instance, b.Instance]),
+                "one partition owned by each instance");
+        }
+
         await _cluster.ProduceAsync(topic, Produce(0, Messages));
         var view = await a.WaitForPartitionsAsync("rf", p => p.Count == 2 && FleetNode.Owners(p).Values.ToHashSet().SetEquals([a.Instance, b.Instance])
             && FleetNode.FailingHeads(p) is { Count: 2 } heads && heads.Values.All(o => o == 1), "one partition owned by each instance, both stuck at offset 1");
